@@ -1,0 +1,8 @@
+## tests/: module self-tests (cmocka, TAP) and integration tests.
+## Each folder's local.mk adds its own tests; shared ones live here.
+TEST_LIBS = libshop.a $(CMOCKA_LIBS) $(DEP_LIBS)
+
+check_PROGRAMS += tests/common_test
+tests_common_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_common_test_LDADD = $(TEST_LIBS)
+TESTS += tests/common_test
