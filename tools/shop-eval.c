@@ -1,0 +1,14 @@
+/* tools/shop-eval.c: measures shopd's models on held-out data.
+ * One line per subcommand; each lives in its area's folder. */
+#include "tools/cli.h"
+
+static const cli_command_t s_commands[] = {
+    /* { "vision",    vision_eval_main,    "accuracy, confusion, visual search of the product CNN" }, */
+};
+
+int
+main(int argc, char **argv)
+{
+    return cli_dispatch("shop-eval", "evaluate models", s_commands,
+                        (int) (sizeof s_commands / sizeof s_commands[0]), argc, argv);
+}

@@ -1,0 +1,14 @@
+/* tools/shop-train.c: trains shopd's models and makes its data.
+ * One line per subcommand; each lives in its area's folder. */
+#include "tools/cli.h"
+
+static const cli_command_t s_commands[] = {
+    /* { "vision",    vision_train_main,    "train the product CNN on Fashion-MNIST" }, */
+};
+
+int
+main(int argc, char **argv)
+{
+    return cli_dispatch("shop-train", "train models and make data", s_commands,
+                        (int) (sizeof s_commands / sizeof s_commands[0]), argc, argv);
+}
