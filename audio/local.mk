@@ -1,1 +1,3 @@
-## audio/
+## audio/: two parts, each with its own fragment
+include $(srcdir)/audio/io.mk
+include $(srcdir)/audio/kws.mk

@@ -1,0 +1,1 @@
+## audio input, features, intents (sources, capture, features, intent grammar)

@@ -1,0 +1,1 @@
+## speech corpus, keyword-spotting CNN, training, evaluation
