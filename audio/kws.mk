@@ -1,1 +1,7 @@
 ## speech corpus, keyword-spotting CNN, training, evaluation
+libshop_a_SOURCES += audio/vocab.c audio/vocab.h
+
+check_PROGRAMS += tests/audio_kws_vocab_test
+tests_audio_kws_vocab_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_audio_kws_vocab_test_LDADD = $(TEST_LIBS)
+TESTS += tests/audio_kws_vocab_test
