@@ -1,0 +1,305 @@
+/* nn/nn.h: shopd's CNN engine: build a net, train it, run it, save and load it.
+ *
+ * A net is a DAG of layers built in order: every builder takes the id(s) of its
+ * input layer(s) and returns the new layer's id (>= 0), or -1 with a message in
+ * nn_error(net) (bad arguments never assert: the model loader uses the same
+ * builders on untrusted files). Shapes are C x H x W per sample; tensors are
+ * float, row-major N x C x H x W. The output of the net is the last layer
+ * added (or nn_set_output()).
+ *
+ *     nn_net_t *net = nn_new(42);
+ *     int x = nn_input(net, (nn_shape_t) { 1, 28, 28 });
+ *     x = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, x, 32, 3, 3, 1, 1, 1, 1, false)));
+ *     x = nn_global_avgpool(net, x);
+ *     nn_layer_set_name(net, x, "embedding");
+ *     x = nn_softmax_xent(net, nn_dense(net, x, 10));
+ *     nn_train(net, &train, &opts, &hist, err, sizeof err);
+ *     nn_forward(net, image, 1, probs);        // probabilities, 10 floats
+ *     nn_save(net, "model.nn", err, sizeof err);
+ *
+ * Threads: a net is used by one thread at a time (it owns its workspace);
+ * internally nn_train and large batched nn_forward calls split the batch
+ * across nn_set_threads() worker threads, OpenBLAS itself stays single
+ * threaded (measured faster for these small GEMMs, see docs/performance.md).
+ *
+ * Speed notes for people training with it (details in docs/performance.md):
+ * - Call nn_blas_ensure_fast_path(argv) FIRST in main(): without it Debian's
+ *   OpenBLAS uses its generic kernel on this AVX-512 CPU (~8x slower GEMM).
+ * - conv -> batchnorm -> relu is the fast pattern: at inference BN is folded
+ *   into the conv and the ReLU runs in place.
+ * - Convs without bias before a batchnorm (bias = false): the BN shift does it.
+ * - Batch norm statistics are per shard (batch / threads samples, "ghost
+ *   batch norm"), so keep batch >= 64 with 2 threads.
+ * - Training is deterministic for a given seed and nn_train_opts_t.shards,
+ *   whatever the number of threads.
+ */
+#ifndef SHOP_NN_NN_H
+#define SHOP_NN_NN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Limits enforced by the builders and thus by the model loader. */
+#define NN_MAX_LAYERS    1024
+#define NN_MAX_DIM       4096      /* any of C, H, W, kernel, units */
+#define NN_MAX_SAMPLE    (1 << 24) /* floats in one layer's output for one sample */
+#define NN_MAX_PARAMS    (1 << 26) /* trainable floats in a net */
+#define NN_MAX_META      256       /* key/value pairs */
+#define NN_MAX_KEY       128       /* bytes in a metadata key */
+#define NN_MAX_VALUE     65536     /* bytes in a metadata value */
+#define NN_MAX_LABELS    4096
+#define NN_MAX_NAME      64        /* bytes in a layer or label name */
+
+/* Per-sample tensor shape. */
+typedef struct {
+    int c, h, w;
+} nn_shape_t;
+
+typedef struct _nn_net_t nn_net_t;
+
+/* ---------------------------------------------------------------- building */
+
+/* Returns an empty net whose weights will be initialised (He / Glorot) from a
+ * generator seeded with seed, or NULL on failure. Free with nn_destroy(). */
+nn_net_t *nn_new(uint64_t seed);
+/* Frees the net and sets *net_p to NULL; safe on NULL and twice. */
+void nn_destroy(nn_net_t **net_p);
+
+/* Message of the last failed call on net (never NULL, "" if none). */
+const char *nn_error(const nn_net_t *net);
+
+/* The input layer; exactly one per net, first. */
+int nn_input(nn_net_t *net, nn_shape_t shape);
+/* 2-D convolution, out_c filters of kh x kw, stride sh/sw, zero padding
+ * ph/pw on each side; bias optional (pointless before a batchnorm). */
+int nn_conv2d(nn_net_t *net, int in, int out_c, int kh, int kw, int sh, int sw,
+              int ph, int pw, bool bias);
+/* Depthwise convolution: one kh x kw filter per channel (C stays). */
+int nn_depthwise(nn_net_t *net, int in, int kh, int kw, int sh, int sw, int ph, int pw,
+                 bool bias);
+/* Pointwise (1x1, stride 1) convolution to out_c channels. */
+int nn_pointwise(nn_net_t *net, int in, int out_c, bool bias);
+/* Batch normalisation over N, H, W per channel, learned scale and shift;
+ * running statistics (momentum 0.9) serve at inference. */
+int nn_batchnorm(nn_net_t *net, int in);
+int nn_relu(nn_net_t *net, int in);
+/* Max / average pooling of k x k windows with the given stride, no padding
+ * (windows must fit: (H - k) / stride + 1 outputs). */
+int nn_maxpool(nn_net_t *net, int in, int k, int stride);
+int nn_avgpool(nn_net_t *net, int in, int k, int stride);
+/* Average over H x W: C x H x W -> C x 1 x 1. */
+int nn_global_avgpool(nn_net_t *net, int in);
+/* Fully connected to units outputs (input flattened), with bias. */
+int nn_dense(nn_net_t *net, int in, int units);
+/* Inverted dropout of the given rate in [0, 1) while training; identity at inference. */
+int nn_dropout(nn_net_t *net, int in, float rate);
+/* Element-wise sum of two layers of the same shape (residual connection). */
+int nn_add(nn_net_t *net, int a, int b);
+/* Softmax with cross-entropy loss, the training target. Its output (what
+ * nn_forward returns) is the class probabilities; the input holds the logits. */
+int nn_softmax_xent(nn_net_t *net, int in);
+
+/* Names a layer (<= NN_MAX_NAME - 1 bytes, saved in the model file) so users
+ * of a loaded model find it, e.g. "embedding". Returns 0 or -1. */
+int nn_layer_set_name(nn_net_t *net, int layer, const char *name);
+/* Id of the layer with that name, or -1. */
+int nn_find_layer(const nn_net_t *net, const char *name);
+/* Makes layer the one nn_forward() writes out (default: the last added). */
+int nn_set_output(nn_net_t *net, int layer);
+
+int nn_num_layers(const nn_net_t *net);
+/* Per-sample output shape of a layer ({0,0,0} for a bad id). */
+nn_shape_t nn_layer_shape(const nn_net_t *net, int layer);
+/* Type of a layer as a short string ("conv2d", "batchnorm", ...), or "?" */
+const char *nn_layer_type(const nn_net_t *net, int layer);
+nn_shape_t nn_input_shape(const nn_net_t *net);
+/* Floats per sample in the output layer (e.g. the number of classes). */
+int nn_output_size(const nn_net_t *net);
+/* Trainable parameters. */
+size_t nn_num_params(const nn_net_t *net);
+/* Multiply-adds of one forward pass of one sample (for GFLOPS figures). */
+double nn_flops_per_sample(const nn_net_t *net);
+/* Writes a one-line-per-layer summary to stderr. */
+void nn_print_summary(const nn_net_t *net);
+
+/* Worker threads for nn_train and batched nn_forward (default: online CPUs,
+ * at most 2 unless asked). Returns 0 or -1. */
+int nn_set_threads(nn_net_t *net, int threads);
+
+/* ---------------------------------------------------------------- metadata */
+
+/* Key/value strings saved with the model: "arch", input spec ("sample_rate",
+ * "n_mels", "hop", "image_size", "mean", "std"...), provenance. Copies both;
+ * replaces an existing key. Returns 0 or -1 (limits above). */
+int nn_meta_set(nn_net_t *net, const char *key, const char *value);
+/* Value for key (owned by net, valid until changed), or NULL. */
+const char *nn_meta_get(const nn_net_t *net, const char *key);
+int nn_meta_count(const nn_net_t *net);
+/* i-th pair (0 <= i < count); returns 0 or -1. Pointers owned by net. */
+int nn_meta_at(const nn_net_t *net, int i, const char **key, const char **value);
+
+/* Class labels, one per output; copies them. Returns 0 or -1. */
+int nn_set_labels(nn_net_t *net, const char *const *labels, int n);
+int nn_num_labels(const nn_net_t *net);
+/* Label i (owned by net), or NULL. */
+const char *nn_label(const nn_net_t *net, int i);
+
+/* ---------------------------------------------------------------- training */
+
+/* In-place augmentation of a copy of one mini-batch (n samples of shape, as
+ * laid out in nn_data_t.x); rng is the trainer's state for the caller to use
+ * with nn_rand_u32() / nn_rand_float() so runs stay reproducible. */
+typedef void (*nn_augment_fn)(float *x, int n, const nn_shape_t *shape, uint64_t *rng,
+                              void *user);
+
+/* A data set: caller-owned arrays, never modified nor freed by nn. */
+typedef struct {
+    const float *x;          /* n x shape.c x shape.h x shape.w */
+    const int32_t *y;        /* n class labels in [0, classes) */
+    int n;
+    nn_shape_t shape;        /* must equal the net's input shape */
+    nn_augment_fn augment;   /* optional, applied to training batches only */
+    void *augment_user;
+} nn_data_t;
+
+typedef enum { NN_SGD = 0, NN_ADAMW = 1 } nn_optimizer_t;
+typedef enum { NN_SCHED_CONSTANT = 0, NN_SCHED_COSINE = 1, NN_SCHED_ONECYCLE = 2 } nn_schedule_t;
+
+/* One epoch's figures. */
+typedef struct {
+    int epoch;               /* 1-based */
+    float lr;                /* learning rate at the end of the epoch */
+    float loss, acc;         /* training, running mean over the epoch */
+    float val_loss, val_acc; /* NAN without validation data */
+    double seconds;          /* wall time of the epoch (training + validation) */
+    double images_per_s;     /* training throughput */
+} nn_epoch_t;
+
+typedef void (*nn_progress_fn)(const nn_epoch_t *epoch, void *user);
+
+typedef struct {
+    int epochs;              /* default 10 */
+    int batch;               /* default 128 */
+    nn_optimizer_t optimizer;/* default NN_SGD */
+    float lr;                /* peak learning rate, default 0.05 (SGD) */
+    float momentum;          /* SGD momentum (Nesterov), default 0.9 */
+    float beta1, beta2, eps; /* AdamW, defaults 0.9, 0.999, 1e-8 */
+    float weight_decay;      /* decoupled for AdamW, L2 for SGD; not on BN / biases; default 5e-4 */
+    nn_schedule_t schedule;  /* default NN_SCHED_COSINE */
+    float warmup;            /* fraction of steps warming up (one-cycle: rise), default 0.05 */
+    float label_smoothing;   /* default 0 */
+    uint64_t seed;           /* shuffling, dropout, augmentation; default 1 */
+    float val_split;         /* fraction of train held out when val is NULL; default 0 */
+    const nn_data_t *val;    /* explicit validation set, or NULL */
+    int patience;            /* stop after this many epochs without a better val acc; 0 = never */
+    bool restore_best;       /* keep the weights of the best val epoch; default true */
+    int threads;             /* 0 = nn_set_threads() value */
+    int shards;              /* batch splits (BN groups), fixes results across thread counts; 0 = 2 */
+    int max_steps_per_epoch; /* 0 = whole epoch; benchmarks time a fraction */
+    int verbose;             /* 0 quiet, 1 a line per epoch on stderr, 2 also every ~10 s */
+    nn_progress_fn progress; /* optional, called after each epoch */
+    void *progress_user;
+} nn_train_opts_t;
+
+/* Fills opts with the defaults above. */
+void nn_train_opts_default(nn_train_opts_t *opts);
+
+/* Per-epoch history; free with nn_history_free(). */
+typedef struct {
+    int n;                   /* epochs run */
+    nn_epoch_t *epochs;
+    int best_epoch;          /* 1-based epoch of the best val acc (0 if no validation) */
+    bool stopped_early;
+} nn_history_t;
+
+/* Trains net on train (labels must be < nn_output_size; the net must end in
+ * nn_softmax_xent). hist may be NULL; otherwise the caller frees it with
+ * nn_history_free(). Returns 0, or -1 with a message in err. */
+int nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
+             nn_history_t *hist, char *err, size_t errlen);
+void nn_history_free(nn_history_t *hist);
+
+/* Accuracy of net on data (inference mode), mean loss into *loss if non-NULL.
+ * Returns accuracy in [0, 1], or -1 on error. */
+double nn_evaluate(nn_net_t *net, const nn_data_t *data, double *loss);
+
+/* Deterministic generator (splitmix64-seeded xoshiro) for augmentation. */
+uint32_t nn_rand_u32(uint64_t *state);
+/* Uniform in [0, 1). */
+float nn_rand_float(uint64_t *state);
+
+/* ---------------------------------------------------------------- inference */
+
+/* Runs batch samples x (batch x input shape) in inference mode (BN folded,
+ * dropout off) and copies the output layer into out (batch x nn_output_size
+ * floats). The workspace grows to the largest batch seen and is then reused:
+ * no allocation per call after warm-up. Returns 0 or -1 (nn_error). */
+int nn_forward(nn_net_t *net, const float *x, int batch, float *out);
+/* Output of any layer from the last nn_forward (batch x its shape), owned by
+ * net and valid until the next call on net; NULL for a bad id or no forward
+ * yet. shape may be NULL. Use the layer named "embedding" for visual search. */
+const float *nn_layer_output(nn_net_t *net, int layer, nn_shape_t *shape);
+/* Index of the largest of n floats (top-1 class). */
+int nn_argmax(const float *v, int n);
+
+/* ---------------------------------------------------------------- model files */
+
+/* Writes net (architecture, names, weights, BN statistics, labels, metadata)
+ * to path atomically in the format of docs/model-format.md. Returns 0, or -1
+ * with a message in err. */
+int nn_save(const nn_net_t *net, const char *path, char *err, size_t errlen);
+/* Reads a model file; every count, length, index and shape is checked, so a
+ * truncated, corrupted or hostile file gives NULL and a message in err (never
+ * a crash). Caller frees the net with nn_destroy(). */
+nn_net_t *nn_load(const char *path, char *err, size_t errlen);
+/* Same from memory (len bytes at data, not kept). */
+nn_net_t *nn_load_mem(const void *data, size_t len, char *err, size_t errlen);
+/* Serialises into a new buffer (caller frees) of *len bytes; NULL on error. */
+void *nn_save_mem(const nn_net_t *net, size_t *len, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------- BLAS */
+
+/* Call FIRST in main() of every program that uses nn. When OPENBLAS_CORETYPE
+ * is unset, OpenBLAS reports a generic kernel (Prescott, ...) and the CPU and
+ * OS support AVX-512 (cpuid + xgetbv) or AVX2, it sets OPENBLAS_CORETYPE to
+ * the best safe kernel and re-executes /proc/self/exe once (an environment
+ * marker prevents loops); OpenBLAS reads the variable only at load time. An
+ * explicit OPENBLAS_CORETYPE is respected (logged at debug level). Also
+ * makes OpenBLAS single-threaded. Returns only if no re-exec happened. */
+void nn_blas_ensure_fast_path(char **argv);
+/* Makes OpenBLAS single-threaded (nn threads itself); idempotent. */
+void nn_blas_init(void);
+/* OpenBLAS's kernel name, e.g. "SkylakeX" or "Prescott". */
+const char *nn_blas_corename(void);
+
+/* CPU features relevant to the kernel choice. */
+typedef struct {
+    bool avx2, fma;          /* cpuid */
+    bool avx512f, avx512bw, avx512vl, avx512dq, avx512bf16;
+    bool os_avx;             /* xgetbv: OS saves YMM state */
+    bool os_avx512;          /* xgetbv: OS saves ZMM / opmask state */
+} nn_cpu_t;
+/* Reads this CPU's features. */
+void nn_cpu_detect(nn_cpu_t *cpu);
+/* The decision of nn_blas_ensure_fast_path, pure for testing: given the
+ * current OPENBLAS_CORETYPE (NULL if unset), OpenBLAS's corename and the CPU,
+ * returns the core type to set before re-executing, or NULL to leave things
+ * as they are. */
+const char *nn_blas_choose_coretype(const char *env_coretype, const char *corename,
+                                    const nn_cpu_t *cpu);
+
+/* ---------------------------------------------------------------- self-test */
+
+/* Exercises every layer (numerical gradient check), training, save/load and
+ * broken files. Returns 0 if all passed. */
+int nn_test(bool verbose);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
