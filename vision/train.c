@@ -1,0 +1,341 @@
+/* vision/train.c: `shop-train vision`, the product CNN on Fashion-MNIST.
+ *
+ * The net is a small ResNet: a 3x3 stem at 28x28, then stages of residual
+ * blocks at 14x14 and 7x7 (two 3x3 conv+BN, a 1x1 projection when the width
+ * changes), global average pooling to the embedding used for visual search,
+ * a dense layer to the ten classes. Training holds out the last --val images
+ * of a seeded shuffle of the training set: they pick the "unsure" threshold
+ * (see vision_model_threshold below) and are never trained on. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "nn/nn.h"
+#include "tools/cli.h"
+#include "vision/fmnist.h"
+#include "vision/model.h"
+
+typedef struct {
+    const char *data_dir;
+    const char *out;
+    int epochs, batch, width, blocks, val, threads, limit;
+    float lr, wd, smoothing, erase;
+    bool adamw;
+    uint64_t seed;
+} s_opts_t;
+
+static void
+s_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: shop-train vision [OPTIONS]\n"
+            "Trains the product CNN on Fashion-MNIST and writes the model file.\n"
+            "  --data DIR       idx files (default " VISION_FMNIST_DIR ")\n"
+            "  --out PATH       model file (default models/vision.nn)\n"
+            "  --epochs N       (default 12)      --batch N   (default 128)\n"
+            "  --lr X           peak learning rate (default 0.1 SGD, 0.003 AdamW)\n"
+            "  --wd X           weight decay (default 5e-4 SGD, 0.05 AdamW)\n"
+            "  --adamw          AdamW instead of SGD with Nesterov momentum\n"
+            "  --width N        channels of the first stage (default 32)\n"
+            "  --blocks N       residual blocks per stage (default 1)\n"
+            "  --smoothing X    label smoothing (default 0.1)\n"
+            "  --erase P        random-erasing probability (default 0)\n"
+            "  --val N          training images held out for the threshold (default 5000)\n"
+            "  --limit N        train on the first N images only (quick runs)\n"
+            "  --threads N      (default 2)       --seed N    (default 1)\n");
+}
+
+/* Residual block: conv-BN-ReLU-conv-BN + shortcut, ReLU. Returns the id. */
+static int
+s_block(nn_net_t *net, int x, int out_c)
+{
+    int in_c = nn_layer_shape(net, x).c;
+    int y = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, x, out_c, 3, 3, 1, 1, 1, 1, false)));
+    y = nn_batchnorm(net, nn_conv2d(net, y, out_c, 3, 3, 1, 1, 1, 1, false));
+    int sc = x;
+    if (in_c != out_c)
+        sc = nn_batchnorm(net, nn_pointwise(net, x, out_c, false));
+    return nn_relu(net, nn_add(net, y, sc));
+}
+
+/* Builds the net; returns it or NULL with a message. */
+static nn_net_t *
+s_build(int width, int blocks, uint64_t seed, char *err, size_t errlen)
+{
+    nn_net_t *net = nn_new(seed);
+    if (!net) {
+        snprintf(err, errlen, "cannot create a net");
+        return NULL;
+    }
+    int x = nn_input(net, (nn_shape_t) { 1, 28, 28 });
+    x = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, x, width, 3, 3, 1, 1, 1, 1, false)));
+    x = nn_maxpool(net, x, 2, 2);
+    for (int b = 0; b < blocks; b++)
+        x = s_block(net, x, 2 * width);
+    x = nn_maxpool(net, x, 2, 2);
+    for (int b = 0; b < blocks; b++)
+        x = s_block(net, x, 4 * width);
+    x = nn_global_avgpool(net, x);
+    if (x >= 0 && nn_layer_set_name(net, x, "embedding") < 0)
+        x = -1;
+    x = nn_softmax_xent(net, nn_dense(net, x, VISION_FMNIST_CLASSES));
+    if (x < 0) {
+        snprintf(err, errlen, "building the net: %s", nn_error(net));
+        nn_destroy(&net);
+        return NULL;
+    }
+    return net;
+}
+
+/* Augmentation of a batch of 1x28x28 normalised images: shift by up to 2
+ * pixels (the padding is the background value), mirror half of them (shoes
+ * and bags face both ways in real photos), optionally erase a random
+ * rectangle (occlusion by a hand holding the product). */
+typedef struct {
+    float bg;      /* normalised value of a black pixel */
+    float erase;   /* probability of erasing */
+} s_aug_t;
+
+static void
+s_augment(float *x, int n, const nn_shape_t *shape, uint64_t *rng, void *user)
+{
+    const s_aug_t *aug = user;
+    enum { S = 28 };
+    if (shape->c != 1 || shape->h != S || shape->w != S)
+        return;
+    float tmp[S * S];
+    for (int i = 0; i < n; i++) {
+        float *img = x + (size_t) i * S * S;
+        int dx = (int) (nn_rand_u32(rng) % 5) - 2, dy = (int) (nn_rand_u32(rng) % 5) - 2;
+        bool flip = nn_rand_u32(rng) & 1;
+        for (int y = 0; y < S; y++) {
+            for (int xx = 0; xx < S; xx++) {
+                int sx = (flip ? S - 1 - xx : xx) - dx, sy = y - dy;
+                tmp[y * S + xx] = sx >= 0 && sx < S && sy >= 0 && sy < S ? img[sy * S + sx]
+                                                                         : aug->bg;
+            }
+        }
+        if (aug->erase > 0 && nn_rand_float(rng) < aug->erase) {
+            int ew = 4 + (int) (nn_rand_u32(rng) % 10), eh = 4 + (int) (nn_rand_u32(rng) % 10);
+            int ex = (int) (nn_rand_u32(rng) % (S - ew + 1));
+            int ey = (int) (nn_rand_u32(rng) % (S - eh + 1));
+            for (int y = ey; y < ey + eh; y++)
+                for (int xx = ex; xx < ex + ew; xx++)
+                    tmp[y * S + xx] = aug->bg;
+        }
+        memcpy(img, tmp, sizeof tmp);
+    }
+}
+
+static void
+s_progress(const nn_epoch_t *e, void *user)
+{
+    (void) user;
+    fprintf(stderr,
+            "vision: epoch %d lr %.4f loss %.4f acc %.4f val_loss %.4f val_acc %.4f "
+            "%.0f img/s %.0f s\n",
+            e->epoch, e->lr, e->loss, e->acc, e->val_loss, e->val_acc, e->images_per_s,
+            e->seconds);
+}
+
+static int
+s_parse(int argc, char **argv, s_opts_t *o)
+{
+    static const struct option longopts[] = {
+        { "data", required_argument, NULL, 'd' },   { "out", required_argument, NULL, 'o' },
+        { "epochs", required_argument, NULL, 'e' }, { "batch", required_argument, NULL, 'b' },
+        { "lr", required_argument, NULL, 'l' },     { "wd", required_argument, NULL, 'w' },
+        { "adamw", no_argument, NULL, 'a' },        { "width", required_argument, NULL, 'W' },
+        { "blocks", required_argument, NULL, 'B' }, { "smoothing", required_argument, NULL, 's' },
+        { "erase", required_argument, NULL, 'E' },  { "val", required_argument, NULL, 'v' },
+        { "limit", required_argument, NULL, 'L' },  { "threads", required_argument, NULL, 't' },
+        { "seed", required_argument, NULL, 'S' },   { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    *o = (s_opts_t) { .data_dir = VISION_FMNIST_DIR, .out = "models/vision.nn", .epochs = 12,
+                      .batch = 128, .width = 32, .blocks = 1, .val = 5000, .threads = 2,
+                      .lr = -1, .wd = -1, .smoothing = 0.1f, .seed = 1 };
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd': o->data_dir = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 'e': o->epochs = atoi(optarg); break;
+        case 'b': o->batch = atoi(optarg); break;
+        case 'l': o->lr = strtof(optarg, NULL); break;
+        case 'w': o->wd = strtof(optarg, NULL); break;
+        case 'a': o->adamw = true; break;
+        case 'W': o->width = atoi(optarg); break;
+        case 'B': o->blocks = atoi(optarg); break;
+        case 's': o->smoothing = strtof(optarg, NULL); break;
+        case 'E': o->erase = strtof(optarg, NULL); break;
+        case 'v': o->val = atoi(optarg); break;
+        case 'L': o->limit = atoi(optarg); break;
+        case 't': o->threads = atoi(optarg); break;
+        case 'S': o->seed = strtoull(optarg, NULL, 10); break;
+        case 'h': s_usage(stdout); return 1;
+        default: s_usage(stderr); return -1;
+        }
+    }
+    if (optind != argc || o->epochs < 1 || o->batch < 1 || o->width < 4 || o->width > 256
+        || o->blocks < 1 || o->blocks > 8 || o->val < 100 || o->threads < 1 || o->limit < 0
+        || o->smoothing < 0 || o->smoothing >= 1 || o->erase < 0 || o->erase > 1) {
+        s_usage(stderr);
+        return -1;
+    }
+    if (o->lr < 0)
+        o->lr = o->adamw ? 0.003f : 0.1f;
+    if (o->wd < 0)
+        o->wd = o->adamw ? 0.05f : 5e-4f;
+    return 0;
+}
+
+int
+vision_train_main(int argc, char **argv)
+{
+    s_opts_t o;
+    int rc = s_parse(argc, argv, &o);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    char err[512];
+    vision_fmnist_t ds;
+    if (vision_fmnist_load_set(o.data_dir, "train", &ds, err, sizeof err) < 0) {
+        fprintf(stderr, "shop-train vision: %s\n", err);
+        return 1;
+    }
+    if (ds.rows != 28 || ds.cols != 28 || ds.n <= o.val + 100) {
+        fprintf(stderr, "shop-train vision: need more than %d 28x28 images, got %d of %dx%d\n",
+                o.val + 100, ds.n, ds.rows, ds.cols);
+        vision_fmnist_release(&ds);
+        return 1;
+    }
+    /* seeded shuffle; the last o.val of it is the validation split */
+    int n = ds.n;
+    int *perm = xmallocarray((size_t) n, sizeof(int));
+    for (int i = 0; i < n; i++)
+        perm[i] = i;
+    uint64_t rng = o.seed ^ 0x5DEECE66DULL;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int) (nn_rand_u32(&rng) % (uint32_t) (i + 1));
+        int t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    int n_val = o.val, n_train = n - n_val;
+    if (o.limit > 0 && o.limit < n_train)
+        n_train = o.limit;
+    float *x = xmallocarray((size_t) (n_train + n_val) * 784, sizeof(float));
+    int32_t *y = xmallocarray((size_t) (n_train + n_val), sizeof(int32_t));
+    for (int k = 0; k < n_train + n_val; k++) {
+        int src = k < n_train ? perm[k] : perm[n - n_val + (k - n_train)];
+        vision_model_normalise(ds.pixels + (size_t) src * 784, 784, x + (size_t) k * 784);
+        y[k] = ds.labels[src];
+    }
+    free(perm);
+    vision_fmnist_release(&ds);
+
+    nn_net_t *net = s_build(o.width, o.blocks, o.seed, err, sizeof err);
+    if (!net) {
+        fprintf(stderr, "shop-train vision: %s\n", err);
+        free(x);
+        free(y);
+        return 1;
+    }
+    nn_set_threads(net, o.threads);
+    fprintf(stderr, "vision: %d train, %d validation images; %zu parameters, %.1f M multiply-adds"
+                    " per image; BLAS kernel %s\n",
+            n_train, n_val, nn_num_params(net), nn_flops_per_sample(net) / 1e6,
+            nn_blas_corename());
+    nn_print_summary(net);
+
+    s_aug_t aug = { .bg = vision_model_normalise_value(0), .erase = o.erase };
+    nn_data_t train = { .x = x, .y = y, .n = n_train, .shape = { 1, 28, 28 },
+                        .augment = s_augment, .augment_user = &aug };
+    nn_data_t val = { .x = x + (size_t) n_train * 784, .y = y + n_train, .n = n_val,
+                      .shape = { 1, 28, 28 } };
+    nn_train_opts_t opts;
+    nn_train_opts_default(&opts);
+    opts.epochs = o.epochs;
+    opts.batch = o.batch;
+    opts.optimizer = o.adamw ? NN_ADAMW : NN_SGD;
+    opts.lr = o.lr;
+    opts.weight_decay = o.wd;
+    opts.schedule = NN_SCHED_COSINE;
+    opts.label_smoothing = o.smoothing;
+    opts.seed = o.seed;
+    opts.val = &val;
+    opts.restore_best = false; /* cosine ends at its best; keep the last epoch */
+    opts.threads = o.threads;
+    opts.verbose = 2;
+    opts.progress = s_progress;
+    double t0 = shop_now_s();
+    nn_history_t hist = { 0 };
+    rc = nn_train(net, &train, &opts, &hist, err, sizeof err);
+    double secs = shop_now_s() - t0;
+    if (rc < 0) {
+        fprintf(stderr, "shop-train vision: training failed: %s\n", err);
+        goto out;
+    }
+    double val_acc = nn_evaluate(net, &val, NULL);
+
+    /* the "unsure" threshold from the held-out images */
+    float *probs = xmallocarray((size_t) n_val * VISION_FMNIST_CLASSES, sizeof(float));
+    rc = -1;
+    if (nn_forward(net, val.x, n_val, probs) < 0) {
+        fprintf(stderr, "shop-train vision: %s\n", nn_error(net));
+        free(probs);
+        goto out;
+    }
+    vision_threshold_t th;
+    vision_model_threshold(probs, val.y, n_val, VISION_FMNIST_CLASSES, &th);
+    free(probs);
+
+    char buf[512];
+    nn_set_labels(net, vision_fmnist_labels, VISION_FMNIST_CLASSES);
+    nn_meta_set(net, "arch", "vision-resnet");
+    snprintf(buf, sizeof buf, "width=%d blocks=%d", o.width, o.blocks);
+    nn_meta_set(net, "arch_params", buf);
+    vision_model_set_input_meta(net);
+    snprintf(buf, sizeof buf, "%.4f", th.threshold);
+    nn_meta_set(net, "unsure_threshold", buf);
+    snprintf(buf, sizeof buf,
+             "lowest max-probability at which the held-out images answered are %.0f%% right: "
+             "%.4f of them answered, %.4f accuracy among those",
+             100.0 * VISION_UNSURE_TARGET, th.coverage, th.accepted_acc);
+    nn_meta_set(net, "unsure_rule", buf);
+    snprintf(buf, sizeof buf, "%.4f", val_acc);
+    nn_meta_set(net, "val_acc", buf);
+    snprintf(buf, sizeof buf,
+             "shop-train vision --epochs %d --batch %d --lr %g --wd %g%s --width %d --blocks %d "
+             "--smoothing %g --erase %g --val %d --seed %llu%s",
+             o.epochs, o.batch, o.lr, o.wd, o.adamw ? " --adamw" : "", o.width, o.blocks,
+             o.smoothing, o.erase, o.val, (unsigned long long) o.seed,
+             o.limit ? " --limit (subset)" : "");
+    nn_meta_set(net, "train_command", buf);
+    snprintf(buf, sizeof buf, "%.0f s on %d threads, %d epochs, %d images", secs, o.threads,
+             hist.n, n_train);
+    nn_meta_set(net, "train_time", buf);
+    if (nn_save(net, o.out, err, sizeof err) < 0) {
+        fprintf(stderr, "shop-train vision: %s\n", err);
+        goto out;
+    }
+    printf("vision: wrote %s: validation accuracy %.4f, unsure threshold %.4f (answers %.4f of "
+           "validation images at %.4f accuracy), %zu parameters, %.0f s\n",
+           o.out, val_acc, th.threshold, th.coverage, th.accepted_acc, nn_num_params(net), secs);
+    rc = 0;
+out:
+    nn_history_free(&hist);
+    nn_destroy(&net);
+    free(x);
+    free(y);
+    return rc < 0 ? 1 : 0;
+}
