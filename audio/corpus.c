@@ -1,0 +1,1536 @@
+/* audio/corpus.c: synthetic speech corpus: generator, store and mixer (see corpus.h). */
+#include "audio/corpus.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <samplerate.h>
+#include <sndfile.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audio/vocab.h"
+#include "common/log.h"
+#include "common/util.h"
+
+extern char **environ;
+
+#define S_MAX_ITEMS 12
+#define S_MAX_CLIP (5 * CORPUS_RATE)   /* longer synthesiser output is dropped */
+#define S_TSV_MAGIC "#shopd-speech-corpus 1"
+
+/* ================================================================ random */
+
+/* xoshiro256** seeded through splitmix64: fast, and the same everywhere. */
+typedef struct {
+    uint64_t s[4];
+} s_rng_t;
+
+static uint64_t
+s_splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void
+s_rng_seed(s_rng_t *r, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++)
+        r->s[i] = s_splitmix(&seed);
+}
+
+static uint64_t
+s_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t
+s_rng_next(s_rng_t *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = s_rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = s_rotl(s[3], 45);
+    return result;
+}
+
+/* Uniform in [0, 1). */
+static double
+s_rng_unit(s_rng_t *r)
+{
+    return (double) (s_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static double
+s_rng_range(s_rng_t *r, double lo, double hi)
+{
+    return lo + (hi - lo) * s_rng_unit(r);
+}
+
+/* Uniform integer in [0, n). */
+static int
+s_rng_int(s_rng_t *r, int n)
+{
+    return n <= 1 ? 0 : (int) (s_rng_unit(r) * n);
+}
+
+static float
+s_rng_gauss(s_rng_t *r)
+{
+    double u = s_rng_unit(r), v = s_rng_unit(r);
+    return (float) (sqrt(-2.0 * log(u + 1e-300)) * cos(2.0 * M_PI * v));
+}
+
+static void
+s_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ================================================================ voices */
+
+typedef enum { S_ESPEAK = 0, S_FLITE, S_FESTIVAL } s_engine_t;
+
+static const char *const s_engine_names[] = { "espeak-ng", "flite", "festival" };
+
+/* espeak-ng's English accents; every accent is used in both splits, the
+ * variants (speaker timbres) are what is held out. */
+static const char *const s_espeak_accents[] = {
+    "en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd", "en-029",
+};
+
+/* espeak-ng variants used for training. Whisper, "Demonic" and the like are
+ * left out: nobody shops in them. */
+static const char *const s_espeak_train_variants[] = {
+    "m1", "m2", "m3", "m4", "m5", "m7", "m8", "f1", "f2", "f3", "f5",
+    "klatt", "klatt2", "klatt4", "klatt5", "klatt6", "Alex", "Alicia", "Andrea", "AnxiousAndy",
+    "Denis", "Diogo", "Gene", "Gene2", "Henrique", "Hugo", "Jacky", "Lee", "Marco", "Mario",
+    "Michael", "Mike", "Nguyen", "RicishayMax", "Storm", "Tweaky", "adam", "anika", "announcer",
+    "antonio", "aunty", "benjamin", "boris", "caleb", "david", "ed", "edward", "edward2",
+    "fast", "grandma", "gustave", "iven", "iven3", "iven4", "kaukovalta", "linda", "marcelo",
+    "max", "michel", "miguel", "pablo", "paul", "pedro", "quincy", "rob", "robert", "robosoft",
+    "robosoft2", "robosoft4", "sandro", "shelby", "steph", "steph3", "victor",
+};
+
+/* Held out: heard only in the test split. */
+static const char *const s_espeak_test_variants[] = {
+    "f4", "m6", "klatt3", "Andy", "Annie", "belinda", "grandpa", "john", "norbert", "steph2",
+    "travis", "robosoft3", "iven2", "zac",
+};
+
+typedef struct {
+    const char *name;       /* flite -voice name or festival voice directory */
+    float f0;               /* its usual mean pitch, Hz (flite) */
+    bool test;
+} s_named_voice_t;
+
+static const s_named_voice_t s_flite_voices[] = {
+    { "kal", 105.f, false }, { "kal16", 105.f, false }, { "awb", 110.f, false },
+    { "slt", 170.f, false }, { "rms", 100.f, true },
+};
+
+static const s_named_voice_t s_festival_voices[] = {
+    { "kal_diphone", 0, false }, { "cmu_us_slt_arctic_hts", 0, false }, { "ked_diphone", 0, true },
+};
+
+typedef struct {
+    s_engine_t engine;
+    char name[48];          /* espeak "accent+variant", flite or festival voice name */
+    float f0;
+} s_voice_t;
+
+typedef struct {
+    s_voice_t *v;
+    int n, cap;
+} s_voice_list_t;
+
+static void
+s_voice_add(s_voice_list_t *l, s_engine_t e, const char *name, float f0)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->v = xrealloc(l->v, (size_t) l->cap * sizeof *l->v);
+    }
+    s_voice_t *v = &l->v[l->n++];
+    v->engine = e;
+    snprintf(v->name, sizeof v->name, "%s", name);
+    v->f0 = f0;
+}
+
+static bool
+s_festival_installed(const char *voice)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/usr/share/festival/voices/english/%s", voice);
+    if (access(path, R_OK) == 0)
+        return true;
+    snprintf(path, sizeof path, "/usr/share/festival/voices/us/%s", voice);
+    return access(path, R_OK) == 0;
+}
+
+/* The voices of a split that are installed here. */
+static void
+s_voices_for_split(corpus_split_t split, s_voice_list_t *out, bool verbose)
+{
+    const char *const *vars = split == CORPUS_TEST ? s_espeak_test_variants
+                                                   : s_espeak_train_variants;
+    size_t nvars = split == CORPUS_TEST
+                       ? sizeof s_espeak_test_variants / sizeof s_espeak_test_variants[0]
+                       : sizeof s_espeak_train_variants / sizeof s_espeak_train_variants[0];
+    char name[48];
+    for (size_t a = 0; a < sizeof s_espeak_accents / sizeof s_espeak_accents[0]; a++)
+        for (size_t v = 0; v < nvars; v++) {
+            snprintf(name, sizeof name, "%s+%s", s_espeak_accents[a], vars[v]);
+            s_voice_add(out, S_ESPEAK, name, 0);
+        }
+    for (size_t i = 0; i < sizeof s_flite_voices / sizeof s_flite_voices[0]; i++)
+        if (s_flite_voices[i].test == (split == CORPUS_TEST))
+            s_voice_add(out, S_FLITE, s_flite_voices[i].name, s_flite_voices[i].f0);
+    for (size_t i = 0; i < sizeof s_festival_voices / sizeof s_festival_voices[0]; i++) {
+        if (s_festival_voices[i].test != (split == CORPUS_TEST))
+            continue;
+        if (s_festival_installed(s_festival_voices[i].name))
+            s_voice_add(out, S_FESTIVAL, s_festival_voices[i].name, 0);
+        else if (verbose)
+            log_warn("corpus: festival voice %s is not installed, skipped",
+                     s_festival_voices[i].name);
+    }
+}
+
+bool
+corpus_voice_is_test(const char *engine, const char *voice)
+{
+    if (!engine || !voice)
+        return false;
+    if (strcmp(engine, "espeak-ng") == 0) {
+        const char *plus = strchr(voice, '+');
+        if (!plus)
+            return false;
+        for (size_t i = 0; i < sizeof s_espeak_test_variants / sizeof s_espeak_test_variants[0]; i++)
+            if (strcmp(plus + 1, s_espeak_test_variants[i]) == 0)
+                return true;
+        return false;
+    }
+    const s_named_voice_t *tab = strcmp(engine, "flite") == 0 ? s_flite_voices : s_festival_voices;
+    size_t n = strcmp(engine, "flite") == 0 ? sizeof s_flite_voices / sizeof s_flite_voices[0]
+                                            : sizeof s_festival_voices / sizeof s_festival_voices[0];
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(voice, tab[i].name) == 0)
+            return tab[i].test;
+    return false;
+}
+
+/* ================================================================ texts */
+
+/* Command sentences: "@word" is a vocabulary word (its label), "{cat}" a
+ * random category, "{num}" a random quantity, other words are carriers. */
+static const char *const s_templates[] = {
+    "@shopwise", "@shopwise @show me {cat}", "@shopwise @find {cat}", "@shopwise @help",
+    "@shopwise @add {num} to my @cart", "@shopwise @checkout", "@show me {cat}", "@show {cat}",
+    "@show me some {cat}", "@find {cat}", "@find me {cat}", "@find some {cat} please",
+    "I want to @find {cat}", "@add {num} to the @cart", "@add {num} {cat} to my @cart",
+    "@add the {cat} to my @cart", "@add it to the @cart", "@add {num}", "@remove {num} from the @cart",
+    "@remove the {cat}", "@remove {num} {cat}", "@show my @cart", "@show the @cart", "@cart",
+    "@checkout", "@checkout please", "go to @checkout", "@recommend something", "@recommend {cat}",
+    "@recommend some {cat}", "@show @similar {cat}", "@similar", "something @similar",
+    "@find @similar {cat}", "@cheaper", "@show me @cheaper {cat}", "something @cheaper",
+    "@next", "@next please", "@show @next", "@back", "go @back", "@yes", "@yes please", "@no",
+    "@no thanks", "@cancel", "@cancel that", "@stop", "@help", "@help me", "{num}", "{cat}",
+};
+
+/* Speech that must not trigger anything: everyday words, and words that
+ * sound a little like the vocabulary (shoes, fine, cheap, card, nest, ...)
+ * so the model learns the difference. Exact homophones of vocabulary words
+ * (to, too, for, won, ate, know) are left out: no acoustic model can tell them apart. */
+static const char *const s_unknown_words[] = {
+    "apple", "house", "water", "table", "river", "window", "paper", "morning", "yellow", "purple",
+    "music", "garden", "doctor", "office", "people", "family", "money", "number", "problem",
+    "system", "question", "computer", "minute", "hour", "weather", "happy", "little", "beautiful",
+    "quickly", "running", "walking", "talking", "reading", "kitchen", "bottle", "phone", "letter",
+    "camera", "pocket", "orange", "banana", "coffee", "dinner", "breakfast", "travel", "holiday",
+    "station", "ticket", "plane", "summer", "winter", "autumn", "evening", "tomorrow",
+    "yesterday", "always", "never", "maybe", "perhaps", "because", "through", "between", "under",
+    "around", "before", "after", "again", "already", "almost", "animal", "answer", "basket",
+    "candle", "carpet", "castle", "chicken", "cookie", "corner", "cotton", "cousin", "dollar",
+    "drawer", "engine", "finger", "flower", "forest", "friend", "guitar", "hammer", "island",
+    "jacket", "ladder", "lemon", "market", "mirror", "monkey", "mountain", "needle", "parcel",
+    "pencil", "pepper", "picture", "pillow", "planet", "rabbit", "rocket", "salad", "school",
+    "silver", "sister", "spider", "stairs", "sugar", "teacher", "tiger", "tomato", "tunnel",
+    "turtle", "umbrella", "valley", "village", "violin", "wallet", "wizard", "zebra", "open",
+    "close", "take", "give", "bring", "carry", "listen", "watch", "wait", "think", "believe",
+    "remember", "forget", "understand", "explain", "paint", "build", "clean", "cook", "drive",
+    "weekend", "birthday", "hospital", "library", "airport", "restaurant", "potato", "chocolate",
+    "shoes", "shop", "shopping", "wisely", "shower", "fine", "finder", "comment", "commend",
+    "simple", "cheap", "adder", "removal", "card", "cards", "cartoon", "check", "chicken",
+    "nest", "neck", "bake", "yet", "noon", "candy", "stomp", "hello", "helpful", "tea",
+    "trouble", "pull", "dresser", "coast", "sand", "boat", "bagel", "sneeze", "fire", "sticks",
+    "heaven", "nineteen", "tender", "someone", "thirty", "fifty", "hundred", "weather", "sure",
+    "okay", "maybe", "whatever", "really", "nothing", "something", "anything", "everything",
+};
+
+static const char *const s_carriers[] = {
+    "the", "a", "me", "my", "some", "please", "it", "that", "this", "now", "and", "then",
+};
+
+typedef struct {
+    char spoken[40];        /* text the synthesiser gets for this item */
+    int word;               /* vocab id, or -1 for a carrier / unknown word */
+} s_item_t;
+
+typedef struct {
+    corpus_split_t split;
+    corpus_kind_t kind;
+    int voice;              /* index into the split's voice list */
+    float speed;            /* relative speaking rate, 1 = the voice's default */
+    float pitch;            /* relative pitch, 1 = the voice's default */
+    int n_items;
+    s_item_t items[S_MAX_ITEMS];
+} s_utt_t;
+
+static void
+s_item_word(s_item_t *it, int word)
+{
+    snprintf(it->spoken, sizeof it->spoken, "%s", vocab_spoken(word));
+    it->word = word;
+}
+
+static void
+s_item_text(s_item_t *it, const char *text)
+{
+    snprintf(it->spoken, sizeof it->spoken, "%s", text);
+    it->word = -1;
+}
+
+/* Expands template t into u's items with random categories and numbers. */
+static void
+s_expand_template(const char *t, s_rng_t *rng, s_utt_t *u)
+{
+    char buf[200];
+    snprintf(buf, sizeof buf, "%s", t);
+    u->n_items = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, " ", &save); tok && u->n_items < S_MAX_ITEMS;
+         tok = strtok_r(NULL, " ", &save)) {
+        s_item_t *it = &u->items[u->n_items++];
+        if (strcmp(tok, "{cat}") == 0)
+            s_item_word(it, VOCAB_TSHIRT + s_rng_int(rng, 10));
+        else if (strcmp(tok, "{num}") == 0)
+            s_item_word(it, VOCAB_ONE + s_rng_int(rng, 10));
+        else if (tok[0] == '@')
+            s_item_word(it, vocab_find(tok + 1));
+        else
+            s_item_text(it, tok);
+    }
+}
+
+/* Fills u with the text of a random utterance of the given kind:
+ * isolated != 0 gives that single vocabulary word. */
+static void
+s_make_text(s_rng_t *rng, corpus_kind_t kind, int isolated, s_utt_t *u)
+{
+    u->kind = kind;
+    u->n_items = 0;
+    if (kind == CORPUS_KIND_COMMAND) {
+        if (isolated > 0) {
+            u->n_items = 1;
+            s_item_word(&u->items[0], isolated);
+            return;
+        }
+        s_expand_template(s_templates[s_rng_int(rng, sizeof s_templates / sizeof s_templates[0])],
+                          rng, u);
+        return;
+    }
+    size_t nw = sizeof s_unknown_words / sizeof s_unknown_words[0];
+    size_t nc = sizeof s_carriers / sizeof s_carriers[0];
+    int n = s_rng_unit(rng) < 0.4 ? 1 : 2 + s_rng_int(rng, 6);
+    for (int i = 0; i < n; i++) {
+        bool carrier = n > 1 && s_rng_unit(rng) < 0.25;
+        s_item_text(&u->items[u->n_items++], carrier ? s_carriers[s_rng_int(rng, (int) nc)]
+                                                     : s_unknown_words[s_rng_int(rng, (int) nw)]);
+    }
+}
+
+/* Joins the first n items of u into text. */
+static void
+s_join(const s_utt_t *u, int n, char *text, size_t len)
+{
+    size_t at = 0;
+    text[0] = 0;
+    for (int i = 0; i < n && at < len; i++)
+        at += (size_t) snprintf(text + at, len - at, "%s%s", i ? " " : "", u->items[i].spoken);
+}
+
+/* ================================================================ store writer */
+
+typedef struct {
+    FILE *pcm, *tsv;
+    size_t samples;         /* written so far */
+    int clips;
+} s_writer_t;
+
+static int
+s_writer_open(s_writer_t *w, const char *dir, char *err, size_t errlen)
+{
+    char path[1024];
+    memset(w, 0, sizeof *w);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        s_set_err(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/clips.pcm", dir);
+    w->pcm = fopen(path, "wb");
+    snprintf(path, sizeof path, "%s/clips.tsv", dir);
+    w->tsv = fopen(path, "w");
+    if (!w->pcm || !w->tsv) {
+        s_set_err(err, errlen, "cannot write the corpus in %s: %s", dir, strerror(errno));
+        if (w->pcm)
+            fclose(w->pcm);
+        if (w->tsv)
+            fclose(w->tsv);
+        return -1;
+    }
+    fprintf(w->tsv, "%s\n", S_TSV_MAGIC);
+    return 0;
+}
+
+/* Appends one clip (pcm in [-1, 1], n samples). Returns 0 or -1. */
+static int
+s_writer_add(s_writer_t *w, const corpus_clip_t *c, const float *pcm, int n)
+{
+    int16_t buf[1024];
+    for (int i = 0; i < n; i += 1024) {
+        int m = n - i < 1024 ? n - i : 1024;
+        for (int j = 0; j < m; j++) {
+            float v = pcm[i + j] * 32767.f;
+            buf[j] = (int16_t) (v > 32767.f ? 32767 : v < -32767.f ? -32767 : lrintf(v));
+        }
+        if (fwrite(buf, sizeof buf[0], (size_t) m, w->pcm) != (size_t) m)
+            return -1;
+    }
+    char marks[200] = "-";
+    size_t at = 0;
+    for (int i = 0; i < c->n_marks && at < sizeof marks; i++)
+        at += (size_t) snprintf(marks + at, sizeof marks - at, "%s%d@%d", i ? "," : "",
+                                c->marks[i].word, c->marks[i].end);
+    fprintf(w->tsv, "%s\t%s\t%s\t%s\t%zu\t%d\t%d\t%s\t%s\n",
+            c->split == CORPUS_TEST ? "test" : "train", c->engine, c->voice,
+            c->kind == CORPUS_KIND_UNKNOWN ? "unknown" : "command", w->samples, n, c->onset,
+            marks, c->text);
+    w->samples += (size_t) n;
+    w->clips++;
+    return ferror(w->tsv) ? -1 : 0;
+}
+
+static int
+s_writer_close(s_writer_t *w)
+{
+    int rc = 0;
+    if (w->pcm && fclose(w->pcm) != 0)
+        rc = -1;
+    if (w->tsv && fclose(w->tsv) != 0)
+        rc = -1;
+    w->pcm = w->tsv = NULL;
+    return rc;
+}
+
+/* ================================================================ synthesis */
+
+/* Runs argv (no shell), stdout and stderr to /dev/null. Returns 0 when it exits 0. */
+static int
+s_run(char *const argv[])
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return -1;
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* Reads a synthesiser's WAV as 16 kHz mono floats. Returns a new array
+ * (caller frees) of *n samples, or NULL. */
+static float *
+s_read_wav(const char *path, int *n)
+{
+    SF_INFO info = { 0 };
+    SNDFILE *sf = sf_open(path, SFM_READ, &info);
+    if (!sf)
+        return NULL;
+    float *out = NULL;
+    if (info.frames <= 0 || info.channels <= 0 || info.frames > 60 * info.samplerate
+        || info.samplerate < 8000)
+        goto done;
+    float *inter = xmalloc((size_t) info.frames * (size_t) info.channels * sizeof *inter);
+    sf_count_t got = sf_readf_float(sf, inter, info.frames);
+    float *mono = xmalloc((size_t) (got > 0 ? got : 1) * sizeof *mono);
+    for (sf_count_t i = 0; i < got; i++) {
+        float s = 0;
+        for (int c = 0; c < info.channels; c++)
+            s += inter[i * info.channels + c];
+        mono[i] = s / (float) info.channels;
+    }
+    free(inter);
+    if (got <= 0) {
+        free(mono);
+        goto done;
+    }
+    if (info.samplerate == CORPUS_RATE) {
+        out = mono;
+        *n = (int) got;
+        goto done;
+    }
+    double ratio = (double) CORPUS_RATE / info.samplerate;
+    long cap = (long) (got * ratio) + 64;
+    out = xmalloc((size_t) cap * sizeof *out);
+    SRC_DATA d = { .data_in = mono, .data_out = out, .input_frames = (long) got,
+                   .output_frames = cap, .src_ratio = ratio };
+    if (src_simple(&d, SRC_SINC_MEDIUM_QUALITY, 1) != 0) {
+        free(out);
+        out = NULL;
+    } else {
+        *n = (int) d.output_frames_gen;
+    }
+    free(mono);
+done:
+    sf_close(sf);
+    return out;
+}
+
+/* Speech extent: first and one-past-last sample of 10 ms frames within
+ * 35 dB of the loudest. Returns -1 if the clip is silent. */
+static int
+s_speech_extent(const float *x, int n, int *on, int *end)
+{
+    const int hop = CORPUS_RATE / 100;
+    int frames = n / hop;
+    float peak = 0;
+    for (int f = 0; f < frames; f++) {
+        float e = 0;
+        for (int i = 0; i < hop; i++)
+            e += x[f * hop + i] * x[f * hop + i];
+        if (e > peak)
+            peak = e;
+    }
+    if (peak <= 1e-9f)
+        return -1;
+    float thr = peak * 3.16e-4f;
+    *on = -1;
+    for (int f = 0; f < frames; f++) {
+        float e = 0;
+        for (int i = 0; i < hop; i++)
+            e += x[f * hop + i] * x[f * hop + i];
+        if (e >= thr) {
+            if (*on < 0)
+                *on = f * hop;
+            *end = (f + 1) * hop;
+        }
+    }
+    return 0;
+}
+
+/* One synthesis: the first `len` items of utterance `utt`. */
+typedef struct {
+    int utt, len;
+    char path[1024];
+    float *pcm;             /* after reading */
+    int n, on, end;
+} s_job_t;
+
+static void
+s_job_text(const s_utt_t *u, int len, char *text, size_t cap)
+{
+    s_join(u, len, text, cap);
+}
+
+static int
+s_synth_one(const s_voice_t *v, const s_utt_t *u, const s_job_t *j)
+{
+    char text[CORPUS_MAX_TEXT * 2], a1[64], a2[64], a3[64];
+    s_job_text(u, j->len, text, sizeof text);
+    if (v->engine == S_ESPEAK) {
+        snprintf(a1, sizeof a1, "%d", (int) lrintf(165.f * u->speed));
+        snprintf(a2, sizeof a2, "%d", (int) lrintf(50.f * u->pitch));
+        char *argv[] = { "espeak-ng", "-v", (char *) v->name, "-s", a1, "-p", a2, "-w",
+                         (char *) j->path, text, NULL };
+        return s_run(argv);
+    }
+    snprintf(a1, sizeof a1, "duration_stretch=%.3f", 1.0 / u->speed);
+    snprintf(a2, sizeof a2, "int_f0_target_mean=%.1f", v->f0 * u->pitch);
+    snprintf(a3, sizeof a3, "%s", v->name);
+    char *argv[] = { "flite", "-voice", a3, "--setf", a1, "--setf", a2, "-t", text, "-o",
+                     (char *) j->path, NULL };
+    return s_run(argv);
+}
+
+/* Festival starts slowly (about a second), so its jobs run as one script per
+ * voice and chunk. */
+static int
+s_synth_festival(const char *dir, const s_voice_t *v, const s_utt_t *utts, s_job_t *jobs,
+                 const int *idx, int n)
+{
+    char scm[1024], text[CORPUS_MAX_TEXT * 2];
+    snprintf(scm, sizeof scm, "%s/tmp/fest.scm", dir);
+    FILE *f = fopen(scm, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "(voice_%s)\n", v->name);
+    for (int i = 0; i < n; i++) {
+        s_job_t *j = &jobs[idx[i]];
+        const s_utt_t *u = &utts[j->utt];
+        s_job_text(u, j->len, text, sizeof text);
+        fprintf(f, "(Parameter.set 'Duration_Stretch %.3f)\n", 1.0 / u->speed);
+        fprintf(f, "(utt.save.wave (utt.synth (Utterance Text \"%s\")) \"%s\" 'riff)\n", text,
+                j->path);
+    }
+    if (fclose(f) != 0)
+        return -1;
+    char *argv[] = { "festival", "-b", scm, NULL };
+    return s_run(argv);
+}
+
+/* ================================================================ generator */
+
+/* Counts at scale 1 (see docs/speech.md for the resulting sizes). */
+#define S_TRAIN_ISOLATED 60     /* per vocabulary word, the wake word 3x */
+#define S_TRAIN_SENTENCES 2600
+#define S_TRAIN_UNKNOWN 2200
+#define S_TEST_ISOLATED 10
+#define S_TEST_SENTENCES 700
+#define S_TEST_UNKNOWN 700
+
+static void
+s_plan_split(corpus_split_t split, double scale, s_rng_t *rng, int nvoices, s_utt_t **utts,
+             int *n, int *cap)
+{
+    int iso = (int) lrint((split == CORPUS_TEST ? S_TEST_ISOLATED : S_TRAIN_ISOLATED) * scale);
+    int sent = (int) lrint((split == CORPUS_TEST ? S_TEST_SENTENCES : S_TRAIN_SENTENCES) * scale);
+    int unk = (int) lrint((split == CORPUS_TEST ? S_TEST_UNKNOWN : S_TRAIN_UNKNOWN) * scale);
+    int total = (VOCAB_COUNT + 2) * iso + sent + unk;
+    if (*n + total > *cap) {
+        *cap = *n + total;
+        *utts = xrealloc(*utts, (size_t) *cap * sizeof **utts);
+    }
+    for (int w = VOCAB_WAKE; w < VOCAB_COUNT; w++)
+        for (int k = 0; k < iso * (w == VOCAB_WAKE ? 3 : 1); k++) {
+            s_utt_t *u = &(*utts)[(*n)++];
+            s_make_text(rng, CORPUS_KIND_COMMAND, w, u);
+        }
+    for (int k = 0; k < sent; k++)
+        s_make_text(rng, CORPUS_KIND_COMMAND, 0, &(*utts)[(*n)++]);
+    for (int k = 0; k < unk; k++)
+        s_make_text(rng, CORPUS_KIND_UNKNOWN, 0, &(*utts)[(*n)++]);
+    (void) nvoices;
+}
+
+/* A random voice: the engine first (espeak-ng 50 %, flite 30 %, festival
+ * 20 %, as installed), then a voice of it, so the few flite and festival
+ * voices are not drowned by espeak-ng's hundreds of accent + variant pairs. */
+static int
+s_pick_voice(s_rng_t *rng, const s_voice_list_t *l)
+{
+    static const double share[3] = { 0.5, 0.3, 0.2 };
+    int count[3] = { 0, 0, 0 };
+    for (int i = 0; i < l->n; i++)
+        count[l->v[i].engine]++;
+    double total = 0;
+    for (int e = 0; e < 3; e++)
+        total += count[e] ? share[e] : 0;
+    double x = s_rng_unit(rng) * total;
+    int e = 0;
+    for (; e < 2; e++) {
+        if (!count[e])
+            continue;
+        if (x < share[e])
+            break;
+        x -= share[e];
+    }
+    while (!count[e])
+        e = (e + 1) % 3;
+    int k = s_rng_int(rng, count[e]);
+    for (int i = 0; i < l->n; i++)
+        if (l->v[i].engine == (s_engine_t) e && k-- == 0)
+            return i;
+    return 0;
+}
+
+/* Stores the syntheses of utterance u (jobs [first, first + count), sorted
+ * by length) as clips, with word ends carried over from the shorter prefixes. */
+static int
+s_store_utt(s_writer_t *w, const s_utt_t *u, const s_voice_t *v, s_job_t *jobs, int count)
+{
+    for (int k = 0; k < count; k++) {
+        s_job_t *j = &jobs[k];
+        if (!j->pcm || j->n > S_MAX_CLIP)
+            continue;
+        corpus_clip_t c = { 0 };
+        c.split = u->split;
+        c.kind = u->kind;
+        snprintf(c.engine, sizeof c.engine, "%s", s_engine_names[v->engine]);
+        snprintf(c.voice, sizeof c.voice, "%s", v->name);
+        s_join(u, j->len, c.text, sizeof c.text);
+        c.onset = j->on;
+        for (int i = 0; i < j->len && c.n_marks < CORPUS_MAX_MARKS; i++) {
+            if (u->items[i].word < 0)
+                continue;
+            int end = -1;
+            if (i == j->len - 1) {
+                end = j->end;
+            } else {
+                for (int q = 0; q < k; q++)
+                    if (jobs[q].len == i + 1 && jobs[q].pcm)
+                        end = j->on + (jobs[q].end - jobs[q].on);
+            }
+            if (end > j->end)
+                end = j->end;
+            if (end > 0)
+                c.marks[c.n_marks++] = (corpus_mark_t) { u->items[i].word, end };
+        }
+        if (s_writer_add(w, &c, j->pcm, j->n) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int
+corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen)
+{
+    double scale = opts->scale > 0 ? opts->scale : 1.0;
+    s_voice_list_t voices[2] = { { 0 }, { 0 } };
+    s_voices_for_split(CORPUS_TRAIN, &voices[0], opts->verbose);
+    s_voices_for_split(CORPUS_TEST, &voices[1], opts->verbose);
+    s_rng_t rng;
+    s_rng_seed(&rng, opts->seed);
+
+    /* plan every utterance first, so the texts depend on the seed only */
+    s_utt_t *utts = NULL;
+    int n_utts = 0, cap = 0;
+    for (int s = 0; s < 2; s++) {
+        int from = n_utts;
+        s_plan_split((corpus_split_t) s, scale, &rng, voices[s].n, &utts, &n_utts, &cap);
+        for (int i = from; i < n_utts; i++) {
+            s_utt_t *u = &utts[i];
+            u->split = (corpus_split_t) s;
+            u->voice = s_pick_voice(&rng, &voices[s]);
+            u->speed = (float) s_rng_range(&rng, 0.8, 1.25);
+            u->pitch = (float) s_rng_range(&rng, 0.75, 1.3);
+        }
+    }
+    /* interleave so a partial run has every kind of utterance */
+    for (int i = n_utts - 1; i > 0; i--) {
+        int j = s_rng_int(&rng, i + 1);
+        s_utt_t t = utts[i];
+        utts[i] = utts[j];
+        utts[j] = t;
+    }
+
+    s_writer_t w;
+    char tmpdir[900];
+    if (s_writer_open(&w, opts->out_dir, err, errlen) != 0)
+        goto fail_nowriter;
+    snprintf(tmpdir, sizeof tmpdir, "%s/tmp", opts->out_dir);
+    if (mkdir(tmpdir, 0755) != 0 && errno != EEXIST) {
+        s_set_err(err, errlen, "cannot create %s: %s", tmpdir, strerror(errno));
+        goto fail;
+    }
+
+    const int chunk = 100;
+    s_job_t *jobs = xcalloc((size_t) chunk * S_MAX_ITEMS, sizeof *jobs);
+    int *fest = xcalloc((size_t) chunk * S_MAX_ITEMS, sizeof *fest);
+    uint64_t t0 = shop_now_ns();
+    int failed = 0;
+    for (int c0 = 0; c0 < n_utts; c0 += chunk) {
+        int c1 = c0 + chunk < n_utts ? c0 + chunk : n_utts, nj = 0;
+        /* jobs: each prefix that ends in a vocabulary word (not last), then the whole */
+        for (int i = c0; i < c1; i++) {
+            const s_utt_t *u = &utts[i];
+            for (int len = 1; len <= u->n_items; len++) {
+                bool need = len == u->n_items || u->items[len - 1].word >= 0;
+                if (u->kind == CORPUS_KIND_UNKNOWN && len < u->n_items)
+                    need = false;
+                if (!need)
+                    continue;
+                s_job_t *j = &jobs[nj];
+                memset(j, 0, sizeof *j);
+                j->utt = i;
+                j->len = len;
+                snprintf(j->path, sizeof j->path, "%s/j%d.wav", tmpdir, nj);
+                nj++;
+            }
+        }
+        for (int vi = -1; vi < 2 * 64; vi++) {
+            /* vi == -1: espeak-ng and flite jobs; then festival voice by voice */
+            if (vi < 0) {
+                for (int k = 0; k < nj; k++) {
+                    const s_utt_t *u = &utts[jobs[k].utt];
+                    const s_voice_t *v = &voices[u->split].v[u->voice];
+                    if (v->engine != S_FESTIVAL)
+                        s_synth_one(v, u, &jobs[k]);
+                }
+                continue;
+            }
+            int split = vi / 64, vidx = vi % 64, nf = 0;
+            if (split > 1)
+                break;
+            for (int k = 0; k < nj; k++) {
+                const s_utt_t *u = &utts[jobs[k].utt];
+                if ((int) u->split != split)
+                    continue;
+                const s_voice_t *v = &voices[split].v[u->voice];
+                if (v->engine != S_FESTIVAL)
+                    continue;
+                /* festival voices are numbered among themselves */
+                int fidx = 0;
+                for (int q = 0; q < u->voice; q++)
+                    fidx += voices[split].v[q].engine == S_FESTIVAL;
+                if (fidx == vidx)
+                    fest[nf++] = k;
+            }
+            if (nf > 0) {
+                const s_utt_t *u = &utts[jobs[fest[0]].utt];
+                s_synth_festival(opts->out_dir, &voices[split].v[u->voice], utts, jobs, fest, nf);
+            }
+        }
+        for (int k = 0; k < nj; k++) {
+            s_job_t *j = &jobs[k];
+            j->pcm = s_read_wav(j->path, &j->n);
+            unlink(j->path);
+            if (j->pcm && s_speech_extent(j->pcm, j->n, &j->on, &j->end) != 0) {
+                free(j->pcm);
+                j->pcm = NULL;
+            }
+            if (!j->pcm)
+                failed++;
+        }
+        for (int k = 0; k < nj;) {
+            int q = k;
+            while (q < nj && jobs[q].utt == jobs[k].utt)
+                q++;
+            const s_utt_t *u = &utts[jobs[k].utt];
+            if (s_store_utt(&w, u, &voices[u->split].v[u->voice], &jobs[k], q - k) != 0) {
+                s_set_err(err, errlen, "cannot write the corpus in %s", opts->out_dir);
+                goto fail_jobs;
+            }
+            k = q;
+        }
+        for (int k = 0; k < nj; k++)
+            free(jobs[k].pcm);
+        fflush(w.tsv);
+        if (opts->verbose) {
+            double sec = (double) (shop_now_ns() - t0) / 1e9;
+            fprintf(stderr, "\rcorpus: %d/%d utterances, %d clips, %.1f min of audio, "
+                            "%.0f utt/min, %d failed, ETA %.0f s   ",
+                    c1, n_utts, w.clips, (double) w.samples / CORPUS_RATE / 60.0,
+                    60.0 * c1 / (sec > 0 ? sec : 1), failed, sec / c1 * (n_utts - c1));
+        }
+    }
+    if (opts->verbose)
+        fprintf(stderr, "\n");
+    free(jobs);
+    free(fest);
+    rmdir(tmpdir);
+    free(utts);
+    free(voices[0].v);
+    free(voices[1].v);
+    if (s_writer_close(&w) != 0) {
+        s_set_err(err, errlen, "cannot finish the corpus in %s", opts->out_dir);
+        return -1;
+    }
+    return 0;
+
+fail_jobs:
+    for (int k = 0; k < chunk * S_MAX_ITEMS; k++)
+        free(jobs[k].pcm);
+    free(jobs);
+    free(fest);
+fail:
+    s_writer_close(&w);
+fail_nowriter:
+    free(utts);
+    free(voices[0].v);
+    free(voices[1].v);
+    return -1;
+}
+
+int
+audio_corpus_main(int argc, char **argv)
+{
+    corpus_gen_opts_t o = { .out_dir = NULL, .seed = 1, .scale = 1.0, .verbose = true };
+    static const struct option longopts[] = {
+        { "out", required_argument, NULL, 'o' },  { "seed", required_argument, NULL, 's' },
+        { "scale", required_argument, NULL, 'x' }, { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:s:x:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o.out_dir = optarg; break;
+        case 's': o.seed = strtoull(optarg, NULL, 10); break;
+        case 'x': o.scale = atof(optarg); break;
+        case 'q': o.verbose = false; break;
+        default:
+            fprintf(stderr, "usage: shop-train audio-corpus --out DIR [--seed N] [--scale X] "
+                            "[--quiet]\n  synthesises the keyword-spotting corpus "
+                            "(espeak-ng, flite, festival) into DIR\n");
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    if (!o.out_dir || o.scale <= 0 || o.scale > 100) {
+        fprintf(stderr, "shop-train audio-corpus: --out DIR is required, --scale in (0, 100]\n");
+        return 2;
+    }
+    char err[512];
+    if (corpus_generate(&o, err, sizeof err) != 0) {
+        fprintf(stderr, "shop-train audio-corpus: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+/* ================================================================ store */
+
+struct _corpus_t {
+    corpus_clip_t *clips;   /* index, from clips.tsv */
+    int n;
+    const int16_t *pcm;     /* clips.pcm, mapped read-only */
+    size_t pcm_samples;
+    size_t map_len;
+};
+
+/* Parses one clips.tsv line into c. Returns 0 or -1. */
+static int
+s_parse_line(char *line, corpus_clip_t *c)
+{
+    char *f[9];
+    int nf = 0;
+    for (char *p = line; nf < 9;) {
+        f[nf++] = p;
+        char *tab = strchr(p, '\t');
+        if (!tab)
+            break;
+        *tab = 0;
+        p = tab + 1;
+    }
+    if (nf != 9)
+        return -1;
+    memset(c, 0, sizeof *c);
+    if (strcmp(f[0], "train") == 0)
+        c->split = CORPUS_TRAIN;
+    else if (strcmp(f[0], "test") == 0)
+        c->split = CORPUS_TEST;
+    else
+        return -1;
+    if (strcmp(f[3], "command") == 0)
+        c->kind = CORPUS_KIND_COMMAND;
+    else if (strcmp(f[3], "unknown") == 0)
+        c->kind = CORPUS_KIND_UNKNOWN;
+    else
+        return -1;
+    if (strlen(f[1]) >= sizeof c->engine || strlen(f[2]) >= sizeof c->voice
+        || strlen(f[8]) >= sizeof c->text)
+        return -1;
+    strcpy(c->engine, f[1]);
+    strcpy(c->voice, f[2]);
+    strcpy(c->text, f[8]);
+    char *endp;
+    errno = 0;
+    unsigned long long off = strtoull(f[4], &endp, 10);
+    if (errno || *endp || f[4][0] == '-')
+        return -1;
+    c->offset = (size_t) off;
+    long n = strtol(f[5], &endp, 10);
+    if (*endp || n <= 0 || n > S_MAX_CLIP)
+        return -1;
+    c->n = (int) n;
+    long on = strtol(f[6], &endp, 10);
+    if (*endp || on < 0 || on >= n)
+        return -1;
+    c->onset = (int) on;
+    if (strcmp(f[7], "-") != 0) {
+        for (char *save = NULL, *tok = strtok_r(f[7], ",", &save); tok;
+             tok = strtok_r(NULL, ",", &save)) {
+            int word, end;
+            char extra;
+            if (c->n_marks == CORPUS_MAX_MARKS
+                || sscanf(tok, "%d@%d%c", &word, &end, &extra) != 2 || !vocab_is_keyword(word)
+                || end <= 0 || end > c->n)
+                return -1;
+            c->marks[c->n_marks++] = (corpus_mark_t) { word, end };
+        }
+    }
+    return 0;
+}
+
+corpus_t *
+corpus_open(const char *dir, char *err, size_t errlen)
+{
+    char path[1024];
+    corpus_t *self = xcalloc(1, sizeof *self);
+    snprintf(path, sizeof path, "%s/clips.tsv", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        s_set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    char line[1024];
+    int lineno = 0, cap = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len && line[len - 1] == '\n')
+            line[--len] = 0;
+        else if (!feof(f)) {
+            s_set_err(err, errlen, "%s:%d: line too long", path, lineno);
+            fclose(f);
+            goto fail;
+        }
+        if (lineno == 1) {
+            if (strcmp(line, S_TSV_MAGIC) != 0) {
+                s_set_err(err, errlen, "%s: not a shopd speech corpus", path);
+                fclose(f);
+                goto fail;
+            }
+            continue;
+        }
+        if (self->n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            self->clips = xrealloc(self->clips, (size_t) cap * sizeof *self->clips);
+        }
+        if (s_parse_line(line, &self->clips[self->n]) != 0) {
+            s_set_err(err, errlen, "%s:%d: malformed clip line", path, lineno);
+            fclose(f);
+            goto fail;
+        }
+        self->n++;
+    }
+    fclose(f);
+    snprintf(path, sizeof path, "%s/clips.pcm", dir);
+    int fd = open(path, O_RDONLY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        s_set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        goto fail;
+    }
+    self->pcm_samples = (size_t) st.st_size / 2;
+    if (st.st_size > 0) {
+        void *m = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            s_set_err(err, errlen, "cannot map %s: %s", path, strerror(errno));
+            close(fd);
+            goto fail;
+        }
+        self->pcm = m;
+        self->map_len = (size_t) st.st_size;
+    }
+    close(fd);
+    for (int i = 0; i < self->n; i++)
+        if (self->clips[i].offset > self->pcm_samples
+            || (size_t) self->clips[i].n > self->pcm_samples - self->clips[i].offset) {
+            s_set_err(err, errlen, "%s: clip %d lies beyond the end of the audio", dir, i);
+            goto fail;
+        }
+    return self;
+fail:
+    corpus_destroy(&self);
+    return NULL;
+}
+
+void
+corpus_destroy(corpus_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    corpus_t *self = *self_p;
+    if (self->pcm)
+        munmap((void *) self->pcm, self->map_len);
+    free(self->clips);
+    free(self);
+    *self_p = NULL;
+}
+
+int
+corpus_count(const corpus_t *self)
+{
+    return self ? self->n : 0;
+}
+
+const corpus_clip_t *
+corpus_clip(const corpus_t *self, int i)
+{
+    return self && i >= 0 && i < self->n ? &self->clips[i] : NULL;
+}
+
+int
+corpus_clip_pcm(const corpus_t *self, int i, float *out)
+{
+    const corpus_clip_t *c = corpus_clip(self, i);
+    if (!c)
+        return -1;
+    const int16_t *p = self->pcm + c->offset;
+    for (int k = 0; k < c->n; k++)
+        out[k] = (float) p[k] / 32768.f;
+    return 0;
+}
+
+/* ================================================================ mixer */
+
+struct _corpus_mixer_t {
+    const corpus_t *corpus; /* babble source, may be NULL */
+    corpus_split_t split;
+    s_rng_t rng;
+    int *unknown;           /* indices of the split's unknown-speech clips */
+    int n_unknown;
+    float *tmp;             /* scratch for babble, grown as needed */
+    size_t tmp_cap;
+};
+
+static const char *const s_noise_names[CORPUS_NOISE_COUNT] = {
+    "white", "pink", "brown", "hum", "music", "babble", "fan",
+};
+
+const char *
+corpus_noise_name(corpus_noise_t type)
+{
+    return type >= 0 && type < CORPUS_NOISE_COUNT ? s_noise_names[type] : "?";
+}
+
+corpus_mixer_t *
+corpus_mixer_new(const corpus_t *corpus, corpus_split_t split, uint64_t seed)
+{
+    corpus_mixer_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->corpus = corpus;
+    self->split = split;
+    /* test mixers draw from seeds no training mixer can have */
+    s_rng_seed(&self->rng, split == CORPUS_TEST ? seed | (1ULL << 63) : seed & ~(1ULL << 63));
+    for (int i = 0; i < corpus_count(corpus); i++) {
+        const corpus_clip_t *c = corpus_clip(corpus, i);
+        if (c->kind == CORPUS_KIND_UNKNOWN && c->split == split) {
+            if (!(self->n_unknown & 255)) {
+                int *p = realloc(self->unknown, (size_t) (self->n_unknown + 256) * sizeof *p);
+                if (!p) {
+                    corpus_mixer_destroy(&self);
+                    return NULL;
+                }
+                self->unknown = p;
+            }
+            self->unknown[self->n_unknown++] = i;
+        }
+    }
+    return self;
+}
+
+void
+corpus_mixer_destroy(corpus_mixer_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free((*self_p)->unknown);
+    free((*self_p)->tmp);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+float
+corpus_mixer_uniform(corpus_mixer_t *self, float lo, float hi)
+{
+    return (float) s_rng_range(&self->rng, lo, hi);
+}
+
+corpus_noise_t
+corpus_mixer_pick_noise(corpus_mixer_t *self)
+{
+    for (;;) {
+        corpus_noise_t t = (corpus_noise_t) s_rng_int(&self->rng, CORPUS_NOISE_COUNT);
+        if (t == CORPUS_NOISE_FAN && self->split != CORPUS_TEST)
+            continue;
+        if (t == CORPUS_NOISE_BABBLE && self->n_unknown == 0)
+            continue;
+        return t;
+    }
+}
+
+static void
+s_normalise(float *x, size_t n, float peak)
+{
+    float m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabsf(x[i]) > m)
+            m = fabsf(x[i]);
+    if (m > 0)
+        for (size_t i = 0; i < n; i++)
+            x[i] *= peak / m;
+}
+
+static void
+s_pink(s_rng_t *r, float *out, size_t n)
+{
+    /* Paul Kellet's economy pink filter */
+    float b0 = 0, b1 = 0, b2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        float w = s_rng_gauss(r);
+        b0 = 0.99765f * b0 + w * 0.0990460f;
+        b1 = 0.96300f * b1 + w * 0.2965164f;
+        b2 = 0.57000f * b2 + w * 1.0526913f;
+        out[i] = b0 + b1 + b2 + w * 0.1848f;
+    }
+}
+
+static void
+s_brown(s_rng_t *r, float *out, size_t n, float leak)
+{
+    float y = 0;
+    for (size_t i = 0; i < n; i++) {
+        y = leak * y + 0.05f * s_rng_gauss(r);
+        out[i] = y;
+    }
+}
+
+static void
+s_music(s_rng_t *r, float *out, size_t n)
+{
+    static const int major[] = { 0, 2, 4, 5, 7, 9, 11 };
+    memset(out, 0, n * sizeof *out);
+    double note_len = s_rng_range(r, 0.12, 0.5);
+    int root = 45 + s_rng_int(r, 12);
+    float harm[6];
+    for (int h = 0; h < 6; h++)
+        harm[h] = (float) (s_rng_range(r, 0.1, 1.0) / (h + 1));
+    float decay = (float) s_rng_range(r, 2.0, 8.0);
+    for (size_t start = 0; start < n; start += (size_t) (note_len * CORPUS_RATE)) {
+        int voices = 1 + s_rng_int(r, 3);
+        for (int v = 0; v < voices; v++) {
+            int midi = root + 12 * s_rng_int(r, 3) + major[s_rng_int(r, 7)];
+            double f = 440.0 * pow(2.0, (midi - 69) / 12.0);
+            float amp = (float) s_rng_range(r, 0.3, 1.0);
+            size_t len = (size_t) (note_len * 1.5 * CORPUS_RATE);
+            for (size_t i = 0; i < len && start + i < n; i++) {
+                double t = (double) i / CORPUS_RATE;
+                float env = (float) (fmin(1.0, t / 0.01) * exp(-decay * t));
+                float s = 0;
+                for (int h = 0; h < 6; h++)
+                    if (f * (h + 1) < CORPUS_RATE / 2)
+                        s += harm[h] * (float) sin(2 * M_PI * f * (h + 1) * t);
+                out[start + i] += amp * env * s;
+            }
+        }
+    }
+}
+
+void
+corpus_mixer_noise(corpus_mixer_t *self, corpus_noise_t type, float *out, size_t n)
+{
+    s_rng_t *r = &self->rng;
+    switch (type) {
+    case CORPUS_NOISE_WHITE:
+        for (size_t i = 0; i < n; i++)
+            out[i] = s_rng_gauss(r);
+        break;
+    case CORPUS_NOISE_PINK:
+        s_pink(r, out, n);
+        break;
+    case CORPUS_NOISE_BROWN:
+        s_brown(r, out, n, 0.998f);
+        break;
+    case CORPUS_NOISE_HUM: {
+        double f0 = (s_rng_unit(r) < 0.5 ? 50.0 : 60.0) * s_rng_range(r, 0.99, 1.01);
+        float amp[10];
+        for (int h = 0; h < 10; h++)
+            amp[h] = (float) (s_rng_range(r, 0.05, 1.0) / (1 + h));
+        for (size_t i = 0; i < n; i++) {
+            double t = (double) i / CORPUS_RATE;
+            float s = 0.02f * s_rng_gauss(r);
+            for (int h = 0; h < 10; h++)
+                s += amp[h] * (float) sin(2 * M_PI * f0 * (h + 1) * t);
+            out[i] = s;
+        }
+        break;
+    }
+    case CORPUS_NOISE_MUSIC:
+        s_music(r, out, n);
+        break;
+    case CORPUS_NOISE_BABBLE: {
+        memset(out, 0, n * sizeof *out);
+        if (self->n_unknown == 0)
+            break;
+        int talkers = 3 + s_rng_int(r, 6);
+        for (int t = 0; t < talkers; t++) {
+            int ci = self->unknown[s_rng_int(r, self->n_unknown)];
+            const corpus_clip_t *c = corpus_clip(self->corpus, ci);
+            if (self->tmp_cap < (size_t) c->n) {
+                self->tmp = xrealloc(self->tmp, (size_t) c->n * sizeof *self->tmp);
+                self->tmp_cap = (size_t) c->n;
+            }
+            corpus_clip_pcm(self->corpus, ci, self->tmp);
+            s_normalise(self->tmp, (size_t) c->n, 1.0f);
+            float g = (float) s_rng_range(r, 0.4, 1.0);
+            /* each talker loops its clip from a random phase over the whole noise */
+            size_t ph = (size_t) s_rng_int(r, c->n);
+            for (size_t i = 0; i < n; i++)
+                out[i] += g * self->tmp[(ph + i) % (size_t) c->n];
+        }
+        break;
+    }
+    case CORPUS_NOISE_FAN: {
+        s_brown(r, out, n, 0.99f);
+        double blade = s_rng_range(r, 80, 220), mod = s_rng_range(r, 0.5, 3);
+        float tone = (float) s_rng_range(r, 0.02, 0.1);
+        for (size_t i = 0; i < n; i++) {
+            double t = (double) i / CORPUS_RATE;
+            out[i] += tone * (float) ((1 + 0.3 * sin(2 * M_PI * mod * t))
+                                      * (sin(2 * M_PI * blade * t)
+                                         + 0.5 * sin(4 * M_PI * blade * t)));
+        }
+        break;
+    }
+    default:
+        memset(out, 0, n * sizeof *out);
+        return;
+    }
+    s_normalise(out, n, 0.5f);
+}
+
+void
+corpus_mixer_reverb(corpus_mixer_t *self, float *x, size_t n)
+{
+    s_rng_t *r = &self->rng;
+    double rt60 = s_rng_range(r, 0.15, 0.7);
+    float wet = (float) s_rng_range(r, 0.1, 0.5);
+    /* early reflections: a few taps 3-40 ms late */
+    enum { TAPS = 6, COMBS = 4, MAXD = 2048 };
+    int td[TAPS];
+    float tg[TAPS];
+    for (int t = 0; t < TAPS; t++) {
+        td[t] = (int) (s_rng_range(r, 0.003, 0.040) * CORPUS_RATE);
+        tg[t] = (float) (s_rng_range(r, -0.5, 0.5) * exp(-6.9 * td[t] / (rt60 * CORPUS_RATE)));
+    }
+    /* late tail: Schroeder's parallel combs and series all-passes */
+    static const double comb_ms[COMBS] = { 29.7, 37.1, 41.1, 43.7 };
+    float *dry = xmalloc(n * sizeof *dry);
+    memcpy(dry, x, n * sizeof *dry);
+    float *cbuf = xcalloc(COMBS * MAXD, sizeof *cbuf);
+    float ap1[MAXD] = { 0 }, ap2[MAXD] = { 0 };
+    int cd[COMBS];
+    float cg[COMBS];
+    for (int c = 0; c < COMBS; c++) {
+        cd[c] = (int) (comb_ms[c] * s_rng_range(r, 0.85, 1.15) * CORPUS_RATE / 1000.0);
+        cg[c] = (float) pow(10.0, -3.0 * cd[c] / (rt60 * CORPUS_RATE));
+    }
+    const int a1 = 80, a2 = 27;
+    for (size_t i = 0; i < n; i++) {
+        float e = dry[i];
+        for (int t = 0; t < TAPS; t++)
+            if (i >= (size_t) td[t])
+                e += tg[t] * dry[i - (size_t) td[t]];
+        float late = 0;
+        for (int c = 0; c < COMBS; c++) {
+            float *b = cbuf + c * MAXD;
+            float y = b[i % (size_t) cd[c]];
+            b[i % (size_t) cd[c]] = dry[i] + cg[c] * y;
+            late += y;
+        }
+        late *= 0.25f;
+        float y1 = ap1[i % a1];
+        float v1 = late + 0.7f * y1;
+        ap1[i % a1] = v1;
+        late = y1 - 0.7f * v1;
+        float y2 = ap2[i % a2];
+        float v2 = late + 0.7f * y2;
+        ap2[i % a2] = v2;
+        late = y2 - 0.7f * v2;
+        x[i] = e + wet * late;
+    }
+    free(cbuf);
+    free(dry);
+}
+
+float
+corpus_peak_frame_power(const float *x, size_t n)
+{
+    const size_t win = 400, hop = 160;
+    float peak = 0;
+    if (n < win) {
+        float e = 0;
+        for (size_t i = 0; i < n; i++)
+            e += x[i] * x[i];
+        return n ? e / (float) n : 0;
+    }
+    for (size_t s = 0; s + win <= n; s += hop) {
+        float e = 0;
+        for (size_t i = 0; i < win; i++)
+            e += x[s + i] * x[s + i];
+        if (e / (float) win > peak)
+            peak = e / (float) win;
+    }
+    return peak;
+}
+
+float
+corpus_add_at_snr(float *speech, const float *noise, size_t n, float snr_db)
+{
+    float ps = corpus_peak_frame_power(speech, n), pn = corpus_peak_frame_power(noise, n);
+    if (pn <= 0)
+        return 0;
+    float g = sqrtf(ps / (pn * powf(10.f, snr_db / 10.f)));
+    for (size_t i = 0; i < n; i++)
+        speech[i] += g * noise[i];
+    return g;
+}
+
+/* ================================================================ self-test */
+
+#define S_CHECK(cond)                                                                  \
+    do {                                                                               \
+        if (!(cond)) {                                                                 \
+            fprintf(stderr, "corpus_test: %s:%d: %s\n", __FILE__, __LINE__, #cond);    \
+            goto fail;                                                                 \
+        }                                                                              \
+    } while (0)
+
+int
+corpus_test(bool verbose)
+{
+    if (verbose)
+        printf(" * corpus: ");
+    int rc = -1;
+    char dir[] = "/tmp/shop-corpus-test-XXXXXX", err[256], path[1100];
+    bool made_dir = mkdtemp(dir) != NULL;
+    corpus_t *c = NULL;
+    corpus_mixer_t *m = NULL;
+    float *a = xcalloc(16000, sizeof *a), *b = xcalloc(16000, sizeof *b);
+    S_CHECK(made_dir);
+
+    /* the texts depend on the seed only, and label what they say */
+    s_rng_t r1, r2;
+    s_rng_seed(&r1, 7);
+    s_rng_seed(&r2, 7);
+    for (int i = 0; i < 200; i++) {
+        s_utt_t u1, u2;
+        char t1[CORPUS_MAX_TEXT], t2[CORPUS_MAX_TEXT];
+        s_make_text(&r1, (corpus_kind_t) (i & 1), 0, &u1);
+        s_make_text(&r2, (corpus_kind_t) (i & 1), 0, &u2);
+        s_join(&u1, u1.n_items, t1, sizeof t1);
+        s_join(&u2, u2.n_items, t2, sizeof t2);
+        S_CHECK(strcmp(t1, t2) == 0 && u1.n_items > 0);
+        int words = 0;
+        for (int k = 0; k < u1.n_items; k++) {
+            words += u1.items[k].word >= 0;
+            if (u1.items[k].word >= 0)
+                S_CHECK(strcmp(u1.items[k].spoken, vocab_spoken(u1.items[k].word)) == 0);
+            else
+                S_CHECK(vocab_find(u1.items[k].spoken) < 0);
+        }
+        S_CHECK((u1.kind == CORPUS_KIND_COMMAND) == (words > 0));
+    }
+    /* voices are split */
+    S_CHECK(corpus_voice_is_test("espeak-ng", "en-gb-scotland+f4"));
+    S_CHECK(!corpus_voice_is_test("espeak-ng", "en-gb-scotland+f3"));
+    S_CHECK(corpus_voice_is_test("flite", "rms") && !corpus_voice_is_test("flite", "slt"));
+    S_CHECK(corpus_voice_is_test("festival", "ked_diphone"));
+
+    /* store round trip: a tone "command" and a noise "unknown" clip */
+    s_writer_t w;
+    S_CHECK(s_writer_open(&w, dir, err, sizeof err) == 0);
+    for (int i = 0; i < 16000; i++)
+        a[i] = 0.5f * sinf(2.f * (float) M_PI * 440.f * (float) i / 16000.f);
+    corpus_clip_t cl = { .split = CORPUS_TEST, .kind = CORPUS_KIND_COMMAND, .engine = "flite",
+                         .voice = "rms", .text = "add two", .n_marks = 2, .onset = 100,
+                         .marks = { { VOCAB_ADD, 6000 }, { VOCAB_TWO, 15000 } } };
+    S_CHECK(s_writer_add(&w, &cl, a, 16000) == 0);
+    corpus_clip_t cu = { .split = CORPUS_TEST, .kind = CORPUS_KIND_UNKNOWN,
+                         .engine = "espeak-ng", .voice = "en-us+f4", .text = "apple" };
+    S_CHECK(s_writer_add(&w, &cu, a, 8000) == 0);
+    S_CHECK(s_writer_close(&w) == 0);
+    c = corpus_open(dir, err, sizeof err);
+    S_CHECK(c != NULL && corpus_count(c) == 2);
+    const corpus_clip_t *g = corpus_clip(c, 0);
+    S_CHECK(g->n == 16000 && g->n_marks == 2 && g->marks[1].word == VOCAB_TWO
+            && g->marks[1].end == 15000 && strcmp(g->text, "add two") == 0);
+    S_CHECK(corpus_clip(c, 1)->offset == 16000 && corpus_clip(c, 2) == NULL);
+    S_CHECK(corpus_clip_pcm(c, 0, b) == 0 && fabsf(b[40] - a[40]) < 1e-4f);
+
+    /* SNR from the loudest frames is what was asked for */
+    m = corpus_mixer_new(c, CORPUS_TEST, 3);
+    S_CHECK(m != NULL);
+    for (int t = 0; t < CORPUS_NOISE_COUNT; t++) {
+        corpus_mixer_noise(m, (corpus_noise_t) t, b, 16000);
+        float peak = 0;
+        for (int i = 0; i < 16000; i++)
+            peak = fmaxf(peak, fabsf(b[i]));
+        S_CHECK(fabsf(peak - 0.5f) < 1e-3f);
+        float speech[16000];
+        memcpy(speech, a, sizeof speech);
+        float gain = corpus_add_at_snr(speech, b, 16000, 6.f);
+        for (int i = 0; i < 16000; i++)
+            b[i] *= gain;
+        float snr = 10.f * log10f(corpus_peak_frame_power(a, 16000)
+                                  / corpus_peak_frame_power(b, 16000));
+        S_CHECK(fabsf(snr - 6.f) < 0.01f);
+    }
+    /* reverberation keeps the onset and adds a tail */
+    memset(b, 0, 16000 * sizeof *b);
+    b[0] = 1.f;
+    corpus_mixer_reverb(m, b, 16000);
+    float tail = 0;
+    for (int i = 1600; i < 16000; i++)
+        tail += b[i] * b[i];
+    S_CHECK(b[0] == 1.f && tail > 1e-6f);
+
+    /* a damaged index is refused with the line number */
+    corpus_destroy(&c);
+    snprintf(path, sizeof path, "%s/clips.tsv", dir);
+    FILE *f = fopen(path, "a");
+    S_CHECK(f != NULL);
+    fprintf(f, "test\tflite\trms\tcommand\t0\t99999999\t0\t-\tx\n");
+    fclose(f);
+    c = corpus_open(dir, err, sizeof err);
+    S_CHECK(c == NULL && strstr(err, ":4:") != NULL);
+    rc = 0;
+    if (verbose)
+        printf("OK\n");
+fail:
+    corpus_mixer_destroy(&m);
+    corpus_destroy(&c);
+    if (made_dir) {
+        snprintf(path, sizeof path, "%s/clips.tsv", dir);
+        unlink(path);
+        snprintf(path, sizeof path, "%s/clips.pcm", dir);
+        unlink(path);
+        rmdir(dir);
+    }
+    free(a);
+    free(b);
+    return rc;
+}
