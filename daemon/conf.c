@@ -1,0 +1,323 @@
+/* daemon/conf.c: see conf.h */
+#include "config.h"
+
+#include "daemon/conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "ipc/proto.h"
+#include "ipc/sock.h"
+
+#define S_FILE_MAX (1024 * 1024)
+#define S_LINE_MAX 4096
+
+void
+conf_defaults(conf_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->log_level = LOG_INFO;
+    cfg->log_target = CONF_LOG_AUTO;
+    cfg->status_interval_s = 10;
+    if (!proto_default_endpoint(false, cfg->endpoint, sizeof cfg->endpoint))
+        shop_strlcpy(cfg->endpoint, "ipc:///tmp/shopd.sock", sizeof cfg->endpoint);
+    if (!proto_default_endpoint(true, cfg->events_endpoint, sizeof cfg->events_endpoint))
+        shop_strlcpy(cfg->events_endpoint, "ipc:///tmp/shopd-events.sock",
+                     sizeof cfg->events_endpoint);
+    cfg->max_message_bytes = 32 * 1024 * 1024;
+    cfg->max_photo_bytes = 16 * 1024 * 1024;
+    cfg->max_audio_bytes = 16 * 1024 * 1024;
+    cfg->handshake_ms = 5000;
+    cfg->heartbeat_ivl_ms = 5000;
+    cfg->heartbeat_timeout_ms = 15000;
+    const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    if (geteuid() == 0)
+        snprintf(cfg->database, sizeof cfg->database, "/var/lib/shopd/shop.db");
+    else if (state && *state == '/')
+        snprintf(cfg->database, sizeof cfg->database, "%s/shopd/shop.db", state);
+    else if (home && *home == '/')
+        snprintf(cfg->database, sizeof cfg->database, "%s/.local/state/shopd/shop.db", home);
+    else
+        snprintf(cfg->database, sizeof cfg->database, "/tmp/shopd-%u/shop.db",
+                 (unsigned) geteuid());
+    cfg->import_demo = true;
+    shop_strlcpy(cfg->kws_model, "models/kws.model", sizeof cfg->kws_model);
+    shop_strlcpy(cfg->vision_model, "models/vision.model", sizeof cfg->vision_model);
+}
+
+/* --- value parsers: each returns 0 or -1 with a reason in why -------------- */
+
+static int
+s_int(const char *v, int64_t lo, int64_t hi, int64_t *out, const char **why)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    /* a size may end in K, M or G (binary multiples) */
+    int64_t mult = 1;
+    if (*end == 'K' || *end == 'k')
+        mult = 1024, end++;
+    else if (*end == 'M' || *end == 'm')
+        mult = 1024 * 1024, end++;
+    else if (*end == 'G' || *end == 'g')
+        mult = 1024 * 1024 * 1024, end++;
+    if (errno || end == v || *end || !isdigit((unsigned char) v[v[0] == '-']) ) {
+        *why = "not an integer";
+        return -1;
+    }
+    if (x < lo / mult || x > hi / mult) {
+        *why = "out of range";
+        return -1;
+    }
+    *out = x * mult;
+    return 0;
+}
+
+static int
+s_bool(const char *v, bool *out, const char **why)
+{
+    if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"))
+        *out = true;
+    else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0"))
+        *out = false;
+    else {
+        *why = "not yes or no";
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_str(const char *v, char *dst, const char **why)
+{
+    if (shop_strlcpy(dst, v, CONF_PATH_MAX) >= CONF_PATH_MAX) {
+        *why = "too long";
+        return -1;
+    }
+    return 0;
+}
+
+typedef enum { S_STR, S_INT, S_BOOL, S_LEVEL, S_TARGET } s_kind_t;
+
+/* One row per key: adding a setting is one line here (and docs/config.md). */
+typedef struct {
+    const char *section, *key;
+    s_kind_t kind;
+    size_t offset;
+    int64_t lo, hi; /* S_INT range */
+    int width;      /* S_INT: sizeof the field (4 or 8) */
+} s_key_t;
+
+#define S_K_STR(sec, k, f) { sec, k, S_STR, offsetof(conf_t, f), 0, 0, 0 }
+#define S_K_INT(sec, k, f, lo, hi) \
+    { sec, k, S_INT, offsetof(conf_t, f), lo, hi, (int) sizeof(((conf_t *) 0)->f) }
+#define S_K_BOOL(sec, k, f) { sec, k, S_BOOL, offsetof(conf_t, f), 0, 0, 0 }
+
+static const s_key_t s_keys[] = {
+    { "daemon", "log_level", S_LEVEL, offsetof(conf_t, log_level), 0, 0, 0 },
+    { "daemon", "log_target", S_TARGET, offsetof(conf_t, log_target), 0, 0, 0 },
+    S_K_STR("daemon", "pid_file", pid_file),
+    S_K_INT("daemon", "status_interval", status_interval_s, 0, 86400),
+    S_K_STR("ipc", "endpoint", endpoint),
+    S_K_STR("ipc", "events_endpoint", events_endpoint),
+    S_K_INT("ipc", "max_message_size", max_message_bytes, 1024, INT64_C(1) << 31),
+    S_K_INT("ipc", "max_photo_size", max_photo_bytes, 1024, INT64_C(1) << 31),
+    S_K_INT("ipc", "max_audio_size", max_audio_bytes, 1024, INT64_C(1) << 31),
+    S_K_INT("ipc", "handshake_timeout", handshake_ms, 100, 600000),
+    S_K_INT("ipc", "heartbeat_interval", heartbeat_ivl_ms, 0, 600000),
+    S_K_INT("ipc", "heartbeat_timeout", heartbeat_timeout_ms, 100, 600000),
+    S_K_STR("curve", "secret_key_file", secret_key_file),
+    S_K_STR("curve", "allow_list", allow_list),
+    S_K_STR("store", "database", database),
+    S_K_BOOL("store", "import_demo", import_demo),
+    S_K_STR("models", "kws", kws_model),
+    S_K_STR("models", "vision", vision_model),
+};
+
+static int
+s_apply(conf_t *cfg, const char *section, const char *key, const char *value,
+        const char **why)
+{
+    for (size_t i = 0; i < SHOP_ARRAY_LEN(s_keys); i++) {
+        const s_key_t *k = &s_keys[i];
+        if (strcmp(k->section, section) != 0 || strcmp(k->key, key) != 0)
+            continue;
+        char *field = (char *) cfg + k->offset;
+        int64_t iv;
+        bool bv;
+        switch (k->kind) {
+        case S_STR:
+            return s_str(value, field, why);
+        case S_BOOL:
+            if (s_bool(value, &bv, why) != 0)
+                return -1;
+            *(bool *) field = bv;
+            return 0;
+        case S_INT:
+            if (s_int(value, k->lo, k->hi, &iv, why) != 0)
+                return -1;
+            if (k->width == 8)
+                *(int64_t *) field = iv;
+            else
+                *(int *) field = (int) iv;
+            return 0;
+        case S_LEVEL:
+            if ((iv = log_level_from_name(value)) < 0) {
+                *why = "not error, warning, notice, info or debug";
+                return -1;
+            }
+            *(int *) field = (int) iv;
+            return 0;
+        case S_TARGET:
+            if (!strcmp(value, "auto"))
+                *(conf_log_target_t *) field = CONF_LOG_AUTO;
+            else if (!strcmp(value, "stderr"))
+                *(conf_log_target_t *) field = CONF_LOG_STDERR;
+            else if (!strcmp(value, "syslog"))
+                *(conf_log_target_t *) field = CONF_LOG_SYSLOG;
+            else {
+                *why = "not auto, stderr or syslog";
+                return -1;
+            }
+            return 0;
+        }
+    }
+    *why = "unknown key";
+    return -1;
+}
+
+static bool
+s_section_known(const char *name)
+{
+    for (size_t i = 0; i < SHOP_ARRAY_LEN(s_keys); i++)
+        if (strcmp(s_keys[i].section, name) == 0)
+            return true;
+    return false;
+}
+
+static char *
+s_trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+        *--e = 0;
+    return s;
+}
+
+int
+conf_parse(conf_t *cfg, const char *text, size_t len, const char *name, char *err,
+             size_t errlen)
+{
+    char section[64] = "";
+    char line[S_LINE_MAX];
+    size_t pos = 0;
+    int lineno = 0;
+    while (pos < len) {
+        lineno++;
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t n = nl ? (size_t) (nl - (text + pos)) : len - pos;
+        if (n >= sizeof line) {
+            snprintf(err, errlen, "%s:%d: line longer than %d bytes", name, lineno, S_LINE_MAX);
+            return -1;
+        }
+        memcpy(line, text + pos, n);
+        line[n] = 0;
+        pos += n + 1;
+        if (strlen(line) != n) {
+            snprintf(err, errlen, "%s:%d: NUL byte in line", name, lineno);
+            return -1;
+        }
+        char *t = s_trim(line);
+        if (!*t || *t == '#' || *t == ';')
+            continue;
+        if (*t == '[') {
+            char *close = strchr(t, ']');
+            if (!close || *s_trim(close + 1)) {
+                snprintf(err, errlen, "%s:%d: a section line is \"[name]\"", name, lineno);
+                return -1;
+            }
+            *close = 0;
+            char *sec = s_trim(t + 1);
+            if (!s_section_known(sec)) {
+                snprintf(err, errlen, "%s:%d: unknown section [%.60s]", name, lineno, sec);
+                return -1;
+            }
+            shop_strlcpy(section, sec, sizeof section);
+            continue;
+        }
+        char *eq = strchr(t, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: expected \"key = value\"", name, lineno);
+            return -1;
+        }
+        if (!section[0]) {
+            snprintf(err, errlen, "%s:%d: key outside any [section]", name, lineno);
+            return -1;
+        }
+        *eq = 0;
+        char *key = s_trim(t), *value = s_trim(eq + 1);
+        const char *why = NULL;
+        if (s_apply(cfg, section, key, value, &why) != 0) {
+            snprintf(err, errlen, "%s:%d: [%s] %.60s: %s", name, lineno, section, key, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+conf_load(conf_t *cfg, const char *path, char *err, size_t errlen)
+{
+    size_t len;
+    char *text = (char *) shop_read_file(path, S_FILE_MAX, &len, err, errlen);
+    if (!text)
+        return -1;
+    int rc = conf_parse(cfg, text, len, path, err, errlen);
+    free(text);
+    return rc;
+}
+
+int
+conf_check(const conf_t *cfg, char *err, size_t errlen)
+{
+    bool curve = cfg->secret_key_file[0] != 0;
+    const char *eps[] = { cfg->endpoint, cfg->events_endpoint };
+    for (size_t i = 0; i < SHOP_ARRAY_LEN(eps); i++) {
+        if (!eps[i][0]) {
+            snprintf(err, errlen, "an endpoint is empty");
+            return -1;
+        }
+        if (!curve && !sock_endpoint_is_local(eps[i])) {
+            snprintf(err, errlen,
+                     "refusing to listen on %s without CURVE: set [curve] secret_key_file "
+                     "(and allow_list), or use an ipc:// or loopback tcp:// endpoint",
+                     eps[i]);
+            return -1;
+        }
+    }
+    if (curve && !cfg->allow_list[0]) {
+        snprintf(err, errlen, "[curve] secret_key_file is set but allow_list is not: "
+                 "no client could connect");
+        return -1;
+    }
+    if (cfg->max_photo_bytes > cfg->max_message_bytes
+        || cfg->max_audio_bytes > cfg->max_message_bytes) {
+        snprintf(err, errlen, "max_photo_size and max_audio_size must not exceed "
+                 "max_message_size");
+        return -1;
+    }
+    if (!cfg->database[0]) {
+        snprintf(err, errlen, "[store] database is empty");
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,70 @@
+/* daemon/conf.h: shopd's settings, built-in defaults and the config file.
+ *
+ * The file is INI-style (docs/config.md): "[section]" lines, "key = value"
+ * lines, '#' or ';' comment lines. Every key has a built-in default, so no
+ * file is needed. Unknown sections or keys and bad values are errors that
+ * name the file and line: a typo never silently falls back to a default. */
+#ifndef SHOP_DAEMON_CONF_H
+#define SHOP_DAEMON_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONF_PATH_MAX 1024
+
+/* Where log messages go. */
+typedef enum {
+    CONF_LOG_AUTO = 0, /* stderr in the foreground or under systemd, else syslog */
+    CONF_LOG_STDERR,
+    CONF_LOG_SYSLOG,
+} conf_log_target_t;
+
+/* Every setting (in/out): filled by conf_defaults, then a file. */
+typedef struct {
+    /* [daemon] */
+    int log_level;                          /* LOG_* from syslog.h */
+    conf_log_target_t log_target;
+    char pid_file[CONF_PATH_MAX];         /* "" = none */
+    int status_interval_s;                  /* status event period, 0 = off */
+    /* [ipc] */
+    char endpoint[CONF_PATH_MAX];         /* ROUTER: requests */
+    char events_endpoint[CONF_PATH_MAX];  /* PUB: events */
+    int64_t max_message_bytes;              /* ZMQ_MAXMSGSIZE: peer dropped above */
+    int64_t max_photo_bytes;                /* a photo frame above: too_large reply */
+    int64_t max_audio_bytes;                /* an audio frame above: too_large reply */
+    int handshake_ms;
+    int heartbeat_ivl_ms;
+    int heartbeat_timeout_ms;
+    /* [curve] */
+    char secret_key_file[CONF_PATH_MAX];  /* "" = CURVE off (local endpoints only) */
+    char allow_list[CONF_PATH_MAX];       /* client public keys, one per line */
+    /* [store] */
+    char database[CONF_PATH_MAX];
+    bool import_demo;                       /* import the demo store into an empty catalogue */
+    /* [models] (relative paths are looked up with shop_data_path) */
+    char kws_model[CONF_PATH_MAX];
+    char vision_model[CONF_PATH_MAX];
+} conf_t;
+
+/* Fills cfg with the built-in defaults for the current user (endpoints and
+ * database under /run/shopd and /var/lib/shopd for root, under
+ * $XDG_RUNTIME_DIR and $XDG_STATE_HOME otherwise). */
+void conf_defaults(conf_t *cfg);
+
+/* Applies the settings in text (len bytes, need not be NUL-terminated) on
+ * top of cfg. name is used in messages. Returns 0, or -1 with err filled
+ * ("name:line: why"); on error cfg may be half-updated, so parse into a
+ * copy when the old settings must survive (SIGHUP). */
+int conf_parse(conf_t *cfg, const char *text, size_t len, const char *name, char *err,
+                 size_t errlen);
+
+/* Reads path (at most 1 MiB) and applies it with conf_parse. Returns 0 or
+ * -1 with err filled. */
+int conf_load(conf_t *cfg, const char *path, char *err, size_t errlen);
+
+/* Checks the combination of settings: CURVE keys for non-local endpoints,
+ * sizes in range. Returns 0 or -1 with err filled. */
+int conf_check(const conf_t *cfg, char *err, size_t errlen);
+
+#endif

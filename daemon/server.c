@@ -1,0 +1,479 @@
+/* daemon/server.c: see server.h */
+#include "config.h"
+
+#include "daemon/server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/handlers.h"
+#include "daemon/models.h"
+#include "ipc/keys.h"
+#include "ipc/proto.h"
+#include "ipc/sock.h"
+#include "ipc/zap.h"
+#include "recommend/store.h"
+
+/* identity + optional empty delimiter + envelope + binary frames: a request
+ * with more frames than this is refused without reading them all into memory
+ * twice (they are dropped as they arrive). */
+#define S_MAX_FRAMES 8
+
+struct _server_t {
+    conf_t cfg;                 /* settings in force */
+    char conf_path[CONF_PATH_MAX]; /* file they came from, "" = defaults */
+    void *ctx;                    /* the one ZeroMQ context of shopd */
+    zap_t *zap;                   /* CURVE allow-list; NULL without CURVE */
+    void *router;                 /* requests */
+    void *pub;                    /* events */
+    store_t *store;               /* SQLite, this thread's connection */
+    models_t *models;             /* recognisers (may each be missing) */
+    uint64_t started_ns;          /* monotonic start, for uptime */
+    uint64_t next_status_ns;      /* when the next status heartbeat is due */
+    uint64_t pub_seq;             /* sequence number of the last event */
+    unsigned long requests;       /* requests answered */
+    unsigned long errors;         /* of which error replies */
+    unsigned long reloads;        /* successful SIGHUP reloads */
+};
+
+/* Creates the directory that will hold path (and its parents), mode 0700. */
+static int
+s_mkdir_parents(const char *path, char *err, size_t errlen)
+{
+    char dir[CONF_PATH_MAX];
+    shop_strlcpy(dir, path, sizeof dir);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = 0;
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            goto fail;
+        *p = '/';
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        goto fail;
+    return 0;
+fail:
+    snprintf(err, errlen, "cannot create directory %s: %s", dir, strerror(errno));
+    return -1;
+}
+
+/* Opens the database at cfg->database, importing the demo store into an
+ * empty catalogue when asked. Returns the store or NULL with err filled. */
+static store_t *
+s_open_store(const conf_t *cfg, char *err, size_t errlen)
+{
+    if (s_mkdir_parents(cfg->database, err, errlen) != 0)
+        return NULL;
+    char *serr = NULL;
+    store_t *st = store_open(cfg->database, &serr);
+    if (!st) {
+        snprintf(err, errlen, "cannot open the database %s: %s", cfg->database,
+                 serr ? serr : "unknown error");
+        free(serr);
+        return NULL;
+    }
+    return st;
+}
+
+/* Loads the CURVE server key and the allow-list into zap. Returns 0 or -1. */
+static int
+s_load_allowlist(zap_t *zap, const char *path, char *err, size_t errlen)
+{
+    char (*keys)[KEYS_Z85_LEN + 1] = NULL;
+    size_t n = 0;
+    if (keys_read_allowlist(path, &keys, &n, err, errlen) != 0)
+        return -1;
+    zap_set_allowed(zap, (const char (*)[KEYS_Z85_LEN + 1]) keys, n);
+    free(keys);
+    log_info("curve: %zu client key%s allowed (%s)", n, n == 1 ? "" : "s", path);
+    return 0;
+}
+
+static void *
+s_listen(server_t *self, int type, const char *endpoint, const char *secret, char *err,
+         size_t errlen)
+{
+    void *s = zmq_socket(self->ctx, type);
+    if (!s) {
+        snprintf(err, errlen, "socket: %s", zmq_strerror(zmq_errno()));
+        return NULL;
+    }
+    sock_opts_t o;
+    sock_opts_default(&o);
+    o.max_msg_bytes = self->cfg.max_message_bytes;
+    o.handshake_ms = self->cfg.handshake_ms;
+    o.heartbeat_ivl_ms = self->cfg.heartbeat_ivl_ms;
+    o.heartbeat_timeout_ms = self->cfg.heartbeat_timeout_ms;
+    o.heartbeat_ttl_ms = self->cfg.heartbeat_timeout_ms;
+    if (sock_apply(s, &o, err, errlen) != 0
+        || (secret && sock_curve_server(s, secret, err, errlen) != 0)
+        || sock_prepare_ipc_dir(endpoint, err, errlen) != 0)
+        goto err;
+    if (zmq_bind(s, endpoint) != 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        goto err;
+    }
+    log_info("listening on %s (%s%s)", endpoint, type == ZMQ_ROUTER ? "requests" : "events",
+             secret ? ", CURVE" : "");
+    return s;
+err:
+    zmq_close(s);
+    return NULL;
+}
+
+server_t *
+server_new(const conf_t *cfg, const char *conf_path, char *err, size_t errlen)
+{
+    if (conf_check(cfg, err, errlen) != 0)
+        return NULL;
+    server_t *self = xcalloc(1, sizeof *self);
+    self->cfg = *cfg;
+    shop_strlcpy(self->conf_path, conf_path ? conf_path : "", sizeof self->conf_path);
+    self->started_ns = shop_now_ns();
+    char secret[KEYS_Z85_LEN + 1] = "", public[KEYS_Z85_LEN + 1];
+
+    self->store = s_open_store(cfg, err, errlen);
+    if (!self->store)
+        goto err;
+    self->models = models_new(cfg);
+    self->ctx = zmq_ctx_new();
+    if (!self->ctx) {
+        snprintf(err, errlen, "cannot create a ZeroMQ context");
+        goto err;
+    }
+    if (cfg->secret_key_file[0]) {
+        if (keys_read(cfg->secret_key_file, public, secret, err, errlen) != 0)
+            goto err;
+        /* the handler must be bound before any CURVE socket accepts a peer */
+        self->zap = zap_new(self->ctx, err, errlen);
+        if (!self->zap || s_load_allowlist(self->zap, cfg->allow_list, err, errlen) != 0)
+            goto err;
+        log_info("curve: server public key %s", public);
+    }
+    self->router = s_listen(self, ZMQ_ROUTER, cfg->endpoint, secret[0] ? secret : NULL, err,
+                            errlen);
+    if (!self->router)
+        goto err;
+    self->pub = s_listen(self, ZMQ_PUB, cfg->events_endpoint, secret[0] ? secret : NULL, err,
+                         errlen);
+    if (!self->pub)
+        goto err;
+    explicit_bzero(secret, sizeof secret);
+    self->next_status_ns = shop_now_ns() + (uint64_t) cfg->status_interval_s * 1000000000u;
+    return self;
+err:
+    explicit_bzero(secret, sizeof secret);
+    server_destroy(&self);
+    return NULL;
+}
+
+void
+server_destroy(server_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    server_t *self = *self_p;
+    if (self->router)
+        zmq_close(self->router);
+    if (self->pub)
+        zmq_close(self->pub);
+    zap_destroy(&self->zap);
+    if (self->ctx)
+        zmq_ctx_term(self->ctx);
+    models_destroy(&self->models);
+    store_close(&self->store);
+    free(self);
+    *self_p = NULL;
+}
+
+void
+server_publish(server_t *self, const char *type, const char *session, const json_t *body)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    size_t len;
+    char *env = proto_event_encode(type, ++self->pub_seq, ts.tv_sec + ts.tv_nsec / 1e9, session,
+                                   body, &len);
+    /* PUB never blocks: a slow subscriber loses events beyond its queue */
+    if (zmq_send(self->pub, type, strlen(type), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+        || zmq_send(self->pub, env, len, ZMQ_DONTWAIT) < 0)
+        log_debug("publish %s: %s", type, zmq_strerror(zmq_errno()));
+    free(env);
+}
+
+json_t *
+server_status_json(server_t *self)
+{
+    unsigned long acc = 0, ref = 0;
+    if (self->zap)
+        zap_stats(self->zap, &acc, &ref);
+    json_t *o = json_pack("{s:s, s:i, s:I, s:f, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:s}",
+                          "version", PACKAGE_VERSION, "protocol", PROTO_VERSION,
+                          "pid", (json_int_t) getpid(),
+                          "uptime_s", (shop_now_ns() - self->started_ns) / 1e9,
+                          "endpoint", self->cfg.endpoint,
+                          "events_endpoint", self->cfg.events_endpoint,
+                          "curve", self->zap != NULL,
+                          "allowed_keys", (json_int_t) (self->zap ? zap_allowed_count(self->zap) : 0),
+                          "refused_connections", (json_int_t) ref,
+                          "requests", (json_int_t) self->requests,
+                          "errors", (json_int_t) self->errors,
+                          "reloads", (json_int_t) self->reloads,
+                          "config", self->conf_path[0] ? self->conf_path : "(built-in defaults)");
+    json_object_set_new(o, "models", models_status_json(self->models));
+    return o;
+}
+
+/* Sends a reply envelope to the peer identity (with the empty delimiter
+ * frame again when the request had one: REQ sockets need it). */
+static void
+s_reply(server_t *self, zmq_msg_t *identity, bool delimiter, const char *env, size_t len)
+{
+    if (zmq_send(self->router, zmq_msg_data(identity), zmq_msg_size(identity),
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+        || (delimiter && zmq_send(self->router, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        || zmq_send(self->router, env, len, ZMQ_DONTWAIT) < 0)
+        log_debug("reply dropped: %s", zmq_strerror(zmq_errno()));
+}
+
+/* Answers one request made of n frames (f[0] the peer identity), nframes
+ * the count that arrived (more than n when some were dropped). */
+static void
+s_dispatch(server_t *self, zmq_msg_t *f, int n, int total)
+{
+    proto_request_t req = { 0 };
+    proto_err_t code = PROTO_OK;
+    char err[512] = "";
+    json_t *body = NULL;
+    int first = 1;
+    bool delimiter = n > 1 && zmq_msg_size(&f[1]) == 0;
+    if (delimiter)
+        first = 2;
+    if (first >= n) {
+        code = PROTO_E_MALFORMED;
+        snprintf(err, sizeof err, "no envelope frame");
+        goto reply;
+    }
+    code = proto_request_decode(zmq_msg_data(&f[first]), zmq_msg_size(&f[first]), &req, err,
+                                sizeof err);
+    if (code != PROTO_OK)
+        goto reply;
+    const handler_route_t *route = handlers_find(req.type);
+    if (!route) {
+        code = PROTO_E_UNKNOWN_TYPE;
+        snprintf(err, sizeof err, "unknown request type \"%s\"", req.type);
+        goto reply;
+    }
+    size_t nbin = (size_t) (total - first - 1);
+    if (nbin != route->frames) {
+        code = PROTO_E_FRAMES;
+        snprintf(err, sizeof err, "\"%s\" takes %zu binary frame%s, got %zu", req.type,
+                 route->frames, route->frames == 1 ? "" : "s", nbin);
+        goto reply;
+    }
+    handler_frame_t bins[S_MAX_FRAMES];
+    for (size_t i = 0; i < nbin; i++) {
+        bins[i].data = zmq_msg_data(&f[first + 1 + (int) i]);
+        bins[i].size = zmq_msg_size(&f[first + 1 + (int) i]);
+    }
+    handler_env_t env = { .server = self, .store = self->store, .cfg = &self->cfg,
+                          .models = self->models };
+    code = route->fn(&env, &req, bins, nbin, &body, err, sizeof err);
+reply:;
+    size_t len;
+    char *out = code == PROTO_OK
+                    ? proto_reply_encode_ok(req.id, req.type, body, &len)
+                    : proto_reply_encode_error(req.id, req.type, code, err, &len);
+    s_reply(self, &f[0], delimiter, out, len);
+    free(out);
+    self->requests++;
+    if (code != PROTO_OK) {
+        self->errors++;
+        log_info("request %s \"%s\": %s: %s", req.id[0] ? req.id : "(no id)",
+                 req.type[0] ? req.type : "?", proto_err_name(code), err);
+    } else {
+        log_debug("request %s \"%s\": ok", req.id, req.type);
+    }
+    json_decref(body);
+    proto_request_clear(&req);
+}
+
+/* Reads and answers every request waiting on the ROUTER. */
+static int
+s_drain(server_t *self)
+{
+    for (;;) {
+        zmq_msg_t f[S_MAX_FRAMES];
+        int n = 0, total = 0, more = 1;
+        while (more) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, self->router, total == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+                int e = zmq_errno();
+                zmq_msg_close(&m);
+                for (int i = 0; i < n; i++)
+                    zmq_msg_close(&f[i]);
+                return e == EAGAIN || e == EINTR ? 0 : -1;
+            }
+            more = zmq_msg_more(&m);
+            total++;
+            if (n < S_MAX_FRAMES)
+                f[n++] = m;
+            else
+                zmq_msg_close(&m);
+        }
+        if (total > S_MAX_FRAMES) {
+            /* answer with an error naming the type when the envelope is readable */
+            proto_request_t req = { 0 };
+            char err[256];
+            int first = n > 1 && zmq_msg_size(&f[1]) == 0 ? 2 : 1;
+            if (first < n)
+                proto_request_decode(zmq_msg_data(&f[first]), zmq_msg_size(&f[first]), &req, err,
+                                     sizeof err);
+            snprintf(err, sizeof err, "%d frames: a request has at most %d", total - 1,
+                     S_MAX_FRAMES - 1);
+            size_t len;
+            char *out = proto_reply_encode_error(req.id, req.type, PROTO_E_FRAMES, err, &len);
+            s_reply(self, &f[0], first == 2, out, len);
+            free(out);
+            proto_request_clear(&req);
+            self->requests++;
+            self->errors++;
+        } else {
+            s_dispatch(self, f, n, total);
+        }
+        for (int i = 0; i < n; i++)
+            zmq_msg_close(&f[i]);
+    }
+}
+
+static void
+s_status_heartbeat(server_t *self)
+{
+    json_t *body = server_status_json(self);
+    store_counts_t c;
+    if (store_counts(self->store, &c) == 0)
+        json_object_set_new(body, "store", json_pack("{s:I, s:I, s:I}", "items", (json_int_t) c.items,
+                                                     "events", (json_int_t) c.events,
+                                                     "cart_sessions",
+                                                     (json_int_t) c.cart_sessions));
+    server_publish(self, "status", NULL, body);
+    json_decref(body);
+}
+
+int
+server_poll(server_t *self, int fd, int timeout_ms, bool *fd_ready)
+{
+    *fd_ready = false;
+    uint64_t now = shop_now_ns();
+    if (self->cfg.status_interval_s > 0) {
+        if (now >= self->next_status_ns) {
+            s_status_heartbeat(self);
+            self->next_status_ns = now + (uint64_t) self->cfg.status_interval_s * 1000000000u;
+        }
+        long until = (long) ((self->next_status_ns - now) / 1000000u) + 1;
+        if (timeout_ms < 0 || until < timeout_ms)
+            timeout_ms = (int) until;
+    }
+    zmq_pollitem_t items[3];
+    int n = 0, izap = -1, ifd = -1;
+    items[n++] = (zmq_pollitem_t) { .socket = self->router, .events = ZMQ_POLLIN };
+    if (self->zap) {
+        izap = n;
+        items[n++] = (zmq_pollitem_t) { .socket = zap_socket(self->zap), .events = ZMQ_POLLIN };
+    }
+    if (fd >= 0) {
+        ifd = n;
+        items[n++] = (zmq_pollitem_t) { .fd = fd, .events = ZMQ_POLLIN };
+    }
+    if (zmq_poll(items, n, timeout_ms) < 0) {
+        if (zmq_errno() == EINTR)
+            return 0;
+        log_err("poll: %s", zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    /* ZAP first: a handshake in progress is waiting for it */
+    if (izap >= 0 && (items[izap].revents & ZMQ_POLLIN) && zap_handle(self->zap) < 0) {
+        log_err("zap: %s", zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    if ((items[0].revents & ZMQ_POLLIN) && s_drain(self) != 0) {
+        log_err("receive: %s", zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    if (ifd >= 0 && (items[ifd].revents & ZMQ_POLLIN))
+        *fd_ready = true;
+    return 0;
+}
+
+int
+server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
+{
+    if (conf_check(cfg, err, errlen) != 0)
+        return -1;
+    if (strcmp(cfg->endpoint, self->cfg.endpoint) != 0
+        || strcmp(cfg->events_endpoint, self->cfg.events_endpoint) != 0
+        || strcmp(cfg->secret_key_file, self->cfg.secret_key_file) != 0
+        || cfg->max_message_bytes != self->cfg.max_message_bytes
+        || cfg->handshake_ms != self->cfg.handshake_ms
+        || cfg->heartbeat_ivl_ms != self->cfg.heartbeat_ivl_ms
+        || cfg->heartbeat_timeout_ms != self->cfg.heartbeat_timeout_ms)
+        log_warn("reload: endpoints, the server key and socket options change only on restart");
+    /* everything that can fail is prepared first, then swapped in at once */
+    char (*keys)[KEYS_Z85_LEN + 1] = NULL;
+    size_t nkeys = 0;
+    if (self->zap && keys_read_allowlist(cfg->allow_list, &keys, &nkeys, err, errlen) != 0)
+        return -1;
+    store_t *st = NULL;
+    if (strcmp(cfg->database, self->cfg.database) != 0) {
+        st = s_open_store(cfg, err, errlen);
+        if (!st) {
+            free(keys);
+            return -1;
+        }
+    }
+    if (models_reload(self->models, cfg) != 0)
+        log_warn("reload: a model failed to load; the previous one stays (see above)");
+    if (self->zap) {
+        zap_set_allowed(self->zap, (const char (*)[KEYS_Z85_LEN + 1]) keys, nkeys);
+        log_info("curve: %zu client key%s allowed (%s)", nkeys, nkeys == 1 ? "" : "s",
+                 cfg->allow_list);
+    }
+    free(keys);
+    if (st) {
+        store_close(&self->store);
+        self->store = st;
+        log_info("reload: database now %s", cfg->database);
+    }
+    /* keep what only a restart can change */
+    conf_t next = *cfg;
+    memcpy(next.endpoint, self->cfg.endpoint, sizeof next.endpoint);
+    memcpy(next.events_endpoint, self->cfg.events_endpoint, sizeof next.events_endpoint);
+    memcpy(next.secret_key_file, self->cfg.secret_key_file, sizeof next.secret_key_file);
+    next.max_message_bytes = self->cfg.max_message_bytes;
+    next.handshake_ms = self->cfg.handshake_ms;
+    next.heartbeat_ivl_ms = self->cfg.heartbeat_ivl_ms;
+    next.heartbeat_timeout_ms = self->cfg.heartbeat_timeout_ms;
+    if (next.max_photo_bytes > next.max_message_bytes)
+        next.max_photo_bytes = next.max_message_bytes;
+    if (next.max_audio_bytes > next.max_message_bytes)
+        next.max_audio_bytes = next.max_message_bytes;
+    self->cfg = next;
+    self->reloads++;
+    log_set_level(cfg->log_level);
+    return 0;
+}

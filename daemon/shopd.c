@@ -1,0 +1,282 @@
+/* daemon/shopd.c: the shopd daemon's main(): options, configuration,
+ * signals (a signalfd in the poll loop: handlers never run), daemonising,
+ * systemd notification and the main loop. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/conf.h"
+#include "daemon/server.h"
+
+#define S_DEFAULT_CONFIG SHOP_SYSCONFDIR "/shopd/shopd.conf"
+
+/* Command-line settings: they win over the file, also after a reload. */
+typedef struct {
+    const char *config;      /* --config, or NULL for the default file if present */
+    const char *endpoint;
+    const char *events_endpoint;
+    const char *database;
+    const char *log_level;
+    bool foreground;
+    bool check_only;
+} s_opts_t;
+
+static void
+s_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: shopd [options]\n"
+            "  -f, --foreground           stay in the foreground, log to stderr\n"
+            "  -c, --config FILE          read FILE (default %s, if it exists)\n"
+            "  -e, --endpoint EP          request endpoint (ROUTER), e.g. ipc:///run/shopd/shopd.sock\n"
+            "  -p, --pub-endpoint EP      event endpoint (PUB)\n"
+            "  -d, --db FILE              SQLite database\n"
+            "  -l, --log-level LEVEL      error, warning, notice, info or debug\n"
+            "  -t, --check-config         check the configuration and exit\n"
+            "  -h, --help                 this text\n"
+            "  -V, --version              print the version\n"
+            "Signals: SIGTERM/SIGINT stop cleanly (exit 0), SIGHUP reloads the configuration,\n"
+            "the allow-list, the models and the database. See shopd(8).\n",
+            S_DEFAULT_CONFIG);
+}
+
+/* Builds the configuration: defaults, the file, then the command line.
+ * *path_used gets the file read ("" when none). Returns 0 or -1 with err. */
+static int
+s_build_config(const s_opts_t *o, conf_t *cfg, char *path_used, size_t pathlen, char *err,
+               size_t errlen)
+{
+    conf_defaults(cfg);
+    path_used[0] = 0;
+    const char *path = o->config;
+    if (!path && access(S_DEFAULT_CONFIG, F_OK) == 0)
+        path = S_DEFAULT_CONFIG;
+    if (path) {
+        if (conf_load(cfg, path, err, errlen) != 0)
+            return -1;
+        shop_strlcpy(path_used, path, pathlen);
+    }
+    if (o->endpoint)
+        shop_strlcpy(cfg->endpoint, o->endpoint, sizeof cfg->endpoint);
+    if (o->events_endpoint)
+        shop_strlcpy(cfg->events_endpoint, o->events_endpoint, sizeof cfg->events_endpoint);
+    if (o->database)
+        shop_strlcpy(cfg->database, o->database, sizeof cfg->database);
+    if (o->log_level) {
+        int lv = log_level_from_name(o->log_level);
+        if (lv < 0) {
+            snprintf(err, errlen, "unknown log level \"%s\"", o->log_level);
+            return -1;
+        }
+        cfg->log_level = lv;
+    }
+    return conf_check(cfg, err, errlen);
+}
+
+/* Detaches from the terminal. The parent stays until the child reports
+ * (through *ready_fd) that it is serving, so "shopd && shopctl status" works
+ * and a start-up failure gives the parent's exit status 1. Returns in the
+ * daemon only. */
+static void
+s_daemonise(int *ready_fd)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        perror("shopd: pipe");
+        exit(1);
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("shopd: fork");
+        exit(1);
+    }
+    if (pid > 0) {
+        close(p[1]);
+        char c = 0;
+        ssize_t n;
+        do
+            n = read(p[0], &c, 1);
+        while (n < 0 && errno == EINTR);
+        _exit(n == 1 && c == 'R' ? 0 : 1);
+    }
+    close(p[0]);
+    setsid();
+    /* a second fork: the daemon is no session leader and never gets a tty */
+    pid = fork();
+    if (pid < 0)
+        _exit(1);
+    if (pid > 0)
+        _exit(0);
+    if (chdir("/") != 0)
+        _exit(1);
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        close(null);
+    }
+    *ready_fd = p[1];
+}
+
+static void
+s_write_pidfile(const char *path)
+{
+    if (!path[0])
+        return;
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%ld\n", (long) getpid());
+    if (shop_write_file_atomic(path, buf, (size_t) n) != 0)
+        log_warn("cannot write the pid file %s: %s", path, strerror(errno));
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "foreground", no_argument, NULL, 'f' },
+        { "config", required_argument, NULL, 'c' },
+        { "endpoint", required_argument, NULL, 'e' },
+        { "pub-endpoint", required_argument, NULL, 'p' },
+        { "db", required_argument, NULL, 'd' },
+        { "log-level", required_argument, NULL, 'l' },
+        { "check-config", no_argument, NULL, 't' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    s_opts_t o = { 0 };
+    int c;
+    while ((c = getopt_long(argc, argv, "fc:e:p:d:l:thV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f': o.foreground = true; break;
+        case 'c': o.config = optarg; break;
+        case 'e': o.endpoint = optarg; break;
+        case 'p': o.events_endpoint = optarg; break;
+        case 'd': o.database = optarg; break;
+        case 'l': o.log_level = optarg; break;
+        case 't': o.check_only = true; break;
+        case 'h': s_usage(stdout); return 0;
+        case 'V': printf("shopd %s (protocol 1)\n", PACKAGE_VERSION); return 0;
+        default: s_usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "shopd: unexpected argument \"%s\"\n", argv[optind]);
+        s_usage(stderr);
+        return 2;
+    }
+
+    conf_t cfg;
+    char err[1024], cfg_path[CONF_PATH_MAX];
+    if (s_build_config(&o, &cfg, cfg_path, sizeof cfg_path, err, sizeof err) != 0) {
+        fprintf(stderr, "shopd: %s\n", err);
+        return 1;
+    }
+    if (o.check_only) {
+        printf("shopd: configuration OK (%s)\n", cfg_path[0] ? cfg_path : "built-in defaults");
+        return 0;
+    }
+
+    /* systemd (Type=notify) supervises a foreground process; elsewhere,
+     * without --foreground, shopd detaches like a classic daemon. */
+    bool under_systemd = getenv("NOTIFY_SOCKET") != NULL;
+    int ready_fd = -1;
+    if (!o.foreground && !under_systemd)
+        s_daemonise(&ready_fd);
+    bool to_syslog = cfg.log_target == CONF_LOG_SYSLOG
+                     || (cfg.log_target == CONF_LOG_AUTO && ready_fd >= 0);
+    log_open("shopd", to_syslog);
+    log_set_level(cfg.log_level);
+    umask(0077);
+
+    /* signals arrive through a descriptor in the poll loop */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    signal(SIGPIPE, SIG_IGN);
+    int sfd = -1;
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0
+        || (sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+        log_err("signalfd: %s", strerror(errno));
+        return 1;
+    }
+
+    server_t *srv = server_new(&cfg, cfg_path, err, sizeof err);
+    if (!srv) {
+        log_err("%s", err);
+        sd_notifyf(0, "STATUS=failed: %s", err);
+        return 1;
+    }
+    s_write_pidfile(cfg.pid_file);
+    uint64_t wd_usec = 0;
+    bool watchdog = sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0;
+    uint64_t wd_next = 0;
+    sd_notifyf(0, "READY=1\nSTATUS=serving on %s\nMAINPID=%ld", cfg.endpoint, (long) getpid());
+    if (ready_fd >= 0) {
+        (void) !write(ready_fd, "R", 1);
+        close(ready_fd);
+    }
+    log_notice("shopd %s ready (pid %ld)", PACKAGE_VERSION, (long) getpid());
+
+    int status = 0;
+    bool running = true;
+    while (running) {
+        int timeout = 1000;
+        if (watchdog) {
+            uint64_t now = shop_now_ns();
+            if (now >= wd_next) {
+                sd_notify(0, "WATCHDOG=1");
+                wd_next = now + wd_usec * 1000 / 2;
+            }
+            timeout = (int) SHOP_MIN((uint64_t) timeout, (wd_next - now) / 1000000 + 1);
+        }
+        bool sig_ready;
+        if (server_poll(srv, sfd, timeout, &sig_ready) != 0) {
+            status = 1;
+            break;
+        }
+        if (!sig_ready)
+            continue;
+        struct signalfd_siginfo si;
+        while (read(sfd, &si, sizeof si) == (ssize_t) sizeof si) {
+            if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+                log_notice("signal %s: shutting down", strsignal((int) si.ssi_signo));
+                running = false;
+            } else if (si.ssi_signo == SIGHUP) {
+                sd_notify(0, "RELOADING=1");
+                conf_t next;
+                char path[CONF_PATH_MAX];
+                if (s_build_config(&o, &next, path, sizeof path, err, sizeof err) != 0
+                    || server_reload(srv, &next, err, sizeof err) != 0)
+                    log_err("reload refused, keeping the running configuration: %s", err);
+                else
+                    log_notice("reloaded %s", path[0] ? path : "built-in defaults");
+                sd_notify(0, "READY=1");
+            }
+        }
+    }
+    sd_notify(0, "STOPPING=1");
+    server_destroy(&srv);
+    if (cfg.pid_file[0])
+        unlink(cfg.pid_file);
+    close(sfd);
+    log_notice("stopped");
+    log_close();
+    return status;
+}

@@ -1,0 +1,407 @@
+/* ipc/shopctl.c: the command-line client of shopd (see shopctl(1)).
+ *
+ * Every request type of docs/protocol.md has a subcommand; replies are
+ * printed as JSON on stdout, errors as "shopctl: CODE: message" on stderr.
+ * Exit status: 0 success, 1 error reply, 2 usage, 3 no reply or I/O error. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/util.h"
+#include "ipc/client.h"
+#include "ipc/keys.h"
+#include "ipc/proto.h"
+
+#define S_FILE_MAX (64 * 1024 * 1024)
+
+enum { S_OK = 0, S_EREPLY = 1, S_EUSAGE = 2, S_EIO = 3 };
+
+typedef struct {
+    const char *endpoint;
+    const char *events_endpoint;
+    const char *session;
+    const char *key_file;      /* client key pair: enables CURVE */
+    const char *server_key;    /* server public key: Z85 or a .pub file */
+    int timeout_ms;
+    int count;                 /* watch: stop after this many events (0 = never) */
+    bool compact;
+    client_curve_t curve;
+    char pub[KEYS_Z85_LEN + 1], sec[KEYS_Z85_LEN + 1], srv[KEYS_Z85_LEN + 1];
+} s_ctx_t;
+
+static void
+s_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: shopctl [options] COMMAND [ARGS]\n"
+        "commands:\n"
+        "  status                              daemon, store and model status\n"
+        "  catalogue [list [CATEGORY]]         products (--limit/--offset via key=value)\n"
+        "  catalogue get ID | categories\n"
+        "  event CUSTOMER ITEM view|cart|purchase [QTY]\n"
+        "  cart [get] | add ITEM [QTY] | set ITEM QTY | remove ITEM | clear | checkout [CUSTOMER]\n"
+        "  recommend [key=value ...]           e.g. customer=c0042 category=sneaker limit=5\n"
+        "  similar item=ID [key=value ...]\n"
+        "  audio FILE                          a WAV/FLAC/Ogg file\n"
+        "  photo FILE                          a JPEG/PNG/BMP file\n"
+        "  request TYPE [JSON-BODY]            any request, body given as JSON\n"
+        "  watch [TOPIC ...]                   print events (status, intent, product, ...)\n"
+        "  keygen BASE                         write BASE.key (secret) and BASE.pub\n"
+        "options:\n"
+        "  -e, --endpoint EP       request endpoint (default $SHOPD_ENDPOINT or shopd's default)\n"
+        "  -p, --pub-endpoint EP   event endpoint for watch ($SHOPD_EVENTS_ENDPOINT)\n"
+        "  -s, --session ID        session (frontend) id, needed by cart\n"
+        "  -k, --key FILE          client key pair file: use CURVE ($SHOPCTL_KEY)\n"
+        "  -S, --server-key KEY    server public key, Z85 or a .pub file ($SHOPD_SERVER_KEY)\n"
+        "  -t, --timeout MS        reply timeout (default 5000)\n"
+        "  -n, --count N           watch: exit after N events\n"
+        "  -c, --compact           one-line JSON\n"
+        "  -h, --help, -V, --version\n");
+}
+
+static int
+s_setup_curve(s_ctx_t *c)
+{
+    if (!c->key_file)
+        return 0;
+    char err[512];
+    if (keys_read(c->key_file, c->pub, c->sec, err, sizeof err) != 0) {
+        fprintf(stderr, "shopctl: %s\n", err);
+        return -1;
+    }
+    if (!c->server_key) {
+        fprintf(stderr, "shopctl: --key needs --server-key (the server's public key)\n");
+        return -1;
+    }
+    if (keys_valid_z85(c->server_key))
+        shop_strlcpy(c->srv, c->server_key, sizeof c->srv);
+    else if (keys_read(c->server_key, c->srv, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "shopctl: server key: %s\n", err);
+        return -1;
+    }
+    c->curve = (client_curve_t) { c->srv, c->pub, c->sec };
+    return 0;
+}
+
+static void
+s_print(const s_ctx_t *c, const json_t *j)
+{
+    char *s = json_dumps(j, c->compact ? JSON_COMPACT : JSON_INDENT(2));
+    if (s) {
+        puts(s);
+        free(s);
+    }
+    fflush(stdout);
+}
+
+/* Sends one request and prints its reply. Returns an exit status. */
+static int
+s_call(s_ctx_t *c, const char *type, json_t *body, const void *frame, size_t frame_len)
+{
+    char err[1024];
+    client_t *cl = client_new(c->endpoint, c->key_file ? &c->curve : NULL, err, sizeof err);
+    if (!cl) {
+        fprintf(stderr, "shopctl: %s\n", err);
+        json_decref(body);
+        return S_EIO;
+    }
+    proto_reply_t r;
+    const void *frames[1] = { frame };
+    size_t sizes[1] = { frame_len };
+    int rc = client_request(cl, type, c->session, body, frames, sizes, frame ? 1 : 0,
+                            c->timeout_ms, &r, err, sizeof err);
+    json_decref(body);
+    client_destroy(&cl);
+    if (rc != 0) {
+        fprintf(stderr, "shopctl: %s (is shopd running on %s?)\n", err, c->endpoint);
+        return S_EIO;
+    }
+    int status = S_OK;
+    if (r.ok) {
+        s_print(c, r.body);
+    } else {
+        fprintf(stderr, "shopctl: %s: %s\n", proto_err_name(r.code), r.message);
+        status = S_EREPLY;
+    }
+    proto_reply_clear(&r);
+    return status;
+}
+
+/* Builds a body from key=value words; values that are integers or numbers
+ * become JSON numbers, true/false booleans, the rest strings. */
+static json_t *
+s_kv_body(int argc, char **argv, int *bad)
+{
+    json_t *b = json_object();
+    for (int i = 0; i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+        if (!eq || eq == argv[i]) {
+            fprintf(stderr, "shopctl: \"%s\" is not key=value\n", argv[i]);
+            *bad = 1;
+            break;
+        }
+        char key[128];
+        snprintf(key, sizeof key, "%.*s", (int) (eq - argv[i]), argv[i]);
+        const char *v = eq + 1;
+        char *end;
+        long long iv = strtoll(v, &end, 10);
+        json_t *val;
+        if (*v && !*end)
+            val = json_integer(iv);
+        else if (*v && (strtod(v, &end), !*end))
+            val = json_real(strtod(v, NULL));
+        else if (!strcmp(v, "true") || !strcmp(v, "false"))
+            val = json_boolean(!strcmp(v, "true"));
+        else
+            val = json_string(v);
+        json_object_set_new(b, key, val ? val : json_null());
+    }
+    return b;
+}
+
+static int
+s_file_request(s_ctx_t *c, const char *type, const char *path)
+{
+    char err[512];
+    size_t len;
+    uint8_t *data = shop_read_file(path, S_FILE_MAX, &len, err, sizeof err);
+    if (!data) {
+        fprintf(stderr, "shopctl: %s\n", err);
+        return S_EIO;
+    }
+    json_t *body = json_pack("{s:s}", "name", path);
+    int rc = s_call(c, type, body, data, len);
+    free(data);
+    return rc;
+}
+
+static volatile sig_atomic_t s_stop;
+
+static void
+s_on_signal(int sig)
+{
+    (void) sig;
+    s_stop = 1;
+}
+
+static int
+s_watch(s_ctx_t *c, int argc, char **argv)
+{
+    char err[512];
+    const char **topics = NULL;
+    if (argc > 0) {
+        topics = xcalloc((size_t) argc + 1, sizeof *topics);
+        for (int i = 0; i < argc; i++)
+            topics[i] = argv[i];
+    }
+    client_sub_t *sub = client_sub_new(c->events_endpoint, c->key_file ? &c->curve : NULL,
+                                       topics, err, sizeof err);
+    free(topics);
+    if (!sub) {
+        fprintf(stderr, "shopctl: %s\n", err);
+        return S_EIO;
+    }
+    struct sigaction sa = { .sa_handler = s_on_signal };
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int seen = 0, status = S_OK;
+    while (!s_stop && (c->count == 0 || seen < c->count)) {
+        char topic[64];
+        json_t *ev = NULL;
+        int rc = client_sub_recv(sub, 500, topic, sizeof topic, &ev, err, sizeof err);
+        if (rc == 1)
+            continue;
+        if (rc < 0) {
+            if (!s_stop) {
+                fprintf(stderr, "shopctl: %s\n", err);
+                status = S_EIO;
+            }
+            break;
+        }
+        char *s = json_dumps(ev, JSON_COMPACT);
+        printf("%s %s\n", topic, s ? s : "");
+        fflush(stdout);
+        free(s);
+        json_decref(ev);
+        seen++;
+    }
+    client_sub_destroy(&sub);
+    return status;
+}
+
+static int
+s_keygen(int argc, char **argv)
+{
+    if (argc != 1) {
+        fprintf(stderr, "shopctl: keygen takes one argument, the file name base\n");
+        return S_EUSAGE;
+    }
+    char pub[KEYS_Z85_LEN + 1], sec[KEYS_Z85_LEN + 1], err[512];
+    if (keys_generate(pub, sec, err, sizeof err) != 0
+        || keys_write_pair(argv[0], pub, sec, err, sizeof err) != 0) {
+        fprintf(stderr, "shopctl: %s\n", err);
+        return S_EIO;
+    }
+    explicit_bzero(sec, sizeof sec);
+    printf("%s\n", pub);
+    fprintf(stderr, "shopctl: wrote %s.key (secret, mode 0600) and %s.pub\n", argv[0], argv[0]);
+    return S_OK;
+}
+
+static int
+s_catalogue(s_ctx_t *c, int argc, char **argv)
+{
+    const char *op = argc > 0 ? argv[0] : "list";
+    json_t *body;
+    int bad = 0;
+    if (!strcmp(op, "get")) {
+        if (argc != 2)
+            return S_EUSAGE;
+        body = json_pack("{s:s, s:s}", "op", "get", "id", argv[1]);
+    } else if (!strcmp(op, "categories")) {
+        body = json_pack("{s:s}", "op", "categories");
+    } else if (!strcmp(op, "list")) {
+        int first = 1;
+        body = json_pack("{s:s}", "op", "list");
+        if (argc > 1 && !strchr(argv[1], '=')) {
+            json_object_set_new(body, "category", json_string(argv[1]));
+            first = 2;
+        }
+        json_t *kv = s_kv_body(argc - first, argv + first, &bad);
+        json_object_update(body, kv);
+        json_decref(kv);
+    } else {
+        return S_EUSAGE;
+    }
+    if (bad) {
+        json_decref(body);
+        return S_EUSAGE;
+    }
+    return s_call(c, "catalogue", body, NULL, 0);
+}
+
+static int
+s_cart(s_ctx_t *c, int argc, char **argv)
+{
+    const char *op = argc > 0 ? argv[0] : "get";
+    json_t *body = json_pack("{s:s}", "op", op);
+    if (!strcmp(op, "add") || !strcmp(op, "set")) {
+        if (argc < 2 || argc > 3 || (!strcmp(op, "set") && argc != 3))
+            goto usage;
+        json_object_set_new(body, "item", json_string(argv[1]));
+        if (argc == 3)
+            json_object_set_new(body, "quantity", json_integer(atoi(argv[2])));
+    } else if (!strcmp(op, "remove")) {
+        if (argc != 2)
+            goto usage;
+        json_object_set_new(body, "item", json_string(argv[1]));
+    } else if (!strcmp(op, "checkout")) {
+        if (argc > 2)
+            goto usage;
+        if (argc == 2)
+            json_object_set_new(body, "customer", json_string(argv[1]));
+    } else if (argc > 1) {
+        goto usage;
+    }
+    return s_call(c, "cart", body, NULL, 0);
+usage:
+    json_decref(body);
+    return S_EUSAGE;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "endpoint", required_argument, NULL, 'e' },
+        { "pub-endpoint", required_argument, NULL, 'p' },
+        { "session", required_argument, NULL, 's' },
+        { "key", required_argument, NULL, 'k' },
+        { "server-key", required_argument, NULL, 'S' },
+        { "timeout", required_argument, NULL, 't' },
+        { "count", required_argument, NULL, 'n' },
+        { "compact", no_argument, NULL, 'c' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    static char def_ep[512], def_pub[512];
+    s_ctx_t c = { .timeout_ms = 5000 };
+    c.endpoint = getenv("SHOPD_ENDPOINT");
+    c.events_endpoint = getenv("SHOPD_EVENTS_ENDPOINT");
+    c.key_file = getenv("SHOPCTL_KEY");
+    c.server_key = getenv("SHOPD_SERVER_KEY");
+    if (!c.endpoint)
+        c.endpoint = proto_default_endpoint(false, def_ep, sizeof def_ep);
+    if (!c.events_endpoint)
+        c.events_endpoint = proto_default_endpoint(true, def_pub, sizeof def_pub);
+    int opt;
+    while ((opt = getopt_long(argc, argv, "+e:p:s:k:S:t:n:chV", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'e': c.endpoint = optarg; break;
+        case 'p': c.events_endpoint = optarg; break;
+        case 's': c.session = optarg; break;
+        case 'k': c.key_file = optarg; break;
+        case 'S': c.server_key = optarg; break;
+        case 't': c.timeout_ms = atoi(optarg); break;
+        case 'n': c.count = atoi(optarg); break;
+        case 'c': c.compact = true; break;
+        case 'h': s_usage(stdout); return S_OK;
+        case 'V': printf("shopctl %s (protocol %d)\n", PACKAGE_VERSION, PROTO_VERSION); return 0;
+        default: s_usage(stderr); return S_EUSAGE;
+        }
+    }
+    if (optind >= argc || c.timeout_ms <= 0 || !c.endpoint || !c.events_endpoint) {
+        s_usage(stderr);
+        return S_EUSAGE;
+    }
+    const char *cmd = argv[optind];
+    int n = argc - optind - 1;
+    char **args = argv + optind + 1;
+    if (!strcmp(cmd, "keygen"))
+        return s_keygen(n, args);
+    if (s_setup_curve(&c) != 0)
+        return S_EUSAGE;
+    int rc = S_EUSAGE, bad = 0;
+    if (!strcmp(cmd, "status") && n == 0) {
+        rc = s_call(&c, "status", NULL, NULL, 0);
+    } else if (!strcmp(cmd, "catalogue") || !strcmp(cmd, "catalog")) {
+        rc = s_catalogue(&c, n, args);
+    } else if (!strcmp(cmd, "event") && (n == 3 || n == 4)) {
+        json_t *b = json_pack("{s:s, s:s, s:s}", "customer", args[0], "item", args[1], "kind",
+                              args[2]);
+        if (n == 4)
+            json_object_set_new(b, "quantity", json_integer(atoi(args[3])));
+        rc = s_call(&c, "event", b, NULL, 0);
+    } else if (!strcmp(cmd, "cart")) {
+        rc = s_cart(&c, n, args);
+    } else if (!strcmp(cmd, "recommend") || !strcmp(cmd, "similar")) {
+        json_t *b = s_kv_body(n, args, &bad);
+        rc = bad ? (json_decref(b), S_EUSAGE) : s_call(&c, cmd, b, NULL, 0);
+    } else if ((!strcmp(cmd, "audio") || !strcmp(cmd, "photo")) && n == 1) {
+        rc = s_file_request(&c, cmd, args[0]);
+    } else if (!strcmp(cmd, "request") && (n == 1 || n == 2)) {
+        json_error_t jerr;
+        json_t *b = n == 2 ? json_loads(args[1], 0, &jerr) : json_object();
+        if (!json_is_object(b)) {
+            fprintf(stderr, "shopctl: the body must be a JSON object\n");
+            json_decref(b);
+            return S_EUSAGE;
+        }
+        rc = s_call(&c, args[0], b, NULL, 0);
+    } else if (!strcmp(cmd, "watch")) {
+        rc = s_watch(&c, n, args);
+    } else {
+        fprintf(stderr, "shopctl: unknown command or wrong arguments: %s\n", cmd);
+    }
+    if (rc == S_EUSAGE)
+        s_usage(stderr);
+    return rc;
+}
