@@ -1,0 +1,92 @@
+/* audio/intent.h: spoken word sequences to intents with slots.
+ *
+ * A grammar file (format in docs/grammar.md; shipped as
+ * data/grammar/shop.ini) lists, per intent, the sentences that express it,
+ * written with the recogniser's words (audio/vocab.h), alternatives
+ * "(a | b)", optional parts "[a]" and slots "{category}" whose values come
+ * from slot lists. It can be edited without retraining the recogniser.
+ *
+ * Matching is forgiving in one direction only: words the recogniser heard
+ * that a sentence has no place for are skipped at a cost (unmatched_penalty
+ * each), while every word a sentence requires must have been heard, in
+ * order. The best-scoring sentence of all intents wins. Its confidence is
+ * the product of the confidences of the words it used (the wake word's
+ * included when it is required) times the penalty for each skipped word. */
+#ifndef SHOP_AUDIO_INTENT_H
+#define SHOP_AUDIO_INTENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define INTENT_NAME_MAX 32   /* intent, slot and value names: < 32 bytes */
+#define INTENT_MAX_SLOTS 4   /* slots one result carries */
+
+typedef struct _intent_t intent_t;
+
+typedef struct {
+    bool require_wake;        /* only words after the wake word count; true */
+    float unmatched_penalty;  /* factor per heard word a sentence skips; 0.5 */
+    float min_confidence;     /* results below are rejected; 0.1 */
+} intent_config_t;
+
+typedef struct {
+    char name[INTENT_NAME_MAX];   /* slot name, e.g. "category" */
+    char value[INTENT_NAME_MAX];  /* its value, e.g. "sneaker" */
+} intent_slot_t;
+
+typedef struct {
+    char intent[INTENT_NAME_MAX]; /* e.g. "add_to_cart" */
+    int n_slots;                  /* slots filled, in sentence order */
+    intent_slot_t slots[INTENT_MAX_SLOTS];
+    float confidence;             /* 0..1, see above */
+    int matched;                  /* heard words the sentence used */
+    int skipped;                  /* heard words it skipped */
+    int line;                     /* grammar line of the winning sentence */
+} intent_result_t;
+
+/* Fills cfg with the defaults above. */
+void intent_config_default(intent_config_t *cfg);
+
+/* Compiles a grammar from len bytes of text (NUL not needed). cfg may be
+ * NULL for the defaults. Returns the parser (free with intent_destroy) or
+ * NULL with a message naming the line and the problem in err. */
+intent_t *intent_new_from_text(const char *text, size_t len, const intent_config_t *cfg,
+                               char *err, size_t errlen);
+
+/* As intent_new_from_text on the file at path (at most 1 MiB). path NULL
+ * means the shipped data/grammar/shop.ini (found with shop_data_path). */
+intent_t *intent_new_from_file(const char *path, const intent_config_t *cfg, char *err,
+                               size_t errlen);
+
+/* Frees *self_p and sets it to NULL; safe on NULL and twice. */
+void intent_destroy(intent_t **self_p);
+
+/* Number of intents in the grammar, and the name of intent i (owned by
+ * self; NULL when i is out of range), in file order. */
+int intent_count(const intent_t *self);
+const char *intent_name(const intent_t *self, int i);
+
+/* Matches n heard words (vocab ids, audio/vocab.h; conf[i] in 0..1, NULL
+ * means all 1) against the grammar. _silence_ and _unknown_ entries are
+ * ignored. Returns 0 with *result filled, or -1 with result->intent empty
+ * and a reason in err: no wake word (when required), nothing heard after
+ * it, no sentence matches, or confidence below min_confidence. */
+int intent_match(const intent_t *self, const int *words, const float *conf, size_t n,
+                 intent_result_t *result, char *err, size_t errlen);
+
+/* As intent_match on the words of text separated by spaces or punctuation,
+ * each looked up with vocab_find (so "shopwise, show me sneakers" or
+ * "add 2 boots"; pairs such as "tee shirt" and "check out" are one word).
+ * Words outside the recogniser's vocabulary are ignored, as the recogniser
+ * never reports them. At most 64 words are used. */
+int intent_match_text(const intent_t *self, const char *text, intent_result_t *result,
+                      char *err, size_t errlen);
+
+/* Writes "add_to_cart{quantity=2,category=sneaker}" (no braces without
+ * slots) into buf. Returns buf. */
+char *intent_result_format(const intent_result_t *result, char *buf, size_t len);
+
+/* Returns the value of slot name in result, or NULL (owned by result). */
+const char *intent_result_slot(const intent_result_t *result, const char *name);
+
+#endif

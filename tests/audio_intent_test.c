@@ -1,0 +1,299 @@
+/* tests/audio_intent_test.c: audio/intent self-test.
+ *
+ * The shipped grammar maps the commands of issue 5 to the right intents and
+ * slots; confidences follow the documented product rule; the wake word
+ * setting works both ways; broken grammar files are refused with the line
+ * and the reason. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio/intent.h"
+#include "audio/vocab.h"
+
+static intent_t *
+s_shipped(bool require_wake)
+{
+    intent_config_t cfg;
+    intent_config_default(&cfg);
+    cfg.require_wake = require_wake;
+    char err[512] = "";
+    intent_t *g = intent_new_from_file(NULL, &cfg, err, sizeof err);
+    if (!g)
+        print_error("%s\n", err);
+    assert_non_null(g);
+    return g;
+}
+
+static void
+s_expect(const intent_t *g, const char *text, const char *want)
+{
+    intent_result_t r;
+    char err[256] = "", got[160];
+    int rc = intent_match_text(g, text, &r, err, sizeof err);
+    if (rc != 0)
+        print_error("'%s': %s\n", text, err);
+    assert_int_equal(rc, 0);
+    intent_result_format(&r, got, sizeof got);
+    if (strcmp(got, want) != 0)
+        print_error("'%s' gave %s, expected %s\n", text, got, want);
+    assert_string_equal(got, want);
+}
+
+static void
+test_shipped_grammar_intents(void **state)
+{
+    (void) state;
+    intent_t *g = s_shipped(true);
+    static const char *const names[] = {
+        "search", "add_to_cart", "remove_from_cart", "cheaper", "similar", "recommend",
+        "show_cart", "checkout", "next", "back", "yes", "no", "cancel", "help",
+    };
+    assert_int_equal(intent_count(g), (int) (sizeof names / sizeof names[0]));
+    for (int i = 0; i < intent_count(g); i++)
+        assert_string_equal(intent_name(g, i), names[i]);
+    assert_null(intent_name(g, -1));
+    assert_null(intent_name(g, intent_count(g)));
+
+    s_expect(g, "shopwise show me sneakers", "search{category=sneaker}");
+    s_expect(g, "Shopwise, find a coat", "search{category=coat}");
+    s_expect(g, "shop wise tee shirt", "search{category=t-shirt}");
+    s_expect(g, "shopwise add two boots to my cart", "add_to_cart{quantity=2,category=boot}");
+    s_expect(g, "shopwise add 3 t-shirts", "add_to_cart{quantity=3,category=t-shirt}");
+    s_expect(g, "shopwise add this to the cart", "add_to_cart");
+    s_expect(g, "shopwise add ten", "add_to_cart{quantity=10}");
+    s_expect(g, "shopwise remove the bag from my cart", "remove_from_cart{category=bag}");
+    s_expect(g, "shopwise something cheaper", "cheaper");
+    s_expect(g, "shopwise show me cheaper trousers", "cheaper{category=trouser}");
+    s_expect(g, "shopwise show similar", "similar");
+    s_expect(g, "shopwise recommend something", "recommend");
+    s_expect(g, "shopwise recommend a dress", "recommend{category=dress}");
+    s_expect(g, "shopwise show my cart", "show_cart");
+    s_expect(g, "shopwise check out", "checkout");
+    s_expect(g, "shopwise checkout", "checkout");
+    s_expect(g, "shopwise next", "next");
+    s_expect(g, "shopwise show the next one", "next");
+    s_expect(g, "shopwise go back", "back");
+    s_expect(g, "shopwise yes", "yes");
+    s_expect(g, "shopwise no", "no");
+    s_expect(g, "shopwise cancel", "cancel");
+    s_expect(g, "shopwise stop", "cancel");
+    s_expect(g, "shopwise help", "help");
+    /* the command after the last wake word counts */
+    s_expect(g, "yes shopwise no", "no");
+    intent_destroy(&g);
+    assert_null(g);
+    intent_destroy(&g);
+}
+
+static void
+test_wake_word_setting(void **state)
+{
+    (void) state;
+    intent_t *g = s_shipped(true);
+    intent_result_t r;
+    char err[256];
+    assert_int_equal(intent_match_text(g, "show me sneakers", &r, err, sizeof err), -1);
+    assert_string_equal(r.intent, "");
+    assert_non_null(strstr(err, "no wake word"));
+    assert_int_equal(intent_match_text(g, "show sneakers shopwise", &r, err, sizeof err), -1);
+    assert_non_null(strstr(err, "nothing heard after the wake word"));
+    assert_int_equal(intent_match_text(g, "", &r, err, sizeof err), -1);
+    intent_destroy(&g);
+
+    /* push-to-talk: no wake word needed, and one said anyway is ignored */
+    g = s_shipped(false);
+    s_expect(g, "show me sneakers", "search{category=sneaker}");
+    s_expect(g, "shopwise show me sneakers", "search{category=sneaker}");
+    assert_int_equal(intent_match_text(g, "hello there", &r, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no words heard"));
+    intent_destroy(&g);
+}
+
+static void
+test_confidence_rule(void **state)
+{
+    (void) state;
+    intent_t *g = s_shipped(true);
+    intent_result_t r;
+    char err[256];
+    /* wake, show, sneakers: the product of the three */
+    int w1[] = { VOCAB_WAKE, VOCAB_SHOW, VOCAB_SNEAKERS };
+    float c1[] = { 0.9f, 0.8f, 0.7f };
+    assert_int_equal(intent_match(g, w1, c1, 3, &r, err, sizeof err), 0);
+    assert_string_equal(r.intent, "search");
+    assert_float_equal(r.confidence, 0.9 * 0.8 * 0.7, 1e-6);
+    assert_int_equal(r.matched, 2);
+    assert_int_equal(r.skipped, 0);
+    assert_true(r.line > 0);
+
+    /* a stray word the sentence cannot use costs the penalty (0.5) */
+    int w2[] = { VOCAB_WAKE, VOCAB_SHOW, VOCAB_NINE, VOCAB_SNEAKERS };
+    float c2[] = { 0.9f, 0.8f, 0.95f, 0.7f };
+    assert_int_equal(intent_match(g, w2, c2, 4, &r, err, sizeof err), 0);
+    assert_string_equal(r.intent, "search");
+    assert_float_equal(r.confidence, 0.9 * 0.8 * 0.7 * 0.5, 1e-6);
+    assert_int_equal(r.skipped, 1);
+
+    /* fillers and ids outside the vocabulary are not words */
+    int w3[] = { VOCAB_SILENCE, VOCAB_WAKE, VOCAB_UNKNOWN, 999, -4, VOCAB_HELP };
+    assert_int_equal(intent_match(g, w3, NULL, 6, &r, err, sizeof err), 0);
+    assert_string_equal(r.intent, "help");
+    assert_float_equal(r.confidence, 1.0, 1e-6);
+
+    /* "add sneakers": a full add_to_cart beats search with "add" skipped,
+     * unless "add" was heard with less confidence than the penalty */
+    int w4[] = { VOCAB_WAKE, VOCAB_ADD, VOCAB_SNEAKERS };
+    float c4[] = { 1.0f, 0.9f, 0.9f };
+    assert_int_equal(intent_match(g, w4, c4, 3, &r, err, sizeof err), 0);
+    assert_string_equal(r.intent, "add_to_cart");
+    assert_string_equal(intent_result_slot(&r, "category"), "sneaker");
+    assert_null(intent_result_slot(&r, "quantity"));
+    c4[1] = 0.3f;
+    assert_int_equal(intent_match(g, w4, c4, 3, &r, err, sizeof err), 0);
+    assert_string_equal(r.intent, "search");
+    assert_float_equal(r.confidence, 0.9 * 0.5, 1e-6);
+
+    /* below min_confidence (0.1): refused, with the guess in the message.
+     * The best reading skips "show" (0.5 beats its 0.3): 0.3 * 0.5 * 0.3 */
+    float c5[] = { 0.3f, 0.3f, 0.3f };
+    assert_int_equal(intent_match(g, w1, c5, 3, &r, err, sizeof err), -1);
+    assert_string_equal(r.intent, "");
+    assert_non_null(strstr(err, "search{category=sneaker}"));
+    assert_non_null(strstr(err, "0.045"));
+
+    /* nothing fits: quantity alone is no sentence */
+    int w6[] = { VOCAB_WAKE, VOCAB_TWO };
+    assert_int_equal(intent_match(g, w6, NULL, 2, &r, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no sentence"));
+    intent_destroy(&g);
+}
+
+static void
+test_grammar_is_editable(void **state)
+{
+    (void) state;
+    /* a new intent, a new slot list with its own values, comments, an
+     * optional group at the start, no retraining */
+    const char text[] = "; house grammar\n"
+                        "[slots]\n"
+                        "size = one:S | two:M | three:L   # sizes by number\n"
+                        "[change_size]\n"
+                        "[(show | find)] {size} [{category}]\n"
+                        "\n"
+                        "[slots]\n"
+                        "category = coat | boots:boot\n"
+                        "[stop_all]\n"
+                        "(stop | cancel) [(stop | cancel)]\n";
+    intent_config_t cfg;
+    intent_config_default(&cfg);
+    cfg.require_wake = false;
+    char err[256] = "";
+    intent_t *g = intent_new_from_text(text, sizeof text - 1, &cfg, err, sizeof err);
+    if (!g)
+        print_error("%s\n", err);
+    assert_non_null(g);
+    assert_int_equal(intent_count(g), 2);
+    s_expect(g, "find two boots", "change_size{size=M,category=boot}");
+    s_expect(g, "three", "change_size{size=L}");
+    s_expect(g, "stop stop", "stop_all");
+    intent_result_t r;
+    assert_int_equal(intent_match_text(g, "show sneakers", &r, err, sizeof err), -1);
+    intent_destroy(&g);
+}
+
+static void
+s_refused(const char *text, const char *want)
+{
+    char err[256] = "";
+    intent_t *g = intent_new_from_text(text, strlen(text), NULL, err, sizeof err);
+    if (g || !strstr(err, want))
+        print_error("grammar <<%s>> gave '%s', expected '%s'\n", text, err, want);
+    assert_null(g);
+    assert_non_null(strstr(err, want));
+}
+
+static void
+test_bad_grammars_name_the_line(void **state)
+{
+    (void) state;
+    s_refused("", "no intents");
+    s_refused("# only a comment\n", "no intents");
+    s_refused("show sneakers\n", "line 1: a sentence before any [intent] section");
+    s_refused("[search]\nshow {colour}\n", "line 2: slot {colour} is used but no [slots]");
+    s_refused("[a]\n(show | find\n", "line 2: '(' is not closed by ')'");
+    s_refused("[a]\nshow [cart\n", "line 2: '[' is not closed by ']'");
+    s_refused("[a]\nshow please\n", "line 2: 'please' is not a word the recogniser knows");
+    s_refused("[a]\n\n[b]\nyes\n", "line 1: intent [a] has no sentences");
+    s_refused("[a]\nyes\n[b]\n", "line 3: intent [b] has no sentences");
+    s_refused("[a]\n[show] [cart]\n", "line 2: the sentence can match no words");
+    s_refused("[a]\nshow\n[a]\nfind\n", "line 3: intent [a] appears twice");
+    s_refused("[slots]\nx = show | show\n", "line 2: 'show' is listed twice");
+    s_refused("[slots]\nx = show\nx = find\n", "line 3: slot list 'x' is defined twice");
+    s_refused("[slots]\nx = coat:\n", "line 2: 'coat:' needs a value");
+    s_refused("[slots]\nx = coat |\n", "line 2: slot list 'x' has an empty entry");
+    s_refused("[slots]\nx coat\n", "line 2: expected '=' after slot name 'x'");
+    s_refused("[a]\nshow ) cart\n", "line 2: unexpected ')'");
+    s_refused("[a]\nshow ( | cart)\n", "line 2: empty alternative");
+    s_refused("[a]\nshopwise show\n", "line 2: the wake word is handled by the require_wake");
+    s_refused("[a]\n_silence_\n", "line 2: '_silence_' is a filler class");
+    s_refused("[Bad]\nyes\n", "line 1: 'Bad' is not a valid intent name");
+    s_refused("[a]\nyes {Slot}\n", "line 2: 'Slot' is not a valid slot name");
+    s_refused("[a]\nyes {x\n", "line 2: slot {x is not closed");
+    s_refused("[a]\n{a} {a} {a} {a} {a}\n", "line 2: more than 4 slots");
+    s_refused("[a]\n((((((((((((((((((yes))))))))))))))))))\n", "line 2: brackets nested");
+    s_refused("[a]\nyes\n[slots]\nx = coat\ny = \n", "line 5: slot list 'y' has an empty entry");
+    char nul[] = "[a]\nye\0s\n";
+    char err[256];
+    assert_null(intent_new_from_text(nul, sizeof nul - 1, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "line 2: NUL byte"));
+    intent_config_t cfg;
+    intent_config_default(&cfg);
+    cfg.unmatched_penalty = 0.0f;
+    assert_null(intent_new_from_text("[a]\nyes\n", 8, &cfg, err, sizeof err));
+    assert_non_null(strstr(err, "unmatched_penalty"));
+    assert_null(intent_new_from_file("/nonexistent/shop.ini", NULL, err, sizeof err));
+    assert_non_null(strstr(err, "/nonexistent/shop.ini"));
+}
+
+static void
+test_format(void **state)
+{
+    (void) state;
+    intent_result_t r;
+    memset(&r, 0, sizeof r);
+    char buf[64];
+    strcpy(r.intent, "help");
+    assert_string_equal(intent_result_format(&r, buf, sizeof buf), "help");
+    r.n_slots = 2;
+    strcpy(r.slots[0].name, "quantity");
+    strcpy(r.slots[0].value, "2");
+    strcpy(r.slots[1].name, "category");
+    strcpy(r.slots[1].value, "bag");
+    assert_string_equal(intent_result_format(&r, buf, sizeof buf),
+                        "help{quantity=2,category=bag}");
+    /* truncation is safe */
+    assert_int_equal(strlen(intent_result_format(&r, buf, 8)), 7);
+    assert_string_equal(intent_result_slot(&r, "category"), "bag");
+    assert_null(intent_result_slot(&r, "colour"));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shipped_grammar_intents),
+        cmocka_unit_test(test_wake_word_setting),
+        cmocka_unit_test(test_confidence_rule),
+        cmocka_unit_test(test_grammar_is_editable),
+        cmocka_unit_test(test_bad_grammars_name_the_line),
+        cmocka_unit_test(test_format),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
