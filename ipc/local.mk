@@ -4,3 +4,10 @@ libshop_a_SOURCES += ipc/proto.c ipc/proto.h ipc/sock.c ipc/sock.h \
 	ipc/keys.c ipc/keys.h ipc/zap.c ipc/zap.h ipc/client.c ipc/client.h
 bin_PROGRAMS += shopctl
 shopctl_SOURCES = ipc/shopctl.c
+
+check_PROGRAMS += tests/ipc_proto_test tests/ipc_zap_test
+tests_ipc_proto_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_ipc_proto_test_LDADD = $(TEST_LIBS)
+tests_ipc_zap_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_ipc_zap_test_LDADD = $(TEST_LIBS)
+TESTS += tests/ipc_proto_test tests/ipc_zap_test

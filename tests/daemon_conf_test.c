@@ -1,0 +1,170 @@
+/* tests/daemon_conf_test.c: daemon/conf self-test (defaults, parsing,
+ * refusals with file:line, the CURVE/loopback rule) */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "daemon/conf.h"
+
+static int
+s_parse(conf_t *cfg, const char *text, char *err)
+{
+    return conf_parse(cfg, text, strlen(text), "test.conf", err, 512);
+}
+
+static void
+test_defaults_are_usable(void **state)
+{
+    (void) state;
+    conf_t cfg;
+    char err[512];
+    setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
+    setenv("XDG_STATE_HOME", "/home/u/.local/state", 1);
+    conf_defaults(&cfg);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), 0);
+    assert_int_equal(cfg.log_level, LOG_INFO);
+    assert_true(cfg.import_demo);
+    assert_string_equal(cfg.secret_key_file, "");
+    if (geteuid() == 0) {
+        assert_string_equal(cfg.endpoint, "ipc:///run/shopd/shopd.sock");
+        assert_string_equal(cfg.database, "/var/lib/shopd/shop.db");
+    } else {
+        assert_string_equal(cfg.endpoint, "ipc:///run/user/1000/shopd/shopd.sock");
+        assert_string_equal(cfg.database, "/home/u/.local/state/shopd/shop.db");
+    }
+}
+
+static void
+test_parse_values(void **state)
+{
+    (void) state;
+    conf_t cfg;
+    char err[512];
+    conf_defaults(&cfg);
+    const char *text =
+        "# comment\n"
+        "; another\n"
+        "[daemon]\n"
+        "log_level = debug\n"
+        "  log_target=syslog  \r\n"
+        "status_interval = 0\n"
+        "[ipc]\n"
+        "endpoint = tcp://127.0.0.1:7001\n"
+        "max_message_size = 8M\n"
+        "max_photo_size = 2M\n"
+        "max_audio_size = 512K\n"
+        "[store]\n"
+        "database = /tmp/x.db\n"
+        "import_demo = no\n"
+        "[models]\n"
+        "kws = /opt/kws.model\n";
+    assert_int_equal(s_parse(&cfg, text, err), 0);
+    assert_int_equal(cfg.log_level, LOG_DEBUG);
+    assert_int_equal(cfg.log_target, CONF_LOG_SYSLOG);
+    assert_int_equal(cfg.status_interval_s, 0);
+    assert_string_equal(cfg.endpoint, "tcp://127.0.0.1:7001");
+    assert_int_equal(cfg.max_message_bytes, 8 * 1024 * 1024);
+    assert_int_equal(cfg.max_photo_bytes, 2 * 1024 * 1024);
+    assert_int_equal(cfg.max_audio_bytes, 512 * 1024);
+    assert_string_equal(cfg.database, "/tmp/x.db");
+    assert_false(cfg.import_demo);
+    assert_string_equal(cfg.kws_model, "/opt/kws.model");
+    assert_int_equal(conf_check(&cfg, err, sizeof err), 0);
+}
+
+static void
+test_refusals_name_the_line(void **state)
+{
+    (void) state;
+    struct {
+        const char *text, *expect;
+    } cases[] = {
+        { "[ipc]\nendpont = x\n", "test.conf:2: [ipc] endpont: unknown key" },
+        { "[nosuch]\n", "test.conf:1: unknown section [nosuch]" },
+        { "log_level = debug\n", "test.conf:1: key outside any [section]" },
+        { "[daemon]\nlog_level = loud\n", "test.conf:2: [daemon] log_level: not error" },
+        { "[ipc]\nhandshake_timeout = 5s\n", "test.conf:2: [ipc] handshake_timeout: not an integer" },
+        { "[ipc]\nhandshake_timeout = 10\n", "out of range" },
+        { "[store]\nimport_demo = maybe\n", "not yes or no" },
+        { "[daemon\n", "a section line is" },
+        { "[daemon]\njust words\n", "expected \"key = value\"" },
+        { "[ipc]\nmax_message_size = 99999999999G\n", "out of range" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        conf_t cfg;
+        char err[512] = "";
+        conf_defaults(&cfg);
+        assert_int_equal(s_parse(&cfg, cases[i].text, err), -1);
+        if (!strstr(err, cases[i].expect))
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].expect);
+    }
+    /* a NUL byte inside a line */
+    conf_t cfg;
+    char err[512];
+    conf_defaults(&cfg);
+    assert_int_equal(conf_parse(&cfg, "[ipc]\nendpoint = a\0b\n", 20, "t", err, sizeof err), -1);
+    assert_non_null(strstr(err, "NUL"));
+}
+
+static void
+test_check_refuses_open_tcp_without_curve(void **state)
+{
+    (void) state;
+    conf_t cfg;
+    char err[512];
+    conf_defaults(&cfg);
+    assert_int_equal(s_parse(&cfg, "[ipc]\nendpoint = tcp://0.0.0.0:7001\n", err), 0);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "without CURVE"));
+    /* with a key and an allow-list the same endpoint is fine */
+    assert_int_equal(s_parse(&cfg, "[curve]\nsecret_key_file = /k\nallow_list = /a\n", err), 0);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), 0);
+    /* a key without an allow-list would lock everyone out */
+    assert_int_equal(s_parse(&cfg, "[curve]\nallow_list =\n", err), 0);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "allow_list"));
+    /* a photo limit above the transport limit can never be reached */
+    conf_defaults(&cfg);
+    assert_int_equal(s_parse(&cfg, "[ipc]\nmax_message_size = 1M\n", err), 0);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), -1);
+}
+
+static void
+test_load_file(void **state)
+{
+    (void) state;
+    char path[] = "/tmp/shop-conf-test-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char text[] = "[daemon]\nlog_level = warning\n";
+    assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t) (sizeof text - 1));
+    close(fd);
+    conf_t cfg;
+    char err[512];
+    conf_defaults(&cfg);
+    assert_int_equal(conf_load(&cfg, path, err, sizeof err), 0);
+    assert_int_equal(cfg.log_level, LOG_WARNING);
+    unlink(path);
+    assert_int_equal(conf_load(&cfg, path, err, sizeof err), -1);
+    assert_non_null(strstr(err, path));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_are_usable),
+        cmocka_unit_test(test_parse_values),
+        cmocka_unit_test(test_refusals_name_the_line),
+        cmocka_unit_test(test_check_refuses_open_tcp_without_curve),
+        cmocka_unit_test(test_load_file),
+    };
+    return cmocka_run_group_tests_name("daemon_conf", tests, NULL, NULL);
+}
