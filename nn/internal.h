@@ -1,0 +1,133 @@
+/* nn/internal.h: the engine's private structures, shared by nn/net.c (layers,
+ * inference), nn/train.c (trainer), nn/model.c (files) and nn/selftest.c.
+ * Not for use outside nn/, bench/ and tests/nn_*. */
+#ifndef SHOP_NN_INTERNAL_H
+#define SHOP_NN_INTERNAL_H
+
+#include "nn/nn.h"
+
+/* Hot element-wise loops: compiled for AVX-512, AVX2 and baseline, picked at
+ * load time (ifunc), so the binary stays portable. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define NN_HOT __attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
+#else
+#define NN_HOT
+#endif
+
+typedef enum {
+    NN_L_INPUT = 0,
+    NN_L_CONV,
+    NN_L_DWCONV,
+    NN_L_BN,
+    NN_L_RELU,
+    NN_L_MAXPOOL,
+    NN_L_AVGPOOL,
+    NN_L_GAP,
+    NN_L_DENSE,
+    NN_L_DROPOUT,
+    NN_L_ADD,
+    NN_L_SOFTMAX_XENT,
+    NN_L_COUNT
+} nn_ltype_t;
+
+/* Integer arguments of a layer, as saved in the model file. */
+enum { NN_A_OUTC = 0, NN_A_KH, NN_A_KW, NN_A_SH, NN_A_SW, NN_A_PH, NN_A_PW, NN_A_BIAS, NN_NARGS };
+/* pooling reuses NN_A_KH (k) and NN_A_SH (stride); dense NN_A_OUTC (units) */
+
+typedef struct {
+    nn_ltype_t type;
+    int in[2];              /* input layer ids (-1 unused) */
+    int args[NN_NARGS];     /* see the enum above */
+    float rate;             /* dropout rate */
+    nn_shape_t is, os;      /* input (of in[0]) and output shape per sample */
+    size_t isz, osz;        /* floats per sample in and out */
+    size_t w_off, n_w;      /* weights (BN: gamma) in net->params */
+    size_t b_off, n_b;      /* bias (BN: beta) in net->params */
+    size_t s_off, n_s;      /* BN running mean then var in net->state */
+    int consumers;          /* layers reading this one */
+    int bn_slot;            /* index of this BN among BN layers, else -1 */
+    char name[NN_MAX_NAME];
+} nn_layer_t;
+
+/* One shard of a batch: the views and scratch one worker thread uses. */
+typedef struct {
+    int b;                  /* samples in this shard */
+    float **out;            /* per layer: b x osz activations */
+    float **grad;           /* per layer: b x osz gradient of the loss (training) */
+    int32_t **idx;          /* per max-pool layer: argmax of each output (training) */
+    float **mask;           /* per dropout layer: 0 or 1/(1-rate) (training) */
+    float **bnstat;         /* per BN layer: mean[C], invstd[C] of this shard */
+    float *gparams;         /* gradient of the parameters (training) */
+    float *col, *tmp;       /* im2col and GEMM scratch */
+    size_t col_cap, tmp_cap;
+    float *own;             /* one block holding this shard's training buffers */
+    size_t own_cap;         /* samples the training buffers hold */
+    uint64_t rng;           /* dropout */
+    nn_net_t *net;          /* the net this shard belongs to (for worker threads) */
+    const int32_t *labels;  /* training labels of the shard */
+    float smoothing;        /* label smoothing */
+    float grad_scale;       /* 1 / whole batch size */
+    double loss;            /* summed loss of the shard after backward */
+    int correct;            /* top-1 hits of the shard */
+} nn_shard_t;
+
+struct _nn_net_t {
+    nn_layer_t *layers;     /* n_layers built */
+    int n_layers, cap_layers;
+    int input, output;      /* ids of the input and output layers */
+    int n_bn;               /* batchnorm layers */
+    float *params;          /* all trainable parameters */
+    size_t n_params, cap_params;
+    float *state;           /* BN running statistics */
+    size_t n_state, cap_state;
+    uint64_t init_rng;      /* weight initialisation stream */
+    char err[256];          /* last error message */
+    char **meta_k, **meta_v;/* metadata pairs */
+    int n_meta;
+    char **labels;
+    int n_labels;
+    int threads;            /* workers for training and batched inference */
+    /* inference */
+    float *iparams;         /* params with BN folded into the producer */
+    bool fold_valid;        /* iparams matches params/state */
+    bool *folded;           /* per layer: BN folded away / ReLU in place / dropout identity */
+    float **ibuf;           /* per layer: owned inference buffer or NULL when aliased */
+    float **iout;           /* per layer: where its output lives */
+    int icap;               /* samples the inference buffers hold */
+    int ibatch;             /* batch of the last nn_forward, 0 before */
+    nn_shard_t *ishards;    /* per thread views and scratch */
+    int n_ishards;
+};
+
+/* Sets net->err and returns -1. */
+int nn_fail(nn_net_t *net, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes into err (may be NULL) and returns -1. */
+int nn_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Builds a layer of any type from saved arguments (the loader's entry). */
+int nn_add_layer(nn_net_t *net, nn_ltype_t type, int in0, int in1, const int *args, float rate);
+const char *nn_ltype_name(int type);
+
+/* Shard life cycle for training: buffers for cap samples. */
+int nn_shard_reserve(nn_net_t *net, nn_shard_t *s, int cap);
+void nn_shard_free(const nn_net_t *net, nn_shard_t *s);
+/* Training forward of s->b samples (copied into s->out[input] beforehand),
+ * then backward from the loss into s->gparams (zeroed here). */
+void nn_shard_forward_train(nn_net_t *net, nn_shard_t *s);
+void nn_shard_backward(nn_net_t *net, nn_shard_t *s);
+/* Marks the folded inference parameters stale (after any weight change). */
+void nn_invalidate(nn_net_t *net);
+
+/* Random numbers used by init, trainer and tests. */
+uint64_t nn_splitmix64(uint64_t *state);
+float nn_rand_normal(uint64_t *state);
+
+/* CRC-32 (IEEE) of len bytes, continuing from crc (start with 0). */
+uint32_t nn_crc32(uint32_t crc, const void *data, size_t len);
+
+/* Numerical gradient check of one layer type inside a small net: returns the
+ * largest relative error found (params and input), or a negative value on
+ * setup failure. */
+double nn_gradcheck(nn_ltype_t type, bool verbose);
+
+#endif

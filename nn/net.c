@@ -1,0 +1,1679 @@
+/* nn/net.c: building nets, the layers' forward and backward passes, and
+ * inference with batchnorm folded into the layer before it.
+ *
+ * Every layer's output for a shard of b samples is one contiguous b x osz
+ * block (N x C x H x W). Convolutions go through im2col + GEMM; when the
+ * output plane is small, several images share one GEMM (their columns side
+ * by side) so the GEMM stays wide enough to run near peak. */
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "nn/blas.h"
+#include "nn/internal.h"
+
+#define BN_EPS 1e-5f
+/* per-sample floats of all activations together, and of one im2col matrix */
+#define MAX_TOTAL_SAMPLE (1L << 26)
+/* columns one conv GEMM aims for when it batches images (see s_group) */
+#define GEMM_TARGET_N 1024
+
+static const char *const s_type_names[NN_L_COUNT] = {
+    "input", "conv2d", "depthwise", "batchnorm", "relu", "maxpool", "avgpool",
+    "global_avgpool", "dense", "dropout", "add", "softmax_xent"
+};
+
+const char *
+nn_ltype_name(int type)
+{
+    return type >= 0 && type < NN_L_COUNT ? s_type_names[type] : "?";
+}
+
+int
+nn_fail(nn_net_t *net, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(net->err, sizeof net->err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int
+nn_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+uint64_t
+nn_splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+uint32_t
+nn_rand_u32(uint64_t *state)
+{
+    return (uint32_t) (nn_splitmix64(state) >> 32);
+}
+
+float
+nn_rand_float(uint64_t *state)
+{
+    return (float) (nn_splitmix64(state) >> 40) * (1.0f / 16777216.0f);
+}
+
+float
+nn_rand_normal(uint64_t *state)
+{
+    /* Box-Muller; u1 in (0, 1] so the log is finite */
+    float u1 = 1.0f - nn_rand_float(state);
+    float u2 = nn_rand_float(state);
+    return sqrtf(-2.0f * logf(u1)) * cosf(6.2831853f * u2);
+}
+
+int
+nn_argmax(const float *v, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[best])
+            best = i;
+    return best;
+}
+
+/* ------------------------------------------------------------------ building */
+
+nn_net_t *
+nn_new(uint64_t seed)
+{
+    nn_net_t *net = xcalloc(1, sizeof *net);
+    net->init_rng = seed;
+    net->input = -1;
+    net->output = -1;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    net->threads = cpus >= 2 ? 2 : 1;
+    return net;
+}
+
+static void
+s_free_inference(nn_net_t *net)
+{
+    if (net->ibuf)
+        for (int l = 0; l < net->n_layers; l++)
+            free(net->ibuf[l]);
+    free(net->ibuf);
+    free(net->iout);
+    free(net->folded);
+    free(net->iparams);
+    for (int t = 0; t < net->n_ishards; t++) {
+        free(net->ishards[t].out);
+        free(net->ishards[t].col);
+        free(net->ishards[t].tmp);
+    }
+    free(net->ishards);
+    net->ibuf = net->iout = NULL;
+    net->folded = NULL;
+    net->iparams = NULL;
+    net->ishards = NULL;
+    net->n_ishards = 0;
+    net->icap = 0;
+    net->ibatch = 0;
+    net->fold_valid = false;
+}
+
+void
+nn_destroy(nn_net_t **net_p)
+{
+    if (!net_p || !*net_p)
+        return;
+    nn_net_t *net = *net_p;
+    s_free_inference(net);
+    free(net->layers);
+    free(net->params);
+    free(net->state);
+    for (int i = 0; i < net->n_meta; i++) {
+        free(net->meta_k[i]);
+        free(net->meta_v[i]);
+    }
+    free(net->meta_k);
+    free(net->meta_v);
+    for (int i = 0; i < net->n_labels; i++)
+        free(net->labels[i]);
+    free(net->labels);
+    free(net);
+    *net_p = NULL;
+}
+
+const char *
+nn_error(const nn_net_t *net)
+{
+    return net ? net->err : "no net";
+}
+
+void
+nn_invalidate(nn_net_t *net)
+{
+    net->fold_valid = false;
+}
+
+static size_t
+s_reserve_params(nn_net_t *net, size_t n)
+{
+    size_t off = net->n_params;
+    if (off + n > net->cap_params) {
+        size_t cap = SHOP_MAX(net->cap_params * 2, off + n);
+        net->params = xrealloc(net->params, cap * sizeof(float));
+        net->cap_params = cap;
+    }
+    net->n_params += n;
+    return off;
+}
+
+static size_t
+s_reserve_state(nn_net_t *net, size_t n)
+{
+    size_t off = net->n_state;
+    if (off + n > net->cap_state) {
+        size_t cap = SHOP_MAX(net->cap_state * 2, off + n);
+        net->state = xrealloc(net->state, cap * sizeof(float));
+        net->cap_state = cap;
+    }
+    net->n_state += n;
+    return off;
+}
+
+static bool
+s_dim_ok(long v)
+{
+    return v >= 1 && v <= NN_MAX_DIM;
+}
+
+static long
+s_shape_size(nn_shape_t s)
+{
+    return (long) s.c * s.h * s.w;
+}
+
+int
+nn_add_layer(nn_net_t *net, nn_ltype_t type, int in0, int in1, const int *args, float rate)
+{
+    if (!net)
+        return -1;
+    if (net->n_layers >= NN_MAX_LAYERS)
+        return nn_fail(net, "too many layers (limit %d)", NN_MAX_LAYERS);
+    if ((int) type < 0 || type >= NN_L_COUNT)
+        return nn_fail(net, "unknown layer type %d", (int) type);
+    nn_layer_t L;
+    memset(&L, 0, sizeof L);
+    L.type = type;
+    L.in[0] = L.in[1] = -1;
+    L.bn_slot = -1;
+    const char *tn = s_type_names[type];
+    if (type == NN_L_INPUT) {
+        if (net->n_layers != 0)
+            return nn_fail(net, "input must be the first layer");
+        if (!s_dim_ok(args[0]) || !s_dim_ok(args[1]) || !s_dim_ok(args[2]))
+            return nn_fail(net, "input shape %dx%dx%d out of range 1..%d", args[0], args[1],
+                           args[2], NN_MAX_DIM);
+        L.os = (nn_shape_t) { args[0], args[1], args[2] };
+        L.is = L.os;
+        L.args[0] = args[0];
+        L.args[1] = args[1];
+        L.args[2] = args[2];
+    } else {
+        if (in0 < 0 || in0 >= net->n_layers)
+            return nn_fail(net, "%s: input layer %d does not exist", tn, in0);
+        if (net->layers[in0].type == NN_L_SOFTMAX_XENT)
+            return nn_fail(net, "%s: cannot read the output of softmax_xent (a loss)", tn);
+        L.in[0] = in0;
+        L.is = net->layers[in0].os;
+    }
+    nn_shape_t is = L.is;
+    long nw = 0, nb = 0, ns = 0;
+    int *a = L.args;
+    switch (type) {
+    case NN_L_INPUT:
+        break;
+    case NN_L_CONV:
+    case NN_L_DWCONV: {
+        for (int i = 0; i < NN_NARGS; i++)
+            a[i] = args[i];
+        if (type == NN_L_DWCONV)
+            a[NN_A_OUTC] = is.c;
+        if (!s_dim_ok(a[NN_A_OUTC]) || !s_dim_ok(a[NN_A_KH]) || !s_dim_ok(a[NN_A_KW])
+            || !s_dim_ok(a[NN_A_SH]) || !s_dim_ok(a[NN_A_SW]))
+            return nn_fail(net, "%s: channels, kernel and stride must be 1..%d", tn, NN_MAX_DIM);
+        if (a[NN_A_PH] < 0 || a[NN_A_PW] < 0 || a[NN_A_PH] >= a[NN_A_KH]
+            || a[NN_A_PW] >= a[NN_A_KW])
+            return nn_fail(net, "%s: padding must be 0..kernel-1", tn);
+        if (a[NN_A_BIAS] != 0 && a[NN_A_BIAS] != 1)
+            return nn_fail(net, "%s: bias flag must be 0 or 1", tn);
+        long hp = (long) is.h + 2L * a[NN_A_PH], wp = (long) is.w + 2L * a[NN_A_PW];
+        if (hp < a[NN_A_KH] || wp < a[NN_A_KW])
+            return nn_fail(net, "%s: kernel %dx%d larger than the padded input %ldx%ld", tn,
+                           a[NN_A_KH], a[NN_A_KW], hp, wp);
+        L.os.c = a[NN_A_OUTC];
+        L.os.h = (int) ((hp - a[NN_A_KH]) / a[NN_A_SH] + 1);
+        L.os.w = (int) ((wp - a[NN_A_KW]) / a[NN_A_SW] + 1);
+        long k = (long) a[NN_A_KH] * a[NN_A_KW] * (type == NN_L_CONV ? is.c : 1);
+        if (type == NN_L_CONV && k * L.os.h * L.os.w > MAX_TOTAL_SAMPLE)
+            return nn_fail(net, "%s: im2col matrix too large", tn);
+        nw = k * a[NN_A_OUTC];
+        nb = a[NN_A_BIAS] ? a[NN_A_OUTC] : 0;
+        break;
+    }
+    case NN_L_BN:
+        nw = nb = is.c;
+        ns = 2L * is.c;
+        L.os = is;
+        break;
+    case NN_L_RELU:
+    case NN_L_DROPOUT:
+        L.os = is;
+        if (type == NN_L_DROPOUT) {
+            if (!(rate >= 0.0f && rate < 1.0f))
+                return nn_fail(net, "dropout: rate must be in [0, 1)");
+            L.rate = rate;
+        }
+        break;
+    case NN_L_MAXPOOL:
+    case NN_L_AVGPOOL: {
+        int k = args[NN_A_KH], st = args[NN_A_SH];
+        if (!s_dim_ok(k) || !s_dim_ok(st))
+            return nn_fail(net, "%s: window and stride must be 1..%d", tn, NN_MAX_DIM);
+        if (k > is.h || k > is.w)
+            return nn_fail(net, "%s: window %d larger than the input %dx%d", tn, k, is.h, is.w);
+        a[NN_A_KH] = k;
+        a[NN_A_SH] = st;
+        L.os = (nn_shape_t) { is.c, (is.h - k) / st + 1, (is.w - k) / st + 1 };
+        break;
+    }
+    case NN_L_GAP:
+        L.os = (nn_shape_t) { is.c, 1, 1 };
+        break;
+    case NN_L_DENSE: {
+        int u = args[NN_A_OUTC];
+        if (!s_dim_ok(u))
+            return nn_fail(net, "dense: units must be 1..%d", NN_MAX_DIM);
+        a[NN_A_OUTC] = u;
+        L.os = (nn_shape_t) { u, 1, 1 };
+        nw = (long) u * s_shape_size(is);
+        nb = u;
+        break;
+    }
+    case NN_L_ADD: {
+        if (in1 < 0 || in1 >= net->n_layers)
+            return nn_fail(net, "add: input layer %d does not exist", in1);
+        if (net->layers[in1].type == NN_L_SOFTMAX_XENT)
+            return nn_fail(net, "add: cannot read the output of softmax_xent");
+        nn_shape_t s2 = net->layers[in1].os;
+        if (s2.c != is.c || s2.h != is.h || s2.w != is.w)
+            return nn_fail(net, "add: shapes differ (%dx%dx%d and %dx%dx%d)", is.c, is.h, is.w,
+                           s2.c, s2.h, s2.w);
+        L.in[1] = in1;
+        L.os = is;
+        break;
+    }
+    case NN_L_SOFTMAX_XENT:
+        L.os = is;
+        break;
+    default:
+        return nn_fail(net, "unknown layer type %d", (int) type);
+    }
+    long osz = s_shape_size(L.os);
+    if (osz > NN_MAX_SAMPLE)
+        return nn_fail(net, "%s: output of %ld floats per sample over the limit %d", tn, osz,
+                       NN_MAX_SAMPLE);
+    long total = osz;
+    for (int l = 0; l < net->n_layers; l++)
+        total += (long) net->layers[l].osz;
+    if (total > MAX_TOTAL_SAMPLE)
+        return nn_fail(net, "%s: activations of the net over %ld floats per sample", tn,
+                       (long) MAX_TOTAL_SAMPLE);
+    if (nw + nb > (long) NN_MAX_PARAMS - (long) net->n_params)
+        return nn_fail(net, "%s: more than %d parameters", tn, NN_MAX_PARAMS);
+    L.isz = (size_t) s_shape_size(L.is);
+    L.osz = (size_t) osz;
+    L.n_w = (size_t) nw;
+    L.n_b = (size_t) nb;
+    L.w_off = s_reserve_params(net, L.n_w);
+    L.b_off = s_reserve_params(net, L.n_b);
+    float *w = net->params + L.w_off, *bias = net->params + L.b_off;
+    if (type == NN_L_BN) {
+        for (long i = 0; i < nw; i++)
+            w[i] = 1.0f;
+        memset(bias, 0, (size_t) nb * sizeof(float));
+        L.n_s = (size_t) ns;
+        L.s_off = s_reserve_state(net, L.n_s);
+        float *st = net->state + L.s_off;
+        for (int c = 0; c < is.c; c++) {
+            st[c] = 0.0f;
+            st[is.c + c] = 1.0f;
+        }
+        L.bn_slot = net->n_bn++;
+    } else if (nw) {
+        /* He normal: keeps activation variance through ReLU nets */
+        long fan_in = nw / (type == NN_L_DENSE ? a[NN_A_OUTC] : a[NN_A_OUTC]);
+        float sd = sqrtf(2.0f / (float) fan_in);
+        for (long i = 0; i < nw; i++)
+            w[i] = sd * nn_rand_normal(&net->init_rng);
+        memset(bias, 0, (size_t) nb * sizeof(float));
+    }
+    if (net->n_layers == net->cap_layers) {
+        net->cap_layers = net->cap_layers ? net->cap_layers * 2 : 16;
+        net->layers = xrealloc(net->layers, (size_t) net->cap_layers * sizeof *net->layers);
+    }
+    /* the structure changed: inference buffers and plan are rebuilt lazily */
+    s_free_inference(net);
+    int id = net->n_layers++;
+    net->layers[id] = L;
+    if (L.in[0] >= 0)
+        net->layers[L.in[0]].consumers++;
+    if (L.in[1] >= 0)
+        net->layers[L.in[1]].consumers++;
+    if (type == NN_L_INPUT)
+        net->input = id;
+    net->output = id;
+    net->err[0] = 0;
+    return id;
+}
+
+int
+nn_input(nn_net_t *net, nn_shape_t shape)
+{
+    int a[NN_NARGS] = { shape.c, shape.h, shape.w };
+    return nn_add_layer(net, NN_L_INPUT, -1, -1, a, 0);
+}
+
+int
+nn_conv2d(nn_net_t *net, int in, int out_c, int kh, int kw, int sh, int sw, int ph, int pw,
+          bool bias)
+{
+    int a[NN_NARGS] = { out_c, kh, kw, sh, sw, ph, pw, bias };
+    return nn_add_layer(net, NN_L_CONV, in, -1, a, 0);
+}
+
+int
+nn_depthwise(nn_net_t *net, int in, int kh, int kw, int sh, int sw, int ph, int pw, bool bias)
+{
+    int a[NN_NARGS] = { 0, kh, kw, sh, sw, ph, pw, bias };
+    return nn_add_layer(net, NN_L_DWCONV, in, -1, a, 0);
+}
+
+int
+nn_pointwise(nn_net_t *net, int in, int out_c, bool bias)
+{
+    return nn_conv2d(net, in, out_c, 1, 1, 1, 1, 0, 0, bias);
+}
+
+static int
+s_simple(nn_net_t *net, nn_ltype_t type, int in)
+{
+    int a[NN_NARGS] = { 0 };
+    return nn_add_layer(net, type, in, -1, a, 0);
+}
+
+int nn_batchnorm(nn_net_t *net, int in) { return s_simple(net, NN_L_BN, in); }
+int nn_relu(nn_net_t *net, int in) { return s_simple(net, NN_L_RELU, in); }
+int nn_global_avgpool(nn_net_t *net, int in) { return s_simple(net, NN_L_GAP, in); }
+int nn_softmax_xent(nn_net_t *net, int in) { return s_simple(net, NN_L_SOFTMAX_XENT, in); }
+
+int
+nn_maxpool(nn_net_t *net, int in, int k, int stride)
+{
+    int a[NN_NARGS] = { 0, k, 0, stride };
+    return nn_add_layer(net, NN_L_MAXPOOL, in, -1, a, 0);
+}
+
+int
+nn_avgpool(nn_net_t *net, int in, int k, int stride)
+{
+    int a[NN_NARGS] = { 0, k, 0, stride };
+    return nn_add_layer(net, NN_L_AVGPOOL, in, -1, a, 0);
+}
+
+int
+nn_dense(nn_net_t *net, int in, int units)
+{
+    int a[NN_NARGS] = { units };
+    return nn_add_layer(net, NN_L_DENSE, in, -1, a, 0);
+}
+
+int
+nn_dropout(nn_net_t *net, int in, float rate)
+{
+    int a[NN_NARGS] = { 0 };
+    return nn_add_layer(net, NN_L_DROPOUT, in, -1, a, rate);
+}
+
+int
+nn_add(nn_net_t *net, int x, int y)
+{
+    int a[NN_NARGS] = { 0 };
+    return nn_add_layer(net, NN_L_ADD, x, y, a, 0);
+}
+
+int
+nn_layer_set_name(nn_net_t *net, int layer, const char *name)
+{
+    if (!net)
+        return -1;
+    if (layer < 0 || layer >= net->n_layers)
+        return nn_fail(net, "no layer %d", layer);
+    if (!name || strlen(name) >= NN_MAX_NAME)
+        return nn_fail(net, "layer name missing or longer than %d bytes", NN_MAX_NAME - 1);
+    int other = nn_find_layer(net, name);
+    if (*name && other >= 0 && other != layer)
+        return nn_fail(net, "layer name '%s' already used by layer %d", name, other);
+    shop_strlcpy(net->layers[layer].name, name, NN_MAX_NAME);
+    return 0;
+}
+
+int
+nn_find_layer(const nn_net_t *net, const char *name)
+{
+    if (!net || !name || !*name)
+        return -1;
+    for (int l = 0; l < net->n_layers; l++)
+        if (strcmp(net->layers[l].name, name) == 0)
+            return l;
+    return -1;
+}
+
+int
+nn_set_output(nn_net_t *net, int layer)
+{
+    if (!net)
+        return -1;
+    if (layer < 0 || layer >= net->n_layers)
+        return nn_fail(net, "no layer %d", layer);
+    net->output = layer;
+    s_free_inference(net);
+    return 0;
+}
+
+int nn_num_layers(const nn_net_t *net) { return net ? net->n_layers : 0; }
+
+nn_shape_t
+nn_layer_shape(const nn_net_t *net, int layer)
+{
+    if (!net || layer < 0 || layer >= net->n_layers)
+        return (nn_shape_t) { 0, 0, 0 };
+    return net->layers[layer].os;
+}
+
+const char *
+nn_layer_type(const nn_net_t *net, int layer)
+{
+    if (!net || layer < 0 || layer >= net->n_layers)
+        return "?";
+    return s_type_names[net->layers[layer].type];
+}
+
+nn_shape_t
+nn_input_shape(const nn_net_t *net)
+{
+    return nn_layer_shape(net, net ? net->input : -1);
+}
+
+int
+nn_output_size(const nn_net_t *net)
+{
+    if (!net || net->output < 0)
+        return 0;
+    return (int) net->layers[net->output].osz;
+}
+
+size_t nn_num_params(const nn_net_t *net) { return net ? net->n_params : 0; }
+
+double
+nn_flops_per_sample(const nn_net_t *net)
+{
+    double macs = 0;
+    for (int l = 0; net && l < net->n_layers; l++) {
+        const nn_layer_t *L = &net->layers[l];
+        if (L->type == NN_L_CONV || L->type == NN_L_DWCONV || L->type == NN_L_DENSE)
+            macs += (double) L->n_w * (L->type == NN_L_DENSE ? 1 : L->os.h * L->os.w);
+    }
+    return 2.0 * macs;
+}
+
+void
+nn_print_summary(const nn_net_t *net)
+{
+    if (!net)
+        return;
+    for (int l = 0; l < net->n_layers; l++) {
+        const nn_layer_t *L = &net->layers[l];
+        fprintf(stderr, "%3d %-15s in %3d %3d  out %4dx%3dx%3d  params %8zu %s\n", l,
+                s_type_names[L->type], L->in[0], L->in[1], L->os.c, L->os.h, L->os.w,
+                L->n_w + L->n_b, L->name);
+    }
+    fprintf(stderr, "    %zu parameters, %.1f MFLOP per sample\n", net->n_params,
+            nn_flops_per_sample(net) / 1e6);
+}
+
+int
+nn_set_threads(nn_net_t *net, int threads)
+{
+    if (!net)
+        return -1;
+    if (threads < 1 || threads > 64)
+        return nn_fail(net, "threads must be 1..64");
+    net->threads = threads;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ metadata */
+
+int
+nn_meta_set(nn_net_t *net, const char *key, const char *value)
+{
+    if (!net)
+        return -1;
+    if (!key || !*key || strlen(key) >= NN_MAX_KEY)
+        return nn_fail(net, "metadata key missing or longer than %d bytes", NN_MAX_KEY - 1);
+    if (!value || strlen(value) >= NN_MAX_VALUE)
+        return nn_fail(net, "metadata value missing or longer than %d bytes", NN_MAX_VALUE - 1);
+    for (int i = 0; i < net->n_meta; i++)
+        if (strcmp(net->meta_k[i], key) == 0) {
+            free(net->meta_v[i]);
+            net->meta_v[i] = xstrdup(value);
+            return 0;
+        }
+    if (net->n_meta >= NN_MAX_META)
+        return nn_fail(net, "more than %d metadata keys", NN_MAX_META);
+    net->meta_k = xrealloc(net->meta_k, (size_t) (net->n_meta + 1) * sizeof(char *));
+    net->meta_v = xrealloc(net->meta_v, (size_t) (net->n_meta + 1) * sizeof(char *));
+    net->meta_k[net->n_meta] = xstrdup(key);
+    net->meta_v[net->n_meta] = xstrdup(value);
+    net->n_meta++;
+    return 0;
+}
+
+const char *
+nn_meta_get(const nn_net_t *net, const char *key)
+{
+    for (int i = 0; net && key && i < net->n_meta; i++)
+        if (strcmp(net->meta_k[i], key) == 0)
+            return net->meta_v[i];
+    return NULL;
+}
+
+int nn_meta_count(const nn_net_t *net) { return net ? net->n_meta : 0; }
+
+int
+nn_meta_at(const nn_net_t *net, int i, const char **key, const char **value)
+{
+    if (!net || i < 0 || i >= net->n_meta)
+        return -1;
+    if (key)
+        *key = net->meta_k[i];
+    if (value)
+        *value = net->meta_v[i];
+    return 0;
+}
+
+int
+nn_set_labels(nn_net_t *net, const char *const *labels, int n)
+{
+    if (!net)
+        return -1;
+    if (n < 0 || n > NN_MAX_LABELS || (n > 0 && !labels))
+        return nn_fail(net, "labels: count must be 0..%d", NN_MAX_LABELS);
+    for (int i = 0; i < n; i++)
+        if (!labels[i] || strlen(labels[i]) >= NN_MAX_NAME)
+            return nn_fail(net, "label %d missing or longer than %d bytes", i, NN_MAX_NAME - 1);
+    for (int i = 0; i < net->n_labels; i++)
+        free(net->labels[i]);
+    free(net->labels);
+    net->labels = n ? xcalloc((size_t) n, sizeof(char *)) : NULL;
+    for (int i = 0; i < n; i++)
+        net->labels[i] = xstrdup(labels[i]);
+    net->n_labels = n;
+    return 0;
+}
+
+int nn_num_labels(const nn_net_t *net) { return net ? net->n_labels : 0; }
+
+const char *
+nn_label(const nn_net_t *net, int i)
+{
+    return net && i >= 0 && i < net->n_labels ? net->labels[i] : NULL;
+}
+
+/* ------------------------------------------------------------------ kernels */
+
+static void
+s_reserve(float **buf, size_t *cap, size_t n)
+{
+    if (n > *cap) {
+        free(*buf);
+        *buf = xmallocarray(n, sizeof(float));
+        *cap = n;
+    }
+}
+
+/* Images per conv GEMM: enough that the GEMM has ~GEMM_TARGET_N columns. */
+static int
+s_group(int n_cols, int b)
+{
+    int g = GEMM_TARGET_N / n_cols;
+    if (g < 1)
+        g = 1;
+    return g < b ? g : b;
+}
+
+static bool
+s_conv_is_1x1(const int *a)
+{
+    return a[NN_A_KH] == 1 && a[NN_A_KW] == 1 && a[NN_A_SH] == 1 && a[NN_A_SW] == 1
+           && a[NN_A_PH] == 0 && a[NN_A_PW] == 0;
+}
+
+/* Range [lo, hi) of output columns whose input column ow*s - p + j is inside [0, w). */
+static void
+s_valid_range(int out_w, int w, int s, int p, int j, int *lo, int *hi)
+{
+    int l = 0, h = out_w;
+    int off = j - p;
+    if (off < 0)
+        l = (-off + s - 1) / s;
+    /* ow*s + off <= w - 1 */
+    int mx = w - 1 - off;
+    h = mx < 0 ? 0 : mx / s + 1;
+    if (h > out_w)
+        h = out_w;
+    if (l > h)
+        l = h;
+    *lo = l;
+    *hi = h;
+}
+
+/* Copies the receptive fields of one C x H x W image into col (K rows of
+ * OH*OW values, row stride ld), zeros for the padding. */
+static NN_HOT void
+s_im2col(const float *x, const nn_layer_t *L, float *col, int ld)
+{
+    const int *a = L->args;
+    int C = L->is.c, H = L->is.h, W = L->is.w, OH = L->os.h, OW = L->os.w;
+    int kh = a[NN_A_KH], kw = a[NN_A_KW], sh = a[NN_A_SH], sw = a[NN_A_SW];
+    int ph = a[NN_A_PH], pw = a[NN_A_PW];
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < kh; i++)
+            for (int j = 0; j < kw; j++) {
+                float *dst = col + (size_t) ((c * kh + i) * kw + j) * ld;
+                int lo, hi;
+                s_valid_range(OW, W, sw, pw, j, &lo, &hi);
+                for (int oh = 0; oh < OH; oh++) {
+                    float *d = dst + oh * OW;
+                    int ih = oh * sh - ph + i;
+                    if (ih < 0 || ih >= H) {
+                        memset(d, 0, (size_t) OW * sizeof(float));
+                        continue;
+                    }
+                    const float *src = x + ((size_t) c * H + ih) * W + j - pw;
+                    for (int ow = 0; ow < lo; ow++)
+                        d[ow] = 0.0f;
+                    if (sw == 1)
+                        memcpy(d + lo, src + lo, (size_t) (hi - lo) * sizeof(float));
+                    else
+                        for (int ow = lo; ow < hi; ow++)
+                            d[ow] = src[ow * sw];
+                    for (int ow = hi; ow < OW; ow++)
+                        d[ow] = 0.0f;
+                }
+            }
+}
+
+/* Adds the columns back into the image gradient dx (the adjoint of s_im2col). */
+static NN_HOT void
+s_col2im(const float *col, int ld, const nn_layer_t *L, float *dx)
+{
+    const int *a = L->args;
+    int C = L->is.c, H = L->is.h, W = L->is.w, OH = L->os.h, OW = L->os.w;
+    int kh = a[NN_A_KH], kw = a[NN_A_KW], sh = a[NN_A_SH], sw = a[NN_A_SW];
+    int ph = a[NN_A_PH], pw = a[NN_A_PW];
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < kh; i++)
+            for (int j = 0; j < kw; j++) {
+                const float *src = col + (size_t) ((c * kh + i) * kw + j) * ld;
+                int lo, hi;
+                s_valid_range(OW, W, sw, pw, j, &lo, &hi);
+                for (int oh = 0; oh < OH; oh++) {
+                    int ih = oh * sh - ph + i;
+                    if (ih < 0 || ih >= H)
+                        continue;
+                    float *d = dx + ((size_t) c * H + ih) * W + j - pw;
+                    const float *s = src + oh * OW;
+                    if (sw == 1)
+                        for (int ow = lo; ow < hi; ow++)
+                            d[ow] += s[ow];
+                    else
+                        for (int ow = lo; ow < hi; ow++)
+                            d[ow * sw] += s[ow];
+                }
+            }
+}
+
+static NN_HOT void
+s_add_bias_rows(float *y, const float *bias, int rows, int n)
+{
+    for (int m = 0; m < rows; m++) {
+        float bv = bias[m];
+        float *r = y + (size_t) m * n;
+        for (int i = 0; i < n; i++)
+            r[i] += bv;
+    }
+}
+
+static void
+s_conv_forward(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y, const float *w,
+               const float *bias)
+{
+    int b = s->b, M = L->os.c, N = L->os.h * L->os.w;
+    int K = (int) (L->n_w / (size_t) M);
+    if (s_conv_is_1x1(L->args)) {
+        for (int n = 0; n < b; n++) {
+            float *yn = y + (size_t) n * L->osz;
+            nn_gemm(false, false, M, N, K, 1.0f, w, K, x + (size_t) n * L->isz, N, 0.0f, yn, N);
+            if (bias)
+                s_add_bias_rows(yn, bias, M, N);
+        }
+        return;
+    }
+    int G = s_group(N, b);
+    s_reserve(&s->col, &s->col_cap, (size_t) K * G * N);
+    if (G > 1)
+        s_reserve(&s->tmp, &s->tmp_cap, (size_t) M * G * N);
+    for (int n0 = 0; n0 < b; n0 += G) {
+        int g = SHOP_MIN(G, b - n0), NN = g * N;
+        for (int j = 0; j < g; j++)
+            s_im2col(x + (size_t) (n0 + j) * L->isz, L, s->col + (size_t) j * N, NN);
+        if (g == 1) {
+            float *yn = y + (size_t) n0 * L->osz;
+            nn_gemm(false, false, M, N, K, 1.0f, w, K, s->col, N, 0.0f, yn, N);
+            if (bias)
+                s_add_bias_rows(yn, bias, M, N);
+            continue;
+        }
+        nn_gemm(false, false, M, NN, K, 1.0f, w, K, s->col, NN, 0.0f, s->tmp, NN);
+        for (int j = 0; j < g; j++) {
+            float *yn = y + (size_t) (n0 + j) * L->osz;
+            for (int m = 0; m < M; m++) {
+                const float *src = s->tmp + (size_t) m * NN + (size_t) j * N;
+                float *dst = yn + (size_t) m * N;
+                float bv = bias ? bias[m] : 0.0f;
+                for (int i = 0; i < N; i++)
+                    dst[i] = src[i] + bv;
+            }
+        }
+    }
+}
+
+static NN_HOT void
+s_row_sums_add(const float *dy, int rows, int n, float *db)
+{
+    for (int m = 0; m < rows; m++) {
+        const float *r = dy + (size_t) m * n;
+        float acc = 0.0f;
+        for (int i = 0; i < n; i++)
+            acc += r[i];
+        db[m] += acc;
+    }
+}
+
+static void
+s_conv_backward(const nn_layer_t *L, nn_shard_t *s, const float *x, const float *dy,
+                float *dx, const float *w, float *dw, float *db)
+{
+    int b = s->b, M = L->os.c, N = L->os.h * L->os.w;
+    int K = (int) (L->n_w / (size_t) M);
+    if (s_conv_is_1x1(L->args)) {
+        for (int n = 0; n < b; n++) {
+            const float *dyn = dy + (size_t) n * L->osz;
+            const float *xn = x + (size_t) n * L->isz;
+            nn_gemm(false, true, M, K, N, 1.0f, dyn, N, xn, N, 1.0f, dw, K);
+            if (db)
+                s_row_sums_add(dyn, M, N, db);
+            if (dx)
+                nn_gemm(true, false, K, N, M, 1.0f, w, K, dyn, N, 1.0f,
+                        dx + (size_t) n * L->isz, N);
+        }
+        return;
+    }
+    int G = s_group(N, b);
+    s_reserve(&s->col, &s->col_cap, (size_t) K * G * N);
+    if (G > 1)
+        s_reserve(&s->tmp, &s->tmp_cap, (size_t) M * G * N);
+    for (int n0 = 0; n0 < b; n0 += G) {
+        int g = SHOP_MIN(G, b - n0), NN = g * N;
+        for (int j = 0; j < g; j++)
+            s_im2col(x + (size_t) (n0 + j) * L->isz, L, s->col + (size_t) j * N, NN);
+        const float *dyg = dy + (size_t) n0 * L->osz;
+        if (g > 1) {
+            for (int j = 0; j < g; j++)
+                for (int m = 0; m < M; m++)
+                    memcpy(s->tmp + (size_t) m * NN + (size_t) j * N,
+                           dy + (size_t) (n0 + j) * L->osz + (size_t) m * N,
+                           (size_t) N * sizeof(float));
+            dyg = s->tmp;
+        }
+        nn_gemm(false, true, M, K, NN, 1.0f, dyg, NN, s->col, NN, 1.0f, dw, K);
+        if (db)
+            s_row_sums_add(dyg, M, NN, db);
+        if (dx) {
+            nn_gemm(true, false, K, NN, M, 1.0f, w, K, dyg, NN, 0.0f, s->col, NN);
+            for (int j = 0; j < g; j++)
+                s_col2im(s->col + (size_t) j * N, NN, L, dx + (size_t) (n0 + j) * L->isz);
+        }
+    }
+}
+
+static NN_HOT void
+s_dw_forward(const nn_layer_t *L, int b, const float *x, float *y, const float *w,
+             const float *bias)
+{
+    const int *a = L->args;
+    int C = L->is.c, H = L->is.h, W = L->is.w, OH = L->os.h, OW = L->os.w;
+    int kh = a[NN_A_KH], kw = a[NN_A_KW], sh = a[NN_A_SH], sw = a[NN_A_SW];
+    int ph = a[NN_A_PH], pw = a[NN_A_PW];
+    for (int n = 0; n < b; n++)
+        for (int c = 0; c < C; c++) {
+            const float *xp = x + ((size_t) n * C + c) * H * W;
+            float *yp = y + ((size_t) n * C + c) * OH * OW;
+            const float *wc = w + (size_t) c * kh * kw;
+            float bv = bias ? bias[c] : 0.0f;
+            for (int i = 0; i < OH * OW; i++)
+                yp[i] = bv;
+            for (int i = 0; i < kh; i++)
+                for (int j = 0; j < kw; j++) {
+                    float wv = wc[i * kw + j];
+                    int lo, hi;
+                    s_valid_range(OW, W, sw, pw, j, &lo, &hi);
+                    for (int oh = 0; oh < OH; oh++) {
+                        int ih = oh * sh - ph + i;
+                        if (ih < 0 || ih >= H)
+                            continue;
+                        const float *xr = xp + (size_t) ih * W + j - pw;
+                        float *yr = yp + (size_t) oh * OW;
+                        if (sw == 1)
+                            for (int ow = lo; ow < hi; ow++)
+                                yr[ow] += wv * xr[ow];
+                        else
+                            for (int ow = lo; ow < hi; ow++)
+                                yr[ow] += wv * xr[ow * sw];
+                    }
+                }
+        }
+}
+
+static NN_HOT void
+s_dw_backward(const nn_layer_t *L, int b, const float *x, const float *dy, float *dx,
+              const float *w, float *dw, float *db)
+{
+    const int *a = L->args;
+    int C = L->is.c, H = L->is.h, W = L->is.w, OH = L->os.h, OW = L->os.w;
+    int kh = a[NN_A_KH], kw = a[NN_A_KW], sh = a[NN_A_SH], sw = a[NN_A_SW];
+    int ph = a[NN_A_PH], pw = a[NN_A_PW];
+    for (int n = 0; n < b; n++)
+        for (int c = 0; c < C; c++) {
+            const float *xp = x + ((size_t) n * C + c) * H * W;
+            const float *dyp = dy + ((size_t) n * C + c) * OH * OW;
+            float *dxp = dx ? dx + ((size_t) n * C + c) * H * W : NULL;
+            const float *wc = w + (size_t) c * kh * kw;
+            float *dwc = dw + (size_t) c * kh * kw;
+            if (db) {
+                float acc = 0.0f;
+                for (int i = 0; i < OH * OW; i++)
+                    acc += dyp[i];
+                db[c] += acc;
+            }
+            for (int i = 0; i < kh; i++)
+                for (int j = 0; j < kw; j++) {
+                    float wv = wc[i * kw + j], acc = 0.0f;
+                    int lo, hi;
+                    s_valid_range(OW, W, sw, pw, j, &lo, &hi);
+                    for (int oh = 0; oh < OH; oh++) {
+                        int ih = oh * sh - ph + i;
+                        if (ih < 0 || ih >= H)
+                            continue;
+                        size_t off = (size_t) ih * W + j - pw;
+                        const float *xr = xp + off;
+                        const float *dr = dyp + (size_t) oh * OW;
+                        for (int ow = lo; ow < hi; ow++)
+                            acc += dr[ow] * xr[ow * sw];
+                        if (dxp) {
+                            float *dxr = dxp + off;
+                            for (int ow = lo; ow < hi; ow++)
+                                dxr[ow * sw] += wv * dr[ow];
+                        }
+                    }
+                    dwc[i * kw + j] += acc;
+                }
+        }
+}
+
+/* Training batchnorm: statistics of this shard, kept for backward. */
+static NN_HOT void
+s_bn_forward_train(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y,
+                   const float *gamma, const float *beta)
+{
+    int C = L->is.c, HW = L->is.h * L->is.w, b = s->b;
+    float *mean = s->bnstat[L->bn_slot], *invstd = mean + C, *var = mean + 2 * C;
+    double cnt = (double) b * HW;
+    for (int c = 0; c < C; c++) {
+        double sum = 0.0;
+        for (int n = 0; n < b; n++) {
+            const float *p = x + ((size_t) n * C + c) * HW;
+            float acc = 0.0f;
+            for (int i = 0; i < HW; i++)
+                acc += p[i];
+            sum += acc;
+        }
+        float mu = (float) (sum / cnt);
+        double sq = 0.0;
+        for (int n = 0; n < b; n++) {
+            const float *p = x + ((size_t) n * C + c) * HW;
+            float acc = 0.0f;
+            for (int i = 0; i < HW; i++) {
+                float d = p[i] - mu;
+                acc += d * d;
+            }
+            sq += acc;
+        }
+        float v = (float) (sq / cnt);
+        float is = 1.0f / sqrtf(v + BN_EPS);
+        mean[c] = mu;
+        var[c] = v;
+        invstd[c] = is;
+        float k = gamma[c] * is, sh = beta[c] - mu * k;
+        for (int n = 0; n < b; n++) {
+            const float *p = x + ((size_t) n * C + c) * HW;
+            float *q = y + ((size_t) n * C + c) * HW;
+            for (int i = 0; i < HW; i++)
+                q[i] = p[i] * k + sh;
+        }
+    }
+}
+
+static NN_HOT void
+s_bn_backward(const nn_layer_t *L, nn_shard_t *s, const float *x, const float *dy, float *dx,
+              const float *gamma, float *dgamma, float *dbeta)
+{
+    int C = L->is.c, HW = L->is.h * L->is.w, b = s->b;
+    const float *mean = s->bnstat[L->bn_slot], *invstd = mean + C;
+    float cnt = (float) b * HW;
+    for (int c = 0; c < C; c++) {
+        float mu = mean[c], is = invstd[c];
+        double sg = 0.0, sb = 0.0;
+        for (int n = 0; n < b; n++) {
+            const float *p = x + ((size_t) n * C + c) * HW;
+            const float *d = dy + ((size_t) n * C + c) * HW;
+            float ag = 0.0f, ab = 0.0f;
+            for (int i = 0; i < HW; i++) {
+                ag += d[i] * (p[i] - mu);
+                ab += d[i];
+            }
+            sg += ag;
+            sb += ab;
+        }
+        float dg = (float) sg * is, dbv = (float) sb;
+        dgamma[c] += dg;
+        dbeta[c] += dbv;
+        if (!dx)
+            continue;
+        float k = gamma[c] * is / cnt;
+        for (int n = 0; n < b; n++) {
+            const float *p = x + ((size_t) n * C + c) * HW;
+            const float *d = dy + ((size_t) n * C + c) * HW;
+            float *q = dx + ((size_t) n * C + c) * HW;
+            for (int i = 0; i < HW; i++) {
+                float xh = (p[i] - mu) * is;
+                q[i] += k * (cnt * d[i] - dbv - xh * dg);
+            }
+        }
+    }
+}
+
+static NN_HOT void
+s_bn_infer(const nn_layer_t *L, int b, const float *x, float *y, const float *gamma,
+           const float *beta, const float *state)
+{
+    int C = L->is.c, HW = L->is.h * L->is.w;
+    for (int c = 0; c < C; c++) {
+        float k = gamma[c] / sqrtf(state[C + c] + BN_EPS);
+        float sh = beta[c] - state[c] * k;
+        for (int n = 0; n < b; n++) {
+            const float *p = x + ((size_t) n * C + c) * HW;
+            float *q = y + ((size_t) n * C + c) * HW;
+            for (int i = 0; i < HW; i++)
+                q[i] = p[i] * k + sh;
+        }
+    }
+}
+
+static NN_HOT void
+s_relu(const float *x, float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+static NN_HOT void
+s_relu_backward(const float *y, const float *dy, float *dx, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+static void
+s_pool_forward(const nn_layer_t *L, int b, const float *x, float *y, int32_t *idx)
+{
+    int C = L->is.c, H = L->is.h, W = L->is.w, OH = L->os.h, OW = L->os.w;
+    int k = L->args[NN_A_KH], st = L->args[NN_A_SH];
+    bool mx = L->type == NN_L_MAXPOOL;
+    float inv = 1.0f / (float) (k * k);
+    for (int p = 0; p < b * C; p++) {
+        const float *xp = x + (size_t) p * H * W;
+        float *yp = y + (size_t) p * OH * OW;
+        int32_t *ip = idx ? idx + (size_t) p * OH * OW : NULL;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                int base = oh * st * W + ow * st;
+                float acc = mx ? xp[base] : 0.0f;
+                int arg = base;
+                for (int i = 0; i < k; i++)
+                    for (int j = 0; j < k; j++) {
+                        int o = base + i * W + j;
+                        if (mx) {
+                            if (xp[o] > acc) {
+                                acc = xp[o];
+                                arg = o;
+                            }
+                        } else {
+                            acc += xp[o];
+                        }
+                    }
+                yp[oh * OW + ow] = mx ? acc : acc * inv;
+                if (ip)
+                    ip[oh * OW + ow] = arg;
+            }
+    }
+}
+
+static void
+s_pool_backward(const nn_layer_t *L, int b, const float *dy, float *dx, const int32_t *idx)
+{
+    int C = L->is.c, H = L->is.h, W = L->is.w, OH = L->os.h, OW = L->os.w;
+    int k = L->args[NN_A_KH], st = L->args[NN_A_SH];
+    float inv = 1.0f / (float) (k * k);
+    for (int p = 0; p < b * C; p++) {
+        const float *dyp = dy + (size_t) p * OH * OW;
+        float *dxp = dx + (size_t) p * H * W;
+        if (L->type == NN_L_MAXPOOL) {
+            const int32_t *ip = idx + (size_t) p * OH * OW;
+            for (int o = 0; o < OH * OW; o++)
+                dxp[ip[o]] += dyp[o];
+            continue;
+        }
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                float g = dyp[oh * OW + ow] * inv;
+                int base = oh * st * W + ow * st;
+                for (int i = 0; i < k; i++)
+                    for (int j = 0; j < k; j++)
+                        dxp[base + i * W + j] += g;
+            }
+    }
+}
+
+static void
+s_dense_forward(const nn_layer_t *L, int b, const float *x, float *y, const float *w,
+                const float *bias)
+{
+    int U = L->os.c, I = (int) L->isz;
+    nn_gemm(false, true, b, U, I, 1.0f, x, I, w, I, 0.0f, y, U);
+    if (bias)
+        for (int n = 0; n < b; n++)
+            for (int u = 0; u < U; u++)
+                y[(size_t) n * U + u] += bias[u];
+}
+
+static void
+s_softmax(const float *x, float *p, int b, int k)
+{
+    for (int n = 0; n < b; n++) {
+        const float *xr = x + (size_t) n * k;
+        float *pr = p + (size_t) n * k;
+        float mx = xr[0];
+        for (int i = 1; i < k; i++)
+            mx = xr[i] > mx ? xr[i] : mx;
+        float sum = 0.0f;
+        for (int i = 0; i < k; i++) {
+            pr[i] = expf(xr[i] - mx);
+            sum += pr[i];
+        }
+        float inv = 1.0f / sum;
+        for (int i = 0; i < k; i++)
+            pr[i] *= inv;
+    }
+}
+
+/* ------------------------------------------------------------------ training passes */
+
+void
+nn_shard_free(const nn_net_t *net, nn_shard_t *s)
+{
+    (void) net;
+    free(s->out);
+    free(s->grad);
+    free(s->idx);
+    free(s->mask);
+    free(s->bnstat);
+    free(s->gparams);
+    free(s->col);
+    free(s->tmp);
+    free(s->own);
+    memset(s, 0, sizeof *s);
+}
+
+int
+nn_shard_reserve(nn_net_t *net, nn_shard_t *s, int cap)
+{
+    if (s->own && s->own_cap >= (size_t) cap)
+        return 0;
+    int n = net->n_layers;
+    size_t total = 0;
+    for (int l = 0; l < n; l++) {
+        const nn_layer_t *L = &net->layers[l];
+        size_t per = L->osz * (L->type == NN_L_INPUT ? 1 : 2);
+        if (L->type == NN_L_MAXPOOL || L->type == NN_L_DROPOUT)
+            per += L->osz;
+        total += per * (size_t) cap;
+        if (L->type == NN_L_BN)
+            total += 3 * (size_t) L->is.c;
+    }
+    free(s->own);
+    s->own = malloc(total * sizeof(float));
+    if (!s->own)
+        return nn_fail(net, "out of memory for %d training samples (%zu MB)", cap,
+                       total * sizeof(float) >> 20);
+    s->own_cap = (size_t) cap;
+    s->out = xrealloc(s->out, (size_t) n * sizeof(float *));
+    s->grad = xrealloc(s->grad, (size_t) n * sizeof(float *));
+    s->idx = xrealloc(s->idx, (size_t) n * sizeof(int32_t *));
+    s->mask = xrealloc(s->mask, (size_t) n * sizeof(float *));
+    s->bnstat = xrealloc(s->bnstat, (size_t) (net->n_bn ? net->n_bn : 1) * sizeof(float *));
+    float *p = s->own;
+    for (int l = 0; l < n; l++) {
+        const nn_layer_t *L = &net->layers[l];
+        size_t sz = L->osz * (size_t) cap;
+        s->out[l] = p;
+        p += sz;
+        s->grad[l] = NULL;
+        s->idx[l] = NULL;
+        s->mask[l] = NULL;
+        if (L->type != NN_L_INPUT) {
+            s->grad[l] = p;
+            p += sz;
+        }
+        if (L->type == NN_L_MAXPOOL) {
+            s->idx[l] = (int32_t *) p;   /* int32 and float have the same size */
+            p += sz;
+        } else if (L->type == NN_L_DROPOUT) {
+            s->mask[l] = p;
+            p += sz;
+        }
+        if (L->type == NN_L_BN) {
+            s->bnstat[L->bn_slot] = p;
+            p += 3 * (size_t) L->is.c;
+        }
+    }
+    free(s->gparams);
+    s->gparams = xmallocarray(net->n_params ? net->n_params : 1, sizeof(float));
+    return 0;
+}
+
+static void
+s_softmax_xent_forward(nn_shard_t *s, const nn_layer_t *L, const float *x, float *p)
+{
+    int k = (int) L->osz;
+    s_softmax(x, p, s->b, k);
+    if (!s->labels)
+        return;
+    double loss = 0.0;
+    int correct = 0;
+    float eps = s->smoothing, off = eps / (float) k;
+    for (int n = 0; n < s->b; n++) {
+        const float *pr = p + (size_t) n * k;
+        int y = s->labels[n];
+        for (int i = 0; i < k; i++) {
+            float t = (i == y ? 1.0f - eps : 0.0f) + off;
+            if (t > 0.0f)
+                loss -= t * logf(pr[i] > 1e-30f ? pr[i] : 1e-30f);
+        }
+        correct += nn_argmax(pr, k) == y;
+    }
+    s->loss = loss;
+    s->correct = correct;
+}
+
+void
+nn_shard_forward_train(nn_net_t *net, nn_shard_t *s)
+{
+    int b = s->b;
+    for (int l = 0; l < net->n_layers; l++) {
+        const nn_layer_t *L = &net->layers[l];
+        const float *x = L->in[0] >= 0 ? s->out[L->in[0]] : NULL;
+        float *y = s->out[l];
+        const float *w = net->params + L->w_off;
+        const float *bias = L->n_b ? net->params + L->b_off : NULL;
+        switch (L->type) {
+        case NN_L_INPUT:
+            break;
+        case NN_L_CONV:
+            s_conv_forward(L, s, x, y, w, bias);
+            break;
+        case NN_L_DWCONV:
+            s_dw_forward(L, b, x, y, w, bias);
+            break;
+        case NN_L_BN:
+            s_bn_forward_train(L, s, x, y, w, bias);
+            break;
+        case NN_L_RELU:
+            s_relu(x, y, (size_t) b * L->osz);
+            break;
+        case NN_L_MAXPOOL:
+        case NN_L_AVGPOOL:
+            s_pool_forward(L, b, x, y, s->idx[l]);
+            break;
+        case NN_L_GAP: {
+            int HW = L->is.h * L->is.w;
+            for (size_t p = 0; p < (size_t) b * L->is.c; p++) {
+                float acc = 0.0f;
+                for (int i = 0; i < HW; i++)
+                    acc += x[p * HW + i];
+                y[p] = acc / (float) HW;
+            }
+            break;
+        }
+        case NN_L_DENSE:
+            s_dense_forward(L, b, x, y, w, bias);
+            break;
+        case NN_L_DROPOUT: {
+            size_t n = (size_t) b * L->osz;
+            float keep = 1.0f / (1.0f - L->rate), *m = s->mask[l];
+            for (size_t i = 0; i < n; i++) {
+                m[i] = nn_rand_float(&s->rng) >= L->rate ? keep : 0.0f;
+                y[i] = x[i] * m[i];
+            }
+            break;
+        }
+        case NN_L_ADD: {
+            const float *x2 = s->out[L->in[1]];
+            size_t n = (size_t) b * L->osz;
+            for (size_t i = 0; i < n; i++)
+                y[i] = x[i] + x2[i];
+            break;
+        }
+        case NN_L_SOFTMAX_XENT:
+            s_softmax_xent_forward(s, L, x, y);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+void
+nn_shard_backward(nn_net_t *net, nn_shard_t *s)
+{
+    int b = s->b;
+    memset(s->gparams, 0, net->n_params * sizeof(float));
+    for (int l = 1; l < net->n_layers; l++)
+        memset(s->grad[l], 0, (size_t) b * net->layers[l].osz * sizeof(float));
+    for (int l = net->n_layers - 1; l >= 1; l--) {
+        const nn_layer_t *L = &net->layers[l];
+        int p = L->in[0];
+        const float *x = s->out[p];
+        const float *dy = s->grad[l];
+        /* no gradient for the input image itself */
+        float *dx = net->layers[p].type == NN_L_INPUT ? NULL : s->grad[p];
+        const float *w = net->params + L->w_off;
+        float *dw = s->gparams + L->w_off;
+        float *db = L->n_b ? s->gparams + L->b_off : NULL;
+        size_t n = (size_t) b * L->osz;
+        switch (L->type) {
+        case NN_L_CONV:
+            s_conv_backward(L, s, x, dy, dx, w, dw, db);
+            break;
+        case NN_L_DWCONV:
+            s_dw_backward(L, b, x, dy, dx, w, dw, db);
+            break;
+        case NN_L_BN:
+            s_bn_backward(L, s, x, dy, dx, w, dw, db);
+            break;
+        case NN_L_RELU:
+            if (dx)
+                s_relu_backward(s->out[l], dy, dx, n);
+            break;
+        case NN_L_MAXPOOL:
+        case NN_L_AVGPOOL:
+            if (dx)
+                s_pool_backward(L, b, dy, dx, s->idx[l]);
+            break;
+        case NN_L_GAP:
+            if (dx) {
+                int HW = L->is.h * L->is.w;
+                float inv = 1.0f / (float) HW;
+                for (size_t q = 0; q < (size_t) b * L->is.c; q++)
+                    for (int i = 0; i < HW; i++)
+                        dx[q * HW + i] += dy[q] * inv;
+            }
+            break;
+        case NN_L_DENSE: {
+            int U = L->os.c, I = (int) L->isz;
+            nn_gemm(true, false, U, I, b, 1.0f, dy, U, x, I, 1.0f, dw, I);
+            for (int q = 0; q < b; q++)
+                for (int u = 0; u < U; u++)
+                    db[u] += dy[(size_t) q * U + u];
+            if (dx)
+                nn_gemm(false, false, b, I, U, 1.0f, dy, U, w, I, 1.0f, dx, I);
+            break;
+        }
+        case NN_L_DROPOUT:
+            if (dx)
+                for (size_t i = 0; i < n; i++)
+                    dx[i] += dy[i] * s->mask[l][i];
+            break;
+        case NN_L_ADD: {
+            float *dx2 = net->layers[L->in[1]].type == NN_L_INPUT ? NULL : s->grad[L->in[1]];
+            for (size_t i = 0; dx && i < n; i++)
+                dx[i] += dy[i];
+            for (size_t i = 0; dx2 && i < n; i++)
+                dx2[i] += dy[i];
+            break;
+        }
+        case NN_L_SOFTMAX_XENT: {
+            /* only the loss layer that is the net's output drives training */
+            if (l != net->output || !dx || !s->labels)
+                break;
+            int k = (int) L->osz;
+            float eps = s->smoothing, off = eps / (float) k;
+            for (int q = 0; q < b; q++) {
+                const float *pr = s->out[l] + (size_t) q * k;
+                float *d = dx + (size_t) q * k;
+                for (int i = 0; i < k; i++) {
+                    float t = (i == s->labels[q] ? 1.0f - eps : 0.0f) + off;
+                    d[i] += (pr[i] - t) * s->grad_scale;
+                }
+            }
+            break;
+        }
+        default:
+            break;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ inference */
+
+static bool
+s_foldable(const nn_net_t *net, int bn)
+{
+    int p = net->layers[bn].in[0];
+    const nn_layer_t *P = &net->layers[p];
+    return (P->type == NN_L_CONV || P->type == NN_L_DWCONV || P->type == NN_L_DENSE)
+           && P->consumers == 1 && p != net->output;
+}
+
+/* Plans inference (which layers fold or run in place, where each output
+ * lives) and computes the folded parameters: iparams holds, per layer with
+ * weights, its weights then always a bias (zero when the layer has none). */
+static void
+s_build_fold(nn_net_t *net)
+{
+    int n = net->n_layers;
+    if (!net->folded) {
+        net->folded = xcalloc((size_t) n, sizeof(bool));
+        size_t extra = 0;
+        for (int l = 0; l < n; l++) {
+            const nn_layer_t *L = &net->layers[l];
+            if ((L->type == NN_L_CONV || L->type == NN_L_DWCONV) && !L->n_b)
+                extra += (size_t) L->os.c;
+        }
+        net->iparams = xmallocarray(net->n_params + extra + 1, sizeof(float));
+        for (int l = 0; l < n; l++) {
+            const nn_layer_t *L = &net->layers[l];
+            if (L->type == NN_L_BN && s_foldable(net, l))
+                net->folded[l] = true;
+            /* ReLU in place when nothing else reads its input */
+            if (L->type == NN_L_RELU) {
+                int p = L->in[0];
+                const nn_layer_t *P = &net->layers[p];
+                if (P->consumers == 1 && p != net->output && P->type != NN_L_INPUT
+                    && P->type != NN_L_DROPOUT)
+                    net->folded[l] = true;
+            }
+        }
+    }
+    memcpy(net->iparams, net->params, net->n_params * sizeof(float));
+    size_t extra = net->n_params;
+    for (int l = 0; l < n; l++) {
+        nn_layer_t *L = &net->layers[l];
+        if (L->type != NN_L_CONV && L->type != NN_L_DWCONV && L->type != NN_L_DENSE)
+            continue;
+        float *w = net->iparams + L->w_off;
+        float *bias;
+        if (L->n_b) {
+            bias = net->iparams + L->b_off;
+        } else {
+            bias = net->iparams + extra;
+            extra += (size_t) L->os.c;
+            memset(bias, 0, (size_t) L->os.c * sizeof(float));
+        }
+        /* consumers == 1 and the consumer a folded BN: scale rows, shift bias */
+        for (int m = l + 1; m < n; m++) {
+            const nn_layer_t *B = &net->layers[m];
+            if (B->type != NN_L_BN || B->in[0] != l || !net->folded[m])
+                continue;
+            const float *gamma = net->params + B->w_off, *beta = net->params + B->b_off;
+            const float *st = net->state + B->s_off;
+            int C = B->is.c;
+            size_t row = L->n_w / (size_t) C;
+            for (int c = 0; c < C; c++) {
+                float k = gamma[c] / sqrtf(st[C + c] + BN_EPS);
+                for (size_t i = 0; i < row; i++)
+                    w[(size_t) c * row + i] *= k;
+                bias[c] = bias[c] * k + beta[c] - st[c] * k;
+            }
+        }
+    }
+    net->fold_valid = true;
+}
+
+/* Bias of layer l in iparams (see s_build_fold). */
+static const float *
+s_ibias(const nn_net_t *net, int l)
+{
+    const nn_layer_t *L = &net->layers[l];
+    if (L->n_b)
+        return net->iparams + L->b_off;
+    size_t extra = net->n_params;
+    for (int m = 0; m < l; m++) {
+        const nn_layer_t *P = &net->layers[m];
+        if ((P->type == NN_L_CONV || P->type == NN_L_DWCONV) && !P->n_b)
+            extra += (size_t) P->os.c;
+    }
+    return net->iparams + extra;
+}
+
+/* Grows the inference buffers to cap samples; aliased layers share them. */
+static void
+s_inference_reserve(nn_net_t *net, int cap)
+{
+    int n = net->n_layers;
+    if (!net->ibuf) {
+        net->ibuf = xcalloc((size_t) n, sizeof(float *));
+        net->iout = xcalloc((size_t) n, sizeof(float *));
+    }
+    if (cap > net->icap) {
+        for (int l = 0; l < n; l++) {
+            free(net->ibuf[l]);
+            net->ibuf[l] = NULL;
+            if (!net->folded[l])
+                net->ibuf[l] = xmallocarray((size_t) cap * net->layers[l].osz, sizeof(float));
+        }
+        net->icap = cap;
+    }
+    for (int l = 0; l < n; l++)
+        net->iout[l] = net->folded[l] ? net->iout[net->layers[l].in[0]] : net->ibuf[l];
+}
+
+static void
+s_infer_shard(nn_net_t *net, nn_shard_t *s)
+{
+    int b = s->b;
+    for (int l = 0; l < net->n_layers; l++) {
+        const nn_layer_t *L = &net->layers[l];
+        const float *x = L->in[0] >= 0 ? s->out[L->in[0]] : NULL;
+        float *y = s->out[l];
+        const float *w = net->iparams + L->w_off;
+        size_t n = (size_t) b * L->osz;
+        switch (L->type) {
+        case NN_L_INPUT:
+            break;
+        case NN_L_CONV:
+            s_conv_forward(L, s, x, y, w, s_ibias(net, l));
+            break;
+        case NN_L_DWCONV:
+            s_dw_forward(L, b, x, y, w, s_ibias(net, l));
+            break;
+        case NN_L_BN:
+            if (!net->folded[l])
+                s_bn_infer(L, b, x, y, w, net->iparams + L->b_off, net->state + L->s_off);
+            break;
+        case NN_L_RELU:
+            s_relu(x, y, n);
+            break;
+        case NN_L_MAXPOOL:
+        case NN_L_AVGPOOL:
+            s_pool_forward(L, b, x, y, NULL);
+            break;
+        case NN_L_GAP: {
+            int HW = L->is.h * L->is.w;
+            for (size_t p = 0; p < (size_t) b * L->is.c; p++) {
+                float acc = 0.0f;
+                for (int i = 0; i < HW; i++)
+                    acc += x[p * HW + i];
+                y[p] = acc / (float) HW;
+            }
+            break;
+        }
+        case NN_L_DENSE:
+            s_dense_forward(L, b, x, y, w, net->iparams + L->b_off);
+            break;
+        case NN_L_DROPOUT:
+            memcpy(y, x, n * sizeof(float));
+            break;
+        case NN_L_ADD: {
+            const float *x2 = s->out[L->in[1]];
+            for (size_t i = 0; i < n; i++)
+                y[i] = x[i] + x2[i];
+            break;
+        }
+        case NN_L_SOFTMAX_XENT:
+            s_softmax(x, y, b, (int) L->osz);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static void *
+s_infer_thread(void *arg)
+{
+    nn_shard_t *s = arg;
+    s_infer_shard(s->net, s);
+    return NULL;
+}
+
+int
+nn_forward(nn_net_t *net, const float *x, int batch, float *out)
+{
+    if (!net)
+        return -1;
+    if (net->input < 0 || net->n_layers < 2)
+        return nn_fail(net, "nn_forward: the net has no layers after its input");
+    if (!x || batch < 1 || batch > (1 << 20))
+        return nn_fail(net, "nn_forward: bad input or batch %d", batch);
+    if (!net->fold_valid)
+        s_build_fold(net);
+    s_inference_reserve(net, batch);
+    /* split big batches over threads; below ~8 samples each a thread costs more than it gives */
+    int T = SHOP_MIN(net->threads, batch / 8);
+    if (T < 1)
+        T = 1;
+    if (T > net->n_ishards) {
+        net->ishards = xrealloc(net->ishards, (size_t) T * sizeof(nn_shard_t));
+        for (int t = net->n_ishards; t < T; t++) {
+            memset(&net->ishards[t], 0, sizeof(nn_shard_t));
+            net->ishards[t].out = xcalloc((size_t) net->n_layers, sizeof(float *));
+        }
+        net->n_ishards = T;
+    }
+    const nn_layer_t *in = &net->layers[net->input];
+    memcpy(net->iout[net->input], x, (size_t) batch * in->osz * sizeof(float));
+    pthread_t tid[64];
+    bool started[64] = { false };
+    int start = 0;
+    for (int t = 0; t < T; t++) {
+        nn_shard_t *s = &net->ishards[t];
+        s->b = batch / T + (t < batch % T);
+        for (int l = 0; l < net->n_layers; l++)
+            s->out[l] = net->iout[l] + (size_t) start * net->layers[l].osz;
+        s->net = net;
+        start += s->b;
+        if (t > 0)
+            started[t] = pthread_create(&tid[t], NULL, s_infer_thread, s) == 0;
+    }
+    s_infer_shard(net, &net->ishards[0]);
+    for (int t = 1; t < T; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        else
+            s_infer_shard(net, &net->ishards[t]);   /* no thread: do it here */
+    }
+    net->ibatch = batch;
+    if (out)
+        memcpy(out, net->iout[net->output],
+               (size_t) batch * net->layers[net->output].osz * sizeof(float));
+    return 0;
+}
+
+const float *
+nn_layer_output(nn_net_t *net, int layer, nn_shape_t *shape)
+{
+    if (!net || layer < 0 || layer >= net->n_layers || net->ibatch == 0 || !net->iout)
+        return NULL;
+    if (shape)
+        *shape = net->layers[layer].os;
+    return net->iout[layer];
+}

@@ -1,0 +1,432 @@
+/* nn/train.c: the trainer: mini-batches split into shards run by worker
+ * threads, gradients summed in a fixed order (so a seed gives the same
+ * weights whatever the thread count), SGD with Nesterov momentum or AdamW,
+ * cosine / one-cycle schedules, label smoothing, early stopping. */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "nn/internal.h"
+
+#define MAX_SHARDS 16
+
+void
+nn_train_opts_default(nn_train_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->epochs = 10;
+    o->batch = 128;
+    o->optimizer = NN_SGD;
+    o->lr = 0.05f;
+    o->momentum = 0.9f;
+    o->beta1 = 0.9f;
+    o->beta2 = 0.999f;
+    o->eps = 1e-8f;
+    o->weight_decay = 5e-4f;
+    o->schedule = NN_SCHED_COSINE;
+    o->warmup = 0.05f;
+    o->seed = 1;
+    o->restore_best = true;
+    o->verbose = 1;
+}
+
+void
+nn_history_free(nn_history_t *hist)
+{
+    if (!hist)
+        return;
+    free(hist->epochs);
+    memset(hist, 0, sizeof *hist);
+}
+
+/* Learning rate at step t of total. */
+static float
+s_lr(const nn_train_opts_t *o, long t, long total)
+{
+    double f = total > 1 ? (double) t / (double) (total - 1) : 1.0;
+    double w = o->warmup;
+    if (o->schedule == NN_SCHED_ONECYCLE) {
+        /* rise from lr/25 to lr, then anneal to lr/1e4, both cosine */
+        double up = w > 0 ? w : 0.3;
+        if (f < up)
+            return (float) (o->lr / 25.0 + (o->lr - o->lr / 25.0) * 0.5 * (1.0 - cos(M_PI * f / up)));
+        double g = (f - up) / (1.0 - up);
+        return (float) (o->lr / 1e4 + (o->lr - o->lr / 1e4) * 0.5 * (1.0 + cos(M_PI * g)));
+    }
+    if (w > 0 && f < w)
+        return (float) (o->lr * (f + 1.0 / (double) total) / w);
+    if (o->schedule == NN_SCHED_COSINE) {
+        double g = w < 1.0 ? (f - w) / (1.0 - w) : 1.0;
+        return (float) (o->lr * 0.5 * (1.0 + cos(M_PI * g)));
+    }
+    return o->lr;
+}
+
+static void *
+s_shard_job(void *arg)
+{
+    nn_shard_t *s = arg;
+    nn_shard_forward_train(s->net, s);
+    nn_shard_backward(s->net, s);
+    return NULL;
+}
+
+/* Copies samples idx[0..b) of d into dst, then augments them. */
+static void
+s_gather(const nn_data_t *d, const int *idx, int b, float *dst, int32_t *labels, uint64_t *rng)
+{
+    size_t sz = (size_t) d->shape.c * d->shape.h * d->shape.w;
+    for (int i = 0; i < b; i++) {
+        memcpy(dst + (size_t) i * sz, d->x + (size_t) idx[i] * sz, sz * sizeof(float));
+        labels[i] = d->y[idx[i]];
+    }
+    if (d->augment)
+        d->augment(dst, b, &d->shape, rng, d->augment_user);
+}
+
+double
+nn_evaluate(nn_net_t *net, const nn_data_t *data, double *loss)
+{
+    if (!net || !data || !data->x || !data->y || data->n < 1)
+        return -1;
+    nn_shape_t in = nn_input_shape(net);
+    if (in.c != data->shape.c || in.h != data->shape.h || in.w != data->shape.w)
+        return nn_fail(net, "evaluate: data shape differs from the net's input");
+    int k = nn_output_size(net);
+    size_t sz = (size_t) in.c * in.h * in.w;
+    enum { CHUNK = 256 };
+    float *out = xmallocarray((size_t) CHUNK * k, sizeof(float));
+    long correct = 0;
+    double total = 0.0;
+    for (int i = 0; i < data->n; i += CHUNK) {
+        int b = SHOP_MIN(CHUNK, data->n - i);
+        if (nn_forward(net, data->x + (size_t) i * sz, b, out) < 0) {
+            free(out);
+            return -1;
+        }
+        for (int j = 0; j < b; j++) {
+            const float *p = out + (size_t) j * k;
+            int y = data->y[i + j];
+            if (y < 0 || y >= k)
+                continue;
+            correct += nn_argmax(p, k) == y;
+            total -= log(p[y] > 1e-30f ? p[y] : 1e-30f);
+        }
+    }
+    free(out);
+    if (loss)
+        *loss = total / data->n;
+    return (double) correct / data->n;
+}
+
+static void
+s_fmt_time(double s, char *buf, size_t len)
+{
+    if (s < 0 || !isfinite(s))
+        s = 0;
+    long t = (long) (s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, len, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else
+        snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
+}
+
+static int
+s_check_data(const nn_net_t *net, const nn_data_t *d, const char *what, char *err, size_t errlen)
+{
+    nn_shape_t in = nn_input_shape(net);
+    if (!d->x || !d->y || d->n < 1)
+        return nn_errf(err, errlen, "%s data empty", what);
+    if (d->shape.c != in.c || d->shape.h != in.h || d->shape.w != in.w)
+        return nn_errf(err, errlen, "%s data is %dx%dx%d, the net takes %dx%dx%d", what,
+                       d->shape.c, d->shape.h, d->shape.w, in.c, in.h, in.w);
+    int k = nn_output_size(net);
+    for (int i = 0; i < d->n; i++)
+        if (d->y[i] < 0 || d->y[i] >= k)
+            return nn_errf(err, errlen, "%s label %d of sample %d not in 0..%d", what, d->y[i],
+                           i, k - 1);
+    return 0;
+}
+
+int
+nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
+         nn_history_t *hist, char *err, size_t errlen)
+{
+    if (hist)
+        memset(hist, 0, sizeof *hist);
+    if (!net || !train || !opts)
+        return nn_errf(err, errlen, "nn_train: missing argument");
+    if (net->output < 0 || net->layers[net->output].type != NN_L_SOFTMAX_XENT)
+        return nn_errf(err, errlen, "nn_train: the net's output must be a softmax_xent layer");
+    if (s_check_data(net, train, "training", err, errlen) < 0)
+        return -1;
+    if (opts->val && s_check_data(net, opts->val, "validation", err, errlen) < 0)
+        return -1;
+    const nn_train_opts_t *o = opts;
+    if (o->epochs < 1 || o->batch < 1 || !(o->lr > 0) || o->label_smoothing < 0
+        || o->label_smoothing >= 1 || o->val_split < 0 || o->val_split >= 1 || o->weight_decay < 0)
+        return nn_errf(err, errlen, "nn_train: epochs, batch, lr, smoothing, split out of range");
+    int shards = o->shards > 0 ? o->shards : 2;
+    if (shards > MAX_SHARDS)
+        shards = MAX_SHARDS;
+    int threads = o->threads > 0 ? o->threads : net->threads;
+    if (threads > shards)
+        threads = shards;
+
+    /* hold out a validation split: a seeded shuffle, the tail is validation */
+    uint64_t rng = o->seed * 0x2545f4914f6cdd1dULL + 1;
+    int n = train->n;
+    int *perm = xmallocarray((size_t) n, sizeof(int));
+    for (int i = 0; i < n; i++)
+        perm[i] = i;
+    nn_data_t val = { 0 };
+    float *val_x = NULL;
+    int32_t *val_y = NULL;
+    int n_train = n;
+    if (o->val) {
+        val = *o->val;
+    } else if (o->val_split > 0) {
+        for (int i = n - 1; i > 0; i--) {
+            int j = (int) (nn_splitmix64(&rng) % (uint64_t) (i + 1));
+            int t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+        }
+        int n_val = (int) (n * o->val_split);
+        if (n_val < 1 || n_val >= n) {
+            free(perm);
+            return nn_errf(err, errlen, "nn_train: validation split leaves no data");
+        }
+        n_train = n - n_val;
+        size_t sz = (size_t) train->shape.c * train->shape.h * train->shape.w;
+        val_x = xmallocarray((size_t) n_val * sz, sizeof(float));
+        val_y = xmallocarray((size_t) n_val, sizeof(int32_t));
+        for (int i = 0; i < n_val; i++) {
+            memcpy(val_x + (size_t) i * sz, train->x + (size_t) perm[n_train + i] * sz,
+                   sz * sizeof(float));
+            val_y[i] = train->y[perm[n_train + i]];
+        }
+        val = (nn_data_t) { val_x, val_y, n_val, train->shape, NULL, NULL };
+    }
+    bool has_val = val.n > 0;
+
+    int batch = SHOP_MIN(o->batch, n_train);
+    int per_shard = (batch + shards - 1) / shards;
+    nn_shard_t sh[MAX_SHARDS];
+    memset(sh, 0, sizeof sh);
+    int rc = -1;
+    float *mom = NULL, *vel = NULL, *best_p = NULL, *best_s = NULL;
+    int32_t *labels = xmallocarray((size_t) batch, sizeof(int32_t));
+    for (int t = 0; t < shards; t++) {
+        if (nn_shard_reserve(net, &sh[t], per_shard) < 0) {
+            nn_errf(err, errlen, "%s", net->err);
+            goto out;
+        }
+        sh[t].net = net;
+    }
+    size_t np = net->n_params;
+    mom = xcalloc(np + 1, sizeof(float));
+    if (o->optimizer == NN_ADAMW)
+        vel = xcalloc(np + 1, sizeof(float));
+    /* weight decay on conv and dense weights only, not on biases or BN */
+    uint8_t *decay = xcalloc(np + 1, 1);
+    for (int l = 0; l < net->n_layers; l++) {
+        const nn_layer_t *L = &net->layers[l];
+        if (L->type == NN_L_CONV || L->type == NN_L_DWCONV || L->type == NN_L_DENSE)
+            memset(decay + L->w_off, 1, L->n_w);
+    }
+
+    long steps = n_train / batch;   /* the last partial batch is dropped: tiny BN shards are noise */
+    if (o->max_steps_per_epoch > 0 && steps > o->max_steps_per_epoch)
+        steps = o->max_steps_per_epoch;
+    long total = steps * o->epochs, t_step = 0;
+    float best_acc = -1.0f;
+    int since_best = 0;
+    if (hist)
+        hist->epochs = xcalloc((size_t) o->epochs, sizeof(nn_epoch_t));
+    double t_start = shop_now_s();
+    float lr = o->lr;
+    for (int ep = 1; ep <= o->epochs; ep++) {
+        double t0 = shop_now_s(), t_last = t0;
+        /* reshuffle the training part each epoch */
+        for (int i = n_train - 1; i > 0; i--) {
+            int j = (int) (nn_splitmix64(&rng) % (uint64_t) (i + 1));
+            int t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+        }
+        double loss_sum = 0.0;
+        long correct = 0, seen = 0;
+        for (long st = 0; st < steps; st++, t_step++) {
+            const int *bidx = perm + st * batch;
+            int off = 0;
+            for (int t = 0; t < shards; t++) {
+                nn_shard_t *s = &sh[t];
+                s->b = batch / shards + (t < batch % shards);
+                uint64_t srng = o->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t) (t_step * MAX_SHARDS + t + 1));
+                nn_splitmix64(&srng);
+                s->labels = labels + off;
+                s->smoothing = o->label_smoothing;
+                s->grad_scale = 1.0f / (float) batch;
+                s_gather(train, bidx + off, s->b, s->out[net->input], labels + off, &srng);
+                s->rng = srng;   /* dropout continues the stream the augmentation used */
+                off += s->b;
+            }
+            /* run the shards: up to `threads` at a time, the caller's thread included */
+            for (int t0s = 0; t0s < shards; t0s += threads) {
+                pthread_t tid[MAX_SHARDS];
+                bool started[MAX_SHARDS] = { false };
+                int end = SHOP_MIN(shards, t0s + threads);
+                for (int t = t0s + 1; t < end; t++)
+                    started[t] = pthread_create(&tid[t], NULL, s_shard_job, &sh[t]) == 0;
+                s_shard_job(&sh[t0s]);
+                for (int t = t0s + 1; t < end; t++) {
+                    if (started[t])
+                        pthread_join(tid[t], NULL);
+                    else
+                        s_shard_job(&sh[t]);
+                }
+            }
+            /* reduce in shard order: deterministic */
+            float *g = sh[0].gparams;
+            for (int t = 1; t < shards; t++) {
+                const float *gt = sh[t].gparams;
+                for (size_t i = 0; i < np; i++)
+                    g[i] += gt[i];
+            }
+            for (int t = 0; t < shards; t++) {
+                loss_sum += sh[t].loss;
+                correct += sh[t].correct;
+            }
+            seen += batch;
+            /* BN running statistics: shard means and variances averaged */
+            for (int l = 0; l < net->n_layers; l++) {
+                const nn_layer_t *L = &net->layers[l];
+                if (L->type != NN_L_BN)
+                    continue;
+                int C = L->is.c;
+                float *rm = net->state + L->s_off, *rv = rm + C;
+                for (int c = 0; c < C; c++) {
+                    double m = 0.0, v = 0.0;
+                    for (int t = 0; t < shards; t++) {
+                        m += (double) sh[t].bnstat[L->bn_slot][c] * sh[t].b;
+                        v += (double) sh[t].bnstat[L->bn_slot][2 * C + c] * sh[t].b;
+                    }
+                    m /= batch;
+                    v /= batch;
+                    double cnt = (double) per_shard * L->is.h * L->is.w;
+                    if (cnt > 1)
+                        v *= cnt / (cnt - 1);   /* unbiased, as PyTorch keeps it */
+                    rm[c] = 0.9f * rm[c] + 0.1f * (float) m;
+                    rv[c] = 0.9f * rv[c] + 0.1f * (float) v;
+                }
+            }
+            lr = s_lr(o, t_step, total);
+            float *p = net->params, wd = o->weight_decay;
+            if (o->optimizer == NN_ADAMW) {
+                float b1 = o->beta1, b2 = o->beta2;
+                double c1 = 1.0 - pow(b1, (double) (t_step + 1));
+                double c2 = 1.0 - pow(b2, (double) (t_step + 1));
+                float a = (float) (lr * sqrt(c2) / c1);
+                for (size_t i = 0; i < np; i++) {
+                    float gi = g[i];
+                    mom[i] = b1 * mom[i] + (1.0f - b1) * gi;
+                    vel[i] = b2 * vel[i] + (1.0f - b2) * gi * gi;
+                    if (decay[i])
+                        p[i] -= lr * wd * p[i];
+                    p[i] -= a * mom[i] / (sqrtf(vel[i]) + o->eps);
+                }
+            } else {
+                float mu = o->momentum;
+                for (size_t i = 0; i < np; i++) {
+                    float gi = g[i] + (decay[i] ? wd * p[i] : 0.0f);
+                    mom[i] = mu * mom[i] + gi;
+                    p[i] -= lr * (gi + mu * mom[i]);
+                }
+            }
+            nn_invalidate(net);
+            if (o->verbose >= 2 && shop_now_s() - t_last > 10.0) {
+                t_last = shop_now_s();
+                fprintf(stderr, "  epoch %d step %ld/%ld loss %.4f acc %.4f %.0f img/s\n", ep,
+                        st + 1, steps, loss_sum / seen, (double) correct / seen,
+                        seen / (t_last - t0));
+            }
+        }
+        double t_train = shop_now_s() - t0;
+        nn_epoch_t e = { .epoch = ep, .lr = lr, .loss = (float) (loss_sum / (seen ? seen : 1)),
+                         .acc = (float) correct / (float) (seen ? seen : 1), .val_loss = NAN,
+                         .val_acc = NAN, .images_per_s = seen / (t_train > 0 ? t_train : 1e-9) };
+        if (has_val) {
+            double vl = 0.0;
+            double va = nn_evaluate(net, &val, &vl);
+            if (va < 0) {
+                nn_errf(err, errlen, "validation failed: %s", net->err);
+                free(decay);
+                goto out;
+            }
+            e.val_acc = (float) va;
+            e.val_loss = (float) vl;
+        }
+        e.seconds = shop_now_s() - t0;
+        if (hist)
+            hist->epochs[hist->n++] = e;
+        if (o->verbose >= 1) {
+            char eta[32];
+            double elapsed = shop_now_s() - t_start;
+            s_fmt_time(elapsed / ep * (o->epochs - ep), eta, sizeof eta);
+            fprintf(stderr,
+                    "epoch %3d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  lr %.5f  "
+                    "%6.0f img/s  %5.1f s  ETA %s\n",
+                    ep, o->epochs, e.loss, e.acc, e.val_loss, e.val_acc, e.lr, e.images_per_s,
+                    e.seconds, eta);
+        }
+        if (o->progress)
+            o->progress(&e, o->progress_user);
+        if (has_val) {
+            if (e.val_acc > best_acc) {
+                best_acc = e.val_acc;
+                since_best = 0;
+                if (hist)
+                    hist->best_epoch = ep;
+                if (o->restore_best) {
+                    if (!best_p) {
+                        best_p = xmallocarray(np + 1, sizeof(float));
+                        best_s = xmallocarray(net->n_state + 1, sizeof(float));
+                    }
+                    memcpy(best_p, net->params, np * sizeof(float));
+                    memcpy(best_s, net->state, net->n_state * sizeof(float));
+                }
+            } else if (o->patience > 0 && ++since_best >= o->patience) {
+                if (hist)
+                    hist->stopped_early = true;
+                if (o->verbose >= 1)
+                    fprintf(stderr, "early stop: no better val_acc for %d epochs\n", o->patience);
+                break;
+            }
+        }
+    }
+    if (best_p) {
+        memcpy(net->params, best_p, np * sizeof(float));
+        memcpy(net->state, best_s, net->n_state * sizeof(float));
+        nn_invalidate(net);
+    }
+    free(decay);
+    rc = 0;
+out:
+    for (int t = 0; t < shards; t++)
+        nn_shard_free(net, &sh[t]);
+    free(labels);
+    free(mom);
+    free(vel);
+    free(best_p);
+    free(best_s);
+    free(perm);
+    free(val_x);
+    free(val_y);
+    if (rc < 0 && hist)
+        nn_history_free(hist);
+    return rc;
+}

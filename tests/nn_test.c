@@ -1,0 +1,287 @@
+/* tests/nn_test.c: nn/ self-test: gradient check of every layer, learning,
+ * determinism, save/load, broken model files, the OpenBLAS kernel choice. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nn/internal.h"
+#include "nn/nn.h"
+#include "nn/selftest.h"
+
+static void
+s_gradcheck(nn_ltype_t type)
+{
+    double e = nn_gradcheck(type, false);
+    if (e < 0 || e > NN_GRADCHECK_TOL)
+        nn_gradcheck(type, true);   /* print the offending parameters */
+    assert_true(e >= 0.0);
+    assert_true(e <= NN_GRADCHECK_TOL);
+}
+
+#define GRADCHECK_TEST(name, type) \
+    static void test_gradcheck_##name(void **state) { (void) state; s_gradcheck(type); }
+GRADCHECK_TEST(conv2d, NN_L_CONV)
+GRADCHECK_TEST(depthwise, NN_L_DWCONV)
+GRADCHECK_TEST(batchnorm, NN_L_BN)
+GRADCHECK_TEST(relu, NN_L_RELU)
+GRADCHECK_TEST(maxpool, NN_L_MAXPOOL)
+GRADCHECK_TEST(avgpool, NN_L_AVGPOOL)
+GRADCHECK_TEST(global_avgpool, NN_L_GAP)
+GRADCHECK_TEST(dense, NN_L_DENSE)
+GRADCHECK_TEST(dropout, NN_L_DROPOUT)
+GRADCHECK_TEST(residual_add, NN_L_ADD)
+GRADCHECK_TEST(softmax_xent, NN_L_SOFTMAX_XENT)
+
+static void
+test_small_net_learns_bars_sgd(void **state)
+{
+    (void) state;
+    double acc = nn_selftest_learn(NN_SGD, false);
+    printf("# bars test accuracy (SGD) %.4f\n", acc);
+    assert_true(acc >= NN_LEARN_MIN_ACC);
+}
+
+static void
+test_small_net_learns_bars_adamw(void **state)
+{
+    (void) state;
+    double acc = nn_selftest_learn(NN_ADAMW, false);
+    printf("# bars test accuracy (AdamW) %.4f\n", acc);
+    assert_true(acc >= NN_LEARN_MIN_ACC);
+}
+
+/* Same seed and shards with 1 or 2 threads: bit-identical weights. */
+static void
+test_training_deterministic_across_threads(void **state)
+{
+    (void) state;
+    enum { N = 256 };
+    float *x = calloc(N * 64, sizeof(float));
+    int32_t *y = calloc(N, sizeof(int32_t));
+    uint64_t rng = 4;
+    for (int i = 0; i < N; i++) {
+        y[i] = (int32_t) (nn_rand_u32(&rng) % 2);
+        for (int p = 0; p < 64; p++)
+            x[i * 64 + p] = nn_rand_normal(&rng) + (y[i] && p % 8 == 3 ? 1.0f : 0.0f);
+    }
+    void *img[2];
+    size_t len[2];
+    for (int t = 0; t < 2; t++) {
+        nn_net_t *net = nn_selftest_small_net(9);
+        assert_non_null(net);
+        nn_data_t d = { x, y, N, { 1, 8, 8 }, NULL, NULL };
+        nn_train_opts_t o;
+        nn_train_opts_default(&o);
+        o.epochs = 2;
+        o.batch = 32;
+        o.threads = t + 1;
+        o.shards = 2;
+        o.verbose = 0;
+        char err[256];
+        assert_int_equal(nn_train(net, &d, &o, NULL, err, sizeof err), 0);
+        img[t] = nn_save_mem(net, &len[t], err, sizeof err);
+        assert_non_null(img[t]);
+        nn_destroy(&net);
+    }
+    assert_int_equal(len[0], len[1]);
+    assert_memory_equal(img[0], img[1], len[0]);
+    free(img[0]);
+    free(img[1]);
+    free(x);
+    free(y);
+}
+
+static void
+test_save_load_bit_identical(void **state)
+{
+    (void) state;
+    assert_int_equal(nn_selftest_roundtrip(true), 0);
+    /* and through a real file */
+    nn_net_t *net = nn_selftest_small_net(2);
+    const char *labels[] = { "a", "b" };
+    assert_int_equal(nn_set_labels(net, labels, 2), 0);
+    assert_int_equal(nn_meta_set(net, "mean", "0.286"), 0);
+    char path[] = "/tmp/shop-nn-test-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    char err[256];
+    assert_int_equal(nn_save(net, path, err, sizeof err), 0);
+    nn_net_t *back = nn_load(path, err, sizeof err);
+    unlink(path);
+    assert_non_null(back);
+    float x[64], a[2], b[2];
+    for (int i = 0; i < 64; i++)
+        x[i] = (float) (i % 7) - 3.0f;
+    assert_int_equal(nn_forward(net, x, 1, a), 0);
+    assert_int_equal(nn_forward(back, x, 1, b), 0);
+    assert_memory_equal(a, b, sizeof a);
+    assert_string_equal(nn_meta_get(back, "mean"), "0.286");
+    assert_string_equal(nn_label(back, 0), "a");
+    nn_destroy(&back);
+    nn_destroy(&net);
+    assert_null(net);
+    /* a missing file is an error with the path in it */
+    assert_null(nn_load("/nonexistent/model.nn", err, sizeof err));
+    assert_non_null(strstr(err, "/nonexistent/model.nn"));
+}
+
+static void
+test_broken_files_fail_cleanly(void **state)
+{
+    (void) state;
+    assert_int_equal(nn_selftest_broken(false), 0);
+    char err[256];
+    assert_null(nn_load_mem("SHOPNN\r\n", 8, err, sizeof err));
+    assert_true(strlen(err) > 0);
+    assert_null(nn_load_mem("hello", 5, err, sizeof err));
+    assert_non_null(strstr(err, "magic"));
+}
+
+/* Batched inference equals one-by-one inference; BN folding equals the
+ * unfolded training-mode arithmetic up to float rounding. */
+static void
+test_batched_forward_matches_batch1(void **state)
+{
+    (void) state;
+    nn_net_t *net = nn_selftest_small_net(6);
+    enum { B = 37 };
+    float *x = malloc(B * 64 * sizeof(float)), out[B * 2], one[2];
+    uint64_t rng = 8;
+    for (int i = 0; i < B * 64; i++)
+        x[i] = nn_rand_normal(&rng);
+    assert_int_equal(nn_forward(net, x, B, out), 0);
+    int emb = nn_find_layer(net, "embedding");
+    assert_true(emb > 0);
+    nn_shape_t es;
+    const float *e = nn_layer_output(net, emb, &es);
+    assert_non_null(e);
+    assert_int_equal(es.c, 8);
+    float e5[8];
+    memcpy(e5, e + 5 * 8, sizeof e5);
+    for (int i = 0; i < B; i++) {
+        assert_int_equal(nn_forward(net, x + i * 64, 1, one), 0);
+        for (int k = 0; k < 2; k++)
+            assert_float_equal(one[k], out[i * 2 + k], 1e-5);
+        if (i == 5) {
+            const float *e1 = nn_layer_output(net, emb, NULL);
+            for (int k = 0; k < 8; k++)
+                assert_float_equal(e1[k], e5[k], 1e-5);
+        }
+        /* probabilities */
+        assert_float_equal(one[0] + one[1], 1.0, 1e-5);
+    }
+    free(x);
+    nn_destroy(&net);
+}
+
+static void
+test_builders_reject_bad_arguments(void **state)
+{
+    (void) state;
+    nn_net_t *net = nn_new(1);
+    assert_int_equal(nn_relu(net, 0), -1);           /* no input yet */
+    assert_true(strlen(nn_error(net)) > 0);
+    int x = nn_input(net, (nn_shape_t) { 1, 28, 28 });
+    assert_int_equal(x, 0);
+    assert_int_equal(nn_input(net, (nn_shape_t) { 1, 2, 2 }), -1);
+    assert_int_equal(nn_conv2d(net, x, 8, 30, 3, 1, 1, 0, 1, false), -1);   /* kernel too big */
+    assert_int_equal(nn_conv2d(net, x, 0, 3, 3, 1, 1, 1, 1, false), -1);    /* no filters */
+    assert_int_equal(nn_conv2d(net, x, 8, 3, 3, 1, 1, 3, 1, false), -1);    /* pad >= kernel */
+    assert_int_equal(nn_maxpool(net, x, 29, 1), -1);
+    assert_int_equal(nn_dropout(net, x, 1.0f), -1);
+    assert_int_equal(nn_dense(net, 7, 10), -1);
+    int c = nn_conv2d(net, x, 8, 3, 3, 2, 2, 1, 1, true);
+    assert_true(c > 0);
+    nn_shape_t s = nn_layer_shape(net, c);
+    assert_int_equal(s.c, 8);
+    assert_int_equal(s.h, 14);
+    assert_int_equal(s.w, 14);
+    assert_int_equal(nn_add(net, x, c), -1);         /* shapes differ */
+    assert_int_equal(nn_num_params(net), 8 * 9 + 8);
+    int sm = nn_softmax_xent(net, nn_dense(net, c, 10));
+    assert_true(sm > 0);
+    assert_int_equal(nn_relu(net, sm), -1);          /* nothing reads a loss */
+    assert_int_equal(nn_output_size(net), 10);
+    assert_int_equal(nn_layer_set_name(net, c, "stem"), 0);
+    assert_int_equal(nn_find_layer(net, "stem"), c);
+    assert_int_equal(nn_layer_set_name(net, x, "stem"), -1);
+    assert_string_equal(nn_layer_type(net, c), "conv2d");
+    /* training refuses labels out of range */
+    float img[784] = { 0 };
+    int32_t lab = 12;
+    nn_data_t d = { img, &lab, 1, { 1, 28, 28 }, NULL, NULL };
+    nn_train_opts_t o;
+    nn_train_opts_default(&o);
+    o.verbose = 0;
+    char err[256];
+    assert_int_equal(nn_train(net, &d, &o, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "label"));
+    nn_destroy(&net);
+    nn_destroy(&net);   /* safe twice */
+}
+
+static void
+test_blas_kernel_choice(void **state)
+{
+    (void) state;
+    nn_cpu_t zen4 = { .avx2 = true, .fma = true, .avx512f = true, .avx512bw = true,
+                      .avx512vl = true, .avx512dq = true, .avx512bf16 = true, .os_avx = true,
+                      .os_avx512 = true };
+    nn_cpu_t skx = zen4;
+    skx.avx512bf16 = false;
+    nn_cpu_t no_os = zen4;   /* CPU has AVX-512 but the OS does not save ZMM state */
+    no_os.os_avx512 = false;
+    nn_cpu_t old = { 0 };
+    nn_cpu_t avx2 = { .avx2 = true, .fma = true, .os_avx = true };
+    assert_string_equal(nn_blas_choose_coretype(NULL, "Prescott", &zen4), "Cooperlake");
+    assert_string_equal(nn_blas_choose_coretype("", "Prescott", &skx), "SkylakeX");
+    assert_string_equal(nn_blas_choose_coretype(NULL, "Prescott", &no_os), "Haswell");
+    assert_string_equal(nn_blas_choose_coretype(NULL, "Core2", &avx2), "Haswell");
+    assert_null(nn_blas_choose_coretype(NULL, "Prescott", &old));      /* nothing safe to use */
+    assert_null(nn_blas_choose_coretype("Haswell", "Haswell", &zen4)); /* user's choice */
+    assert_null(nn_blas_choose_coretype("Prescott", "Prescott", &zen4));
+    assert_null(nn_blas_choose_coretype(NULL, "SkylakeX", &zen4));     /* already fast */
+    assert_null(nn_blas_choose_coretype(NULL, "Zen", &zen4));
+    /* this machine: the detection runs and the name is reported */
+    nn_cpu_t here;
+    nn_cpu_detect(&here);
+    assert_true(strlen(nn_blas_corename()) > 0);
+    if (here.avx512f)
+        assert_true(here.avx2);
+}
+
+int
+main(void)
+{
+    nn_blas_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gradcheck_conv2d),
+        cmocka_unit_test(test_gradcheck_depthwise),
+        cmocka_unit_test(test_gradcheck_batchnorm),
+        cmocka_unit_test(test_gradcheck_relu),
+        cmocka_unit_test(test_gradcheck_maxpool),
+        cmocka_unit_test(test_gradcheck_avgpool),
+        cmocka_unit_test(test_gradcheck_global_avgpool),
+        cmocka_unit_test(test_gradcheck_dense),
+        cmocka_unit_test(test_gradcheck_dropout),
+        cmocka_unit_test(test_gradcheck_residual_add),
+        cmocka_unit_test(test_gradcheck_softmax_xent),
+        cmocka_unit_test(test_small_net_learns_bars_sgd),
+        cmocka_unit_test(test_small_net_learns_bars_adamw),
+        cmocka_unit_test(test_training_deterministic_across_threads),
+        cmocka_unit_test(test_save_load_bit_identical),
+        cmocka_unit_test(test_broken_files_fail_cleanly),
+        cmocka_unit_test(test_batched_forward_matches_batch1),
+        cmocka_unit_test(test_builders_reject_bad_arguments),
+        cmocka_unit_test(test_blas_kernel_choice),
+    };
+    return cmocka_run_group_tests_name("nn", tests, NULL, NULL);
+}
