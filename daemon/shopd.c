@@ -1,6 +1,10 @@
 /* daemon/shopd.c: the shopd daemon's main(): options, configuration,
- * signals (a signalfd in the poll loop: handlers never run), daemonising,
- * systemd notification and the main loop. */
+ * signals, daemonising, systemd notification and the main loop.
+ *
+ * Signal handlers only set a volatile sig_atomic_t flag and write one byte
+ * to a self-pipe that the poll loop watches, so a signal wakes the loop at
+ * once whichever thread receives it (OpenBLAS and libzmq start threads of
+ * their own, so blocking signals in main alone would not be enough). */
 #include "config.h"
 
 #include <errno.h>
@@ -10,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +23,7 @@
 #include "common/util.h"
 #include "daemon/conf.h"
 #include "daemon/server.h"
+#include "nn/nn.h"
 
 #define S_DEFAULT_CONFIG SHOP_SYSCONFDIR "/shopd/shopd.conf"
 
@@ -132,6 +136,23 @@ s_daemonise(int *ready_fd)
     *ready_fd = p[1];
 }
 
+static volatile sig_atomic_t s_stop_sig; /* SIGTERM or SIGINT received */
+static volatile sig_atomic_t s_hup;      /* SIGHUP received */
+static int s_wake_fd = -1;               /* write end of the self-pipe */
+
+static void
+s_on_signal(int sig)
+{
+    int saved = errno;
+    if (sig == SIGHUP)
+        s_hup = 1;
+    else
+        s_stop_sig = sig;
+    if (s_wake_fd >= 0)
+        (void) !write(s_wake_fd, "", 1);
+    errno = saved;
+}
+
 static void
 s_write_pidfile(const char *path)
 {
@@ -158,6 +179,8 @@ main(int argc, char **argv)
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
+    /* before anything else: may re-execute with the fast OpenBLAS kernel */
+    nn_blas_ensure_fast_path(argv);
     s_opts_t o = { 0 };
     int c;
     while ((c = getopt_long(argc, argv, "fc:e:p:d:l:thV", longopts, NULL)) != -1) {
@@ -203,19 +226,18 @@ main(int argc, char **argv)
     log_set_level(cfg.log_level);
     umask(0077);
 
-    /* signals arrive through a descriptor in the poll loop */
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    signal(SIGPIPE, SIG_IGN);
-    int sfd = -1;
-    if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0
-        || (sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
-        log_err("signalfd: %s", strerror(errno));
+    int wake[2];
+    if (pipe2(wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        log_err("pipe: %s", strerror(errno));
         return 1;
     }
+    s_wake_fd = wake[1];
+    struct sigaction sa = { .sa_handler = s_on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
 
     server_t *srv = server_new(&cfg, cfg_path, err, sizeof err);
     if (!srv) {
@@ -235,8 +257,7 @@ main(int argc, char **argv)
     log_notice("shopd %s ready (pid %ld)", PACKAGE_VERSION, (long) getpid());
 
     int status = 0;
-    bool running = true;
-    while (running) {
+    for (;;) {
         int timeout = 1000;
         if (watchdog) {
             uint64_t now = shop_now_ns();
@@ -246,36 +267,39 @@ main(int argc, char **argv)
             }
             timeout = (int) SHOP_MIN((uint64_t) timeout, (wd_next - now) / 1000000 + 1);
         }
-        bool sig_ready;
-        if (server_poll(srv, sfd, timeout, &sig_ready) != 0) {
+        bool woken;
+        if (server_poll(srv, wake[0], timeout, &woken) != 0) {
             status = 1;
             break;
         }
-        if (!sig_ready)
-            continue;
-        struct signalfd_siginfo si;
-        while (read(sfd, &si, sizeof si) == (ssize_t) sizeof si) {
-            if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-                log_notice("signal %s: shutting down", strsignal((int) si.ssi_signo));
-                running = false;
-            } else if (si.ssi_signo == SIGHUP) {
-                sd_notify(0, "RELOADING=1");
-                conf_t next;
-                char path[CONF_PATH_MAX];
-                if (s_build_config(&o, &next, path, sizeof path, err, sizeof err) != 0
-                    || server_reload(srv, &next, err, sizeof err) != 0)
-                    log_err("reload refused, keeping the running configuration: %s", err);
-                else
-                    log_notice("reloaded %s", path[0] ? path : "built-in defaults");
-                sd_notify(0, "READY=1");
-            }
+        if (woken) {
+            char drain[64];
+            while (read(wake[0], drain, sizeof drain) > 0)
+                ;
+        }
+        if (s_stop_sig) {
+            log_notice("signal %s: shutting down", strsignal(s_stop_sig));
+            break;
+        }
+        if (s_hup) {
+            s_hup = 0;
+            sd_notify(0, "RELOADING=1");
+            conf_t next;
+            char path[CONF_PATH_MAX];
+            if (s_build_config(&o, &next, path, sizeof path, err, sizeof err) != 0
+                || server_reload(srv, &next, err, sizeof err) != 0)
+                log_err("reload refused, keeping the running configuration: %s", err);
+            else
+                log_notice("reloaded %s", path[0] ? path : "built-in defaults");
+            sd_notify(0, "READY=1");
         }
     }
     sd_notify(0, "STOPPING=1");
     server_destroy(&srv);
     if (cfg.pid_file[0])
         unlink(cfg.pid_file);
-    close(sfd);
+    close(wake[0]);
+    close(wake[1]);
     log_notice("stopped");
     log_close();
     return status;

@@ -1,0 +1,718 @@
+/* tests/daemon_test.c: integration tests of a real shopd process over real
+ * ZeroMQ sockets (ipc:// in a temporary directory, or loopback TCP for
+ * CURVE), each with its own temporary database:
+ * status; catalogue; events acknowledged and present after a restart; a cart
+ * surviving a restart; malformed frames, oversized messages, unknown types, a
+ * wrong protocol version and an unknown CURVE key refused while a second,
+ * well-behaved client keeps being served; SIGTERM exits 0; SIGHUP with a
+ * broken config keeps the old one; the event stream. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "common/util.h"
+#include "ipc/client.h"
+#include "ipc/keys.h"
+#include "ipc/proto.h"
+#include "recommend/store.h"
+
+/* One shopd under test and its files. */
+typedef struct {
+    pid_t pid;
+    char dir[64];
+    char ep[160], pub_ep[160], db[160], conf[160], log[160];
+} s_shopd_t;
+
+static char s_shopd_bin[1024];
+/* the shopd of the running test: static, so teardown can stop it after a
+ * failed assertion */
+static s_shopd_t s_d;
+
+static void
+s_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Fills paths in a new temporary directory; the config file gets text. */
+static void
+s_prepare(s_shopd_t *d, const char *conf_text)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->dir, sizeof d->dir, "/tmp/shopd-test-XXXXXX");
+    assert_non_null(mkdtemp(d->dir));
+    snprintf(d->ep, sizeof d->ep, "ipc://%s/req.sock", d->dir);
+    snprintf(d->pub_ep, sizeof d->pub_ep, "ipc://%s/events.sock", d->dir);
+    snprintf(d->db, sizeof d->db, "%s/shop.db", d->dir);
+    snprintf(d->conf, sizeof d->conf, "%s/shopd.conf", d->dir);
+    snprintf(d->log, sizeof d->log, "%s/shopd.log", d->dir);
+    s_write(d->conf, conf_text ? conf_text : "[store]\nimport_demo = no\n");
+}
+
+/* Starts shopd in the foreground on d's files (endpoints from the config
+ * file when use_conf_endpoints, else from the command line). */
+static void
+s_spawn(s_shopd_t *d, bool use_conf_endpoints)
+{
+    d->pid = fork();
+    assert_true(d->pid >= 0);
+    if (d->pid == 0) {
+        int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        if (use_conf_endpoints)
+            execl(s_shopd_bin, "shopd", "--foreground", "--config", d->conf, "--db", d->db,
+                  (char *) NULL);
+        else
+            execl(s_shopd_bin, "shopd", "--foreground", "--config", d->conf, "--endpoint", d->ep,
+                  "--pub-endpoint", d->pub_ep, "--db", d->db, (char *) NULL);
+        _exit(127);
+    }
+}
+
+/* Sends one request and waits for its reply; returns 0 and fills r. */
+static int
+s_req(client_t *c, const char *type, const char *session, json_t *body, int timeout,
+      proto_reply_t *r)
+{
+    char err[512];
+    int rc = client_request(c, type, session, body, NULL, NULL, 0, timeout, r, err, sizeof err);
+    json_decref(body);
+    return rc;
+}
+
+/* Waits until shopd answers status (up to 10 s). */
+static void
+s_wait_ready(s_shopd_t *d, const client_curve_t *curve)
+{
+    char err[512];
+    client_t *c = client_new(d->ep, curve, err, sizeof err);
+    assert_non_null(c);
+    for (int i = 0; i < 100; i++) {
+        proto_reply_t r;
+        if (s_req(c, "status", NULL, NULL, 100, &r) == 0) {
+            assert_true(r.ok);
+            proto_reply_clear(&r);
+            client_destroy(&c);
+            return;
+        }
+        int st;
+        if (waitpid(d->pid, &st, WNOHANG) == d->pid)
+            fail_msg("shopd exited during start-up (see %s)", d->log);
+    }
+    fail_msg("shopd did not answer within 10 s (see %s)", d->log);
+}
+
+static void
+s_start(s_shopd_t *d)
+{
+    s_spawn(d, false);
+    s_wait_ready(d, NULL);
+}
+
+/* Sends sig, waits for the exit and returns the exit status (or 128+signal). */
+static int
+s_stop(s_shopd_t *d, int sig)
+{
+    assert_int_equal(kill(d->pid, sig), 0);
+    int st = 0;
+    for (int i = 0; i < 100; i++) {
+        if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+            d->pid = 0;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        usleep(100000);
+    }
+    kill(d->pid, SIGKILL);
+    waitpid(d->pid, &st, 0);
+    d->pid = 0;
+    fail_msg("shopd did not stop within 10 s");
+    return -1;
+}
+
+static void
+s_cleanup(s_shopd_t *d)
+{
+    if (!d->dir[0])
+        return;
+    if (d->pid > 0) {
+        kill(d->pid, SIGKILL);
+        waitpid(d->pid, NULL, 0);
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "# could not remove %s\n", d->dir);
+    d->dir[0] = 0;
+}
+
+static int
+s_teardown(void **state)
+{
+    (void) state;
+    s_cleanup(&s_d);
+    return 0;
+}
+
+static client_t *
+s_client(const s_shopd_t *d)
+{
+    char err[512];
+    client_t *c = client_new(d->ep, NULL, err, sizeof err);
+    assert_non_null(c);
+    return c;
+}
+
+/* Reads an integer at body.a.b (b may be NULL). */
+static json_int_t
+s_int(const json_t *body, const char *a, const char *b)
+{
+    const json_t *v = json_object_get(body, a);
+    if (b)
+        v = json_object_get(v, b);
+    if (!json_is_integer(v))
+        fail_msg("no integer at %s%s%s", a, b ? "." : "", b ? b : "");
+    return json_integer_value(v);
+}
+
+/* Puts a small catalogue into the database before shopd starts. */
+static void
+s_seed_catalogue(const char *db)
+{
+    char *err = NULL;
+    store_t *st = store_open(db, &err);
+    assert_non_null(st);
+    const char *cats[] = { "sneaker", "sneaker", "bag", "shirt" };
+    for (int i = 0; i < 4; i++) {
+        store_item_t it = { .price = 10.0 + i, .in_stock = true };
+        snprintf(it.id, sizeof it.id, "%s-%02d", cats[i], i);
+        snprintf(it.name, sizeof it.name, "Test %s %d", cats[i], i);
+        snprintf(it.category, sizeof it.category, "%s", cats[i]);
+        snprintf(it.attributes, sizeof it.attributes, "{\"colour\":\"red\"}");
+        assert_int_equal(store_item_upsert(st, &it), 0);
+    }
+    store_close(&st);
+}
+
+/* --------------------------------------------------------------------------- */
+
+static void
+test_status_and_sigterm_exit_0(void **state)
+{
+    (void) state;
+    s_shopd_t *dp = &s_d;
+    s_prepare(dp, NULL);
+    s_start(dp);
+    client_t *c = s_client(dp);
+    proto_reply_t r;
+    assert_int_equal(s_req(c, "status", NULL, NULL, 2000, &r), 0);
+    assert_true(r.ok);
+    assert_string_equal(r.type, "status");
+    assert_int_equal(s_int(r.body, "protocol", NULL), PROTO_VERSION);
+    assert_int_equal(s_int(r.body, "pid", NULL), dp->pid);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r.body, "store"),
+                                                          "database")), dp->db);
+    assert_false(json_is_true(json_object_get(r.body, "curve")));
+    proto_reply_clear(&r);
+    client_destroy(&c);
+    assert_int_equal(s_stop(dp, SIGTERM), 0);
+    /* the database exists and is in WAL mode */
+    struct stat st;
+    assert_int_equal(stat(dp->db, &st), 0);
+    s_cleanup(dp);
+}
+
+static void
+test_catalogue(void **state)
+{
+    (void) state;
+    s_shopd_t *dp = &s_d;
+    s_prepare(dp, NULL);
+    s_seed_catalogue(dp->db);
+    s_start(dp);
+    client_t *c = s_client(dp);
+    proto_reply_t r;
+    assert_int_equal(s_req(c, "catalogue", NULL, json_pack("{s:s}", "op", "list"), 2000, &r), 0);
+    assert_true(r.ok);
+    assert_int_equal(s_int(r.body, "count", NULL), 4);
+    const json_t *first = json_array_get(json_object_get(r.body, "items"), 0);
+    assert_string_equal(json_string_value(json_object_get(first, "id")), "bag-02");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(first, "attributes"),
+                                                          "colour")), "red");
+    proto_reply_clear(&r);
+    assert_int_equal(s_req(c, "catalogue", NULL,
+                           json_pack("{s:s, s:s}", "op", "list", "category", "sneaker"), 2000, &r), 0);
+    assert_int_equal(s_int(r.body, "count", NULL), 2);
+    proto_reply_clear(&r);
+    assert_int_equal(s_req(c, "catalogue", NULL,
+                           json_pack("{s:s, s:s}", "op", "get", "id", "shirt-03"), 2000, &r), 0);
+    assert_true(r.ok);
+    assert_true(json_real_value(json_object_get(json_object_get(r.body, "item"), "price")) == 13.0);
+    proto_reply_clear(&r);
+    assert_int_equal(s_req(c, "catalogue", NULL,
+                           json_pack("{s:s, s:s}", "op", "get", "id", "nothing"), 2000, &r), 0);
+    assert_false(r.ok);
+    assert_int_equal(r.code, PROTO_E_NOT_FOUND);
+    proto_reply_clear(&r);
+    assert_int_equal(s_req(c, "catalogue", NULL, json_pack("{s:s}", "op", "categories"), 2000,
+                           &r), 0);
+    assert_int_equal(json_array_size(json_object_get(r.body, "categories")), 3);
+    proto_reply_clear(&r);
+    assert_int_equal(s_req(c, "catalogue", NULL, json_pack("{s:i}", "limit", 0), 2000, &r), 0);
+    assert_int_equal(r.code, PROTO_E_INVALID);
+    client_destroy(&c);
+    assert_int_equal(s_stop(dp, SIGTERM), 0);
+    s_cleanup(dp);
+}
+
+static void
+test_events_and_cart_survive_restart(void **state)
+{
+    (void) state;
+    s_shopd_t *dp = &s_d;
+    s_prepare(dp, NULL);
+    s_seed_catalogue(dp->db);
+    s_start(dp);
+    client_t *c = s_client(dp);
+    proto_reply_t r;
+    const int n_events = 25;
+    for (int i = 0; i < n_events; i++) {
+        char cust[16];
+        snprintf(cust, sizeof cust, "c%03d", i % 5);
+        assert_int_equal(s_req(c, "event", "kiosk-1",
+                               json_pack("{s:s, s:s, s:s, s:i}", "customer", cust, "item",
+                                         "bag-02", "kind", i % 3 ? "view" : "purchase",
+                                         "quantity", 1 + i % 2), 2000, &r), 0);
+        assert_true(r.ok);
+        assert_int_equal(s_int(r.body, "event_id", NULL), i + 1);
+        proto_reply_clear(&r);
+    }
+    /* a bad kind is refused and not recorded */
+    assert_int_equal(s_req(c, "event", NULL,
+                           json_pack("{s:s, s:s, s:s}", "customer", "c1", "item", "x", "kind",
+                                     "steal"), 2000, &r), 0);
+    assert_int_equal(r.code, PROTO_E_INVALID);
+    assert_int_equal(s_req(c, "cart", "kiosk-1",
+                           json_pack("{s:s, s:s, s:i}", "op", "add", "item", "sneaker-00",
+                                     "quantity", 2), 2000, &r), 0);
+    assert_true(r.ok);
+    assert_int_equal(s_int(r.body, "count", NULL), 2);
+    proto_reply_clear(&r);
+    assert_int_equal(s_req(c, "cart", "kiosk-1",
+                           json_pack("{s:s, s:s}", "op", "add", "item", "shirt-03"), 2000, &r), 0);
+    proto_reply_clear(&r);
+    /* unknown item, missing session */
+    assert_int_equal(s_req(c, "cart", "kiosk-1",
+                           json_pack("{s:s, s:s}", "op", "add", "item", "ghost"), 2000, &r), 0);
+    assert_int_equal(r.code, PROTO_E_NOT_FOUND);
+    assert_int_equal(s_req(c, "cart", NULL, json_pack("{s:s}", "op", "get"), 2000, &r), 0);
+    assert_int_equal(r.code, PROTO_E_INVALID);
+    client_destroy(&c);
+    assert_int_equal(s_stop(dp, SIGTERM), 0);
+
+    s_start(dp);
+    c = s_client(dp);
+    assert_int_equal(s_req(c, "status", NULL, NULL, 2000, &r), 0);
+    assert_int_equal(s_int(r.body, "store", "events"), n_events);
+    assert_int_equal(s_int(r.body, "store", "customers"), 5);
+    assert_int_equal(s_int(r.body, "store", "purchases"), 9);
+    proto_reply_clear(&r);
+    assert_int_equal(s_req(c, "cart", "kiosk-1", NULL, 2000, &r), 0);
+    assert_true(r.ok);
+    const json_t *lines = json_object_get(r.body, "lines");
+    assert_int_equal(json_array_size(lines), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(lines, 0), "item")),
+                        "shirt-03");
+    assert_int_equal(s_int(json_array_get(lines, 1), "quantity", NULL), 2);
+    assert_int_equal(s_int(r.body, "count", NULL), 3);
+    proto_reply_clear(&r);
+    /* another session's cart is separate */
+    assert_int_equal(s_req(c, "cart", "kiosk-2", NULL, 2000, &r), 0);
+    assert_int_equal(s_int(r.body, "count", NULL), 0);
+    proto_reply_clear(&r);
+    client_destroy(&c);
+    assert_int_equal(s_stop(dp, SIGINT), 0);
+    s_cleanup(dp);
+}
+
+/* Sends raw frames on a DEALER socket and returns the decoded reply, or
+ * -1 when nothing came back within timeout. */
+static int
+s_raw(void *sock, const void *const *frames, const size_t *sizes, int n, int timeout,
+      proto_reply_t *r)
+{
+    for (int i = 0; i < n; i++)
+        if (zmq_send(sock, frames[i], sizes[i], i + 1 < n ? ZMQ_SNDMORE : 0) < 0)
+            return -1;
+    zmq_pollitem_t it = { .socket = sock, .events = ZMQ_POLLIN };
+    if (zmq_poll(&it, 1, timeout) != 1)
+        return -1;
+    char buf[4096];
+    int len = zmq_recv(sock, buf, sizeof buf, 0);
+    if (len < 0 || len > (int) sizeof buf)
+        return -1;
+    char err[256];
+    return proto_reply_decode(buf, (size_t) len, r, err, sizeof err) == PROTO_OK ? 0 : -1;
+}
+
+/* The well-behaved client's check: status answers promptly. */
+static void
+s_still_served(client_t *good)
+{
+    proto_reply_t r;
+    assert_int_equal(s_req(good, "status", "good", NULL, 2000, &r), 0);
+    assert_true(r.ok);
+    proto_reply_clear(&r);
+}
+
+static void
+test_hostile_frames_refused_others_served(void **state)
+{
+    (void) state;
+    s_shopd_t *dp = &s_d;
+    s_prepare(dp, "[ipc]\nmax_message_size = 1M\nmax_photo_size = 64K\nmax_audio_size = 64K\n"
+                  "[store]\nimport_demo = no\n");
+    s_start(dp);
+    client_t *good = s_client(dp);
+    client_t *bad = s_client(dp);
+    void *raw = client_socket(bad);
+    proto_reply_t r;
+
+    /* 1. garbage instead of an envelope: malformed, id null */
+    const void *f1[] = { "\xff\xfe not json" };
+    size_t s1[] = { 11 };
+    assert_int_equal(s_raw(raw, f1, s1, 1, 2000, &r), 0);
+    assert_false(r.ok);
+    assert_int_equal(r.code, PROTO_E_MALFORMED);
+    assert_string_equal(r.id, "");
+    s_still_served(good);
+
+    /* 2. wrong protocol version: bad_version, with the request id */
+    const char *v2 = "{\"v\":2,\"id\":\"v2-req\",\"type\":\"status\"}";
+    const void *f2[] = { v2 };
+    size_t s2[] = { strlen(v2) };
+    assert_int_equal(s_raw(raw, f2, s2, 1, 2000, &r), 0);
+    assert_int_equal(r.code, PROTO_E_VERSION);
+    assert_string_equal(r.id, "v2-req");
+    assert_non_null(strstr(r.message, "version 2"));
+    s_still_served(good);
+
+    /* 3. unknown type */
+    assert_int_equal(s_req(bad, "teleport", NULL, NULL, 2000, &r), 0);
+    assert_int_equal(r.code, PROTO_E_UNKNOWN_TYPE);
+    assert_non_null(strstr(r.message, "teleport"));
+    s_still_served(good);
+
+    /* 4. wrong number of binary frames: status with one, photo with none */
+    const char *st = "{\"v\":1,\"id\":\"f4\",\"type\":\"status\"}";
+    const void *f4[] = { st, "xx" };
+    size_t s4[] = { strlen(st), 2 };
+    assert_int_equal(s_raw(raw, f4, s4, 2, 2000, &r), 0);
+    assert_int_equal(r.code, PROTO_E_FRAMES);
+    assert_int_equal(s_req(bad, "photo", NULL, NULL, 2000, &r), 0);
+    assert_int_equal(r.code, PROTO_E_FRAMES);
+    /* far too many frames */
+    const void *f5[12];
+    size_t s5[12];
+    f5[0] = st;
+    s5[0] = strlen(st);
+    for (int i = 1; i < 12; i++)
+        f5[i] = "z", s5[i] = 1;
+    assert_int_equal(s_raw(raw, f5, s5, 12, 2000, &r), 0);
+    assert_int_equal(r.code, PROTO_E_FRAMES);
+    assert_string_equal(r.id, "f4");
+    s_still_served(good);
+
+    /* 5. a photo over max_photo_size (but under the transport limit): too_large */
+    size_t big = 100 * 1024;
+    unsigned char *photo = calloc(1, big);
+    photo[0] = 0xff, photo[1] = 0xd8, photo[2] = 0xff;
+    const void *pf[] = { photo };
+    char err[256];
+    assert_int_equal(client_request(bad, "photo", NULL, NULL, pf, &big, 1, 2000, &r, err,
+                                    sizeof err), 0);
+    assert_int_equal(r.code, PROTO_E_TOO_LARGE);
+    assert_non_null(strstr(r.message, "65536"));
+    /* a photo that is not an image; a small real-looking one: not_available */
+    size_t small = 16;
+    memcpy(photo, "GIF89a", 6);
+    assert_int_equal(client_request(bad, "photo", NULL, NULL, pf, &small, 1, 2000, &r, err,
+                                    sizeof err), 0);
+    assert_int_equal(r.code, PROTO_E_INVALID);
+    memcpy(photo, "\x89PNG\r\n\x1a\n", 8);
+    assert_int_equal(client_request(bad, "photo", NULL, NULL, pf, &small, 1, 2000, &r, err,
+                                    sizeof err), 0);
+    assert_true(r.code == PROTO_E_NOT_AVAILABLE || r.ok);
+    proto_reply_clear(&r);
+    s_still_served(good);
+
+    /* 6. a frame over ZMQ_MAXMSGSIZE: the connection is dropped, no reply,
+     *    and the daemon keeps serving everyone else */
+    size_t huge = 2 * 1024 * 1024;
+    unsigned char *blob = calloc(1, huge);
+    const void *f6[] = { blob };
+    assert_int_equal(s_raw(raw, f6, &huge, 1, 1000, &r), -1);
+    free(blob);
+    free(photo);
+    s_still_served(good);
+
+    /* 7. a REQ-style client (empty delimiter frame) gets its delimiter back */
+    const char *ok = "{\"v\":1,\"id\":\"req-style\",\"type\":\"status\"}";
+    client_t *reqc = s_client(dp);
+    const void *f7[] = { "", ok };
+    size_t s7[] = { 0, strlen(ok) };
+    void *rs = client_socket(reqc);
+    for (int i = 0; i < 2; i++)
+        zmq_send(rs, f7[i], s7[i], i == 0 ? ZMQ_SNDMORE : 0);
+    zmq_pollitem_t it = { .socket = rs, .events = ZMQ_POLLIN };
+    assert_int_equal(zmq_poll(&it, 1, 2000), 1);
+    char buf[4096];
+    assert_int_equal(zmq_recv(rs, buf, sizeof buf, 0), 0); /* the delimiter */
+    int len = zmq_recv(rs, buf, sizeof buf, 0);
+    assert_true(len > 0);
+    assert_int_equal(proto_reply_decode(buf, (size_t) len, &r, err, sizeof err), PROTO_OK);
+    assert_string_equal(r.id, "req-style");
+    assert_true(r.ok);
+    proto_reply_clear(&r);
+    client_destroy(&reqc);
+
+    /* the daemon counted every refusal */
+    assert_int_equal(s_req(good, "status", NULL, NULL, 2000, &r), 0);
+    assert_true(s_int(r.body, "errors", NULL) >= 9);
+    proto_reply_clear(&r);
+    client_destroy(&bad);
+    client_destroy(&good);
+    assert_int_equal(s_stop(dp, SIGTERM), 0);
+    s_cleanup(dp);
+}
+
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+static int
+s_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void
+test_curve_unknown_key_gets_nothing(void **state)
+{
+    (void) state;
+    s_shopd_t *dp = &s_d;
+    s_prepare(dp, NULL);
+    char err[512], base[1024], conf[4096];
+    char spub[41], ssec[41], gpub[41], gsec[41], bpub[41], bsec[41];
+    snprintf(base, sizeof base, "%s/server", dp->dir);
+    assert_int_equal(keys_generate(spub, ssec, err, sizeof err), 0);
+    assert_int_equal(keys_write_pair(base, spub, ssec, err, sizeof err), 0);
+    assert_int_equal(keys_generate(gpub, gsec, err, sizeof err), 0);
+    assert_int_equal(keys_generate(bpub, bsec, err, sizeof err), 0);
+    char allow[1024];
+    snprintf(allow, sizeof allow, "%s/allow", dp->dir);
+    char line[100];
+    snprintf(line, sizeof line, "%s kiosk-good\n", gpub);
+    s_write(allow, line);
+    int p1 = s_free_port(), p2 = s_free_port();
+    snprintf(dp->ep, sizeof dp->ep, "tcp://127.0.0.1:%d", p1);
+    snprintf(dp->pub_ep, sizeof dp->pub_ep, "tcp://127.0.0.1:%d", p2);
+    snprintf(conf, sizeof conf,
+             "[ipc]\nendpoint = %s\nevents_endpoint = %s\n[curve]\nsecret_key_file = %s.key\n"
+             "allow_list = %s\n[store]\nimport_demo = no\n", dp->ep, dp->pub_ep, base, allow);
+    s_write(dp->conf, conf);
+    s_spawn(dp, true);
+    client_curve_t good_keys = { spub, gpub, gsec }, bad_keys = { spub, bpub, bsec };
+    s_wait_ready(dp, &good_keys);
+
+    client_t *good = client_new(dp->ep, &good_keys, err, sizeof err);
+    client_t *bad = client_new(dp->ep, &bad_keys, err, sizeof err);
+    assert_non_null(good);
+    assert_non_null(bad);
+    proto_reply_t r;
+    /* the unknown key: no reply at all, not even an error */
+    assert_int_equal(s_req(bad, "status", NULL, NULL, 1500, &r), -1);
+    assert_int_equal(r.code, PROTO_E_TIMEOUT);
+    /* the allowed key meanwhile works */
+    assert_int_equal(s_req(good, "status", NULL, NULL, 2000, &r), 0);
+    assert_true(r.ok);
+    assert_true(json_is_true(json_object_get(r.body, "curve")));
+    assert_int_equal(s_int(r.body, "allowed_keys", NULL), 1);
+    assert_true(s_int(r.body, "refused_connections", NULL) >= 1);
+    /* the unknown key's request never reached the dispatcher */
+    json_int_t requests = s_int(r.body, "requests", NULL);
+    proto_reply_clear(&r);
+    assert_int_equal(s_req(good, "status", NULL, NULL, 2000, &r), 0);
+    assert_int_equal(s_int(r.body, "requests", NULL), requests + 1);
+    proto_reply_clear(&r);
+    /* a client without keys fails the handshake: no reply either */
+    client_t *plain = client_new(dp->ep, NULL, err, sizeof err);
+    assert_non_null(plain);
+    assert_int_equal(s_req(plain, "status", NULL, NULL, 1000, &r), -1);
+    client_destroy(&plain);
+    client_destroy(&bad);
+    client_destroy(&good);
+    assert_int_equal(s_stop(dp, SIGTERM), 0);
+    s_cleanup(dp);
+}
+
+static void
+test_open_tcp_without_curve_refused(void **state)
+{
+    (void) state;
+    s_shopd_t *dp = &s_d;
+    s_prepare(dp, NULL);
+    snprintf(dp->ep, sizeof dp->ep, "tcp://0.0.0.0:%d", s_free_port());
+    s_spawn(dp, false);
+    int st;
+    assert_int_equal(waitpid(dp->pid, &st, 0), dp->pid);
+    dp->pid = 0;
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 1);
+    size_t len;
+    char err[256];
+    char *log = (char *) shop_read_file(dp->log, 1 << 20, &len, err, sizeof err);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "without CURVE"));
+    free(log);
+    s_cleanup(dp);
+}
+
+static void
+test_sighup_broken_config_keeps_old(void **state)
+{
+    (void) state;
+    s_shopd_t *dp = &s_d;
+    s_prepare(dp, "[ipc]\nmax_photo_size = 64K\n[store]\nimport_demo = no\n");
+    s_start(dp);
+    client_t *c = s_client(dp);
+    proto_reply_t r;
+    char err[256];
+    /* a broken file: the reload is refused, clients keep being served */
+    s_write(dp->conf, "[ipc]\nmax_photo_size = lots\n");
+    assert_int_equal(kill(dp->pid, SIGHUP), 0);
+    usleep(300000);
+    assert_int_equal(s_req(c, "status", NULL, NULL, 2000, &r), 0);
+    assert_int_equal(s_int(r.body, "reloads", NULL), 0);
+    proto_reply_clear(&r);
+    /* the old limit (64K) still holds */
+    size_t size = 100 * 1024;
+    unsigned char *photo = calloc(1, size);
+    photo[0] = 0xff, photo[1] = 0xd8, photo[2] = 0xff;
+    const void *pf[] = { photo };
+    assert_int_equal(client_request(c, "photo", NULL, NULL, pf, &size, 1, 2000, &r, err,
+                                    sizeof err), 0);
+    assert_int_equal(r.code, PROTO_E_TOO_LARGE);
+    /* a good file is taken, on the same connection */
+    s_write(dp->conf, "[ipc]\nmax_photo_size = 1M\n[store]\nimport_demo = no\n");
+    assert_int_equal(kill(dp->pid, SIGHUP), 0);
+    usleep(300000);
+    assert_int_equal(s_req(c, "status", NULL, NULL, 2000, &r), 0);
+    assert_int_equal(s_int(r.body, "reloads", NULL), 1);
+    proto_reply_clear(&r);
+    assert_int_equal(client_request(c, "photo", NULL, NULL, pf, &size, 1, 2000, &r, err,
+                                    sizeof err), 0);
+    assert_int_not_equal(r.code, PROTO_E_TOO_LARGE);
+    proto_reply_clear(&r);
+    free(photo);
+    client_destroy(&c);
+    assert_int_equal(s_stop(dp, SIGTERM), 0);
+    size_t len;
+    char *log = (char *) shop_read_file(dp->log, 1 << 20, &len, err, sizeof err);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "reload refused, keeping the running configuration"));
+    assert_non_null(strstr(log, "max_photo_size: not an integer"));
+    free(log);
+    s_cleanup(dp);
+}
+
+static void
+test_event_stream(void **state)
+{
+    (void) state;
+    s_shopd_t *dp = &s_d;
+    s_prepare(dp, "[daemon]\nstatus_interval = 1\n[store]\nimport_demo = no\n");
+    s_seed_catalogue(dp->db);
+    s_start(dp);
+    char err[512];
+    const char *topics[] = { "cart", "status", NULL };
+    client_sub_t *sub = client_sub_new(dp->pub_ep, NULL, topics, err, sizeof err);
+    assert_non_null(sub);
+    client_t *c = s_client(dp);
+    /* the heartbeat arrives within its period; it proves the subscription is live */
+    char topic[64];
+    json_t *ev = NULL;
+    assert_int_equal(client_sub_recv(sub, 3000, topic, sizeof topic, &ev, err, sizeof err), 0);
+    assert_string_equal(topic, "status");
+    assert_int_equal(s_int(ev, "v", NULL), PROTO_VERSION);
+    assert_true(s_int(ev, "body", "pid") == dp->pid);
+    json_decref(ev);
+    proto_reply_t r;
+    assert_int_equal(s_req(c, "cart", "kiosk-7",
+                           json_pack("{s:s, s:s}", "op", "add", "item", "bag-02"), 2000, &r), 0);
+    assert_true(r.ok);
+    proto_reply_clear(&r);
+    bool seen = false;
+    for (int i = 0; i < 5 && !seen; i++) {
+        if (client_sub_recv(sub, 2000, topic, sizeof topic, &ev, err, sizeof err) != 0)
+            break;
+        if (!strcmp(topic, "cart")) {
+            assert_string_equal(json_string_value(json_object_get(ev, "session")), "kiosk-7");
+            assert_int_equal(s_int(ev, "body", "count"), 1);
+            seen = true;
+        }
+        json_decref(ev);
+    }
+    assert_true(seen);
+    client_sub_destroy(&sub);
+    client_destroy(&c);
+    assert_int_equal(s_stop(dp, SIGTERM), 0);
+    s_cleanup(dp);
+}
+
+int
+main(void)
+{
+    const char *top = getenv("SHOP_TOP_BUILDDIR");
+    snprintf(s_shopd_bin, sizeof s_shopd_bin, "%s/shopd", top ? top : ".");
+    if (access(s_shopd_bin, X_OK) != 0) {
+        printf("1..0 # SKIP %s not built\n", s_shopd_bin);
+        return 77;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_status_and_sigterm_exit_0, s_teardown),
+        cmocka_unit_test_teardown(test_catalogue, s_teardown),
+        cmocka_unit_test_teardown(test_events_and_cart_survive_restart, s_teardown),
+        cmocka_unit_test_teardown(test_hostile_frames_refused_others_served, s_teardown),
+        cmocka_unit_test_teardown(test_curve_unknown_key_gets_nothing, s_teardown),
+        cmocka_unit_test_teardown(test_open_tcp_without_curve_refused, s_teardown),
+        cmocka_unit_test_teardown(test_sighup_broken_config_keeps_old, s_teardown),
+        cmocka_unit_test_teardown(test_event_stream, s_teardown),
+    };
+    return cmocka_run_group_tests_name("daemon", tests, NULL, NULL);
+}
