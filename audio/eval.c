@@ -1,0 +1,456 @@
+/* audio/eval.c: `shop-eval audio`: the speech-to-intent measures of issue 5,
+ * after Picovoice's speech-to-intent benchmark.
+ *
+ * - Command acceptance: command utterances of the held-out test voices,
+ *   mixed with noise (held-out seeds, babble of test voices, and a fan noise
+ *   never used in training) at 6, 9, ..., 24 dB SNR measured between the
+ *   loudest 25 ms frames of speech and noise; each is streamed through the
+ *   detector, the words go to the intent grammar (audio/intent.h, wake word
+ *   not required), and the utterance counts as accepted when the intent and
+ *   every slot equal those of the words actually spoken.
+ * - False accepts per hour: long streams of non-command speech of the test
+ *   voices in noise, and of noise alone; every reported word, every intent
+ *   the grammar makes of the words, and every wake word counts.
+ * - Wake-word miss rate at the threshold that keeps wake false accepts on
+ *   the background at or below 1 per 10 hours (Porcupine's operating point),
+ *   on test utterances containing the wake word at 10 dB SNR.
+ * - Real-time factor of the whole streaming path (features + CNN + decisions)
+ *   on one core. */
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio/corpus.h"
+#include "audio/intent.h"
+#include "audio/kws.h"
+#include "audio/vocab.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "tools/cli.h"
+
+#define S_MAX_HITS 64
+#define S_N_SNR 7
+static const int s_snrs[S_N_SNR] = { 6, 9, 12, 15, 18, 21, 24 };
+
+typedef struct {
+    kws_t *kws;                /* operating thresholds */
+    kws_t *low;                /* threshold 0.05: wake-word sweep */
+    intent_t *intent;
+    const corpus_t *corpus;
+    float *pcm;                /* scratch stream */
+    size_t cap;
+    float *noise;
+    size_t noise_cap;
+} s_eval_t;
+
+static void
+s_reserve(float **p, size_t *cap, size_t n)
+{
+    if (n > *cap) {
+        *p = xrealloc(*p, n * sizeof **p);
+        *cap = n;
+    }
+}
+
+/* Streams pcm through kws in 100 ms pushes (as the microphone path does) and
+ * flushes. Returns the number of hits. */
+static int
+s_stream(kws_t *k, const float *pcm, size_t n, kws_hit_t *hits, int max)
+{
+    int nh = 0;
+    kws_reset(k);
+    for (size_t at = 0; at < n; at += 1600) {
+        size_t len = n - at < 1600 ? n - at : 1600;
+        int r = kws_push(k, pcm + at, len, hits + nh, max - nh);
+        if (r < 0)
+            return -1;
+        nh += r;
+    }
+    int r = kws_flush(k, hits + nh, max - nh);
+    return r < 0 ? -1 : nh + r;
+}
+
+static bool
+s_same_intent(const intent_result_t *a, const intent_result_t *b)
+{
+    if (strcmp(a->intent, b->intent) != 0 || a->n_slots != b->n_slots)
+        return false;
+    for (int i = 0; i < a->n_slots; i++) {
+        const char *v = intent_result_slot(b, a->slots[i].name);
+        if (!v || strcmp(v, a->slots[i].value) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Builds a stream: 300 ms lead, the clip, 300 ms tail, noise at snr dB
+ * (NAN: none), level peak between -30 and -3 dBFS. Returns samples. */
+static size_t
+s_make_stream(s_eval_t *e, corpus_mixer_t *m, int clip, float snr)
+{
+    const corpus_clip_t *c = corpus_clip(e->corpus, clip);
+    size_t n = (size_t) c->n + 9600;
+    s_reserve(&e->pcm, &e->cap, n);
+    s_reserve(&e->noise, &e->noise_cap, n);
+    memset(e->pcm, 0, n * sizeof *e->pcm);
+    corpus_clip_pcm(e->corpus, clip, e->pcm + 4800);
+    if (!isnan(snr)) {
+        corpus_mixer_noise(m, corpus_mixer_pick_noise(m), e->noise, n);
+        corpus_add_at_snr(e->pcm, e->noise, n, snr);
+    }
+    float peak = 0;
+    for (size_t i = 0; i < n; i++)
+        peak = fmaxf(peak, fabsf(e->pcm[i]));
+    float g = peak > 0 ? powf(10.f, corpus_mixer_uniform(m, -30, -3) / 20.f) / peak : 0;
+    for (size_t i = 0; i < n; i++)
+        e->pcm[i] *= g;
+    return n;
+}
+
+/* Words of the clip's marks, in order. */
+static int
+s_truth(const corpus_clip_t *c, int *words)
+{
+    for (int i = 0; i < c->n_marks; i++)
+        words[i] = c->marks[i].word;
+    return c->n_marks;
+}
+
+static void
+s_usage(void)
+{
+    fprintf(stderr,
+            "usage: shop-eval audio --corpus DIR [--model PATH] [--json] [--commands N]\n"
+            "                       [--background-min M] [--seed N]\n"
+            "  command acceptance by SNR, false accepts per hour, wake-word miss rate and\n"
+            "  real-time factor of the keyword spotter on the corpus's held-out test voices\n");
+}
+
+int
+audio_eval_main(int argc, char **argv)
+{
+    const char *corpus_dir = NULL, *model = NULL;
+    bool json = false;
+    int n_cmd = 400, seed = 1;
+    double bg_min = 30;
+    static const struct option longopts[] = {
+        { "corpus", required_argument, NULL, 'c' }, { "model", required_argument, NULL, 'm' },
+        { "json", no_argument, NULL, 'j' },         { "commands", required_argument, NULL, 'n' },
+        { "background-min", required_argument, NULL, 'b' },
+        { "seed", required_argument, NULL, 's' },   { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:m:jn:b:s:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': corpus_dir = optarg; break;
+        case 'm': model = optarg; break;
+        case 'j': json = true; break;
+        case 'n': n_cmd = atoi(optarg); break;
+        case 'b': bg_min = atof(optarg); break;
+        case 's': seed = atoi(optarg); break;
+        default: s_usage(); return ch == 'h' ? 0 : 2;
+        }
+    }
+    if (!corpus_dir || n_cmd < 1 || !(bg_min > 0)) {
+        s_usage();
+        return 2;
+    }
+    char err[512];
+    s_eval_t e = { 0 };
+    int rc = 1;
+    corpus_t *corpus = corpus_open(corpus_dir, err, sizeof err);
+    kws_opts_t ko, lo;
+    kws_opts_default(&ko);
+    kws_opts_default(&lo);
+    lo.threshold = 0.05f;
+    intent_config_t ic;
+    intent_config_default(&ic);
+    ic.require_wake = false;
+    int *cmd = NULL, *wake = NULL, *bg = NULL;
+    json_t *root = NULL;
+    if (!corpus) {
+        fprintf(stderr, "shop-eval audio: %s\n", err);
+        return 1;
+    }
+    e.corpus = corpus;
+    e.kws = kws_new(model, &ko, err, sizeof err);
+    if (e.kws)
+        e.low = kws_new(model, &lo, err, sizeof err);
+    if (!e.kws || !e.low) {
+        fprintf(stderr, "shop-eval audio: %s\n", err);
+        goto done;
+    }
+    e.intent = intent_new_from_file(NULL, &ic, err, sizeof err);
+    if (!e.intent) {
+        fprintf(stderr, "shop-eval audio: grammar: %s\n", err);
+        goto done;
+    }
+
+    /* the test set: command clips whose spoken words make an intent */
+    int n_total = corpus_count(corpus), n_eligible = 0, n_wake = 0, n_bg = 0;
+    cmd = xmalloc((size_t) (n_total + 1) * sizeof *cmd);
+    wake = xmalloc((size_t) (n_total + 1) * sizeof *wake);
+    bg = xmalloc((size_t) (n_total + 1) * sizeof *bg);
+    for (int i = 0; i < n_total; i++) {
+        const corpus_clip_t *c = corpus_clip(corpus, i);
+        if (c->split != CORPUS_TEST)
+            continue;
+        if (c->kind == CORPUS_KIND_UNKNOWN) {
+            bg[n_bg++] = i;
+            continue;
+        }
+        int words[CORPUS_MAX_MARKS];
+        int nw = s_truth(c, words);
+        bool has_wake = false;
+        for (int k = 0; k < nw; k++)
+            has_wake |= words[k] == VOCAB_WAKE;
+        if (has_wake)
+            wake[n_wake++] = i;
+        intent_result_t r;
+        if (intent_match(e.intent, words, NULL, (size_t) nw, &r, NULL, 0) == 0)
+            cmd[n_eligible++] = i;
+    }
+    if (n_eligible == 0 || n_bg == 0) {
+        fprintf(stderr, "shop-eval audio: %s has no test-voice commands or background speech\n",
+                corpus_dir);
+        goto done;
+    }
+    /* the same n_cmd utterances at every SNR, drawn with the seed */
+    corpus_mixer_t *pick = corpus_mixer_new(NULL, CORPUS_TEST, (uint64_t) seed);
+    for (int i = n_eligible - 1; i > 0; i--) {
+        int j = (int) corpus_mixer_uniform(pick, 0, (float) (i + 1));
+        j = j > i ? i : j;
+        int t = cmd[i];
+        cmd[i] = cmd[j];
+        cmd[j] = t;
+    }
+    corpus_mixer_destroy(&pick);
+    if (n_cmd > n_eligible)
+        n_cmd = n_eligible;
+
+    kws_hit_t hits[S_MAX_HITS];
+    int words[S_MAX_HITS];
+    float conf[S_MAX_HITS];
+    int accepted[S_N_SNR] = { 0 }, exact_words[S_N_SNR] = { 0 };
+    for (int s = 0; s < S_N_SNR; s++) {
+        corpus_mixer_t *m = corpus_mixer_new(corpus, CORPUS_TEST, (uint64_t) seed * 1000 + (uint64_t) s_snrs[s]);
+        for (int i = 0; i < n_cmd; i++) {
+            const corpus_clip_t *c = corpus_clip(corpus, cmd[i]);
+            size_t n = s_make_stream(&e, m, cmd[i], (float) s_snrs[s]);
+            int nh = s_stream(e.kws, e.pcm, n, hits, S_MAX_HITS);
+            if (nh < 0) {
+                fprintf(stderr, "shop-eval audio: %s\n", kws_error(e.kws));
+                corpus_mixer_destroy(&m);
+                goto done;
+            }
+            int truth[CORPUS_MAX_MARKS];
+            int nt = s_truth(c, truth);
+            for (int k = 0; k < nh; k++) {
+                words[k] = hits[k].word;
+                conf[k] = hits[k].confidence;
+            }
+            bool same = nh == nt;
+            for (int k = 0; same && k < nt; k++)
+                same = truth[k] == words[k];
+            exact_words[s] += same;
+            intent_result_t want, got;
+            intent_match(e.intent, truth, NULL, (size_t) nt, &want, NULL, 0);
+            if (intent_match(e.intent, words, conf, (size_t) nh, &got, NULL, 0) == 0
+                && s_same_intent(&want, &got))
+                accepted[s]++;
+            else if (getenv("SHOP_EVAL_VERBOSE")) {
+                char a[160], b[160];
+                fprintf(stderr, "miss %2d dB [%s %s] \"%s\": want %s got", s_snrs[s], c->engine,
+                        c->voice, c->text, intent_result_format(&want, a, sizeof a));
+                for (int k = 0; k < nh; k++)
+                    fprintf(stderr, " %s(%.2f)", vocab_name(words[k]), (double) conf[k]);
+                fprintf(stderr, " -> %s\n", got.intent[0] ? intent_result_format(&got, b, sizeof b)
+                                                          : "-");
+            }
+        }
+        corpus_mixer_destroy(&m);
+        if (!json)
+            fprintf(stderr, "audio: %2d dB SNR: %d/%d commands accepted (%.1f %%), words exact %.1f %%\n",
+                    s_snrs[s], accepted[s], n_cmd, 100.0 * accepted[s] / n_cmd,
+                    100.0 * exact_words[s] / n_cmd);
+    }
+
+    /* background: non-command speech in noise, then noise alone, each half
+     * of bg_min minutes, in 60 s streams */
+    double bg_s[2] = { 0, 0 };
+    int fa_words[2] = { 0, 0 }, fa_intents[2] = { 0, 0 }, fa_wake[2] = { 0, 0 };
+    int n_bg_wake = 0, cap_bg_wake = 256;
+    float *bg_wake = xmalloc((size_t) cap_bg_wake * sizeof *bg_wake);
+    corpus_mixer_t *m = corpus_mixer_new(corpus, CORPUS_TEST, (uint64_t) seed * 7777 + 1);
+    const size_t stream_n = 60 * CORPUS_RATE;
+    float *stream = xmalloc(stream_n * sizeof *stream), *noise = xmalloc(stream_n * sizeof *noise);
+    kws_hit_t *bh = xmalloc(4096 * sizeof *bh);
+    int next_bg = 0;
+    for (int part = 0; part < 2; part++) {
+        while (bg_s[part] < bg_min * 30.0) {
+            memset(stream, 0, stream_n * sizeof *stream);
+            if (part == 0) {
+                /* speech with 0.2-1.5 s pauses */
+                size_t at = (size_t) corpus_mixer_uniform(m, 0, 8000);
+                while (at < stream_n) {
+                    int ci = bg[next_bg++ % n_bg];
+                    const corpus_clip_t *c = corpus_clip(corpus, ci);
+                    s_reserve(&e.pcm, &e.cap, (size_t) c->n);
+                    corpus_clip_pcm(corpus, ci, e.pcm);
+                    float g = corpus_mixer_uniform(m, 0.3f, 1.0f);
+                    for (int k = 0; k < c->n && at + (size_t) k < stream_n; k++)
+                        stream[at + (size_t) k] += g * e.pcm[k];
+                    at += (size_t) c->n + (size_t) corpus_mixer_uniform(m, 3200, 24000);
+                }
+                corpus_mixer_noise(m, corpus_mixer_pick_noise(m), noise, stream_n);
+                corpus_add_at_snr(stream, noise, stream_n, corpus_mixer_uniform(m, 6, 24));
+            } else {
+                corpus_mixer_noise(m, corpus_mixer_pick_noise(m), stream, stream_n);
+            }
+            float peak = 0;
+            for (size_t i = 0; i < stream_n; i++)
+                peak = fmaxf(peak, fabsf(stream[i]));
+            float g = powf(10.f, corpus_mixer_uniform(m, -30, -3) / 20.f) / fmaxf(peak, 1e-9f);
+            for (size_t i = 0; i < stream_n; i++)
+                stream[i] *= g;
+            for (int pass = 0; pass < 2; pass++) {
+                kws_t *k = pass == 0 ? e.kws : e.low;
+                int nh = s_stream(k, stream, stream_n, bh, 4096);
+                if (nh < 0) {
+                    fprintf(stderr, "shop-eval audio: %s\n", kws_error(k));
+                    goto bg_done;
+                }
+                if (pass == 1) {
+                    for (int h = 0; h < nh; h++)
+                        if (bh[h].word == VOCAB_WAKE) {
+                            if (n_bg_wake == cap_bg_wake) {
+                                cap_bg_wake *= 2;
+                                bg_wake = xrealloc(bg_wake, (size_t) cap_bg_wake * sizeof *bg_wake);
+                            }
+                            bg_wake[n_bg_wake++] = bh[h].confidence;
+                        }
+                    continue;
+                }
+                fa_words[part] += nh;
+                /* utterances: hits less than 1.5 s apart */
+                for (int h = 0; h < nh;) {
+                    int q = h + 1;
+                    while (q < nh && bh[q].time - bh[q - 1].time < 1.5)
+                        q++;
+                    int w[S_MAX_HITS];
+                    float cf[S_MAX_HITS];
+                    int nw = 0;
+                    for (int r = h; r < q && nw < S_MAX_HITS; r++) {
+                        w[nw] = bh[r].word;
+                        cf[nw++] = bh[r].confidence;
+                        fa_wake[part] += bh[r].word == VOCAB_WAKE;
+                    }
+                    intent_result_t got;
+                    if (intent_match(e.intent, w, cf, (size_t) nw, &got, NULL, 0) == 0)
+                        fa_intents[part]++;
+                    h = q;
+                }
+            }
+            bg_s[part] += 60.0;
+        }
+    }
+
+    /* wake word: misses at the threshold above every background wake peak
+     * (0 false accepts in the background hours; 1 per 10 h needs >= 10 h) */
+    float wake_thr = 0.05f;
+    for (int i = 0; i < n_bg_wake; i++)
+        wake_thr = fmaxf(wake_thr, bg_wake[i]);
+    int wake_miss = 0;
+    corpus_mixer_t *wm = corpus_mixer_new(corpus, CORPUS_TEST, (uint64_t) seed * 31 + 10);
+    for (int i = 0; i < n_wake; i++) {
+        size_t n = s_make_stream(&e, wm, wake[i], 10.f);
+        int nh = s_stream(e.low, e.pcm, n, hits, S_MAX_HITS);
+        float best = 0;
+        for (int k = 0; k < nh; k++)
+            if (hits[k].word == VOCAB_WAKE)
+                best = fmaxf(best, hits[k].confidence);
+        wake_miss += !(best > wake_thr);
+    }
+    corpus_mixer_destroy(&wm);
+
+    double a_s = 0, c_s = 0, a2 = 0, c2 = 0;
+    kws_timing(e.kws, &a_s, &c_s);
+    kws_timing(e.low, &a2, &c2);
+    double rtf = (c_s + c2) / (a_s + a2);
+    double hours = (bg_s[0] + bg_s[1]) / 3600.0;
+    double mean_acc = 0;
+    for (int s = 0; s < S_N_SNR; s++)
+        mean_acc += 100.0 * accepted[s] / n_cmd / S_N_SNR;
+
+    root = json_object();
+    json_t *tab = json_array();
+    for (int s = 0; s < S_N_SNR; s++)
+        json_array_append_new(tab, json_pack("{s:i, s:f, s:f, s:i}", "snr_db", s_snrs[s],
+                                             "acceptance_pct", 100.0 * accepted[s] / n_cmd,
+                                             "words_exact_pct", 100.0 * exact_words[s] / n_cmd,
+                                             "commands", n_cmd));
+    json_object_set_new(root, "acceptance", tab);
+    json_object_set_new(root, "acceptance_mean_pct", json_real(mean_acc));
+    json_object_set_new(root, "false_accepts", json_pack(
+        "{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
+        "speech_hours", bg_s[0] / 3600.0, "noise_hours", bg_s[1] / 3600.0,
+        "words_per_hour_speech", fa_words[0] / (bg_s[0] / 3600.0),
+        "words_per_hour_noise", fa_words[1] / (bg_s[1] / 3600.0),
+        "intents_per_hour_speech", fa_intents[0] / (bg_s[0] / 3600.0),
+        "intents_per_hour_noise", fa_intents[1] / (bg_s[1] / 3600.0),
+        "intents_per_hour", (fa_intents[0] + fa_intents[1]) / hours,
+        "wake_per_hour", (fa_wake[0] + fa_wake[1]) / hours));
+    json_object_set_new(root, "wake", json_pack(
+        "{s:f, s:i, s:f, s:f, s:s}", "threshold", (double) wake_thr, "utterances", n_wake,
+        "miss_pct", n_wake ? 100.0 * wake_miss / n_wake : 0.0, "snr_db", 10.0,
+        "operating_point", "no wake false accept in the background hours"));
+    json_object_set_new(root, "rtf", json_real(rtf));
+    json_object_set_new(root, "rtf_note", json_string("features + DS-CNN + decisions, one thread, "
+                                                      "CNN every 3 frames"));
+    json_object_set_new(root, "test_voices", json_string("held out: espeak-ng variants f4 m6 "
+                        "klatt3 Andy Annie belinda grandpa john norbert steph2 travis robosoft3 "
+                        "iven2 zac in 7 accents, flite rms, festival ked_diphone"));
+    if (json) {
+        char *s = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(5));
+        printf("%s\n", s);
+        free(s);
+    } else {
+        printf("SNR dB  acceptance %%  words exact %%\n");
+        for (int s = 0; s < S_N_SNR; s++)
+            printf("%6d  %12.1f  %13.1f\n", s_snrs[s], 100.0 * accepted[s] / n_cmd,
+                   100.0 * exact_words[s] / n_cmd);
+        printf("mean    %12.1f   (%d commands of held-out voices per SNR)\n", mean_acc, n_cmd);
+        printf("false accepts: %.2f intents/h (%.2f h speech: %d words, %d intents; %.2f h noise: "
+               "%d words, %d intents), wake %.2f/h\n", (fa_intents[0] + fa_intents[1]) / hours,
+               bg_s[0] / 3600, fa_words[0], fa_intents[0], bg_s[1] / 3600, fa_words[1],
+               fa_intents[1], (fa_wake[0] + fa_wake[1]) / hours);
+        printf("wake word: %.1f %% missed at 10 dB (%d utterances) at threshold %.3f "
+               "(no wake false accept in %.2f h)\n", n_wake ? 100.0 * wake_miss / n_wake : 0.0,
+               n_wake, (double) wake_thr, hours);
+        printf("real-time factor: %.4f (one thread)\n", rtf);
+    }
+    rc = 0;
+bg_done:
+    corpus_mixer_destroy(&m);
+    free(stream);
+    free(noise);
+    free(bh);
+    free(bg_wake);
+done:
+    json_decref(root);
+    free(cmd);
+    free(wake);
+    free(bg);
+    free(e.pcm);
+    free(e.noise);
+    kws_destroy(&e.kws);
+    kws_destroy(&e.low);
+    intent_destroy(&e.intent);
+    corpus_destroy(&corpus);
+    return rc;
+}

@@ -1,0 +1,639 @@
+/* audio/kws.c: streaming DS-CNN keyword spotter (see kws.h). */
+#include "audio/kws.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio/vocab.h"
+#include "common/log.h"
+#include "common/util.h"
+
+/* The model fires this long after a word ends (middle of the trained range). */
+#define S_FIRE_DELAY 0.14
+#define S_MAX_SMOOTH 16
+
+/* Word-event state: the decision part, separate from the CNN so it can be
+ * tested with made-up posteriors. */
+typedef struct {
+    int n_classes;
+    int smooth;                       /* runs averaged */
+    double refractory;                /* seconds */
+    float thr[VOCAB_COUNT];           /* per word */
+    float hist[S_MAX_SMOOTH][VOCAB_COUNT];
+    int n_hist, at;                   /* filled runs, next slot */
+    int cur;                          /* word of the open event, -1 none */
+    float cur_peak;                   /* its best smoothed posterior */
+    double cur_time;                  /* run time of that peak */
+    double last_time[VOCAB_COUNT];    /* last report per word */
+} s_decider_t;
+
+struct _kws_t {
+    nn_net_t *net;                    /* the DS-CNN, batch 1 */
+    features_t *feat;                 /* streaming log-mel */
+    features_config_t fc;             /* its configuration (from the model) */
+    int n_mels;
+    float mean, inv_std;              /* input normalisation */
+    float floor_value;                /* feature of digital silence (ln log_floor) */
+    kws_opts_t opts;
+    s_decider_t dec;
+    float *ring;                      /* last KWS_FRAMES frames, circular */
+    int ring_at;                      /* next frame slot */
+    float *window;                    /* the CNN input, time-ordered, normalised */
+    float *frames;                    /* scratch for features_push */
+    size_t frames_cap;
+    long long n_frames;               /* frames seen in this stream */
+    float post[VOCAB_COUNT];          /* last CNN output */
+    double audio_s, cpu_s;            /* totals for the real-time factor */
+    char err[256];
+};
+
+void
+kws_opts_default(kws_opts_t *opts)
+{
+    opts->stride = 3;
+    opts->smooth = 3;
+    opts->refractory = 0.5;
+    opts->threshold = 0;
+    opts->threads = 1;
+}
+
+static void
+s_err(kws_t *self, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(self->err, sizeof self->err, fmt, ap);
+    va_end(ap);
+}
+
+/* ---------------------------------------------------------------- net */
+
+nn_net_t *
+kws_build_net(int n_classes, int channels, int blocks, uint64_t seed)
+{
+    nn_net_t *net = nn_new(seed);
+    if (!net)
+        return NULL;
+    int x = nn_input(net, (nn_shape_t) { 1, KWS_FRAMES, 40 });
+    /* 10 x 4 over time x mel, stride 2 both ways: 98 x 40 -> 49 x 20 */
+    x = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, x, channels, 10, 4, 2, 2, 4, 1, false)));
+    for (int b = 0; b < blocks; b++) {
+        /* the first block halves time and frequency again (25 x 10): most of
+         * the saving that lets the detector run every 30 ms on one core */
+        int s = b == 0 ? 2 : 1;
+        x = nn_relu(net, nn_batchnorm(net, nn_depthwise(net, x, 3, 3, s, s, 1, 1, false)));
+        x = nn_relu(net, nn_batchnorm(net, nn_pointwise(net, x, channels, false)));
+    }
+    x = nn_global_avgpool(net, x);
+    nn_layer_set_name(net, x, "embedding");
+    x = nn_dropout(net, x, 0.1f);
+    x = nn_softmax_xent(net, nn_dense(net, x, n_classes));
+    if (x < 0) {
+        log_err("kws: cannot build the net: %s", nn_error(net));
+        nn_destroy(&net);
+    }
+    return net;
+}
+
+int
+kws_net_set_meta(nn_net_t *net, const features_config_t *fc, float mean, float std,
+                 const float *thresholds)
+{
+    const char *labels[VOCAB_COUNT];
+    for (int i = 0; i < VOCAB_COUNT; i++)
+        labels[i] = vocab_name(i);
+    char buf[VOCAB_COUNT * 12 + 16];
+    size_t at = 0;
+    for (int i = 0; i < VOCAB_COUNT; i++)
+        at += (size_t) snprintf(buf + at, sizeof buf - at, "%s%.3f", i ? "," : "",
+                                (double) thresholds[i]);
+    char v[9][48];
+    snprintf(v[0], sizeof v[0], "%d", fc->sample_rate);
+    snprintf(v[1], sizeof v[1], "%d", fc->win_length);
+    snprintf(v[2], sizeof v[2], "%d", fc->hop_length);
+    snprintf(v[3], sizeof v[3], "%d", fc->n_fft);
+    snprintf(v[4], sizeof v[4], "%d", fc->n_mels);
+    snprintf(v[5], sizeof v[5], "%.9g", (double) fc->fmin);
+    snprintf(v[6], sizeof v[6], "%.9g", (double) fc->fmax);
+    snprintf(v[7], sizeof v[7], "%.9g", (double) fc->log_floor);
+    snprintf(v[8], sizeof v[8], "%d", fc->mel_scale);
+    char m[32], s[32];
+    snprintf(m, sizeof m, "%.9g", (double) mean);
+    snprintf(s, sizeof s, "%.9g", (double) std);
+    if (nn_set_labels(net, labels, VOCAB_COUNT) != 0 || nn_meta_set(net, "arch", "ds-cnn-kws") != 0
+        || nn_meta_set(net, "features.sample_rate", v[0]) != 0
+        || nn_meta_set(net, "features.win_length", v[1]) != 0
+        || nn_meta_set(net, "features.hop_length", v[2]) != 0
+        || nn_meta_set(net, "features.n_fft", v[3]) != 0
+        || nn_meta_set(net, "features.n_mels", v[4]) != 0
+        || nn_meta_set(net, "features.fmin", v[5]) != 0
+        || nn_meta_set(net, "features.fmax", v[6]) != 0
+        || nn_meta_set(net, "features.log_floor", v[7]) != 0
+        || nn_meta_set(net, "features.mel_scale", v[8]) != 0
+        || nn_meta_set(net, "kws.frames", "98") != 0 || nn_meta_set(net, "kws.mean", m) != 0
+        || nn_meta_set(net, "kws.std", s) != 0 || nn_meta_set(net, "kws.thresholds", buf) != 0)
+        return -1;
+    return 0;
+}
+
+/* Reads a number from metadata key into *out. Returns 0 or -1. */
+static int
+s_meta_num(const nn_net_t *net, const char *key, double lo, double hi, double *out)
+{
+    const char *v = nn_meta_get(net, key);
+    if (!v)
+        return -1;
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || *end || !(d >= lo && d <= hi))
+        return -1;
+    *out = d;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- decisions */
+
+static void
+s_decider_init(s_decider_t *d, int smooth, double refractory, const float *thr)
+{
+    memset(d, 0, sizeof *d);
+    d->n_classes = VOCAB_COUNT;
+    d->smooth = smooth < 1 ? 1 : smooth > S_MAX_SMOOTH ? S_MAX_SMOOTH : smooth;
+    d->refractory = refractory;
+    memcpy(d->thr, thr, sizeof d->thr);
+    d->cur = -1;
+    for (int i = 0; i < VOCAB_COUNT; i++)
+        d->last_time[i] = -1e9;
+}
+
+static void
+s_decider_reset(s_decider_t *d)
+{
+    float thr[VOCAB_COUNT];
+    memcpy(thr, d->thr, sizeof thr);
+    s_decider_init(d, d->smooth, d->refractory, thr);
+}
+
+/* Closes the open event, reporting it unless its word is refractory. */
+static int
+s_decider_close(s_decider_t *d, kws_hit_t *hits, int max_hits, int n)
+{
+    if (d->cur < 0)
+        return n;
+    int w = d->cur;
+    d->cur = -1;
+    if (d->cur_time - d->last_time[w] < d->refractory)
+        return n;
+    d->last_time[w] = d->cur_time;
+    if (n < max_hits) {
+        double t = d->cur_time - S_FIRE_DELAY;
+        hits[n++] = (kws_hit_t) { w, t > 0 ? t : 0, d->cur_peak };
+    } else {
+        log_warn("kws: more than %d words in one push, \"%s\" dropped", max_hits, vocab_name(w));
+    }
+    return n;
+}
+
+/* One CNN run's posteriors at stream time t (end of its window). Appends
+ * finished words to hits[n..max_hits) and returns the new count. */
+static int
+s_decider_step(s_decider_t *d, const float *post, double t, kws_hit_t *hits, int max_hits, int n)
+{
+    memcpy(d->hist[d->at], post, sizeof d->hist[0]);
+    d->at = (d->at + 1) % d->smooth;
+    if (d->n_hist < d->smooth)
+        d->n_hist++;
+    float avg[VOCAB_COUNT] = { 0 };
+    for (int h = 0; h < d->n_hist; h++)
+        for (int c = 0; c < VOCAB_COUNT; c++)
+            avg[c] += d->hist[h][c];
+    int best = 0;
+    for (int c = 0; c < VOCAB_COUNT; c++) {
+        avg[c] /= (float) d->n_hist;
+        if (avg[c] > avg[best])
+            best = c;
+    }
+    bool active = vocab_is_keyword(best) && avg[best] >= d->thr[best];
+    if (d->cur >= 0 && (!active || best != d->cur))
+        n = s_decider_close(d, hits, max_hits, n);
+    if (active) {
+        if (d->cur != best) {
+            d->cur = best;
+            d->cur_peak = -1;
+        }
+        if (avg[best] > d->cur_peak) {
+            d->cur_peak = avg[best];
+            d->cur_time = t;
+        }
+    }
+    return n;
+}
+
+/* ---------------------------------------------------------------- detector */
+
+static int
+s_configure(kws_t *self, const kws_opts_t *opts)
+{
+    nn_net_t *net = self->net;
+    nn_shape_t in = nn_input_shape(net);
+    if (in.c != 1 || in.h != KWS_FRAMES || in.w < 1 || in.w > FEATURES_MAX_MELS
+        || nn_output_size(net) != VOCAB_COUNT) {
+        s_err(self, "model input %dx%dx%d / %d outputs is not a keyword spotter for this "
+                    "vocabulary (%d words)", in.c, in.h, in.w, nn_output_size(net), VOCAB_COUNT);
+        return -1;
+    }
+    if (nn_num_labels(net) != VOCAB_COUNT) {
+        s_err(self, "model has %d labels, the vocabulary %d", nn_num_labels(net), VOCAB_COUNT);
+        return -1;
+    }
+    for (int i = 0; i < VOCAB_COUNT; i++)
+        if (strcmp(nn_label(net, i), vocab_name(i)) != 0) {
+            s_err(self, "model label %d is \"%s\", the vocabulary says \"%s\"", i,
+                  nn_label(net, i), vocab_name(i));
+            return -1;
+        }
+    double d[9], mean, std;
+    static const char *const keys[9] = {
+        "features.sample_rate", "features.win_length", "features.hop_length",
+        "features.n_fft", "features.n_mels", "features.fmin", "features.fmax",
+        "features.log_floor", "features.mel_scale",
+    };
+    for (int i = 0; i < 9; i++)
+        if (s_meta_num(net, keys[i], 0, 1e6, &d[i]) != 0) {
+            s_err(self, "model metadata %s is missing or out of range", keys[i]);
+            return -1;
+        }
+    if (s_meta_num(net, "kws.mean", -1e3, 1e3, &mean) != 0
+        || s_meta_num(net, "kws.std", 1e-6, 1e3, &std) != 0) {
+        s_err(self, "model metadata kws.mean / kws.std missing or out of range");
+        return -1;
+    }
+    self->fc = (features_config_t) {
+        .sample_rate = (int) d[0], .win_length = (int) d[1], .hop_length = (int) d[2],
+        .n_fft = (int) d[3], .n_mels = (int) d[4], .fmin = (float) d[5], .fmax = (float) d[6],
+        .log_floor = (float) d[7], .mel_scale = (int) d[8],
+    };
+    char ferr[200];
+    if (features_config_check(&self->fc, ferr, sizeof ferr) != 0 || self->fc.n_mels != in.w
+        || self->fc.sample_rate != 16000) {
+        s_err(self, "model feature configuration unusable: %s",
+              self->fc.n_mels != in.w ? "mel bands differ from the input width" : ferr);
+        return -1;
+    }
+    float thr[VOCAB_COUNT];
+    const char *tv = nn_meta_get(net, "kws.thresholds");
+    const char *p = tv;
+    for (int i = 0; i < VOCAB_COUNT; i++) {
+        char *end;
+        thr[i] = p ? strtof(p, &end) : 0;
+        if (!p || end == p || !(thr[i] > 0 && thr[i] <= 1) || (*end != ',' && i < VOCAB_COUNT - 1)
+            || (i == VOCAB_COUNT - 1 && *end)) {
+            s_err(self, "model metadata kws.thresholds needs %d numbers in (0, 1]", VOCAB_COUNT);
+            return -1;
+        }
+        p = end + 1;
+    }
+    self->mean = (float) mean;
+    self->inv_std = (float) (1.0 / std);
+    self->n_mels = self->fc.n_mels;
+    self->floor_value = logf(self->fc.log_floor);
+    if (opts)
+        self->opts = *opts;
+    else
+        kws_opts_default(&self->opts);
+    if (self->opts.stride < 1 || self->opts.stride > 50 || self->opts.smooth < 1
+        || self->opts.refractory < 0 || self->opts.threshold < 0 || self->opts.threshold > 1) {
+        s_err(self, "bad detector options");
+        return -1;
+    }
+    if (self->opts.threshold > 0)
+        for (int i = 0; i < VOCAB_COUNT; i++)
+            thr[i] = self->opts.threshold;
+    s_decider_init(&self->dec, self->opts.smooth, self->opts.refractory, thr);
+    if (nn_set_threads(net, self->opts.threads > 0 ? self->opts.threads : 1) != 0) {
+        s_err(self, "%s", nn_error(net));
+        return -1;
+    }
+    self->feat = features_new(&self->fc);
+    if (!self->feat) {
+        s_err(self, "cannot start the features module");
+        return -1;
+    }
+    self->ring = xmalloc((size_t) KWS_FRAMES * (size_t) self->n_mels * sizeof *self->ring);
+    self->window = xmalloc((size_t) KWS_FRAMES * (size_t) self->n_mels * sizeof *self->window);
+    kws_reset(self);
+    return 0;
+}
+
+kws_t *
+kws_new_from_net(nn_net_t **net_p, const kws_opts_t *opts, char *err, size_t errlen)
+{
+    kws_t *self = xcalloc(1, sizeof *self);
+    self->net = *net_p;
+    *net_p = NULL;
+    if (!self->net) {
+        if (err)
+            snprintf(err, errlen, "no net");
+        kws_destroy(&self);
+        return NULL;
+    }
+    if (s_configure(self, opts) != 0) {
+        if (err)
+            snprintf(err, errlen, "%s", self->err);
+        kws_destroy(&self);
+    }
+    return self;
+}
+
+kws_t *
+kws_new(const char *path, const kws_opts_t *opts, char *err, size_t errlen)
+{
+    char found[1024];
+    if (!path) {
+        path = shop_data_path("models/kws.nn", found, sizeof found);
+        if (!path) {
+            snprintf(err, errlen, "models/kws.nn not found (set SHOPD_DATADIR)");
+            return NULL;
+        }
+    }
+    char lerr[256];
+    nn_net_t *net = nn_load(path, lerr, sizeof lerr);
+    if (!net) {
+        snprintf(err, errlen, "%s: %s", path, lerr);
+        return NULL;
+    }
+    kws_t *self = kws_new_from_net(&net, opts, lerr, sizeof lerr);
+    if (!self)
+        snprintf(err, errlen, "%s: %s", path, lerr);
+    return self;
+}
+
+void
+kws_destroy(kws_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    kws_t *self = *self_p;
+    nn_destroy(&self->net);
+    features_destroy(&self->feat);
+    free(self->ring);
+    free(self->window);
+    free(self->frames);
+    free(self);
+    *self_p = NULL;
+}
+
+void
+kws_reset(kws_t *self)
+{
+    /* the history before the stream is digital silence, as in training */
+    for (int i = 0; i < KWS_FRAMES * self->n_mels; i++)
+        self->ring[i] = self->floor_value;
+    self->ring_at = 0;
+    self->n_frames = 0;
+    features_reset(self->feat);
+    s_decider_reset(&self->dec);
+}
+
+/* Runs the CNN on the window ending at the newest frame. Returns 0 or -1. */
+static int
+s_run(kws_t *self)
+{
+    int m = self->n_mels;
+    for (int f = 0; f < KWS_FRAMES; f++) {
+        const float *src = self->ring + (size_t) ((self->ring_at + f) % KWS_FRAMES) * m;
+        float *dst = self->window + (size_t) f * m;
+        for (int k = 0; k < m; k++)
+            dst[k] = (src[k] - self->mean) * self->inv_std;
+    }
+    if (nn_forward(self->net, self->window, 1, self->post) != 0) {
+        s_err(self, "%s", nn_error(self->net));
+        return -1;
+    }
+    return 0;
+}
+
+/* Takes n new frames. Returns the new hit count or -1. */
+static int
+s_frames(kws_t *self, const float *frames, size_t n, kws_hit_t *hits, int max_hits, int nh)
+{
+    int m = self->n_mels;
+    double hop = (double) self->fc.hop_length / self->fc.sample_rate;
+    double win = (double) self->fc.win_length / self->fc.sample_rate;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(self->ring + (size_t) self->ring_at * m, frames + i * (size_t) m,
+               (size_t) m * sizeof *frames);
+        self->ring_at = (self->ring_at + 1) % KWS_FRAMES;
+        self->n_frames++;
+        if (self->n_frames % self->opts.stride)
+            continue;
+        if (s_run(self) != 0)
+            return -1;
+        double t = (double) (self->n_frames - 1) * hop + win;
+        nh = s_decider_step(&self->dec, self->post, t, hits, max_hits, nh);
+    }
+    return nh;
+}
+
+int
+kws_push(kws_t *self, const float *pcm, size_t n, kws_hit_t *hits, int max_hits)
+{
+    uint64_t t0 = shop_now_ns();
+    int nh = 0;
+    const size_t step = 16000;   /* bounded scratch however much is pushed */
+    for (size_t at = 0; at < n; at += step) {
+        size_t len = n - at < step ? n - at : step;
+        size_t want = features_frames_pending(self->feat, len);
+        if (want > self->frames_cap) {
+            self->frames = xrealloc(self->frames, want * (size_t) self->n_mels * sizeof(float));
+            self->frames_cap = want;
+        }
+        ssize_t got = features_push(self->feat, pcm + at, len, self->frames, self->frames_cap);
+        if (got < 0) {
+            s_err(self, "features_push failed");
+            return -1;
+        }
+        nh = s_frames(self, self->frames, (size_t) got, hits, max_hits, nh);
+        if (nh < 0)
+            return -1;
+    }
+    self->audio_s += (double) n / self->fc.sample_rate;
+    self->cpu_s += (double) (shop_now_ns() - t0) / 1e9;
+    return nh;
+}
+
+int
+kws_flush(kws_t *self, kws_hit_t *hits, int max_hits)
+{
+    uint64_t t0 = shop_now_ns();
+    /* 400 ms of digital silence lets the model see a final word end; the
+     * model was trained on windows cut off by a stream end the same way */
+    enum { TAIL = 40 };
+    float *tail = xmalloc((size_t) TAIL * (size_t) self->n_mels * sizeof *tail);
+    for (int i = 0; i < TAIL * self->n_mels; i++)
+        tail[i] = self->floor_value;
+    int nh = s_frames(self, tail, TAIL, hits, max_hits, 0);
+    free(tail);
+    if (nh >= 0)
+        nh = s_decider_close(&self->dec, hits, max_hits, nh);
+    self->cpu_s += (double) (shop_now_ns() - t0) / 1e9;
+    kws_reset(self);
+    return nh;
+}
+
+int
+kws_decode(kws_t *self, const float *pcm, size_t n, kws_hit_t *hits, int max_hits)
+{
+    kws_reset(self);
+    int a = kws_push(self, pcm, n, hits, max_hits);
+    if (a < 0)
+        return -1;
+    int b = kws_flush(self, hits + a, max_hits - a);
+    return b < 0 ? -1 : a + b;
+}
+
+float
+kws_threshold(const kws_t *self, int word)
+{
+    return word >= 0 && word < VOCAB_COUNT ? self->dec.thr[word] : -1.f;
+}
+
+const features_config_t *
+kws_features_config(const kws_t *self)
+{
+    return &self->fc;
+}
+
+void
+kws_timing(const kws_t *self, double *audio_s, double *cpu_s)
+{
+    if (audio_s)
+        *audio_s = self->audio_s;
+    if (cpu_s)
+        *cpu_s = self->cpu_s;
+}
+
+const char *
+kws_error(const kws_t *self)
+{
+    return self ? self->err : "no detector";
+}
+
+/* ---------------------------------------------------------------- self-test */
+
+#define S_CHECK(cond)                                                               \
+    do {                                                                            \
+        if (!(cond)) {                                                              \
+            fprintf(stderr, "kws_test: %s:%d: %s\n", __FILE__, __LINE__, #cond);    \
+            goto fail;                                                              \
+        }                                                                           \
+    } while (0)
+
+int
+kws_test(bool verbose)
+{
+    if (verbose)
+        printf(" * kws: ");
+    int rc = -1;
+    kws_t *k = NULL, *k2 = NULL;
+    nn_net_t *net = NULL;
+    float *pcm = NULL;
+
+    /* decisions: a word rising and falling over several runs is reported
+     * once, at its peak; a repeat within the refractory time is not */
+    s_decider_t d;
+    float thr[VOCAB_COUNT];
+    for (int i = 0; i < VOCAB_COUNT; i++)
+        thr[i] = 0.5f;
+    s_decider_init(&d, 3, 0.5, thr);
+    static const float shape[] = { 0, 0.2f, 0.7f, 0.9f, 1.0f, 0.9f, 0.6f, 0.1f, 0, 0, 0, 0 };
+    kws_hit_t hits[8];
+    int n = 0;
+    for (int r = 0; r < 24; r++) {
+        float post[VOCAB_COUNT] = { 0 };
+        float p = r < 12 ? shape[r] : shape[r - 12];
+        post[VOCAB_SHOW] = p;
+        post[VOCAB_SILENCE] = 1 - p;
+        /* the second rise is 0.36 s after the first: refractory */
+        n = s_decider_step(&d, post, 0.03 * r, hits, 8, n);
+    }
+    n = s_decider_close(&d, hits, 8, n);
+    S_CHECK(n == 1 && hits[0].word == VOCAB_SHOW);
+    S_CHECK(fabs(hits[0].time - (0.03 * 5 - S_FIRE_DELAY)) < 1e-9);
+    S_CHECK(fabsf(hits[0].confidence - (1.0f + 0.9f + 0.9f) / 3) < 1e-6f);
+    /* two different words back to back are both reported, in order */
+    s_decider_reset(&d);
+    n = 0;
+    for (int r = 0; r < 20; r++) {
+        float post[VOCAB_COUNT] = { 0 };
+        int w = r < 10 ? VOCAB_ADD : VOCAB_TWO;
+        float p = shape[r % 10];
+        post[w] = p;
+        post[VOCAB_UNKNOWN] = 1 - p;
+        n = s_decider_step(&d, post, 0.03 * r, hits, 8, n);
+    }
+    n = s_decider_close(&d, hits, 8, n);
+    S_CHECK(n == 2 && hits[0].word == VOCAB_ADD && hits[1].word == VOCAB_TWO);
+    S_CHECK(hits[0].time < hits[1].time);
+    /* below threshold, _unknown_ and _silence_ report nothing */
+    s_decider_reset(&d);
+    n = 0;
+    for (int r = 0; r < 20; r++) {
+        float post[VOCAB_COUNT] = { 0 };
+        post[VOCAB_CART] = 0.45f;
+        post[VOCAB_UNKNOWN] = 0.55f;
+        n = s_decider_step(&d, post, 0.03 * r, hits, 8, n);
+    }
+    S_CHECK(s_decider_close(&d, hits, 8, n) == 0);
+
+    /* an untrained net with metadata: loads, streams, and gives the same
+     * posteriors however the audio is chunked */
+    net = kws_build_net(VOCAB_COUNT, 8, 1, 5);
+    S_CHECK(net != NULL);
+    features_config_t fc;
+    features_config_default(&fc);
+    S_CHECK(kws_net_set_meta(net, &fc, -5.f, 4.f, thr) == 0);
+    size_t len = 0;
+    char err[256];
+    void *mem = nn_save_mem(net, &len, err, sizeof err);
+    S_CHECK(mem != NULL);
+    nn_net_t *net2 = nn_load_mem(mem, len, err, sizeof err);
+    free(mem);
+    S_CHECK(net2 != NULL);
+    kws_opts_t o;
+    kws_opts_default(&o);
+    k = kws_new_from_net(&net, &o, err, sizeof err);
+    k2 = kws_new_from_net(&net2, &o, err, sizeof err);
+    S_CHECK(k != NULL && k2 != NULL && net == NULL);
+    S_CHECK(fabsf(kws_threshold(k, VOCAB_WAKE) - 0.5f) < 1e-6f && kws_threshold(k, -1) < 0);
+    pcm = xmalloc(24000 * sizeof *pcm);
+    for (int i = 0; i < 24000; i++)
+        pcm[i] = 0.3f * sinf(0.05f * (float) i) * sinf(0.0007f * (float) i);
+    S_CHECK(kws_push(k, pcm, 24000, hits, 8) >= 0);
+    for (int at = 0; at < 24000; at += 777)
+        S_CHECK(kws_push(k2, pcm + at, (size_t) (24000 - at < 777 ? 24000 - at : 777), hits,
+                         8) >= 0);
+    S_CHECK(k->n_frames == k2->n_frames && k->n_frames == 148);
+    S_CHECK(memcmp(k->post, k2->post, sizeof k->post) == 0);
+    double a, c;
+    kws_timing(k, &a, &c);
+    S_CHECK(fabs(a - 1.5) < 1e-9 && c > 0);
+    /* a model for another vocabulary is refused */
+    net = kws_build_net(VOCAB_COUNT - 1, 8, 1, 5);
+    S_CHECK(net != NULL);
+    kws_destroy(&k2);
+    k2 = kws_new_from_net(&net, &o, err, sizeof err);
+    S_CHECK(k2 == NULL && strstr(err, "vocabulary") != NULL);
+    rc = 0;
+    if (verbose)
+        printf("OK\n");
+fail:
+    free(pcm);
+    nn_destroy(&net);
+    kws_destroy(&k);
+    kws_destroy(&k2);
+    return rc;
+}

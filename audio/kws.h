@@ -1,0 +1,111 @@
+/* audio/kws.h: streaming keyword spotter.
+ *
+ * A DS-CNN (ARM's Hello-Edge design: one 10x4 convolution with stride 2, then
+ * depthwise-separable blocks, global average pooling, a dense layer) looks at
+ * the last ~1 s of log-mel frames (98 x 40) every `stride` frames. Its
+ * posteriors are averaged over the last `smooth` runs; a word is reported
+ * once per contiguous stretch where it is the most probable class above its
+ * threshold, at the run where its smoothed posterior peaked, and not again
+ * within `refractory` seconds of its last report. The model is trained to
+ * fire 30-250 ms after a word ends, so hits come in speaking order and the
+ * word sequence goes straight to the intent parser (audio/intent.h).
+ *
+ * The model file (nn format) carries everything needed to run it: labels
+ * (checked against audio/vocab.h), the feature configuration (checked
+ * against the running features module), input normalisation and the
+ * per-word thresholds, as metadata keys "kws.*" and "features.*".
+ *
+ * Threads: one kws_t per stream, used by one thread at a time. */
+#ifndef SHOP_AUDIO_KWS_H
+#define SHOP_AUDIO_KWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "audio/features.h"
+#include "nn/nn.h"
+
+#define KWS_FRAMES 98   /* frames per window: 1 s at a 10 ms hop, 25 ms window */
+
+/* One recognised word. */
+typedef struct {
+    int word;           /* vocab id (audio/vocab.h), never _silence_/_unknown_ */
+    double time;        /* estimated end of the word, seconds from the stream start */
+    float confidence;   /* peak smoothed posterior, 0..1 */
+} kws_hit_t;
+
+/* Run-time settings; model metadata provides the defaults. */
+typedef struct {
+    int stride;         /* frames between CNN runs; 3 (30 ms) */
+    int smooth;         /* runs averaged; 3 */
+    double refractory;  /* seconds before the same word may be reported again; 0.5 */
+    float threshold;    /* > 0 overrides every word's threshold (evaluation sweeps); 0 */
+    int threads;        /* nn threads; 1 (one core) */
+} kws_opts_t;
+
+typedef struct _kws_t kws_t;
+
+/* Fills opts with the defaults above. */
+void kws_opts_default(kws_opts_t *opts);
+
+/* Builds the untrained DS-CNN for n_classes outputs with `channels` channels
+ * (64 in the shipped model) and `blocks` depthwise-separable blocks (4).
+ * Returns the net (caller frees with nn_destroy) or NULL. */
+nn_net_t *kws_build_net(int n_classes, int channels, int blocks, uint64_t seed);
+
+/* Writes the feature configuration, normalisation and thresholds (VOCAB_COUNT
+ * floats) into net's metadata, and the vocabulary as its labels. Returns 0 or -1. */
+int kws_net_set_meta(nn_net_t *net, const features_config_t *fc, float mean, float std,
+                     const float *thresholds);
+
+/* Loads a model file (path NULL: the shipped models/kws.nn via shop_data_path)
+ * and makes a detector. opts NULL means the model's defaults. Returns the
+ * detector (free with kws_destroy) or NULL with a message in err: unreadable
+ * or corrupt file, labels that differ from audio/vocab.h, or a feature
+ * configuration the features module does not accept. */
+kws_t *kws_new(const char *path, const kws_opts_t *opts, char *err, size_t errlen);
+
+/* As kws_new with a net in memory; takes ownership of *net_p (set to NULL),
+ * also on failure. */
+kws_t *kws_new_from_net(nn_net_t **net_p, const kws_opts_t *opts, char *err, size_t errlen);
+
+/* Frees *self_p and sets it to NULL; safe on NULL and twice. */
+void kws_destroy(kws_t **self_p);
+
+/* Forgets the stream: the next sample is at time 0 after an (unheard) silence. */
+void kws_reset(kws_t *self);
+
+/* Feeds n samples of 16 kHz mono PCM in [-1, 1]. Writes up to max_hits words
+ * completed by them to hits (caller's array) in time order. Returns the
+ * number written (words beyond max_hits are dropped and logged), or -1 with
+ * kws_error() on an internal failure. */
+int kws_push(kws_t *self, const float *pcm, size_t n, kws_hit_t *hits, int max_hits);
+
+/* Ends the stream: feeds the silence the model needs to decide on a word
+ * that ended in the last samples and reports it. Then behaves as after
+ * kws_reset. Returns the number of hits written, or -1. */
+int kws_flush(kws_t *self, kws_hit_t *hits, int max_hits);
+
+/* One-shot word sequence of a whole recording (reset, push, flush). Returns
+ * the number of hits, or -1. */
+int kws_decode(kws_t *self, const float *pcm, size_t n, kws_hit_t *hits, int max_hits);
+
+/* Threshold of word (vocab id), or -1 for a bad id. */
+float kws_threshold(const kws_t *self, int word);
+
+/* The feature configuration the model was trained with (owned by self). */
+const features_config_t *kws_features_config(const kws_t *self);
+
+/* Seconds of audio pushed and seconds spent in kws_push/kws_flush since the
+ * detector was made (the real-time factor is their ratio). */
+void kws_timing(const kws_t *self, double *audio_s, double *cpu_s);
+
+/* Message of the last failure (never NULL). */
+const char *kws_error(const kws_t *self);
+
+/* Self-test: net shape, metadata round trip, streaming bookkeeping (chunking
+ * invariance, one report per word, silence reports nothing) on a small
+ * untrained net. Returns 0 or -1. */
+int kws_test(bool verbose);
+
+#endif
