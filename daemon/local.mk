@@ -14,3 +14,5 @@ check_PROGRAMS += tests/daemon_test
 tests_daemon_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_daemon_test_LDADD = $(TEST_LIBS)
 TESTS += tests/daemon_test
+dist_check_SCRIPTS += tests/daemon_shopctl.sh
+TESTS += tests/daemon_shopctl.sh

@@ -11,3 +11,8 @@ tests_ipc_proto_test_LDADD = $(TEST_LIBS)
 tests_ipc_zap_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_ipc_zap_test_LDADD = $(TEST_LIBS)
 TESTS += tests/ipc_proto_test tests/ipc_zap_test
+
+## the Python frontend example, exercised against a real shopd
+EXTRA_DIST += examples/frontend.py
+dist_check_SCRIPTS += tests/ipc_frontend.py
+TESTS += tests/ipc_frontend.py

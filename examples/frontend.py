@@ -1,0 +1,195 @@
+#!/usr/bin/python3
+"""A shopd frontend in Python (Debian's python3-zmq), speaking protocol 1.
+
+It shows that the protocol of docs/protocol.md is usable outside C: a kiosk
+or a smart speaker needs nothing but a DEALER socket for requests and a SUB
+socket for events. Usage:
+
+    frontend.py [--endpoint EP] [--events EP] [--session ID]
+                [--key FILE --server-key FILE] COMMAND [ARGS]
+
+COMMAND is one of: status, catalogue [CATEGORY], cart-add ITEM [QTY],
+cart, event CUSTOMER ITEM KIND, photo FILE, audio FILE, watch [N].
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+
+import zmq
+
+PROTOCOL_VERSION = 1
+
+
+class ShopdError(Exception):
+    """An error reply from shopd: code is the stable name ("not_found", ...)."""
+
+    def __init__(self, code, message):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def read_key_file(path):
+    """Returns (public, secret) Z85 keys from a shopctl keygen file; secret
+    is None for a .pub file."""
+    keys = {}
+    with open(path, encoding="ascii") as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#") or "=" not in line:
+                continue
+            name, value = line.split("=", 1)
+            keys[name.strip()] = value.strip()
+    return keys.get("public-key"), keys.get("secret-key")
+
+
+def default_endpoint(events=False):
+    """The endpoint shopd listens on by default for this user (as shopctl)."""
+    name = "events.sock" if events else "shopd.sock"
+    if os.geteuid() == 0:
+        return f"ipc:///run/shopd/{name}"
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and xdg.startswith("/"):
+        return f"ipc://{xdg}/shopd/{name}"
+    return f"ipc:///tmp/shopd-{os.geteuid()}/{name}"
+
+
+class ShopClient:
+    """Requests on a DEALER socket; each reply is matched by its request id,
+    so a late reply to a request that timed out is never taken for another."""
+
+    def __init__(self, endpoint, curve=None, context=None):
+        self.ctx = context or zmq.Context.instance()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        if curve:
+            server_public, public, secret = curve
+            self.sock.curve_serverkey = server_public.encode()
+            self.sock.curve_publickey = public.encode()
+            self.sock.curve_secretkey = secret.encode()
+        self.sock.connect(endpoint)
+
+    def request(self, type_, body=None, session=None, frames=(), timeout=5.0):
+        """Sends one request and returns the reply body (a dict); raises
+        ShopdError for an error reply and TimeoutError when none comes."""
+        rid = uuid.uuid4().hex
+        env = {"v": PROTOCOL_VERSION, "id": rid, "type": type_, "body": body or {}}
+        if session:
+            env["session"] = session
+        self.sock.send_multipart([json.dumps(env).encode()] + list(frames))
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.sock.poll(int(left * 1000)):
+                raise TimeoutError(f"no reply to {type_} within {timeout} s")
+            reply = json.loads(self.sock.recv_multipart()[0])
+            if reply.get("id") != rid:
+                continue  # a late reply to an earlier request
+            if reply.get("ok"):
+                return reply.get("body", {})
+            err = reply.get("error", {})
+            raise ShopdError(err.get("code"), err.get("message"))
+
+    def close(self):
+        self.sock.close()
+
+
+class EventStream:
+    """The PUB side of shopd: yields (topic, envelope) pairs."""
+
+    def __init__(self, endpoint, topics=("",), curve=None, context=None):
+        self.ctx = context or zmq.Context.instance()
+        self.sock = self.ctx.socket(zmq.SUB)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        if curve:
+            server_public, public, secret = curve
+            self.sock.curve_serverkey = server_public.encode()
+            self.sock.curve_publickey = public.encode()
+            self.sock.curve_secretkey = secret.encode()
+        for t in topics:
+            self.sock.setsockopt(zmq.SUBSCRIBE, t.encode())
+        self.sock.connect(endpoint)
+
+    def next(self, timeout=5.0):
+        """The next (topic, envelope), or None after timeout seconds."""
+        if not self.sock.poll(int(timeout * 1000)):
+            return None
+        topic, env = self.sock.recv_multipart()[:2]
+        return topic.decode(), json.loads(env)
+
+    def close(self):
+        self.sock.close()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--endpoint", default=os.environ.get("SHOPD_ENDPOINT") or default_endpoint())
+    ap.add_argument("--events", default=os.environ.get("SHOPD_EVENTS_ENDPOINT")
+                    or default_endpoint(events=True))
+    ap.add_argument("--session", default="python-kiosk")
+    ap.add_argument("--key", help="client key pair file (shopctl keygen)")
+    ap.add_argument("--server-key", help="server public key file")
+    ap.add_argument("command")
+    ap.add_argument("args", nargs="*")
+    a = ap.parse_args(argv)
+
+    curve = None
+    if a.key:
+        public, secret = read_key_file(a.key)
+        server_public, _ = read_key_file(a.server_key)
+        curve = (server_public, public, secret)
+
+    if a.command == "watch":
+        stream = EventStream(a.events, curve=curve)
+        limit = int(a.args[0]) if a.args else 0
+        seen = 0
+        while not limit or seen < limit:
+            ev = stream.next(timeout=3600)
+            if ev:
+                print(ev[0], json.dumps(ev[1]), flush=True)
+                seen += 1
+        return 0
+
+    client = ShopClient(a.endpoint, curve=curve)
+    try:
+        if a.command == "status":
+            body = client.request("status")
+        elif a.command == "catalogue":
+            req = {"op": "list"}
+            if a.args:
+                req["category"] = a.args[0]
+            body = client.request("catalogue", req)
+        elif a.command == "cart":
+            body = client.request("cart", {"op": "get"}, session=a.session)
+        elif a.command == "cart-add":
+            qty = int(a.args[1]) if len(a.args) > 1 else 1
+            body = client.request("cart", {"op": "add", "item": a.args[0], "quantity": qty},
+                                  session=a.session)
+        elif a.command == "event":
+            body = client.request("event", {"customer": a.args[0], "item": a.args[1],
+                                            "kind": a.args[2]}, session=a.session)
+        elif a.command in ("photo", "audio"):
+            with open(a.args[0], "rb") as f:
+                data = f.read()
+            body = client.request(a.command, {"name": a.args[0]}, session=a.session,
+                                  frames=[data])
+        else:
+            ap.error(f"unknown command {a.command}")
+    except ShopdError as e:
+        print(f"frontend.py: {e}", file=sys.stderr)
+        return 1
+    except TimeoutError as e:
+        print(f"frontend.py: {e}", file=sys.stderr)
+        return 3
+    finally:
+        client.close()
+    print(json.dumps(body, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
