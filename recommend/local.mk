@@ -1,5 +1,14 @@
 ## recommend/: the SQLite store, importers, models, queries and the ZeroMQ service
-libshop_a_SOURCES += recommend/store.c recommend/store.h
+libshop_a_SOURCES += recommend/store.c recommend/store.h \
+	recommend/csv.c recommend/csv.h \
+	recommend/data.c recommend/data.h \
+	recommend/import.c recommend/import.h \
+	recommend/linalg.c recommend/linalg.h \
+	recommend/model.c recommend/model.h \
+	recommend/eval.c recommend/eval.h \
+	recommend/query.c recommend/query.h \
+	recommend/service.c recommend/service.h \
+	recommend/cli.c
 
 check_PROGRAMS += tests/recommend_store_test
 tests_recommend_store_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)

@@ -1,0 +1,81 @@
+/* recommend/service.h: the recommendation service over ZeroMQ.
+ *
+ * Messages are one JSON object per frame (docs/recommend.md lists them):
+ *   {"op":"recommend","kind":"personal","customer":"c7","k":10,...}
+ *   -> {"ok":true,"id":...,"worker":"w1","results":[{"item":..,"reason":..},...]}
+ *   {"op":"event",...}  {"op":"reload","path":...}  {"op":"status"}  {"op":"ping"}
+ *   errors: {"ok":false,"error":"why"}
+ *
+ * Two ways to run a service over an engine:
+ * - bind: a ROUTER on the given endpoint(s) ("inproc://recommend" in the
+ *   daemon, "tcp://127.0.0.1:5560" for a separate process) shares requests
+ *   among `threads` REP workers through an inproc DEALER (zmq_proxy);
+ * - connect: the workers' REP sockets connect to a broker's back end.
+ * The broker (rec_broker_*) is zmq_proxy between a ROUTER front end for
+ * clients and a DEALER back end for workers: several `shop-recommend`
+ * processes, on one machine or many, serve one or many daemons.
+ *
+ * The client (rec_client_*) is a Lazy Pirate REQ client: on a timeout it
+ * drops the socket, opens a new one and resends, so a worker that stops
+ * mid-request loses no query when another one is up.
+ */
+#ifndef SHOP_RECOMMEND_SERVICE_H
+#define SHOP_RECOMMEND_SERVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "recommend/query.h"
+
+#define REC_SERVICE_ENDPOINT "inproc://recommend"
+#define REC_MAX_REQUEST 65536
+
+typedef struct {
+    const char *bind;       /* comma-separated endpoints to bind (bind mode) */
+    const char *connect;    /* broker back end to connect to (connect mode) */
+    int threads;            /* worker threads, >= 1 */
+    const char *name;       /* worker name put in replies ("" -> "rec") */
+} rec_service_opts_t;
+
+typedef struct _rec_service_t rec_service_t;
+
+/* Starts the service threads on ctx (a zmq context the caller keeps alive
+ * until rec_service_destroy) over engine (borrowed: it must outlive the
+ * service). Returns NULL with a message in err when a socket cannot bind or
+ * connect. */
+rec_service_t *rec_service_new(void *ctx, rec_engine_t *engine, const rec_service_opts_t *opts,
+                               char *err, size_t errlen);
+/* Stops the threads (each finishes its current request) and closes sockets. */
+void rec_service_destroy(rec_service_t **s_p);
+/* Requests answered so far. */
+long rec_service_served(rec_service_t *s);
+
+/* Handles one request text (the workers' code path, exposed for tests and
+ * the in-process benchmark). Returns a new JSON text the caller frees. */
+char *rec_service_handle(rec_engine_t *engine, const char *worker, const char *req, size_t len);
+
+/* --- broker ----------------------------------------------------------- */
+typedef struct _rec_broker_t rec_broker_t;
+/* Binds front (ROUTER, clients) and back (DEALER, workers) and runs
+ * zmq_proxy in a thread. Returns NULL with a message when binding fails. */
+rec_broker_t *rec_broker_new(void *ctx, const char *front, const char *back, char *err,
+                             size_t errlen);
+void rec_broker_destroy(rec_broker_t **b_p);
+
+/* --- client (Lazy Pirate) -------------------------------------------- */
+typedef struct _rec_client_t rec_client_t;
+/* A client of endpoint; each try waits timeout_ms, at most retries + 1 tries. */
+rec_client_t *rec_client_new(void *ctx, const char *endpoint, int timeout_ms, int retries);
+void rec_client_destroy(rec_client_t **c_p);
+/* Sends a JSON request and returns the reply text (caller frees), or NULL
+ * with a message in err when every try timed out. */
+char *rec_client_request(rec_client_t *c, const char *json, char *err, size_t errlen);
+/* Builds the request of q, sends it, parses the reply into out[0..q->k).
+ * Returns the number of results, or -1 (message in err). worker (may be
+ * NULL) receives the name of the worker that answered. */
+int rec_client_query(rec_client_t *c, const rec_query_t *q, rec_result_t *out, char *worker,
+                     size_t worker_len, char *err, size_t errlen);
+/* Retries so far (resends after a timeout). */
+long rec_client_retries(rec_client_t *c);
+
+#endif
