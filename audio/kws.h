@@ -96,9 +96,11 @@ float kws_threshold(const kws_t *self, int word);
 /* The feature configuration the model was trained with (owned by self). */
 const features_config_t *kws_features_config(const kws_t *self);
 
-/* Seconds of audio pushed and seconds spent in kws_push/kws_flush since the
- * detector was made (the real-time factor is their ratio). */
-void kws_timing(const kws_t *self, double *audio_s, double *cpu_s);
+/* Seconds of audio pushed since the detector was made, and the wall-clock
+ * and thread CPU seconds spent in kws_push/kws_flush (any may be NULL). The
+ * real-time factor is time / audio; CPU time is what one core would need
+ * on an otherwise idle machine, wall time includes waiting for the CPU. */
+void kws_timing(const kws_t *self, double *audio_s, double *wall_s, double *cpu_s);
 
 /* Message of the last failure (never NULL). */
 const char *kws_error(const kws_t *self);

@@ -2,11 +2,25 @@
 libshop_a_SOURCES += audio/vocab.c audio/vocab.h audio/corpus.c audio/corpus.h \
 	audio/kws.c audio/kws.h audio/train.c audio/eval.c
 
-check_PROGRAMS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/audio_kws_test
+check_PROGRAMS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/audio_kws_test \
+	tests/audio_kws_model_test
 tests_audio_kws_vocab_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_kws_vocab_test_LDADD = $(TEST_LIBS)
 tests_audio_kws_corpus_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_kws_corpus_test_LDADD = $(TEST_LIBS)
 tests_audio_kws_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_kws_test_LDADD = $(TEST_LIBS)
-TESTS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/audio_kws_test
+tests_audio_kws_model_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_audio_kws_model_test_LDADD = $(TEST_LIBS)
+TESTS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/audio_kws_test \
+	tests/audio_kws_model_test
+
+## make eval: the speech-to-intent measures on the held-out test voices. The
+## corpus is synthesised first when SHOP_SPEECH_CORPUS holds none (about
+## 25-60 min of espeak-ng/flite/festival on a shared 2-core machine).
+SHOP_SPEECH_CORPUS ?= /work/cache/speech/v1
+EVAL_RUN += eval-audio
+eval-audio: shop-train shop-eval
+	@test -f $(SHOP_SPEECH_CORPUS)/clips.tsv || \
+	  ./shop-train audio-corpus --out $(SHOP_SPEECH_CORPUS) --seed 1 --scale 2.5
+	SHOPD_DATADIR=$(abs_top_srcdir) ./shop-eval audio --corpus $(SHOP_SPEECH_CORPUS) --json
