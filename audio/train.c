@@ -89,6 +89,18 @@ s_collect(const corpus_t *corpus, bool val, int copies, corpus_mixer_t *rng, s_l
                 s_push(out, i, t, c->marks[m].word, c->marks[m].end);
                 n_speech++;
             }
+            /* too late to fire: the last word ended 450-900 ms ago, or the
+             * window stops inside the next word */
+            if (c->n_marks > 0 && corpus_mixer_uniform(rng, 0, 1) < 0.3f) {
+                int m = (int) corpus_mixer_uniform(rng, 0, (float) c->n_marks);
+                m = m >= c->n_marks ? c->n_marks - 1 : m;
+                int lo = c->marks[m].end + 7200;
+                int hi = m + 1 < c->n_marks ? c->marks[m + 1].end - 4000
+                                            : c->marks[m].end + 14400;
+                if (hi > lo)
+                    s_push(out, i, (int) corpus_mixer_uniform(rng, (float) lo, (float) hi),
+                           VOCAB_UNKNOWN, -1);
+            }
             /* a lone word seen too early to fire: _unknown_ */
             if (c->n_marks == 1 && c->marks[0].end - c->onset > 5000
                 && corpus_mixer_uniform(rng, 0, 1) < 0.25f) {
