@@ -38,7 +38,10 @@ conf_defaults(conf_t *cfg)
     cfg->heartbeat_ivl_ms = 5000;
     cfg->heartbeat_timeout_ms = 15000;
     const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-    if (geteuid() == 0)
+    const char *sd_state = getenv("STATE_DIRECTORY"); /* systemd's StateDirectory= */
+    if (sd_state && *sd_state == '/' && !strchr(sd_state, ':'))
+        snprintf(cfg->database, sizeof cfg->database, "%s/shop.db", sd_state);
+    else if (geteuid() == 0)
         snprintf(cfg->database, sizeof cfg->database, "/var/lib/shopd/shop.db");
     else if (state && *state == '/')
         snprintf(cfg->database, sizeof cfg->database, "%s/shopd/shop.db", state);

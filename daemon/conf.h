@@ -47,9 +47,10 @@ typedef struct {
     char vision_model[CONF_PATH_MAX];
 } conf_t;
 
-/* Fills cfg with the built-in defaults for the current user (endpoints and
- * database under /run/shopd and /var/lib/shopd for root, under
- * $XDG_RUNTIME_DIR and $XDG_STATE_HOME otherwise). */
+/* Fills cfg with the built-in defaults for the current user: endpoints in
+ * $RUNTIME_DIRECTORY and the database in $STATE_DIRECTORY under systemd;
+ * else /run/shopd and /var/lib/shopd for root; else $XDG_RUNTIME_DIR/shopd
+ * and $XDG_STATE_HOME/shopd (~/.local/state/shopd). */
 void conf_defaults(conf_t *cfg);
 
 /* Applies the settings in text (len bytes, need not be NUL-terminated) on

@@ -3,6 +3,21 @@ libshop_a_SOURCES += daemon/conf.c daemon/conf.h daemon/models.c daemon/models.h
 	daemon/handlers.c daemon/handlers.h daemon/server.c daemon/server.h
 sbin_PROGRAMS += shopd
 shopd_SOURCES = daemon/shopd.c
+dist_man_MANS += daemon/shopd.8
+
+## the commented example configuration, installed with the docs
+shopdexampledir = $(docdir)/examples
+dist_shopdexample_DATA = daemon/shopd.conf examples/frontend.py
+
+## the systemd unit (Type=notify, watchdog, sandbox), with the real sbindir
+systemdunitdir = $(prefix)/lib/systemd/system
+systemdunit_DATA = systemd/shopd.service
+EXTRA_DIST += systemd/shopd.service.in
+CLEANFILES += systemd/shopd.service
+systemd/shopd.service: $(srcdir)/systemd/shopd.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) systemd && \
+	sed -e 's|@sbindir[@]|$(sbindir)|g' $(srcdir)/systemd/shopd.service.in > $@.tmp && \
+	mv $@.tmp $@
 
 check_PROGRAMS += tests/daemon_conf_test
 tests_daemon_conf_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
@@ -14,5 +29,5 @@ check_PROGRAMS += tests/daemon_test
 tests_daemon_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_daemon_test_LDADD = $(TEST_LIBS)
 TESTS += tests/daemon_test
-dist_check_SCRIPTS += tests/daemon_shopctl.sh
-TESTS += tests/daemon_shopctl.sh
+dist_check_SCRIPTS += tests/daemon_shopctl.sh tests/daemon_systemd.py
+TESTS += tests/daemon_shopctl.sh tests/daemon_systemd.py

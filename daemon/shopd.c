@@ -66,6 +66,13 @@ s_build_config(const s_opts_t *o, conf_t *cfg, char *path_used, size_t pathlen, 
     conf_defaults(cfg);
     path_used[0] = 0;
     const char *path = o->config;
+    /* systemd's ConfigurationDirectory= names /etc/shopd */
+    const char *cdir = getenv("CONFIGURATION_DIRECTORY");
+    char sd_conf[CONF_PATH_MAX];
+    if (!path && cdir && *cdir == '/' && !strchr(cdir, ':')
+        && snprintf(sd_conf, sizeof sd_conf, "%s/shopd.conf", cdir) < (int) sizeof sd_conf
+        && access(sd_conf, F_OK) == 0)
+        path = sd_conf;
     if (!path && access(S_DEFAULT_CONFIG, F_OK) == 0)
         path = S_DEFAULT_CONFIG;
     if (path) {

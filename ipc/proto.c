@@ -294,8 +294,11 @@ proto_default_endpoint(bool events, char *buf, size_t buflen)
 {
     const char *name = events ? "events.sock" : "shopd.sock";
     const char *xdg = getenv("XDG_RUNTIME_DIR");
+    const char *rt = getenv("RUNTIME_DIRECTORY"); /* set by systemd's RuntimeDirectory= */
     int n;
-    if (geteuid() == 0)
+    if (rt && *rt == '/' && !strchr(rt, ':'))
+        n = snprintf(buf, buflen, "ipc://%s/%s", rt, name);
+    else if (geteuid() == 0)
         n = snprintf(buf, buflen, "ipc:///run/shopd/%s", name);
     else if (xdg && *xdg == '/')
         n = snprintf(buf, buflen, "ipc://%s/shopd/%s", xdg, name);

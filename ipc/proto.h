@@ -97,7 +97,8 @@ char *proto_event_encode(const char *type, uint64_t seq, double ts, const char *
                          const json_t *body, size_t *len);
 
 /* The default request and event endpoints for this user: ipc:// sockets in
- * /run/shopd when root, else in $XDG_RUNTIME_DIR/shopd or /tmp/shopd-UID.
+ * $RUNTIME_DIRECTORY (systemd), else /run/shopd when root, else
+ * $XDG_RUNTIME_DIR/shopd or /tmp/shopd-UID.
  * Writes into buf; returns buf, or NULL when the path does not fit. */
 const char *proto_default_endpoint(bool events, char *buf, size_t buflen);
 
