@@ -8,7 +8,7 @@ libshop_a_SOURCES += recommend/store.c recommend/store.h \
 	recommend/eval.c recommend/eval.h \
 	recommend/query.c recommend/query.h \
 	recommend/service.c recommend/service.h \
-	recommend/cli.c
+	recommend/cli.c recommend/demo.c
 
 check_PROGRAMS += tests/recommend_store_test
 tests_recommend_store_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)

@@ -3,6 +3,7 @@
 #include "tools/cli.h"
 
 static const cli_command_t s_commands[] = {
+    { "demo", demo_store_main, "make the demo store (catalogue, photos, purchase history) in data/demo" },
     { "recommend", recommend_train_main, "train the recommenders (UCI Online Retail or a store)" },
     { "audio",        audio_train_main,     "train the keyword-spotting DS-CNN on the speech corpus" },
     { "audio-corpus", audio_corpus_main, "synthesise the keyword-spotting speech corpus" },
