@@ -752,6 +752,9 @@ corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen)
         utts[j] = t;
     }
 
+    if (opts->limit > 0 && opts->limit < n_utts)
+        n_utts = opts->limit;
+
     s_writer_t w;
     char tmpdir[900];
     if (s_writer_open(&w, opts->out_dir, err, errlen) != 0)
@@ -843,6 +846,8 @@ corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen)
         }
         for (int k = 0; k < nj; k++)
             free(jobs[k].pcm);
+        /* audio before index, so a stopped run leaves a readable prefix */
+        fflush(w.pcm);
         fflush(w.tsv);
         if (opts->verbose) {
             double sec = (double) (shop_now_ns() - t0) / 1e9;
@@ -887,19 +892,21 @@ audio_corpus_main(int argc, char **argv)
     static const struct option longopts[] = {
         { "out", required_argument, NULL, 'o' },  { "seed", required_argument, NULL, 's' },
         { "scale", required_argument, NULL, 'x' }, { "quiet", no_argument, NULL, 'q' },
+        { "limit", required_argument, NULL, 'L' },
         { "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
     };
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:s:x:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:s:x:L:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': o.out_dir = optarg; break;
         case 's': o.seed = strtoull(optarg, NULL, 10); break;
         case 'x': o.scale = atof(optarg); break;
+        case 'L': o.limit = atoi(optarg); break;
         case 'q': o.verbose = false; break;
         default:
             fprintf(stderr, "usage: shop-train audio-corpus --out DIR [--seed N] [--scale X] "
-                            "[--quiet]\n  synthesises the keyword-spotting corpus "
+                            "[--limit N] [--quiet]\n  synthesises the keyword-spotting corpus "
                             "(espeak-ng, flite, festival) into DIR\n");
             return c == 'h' ? 0 : 2;
         }

@@ -65,6 +65,8 @@ typedef struct {
     const char *out_dir;      /* created if missing; clips.* replaced */
     uint64_t seed;            /* same seed, same texts, voices and settings */
     double scale;             /* multiplies every count below; default 1 */
+    int limit;                /* > 0: stop after this many utterances of the
+                               * (seeded, shuffled) plan: a prefix of the full corpus */
     bool verbose;             /* progress on stderr */
 } corpus_gen_opts_t;
 
@@ -73,7 +75,7 @@ typedef struct {
  * warning). Returns 0, or -1 with a message in err. */
 int corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen);
 
-/* `shop-train audio-corpus --out DIR [--seed N] [--scale X] [--quiet]`. */
+/* `shop-train audio-corpus --out DIR [--seed N] [--scale X] [--limit N] [--quiet]`. */
 int audio_corpus_main(int argc, char **argv);
 
 /* True when voice (engine + name) is one of the held-out test voices. */

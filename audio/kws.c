@@ -56,7 +56,7 @@ kws_opts_default(kws_opts_t *opts)
 {
     opts->stride = 3;
     opts->smooth = 3;
-    opts->refractory = 0.5;
+    opts->refractory = 0.8;
     opts->threshold = 0;
     opts->threads = 1;
 }

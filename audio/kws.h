@@ -38,7 +38,7 @@ typedef struct {
 typedef struct {
     int stride;         /* frames between CNN runs; 3 (30 ms) */
     int smooth;         /* runs averaged; 3 */
-    double refractory;  /* seconds before the same word may be reported again; 0.5 */
+    double refractory;  /* seconds before the same word may be reported again; 0.8 */
     float threshold;    /* > 0 overrides every word's threshold (evaluation sweeps); 0 */
     int threads;        /* nn threads; 1 (one core) */
 } kws_opts_t;
