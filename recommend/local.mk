@@ -14,3 +14,8 @@ check_PROGRAMS += tests/recommend_store_test
 tests_recommend_store_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_recommend_store_test_LDADD = $(TEST_LIBS)
 TESTS += tests/recommend_store_test
+
+check_PROGRAMS += tests/recommend_test
+tests_recommend_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_recommend_test_LDADD = $(TEST_LIBS)
+TESTS += tests/recommend_test

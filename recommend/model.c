@@ -1405,6 +1405,7 @@ rec_model_load_buffer(const uint8_t *buf, size_t len, char *err, size_t errlen)
             }
             if (!ok)
                 LOAD_FAIL("model file: bad parameter line");
+            sr.pos = sr.n;
             break;
         }
         case SEC_ITEMS:
