@@ -2,8 +2,27 @@
 libshop_a_SOURCES += \
 	vision/decode.c vision/decode.h \
 	vision/preprocess.c vision/preprocess.h \
+	vision/camera.c vision/camera.h \
 	vision/fmnist.c vision/fmnist.h \
 	vision/model.c vision/model.h \
 	vision/train.c
 ## the Fashion-MNIST reader inflates the dataset's .gz files with zlib
 DEP_LIBS += -lz
+
+## tests: stb_image_write (tests/vision_util.c) shifts signed ints, which
+## UBSan builds would report; only that check is off for these programs
+VISION_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -fno-sanitize=shift
+check_PROGRAMS += tests/vision_decode_test tests/vision_preprocess_test
+tests_vision_decode_test_SOURCES = tests/vision_decode_test.c tests/vision_util.c tests/vision_util.h
+tests_vision_decode_test_CFLAGS = $(VISION_TEST_CFLAGS)
+tests_vision_decode_test_LDADD = $(TEST_LIBS)
+tests_vision_preprocess_test_SOURCES = tests/vision_preprocess_test.c tests/vision_util.c
+tests_vision_preprocess_test_CFLAGS = $(VISION_TEST_CFLAGS)
+tests_vision_preprocess_test_LDADD = $(TEST_LIBS)
+TESTS += tests/vision_decode_test tests/vision_preprocess_test
+
+## tests/vision_mkdata remakes the files of tests/data/vision (see its header)
+noinst_PROGRAMS += tests/vision_mkdata
+tests_vision_mkdata_SOURCES = tests/vision_mkdata.c tests/vision_util.c
+tests_vision_mkdata_CFLAGS = $(VISION_TEST_CFLAGS)
+EXTRA_DIST += tests/data/vision

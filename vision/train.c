@@ -135,15 +135,26 @@ s_augment(float *x, int n, const nn_shape_t *shape, uint64_t *rng, void *user)
     }
 }
 
+/* After each epoch: a line of figures, and the weights so far in
+ * <out>.partial, so a run cut short still leaves a model to finish with
+ * --finalize. */
+typedef struct {
+    nn_net_t *net;
+    char partial[4096];
+} s_progress_t;
+
 static void
 s_progress(const nn_epoch_t *e, void *user)
 {
-    (void) user;
+    s_progress_t *p = user;
     fprintf(stderr,
             "vision: epoch %d lr %.4f loss %.4f acc %.4f val_loss %.4f val_acc %.4f "
             "%.0f img/s %.0f s\n",
             e->epoch, e->lr, e->loss, e->acc, e->val_loss, e->val_acc, e->images_per_s,
             e->seconds);
+    char err[256];
+    if (nn_save(p->net, p->partial, err, sizeof err) < 0)
+        fprintf(stderr, "vision: checkpoint: %s\n", err);
 }
 
 static int
@@ -276,7 +287,10 @@ vision_train_main(int argc, char **argv)
     opts.restore_best = false; /* cosine ends at its best; keep the last epoch */
     opts.threads = o.threads;
     opts.verbose = 2;
+    s_progress_t prog = { .net = net };
+    snprintf(prog.partial, sizeof prog.partial, "%s.partial", o.out);
     opts.progress = s_progress;
+    opts.progress_user = &prog;
     double t0 = shop_now_s();
     nn_history_t hist = { 0 };
     rc = nn_train(net, &train, &opts, &hist, err, sizeof err);
