@@ -1,8 +1,9 @@
 /* audio/kws.h: streaming keyword spotter.
  *
  * A DS-CNN (ARM's Hello-Edge design: one 10x4 convolution with stride 2, then
- * depthwise-separable blocks, global average pooling, a dense layer) looks at
- * the last ~1 s of log-mel frames (98 x 40) every `stride` frames. Its
+ * depthwise-separable blocks, global average pooling, a dense layer; here
+ * after a 2x2 average of the input) looks at the last ~1 s of log-mel frames
+ * (98 x 40) every `stride` frames. Its
  * posteriors are averaged over the last `smooth` runs; a word is reported
  * once per contiguous stretch where it is the most probable class above its
  * threshold, at the run where its smoothed posterior peaked, and not again

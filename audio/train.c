@@ -120,6 +120,7 @@ typedef struct {
     const corpus_t *corpus;
     corpus_mixer_t *mixer;
     features_config_t fc;
+    features_t *feat;          /* reused: planning once per run, not per example */
     float *clip;               /* scratch: one clean clip */
     float *seg;                /* S_PRE + S_WIN speech */
     float *noise;              /* S_WIN */
@@ -182,15 +183,8 @@ s_make(s_maker_t *mk, const s_example_t *e, float *x)
             memset(win + z, 0, (size_t) (S_WIN - z) * sizeof *win);
         }
     }
-    float *frames = NULL;
-    size_t nf = 0;
-    if (features_compute(&mk->fc, win, S_WIN, &frames, &nf) != 0 || nf != KWS_FRAMES) {
-        free(frames);
-        return -1;
-    }
-    memcpy(x, frames, KWS_FRAMES * (size_t) mk->fc.n_mels * sizeof *x);
-    free(frames);
-    return 0;
+    features_reset(mk->feat);
+    return features_push(mk->feat, win, S_WIN, x, KWS_FRAMES) == KWS_FRAMES ? 0 : -1;
 }
 
 /* Renders a whole list into x (n x 98 x 40) and y. Returns 0 or -1. */
@@ -200,6 +194,7 @@ s_render(const corpus_t *corpus, const features_config_t *fc, const s_list_t *l,
 {
     s_maker_t mk = { .corpus = corpus, .fc = *fc };
     mk.mixer = corpus_mixer_new(corpus, CORPUS_TRAIN, seed);
+    mk.feat = features_new(fc);
     int maxn = 1;
     for (int i = 0; i < corpus_count(corpus); i++)
         if (corpus_clip(corpus, i)->n > maxn)
@@ -207,7 +202,7 @@ s_render(const corpus_t *corpus, const features_config_t *fc, const s_list_t *l,
     mk.clip = xmalloc((size_t) maxn * sizeof *mk.clip);
     mk.seg = xmalloc((S_PRE + S_WIN) * sizeof *mk.seg);
     mk.noise = xmalloc(S_WIN * sizeof *mk.noise);
-    int rc = mk.mixer ? 0 : -1;
+    int rc = mk.mixer && mk.feat ? 0 : -1;
     size_t per = KWS_FRAMES * (size_t) fc->n_mels;
     uint64_t t0 = shop_now_ns();
     for (int i = 0; i < l->n && rc == 0; i++) {
@@ -220,6 +215,7 @@ s_render(const corpus_t *corpus, const features_config_t *fc, const s_list_t *l,
     if (verbose)
         fprintf(stderr, "\n");
     corpus_mixer_destroy(&mk.mixer);
+    features_destroy(&mk.feat);
     free(mk.clip);
     free(mk.seg);
     free(mk.noise);
