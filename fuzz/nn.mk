@@ -1,1 +1,13 @@
-## fuzz targets of nn/
+## fuzz targets of nn/: the model loader
+EXTRA_DIST += fuzz/corpus/nn_load
+if ENABLE_FUZZERS
+noinst_PROGRAMS += fuzz/nn_load_fuzz
+fuzz_nn_load_fuzz_SOURCES = fuzz/nn_load_fuzz.c
+fuzz_nn_load_fuzz_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+FUZZ_RUN += fuzz-nn
+# new inputs go to a scratch corpus in the build tree; the seeds stay untouched
+fuzz-nn: fuzz/nn_load_fuzz
+	mkdir -p fuzz-nn-corpus
+	nice -n 10 fuzz/nn_load_fuzz -max_total_time=$${FUZZ_SECONDS:-120} -rss_limit_mb=4096 \
+		fuzz-nn-corpus $(srcdir)/fuzz/corpus/nn_load
+endif

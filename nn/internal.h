@@ -58,6 +58,7 @@ typedef struct {
     float **mask;           /* per dropout layer: 0 or 1/(1-rate) (training) */
     float **bnstat;         /* per BN layer: mean[C], invstd[C] of this shard */
     float *gparams;         /* gradient of the parameters (training) */
+    bool *gset;             /* per layer: grad holds a value in this backward pass */
     float *col, *tmp;       /* im2col and GEMM scratch */
     size_t col_cap, tmp_cap;
     float *own;             /* one block holding this shard's training buffers */
@@ -97,6 +98,7 @@ struct _nn_net_t {
     int ibatch;             /* batch of the last nn_forward, 0 before */
     nn_shard_t *ishards;    /* per thread views and scratch */
     int n_ishards;
+    double *prof;           /* per layer seconds spent in inference, when profiling (bench) */
 };
 
 /* Sets net->err and returns -1. */

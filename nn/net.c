@@ -126,6 +126,8 @@ s_free_inference(nn_net_t *net)
         free(net->ishards[t].tmp);
     }
     free(net->ishards);
+    free(net->prof);
+    net->prof = NULL;
     net->ibuf = net->iout = NULL;
     net->folded = NULL;
     net->iparams = NULL;
@@ -840,7 +842,7 @@ s_row_sums_add(const float *dy, int rows, int n, float *db)
 
 static void
 s_conv_backward(const nn_layer_t *L, nn_shard_t *s, const float *x, const float *dy,
-                float *dx, const float *w, float *dw, float *db)
+                float *dx, bool acc, const float *w, float *dw, float *db)
 {
     int b = s->b, M = L->os.c, N = L->os.h * L->os.w;
     int K = (int) (L->n_w / (size_t) M);
@@ -852,7 +854,7 @@ s_conv_backward(const nn_layer_t *L, nn_shard_t *s, const float *x, const float 
             if (db)
                 s_row_sums_add(dyn, M, N, db);
             if (dx)
-                nn_gemm(true, false, K, N, M, 1.0f, w, K, dyn, N, 1.0f,
+                nn_gemm(true, false, K, N, M, 1.0f, w, K, dyn, N, acc ? 1.0f : 0.0f,
                         dx + (size_t) n * L->isz, N);
         }
         return;
@@ -861,6 +863,8 @@ s_conv_backward(const nn_layer_t *L, nn_shard_t *s, const float *x, const float 
     s_reserve(&s->col, &s->col_cap, (size_t) K * G * N);
     if (G > 1)
         s_reserve(&s->tmp, &s->tmp_cap, (size_t) M * G * N);
+    if (dx && !acc)
+        memset(dx, 0, (size_t) b * L->isz * sizeof(float));   /* col2im accumulates */
     for (int n0 = 0; n0 < b; n0 += G) {
         int g = SHOP_MIN(G, b - n0), NN = g * N;
         for (int j = 0; j < g; j++)
@@ -925,12 +929,14 @@ s_dw_forward(const nn_layer_t *L, int b, const float *x, float *y, const float *
 
 static NN_HOT void
 s_dw_backward(const nn_layer_t *L, int b, const float *x, const float *dy, float *dx,
-              const float *w, float *dw, float *db)
+              bool accum, const float *w, float *dw, float *db)
 {
     const int *a = L->args;
     int C = L->is.c, H = L->is.h, W = L->is.w, OH = L->os.h, OW = L->os.w;
     int kh = a[NN_A_KH], kw = a[NN_A_KW], sh = a[NN_A_SH], sw = a[NN_A_SW];
     int ph = a[NN_A_PH], pw = a[NN_A_PW];
+    if (dx && !accum)
+        memset(dx, 0, (size_t) b * L->isz * sizeof(float));
     for (int n = 0; n < b; n++)
         for (int c = 0; c < C; c++) {
             const float *xp = x + ((size_t) n * C + c) * H * W;
@@ -1014,7 +1020,7 @@ s_bn_forward_train(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y,
 
 static NN_HOT void
 s_bn_backward(const nn_layer_t *L, nn_shard_t *s, const float *x, const float *dy, float *dx,
-              const float *gamma, float *dgamma, float *dbeta)
+              bool acc, const float *gamma, float *dgamma, float *dbeta)
 {
     int C = L->is.c, HW = L->is.h * L->is.w, b = s->b;
     const float *mean = s->bnstat[L->bn_slot], *invstd = mean + C;
@@ -1043,10 +1049,12 @@ s_bn_backward(const nn_layer_t *L, nn_shard_t *s, const float *x, const float *d
             const float *p = x + ((size_t) n * C + c) * HW;
             const float *d = dy + ((size_t) n * C + c) * HW;
             float *q = dx + ((size_t) n * C + c) * HW;
-            for (int i = 0; i < HW; i++) {
-                float xh = (p[i] - mu) * is;
-                q[i] += k * (cnt * d[i] - dbv - xh * dg);
-            }
+            if (acc)
+                for (int i = 0; i < HW; i++)
+                    q[i] += k * (cnt * d[i] - dbv - (p[i] - mu) * is * dg);
+            else
+                for (int i = 0; i < HW; i++)
+                    q[i] = k * (cnt * d[i] - dbv - (p[i] - mu) * is * dg);
         }
     }
 }
@@ -1076,10 +1084,31 @@ s_relu(const float *x, float *y, size_t n)
 }
 
 static NN_HOT void
-s_relu_backward(const float *y, const float *dy, float *dx, size_t n)
+s_relu_backward(const float *y, const float *dy, float *dx, bool acc, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+    if (acc)
+        for (size_t i = 0; i < n; i++)
+            dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+    else
+        for (size_t i = 0; i < n; i++)
+            dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+/* dx (+)= dy * m, or dx (+)= dy when m is NULL. */
+static NN_HOT void
+s_scale_into(const float *dy, const float *m, float *dx, bool acc, size_t n)
+{
+    if (!m && !acc)
+        memcpy(dx, dy, n * sizeof(float));
+    else if (!m)
+        for (size_t i = 0; i < n; i++)
+            dx[i] += dy[i];
+    else if (acc)
+        for (size_t i = 0; i < n; i++)
+            dx[i] += dy[i] * m[i];
+    else
+        for (size_t i = 0; i < n; i++)
+            dx[i] = dy[i] * m[i];
 }
 
 static void
@@ -1118,11 +1147,14 @@ s_pool_forward(const nn_layer_t *L, int b, const float *x, float *y, int32_t *id
 }
 
 static void
-s_pool_backward(const nn_layer_t *L, int b, const float *dy, float *dx, const int32_t *idx)
+s_pool_backward(const nn_layer_t *L, int b, const float *dy, float *dx, bool acc,
+                const int32_t *idx)
 {
     int C = L->is.c, H = L->is.h, W = L->is.w, OH = L->os.h, OW = L->os.w;
     int k = L->args[NN_A_KH], st = L->args[NN_A_SH];
     float inv = 1.0f / (float) (k * k);
+    if (!acc)
+        memset(dx, 0, (size_t) b * L->isz * sizeof(float));
     for (int p = 0; p < b * C; p++) {
         const float *dyp = dy + (size_t) p * OH * OW;
         float *dxp = dx + (size_t) p * H * W;
@@ -1187,6 +1219,7 @@ nn_shard_free(const nn_net_t *net, nn_shard_t *s)
     free(s->mask);
     free(s->bnstat);
     free(s->gparams);
+    free(s->gset);
     free(s->col);
     free(s->tmp);
     free(s->own);
@@ -1247,6 +1280,8 @@ nn_shard_reserve(nn_net_t *net, nn_shard_t *s, int cap)
     }
     free(s->gparams);
     s->gparams = xmallocarray(net->n_params ? net->n_params : 1, sizeof(float));
+    free(s->gset);
+    s->gset = xcalloc((size_t) n, sizeof(bool));
     return 0;
 }
 
@@ -1346,45 +1381,54 @@ nn_shard_backward(nn_net_t *net, nn_shard_t *s)
 {
     int b = s->b;
     memset(s->gparams, 0, net->n_params * sizeof(float));
-    for (int l = 1; l < net->n_layers; l++)
-        memset(s->grad[l], 0, (size_t) b * net->layers[l].osz * sizeof(float));
+    /* gset[l]: grad[l] holds a gradient. The first consumer to reach a
+     * layer writes its gradient, later ones add: no zeroing pass, and layers
+     * no gradient reaches are skipped. */
+    bool *gset = s->gset;
+    memset(gset, 0, (size_t) net->n_layers * sizeof(bool));
     for (int l = net->n_layers - 1; l >= 1; l--) {
         const nn_layer_t *L = &net->layers[l];
+        if (L->type == NN_L_SOFTMAX_XENT ? l != net->output || !s->labels : !gset[l])
+            continue;
         int p = L->in[0];
         const float *x = s->out[p];
         const float *dy = s->grad[l];
         /* no gradient for the input image itself */
         float *dx = net->layers[p].type == NN_L_INPUT ? NULL : s->grad[p];
+        bool acc = dx && gset[p];
         const float *w = net->params + L->w_off;
         float *dw = s->gparams + L->w_off;
         float *db = L->n_b ? s->gparams + L->b_off : NULL;
         size_t n = (size_t) b * L->osz;
         switch (L->type) {
         case NN_L_CONV:
-            s_conv_backward(L, s, x, dy, dx, w, dw, db);
+            s_conv_backward(L, s, x, dy, dx, acc, w, dw, db);
             break;
         case NN_L_DWCONV:
-            s_dw_backward(L, b, x, dy, dx, w, dw, db);
+            s_dw_backward(L, b, x, dy, dx, acc, w, dw, db);
             break;
         case NN_L_BN:
-            s_bn_backward(L, s, x, dy, dx, w, dw, db);
+            s_bn_backward(L, s, x, dy, dx, acc, w, dw, db);
             break;
         case NN_L_RELU:
             if (dx)
-                s_relu_backward(s->out[l], dy, dx, n);
+                s_relu_backward(s->out[l], dy, dx, acc, n);
             break;
         case NN_L_MAXPOOL:
         case NN_L_AVGPOOL:
             if (dx)
-                s_pool_backward(L, b, dy, dx, s->idx[l]);
+                s_pool_backward(L, b, dy, dx, acc, s->idx[l]);
             break;
         case NN_L_GAP:
             if (dx) {
                 int HW = L->is.h * L->is.w;
                 float inv = 1.0f / (float) HW;
-                for (size_t q = 0; q < (size_t) b * L->is.c; q++)
+                for (size_t q = 0; q < (size_t) b * L->is.c; q++) {
+                    float g = dy[q] * inv;
+                    float *d = dx + q * HW;
                     for (int i = 0; i < HW; i++)
-                        dx[q * HW + i] += dy[q] * inv;
+                        d[i] = (acc ? d[i] : 0.0f) + g;
+                }
             }
             break;
         case NN_L_DENSE: {
@@ -1394,25 +1438,26 @@ nn_shard_backward(nn_net_t *net, nn_shard_t *s)
                 for (int u = 0; u < U; u++)
                     db[u] += dy[(size_t) q * U + u];
             if (dx)
-                nn_gemm(false, false, b, I, U, 1.0f, dy, U, w, I, 1.0f, dx, I);
+                nn_gemm(false, false, b, I, U, 1.0f, dy, U, w, I, acc ? 1.0f : 0.0f, dx, I);
             break;
         }
         case NN_L_DROPOUT:
             if (dx)
-                for (size_t i = 0; i < n; i++)
-                    dx[i] += dy[i] * s->mask[l][i];
+                s_scale_into(dy, s->mask[l], dx, acc, n);
             break;
-        case NN_L_ADD: {
-            float *dx2 = net->layers[L->in[1]].type == NN_L_INPUT ? NULL : s->grad[L->in[1]];
-            for (size_t i = 0; dx && i < n; i++)
-                dx[i] += dy[i];
-            for (size_t i = 0; dx2 && i < n; i++)
-                dx2[i] += dy[i];
+        case NN_L_ADD:
+            if (dx) {
+                s_scale_into(dy, NULL, dx, acc, n);
+                gset[p] = true;
+            }
+            if (net->layers[L->in[1]].type != NN_L_INPUT) {
+                int p2 = L->in[1];
+                s_scale_into(dy, NULL, s->grad[p2], gset[p2], n);
+                gset[p2] = true;
+            }
             break;
-        }
         case NN_L_SOFTMAX_XENT: {
-            /* only the loss layer that is the net's output drives training */
-            if (l != net->output || !dx || !s->labels)
+            if (!dx)
                 break;
             int k = (int) L->osz;
             float eps = s->smoothing, off = eps / (float) k;
@@ -1421,7 +1466,7 @@ nn_shard_backward(nn_net_t *net, nn_shard_t *s)
                 float *d = dx + (size_t) q * k;
                 for (int i = 0; i < k; i++) {
                     float t = (i == s->labels[q] ? 1.0f - eps : 0.0f) + off;
-                    d[i] += (pr[i] - t) * s->grad_scale;
+                    d[i] = (acc ? d[i] : 0.0f) + (pr[i] - t) * s->grad_scale;
                 }
             }
             break;
@@ -1429,6 +1474,8 @@ nn_shard_backward(nn_net_t *net, nn_shard_t *s)
         default:
             break;
         }
+        if (dx)
+            gset[p] = true;
     }
 }
 
@@ -1550,11 +1597,14 @@ static void
 s_infer_shard(nn_net_t *net, nn_shard_t *s)
 {
     int b = s->b;
+    /* profiling is for single-threaded benchmark runs */
+    bool prof = net->prof && s == &net->ishards[0];
     for (int l = 0; l < net->n_layers; l++) {
         const nn_layer_t *L = &net->layers[l];
         const float *x = L->in[0] >= 0 ? s->out[L->in[0]] : NULL;
         float *y = s->out[l];
         const float *w = net->iparams + L->w_off;
+        uint64_t t0 = prof ? shop_now_ns() : 0;
         size_t n = (size_t) b * L->osz;
         switch (L->type) {
         case NN_L_INPUT:
@@ -1604,6 +1654,8 @@ s_infer_shard(nn_net_t *net, nn_shard_t *s)
         default:
             break;
         }
+        if (prof)
+            net->prof[l] += (double) (shop_now_ns() - t0) * 1e-9;
     }
 }
 

@@ -1,0 +1,299 @@
+/* bench/nn_bench.c: measures the nn engine on the reference Fashion-MNIST CNN
+ * (the one bench/nn_bench.py builds in PyTorch too): sgemm peak, conv-layer
+ * GFLOPS, batch-1 latency, batch-256 throughput, training time per epoch.
+ * Prints "key value" lines for bench/nn_bench.py, which runs it interleaved
+ * with PyTorch and prints the side-by-side table.
+ *
+ *   nn-bench gemm | conv | latency | throughput | train IMAGES LABELS [steps] */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "nn/blas.h"
+#include "nn/internal.h"
+#include "nn/nn.h"
+
+/* Fashion-MNIST pixel statistics (training set) */
+#define FM_MEAN 0.2860f
+#define FM_STD 0.3530f
+
+static int
+s_block(nn_net_t *net, int x, int c, int stride)
+{
+    int in_c = nn_layer_shape(net, x).c;
+    int y = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, x, c, 3, 3, stride, stride, 1, 1, false)));
+    y = nn_batchnorm(net, nn_conv2d(net, y, c, 3, 3, 1, 1, 1, 1, false));
+    int skip = x;
+    if (stride != 1 || in_c != c)
+        skip = nn_batchnorm(net, nn_conv2d(net, x, c, 1, 1, stride, stride, 0, 0, false));
+    return nn_relu(net, nn_add(net, y, skip));
+}
+
+/* The reference net: stem 32 @28x28, residual blocks 32 @28, 64 @14, 128 @7,
+ * global average pool (the embedding), dense 10. ~0.3 M parameters. */
+static nn_net_t *
+s_reference_net(void)
+{
+    nn_net_t *net = nn_new(1);
+    int x = nn_input(net, (nn_shape_t) { 1, 28, 28 });
+    x = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, x, 32, 3, 3, 1, 1, 1, 1, false)));
+    x = s_block(net, x, 32, 1);
+    x = s_block(net, x, 64, 2);
+    x = s_block(net, x, 128, 2);
+    x = nn_global_avgpool(net, x);
+    nn_layer_set_name(net, x, "embedding");
+    x = nn_softmax_xent(net, nn_dense(net, x, 10));
+    if (x < 0) {
+        fprintf(stderr, "nn-bench: %s\n", nn_error(net));
+        nn_destroy(&net);
+    }
+    return net;
+}
+
+static int
+s_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return x < y ? -1 : x > y;
+}
+
+static double
+s_median(double *v, int n)
+{
+    qsort(v, (size_t) n, sizeof *v, s_cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void
+s_fill(float *x, size_t n, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = nn_rand_normal(&seed);
+}
+
+/* Best single-thread sgemm rate over square sizes: the machine's peak. */
+static double
+s_gemm_peak(void)
+{
+    double best = 0;
+    for (int n = 512; n <= 1024; n *= 2) {
+        float *a = xmallocarray((size_t) n * n, sizeof(float));
+        float *b = xmallocarray((size_t) n * n, sizeof(float));
+        float *c = xmallocarray((size_t) n * n, sizeof(float));
+        s_fill(a, (size_t) n * n, 1);
+        s_fill(b, (size_t) n * n, 2);
+        for (int r = 0; r < 5; r++) {
+            double t = shop_now_s();
+            nn_gemm(false, false, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+            t = shop_now_s() - t;
+            double g = 2.0 * n * n * (double) n / t / 1e9;
+            best = g > best ? g : best;
+        }
+        free(a);
+        free(b);
+        free(c);
+    }
+    return best;
+}
+
+/* The conv layers inside the reference net, single thread, batch 64:
+ * their forward FLOPs over the time spent in them (median of runs). */
+static double
+s_conv_gflops(bool verbose)
+{
+    enum { B = 64, REPS = 7 };
+    nn_net_t *net = s_reference_net();
+    if (!net)
+        return -1;
+    nn_set_threads(net, 1);
+    float *in = xmallocarray((size_t) B * 784, sizeof(float));
+    s_fill(in, (size_t) B * 784, 3);
+    nn_forward(net, in, B, NULL);   /* warm-up: workspace, folding */
+    int n = net->n_layers;
+    double *per = xcalloc((size_t) n * REPS, sizeof(double));
+    double tot[REPS];
+    for (int r = 0; r < REPS; r++) {
+        net->prof = xcalloc((size_t) n, sizeof(double));
+        nn_forward(net, in, B, NULL);
+        tot[r] = 0;
+        for (int l = 0; l < n; l++) {
+            per[l * REPS + r] = net->prof[l];
+            if (net->layers[l].type == NN_L_CONV)
+                tot[r] += net->prof[l];
+        }
+        free(net->prof);
+        net->prof = NULL;
+    }
+    double flops = 0;
+    for (int l = 0; l < n; l++) {
+        const nn_layer_t *L = &net->layers[l];
+        if (L->type != NN_L_CONV)
+            continue;
+        double f = 2.0 * (double) L->n_w * L->os.h * L->os.w * B;
+        flops += f;
+        if (verbose)
+            printf("conv_layer %d %dx%dx%d->%dx%dx%d k%d s%d %.1f GFLOPS\n", l, L->is.c, L->is.h,
+                   L->is.w, L->os.c, L->os.h, L->os.w, L->args[NN_A_KH], L->args[NN_A_SH],
+                   f / s_median(per + l * REPS, REPS) / 1e9);
+    }
+    free(per);
+    free(in);
+    nn_destroy(&net);
+    return flops / s_median(tot, REPS) / 1e9;
+}
+
+static double
+s_latency_ms(nn_net_t *net)
+{
+    enum { REPS = 300 };
+    float x[784], out[10];
+    s_fill(x, 784, 4);
+    for (int r = 0; r < 20; r++)
+        nn_forward(net, x, 1, out);
+    static double t[REPS];
+    for (int r = 0; r < REPS; r++) {
+        double t0 = shop_now_s();
+        nn_forward(net, x, 1, out);
+        t[r] = shop_now_s() - t0;
+    }
+    return s_median(t, REPS) * 1e3;
+}
+
+static double
+s_throughput(nn_net_t *net)
+{
+    enum { B = 256, REPS = 7 };
+    float *x = xmallocarray((size_t) B * 784, sizeof(float)), out[B * 10];
+    s_fill(x, (size_t) B * 784, 5);
+    nn_forward(net, x, B, out);
+    double t[REPS];
+    for (int r = 0; r < REPS; r++) {
+        double t0 = shop_now_s();
+        nn_forward(net, x, B, out);
+        t[r] = shop_now_s() - t0;
+    }
+    free(x);
+    return B / s_median(t, REPS);
+}
+
+/* Reads an IDX file (already gunzipped) of n items of item bytes. */
+static uint8_t *
+s_idx(const char *path, int dims, int *n, size_t *item)
+{
+    size_t len;
+    char err[256];
+    uint8_t *b = shop_read_file(path, 64u << 20, &len, err, sizeof err);
+    if (!b) {
+        fprintf(stderr, "nn-bench: %s\n", err);
+        return NULL;
+    }
+    size_t hdr = 4 + 4 * (size_t) dims;
+    if (len < hdr || b[2] != 8 || b[3] != dims) {
+        fprintf(stderr, "nn-bench: %s is not an IDX file of %d dimensions\n", path, dims);
+        free(b);
+        return NULL;
+    }
+    size_t cnt = 1;
+    *n = (int) ((uint32_t) b[4] << 24 | (uint32_t) b[5] << 16 | (uint32_t) b[6] << 8 | b[7]);
+    for (int d = 1; d < dims; d++)
+        cnt *= (size_t) ((uint32_t) b[4 + 4 * d] << 24 | (uint32_t) b[5 + 4 * d] << 16
+                         | (uint32_t) b[6 + 4 * d] << 8 | b[7 + 4 * d]);
+    *item = cnt;
+    if (len != hdr + (size_t) *n * cnt) {
+        fprintf(stderr, "nn-bench: %s has the wrong size\n", path);
+        free(b);
+        return NULL;
+    }
+    memmove(b, b + hdr, len - hdr);
+    return b;
+}
+
+/* Trains the reference net for `steps` mini-batches of 128 on Fashion-MNIST
+ * and scales the time to one 60000-image epoch. */
+static double
+s_train_epoch_s(const char *images, const char *labels, int steps)
+{
+    int n, nl;
+    size_t item, litem;
+    uint8_t *im = s_idx(images, 3, &n, &item), *lb = s_idx(labels, 1, &nl, &litem);
+    if (!im || !lb || n != nl || item != 784) {
+        free(im);
+        free(lb);
+        return -1;
+    }
+    float *x = xmallocarray((size_t) n * 784, sizeof(float));
+    int32_t *y = xmallocarray((size_t) n, sizeof(int32_t));
+    for (size_t i = 0; i < (size_t) n * 784; i++)
+        x[i] = (im[i] / 255.0f - FM_MEAN) / FM_STD;
+    for (int i = 0; i < n; i++)
+        y[i] = lb[i];
+    free(im);
+    free(lb);
+    nn_net_t *net = s_reference_net();
+    nn_data_t d = { x, y, n, { 1, 28, 28 }, NULL, NULL };
+    nn_train_opts_t o;
+    nn_train_opts_default(&o);
+    o.batch = 128;
+    o.epochs = 1;
+    o.verbose = 0;
+    char err[256];
+    /* warm-up: buffers, page faults */
+    o.max_steps_per_epoch = 3;
+    nn_train(net, &d, &o, NULL, err, sizeof err);
+    o.max_steps_per_epoch = steps;
+    double t0 = shop_now_s();
+    int rc = nn_train(net, &d, &o, NULL, err, sizeof err);
+    double t = shop_now_s() - t0;
+    if (rc < 0)
+        fprintf(stderr, "nn-bench: %s\n", err);
+    nn_destroy(&net);
+    free(x);
+    free(y);
+    return rc < 0 ? -1 : t / (steps * 128.0) * 60000.0;
+}
+
+int
+main(int argc, char **argv)
+{
+    nn_blas_ensure_fast_path(argv);
+    if (argc < 2) {
+        fprintf(stderr, "usage: nn-bench gemm|conv|latency|throughput|summary|train IMAGES LABELS [steps]\n");
+        return 2;
+    }
+    const char *what = argv[1];
+    printf("blas_core %s\n", nn_blas_corename());
+    if (strcmp(what, "gemm") == 0) {
+        printf("gemm_gflops %.2f\n", s_gemm_peak());
+    } else if (strcmp(what, "conv") == 0) {
+        printf("conv_gflops %.2f\n", s_conv_gflops(argc > 2));
+    } else if (strcmp(what, "latency") == 0 || strcmp(what, "throughput") == 0
+               || strcmp(what, "summary") == 0) {
+        nn_net_t *net = s_reference_net();
+        if (!net)
+            return 1;
+        if (strcmp(what, "summary") == 0) {
+            nn_print_summary(net);
+            printf("params %zu\nmflops %.2f\n", nn_num_params(net),
+                   nn_flops_per_sample(net) / 1e6);
+        } else if (what[0] == 'l') {
+            printf("latency_ms %.4f\n", s_latency_ms(net));
+        } else {
+            printf("throughput_img_s %.1f\n", s_throughput(net));
+        }
+        nn_destroy(&net);
+    } else if (strcmp(what, "train") == 0 && argc >= 4) {
+        int steps = argc > 4 ? atoi(argv[4]) : 40;
+        if (steps < 1)
+            steps = 40;
+        double s = s_train_epoch_s(argv[2], argv[3], steps);
+        if (s < 0)
+            return 1;
+        printf("train_epoch_s %.2f\n", s);
+    } else {
+        fprintf(stderr, "nn-bench: unknown mode %s\n", what);
+        return 2;
+    }
+    return 0;
+}
