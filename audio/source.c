@@ -242,6 +242,9 @@ audio_source_decode_mem_info(const void *bytes, size_t len,
         s_fail(err, errlen, "audio: %s", rerr);
         goto out;
     }
+    /* the sinc filter can ring a little past full scale on clipped input */
+    for (size_t i = 0; i < *n; i++)
+        res[i] = res[i] > 1.0f ? 1.0f : res[i] < -1.0f ? -1.0f : res[i];
     *pcm = res;
     if (info) {
         info->rate = sfi.samplerate;
