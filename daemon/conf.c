@@ -53,6 +53,9 @@ conf_defaults(conf_t *cfg)
     cfg->import_demo = true;
     shop_strlcpy(cfg->kws_model, "models/kws.model", sizeof cfg->kws_model);
     shop_strlcpy(cfg->vision_model, "models/vision.model", sizeof cfg->vision_model);
+    shop_strlcpy(cfg->rec_model, "data/demo/recommend.model", sizeof cfg->rec_model);
+    cfg->rec_workers = 1;
+    cfg->rec_timeout_ms = 2000;
 }
 
 /* --- value parsers: each returns 0 or -1 with a reason in why -------------- */
@@ -142,6 +145,10 @@ static const s_key_t s_keys[] = {
     S_K_BOOL("store", "import_demo", import_demo),
     S_K_STR("models", "kws", kws_model),
     S_K_STR("models", "vision", vision_model),
+    S_K_STR("recommend", "endpoint", rec_endpoint),
+    S_K_STR("recommend", "model", rec_model),
+    S_K_INT("recommend", "workers", rec_workers, 1, 64),
+    S_K_INT("recommend", "timeout", rec_timeout_ms, 10, 600000),
 };
 
 static int

@@ -45,6 +45,11 @@ typedef struct {
     /* [models] (relative paths are looked up with shop_data_path) */
     char kws_model[CONF_PATH_MAX];
     char vision_model[CONF_PATH_MAX];
+    /* [recommend] */
+    char rec_endpoint[CONF_PATH_MAX];       /* "" = the built-in service (inproc://) */
+    char rec_model[CONF_PATH_MAX];          /* model file of the built-in service */
+    int rec_workers;                        /* threads of the built-in service */
+    int rec_timeout_ms;                     /* per try; one retry (Lazy Pirate) */
 } conf_t;
 
 /* Fills cfg with the built-in defaults for the current user: endpoints in

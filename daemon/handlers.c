@@ -286,15 +286,94 @@ s_cart(handler_env_t *env, const proto_request_t *req, const handler_frame_t *fr
     return PROTO_OK;
 }
 
-/* --- recommend / similar: answered by the recommend service --------------- */
+/* --- recommend / similar: answered by the recommendation service ---------- */
+
+/* Reads a number field (integer or real) into *out, default def. */
+static proto_err_t
+s_num(const json_t *body, const char *key, double def, double *out, char *err, size_t errlen)
+{
+    const json_t *v = json_object_get(body, key);
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return PROTO_OK;
+    }
+    if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1e9) {
+        snprintf(err, errlen, "body field \"%s\" must be a number from 0 to 1e9", key);
+        return PROTO_E_INVALID;
+    }
+    *out = json_number_value(v);
+    return PROTO_OK;
+}
 
 static proto_err_t
 s_recommend(handler_env_t *env, const proto_request_t *req, const handler_frame_t *frames,
             size_t nframes, json_t **body, char *err, size_t errlen)
 {
-    snprintf(err, errlen, "\"%s\" is not available: no recommendation service is running",
-             req->type);
-    return PROTO_E_NOT_AVAILABLE;
+    if (!env->rec) {
+        snprintf(err, errlen, "\"%s\" is not available: no recommendation service is running",
+                 req->type);
+        return PROTO_E_NOT_AVAILABLE;
+    }
+    bool similar = strcmp(req->type, "similar") == 0;
+    char kind[16], customer[STORE_ID_MAX], item[STORE_ID_MAX], cat[STORE_CATEGORY_MAX];
+    int64_t k;
+    rec_query_t q = { 0 };
+    proto_err_t rc;
+    if ((rc = s_str(req->body, "kind", kind, sizeof kind, false, err, errlen))
+        || (rc = s_str(req->body, "customer", customer, sizeof customer, false, err, errlen))
+        || (rc = s_str(req->body, "item", item, sizeof item, similar, err, errlen))
+        || (rc = s_str(req->body, "category", cat, sizeof cat, false, err, errlen))
+        || (rc = s_int(req->body, "limit", 10, 1, REC_MAX_K, &k, err, errlen))
+        || (rc = s_num(req->body, "min_price", 0, &q.min_price, err, errlen))
+        || (rc = s_num(req->body, "max_price", 0, &q.max_price, err, errlen)))
+        return rc;
+    int qk = similar ? REC_Q_SIMILAR : rec_qkind_from_name(kind[0] ? kind : "personal");
+    if (qk < 0 || (!similar && qk == REC_Q_SIMILAR)) {
+        snprintf(err, errlen, "\"kind\" must be personal, together, category or popular "
+                 "(use the similar request for similar items)");
+        return PROTO_E_INVALID;
+    }
+    if ((qk == REC_Q_TOGETHER && !item[0]) || (qk == REC_Q_CATEGORY && !cat[0])) {
+        snprintf(err, errlen, "kind %s needs \"%s\"", rec_qkind_name((rec_qkind_t) qk),
+                 qk == REC_Q_TOGETHER ? "item" : "category");
+        return PROTO_E_INVALID;
+    }
+    q.kind = (rec_qkind_t) qk;
+    q.customer = customer[0] ? customer : NULL;
+    q.item = item[0] ? item : NULL;
+    q.category = cat[0] ? cat : NULL;
+    q.k = (int) k;
+    q.exclude_bought = json_is_true(json_object_get(req->body, "exclude_bought"));
+    q.include_out_of_stock = json_is_true(json_object_get(req->body, "include_out_of_stock"));
+    rec_result_t *res = xcalloc((size_t) q.k, sizeof *res);
+    char worker[64] = "";
+    int n = rec_client_query(env->rec, &q, res, worker, sizeof worker, err, errlen);
+    if (n < 0) {
+        free(res);
+        /* no reply: the service is gone; an unreadable reply: its fault;
+         * anything else is its refusal of the query */
+        if (strstr(err, "no reply"))
+            return PROTO_E_NOT_AVAILABLE;
+        return strstr(err, "reply is not") ? PROTO_E_INTERNAL : PROTO_E_INVALID;
+    }
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:f, s:f, s:s}", "item",
+                                             res[i].item, "name", res[i].name, "category",
+                                             res[i].category, "price", res[i].price, "score",
+                                             (double) res[i].score, "reason", res[i].reason));
+    free(res);
+    json_t *o = json_pack("{s:s, s:o, s:s}", "kind", rec_qkind_name(q.kind), "results", arr,
+                          "worker", worker);
+    if (q.customer)
+        json_object_set_new(o, "customer", json_string(q.customer));
+    if (q.item)
+        json_object_set_new(o, "item", json_string(q.item));
+    if (q.category)
+        json_object_set_new(o, "category", json_string(q.category));
+    server_publish(env->server, "recommendations", req->session, o);
+    *body = o;
+    return PROTO_OK;
 }
 
 /* --- audio / photo: one binary frame each ---------------------------------- */

@@ -12,6 +12,7 @@
 #include "daemon/conf.h"
 #include "daemon/models.h"
 #include "ipc/proto.h"
+#include "recommend/service.h"
 #include "recommend/store.h"
 
 struct _server_t;
@@ -22,6 +23,7 @@ typedef struct {
     store_t *store;
     const conf_t *cfg;
     models_t *models;
+    rec_client_t *rec;        /* recommendation service client, NULL when none */
 } handler_env_t;
 
 /* One binary frame of a request (in, borrowed). */

@@ -21,6 +21,9 @@
 #include "ipc/proto.h"
 #include "ipc/sock.h"
 #include "ipc/zap.h"
+#include "recommend/import.h"
+#include "recommend/query.h"
+#include "recommend/service.h"
 #include "recommend/store.h"
 
 /* identity + optional empty delimiter + envelope + binary frames: a request
@@ -37,6 +40,9 @@ struct _server_t {
     void *pub;                    /* events */
     store_t *store;               /* SQLite, this thread's connection */
     models_t *models;             /* recognisers (may each be missing) */
+    rec_engine_t *rec_engine;     /* built-in recommendation engine, or NULL */
+    rec_service_t *rec_service;   /* its worker threads on inproc://recommend */
+    rec_client_t *rec_client;     /* how handlers reach the service (built-in or remote) */
     uint64_t started_ns;          /* monotonic start, for uptime */
     uint64_t next_status_ns;      /* when the next status heartbeat is due */
     uint64_t pub_seq;             /* sequence number of the last event */
@@ -71,6 +77,32 @@ fail:
     return -1;
 }
 
+/* Imports the bundled demo store (data/demo) when the catalogue is empty.
+ * A missing or broken demo store is logged, not fatal: shopd then serves
+ * an empty catalogue. */
+static void
+s_import_demo(store_t *st)
+{
+    store_counts_t c;
+    if (store_counts(st, &c) != 0 || c.items > 0)
+        return;
+    char dir[CONF_PATH_MAX], err[512];
+    if (!shop_data_path("data/demo/catalogue.csv", dir, sizeof dir)) {
+        log_warn("store: the catalogue is empty and no demo store (data/demo) was found");
+        return;
+    }
+    *strrchr(dir, '/') = 0;
+    import_report_t cat = { 0 }, ev = { 0 };
+    uint64_t t0 = shop_now_ns();
+    if (import_demo_store(st, dir, &cat, &ev, err, sizeof err) != 0) {
+        log_warn("store: demo store import from %s failed: %s", dir, err);
+        return;
+    }
+    log_notice("store: imported the demo store from %s: %ld products, %ld events "
+               "(%ld + %ld rows rejected) in %.2f s", dir, cat.imported, ev.imported,
+               cat.rejected, ev.rejected, (shop_now_ns() - t0) / 1e9);
+}
+
 /* Opens the database at cfg->database, importing the demo store into an
  * empty catalogue when asked. Returns the store or NULL with err filled. */
 static store_t *
@@ -86,7 +118,66 @@ s_open_store(const conf_t *cfg, char *err, size_t errlen)
         free(serr);
         return NULL;
     }
+    if (cfg->import_demo)
+        s_import_demo(st);
     return st;
+}
+
+/* Loads the recommendation model into the engine in the background. */
+static void
+s_rec_load_model(rec_engine_t *e, const char *want)
+{
+    char buf[CONF_PATH_MAX], err[512];
+    const char *path = want[0] == '/' ? want : shop_data_path(want, buf, sizeof buf);
+    if (!path) {
+        log_warn("recommend: model %s not found: cold-start answers (trending) only", want);
+        return;
+    }
+    if (rec_engine_reload(e, path, err, sizeof err) != 0)
+        log_warn("recommend: %s", err);
+    else
+        log_info("recommend: loading %s", path);
+}
+
+/* Starts the built-in recommendation service (its own store connection,
+ * engine and worker threads on inproc://recommend) unless cfg names a
+ * remote one, then the client the handlers use. A failure is logged and
+ * leaves recommend/similar answering not_available. */
+static void
+s_start_recommend(server_t *self, const conf_t *cfg)
+{
+    char err[512];
+    const char *endpoint = cfg->rec_endpoint;
+    if (!endpoint[0]) {
+        char *serr = NULL;
+        store_t *st = store_open(cfg->database, &serr);
+        if (!st) {
+            log_warn("recommend: cannot open %s: %s", cfg->database, serr ? serr : "?");
+            free(serr);
+            return;
+        }
+        self->rec_engine = rec_engine_new(&st, err, sizeof err);
+        store_close(&st);
+        if (!self->rec_engine) {
+            log_warn("recommend: engine: %s", err);
+            return;
+        }
+        s_rec_load_model(self->rec_engine, cfg->rec_model);
+        rec_service_opts_t o = { .bind = REC_SERVICE_ENDPOINT, .threads = cfg->rec_workers,
+                                 .name = "shopd" };
+        self->rec_service = rec_service_new(self->ctx, self->rec_engine, &o, err, sizeof err);
+        if (!self->rec_service) {
+            log_warn("recommend: service: %s", err);
+            rec_engine_destroy(&self->rec_engine);
+            return;
+        }
+        endpoint = REC_SERVICE_ENDPOINT;
+    }
+    self->rec_client = rec_client_new(self->ctx, endpoint, cfg->rec_timeout_ms, 1);
+    if (!self->rec_client)
+        log_warn("recommend: cannot create a client of %s", endpoint);
+    else
+        log_info("recommend: queries go to %s", endpoint);
 }
 
 /* Loads the CURVE server key and the allow-list into zap. Returns 0 or -1. */
@@ -164,6 +255,7 @@ server_new(const conf_t *cfg, const char *conf_path, char *err, size_t errlen)
             goto err;
         log_info("curve: server public key %s", public);
     }
+    s_start_recommend(self, cfg);
     self->router = s_listen(self, ZMQ_ROUTER, cfg->endpoint, secret[0] ? secret : NULL, err,
                             errlen);
     if (!self->router)
@@ -192,6 +284,10 @@ server_destroy(server_t **self_p)
     if (self->pub)
         zmq_close(self->pub);
     zap_destroy(&self->zap);
+    /* the service's threads use sockets of ctx: stop them before ctx goes */
+    rec_client_destroy(&self->rec_client);
+    rec_service_destroy(&self->rec_service);
+    rec_engine_destroy(&self->rec_engine);
     if (self->ctx)
         zmq_ctx_term(self->ctx);
     models_destroy(&self->models);
@@ -235,6 +331,18 @@ server_status_json(server_t *self)
                           "reloads", (json_int_t) self->reloads,
                           "config", self->conf_path[0] ? self->conf_path : "(built-in defaults)");
     json_object_set_new(o, "models", models_status_json(self->models));
+    json_t *rec = json_pack("{s:b}", "available", self->rec_client != NULL);
+    if (self->rec_engine) {
+        rec_engine_stats_t st;
+        rec_engine_stats(self->rec_engine, &st);
+        json_object_set_new(rec, "model", json_string(st.model));
+        json_object_set_new(rec, "generation", json_integer(st.generation));
+        json_object_set_new(rec, "items_in_model", json_integer(st.items_in_model));
+        json_object_set_new(rec, "events", json_integer(st.events));
+    } else if (self->rec_client) {
+        json_object_set_new(rec, "endpoint", json_string(self->cfg.rec_endpoint));
+    }
+    json_object_set_new(o, "recommend", rec);
     return o;
 }
 
@@ -291,7 +399,7 @@ s_dispatch(server_t *self, zmq_msg_t *f, int n, int total)
         bins[i].size = zmq_msg_size(&f[first + 1 + (int) i]);
     }
     handler_env_t env = { .server = self, .store = self->store, .cfg = &self->cfg,
-                          .models = self->models };
+                          .models = self->models, .rec = self->rec_client };
     code = route->fn(&env, &req, bins, nbin, &body, err, sizeof err);
 reply:;
     size_t len;
@@ -445,6 +553,14 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
             free(keys);
             return -1;
         }
+    }
+    if (!st && cfg->import_demo)
+        s_import_demo(self->store);
+    if (self->rec_engine) {
+        char rerr[512];
+        if (rec_engine_refresh_catalogue(self->rec_engine, rerr, sizeof rerr) != 0)
+            log_warn("reload: recommendation catalogue: %s", rerr);
+        s_rec_load_model(self->rec_engine, cfg->rec_model);
     }
     if (models_reload(self->models, cfg) != 0)
         log_warn("reload: a model failed to load; the previous one stays (see above)");

@@ -151,11 +151,15 @@ proto_request_clear(proto_request_t *req)
     }
 }
 
-/* Dumps root (stolen) compactly; aborts only on out-of-memory like xmalloc. */
+/* Dumps root (stolen) compactly; aborts only on out-of-memory like xmalloc.
+ * Requests keep every digit of the client's numbers (exact); replies and
+ * events print reals with 15 significant digits, so a price of 23.99 reads
+ * "23.99" rather than "23.989999999999998". */
 static char *
-s_dump(json_t *root, size_t *len)
+s_dump(json_t *root, size_t *len, bool exact)
 {
-    char *s = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII);
+    char *s = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII
+                                   | (exact ? 0 : JSON_REAL_PRECISION(15)));
     json_decref(root);
     if (!s) {
         fprintf(stderr, "proto: out of memory encoding an envelope\n");
@@ -184,7 +188,7 @@ proto_request_encode(const char *id, const char *type, const char *session,
     if (session && *session)
         json_object_set_new(root, "session", json_string(session));
     json_object_set_new(root, "body", s_body(body));
-    return s_dump(root, len);
+    return s_dump(root, len, true);
 }
 
 char *
@@ -196,7 +200,7 @@ proto_reply_encode_ok(const char *id, const char *type, const json_t *body, size
     json_object_set_new(root, "type", type && *type ? json_string(type) : json_null());
     json_object_set_new(root, "ok", json_true());
     json_object_set_new(root, "body", s_body(body));
-    return s_dump(root, len);
+    return s_dump(root, len, false);
 }
 
 char *
@@ -215,7 +219,7 @@ proto_reply_encode_error(const char *id, const char *type, proto_err_t code,
         msg = json_string("(message not valid UTF-8)");
     json_object_set_new(root, "error", json_pack("{s:s, s:o}", "code", proto_err_name(code),
                                                  "message", msg));
-    return s_dump(root, len);
+    return s_dump(root, len, false);
 }
 
 proto_err_t
@@ -286,7 +290,7 @@ proto_event_encode(const char *type, uint64_t seq, double ts, const char *sessio
     if (session && *session)
         json_object_set_new(root, "session", json_string(session));
     json_object_set_new(root, "body", s_body(body));
-    return s_dump(root, len);
+    return s_dump(root, len, false);
 }
 
 const char *

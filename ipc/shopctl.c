@@ -93,7 +93,7 @@ s_setup_curve(s_ctx_t *c)
 static void
 s_print(const s_ctx_t *c, const json_t *j)
 {
-    char *s = json_dumps(j, c->compact ? JSON_COMPACT : JSON_INDENT(2));
+    char *s = json_dumps(j, (c->compact ? JSON_COMPACT : JSON_INDENT(2)) | JSON_REAL_PRECISION(15));
     if (s) {
         puts(s);
         free(s);

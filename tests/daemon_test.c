@@ -574,6 +574,19 @@ test_curve_unknown_key_gets_nothing(void **state)
     assert_non_null(plain);
     assert_int_equal(s_req(plain, "status", NULL, NULL, 1000, &r), -1);
     client_destroy(&plain);
+    /* SIGHUP with the second key added: admitted, while the first stays connected */
+    char both[200];
+    snprintf(both, sizeof both, "%s kiosk-good\n%s kiosk-new\n", gpub, bpub);
+    s_write(allow, both);
+    assert_int_equal(kill(dp->pid, SIGHUP), 0);
+    usleep(300000);
+    client_destroy(&bad);
+    bad = client_new(dp->ep, &bad_keys, err, sizeof err);
+    assert_int_equal(s_req(bad, "status", NULL, NULL, 2000, &r), 0);
+    assert_true(r.ok);
+    assert_int_equal(s_int(r.body, "allowed_keys", NULL), 2);
+    proto_reply_clear(&r);
+    s_still_served(good);
     client_destroy(&bad);
     client_destroy(&good);
     assert_int_equal(s_stop(dp, SIGTERM), 0);
@@ -694,6 +707,75 @@ test_event_stream(void **state)
     s_cleanup(dp);
 }
 
+static void
+test_demo_store_and_recommendations(void **state)
+{
+    (void) state;
+    s_shopd_t *dp = &s_d;
+    s_prepare(dp, "[store]\nimport_demo = yes\n");
+    s_start(dp);
+    char err[512];
+    const char *topics[] = { "recommendations", NULL };
+    client_sub_t *sub = client_sub_new(dp->pub_ep, NULL, topics, err, sizeof err);
+    assert_non_null(sub);
+    client_t *c = s_client(dp);
+    proto_reply_t r;
+    assert_int_equal(s_req(c, "status", NULL, NULL, 2000, &r), 0);
+    /* the bundled demo store: 250 products and its purchase history */
+    assert_int_equal(s_int(r.body, "store", "items"), 250);
+    json_int_t events = s_int(r.body, "store", "events");
+    assert_true(events > 1000);
+    assert_true(json_is_true(json_object_get(json_object_get(r.body, "recommend"), "available")));
+    proto_reply_clear(&r);
+    /* the subscription needs a moment to reach the PUB socket */
+    usleep(300000);
+    assert_int_equal(s_req(c, "recommend", "kiosk-3",
+                           json_pack("{s:s, s:i}", "customer", "c0042", "limit", 5), 5000, &r), 0);
+    if (!r.ok)
+        fail_msg("recommend: %s: %s", proto_err_name(r.code), r.message);
+    assert_string_equal(json_string_value(json_object_get(r.body, "kind")), "personal");
+    size_t n = json_array_size(json_object_get(r.body, "results"));
+    assert_true(n >= 1 && n <= 5);
+    proto_reply_clear(&r);
+    char topic[64];
+    json_t *ev = NULL;
+    assert_int_equal(client_sub_recv(sub, 2000, topic, sizeof topic, &ev, err, sizeof err), 0);
+    assert_string_equal(topic, "recommendations");
+    assert_string_equal(json_string_value(json_object_get(ev, "session")), "kiosk-3");
+    json_decref(ev);
+    assert_int_equal(s_req(c, "similar", NULL,
+                           json_pack("{s:s, s:i, s:s}", "item", "bag-01", "limit", 3, "category",
+                                     "bag"), 5000, &r), 0);
+    assert_true(r.ok);
+    const json_t *res = json_object_get(r.body, "results");
+    assert_true(json_array_size(res) >= 1);
+    for (size_t i = 0; i < json_array_size(res); i++) {
+        const json_t *it = json_array_get(res, i);
+        assert_string_equal(json_string_value(json_object_get(it, "category")), "bag");
+        assert_string_not_equal(json_string_value(json_object_get(it, "item")), "bag-01");
+    }
+    proto_reply_clear(&r);
+    /* similar without an item, an unknown kind: invalid */
+    assert_int_equal(s_req(c, "similar", NULL, NULL, 2000, &r), 0);
+    assert_int_equal(r.code, PROTO_E_INVALID);
+    assert_int_equal(s_req(c, "recommend", NULL, json_pack("{s:s}", "kind", "psychic"), 2000, &r),
+                     0);
+    assert_int_equal(r.code, PROTO_E_INVALID);
+    client_sub_destroy(&sub);
+    client_destroy(&c);
+    assert_int_equal(s_stop(dp, SIGTERM), 0);
+    /* a restart does not import again */
+    s_start(dp);
+    c = s_client(dp);
+    assert_int_equal(s_req(c, "status", NULL, NULL, 2000, &r), 0);
+    assert_int_equal(s_int(r.body, "store", "items"), 250);
+    assert_int_equal(s_int(r.body, "store", "events"), events);
+    proto_reply_clear(&r);
+    client_destroy(&c);
+    assert_int_equal(s_stop(dp, SIGTERM), 0);
+    s_cleanup(dp);
+}
+
 int
 main(void)
 {
@@ -713,6 +795,7 @@ main(void)
         cmocka_unit_test_teardown(test_open_tcp_without_curve_refused, s_teardown),
         cmocka_unit_test_teardown(test_sighup_broken_config_keeps_old, s_teardown),
         cmocka_unit_test_teardown(test_event_stream, s_teardown),
+        cmocka_unit_test_teardown(test_demo_store_and_recommendations, s_teardown),
     };
     return cmocka_run_group_tests_name("daemon", tests, NULL, NULL);
 }
