@@ -22,3 +22,10 @@ tests_audio_intent_test_LDADD = $(TEST_LIBS)
 tests_audio_io_capture_test_SOURCES = tests/audio_io_capture_test.c
 tests_audio_io_capture_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_io_capture_test_LDADD = $(TEST_LIBS)
+
+## speed of the input path: `make bench-audio-io` (not part of make check)
+noinst_PROGRAMS += tests/audio_io_bench
+tests_audio_io_bench_SOURCES = tests/audio_io_bench.c
+BENCH_RUN += bench-audio-io
+bench-audio-io: tests/audio_io_bench
+	SHOPD_DATADIR=$(abs_top_srcdir) nice -n 10 tests/audio_io_bench
