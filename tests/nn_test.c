@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +148,46 @@ test_broken_files_fail_cleanly(void **state)
 
 /* Batched inference equals one-by-one inference; BN folding equals the
  * unfolded training-mode arithmetic up to float rounding. */
+/* The fuzzing seeds are valid models: each loads and runs. */
+static void
+test_fuzz_seeds_load_and_run(void **state)
+{
+    (void) state;
+    const char *top = getenv("SHOP_TOP_SRCDIR");
+    if (!top)
+        top = ".";
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/fuzz/corpus/nn_load", top);
+    DIR *d = opendir(dir);
+    if (!d)
+        skip();
+    int loaded = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[8192], err[256];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        nn_net_t *net = nn_load(path, err, sizeof err);
+        if (!net)
+            fail_msg("%s", err);
+        nn_shape_t in = nn_input_shape(net);
+        float *x = calloc((size_t) in.c * in.h * in.w, sizeof(float));
+        float *out = calloc((size_t) nn_output_size(net), sizeof(float));
+        assert_int_equal(nn_forward(net, x, 1, out), 0);
+        float sum = 0;
+        for (int i = 0; i < nn_output_size(net); i++)
+            sum += out[i];
+        assert_float_equal(sum, 1.0, 1e-4);   /* every seed ends in softmax */
+        free(x);
+        free(out);
+        nn_destroy(&net);
+        loaded++;
+    }
+    closedir(d);
+    assert_true(loaded >= 3);
+}
+
 static void
 test_batched_forward_matches_batch1(void **state)
 {
@@ -258,6 +299,14 @@ test_blas_kernel_choice(void **state)
         assert_true(here.avx2);
 }
 
+/* The module's own self-test (all of the above in one call). */
+static void
+test_nn_selftest_passes(void **state)
+{
+    (void) state;
+    assert_int_equal(nn_test(false), 0);
+}
+
 int
 main(void)
 {
@@ -279,9 +328,11 @@ main(void)
         cmocka_unit_test(test_training_deterministic_across_threads),
         cmocka_unit_test(test_save_load_bit_identical),
         cmocka_unit_test(test_broken_files_fail_cleanly),
+        cmocka_unit_test(test_fuzz_seeds_load_and_run),
         cmocka_unit_test(test_batched_forward_matches_batch1),
         cmocka_unit_test(test_builders_reject_bad_arguments),
         cmocka_unit_test(test_blas_kernel_choice),
+        cmocka_unit_test(test_nn_selftest_passes),
     };
     return cmocka_run_group_tests_name("nn", tests, NULL, NULL);
 }
