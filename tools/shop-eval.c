@@ -5,7 +5,7 @@
 static const cli_command_t s_commands[] = {
     { "recommend", recommend_eval_main, "HR@10, Recall@20, NDCG@10 of every recommender" },
     { "audio",     audio_eval_main,     "command acceptance by SNR, false accepts, RTF of the keyword spotter" },
-    /* { "vision",    vision_eval_main,    "accuracy, confusion, visual search of the product CNN" }, */
+    { "vision", vision_eval_main, "accuracy, confusion, visual search of the product CNN" },
 };
 
 int

@@ -179,22 +179,25 @@ struct _vision_trigger_t {
     bool have_ref;               /* a first frame has been seen */
     bool changing;               /* the scene left the reference */
     int still;                   /* consecutive frames without motion */
-    float motion;                /* last frame-to-frame difference */
+    float motion;                /* cells changed since the previous frame */
 };
 
 vision_trigger_t *
 vision_trigger_new(const vision_trigger_opts_t *opts)
 {
-    vision_trigger_opts_t o = { 12.0f, 3.0f, 5 };
+    vision_trigger_opts_t o = { 10.0f, 0.05f, 0.01f, 5 };
     if (opts) {
-        if (opts->change_level > 0)
-            o.change_level = opts->change_level;
-        if (opts->still_level > 0)
-            o.still_level = opts->still_level;
+        if (opts->cell_level < 0 || opts->change_fraction < 0 || opts->change_fraction > 1
+            || opts->still_fraction < 0 || opts->still_fraction > 1 || opts->still_frames < 0)
+            return NULL;
+        if (opts->cell_level > 0)
+            o.cell_level = opts->cell_level;
+        if (opts->change_fraction > 0)
+            o.change_fraction = opts->change_fraction;
+        if (opts->still_fraction > 0)
+            o.still_fraction = opts->still_fraction;
         if (opts->still_frames > 0)
             o.still_frames = opts->still_frames;
-        if (opts->change_level < 0 || opts->still_level < 0 || opts->still_frames < 0)
-            return NULL;
     }
     vision_trigger_t *self = xcalloc(1, sizeof *self);
     self->opts = o;
@@ -232,13 +235,14 @@ s_thumbnail(const vision_image_t *f, float *out)
     }
 }
 
+/* Fraction of cells differing by more than level. */
 static float
-s_mad(const float *a, const float *b)
+s_changed(const float *a, const float *b, float level)
 {
-    float s = 0;
+    int n = 0;
     for (int i = 0; i < TW * TH; i++)
-        s += fabsf(a[i] - b[i]);
-    return s / (TW * TH);
+        n += fabsf(a[i] - b[i]) > level;
+    return (float) n / (TW * TH);
 }
 
 int
@@ -254,22 +258,22 @@ vision_trigger_feed(vision_trigger_t *self, const vision_image_t *f)
         self->motion = 0;
         return 0;
     }
-    self->motion = s_mad(self->cur, self->prev);
+    self->motion = s_changed(self->cur, self->prev, self->opts.cell_level);
     memcpy(self->prev, self->cur, sizeof self->prev);
-    float from_ref = s_mad(self->cur, self->ref);
+    float from_ref = s_changed(self->cur, self->ref, self->opts.cell_level);
     if (!self->changing) {
-        if (from_ref > self->opts.change_level) {
+        if (from_ref > self->opts.change_fraction) {
             self->changing = true;
             self->still = 0;
         }
         return 0;
     }
-    self->still = self->motion < self->opts.still_level ? self->still + 1 : 0;
+    self->still = self->motion < self->opts.still_fraction ? self->still + 1 : 0;
     if (self->still < self->opts.still_frames)
         return 0;
     self->changing = false;
     self->still = 0;
-    if (from_ref <= self->opts.change_level)
+    if (from_ref <= self->opts.change_fraction)
         return 0; /* back to the scene we had: nothing new to look at */
     memcpy(self->ref, self->cur, sizeof self->ref);
     return 1;

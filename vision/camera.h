@@ -39,15 +39,19 @@ int vision_frame_to_image(uint32_t fourcc, const uint8_t *data, size_t len, int 
 /* ------------------------------------------------------------ trigger */
 
 /* "Scene changed, then held still": frames are reduced to a 32x24 gray
- * thumbnail; a frame whose mean absolute difference from the reference scene
- * exceeds change_level starts a change; once still_frames consecutive frames
- * differ from their predecessor by less than still_level, the trigger fires
- * (if the scene still differs from the reference) and the new scene becomes
- * the reference. Levels are in gray levels (0..255). */
+ * thumbnail (area averages, which also averages sensor noise away); a cell
+ * has changed when it differs by more than cell_level gray levels. A frame
+ * with more than change_fraction of its cells changed from the reference
+ * scene starts a change; once still_frames consecutive frames have less than
+ * still_fraction of their cells changed from their predecessor, the trigger
+ * fires (if the scene still differs from the reference) and the new scene
+ * becomes the reference. Counting changed cells rather than averaging
+ * differences keeps a small product moving in a large frame visible. */
 typedef struct {
-    float change_level;  /* default 12 */
-    float still_level;   /* default 3 */
-    int still_frames;    /* default 5 */
+    float cell_level;       /* default 10 gray levels */
+    float change_fraction;  /* default 0.05 */
+    float still_fraction;   /* default 0.01 */
+    int still_frames;       /* default 5 */
 } vision_trigger_opts_t;
 
 typedef struct _vision_trigger_t vision_trigger_t;
@@ -59,7 +63,7 @@ void vision_trigger_destroy(vision_trigger_t **trig_p);
 /* Feeds a frame; returns 1 when this frame is the picture to take, else 0
  * (-1 for an invalid image). */
 int vision_trigger_feed(vision_trigger_t *trig, const vision_image_t *frame);
-/* Mean absolute difference of the last frame's thumbnail from its
+/* Fraction of thumbnail cells changed between the last frame and its
  * predecessor (for logs and tests). */
 float vision_trigger_motion(const vision_trigger_t *trig);
 

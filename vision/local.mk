@@ -5,7 +5,9 @@ libshop_a_SOURCES += \
 	vision/camera.c vision/camera.h \
 	vision/fmnist.c vision/fmnist.h \
 	vision/model.c vision/model.h \
-	vision/train.c
+	vision/classify.c vision/classify.h \
+	vision/index.c vision/index.h \
+	vision/train.c vision/eval.c
 ## the Fashion-MNIST reader inflates the dataset's .gz files with zlib
 DEP_LIBS += -lz
 
@@ -20,6 +22,11 @@ tests_vision_preprocess_test_SOURCES = tests/vision_preprocess_test.c tests/visi
 tests_vision_preprocess_test_CFLAGS = $(VISION_TEST_CFLAGS)
 tests_vision_preprocess_test_LDADD = $(TEST_LIBS)
 TESTS += tests/vision_decode_test tests/vision_preprocess_test
+
+check_PROGRAMS += tests/vision_camera_test
+tests_vision_camera_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_vision_camera_test_LDADD = $(TEST_LIBS)
+TESTS += tests/vision_camera_test
 
 ## tests/vision_mkdata remakes the files of tests/data/vision (see its header)
 noinst_PROGRAMS += tests/vision_mkdata

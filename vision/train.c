@@ -213,6 +213,9 @@ s_parse(int argc, char **argv, s_opts_t *o)
 int
 vision_train_main(int argc, char **argv)
 {
+    /* nn threads over the batch itself; OpenBLAS's own threads would spin
+     * against them */
+    nn_blas_init();
     s_opts_t o;
     int rc = s_parse(argc, argv, &o);
     if (rc != 0)
