@@ -15,9 +15,11 @@
  * yardstick. Checks: the 16 kHz device gives back the command; the 48 kHz
  * device, opened at its own rate, is resampled to it; overruns are counted;
  * a device that appears late is found by the retry loop; a device that
- * stops delivering is detected, reopened and heard again; a device that
- * never exists costs the caller nothing. Skips (77) without espeak-ng or
- * sox. */
+ * stops delivering is detected, reopened and heard again; two commands in a
+ * held-out voice, captured in real time, are recognised by the shipped
+ * keyword spotter and grammar (skipped without models/kws.nn); a device
+ * that never exists costs the caller nothing. Skips (77) without espeak-ng
+ * or sox. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,6 +39,9 @@
 
 #include "audio/capture.h"
 #include "audio/features.h"
+#include "audio/intent.h"
+#include "audio/kws.h"
+#include "audio/vocab.h"
 #include "common/util.h"
 
 static char s_dir[] = "/tmp/shop-audio-capture-XXXXXX";
@@ -234,7 +239,14 @@ s_setup(void **state)
              " && sox utt.wav -r 16000 -c 1 -b 16 -e signed -t raw utt16.raw pad 0 0.3"
              " && sox utt.wav -r 48000 -c 2 -b 16 -e signed -t raw utt48.raw pad 0 0.3"
              " && espeak-ng -v en-us -w other.wav 'shopwise, add two boots'"
-             " && sox other.wav -r 16000 -c 1 -b 16 -e signed -t raw other16.raw pad 0 0.3",
+             " && sox other.wav -r 16000 -c 1 -b 16 -e signed -t raw other16.raw pad 0 0.3"
+             /* two commands by en-us+f4, a voice held out of the spotter's
+              * training (docs/speech.md), with pauses around and between */
+             " && espeak-ng -v en-us+f4 -w cmd1.wav 'shopwise, show me sneakers'"
+             " && espeak-ng -v en-us+f4 -w cmd2.wav 'shopwise, add two boots to my cart'"
+             " && sox -n -r 22050 -c 1 gap.wav trim 0 1.5"
+             " && sox gap.wav cmd1.wav gap.wav cmd2.wav gap.wav -r 16000 -c 1 -b 16 -e signed"
+             " -t raw cmds16.raw",
              s_dir) != 0)
         return -1;
     /* virtual microphones: plug fixes the format the file plugin reads */
@@ -248,6 +260,7 @@ s_setup(void **state)
         { "vmic48", "mic48.fifo", "rate 48000; channels 2" },
         { "vlate", "late.fifo", "rate 16000; channels 1" },
         { "vfast", "utt16.raw", "rate 16000; channels 1" },
+        { "vcmd", "cmd.fifo", "rate 16000; channels 1" },
     };
     for (size_t i = 0; i < SHOP_ARRAY_LEN(mics); i++)
         fprintf(f,
@@ -446,6 +459,77 @@ test_late_and_stalling_device_is_retried(void **state)
 }
 
 static void
+test_spoken_commands_are_recognised(void **state)
+{
+    (void) state;
+    char model[1024], err[256];
+    const char *top = getenv("SHOPD_DATADIR");
+    snprintf(model, sizeof model, "%s/models/kws.nn", top ? top : ".");
+    if (access(model, R_OK) != 0) {
+        print_message("# models/kws.nn is missing: nothing to recognise with\n");
+        skip();
+    }
+    kws_t *kws = kws_new(model, NULL, err, sizeof err);
+    if (!kws)
+        print_error("%s\n", err);
+    assert_non_null(kws);
+    intent_t *grammar = intent_new_from_file(NULL, NULL, err, sizeof err);
+    assert_non_null(grammar);
+
+    size_t n = 0;
+    int16_t *pcm = s_load_raw("cmds16.raw", &n);
+    s_feeder_t feed;
+    s_feeder_start(&feed, "cmd.fifo", pcm, n * 2, 320);
+    audio_capture_config_t cfg = s_config("vcmd", 0);
+    audio_capture_t *cap = audio_capture_new(&cfg);
+    assert_non_null(cap);
+
+    /* the daemon's loop: read what the microphone gives, spot words, and
+     * hand the words since the wake word to the grammar after a pause */
+    static const char *const want[] = { "search{category=sneaker}",
+                                        "add_to_cart{quantity=2,category=boot}" };
+    char got[2][160] = { "", "" };
+    int n_got = 0, words[32], nw = 0;
+    float conf[32], buf[1600];
+    kws_hit_t hits[16];
+    double last_hit = -1;
+    size_t heard = 0;
+    while (heard < n + 16000) {
+        size_t k = audio_capture_read(cap, buf, 1600, 2000);
+        assert_true(k > 0);
+        heard += k;
+        int nh = kws_push(kws, buf, k, hits, 16);
+        assert_true(nh >= 0);
+        for (int i = 0; i < nh && nw < 32; i++, nw++) {
+            print_message("# heard '%s' (%.2f) at %.2f s\n", vocab_name(hits[i].word),
+                          (double) hits[i].confidence, hits[i].time);
+            words[nw] = hits[i].word;
+            conf[nw] = hits[i].confidence;
+            last_hit = hits[i].time;
+        }
+        /* 0.7 s without a new word ends a command */
+        if (nw > 0 && heard / 16000.0 - last_hit > 0.7) {
+            intent_result_t r;
+            if (intent_match(grammar, words, conf, (size_t) nw, &r, err, sizeof err) == 0
+                && n_got < 2)
+                intent_result_format(&r, got[n_got++], sizeof got[0]);
+            else
+                print_message("# words without an intent: %s\n", err);
+            nw = 0;
+        }
+    }
+    print_message("# through the virtual microphone: '%s', '%s'\n", got[0], got[1]);
+    assert_int_equal(n_got, 2);
+    assert_string_equal(got[0], want[0]);
+    assert_string_equal(got[1], want[1]);
+    audio_capture_destroy(&cap);
+    s_feeder_stop(&feed);
+    intent_destroy(&grammar);
+    kws_destroy(&kws);
+    free(pcm);
+}
+
+static void
 test_missing_device_costs_nothing(void **state)
 {
     (void) state;
@@ -498,6 +582,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_48k_device_is_resampled),
         cmocka_unit_test(test_overruns_are_counted),
         cmocka_unit_test(test_late_and_stalling_device_is_retried),
+        cmocka_unit_test(test_spoken_commands_are_recognised),
         cmocka_unit_test(test_missing_device_costs_nothing),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
