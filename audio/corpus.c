@@ -389,8 +389,10 @@ typedef struct {
     int clips;
 } s_writer_t;
 
+/* Opens the corpus files in dir: new ones, or (append) the existing ones to
+ * continue them, the audio cut to what the index references. */
 static int
-s_writer_open(s_writer_t *w, const char *dir, char *err, size_t errlen)
+s_writer_open(s_writer_t *w, const char *dir, bool append, char *err, size_t errlen)
 {
     char path[1024];
     memset(w, 0, sizeof *w);
@@ -398,10 +400,27 @@ s_writer_open(s_writer_t *w, const char *dir, char *err, size_t errlen)
         s_set_err(err, errlen, "cannot create %s: %s", dir, strerror(errno));
         return -1;
     }
+    if (append) {
+        corpus_t *c = corpus_open(dir, err, errlen);
+        if (!c)
+            return -1;
+        for (int i = 0; i < corpus_count(c); i++) {
+            const corpus_clip_t *cl = corpus_clip(c, i);
+            if (cl->offset + (size_t) cl->n > w->samples)
+                w->samples = cl->offset + (size_t) cl->n;
+        }
+        w->clips = corpus_count(c);
+        corpus_destroy(&c);
+        snprintf(path, sizeof path, "%s/clips.pcm", dir);
+        if (truncate(path, (off_t) (w->samples * 2)) != 0) {
+            s_set_err(err, errlen, "cannot cut %s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
     snprintf(path, sizeof path, "%s/clips.pcm", dir);
-    w->pcm = fopen(path, "wb");
+    w->pcm = fopen(path, append ? "ab" : "wb");
     snprintf(path, sizeof path, "%s/clips.tsv", dir);
-    w->tsv = fopen(path, "w");
+    w->tsv = fopen(path, append ? "a" : "w");
     if (!w->pcm || !w->tsv) {
         s_set_err(err, errlen, "cannot write the corpus in %s: %s", dir, strerror(errno));
         if (w->pcm)
@@ -410,7 +429,8 @@ s_writer_open(s_writer_t *w, const char *dir, char *err, size_t errlen)
             fclose(w->tsv);
         return -1;
     }
-    fprintf(w->tsv, "%s\n", S_TSV_MAGIC);
+    if (!append)
+        fprintf(w->tsv, "%s\n", S_TSV_MAGIC);
     return 0;
 }
 
@@ -757,7 +777,7 @@ corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen)
 
     s_writer_t w;
     char tmpdir[900];
-    if (s_writer_open(&w, opts->out_dir, err, errlen) != 0)
+    if (s_writer_open(&w, opts->out_dir, opts->from > 0, err, errlen) != 0)
         goto fail_nowriter;
     snprintf(tmpdir, sizeof tmpdir, "%s/tmp", opts->out_dir);
     if (mkdir(tmpdir, 0755) != 0 && errno != EEXIST) {
@@ -770,7 +790,8 @@ corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen)
     int *fest = xcalloc((size_t) chunk * S_MAX_ITEMS, sizeof *fest);
     uint64_t t0 = shop_now_ns();
     int failed = 0;
-    for (int c0 = 0; c0 < n_utts; c0 += chunk) {
+    int first = opts->from > 0 ? opts->from : 0;
+    for (int c0 = first; c0 < n_utts; c0 += chunk) {
         int c1 = c0 + chunk < n_utts ? c0 + chunk : n_utts, nj = 0;
         /* jobs: each prefix that ends in a vocabulary word (not last), then the whole */
         for (int i = c0; i < c1; i++) {
@@ -854,7 +875,8 @@ corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen)
             fprintf(stderr, "\rcorpus: %d/%d utterances, %d clips, %.1f min of audio, "
                             "%.0f utt/min, %d failed, ETA %.0f s   ",
                     c1, n_utts, w.clips, (double) w.samples / CORPUS_RATE / 60.0,
-                    60.0 * c1 / (sec > 0 ? sec : 1), failed, sec / c1 * (n_utts - c1));
+                    60.0 * (c1 - first) / (sec > 0 ? sec : 1), failed,
+                    sec / (c1 - first) * (n_utts - c1));
         }
     }
     if (opts->verbose)
@@ -892,21 +914,22 @@ audio_corpus_main(int argc, char **argv)
     static const struct option longopts[] = {
         { "out", required_argument, NULL, 'o' },  { "seed", required_argument, NULL, 's' },
         { "scale", required_argument, NULL, 'x' }, { "quiet", no_argument, NULL, 'q' },
-        { "limit", required_argument, NULL, 'L' },
+        { "limit", required_argument, NULL, 'L' }, { "from", required_argument, NULL, 'F' },
         { "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
     };
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:s:x:L:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:s:x:L:F:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': o.out_dir = optarg; break;
         case 's': o.seed = strtoull(optarg, NULL, 10); break;
         case 'x': o.scale = atof(optarg); break;
         case 'L': o.limit = atoi(optarg); break;
+        case 'F': o.from = atoi(optarg); break;
         case 'q': o.verbose = false; break;
         default:
             fprintf(stderr, "usage: shop-train audio-corpus --out DIR [--seed N] [--scale X] "
-                            "[--limit N] [--quiet]\n  synthesises the keyword-spotting corpus "
+                            "[--limit N] [--from N] [--quiet]\n  synthesises the keyword-spotting corpus "
                             "(espeak-ng, flite, festival) into DIR\n");
             return c == 'h' ? 0 : 2;
         }
@@ -1469,7 +1492,7 @@ corpus_test(bool verbose)
 
     /* store round trip: a tone "command" and a noise "unknown" clip */
     s_writer_t w;
-    S_CHECK(s_writer_open(&w, dir, err, sizeof err) == 0);
+    S_CHECK(s_writer_open(&w, dir, false, err, sizeof err) == 0);
     for (int i = 0; i < 16000; i++)
         a[i] = 0.5f * sinf(2.f * (float) M_PI * 440.f * (float) i / 16000.f);
     corpus_clip_t cl = { .split = CORPUS_TEST, .kind = CORPUS_KIND_COMMAND, .engine = "flite",
@@ -1515,6 +1538,15 @@ corpus_test(bool verbose)
         tail += b[i] * b[i];
     S_CHECK(b[0] == 1.f && tail > 1e-6f);
 
+    /* a continued corpus appends after what the index holds */
+    corpus_mixer_destroy(&m);
+    corpus_destroy(&c);
+    S_CHECK(s_writer_open(&w, dir, true, err, sizeof err) == 0 && w.clips == 2
+            && w.samples == 24000);
+    S_CHECK(s_writer_add(&w, &cu, a, 4000) == 0 && s_writer_close(&w) == 0);
+    c = corpus_open(dir, err, sizeof err);
+    S_CHECK(c != NULL && corpus_count(c) == 3 && corpus_clip(c, 2)->offset == 24000);
+
     /* a damaged index is refused with the line number */
     corpus_destroy(&c);
     snprintf(path, sizeof path, "%s/clips.tsv", dir);
@@ -1523,7 +1555,7 @@ corpus_test(bool verbose)
     fprintf(f, "test\tflite\trms\tcommand\t0\t99999999\t0\t-\tx\n");
     fclose(f);
     c = corpus_open(dir, err, sizeof err);
-    S_CHECK(c == NULL && strstr(err, ":4:") != NULL);
+    S_CHECK(c == NULL && strstr(err, ":5:") != NULL);
     rc = 0;
     if (verbose)
         printf("OK\n");

@@ -67,6 +67,9 @@ typedef struct {
     double scale;             /* multiplies every count below; default 1 */
     int limit;                /* > 0: stop after this many utterances of the
                                * (seeded, shuffled) plan: a prefix of the full corpus */
+    int from;                 /* > 0: start at this utterance of the plan and append
+                               * to the corpus in out_dir, which must hold exactly
+                               * the utterances before it (continues a --limit run) */
     bool verbose;             /* progress on stderr */
 } corpus_gen_opts_t;
 
@@ -75,7 +78,7 @@ typedef struct {
  * warning). Returns 0, or -1 with a message in err. */
 int corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen);
 
-/* `shop-train audio-corpus --out DIR [--seed N] [--scale X] [--limit N] [--quiet]`. */
+/* `shop-train audio-corpus --out DIR [--seed N] [--scale X] [--limit N] [--from N] [--quiet]`. */
 int audio_corpus_main(int argc, char **argv);
 
 /* True when voice (engine + name) is one of the held-out test voices. */
