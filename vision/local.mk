@@ -23,7 +23,16 @@ tests_vision_preprocess_test_CFLAGS = $(VISION_TEST_CFLAGS)
 tests_vision_preprocess_test_LDADD = $(TEST_LIBS)
 TESTS += tests/vision_decode_test tests/vision_preprocess_test
 
-check_PROGRAMS += tests/vision_camera_test
+check_PROGRAMS += tests/vision_classify_test
+tests_vision_classify_test_SOURCES = tests/vision_classify_test.c tests/vision_util.c
+tests_vision_classify_test_CFLAGS = $(VISION_TEST_CFLAGS)
+tests_vision_classify_test_LDADD = $(TEST_LIBS)
+TESTS += tests/vision_classify_test
+
+check_PROGRAMS += tests/vision_camera_test tests/vision_index_test
+tests_vision_index_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_vision_index_test_LDADD = $(TEST_LIBS)
+TESTS += tests/vision_index_test
 tests_vision_camera_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_vision_camera_test_LDADD = $(TEST_LIBS)
 TESTS += tests/vision_camera_test

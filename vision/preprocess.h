@@ -7,13 +7,14 @@
  *   1. estimate the background level from the image border (median, and its
  *      spread for the foreground threshold);
  *   2. find the bounding box of the pixels that differ from it and trim;
- *   3. grayscale and map the distance from the background to 0..255, which
- *      negates a light background and keeps a dark one, so the same product
- *      on white and on black lands on the same input;
+ *   3. grayscale and take the distance from the background, which negates a
+ *      light background and keeps a dark one, so the same product on white
+ *      and on black lands on the same input;
  *   4. resize the longest edge to `size` by area averaging (every source pixel
  *      contributes its exact overlap: proper antialiasing for 4000x3000
  *      photos), centre it on size x size;
- *   5. normalise with the model's mean and std.
+ *   5. stretch the levels so the brightest pixel is 255, as in the dataset;
+ *   6. normalise with the model's mean and std.
  * A vision_prep_t keeps its workspace, so after the largest image has been
  * seen no call allocates. */
 #ifndef SHOP_VISION_PREPROCESS_H

@@ -26,6 +26,7 @@
 typedef struct {
     const char *data_dir;
     const char *out;
+    const char *finalize;
     int epochs, batch, width, blocks, val, threads, limit;
     float lr, wd, smoothing, erase;
     bool adamw;
@@ -50,7 +51,9 @@ s_usage(FILE *f)
             "  --erase P        random-erasing probability (default 0)\n"
             "  --val N          training images held out for the threshold (default 5000)\n"
             "  --limit N        train on the first N images only (quick runs)\n"
-            "  --threads N      (default 2)       --seed N    (default 1)\n");
+            "  --threads N      (default 2)       --seed N    (default 1)\n"
+            "  --finalize PATH  no training: take the weights of a checkpoint (<out>.partial\n"
+            "                   of a run cut short), choose the threshold, write --out\n");
 }
 
 /* Residual block: conv-BN-ReLU-conv-BN + shortcut, ReLU. Returns the id. */
@@ -169,6 +172,7 @@ s_parse(int argc, char **argv, s_opts_t *o)
         { "erase", required_argument, NULL, 'E' },  { "val", required_argument, NULL, 'v' },
         { "limit", required_argument, NULL, 'L' },  { "threads", required_argument, NULL, 't' },
         { "seed", required_argument, NULL, 'S' },   { "help", no_argument, NULL, 'h' },
+        { "finalize", required_argument, NULL, 'F' },
         { NULL, 0, NULL, 0 },
     };
     *o = (s_opts_t) { .data_dir = VISION_FMNIST_DIR, .out = "models/vision.nn", .epochs = 12,
@@ -193,6 +197,7 @@ s_parse(int argc, char **argv, s_opts_t *o)
         case 'L': o->limit = atoi(optarg); break;
         case 't': o->threads = atoi(optarg); break;
         case 'S': o->seed = strtoull(optarg, NULL, 10); break;
+        case 'F': o->finalize = optarg; break;
         case 'h': s_usage(stdout); return 1;
         default: s_usage(stderr); return -1;
         }
@@ -257,7 +262,8 @@ vision_train_main(int argc, char **argv)
     free(perm);
     vision_fmnist_release(&ds);
 
-    nn_net_t *net = s_build(o.width, o.blocks, o.seed, err, sizeof err);
+    nn_net_t *net = o.finalize ? nn_load(o.finalize, err, sizeof err)
+                               : s_build(o.width, o.blocks, o.seed, err, sizeof err);
     if (!net) {
         fprintf(stderr, "shop-train vision: %s\n", err);
         free(x);
@@ -296,7 +302,7 @@ vision_train_main(int argc, char **argv)
     opts.progress_user = &prog;
     double t0 = shop_now_s();
     nn_history_t hist = { 0 };
-    rc = nn_train(net, &train, &opts, &hist, err, sizeof err);
+    rc = o.finalize ? 0 : nn_train(net, &train, &opts, &hist, err, sizeof err);
     double secs = shop_now_s() - t0;
     if (rc < 0) {
         fprintf(stderr, "shop-train vision: training failed: %s\n", err);
@@ -338,8 +344,12 @@ vision_train_main(int argc, char **argv)
              o.smoothing, o.erase, o.val, (unsigned long long) o.seed,
              o.limit ? " --limit (subset)" : "");
     nn_meta_set(net, "train_command", buf);
-    snprintf(buf, sizeof buf, "%.0f s on %d threads, %d epochs, %d images", secs, o.threads,
-             hist.n, n_train);
+    if (o.finalize)
+        snprintf(buf, sizeof buf, "finalized from the checkpoint %s (see the training log)",
+                 o.finalize);
+    else
+        snprintf(buf, sizeof buf, "%.0f s on %d threads, %d epochs, %d images", secs, o.threads,
+                 hist.n, n_train);
     nn_meta_set(net, "train_time", buf);
     if (nn_save(net, o.out, err, sizeof err) < 0) {
         fprintf(stderr, "shop-train vision: %s\n", err);
