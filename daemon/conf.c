@@ -78,7 +78,9 @@ s_int(const char *v, int64_t lo, int64_t hi, int64_t *out, const char **why)
         *why = "not an integer";
         return -1;
     }
-    if (x < lo / mult || x > hi / mult) {
+    /* the range applies to the value after the suffix ("0M" is 0, not 0 MiB
+     * compared in MiB units); the first test keeps x * mult from overflowing */
+    if (x > INT64_MAX / mult || x < -(INT64_MAX / mult) || x * mult < lo || x * mult > hi) {
         *why = "out of range";
         return -1;
     }

@@ -96,6 +96,10 @@ test_refusals_name_the_line(void **state)
         { "[daemon\n", "a section line is" },
         { "[daemon]\njust words\n", "expected \"key = value\"" },
         { "[ipc]\nmax_message_size = 99999999999G\n", "out of range" },
+        /* found by fuzz/config_fuzz: the bound applies after the suffix */
+        { "[ipc]\nmax_message_size = 0M\n", "out of range" },
+        { "[ipc]\nmax_message_size = 1023\n", "out of range" },
+        { "[ipc]\nmax_message_size = -1K\n", "out of range" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         conf_t cfg;
