@@ -30,7 +30,7 @@
 /* how often the capture thread moves samples and checks the device */
 #define S_TICK_MS 10
 /* seconds destroy waits for the capture thread */
-#define S_JOIN_TIMEOUT_S 3
+#define S_JOIN_TIMEOUT_S 10
 /* most channels read from a device that cannot give mono */
 #define S_MAX_CHANNELS 8
 
