@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/util.h"
 #include "tests/vision_util.h"
@@ -25,8 +26,8 @@ s_setup(void **state)
     (void) state;
     char err[512];
     if (vision_fmnist_load_set(VISION_FMNIST_DIR, "t10k", &s_test, err, sizeof err) < 0) {
-        fprintf(stderr, "# skip: %s (install dataset-fashion-mnist)\n", err);
-        exit(77);
+        fprintf(stderr, "# %s\n", err);
+        return -1;
     }
     return 0;
 }
@@ -201,6 +202,10 @@ test_output_is_normalised_and_centred(void **state)
 int
 main(void)
 {
+    if (access(VISION_FMNIST_DIR "/t10k-images-idx3-ubyte.gz", R_OK) != 0) {
+        printf("1..0 # SKIP needs dataset-fashion-mnist\n");
+        return 0;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_output_is_normalised_and_centred),
         cmocka_unit_test(test_light_and_dark_backgrounds_agree),
