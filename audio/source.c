@@ -242,6 +242,13 @@ audio_source_decode_mem_info(const void *bytes, size_t len,
         s_fail(err, errlen, "audio: %s", rerr);
         goto out;
     }
+    if (*n == 0) {
+        /* a few samples at a high rate resample to none */
+        free(res);
+        s_fail(err, errlen, "audio: the %s file is too short (%zu samples at %d Hz)", fmt_name,
+               got, sfi.samplerate);
+        goto out;
+    }
     /* the sinc filter can ring a little past full scale on clipped input */
     for (size_t i = 0; i < *n; i++)
         res[i] = res[i] > 1.0f ? 1.0f : res[i] < -1.0f ? -1.0f : res[i];
