@@ -99,6 +99,8 @@ struct _nn_net_t {
     nn_shard_t *ishards;    /* per thread views and scratch */
     int n_ishards;
     double *prof;           /* per layer seconds spent in inference, when profiling (bench) */
+    size_t param_budget;    /* loader: parameters the file can still hold (0 = no limit) */
+    bool loading;           /* loader: skip the random initialisation */
 };
 
 /* Sets net->err and returns -1. */

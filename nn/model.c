@@ -5,6 +5,7 @@
  * against the bytes left before anything is allocated, and the layers are
  * rebuilt through the same validating builder the API uses. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,25 +20,28 @@
 /* whole-file limit: the parameter limit plus generous room for the rest */
 #define MAX_FILE ((size_t) NN_MAX_PARAMS * 4 + (64u << 20))
 
+static uint32_t s_crc_table[256];
+static pthread_once_t s_crc_once = PTHREAD_ONCE_INIT;
+
+static void
+s_crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+        s_crc_table[i] = c;
+    }
+}
+
 uint32_t
 nn_crc32(uint32_t crc, const void *data, size_t len)
 {
-    static uint32_t table[256];
-    static volatile int ready;
-    if (!ready) {
-        /* racing threads compute identical tables, so no lock is needed */
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-        ready = 1;
-    }
+    pthread_once(&s_crc_once, s_crc_init);
     const uint8_t *p = data;
     crc = ~crc;
     for (size_t i = 0; i < len; i++)
-        crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+        crc = s_crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
     return ~crc;
 }
 
@@ -306,6 +310,7 @@ nn_load_mem(const void *data, size_t len, char *err, size_t errlen)
     }
     r.pos = HEADER_LEN;
     nn_net_t *net = nn_new(0);
+    net->loading = true;
     char *k = NULL, *v = NULL;
     uint32_t n_meta = s_get_u32(&r, "metadata count");
     if (!r.failed && n_meta > NN_MAX_META) {
@@ -361,6 +366,7 @@ nn_load_mem(const void *data, size_t len, char *err, size_t errlen)
         char *name = s_get_str(&r, NN_MAX_NAME, "layer name");
         if (r.failed)
             goto fail;
+        net->param_budget = (r.len - r.pos) / 4 + 1;
         if (type >= NN_L_COUNT || (l == 0) != (type == NN_L_INPUT)) {
             free(name);
             nn_errf(err, errlen, "bad model: layer %u has type %u", l, type);
@@ -373,13 +379,8 @@ nn_load_mem(const void *data, size_t len, char *err, size_t errlen)
             goto fail;
         }
         free(name);
-        /* refuse before allocating what the file cannot hold */
-        if (net->n_params > (r.len - r.pos) / 4) {
-            nn_errf(err, errlen, "bad model: layer %u needs %zu parameters, the file is too short",
-                    l, net->n_params);
-            goto fail;
-        }
     }
+    net->param_budget = 0;
     uint32_t output = s_get_u32(&r, "output layer");
     uint64_t n_params = s_get_u64(&r, "parameter count");
     if (r.failed)
@@ -420,6 +421,7 @@ nn_load_mem(const void *data, size_t len, char *err, size_t errlen)
         goto fail;
     }
     net->output = (int) output;
+    net->loading = false;
     net->err[0] = 0;
     return net;
 fail:

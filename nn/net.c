@@ -350,6 +350,9 @@ nn_add_layer(nn_net_t *net, nn_ltype_t type, int in0, int in1, const int *args, 
                        (long) MAX_TOTAL_SAMPLE);
     if (nw + nb > (long) NN_MAX_PARAMS - (long) net->n_params)
         return nn_fail(net, "%s: more than %d parameters", tn, NN_MAX_PARAMS);
+    /* refuse before allocating what a model file cannot hold */
+    if (net->param_budget && (size_t) (nw + nb) + net->n_params > net->param_budget)
+        return nn_fail(net, "%s: %ld parameters, more than the file holds", tn, nw + nb);
     L.isz = (size_t) s_shape_size(L.is);
     L.osz = (size_t) osz;
     L.n_w = (size_t) nw;
@@ -369,7 +372,7 @@ nn_add_layer(nn_net_t *net, nn_ltype_t type, int in0, int in1, const int *args, 
             st[is.c + c] = 1.0f;
         }
         L.bn_slot = net->n_bn++;
-    } else if (nw) {
+    } else if (nw && !net->loading) {
         /* He normal: keeps activation variance through ReLU nets */
         long fan_in = nw / (type == NN_L_DENSE ? a[NN_A_OUTC] : a[NN_A_OUTC]);
         float sd = sqrtf(2.0f / (float) fan_in);
