@@ -7,7 +7,7 @@ dist_man_MANS += daemon/shopd.8
 
 ## the commented example configuration, installed with the docs
 shopdexampledir = $(docdir)/examples
-dist_shopdexample_DATA = daemon/shopd.conf examples/frontend.py
+dist_shopdexample_DATA = daemon/shopd.conf examples/frontend.py examples/latency.py
 
 ## the systemd unit (Type=notify, watchdog, sandbox), with the real sbindir
 systemdunitdir = $(prefix)/lib/systemd/system
