@@ -19,3 +19,11 @@ check_PROGRAMS += tests/recommend_test
 tests_recommend_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_recommend_test_LDADD = $(TEST_LIBS)
 TESTS += tests/recommend_test
+
+bin_PROGRAMS += shop-recommend
+shop_recommend_SOURCES = recommend/shop-recommend.c
+
+check_PROGRAMS += tests/recommend_service_test
+tests_recommend_service_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_recommend_service_test_LDADD = $(TEST_LIBS)
+TESTS += tests/recommend_service_test

@@ -592,13 +592,14 @@ rec_engine_query(rec_engine_t *e, const rec_query_t *q, rec_result_t *out, char 
                     best[x] = s;
             }
             if (!tog) {
-                /* the same category at a similar price: cold items get neighbours too */
+                /* "more like this" is the same kind of product first (a cold
+                 * item gets neighbours too), nearer in price and taste next */
                 for (int i = 0; i < ne; i++) {
                     if (e->it[i].category != e->it[s].category || i == s)
                         continue;
                     double p0 = e->it[s].price, p1 = e->it[i].price;
                     double close = 1.0 / (1.0 + fabs(p1 - p0) / (p0 > 0 ? p0 : 1));
-                    es[i] += 0.05f + 0.05f * (float) close;
+                    es[i] += 0.5f + 0.3f * (float) close;
                     if (best[i] < 0)
                         best[i] = s;
                 }

@@ -1,0 +1,192 @@
+/* recommend/shop-recommend.c: the recommendation service as its own process,
+ * or the broker that spreads queries over several of them.
+ *
+ *   shop-recommend [--db STORE.db [--demo]] [--model FILE]
+ *                  (--bind EP[,EP...] | --connect BROKER_BACK) [--threads N] [--name NAME]
+ *   shop-recommend --broker FRONT BACK
+ *
+ * SIGTERM / SIGINT stop it cleanly; SIGHUP reloads the model file in the
+ * background (queries keep being answered). */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "recommend/import.h"
+#include "recommend/service.h"
+
+static volatile sig_atomic_t s_stop, s_hup;
+
+static void
+s_on_signal(int sig)
+{
+    if (sig == SIGHUP)
+        s_hup = 1;
+    else
+        s_stop = 1;
+}
+
+static void
+s_usage(void)
+{
+    fprintf(stderr,
+            "usage: shop-recommend [--db STORE.db [--demo]] [--model FILE]\n"
+            "                      (--bind EP[,EP...] | --connect BROKER_BACK)\n"
+            "                      [--threads N] [--name NAME] [-v]\n"
+            "       shop-recommend --broker FRONT BACK\n"
+            "Serves recommendation queries (JSON over ZeroMQ, see docs/recommend.md).\n"
+            "--demo imports the bundled demo store into an empty --db and uses its model.\n");
+}
+
+static void
+s_wait_for_signal(rec_engine_t *e, const char *model)
+{
+    while (!s_stop) {
+        struct timespec ts = { 0, 50 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        if (s_hup && e && model) {
+            s_hup = 0;
+            char err[256];
+            if (rec_engine_reload(e, model, err, sizeof err) != 0)
+                log_warn("reload: %s", err);
+        }
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "db", required_argument, NULL, 'd' }, { "demo", no_argument, NULL, 'D' },
+        { "model", required_argument, NULL, 'm' }, { "bind", required_argument, NULL, 'b' },
+        { "connect", required_argument, NULL, 'c' }, { "threads", required_argument, NULL, 't' },
+        { "name", required_argument, NULL, 'n' }, { "broker", no_argument, NULL, 'B' },
+        { "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *db = NULL, *model = NULL, *bind = NULL, *connect = NULL, *name = NULL;
+    bool demo = false, broker = false;
+    int threads = 1, c;
+    while ((c = getopt_long(argc, argv, "d:Dm:b:c:t:n:Bvh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': db = optarg; break;
+        case 'D': demo = true; break;
+        case 'm': model = optarg; break;
+        case 'b': bind = optarg; break;
+        case 'c': connect = optarg; break;
+        case 't': threads = atoi(optarg); break;
+        case 'n': name = optarg; break;
+        case 'B': broker = true; break;
+        case 'v': log_set_level(LOG_DEBUG); break;
+        default: s_usage(); return c == 'h' ? 0 : 2;
+        }
+    }
+    struct sigaction sa = { .sa_handler = s_on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    char err[512];
+    void *ctx = zmq_ctx_new();
+    if (broker) {
+        if (optind + 2 != argc) {
+            s_usage();
+            zmq_ctx_term(ctx);
+            return 2;
+        }
+        rec_broker_t *b = rec_broker_new(ctx, argv[optind], argv[optind + 1], err, sizeof err);
+        if (!b) {
+            log_err("broker: %s", err);
+            zmq_ctx_term(ctx);
+            return 1;
+        }
+        log_info("broker: clients on %s, workers on %s", argv[optind], argv[optind + 1]);
+        s_wait_for_signal(NULL, NULL);
+        rec_broker_destroy(&b);
+        zmq_ctx_term(ctx);
+        return 0;
+    }
+    if (!bind == !connect || optind != argc || threads < 1 || threads > 64) {
+        s_usage();
+        zmq_ctx_term(ctx);
+        return 2;
+    }
+    store_t *s = NULL;
+    char demo_dir[1024], demo_model[1100];
+    if (db) {
+        char *oerr = NULL;
+        s = store_open(db, &oerr);
+        if (!s) {
+            log_err("%s", oerr);
+            free(oerr);
+            zmq_ctx_term(ctx);
+            return 1;
+        }
+        store_counts_t cnt;
+        if (demo && store_counts(s, &cnt) == 0 && cnt.items == 0) {
+            if (!shop_data_path("data/demo", demo_dir, sizeof demo_dir)) {
+                log_err("the demo store (data/demo) is not installed");
+                store_close(&s);
+                zmq_ctx_term(ctx);
+                return 1;
+            }
+            import_report_t rc, re;
+            if (import_demo_store(s, demo_dir, &rc, &re, err, sizeof err) != 0) {
+                log_err("demo import: %s", err);
+                store_close(&s);
+                zmq_ctx_term(ctx);
+                return 1;
+            }
+            log_info("imported the demo store: %ld items, %ld events", rc.imported, re.imported);
+        }
+        if (demo && !model && shop_data_path("data/demo/recommend.model", demo_model,
+                                             sizeof demo_model))
+            model = demo_model;
+    }
+    rec_engine_t *e = rec_engine_new(&s, err, sizeof err);
+    if (!e) {
+        log_err("%s", err);
+        store_close(&s);
+        zmq_ctx_term(ctx);
+        return 1;
+    }
+    if (model) {
+        rec_model_t *m = rec_model_load(model, err, sizeof err);
+        if (!m) {
+            log_err("%s", err);
+            rec_engine_destroy(&e);
+            zmq_ctx_term(ctx);
+            return 1;
+        }
+        rec_engine_set_model(e, &m);
+    }
+    char defname[64];
+    snprintf(defname, sizeof defname, "rec-%ld", (long) getpid());
+    rec_service_opts_t so = { .bind = bind, .connect = connect, .threads = threads,
+                              .name = name ? name : defname };
+    rec_service_t *svc = rec_service_new(ctx, e, &so, err, sizeof err);
+    if (!svc) {
+        log_err("%s", err);
+        rec_engine_destroy(&e);
+        zmq_ctx_term(ctx);
+        return 1;
+    }
+    rec_engine_stats_t st;
+    rec_engine_stats(e, &st);
+    log_info("%s: %s %s, %d threads, %d items (%d in the model), %d customers", so.name,
+             bind ? "serving" : "connected to", bind ? bind : connect, threads, st.items,
+             st.items_in_model, st.customers);
+    s_wait_for_signal(e, model);
+    log_info("%s: stopping after %ld requests", so.name, rec_service_served(svc));
+    rec_service_destroy(&svc);
+    rec_engine_destroy(&e);
+    zmq_ctx_term(ctx);
+    return 0;
+}

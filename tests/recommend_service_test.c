@@ -1,0 +1,268 @@
+/* tests/recommend_service_test.c: the recommendation service over ZeroMQ:
+ * in-process on inproc://, over TCP loopback, and two `shop-recommend`
+ * worker processes behind the broker (both answer; stopping one loses no
+ * query: the Lazy Pirate client resends to the other). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "recommend/service.h"
+
+static rec_engine_t *
+s_engine(void)
+{
+    char err[256];
+    rec_engine_t *e = rec_engine_new(NULL, err, sizeof err);
+    assert_non_null(e);
+    static const char *const cats[] = { "sneaker", "bag" };
+    for (int i = 0; i < 8; i++) {
+        char id[16], name[32];
+        snprintf(id, sizeof id, "p%d", i);
+        snprintf(name, sizeof name, "Product %d", i);
+        rec_engine_set_item(e, id, name, cats[i % 2], 10.0 + i, true);
+    }
+    /* p0 and p2 go together; p4 sells most */
+    for (int u = 0; u < 20; u++) {
+        char c[16];
+        snprintf(c, sizeof c, "c%d", u);
+        int64_t t = 1000 + u;
+        rec_engine_add_event(e, c, "p0", t, STORE_EVENT_PURCHASE, 1, false, err, sizeof err);
+        rec_engine_add_event(e, c, "p2", t, STORE_EVENT_PURCHASE, 1, false, err, sizeof err);
+        rec_engine_add_event(e, c, "p4", t + 5, STORE_EVENT_PURCHASE, 1, false, err, sizeof err);
+        rec_engine_add_event(e, c, "p4", t + 9, STORE_EVENT_PURCHASE, 1, false, err, sizeof err);
+    }
+    return e;
+}
+
+static void
+s_check_service(void *ctx, const char *endpoint)
+{
+    rec_client_t *c = rec_client_new(ctx, endpoint, 2000, 1);
+    rec_result_t r[5];
+    char err[256], worker[64];
+    rec_query_t q = { .kind = REC_Q_CATEGORY, .category = "sneaker", .k = 3, .now = 5000 };
+    int n = rec_client_query(c, &q, r, worker, sizeof worker, err, sizeof err);
+    assert_int_equal(n, 3);
+    assert_string_equal(r[0].item, "p4");
+    assert_string_equal(r[0].category, "sneaker");
+    assert_string_equal(r[0].reason, "popular in sneaker");
+    assert_string_equal(worker, "t");
+    /* an error travels back as a message, not a timeout */
+    q.kind = REC_Q_SIMILAR;
+    q.item = "nothing";
+    assert_int_equal(rec_client_query(c, &q, r, NULL, 0, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown item"));
+    /* a live event through the service changes the next answer */
+    char *rep = rec_client_request(c, "{\"op\":\"event\",\"customer\":\"new\",\"item\":\"p6\","
+                                      "\"type\":\"purchase\",\"time\":4000}", err, sizeof err);
+    assert_non_null(rep);
+    assert_non_null(strstr(rep, "\"ok\": true") ? rep : strstr(rep, "\"ok\":true"));
+    free(rep);
+    rep = rec_client_request(c, "{\"op\":\"status\",\"id\":7}", err, sizeof err);
+    assert_non_null(rep);
+    assert_non_null(strstr(rep, "\"customers\":21"));
+    assert_non_null(strstr(rep, "\"id\":7"));
+    free(rep);
+    rep = rec_client_request(c, "not json", err, sizeof err);
+    assert_non_null(strstr(rep, "not a JSON object"));
+    free(rep);
+    rec_client_destroy(&c);
+}
+
+static void
+test_service_inproc(void **state)
+{
+    (void) state;
+    void *ctx = zmq_ctx_new();
+    rec_engine_t *e = s_engine();
+    char err[256];
+    rec_service_opts_t o = { .bind = REC_SERVICE_ENDPOINT, .threads = 2, .name = "t" };
+    o.threads = 1;
+    rec_service_t *s = rec_service_new(ctx, e, &o, err, sizeof err);
+    assert_non_null(s);
+    s_check_service(ctx, REC_SERVICE_ENDPOINT);
+    assert_true(rec_service_served(s) >= 5);
+    rec_service_destroy(&s);
+    assert_null(s);
+    rec_engine_destroy(&e);
+    zmq_ctx_term(ctx);
+}
+
+static int
+s_port(int k)
+{
+    return 20000 + (int) (getpid() % 20000) + k;
+}
+
+static void
+test_service_tcp_loopback(void **state)
+{
+    (void) state;
+    void *ctx = zmq_ctx_new();
+    rec_engine_t *e = s_engine();
+    char err[256], ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", s_port(0));
+    rec_service_opts_t o = { .bind = ep, .threads = 1, .name = "t" };
+    rec_service_t *s = rec_service_new(ctx, e, &o, err, sizeof err);
+    if (!s)
+        skip();   /* the port is taken: nothing to learn here */
+    s_check_service(ctx, ep);
+    /* binding the same port twice is refused with a reason */
+    rec_service_t *s2 = rec_service_new(ctx, e, &o, err, sizeof err);
+    assert_null(s2);
+    assert_non_null(strstr(err, "cannot bind"));
+    rec_service_destroy(&s);
+    rec_engine_destroy(&e);
+    zmq_ctx_term(ctx);
+}
+
+/* Worker processes, killed by the group teardown whatever a test did. */
+static pid_t s_workers[2];
+
+static int
+s_teardown(void **state)
+{
+    (void) state;
+    for (int i = 0; i < 2; i++) {
+        if (s_workers[i] > 0) {
+            kill(s_workers[i], SIGKILL);
+            waitpid(s_workers[i], NULL, 0);
+            s_workers[i] = 0;
+        }
+    }
+    return 0;
+}
+
+static pid_t
+s_spawn_worker(const char *bin, const char *db, const char *back, const char *name)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* die with the test, and keep the TAP pipe to the test alone */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2(null, STDOUT_FILENO);
+            dup2(null, STDERR_FILENO);
+        }
+        execl(bin, bin, "--db", db, "--demo", "--connect", back, "--name", name, (char *) NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Waits until a worker named `name` answers through the broker. */
+static bool
+s_wait_worker(rec_client_t *c, const char *name, int tries)
+{
+    char err[256];
+    for (int i = 0; i < tries; i++) {
+        char *rep = rec_client_request(c, "{\"op\":\"ping\"}", err, sizeof err);
+        bool ok = rep && strstr(rep, name);
+        free(rep);
+        if (ok)
+            return true;
+        struct timespec ts = { 0, 50 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+static void
+test_broker_two_workers_lose_no_query(void **state)
+{
+    (void) state;
+    const char *top = getenv("SHOP_TOP_BUILDDIR");
+    char bin[1024], dir[] = "/tmp/shop-rec-broker-XXXXXX", db[256], err[256];
+    snprintf(bin, sizeof bin, "%s/shop-recommend", top ? top : ".");
+    if (access(bin, X_OK) != 0 || !mkdtemp(dir))
+        skip();
+    snprintf(db, sizeof db, "%s/s.db", dir);
+    char front[64], back[64];
+    snprintf(front, sizeof front, "tcp://127.0.0.1:%d", s_port(1));
+    snprintf(back, sizeof back, "tcp://127.0.0.1:%d", s_port(2));
+    void *ctx = zmq_ctx_new();
+    rec_broker_t *b = rec_broker_new(ctx, front, back, err, sizeof err);
+    if (!b)
+        skip();
+    rec_client_t *c = rec_client_new(ctx, front, 400, 5);
+    /* the first worker imports the demo store; the second shares it */
+    pid_t w1 = s_workers[0] = s_spawn_worker(bin, db, back, "w1");
+    assert_true(w1 > 0);
+    assert_true(s_wait_worker(c, "w1", 200));
+    pid_t w2 = s_workers[1] = s_spawn_worker(bin, db, back, "w2");
+    assert_true(w2 > 0);
+    /* both answer queries from this one client */
+    bool seen1 = false, seen2 = false;
+    rec_result_t r[5];
+    char worker[64];
+    rec_query_t q = { .kind = REC_Q_SIMILAR, .item = "sneaker-01", .k = 5 };
+    for (int i = 0; i < 400 && !(seen1 && seen2); i++) {
+        int n = rec_client_query(c, &q, r, worker, sizeof worker, err, sizeof err);
+        assert_int_equal(n, 5);
+        seen1 |= strcmp(worker, "w1") == 0;
+        seen2 |= strcmp(worker, "w2") == 0;
+        if (!seen2) {
+            struct timespec ts = { 0, 10 * 1000 * 1000 };
+            nanosleep(&ts, NULL);
+        }
+    }
+    assert_true(seen1);
+    assert_true(seen2);
+    assert_string_equal(r[0].category, "sneaker");
+    /* stop one worker abruptly in the middle of a stream: every query is answered */
+    int answered = 0;
+    long retries0 = rec_client_retries(c);
+    for (int i = 0; i < 200; i++) {
+        if (i == 50)
+            kill(w1, SIGKILL);
+        int n = rec_client_query(c, &q, r, worker, sizeof worker, err, sizeof err);
+        if (n == 5)
+            answered++;
+        if (i > 60)
+            assert_string_equal(worker, "w2");
+    }
+    assert_int_equal(answered, 200);
+    print_message("# 200/200 answered across the stop, %ld client retries\n",
+                  rec_client_retries(c) - retries0);
+    kill(w2, SIGTERM);
+    int st;
+    waitpid(w1, &st, 0);
+    s_workers[0] = 0;
+    waitpid(w2, &st, 0);
+    s_workers[1] = 0;
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);   /* a clean stop on SIGTERM */
+    rec_client_destroy(&c);
+    rec_broker_destroy(&b);
+    zmq_ctx_term(ctx);
+    const char *suffix[] = { "", "-wal", "-shm" };
+    for (int i = 0; i < 3; i++) {
+        snprintf(db, sizeof db, "%s/s.db%s", dir, suffix[i]);
+        unlink(db);
+    }
+    rmdir(dir);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_service_inproc),
+        cmocka_unit_test(test_service_tcp_loopback),
+        cmocka_unit_test(test_broker_two_workers_lose_no_query),
+    };
+    return cmocka_run_group_tests(tests, NULL, s_teardown);
+}
