@@ -1,1 +1,7 @@
-## benchmarks of recommend
+## benchmarks of recommend: training times on UCI Online Retail, query latency
+## and throughput in-process and over ZeroMQ with many clients
+noinst_PROGRAMS += bench/recommend-bench
+bench_recommend_bench_SOURCES = bench/recommend_bench.c
+BENCH_RUN += bench-recommend
+bench-recommend: bench/recommend-bench
+	SHOP_TOP_SRCDIR='$(abs_top_srcdir)' OPENBLAS_CORETYPE=Haswell nice -n 10 bench/recommend-bench

@@ -1,0 +1,238 @@
+/* bench/recommend_bench.c: `make bench` for recommend/: training time of
+ * every model on UCI Online Retail, then query latency (p50/p99) and
+ * throughput in-process and over ZeroMQ (inproc and TCP loopback) with many
+ * concurrent clients. Prints a table and one JSON line. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "recommend/import.h"
+#include "recommend/service.h"
+
+#define DURATION_S 5.0
+
+static int
+s_cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return (x > y) - (x < y);
+}
+
+static double
+s_pct(uint64_t *v, size_t n, double p)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, n, sizeof *v, s_cmp_u64);
+    size_t i = (size_t) (p * (double) (n - 1));
+    return (double) v[i] / 1000.0;   /* microseconds */
+}
+
+typedef struct {
+    const rec_data_t *d;
+    const char *endpoint;     /* NULL: call the engine directly */
+    rec_engine_t *e;
+    void *ctx;
+    int seed;
+    double until_s;
+    uint64_t *lat;            /* latencies in ns */
+    size_t n, cap;
+    long errors;
+} s_client_t;
+
+/* A request mix as a kiosk makes it: personal (60%), similar (20%), bought
+ * together (10%), category (10%), for random known customers and items. */
+static void
+s_make_query(const rec_data_t *d, unsigned *r, rec_query_t *q, const char **cat_buf)
+{
+    memset(q, 0, sizeof *q);
+    q->k = 10;
+    q->now = 1323388800;   /* 2011-12-09 */
+    int pick = (int) (rand_r(r) % 10);
+    int u = (int) (rand_r(r) % (unsigned) rec_dict_size(d->users));
+    int i = (int) (rand_r(r) % (unsigned) rec_dict_size(d->items));
+    if (pick < 6) {
+        q->kind = REC_Q_PERSONAL;
+        q->customer = rec_dict_str(d->users, u);
+        q->exclude_bought = pick == 0;
+    } else if (pick < 8) {
+        q->kind = REC_Q_SIMILAR;
+        q->item = rec_dict_str(d->items, i);
+    } else if (pick < 9) {
+        q->kind = REC_Q_TOGETHER;
+        q->item = rec_dict_str(d->items, i);
+    } else {
+        q->kind = REC_Q_CATEGORY;
+        q->customer = rec_dict_str(d->users, u);
+        *cat_buf = rec_dict_str(d->categories, d->item[i].category);
+        q->category = *cat_buf;
+    }
+}
+
+static void *
+s_client_main(void *arg)
+{
+    s_client_t *c = arg;
+    unsigned r = (unsigned) c->seed;
+    rec_client_t *cl = c->endpoint ? rec_client_new(c->ctx, c->endpoint, 5000, 0) : NULL;
+    rec_result_t res[REC_MAX_K];
+    char err[256];
+    double end = shop_now_s() + c->until_s;
+    while (shop_now_s() < end) {
+        rec_query_t q;
+        const char *cat = NULL;
+        s_make_query(c->d, &r, &q, &cat);
+        uint64_t t0 = shop_now_ns();
+        int n = cl ? rec_client_query(cl, &q, res, NULL, 0, err, sizeof err)
+                   : rec_engine_query(c->e, &q, res, err, sizeof err);
+        uint64_t dt = shop_now_ns() - t0;
+        if (n < 0) {
+            c->errors++;
+            continue;
+        }
+        if (c->n == c->cap) {
+            c->cap = c->cap ? c->cap * 2 : 65536;
+            c->lat = xrealloc(c->lat, c->cap * sizeof *c->lat);
+        }
+        c->lat[c->n++] = dt;
+    }
+    rec_client_destroy(&cl);
+    return NULL;
+}
+
+typedef struct {
+    double p50, p99, qps;
+    long n, errors;
+} s_result_t;
+
+static s_result_t
+s_run(const rec_data_t *d, rec_engine_t *e, void *ctx, const char *endpoint, int clients)
+{
+    s_client_t *c = xcalloc((size_t) clients, sizeof *c);
+    pthread_t *th = xcalloc((size_t) clients, sizeof *th);
+    double t0 = shop_now_s();
+    for (int i = 0; i < clients; i++) {
+        c[i] = (s_client_t) { .d = d, .endpoint = endpoint, .e = e, .ctx = ctx, .seed = i + 1,
+                              .until_s = DURATION_S };
+        pthread_create(&th[i], NULL, s_client_main, &c[i]);
+    }
+    size_t total = 0;
+    long errors = 0;
+    for (int i = 0; i < clients; i++) {
+        pthread_join(th[i], NULL);
+        total += c[i].n;
+        errors += c[i].errors;
+    }
+    double el = shop_now_s() - t0;
+    uint64_t *all = xmallocarray(total + 1, sizeof *all);
+    size_t k = 0;
+    for (int i = 0; i < clients; i++) {
+        memcpy(all + k, c[i].lat, c[i].n * sizeof *all);
+        k += c[i].n;
+        free(c[i].lat);
+    }
+    s_result_t r = { s_pct(all, total, 0.5), s_pct(all, total, 0.99), (double) total / el,
+                     (long) total, errors };
+    free(all);
+    free(c);
+    free(th);
+    return r;
+}
+
+int
+main(int argc, char **argv)
+{
+    char path[1024], err[512];
+    const char *data = argc > 1 ? argv[1] : NULL;
+    const char *top = getenv("SHOP_TOP_SRCDIR");
+    if (!data && top) {
+        snprintf(path, sizeof path, "%s/../shared/data/online-retail/online_retail.csv", top);
+        data = path;
+    }
+    if (!data) {
+        fprintf(stderr, "usage: recommend_bench UCI.csv (or set SHOP_TOP_SRCDIR)\n");
+        return 2;
+    }
+    rec_data_t *d = rec_data_new();
+    import_report_t rep;
+    double t0 = shop_now_s();
+    if (import_uci_file(d, data, &rep, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", data, err);
+        return 77;
+    }
+    double import_s = shop_now_s() - t0;
+    rec_params_t p;
+    rec_params_default(&p);
+    t0 = shop_now_s();
+    rec_model_t *m = rec_model_train(d, INT64_MAX, &p, err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "training: %s\n", err);
+        return 1;
+    }
+    double train_s = shop_now_s() - t0;
+    printf("UCI Online Retail: %zu purchases, %d items, %d customers; import %.2f s\n", d->n_ev,
+           rec_dict_size(d->items), rec_dict_size(d->users), import_s);
+    printf("training (s): total %.1f", train_s);
+    for (int k = 0; k < REC_N_KINDS; k++)
+        if (rec_model_train_seconds(m, (rec_kind_t) k) > 0)
+            printf(", %s %.2f", rec_kind_name((rec_kind_t) k),
+                   rec_model_train_seconds(m, (rec_kind_t) k));
+    printf("\n");
+    rec_engine_t *e = rec_engine_new(NULL, err, sizeof err);
+    for (int i = 0; i < rec_dict_size(d->items); i++)
+        rec_engine_set_item(e, rec_dict_str(d->items, i), d->item[i].name,
+                            rec_dict_str(d->categories, d->item[i].category), d->item[i].price,
+                            true);
+    for (size_t k = 0; k < d->n_ev; k++)
+        rec_engine_add_event(e, rec_dict_str(d->users, d->ev[k].user),
+                             rec_dict_str(d->items, d->ev[k].item), d->ev[k].time,
+                             STORE_EVENT_PURCHASE, 1, false, err, sizeof err);
+    rec_engine_set_model(e, &m);
+
+    void *ctx = zmq_ctx_new();
+    char tcp[64];
+    snprintf(tcp, sizeof tcp, "tcp://127.0.0.1:%d", 30000 + (int) (getpid() % 20000));
+    char binds[160];
+    snprintf(binds, sizeof binds, "%s,%s", REC_SERVICE_ENDPOINT, tcp);
+    rec_service_opts_t so = { .bind = binds, .threads = 2, .name = "bench" };
+    rec_service_t *svc = rec_service_new(ctx, e, &so, err, sizeof err);
+    if (!svc) {
+        fprintf(stderr, "service: %s\n", err);
+        return 1;
+    }
+    struct {
+        const char *name, *ep;
+        int clients;
+    } runs[] = {
+        { "in-process, 1 thread", NULL, 1 },
+        { "in-process, 2 threads", NULL, 2 },
+        { "zmq inproc, 16 clients", REC_SERVICE_ENDPOINT, 16 },
+        { "zmq tcp loopback, 16 clients", tcp, 16 },
+        { "zmq tcp loopback, 64 clients", tcp, 64 },
+    };
+    printf("%-32s %10s %10s %12s %8s\n", "queries (mix: 60% personal)", "p50 us", "p99 us",
+           "queries/s", "errors");
+    char json[4096] = "";
+    for (size_t r = 0; r < SHOP_ARRAY_LEN(runs); r++) {
+        s_result_t x = s_run(d, e, ctx, runs[r].ep, runs[r].clients);
+        printf("\n%-32s %10.1f %10.1f %12.0f %8ld", runs[r].name, x.p50, x.p99, x.qps, x.errors);
+        char one[256];
+        snprintf(one, sizeof one, "%s{\"run\":\"%s\",\"p50_us\":%.1f,\"p99_us\":%.1f,\"qps\":%.0f}",
+                 r ? "," : "", runs[r].name, x.p50, x.p99, x.qps);
+        strncat(json, one, sizeof json - strlen(json) - 1);
+        fflush(stdout);
+    }
+    printf("\n{\"bench\":\"recommend\",\"train_seconds\":%.2f,\"runs\":[%s]}\n", train_s, json);
+    rec_service_destroy(&svc);
+    rec_engine_destroy(&e);
+    zmq_ctx_term(ctx);
+    rec_data_destroy(&d);
+    return 0;
+}
