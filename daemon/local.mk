@@ -29,5 +29,13 @@ check_PROGRAMS += tests/daemon_test
 tests_daemon_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_daemon_test_LDADD = $(TEST_LIBS)
 TESTS += tests/daemon_test
+## the same file again: the tests that need the bundled demo store
+check_PROGRAMS += tests/daemon_demo_test
+tests_daemon_demo_test_SOURCES = tests/daemon_test.c
+tests_daemon_demo_test_CPPFLAGS = $(AM_CPPFLAGS) -DSHOP_DEMO_ONLY
+## (the other tests' helpers are compiled but unused there)
+tests_daemon_demo_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -Wno-unused-function
+tests_daemon_demo_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_demo_test
 dist_check_SCRIPTS += tests/daemon_shopctl.sh tests/daemon_systemd.py
 TESTS += tests/daemon_shopctl.sh tests/daemon_systemd.py
