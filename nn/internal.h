@@ -61,6 +61,8 @@ typedef struct {
     bool *gset;             /* per layer: grad holds a value in this backward pass */
     float *col, *tmp;       /* im2col and GEMM scratch */
     size_t col_cap, tmp_cap;
+    float *pad, *pad2, *wt; /* shifted-GEMM conv: padded input, its gradient, per-tap weights */
+    size_t pad_cap, pad2_cap, wt_cap;
     float *own;             /* one block holding this shard's training buffers */
     size_t own_cap;         /* samples the training buffers hold */
     uint64_t rng;           /* dropout */
@@ -111,6 +113,10 @@ int nn_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((forma
 /* Builds a layer of any type from saved arguments (the loader's entry). */
 int nn_add_layer(nn_net_t *net, nn_ltype_t type, int in0, int in1, const int *args, float rate);
 const char *nn_ltype_name(int type);
+
+/* Stride-1 convs with at least this many input channels use shifted GEMMs
+ * on a padded input instead of im2col (tests lower it to check that path). */
+extern int nn_conv_shift_min_c;
 
 /* Shard life cycle for training: buffers for cap samples. */
 int nn_shard_reserve(nn_net_t *net, nn_shard_t *s, int cap);

@@ -22,6 +22,8 @@ s_gradcheck_net(nn_ltype_t type)
     switch (type) {
     case NN_L_INPUT:
     case NN_L_CONV:
+        /* stride 1 (shifted GEMMs when nn_conv_shift_min_c allows), then strided (im2col) */
+        x = nn_conv2d(net, x, 4, 3, 2, 1, 1, 1, 0, true);
         x = nn_conv2d(net, x, 4, 3, 2, 2, 1, 1, 0, true);
         break;
     case NN_L_DWCONV:

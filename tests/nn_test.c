@@ -40,6 +40,43 @@ GRADCHECK_TEST(dropout, NN_L_DROPOUT)
 GRADCHECK_TEST(residual_add, NN_L_ADD)
 GRADCHECK_TEST(softmax_xent, NN_L_SOFTMAX_XENT)
 
+/* The stride-1 shifted-GEMM convolution path, forced on for small channel counts. */
+static void
+test_gradcheck_conv2d_shifted(void **state)
+{
+    (void) state;
+    int keep = nn_conv_shift_min_c;
+    nn_conv_shift_min_c = 1;
+    s_gradcheck(NN_L_CONV);
+    nn_conv_shift_min_c = keep;
+}
+
+/* Both conv paths compute the same outputs. */
+static void
+test_conv_paths_agree(void **state)
+{
+    (void) state;
+    float x[2 * 16 * 9 * 7], a[2 * 10], b[2 * 10];
+    uint64_t rng = 3;
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = nn_rand_normal(&rng);
+    for (int pass = 0; pass < 2; pass++) {
+        int keep = nn_conv_shift_min_c;
+        nn_conv_shift_min_c = pass ? 1000 : 1;
+        nn_net_t *net = nn_new(4);
+        int h = nn_input(net, (nn_shape_t) { 16, 9, 7 });
+        h = nn_relu(net, nn_conv2d(net, h, 8, 3, 3, 1, 1, 1, 1, true));
+        h = nn_conv2d(net, h, 5, 5, 2, 1, 1, 2, 0, false);
+        h = nn_dense(net, h, 10);
+        assert_true(h > 0);
+        assert_int_equal(nn_forward(net, x, 2, pass ? b : a), 0);
+        nn_destroy(&net);
+        nn_conv_shift_min_c = keep;
+    }
+    for (int i = 0; i < 20; i++)
+        assert_float_equal(a[i], b[i], 1e-4 * (1 + fabsf(a[i])));
+}
+
 static void
 test_small_net_learns_bars_sgd(void **state)
 {
@@ -313,6 +350,8 @@ main(void)
     nn_blas_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradcheck_conv2d),
+        cmocka_unit_test(test_gradcheck_conv2d_shifted),
+        cmocka_unit_test(test_conv_paths_agree),
         cmocka_unit_test(test_gradcheck_depthwise),
         cmocka_unit_test(test_gradcheck_batchnorm),
         cmocka_unit_test(test_gradcheck_relu),
