@@ -17,8 +17,10 @@
  *           mel scale HTK (2595*log10(1 + f/700)) or Slaney (linear below
  *           1 kHz, logarithmic above; librosa's htk=False) per cfg.mel_scale;
  *   out[m] = ln(max(M[m], log_floor)).
- * This matches librosa.feature.melspectrogram(center=False, power=2,
- * norm=None, htk=(mel_scale == FEATURES_MEL_HTK)) followed by a floored ln.
+ * The framing is Kaldi's (window at the start of the frame, zeros after
+ * it). librosa.feature.melspectrogram(center=False, power=2, norm=None,
+ * htk=True) gives the same values for a frame starting (n_fft - win) / 2 =
+ * 56 samples later, since it centres the window in an n_fft-sample frame.
  *
  * Threads: a features_t is used by one thread at a time; different objects
  * may run in different threads (FFTW plans are made once per n_fft, under a
