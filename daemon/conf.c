@@ -51,8 +51,8 @@ conf_defaults(conf_t *cfg)
         snprintf(cfg->database, sizeof cfg->database, "/tmp/shopd-%u/shop.db",
                  (unsigned) geteuid());
     cfg->import_demo = true;
-    shop_strlcpy(cfg->kws_model, "models/kws.model", sizeof cfg->kws_model);
-    shop_strlcpy(cfg->vision_model, "models/vision.model", sizeof cfg->vision_model);
+    shop_strlcpy(cfg->kws_model, "models/kws.nn", sizeof cfg->kws_model);
+    shop_strlcpy(cfg->vision_model, "models/vision.nn", sizeof cfg->vision_model);
     shop_strlcpy(cfg->rec_model, "data/demo/recommend.model", sizeof cfg->rec_model);
     cfg->rec_workers = 1;
     cfg->rec_timeout_ms = 2000;
