@@ -539,8 +539,12 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
         || cfg->max_message_bytes != self->cfg.max_message_bytes
         || cfg->handshake_ms != self->cfg.handshake_ms
         || cfg->heartbeat_ivl_ms != self->cfg.heartbeat_ivl_ms
-        || cfg->heartbeat_timeout_ms != self->cfg.heartbeat_timeout_ms)
-        log_warn("reload: endpoints, the server key and socket options change only on restart");
+        || cfg->heartbeat_timeout_ms != self->cfg.heartbeat_timeout_ms
+        || strcmp(cfg->rec_endpoint, self->cfg.rec_endpoint) != 0
+        || cfg->rec_workers != self->cfg.rec_workers
+        || cfg->rec_timeout_ms != self->cfg.rec_timeout_ms)
+        log_warn("reload: endpoints, the server key, socket options and the recommendation "
+                 "service's endpoint, workers and timeout change only on restart");
     /* everything that can fail is prepared first, then swapped in at once */
     char (*keys)[KEYS_Z85_LEN + 1] = NULL;
     size_t nkeys = 0;
@@ -574,6 +578,9 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
         store_close(&self->store);
         self->store = st;
         log_info("reload: database now %s", cfg->database);
+        if (self->rec_engine)
+            log_warn("reload: the recommendation engine keeps reading the previous database "
+                     "until restart");
     }
     /* keep what only a restart can change */
     conf_t next = *cfg;
@@ -584,6 +591,9 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
     next.handshake_ms = self->cfg.handshake_ms;
     next.heartbeat_ivl_ms = self->cfg.heartbeat_ivl_ms;
     next.heartbeat_timeout_ms = self->cfg.heartbeat_timeout_ms;
+    memcpy(next.rec_endpoint, self->cfg.rec_endpoint, sizeof next.rec_endpoint);
+    next.rec_workers = self->cfg.rec_workers;
+    next.rec_timeout_ms = self->cfg.rec_timeout_ms;
     if (next.max_photo_bytes > next.max_message_bytes)
         next.max_photo_bytes = next.max_message_bytes;
     if (next.max_audio_bytes > next.max_message_bytes)
