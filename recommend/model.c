@@ -1412,6 +1412,10 @@ rec_model_load_buffer(const uint8_t *buf, size_t len, char *err, size_t errlen)
         case SEC_ITEMS:
             if (!have[SEC_PARAMS])
                 LOAD_FAIL("model file: parameters must precede items");
+            /* the two neighbour lists must fit in the file: no huge allocation
+             * on the word of a hostile header */
+            if ((uint64_t) n * (uint64_t) p.knn_k * 16u > len)
+                LOAD_FAIL("model file: %u items x %d neighbours exceed the file", n, p.knn_k);
             m = s_model_alloc((int) n, &p);
             for (uint32_t i = 0; i < n && ok; i++) {
                 uint16_t l;
