@@ -27,6 +27,8 @@ s_gradcheck_net(nn_ltype_t type)
         x = nn_conv2d(net, x, 4, 3, 2, 2, 1, 1, 0, true);
         break;
     case NN_L_DWCONV:
+        /* stride 1 (padded-plane path), then strided (direct loops) */
+        x = nn_depthwise(net, x, 3, 2, 1, 1, 1, 1, false);
         x = nn_depthwise(net, x, 3, 3, 2, 1, 1, 1, true);
         break;
     case NN_L_BN:
