@@ -585,17 +585,11 @@ typedef struct {
     int n, on, end;
 } s_job_t;
 
-static void
-s_job_text(const s_utt_t *u, int len, char *text, size_t cap)
-{
-    s_join(u, len, text, cap);
-}
-
 static int
 s_synth_one(const s_voice_t *v, const s_utt_t *u, const s_job_t *j)
 {
     char text[CORPUS_MAX_TEXT * 2], a1[64], a2[64], a3[64];
-    s_job_text(u, j->len, text, sizeof text);
+    s_join(u, j->len, text, sizeof text);
     if (v->engine == S_ESPEAK) {
         snprintf(a1, sizeof a1, "%d", (int) lrintf(165.f * u->speed));
         snprintf(a2, sizeof a2, "%d", (int) lrintf(50.f * u->pitch));
@@ -626,7 +620,7 @@ s_synth_festival(const char *dir, const s_voice_t *v, const s_utt_t *utts, s_job
     for (int i = 0; i < n; i++) {
         s_job_t *j = &jobs[idx[i]];
         const s_utt_t *u = &utts[j->utt];
-        s_job_text(u, j->len, text, sizeof text);
+        s_join(u, j->len, text, sizeof text);
         fprintf(f, "(Parameter.set 'Duration_Stretch %.3f)\n", 1.0 / u->speed);
         fprintf(f, "(utt.save.wave (utt.synth (Utterance Text \"%s\")) \"%s\" 'riff)\n", text,
                 j->path);
@@ -648,8 +642,7 @@ s_synth_festival(const char *dir, const s_voice_t *v, const s_utt_t *utts, s_job
 #define S_TEST_UNKNOWN 700
 
 static void
-s_plan_split(corpus_split_t split, double scale, s_rng_t *rng, int nvoices, s_utt_t **utts,
-             int *n, int *cap)
+s_plan_split(corpus_split_t split, double scale, s_rng_t *rng, s_utt_t **utts, int *n, int *cap)
 {
     int iso = (int) lrint((split == CORPUS_TEST ? S_TEST_ISOLATED : S_TRAIN_ISOLATED) * scale);
     int sent = (int) lrint((split == CORPUS_TEST ? S_TEST_SENTENCES : S_TRAIN_SENTENCES) * scale);
@@ -668,7 +661,6 @@ s_plan_split(corpus_split_t split, double scale, s_rng_t *rng, int nvoices, s_ut
         s_make_text(rng, CORPUS_KIND_COMMAND, 0, &(*utts)[(*n)++]);
     for (int k = 0; k < unk; k++)
         s_make_text(rng, CORPUS_KIND_UNKNOWN, 0, &(*utts)[(*n)++]);
-    (void) nvoices;
 }
 
 /* A random voice: the engine first (espeak-ng 50 %, flite 30 %, festival
@@ -755,7 +747,7 @@ corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen)
     int n_utts = 0, cap = 0;
     for (int s = 0; s < 2; s++) {
         int from = n_utts;
-        s_plan_split((corpus_split_t) s, scale, &rng, voices[s].n, &utts, &n_utts, &cap);
+        s_plan_split((corpus_split_t) s, scale, &rng, &utts, &n_utts, &cap);
         for (int i = from; i < n_utts; i++) {
             s_utt_t *u = &utts[i];
             u->split = (corpus_split_t) s;
