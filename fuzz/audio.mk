@@ -24,7 +24,8 @@ fuzz-audio-io: fuzz/audio_intent_fuzz fuzz/audio_source_fuzz
 	nice -n 10 fuzz/audio_intent_fuzz -max_total_time=$${FUZZ_SECONDS:-120} -max_len=4096 \
 		-dict=$(srcdir)/fuzz/audio_intent.dict -rss_limit_mb=2048 \
 		fuzz-audio-intent-corpus $(srcdir)/fuzz/corpus/audio_intent
-	nice -n 10 fuzz/audio_source_fuzz -max_total_time=$${FUZZ_SECONDS:-120} -max_len=65536 \
+	ASAN_OPTIONS=detect_leaks=0 nice -n 10 fuzz/audio_source_fuzz \
+		-max_total_time=$${FUZZ_SECONDS:-120} -max_len=65536 \
 		-rss_limit_mb=2048 -detect_leaks=0 fuzz-audio-source-corpus \
 		$(srcdir)/fuzz/corpus/audio_source
 endif
