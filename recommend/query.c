@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,20 @@ typedef struct {
     int n, cap;
 } s_hist_t;
 
+/* A customer's personal model scores, reused while the model, the history
+ * and the hour are the same (recency decays by days: an hour changes
+ * nothing a customer would see). */
+typedef struct {
+    float *scores;         /* model item space; NULL when never computed */
+    int generation;        /* the model it was computed with */
+    int hist_len;          /* the history length it saw */
+    int64_t now;           /* the query time it used */
+} s_pcache_t;
+
+#define PCACHE_STRIPES 64
+#define PCACHE_MAX_BYTES (512ull << 20)
+#define PCACHE_MAX_AGE 3600
+
 struct _rec_engine_t {
     pthread_rwlock_t lock;     /* readers: queries; writer: events, items, models */
     pthread_mutex_t store_mu;  /* the store connection and last_event_id */
@@ -44,6 +59,9 @@ struct _rec_engine_t {
     rec_dict_t *cats;
     rec_dict_t *custs;
     s_hist_t *hist;
+    s_pcache_t *pcache;        /* per customer, hist_cap entries */
+    pthread_mutex_t pcache_mu[PCACHE_STRIPES]; /* entry c is guarded by c % STRIPES */
+    atomic_size_t pcache_bytes; /* allocated score arrays */
     int hist_cap;
     long n_events;
     rec_model_t *model;        /* may be NULL */
@@ -180,6 +198,8 @@ s_add_event(rec_engine_t *e, const char *customer, const char *item, int64_t tim
             cap *= 2;
         e->hist = xrealloc(e->hist, (size_t) cap * sizeof *e->hist);
         memset(e->hist + e->hist_cap, 0, (size_t) (cap - e->hist_cap) * sizeof *e->hist);
+        e->pcache = xrealloc(e->pcache, (size_t) cap * sizeof *e->pcache);
+        memset(e->pcache + e->hist_cap, 0, (size_t) (cap - e->hist_cap) * sizeof *e->pcache);
         e->hist_cap = cap;
     }
     int i = s_item(e, item);
@@ -278,6 +298,8 @@ rec_engine_new(store_t **s_p, char *err, size_t errlen)
     pthread_rwlock_init(&e->lock, NULL);
     pthread_mutex_init(&e->store_mu, NULL);
     pthread_mutex_init(&e->reload_mu, NULL);
+    for (int i = 0; i < PCACHE_STRIPES; i++)
+        pthread_mutex_init(&e->pcache_mu[i], NULL);
     e->items = rec_dict_new();
     e->cats = rec_dict_new();
     e->custs = rec_dict_new();
@@ -304,9 +326,14 @@ rec_engine_destroy(rec_engine_t **e_p)
     for (int i = 0; i < rec_dict_size(e->items); i++)
         free(e->it[i].name);
     free(e->it);
-    for (int c = 0; c < rec_dict_size(e->custs); c++)
+    for (int c = 0; c < rec_dict_size(e->custs); c++) {
         free(e->hist[c].ev);
+        free(e->pcache[c].scores);
+    }
     free(e->hist);
+    free(e->pcache);
+    for (int i = 0; i < PCACHE_STRIPES; i++)
+        pthread_mutex_destroy(&e->pcache_mu[i]);
     rec_dict_destroy(&e->items);
     rec_dict_destroy(&e->cats);
     rec_dict_destroy(&e->custs);
@@ -346,6 +373,12 @@ rec_engine_set_model(rec_engine_t *e, rec_model_t **m_p)
     e->model = m;
     e->m2e = m2e;
     e->generation++;
+    /* cached scores belong to the old model's item space */
+    for (int c = 0; c < rec_dict_size(e->custs); c++) {
+        free(e->pcache[c].scores);
+        e->pcache[c].scores = NULL;
+    }
+    atomic_store(&e->pcache_bytes, 0);
     pthread_rwlock_unlock(&e->lock);
     /* no reader can hold the old model now: the write lock waited for them */
     rec_model_destroy(&old);
@@ -572,7 +605,32 @@ rec_engine_query(rec_engine_t *e, const rec_query_t *q, rec_result_t *out, char 
                 t->mh[hn++] = (rec_hist_ev_t) { mi, h->ev[k].time, h->ev[k].w };
         }
         rec_hist_t mh = { t->mh, hn };
-        if (hn > 0 && rec_model_score(m, s_personal_kind(m), &mh, now, t->ms, t->ws) == 0) {
+        s_pcache_t *pc = &e->pcache[c];
+        pthread_mutex_t *mu = &e->pcache_mu[c % PCACHE_STRIPES];
+        bool cached = false;
+        pthread_mutex_lock(mu);
+        if (pc->scores && pc->generation == e->generation && pc->hist_len == h->n
+            && llabs(pc->now - now) < PCACHE_MAX_AGE) {
+            memcpy(t->ms, pc->scores, (size_t) nm * sizeof *t->ms);
+            cached = true;
+        }
+        pthread_mutex_unlock(mu);
+        if (!cached && hn > 0
+            && rec_model_score(m, s_personal_kind(m), &mh, now, t->ms, t->ws) == 0) {
+            cached = true;
+            pthread_mutex_lock(mu);
+            if (!pc->scores
+                && atomic_fetch_add(&e->pcache_bytes, (size_t) nm * 4) <= PCACHE_MAX_BYTES)
+                pc->scores = xmallocarray((size_t) nm, sizeof *pc->scores);
+            if (pc->scores) {
+                memcpy(pc->scores, t->ms, (size_t) nm * sizeof *t->ms);
+                pc->generation = e->generation;
+                pc->hist_len = h->n;
+                pc->now = now;
+            }
+            pthread_mutex_unlock(mu);
+        }
+        if (cached) {
             for (int i = 0; i < nm; i++)
                 es[e->m2e[i]] += t->ms[i];
             rmode = R_PERSONAL;
