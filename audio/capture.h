@@ -59,7 +59,8 @@ void audio_capture_config_default(audio_capture_config_t *cfg);
 audio_capture_t *audio_capture_new(const audio_capture_config_t *cfg);
 
 /* Stops the thread, closes the device and frees *self_p; sets it to NULL.
- * Safe on NULL and twice. Returns within about 100 ms plus PortAudio's
+ * Safe on NULL and twice; not while another thread is inside
+ * audio_capture_read on the same object. Returns within about 100 ms plus PortAudio's
  * close time; if the driver keeps PortAudio blocked for more than 10 s, the
  * thread and the object are abandoned (logged) instead of hanging. */
 void audio_capture_destroy(audio_capture_t **self_p);
