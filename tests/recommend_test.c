@@ -363,6 +363,19 @@ test_new_event_changes_next_answer(void **state)
         assert_string_not_equal(r[i].item, "i7");
     }
     assert_non_null(strstr(r[0].reason, "because you bought Item 7"));
+    /* asked again: the same answer (from the customer's score cache) */
+    rec_result_t again[REC_MAX_K];
+    assert_int_equal(rec_engine_query(e, &q, again, err, sizeof err), n);
+    for (int i = 0; i < n; i++)
+        assert_string_equal(again[i].item, r[i].item);
+    /* buying the first answer: it leaves the next answer at once */
+    char first[STORE_ID_MAX];
+    snprintf(first, sizeof first, "%s", r[0].item);
+    assert_int_equal(rec_engine_add_event(e, "fresh", first, 8999500, STORE_EVENT_PURCHASE, 1,
+                                          false, err, sizeof err), 0);
+    n = rec_engine_query(e, &q, again, err, sizeof err);
+    assert_int_equal(n, 3);
+    assert_false(s_has(again, n, first));
     rec_engine_destroy(&e);
 }
 
