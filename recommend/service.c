@@ -251,9 +251,10 @@ s_worker_main(void *arg)
             reply = rec_service_handle(s->engine, name, zmq_msg_data(&msg), zmq_msg_size(&msg));
         }
         zmq_msg_close(&msg);
+        /* counted before the send, so a client that has its reply sees the count */
+        atomic_fetch_add(&s->served, 1);
         zmq_send(w->sock, reply, strlen(reply), 0);
         free(reply);
-        atomic_fetch_add(&s->served, 1);
     }
     zmq_close(w->sock);
     w->sock = NULL;
