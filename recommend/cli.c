@@ -35,7 +35,7 @@ s_uci_path(const char *given, char *buf, size_t len)
 }
 
 static rec_data_t *
-s_load(const char *uci, const char *db, bool quiet)
+s_load(const char *uci, const char *db, bool quiet, import_report_t *rep)
 {
     char err[512];
     rec_data_t *d = NULL;
@@ -52,14 +52,13 @@ s_load(const char *uci, const char *db, bool quiet)
         return d;
     }
     d = rec_data_new();
-    import_report_t rep;
-    if (import_uci_file(d, uci, &rep, err, sizeof err) != 0) {
+    if (import_uci_file(d, uci, rep, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", uci, err);
         rec_data_destroy(&d);
         return NULL;
     }
     if (!quiet)
-        import_report_print(&rep, uci, stderr);
+        import_report_print(rep, uci, stderr);
     return d;
 }
 
@@ -119,7 +118,8 @@ recommend_train_main(int argc, char **argv)
         fprintf(stderr, "no data: give --data or --db\n");
         return 1;
     }
-    rec_data_t *d = s_load(uci, db, false);
+    import_report_t rep;
+    rec_data_t *d = s_load(uci, db, false, &rep);
     if (!d)
         return 1;
     double t0 = shop_now_s();
@@ -264,7 +264,8 @@ recommend_eval_main(int argc, char **argv)
                         "(looked for %s)\n", UCI_REL);
         return 1;
     }
-    rec_data_t *d = s_load(uci, NULL, json);
+    import_report_t rep = { 0 };
+    rec_data_t *d = s_load(uci, NULL, json, &rep);
     if (!d)
         return 1;
     int64_t cutoff, val_from;
@@ -319,6 +320,18 @@ recommend_eval_main(int argc, char **argv)
             "metrics", "HR@10, Recall@20 (over |truth|), NDCG@10 (binary)", "data", "events",
             (json_int_t) d->n_ev, "items", rec_dict_size(d->items), "customers",
             rec_dict_size(d->users), "train_seconds_total", train_s, "models", rows);
+        json_t *reasons = json_array();
+        for (int i = 0; i < rep.n_reasons; i++)
+            json_array_append_new(reasons, json_pack("{s:s, s:I, s:I}", "reason",
+                                                     rep.reason[i].reason, "rows",
+                                                     (json_int_t) rep.reason[i].count,
+                                                     "first_line",
+                                                     (json_int_t) rep.reason[i].first_line));
+        json_object_set_new(doc, "import", json_pack("{s:I, s:I, s:I, s:o}", "rows",
+                                                     (json_int_t) rep.rows, "imported",
+                                                     (json_int_t) rep.imported, "rejected",
+                                                     (json_int_t) rep.rejected, "reasons",
+                                                     reasons));
         char *txt = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(5));
         puts(txt);
         free(txt);
