@@ -34,7 +34,8 @@ typedef struct {
     const char *events_endpoint;
     const char *database;
     const char *log_level;
-    bool foreground;
+    bool foreground;         /* --foreground: never detach (wins over --daemon) */
+    bool daemon;             /* --daemon: detach like a classic daemon */
     bool check_only;
 } s_opts_t;
 
@@ -43,7 +44,9 @@ s_usage(FILE *f)
 {
     fprintf(f,
             "usage: shopd [options]\n"
-            "  -f, --foreground           stay in the foreground, log to stderr\n"
+            "  -f, --foreground           stay in the foreground, log to stderr (the default)\n"
+            "  -D, --daemon               detach (double fork), log to syslog; the command\n"
+            "                             returns once shopd serves (not under systemd)\n"
             "  -c, --config FILE          read FILE (default %s, if it exists)\n"
             "  -e, --endpoint EP          request endpoint (ROUTER), e.g. ipc:///run/shopd/shopd.sock\n"
             "  -p, --pub-endpoint EP      event endpoint (PUB)\n"
@@ -176,6 +179,7 @@ main(int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "foreground", no_argument, NULL, 'f' },
+        { "daemon", no_argument, NULL, 'D' },
         { "config", required_argument, NULL, 'c' },
         { "endpoint", required_argument, NULL, 'e' },
         { "pub-endpoint", required_argument, NULL, 'p' },
@@ -190,9 +194,10 @@ main(int argc, char **argv)
     nn_blas_ensure_fast_path(argv);
     s_opts_t o = { 0 };
     int c;
-    while ((c = getopt_long(argc, argv, "fc:e:p:d:l:thV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "fDc:e:p:d:l:thV", longopts, NULL)) != -1) {
         switch (c) {
         case 'f': o.foreground = true; break;
+        case 'D': o.daemon = true; break;
         case 'c': o.config = optarg; break;
         case 'e': o.endpoint = optarg; break;
         case 'p': o.events_endpoint = optarg; break;
@@ -221,11 +226,13 @@ main(int argc, char **argv)
         return 0;
     }
 
-    /* systemd (Type=notify) supervises a foreground process; elsewhere,
-     * without --foreground, shopd detaches like a classic daemon. */
+    /* shopd stays in the foreground unless asked to detach: systemd
+     * (Type=notify) and shells both supervise it best that way, and SIGTERM's
+     * exit status reaches whoever started it. --daemon detaches, except under
+     * systemd, which must keep the main process. */
     bool under_systemd = getenv("NOTIFY_SOCKET") != NULL;
     int ready_fd = -1;
-    if (!o.foreground && !under_systemd)
+    if (o.daemon && !o.foreground && !under_systemd)
         s_daemonise(&ready_fd);
     bool to_syslog = cfg.log_target == CONF_LOG_SYSLOG
                      || (cfg.log_target == CONF_LOG_AUTO && ready_fd >= 0);

@@ -5,7 +5,7 @@
    keep-alives at half of WATCHDOG_USEC, RELOADING=1/READY=1 on SIGHUP and
    STOPPING=1 on SIGTERM (exit 0); the built-in defaults put the sockets in
    $RUNTIME_DIRECTORY and the database in $STATE_DIRECTORY.
-2. As a classic daemon (no --foreground, no systemd): the starting process
+2. As a classic daemon (--daemon, no systemd): the starting process
    exits 0 once the daemon serves, the pid file names the daemon, SIGTERM
    stops it and removes the pid file.
 Prints TAP."""
@@ -114,7 +114,7 @@ def classic(tmp):
         f.write(f"[daemon]\npid_file = {pidfile}\nlog_target = stderr\n[store]\nimport_demo = no\n")
     env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
     t0 = time.monotonic()
-    rc = subprocess.run([SHOPD, "--config", os.path.join(tmp, "classic.conf"), "--endpoint", ep,
+    rc = subprocess.run([SHOPD, "--daemon", "--config", os.path.join(tmp, "classic.conf"), "--endpoint", ep,
                          "--pub-endpoint", f"ipc://{tmp}/ce.sock", "--db",
                          os.path.join(tmp, "c.db")], env=env, timeout=20).returncode
     check(rc == 0, "daemonising: the starting process exits 0")
