@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -43,6 +44,7 @@ typedef struct {
     int seed;
     double until_s;
     uint64_t *lat;            /* latencies in ns */
+    uint64_t *cpu;            /* CPU time of this thread per query, ns (in-process only) */
     size_t n, cap;
     long errors;
 } s_client_t;
@@ -89,10 +91,13 @@ s_client_main(void *arg)
         rec_query_t q;
         const char *cat = NULL;
         s_make_query(c->d, &r, &q, &cat);
+        struct timespec c0, c1;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
         uint64_t t0 = shop_now_ns();
         int n = cl ? rec_client_query(cl, &q, res, NULL, 0, err, sizeof err)
                    : rec_engine_query(c->e, &q, res, err, sizeof err);
         uint64_t dt = shop_now_ns() - t0;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
         if (n < 0) {
             c->errors++;
             continue;
@@ -100,7 +105,10 @@ s_client_main(void *arg)
         if (c->n == c->cap) {
             c->cap = c->cap ? c->cap * 2 : 65536;
             c->lat = xrealloc(c->lat, c->cap * sizeof *c->lat);
+            c->cpu = xrealloc(c->cpu, c->cap * sizeof *c->cpu);
         }
+        c->cpu[c->n] = (uint64_t) ((c1.tv_sec - c0.tv_sec) * 1000000000LL
+                                   + (c1.tv_nsec - c0.tv_nsec));
         c->lat[c->n++] = dt;
     }
     rec_client_destroy(&cl);
@@ -109,6 +117,7 @@ s_client_main(void *arg)
 
 typedef struct {
     double p50, p99, qps;
+    double cpu50, cpu99;   /* client thread CPU per query (the whole cost in-process) */
     long n, errors;
 } s_result_t;
 
@@ -132,15 +141,19 @@ s_run(const rec_data_t *d, rec_engine_t *e, void *ctx, const char *endpoint, int
     }
     double el = shop_now_s() - t0;
     uint64_t *all = xmallocarray(total + 1, sizeof *all);
+    uint64_t *cpu = xmallocarray(total + 1, sizeof *cpu);
     size_t k = 0;
     for (int i = 0; i < clients; i++) {
         memcpy(all + k, c[i].lat, c[i].n * sizeof *all);
+        memcpy(cpu + k, c[i].cpu, c[i].n * sizeof *cpu);
         k += c[i].n;
         free(c[i].lat);
+        free(c[i].cpu);
     }
     s_result_t r = { s_pct(all, total, 0.5), s_pct(all, total, 0.99), (double) total / el,
-                     (long) total, errors };
+                     s_pct(cpu, total, 0.5), s_pct(cpu, total, 0.99), (long) total, errors };
     free(all);
+    free(cpu);
     free(c);
     free(th);
     return r;
@@ -150,7 +163,7 @@ int
 main(int argc, char **argv)
 {
     char path[1024], err[512];
-    const char *data = argc > 1 ? argv[1] : NULL;
+    const char *data = argc > 1 && argv[1][0] ? argv[1] : NULL;
     const char *top = getenv("SHOP_TOP_SRCDIR");
     if (!data && top) {
         snprintf(path, sizeof path, "%s/../shared/data/online-retail/online_retail.csv", top);
@@ -170,13 +183,23 @@ main(int argc, char **argv)
     double import_s = shop_now_s() - t0;
     rec_params_t p;
     rec_params_default(&p);
+    /* argv[2]: a model file reused when it exists, written after training otherwise */
+    const char *cache = argc > 2 ? argv[2] : NULL;
     t0 = shop_now_s();
-    rec_model_t *m = rec_model_train(d, INT64_MAX, &p, err, sizeof err);
+    rec_model_t *m = cache && access(cache, R_OK) == 0 ? rec_model_load(cache, err, sizeof err)
+                                                       : NULL;
+    bool trained = m == NULL;
+    if (!m)
+        m = rec_model_train(d, INT64_MAX, &p, err, sizeof err);
     if (!m) {
         fprintf(stderr, "training: %s\n", err);
         return 1;
     }
     double train_s = shop_now_s() - t0;
+    if (trained && cache && rec_model_save(m, cache, err, sizeof err) != 0)
+        fprintf(stderr, "%s\n", err);
+    if (!trained)
+        printf("model loaded from %s in %.2f s (no training times)\n", cache, train_s);
     printf("UCI Online Retail: %zu purchases, %d items, %d customers; import %.2f s\n", d->n_ev,
            rec_dict_size(d->items), rec_dict_size(d->users), import_s);
     printf("training (s): total %.1f", train_s);
@@ -211,18 +234,20 @@ main(int argc, char **argv)
         const char *name, *ep;
         int clients;
     } runs[] = {
+        { "in-process, 1 thread (cold cache)", NULL, 1 },
         { "in-process, 1 thread", NULL, 1 },
         { "in-process, 2 threads", NULL, 2 },
         { "zmq inproc, 16 clients", REC_SERVICE_ENDPOINT, 16 },
         { "zmq tcp loopback, 16 clients", tcp, 16 },
         { "zmq tcp loopback, 64 clients", tcp, 64 },
     };
-    printf("%-32s %10s %10s %12s %8s\n", "queries (mix: 60% personal)", "p50 us", "p99 us",
-           "queries/s", "errors");
+    printf("%-32s %10s %10s %12s %8s %12s %12s\n", "queries (mix: 60% personal)", "p50 us",
+           "p99 us", "queries/s", "errors", "cpu p50 us", "cpu p99 us");
     char json[4096] = "";
     for (size_t r = 0; r < SHOP_ARRAY_LEN(runs); r++) {
         s_result_t x = s_run(d, e, ctx, runs[r].ep, runs[r].clients);
-        printf("\n%-32s %10.1f %10.1f %12.0f %8ld", runs[r].name, x.p50, x.p99, x.qps, x.errors);
+        printf("\n%-32s %10.1f %10.1f %12.0f %8ld %12.1f %12.1f", runs[r].name, x.p50, x.p99,
+               x.qps, x.errors, x.cpu50, x.cpu99);
         char one[256];
         snprintf(one, sizeof one, "%s{\"run\":\"%s\",\"p50_us\":%.1f,\"p99_us\":%.1f,\"qps\":%.0f}",
                  r ? "," : "", runs[r].name, x.p50, x.p99, x.qps);
