@@ -273,16 +273,29 @@ err:
     return NULL;
 }
 
+/* Removes the socket file of an ipc:// endpoint this server had bound, so a
+ * stopped shopd leaves no dead socket behind (libzmq leaves it). */
+static void
+s_unlink_ipc(const char *endpoint)
+{
+    if (strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] == '/')
+        unlink(endpoint + 6);
+}
+
 void
 server_destroy(server_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     server_t *self = *self_p;
-    if (self->router)
+    if (self->router) {
         zmq_close(self->router);
-    if (self->pub)
+        s_unlink_ipc(self->cfg.endpoint);
+    }
+    if (self->pub) {
         zmq_close(self->pub);
+        s_unlink_ipc(self->cfg.events_endpoint);
+    }
     zap_destroy(&self->zap);
     /* the service's threads use sockets of ctx: stop them before ctx goes */
     rec_client_destroy(&self->rec_client);
