@@ -66,10 +66,14 @@ static void
 s_usage_train(void)
 {
     fprintf(stderr,
-            "usage: shop-train recommend (--data UCI.csv | --db STORE.db) -o MODEL\n"
+            "usage: shop-train recommend (--data UCI.csv | --db STORE.db) [-o MODEL]\n"
             "                            [--until YYYY-MM-DD] [--set name=value]... [-v]\n"
+            "                            [--import-catalogue CSV] [--import-events CSV]\n"
+            "                            [--import-uci UCI.csv]\n"
             "Trains popularity, item-kNN, EASE, ALS, the neural model and the blend on the\n"
-            "purchases before --until (default: all) and writes one model file.\n");
+            "purchases before --until (default: all) and writes one model file.\n"
+            "The --import-* options first load files into --db (reporting rejected rows by\n"
+            "reason); without -o nothing is trained.\n");
 }
 
 int
@@ -79,9 +83,13 @@ recommend_train_main(int argc, char **argv)
         { "data", required_argument, NULL, 'd' }, { "db", required_argument, NULL, 'b' },
         { "output", required_argument, NULL, 'o' }, { "until", required_argument, NULL, 'u' },
         { "set", required_argument, NULL, 's' }, { "verbose", no_argument, NULL, 'v' },
+        { "import-catalogue", required_argument, NULL, 'C' },
+        { "import-events", required_argument, NULL, 'E' },
+        { "import-uci", required_argument, NULL, 'U' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
     const char *data = NULL, *db = NULL, *out = NULL;
+    const char *imp_cat = NULL, *imp_ev = NULL, *imp_uci = NULL;
     int64_t until = INT64_MAX;
     rec_params_t p;
     rec_params_default(&p);
@@ -105,14 +113,48 @@ recommend_train_main(int argc, char **argv)
             }
             break;
         case 'v': log_set_level(LOG_DEBUG); break;
+        case 'C': imp_cat = optarg; break;
+        case 'E': imp_ev = optarg; break;
+        case 'U': imp_uci = optarg; break;
         default: s_usage_train(); return c == 'h' ? 0 : 2;
         }
     }
-    if (!out || (data && db)) {
+    bool importing = imp_cat || imp_ev || imp_uci;
+    if ((!out && !importing) || (data && db) || (importing && !db)) {
         s_usage_train();
         return 2;
     }
     char buf[1024], err[512];
+    if (importing) {
+        char *oerr = NULL;
+        store_t *s = store_open(db, &oerr);
+        if (!s) {
+            fprintf(stderr, "%s\n", oerr);
+            free(oerr);
+            return 1;
+        }
+        import_report_t rep;
+        int rc = 0;
+        if (imp_cat && (rc = import_catalogue_file(s, imp_cat, &rep, err, sizeof err)) == 0)
+            import_report_print(&rep, imp_cat, stderr);
+        if (rc == 0 && imp_ev && (rc = import_events_file(s, imp_ev, &rep, err, sizeof err)) == 0)
+            import_report_print(&rep, imp_ev, stderr);
+        if (rc == 0 && imp_uci) {
+            rec_data_t *u = rec_data_new();
+            if ((rc = import_uci_file(u, imp_uci, &rep, err, sizeof err)) == 0) {
+                import_report_print(&rep, imp_uci, stderr);
+                rc = rec_data_to_store(u, s, "import", err, sizeof err);
+            }
+            rec_data_destroy(&u);
+        }
+        store_close(&s);
+        if (rc != 0) {
+            fprintf(stderr, "import failed: %s\n", err);
+            return 1;
+        }
+        if (!out)
+            return 0;
+    }
     const char *uci = db ? NULL : s_uci_path(data, buf, sizeof buf);
     if (!db && !uci) {
         fprintf(stderr, "no data: give --data or --db\n");
