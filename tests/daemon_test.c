@@ -471,6 +471,17 @@ test_hostile_frames_refused_others_served(void **state)
     proto_reply_clear(&r);
     s_still_served(good);
 
+    /* 5b. an envelope over 64 KiB: too_large, and still answered */
+    size_t env_len = PROTO_ENVELOPE_MAX + 100;
+    char *env = malloc(env_len);
+    memset(env, ' ', env_len);
+    memcpy(env, "{\"v\":1", 6);
+    const void *fe[] = { env };
+    assert_int_equal(s_raw(raw, fe, &env_len, 1, 2000, &r), 0);
+    assert_int_equal(r.code, PROTO_E_TOO_LARGE);
+    free(env);
+    s_still_served(good);
+
     /* 6. a frame over ZMQ_MAXMSGSIZE: the connection is dropped, no reply,
      *    and the daemon keeps serving everyone else */
     size_t huge = 2 * 1024 * 1024;
@@ -503,7 +514,7 @@ test_hostile_frames_refused_others_served(void **state)
 
     /* the daemon counted every refusal */
     assert_int_equal(s_req(good, "status", NULL, NULL, 2000, &r), 0);
-    assert_true(s_int(r.body, "errors", NULL) >= 9);
+    assert_true(s_int(r.body, "errors", NULL) >= 10);
     proto_reply_clear(&r);
     client_destroy(&bad);
     client_destroy(&good);
