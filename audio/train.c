@@ -29,6 +29,12 @@
 
 #define S_WIN 16000            /* samples per example: 1 s */
 #define S_PRE 4000             /* reverberation lead-in before the window */
+/* Threshold range. Validation windows are aligned on word ends; a stream
+ * also shows the CNN the windows in between (mid-word, between words), where
+ * the first streaming runs showed stray posteriors of 0.2-0.4 (the floor was
+ * raised from 0.2 after seeing them; docs/speech.md says so). */
+#define S_THR_MIN 0.5f
+#define S_THR_MAX 0.8f
 
 typedef struct {
     int clip;
@@ -260,10 +266,53 @@ s_calibrate(nn_net_t *net, const nn_data_t *val, float *thr)
                 neg[m++] = post[(size_t) i * VOCAB_COUNT + w];
         qsort(neg, (size_t) m, sizeof *neg, s_cmp_float);
         float q = m ? neg[(int) (0.995 * (m - 1))] : 0.5f;
-        thr[w] = fminf(0.6f, fmaxf(0.2f, q + 0.02f));
+        thr[w] = fminf(S_THR_MAX, fmaxf(S_THR_MIN, q + 0.02f));
     }
     free(post);
     free(neg);
+}
+
+/* --calibrate: new thresholds for a trained model. Returns an exit status. */
+static int
+s_recalibrate(const char *path, const corpus_t *corpus, const features_config_t *fc,
+              const s_list_t *va, uint64_t seed, const char *out, float *xv, int32_t *yv)
+{
+    char err[512];
+    nn_net_t *net = nn_load(path, err, sizeof err);
+    if (!net) {
+        fprintf(stderr, "shop-train audio: %s: %s\n", path, err);
+        return 1;
+    }
+    const char *m = nn_meta_get(net, "kws.mean"), *d = nn_meta_get(net, "kws.std");
+    float mean = m ? strtof(m, NULL) : 0, std = d ? strtof(d, NULL) : 0;
+    int rc = 1;
+    if (!(std > 0) || s_render(corpus, fc, va, seed + 1000003, xv, yv, true, "validation") != 0) {
+        fprintf(stderr, "shop-train audio: %s: no kws.std, or feature extraction failed\n", path);
+        goto out;
+    }
+    size_t per = KWS_FRAMES * (size_t) fc->n_mels;
+    for (size_t i = 0; i < (size_t) va->n * per; i++)
+        xv[i] = (xv[i] - mean) / std;
+    nn_data_t dva = { .x = xv, .y = yv, .n = va->n, .shape = nn_input_shape(net) };
+    float thr[VOCAB_COUNT];
+    s_calibrate(net, &dva, thr);
+    char prov[1024];
+    const char *old = nn_meta_get(net, "provenance");
+    snprintf(prov, sizeof prov, "%s; thresholds recalibrated in [%.2f, %.2f] by shop-train audio "
+             "--calibrate", old ? old : "", (double) S_THR_MIN, (double) S_THR_MAX);
+    if (kws_net_set_meta(net, fc, mean, std, thr) != 0 || nn_meta_set(net, "provenance", prov) != 0
+        || nn_save(net, out, err, sizeof err) != 0) {
+        fprintf(stderr, "shop-train audio: cannot write %s: %s\n", out, err);
+        goto out;
+    }
+    printf("audio: wrote %s with thresholds", out);
+    for (int i = 0; i < VOCAB_COUNT; i++)
+        printf(" %s=%.2f", vocab_name(i), (double) thr[i]);
+    printf("\n");
+    rc = 0;
+out:
+    nn_destroy(&net);
+    return rc;
 }
 
 static void
@@ -281,15 +330,17 @@ s_usage(void)
     fprintf(stderr,
             "usage: shop-train audio --corpus DIR [--out models/kws.nn] [--epochs N] [--copies K]\n"
             "                        [--channels C] [--blocks B] [--batch B] [--lr X] [--seed N]\n"
-            "                        [--threads T] [--limit N]\n"
+            "                        [--threads T] [--limit N] [--calibrate MODEL]\n"
             "  trains the keyword-spotting DS-CNN on the synthetic corpus made by\n"
-            "  `shop-train audio-corpus`; K noisy copies of every word (default 2)\n");
+            "  `shop-train audio-corpus`; K noisy copies of every word (default 2).\n"
+            "  --calibrate MODEL only recomputes MODEL's thresholds on the validation\n"
+            "  voices (same --corpus and --seed as its training) and writes --out\n");
 }
 
 int
 audio_train_main(int argc, char **argv)
 {
-    const char *corpus_dir = NULL, *out = "models/kws.nn";
+    const char *corpus_dir = NULL, *out = "models/kws.nn", *calibrate = NULL;
     int epochs = 12, copies = 2, channels = 64, blocks = 4, batch = 128, threads = 2, limit = 0;
     float lr = 0.003f;
     uint64_t seed = 1;
@@ -300,11 +351,12 @@ audio_train_main(int argc, char **argv)
         { "batch", required_argument, NULL, 'b' },  { "lr", required_argument, NULL, 'l' },
         { "seed", required_argument, NULL, 's' },   { "threads", required_argument, NULL, 't' },
         { "limit", required_argument, NULL, 'L' },  { "help", no_argument, NULL, 'h' },
+        { "calibrate", required_argument, NULL, 'T' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
         case 'o': out = optarg; break;
@@ -317,6 +369,7 @@ audio_train_main(int argc, char **argv)
         case 's': seed = strtoull(optarg, NULL, 10); break;
         case 't': threads = atoi(optarg); break;
         case 'L': limit = atoi(optarg); break;
+        case 'T': calibrate = optarg; break;
         default: s_usage(); return ch == 'h' ? 0 : 2;
         }
     }
@@ -367,6 +420,10 @@ audio_train_main(int argc, char **argv)
     nn_history_t hist = { 0 };
     if (!xt || !xv || !yt || !yv) {
         fprintf(stderr, "shop-train audio: out of memory for %d examples\n", tr.n + va.n);
+        goto done;
+    }
+    if (calibrate) {
+        rc = s_recalibrate(calibrate, corpus, &fc, &va, seed, out, xv, yv);
         goto done;
     }
     uint64_t t0 = shop_now_ns();
@@ -425,7 +482,7 @@ audio_train_main(int argc, char **argv)
 
     /* thresholds from the validation voices: per word, just above what it
      * scores on 99.5 % of the windows of other words, unknown speech and
-     * noise, kept within [0.2, 0.6] */
+     * noise, kept within [S_THR_MIN, S_THR_MAX] */
     float thr[VOCAB_COUNT];
     s_calibrate(net, &dva, thr);
     if (kws_net_set_meta(net, &fc, mean, std, thr) != 0)
