@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <zmq.h>
 
 #include "recommend/service.h"
@@ -99,6 +100,40 @@ test_service_inproc(void **state)
     assert_null(s);
     rec_engine_destroy(&e);
     zmq_ctx_term(ctx);
+}
+
+/* The hand-written reply escapes quotes, control bytes and invalid UTF-8:
+ * it always parses, and the names come back intact where they were valid. */
+static void
+test_reply_escapes_and_parses(void **state)
+{
+    (void) state;
+    rec_engine_t *e = s_engine();
+    rec_engine_set_item(e, "q1", "The \"best\" \\ bag\t\xff\xc3\xa9", "bag", 99, true);
+    char err[256];
+    for (int u = 0; u < 30; u++) {
+        char c[16];
+        snprintf(c, sizeof c, "c%d", u);
+        rec_engine_add_event(e, c, "q1", 2000 + u, STORE_EVENT_PURCHASE, 1, false, err,
+                             sizeof err);
+    }
+    const char req[] = "{\"op\":\"recommend\",\"kind\":\"category\",\"category\":\"bag\","
+                       "\"k\":1,\"id\":[1,\"x\"]}";
+    char *rep = rec_service_handle(e, "w\"1", req, sizeof req - 1);
+    json_error_t jerr;
+    json_t *j = json_loads(rep, 0, &jerr);
+    assert_non_null(j);
+    json_t *r0 = json_array_get(json_object_get(j, "results"), 0);
+    assert_string_equal(json_string_value(json_object_get(r0, "item")), "q1");
+    assert_string_equal(json_string_value(json_object_get(r0, "name")),
+                        "The \"best\" \\ bag\t\xef\xbf\xbd\xc3\xa9");
+    assert_true(json_real_value(json_object_get(r0, "price")) == 99.0
+                || json_integer_value(json_object_get(r0, "price")) == 99);
+    assert_string_equal(json_string_value(json_object_get(j, "worker")), "w\"1");
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(j, "id"), 0)), 1);
+    json_decref(j);
+    free(rep);
+    rec_engine_destroy(&e);
 }
 
 static int
@@ -260,6 +295,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reply_escapes_and_parses),
         cmocka_unit_test(test_service_inproc),
         cmocka_unit_test(test_service_tcp_loopback),
         cmocka_unit_test(test_broker_two_workers_lose_no_query),
