@@ -124,7 +124,7 @@ s_usage(void)
 {
     fprintf(stderr,
             "usage: shop-eval audio --corpus DIR [--model PATH] [--json] [--commands N]\n"
-            "                       [--background-min M] [--seed N]\n"
+            "                       [--background-min M] [--seed N] [--pad-silence]\n"
             "  command acceptance by SNR, false accepts per hour, wake-word miss rate and\n"
             "  real-time factor of the keyword spotter on the corpus's held-out test voices\n");
 }
@@ -133,7 +133,7 @@ int
 audio_eval_main(int argc, char **argv)
 {
     const char *corpus_dir = NULL, *model = NULL;
-    bool json = false;
+    bool json = false, pad_silence = false;
     int n_cmd = 400, seed = 1;
     double bg_min = 30;
     static const struct option longopts[] = {
@@ -141,11 +141,12 @@ audio_eval_main(int argc, char **argv)
         { "json", no_argument, NULL, 'j' },         { "commands", required_argument, NULL, 'n' },
         { "background-min", required_argument, NULL, 'b' },
         { "seed", required_argument, NULL, 's' },   { "help", no_argument, NULL, 'h' },
+        { "pad-silence", no_argument, NULL, 'p' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:m:jn:b:s:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:m:jn:b:s:ph", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
         case 'm': model = optarg; break;
@@ -153,6 +154,7 @@ audio_eval_main(int argc, char **argv)
         case 'n': n_cmd = atoi(optarg); break;
         case 'b': bg_min = atof(optarg); break;
         case 's': seed = atoi(optarg); break;
+        case 'p': pad_silence = true; break;
         default: s_usage(); return ch == 'h' ? 0 : 2;
         }
     }
@@ -168,6 +170,7 @@ audio_eval_main(int argc, char **argv)
     kws_opts_default(&ko);
     kws_opts_default(&lo);
     lo.threshold = 0.05f;
+    ko.pad_silence = lo.pad_silence = pad_silence;
     intent_config_t ic;
     intent_config_default(&ic);
     ic.require_wake = false;

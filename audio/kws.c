@@ -59,6 +59,7 @@ kws_opts_default(kws_opts_t *opts)
     opts->refractory = 0.8;
     opts->threshold = 0;
     opts->threads = 1;
+    opts->pad_silence = false;
 }
 
 /* CPU time of the calling thread, seconds. */
@@ -402,7 +403,7 @@ kws_destroy(kws_t **self_p)
 void
 kws_reset(kws_t *self)
 {
-    /* the history before the stream is digital silence, as in training */
+    /* until the first frame arrives the history is digital silence */
     for (int i = 0; i < KWS_FRAMES * self->n_mels; i++)
         self->ring[i] = self->floor_value;
     self->ring_at = 0;
@@ -437,6 +438,13 @@ s_frames(kws_t *self, const float *frames, size_t n, kws_hit_t *hits, int max_hi
     double hop = (double) self->fc.hop_length / self->fc.sample_rate;
     double win = (double) self->fc.win_length / self->fc.sample_rate;
     for (size_t i = 0; i < n; i++) {
+        /* Most training windows have noise, not digital silence, before the
+         * speech: so the unheard past of a stream is taken to sound like its
+         * first frame. Measured on short utterances at the start of a
+         * stream, which the silence padding missed much more often. */
+        if (self->n_frames == 0 && !self->opts.pad_silence)
+            for (int f = 0; f < KWS_FRAMES; f++)
+                memcpy(self->ring + (size_t) f * m, frames, (size_t) m * sizeof *frames);
         memcpy(self->ring + (size_t) self->ring_at * m, frames + i * (size_t) m,
                (size_t) m * sizeof *frames);
         self->ring_at = (self->ring_at + 1) % KWS_FRAMES;
@@ -485,12 +493,16 @@ kws_flush(kws_t *self, kws_hit_t *hits, int max_hits)
 {
     uint64_t t0 = shop_now_ns();
     double c0 = s_thread_cpu();
-    /* 400 ms of digital silence lets the model see a final word end; the
-     * model was trained on windows cut off by a stream end the same way */
+    /* 400 ms more lets the model see a final word end: the stream's last
+     * frame (its background) repeated, or digital silence */
     enum { TAIL = 40 };
-    float *tail = xmalloc((size_t) TAIL * (size_t) self->n_mels * sizeof *tail);
-    for (int i = 0; i < TAIL * self->n_mels; i++)
-        tail[i] = self->floor_value;
+    int m = self->n_mels;
+    float *tail = xmalloc((size_t) TAIL * (size_t) m * sizeof *tail);
+    const float *last = self->ring + (size_t) ((self->ring_at + KWS_FRAMES - 1) % KWS_FRAMES) * m;
+    for (int f = 0; f < TAIL; f++)
+        for (int k = 0; k < m; k++)
+            tail[f * m + k] = self->opts.pad_silence || self->n_frames == 0 ? self->floor_value
+                                                                            : last[k];
     int nh = s_frames(self, tail, TAIL, hits, max_hits, 0);
     free(tail);
     if (nh >= 0)

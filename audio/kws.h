@@ -42,6 +42,9 @@ typedef struct {
     double refractory;  /* seconds before the same word may be reported again; 0.8 */
     float threshold;    /* > 0 overrides every word's threshold (evaluation sweeps); 0 */
     int threads;        /* nn threads; 1 (one core) */
+    bool pad_silence;   /* false: the history before a stream and the tail
+                         * kws_flush adds repeat the stream's first / last
+                         * frame (its background); true: digital silence */
 } kws_opts_t;
 
 typedef struct _kws_t kws_t;

@@ -24,3 +24,7 @@ eval-audio: shop-train shop-eval
 	@test -f $(SHOP_SPEECH_CORPUS)/clips.tsv || \
 	  ./shop-train audio-corpus --out $(SHOP_SPEECH_CORPUS) --seed 1 --scale 2.5
 	SHOPD_DATADIR=$(abs_top_srcdir) ./shop-eval audio --corpus $(SHOP_SPEECH_CORPUS) --json
+
+## the shipped keyword-spotting model and its documentation
+nobase_dist_pkgdata_DATA += models/kws.nn
+EXTRA_DIST += docs/speech.md
