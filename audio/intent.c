@@ -929,6 +929,7 @@ struct _intent_stream_t {
     const intent_t *grammar;     /* not owned */
     double gap;                  /* seconds of quiet that end a command */
     int n;                       /* words pending */
+    bool only_wake;              /* every pending word is the wake word */
     int words[S_MAX_WORDS];
     float conf[S_MAX_WORDS];
     double last;                 /* time of the last word */
@@ -939,7 +940,7 @@ intent_stream_new(const intent_t *grammar, double gap_s)
 {
     intent_stream_t *self = xcalloc(1, sizeof *self);
     self->grammar = grammar;
-    self->gap = gap_s > 0 ? gap_s : 0.7;
+    self->gap = gap_s > 0 ? gap_s : 1.0;
     return self;
 }
 
@@ -955,7 +956,9 @@ intent_stream_destroy(intent_stream_t **self_p)
 void
 intent_stream_word(intent_stream_t *self, int word, float confidence, double t)
 {
+    bool wake = vocab_kind(word) == VOCAB_KIND_WAKE;
     if (self->n < S_MAX_WORDS) {
+        self->only_wake = (self->n == 0 || self->only_wake) && wake;
         self->words[self->n] = word;
         self->conf[self->n] = confidence;
         self->n++;
@@ -967,7 +970,10 @@ int
 intent_stream_poll(intent_stream_t *self, double now, intent_result_t *result, char *err,
                    size_t errlen)
 {
-    if (self->n == 0 || now - self->last < self->gap)
+    double gap = self->gap;
+    if (self->only_wake && self->grammar->cfg.require_wake)
+        gap = SHOP_MAX(gap, INTENT_WAKE_WAIT_S);
+    if (self->n == 0 || now - self->last < gap)
         return 0;
     int rc = intent_match(self->grammar, self->words, self->conf, (size_t) self->n, result, err,
                           errlen);

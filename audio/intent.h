@@ -93,11 +93,17 @@ const char *intent_result_slot(const intent_result_t *result, const char *name);
 
 /* Collects the words a keyword spotter reports while a microphone runs and
  * hands them to the grammar once the speaker pauses: a command ends when no
- * word came for gap_s seconds (of stream time) after the last one. */
+ * word came for gap_s seconds (of stream time) after the last one. The gap
+ * is measured from the reported end of the last word to the time the
+ * stream has reached, so it must cover the spotter's reporting delay (up
+ * to ~0.3 s for audio/kws) as well as the pauses between the words of one
+ * command. After a wake word alone (when the grammar requires it) the
+ * speaker gets at least INTENT_WAKE_WAIT_S to begin the command. */
+#define INTENT_WAKE_WAIT_S 2.0
 typedef struct _intent_stream_t intent_stream_t;
 
 /* Creates a collector over grammar (not owned: it must outlive the
- * collector); gap_s <= 0 means 0.7 s. Returns it (free with
+ * collector); gap_s <= 0 means 1.0 s. Returns it (free with
  * intent_stream_destroy). */
 intent_stream_t *intent_stream_new(const intent_t *grammar, double gap_s);
 

@@ -327,12 +327,22 @@ test_stream_of_words(void **state)
     intent_stream_destroy(&st);
     assert_null(st);
     intent_stream_destroy(&st);
-    st = intent_stream_new(g, 0); /* default gap 0.7 s */
+    st = intent_stream_new(g, 0); /* default gap 1.0 s */
     intent_stream_word(st, VOCAB_WAKE, 1.0f, 1.0);
     intent_stream_word(st, VOCAB_NEXT, 1.0f, 1.3);
-    assert_int_equal(intent_stream_poll(st, 1.9, &r, err, sizeof err), 0);
-    assert_int_equal(intent_stream_poll(st, 2.01, &r, err, sizeof err), 1);
+    assert_int_equal(intent_stream_poll(st, 2.2, &r, err, sizeof err), 0);
+    assert_int_equal(intent_stream_poll(st, 2.31, &r, err, sizeof err), 1);
     assert_string_equal(r.intent, "next");
+    /* "shopwise ... (pause) ... help": a lone wake word waits 2 s */
+    intent_stream_word(st, VOCAB_WAKE, 1.0f, 10.0);
+    assert_int_equal(intent_stream_poll(st, 11.5, &r, err, sizeof err), 0);
+    intent_stream_word(st, VOCAB_HELP, 1.0f, 11.8);
+    assert_int_equal(intent_stream_poll(st, 12.81, &r, err, sizeof err), 1);
+    assert_string_equal(r.intent, "help");
+    intent_stream_word(st, VOCAB_WAKE, 1.0f, 20.0);
+    assert_int_equal(intent_stream_poll(st, 21.9, &r, err, sizeof err), 0);
+    assert_int_equal(intent_stream_poll(st, 22.01, &r, err, sizeof err), -1);
+    assert_non_null(strstr(err, "nothing heard after the wake word"));
     intent_stream_destroy(&st);
     intent_destroy(&g);
 }
