@@ -3,11 +3,14 @@
  *
  *   shop-recommend [--db STORE.db [--demo]] [--model FILE]
  *                  (--bind EP[,EP...] | --connect BROKER_BACK) [--threads N] [--name NAME]
+ *                  [--retrain SECONDS]
  *   shop-recommend --broker FRONT BACK
  *
  * SIGTERM / SIGINT stop it cleanly; SIGHUP reloads the model file in the
- * background (queries keep being answered). */
+ * background (queries keep being answered); --retrain retrains from the
+ * store on that schedule in a thread of its own and swaps the model in. */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,13 +36,43 @@ s_on_signal(int sig)
         s_stop = 1;
 }
 
+typedef struct {
+    rec_engine_t *engine;
+    const char *db;
+    const char *save;      /* the --model file, rewritten after each retrain; may be NULL */
+    int every_s;
+} s_retrain_t;
+
+static void *
+s_retrain_main(void *arg)
+{
+    s_retrain_t *r = arg;
+    rec_params_t p;
+    rec_params_default(&p);
+    while (!s_stop) {
+        for (int t = 0; t < r->every_s * 10 && !s_stop; t++) {
+            struct timespec ts = { 0, 100 * 1000 * 1000 };
+            nanosleep(&ts, NULL);
+        }
+        if (s_stop)
+            break;
+        char err[256];
+        double t0 = shop_now_s();
+        if (rec_engine_retrain(r->engine, r->db, &p, r->save, err, sizeof err) != 0)
+            log_warn("retrain: %s (the old model stays)", err);
+        else
+            log_info("retrained from %s in %.1f s", r->db, shop_now_s() - t0);
+    }
+    return NULL;
+}
+
 static void
 s_usage(void)
 {
     fprintf(stderr,
             "usage: shop-recommend [--db STORE.db [--demo]] [--model FILE]\n"
             "                      (--bind EP[,EP...] | --connect BROKER_BACK)\n"
-            "                      [--threads N] [--name NAME] [-v]\n"
+            "                      [--threads N] [--name NAME] [--retrain SECONDS] [-v]\n"
             "       shop-recommend --broker FRONT BACK\n"
             "Serves recommendation queries (JSON over ZeroMQ, see docs/recommend.md).\n"
             "--demo imports the bundled demo store into an empty --db and uses its model.\n");
@@ -68,13 +101,14 @@ main(int argc, char **argv)
         { "model", required_argument, NULL, 'm' }, { "bind", required_argument, NULL, 'b' },
         { "connect", required_argument, NULL, 'c' }, { "threads", required_argument, NULL, 't' },
         { "name", required_argument, NULL, 'n' }, { "broker", no_argument, NULL, 'B' },
+        { "retrain", required_argument, NULL, 'r' },
         { "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *db = NULL, *model = NULL, *bind = NULL, *connect = NULL, *name = NULL;
     bool demo = false, broker = false;
-    int threads = 1, c;
-    while ((c = getopt_long(argc, argv, "d:Dm:b:c:t:n:Bvh", opts, NULL)) != -1) {
+    int threads = 1, retrain = 0, c;
+    while ((c = getopt_long(argc, argv, "d:Dm:b:c:t:n:Bvhr:", opts, NULL)) != -1) {
         switch (c) {
         case 'd': db = optarg; break;
         case 'D': demo = true; break;
@@ -84,6 +118,7 @@ main(int argc, char **argv)
         case 't': threads = atoi(optarg); break;
         case 'n': name = optarg; break;
         case 'B': broker = true; break;
+        case 'r': retrain = atoi(optarg); break;
         case 'v': log_set_level(LOG_DEBUG); break;
         default: s_usage(); return c == 'h' ? 0 : 2;
         }
@@ -113,13 +148,15 @@ main(int argc, char **argv)
         zmq_ctx_term(ctx);
         return 0;
     }
-    if (!bind == !connect || optind != argc || threads < 1 || threads > 64) {
+    if (!bind == !connect || optind != argc || threads < 1 || threads > 64 || retrain < 0
+        || (retrain > 0 && !db)) {
         s_usage();
         zmq_ctx_term(ctx);
         return 2;
     }
     store_t *s = NULL;
     char demo_dir[1024], demo_model[1100];
+    const char *save = model;   /* an explicit --model is rewritten by retraining */
     if (db) {
         char *oerr = NULL;
         s = store_open(db, &oerr);
@@ -183,7 +220,12 @@ main(int argc, char **argv)
     log_info("%s: %s %s, %d threads, %d items (%d in the model), %d customers", so.name,
              bind ? "serving" : "connected to", bind ? bind : connect, threads, st.items,
              st.items_in_model, st.customers);
+    s_retrain_t rt = { e, db, save, retrain };
+    pthread_t rth;
+    bool retraining = retrain > 0 && pthread_create(&rth, NULL, s_retrain_main, &rt) == 0;
     s_wait_for_signal(e, model);
+    if (retraining)
+        pthread_join(rth, NULL);   /* a training in progress finishes first */
     log_info("%s: stopping after %ld requests", so.name, rec_service_served(svc));
     rec_service_destroy(&svc);
     rec_engine_destroy(&e);

@@ -454,6 +454,17 @@ test_engine_follows_the_store(void **state)
     store_counts_t c;
     assert_int_equal(store_counts(writer, &c), 0);
     assert_int_equal(c.events, 2);
+    /* retraining from the store swaps a model in (and writes it) */
+    rec_params_t p = s_small_params();
+    p.train_neural = false;
+    p.train_als = false;
+    char model[300];
+    snprintf(model, sizeof model, "%s/m.rec", dir);
+    int g = rec_engine_generation(e);
+    assert_int_equal(rec_engine_retrain(e, path, &p, model, err, sizeof err), 0);
+    assert_int_equal(rec_engine_generation(e), g + 1);
+    assert_int_equal(access(model, R_OK), 0);
+    unlink(model);
     store_close(&writer);
     rec_engine_destroy(&e);
     const char *suffix[] = { "", "-wal", "-shm" };
