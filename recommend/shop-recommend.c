@@ -21,6 +21,7 @@
 #include <zmq.h>
 
 #include "common/log.h"
+#include "nn/nn.h"
 #include "common/util.h"
 #include "recommend/import.h"
 #include "recommend/service.h"
@@ -96,6 +97,8 @@ s_wait_for_signal(rec_engine_t *e, const char *model)
 int
 main(int argc, char **argv)
 {
+    /* before anything touches BLAS (EASE, ALS): the fast OpenBLAS kernel */
+    nn_blas_ensure_fast_path(argv);
     static const struct option opts[] = {
         { "db", required_argument, NULL, 'd' }, { "demo", no_argument, NULL, 'D' },
         { "model", required_argument, NULL, 'm' }, { "bind", required_argument, NULL, 'b' },

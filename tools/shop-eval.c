@@ -1,5 +1,6 @@
 /* tools/shop-eval.c: measures shopd's models on held-out data.
  * One line per subcommand; each lives in its area's folder. */
+#include "nn/nn.h"
 #include "tools/cli.h"
 
 static const cli_command_t s_commands[] = {
@@ -11,6 +12,8 @@ static const cli_command_t s_commands[] = {
 int
 main(int argc, char **argv)
 {
+    /* before anything touches BLAS: re-execs once with the fast OpenBLAS kernel */
+    nn_blas_ensure_fast_path(argv);
     return cli_dispatch("shop-eval", "evaluate models", s_commands,
                         (int) (sizeof s_commands / sizeof s_commands[0]), argc, argv);
 }
