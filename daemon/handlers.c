@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/flow.h"
 #include "daemon/server.h"
 
 /* --- body field helpers: each returns PROTO_OK or PROTO_E_INVALID + err --- */
@@ -191,25 +192,6 @@ s_event(handler_env_t *env, const proto_request_t *req, const handler_frame_t *f
 
 /* --- cart: get / add / set / remove / clear / checkout per session -------- */
 
-static json_t *
-s_cart_json(handler_env_t *env, const char *session)
-{
-    store_cart_line_t *lines = NULL;
-    size_t n = 0;
-    if (store_cart_get(env->store, session, &lines, &n) != 0)
-        return NULL;
-    json_t *arr = json_array();
-    json_int_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_array_append_new(arr, json_pack("{s:s, s:i, s:I}", "item", lines[i].item,
-                                             "quantity", lines[i].quantity, "updated",
-                                             (json_int_t) lines[i].updated));
-        total += lines[i].quantity;
-    }
-    free(lines);
-    return json_pack("{s:s, s:o, s:I}", "session", session, "lines", arr, "count", total);
-}
-
 static proto_err_t
 s_cart(handler_env_t *env, const proto_request_t *req, const handler_frame_t *frames,
        size_t nframes, json_t **body, char *err, size_t errlen)
@@ -275,7 +257,7 @@ s_cart(handler_env_t *env, const proto_request_t *req, const handler_frame_t *fr
     }
     if (sr < 0)
         return s_store_err(env, "updating the cart", err, errlen);
-    json_t *o = s_cart_json(env, req->session);
+    json_t *o = flow_cart_json(env->store, req->session);
     if (!o)
         return s_store_err(env, "reading the cart", err, errlen);
     if (!strcmp(op, "checkout"))
@@ -405,9 +387,7 @@ s_audio(handler_env_t *env, const proto_request_t *req, const handler_frame_t *f
         snprintf(err, errlen, "speech recognition is not available: %s", why);
         return PROTO_E_NOT_AVAILABLE;
     }
-    snprintf(err, errlen, "speech recognition is not available: the recogniser is loaded "
-             "but not yet connected to requests");
-    return PROTO_E_NOT_AVAILABLE;
+    return flow_audio(env, req, f->data, f->size, body, err, errlen);
 }
 
 static proto_err_t
@@ -432,9 +412,22 @@ s_photo(handler_env_t *env, const proto_request_t *req, const handler_frame_t *f
         snprintf(err, errlen, "product recognition is not available: %s", why);
         return PROTO_E_NOT_AVAILABLE;
     }
-    snprintf(err, errlen, "product recognition is not available: the recogniser is loaded "
-             "but not yet connected to requests");
-    return PROTO_E_NOT_AVAILABLE;
+    return flow_photo(env, req, f->data, f->size, body, err, errlen);
+}
+
+/* --- text: a typed or externally recognised sentence ---------------------- */
+
+static proto_err_t
+s_text(handler_env_t *env, const proto_request_t *req, const handler_frame_t *frames,
+       size_t nframes, json_t **body, char *err, size_t errlen)
+{
+    const char *why = NULL;
+    if (!models_grammar(env->models)) {
+        models_ready(env->models, MODELS_KWS, &why);
+        snprintf(err, errlen, "the command grammar is not available: %s", why);
+        return PROTO_E_NOT_AVAILABLE;
+    }
+    return flow_text(env, req, body, err, errlen);
 }
 
 /* The dispatch table: adding a request type is one row. */
@@ -447,6 +440,7 @@ static const handler_route_t s_routes[] = {
     { "similar", 0, s_recommend },
     { "audio", 1, s_audio },
     { "photo", 1, s_photo },
+    { "text", 0, s_text },
 };
 
 const handler_route_t *

@@ -240,7 +240,7 @@ server_new(const conf_t *cfg, const char *conf_path, char *err, size_t errlen)
     self->store = s_open_store(cfg, err, errlen);
     if (!self->store)
         goto err;
-    self->models = models_new(cfg);
+    self->models = models_new(cfg, self->store);
     self->ctx = zmq_ctx_new();
     if (!self->ctx) {
         snprintf(err, errlen, "cannot create a ZeroMQ context");
@@ -579,8 +579,6 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
             log_warn("reload: recommendation catalogue: %s", rerr);
         s_rec_load_model(self->rec_engine, cfg->rec_model);
     }
-    if (models_reload(self->models, cfg) != 0)
-        log_warn("reload: a model failed to load; the previous one stays (see above)");
     if (self->zap) {
         zap_set_allowed(self->zap, (const char (*)[KEYS_Z85_LEN + 1]) keys, nkeys);
         log_info("curve: %zu client key%s allowed (%s)", nkeys, nkeys == 1 ? "" : "s",
@@ -595,6 +593,9 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
             log_warn("reload: the recommendation engine keeps reading the previous database "
                      "until restart");
     }
+    /* after the store swap: the visual index follows the current catalogue */
+    if (models_reload(self->models, cfg, self->store) != 0)
+        log_warn("reload: a model failed to load; the previous one stays (see above)");
     /* keep what only a restart can change */
     conf_t next = *cfg;
     memcpy(next.endpoint, self->cfg.endpoint, sizeof next.endpoint);

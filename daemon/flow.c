@@ -1,0 +1,763 @@
+/* daemon/flow.c: see flow.h */
+#include "config.h"
+
+#include "daemon/flow.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio/source.h"
+#include "audio/vocab.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/server.h"
+#include "daemon/session.h"
+
+#define S_MAX_HITS 64
+
+/* What one request builds up before it is sent and published. */
+typedef struct {
+    handler_env_t *env;
+    session_t sess;
+    json_t *intent;         /* reply members, NULL when absent */
+    json_t *product;
+    json_t *recs;
+    json_t *cart;           /* set when the cart changed */
+    json_t *extra;          /* other reply members (heard, help, timing) */
+    char say[512];          /* the sentence a speaker says */
+} s_answer_t;
+
+static void
+s_say(s_answer_t *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->say, sizeof a->say, fmt, ap);
+    va_end(ap);
+}
+
+static proto_err_t
+s_store_err(s_answer_t *a, const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s: %s", what, store_errmsg(a->env->store));
+    log_err("flow: %s", err);
+    return PROTO_E_STORE;
+}
+
+/* --- decoding: the one place (see flow.h) ------------------------------- */
+
+int
+flow_decode_audio(const void *bytes, size_t len, float **pcm, size_t *n, char *err,
+                  size_t errlen)
+{
+    return audio_source_decode_mem(bytes, len, NULL, pcm, n, err, errlen);
+}
+
+int
+flow_decode_photo(const void *bytes, size_t len, vision_image_t *img, char *err, size_t errlen)
+{
+    /* grey is what the classifier's preprocessing uses anyway */
+    return vision_decode_mem(bytes, len, NULL, 1, img, err, errlen);
+}
+
+/* --- pieces of answers --------------------------------------------------- */
+
+json_t *
+flow_cart_json(store_t *store, const char *session)
+{
+    store_cart_line_t *lines = NULL;
+    size_t n = 0;
+    if (store_cart_get(store, session, &lines, &n) != 0)
+        return NULL;
+    json_t *arr = json_array();
+    json_int_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(arr, json_pack("{s:s, s:i, s:I}", "item", lines[i].item,
+                                             "quantity", lines[i].quantity, "updated",
+                                             (json_int_t) lines[i].updated));
+        total += lines[i].quantity;
+    }
+    free(lines);
+    return json_pack("{s:s, s:o, s:I}", "session", session, "lines", arr, "count", total);
+}
+
+static json_t *
+s_result_json(const char *item, const char *name, const char *category, double price,
+              double score, const char *reason)
+{
+    return json_pack("{s:s, s:s, s:s, s:f, s:f, s:s}", "item", item, "name", name, "category",
+                     category, "price", price, "score", score, "reason", reason);
+}
+
+static json_t *
+s_item_json(const store_item_t *it)
+{
+    return json_pack("{s:s, s:s, s:s, s:f, s:s, s:b}", "id", it->id, "name", it->name,
+                     "category", it->category, "price", it->price, "photo", it->photo,
+                     "in_stock", it->in_stock);
+}
+
+static bool
+s_has_item(const json_t *arr, const char *item)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (!strcmp(json_string_value(json_object_get(v, "item")), item))
+            return true;
+    }
+    return false;
+}
+
+/* Asks the recommendation service; appends the results to arr. Returns
+ * the count, or -1 with err. */
+static int
+s_rec(s_answer_t *a, rec_query_t *q, json_t *arr, char *err, size_t errlen)
+{
+    if (!a->env->rec) {
+        snprintf(err, errlen, "no recommendation service is running");
+        return -1;
+    }
+    rec_result_t *res = xcalloc((size_t) q->k, sizeof *res);
+    int n = rec_client_query(a->env->rec, q, res, NULL, 0, err, errlen);
+    for (int i = 0; i < n; i++)
+        if (!s_has_item(arr, res[i].item))
+            json_array_append_new(arr, s_result_json(res[i].item, res[i].name,
+                                                     res[i].category, res[i].price,
+                                                     res[i].score, res[i].reason));
+    free(res);
+    return n;
+}
+
+/* Visually and behaviourally similar to item, interleaved (visual first),
+ * k at most, item itself left out. Returns the array, or NULL with err. */
+static json_t *
+s_similar(s_answer_t *a, const char *item, int k, char *err, size_t errlen)
+{
+    rec_query_t q = { .kind = REC_Q_SIMILAR, .item = item, .k = k,
+                      .customer = a->sess.customer[0] ? a->sess.customer : NULL };
+    json_t *beh = json_array();
+    if (s_rec(a, &q, beh, err, errlen) < 0) {
+        json_decref(beh);
+        return NULL;
+    }
+    json_t *vis = json_array();
+    const float *emb = models_item_embedding(a->env->models, item);
+    if (emb) {
+        models_match_t *m = xcalloc((size_t) k, sizeof *m);
+        store_item_t base, it;
+        int n = models_visual_search(a->env->models, emb, k, item, m);
+        bool have_base = store_item_get(a->env->store, item, &base) == 0;
+        for (int i = 0; i < n; i++) {
+            if (store_item_get(a->env->store, m[i].item, &it) != 0 || !it.in_stock)
+                continue;
+            char reason[REC_REASON_MAX];
+            snprintf(reason, sizeof reason, "looks like %.140s", have_base ? base.name : item);
+            json_array_append_new(vis, s_result_json(it.id, it.name, it.category, it.price,
+                                                     m[i].score, reason));
+        }
+        free(m);
+    }
+    json_t *out = json_array();
+    for (size_t i = 0; json_array_size(out) < (size_t) k
+                       && (i < json_array_size(vis) || i < json_array_size(beh));
+         i++) {
+        json_t *v = json_array_get(vis, i), *b = json_array_get(beh, i);
+        const char *vi = json_string_value(json_object_get(v, "item"));
+        const char *bi = json_string_value(json_object_get(b, "item"));
+        if (v && !s_has_item(out, vi))
+            json_array_append(out, v);
+        if (b && json_array_size(out) < (size_t) k && !s_has_item(out, bi))
+            json_array_append(out, b);
+    }
+    json_decref(vis);
+    json_decref(beh);
+    return out;
+}
+
+/* Runs the session's last query for its current page and makes it the
+ * recommendations of the answer; the first result becomes the product in
+ * view. Returns PROTO_OK (an empty page is an answer too) or an error. */
+static proto_err_t
+s_run_query(s_answer_t *a, char *err, size_t errlen)
+{
+    session_t *s = &a->sess;
+    const session_query_t *l = &s->last;
+    int k = (s->page + 1) * FLOW_PAGE;
+    if (k > REC_MAX_K) {
+        s->page = REC_MAX_K / FLOW_PAGE - 1;
+        k = REC_MAX_K;
+    }
+    const char *cust = s->customer[0] ? s->customer : NULL;
+    json_t *all = json_array();
+    if (!strcmp(l->kind, "similar")) {
+        json_decref(all);
+        if (!(all = s_similar(a, l->item, k, err, errlen)))
+            return PROTO_E_NOT_AVAILABLE;
+    } else {
+        rec_query_t q = { .customer = cust, .k = k,
+                          .category = l->category[0] ? l->category : NULL };
+        const char *cart[REC_MAX_SEEDS];
+        if (!strcmp(l->kind, "together")) {
+            q.kind = REC_Q_TOGETHER;
+            q.item = l->item;
+            store_cart_line_t *lines = NULL;
+            size_t n = 0;
+            if (store_cart_get(a->env->store, s->id, &lines, &n) == 0) {
+                for (size_t i = 0; i < n && q.n_cart < REC_MAX_SEEDS; i++)
+                    cart[q.n_cart++] = xstrdup(lines[i].item);
+                q.cart = cart;
+            }
+            free(lines);
+        } else if (!strcmp(l->kind, "recommend")) {
+            q.kind = cust ? REC_Q_PERSONAL : REC_Q_POPULAR;
+        } else {
+            /* search and cheaper: the best of the category for this customer */
+            q.kind = REC_Q_CATEGORY;
+            q.max_price = l->max_price;
+        }
+        int n = s_rec(a, &q, all, err, errlen);
+        for (int i = 0; i < q.n_cart; i++)
+            free((char *) cart[i]);
+        if (n < 0) {
+            json_decref(all);
+            return PROTO_E_NOT_AVAILABLE;
+        }
+    }
+    json_t *page = json_array();
+    for (size_t i = (size_t) s->page * FLOW_PAGE; i < json_array_size(all); i++)
+        json_array_append(page, json_array_get(all, i));
+    size_t total = json_array_size(all);
+    json_decref(all);
+    json_t *first = json_array_get(page, 0);
+    if (first) {
+        shop_strlcpy(s->product, json_string_value(json_object_get(first, "item")),
+                     sizeof s->product);
+        s->price = json_number_value(json_object_get(first, "price"));
+        if (!s->category[0] || !strcmp(l->kind, "search"))
+            shop_strlcpy(s->category, json_string_value(json_object_get(first, "category")),
+                         sizeof s->category);
+    }
+    a->recs = json_pack("{s:s, s:o, s:i, s:b}", "kind", l->kind, "results", page, "page",
+                        s->page, "more", total == (size_t) k && k < REC_MAX_K);
+    if (l->category[0])
+        json_object_set_new(a->recs, "category", json_string(l->category));
+    if (l->item[0])
+        json_object_set_new(a->recs, "item", json_string(l->item));
+    if (l->max_price > 0)
+        json_object_set_new(a->recs, "max_price", json_real(l->max_price));
+    if (cust)
+        json_object_set_new(a->recs, "customer", json_string(cust));
+    return PROTO_OK;
+}
+
+/* Starts a new query of kind at page 0. */
+static proto_err_t
+s_query(s_answer_t *a, const char *kind, const char *category, const char *item,
+        double max_price, char *err, size_t errlen)
+{
+    session_query_t *l = &a->sess.last;
+    memset(l, 0, sizeof *l);
+    shop_strlcpy(l->kind, kind, sizeof l->kind);
+    shop_strlcpy(l->category, category ? category : "", sizeof l->category);
+    shop_strlcpy(l->item, item ? item : "", sizeof l->item);
+    l->max_price = max_price;
+    a->sess.page = 0;
+    return s_run_query(a, err, errlen);
+}
+
+static size_t
+s_nrecs(const s_answer_t *a)
+{
+    return json_array_size(json_object_get(a->recs, "results"));
+}
+
+static const char *
+s_first_name(const s_answer_t *a)
+{
+    json_t *f = json_array_get(json_object_get(a->recs, "results"), 0);
+    return f ? json_string_value(json_object_get(f, "name")) : "";
+}
+
+/* --- intents --------------------------------------------------------------- */
+
+static const char *const s_help[] = {
+    "show me sneakers", "cheaper", "similar", "add two to cart", "remove from cart",
+    "show my cart", "checkout", "yes / no / cancel", "recommend something", "next", "back",
+    "help",
+};
+
+static proto_err_t
+s_cart_changed(s_answer_t *a, char *err, size_t errlen)
+{
+    if (!(a->cart = flow_cart_json(a->env->store, a->sess.id)))
+        return s_store_err(a, "reading the cart", err, errlen);
+    return PROTO_OK;
+}
+
+static proto_err_t
+s_intent_cart(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
+{
+    session_t *s = &a->sess;
+    const char *qs = intent_result_slot(r, "quantity");
+    int qty = qs ? atoi(qs) : 0;
+    const char *cust = s->customer[0] ? s->customer : NULL;
+    if (!s->product[0]) {
+        s_say(a, "Which product? Show me one first, or say for example \"show me sneakers\".");
+        return PROTO_OK;
+    }
+    store_item_t it;
+    int g = store_item_get(a->env->store, s->product, &it);
+    if (g < 0)
+        return s_store_err(a, "reading an item", err, errlen);
+    if (g == 1) {
+        s->product[0] = 0;
+        s_say(a, "That product is no longer in the catalogue.");
+        return PROTO_OK;
+    }
+    proto_err_t rc;
+    if (!strcmp(r->intent, "add_to_cart")) {
+        int now = 0;
+        if (store_cart_add(a->env->store, s->id, cust, it.id, qty > 0 ? qty : 1, &now) != 0)
+            return s_store_err(a, "updating the cart", err, errlen);
+        if ((rc = s_cart_changed(a, err, errlen)) != PROTO_OK
+            || (rc = s_query(a, "together", NULL, it.id, 0, err, errlen)) != PROTO_OK)
+            return rc;
+        /* the product in view stays the one just added */
+        shop_strlcpy(s->product, it.id, sizeof s->product);
+        s->price = it.price;
+        s_say(a, "Added %d %s; you now have %d in your cart.%s%s", qty > 0 ? qty : 1, it.name,
+              now, s_nrecs(a) ? " Often bought with it: " : "", s_first_name(a));
+        return PROTO_OK;
+    }
+    int r2 = qty > 0 ? store_cart_add(a->env->store, s->id, cust, it.id, -qty, NULL)
+                     : store_cart_remove(a->env->store, s->id, it.id);
+    if (r2 < 0)
+        return s_store_err(a, "updating the cart", err, errlen);
+    if (r2 == 1) {
+        s_say(a, "%s is not in your cart.", it.name);
+        return PROTO_OK;
+    }
+    s_say(a, "Removed %s from your cart.", it.name);
+    return s_cart_changed(a, err, errlen);
+}
+
+/* Sums the cart's lines at catalogue prices. Returns 0 / -1. */
+static int
+s_cart_total(s_answer_t *a, int *count, double *total)
+{
+    store_cart_line_t *lines = NULL;
+    size_t n = 0;
+    *count = 0;
+    *total = 0;
+    if (store_cart_get(a->env->store, a->sess.id, &lines, &n) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        store_item_t it;
+        *count += lines[i].quantity;
+        if (store_item_get(a->env->store, lines[i].item, &it) == 0)
+            *total += it.price * lines[i].quantity;
+    }
+    free(lines);
+    return 0;
+}
+
+static proto_err_t
+s_intent(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
+{
+    session_t *s = &a->sess;
+    const char *name = r->intent, *cat = intent_result_slot(r, "category");
+    proto_err_t rc;
+    /* a pending question is answered by yes / no / cancel; anything else drops it */
+    bool confirm = !strcmp(name, "yes") || !strcmp(name, "no") || !strcmp(name, "cancel");
+    char pending[SESSION_PENDING_MAX];
+    shop_strlcpy(pending, s->pending, sizeof pending);
+    if (!confirm)
+        s->pending[0] = 0;
+
+    if (!strcmp(name, "search") || (!strcmp(name, "similar") && !s->product[0] && cat)) {
+        if ((rc = s_query(a, "search", cat, NULL, 0, err, errlen)) != PROTO_OK)
+            return rc;
+        s_say(a, s_nrecs(a) ? "Here are %ss for you, starting with %s." : "No %ss in stock.",
+              cat, s_first_name(a));
+    } else if (!strcmp(name, "cheaper")) {
+        const char *c = cat ? cat : s->category;
+        if (!c[0] || s->price <= 0) {
+            s_say(a, "Cheaper than what? Show me a product first.");
+            return PROTO_OK;
+        }
+        double shown = s->price;
+        /* strictly below the shown price */
+        if ((rc = s_query(a, "cheaper", c, NULL, shown - 0.005, err, errlen)) != PROTO_OK)
+            return rc;
+        s_say(a, s_nrecs(a) ? "Cheaper than %.2f: %s at %.2f." : "Nothing cheaper than %.2f.",
+              shown, s_first_name(a), s->price);
+    } else if (!strcmp(name, "similar")) {
+        if (!s->product[0]) {
+            s_say(a, "Similar to what? Show me a product first.");
+            return PROTO_OK;
+        }
+        char base[STORE_ID_MAX];
+        shop_strlcpy(base, s->product, sizeof base);
+        if ((rc = s_query(a, "similar", NULL, base, 0, err, errlen)) != PROTO_OK)
+            return rc;
+        s_say(a, s_nrecs(a) ? "Like %s: %s." : "Nothing similar to %s in stock.", base,
+              s_first_name(a));
+    } else if (!strcmp(name, "add_to_cart") || !strcmp(name, "remove_from_cart")) {
+        return s_intent_cart(a, r, err, errlen);
+    } else if (!strcmp(name, "show_cart")) {
+        if ((rc = s_cart_changed(a, err, errlen)) != PROTO_OK)
+            return rc;
+        json_t *first = json_array_get(json_object_get(a->cart, "lines"), 0);
+        if (!first) {
+            s_say(a, "Your cart is empty.");
+            return PROTO_OK;
+        }
+        if ((rc = s_query(a, "together", NULL, json_string_value(json_object_get(first, "item")),
+                          0, err, errlen)) != PROTO_OK)
+            return rc;
+        s_say(a, "You have %lld items in your cart.",
+              (long long) json_integer_value(json_object_get(a->cart, "count")));
+    } else if (!strcmp(name, "checkout")) {
+        int count;
+        double total;
+        if (s_cart_total(a, &count, &total) != 0)
+            return s_store_err(a, "reading the cart", err, errlen);
+        if (!count) {
+            s_say(a, "Your cart is empty.");
+            return PROTO_OK;
+        }
+        shop_strlcpy(s->pending, "checkout", sizeof s->pending);
+        s_say(a, "%d items for %.2f. Shall I buy them? Say yes or no.", count, total);
+    } else if (!strcmp(name, "yes")) {
+        if (strcmp(pending, "checkout") != 0) {
+            s_say(a, "There is nothing to confirm.");
+            return PROTO_OK;
+        }
+        char cust[STORE_ID_MAX + PROTO_SESSION_MAX];
+        /* an anonymous session buys as a guest of that session */
+        snprintf(cust, sizeof cust, "%s%s", s->customer[0] ? "" : "guest:",
+                 s->customer[0] ? s->customer : s->id);
+        int lines = 0;
+        if (store_cart_checkout(a->env->store, s->id, cust, 0, &lines) != 0)
+            return s_store_err(a, "buying the cart", err, errlen);
+        s->pending[0] = 0;
+        if ((rc = s_cart_changed(a, err, errlen)) != PROTO_OK)
+            return rc;
+        json_object_set_new(a->cart, "bought_lines", json_integer(lines));
+        s_say(a, "Done: bought %d line%s. Thank you!", lines, lines == 1 ? "" : "s");
+    } else if (!strcmp(name, "no") || !strcmp(name, "cancel")) {
+        s->pending[0] = 0;
+        s_say(a, pending[0] ? "Cancelled: nothing was bought." : "OK.");
+    } else if (!strcmp(name, "recommend")) {
+        if ((rc = s_query(a, "recommend", cat, NULL, 0, err, errlen)) != PROTO_OK)
+            return rc;
+        s_say(a, s_nrecs(a) ? "You might like %s." : "I have nothing to recommend.",
+              s_first_name(a));
+    } else if (!strcmp(name, "next") || !strcmp(name, "back")) {
+        if (!s->last.kind[0]) {
+            s_say(a, "There is nothing to page through yet.");
+            return PROTO_OK;
+        }
+        bool next = !strcmp(name, "next");
+        if (!next && s->page == 0) {
+            s_say(a, "This is the first page.");
+            return PROTO_OK;
+        }
+        s->page += next ? 1 : -1;
+        if ((rc = s_run_query(a, err, errlen)) != PROTO_OK)
+            return rc;
+        if (!s_nrecs(a) && next) {
+            s->page--;
+            s_say(a, "There are no more results.");
+        } else {
+            s_say(a, "Page %d: %s.", s->page + 1, s_first_name(a));
+        }
+    } else if (!strcmp(name, "help")) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < SHOP_ARRAY_LEN(s_help); i++)
+            json_array_append_new(arr, json_string(s_help[i]));
+        json_object_set_new(a->extra, "help", arr);
+        s_say(a, "You can say: show me sneakers, cheaper, similar, add two to cart, show my "
+                 "cart, checkout, recommend something, next, back.");
+    } else {
+        s_say(a, "I know \"%s\" but cannot do it here.", name);
+    }
+    return PROTO_OK;
+}
+
+/* --- one request: session in, answer out, events ---------------------------- */
+
+static proto_err_t
+s_begin(s_answer_t *a, handler_env_t *env, const proto_request_t *req, char *err,
+        size_t errlen)
+{
+    memset(a, 0, sizeof *a);
+    a->env = env;
+    a->extra = json_object();
+    const char *sid = req->session[0] ? req->session : "default";
+    if (session_load(env->store, sid, &a->sess) != 0)
+        return s_store_err(a, "reading the session", err, errlen);
+    const char *cust = json_string_value(json_object_get(req->body, "customer"));
+    if (cust && cust[0] && strlen(cust) < sizeof a->sess.customer)
+        shop_strlcpy(a->sess.customer, cust, sizeof a->sess.customer);
+    return PROTO_OK;
+}
+
+static void
+s_end(s_answer_t *a)
+{
+    json_decref(a->intent);
+    json_decref(a->product);
+    json_decref(a->recs);
+    json_decref(a->cart);
+    json_decref(a->extra);
+}
+
+/* Saves the session, builds the reply, publishes the events. */
+static proto_err_t
+s_finish(s_answer_t *a, json_t **body, char *err, size_t errlen)
+{
+    if (session_save(a->env->store, &a->sess) != 0) {
+        proto_err_t rc = s_store_err(a, "saving the session", err, errlen);
+        s_end(a);
+        return rc;
+    }
+    json_t *o = json_pack("{s:s, s:o}", "say", a->say, "session", session_json(&a->sess));
+    const char *names[] = { "intent", "product", "recommendations", "cart" };
+    json_t *parts[] = { a->intent, a->product, a->recs, a->cart };
+    for (size_t i = 0; i < SHOP_ARRAY_LEN(parts); i++)
+        if (parts[i])
+            json_object_set(o, names[i], parts[i]);
+    json_object_update(o, a->extra);
+    for (size_t i = 0; i < SHOP_ARRAY_LEN(parts); i++)
+        if (parts[i])
+            server_publish(a->env->server, names[i], a->sess.id, parts[i]);
+    server_publish(a->env->server, "answer", a->sess.id, o);
+    *body = o;
+    s_end(a);
+    return PROTO_OK;
+}
+
+/* Matches words (or text when words is NULL) and answers the intent. */
+static proto_err_t
+s_understand(s_answer_t *a, const int *words, const float *conf, size_t n, const char *text,
+             char *err, size_t errlen)
+{
+    intent_result_t r;
+    char why[256], fmt[256];
+    const intent_t *g = models_grammar(a->env->models);
+    int m = words ? intent_match(g, words, conf, n, &r, why, sizeof why)
+                  : intent_match_text(g, text, &r, why, sizeof why);
+    if (m != 0) {
+        a->intent = json_pack("{s:b, s:s}", "understood", 0, "reason", why);
+        s_say(a, "Sorry, I did not understand that. Say \"help\" to hear what you can say.");
+        return PROTO_OK;
+    }
+    json_t *slots = json_object();
+    for (int i = 0; i < r.n_slots; i++)
+        json_object_set_new(slots, r.slots[i].name, json_string(r.slots[i].value));
+    a->intent = json_pack("{s:b, s:s, s:o, s:f, s:s}", "understood", 1, "name", r.intent,
+                          "slots", slots, "confidence", (double) r.confidence, "text",
+                          intent_result_format(&r, fmt, sizeof fmt));
+    return s_intent(a, &r, err, errlen);
+}
+
+proto_err_t
+flow_audio(handler_env_t *env, const proto_request_t *req, const void *bytes, size_t len,
+           json_t **body, char *err, size_t errlen)
+{
+    s_answer_t a;
+    proto_err_t rc;
+    uint64_t t0 = shop_now_ns();
+    float *pcm = NULL;
+    size_t n = 0;
+    if (flow_decode_audio(bytes, len, &pcm, &n, err, errlen) != 0)
+        return PROTO_E_INVALID;
+    uint64_t t1 = shop_now_ns();
+    kws_hit_t hits[S_MAX_HITS];
+    int nh = kws_decode(models_kws(env->models), pcm, n, hits, S_MAX_HITS);
+    free(pcm);
+    if (nh < 0) {
+        snprintf(err, errlen, "speech recognition failed: %s",
+                 kws_error(models_kws(env->models)));
+        return PROTO_E_INTERNAL;
+    }
+    uint64_t t2 = shop_now_ns();
+    if ((rc = s_begin(&a, env, req, err, errlen)) != PROTO_OK) {
+        s_end(&a);
+        return rc;
+    }
+    int words[S_MAX_HITS];
+    float conf[S_MAX_HITS];
+    json_t *heard = json_array();
+    for (int i = 0; i < nh; i++) {
+        words[i] = hits[i].word;
+        conf[i] = hits[i].confidence;
+        json_array_append_new(heard, json_pack("{s:s, s:f, s:f}", "word",
+                                               vocab_name(hits[i].word), "confidence",
+                                               (double) hits[i].confidence, "time",
+                                               hits[i].time));
+    }
+    json_object_set_new(a.extra, "heard", heard);
+    json_object_set_new(a.extra, "audio_seconds", json_real((double) n / 16000.0));
+    if ((rc = s_understand(&a, words, conf, (size_t) nh, NULL, err, errlen)) != PROTO_OK) {
+        s_end(&a);
+        return rc;
+    }
+    json_object_set(a.intent, "heard", heard);
+    json_object_set_new(a.extra, "timing_ms",
+                        json_pack("{s:f, s:f, s:f}", "decode", (double) (t1 - t0) / 1e6,
+                                  "recognise", (double) (t2 - t1) / 1e6, "total",
+                                  (double) (shop_now_ns() - t0) / 1e6));
+    return s_finish(&a, body, err, errlen);
+}
+
+proto_err_t
+flow_text(handler_env_t *env, const proto_request_t *req, json_t **body, char *err,
+          size_t errlen)
+{
+    const char *text = json_string_value(json_object_get(req->body, "text"));
+    if (!text || !text[0] || strlen(text) > 1000) {
+        snprintf(err, errlen, "body field \"text\" must be a string of 1 to 1000 bytes");
+        return PROTO_E_INVALID;
+    }
+    s_answer_t a;
+    proto_err_t rc;
+    if ((rc = s_begin(&a, env, req, err, errlen)) != PROTO_OK
+        || (rc = s_understand(&a, NULL, NULL, 0, text, err, errlen)) != PROTO_OK) {
+        s_end(&a);
+        return rc;
+    }
+    json_object_set_new(a.intent, "heard_text", json_string(text));
+    return s_finish(&a, body, err, errlen);
+}
+
+/* The catalogue's name for a model label: itself, the part before '/'
+ * ("t-shirt/top"), or its last word ("ankle boot"). Writes "" when none. */
+static void
+s_category_of(store_t *store, const char *label, char *out, size_t len)
+{
+    char cand[3][STORE_CATEGORY_MAX];
+    shop_strlcpy(cand[0], label, sizeof cand[0]);
+    shop_strlcpy(cand[1], label, sizeof cand[1]);
+    cand[1][strcspn(cand[1], "/")] = 0;
+    const char *sp = strrchr(label, ' ');
+    shop_strlcpy(cand[2], sp ? sp + 1 : label, sizeof cand[2]);
+    char **cats = NULL;
+    size_t n = 0;
+    out[0] = 0;
+    if (store_categories(store, &cats, &n) != 0)
+        return;
+    for (int c = 0; c < 3 && !out[0]; c++)
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(cats[i], cand[c])) {
+                shop_strlcpy(out, cats[i], len);
+                break;
+            }
+    store_strings_free(cats, n);
+}
+
+proto_err_t
+flow_photo(handler_env_t *env, const proto_request_t *req, const void *bytes, size_t len,
+           json_t **body, char *err, size_t errlen)
+{
+    uint64_t t0 = shop_now_ns();
+    vision_image_t img;
+    if (flow_decode_photo(bytes, len, &img, err, errlen) != 0)
+        return PROTO_E_INVALID;
+    uint64_t t1 = shop_now_ns();
+    vision_classifier_t *clf = models_vision(env->models);
+    vision_result_t res;
+    int c = vision_classify(clf, &img, &res);
+    vision_image_release(&img);
+    if (c != 0) {
+        snprintf(err, errlen, "product recognition failed: %s", vision_classifier_error(clf));
+        return PROTO_E_INVALID;
+    }
+    uint64_t t2 = shop_now_ns();
+    s_answer_t a;
+    proto_err_t rc;
+    if ((rc = s_begin(&a, env, req, err, errlen)) != PROTO_OK) {
+        s_end(&a);
+        return rc;
+    }
+    char cat[STORE_CATEGORY_MAX];
+    s_category_of(env->store, res.top[0].name, cat, sizeof cat);
+    json_t *top = json_array();
+    for (int i = 0; i < res.n; i++) {
+        char ci[STORE_CATEGORY_MAX];
+        s_category_of(env->store, res.top[i].name, ci, sizeof ci);
+        json_array_append_new(top, json_pack("{s:s, s:s, s:f}", "label", res.top[i].name,
+                                             "category", ci, "probability",
+                                             (double) res.top[i].prob));
+    }
+    /* nearest catalogue photos; the product is the nearest of the recognised category */
+    enum { NEAR = 10 };
+    models_match_t m[NEAR];
+    int nm = models_visual_search(env->models, res.embedding, NEAR, NULL, m);
+    json_t *nearest = json_array();
+    store_item_t item = { .id = "" }, it;
+    for (int i = 0; i < nm; i++) {
+        if (store_item_get(env->store, m[i].item, &it) != 0)
+            continue;
+        if (!item.id[0] && !strcmp(it.category, cat))
+            item = it;
+        if (json_array_size(nearest) < FLOW_PAGE)
+            json_array_append_new(nearest, json_pack("{s:s, s:s, s:f}", "item", it.id,
+                                                     "category", it.category, "score",
+                                                     (double) m[i].score));
+    }
+    bool unsure = res.unsure || !cat[0];
+    a.product = json_pack("{s:b, s:s, s:s, s:f, s:o, s:o}", "unsure", unsure, "label",
+                          res.top[0].name, "category", cat, "confidence",
+                          (double) res.top[0].prob, "top", top, "nearest", nearest);
+    if (unsure) {
+        if (res.prep.empty)
+            s_say(&a, "I cannot make out a product in this photo. Try one "
+                                       "with the product alone on a plain background.");
+        else
+            s_say(&a, "I am not sure what this is: it could be a %s or a %s. Try a photo with "
+                      "the product alone on a plain background.",
+                  res.top[0].name, res.n > 1 ? res.top[1].name : "something else");
+    } else if (!item.id[0]) {
+        shop_strlcpy(a.sess.category, cat, sizeof a.sess.category);
+        a.sess.product[0] = 0;
+        a.sess.price = 0;
+        if ((rc = s_query(&a, "search", cat, NULL, 0, err, errlen)) != PROTO_OK) {
+            s_end(&a);
+            return rc;
+        }
+        s_say(&a, "That looks like a %s; here are %ss from the shop.", cat, cat);
+    } else {
+        json_object_set_new(a.product, "item", s_item_json(&item));
+        shop_strlcpy(a.sess.category, cat, sizeof a.sess.category);
+        if ((rc = s_query(&a, "similar", NULL, item.id, 0, err, errlen)) != PROTO_OK) {
+            s_end(&a);
+            return rc;
+        }
+        /* the product in view is the one photographed, not the first suggestion */
+        shop_strlcpy(a.sess.product, item.id, sizeof a.sess.product);
+        a.sess.price = item.price;
+        json_t *tog = json_array();
+        rec_query_t q = { .kind = REC_Q_TOGETHER, .item = item.id, .k = 3,
+                          .customer = a.sess.customer[0] ? a.sess.customer : NULL };
+        if (s_rec(&a, &q, tog, err, errlen) < 0) {
+            json_decref(tog);
+            s_end(&a);
+            return PROTO_E_NOT_AVAILABLE;
+        }
+        json_object_set_new(a.recs, "together", tog);
+        s_say(&a, "That looks like %s (%.2f).%s%s", item.name, item.price,
+              s_nrecs(&a) ? " Similar: " : "", s_first_name(&a));
+    }
+    json_object_set_new(a.extra, "timing_ms",
+                        json_pack("{s:f, s:f, s:f}", "decode", (double) (t1 - t0) / 1e6,
+                                  "recognise", (double) (t2 - t1) / 1e6, "total",
+                                  (double) (shop_now_ns() - t0) / 1e6));
+    return s_finish(&a, body, err, errlen);
+}

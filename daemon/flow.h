@@ -1,0 +1,61 @@
+/* daemon/flow.h: the main job, from a spoken request, a typed sentence or a
+ * product photo to recommendations, with the session's context.
+ *
+ * audio -> decode (flow_decode_audio) -> keyword spotter -> grammar -> intent
+ * text  -> grammar -> intent
+ * intent + session -> store / recommendation queries (search, cheaper,
+ *          similar, add/remove, cart, checkout with yes/no, recommend,
+ *          next/back, help) -> answer
+ * photo -> decode (flow_decode_photo) -> classifier -> category + nearest
+ *          catalogue products (visual index) -> similar + bought together
+ *
+ * Every answer is the reply body AND is published on the request's session:
+ * "intent", "product" and "recommendations" events carry exactly the reply's
+ * members of those names (each when the answer has it), "cart" when the cart
+ * changed, and "answer" the whole reply body, so a kiosk screen and a
+ * speaker on one session see the same thing. docs/main-job.md has the
+ * reply's fields and the rules of each intent. */
+#ifndef SHOP_DAEMON_FLOW_H
+#define SHOP_DAEMON_FLOW_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "daemon/handlers.h"
+#include "ipc/proto.h"
+#include "vision/decode.h"
+
+/* Results per page of recommendations. */
+#define FLOW_PAGE 5
+
+/* Answers an audio request (len bytes of WAV/FLAC/Ogg, borrowed). On
+ * PROTO_OK *body is the reply (a new reference the caller releases) and the
+ * events are published; otherwise err says why. An utterance with no
+ * matching command is not an error: the reply says what was heard. */
+proto_err_t flow_audio(handler_env_t *env, const proto_request_t *req, const void *bytes,
+                       size_t len, json_t **body, char *err, size_t errlen);
+
+/* As flow_audio for the sentence in the body's "text" (a frontend with its
+ * own speech recogniser, or a keyboard). */
+proto_err_t flow_text(handler_env_t *env, const proto_request_t *req, json_t **body, char *err,
+                      size_t errlen);
+
+/* As flow_audio for a photo (len bytes of JPEG/PNG/BMP, borrowed). */
+proto_err_t flow_photo(handler_env_t *env, const proto_request_t *req, const void *bytes,
+                       size_t len, json_t **body, char *err, size_t errlen);
+
+/* The one place the flow decodes untrusted bytes (the contracts of
+ * audio_source_decode_mem and vision_decode_mem with their defaults), so
+ * moving decoding into a sandboxed worker is one edit. Return 0 or -1 with
+ * err. */
+int flow_decode_audio(const void *bytes, size_t len, float **pcm, size_t *n, char *err,
+                      size_t errlen);
+int flow_decode_photo(const void *bytes, size_t len, vision_image_t *img, char *err,
+                      size_t errlen);
+
+/* {"session", "lines": [{"item", "quantity", "updated"}], "count"} for
+ * session's cart: a new object, or NULL when the store fails. */
+json_t *flow_cart_json(store_t *store, const char *session);
+
+#endif
