@@ -32,6 +32,7 @@ typedef struct {
     int timeout_ms;
     int count;                 /* watch: stop after this many events (0 = never) */
     bool compact;
+    bool human;                /* -H: readable lines for answers and events */
     client_curve_t curve;
     char pub[KEYS_Z85_LEN + 1], sec[KEYS_Z85_LEN + 1], srv[KEYS_Z85_LEN + 1];
 } s_ctx_t;
@@ -49,8 +50,9 @@ s_usage(FILE *f)
         "  cart [get] | add ITEM [QTY] | set ITEM QTY | remove ITEM | clear | checkout [CUSTOMER]\n"
         "  recommend [key=value ...]           e.g. customer=c0042 category=sneaker limit=5\n"
         "  similar item=ID [key=value ...]\n"
-        "  audio FILE                          a WAV/FLAC/Ogg file\n"
-        "  photo FILE                          a JPEG/PNG/BMP file\n"
+        "  audio FILE [key=value ...]          a spoken request (WAV/FLAC/Ogg), e.g. customer=c0042\n"
+        "  photo FILE [key=value ...]          a product photo (JPEG/PNG/BMP)\n"
+        "  text WORDS...                       a typed request, e.g. text show me sneakers\n"
         "  request TYPE [JSON-BODY]            any request, body given as JSON\n"
         "  watch [TOPIC ...]                   print events (status, intent, product, ...)\n"
         "  keygen BASE                         write BASE.key (secret) and BASE.pub\n"
@@ -63,6 +65,7 @@ s_usage(FILE *f)
         "  -t, --timeout MS        reply timeout (default 5000)\n"
         "  -n, --count N           watch: exit after N events\n"
         "  -c, --compact           one-line JSON\n"
+        "  -H, --human             audio/photo/text answers and watch events as readable lines\n"
         "  -h, --help, -V, --version\n");
 }
 
@@ -101,6 +104,78 @@ s_print(const s_ctx_t *c, const json_t *j)
     fflush(stdout);
 }
 
+/* --- readable lines (-H): one printer per answer part, shared by the
+ * replies of audio/photo/text and by watch, so both show the same --- */
+
+static const char *
+s_jstr(const json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v ? v : "";
+}
+
+static void
+s_human_part(const char *name, const json_t *o)
+{
+    if (!strcmp(name, "intent")) {
+        if (!json_is_true(json_object_get(o, "understood"))) {
+            printf("intent: not understood (%s)\n", s_jstr(o, "reason"));
+            return;
+        }
+        printf("intent: %s (confidence %.2f)\n", s_jstr(o, "text"),
+               json_number_value(json_object_get(o, "confidence")));
+    } else if (!strcmp(name, "product")) {
+        const json_t *it = json_object_get(o, "item");
+        printf("product: %s%s (confidence %.2f)", s_jstr(o, "category"),
+               json_is_true(json_object_get(o, "unsure")) ? ", unsure" : "",
+               json_number_value(json_object_get(o, "confidence")));
+        if (it)
+            printf(" -> %s \"%s\" %.2f", s_jstr(it, "id"), s_jstr(it, "name"),
+                   json_number_value(json_object_get(it, "price")));
+        printf("\n");
+    } else if (!strcmp(name, "recommendations")) {
+        printf("recommendations: %s", s_jstr(o, "kind"));
+        if (json_object_get(o, "category"))
+            printf(" category=%s", s_jstr(o, "category"));
+        if (json_object_get(o, "item"))
+            printf(" item=%s", s_jstr(o, "item"));
+        if (json_object_get(o, "max_price"))
+            printf(" max_price=%.2f", json_number_value(json_object_get(o, "max_price")));
+        printf(" page %lld\n", (long long) json_integer_value(json_object_get(o, "page")) + 1);
+        const char *lists[] = { "results", "together" };
+        for (size_t l = 0; l < 2; l++) {
+            size_t i;
+            const json_t *r;
+            json_array_foreach(json_object_get(o, lists[l]), i, r)
+            {
+                printf("  %s%-12s %-28s %8.2f  %s\n", l ? "+ " : "", s_jstr(r, "item"),
+                       s_jstr(r, "name"), json_number_value(json_object_get(r, "price")),
+                       s_jstr(r, "reason"));
+            }
+        }
+    } else if (!strcmp(name, "cart")) {
+        printf("cart: %lld item(s)\n", (long long) json_integer_value(json_object_get(o, "count")));
+    } else if (!strcmp(name, "answer")) {
+        printf("say: %s\n", s_jstr(o, "say"));
+    } else {
+        char *s = json_dumps(o, JSON_COMPACT);
+        printf("%s %s\n", name, s ? s : "");
+        free(s);
+    }
+}
+
+/* An answer of audio/photo/text: its parts in event order, then what to say. */
+static void
+s_human_answer(const json_t *o)
+{
+    const char *parts[] = { "intent", "product", "recommendations", "cart" };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (json_object_get(o, parts[i]))
+            s_human_part(parts[i], json_object_get(o, parts[i]));
+    s_human_part("answer", o);
+    fflush(stdout);
+}
+
 /* Sends one request and prints its reply. Returns an exit status. */
 static int
 s_call(s_ctx_t *c, const char *type, json_t *body, const void *frame, size_t frame_len)
@@ -124,7 +199,9 @@ s_call(s_ctx_t *c, const char *type, json_t *body, const void *frame, size_t fra
         return S_EIO;
     }
     int status = S_OK;
-    if (r.ok) {
+    if (r.ok && c->human && json_object_get(r.body, "say")) {
+        s_human_answer(r.body);
+    } else if (r.ok) {
         s_print(c, r.body);
     } else {
         fprintf(stderr, "shopctl: %s: %s\n", proto_err_name(r.code), r.message);
@@ -167,16 +244,23 @@ s_kv_body(int argc, char **argv, int *bad)
 }
 
 static int
-s_file_request(s_ctx_t *c, const char *type, const char *path)
+s_file_request(s_ctx_t *c, const char *type, const char *path, int argc, char **argv)
 {
     char err[512];
     size_t len;
+    int bad = 0;
+    json_t *body = s_kv_body(argc, argv, &bad);
+    if (bad) {
+        json_decref(body);
+        return S_EUSAGE;
+    }
     uint8_t *data = shop_read_file(path, S_FILE_MAX, &len, err, sizeof err);
     if (!data) {
         fprintf(stderr, "shopctl: %s\n", err);
+        json_decref(body);
         return S_EIO;
     }
-    json_t *body = json_pack("{s:s}", "name", path);
+    json_object_set_new(body, "name", json_string(path));
     int rc = s_call(c, type, body, data, len);
     free(data);
     return rc;
@@ -225,10 +309,14 @@ s_watch(s_ctx_t *c, int argc, char **argv)
             }
             break;
         }
-        char *s = json_dumps(ev, JSON_COMPACT);
-        printf("%s %s\n", topic, s ? s : "");
+        if (c->human) {
+            s_human_part(topic, json_object_get(ev, "body"));
+        } else {
+            char *s = json_dumps(ev, JSON_COMPACT);
+            printf("%s %s\n", topic, s ? s : "");
+            free(s);
+        }
         fflush(stdout);
-        free(s);
         json_decref(ev);
         seen++;
     }
@@ -328,6 +416,7 @@ main(int argc, char **argv)
         { "timeout", required_argument, NULL, 't' },
         { "count", required_argument, NULL, 'n' },
         { "compact", no_argument, NULL, 'c' },
+        { "human", no_argument, NULL, 'H' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -343,7 +432,7 @@ main(int argc, char **argv)
     if (!c.events_endpoint)
         c.events_endpoint = proto_default_endpoint(true, def_pub, sizeof def_pub);
     int opt;
-    while ((opt = getopt_long(argc, argv, "+e:p:s:k:S:t:n:chV", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+e:p:s:k:S:t:n:cHhV", longopts, NULL)) != -1) {
         switch (opt) {
         case 'e': c.endpoint = optarg; break;
         case 'p': c.events_endpoint = optarg; break;
@@ -353,6 +442,7 @@ main(int argc, char **argv)
         case 't': c.timeout_ms = atoi(optarg); break;
         case 'n': c.count = atoi(optarg); break;
         case 'c': c.compact = true; break;
+        case 'H': c.human = true; break;
         case 'h': s_usage(stdout); return S_OK;
         case 'V': printf("shopctl %s (protocol %d)\n", PACKAGE_VERSION, PROTO_VERSION); return 0;
         default: s_usage(stderr); return S_EUSAGE;
@@ -385,8 +475,14 @@ main(int argc, char **argv)
     } else if (!strcmp(cmd, "recommend") || !strcmp(cmd, "similar")) {
         json_t *b = s_kv_body(n, args, &bad);
         rc = bad ? (json_decref(b), S_EUSAGE) : s_call(&c, cmd, b, NULL, 0);
-    } else if ((!strcmp(cmd, "audio") || !strcmp(cmd, "photo")) && n == 1) {
-        rc = s_file_request(&c, cmd, args[0]);
+    } else if ((!strcmp(cmd, "audio") || !strcmp(cmd, "photo")) && n >= 1) {
+        rc = s_file_request(&c, cmd, args[0], n - 1, args + 1);
+    } else if (!strcmp(cmd, "text") && n >= 1) {
+        char text[1024] = "";
+        for (int i = 0; i < n; i++)
+            snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s", i ? " " : "",
+                     args[i]);
+        rc = s_call(&c, "text", json_pack("{s:s}", "text", text), NULL, 0);
     } else if (!strcmp(cmd, "request") && (n == 1 || n == 2)) {
         json_error_t jerr;
         json_t *b = n == 2 ? json_loads(args[1], 0, &jerr) : json_object();
