@@ -7,3 +7,6 @@ include $(srcdir)/fuzz/vision.mk
 include $(srcdir)/fuzz/audio.mk
 include $(srcdir)/fuzz/recommend.mk
 include $(srcdir)/fuzz/ipc.mk
+## reliability: `make fuzz` runner rules and smoke run, and the issue-8 tests
+include $(srcdir)/fuzz/all.mk
+include $(srcdir)/tests/rel_local.mk
