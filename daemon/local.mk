@@ -40,3 +40,10 @@ tests_daemon_demo_test_LDADD = $(TEST_LIBS)
 TESTS += tests/daemon_demo_test
 dist_check_SCRIPTS += tests/daemon_shopctl.sh tests/daemon_systemd.py
 TESTS += tests/daemon_shopctl.sh tests/daemon_systemd.py
+
+## end to end (issue 7): photos rendered from held-apart Fashion-MNIST items
+## (tests/e2e_mkdata, also used by bench/e2e), spoken requests synthesised by
+## espeak-ng with held-out voices, all through a real shopd
+noinst_PROGRAMS += tests/e2e_mkdata
+tests_e2e_mkdata_SOURCES = tests/e2e_mkdata.c tests/vision_util.c tests/vision_util.h
+tests_e2e_mkdata_CFLAGS = $(VISION_TEST_CFLAGS)
