@@ -721,7 +721,7 @@ flow_photo(handler_env_t *env, const proto_request_t *req, const void *bytes, si
             s_say(&a, "I cannot make out a product in this photo. Try one "
                                        "with the product alone on a plain background.");
         else
-            s_say(&a, "I am not sure what this is: it could be a %s or a %s. Try a photo with "
+            s_say(&a, "I am not sure what this is (%s? %s?). Try a photo with "
                       "the product alone on a plain background.",
                   res.top[0].name, res.n > 1 ? res.top[1].name : "something else");
     } else if (!item.id[0]) {
