@@ -50,16 +50,21 @@ s_store_err(s_answer_t *a, const char *what, char *err, size_t errlen)
 /* --- decoding: the one place (see flow.h) ------------------------------- */
 
 int
-flow_decode_audio(const void *bytes, size_t len, float **pcm, size_t *n, char *err,
-                  size_t errlen)
+flow_decode_audio(sandbox_t *sb, const void *bytes, size_t len, float **pcm, size_t *n,
+                  char *err, size_t errlen)
 {
+    if (sb)
+        return sandbox_decode_audio(sb, bytes, len, NULL, pcm, n, err, errlen);
     return audio_source_decode_mem(bytes, len, NULL, pcm, n, err, errlen);
 }
 
 int
-flow_decode_photo(const void *bytes, size_t len, vision_image_t *img, char *err, size_t errlen)
+flow_decode_photo(sandbox_t *sb, const void *bytes, size_t len, vision_image_t *img, char *err,
+                  size_t errlen)
 {
     /* grey is what the classifier's preprocessing uses anyway */
+    if (sb)
+        return sandbox_decode_image(sb, bytes, len, NULL, 1, img, err, errlen);
     return vision_decode_mem(bytes, len, NULL, 1, img, err, errlen);
 }
 
@@ -576,7 +581,7 @@ flow_audio(handler_env_t *env, const proto_request_t *req, const void *bytes, si
     uint64_t t0 = shop_now_ns();
     float *pcm = NULL;
     size_t n = 0;
-    if (flow_decode_audio(bytes, len, &pcm, &n, err, errlen) != 0)
+    if (flow_decode_audio(models_sandbox(env->models), bytes, len, &pcm, &n, err, errlen) != 0)
         return PROTO_E_INVALID;
     uint64_t t1 = shop_now_ns();
     kws_hit_t hits[S_MAX_HITS];
@@ -668,7 +673,7 @@ flow_photo(handler_env_t *env, const proto_request_t *req, const void *bytes, si
 {
     uint64_t t0 = shop_now_ns();
     vision_image_t img;
-    if (flow_decode_photo(bytes, len, &img, err, errlen) != 0)
+    if (flow_decode_photo(models_sandbox(env->models), bytes, len, &img, err, errlen) != 0)
         return PROTO_E_INVALID;
     uint64_t t1 = shop_now_ns();
     vision_classifier_t *clf = models_vision(env->models);

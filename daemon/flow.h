@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "daemon/handlers.h"
+#include "daemon/sandbox.h"
 #include "ipc/proto.h"
 #include "vision/decode.h"
 
@@ -45,14 +46,14 @@ proto_err_t flow_text(handler_env_t *env, const proto_request_t *req, json_t **b
 proto_err_t flow_photo(handler_env_t *env, const proto_request_t *req, const void *bytes,
                        size_t len, json_t **body, char *err, size_t errlen);
 
-/* The one place the flow decodes untrusted bytes (the contracts of
- * audio_source_decode_mem and vision_decode_mem with their defaults), so
- * moving decoding into a sandboxed worker is one edit. Return 0 or -1 with
- * err. */
-int flow_decode_audio(const void *bytes, size_t len, float **pcm, size_t *n, char *err,
-                      size_t errlen);
-int flow_decode_photo(const void *bytes, size_t len, vision_image_t *img, char *err,
-                      size_t errlen);
+/* The one place the flow decodes untrusted bytes: in the jailed worker sb
+ * (daemon/sandbox.h), or in-process when sb is NULL, with the contracts of
+ * audio_source_decode_mem and vision_decode_mem (default limits; photos as
+ * grey). Return 0 or -1 with err. */
+int flow_decode_audio(sandbox_t *sb, const void *bytes, size_t len, float **pcm, size_t *n,
+                      char *err, size_t errlen);
+int flow_decode_photo(sandbox_t *sb, const void *bytes, size_t len, vision_image_t *img,
+                      char *err, size_t errlen);
 
 /* {"session", "lines": [{"item", "quantity", "updated"}], "count"} for
  * session's cart: a new object, or NULL when the store fails. */

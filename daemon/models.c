@@ -26,6 +26,7 @@ struct _models_t {
     char (*items)[STORE_ID_MAX]; /* product of each indexed photo */
     float *emb;                 /* their embeddings, n_items x dim */
     int n_items, dim;
+    sandbox_t *sandbox;         /* decoder worker for request bytes, NULL when none */
 };
 
 static const char *
@@ -167,6 +168,10 @@ models_t *
 models_new(const conf_t *cfg, store_t *store)
 {
     models_t *self = xcalloc(1, sizeof *self);
+    char err[512];
+    self->sandbox = sandbox_new(NULL, err, sizeof err);
+    if (!self->sandbox)
+        log_warn("models: no decoder worker (%s); photos and audio are decoded in-process", err);
     models_reload(self, cfg, store);
     return self;
 }
@@ -181,6 +186,7 @@ models_destroy(models_t **self_p)
         s_free_obj((models_kind_t) k, &self->m[k].obj);
     intent_destroy(&self->grammar);
     s_index_clear(self);
+    sandbox_destroy(&self->sandbox);
     free(self);
     *self_p = NULL;
 }
@@ -238,6 +244,12 @@ vision_classifier_t *
 models_vision(models_t *self)
 {
     return self->m[MODELS_VISION].obj;
+}
+
+sandbox_t *
+models_sandbox(models_t *self)
+{
+    return self->sandbox;
 }
 
 int

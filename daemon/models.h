@@ -9,7 +9,8 @@
  * names (paths relative to the data directory or to data/demo); it is built
  * when the product model loads and rebuilt on every reload (SIGHUP), so a
  * new catalogue is searchable without a restart. Everything here is used by
- * the server's one thread. */
+ * the server's one thread. The set also owns the decoder worker, started
+ * before any ZeroMQ thread exists. */
 #ifndef SHOP_DAEMON_MODELS_H
 #define SHOP_DAEMON_MODELS_H
 
@@ -21,6 +22,7 @@
 #include "audio/intent.h"
 #include "audio/kws.h"
 #include "daemon/conf.h"
+#include "daemon/sandbox.h"
 #include "recommend/store.h"
 #include "vision/classify.h"
 
@@ -50,6 +52,11 @@ bool models_ready(const models_t *self, models_kind_t kind, const char **why);
 kws_t *models_kws(models_t *self);
 const intent_t *models_grammar(models_t *self);
 vision_classifier_t *models_vision(models_t *self);
+
+/* The jailed worker that decodes the photos and audio of requests
+ * (daemon/sandbox.h), started with the set; NULL when it could not start
+ * (logged), and then the flow decodes in-process. Owned by self. */
+sandbox_t *models_sandbox(models_t *self);
 
 /* One product found by visual search (out). */
 typedef struct {

@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""bench/e2e_bench.py: the main job's latency through a real shopd (issue 7).
+
+Starts shopd on the built-in defaults (demo store, shipped models) and, over
+its real ZeroMQ sockets, measures for RUNS requests each (default 200):
+  - spoken request: the time from sending a held-out-voice utterance ("show me
+    sneakers", espeak-ng en-us+f4, sent as a WAV frame after the speaker
+    stopped) to the "recommendations" event arriving at a subscriber;
+  - photo: the time from sending a 1 MP JPEG (1155x866, a product rendered by
+    tests/e2e_mkdata) to the "recommendations" event arriving;
+  - typed request ("show me sneakers" as text): the same without recognition,
+    for the share of the recommendation query;
+with shopd's own split of each (decode, recognise, total in the reply's
+timing_ms). Prints p50, p90, p99 and max in ms.
+
+usage: bench/e2e_bench.py [RUNS]; needs SHOP_TOP_BUILDDIR (shopd,
+tests/e2e_mkdata) and SHOPD_DATADIR."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import zmq
+
+TOP_SRC = os.environ.get("SHOP_TOP_SRCDIR", ".")
+TOP_BUILD = os.environ.get("SHOP_TOP_BUILDDIR", ".")
+DATADIR = os.environ.get("SHOPD_DATADIR", TOP_SRC)
+sys.path.insert(0, os.path.join(TOP_SRC, "examples"))
+import frontend  # noqa: E402
+
+RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+
+
+def pct(xs, p):
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def line(name, xs):
+    print(f"{name:<44} p50 {pct(xs, 50):7.2f}  p90 {pct(xs, 90):7.2f}  p99 {pct(xs, 99):7.2f}"
+          f"  max {max(xs):7.2f} ms  (n={len(xs)})")
+
+
+def run(client, events, session, type_, body, frames):
+    """One request; returns (ms to the recommendations event, reply)."""
+    t0 = time.perf_counter()
+    reply = client.request(type_, body, session=session, frames=frames, timeout=10)
+    t_event = None
+    while t_event is None:
+        ev = events.next(timeout=5)
+        if ev is None:
+            raise RuntimeError("no recommendations event")
+        if ev[0] == "recommendations" and ev[1].get("session") == session:
+            t_event = time.perf_counter()
+    return (t_event - t0) * 1000, reply
+
+
+def bench(client, events, name, type_, body, frames):
+    for _ in range(5):  # warm caches
+        run(client, events, "bench", type_, body, frames)
+    lat, srv = [], {}
+    for _ in range(RUNS):
+        ms, reply = run(client, events, "bench", type_, body, frames)
+        lat.append(ms)
+        for k, v in reply.get("timing_ms", {}).items():
+            srv.setdefault(k, []).append(v)
+    line(f"{name}: sent -> recommendations event", lat)
+    for k, v in srv.items():
+        line(f"  in shopd: {k}", v)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="shop-e2e-bench-")
+    ep, pub = f"ipc://{tmp}/req.sock", f"ipc://{tmp}/events.sock"
+    log = open(os.path.join(tmp, "shopd.log"), "w")
+    conf = os.path.join(tmp, "shopd.conf")
+    with open(conf, "w") as f:
+        # SHOP_E2E_VISION_MODEL measures with another product model file
+        vision = os.environ.get("SHOP_E2E_VISION_MODEL", "models/vision.nn")
+        f.write(f"[models]\nvision = {vision}\n")
+    proc = subprocess.Popen([os.path.join(TOP_BUILD, "shopd"), "--foreground", "--config", conf,
+                             "--endpoint", ep,
+                             "--pub-endpoint", pub, "--db", os.path.join(tmp, "shop.db")],
+                            stdout=log, stderr=log)
+    try:
+        client = frontend.ShopClient(ep)
+        for _ in range(600):
+            try:
+                status = client.request("status", timeout=0.1)
+                break
+            except TimeoutError:
+                pass
+        events = frontend.EventStream(pub, topics=("recommendations",))
+        time.sleep(0.3)
+        models = status.get("models", {})
+        print(f"e2e bench: {RUNS} runs each, shopd pid {proc.pid}, "
+              f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+        wav = os.path.join(tmp, "utt.wav")
+        subprocess.run(["espeak-ng", "-v", "en-us+f4", "-w", wav, "show me sneakers"], check=True)
+        with open(wav, "rb") as f:
+            audio = f.read()
+        bench(client, events, "text 'show me sneakers'", "text", {"text": "show me sneakers"}, [])
+        if models.get("kws", {}).get("loaded"):
+            print(f"spoken request: {len(audio)} bytes, {(len(audio) - 44) / 2 / 22050:.2f} s "
+                  "of speech at 22.05 kHz")
+            bench(client, events, "spoken 'show me sneakers'", "audio", {}, [audio])
+        else:
+            print("spoken request: skipped, no keyword-spotting model")
+        if models.get("vision", {}).get("loaded"):
+            subprocess.run([os.path.join(TOP_BUILD, "tests", "e2e_mkdata"),
+                            "/usr/share/datasets/fashion-mnist", tmp, "1155", "866"],
+                           check=True, stdout=subprocess.DEVNULL)
+            # the first product the model is sure of (an unsure answer has no
+            # recommendations to wait for)
+            for name in ("sneaker", "bag", "trouser", "pullover", "ankle-boot", "dress", "coat",
+                         "sandal", "shirt", "t-shirt-top"):
+                with open(os.path.join(tmp, name + ".jpg"), "rb") as f:
+                    photo = f.read()
+                r = client.request("photo", {}, session="probe", frames=[photo], timeout=10)
+                if "recommendations" in r:
+                    break
+            print(f"photo: {name}, 1155x866 JPEG, {len(photo)} bytes")
+            bench(client, events, "photo (1 MP JPEG)", "photo", {}, [photo])
+        else:
+            print("photo: skipped, no product model")
+        events.close()
+        client.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=20)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if rc == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
