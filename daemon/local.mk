@@ -49,3 +49,7 @@ tests_e2e_mkdata_SOURCES = tests/e2e_mkdata.c tests/vision_util.c tests/vision_u
 tests_e2e_mkdata_CFLAGS = $(VISION_TEST_CFLAGS)
 dist_check_SCRIPTS += tests/e2e_flow.py
 TESTS += tests/e2e_flow.py
+check_PROGRAMS += tests/e2e_session_test
+tests_e2e_session_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_e2e_session_test_LDADD = $(TEST_LIBS)
+TESTS += tests/e2e_session_test
