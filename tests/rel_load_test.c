@@ -1,0 +1,462 @@
+/* tests/rel_load_test.c: 50 concurrent clients, and bad clients that must not
+ * slow them down.
+ *
+ * A real shopd (demo store imported) on ipc:// sockets. REL_LOAD_CLIENTS
+ * well-behaved DEALER clients (default 50) send, one request at a time, a mix
+ * of audio (a WAV frame), photos (a demo product photo), recommendation
+ * queries and events for REL_LOAD_SECONDS (default 3; `make soak` runs 60).
+ * Each request carries a unique id; a reply that is not the one awaited
+ * (an earlier id, a duplicate) or no reply within 10 s fails the test.
+ * Phase 1 runs the good clients alone; phase 2 adds bad ones: clients that
+ * send without ever reading, clients sending frames over max_message_size,
+ * and raw connections that stall in the ZMTP handshake. The good clients'
+ * p50/p99 of both phases are printed; phase 2's p99 must stay within a
+ * bound of phase 1's. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/util.h"
+#include "ipc/client.h"
+#include "ipc/proto.h"
+
+#define MAX_GOOD 256
+#define N_DEAF 5
+#define N_HUGE 3
+#define N_STALL 20
+
+typedef struct {
+    pid_t pid;
+    char dir[64];
+    char ep[160], pub_ep[160], db[160], conf[160], log[160], sock[100];
+} s_shopd_t;
+
+static char s_shopd_bin[1024];
+static s_shopd_t s_d;
+static uint8_t *s_wav, *s_png;
+static size_t s_wav_len, s_png_len;
+
+/* A good client's results. */
+typedef struct {
+    int index;
+    double seconds;
+    uint64_t *lat_ns;          /* one per answered request */
+    size_t n, cap;
+    size_t lost, dup, internal;
+    size_t ok[4], err[4];      /* per kind: audio, photo, recommend, event */
+} s_good_t;
+
+static const char *const s_kinds[4] = {"audio", "photo", "recommend", "event"};
+
+static void s_prepare(s_shopd_t *d)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->dir, sizeof d->dir, "/tmp/shopd-load-XXXXXX");
+    assert_non_null(mkdtemp(d->dir));
+    snprintf(d->sock, sizeof d->sock, "%.64s/req.sock", d->dir);
+    snprintf(d->ep, sizeof d->ep, "ipc://%s", d->sock);
+    snprintf(d->pub_ep, sizeof d->pub_ep, "ipc://%s/events.sock", d->dir);
+    snprintf(d->db, sizeof d->db, "%s/shop.db", d->dir);
+    snprintf(d->conf, sizeof d->conf, "%s/shopd.conf", d->dir);
+    snprintf(d->log, sizeof d->log, "%s/shopd.log", d->dir);
+    FILE *f = fopen(d->conf, "w");
+    assert_non_null(f);
+    /* small frame limits keep the huge-frame clients cheap for the machine */
+    fputs("[daemon]\nstatus_interval = 0\n[ipc]\nmax_message_size = 4M\nmax_photo_size = 2M\n"
+          "max_audio_size = 2M\nhandshake_timeout = 2000\n[store]\nimport_demo = yes\n", f);
+    fclose(f);
+}
+
+static void s_spawn(s_shopd_t *d)
+{
+    d->pid = fork();
+    assert_true(d->pid >= 0);
+    if (d->pid == 0) {
+        int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(s_shopd_bin, "shopd", "--foreground", "--config", d->conf, "--endpoint", d->ep,
+              "--pub-endpoint", d->pub_ep, "--db", d->db, (char *) NULL);
+        _exit(127);
+    }
+    char err[512];
+    client_t *c = client_new(d->ep, NULL, err, sizeof err);
+    assert_non_null(c);
+    uint64_t end = shop_now_ns() + 90ull * 1000000000u;
+    bool ready = false;
+    while (!ready && shop_now_ns() < end) {
+        proto_reply_t r;
+        if (client_request(c, "status", NULL, NULL, NULL, NULL, 0, 300, &r, err, sizeof err) ==
+            0) {
+            ready = r.ok;
+            proto_reply_clear(&r);
+        }
+        int st;
+        if (waitpid(d->pid, &st, WNOHANG) == d->pid)
+            fail_msg("shopd exited during start-up (see %s)", d->log);
+    }
+    client_destroy(&c);
+    if (!ready)
+        fail_msg("shopd did not answer within 90 s (see %s)", d->log);
+}
+
+static void s_cleanup(s_shopd_t *d)
+{
+    if (d->pid > 0) {
+        kill(d->pid, SIGTERM);
+        int st;
+        waitpid(d->pid, &st, 0);
+        d->pid = 0;
+    }
+    if (!d->dir[0])
+        return;
+    const char *files[] = {"req.sock", "events.sock", "shop.db", "shop.db-wal", "shop.db-shm",
+                           "shopd.conf", "shopd.log"};
+    char path[256];
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(path, sizeof path, "%s/%s", d->dir, files[i]);
+        unlink(path);
+    }
+    rmdir(d->dir);
+    d->dir[0] = '\0';
+}
+
+static int s_teardown(void **state)
+{
+    (void) state;
+    s_cleanup(&s_d);
+    return 0;
+}
+
+static volatile int s_stop_bad;
+
+/* Waits for the reply to id on sock. Returns 1 with it in *r, 0 when none
+ * came within 10 s; counts replies carrying any other id in *dup. */
+static int s_await(void *sock, const char *id, proto_reply_t *r, size_t *dup)
+{
+    uint64_t end = shop_now_ns() + 10ull * 1000000000u;
+    while (shop_now_ns() < end) {
+        zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 100) <= 0)
+            continue;
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, 0) < 0) {
+            zmq_msg_close(&m);
+            continue;
+        }
+        char err[256];
+        proto_reply_t got;
+        int more = zmq_msg_more(&m);
+        proto_err_t pe = proto_reply_decode(zmq_msg_data(&m), zmq_msg_size(&m), &got, err,
+                                            sizeof err);
+        zmq_msg_close(&m);
+        while (more) {
+            /* replies are one frame: drain anything else */
+            zmq_msg_init(&m);
+            zmq_msg_recv(&m, sock, 0);
+            more = zmq_msg_more(&m);
+            zmq_msg_close(&m);
+        }
+        if (pe != PROTO_OK) {
+            (*dup)++;
+            continue;
+        }
+        if (strcmp(got.id, id) == 0) {
+            *r = got;
+            return 1;
+        }
+        (*dup)++;
+        proto_reply_clear(&got);
+    }
+    return 0;
+}
+
+static void *s_good_main(void *arg)
+{
+    s_good_t *g = arg;
+    void *ctx = zmq_ctx_new();
+    void *sock = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_connect(sock, s_d.ep);
+    uint64_t end = shop_now_ns() + (uint64_t) (g->seconds * 1e9);
+    for (unsigned seq = 0; shop_now_ns() < end; seq++) {
+        int kind = (int) ((seq + (unsigned) g->index) % 4);
+        char id[64];
+        snprintf(id, sizeof id, "load-%d-%d-%u", (int) getpid(), g->index, seq);
+        json_t *body = NULL;
+        const void *frame = NULL;
+        size_t flen = 0;
+        char cust[32];
+        snprintf(cust, sizeof cust, "load-c%d", g->index);
+        if (kind == 0) {
+            body = json_pack("{s:s}", "name", "tone16k.wav");
+            frame = s_wav;
+            flen = s_wav_len;
+        } else if (kind == 1) {
+            body = json_pack("{s:s}", "name", "bag-01.png");
+            frame = s_png;
+            flen = s_png_len;
+        } else if (kind == 2) {
+            body = json_pack("{s:s, s:s, s:i}", "kind", "personal", "customer", cust, "limit", 5);
+        } else {
+            body = json_pack("{s:s, s:s, s:s}", "customer", cust, "item", "bag-01", "kind",
+                             "view");
+        }
+        size_t elen;
+        char *env = proto_request_encode(id, s_kinds[kind], "load", body, &elen);
+        json_decref(body);
+        uint64_t t0 = shop_now_ns();
+        zmq_send(sock, env, elen, frame ? ZMQ_SNDMORE : 0);
+        if (frame)
+            zmq_send(sock, frame, flen, 0);
+        free(env);
+        proto_reply_t r;
+        if (!s_await(sock, id, &r, &g->dup)) {
+            g->lost++;
+            continue;
+        }
+        uint64_t dt = shop_now_ns() - t0;
+        if (g->n == g->cap) {
+            g->cap = g->cap ? 2 * g->cap : 1024;
+            g->lat_ns = xrealloc(g->lat_ns, g->cap * sizeof *g->lat_ns);
+        }
+        g->lat_ns[g->n++] = dt;
+        if (r.ok)
+            g->ok[kind]++;
+        else
+            g->err[kind]++;
+        if (!r.ok && r.code == PROTO_E_INTERNAL)
+            g->internal++;
+        proto_reply_clear(&r);
+    }
+    /* anything arriving after the last reply is a duplicate */
+    proto_reply_t r;
+    if (s_await(sock, "(none)", &r, &g->dup))
+        proto_reply_clear(&r);
+    zmq_close(sock);
+    zmq_ctx_term(ctx);
+    return NULL;
+}
+
+/* Sends status requests as fast as it can and never reads a reply. */
+static void *s_deaf_main(void *arg)
+{
+    (void) arg;
+    void *ctx = zmq_ctx_new();
+    void *sock = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0, rcvhwm = 10;
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(sock, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
+    zmq_connect(sock, s_d.ep);
+    size_t elen;
+    json_t *body = json_pack("{s:s, s:i}", "kind", "popular", "limit", 100);
+    char *env = proto_request_encode("deaf", "recommend", NULL, body, &elen);
+    json_decref(body);
+    while (!s_stop_bad) {
+        if (zmq_send(sock, env, elen, ZMQ_DONTWAIT) < 0)
+            usleep(1000);
+    }
+    free(env);
+    zmq_close(sock);
+    zmq_ctx_term(ctx);
+    return NULL;
+}
+
+/* Sends a photo frame over max_message_size (libzmq drops the connection),
+ * reconnecting each time. */
+static void *s_huge_main(void *arg)
+{
+    (void) arg;
+    size_t big = 5u << 20;
+    uint8_t *buf = xcalloc(1, big);
+    memcpy(buf, "\x89PNG\r\n\x1a\n", 8);
+    size_t elen;
+    char *env = proto_request_encode("huge", "photo", NULL, NULL, &elen);
+    void *ctx = zmq_ctx_new();
+    while (!s_stop_bad) {
+        void *sock = zmq_socket(ctx, ZMQ_DEALER);
+        int zero = 0;
+        zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_connect(sock, s_d.ep);
+        zmq_send(sock, env, elen, ZMQ_SNDMORE);
+        zmq_send(sock, buf, big, 0);
+        usleep(200000);
+        zmq_close(sock);
+    }
+    zmq_ctx_term(ctx);
+    free(env);
+    free(buf);
+    return NULL;
+}
+
+/* Opens raw connections that send half a ZMTP greeting and then nothing. */
+static void *s_stall_main(void *arg)
+{
+    (void) arg;
+    int fds[N_STALL];
+    int n = 0;
+    while (!s_stop_bad) {
+        for (; n < N_STALL; n++) {
+            int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            struct sockaddr_un a = {.sun_family = AF_UNIX};
+            snprintf(a.sun_path, sizeof a.sun_path, "%s", s_d.sock);
+            if (fd < 0 || connect(fd, (struct sockaddr *) &a, sizeof a) != 0) {
+                if (fd >= 0)
+                    close(fd);
+                break;
+            }
+            /* the signature's first bytes only */
+            ssize_t w = write(fd, "\xff\0\0\0\0\0\0\0", 8);
+            (void) w;
+            fds[n] = fd;
+        }
+        usleep(100000);
+        /* shopd drops them after handshake_timeout: open new ones for the dropped */
+        for (int i = 0; i < n; i++) {
+            char b[64];
+            ssize_t r = recv(fds[i], b, sizeof b, MSG_DONTWAIT);
+            if (r == 0) {
+                close(fds[i]);
+                fds[i] = fds[--n];
+                i--;
+            }
+        }
+    }
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    return NULL;
+}
+
+static int s_cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+/* Runs the good clients for seconds (with the bad ones when bad) and
+ * returns their p99 in ms; prints the phase's figures. */
+static double s_phase(int nclients, double seconds, bool bad)
+{
+    s_good_t *gs = xcalloc((size_t) nclients, sizeof *gs);
+    pthread_t th[MAX_GOOD], bt[N_DEAF + N_HUGE + 1];
+    int nbt = 0;
+    s_stop_bad = 0;
+    if (bad) {
+        for (int i = 0; i < N_DEAF; i++)
+            pthread_create(&bt[nbt++], NULL, s_deaf_main, NULL);
+        for (int i = 0; i < N_HUGE; i++)
+            pthread_create(&bt[nbt++], NULL, s_huge_main, NULL);
+        pthread_create(&bt[nbt++], NULL, s_stall_main, NULL);
+        usleep(300000);
+    }
+    for (int i = 0; i < nclients; i++) {
+        gs[i].index = i;
+        gs[i].seconds = seconds;
+        assert_int_equal(pthread_create(&th[i], NULL, s_good_main, &gs[i]), 0);
+    }
+    for (int i = 0; i < nclients; i++)
+        pthread_join(th[i], NULL);
+    s_stop_bad = 1;
+    for (int i = 0; i < nbt; i++)
+        pthread_join(bt[i], NULL);
+
+    size_t total = 0, lost = 0, dup = 0, internal = 0, ok[4] = {0}, err[4] = {0};
+    for (int i = 0; i < nclients; i++)
+        total += gs[i].n;
+    uint64_t *all = xmalloc((total ? total : 1) * sizeof *all);
+    size_t k = 0;
+    for (int i = 0; i < nclients; i++) {
+        memcpy(all + k, gs[i].lat_ns, gs[i].n * sizeof *all);
+        k += gs[i].n;
+        lost += gs[i].lost;
+        dup += gs[i].dup;
+        internal += gs[i].internal;
+        for (int j = 0; j < 4; j++) {
+            ok[j] += gs[i].ok[j];
+            err[j] += gs[i].err[j];
+        }
+        free(gs[i].lat_ns);
+    }
+    qsort(all, total, sizeof *all, s_cmp_u64);
+    double p50 = total ? all[total / 2] / 1e6 : 0, p99 = total ? all[total * 99 / 100] / 1e6 : 0;
+    double pmax = total ? all[total - 1] / 1e6 : 0;
+    printf("# %s: %d clients x %.0f s: %zu replies (%.0f/s), lost %zu, duplicated %zu; "
+           "p50 %.2f ms, p99 %.2f ms, max %.1f ms\n", bad ? "with bad clients" : "alone",
+           nclients, seconds, total, total / seconds, lost, dup, p50, p99, pmax);
+    printf("#   ok/error replies: audio %zu/%zu, photo %zu/%zu, recommend %zu/%zu, event %zu/%zu\n",
+           ok[0], err[0], ok[1], err[1], ok[2], err[2], ok[3], err[3]);
+    free(all);
+    free(gs);
+    assert_int_equal(lost, 0);
+    assert_int_equal(dup, 0);
+    assert_int_equal(internal, 0);
+    /* every event was recorded: the store is not what fails under load */
+    assert_int_equal(err[3], 0);
+    assert_true(ok[3] > 0);
+    assert_true(total > (size_t) nclients);
+    return p99;
+}
+
+static void test_load_with_and_without_bad_clients(void **state)
+{
+    (void) state;
+    const char *v = getenv("REL_LOAD_SECONDS");
+    double seconds = v && *v ? atof(v) : 3.0;
+    v = getenv("REL_LOAD_CLIENTS");
+    int nclients = v && *v ? atoi(v) : 50;
+    if (nclients < 1 || nclients > MAX_GOOD)
+        nclients = 50;
+    s_prepare(&s_d);
+    s_spawn(&s_d);
+    double p99_alone = s_phase(nclients, seconds, false);
+    double p99_bad = s_phase(nclients, seconds, true);
+    printf("# p99 with bad clients / alone: %.2f\n", p99_alone > 0 ? p99_bad / p99_alone : 0);
+    /* generous: the machine is shared, but a stalled loop would be seconds */
+    assert_true(p99_bad <= 3 * p99_alone + 100.0);
+    s_cleanup(&s_d);
+}
+
+static uint8_t *s_load(const char *rel, size_t *len)
+{
+    const char *top = getenv("SHOP_TOP_SRCDIR");
+    char path[1024], err[256];
+    snprintf(path, sizeof path, "%s/%s", top ? top : ".", rel);
+    return shop_read_file(path, 16 << 20, len, err, sizeof err);
+}
+
+int main(void)
+{
+    const char *top = getenv("SHOP_TOP_BUILDDIR");
+    snprintf(s_shopd_bin, sizeof s_shopd_bin, "%s/shopd", top ? top : ".");
+    s_wav = s_load("fuzz/corpus/audio_source/tone16k.wav", &s_wav_len);
+    s_png = s_load("data/demo/photos/bag-01.png", &s_png_len);
+    if (access(s_shopd_bin, X_OK) != 0 || !s_wav || !s_png) {
+        printf("1..0 # SKIP no shopd binary, or no demo store in the tree\n");
+        return 77;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_load_with_and_without_bad_clients, s_teardown),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    free(s_wav);
+    free(s_png);
+    return rc;
+}
