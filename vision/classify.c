@@ -21,7 +21,9 @@ struct _vision_classifier_t {
     int dim;                  /* its size */
     float threshold;          /* top probability under which we are unsure */
     float *x;                 /* one input, size^2 */
-    float *probs;             /* classes */
+    float *xm;                /* its mirror image */
+    float *probs;             /* classes, averaged over the image and its mirror */
+    float *probs_m;           /* classes of the mirror image */
     float *emb;               /* dim, normalised copy handed out */
     char err[256];            /* last failure */
 };
@@ -71,7 +73,9 @@ vision_classifier_new(const char *model_path, char *err, size_t errlen)
         goto fail;
     }
     self->x = xmallocarray((size_t) self->spec.size * (size_t) self->spec.size, sizeof(float));
+    self->xm = xmallocarray((size_t) self->spec.size * (size_t) self->spec.size, sizeof(float));
     self->probs = xmallocarray((size_t) self->classes, sizeof(float));
+    self->probs_m = xmallocarray((size_t) self->classes, sizeof(float));
     self->emb = xmallocarray((size_t) self->dim, sizeof(float));
     return self;
 fail:
@@ -89,6 +93,8 @@ vision_classifier_destroy(vision_classifier_t **clf_p)
     vision_prep_destroy(&self->prep);
     free(self->x);
     free(self->probs);
+    free(self->xm);
+    free(self->probs_m);
     free(self->emb);
     free(self);
     *clf_p = NULL;
@@ -98,21 +104,30 @@ int
 vision_classify_input(vision_classifier_t *self, const float *x, vision_result_t *res)
 {
     memset(res, 0, sizeof *res);
-    if (nn_forward(self->net, x, 1, self->probs) < 0) {
-        snprintf(self->err, sizeof self->err, "model: %s", nn_error(self->net));
-        return -1;
-    }
-    const float *e = nn_layer_output(self->net, self->emb_layer, NULL);
-    if (!e) {
-        snprintf(self->err, sizeof self->err, "model: no embedding output");
-        return -1;
-    }
+    /* the model was trained on mirrored images too, and products face
+     * either way: the answer is the mean over the image and its mirror */
+    int n = self->spec.size;
+    for (int y = 0; y < n; y++)
+        for (int c = 0; c < n; c++)
+            self->xm[y * n + c] = x[y * n + (n - 1 - c)];
+    const float *e;
+    if (nn_forward(self->net, self->xm, 1, self->probs_m) < 0
+        || !(e = nn_layer_output(self->net, self->emb_layer, NULL)))
+        goto fail;
+    memcpy(self->emb, e, (size_t) self->dim * sizeof(float));
+    if (nn_forward(self->net, x, 1, self->probs) < 0
+        || !(e = nn_layer_output(self->net, self->emb_layer, NULL)))
+        goto fail;
+    for (int c = 0; c < self->classes; c++)
+        self->probs[c] = 0.5f * (self->probs[c] + self->probs_m[c]);
     double ss = 0;
-    for (int i = 0; i < self->dim; i++)
-        ss += (double) e[i] * e[i];
+    for (int i = 0; i < self->dim; i++) {
+        self->emb[i] += e[i];
+        ss += (double) self->emb[i] * self->emb[i];
+    }
     float inv = ss > 0 ? (float) (1.0 / sqrt(ss)) : 0.0f;
     for (int i = 0; i < self->dim; i++)
-        self->emb[i] = e[i] * inv;
+        self->emb[i] *= inv;
     res->embedding = self->emb;
     res->dim = self->dim;
     /* top-k by selection: k and classes are small */
@@ -133,6 +148,9 @@ vision_classify_input(vision_classifier_t *self, const float *x, vision_result_t
     res->n = k;
     res->unsure = res->top[0].prob < self->threshold;
     return 0;
+fail:
+    snprintf(self->err, sizeof self->err, "model: %s", nn_error(self->net));
+    return -1;
 }
 
 int

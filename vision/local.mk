@@ -10,6 +10,13 @@ libshop_a_SOURCES += \
 	vision/train.c vision/eval.c
 ## the Fashion-MNIST reader inflates the dataset's .gz files with zlib
 DEP_LIBS += -lz
+## the product model, made by `shop-train vision` (models/README.md)
+nobase_dist_pkgdata_DATA += models/vision.nn
+
+## `make eval`: the shipped model on the 10k Fashion-MNIST test set
+EVAL_RUN += eval-vision
+eval-vision: shop-eval
+	SHOPD_DATADIR='$(abs_top_srcdir)' nice -n 10 ./shop-eval vision --json
 
 ## tests: stb_image_write (tests/vision_util.c) shifts signed ints, which
 ## UBSan builds would report; only that check is off for these programs

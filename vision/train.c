@@ -27,6 +27,7 @@ typedef struct {
     const char *data_dir;
     const char *out;
     const char *finalize;
+    const char *init;
     int epochs, batch, width, blocks, val, threads, limit;
     float lr, wd, smoothing, erase;
     bool adamw;
@@ -52,6 +53,7 @@ s_usage(FILE *f)
             "  --val N          training images held out for the threshold (default 5000)\n"
             "  --limit N        train on the first N images only (quick runs)\n"
             "  --threads N      (default 2)       --seed N    (default 1)\n"
+            "  --init PATH      start from a trained model's weights (fine-tuning)\n"
             "  --finalize PATH  no training: take the weights of a checkpoint (<out>.partial\n"
             "                   of a run cut short), choose the threshold, write --out\n");
 }
@@ -173,6 +175,7 @@ s_parse(int argc, char **argv, s_opts_t *o)
         { "limit", required_argument, NULL, 'L' },  { "threads", required_argument, NULL, 't' },
         { "seed", required_argument, NULL, 'S' },   { "help", no_argument, NULL, 'h' },
         { "finalize", required_argument, NULL, 'F' },
+        { "init", required_argument, NULL, 'I' },
         { NULL, 0, NULL, 0 },
     };
     *o = (s_opts_t) { .data_dir = VISION_FMNIST_DIR, .out = "models/vision.nn", .epochs = 12,
@@ -198,6 +201,7 @@ s_parse(int argc, char **argv, s_opts_t *o)
         case 't': o->threads = atoi(optarg); break;
         case 'S': o->seed = strtoull(optarg, NULL, 10); break;
         case 'F': o->finalize = optarg; break;
+        case 'I': o->init = optarg; break;
         case 'h': s_usage(stdout); return 1;
         default: s_usage(stderr); return -1;
         }
@@ -262,8 +266,9 @@ vision_train_main(int argc, char **argv)
     free(perm);
     vision_fmnist_release(&ds);
 
-    nn_net_t *net = o.finalize ? nn_load(o.finalize, err, sizeof err)
-                               : s_build(o.width, o.blocks, o.seed, err, sizeof err);
+    const char *from = o.finalize ? o.finalize : o.init;
+    nn_net_t *net = from ? nn_load(from, err, sizeof err)
+                         : s_build(o.width, o.blocks, o.seed, err, sizeof err);
     if (!net) {
         fprintf(stderr, "shop-train vision: %s\n", err);
         free(x);
@@ -311,13 +316,27 @@ vision_train_main(int argc, char **argv)
     double val_acc = nn_evaluate(net, &val, NULL);
 
     /* the "unsure" threshold from the held-out images */
+    /* as vision_classify answers: the mean over each image and its mirror */
     float *probs = xmallocarray((size_t) n_val * VISION_FMNIST_CLASSES, sizeof(float));
+    float *probs_m = xmallocarray((size_t) n_val * VISION_FMNIST_CLASSES, sizeof(float));
+    float *mirror = xmallocarray((size_t) n_val * 784, sizeof(float));
+    for (int k = 0; k < n_val; k++)
+        for (int r = 0; r < 28; r++)
+            for (int c = 0; c < 28; c++)
+                mirror[(size_t) k * 784 + (size_t) (r * 28 + c)]
+                    = val.x[(size_t) k * 784 + (size_t) (r * 28 + 27 - c)];
     rc = -1;
-    if (nn_forward(net, val.x, n_val, probs) < 0) {
+    if (nn_forward(net, val.x, n_val, probs) < 0 || nn_forward(net, mirror, n_val, probs_m) < 0) {
         fprintf(stderr, "shop-train vision: %s\n", nn_error(net));
         free(probs);
+        free(probs_m);
+        free(mirror);
         goto out;
     }
+    for (size_t i = 0; i < (size_t) n_val * VISION_FMNIST_CLASSES; i++)
+        probs[i] = 0.5f * (probs[i] + probs_m[i]);
+    free(probs_m);
+    free(mirror);
     vision_threshold_t th;
     vision_model_threshold(probs, val.y, n_val, VISION_FMNIST_CLASSES, &th);
     free(probs);
@@ -339,10 +358,10 @@ vision_train_main(int argc, char **argv)
     nn_meta_set(net, "val_acc", buf);
     snprintf(buf, sizeof buf,
              "shop-train vision --epochs %d --batch %d --lr %g --wd %g%s --width %d --blocks %d "
-             "--smoothing %g --erase %g --val %d --seed %llu%s",
+             "--smoothing %g --erase %g --val %d --seed %llu%s%s%s",
              o.epochs, o.batch, o.lr, o.wd, o.adamw ? " --adamw" : "", o.width, o.blocks,
              o.smoothing, o.erase, o.val, (unsigned long long) o.seed,
-             o.limit ? " --limit (subset)" : "");
+             o.limit ? " --limit (subset)" : "", o.init ? " --init " : "", o.init ? o.init : "");
     nn_meta_set(net, "train_command", buf);
     if (o.finalize)
         snprintf(buf, sizeof buf, "finalized from the checkpoint %s (see the training log)",
