@@ -22,8 +22,9 @@ ipc_envelope_fuzz:ipc_envelope:-max_len=4096
 config_fuzz:config:-max_len=8192"
 
 if [ ! -x "$top_build/fuzz/ipc_envelope_fuzz" ]; then
+    # TAP's own skip: the .sh harness has no exit-77 wrapper
     echo "1..0 # SKIP fuzzers not built (configure CC=clang --enable-fuzzers)"
-    exit 77
+    exit 0
 fi
 if [ "$mode" = report ]; then
     seconds=${FUZZ_TIME:-600}
@@ -66,5 +67,9 @@ echo "$targets" | while IFS=: read -r name corpus extra; do
         echo "not ok $i - $line, FINDING (exit $rc, see $log)"
         grep -m 3 'ERROR\|SUMMARY' "$log" | sed 's/^/# /'
     fi
-    [ "$mode" = report ] && echo "$(date -u +%FT%TZ) $line, exit $rc" >>"$top_build/fuzz-report.txt"
+    if [ "$mode" = report ]; then
+        echo "$(date -u +%FT%TZ) $line, exit $rc" >>"$top_build/fuzz-report.txt"
+    fi
 done
+# the verdict is in the TAP lines
+exit 0
