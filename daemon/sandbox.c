@@ -396,7 +396,8 @@ static void s_kill(sandbox_t *sb, char *how, size_t howlen)
         int st = 0;
         /* a worker that already died keeps its own cause of death */
         pid_t r = waitpid(sb->pid, &st, WNOHANG);
-        if (r == 0) {
+        /* r < 0: SIGCHLD ignored by someone, the child may still run */
+        if (r <= 0) {
             kill(sb->pid, SIGKILL);
             r = waitpid(sb->pid, &st, 0);
             if (how && howlen)
