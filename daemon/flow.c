@@ -748,14 +748,24 @@ flow_photo(handler_env_t *env, const proto_request_t *req, const void *bytes, si
         /* the product in view is the one photographed, not the first suggestion */
         shop_strlcpy(a.sess.product, item.id, sizeof a.sess.product);
         a.sess.price = item.price;
-        json_t *tog = json_array();
-        rec_query_t q = { .kind = REC_Q_TOGETHER, .item = item.id, .k = 3,
+        /* bought together, apart from what the similar list already shows */
+        json_t *all = json_array(), *tog = json_array();
+        const json_t *shown = json_object_get(a.recs, "results");
+        rec_query_t q = { .kind = REC_Q_TOGETHER, .item = item.id,
+                          .k = 3 + (int) json_array_size(shown),
                           .customer = a.sess.customer[0] ? a.sess.customer : NULL };
-        if (s_rec(&a, &q, tog, err, errlen) < 0) {
+        if (s_rec(&a, &q, all, err, errlen) < 0) {
+            json_decref(all);
             json_decref(tog);
             s_end(&a);
             return PROTO_E_NOT_AVAILABLE;
         }
+        for (size_t i = 0; i < json_array_size(all) && json_array_size(tog) < 3; i++) {
+            json_t *x = json_array_get(all, i);
+            if (!s_has_item(shown, json_string_value(json_object_get(x, "item"))))
+                json_array_append(tog, x);
+        }
+        json_decref(all);
         json_object_set_new(a.recs, "together", tog);
         s_say(&a, "That looks like %s (%.2f).%s%s", item.name, item.price,
               s_nrecs(&a) ? " Similar: " : "", s_first_name(&a));
