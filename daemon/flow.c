@@ -477,7 +477,10 @@ s_intent(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
         if ((rc = s_run_query(a, err, errlen)) != PROTO_OK)
             return rc;
         if (!s_nrecs(a) && next) {
+            /* the screen keeps showing the last page */
             s->page--;
+            json_decref(a->recs);
+            a->recs = NULL;
             s_say(a, "There are no more results.");
         } else {
             s_say(a, "Page %d: %s.", s->page + 1, s_first_name(a));
