@@ -300,5 +300,14 @@ models_status_json(const models_t *self)
             json_object_set_new(e, "indexed_photos", json_integer(self->n_items));
         json_object_set_new(o, s_names[k], e);
     }
+    json_t *dec = json_pack("{s:b}", "jailed", self->sandbox != NULL);
+    if (self->sandbox) {
+        sandbox_stats_t st;
+        sandbox_stats(self->sandbox, &st);
+        json_object_set_new(dec, "requests", json_integer((json_int_t) st.requests));
+        json_object_set_new(dec, "rejected", json_integer((json_int_t) st.rejected));
+        json_object_set_new(dec, "restarts", json_integer((json_int_t) st.restarts));
+    }
+    json_object_set_new(o, "decoder", dec);
     return o;
 }

@@ -76,7 +76,8 @@ int models_visual_search(models_t *self, const float *emb, int k, const char *ex
 const float *models_item_embedding(models_t *self, const char *item);
 
 /* {"kws": {"loaded": bool, "path": ..., "error": ...}, "vision": {...,
- * "indexed_photos": n}}: a new object. */
+ * "indexed_photos": n}, "decoder": {"jailed": bool, "requests", "rejected",
+ * "restarts"}}: a new object. */
 json_t *models_status_json(const models_t *self);
 
 #endif

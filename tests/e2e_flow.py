@@ -256,7 +256,8 @@ def photo_tests(d, tmp):
              "photo: the reply equals the product/recommendations/answer events",
              "photo: a photo without a product is 'unsure' with no recommendations",
              "photo then 'similar': more like the photographed product",
-             "SIGHUP rebuilds the visual index of the catalogue photos"]
+             "SIGHUP rebuilds the visual index of the catalogue photos",
+             "photos and audio were decoded in the jailed worker"]
     if not HAVE_VISION:
         for n in names:
             skip(n, "models/vision.nn is absent")
@@ -320,6 +321,9 @@ def photo_tests(d, tmp):
         time.sleep(0.2)
     n = st.get("models", {}).get("vision", {}).get("indexed_photos")
     check(st.get("reloads") == 1 and n == 250, f"{names[6]} ({n} photos)")
+    dec = st.get("models", {}).get("decoder", {})
+    check(dec.get("jailed") and dec.get("requests", 0) >= 23,
+          f"photos and audio were decoded in the jailed worker ({dec})")
 
 
 def main():
