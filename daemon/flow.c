@@ -339,14 +339,23 @@ s_intent_cart(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
               now, s_nrecs(a) ? " Often bought with it: " : "", s_first_name(a));
         return PROTO_OK;
     }
+    /* "remove two" takes two off the line; "remove" the whole line */
+    store_cart_line_t *lines = NULL;
+    size_t n = 0;
+    bool in_cart = false;
+    if (store_cart_get(a->env->store, s->id, &lines, &n) != 0)
+        return s_store_err(a, "reading the cart", err, errlen);
+    for (size_t i = 0; i < n; i++)
+        in_cart |= !strcmp(lines[i].item, it.id);
+    free(lines);
+    if (!in_cart) {
+        s_say(a, "%s is not in your cart.", it.name);
+        return PROTO_OK;
+    }
     int r2 = qty > 0 ? store_cart_add(a->env->store, s->id, cust, it.id, -qty, NULL)
                      : store_cart_remove(a->env->store, s->id, it.id);
     if (r2 < 0)
         return s_store_err(a, "updating the cart", err, errlen);
-    if (r2 == 1) {
-        s_say(a, "%s is not in your cart.", it.name);
-        return PROTO_OK;
-    }
     s_say(a, "Removed %s from your cart.", it.name);
     return s_cart_changed(a, err, errlen);
 }

@@ -199,6 +199,9 @@ def speech_tests(d):
           "adding suggests what is bought together with it")
     check(same_as_events(r, ev) and ev.get("cart", {}).get("count") == 2,
           "the cart change is published as a cart event too")
+    r, ev = d.ask(s, "text", {"text": "remove one from cart"})
+    check(r.get("cart", {}).get("count") == 1, "'remove one from cart' takes one off the line")
+    d.ask(s, "text", {"text": "add one to cart"})
     r, ev = say(d, s, "en-us+f4", "recommend something")
     check(r.get("intent", {}).get("name") == "recommend" and len(items(r)) == 5
           and r["recommendations"]["kind"] == "recommend",
@@ -208,6 +211,9 @@ def speech_tests(d):
           "'help' lists what can be said")
 
     # another session on the same shopd has its own context
+    r, ev = d.ask("speaker-9", "text", {"text": "remove from cart"})
+    check("cart" not in r and "Which product" in r["say"],
+          "removing without a product in view asks which product")
     r, ev = d.ask("speaker-9", "text", {"text": "cheaper"})
     check("recommendations" not in r and "Show me a product first" in r["say"],
           "another session starts without a product in view")
