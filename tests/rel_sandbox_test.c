@@ -12,13 +12,17 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <pwd.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "audio/source.h"
@@ -381,6 +385,53 @@ static void test_worker_is_jailed(void **state)
     assert_int_equal(kill(st.pid, 0), -1);
 }
 
+/* Under shopd.service, SystemCallFilter=@system-service makes seccomp(2)
+ * fail with EPERM; the worker must still install its filter (through
+ * prctl). Run in a child: the outer filter cannot be removed. Returns the
+ * child's exit code: 0 ok, 2 photo not decoded, 3 not killed by SIGSYS. */
+static int s_under_unit_filter(void)
+{
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    scmp_filter_ctx c = seccomp_init(SCMP_ACT_ALLOW);
+    if (!c || seccomp_rule_add(c, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(seccomp), 0) != 0 ||
+        seccomp_load(c) != 0)
+        return 1;
+    seccomp_release(c);
+    char err[256];
+    sandbox_t *sb = sandbox_new(NULL, err, sizeof err);
+    if (!sb)
+        return 1;
+    size_t len;
+    uint8_t *bytes = s_read("tests/data/vision/boot_light.jpg", &len);
+    vision_image_t img;
+    int rc = 0;
+    if (sandbox_decode_image(sb, bytes, len, NULL, 3, &img, err, sizeof err) != 0)
+        rc = 2;
+    vision_image_release(&img);
+    const char in[] = "SHOPD-SANDBOX-TEST:mmapx";
+    char want[64];
+    snprintf(want, sizeof want, "signal %d", SIGSYS);
+    if (rc == 0 && (sandbox_decode_image(sb, (const uint8_t *) in, sizeof in - 1, NULL, 3, &img,
+                                         err, sizeof err) == 0 || !strstr(err, want)))
+        rc = 3;
+    free(bytes);
+    sandbox_destroy(&sb);
+    return rc;
+}
+
+static void test_filter_installed_under_systemd_filter(void **state)
+{
+    (void) state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(s_under_unit_filter());
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
     /* arm the planted misbehaviours in every worker forked from here */
@@ -394,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_hang_times_out),
         cmocka_unit_test(test_reply_size_checked_exactly),
         cmocka_unit_test(test_worker_is_jailed),
+        cmocka_unit_test(test_filter_installed_under_systemd_filter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
