@@ -21,9 +21,9 @@ struct _vision_classifier_t {
     int dim;                  /* its size */
     float threshold;          /* top probability under which we are unsure */
     float *x;                 /* one input, size^2 */
-    float *xm;                /* its mirror image */
-    float *probs;             /* classes, averaged over the image and its mirror */
-    float *probs_m;           /* classes of the mirror image */
+    float *xm;                /* one mirrored / shifted variant of it */
+    float *probs;             /* classes, averaged over the variants */
+    float *probs_m;           /* classes of one variant */
     float *emb;               /* dim, normalised copy handed out */
     char err[256];            /* last failure */
 };
@@ -104,27 +104,27 @@ int
 vision_classify_input(vision_classifier_t *self, const float *x, vision_result_t *res)
 {
     memset(res, 0, sizeof *res);
-    /* the model was trained on mirrored images too, and products face
-     * either way: the answer is the mean over the image and its mirror */
-    int n = self->spec.size;
-    for (int y = 0; y < n; y++)
-        for (int c = 0; c < n; c++)
-            self->xm[y * n + c] = x[y * n + (n - 1 - c)];
-    const float *e;
-    if (nn_forward(self->net, self->xm, 1, self->probs_m) < 0
-        || !(e = nn_layer_output(self->net, self->emb_layer, NULL)))
-        goto fail;
-    memcpy(self->emb, e, (size_t) self->dim * sizeof(float));
-    if (nn_forward(self->net, x, 1, self->probs) < 0
-        || !(e = nn_layer_output(self->net, self->emb_layer, NULL)))
-        goto fail;
-    for (int c = 0; c < self->classes; c++)
-        self->probs[c] = 0.5f * (self->probs[c] + self->probs_m[c]);
-    double ss = 0;
-    for (int i = 0; i < self->dim; i++) {
-        self->emb[i] += e[i];
-        ss += (double) self->emb[i] * self->emb[i];
+    /* the model was trained on mirrored and shifted images, and products
+     * face either way: the answer is the mean over the image, its mirror
+     * and their one-pixel shifts */
+    int n = self->spec.size, nv = VISION_TTA_VARIANTS;
+    float bgv = (0.0f - self->spec.mean) / self->spec.std;
+    memset(self->probs, 0, (size_t) self->classes * sizeof(float));
+    memset(self->emb, 0, (size_t) self->dim * sizeof(float));
+    for (int v = 0; v < nv; v++) {
+        vision_model_variant(x, n, v, bgv, self->xm);
+        const float *e;
+        if (nn_forward(self->net, self->xm, 1, self->probs_m) < 0
+            || !(e = nn_layer_output(self->net, self->emb_layer, NULL)))
+            goto fail;
+        for (int c = 0; c < self->classes; c++)
+            self->probs[c] += self->probs_m[c] / (float) nv;
+        for (int i = 0; i < self->dim; i++)
+            self->emb[i] += e[i];
     }
+    double ss = 0;
+    for (int i = 0; i < self->dim; i++)
+        ss += (double) self->emb[i] * self->emb[i];
     float inv = ss > 0 ? (float) (1.0 / sqrt(ss)) : 0.0f;
     for (int i = 0; i < self->dim; i++)
         self->emb[i] *= inv;

@@ -76,6 +76,23 @@ vision_model_input_spec(const nn_net_t *net, vision_prep_spec_t *spec, char *err
     return 0;
 }
 
+void
+vision_model_variant(const float *x, int n, int v, float bg, float *out)
+{
+    static const int variants[VISION_TTA_VARIANTS][3] = { /* mirror, dx, dy */
+        { 0, 0, 0 }, { 1, 0, 0 }, { 0, 1, 0 }, { 1, 1, 0 }, { 0, -1, 0 }, { 1, -1, 0 },
+        { 0, 0, 1 }, { 1, 0, 1 }, { 0, 0, -1 }, { 1, 0, -1 },
+    };
+    int mirror = variants[v][0], dx = variants[v][1], dy = variants[v][2];
+    for (int y = 0; y < n; y++)
+        for (int c = 0; c < n; c++) {
+            int sy = y - dy, sc = c - dx;
+            if (mirror)
+                sc = n - 1 - sc;
+            out[y * n + c] = sy >= 0 && sy < n && sc >= 0 && sc < n ? x[sy * n + sc] : bg;
+        }
+}
+
 typedef struct {
     float p;
     int ok;

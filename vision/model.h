@@ -34,6 +34,14 @@ void vision_model_set_input_meta(nn_net_t *net);
 int vision_model_input_spec(const nn_net_t *net, vision_prep_spec_t *spec, char *err,
                             size_t errlen);
 
+/* Test-time augmentation: the model answers with the mean over the image,
+ * its mirror and their one-pixel shifts (it was trained on such variants, and
+ * products face either way). */
+#define VISION_TTA_VARIANTS 10
+/* Writes variant v (0..VISION_TTA_VARIANTS-1) of the size x size input x into
+ * out; pixels shifted in take the value bg (the normalised black). */
+void vision_model_variant(const float *x, int size, int v, float bg, float *out);
+
 /* The unsure threshold and what it costs on the data that chose it. */
 typedef struct {
     float threshold;      /* answer when the top probability is >= this */

@@ -316,27 +316,27 @@ vision_train_main(int argc, char **argv)
     double val_acc = nn_evaluate(net, &val, NULL);
 
     /* the "unsure" threshold from the held-out images */
-    /* as vision_classify answers: the mean over each image and its mirror */
-    float *probs = xmallocarray((size_t) n_val * VISION_FMNIST_CLASSES, sizeof(float));
-    float *probs_m = xmallocarray((size_t) n_val * VISION_FMNIST_CLASSES, sizeof(float));
-    float *mirror = xmallocarray((size_t) n_val * 784, sizeof(float));
-    for (int k = 0; k < n_val; k++)
-        for (int r = 0; r < 28; r++)
-            for (int c = 0; c < 28; c++)
-                mirror[(size_t) k * 784 + (size_t) (r * 28 + c)]
-                    = val.x[(size_t) k * 784 + (size_t) (r * 28 + 27 - c)];
-    rc = -1;
-    if (nn_forward(net, val.x, n_val, probs) < 0 || nn_forward(net, mirror, n_val, probs_m) < 0) {
+    /* as vision_classify answers: the mean over the test-time variants */
+    size_t np = (size_t) n_val * VISION_FMNIST_CLASSES;
+    float *probs = xcalloc(np, sizeof(float));
+    float *probs_v = xmallocarray(np, sizeof(float));
+    float *xv = xmallocarray((size_t) n_val * 784, sizeof(float));
+    rc = 0;
+    for (int v = 0; v < VISION_TTA_VARIANTS && rc == 0; v++) {
+        for (int k = 0; k < n_val; k++)
+            vision_model_variant(val.x + (size_t) k * 784, 28, v, aug.bg, xv + (size_t) k * 784);
+        rc = nn_forward(net, xv, n_val, probs_v);
+        for (size_t i = 0; i < np && rc == 0; i++)
+            probs[i] += probs_v[i] / VISION_TTA_VARIANTS;
+    }
+    free(probs_v);
+    free(xv);
+    if (rc < 0) {
         fprintf(stderr, "shop-train vision: %s\n", nn_error(net));
         free(probs);
-        free(probs_m);
-        free(mirror);
         goto out;
     }
-    for (size_t i = 0; i < (size_t) n_val * VISION_FMNIST_CLASSES; i++)
-        probs[i] = 0.5f * (probs[i] + probs_m[i]);
-    free(probs_m);
-    free(mirror);
+    rc = -1;
     vision_threshold_t th;
     vision_model_threshold(probs, val.y, n_val, VISION_FMNIST_CLASSES, &th);
     free(probs);
