@@ -8,8 +8,6 @@ libshop_a_SOURCES += \
 	vision/classify.c vision/classify.h \
 	vision/index.c vision/index.h \
 	vision/train.c vision/eval.c
-## the Fashion-MNIST reader inflates the dataset's .gz files with zlib
-DEP_LIBS += -lz
 ## the product model, made by `shop-train vision` (models/README.md)
 nobase_dist_pkgdata_DATA += models/vision.nn
 
