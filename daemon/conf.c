@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "ipc/proto.h"
+#include "nn/nn.h"
 #include "ipc/sock.h"
 
 #define S_FILE_MAX (1024 * 1024)
@@ -52,6 +53,7 @@ conf_defaults(conf_t *cfg)
                  (unsigned) geteuid());
     cfg->import_demo = true;
     shop_strlcpy(cfg->kws_model, "models/kws.nn", sizeof cfg->kws_model);
+    shop_strlcpy(cfg->nn_blas_coretype, "auto", sizeof cfg->nn_blas_coretype);
     shop_strlcpy(cfg->vision_model, "models/vision.nn", sizeof cfg->vision_model);
     shop_strlcpy(cfg->rec_model, "data/demo/recommend.model", sizeof cfg->rec_model);
     cfg->rec_workers = 1;
@@ -151,6 +153,7 @@ static const s_key_t s_keys[] = {
     S_K_STR("recommend", "model", rec_model),
     S_K_INT("recommend", "workers", rec_workers, 1, 64),
     S_K_INT("recommend", "timeout", rec_timeout_ms, 10, 600000),
+    S_K_STR("nn", "blas_coretype", nn_blas_coretype),
 };
 
 static int
@@ -329,6 +332,11 @@ conf_check(const conf_t *cfg, char *err, size_t errlen)
     }
     if (!cfg->database[0]) {
         snprintf(err, errlen, "[store] database is empty");
+        return -1;
+    }
+    if (!nn_blas_policy_valid(cfg->nn_blas_coretype)) {
+        snprintf(err, errlen, "[nn] blas_coretype is not auto, env or an OpenBLAS kernel "
+                 "(Haswell, SkylakeX, Cooperlake, ...)");
         return -1;
     }
     return 0;

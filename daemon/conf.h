@@ -50,6 +50,8 @@ typedef struct {
     char rec_model[CONF_PATH_MAX];          /* model file of the built-in service */
     int rec_workers;                        /* threads of the built-in service */
     int rec_timeout_ms;                     /* per try; one retry (Lazy Pirate) */
+    /* [nn] OpenBLAS kernel policy: auto, env or a kernel (nn_blas_ensure_fast_path_policy) */
+    char nn_blas_coretype[CONF_PATH_MAX];
 } conf_t;
 
 /* Fills cfg with the built-in defaults for the current user: endpoints in

@@ -25,8 +25,9 @@
  * Speed notes for people training with it (details in docs/performance.md):
  * - Call nn_blas_ensure_fast_path(argv) FIRST in main(): without it Debian's
  *   OpenBLAS may use its generic kernel on an AVX-512 CPU (~8x slower GEMM).
- *   An explicit OPENBLAS_CORETYPE is respected; this environment sets
- *   Haswell, and OPENBLAS_CORETYPE=SkylakeX makes convs ~1.4x faster here.
+ *   By default (SHOPD_BLAS_CORETYPE=auto) it takes the fastest kernel the
+ *   CPU supports even over an OPENBLAS_CORETYPE naming a weaker one (this
+ *   environment sets Haswell; the AVX-512 kernels make convs ~1.4x faster).
  * - conv -> batchnorm -> relu is the fast pattern: at inference BN is folded
  *   into the conv and the ReLU runs in place.
  * - Convs without bias before a batchnorm (bias = false): the BN shift does it.
@@ -273,14 +274,28 @@ void *nn_save_mem(const nn_net_t *net, size_t *len, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- BLAS */
 
-/* Call FIRST in main() of every program that uses nn. When OPENBLAS_CORETYPE
- * is unset, OpenBLAS reports a generic kernel (Prescott, ...) and the CPU and
- * OS support AVX-512 (cpuid + xgetbv) or AVX2, it sets OPENBLAS_CORETYPE to
- * the best safe kernel and re-executes /proc/self/exe once (an environment
- * marker prevents loops); OpenBLAS reads the variable only at load time. An
- * explicit OPENBLAS_CORETYPE is respected (logged at debug level). Also
- * makes OpenBLAS single-threaded. Returns only if no re-exec happened. */
+/* Call FIRST in main() of every program that uses nn (before any BLAS work):
+ * picks OpenBLAS's kernel by shopd's policy, SHOPD_BLAS_CORETYPE in the
+ * environment (unset or "" = "auto"):
+ *   auto  the fastest kernel this CPU and OS support (cpuid + xgetbv:
+ *         Cooperlake with AVX-512 BF16, SkylakeX with AVX-512, Haswell with
+ *         AVX2+FMA); an OPENBLAS_CORETYPE naming a weaker kernel (or one the
+ *         CPU cannot run) is overridden, with one notice-level log line;
+ *   env   OPENBLAS_CORETYPE as set is respected; when it is unset and OpenBLAS
+ *         fell back to a generic kernel, as auto;
+ *   NAME  an OpenBLAS kernel (Haswell, SkylakeX, ...), forced if this CPU can
+ *         run it, else a log line and auto.
+ * A different kernel means setting OPENBLAS_CORETYPE and re-executing
+ * /proc/self/exe once with the same argv (OpenBLAS reads the variable only at
+ * load time; an environment marker prevents loops). Also makes OpenBLAS
+ * single-threaded. Returns only if no re-exec happened. */
 void nn_blas_ensure_fast_path(char **argv);
+/* Same with a policy from a config file ([nn] blas_coretype; NULL = auto);
+ * SHOPD_BLAS_CORETYPE in the environment, when set, wins over it. */
+void nn_blas_ensure_fast_path_policy(char **argv, const char *policy);
+/* True if policy is a value the above accept without a warning: NULL, "",
+ * "auto", "env" or a known kernel name (any case). For config checks. */
+bool nn_blas_policy_valid(const char *policy);
 /* Makes OpenBLAS single-threaded (nn threads itself); idempotent. */
 void nn_blas_init(void);
 /* OpenBLAS's kernel name, e.g. "SkylakeX" or "Prescott". */
@@ -296,11 +311,14 @@ typedef struct {
 /* Reads this CPU's features. */
 void nn_cpu_detect(nn_cpu_t *cpu);
 /* The decision of nn_blas_ensure_fast_path, pure for testing: given the
- * current OPENBLAS_CORETYPE (NULL if unset), OpenBLAS's corename and the CPU,
- * returns the core type to set before re-executing, or NULL to leave things
- * as they are. */
-const char *nn_blas_choose_coretype(const char *env_coretype, const char *corename,
-                                    const nn_cpu_t *cpu);
+ * policy (as above, NULL = auto), the current OPENBLAS_CORETYPE (NULL if
+ * unset), OpenBLAS's corename and the CPU, returns the kernel to set before
+ * re-executing (a static string), or NULL to keep the current one. When the
+ * choice overrides a setting, a one-line reason goes into note (caller's
+ * buffer of notelen bytes, "" otherwise; note may be NULL). */
+const char *nn_blas_choose_coretype(const char *policy, const char *env_coretype,
+                                    const char *corename, const nn_cpu_t *cpu, char *note,
+                                    size_t notelen);
 
 /* ---------------------------------------------------------------- self-test */
 

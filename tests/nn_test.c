@@ -306,8 +306,17 @@ test_builders_reject_bad_arguments(void **state)
     nn_destroy(&net);   /* safe twice */
 }
 
+/* Shorthand: the kernel chosen, "keep" when nn leaves OpenBLAS as it is. */
+static const char *
+s_choose(const char *policy, const char *env, const char *core, const nn_cpu_t *cpu,
+         char *note)
+{
+    const char *k = nn_blas_choose_coretype(policy, env, core, cpu, note, 256);
+    return k ? k : "keep";
+}
+
 static void
-test_blas_kernel_choice(void **state)
+test_blas_kernel_policy_table(void **state)
 {
     (void) state;
     nn_cpu_t zen4 = { .avx2 = true, .fma = true, .avx512f = true, .avx512bw = true,
@@ -317,17 +326,72 @@ test_blas_kernel_choice(void **state)
     skx.avx512bf16 = false;
     nn_cpu_t no_os = zen4;   /* CPU has AVX-512 but the OS does not save ZMM state */
     no_os.os_avx512 = false;
-    nn_cpu_t old = { 0 };
     nn_cpu_t avx2 = { .avx2 = true, .fma = true, .os_avx = true };
-    assert_string_equal(nn_blas_choose_coretype(NULL, "Prescott", &zen4), "Cooperlake");
-    assert_string_equal(nn_blas_choose_coretype("", "Prescott", &skx), "SkylakeX");
-    assert_string_equal(nn_blas_choose_coretype(NULL, "Prescott", &no_os), "Haswell");
-    assert_string_equal(nn_blas_choose_coretype(NULL, "Core2", &avx2), "Haswell");
-    assert_null(nn_blas_choose_coretype(NULL, "Prescott", &old));      /* nothing safe to use */
-    assert_null(nn_blas_choose_coretype("Haswell", "Haswell", &zen4)); /* user's choice */
-    assert_null(nn_blas_choose_coretype("Prescott", "Prescott", &zen4));
-    assert_null(nn_blas_choose_coretype(NULL, "SkylakeX", &zen4));     /* already fast */
-    assert_null(nn_blas_choose_coretype(NULL, "Zen", &zen4));
+    nn_cpu_t avx = { .os_avx = true };
+    nn_cpu_t old = { 0 };
+    char note[256];
+
+    /* auto (the default: NULL, "" and "auto" alike): the best kernel the CPU runs */
+    assert_string_equal(s_choose(NULL, NULL, "Prescott", &zen4, note), "Cooperlake");
+    assert_string_equal(note, "");                   /* nothing the user set is overridden */
+    assert_string_equal(s_choose("", NULL, "Prescott", &skx, note), "SkylakeX");
+    assert_string_equal(s_choose("AUTO", NULL, "Prescott", &no_os, note), "Haswell");
+    assert_string_equal(s_choose(NULL, NULL, "Core2", &avx2, note), "Haswell");
+    assert_string_equal(s_choose(NULL, NULL, "Prescott", &old, note), "keep");
+    assert_string_equal(s_choose(NULL, NULL, "Cooperlake", &zen4, note), "keep");
+    assert_string_equal(s_choose(NULL, NULL, "Zen", &avx2, note), "keep"); /* same AVX2 level */
+    assert_string_equal(s_choose(NULL, NULL, "Zen", &zen4, note), "Cooperlake");
+    /* this environment: OPENBLAS_CORETYPE=Haswell on an AVX-512 CPU is overridden, saying so */
+    assert_string_equal(s_choose(NULL, "Haswell", "Haswell", &zen4, note), "Cooperlake");
+    assert_non_null(strstr(note, "OPENBLAS_CORETYPE=Haswell names a weaker kernel"));
+    assert_non_null(strstr(note, "SHOPD_BLAS_CORETYPE=env"));
+    assert_string_equal(s_choose("auto", "Prescott", "Prescott", &skx, note), "SkylakeX");
+    /* SkylakeX and Cooperlake share their sgemm: either is kept */
+    assert_string_equal(s_choose(NULL, "SkylakeX", "SkylakeX", &zen4, note), "keep");
+    assert_string_equal(note, "");
+    assert_string_equal(s_choose(NULL, "Cooperlake", "Cooperlake", &skx, note), "SkylakeX");
+    /* an OPENBLAS_CORETYPE the CPU cannot run is replaced by a safe one */
+    assert_string_equal(s_choose(NULL, "SkylakeX", "SkylakeX", &avx2, note), "Haswell");
+    assert_non_null(strstr(note, "needs AVX-512"));
+    assert_string_equal(s_choose(NULL, "SkylakeX", "SkylakeX", &no_os, note), "Haswell");
+    assert_string_equal(s_choose(NULL, "Haswell", "Haswell", &avx, note), "Sandybridge");
+    assert_string_equal(s_choose(NULL, "Haswell", "Haswell", &old, note), "Prescott");
+
+    /* env: OPENBLAS_CORETYPE is respected, even when weaker or unsafe */
+    assert_string_equal(s_choose("env", "Haswell", "Haswell", &zen4, note), "keep");
+    assert_string_equal(s_choose("ENV", "Prescott", "Prescott", &zen4, note), "keep");
+    assert_string_equal(s_choose("env", "SkylakeX", "SkylakeX", &avx2, note), "keep");
+    /* ... and when unset, only a generic fallback is replaced */
+    assert_string_equal(s_choose("env", NULL, "Prescott", &zen4, note), "Cooperlake");
+    assert_string_equal(s_choose("env", "", "Core2", &skx, note), "SkylakeX");
+    assert_string_equal(s_choose("env", NULL, "Haswell", &zen4, note), "keep");
+
+    /* a kernel name: forced when the CPU runs it, whatever OPENBLAS_CORETYPE says */
+    assert_string_equal(s_choose("Haswell", NULL, "Cooperlake", &zen4, note), "Haswell");
+    assert_string_equal(s_choose("skylakex", "Haswell", "Haswell", &zen4, note), "SkylakeX");
+    assert_string_equal(s_choose("Haswell", "Haswell", "Haswell", &zen4, note), "keep");
+    assert_string_equal(s_choose("Prescott", NULL, "Cooperlake", &zen4, note), "Prescott");
+    /* ... never an AVX-512 kernel without AVX-512 (CPU or OS): auto instead, with a note */
+    assert_string_equal(s_choose("SkylakeX", NULL, "Haswell", &avx2, note), "keep");
+    assert_non_null(strstr(note, "needs AVX-512"));
+    assert_string_equal(s_choose("Cooperlake", NULL, "Prescott", &skx, note), "SkylakeX");
+    assert_non_null(strstr(note, "needs AVX-512 BF16"));
+    assert_string_equal(s_choose("SkylakeX", NULL, "Prescott", &no_os, note), "Haswell");
+    assert_string_equal(s_choose("Haswell", NULL, "Prescott", &old, note), "keep");
+    /* an unknown name: auto, with a note */
+    assert_string_equal(s_choose("Pentium9", "Haswell", "Haswell", &zen4, note), "Cooperlake");
+    assert_non_null(strstr(note, "not auto, env or a known"));
+    /* note may be NULL */
+    assert_string_equal(nn_blas_choose_coretype(NULL, "Haswell", "Haswell", &zen4, NULL, 0),
+                        "Cooperlake");
+
+    assert_true(nn_blas_policy_valid(NULL));
+    assert_true(nn_blas_policy_valid("auto"));
+    assert_true(nn_blas_policy_valid("env"));
+    assert_true(nn_blas_policy_valid("Cooperlake"));
+    assert_true(nn_blas_policy_valid("haswell"));
+    assert_false(nn_blas_policy_valid("fast"));
+
     /* this machine: the detection runs and the name is reported */
     nn_cpu_t here;
     nn_cpu_detect(&here);
@@ -370,7 +434,7 @@ main(void)
         cmocka_unit_test(test_fuzz_seeds_load_and_run),
         cmocka_unit_test(test_batched_forward_matches_batch1),
         cmocka_unit_test(test_builders_reject_bad_arguments),
-        cmocka_unit_test(test_blas_kernel_choice),
+        cmocka_unit_test(test_blas_kernel_policy_table),
         cmocka_unit_test(test_nn_selftest_passes),
     };
     return cmocka_run_group_tests_name("nn", tests, NULL, NULL);
