@@ -99,27 +99,50 @@ s_copy(char *dst, const char *src, size_t len)
     return shop_strlcpy(dst, src, len) < len ? 0 : -1;
 }
 
-int
-import_catalogue_csv(store_t *s, const char *buf, size_t len, import_report_t *rep,
-                     char *err, size_t errlen)
+/* One data row of a store import: fields f[0..n), col[] the positions of
+ * the importer's columns (-1 when absent). Returns NULL when the row went
+ * into the store, or why it was rejected. */
+typedef const char *(*s_row_fn)(store_t *s, char **f, int n, const int *col);
+
+enum { S_MAX_COLS = 8 };
+
+/* A CSV format for the store: its columns by header name (the first
+ * n_required must be present) and what imports one row. */
+typedef struct {
+    const char *what;                  /* for messages: "catalogue CSV" */
+    const char *cols[S_MAX_COLS + 1];  /* NULL-terminated */
+    int n_required;
+    s_row_fn row;
+} s_format_t;
+
+/* Imports a CSV of format fmt into s in one transaction: the header must
+ * name the required columns; every later row is imported or counted in rep
+ * by reason. Returns 0, or -1 (no header, missing column, store failure)
+ * with a message in err. */
+static int
+s_import_csv(store_t *s, const s_format_t *fmt, const char *buf, size_t len,
+             import_report_t *rep, char *err, size_t errlen)
 {
     memset(rep, 0, sizeof *rep);
     csv_t *c = csv_new(buf, len);
     char **f;
-    int n, rc;
+    int n, rc, col[S_MAX_COLS];
     if (csv_next(c, &f, &n) != CSV_ROW) {
-        snprintf(err, errlen, "catalogue CSV: no header row");
+        snprintf(err, errlen, "%s: no header row", fmt->what);
         csv_destroy(&c);
         return -1;
     }
-    int c_id = s_col(f, n, "id"), c_name = s_col(f, n, "name");
-    int c_cat = s_col(f, n, "category"), c_price = s_col(f, n, "price");
-    int c_stock = s_col(f, n, "in_stock"), c_photo = s_col(f, n, "photo");
-    int c_attr = s_col(f, n, "attributes");
-    if (c_id < 0 || c_name < 0 || c_cat < 0 || c_price < 0) {
-        snprintf(err, errlen, "catalogue CSV: the header needs id, name, category and price");
-        csv_destroy(&c);
-        return -1;
+    for (int i = 0; fmt->cols[i]; i++) {
+        col[i] = s_col(f, n, fmt->cols[i]);
+        if (col[i] < 0 && i < fmt->n_required) {
+            size_t at = (size_t) snprintf(err, errlen, "%s: the header needs", fmt->what);
+            for (int j = 0; j < fmt->n_required && at < errlen; j++)
+                at += (size_t) snprintf(err + at, errlen - at, "%s %s",
+                                        j == 0 ? "" : j + 1 < fmt->n_required ? "," : " and",
+                                        fmt->cols[j]);
+            csv_destroy(&c);
+            return -1;
+        }
     }
     if (store_begin(s) != 0) {
         snprintf(err, errlen, "%s", store_errmsg(s));
@@ -128,36 +151,11 @@ import_catalogue_csv(store_t *s, const char *buf, size_t len, import_report_t *r
     }
     while ((rc = csv_next(c, &f, &n)) != CSV_EOF) {
         rep->rows++;
-        long line = (long) csv_line(c);
-        if (rc == CSV_BAD) {
-            import_report_reject(rep, csv_error(c), line);
-            continue;
-        }
-        store_item_t it = { .in_stock = true };
-        double price;
-        if (!s_field(f, n, c_id)[0]) {
-            import_report_reject(rep, "empty id", line);
-        } else if (s_copy(it.id, s_field(f, n, c_id), sizeof it.id)
-                   || s_copy(it.name, s_field(f, n, c_name), sizeof it.name)
-                   || s_copy(it.category, s_field(f, n, c_cat), sizeof it.category)
-                   || s_copy(it.photo, s_field(f, n, c_photo), sizeof it.photo)
-                   || s_copy(it.attributes, s_field(f, n, c_attr), sizeof it.attributes)) {
-            import_report_reject(rep, "field too long", line);
-        } else if (!it.name[0] || !it.category[0]) {
-            import_report_reject(rep, "empty name or category", line);
-        } else if (s_parse_double(s_field(f, n, c_price), &price) || price < 0) {
-            import_report_reject(rep, "bad price", line);
-        } else if (s_parse_bool(s_field(f, n, c_stock), &it.in_stock)) {
-            import_report_reject(rep, "bad in_stock (1/0/true/false)", line);
-        } else {
-            it.price = price;
-            if (store_item_upsert(s, &it) == 0)
-                rep->imported++;
-            else if (strstr(store_errmsg(s), "JSON"))
-                import_report_reject(rep, "attributes not valid JSON", line);
-            else
-                import_report_reject(rep, "refused by the store", line);
-        }
+        const char *why = rc == CSV_BAD ? csv_error(c) : fmt->row(s, f, n, col);
+        if (why)
+            import_report_reject(rep, why, (long) csv_line(c));
+        else
+            rep->imported++;
     }
     csv_destroy(&c);
     if (store_commit(s) != 0) {
@@ -167,71 +165,80 @@ import_catalogue_csv(store_t *s, const char *buf, size_t len, import_report_t *r
     return 0;
 }
 
+enum { C_ID, C_NAME, C_CAT, C_PRICE, C_STOCK, C_PHOTO, C_ATTR };
+
+static const char *
+s_catalogue_row(store_t *s, char **f, int n, const int *col)
+{
+    store_item_t it = { .in_stock = true };
+    double price;
+    if (!s_field(f, n, col[C_ID])[0])
+        return "empty id";
+    if (s_copy(it.id, s_field(f, n, col[C_ID]), sizeof it.id)
+        || s_copy(it.name, s_field(f, n, col[C_NAME]), sizeof it.name)
+        || s_copy(it.category, s_field(f, n, col[C_CAT]), sizeof it.category)
+        || s_copy(it.photo, s_field(f, n, col[C_PHOTO]), sizeof it.photo)
+        || s_copy(it.attributes, s_field(f, n, col[C_ATTR]), sizeof it.attributes))
+        return "field too long";
+    if (!it.name[0] || !it.category[0])
+        return "empty name or category";
+    if (s_parse_double(s_field(f, n, col[C_PRICE]), &price) || price < 0)
+        return "bad price";
+    if (s_parse_bool(s_field(f, n, col[C_STOCK]), &it.in_stock))
+        return "bad in_stock (1/0/true/false)";
+    it.price = price;
+    if (store_item_upsert(s, &it) == 0)
+        return NULL;
+    return strstr(store_errmsg(s), "JSON") ? "attributes not valid JSON" : "refused by the store";
+}
+
+int
+import_catalogue_csv(store_t *s, const char *buf, size_t len, import_report_t *rep,
+                     char *err, size_t errlen)
+{
+    static const s_format_t fmt = {
+        "catalogue CSV", { "id", "name", "category", "price", "in_stock", "photo", "attributes" },
+        4, s_catalogue_row
+    };
+    return s_import_csv(s, &fmt, buf, len, rep, err, errlen);
+}
+
+enum { C_CUST, C_ITEM, C_TIME, C_TYPE, C_QTY, C_SRC };
+
+static const char *
+s_event_row(store_t *s, char **f, int n, const int *col)
+{
+    store_event_t ev = { .type = STORE_EVENT_PURCHASE, .quantity = 1 };
+    const char *type = s_field(f, n, col[C_TYPE]), *qty = s_field(f, n, col[C_QTY]);
+    double q = 1;
+    int t = -1;
+    if (!s_field(f, n, col[C_CUST])[0] || !s_field(f, n, col[C_ITEM])[0])
+        return "empty customer or item";
+    if (s_copy(ev.customer, s_field(f, n, col[C_CUST]), sizeof ev.customer)
+        || s_copy(ev.item, s_field(f, n, col[C_ITEM]), sizeof ev.item)
+        || s_copy(ev.source, s_field(f, n, col[C_SRC]), sizeof ev.source))
+        return "field too long";
+    if (rec_parse_time(s_field(f, n, col[C_TIME]), &ev.time))
+        return "bad time";
+    if (type[0] && (t = store_event_type_from_name(type)) < 0)
+        return "bad type (view/cart/purchase)";
+    if (qty[0] && (s_parse_double(qty, &q) || q < 1 || q > 1e6 || q != floor(q)))
+        return "bad quantity (an integer >= 1)";
+    if (t >= 0)
+        ev.type = (store_event_type_t) t;
+    ev.quantity = (int) q;
+    return store_add_event(s, &ev) == 0 ? NULL : "refused by the store";
+}
+
 int
 import_events_csv(store_t *s, const char *buf, size_t len, import_report_t *rep, char *err,
                   size_t errlen)
 {
-    memset(rep, 0, sizeof *rep);
-    csv_t *c = csv_new(buf, len);
-    char **f;
-    int n, rc;
-    if (csv_next(c, &f, &n) != CSV_ROW) {
-        snprintf(err, errlen, "interactions CSV: no header row");
-        csv_destroy(&c);
-        return -1;
-    }
-    int c_cust = s_col(f, n, "customer"), c_item = s_col(f, n, "item");
-    int c_time = s_col(f, n, "time"), c_type = s_col(f, n, "type");
-    int c_qty = s_col(f, n, "quantity"), c_src = s_col(f, n, "source");
-    if (c_cust < 0 || c_item < 0 || c_time < 0) {
-        snprintf(err, errlen, "interactions CSV: the header needs customer, item and time");
-        csv_destroy(&c);
-        return -1;
-    }
-    if (store_begin(s) != 0) {
-        snprintf(err, errlen, "%s", store_errmsg(s));
-        csv_destroy(&c);
-        return -1;
-    }
-    while ((rc = csv_next(c, &f, &n)) != CSV_EOF) {
-        rep->rows++;
-        long line = (long) csv_line(c);
-        if (rc == CSV_BAD) {
-            import_report_reject(rep, csv_error(c), line);
-            continue;
-        }
-        store_event_t ev = { .type = STORE_EVENT_PURCHASE, .quantity = 1 };
-        const char *type = s_field(f, n, c_type), *qty = s_field(f, n, c_qty);
-        double q = 1;
-        int t = -1;
-        if (!s_field(f, n, c_cust)[0] || !s_field(f, n, c_item)[0]) {
-            import_report_reject(rep, "empty customer or item", line);
-        } else if (s_copy(ev.customer, s_field(f, n, c_cust), sizeof ev.customer)
-                   || s_copy(ev.item, s_field(f, n, c_item), sizeof ev.item)
-                   || s_copy(ev.source, s_field(f, n, c_src), sizeof ev.source)) {
-            import_report_reject(rep, "field too long", line);
-        } else if (rec_parse_time(s_field(f, n, c_time), &ev.time)) {
-            import_report_reject(rep, "bad time", line);
-        } else if (type[0] && (t = store_event_type_from_name(type)) < 0) {
-            import_report_reject(rep, "bad type (view/cart/purchase)", line);
-        } else if (qty[0] && (s_parse_double(qty, &q) || q < 1 || q > 1e6 || q != floor(q))) {
-            import_report_reject(rep, "bad quantity (an integer >= 1)", line);
-        } else {
-            if (t >= 0)
-                ev.type = (store_event_type_t) t;
-            ev.quantity = (int) q;
-            if (store_add_event(s, &ev) == 0)
-                rep->imported++;
-            else
-                import_report_reject(rep, "refused by the store", line);
-        }
-    }
-    csv_destroy(&c);
-    if (store_commit(s) != 0) {
-        snprintf(err, errlen, "%s", store_errmsg(s));
-        return -1;
-    }
-    return 0;
+    static const s_format_t fmt = {
+        "interactions CSV", { "customer", "item", "time", "type", "quantity", "source" }, 3,
+        s_event_row
+    };
+    return s_import_csv(s, &fmt, buf, len, rep, err, errlen);
 }
 
 typedef int (*s_import_fn)(store_t *, const char *, size_t, import_report_t *, char *, size_t);

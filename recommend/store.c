@@ -112,9 +112,9 @@ static const char *const s_sql[Q_COUNT] = {
     [Q_EVENT_LAST] = "SELECT coalesce(max(id), 0) FROM interactions",
     [Q_CART_GET] = "SELECT item, quantity, updated FROM carts WHERE session = ?1 ORDER BY item",
     [Q_CART_QTY] = "SELECT quantity FROM carts WHERE session = ?1 AND item = ?2",
-    [Q_CART_SET] = "INSERT INTO carts (session, customer, item, quantity, updated)"
+    [Q_CART_SET] = "INSERT INTO carts (session, item, customer, quantity, updated)"
                    " VALUES (?1, ?2, ?3, ?4, strftime('%s')) ON CONFLICT (session, item)"
-                   " DO UPDATE SET customer = coalesce(?2, customer), quantity = ?4,"
+                   " DO UPDATE SET customer = coalesce(?3, customer), quantity = ?4,"
                    " updated = strftime('%s')",
     [Q_CART_DEL] = "DELETE FROM carts WHERE session = ?1 AND item = ?2",
     [Q_CART_CLEAR] = "DELETE FROM carts WHERE session = ?1",
@@ -685,13 +685,39 @@ store_last_event_id(store_t *s, int64_t *id)
 
 /* --- carts ------------------------------------------------------------- */
 
+/* The cached cart statement q with ?1 = session and, when item is not
+ * NULL, ?2 = item bound; NULL (message set) on failure. Every cart
+ * statement takes its parameters in this order. */
+static sqlite3_stmt *
+s_cart_stmt(store_t *s, query_t q, const char *session, const char *item)
+{
+    sqlite3_stmt *st = s_stmt(s, q);
+    if (!st || s_bind_text(s, st, 1, session, STORE_ID_MAX, "session id")
+        || (item && s_bind_text(s, st, 2, item, STORE_ID_MAX, "item id")))
+        return NULL;
+    return st;
+}
+
+/* Steps a statement that yields at most one row: 1 with a row to read (the
+ * caller resets st after reading it), 0 without (st reset), -1 on error
+ * (st reset, message set). */
+static int
+s_step_one(store_t *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : s_fail_db(s, what);
+}
+
 int
 store_cart_get(store_t *s, const char *session, store_cart_line_t **lines, size_t *n)
 {
     *lines = NULL;
     *n = 0;
-    sqlite3_stmt *st = s_stmt(s, Q_CART_GET);
-    if (!st || s_bind_text(s, st, 1, session, STORE_ID_MAX, "session id"))
+    sqlite3_stmt *st = s_cart_stmt(s, Q_CART_GET, session, NULL);
+    if (!st)
         return -1;
     size_t cap = 0;
     int rc;
@@ -719,17 +745,14 @@ store_cart_get(store_t *s, const char *session, store_cart_line_t **lines, size_
 static int
 s_cart_write(store_t *s, const char *session, const char *customer, const char *item, int qty)
 {
-    sqlite3_stmt *st = s_stmt(s, qty > 0 ? Q_CART_SET : Q_CART_DEL);
-    if (!st || s_bind_text(s, st, 1, session, STORE_ID_MAX, "session id"))
+    sqlite3_stmt *st = s_cart_stmt(s, qty > 0 ? Q_CART_SET : Q_CART_DEL, session, item);
+    if (!st)
         return -1;
     if (qty > 0) {
-        if (s_bind_text(s, st, 2, customer && customer[0] ? customer : NULL, STORE_ID_MAX,
-                        "customer id")
-            || s_bind_text(s, st, 3, item, STORE_ID_MAX, "item id"))
+        if (s_bind_text(s, st, 3, customer && customer[0] ? customer : NULL, STORE_ID_MAX,
+                        "customer id"))
             return -1;
         sqlite3_bind_int(st, 4, qty);
-    } else if (s_bind_text(s, st, 2, item, STORE_ID_MAX, "item id")) {
-        return -1;
     }
     return s_exec_step(s, st, "cart write");
 }
@@ -752,18 +775,13 @@ store_cart_add(store_t *s, const char *session, const char *customer, const char
     bool own_tx = !s->in_tx;
     if (own_tx && store_begin(s) != 0)
         return -1;
-    sqlite3_stmt *st = s_stmt(s, Q_CART_QTY);
-    if (!st)
+    sqlite3_stmt *st = s_cart_stmt(s, Q_CART_QTY, session, item);
+    int row = st ? s_step_one(s, st, "cart read") : -1;
+    if (row < 0)
         goto err;
-    s_bind_text(s, st, 1, session, STORE_ID_MAX, "session id");
-    s_bind_text(s, st, 2, item, STORE_ID_MAX, "item id");
-    int rc = sqlite3_step(st);
-    int64_t qty = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        s_fail_db(s, "cart read");
-        goto err;
-    }
+    int64_t qty = row ? sqlite3_column_int64(st, 0) : 0;
+    if (row)
+        sqlite3_reset(st);
     qty += delta;
     if (qty > 1000000) {
         s_fail(s, "cart quantity %lld too large", (long long) qty);
@@ -791,10 +809,8 @@ err:
 int
 store_cart_remove(store_t *s, const char *session, const char *item)
 {
-    sqlite3_stmt *st = s_stmt(s, Q_CART_DEL);
-    if (!st || s_bind_text(s, st, 1, session, STORE_ID_MAX, "session id")
-        || s_bind_text(s, st, 2, item, STORE_ID_MAX, "item id")
-        || s_exec_step(s, st, "cart remove"))
+    sqlite3_stmt *st = s_cart_stmt(s, Q_CART_DEL, session, item);
+    if (!st || s_exec_step(s, st, "cart remove"))
         return -1;
     return sqlite3_changes(s->db) > 0 ? 0 : 1;
 }
@@ -802,10 +818,8 @@ store_cart_remove(store_t *s, const char *session, const char *item)
 int
 store_cart_clear(store_t *s, const char *session)
 {
-    sqlite3_stmt *st = s_stmt(s, Q_CART_CLEAR);
-    if (!st || s_bind_text(s, st, 1, session, STORE_ID_MAX, "session id"))
-        return -1;
-    return s_exec_step(s, st, "cart clear");
+    sqlite3_stmt *st = s_cart_stmt(s, Q_CART_CLEAR, session, NULL);
+    return st ? s_exec_step(s, st, "cart clear") : -1;
 }
 
 int
@@ -813,16 +827,13 @@ store_cart_customer(store_t *s, const char *session, char *buf, size_t buflen)
 {
     if (buflen)
         buf[0] = '\0';
-    sqlite3_stmt *st = s_stmt(s, Q_CART_CUST);
-    if (!st || s_bind_text(s, st, 1, session, STORE_ID_MAX, "session id"))
-        return -1;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    sqlite3_stmt *st = s_cart_stmt(s, Q_CART_CUST, session, NULL);
+    int row = st ? s_step_one(s, st, "cart customer") : -1;
+    if (row > 0) {
         s_col_text(st, 0, buf, buflen);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return s_fail_db(s, "cart customer");
-    return 0;
+        sqlite3_reset(st);
+    }
+    return row < 0 ? -1 : 0;
 }
 
 int
