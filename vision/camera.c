@@ -131,10 +131,19 @@ vision_frame_to_image(uint32_t fourcc, const uint8_t *data, size_t len, int w, i
 {
     memset(img, 0, sizeof *img);
     if (fourcc == VISION_FMT_MJPEG) {
+        if (w <= 0 || h <= 0 || w > VISION_DEFAULT_MAX_SIDE || h > VISION_DEFAULT_MAX_SIDE) {
+            s_err(err, errlen, "MJPEG stream size %dx%d is invalid", w, h);
+            return -1;
+        }
+        /* limits of the stream's own size: a frame whose header claims more is
+         * refused before it is decoded (with the default limits a forged frame
+         * decoded up to 24 Mpixels, then was refused for its size) */
+        vision_limits_t lim = { .max_pixels = (uint64_t) w * (uint64_t) h,
+                                .max_side = w > h ? w : h };
         size_t fixed_len = 0;
         uint8_t *fixed = s_mjpeg_add_dht(data, len, &fixed_len);
         char derr[256] = "";
-        int rc = vision_decode_mem(fixed ? fixed : data, fixed ? fixed_len : len, NULL, 3, img,
+        int rc = vision_decode_mem(fixed ? fixed : data, fixed ? fixed_len : len, &lim, 3, img,
                                    derr, sizeof derr);
         free(fixed);
         if (rc < 0) {

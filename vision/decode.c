@@ -150,6 +150,36 @@ s_is_sof(uint8_t m)
     return m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
 }
 
+/* Checks the tables of a DHT segment (p, n: its payload). stb_image 2.27
+ * copies a table's symbols into 256-entry arrays without checking that its
+ * 16 code counts sum to at most 256 (upstream fixed it in 2.28): a forged
+ * table overran the decoder's state (found by fuzz/vision_decode_fuzz with
+ * UBSan). Returns 0, or -1 with a message. */
+static int
+s_jpeg_dht_check(const uint8_t *p, size_t n, char *err, size_t errlen)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (n - i < 17) {
+            s_err(err, errlen, "corrupt JPEG: Huffman table header cut short");
+            return -1;
+        }
+        size_t codes = 0;
+        for (size_t k = 1; k <= 16; k++)
+            codes += p[i + k];
+        if (codes > 256) {
+            s_err(err, errlen, "corrupt JPEG: Huffman table of %zu codes (at most 256)", codes);
+            return -1;
+        }
+        if (codes > n - i - 17) {
+            s_err(err, errlen, "corrupt JPEG: Huffman table longer than its segment");
+            return -1;
+        }
+        i += 17 + codes;
+    }
+    return 0;
+}
+
 /* Walks the JPEG marker segments and entropy-coded data up to the EOI
  * marker. Returns 0 with the frame size in *w, *h, or -1 with a message. */
 static int
@@ -197,6 +227,8 @@ s_jpeg_scan(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h, char *err, siz
             *w = (uint32_t) p[i + 5] << 8 | p[i + 6];
             have_sof = true;
         }
+        if (m == 0xC4 && s_jpeg_dht_check(p + i + 2, len - 2, err, errlen) != 0)
+            return -1;
         i += len;
         if (m != 0xDA)
             continue;
