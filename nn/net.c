@@ -362,7 +362,9 @@ nn_add_layer(nn_net_t *net, nn_ltype_t type, int in0, int in1, const int *args, 
     L.n_b = (size_t) nb;
     L.w_off = s_reserve_params(net, L.n_w);
     L.b_off = s_reserve_params(net, L.n_b);
-    float *w = net->params + L.w_off, *bias = net->params + L.b_off;
+    /* a parameterless first layer leaves params NULL: no offset on NULL (UBSan) */
+    float *w = net->params ? net->params + L.w_off : NULL;
+    float *bias = net->params ? net->params + L.b_off : NULL;
     if (type == NN_L_BN) {
         for (long i = 0; i < nw; i++)
             w[i] = 1.0f;

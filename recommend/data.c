@@ -197,7 +197,9 @@ s_cmp_event(const void *a, const void *b)
 void
 rec_data_index(rec_data_t *d)
 {
-    qsort(d->ev, d->n_ev, sizeof *d->ev, s_cmp_event);
+    /* qsort's pointer must not be NULL, even for 0 events (UBSan, fuzz/recommend_csv_fuzz) */
+    if (d->n_ev)
+        qsort(d->ev, d->n_ev, sizeof *d->ev, s_cmp_event);
     int nu = rec_dict_size(d->users);
     free(d->user_start);
     d->user_start = xcalloc((size_t) nu + 1, sizeof *d->user_start);
