@@ -21,10 +21,11 @@ FUZZ_RUN += fuzz-audio-io
 # crafted multi-stream Ogg files (xiph/vorbis#125), found within seconds.
 fuzz-audio-io: fuzz/audio_intent_fuzz fuzz/audio_source_fuzz
 	mkdir -p fuzz-audio-intent-corpus fuzz-audio-source-corpus
-	nice -n 10 fuzz/audio_intent_fuzz -max_total_time=$${FUZZ_SECONDS:-120} -max_len=4096 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 nice -n 10 fuzz/audio_intent_fuzz -max_total_time=$${FUZZ_SECONDS:-120} -max_len=4096 \
 		-dict=$(srcdir)/fuzz/audio_intent.dict -rss_limit_mb=2048 \
 		fuzz-audio-intent-corpus $(srcdir)/fuzz/corpus/audio_intent
-	ASAN_OPTIONS=detect_leaks=0 nice -n 10 fuzz/audio_source_fuzz \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=0 \
+		nice -n 10 fuzz/audio_source_fuzz \
 		-max_total_time=$${FUZZ_SECONDS:-120} -max_len=65536 \
 		-rss_limit_mb=2048 -detect_leaks=0 fuzz-audio-source-corpus \
 		$(srcdir)/fuzz/corpus/audio_source

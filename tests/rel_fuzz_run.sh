@@ -52,7 +52,9 @@ echo "$targets" | while IFS=: read -r name corpus extra; do
     mkdir -p "$dir"
     log=$work/fuzz-$name.log
     # shellcheck disable=SC2086 # extra holds several options
-    ASAN_OPTIONS=detect_leaks=$(case "$extra" in *detect_leaks=0*) echo 0 ;; *) echo 1 ;; esac) \
+    # UBSan only prints and goes on in this build (no -fno-sanitize-recover):
+    # halt_on_error makes undefined behaviour a finding like a crash
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=$(case "$extra" in *detect_leaks=0*) echo 0 ;; *) echo 1 ;; esac) \
         $nice "$bin" -max_total_time="$seconds" -runs="$runs" -rss_limit_mb=2048 -timeout=30 \
         -print_final_stats=1 -artifact_prefix="$work/$name-" $extra \
         "$dir" "$top_src/fuzz/corpus/$corpus" >"$log" 2>&1
@@ -65,7 +67,7 @@ echo "$targets" | while IFS=: read -r name corpus extra; do
         echo "ok $i - $line, no finding"
     else
         echo "not ok $i - $line, FINDING (exit $rc, see $log)"
-        grep -m 3 'ERROR\|SUMMARY' "$log" | sed 's/^/# /'
+        grep -m 3 'ERROR\|SUMMARY\|runtime error' "$log" | sed 's/^/# /'
     fi
     if [ "$mode" = report ]; then
         echo "$(date -u +%FT%TZ) $line, exit $rc" >>"$top_build/fuzz-report.txt"
