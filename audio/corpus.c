@@ -242,6 +242,20 @@ corpus_voice_is_test(const char *engine, const char *voice)
     return false;
 }
 
+bool
+corpus_voice_is_validation(const char *engine, const char *voice)
+{
+    if (!engine || !voice || strcmp(engine, "espeak-ng") != 0
+        || corpus_voice_is_test(engine, voice))
+        return false;
+    uint32_t h = 2166136261u;
+    for (const char *p = voice; *p; p++)
+        h = (h ^ (uint8_t) *p) * 16777619u;
+    for (const char *p = engine; *p; p++)
+        h = (h ^ (uint8_t) *p) * 16777619u;
+    return h % 10 == 0;
+}
+
 /* ================================================================ texts */
 
 /* Command sentences: "@word" is a vocabulary word (its label), "{cat}" a
@@ -1481,6 +1495,22 @@ corpus_test(bool verbose)
     S_CHECK(!corpus_voice_is_test("espeak-ng", "en-gb-scotland+f3"));
     S_CHECK(corpus_voice_is_test("flite", "rms") && !corpus_voice_is_test("flite", "slt"));
     S_CHECK(corpus_voice_is_test("festival", "ked_diphone"));
+    /* validation voices: about a tenth of the training espeak-ng voices */
+    int n_val = 0, n_var = 0;
+    for (size_t v = 0; v < sizeof s_espeak_test_variants / sizeof s_espeak_test_variants[0]; v++) {
+        char name[64];
+        snprintf(name, sizeof name, "en-gb+%s", s_espeak_test_variants[v]);
+        S_CHECK(corpus_voice_is_test("espeak-ng", name)
+                && !corpus_voice_is_validation("espeak-ng", name));
+    }
+    for (int k = 0; k < 400; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "en-us+v%d", k);
+        n_val += corpus_voice_is_validation("espeak-ng", name);
+        n_var++;
+    }
+    S_CHECK(n_val > n_var / 20 && n_val < n_var / 5);
+    S_CHECK(!corpus_voice_is_validation("flite", "slt"));
 
     /* store round trip: a tone "command" and a noise "unknown" clip */
     s_writer_t w;

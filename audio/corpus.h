@@ -84,6 +84,13 @@ int audio_corpus_main(int argc, char **argv);
 /* True when voice (engine + name) is one of the held-out test voices. */
 bool corpus_voice_is_test(const char *engine, const char *voice);
 
+/* True when a training-split voice belongs to the validation voices: a
+ * fixed tenth of the training espeak-ng voices (by a hash of engine and
+ * name), which training never sees and which choose epochs, thresholds and
+ * designs; flite and festival have too few voices to hold one out. False
+ * for test voices. */
+bool corpus_voice_is_validation(const char *engine, const char *voice);
+
 /* ------------------------------------------------------------ store */
 
 typedef struct _corpus_t corpus_t;

@@ -54,7 +54,7 @@ struct _kws_t {
 void
 kws_opts_default(kws_opts_t *opts)
 {
-    opts->stride = 3;
+    opts->stride = 0;
     opts->smooth = 3;
     opts->refractory = 0.8;
     opts->threshold = 0;
@@ -83,7 +83,7 @@ s_err(kws_t *self, const char *fmt, ...)
 /* ---------------------------------------------------------------- net */
 
 nn_net_t *
-kws_build_net(int n_classes, int channels, int blocks, uint64_t seed)
+kws_build_net(int n_classes, int channels, int blocks, kws_head_t head, uint64_t seed)
 {
     nn_net_t *net = nn_new(seed);
     if (!net)
@@ -101,7 +101,18 @@ kws_build_net(int n_classes, int channels, int blocks, uint64_t seed)
         x = nn_relu(net, nn_batchnorm(net, nn_depthwise(net, x, 3, 3, s, s, 1, 1, false)));
         x = nn_relu(net, nn_batchnorm(net, nn_pointwise(net, x, channels, false)));
     }
-    x = nn_global_avgpool(net, x);
+    if (head == KWS_HEAD_TIME && x >= 0) {
+        /* The detector must fire 30-250 ms after a word ends and not 600 ms
+         * later, nor on a word's first syllable: that is a question of where
+         * in the window things happen, which a global average cannot answer.
+         * Collapse frequency with a learned 1 x F convolution and let the
+         * dense layer see every time step. */
+        nn_shape_t sh = nn_layer_shape(net, x);
+        x = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, x, channels, 1, sh.w, 1, 1, 0, 0,
+                                                     false)));
+    } else {
+        x = nn_global_avgpool(net, x);
+    }
     nn_layer_set_name(net, x, "embedding");
     x = nn_dropout(net, x, 0.1f);
     x = nn_softmax_xent(net, nn_dense(net, x, n_classes));
@@ -114,7 +125,7 @@ kws_build_net(int n_classes, int channels, int blocks, uint64_t seed)
 
 int
 kws_net_set_meta(nn_net_t *net, const features_config_t *fc, float mean, float std,
-                 const float *thresholds)
+                 const float *thresholds, int stride)
 {
     const char *labels[VOCAB_COUNT];
     for (int i = 0; i < VOCAB_COUNT; i++)
@@ -134,9 +145,10 @@ kws_net_set_meta(nn_net_t *net, const features_config_t *fc, float mean, float s
     snprintf(v[6], sizeof v[6], "%.9g", (double) fc->fmax);
     snprintf(v[7], sizeof v[7], "%.9g", (double) fc->log_floor);
     snprintf(v[8], sizeof v[8], "%d", fc->mel_scale);
-    char m[32], s[32];
+    char m[32], s[32], st[16];
     snprintf(m, sizeof m, "%.9g", (double) mean);
     snprintf(s, sizeof s, "%.9g", (double) std);
+    snprintf(st, sizeof st, "%d", stride);
     if (nn_set_labels(net, labels, VOCAB_COUNT) != 0 || nn_meta_set(net, "arch", "ds-cnn-kws") != 0
         || nn_meta_set(net, "features.sample_rate", v[0]) != 0
         || nn_meta_set(net, "features.win_length", v[1]) != 0
@@ -148,7 +160,8 @@ kws_net_set_meta(nn_net_t *net, const features_config_t *fc, float mean, float s
         || nn_meta_set(net, "features.log_floor", v[7]) != 0
         || nn_meta_set(net, "features.mel_scale", v[8]) != 0
         || nn_meta_set(net, "kws.frames", "98") != 0 || nn_meta_set(net, "kws.mean", m) != 0
-        || nn_meta_set(net, "kws.std", s) != 0 || nn_meta_set(net, "kws.thresholds", buf) != 0)
+        || nn_meta_set(net, "kws.std", s) != 0 || nn_meta_set(net, "kws.thresholds", buf) != 0
+        || nn_meta_set(net, "kws.stride", st) != 0)
         return -1;
     return 0;
 }
@@ -318,6 +331,15 @@ s_configure(kws_t *self, const kws_opts_t *opts)
         self->opts = *opts;
     else
         kws_opts_default(&self->opts);
+    if (self->opts.stride == 0) {
+        /* models made before kws.stride existed were tuned at 3 */
+        double st = 3;
+        if (nn_meta_get(net, "kws.stride") && s_meta_num(net, "kws.stride", 1, 50, &st) != 0) {
+            s_err(self, "model metadata kws.stride out of range");
+            return -1;
+        }
+        self->opts.stride = (int) st;
+    }
     if (self->opts.stride < 1 || self->opts.stride > 50 || self->opts.smooth < 1
         || self->opts.refractory < 0 || self->opts.threshold < 0 || self->opts.threshold > 1) {
         s_err(self, "bad detector options");
@@ -524,6 +546,12 @@ kws_decode(kws_t *self, const float *pcm, size_t n, kws_hit_t *hits, int max_hit
     return b < 0 ? -1 : a + b;
 }
 
+int
+kws_stride(const kws_t *self)
+{
+    return self->opts.stride;
+}
+
 float
 kws_threshold(const kws_t *self, int word)
 {
@@ -622,11 +650,14 @@ kws_test(bool verbose)
 
     /* an untrained net with metadata: loads, streams, and gives the same
      * posteriors however the audio is chunked */
-    net = kws_build_net(VOCAB_COUNT, 8, 1, 5);
+    net = kws_build_net(VOCAB_COUNT, 8, 1, KWS_HEAD_TIME, 5);
     S_CHECK(net != NULL);
+    /* the time head keeps the 24 time steps of the first block, one frequency */
+    nn_shape_t es = nn_layer_shape(net, nn_find_layer(net, "embedding"));
+    S_CHECK(es.c == 8 && es.h == 24 && es.w == 1);
     features_config_t fc;
     features_config_default(&fc);
-    S_CHECK(kws_net_set_meta(net, &fc, -5.f, 4.f, thr) == 0);
+    S_CHECK(kws_net_set_meta(net, &fc, -5.f, 4.f, thr, 3) == 0);
     size_t len = 0;
     char err[256];
     void *mem = nn_save_mem(net, &len, err, sizeof err);
@@ -639,6 +670,7 @@ kws_test(bool verbose)
     k = kws_new_from_net(&net, &o, err, sizeof err);
     k2 = kws_new_from_net(&net2, &o, err, sizeof err);
     S_CHECK(k != NULL && k2 != NULL && net == NULL);
+    S_CHECK(k->opts.stride == 3 && k2->opts.stride == 3);   /* from kws.stride */
     S_CHECK(fabsf(kws_threshold(k, VOCAB_WAKE) - 0.5f) < 1e-6f && kws_threshold(k, -1) < 0);
     pcm = xmalloc(24000 * sizeof *pcm);
     for (int i = 0; i < 24000; i++)
@@ -653,7 +685,7 @@ kws_test(bool verbose)
     kws_timing(k, &a, &wl, &c);
     S_CHECK(fabs(a - 1.5) < 1e-9 && wl > 0 && c > 0);
     /* a model for another vocabulary is refused */
-    net = kws_build_net(VOCAB_COUNT - 1, 8, 1, 5);
+    net = kws_build_net(VOCAB_COUNT - 1, 8, 1, KWS_HEAD_POOL, 5);
     S_CHECK(net != NULL);
     kws_destroy(&k2);
     k2 = kws_new_from_net(&net, &o, err, sizeof err);

@@ -1,9 +1,10 @@
 /* audio/kws.h: streaming keyword spotter.
  *
  * A DS-CNN (ARM's Hello-Edge design: one 10x4 convolution with stride 2, then
- * depthwise-separable blocks, global average pooling, a dense layer; here
- * after a 2x2 average of the input) looks at the last ~1 s of log-mel frames
- * (98 x 40) every `stride` frames. Its
+ * depthwise-separable blocks; here after a 2x2 average of the input, and with
+ * a head that keeps time order instead of Hello-Edge's global average pool,
+ * see kws_head_t) looks at the last ~1 s of log-mel frames (98 x 40) every
+ * `stride` frames. Its
  * posteriors are averaged over the last `smooth` runs; a word is reported
  * once per contiguous stretch where it is the most probable class above its
  * threshold, at the run where its smoothed posterior peaked, and not again
@@ -37,7 +38,8 @@ typedef struct {
 
 /* Run-time settings; model metadata provides the defaults. */
 typedef struct {
-    int stride;         /* frames between CNN runs; 3 (30 ms) */
+    int stride;         /* frames between CNN runs; 0: the model's (metadata
+                         * kws.stride, 3 = 30 ms when absent) */
     int smooth;         /* runs averaged; 3 */
     double refractory;  /* seconds before the same word may be reported again; 0.8 */
     float threshold;    /* > 0 overrides every word's threshold (evaluation sweeps); 0 */
@@ -52,15 +54,24 @@ typedef struct _kws_t kws_t;
 /* Fills opts with the defaults above. */
 void kws_opts_default(kws_opts_t *opts);
 
-/* Builds the untrained DS-CNN for n_classes outputs with `channels` channels
- * (64 in the shipped model) and `blocks` depthwise-separable blocks (4).
- * Returns the net (caller frees with nn_destroy) or NULL. */
-nn_net_t *kws_build_net(int n_classes, int channels, int blocks, uint64_t seed);
+/* How the last block's C x T x F map becomes class scores. */
+typedef enum {
+    KWS_HEAD_POOL = 0,  /* global average pooling, then a dense layer (Hello-Edge):
+                         * blind to where in the window a word ended */
+    KWS_HEAD_TIME = 1,  /* a 1 x F convolution collapses frequency only, then a
+                         * dense layer over the C x T map: keeps time order */
+} kws_head_t;
 
-/* Writes the feature configuration, normalisation and thresholds (VOCAB_COUNT
- * floats) into net's metadata, and the vocabulary as its labels. Returns 0 or -1. */
+/* Builds the untrained DS-CNN for n_classes outputs with `channels` channels
+ * (64 in the first model) and `blocks` depthwise-separable blocks (4).
+ * Returns the net (caller frees with nn_destroy) or NULL. */
+nn_net_t *kws_build_net(int n_classes, int channels, int blocks, kws_head_t head, uint64_t seed);
+
+/* Writes the feature configuration, normalisation, thresholds (VOCAB_COUNT
+ * floats) and the frames between CNN runs the model was tuned for (stride)
+ * into net's metadata, and the vocabulary as its labels. Returns 0 or -1. */
 int kws_net_set_meta(nn_net_t *net, const features_config_t *fc, float mean, float std,
-                     const float *thresholds);
+                     const float *thresholds, int stride);
 
 /* Loads a model file (path NULL: the shipped models/kws.nn via shop_data_path)
  * and makes a detector. opts NULL means the model's defaults. Returns the
@@ -93,6 +104,9 @@ int kws_flush(kws_t *self, kws_hit_t *hits, int max_hits);
 /* One-shot word sequence of a whole recording (reset, push, flush). Returns
  * the number of hits, or -1. */
 int kws_decode(kws_t *self, const float *pcm, size_t n, kws_hit_t *hits, int max_hits);
+
+/* Frames between CNN runs in use (the option or the model's). */
+int kws_stride(const kws_t *self);
 
 /* Threshold of word (vocab id), or -1 for a bad id. */
 float kws_threshold(const kws_t *self, int word);

@@ -5,14 +5,19 @@
  * vocabulary word ends 30-250 ms before the window's end (the moment the
  * streaming detector should fire), then reverberated, mixed with noise at a
  * random SNR and scaled to a random level, and turned into log-mel frames by
- * the same features module the detector runs. Windows of unknown speech,
- * of the onsets of words (too early to fire) and of noise alone teach
- * _unknown_ and _silence_. (Windows that end well after a word were tried
- * as _unknown_ too: with global average pooling they contradict the word's
- * own windows, and validation accuracy suffered.) A tenth of the training voices is kept apart for
+ * the same features module the detector runs. Windows of unknown speech
+ * and of noise alone teach _unknown_ and _silence_; so do, for the
+ * time-order head (kws.h), windows at random places of command clips that
+ * end mid-word, between words or long after one. (With global average
+ * pooling those contradict the word's own windows, and validation accuracy
+ * suffered; that head gets only windows that stop inside a lone word.) The
+ * features are then warped in frequency and time and masked (s_augment),
+ * anew every epoch. A tenth of the training voices is kept apart for
  * validation; the test voices are never read here. */
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +34,11 @@
 
 #define S_WIN 16000            /* samples per example: 1 s */
 #define S_PRE 4000             /* reverberation lead-in before the window */
-/* Threshold range. Validation windows are aligned on word ends; a stream
- * also shows the CNN the windows in between (mid-word, between words), where
- * the first streaming runs showed stray posteriors of 0.2-0.4 (the floor was
- * raised from 0.2 after seeing them; docs/speech.md says so). */
-#define S_THR_MIN 0.5f
+/* Threshold range (--thr-min sets the floor). The first model's validation
+ * windows were aligned on word ends only; a stream also shows the CNN the
+ * windows in between (mid-word, between words), where its first streaming
+ * runs showed stray posteriors of 0.2-0.4 (the floor was raised from 0.2 to
+ * 0.5 after seeing them; docs/speech.md says so). */
 #define S_THR_MAX 0.8f
 
 typedef struct {
@@ -58,28 +63,43 @@ s_push(s_list_t *l, int clip, int t, int label, int mark_end)
     l->v[l->n++] = (s_example_t) { clip, t, label, mark_end };
 }
 
-/* Validation voices: a fixed tenth of the training voices, by name. */
-static bool
-s_is_val_voice(const corpus_clip_t *c)
+/* The label of a window of command clip c ending at sample t, for a model
+ * that sees time order: the word that ended 30-250 ms before t (the latest,
+ * if two did), _unknown_ when no word ended in that range and none is about
+ * to end or ended just outside it, -1 (not used) in those unclear margins. */
+static int
+s_label_at(const corpus_clip_t *c, int t)
 {
-    uint32_t h = 2166136261u;
-    for (const char *p = c->voice; *p; p++)
-        h = (h ^ (uint8_t) *p) * 16777619u;
-    for (const char *p = c->engine; *p; p++)
-        h = (h ^ (uint8_t) *p) * 16777619u;
-    /* flite and festival have so few voices that holding one out would
-     * remove a whole timbre from training: validate on espeak-ng voices only */
-    return strcmp(c->engine, "espeak-ng") == 0 && h % 10 == 0;
+    int label = VOCAB_UNKNOWN, best_d = 1 << 30;
+    for (int m = 0; m < c->n_marks; m++) {
+        int d = t - c->marks[m].end;
+        if (d >= 480 && d <= 4000 && d < best_d) {
+            label = c->marks[m].word;
+            best_d = d;
+        }
+    }
+    if (best_d <= 4000)
+        return label;
+    for (int m = 0; m < c->n_marks; m++) {
+        int d = t - c->marks[m].end;
+        if ((d > -1600 && d < 480) || (d > 4000 && d < 5600))
+            return -1;
+    }
+    return VOCAB_UNKNOWN;
 }
 
-/* Picks the examples of one set (val = validation voices) from the corpus. */
+/* Picks the examples of one set (val = validation voices) from the corpus.
+ * between > 0 (time-order heads only): that many windows per command clip
+ * and copy, on average, at random places, labelled by s_label_at, so the
+ * model learns not to fire mid-word, between words or long after one. */
 static void
-s_collect(const corpus_t *corpus, bool val, int copies, corpus_mixer_t *rng, s_list_t *out)
+s_collect(const corpus_t *corpus, bool val, int copies, float between, corpus_mixer_t *rng,
+          s_list_t *out)
 {
     int n_speech = 0;
     for (int i = 0; i < corpus_count(corpus); i++) {
         const corpus_clip_t *c = corpus_clip(corpus, i);
-        if (c->split != CORPUS_TRAIN || s_is_val_voice(c) != val)
+        if (c->split != CORPUS_TRAIN || corpus_voice_is_validation(c->engine, c->voice) != val)
             continue;
         for (int k = 0; k < copies; k++) {
             if (c->kind == CORPUS_KIND_UNKNOWN) {
@@ -97,8 +117,17 @@ s_collect(const corpus_t *corpus, bool val, int copies, corpus_mixer_t *rng, s_l
                 s_push(out, i, t, c->marks[m].word, c->marks[m].end);
                 n_speech++;
             }
+            for (float b = between; b > 0; b -= 1.f) {
+                if (b < 1.f && corpus_mixer_uniform(rng, 0, 1) >= b)
+                    break;
+                int t = (int) corpus_mixer_uniform(rng, (float) c->onset + 1600.f,
+                                                   (float) c->n + 8000.f);
+                int label = s_label_at(c, t);
+                if (label >= 0)
+                    s_push(out, i, t, label, -1);
+            }
             /* a lone word seen too early to fire: _unknown_ */
-            if (c->n_marks == 1 && c->marks[0].end - c->onset > 5000
+            if (between <= 0 && c->n_marks == 1 && c->marks[0].end - c->onset > 5000
                 && corpus_mixer_uniform(rng, 0, 1) < 0.25f) {
                 int t = (int) corpus_mixer_uniform(rng, (float) c->onset + 1600.f,
                                                    (float) c->marks[0].end - 3200.f);
@@ -115,8 +144,7 @@ s_collect(const corpus_t *corpus, bool val, int copies, corpus_mixer_t *rng, s_l
 typedef struct {
     const corpus_t *corpus;
     corpus_mixer_t *mixer;
-    features_config_t fc;
-    features_t *feat;          /* reused: planning once per run, not per example */
+    features_t *feat;          /* reused: planning once per thread, not per example */
     float *clip;               /* scratch: one clean clip */
     float *seg;                /* S_PRE + S_WIN speech */
     float *noise;              /* S_WIN */
@@ -183,60 +211,208 @@ s_make(s_maker_t *mk, const s_example_t *e, float *x)
     return features_push(mk->feat, win, S_WIN, x, KWS_FRAMES) == KWS_FRAMES ? 0 : -1;
 }
 
-/* Renders a whole list into x (n x 98 x 40) and y. Returns 0 or -1. */
-static int
-s_render(const corpus_t *corpus, const features_config_t *fc, const s_list_t *l, uint64_t seed,
-         float *x, int32_t *y, bool verbose, const char *what)
+/* Rendering is split in chunks of S_CHUNK examples, each with its own
+ * mixer seeded by (seed, chunk), so the windows are the same whatever the
+ * number of threads that render them. */
+#define S_CHUNK 1024
+
+typedef struct {
+    const corpus_t *corpus;
+    const s_list_t *l;
+    uint64_t seed;
+    float *x;
+    int32_t *y;
+    int maxn;                  /* longest clip */
+    atomic_int next;           /* next chunk to take */
+    atomic_int done;           /* examples rendered */
+    atomic_int failed;
+} s_render_job_t;
+
+typedef struct {
+    s_render_job_t *job;
+    features_t *feat;          /* planned by the caller: FFTW planning is not thread-safe */
+} s_render_worker_t;
+
+static void *
+s_render_thread(void *arg)
 {
-    s_maker_t mk = { .corpus = corpus, .fc = *fc };
-    mk.mixer = corpus_mixer_new(corpus, CORPUS_TRAIN, seed);
-    mk.feat = features_new(fc);
-    int maxn = 1;
-    for (int i = 0; i < corpus_count(corpus); i++)
-        if (corpus_clip(corpus, i)->n > maxn)
-            maxn = corpus_clip(corpus, i)->n;
-    mk.clip = xmalloc((size_t) maxn * sizeof *mk.clip);
+    s_render_worker_t *wk = arg;
+    s_render_job_t *j = wk->job;
+    s_maker_t mk = { .corpus = j->corpus, .feat = wk->feat };
+    mk.clip = xmalloc((size_t) j->maxn * sizeof *mk.clip);
     mk.seg = xmalloc((S_PRE + S_WIN) * sizeof *mk.seg);
     mk.noise = xmalloc(S_WIN * sizeof *mk.noise);
-    int rc = mk.mixer && mk.feat ? 0 : -1;
-    size_t per = KWS_FRAMES * (size_t) fc->n_mels;
-    uint64_t t0 = shop_now_ns();
-    for (int i = 0; i < l->n && rc == 0; i++) {
-        rc = s_make(&mk, &l->v[i], x + (size_t) i * per);
-        y[i] = l->v[i].label;
-        if (verbose && (i % 5000 == 4999 || i == l->n - 1))
-            fprintf(stderr, "\raudio: %s examples %d/%d (%.0f/s)   ", what, i + 1, l->n,
-                    (i + 1) / ((double) (shop_now_ns() - t0) / 1e9));
+    size_t per = KWS_FRAMES * (size_t) features_config(wk->feat)->n_mels;
+    for (;;) {
+        int ck = atomic_fetch_add(&j->next, 1);
+        int lo = ck * S_CHUNK, hi = lo + S_CHUNK < j->l->n ? lo + S_CHUNK : j->l->n;
+        if (lo >= j->l->n || atomic_load(&j->failed))
+            break;
+        mk.mixer = corpus_mixer_new(j->corpus, CORPUS_TRAIN, j->seed ^ ((uint64_t) ck << 32));
+        for (int i = lo; i < hi; i++) {
+            if (!mk.mixer || s_make(&mk, &j->l->v[i], j->x + (size_t) i * per) != 0) {
+                atomic_store(&j->failed, 1);
+                break;
+            }
+            j->y[i] = j->l->v[i].label;
+        }
+        corpus_mixer_destroy(&mk.mixer);
+        atomic_fetch_add(&j->done, hi - lo);
     }
-    if (verbose)
-        fprintf(stderr, "\n");
-    corpus_mixer_destroy(&mk.mixer);
-    features_destroy(&mk.feat);
     free(mk.clip);
     free(mk.seg);
     free(mk.noise);
-    return rc;
+    return NULL;
 }
 
-/* SpecAugment-style masking of the normalised features (0 = the mean). */
+/* Renders a whole list into x (n x 98 x 40) and y with `threads` threads.
+ * Returns 0 or -1. */
+static int
+s_render(const corpus_t *corpus, const features_config_t *fc, const s_list_t *l, uint64_t seed,
+         int threads, float *x, int32_t *y, bool verbose, const char *what)
+{
+    enum { MAX_THREADS = 16 };
+    s_render_job_t job = { .corpus = corpus, .l = l, .seed = seed, .x = x, .y = y, .maxn = 1 };
+    atomic_init(&job.next, 0);
+    atomic_init(&job.done, 0);
+    atomic_init(&job.failed, 0);
+    for (int i = 0; i < corpus_count(corpus); i++)
+        if (corpus_clip(corpus, i)->n > job.maxn)
+            job.maxn = corpus_clip(corpus, i)->n;
+    threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
+    s_render_worker_t wk[MAX_THREADS];
+    pthread_t tid[MAX_THREADS];
+    int started = 0, rc = 0;
+    for (int t = 0; t < threads; t++) {
+        wk[t] = (s_render_worker_t) { .job = &job, .feat = features_new(fc) };
+        if (!wk[t].feat || pthread_create(&tid[t], NULL, s_render_thread, &wk[t]) != 0) {
+            features_destroy(&wk[t].feat);
+            rc = -1;
+            break;
+        }
+        started++;
+    }
+    uint64_t t0 = shop_now_ns();
+    while (verbose && started == threads && atomic_load(&job.done) < l->n
+           && !atomic_load(&job.failed)) {
+        struct timespec ts = { 0, 500000000 };
+        nanosleep(&ts, NULL);
+        int d = atomic_load(&job.done);
+        fprintf(stderr, "\raudio: %s examples %d/%d (%.0f/s)   ", what, d, l->n,
+                d / ((double) (shop_now_ns() - t0) / 1e9));
+    }
+    if (started < threads)
+        atomic_store(&job.failed, 1);
+    for (int t = 0; t < started; t++) {
+        pthread_join(tid[t], NULL);
+        features_destroy(&wk[t].feat);
+    }
+    if (verbose)
+        fprintf(stderr, "\n");
+    return rc == 0 && !atomic_load(&job.failed) ? 0 : -1;
+}
+
+/* Training-time augmentation of the normalised log-mel windows (0 = the
+ * mean), fresh for every epoch since nn_train calls it on each batch:
+ * - vocal-tract-length perturbation (Jaitly & Hinton 2013): the spectrum is
+ *   warped by a factor alpha in [0.85, 1.2], piecewise linearly so the band
+ *   edges stay, a new speaker timbre from the few flite and festival voices;
+ * - tempo: the window is stretched in time by 0.87-1.15 about its end (where
+ *   the detector decides), speaking rate without touching the end alignment
+ *   more than the trained 30-250 ms range allows;
+ * - SpecAugment masks: two of up to 5 mel bands, one of up to 7 frames. */
+typedef struct {
+    int n_mels;
+    float fmin, fmax;
+    float center[FEATURES_MAX_MELS];   /* Hz, of each band (HTK mel) */
+} s_aug_t;
+
+static double
+s_hz_to_mel(double f)
+{
+    return 2595.0 * log10(1.0 + f / 700.0);
+}
+
+static void
+s_aug_init(s_aug_t *a, const features_config_t *fc)
+{
+    a->n_mels = fc->n_mels;
+    a->fmin = fc->fmin;
+    a->fmax = fc->fmax;
+    double lo = s_hz_to_mel(fc->fmin), hi = s_hz_to_mel(fc->fmax);
+    for (int k = 0; k < fc->n_mels; k++) {
+        double m = lo + (hi - lo) * (k + 1) / (fc->n_mels + 1);
+        a->center[k] = (float) (700.0 * (pow(10.0, m / 2595.0) - 1.0));
+    }
+}
+
+/* Fractional band index of frequency f (Hz), by the band centres. */
+static float
+s_band_of(const s_aug_t *a, float f)
+{
+    if (f <= a->center[0])
+        return 0;
+    for (int k = 1; k < a->n_mels; k++)
+        if (f <= a->center[k])
+            return (float) (k - 1) + (f - a->center[k - 1]) / (a->center[k] - a->center[k - 1]);
+    return (float) (a->n_mels - 1);
+}
+
 static void
 s_augment(float *x, int n, const nn_shape_t *shape, uint64_t *rng, void *user)
 {
-    (void) user;
+    const s_aug_t *a = user;
+    int T = shape->h, F = shape->w;
+    float *tmp = xmalloc((size_t) (T * F) * sizeof *tmp);
+    float src_band[FEATURES_MAX_MELS];
     for (int i = 0; i < n; i++) {
-        float *s = x + (size_t) i * (size_t) (shape->h * shape->w);
-        if (nn_rand_float(rng) < 0.5f) {
-            int w = (int) (nn_rand_u32(rng) % 6), f0 = (int) (nn_rand_u32(rng) % (uint32_t) shape->w);
-            for (int t = 0; t < shape->h; t++)
-                for (int f = f0; f < f0 + w && f < shape->w; f++)
-                    s[t * shape->w + f] = 0;
+        float *s = x + (size_t) i * (size_t) (T * F);
+        if (F == a->n_mels && nn_rand_float(rng) < 0.9f) {
+            /* output band at f takes the energy of the source at W^-1(f) */
+            float alpha = 0.85f + 0.35f * nn_rand_float(rng);
+            float b_out = 4800.f * fminf(alpha, 1.f), b_in = b_out / alpha;
+            for (int k = 0; k < F; k++) {
+                float f = a->center[k];
+                float src = f <= b_out ? f / alpha
+                                       : a->fmax - (a->fmax - f) * (a->fmax - b_in) / (a->fmax - b_out);
+                src_band[k] = s_band_of(a, src);
+            }
+            memcpy(tmp, s, (size_t) (T * F) * sizeof *tmp);
+            for (int t = 0; t < T; t++)
+                for (int k = 0; k < F; k++) {
+                    int k0 = (int) src_band[k];
+                    int k1 = k0 + 1 < F ? k0 + 1 : k0;
+                    float w = src_band[k] - (float) k0;
+                    s[t * F + k] = (1 - w) * tmp[t * F + k0] + w * tmp[t * F + k1];
+                }
         }
+        if (nn_rand_float(rng) < 0.7f) {
+            float r = 0.87f + 0.28f * nn_rand_float(rng);
+            memcpy(tmp, s, (size_t) (T * F) * sizeof *tmp);
+            for (int t = 0; t < T; t++) {
+                float src = (float) (T - 1) - (float) (T - 1 - t) * r;
+                if (src < 0)
+                    src = 0;
+                int t0 = (int) src, t1 = t0 + 1 < T ? t0 + 1 : t0;
+                float w = src - (float) t0;
+                for (int k = 0; k < F; k++)
+                    s[t * F + k] = (1 - w) * tmp[t0 * F + k] + w * tmp[t1 * F + k];
+            }
+        }
+        for (int m = 0; m < 2; m++)
+            if (nn_rand_float(rng) < 0.5f) {
+                int w = (int) (nn_rand_u32(rng) % 6), f0 = (int) (nn_rand_u32(rng) % (uint32_t) F);
+                for (int t = 0; t < T; t++)
+                    for (int f = f0; f < f0 + w && f < F; f++)
+                        s[t * F + f] = 0;
+            }
         if (nn_rand_float(rng) < 0.3f) {
-            int w = (int) (nn_rand_u32(rng) % 8), t0 = (int) (nn_rand_u32(rng) % (uint32_t) shape->h);
-            for (int t = t0; t < t0 + w && t < shape->h; t++)
-                memset(s + t * shape->w, 0, (size_t) shape->w * sizeof *s);
+            int w = (int) (nn_rand_u32(rng) % 8), t0 = (int) (nn_rand_u32(rng) % (uint32_t) T);
+            for (int t = t0; t < t0 + w && t < T; t++)
+                memset(s + t * F, 0, (size_t) F * sizeof *s);
         }
     }
+    free(tmp);
 }
 
 static int
@@ -248,7 +424,7 @@ s_cmp_float(const void *a, const void *b)
 
 /* Per-word thresholds from the validation windows (see the caller). */
 static void
-s_calibrate(nn_net_t *net, const nn_data_t *val, float *thr)
+s_calibrate(nn_net_t *net, const nn_data_t *val, float thr_min, float *thr)
 {
     int n = val->n, per = val->shape.c * val->shape.h * val->shape.w;
     float *post = xmalloc((size_t) n * VOCAB_COUNT * sizeof *post);
@@ -266,7 +442,7 @@ s_calibrate(nn_net_t *net, const nn_data_t *val, float *thr)
                 neg[m++] = post[(size_t) i * VOCAB_COUNT + w];
         qsort(neg, (size_t) m, sizeof *neg, s_cmp_float);
         float q = m ? neg[(int) (0.995 * (m - 1))] : 0.5f;
-        thr[w] = fminf(S_THR_MAX, fmaxf(S_THR_MIN, q + 0.02f));
+        thr[w] = fminf(S_THR_MAX, fmaxf(thr_min, q + 0.02f));
     }
     free(post);
     free(neg);
@@ -275,7 +451,8 @@ s_calibrate(nn_net_t *net, const nn_data_t *val, float *thr)
 /* --calibrate: new thresholds for a trained model. Returns an exit status. */
 static int
 s_recalibrate(const char *path, const corpus_t *corpus, const features_config_t *fc,
-              const s_list_t *va, uint64_t seed, const char *out, float *xv, int32_t *yv)
+              const s_list_t *va, uint64_t seed, int threads, float thr_min, int stride,
+              const char *out, float *xv, int32_t *yv)
 {
     char err[512];
     nn_net_t *net = nn_load(path, err, sizeof err);
@@ -286,7 +463,7 @@ s_recalibrate(const char *path, const corpus_t *corpus, const features_config_t 
     const char *m = nn_meta_get(net, "kws.mean"), *d = nn_meta_get(net, "kws.std");
     float mean = m ? strtof(m, NULL) : 0, std = d ? strtof(d, NULL) : 0;
     int rc = 1;
-    if (!(std > 0) || s_render(corpus, fc, va, seed + 1000003, xv, yv, true, "validation") != 0) {
+    if (!(std > 0) || s_render(corpus, fc, va, seed + 1000003, threads, xv, yv, true, "validation") != 0) {
         fprintf(stderr, "shop-train audio: %s: no kws.std, or feature extraction failed\n", path);
         goto out;
     }
@@ -295,12 +472,14 @@ s_recalibrate(const char *path, const corpus_t *corpus, const features_config_t 
         xv[i] = (xv[i] - mean) / std;
     nn_data_t dva = { .x = xv, .y = yv, .n = va->n, .shape = nn_input_shape(net) };
     float thr[VOCAB_COUNT];
-    s_calibrate(net, &dva, thr);
+    s_calibrate(net, &dva, thr_min, thr);
     char prov[1024];
     const char *old = nn_meta_get(net, "provenance");
-    snprintf(prov, sizeof prov, "%s; thresholds recalibrated in [%.2f, %.2f] by shop-train audio "
-             "--calibrate", old ? old : "", (double) S_THR_MIN, (double) S_THR_MAX);
-    if (kws_net_set_meta(net, fc, mean, std, thr) != 0 || nn_meta_set(net, "provenance", prov) != 0
+    snprintf(prov, sizeof prov, "%s; thresholds recalibrated in [%.2f, %.2f], stride %d by "
+             "shop-train audio --calibrate", old ? old : "", (double) thr_min, (double) S_THR_MAX,
+             stride);
+    if (kws_net_set_meta(net, fc, mean, std, thr, stride) != 0
+        || nn_meta_set(net, "provenance", prov) != 0
         || nn_save(net, out, err, sizeof err) != 0) {
         fprintf(stderr, "shop-train audio: cannot write %s: %s\n", out, err);
         goto out;
@@ -329,12 +508,16 @@ s_usage(void)
 {
     fprintf(stderr,
             "usage: shop-train audio --corpus DIR [--out models/kws.nn] [--epochs N] [--copies K]\n"
-            "                        [--channels C] [--blocks B] [--batch B] [--lr X] [--seed N]\n"
-            "                        [--threads T] [--limit N] [--calibrate MODEL]\n"
+            "                        [--channels C] [--blocks B] [--head time|pool] [--between X]\n"
+            "                        [--batch B] [--lr X] [--seed N] [--threads T] [--limit N]\n"
+            "                        [--thr-min X] [--stride S] [--calibrate MODEL]\n"
             "  trains the keyword-spotting DS-CNN on the synthetic corpus made by\n"
-            "  `shop-train audio-corpus`; K noisy copies of every word (default 2).\n"
-            "  --calibrate MODEL only recomputes MODEL's thresholds on the validation\n"
-            "  voices (same --corpus and --seed as its training) and writes --out\n");
+            "  `shop-train audio-corpus`; K noisy copies of every word (default 2);\n"
+            "  X windows at random places of each command clip (time head; default 1);\n"
+            "  thresholds no lower than --thr-min (0.5); the detector runs the CNN\n"
+            "  every S frames (3). --calibrate MODEL only recomputes MODEL's thresholds\n"
+            "  and stride on the validation voices (same --corpus, --seed, --head and\n"
+            "  --between as its training) and writes --out\n");
 }
 
 int
@@ -342,7 +525,9 @@ audio_train_main(int argc, char **argv)
 {
     const char *corpus_dir = NULL, *out = "models/kws.nn", *calibrate = NULL;
     int epochs = 12, copies = 2, channels = 64, blocks = 4, batch = 128, threads = 2, limit = 0;
-    float lr = 0.003f;
+    int stride = 3;
+    kws_head_t head = KWS_HEAD_TIME;
+    float lr = 0.003f, between = 1.f, thr_min = 0.5f;
     uint64_t seed = 1;
     static const struct option longopts[] = {
         { "corpus", required_argument, NULL, 'c' }, { "out", required_argument, NULL, 'o' },
@@ -351,12 +536,15 @@ audio_train_main(int argc, char **argv)
         { "batch", required_argument, NULL, 'b' },  { "lr", required_argument, NULL, 'l' },
         { "seed", required_argument, NULL, 's' },   { "threads", required_argument, NULL, 't' },
         { "limit", required_argument, NULL, 'L' },  { "help", no_argument, NULL, 'h' },
-        { "calibrate", required_argument, NULL, 'T' },
+        { "calibrate", required_argument, NULL, 'T' }, { "head", required_argument, NULL, 'H' },
+        { "between", required_argument, NULL, 'W' }, { "thr-min", required_argument, NULL, 'M' },
+        { "stride", required_argument, NULL, 'S' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:H:W:M:S:h", longopts, NULL))
+           != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
         case 'o': out = optarg; break;
@@ -370,11 +558,20 @@ audio_train_main(int argc, char **argv)
         case 't': threads = atoi(optarg); break;
         case 'L': limit = atoi(optarg); break;
         case 'T': calibrate = optarg; break;
+        case 'H':
+            head = strcmp(optarg, "pool") == 0 ? KWS_HEAD_POOL
+                   : strcmp(optarg, "time") == 0 ? KWS_HEAD_TIME : (kws_head_t) -1;
+            break;
+        case 'W': between = strtof(optarg, NULL); break;
+        case 'M': thr_min = strtof(optarg, NULL); break;
+        case 'S': stride = atoi(optarg); break;
         default: s_usage(); return ch == 'h' ? 0 : 2;
         }
     }
     if (!corpus_dir || epochs < 1 || copies < 1 || copies > 20 || channels < 4 || channels > 512
-        || blocks < 1 || blocks > 8 || batch < 2 || !(lr > 0) || threads < 1) {
+        || blocks < 1 || blocks > 8 || batch < 2 || !(lr > 0) || threads < 1
+        || (head != KWS_HEAD_POOL && head != KWS_HEAD_TIME) || !(between >= 0 && between <= 8)
+        || !(thr_min > 0 && thr_min <= S_THR_MAX) || stride < 1 || stride > 50) {
         s_usage();
         return 2;
     }
@@ -390,8 +587,12 @@ audio_train_main(int argc, char **argv)
 
     corpus_mixer_t *pick = corpus_mixer_new(NULL, CORPUS_TRAIN, seed * 7919 + 1);
     s_list_t tr = { 0 }, va = { 0 };
-    s_collect(corpus, false, copies, pick, &tr);
-    s_collect(corpus, true, 2, pick, &va);
+    /* global pooling cannot tell a word that just ended from one that ended
+     * 600 ms ago: windows between words would contradict the word windows */
+    if (head == KWS_HEAD_POOL)
+        between = 0;
+    s_collect(corpus, false, copies, between, pick, &tr);
+    s_collect(corpus, true, 2, between, pick, &va);
     corpus_mixer_destroy(&pick);
     if (limit > 0 && tr.n > limit)
         tr.n = limit;
@@ -423,12 +624,13 @@ audio_train_main(int argc, char **argv)
         goto done;
     }
     if (calibrate) {
-        rc = s_recalibrate(calibrate, corpus, &fc, &va, seed, out, xv, yv);
+        rc = s_recalibrate(calibrate, corpus, &fc, &va, seed, threads, thr_min, stride, out, xv,
+                           yv);
         goto done;
     }
     uint64_t t0 = shop_now_ns();
-    if (s_render(corpus, &fc, &tr, seed, xt, yt, true, "training") != 0
-        || s_render(corpus, &fc, &va, seed + 1000003, xv, yv, true, "validation") != 0) {
+    if (s_render(corpus, &fc, &tr, seed, threads, xt, yt, true, "training") != 0
+        || s_render(corpus, &fc, &va, seed + 1000003, threads, xv, yv, true, "validation") != 0) {
         fprintf(stderr, "shop-train audio: feature extraction failed\n");
         goto done;
     }
@@ -447,7 +649,7 @@ audio_train_main(int argc, char **argv)
     for (size_t i = 0; i < (size_t) va.n * per; i++)
         xv[i] = (xv[i] - mean) / std;
 
-    net = kws_build_net(VOCAB_COUNT, channels, blocks, seed);
+    net = kws_build_net(VOCAB_COUNT, channels, blocks, head, seed);
     if (!net)
         goto done;
     nn_set_threads(net, threads);
@@ -455,7 +657,10 @@ audio_train_main(int argc, char **argv)
     fprintf(stderr, "audio: %zu parameters, %.1f M multiply-adds per window\n",
             nn_num_params(net), nn_flops_per_sample(net) / 1e6);
     nn_shape_t shape = nn_input_shape(net);
-    nn_data_t dtr = { .x = xt, .y = yt, .n = tr.n, .shape = shape, .augment = s_augment };
+    s_aug_t aug;
+    s_aug_init(&aug, &fc);
+    nn_data_t dtr = { .x = xt, .y = yt, .n = tr.n, .shape = shape, .augment = s_augment,
+                      .augment_user = &aug };
     nn_data_t dva = { .x = xv, .y = yv, .n = va.n, .shape = shape };
     nn_train_opts_t o;
     nn_train_opts_default(&o);
@@ -482,21 +687,22 @@ audio_train_main(int argc, char **argv)
 
     /* thresholds from the validation voices: per word, just above what it
      * scores on 99.5 % of the windows of other words, unknown speech and
-     * noise, kept within [S_THR_MIN, S_THR_MAX] */
+     * noise, kept within [thr_min, S_THR_MAX] */
     float thr[VOCAB_COUNT];
-    s_calibrate(net, &dva, thr);
-    if (kws_net_set_meta(net, &fc, mean, std, thr) != 0)
+    s_calibrate(net, &dva, thr_min, thr);
+    if (kws_net_set_meta(net, &fc, mean, std, thr, stride) != 0)
         goto done;
-    char prov[512];
+    char prov[768];
     time_t now = time(NULL);
     char when[32];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     snprintf(prov, sizeof prov,
              "shop-train audio --corpus %s --epochs %d --copies %d --channels %d --blocks %d "
-             "--batch %d --lr %g --seed %llu; %d train / %d val windows; val_acc %.4f; "
-             "%.0f s features, %.0f s training; %s", corpus_dir, epochs, copies, channels, blocks,
-             batch, (double) lr, (unsigned long long) seed, tr.n, va.n, val_acc, render_s,
-             train_s, when);
+             "--head %s --between %g --batch %d --lr %g --seed %llu --thr-min %g --stride %d; "
+             "%d train / %d val windows; val_acc %.4f; %.0f s features, %.0f s training; %s",
+             corpus_dir, epochs, copies, channels, blocks, head == KWS_HEAD_TIME ? "time" : "pool",
+             (double) between, batch, (double) lr, (unsigned long long) seed, (double) thr_min,
+             stride, tr.n, va.n, val_acc, render_s, train_s, when);
     nn_meta_set(net, "provenance", prov);
     if (nn_save(net, out, err, sizeof err) != 0) {
         fprintf(stderr, "shop-train audio: %s\n", err);
