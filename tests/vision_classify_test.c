@@ -2,7 +2,7 @@
  * from Fashion-MNIST test items (not seen in training): a product on a light
  * background, on a dark one and in a 4000x3000 JPEG is recognised alike;
  * nothing in the photo means "unsure"; visual search finds the same kind of
- * product. Skipped (77) when models/vision.nn or the dataset is missing. */
+ * product; the number of test-time views is the model's tta_views. Skipped (77) when models/vision.nn or the dataset is missing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -197,6 +197,60 @@ test_refuses_a_file_that_is_not_a_model(void **state)
     assert_non_null(strstr(err, "/nonexistent/vision.nn"));
 }
 
+/* Writes the shipped model with tta_views set to value into path. */
+static void
+s_model_with_views(const char *value, const char *path)
+{
+    char err[256];
+    nn_net_t *net = nn_load(s_model, err, sizeof err);
+    assert_non_null(net);
+    assert_int_equal(nn_meta_set(net, "tta_views", value), 0);
+    assert_int_equal(nn_save(net, path, err, sizeof err), 0);
+    nn_destroy(&net);
+}
+
+static void
+test_tta_views_come_from_the_model(void **state)
+{
+    (void) state;
+    char path[] = "/tmp/vision-views-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    char err[256];
+    /* 2 views: the answer is the mean of the image's and its mirror's */
+    s_model_with_views("2", path);
+    vision_classifier_t *clf = vision_classifier_new(path, err, sizeof err);
+    assert_non_null(clf);
+    assert_int_equal(vision_classifier_views(clf), 2);
+    nn_net_t *net = nn_load(path, err, sizeof err);
+    assert_non_null(net);
+    float x[784], xv[784], p[VISION_FMNIST_CLASSES], mean[VISION_FMNIST_CLASSES] = { 0 };
+    vision_model_normalise(s_test.pixels + 7 * 784, 784, x);
+    float bg = vision_model_normalise_value(0);
+    for (int v = 0; v < 2; v++) {
+        vision_model_variant(x, 28, v, bg, xv);
+        assert_int_equal(nn_forward(net, xv, 1, p), 0);
+        for (int c = 0; c < VISION_FMNIST_CLASSES; c++)
+            mean[c] += p[c] / 2;
+    }
+    vision_result_t r;
+    assert_int_equal(vision_classify_input(clf, x, &r), 0);
+    assert_int_equal(r.top[0].label, nn_argmax(mean, VISION_FMNIST_CLASSES));
+    assert_float_equal(r.top[0].prob, mean[r.top[0].label], 1e-5);
+    nn_destroy(&net);
+    vision_classifier_destroy(&clf);
+    /* out of range or not a whole number: refused by name */
+    static const char *const bad[] = { "0", "11", "2.5", "two" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        s_model_with_views(bad[i], path);
+        err[0] = 0;
+        assert_null(vision_classifier_new(path, err, sizeof err));
+        assert_non_null(strstr(err, "tta_views"));
+    }
+    unlink(path);
+}
+
 int
 main(void)
 {
@@ -215,6 +269,7 @@ main(void)
         cmocka_unit_test(test_blank_photo_is_unsure),
         cmocka_unit_test(test_results_and_more_like_this),
         cmocka_unit_test(test_refuses_a_file_that_is_not_a_model),
+        cmocka_unit_test(test_tta_views_come_from_the_model),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -20,6 +20,7 @@ struct _vision_classifier_t {
     int emb_layer;            /* id of the "embedding" layer */
     int dim;                  /* its size */
     float threshold;          /* top probability under which we are unsure */
+    int views;                /* test-time variants averaged (model's tta_views) */
     float *x;                 /* one input, size^2 */
     float *xm;                /* one mirrored / shifted variant of it */
     float *probs;             /* classes, averaged over the variants */
@@ -67,6 +68,11 @@ vision_classifier_new(const char *model_path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: missing or invalid unsure_threshold", model_path);
         goto fail;
     }
+    self->views = vision_model_tta_views(net);
+    if (self->views < 1) {
+        snprintf(err, errlen, "%s: invalid tta_views (1..%d)", model_path, VISION_TTA_VARIANTS);
+        goto fail;
+    }
     self->prep = vision_prep_new(&self->spec);
     if (!self->prep) {
         snprintf(err, errlen, "%s: invalid input spec", model_path);
@@ -105,9 +111,9 @@ vision_classify_input(vision_classifier_t *self, const float *x, vision_result_t
 {
     memset(res, 0, sizeof *res);
     /* the model was trained on mirrored and shifted images, and products
-     * face either way: the answer is the mean over the image, its mirror
-     * and their one-pixel shifts */
-    int n = self->spec.size, nv = VISION_TTA_VARIANTS;
+     * face either way: the answer is the mean over as many variants (image,
+     * mirror, one-pixel shifts) as helped on validation data */
+    int n = self->spec.size, nv = self->views;
     float bgv = (0.0f - self->spec.mean) / self->spec.std;
     memset(self->probs, 0, (size_t) self->classes * sizeof(float));
     memset(self->emb, 0, (size_t) self->dim * sizeof(float));
@@ -186,6 +192,12 @@ int
 vision_classifier_dim(const vision_classifier_t *self)
 {
     return self->dim;
+}
+
+int
+vision_classifier_views(const vision_classifier_t *self)
+{
+    return self->views;
 }
 
 float

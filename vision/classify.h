@@ -57,6 +57,8 @@ const char *vision_classifier_error(const vision_classifier_t *clf);
 int vision_classifier_classes(const vision_classifier_t *clf);
 int vision_classifier_dim(const vision_classifier_t *clf);
 float vision_classifier_threshold(const vision_classifier_t *clf);
+/* Test-time variants averaged per image (the model's tta_views). */
+int vision_classifier_views(const vision_classifier_t *clf);
 /* Label i's name, or NULL. */
 const char *vision_classifier_label(const vision_classifier_t *clf, int i);
 /* The model's input spec (size, mean, std). */

@@ -212,8 +212,11 @@ vision_eval_main(int argc, char **argv)
     json_object_set_new(vs, "precision_at_5", json_real(p5));
     json_object_set_new(o, "visual_search", vs);
     json_t *lt = json_object();
-    json_object_set_new(lt, "what", json_string("batch-1 CNN forwards of the 10 test-time variants, softmax, top-5 and "
-                                                "embedding per image, one thread"));
+    snprintf(what, sizeof what,
+             "batch-1 CNN forwards of the model's %d test-time view(s), softmax, top-5 and "
+             "embedding per image, one thread",
+             vision_classifier_views(clf));
+    json_object_set_new(lt, "what", json_string(what));
     json_object_set_new(lt, "mean_ms", json_real(lat_mean));
     json_object_set_new(lt, "p50_ms", json_real(lat_p50));
     json_object_set_new(lt, "p99_ms", json_real(lat_p99));

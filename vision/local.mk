@@ -47,3 +47,11 @@ noinst_PROGRAMS += tests/vision_mkdata
 tests_vision_mkdata_SOURCES = tests/vision_mkdata.c tests/vision_util.c
 tests_vision_mkdata_CFLAGS = $(VISION_TEST_CFLAGS)
 EXTRA_DIST += tests/data/vision
+
+## issue 4's must-show 2 through a running shopd (tests/shopd_harness)
+check_PROGRAMS += tests/vision_daemon_test
+tests_vision_daemon_test_SOURCES = tests/vision_daemon_test.c tests/vision_util.c \
+	tests/shopd_harness.c tests/shopd_harness.h
+tests_vision_daemon_test_CFLAGS = $(VISION_TEST_CFLAGS)
+tests_vision_daemon_test_LDADD = $(TEST_LIBS)
+TESTS += tests/vision_daemon_test

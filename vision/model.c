@@ -76,6 +76,18 @@ vision_model_input_spec(const nn_net_t *net, vision_prep_spec_t *spec, char *err
     return 0;
 }
 
+int
+vision_model_tta_views(const nn_net_t *net)
+{
+    if (!nn_meta_get(net, "tta_views"))
+        return VISION_TTA_VARIANTS;
+    float v;
+    if (s_meta_float(net, "tta_views", &v) < 0 || v < 1 || v > VISION_TTA_VARIANTS
+        || v != (float) (int) v)
+        return -1;
+    return (int) v;
+}
+
 void
 vision_model_variant(const float *x, int n, int v, float bg, float *out)
 {

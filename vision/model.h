@@ -34,10 +34,16 @@ void vision_model_set_input_meta(nn_net_t *net);
 int vision_model_input_spec(const nn_net_t *net, vision_prep_spec_t *spec, char *err,
                             size_t errlen);
 
-/* Test-time augmentation: the model answers with the mean over the image,
- * its mirror and their one-pixel shifts (it was trained on such variants, and
- * products face either way). */
+/* Test-time augmentation: the model may answer with the mean over the first
+ * "tta_views" variants of the image (1 = the image alone, 2 = with its
+ * mirror, 10 = both with their one-pixel shifts; it was trained on such
+ * variants, and products face either way). `shop-train vision` chooses the
+ * count on validation data and stores it; a model without the key (written
+ * before it existed) uses all 10. */
 #define VISION_TTA_VARIANTS 10
+/* Reads tta_views from a loaded net: 1..VISION_TTA_VARIANTS, or
+ * VISION_TTA_VARIANTS when the key is absent; -1 if present but invalid. */
+int vision_model_tta_views(const nn_net_t *net);
 /* Writes variant v (0..VISION_TTA_VARIANTS-1) of the size x size input x into
  * out; pixels shifted in take the value bg (the normalised black). */
 void vision_model_variant(const float *x, int size, int v, float bg, float *out);

@@ -4,8 +4,11 @@
  * blocks at 14x14 and 7x7 (two 3x3 conv+BN, a 1x1 projection when the width
  * changes), global average pooling to the embedding used for visual search,
  * a dense layer to the ten classes. Training holds out the last --val images
- * of a seeded shuffle of the training set: they pick the "unsure" threshold
- * (see vision_model_threshold below) and are never trained on. */
+ * of a seeded shuffle of the training set; they are never trained on and make
+ * every choice: the epoch kept (the best validation accuracy), the number of
+ * test-time views (s_choose_views) and the "unsure" threshold
+ * (vision_model_threshold). The test set is not read here: `shop-eval
+ * vision` measures it once, afterwards. */
 #include "config.h"
 
 #include <errno.h>
@@ -42,20 +45,20 @@ s_usage(FILE *f)
             "Trains the product CNN on Fashion-MNIST and writes the model file.\n"
             "  --data DIR       idx files (default " VISION_FMNIST_DIR ")\n"
             "  --out PATH       model file (default models/vision.nn)\n"
-            "  --epochs N       (default 12)      --batch N   (default 128)\n"
+            "  --epochs N       (default 22)      --batch N   (default 128)\n"
             "  --lr X           peak learning rate (default 0.1 SGD, 0.003 AdamW)\n"
             "  --wd X           weight decay (default 5e-4 SGD, 0.05 AdamW)\n"
             "  --adamw          AdamW instead of SGD with Nesterov momentum\n"
             "  --width N        channels of the first stage (default 32)\n"
             "  --blocks N       residual blocks per stage (default 1)\n"
             "  --smoothing X    label smoothing (default 0.1)\n"
-            "  --erase P        random-erasing probability (default 0)\n"
-            "  --val N          training images held out for the threshold (default 5000)\n"
+            "  --erase P        random-erasing probability (default 0.25)\n"
+            "  --val N          training images held out for every choice (default 5000)\n"
             "  --limit N        train on the first N images only (quick runs)\n"
             "  --threads N      (default 2)       --seed N    (default 1)\n"
             "  --init PATH      start from a trained model's weights (fine-tuning)\n"
             "  --finalize PATH  no training: take the weights of a checkpoint (<out>.partial\n"
-            "                   of a run cut short), choose the threshold, write --out\n");
+            "                   of a run cut short), choose views and threshold, write --out\n");
 }
 
 /* Residual block: conv-BN-ReLU-conv-BN + shortcut, ReLU. Returns the id. */
@@ -145,6 +148,8 @@ s_augment(float *x, int n, const nn_shape_t *shape, uint64_t *rng, void *user)
  * --finalize. */
 typedef struct {
     nn_net_t *net;
+    int epochs;
+    double t0;
     char partial[4096];
 } s_progress_t;
 
@@ -152,14 +157,80 @@ static void
 s_progress(const nn_epoch_t *e, void *user)
 {
     s_progress_t *p = user;
+    double done = shop_now_s() - p->t0;
     fprintf(stderr,
-            "vision: epoch %d lr %.4f loss %.4f acc %.4f val_loss %.4f val_acc %.4f "
-            "%.0f img/s %.0f s\n",
-            e->epoch, e->lr, e->loss, e->acc, e->val_loss, e->val_acc, e->images_per_s,
-            e->seconds);
+            "vision: epoch %d/%d lr %.4f loss %.4f acc %.4f val_loss %.4f val_acc %.4f "
+            "%.0f img/s %.0f s; %.1f min so far, about %.1f min to go\n",
+            e->epoch, p->epochs, e->lr, e->loss, e->acc, e->val_loss, e->val_acc,
+            e->images_per_s, e->seconds, done / 60, done / e->epoch * (p->epochs - e->epoch) / 60);
     char err[256];
     if (nn_save(p->net, p->partial, err, sizeof err) < 0)
         fprintf(stderr, "vision: checkpoint: %s\n", err);
+}
+
+/* Accuracy of probs (n x classes) against y. */
+static double
+s_accuracy(const float *probs, const int32_t *y, int n)
+{
+    int right = 0;
+    for (int k = 0; k < n; k++)
+        right += nn_argmax(probs + (size_t) k * VISION_FMNIST_CLASSES, VISION_FMNIST_CLASSES)
+                 == y[k];
+    return (double) right / n;
+}
+
+/* The candidate test-time view counts (see vision_model_variant) and the
+ * rule between them: more views cost a forward each, so they are taken only
+ * when they beat the fewer-view choice by more than VIEWS_MARGIN on the
+ * validation images (0.002 = 10 of 5,000: less is within noise). */
+static const int s_views[] = { 1, 2, VISION_TTA_VARIANTS };
+enum { N_VIEWS = (int) (sizeof s_views / sizeof s_views[0]) };
+#define VIEWS_MARGIN 0.002
+
+/* Runs the variants over val as vision_classify does (the mean probability
+ * of the first `views` of them), in chunks so the workspace stays small;
+ * fills acc[N_VIEWS] with the validation accuracy of each candidate and
+ * probs (n x classes) with the answers of the one chosen. Returns the index
+ * of the chosen candidate, or -1 (nn_error). */
+static int
+s_choose_views(nn_net_t *net, const nn_data_t *val, float bg, double *acc, float *probs)
+{
+    enum { CHUNK = 500, C = VISION_FMNIST_CLASSES };
+    int n = val->n;
+    size_t np = (size_t) n * C;
+    float *sum = xcalloc(np, sizeof(float));
+    float *mean = xmallocarray(np, sizeof(float));
+    float *xv = xmallocarray((size_t) CHUNK * 784, sizeof(float));
+    float *pv = xmallocarray((size_t) CHUNK * C, sizeof(float));
+    int best = -1, next = 0;
+    for (int v = 0; v < VISION_TTA_VARIANTS && next < N_VIEWS; v++) {
+        for (int s = 0; s < n; s += CHUNK) {
+            int m = SHOP_MIN(CHUNK, n - s);
+            for (int k = 0; k < m; k++)
+                vision_model_variant(val->x + (size_t) (s + k) * 784, 28, v, bg,
+                                     xv + (size_t) k * 784);
+            if (nn_forward(net, xv, m, pv) < 0)
+                goto out;
+            for (size_t i = 0; i < (size_t) m * C; i++)
+                sum[(size_t) s * C + i] += pv[i];
+        }
+        if (v + 1 != s_views[next])
+            continue;
+        for (size_t i = 0; i < np; i++)
+            mean[i] = sum[i] / (float) (v + 1);
+        acc[next] = s_accuracy(mean, val->y, n);
+        if (best < 0 || acc[next] > acc[best] + VIEWS_MARGIN) {
+            best = next;
+            memcpy(probs, mean, np * sizeof(float));
+        }
+        next++;
+    }
+out:
+    free(sum);
+    free(mean);
+    free(xv);
+    free(pv);
+    return next == N_VIEWS ? best : -1;
 }
 
 static int
@@ -178,9 +249,9 @@ s_parse(int argc, char **argv, s_opts_t *o)
         { "init", required_argument, NULL, 'I' },
         { NULL, 0, NULL, 0 },
     };
-    *o = (s_opts_t) { .data_dir = VISION_FMNIST_DIR, .out = "models/vision.nn", .epochs = 12,
+    *o = (s_opts_t) { .data_dir = VISION_FMNIST_DIR, .out = "models/vision.nn", .epochs = 22,
                       .batch = 128, .width = 32, .blocks = 1, .val = 5000, .threads = 2,
-                      .lr = -1, .wd = -1, .smoothing = 0.1f, .seed = 1 };
+                      .lr = -1, .wd = -1, .smoothing = 0.1f, .erase = 0.25f, .seed = 1 };
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -225,6 +296,13 @@ vision_train_main(int argc, char **argv)
     /* nn threads over the batch itself; OpenBLAS's own threads would spin
      * against them */
     nn_blas_init();
+    double t_start = shop_now_s();
+    /* the exact command, for the model's provenance */
+    char cmd[1024] = "shop-train vision";
+    for (int i = 1; i < argc; i++) {
+        size_t l = strlen(cmd);
+        snprintf(cmd + l, sizeof cmd - l, " %s", argv[i]);
+    }
     s_opts_t o;
     int rc = s_parse(argc, argv, &o);
     if (rc != 0)
@@ -298,10 +376,10 @@ vision_train_main(int argc, char **argv)
     opts.label_smoothing = o.smoothing;
     opts.seed = o.seed;
     opts.val = &val;
-    opts.restore_best = false; /* cosine ends at its best; keep the last epoch */
+    opts.restore_best = true; /* the epoch with the best validation accuracy */
     opts.threads = o.threads;
     opts.verbose = 2;
-    s_progress_t prog = { .net = net };
+    s_progress_t prog = { .net = net, .epochs = o.epochs, .t0 = shop_now_s() };
     snprintf(prog.partial, sizeof prog.partial, "%s.partial", o.out);
     opts.progress = s_progress;
     opts.progress_user = &prog;
@@ -315,25 +393,15 @@ vision_train_main(int argc, char **argv)
     }
     double val_acc = nn_evaluate(net, &val, NULL);
 
-    /* the "unsure" threshold from the held-out images */
-    /* as vision_classify answers: the mean over the test-time variants */
-    size_t np = (size_t) n_val * VISION_FMNIST_CLASSES;
-    float *probs = xcalloc(np, sizeof(float));
-    float *probs_v = xmallocarray(np, sizeof(float));
-    float *xv = xmallocarray((size_t) n_val * 784, sizeof(float));
-    rc = 0;
-    for (int v = 0; v < VISION_TTA_VARIANTS && rc == 0; v++) {
-        for (int k = 0; k < n_val; k++)
-            vision_model_variant(val.x + (size_t) k * 784, 28, v, aug.bg, xv + (size_t) k * 784);
-        rc = nn_forward(net, xv, n_val, probs_v);
-        for (size_t i = 0; i < np && rc == 0; i++)
-            probs[i] += probs_v[i] / VISION_TTA_VARIANTS;
-    }
-    free(probs_v);
-    free(xv);
-    if (rc < 0) {
+    /* test-time views, then the "unsure" threshold on the answers of the
+     * views chosen, all on the held-out images */
+    float *probs = xmallocarray((size_t) n_val * VISION_FMNIST_CLASSES, sizeof(float));
+    double views_acc[N_VIEWS];
+    int vi = s_choose_views(net, &val, aug.bg, views_acc, probs);
+    if (vi < 0) {
         fprintf(stderr, "shop-train vision: %s\n", nn_error(net));
         free(probs);
+        rc = -1;
         goto out;
     }
     rc = -1;
@@ -341,7 +409,7 @@ vision_train_main(int argc, char **argv)
     vision_model_threshold(probs, val.y, n_val, VISION_FMNIST_CLASSES, &th);
     free(probs);
 
-    char buf[512];
+    char buf[2048];
     nn_set_labels(net, vision_fmnist_labels, VISION_FMNIST_CLASSES);
     nn_meta_set(net, "arch", "vision-resnet");
     snprintf(buf, sizeof buf, "width=%d blocks=%d", o.width, o.blocks);
@@ -356,27 +424,50 @@ vision_train_main(int argc, char **argv)
     nn_meta_set(net, "unsure_rule", buf);
     snprintf(buf, sizeof buf, "%.4f", val_acc);
     nn_meta_set(net, "val_acc", buf);
+    snprintf(buf, sizeof buf, "%d", s_views[vi]);
+    nn_meta_set(net, "tta_views", buf);
+    size_t l = (size_t) snprintf(buf, sizeof buf, "validation accuracy by test-time views:");
+    for (int i = 0; i < N_VIEWS; i++)
+        l += (size_t) snprintf(buf + l, sizeof buf - l, " %d: %.4f;", s_views[i], views_acc[i]);
+    snprintf(buf + l, sizeof buf - l, " chosen %d (more views only if > %.3f better)",
+             s_views[vi], VIEWS_MARGIN);
+    nn_meta_set(net, "tta_rule", buf);
+    nn_meta_set(net, "train_command", cmd);
     snprintf(buf, sizeof buf,
-             "shop-train vision --epochs %d --batch %d --lr %g --wd %g%s --width %d --blocks %d "
-             "--smoothing %g --erase %g --val %d --seed %llu%s%s%s",
-             o.epochs, o.batch, o.lr, o.wd, o.adamw ? " --adamw" : "", o.width, o.blocks,
-             o.smoothing, o.erase, o.val, (unsigned long long) o.seed,
-             o.limit ? " --limit (subset)" : "", o.init ? " --init " : "", o.init ? o.init : "");
-    nn_meta_set(net, "train_command", buf);
+             "epochs %d, batch %d, lr %g (%s, cosine with warm-up), wd %g, width %d, blocks %d, "
+             "smoothing %g, erase %g, val %d, seed %llu, threads %d, BLAS kernel %s",
+             o.epochs, o.batch, o.lr, o.adamw ? "AdamW" : "SGD Nesterov", o.wd, o.width,
+             o.blocks, o.smoothing, o.erase, o.val, (unsigned long long) o.seed, o.threads,
+             nn_blas_corename());
+    nn_meta_set(net, "train_recipe", buf);
+    double total = shop_now_s() - t_start;
     if (o.finalize)
-        snprintf(buf, sizeof buf, "finalized from the checkpoint %s (see the training log)",
-                 o.finalize);
+        snprintf(buf, sizeof buf, "finalized from the checkpoint %s in %.0f s (see the training "
+                 "log for its epochs)", o.finalize, total);
     else
-        snprintf(buf, sizeof buf, "%.0f s on %d threads, %d epochs, %d images", secs, o.threads,
-                 hist.n, n_train);
+        snprintf(buf, sizeof buf,
+                 "%.0f s wall in all (%.0f s training), %d threads, %d epochs of %d images",
+                 total, secs, o.threads, hist.n, n_train);
     nn_meta_set(net, "train_time", buf);
+    if (!o.finalize) {
+        l = (size_t) snprintf(buf, sizeof buf, "best epoch %d (kept); val_acc per epoch:",
+                              hist.best_epoch);
+        for (int i = 0; i < hist.n && l < sizeof buf; i++)
+            l += (size_t) snprintf(buf + l, sizeof buf - l, " %.4f", hist.epochs[i].val_acc);
+        nn_meta_set(net, "val_history", buf);
+    }
     if (nn_save(net, o.out, err, sizeof err) < 0) {
         fprintf(stderr, "shop-train vision: %s\n", err);
         goto out;
     }
-    printf("vision: wrote %s: validation accuracy %.4f, unsure threshold %.4f (answers %.4f of "
-           "validation images at %.4f accuracy), %zu parameters, %.0f s\n",
-           o.out, val_acc, th.threshold, th.coverage, th.accepted_acc, nn_num_params(net), secs);
+    printf("vision: wrote %s: validation accuracy %.4f (best epoch %d); with views 1/2/%d: "
+           "%.4f/%.4f/%.4f, chosen %d; unsure threshold %.4f (answers %.4f of validation "
+           "images at %.4f accuracy); %zu parameters\n",
+           o.out, val_acc, hist.best_epoch, VISION_TTA_VARIANTS, views_acc[0], views_acc[1],
+           views_acc[2], s_views[vi], th.threshold, th.coverage, th.accepted_acc,
+           nn_num_params(net));
+    printf("vision: total wall time %.0f s (%.1f min), training %.0f s\n",
+           shop_now_s() - t_start, (shop_now_s() - t_start) / 60, secs);
     rc = 0;
 out:
     nn_history_free(&hist);
