@@ -4,7 +4,11 @@
  * Prints "key value" lines for bench/nn_bench.py, which runs it interleaved
  * with PyTorch and prints the side-by-side table.
  *
- *   nn-bench gemm | conv | latency | throughput | train IMAGES LABELS [steps] */
+ * Also times the product nets (model files: the speech DS-CNN, the vision
+ * net) and prints their layers so the script builds them in PyTorch too.
+ *
+ *   nn-bench gemm | conv [v] | train IMAGES LABELS [steps]
+ *   nn-bench latency|throughput|summary|layers|prof [ref|MODEL.nn] [BATCH] [THREADS] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,38 +158,105 @@ s_conv_gflops(bool verbose)
     return flops / s_median(tot, REPS) / 1e9;
 }
 
+/* CPU time of the whole process (every thread of a batch split). */
 static double
-s_latency_ms(nn_net_t *net)
+s_proc_cpu_s(void)
 {
-    enum { REPS = 300 };
-    float x[784], out[10];
-    s_fill(x, 784, 4);
-    for (int r = 0; r < 20; r++)
-        nn_forward(net, x, 1, out);
-    static double t[REPS];
-    for (int r = 0; r < REPS; r++) {
-        double t0 = shop_now_s();
-        nn_forward(net, x, 1, out);
-        t[r] = shop_now_s() - t0;
-    }
-    return s_median(t, REPS) * 1e3;
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double) ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static double
-s_throughput(nn_net_t *net)
+/* Median wall time and median process CPU time of nn_forward on batch
+ * samples, in ms per call. */
+static void
+s_time_forward(nn_net_t *net, int batch, int reps, double *wall_ms, double *cpu_ms)
 {
-    enum { B = 256, REPS = 7 };
-    float *x = xmallocarray((size_t) B * 784, sizeof(float)), out[B * 10];
-    s_fill(x, (size_t) B * 784, 5);
-    nn_forward(net, x, B, out);
-    double t[REPS];
-    for (int r = 0; r < REPS; r++) {
-        double t0 = shop_now_s();
-        nn_forward(net, x, B, out);
+    size_t isz = (size_t) nn_input_shape(net).c * nn_input_shape(net).h * nn_input_shape(net).w;
+    float *x = xmallocarray((size_t) batch * isz, sizeof(float));
+    float *out = xmallocarray((size_t) batch * (size_t) nn_output_size(net), sizeof(float));
+    s_fill(x, (size_t) batch * isz, 4);
+    double *t = xmallocarray((size_t) reps, sizeof(double));
+    double *c = xmallocarray((size_t) reps, sizeof(double));
+    for (int r = 0; r < (batch > 1 ? 2 : 20); r++)
+        nn_forward(net, x, batch, out);
+    for (int r = 0; r < reps; r++) {
+        double c0 = s_proc_cpu_s(), t0 = shop_now_s();
+        nn_forward(net, x, batch, out);
         t[r] = shop_now_s() - t0;
+        c[r] = s_proc_cpu_s() - c0;
     }
+    *wall_ms = s_median(t, reps) * 1e3;
+    *cpu_ms = s_median(c, reps) * 1e3;
+    free(t);
+    free(c);
     free(x);
-    return B / s_median(t, REPS);
+    free(out);
+}
+
+/* "ref" is the reference net; anything else a model file. NULL on error. */
+static nn_net_t *
+s_net(const char *spec)
+{
+    if (!spec || strcmp(spec, "ref") == 0)
+        return s_reference_net();
+    char err[256];
+    nn_net_t *net = nn_load(spec, err, sizeof err);
+    if (!net)
+        fprintf(stderr, "nn-bench: %s\n", err);
+    return net;
+}
+
+/* One line per layer for bench/nn_bench.py to build the same net in PyTorch:
+ * "layer ID TYPE IN0 IN1 C H W OC OH OW KH KW SH SW PH PW BIAS". */
+static void
+s_print_layers(const nn_net_t *net)
+{
+    for (int l = 0; l < net->n_layers; l++) {
+        const nn_layer_t *L = &net->layers[l];
+        const int *a = L->args;
+        printf("layer %d %s %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d\n", l,
+               nn_ltype_name(L->type), L->in[0], L->in[1], L->is.c, L->is.h, L->is.w, L->os.c,
+               L->os.h, L->os.w, a[NN_A_KH], a[NN_A_KW], a[NN_A_SH], a[NN_A_SW], a[NN_A_PH],
+               a[NN_A_PW], a[NN_A_BIAS]);
+    }
+}
+
+/* Per-layer inference CPU time (one thread), median of reps, in us. */
+static void
+s_print_profile(nn_net_t *net, int batch)
+{
+    enum { REPS = 21 };
+    nn_set_threads(net, 1);
+    double wall, cpu;
+    s_time_forward(net, batch, 5, &wall, &cpu);   /* warm-up */
+    size_t isz = (size_t) nn_input_shape(net).c * nn_input_shape(net).h * nn_input_shape(net).w;
+    float *x = xmallocarray((size_t) batch * isz, sizeof(float));
+    s_fill(x, (size_t) batch * isz, 4);
+    int n = net->n_layers;
+    double *per = xcalloc((size_t) n * REPS, sizeof(double));
+    for (int r = 0; r < REPS; r++) {
+        net->prof = xcalloc((size_t) n, sizeof(double));
+        nn_forward(net, x, batch, NULL);
+        for (int l = 0; l < n; l++)
+            per[l * REPS + r] = net->prof[l];
+        free(net->prof);
+        net->prof = NULL;
+    }
+    double tot = 0;
+    for (int l = 0; l < n; l++) {
+        const nn_layer_t *L = &net->layers[l];
+        double us = s_median(per + l * REPS, REPS) * 1e6;
+        tot += us;
+        double f = L->type == NN_L_CONV || L->type == NN_L_DWCONV || L->type == NN_L_DENSE
+                   ? 2.0 * (double) L->n_w * L->os.h * L->os.w * batch : 0;
+        printf("prof %2d %-10s %4dx%3dx%3d -> %4dx%3dx%3d %9.1f us %6.1f GFLOPS\n", l,
+               nn_ltype_name(L->type), L->is.c, L->is.h, L->is.w, L->os.c, L->os.h, L->os.w,
+               us, f > 0 && us > 0 ? f / us / 1e3 : 0.0);
+    }
+    printf("prof_total_us %.1f\n", tot);
+    free(per);
+    free(x);
 }
 
 /* Reads an IDX file (already gunzipped) of n items of item bytes. */
@@ -269,7 +340,9 @@ main(int argc, char **argv)
 {
     nn_blas_ensure_fast_path(argv);
     if (argc < 2) {
-        fprintf(stderr, "usage: nn-bench gemm|conv|latency|throughput|summary|train IMAGES LABELS [steps]\n");
+        fprintf(stderr, "usage: nn-bench gemm | conv [v] | train IMAGES LABELS [steps]\n"
+                        "       nn-bench latency|throughput|summary|layers|prof [NET] [BATCH] "
+                        "[THREADS]\n  (NET: ref, the reference CNN, or a model file)\n");
         return 2;
     }
     const char *what = argv[1];
@@ -288,18 +361,32 @@ main(int argc, char **argv)
         printf("conv_gflops %.2f\ngemm_gflops %.2f\nconv_ratio %.3f\n", s_median(c, R),
                s_median(g, R), s_median(ratio, R));
     } else if (strcmp(what, "latency") == 0 || strcmp(what, "throughput") == 0
-               || strcmp(what, "summary") == 0) {
-        nn_net_t *net = s_reference_net();
+               || strcmp(what, "summary") == 0 || strcmp(what, "layers") == 0
+               || strcmp(what, "prof") == 0) {
+        /* nn-bench MODE [NET] [BATCH] [THREADS]: NET is "ref" or a model file */
+        nn_net_t *net = s_net(argc > 2 ? argv[2] : "ref");
         if (!net)
             return 1;
+        int batch = argc > 3 ? atoi(argv[3]) : what[0] == 't' ? 256 : 1;
+        if (batch < 1 || batch > 4096)
+            batch = 1;
+        if (argc > 4)
+            nn_set_threads(net, atoi(argv[4]));
+        double wall, cpu;
         if (strcmp(what, "summary") == 0) {
             nn_print_summary(net);
-            printf("params %zu\nmflops %.2f\n", nn_num_params(net),
+            printf("params %zu\nmflops %.3f\n", nn_num_params(net),
                    nn_flops_per_sample(net) / 1e6);
+        } else if (strcmp(what, "layers") == 0) {
+            s_print_layers(net);
+        } else if (strcmp(what, "prof") == 0) {
+            s_print_profile(net, batch);
         } else if (what[0] == 'l') {
-            printf("latency_ms %.4f\n", s_latency_ms(net));
+            s_time_forward(net, batch, batch > 16 ? 15 : 300, &wall, &cpu);
+            printf("latency_ms %.4f\nlatency_cpu_ms %.4f\n", wall, cpu);
         } else {
-            printf("throughput_img_s %.1f\n", s_throughput(net));
+            s_time_forward(net, batch, 7, &wall, &cpu);
+            printf("throughput_img_s %.1f\nthroughput_cpu_ms %.3f\n", batch / wall * 1e3, cpu);
         }
         nn_destroy(&net);
     } else if (strcmp(what, "train") == 0 && argc >= 4) {

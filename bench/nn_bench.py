@@ -8,7 +8,11 @@ training time per 60000-image epoch (timed on a fraction, scaled), and the
 GFLOPS of the conv layers against the sgemm peak measured in the same run.
 Both engines get the same thread budget (2) and the same environment.
 
-    nn_bench.py --bin build/bench/nn-bench [--rounds 3] [--steps 40]
+The product nets (models/kws.nn at batch 1, models/vision.nn at batch 1 and
+256) are loaded from their model files by nn-bench and rebuilt layer by
+layer in PyTorch from `nn-bench layers` (same shapes, random weights).
+
+    nn_bench.py --bin build/bench/nn-bench [--rounds 3] [--steps 40] [--models DIR]
 """
 import argparse
 import gzip
@@ -143,11 +147,122 @@ class Torch:
         return (time.perf_counter() - t) / (steps * 128) * 60000
 
 
+class TorchDag:
+    """A net of shopd's nn rebuilt in PyTorch from `nn-bench layers` (same
+    layers, shapes and DAG; random weights: only speed is compared). Used for
+    the product nets, which are loaded from their model files."""
+
+    def __init__(self, layer_lines):
+        import torch
+        from torch import nn
+        self.torch = torch
+        mods = nn.ModuleDict()
+        self.plan = []
+        for line in layer_lines:
+            f = line.split()
+            lid, kind = int(f[1]), f[2]
+            in0, in1, c, h, w, oc, oh, ow, kh, kw, sh, sw, ph, pw, bias = map(int, f[3:18])
+            key = str(lid)
+            if kind == "conv2d":
+                mods[key] = nn.Conv2d(c, oc, (kh, kw), (sh, sw), (ph, pw), bias=bool(bias))
+            elif kind == "depthwise":
+                mods[key] = nn.Conv2d(c, c, (kh, kw), (sh, sw), (ph, pw), groups=c,
+                                      bias=bool(bias))
+            elif kind == "batchnorm":
+                mods[key] = nn.BatchNorm2d(c)
+            elif kind == "maxpool":
+                mods[key] = nn.MaxPool2d(kh, sh)
+            elif kind == "avgpool":
+                mods[key] = nn.AvgPool2d(kh, sh)
+            elif kind == "dense":
+                mods[key] = nn.Linear(c * h * w, oc)
+            elif kind == "dropout":
+                mods[key] = nn.Dropout(0.1)
+            elif kind not in ("input", "relu", "global_avgpool", "add", "softmax_xent"):
+                raise ValueError(f"layer type {kind} unknown to the PyTorch mirror")
+            self.plan.append((key, kind, in0, in1, oc, oh, ow))
+        self.mods = mods
+        self.mods.eval()
+        self.input_shape = tuple(int(v) for v in layer_lines[0].split()[8:11])
+
+    def __call__(self, x):
+        torch = self.torch
+        outs = {}
+        for key, kind, in0, in1, oc, oh, ow in self.plan:
+            a = outs.get(in0)
+            if kind == "input":
+                y = x
+            elif kind == "relu":
+                y = torch.relu(a)
+            elif kind == "global_avgpool":
+                y = torch.mean(a, dim=(2, 3), keepdim=True)
+            elif kind == "add":
+                y = a + outs[in1]
+            elif kind == "softmax_xent":
+                y = torch.softmax(a.flatten(1), 1)
+            elif kind == "dense":
+                y = self.mods[key](a.flatten(1)).view(-1, oc, 1, 1)
+            else:
+                y = self.mods[key](a)
+            outs[int(key)] = y
+        return y
+
+    def _time(self, batch, reps, threads):
+        torch = self.torch
+        torch.set_num_threads(threads)
+        x = torch.randn(batch, *self.input_shape)
+        times, cpu = [], []
+        with torch.inference_mode():
+            for _ in range(20 if batch == 1 else 2):
+                self(x)
+            for _ in range(reps):
+                c = time.process_time()
+                t = time.perf_counter()
+                self(x)
+                times.append(time.perf_counter() - t)
+                cpu.append(time.process_time() - c)
+        torch.set_num_threads(THREADS)
+        return statistics.median(times), statistics.median(cpu)
+
+    def latency_ms(self, reps=300):
+        """Median batch-1 latency and CPU time per call (ms), each the better
+        of 1 and 2 threads."""
+        r = [self._time(1, reps, t) for t in (1, THREADS)]
+        return min(w for w, _ in r) * 1e3, min(c for _, c in r) * 1e3
+
+    def throughput(self, batch=256, reps=7):
+        """Images/s and CPU ms per batch."""
+        w, c = self._time(batch, reps, THREADS)
+        return batch / w, c * 1e3
+
+
+def product_nets(binary, models_dir):
+    """(name, model path, TorchDag, metrics) of the shipped product nets found."""
+    nets = []
+    for name, fname, metrics in (("speech DS-CNN (models/kws.nn)", "kws.nn", ("lat",)),
+                                 ("vision net (models/vision.nn)", "vision.nn", ("lat", "thr"))):
+        path = os.path.join(models_dir, fname)
+        if not os.path.exists(path):
+            print(f"# {path} missing: {name} not measured", file=sys.stderr)
+            continue
+        out = subprocess.run([binary, "layers", path], check=True, capture_output=True,
+                             text=True).stdout
+        lines = [ln for ln in out.splitlines() if ln.startswith("layer ")]
+        summ = run_c(binary, "summary", path)
+        nets.append((name, path, TorchDag(lines), metrics, summ))
+    return nets
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", required=True, help="path of bench/nn-bench")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=40, help="training steps of 128 timed")
+    ap.add_argument("--models", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                     "..", "models"),
+                    help="folder of the product model files (kws.nn, vision.nn)")
+    ap.add_argument("--only-products", action="store_true",
+                    help="skip the reference net (quick runs)")
     a = ap.parse_args()
     work = os.path.join(tempfile.gettempdir(), "shop-nn-bench")
     os.makedirs(work, exist_ok=True)
@@ -160,10 +275,28 @@ def main():
         print(f"1..0 # SKIP PyTorch not available ({e}): install python3-torch")
         return 77
     summary = run_c(a.bin, "summary")
+    prods = product_nets(a.bin, a.models)
     r = {k: ([], []) for k in ("lat", "thr", "train")}
+    pr = {(i, m): ([], [], [], []) for i, p in enumerate(prods) for m in p[3]}
     gemm, conv, ratio = [], [], []
+    load = [os.getloadavg()[0]]
     for rnd in range(a.rounds):
         print(f"round {rnd + 1}/{a.rounds} ...", file=sys.stderr, flush=True)
+        for i, (name, path, tnet, metrics, _) in enumerate(prods):
+            for m in metrics:
+                if m == "lat":
+                    c = run_c(a.bin, "latency", path)
+                    tw, tc = tnet.latency_ms()
+                    v = (float(c["latency_ms"]), tw, float(c["latency_cpu_ms"]), tc)
+                else:
+                    c = run_c(a.bin, "throughput", path)
+                    tw, tc = tnet.throughput()
+                    v = (float(c["throughput_img_s"]), tw, float(c["throughput_cpu_ms"]), tc)
+                for k in range(4):
+                    pr[(i, m)][k].append(v[k])
+        load.append(os.getloadavg()[0])
+        if a.only_products:
+            continue
         cv = run_c(a.bin, "conv")
         gemm.append(float(cv["gemm_gflops"]))
         conv.append(float(cv["conv_gflops"]))
@@ -175,6 +308,29 @@ def main():
         r["train"][0].append(float(run_c(a.bin, "train", images, labels,
                                           str(a.steps))["train_epoch_s"]))
         r["train"][1].append(t.train_epoch_s(a.steps))
+    load.append(os.getloadavg()[0])
+    print(f"load average (1 min) during the run: {min(load):.1f} to {max(load):.1f}; "
+          f"OpenBLAS kernel {summary.get('blas_core')}; PyTorch {torch_ver}; {THREADS} threads "
+          f"each; medians of {a.rounds} interleaved rounds")
+    print(f"{'product net, metric':42} {'shopd nn':>9} {'PyTorch':>9} {'ratio':>6} | "
+          f"{'CPU ms: nn':>10} {'PyTorch':>9} {'ratio':>6}")
+    for (i, m), v in pr.items():
+        name = prods[i][0]
+        ours, theirs, cpu, tcpu = (statistics.median(x) for x in v)
+        if m == "lat":
+            label = f"{name} batch-1 ms"
+            print(f"{label:42} {ours:9.3f} {theirs:9.3f} {theirs / ours:5.1f}x | "
+                  f"{cpu:10.3f} {tcpu:9.3f} {tcpu / cpu:5.1f}x")
+        else:
+            label = f"{name} batch-256 img/s"
+            print(f"{label:42} {ours:9.0f} {theirs:9.0f} {ours / theirs:5.1f}x | "
+                  f"{cpu:10.1f} {tcpu:9.1f} {tcpu / cpu:5.1f}x")
+    print("(CPU ms: process CPU time per call, all threads; robust to other load, and it "
+          "counts PyTorch's OpenMP spinning)")
+    for name, _, _, _, summ in prods:
+        print(f"  {name}: {summ.get('params')} parameters, {summ.get('mflops')} MFLOP per sample")
+    if a.only_products:
+        return 0
     med = {k: (statistics.median(v[0]), statistics.median(v[1])) for k, v in r.items()}
     g, c, cr = statistics.median(gemm), statistics.median(conv), statistics.median(ratio)
     print(f"reference CNN: {summary.get('params')} parameters, {summary.get('mflops')} MFLOP "

@@ -117,6 +117,9 @@ const char *nn_ltype_name(int type);
 /* Stride-1 convs with at least this many input channels use shifted GEMMs
  * on a padded input instead of im2col (tests lower it to check that path). */
 extern int nn_conv_shift_min_c;
+/* Strided depthwise convs with at least this many channels run channels
+ * innermost (tests lower it to check that path, raise it to avoid it). */
+extern int nn_dw_cl_min_c;
 
 /* Shard life cycle for training: buffers for cap samples. */
 int nn_shard_reserve(nn_net_t *net, nn_shard_t *s, int cap);

@@ -77,6 +77,56 @@ test_conv_paths_agree(void **state)
         assert_float_equal(a[i], b[i], 1e-4 * (1 + fabsf(a[i])));
 }
 
+/* Strided depthwise: channels-innermost path == per-plane loops; the 2x2
+ * pooling fast path == the definition; and the gradients of the new path. */
+static void
+test_depthwise_pool_paths_agree(void **state)
+{
+    (void) state;
+    enum { N = 2, C = 24, H = 11, W = 9 };
+    static float x[N * C * H * W], a[N * 10], b[N * 10];
+    uint64_t rng = 5;
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = nn_rand_normal(&rng);
+    int keep = nn_dw_cl_min_c;
+    for (int pass = 0; pass < 2; pass++) {
+        nn_dw_cl_min_c = pass ? 1000 : 16;
+        nn_net_t *net = nn_new(6);
+        int h = nn_input(net, (nn_shape_t) { C, H, W });
+        h = nn_relu(net, nn_depthwise(net, h, 3, 3, 2, 2, 1, 1, true));   /* 6 x 5 */
+        h = nn_depthwise(net, h, 3, 2, 2, 1, 1, 0, false);                /* 3 x 4 */
+        h = nn_dense(net, h, 10);
+        assert_true(h > 0);
+        assert_int_equal(nn_forward(net, x, N, pass ? b : a), 0);
+        nn_destroy(&net);
+    }
+    for (int i = 0; i < N * 10; i++)
+        assert_float_equal(a[i], b[i], 1e-4 * (1 + fabsf(a[i])));
+    nn_dw_cl_min_c = 1;   /* the gradient check's 2-channel net takes the new path */
+    s_gradcheck(NN_L_DWCONV);
+    nn_dw_cl_min_c = keep;
+
+    float img[2 * 4 * 4], out[2 * 2 * 2];
+    for (int i = 0; i < 32; i++)
+        img[i] = (float) ((i * 7) % 11) - 5.0f;
+    for (int mx = 0; mx < 2; mx++) {
+        nn_net_t *net = nn_new(1);
+        int h = nn_input(net, (nn_shape_t) { 2, 4, 4 });
+        h = mx ? nn_maxpool(net, h, 2, 2) : nn_avgpool(net, h, 2, 2);
+        assert_true(h > 0);
+        assert_int_equal(nn_forward(net, img, 1, out), 0);
+        for (int c = 0; c < 2; c++)
+            for (int oh = 0; oh < 2; oh++)
+                for (int ow = 0; ow < 2; ow++) {
+                    const float *p = img + c * 16 + oh * 8 + ow * 2;
+                    float want = mx ? fmaxf(fmaxf(p[0], p[1]), fmaxf(p[4], p[5]))
+                                    : (p[0] + p[1] + p[4] + p[5]) * 0.25f;
+                    assert_float_equal(out[c * 4 + oh * 2 + ow], want, 0);
+                }
+        nn_destroy(&net);
+    }
+}
+
 static void
 test_small_net_learns_bars_sgd(void **state)
 {
@@ -416,6 +466,7 @@ main(void)
         cmocka_unit_test(test_gradcheck_conv2d),
         cmocka_unit_test(test_gradcheck_conv2d_shifted),
         cmocka_unit_test(test_conv_paths_agree),
+        cmocka_unit_test(test_depthwise_pool_paths_agree),
         cmocka_unit_test(test_gradcheck_depthwise),
         cmocka_unit_test(test_gradcheck_batchnorm),
         cmocka_unit_test(test_gradcheck_relu),
