@@ -263,7 +263,7 @@ s_usage_eval(void)
             "Issue 6 protocol on UCI Online Retail: train before 2011-11-09, test on the\n"
             "customers buying both before and after, tracks \"all\" and \"new\".\n"
             "--validation: train before 2011-10-09, test on 2011-10-09..2011-11-09 (tuning).\n"
-            "--tune: grid search of the blend on the validation split.\n");
+            "--tune: the validation table, then a grid search of the blend on it.\n");
 }
 
 int
@@ -323,12 +323,6 @@ recommend_eval_main(int argc, char **argv)
         return 1;
     }
     double train_s = shop_now_s() - t0;
-    if (tune) {
-        s_tune(d, m, train_until, test_until);
-        rec_model_destroy(&m);
-        rec_data_destroy(&d);
-        return 0;
-    }
     json_t *rows = json_array();
     if (!json)
         printf("%-8s | %-26s | %-26s | train\n%-8s | %8s %8s %8s | %8s %8s %8s |\n",
@@ -381,6 +375,9 @@ recommend_eval_main(int argc, char **argv)
     } else {
         json_decref(rows);
     }
+    /* after the table of the defaults: one training serves both */
+    if (tune)
+        s_tune(d, m, train_until, test_until);
     rec_model_destroy(&m);
     rec_data_destroy(&d);
     return 0;

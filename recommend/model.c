@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "nn/nn.h"
 #include "recommend/linalg.h"
 
 #define DAY 86400.0
@@ -30,15 +32,17 @@ struct _rec_model_t {
     int als_f;                 /* factors, 0 when off */
     float *als_y;              /* n x f item factors */
     float *als_yty;            /* f x f */
-    int nn_h;                  /* hidden units, 0 when off */
-    float *nn_w1, *nn_b1;      /* n x h, h */
-    float *nn_w2, *nn_b2;      /* h x n, n */
+    uint8_t *nn_blob;          /* the neural net as an nn model file in memory */
+    size_t nn_len;
+    uint64_t uid;              /* unique per model in this process (workspaces' nets) */
     double secs[REC_N_KINDS];  /* training time per part */
 };
 
 struct _rec_ws_t {
     float *buf;                /* scratch floats */
     size_t cap;
+    nn_net_t *net;             /* this thread's copy of a model's neural net */
+    uint64_t net_uid;          /* the model it belongs to */
 };
 
 static const char *const s_kind_names[REC_N_KINDS] = {
@@ -84,10 +88,14 @@ rec_params_default(rec_params_t *p)
         .als_alpha = 10,
         .als_iters = 10,
         .nn_hidden = 256,
-        .nn_epochs = 15,
+        .nn_epochs = 12,
         .nn_lr = 1e-3f,
         .nn_dropout = 0.3f,
         .nn_profile_half_life_days = 60,
+        .nn_samples = 2,
+        .nn_val_days = 30,
+        .nn_patience = 2,
+        .nn_weight_decay = 0.01f,
         /* the blend: tuned on the validation split (docs/recommend.md) */
         .rep_weight = 0.7f,
         .rep_half_life_days = 730,
@@ -112,7 +120,8 @@ static const struct {
 #define PB(n) { #n, P_BOOL, offsetof(rec_params_t, n) }
     PF(trend_half_life_days), PI(knn_k), PF(ease_lambda), PI(als_factors), PF(als_reg),
     PF(als_alpha), PI(als_iters), PI(nn_hidden), PI(nn_epochs), PF(nn_lr), PF(nn_dropout),
-    PF(nn_profile_half_life_days), PF(rep_weight), PF(rep_half_life_days),
+    PF(nn_profile_half_life_days), PI(nn_samples), PF(nn_val_days), PI(nn_patience),
+    PF(nn_weight_decay), PF(rep_weight), PF(rep_half_life_days),
     PF(profile_half_life_days), PF(blend_nn_weight), PF(blend_trend_weight), PB(train_ease),
     PB(train_als), PB(train_neural), { "seed", P_U64, offsetof(rec_params_t, seed) },
 #undef PF
@@ -130,7 +139,9 @@ s_params_sane(const rec_params_t *p)
            && p->ease_lambda > 0 && p->trend_half_life_days > 0 && p->rep_half_life_days > 0
            && p->profile_half_life_days >= 0 && p->nn_profile_half_life_days >= 0
            && p->nn_dropout >= 0 && p->nn_dropout < 1 && p->rep_weight >= 0
-           && p->rep_weight <= 1 && p->nn_lr > 0 && p->als_reg >= 0 && p->als_alpha >= 0;
+           && p->rep_weight <= 1 && p->nn_lr > 0 && p->nn_samples >= 1 && p->nn_samples <= 64
+           && p->nn_val_days >= 0 && p->nn_patience >= 0 && p->nn_patience <= 1000
+           && p->nn_weight_decay >= 0 && p->als_reg >= 0 && p->als_alpha >= 0;
 }
 
 int
@@ -219,6 +230,7 @@ rec_ws_destroy(rec_ws_t **ws_p)
     if (!ws_p || !*ws_p)
         return;
     free((*ws_p)->buf);
+    nn_destroy(&(*ws_p)->net);
     free(*ws_p);
     *ws_p = NULL;
 }
@@ -554,221 +566,220 @@ s_profile(const rec_hist_t *h, int64_t now, float half_life_days, float *x, int3
     return n;
 }
 
-/* Neural forward for one sparse profile: hidden = tanh(x W1 + b1). */
-static void
-s_nn_hidden(const rec_model_t *m, const float *x, const int32_t *nz, int nnz, float *hid)
-{
-    int H = m->nn_h;
-    memcpy(hid, m->nn_b1, (size_t) H * sizeof *hid);
-    double norm = 0;
-    for (int k = 0; k < nnz; k++)
-        norm += (double) x[nz[k]] * x[nz[k]];
-    float inv = norm > 0 ? (float) (1.0 / sqrt(norm)) : 0;
-    for (int k = 0; k < nnz; k++) {
-        const float *w = m->nn_w1 + (size_t) nz[k] * H;
-        float v = x[nz[k]] * inv;
-        for (int j = 0; j < H; j++)
-            hid[j] += v * w[j];
-    }
-    for (int j = 0; j < H; j++)
-        hid[j] = tanhf(hid[j]);
-}
-
 typedef struct {
     int32_t user;
     uint32_t from, to;     /* the target basket: events [from, to) of the log */
 } s_example_t;
 
+/* L2-normalises the nnz listed entries of a profile in place (the net's
+ * input: a history's length should not set the scale of its logits). */
 static void
-s_adam(float *w, float *g, float *mo, float *ve, size_t n, float lr, int t)
+s_l2_normalise(float *x, const int32_t *nz, int nnz)
 {
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
-    float c1 = 1.0f - powf(b1, (float) t), c2 = 1.0f - powf(b2, (float) t);
-    for (size_t k = 0; k < n; k++) {
-        mo[k] = b1 * mo[k] + (1 - b1) * g[k];
-        ve[k] = b2 * ve[k] + (1 - b2) * g[k] * g[k];
-        w[k] -= lr * (mo[k] / c1) / (sqrtf(ve[k] / c2) + eps);
-        g[k] = 0;
-    }
+    double norm = 0;
+    for (int k = 0; k < nnz; k++)
+        norm += (double) x[nz[k]] * x[nz[k]];
+    float inv = norm > 0 ? (float) (1.0 / sqrt(norm)) : 0;
+    for (int k = 0; k < nnz; k++)
+        x[nz[k]] *= inv;
 }
 
-/* The neural recommender: for each basket of each customer (but the first),
- * input = the recency-weighted history before it, target = its items (as a
- * distribution); softmax cross-entropy, Adam, input dropout. */
-static void
-s_train_neural(rec_model_t *m, const rec_data_t *d, int64_t until)
+/* The recommender's net, built with nn/: profile -> dense h ReLU -> dense
+ * over all items -> softmax cross-entropy (Mult-DAE shape, Liang et al.
+ * 2018; its input dropout is s_nn_dropout, applied to training batches).
+ * Returns the net or NULL (message in err). */
+static nn_net_t *
+s_nn_build(int n, const rec_params_t *p, char *err, size_t errlen)
 {
-    const int n = m->n, H = m->p.nn_hidden, B = 128;
-    uint64_t rng = m->p.seed ^ 0x4E4E;
-    /* examples: every basket after a customer's first, before the cutoff */
+    nn_net_t *net = nn_new(p->seed);
+    if (!net) {
+        snprintf(err, errlen, "neural: out of memory");
+        return NULL;
+    }
+    int x = nn_input(net, (nn_shape_t) { n, 1, 1 });
+    x = nn_relu(net, nn_dense(net, x, p->nn_hidden));
+    x = nn_softmax_xent(net, nn_dense(net, x, n));
+    if (x < 0 || nn_meta_set(net, "arch", "recommend-mult-dae") < 0) {
+        snprintf(err, errlen, "neural: %s", nn_error(net));
+        nn_destroy(&net);
+    }
+    return net;
+}
+
+/* Input dropout of a training batch (nn's augmentation hook): each item of
+ * a profile is dropped with probability *rate, the rest scaled by 1 / (1 -
+ * rate), as Mult-DAE denoises its input. Done here rather than by an
+ * nn_dropout layer: a dense layer straight on the input skips the gradient
+ * with respect to its 3,659-wide input, a sixth of the training work. */
+static void
+s_nn_dropout(float *x, int n, const nn_shape_t *shape, uint64_t *rng, void *user)
+{
+    float rate = *(const float *) user, keep = 1.0f / (1.0f - rate);
+    size_t total = (size_t) n * shape->c * shape->h * shape->w;
+    for (size_t i = 0; i < total; i++)
+        if (x[i] != 0)
+            x[i] = nn_rand_float(rng) < rate ? 0 : x[i] * keep;
+}
+
+/* Records the epoch of the best validation accuracy: how often the top
+ * item is one the customer bought next (a ranking figure; the loss keeps
+ * rising with over-confidence while rankings still improve), the figure
+ * nn_train's patience watches. */
+static void
+s_nn_progress(const nn_epoch_t *e, void *user)
+{
+    nn_epoch_t *best = user;
+    log_info("recommend: neural epoch %d: loss %.4f; validation loss %.4f, top-1 %.4f (%.0f s)",
+             e->epoch, (double) e->loss, (double) e->val_loss, (double) e->val_acc, e->seconds);
+    if (isfinite(e->val_acc) && (best->epoch == 0 || e->val_acc > best->val_acc))
+        *best = *e;
+}
+
+/* The neural recommender, trained by nn_train on next-basket targets: for
+ * each basket of each customer after the first, the input is the
+ * recency-weighted, L2-normalised purchase profile before it. nn's loss takes
+ * one label per sample, so each basket gives nn_samples samples whose labels
+ * are drawn from its purchases: in expectation the multinomial likelihood of
+ * the basket's normalised items (the soft target of Mult-DAE). Early stop:
+ * the baskets of the last nn_val_days before until are held out (as the
+ * blend's tuning holds out the last month of train) and the weights of the
+ * epoch with the best validation top-1 accuracy are kept (the neural part
+ * then learns from baskets before that month only; it still reads a
+ * customer's whole history at query time). Sets m->nn_blob (the nn
+ * model file in memory). Returns 0, or -1 with a message in err. */
+static int
+s_train_neural(rec_model_t *m, const rec_data_t *d, int64_t until, int64_t tmax, char *err,
+               size_t errlen)
+{
+    const rec_params_t *p = &m->p;
+    const int n = m->n, R = p->nn_samples;
+    if (n > NN_MAX_DIM) {
+        log_warn("recommend: neural model skipped: %d items exceed nn's %d units", n,
+                 NN_MAX_DIM);
+        return 0;
+    }
+    /* baskets after a customer's first one with purchases on both sides */
     s_example_t *ex = NULL;
     size_t nex = 0, cap = 0;
     for (int u = 0; u < rec_dict_size(d->users); u++) {
         size_t s0 = d->user_start[u], s1 = d->user_start[u + 1];
+        bool bought = false;
         for (size_t e = s0; e < s1;) {
             size_t f = e;
+            bool has = false;
             while (f < s1 && d->ev[f].time == d->ev[e].time)
-                f++;
-            if (d->ev[e].time < until && e > s0) {
+                has |= d->ev[f++].type == STORE_EVENT_PURCHASE;
+            if (d->ev[e].time >= until)
+                break;
+            if (has && bought) {
                 if (nex == cap) {
                     cap = cap ? cap * 2 : 4096;
                     ex = xrealloc(ex, cap * sizeof *ex);
                 }
                 ex[nex++] = (s_example_t) { u, (uint32_t) e, (uint32_t) f };
             }
+            bought |= has;
             e = f;
         }
     }
-    m->nn_h = H;
-    m->nn_w1 = xmallocarray((size_t) n * H, sizeof(float));
-    m->nn_b1 = xcalloc((size_t) H, sizeof(float));
-    m->nn_w2 = xmallocarray((size_t) H * n, sizeof(float));
-    m->nn_b2 = xcalloc((size_t) n, sizeof(float));
-    float r1 = sqrtf(6.0f / (float) (n + H));
-    for (size_t k = 0; k < (size_t) n * H; k++) {
-        m->nn_w1[k] = (2 * s_uniform(&rng) - 1) * r1;
-        m->nn_w2[k] = (2 * s_uniform(&rng) - 1) * r1;
+    /* validation baskets last, so the two sets are contiguous */
+    int64_t cut = p->nn_val_days > 0 ? tmax - (int64_t) (p->nn_val_days * DAY) : INT64_MAX;
+    size_t ntr = 0;
+    for (size_t k = 0; k < nex; k++)
+        if (d->ev[ex[k].from].time < cut) {
+            s_example_t t = ex[ntr];
+            ex[ntr++] = ex[k];
+            ex[k] = t;
+        }
+    if (nex == 0 || (uint64_t) nex * R > (uint64_t) INT32_MAX / 2) {
+        free(ex);
+        snprintf(err, errlen, "neural: %zu training baskets", nex);
+        return -1;
     }
-    /* log-popularity prior as the output bias: the net learns the rest */
-    for (int i = 0; i < n; i++)
-        m->nn_b2[i] = logf(1.0f + m->pop[i]);
-    size_t nw = (size_t) n * H;
-    float *g1 = xcalloc(nw, sizeof(float)), *m1 = xcalloc(nw, sizeof(float));
-    float *v1 = xcalloc(nw, sizeof(float)), *g2 = xcalloc(nw, sizeof(float));
-    float *m2 = xcalloc(nw, sizeof(float)), *v2 = xcalloc(nw, sizeof(float));
-    float *gb1 = xcalloc((size_t) H, sizeof(float)), *mb1 = xcalloc((size_t) H, sizeof(float));
-    float *vb1 = xcalloc((size_t) H, sizeof(float)), *gb2 = xcalloc((size_t) n, sizeof(float));
-    float *mb2 = xcalloc((size_t) n, sizeof(float)), *vb2 = xcalloc((size_t) n, sizeof(float));
-    float *hid = xmallocarray((size_t) B * H, sizeof(float));
-    float *dh = xmallocarray((size_t) B * H, sizeof(float));
-    float *z = xmallocarray((size_t) B * n, sizeof(float));
-    float *x = xcalloc((size_t) n, sizeof(float));
-    int32_t *nz = xmallocarray((size_t) n, sizeof(int32_t));
-    /* per example of a batch: its sparse input, kept for the backward pass */
-    int32_t **bnz = xcalloc((size_t) B, sizeof *bnz);
-    float **bval = xcalloc((size_t) B, sizeof *bval);
-    int *bn = xcalloc((size_t) B, sizeof *bn);
+    /* samples: R rows per basket (a copy of the profile, a drawn label) */
+    size_t rows = nex * (size_t) R;
+    float *x = xcalloc(rows * (size_t) n, sizeof *x);
+    int32_t *y = xmallocarray(rows, sizeof *y);
+    int32_t *nz = xmallocarray((size_t) n, sizeof *nz);
+    int32_t *items = xmallocarray((size_t) n + 1, sizeof *items);
     rec_hist_ev_t *hist = xmallocarray(d->n_ev + 1, sizeof *hist);
-    int step = 0;
-    for (int epoch = 0; epoch < m->p.nn_epochs; epoch++) {
-        for (size_t k = nex; k > 1; k--) {          /* shuffle */
-            size_t j = s_rng(&rng) % k;
-            s_example_t t = ex[k - 1];
-            ex[k - 1] = ex[j];
-            ex[j] = t;
+    uint64_t rng = p->seed ^ 0x4E4E;
+    for (size_t k = 0; k < nex; k++) {
+        const s_example_t *e = &ex[k];
+        int hn = 0, ni = 0;
+        for (size_t q = d->user_start[e->user]; q < e->from; q++)
+            if (d->ev[q].type == STORE_EVENT_PURCHASE)
+                hist[hn++] = (rec_hist_ev_t) { d->ev[q].item, d->ev[q].time, 1.0f };
+        for (uint32_t q = e->from; q < e->to && ni < n; q++)
+            if (d->ev[q].type == STORE_EVENT_PURCHASE)
+                items[ni++] = d->ev[q].item;
+        float *row = x + k * R * (size_t) n;
+        int cnt = s_profile(&(rec_hist_t) { hist, hn }, d->ev[e->from].time,
+                            p->nn_profile_half_life_days, row, nz);
+        s_l2_normalise(row, nz, cnt);
+        for (int r = 0; r < R; r++) {
+            if (r > 0)
+                memcpy(row + (size_t) r * n, row, (size_t) n * sizeof *row);
+            y[k * R + (size_t) r] = items[s_rng(&rng) % (uint64_t) ni];
         }
-        double loss = 0;
-        for (size_t b0 = 0; b0 < nex; b0 += B) {
-            int nb = (int) SHOP_MIN((size_t) B, nex - b0);
-            for (int b = 0; b < nb; b++) {
-                const s_example_t *e = &ex[b0 + b];
-                size_t s0 = d->user_start[e->user];
-                int hn = 0;
-                for (size_t q = s0; q < e->from; q++)
-                    if (d->ev[q].type == STORE_EVENT_PURCHASE
-                        && s_uniform(&rng) >= m->p.nn_dropout)
-                        hist[hn++] = (rec_hist_ev_t) { d->ev[q].item, d->ev[q].time, 1.0f };
-                rec_hist_t h = { hist, hn };
-                int cnt = s_profile(&h, d->ev[e->from].time, m->p.nn_profile_half_life_days,
-                                    x, nz);
-                bnz[b] = xrealloc(bnz[b], ((size_t) cnt + 1) * sizeof **bnz);
-                bval[b] = xrealloc(bval[b], ((size_t) cnt + 1) * sizeof **bval);
-                double norm = 0;
-                for (int q = 0; q < cnt; q++)
-                    norm += (double) x[nz[q]] * x[nz[q]];
-                float inv = norm > 0 ? (float) (1.0 / sqrt(norm)) : 0;
-                for (int q = 0; q < cnt; q++) {
-                    bnz[b][q] = nz[q];
-                    bval[b][q] = x[nz[q]] * inv;
-                    x[nz[q]] = 0;
-                }
-                bn[b] = cnt;
-                float *hb = hid + (size_t) b * H;
-                memcpy(hb, m->nn_b1, (size_t) H * sizeof *hb);
-                for (int q = 0; q < cnt; q++) {
-                    const float *w = m->nn_w1 + (size_t) bnz[b][q] * H;
-                    for (int j = 0; j < H; j++)
-                        hb[j] += bval[b][q] * w[j];
-                }
-                for (int j = 0; j < H; j++)
-                    hb[j] = tanhf(hb[j]);
-            }
-            /* logits, softmax, gradient (p - t) / nb in place */
-            for (int b = 0; b < nb; b++)
-                memcpy(z + (size_t) b * n, m->nn_b2, (size_t) n * sizeof *z);
-            la_gemm(false, false, nb, n, H, 1.0f, hid, H, m->nn_w2, n, 1.0f, z, n);
-            for (int b = 0; b < nb; b++) {
-                float *zb = z + (size_t) b * n;
-                float mx = -INFINITY;
-                for (int i = 0; i < n; i++)
-                    mx = fmaxf(mx, zb[i]);
-                double sum = 0;
-                for (int i = 0; i < n; i++) {
-                    zb[i] = expf(zb[i] - mx);
-                    sum += zb[i];
-                }
-                float is = (float) (1.0 / sum);
-                for (int i = 0; i < n; i++)
-                    zb[i] *= is;
-                const s_example_t *e = &ex[b0 + b];
-                int nt = 0;
-                for (uint32_t q = e->from; q < e->to; q++)
-                    nt += d->ev[q].type == STORE_EVENT_PURCHASE;
-                float t = nt ? 1.0f / (float) nt : 0;
-                for (uint32_t q = e->from; q < e->to; q++) {
-                    if (d->ev[q].type != STORE_EVENT_PURCHASE)
-                        continue;
-                    loss -= t * log(fmax(zb[d->ev[q].item], 1e-12));
-                    zb[d->ev[q].item] -= t;
-                }
-                for (int i = 0; i < n; i++) {
-                    zb[i] /= (float) nb;
-                    gb2[i] += zb[i];
-                }
-            }
-            /* dW2 = hid' dz; dh = dz W2' * (1 - hid^2) */
-            la_gemm(true, false, H, n, nb, 1.0f, hid, H, z, n, 0.0f, g2, n);
-            la_gemm(false, true, nb, H, n, 1.0f, z, n, m->nn_w2, n, 0.0f, dh, H);
-            for (int b = 0; b < nb; b++) {
-                float *db = dh + (size_t) b * H;
-                const float *hb = hid + (size_t) b * H;
-                for (int j = 0; j < H; j++) {
-                    db[j] *= 1.0f - hb[j] * hb[j];
-                    gb1[j] += db[j];
-                }
-                for (int q = 0; q < bn[b]; q++) {
-                    float *gw = g1 + (size_t) bnz[b][q] * H;
-                    for (int j = 0; j < H; j++)
-                        gw[j] += bval[b][q] * db[j];
-                }
-            }
-            step++;
-            s_adam(m->nn_w1, g1, m1, v1, nw, m->p.nn_lr, step);
-            s_adam(m->nn_w2, g2, m2, v2, nw, m->p.nn_lr, step);
-            s_adam(m->nn_b1, gb1, mb1, vb1, (size_t) H, m->p.nn_lr, step);
-            s_adam(m->nn_b2, gb2, mb2, vb2, (size_t) n, m->p.nn_lr, step);
-        }
-        log_debug("recommend: neural epoch %d, loss %.4f over %zu baskets", epoch + 1,
-                  nex ? loss / (double) nex : 0.0, nex);
     }
-    for (int b = 0; b < B; b++) {
-        free(bnz[b]);
-        free(bval[b]);
-    }
-    free(bnz);
-    free(bval);
-    free(bn);
     free(hist);
+    free(items);
+    free(nz);
+    nn_shape_t shape = { n, 1, 1 };
+    float rate = p->nn_dropout;
+    nn_data_t tr = { .x = x, .y = y, .n = (int) (ntr * R), .shape = shape,
+                     .augment = rate > 0 ? s_nn_dropout : NULL, .augment_user = &rate };
+    nn_data_t va = { .x = x + ntr * R * (size_t) n, .y = y + ntr * R,
+                     .n = (int) ((nex - ntr) * R), .shape = shape };
+    nn_train_opts_t o;
+    nn_train_opts_default(&o);
+    o.epochs = p->nn_epochs;
+    o.batch = 128;
+    o.optimizer = NN_ADAMW;
+    o.lr = p->nn_lr;
+    o.weight_decay = p->nn_weight_decay;
+    o.schedule = NN_SCHED_CONSTANT;
+    o.warmup = 0;
+    o.seed = p->seed;
+    o.verbose = 0;
+    nn_epoch_t best = { 0 };
+    o.progress = s_nn_progress;
+    o.progress_user = &best;
+    /* early stop only when both sides hold a tenth of the baskets */
+    if (ntr >= nex / 10 && nex - ntr >= nex / 10 && ntr > 0 && ntr < nex) {
+        o.val = &va;
+        o.patience = p->nn_patience;
+        o.restore_best = true;
+        log_info("recommend: neural: %zu training and %zu validation baskets, %d samples "
+                 "each", ntr, nex - ntr, R);
+    } else {
+        tr.n = (int) (nex * R);    /* too little for a split: train on all */
+    }
+    int rc = -1;
+    nn_net_t *net = s_nn_build(n, p, err, errlen);
+    if (!net || nn_train(net, &tr, &o, NULL, err, errlen) < 0)
+        goto out;
+    if (best.epoch > 0)
+        log_info("recommend: neural: kept epoch %d (validation top-1 %.4f)", best.epoch,
+                 (double) best.val_acc);
+    m->nn_blob = nn_save_mem(net, &m->nn_len, err, errlen);
+    if (m->nn_blob)
+        rc = 0;
+out:
+    nn_destroy(&net);
+    free(x);
+    free(y);
     free(ex);
-    free(g1), free(m1), free(v1), free(g2), free(m2), free(v2);
-    free(gb1), free(mb1), free(vb1), free(gb2), free(mb2), free(vb2);
-    free(hid), free(dh), free(z), free(x), free(nz);
+    return rc;
 }
 
 static rec_model_t *
 s_model_alloc(int n, const rec_params_t *p)
 {
+    static _Atomic uint64_t s_uids;
     rec_model_t *m = xcalloc(1, sizeof *m);
+    m->uid = ++s_uids;
     m->p = *p;
     m->n = n;
     m->ids = xcalloc((size_t) n + 1, sizeof *m->ids);
@@ -855,7 +866,10 @@ rec_model_train(const rec_data_t *d, int64_t until, const rec_params_t *p, char 
     s_ui_free(&ui);
     if (p->train_neural) {
         t0 = shop_now_s();
-        s_train_neural(m, d, until);
+        if (s_train_neural(m, d, until, tmax, err, errlen) != 0) {
+            rec_model_destroy(&m);
+            return NULL;
+        }
         m->secs[REC_NEURAL] = shop_now_s() - t0;
     }
     return m;
@@ -880,10 +894,7 @@ rec_model_destroy(rec_model_t **m_p)
     free(m->ease);
     free(m->als_y);
     free(m->als_yty);
-    free(m->nn_w1);
-    free(m->nn_b1);
-    free(m->nn_w2);
-    free(m->nn_b2);
+    free(m->nn_blob);
     free(m);
     *m_p = NULL;
 }
@@ -930,7 +941,7 @@ rec_model_has(const rec_model_t *m, rec_kind_t k)
     switch (k) {
     case REC_EASE: return m->ease != NULL;
     case REC_ALS: return m->als_f > 0;
-    case REC_NEURAL: return m->nn_h > 0;
+    case REC_NEURAL: return m->nn_blob != NULL;
     case REC_BLEND: return m->ease != NULL;
     default: return (int) k >= 0 && k < REC_N_KINDS;
     }
@@ -1029,6 +1040,30 @@ s_als_user(const rec_model_t *m, const float *cnt, const int32_t *nz, int nnz, f
         memset(b, 0, (size_t) f * sizeof *b);
 }
 
+/* Neural scores (softmax probabilities) of a profile x (its nnz items listed
+ * in nz; L2-normalised here) into out[n], through this workspace's own copy
+ * of the model's net (an nn net serves one thread at a time), loaded from
+ * the model's blob the first time a workspace meets that model. Returns 0,
+ * or -1 when the net cannot be made. */
+static int
+s_nn_scores(const rec_model_t *m, rec_ws_t *ws, float *x, const int32_t *nz, int nnz,
+            float *out)
+{
+    if (!ws->net || ws->net_uid != m->uid) {
+        char err[256];
+        nn_destroy(&ws->net);
+        ws->net = nn_load_mem(m->nn_blob, m->nn_len, err, sizeof err);
+        if (!ws->net) {
+            log_err("recommend: neural net: %s", err);
+            return -1;
+        }
+        nn_set_threads(ws->net, 1);
+        ws->net_uid = m->uid;
+    }
+    s_l2_normalise(x, nz, nnz);
+    return nn_forward(ws->net, x, 1, out) == 0 ? 0 : -1;
+}
+
 int
 rec_model_score(const rec_model_t *m, rec_kind_t k, const rec_hist_t *h, int64_t now,
                 float *scores, rec_ws_t *ws)
@@ -1036,14 +1071,13 @@ rec_model_score(const rec_model_t *m, rec_kind_t k, const rec_hist_t *h, int64_t
     const int n = m->n;
     if (!rec_model_has(m, k))
         return -1;
-    size_t need = 2 * (size_t) n + (size_t) SHOP_MAX(m->nn_h, 1) + 2 * (size_t) n
+    size_t need = 4 * (size_t) n
                   + (size_t) m->als_f * (m->als_f + 1) + 16;
     float *x = s_ws(ws, need);
     float *x2 = x + n;
     int32_t *nz = (int32_t *) (x2 + n);     /* n int32 fit in n floats */
     float *tmp = (float *) (nz + n);
-    float *hid = tmp + n;
-    float *als = hid + SHOP_MAX(m->nn_h, 1);
+    float *als = tmp + n;
     memset(x, 0, 2 * (size_t) n * sizeof *x);
     memset(scores, 0, (size_t) n * sizeof *scores);
     int nnz = 0;
@@ -1091,10 +1125,7 @@ rec_model_score(const rec_model_t *m, rec_kind_t k, const rec_hist_t *h, int64_t
     }
     case REC_NEURAL:
         nnz = s_profile(h, now, m->p.nn_profile_half_life_days, x, nz);
-        s_nn_hidden(m, x, nz, nnz, hid);
-        memcpy(scores, m->nn_b2, (size_t) n * sizeof *scores);
-        la_gemv(true, m->nn_h, n, 1.0f, m->nn_w2, n, hid, 1.0f, scores);
-        return 0;
+        return s_nn_scores(m, ws, x, nz, nnz, scores);
     case REC_BLEND: {
         const rec_params_t *p = &m->p;
         /* collaborative part: EASE on the recency-weighted profile */
@@ -1103,17 +1134,17 @@ rec_model_score(const rec_model_t *m, rec_kind_t k, const rec_hist_t *h, int64_t
         for (int i = 0; i < n; i++)
             scores[i] = fmaxf(scores[i], 0);
         s_scale_max(scores, n);
-        if (m->nn_h > 0 && p->blend_nn_weight > 0) {
+        if (m->nn_blob && p->blend_nn_weight > 0) {
             memset(x2, 0, (size_t) n * sizeof *x2);
             int nnz2 = s_profile(h, now, p->nn_profile_half_life_days, x2, nz);
-            s_nn_hidden(m, x2, nz, nnz2, hid);
-            memcpy(tmp, m->nn_b2, (size_t) n * sizeof *tmp);
-            la_gemv(true, m->nn_h, n, 1.0f, m->nn_w2, n, hid, 1.0f, tmp);
-            float mx = -INFINITY;
+            if (s_nn_scores(m, ws, x2, nz, nnz2, tmp) != 0)
+                return -1;
+            float mx = 0;
             for (int i = 0; i < n; i++)
                 mx = fmaxf(mx, tmp[i]);
+            float inv = mx > 0 ? p->blend_nn_weight / mx : 0;
             for (int i = 0; i < n; i++)   /* softmax / its max: in [0, 1] */
-                scores[i] += p->blend_nn_weight * expf(tmp[i] - mx);
+                scores[i] += inv * tmp[i];
             /* x2 was reused: the repeat part below recomputes its profile */
         }
         float mt = 0;
@@ -1144,7 +1175,7 @@ rec_model_score(const rec_model_t *m, rec_kind_t k, const rec_hist_t *h, int64_t
 /* --- model file ---------------------------------------------------------- */
 
 #define FILE_MAGIC "SHOPREC1"
-#define FILE_VERSION 1u
+#define FILE_VERSION 2u   /* 2: the neural section is an nn model file */
 #define FILE_MAX (4ull << 30)
 
 enum {
@@ -1155,27 +1186,14 @@ enum {
     SEC_TOGETHER,      /* same layout */
     SEC_EASE,          /* f32 [n n] */
     SEC_ALS,           /* u32 f, f32 y[n f] */
-    SEC_NEURAL,        /* u32 h, f32 w1[n h], b1[h], w2[h n], b2[n] */
+    SEC_NEURAL,        /* an nn model file (docs/model-format.md): the neural net */
 };
 
+/* CRC-32 (IEEE, zlib's) of n bytes. */
 static uint32_t
 s_crc32(const uint8_t *p, size_t n)
 {
-    static uint32_t table[256];
-    static int ready;
-    if (!ready) {
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-        ready = 1;
-    }
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++)
-        c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
+    return (uint32_t) crc32_z(0L, p, n);
 }
 
 typedef struct {
@@ -1223,7 +1241,7 @@ int
 rec_model_save(const rec_model_t *m, const char *path, char *err, size_t errlen)
 {
     s_buf_t b = { 0 };
-    uint32_t nsec = 5 + (m->ease != NULL) + (m->als_f > 0) + (m->nn_h > 0);
+    uint32_t nsec = 5 + (m->ease != NULL) + (m->als_f > 0) + (m->nn_blob != NULL);
     s_put(&b, FILE_MAGIC, 8);
     s_put_u32(&b, FILE_VERSION);
     s_put_u32(&b, (uint32_t) m->n);
@@ -1280,14 +1298,9 @@ rec_model_save(const rec_model_t *m, const char *path, char *err, size_t errlen)
         s_put(&b, m->als_y, n * (size_t) m->als_f * 4);
         s_section_end(&b, at);
     }
-    if (m->nn_h > 0) {
-        size_t h = (size_t) m->nn_h;
+    if (m->nn_blob) {
         at = s_section(&b, SEC_NEURAL);
-        s_put_u32(&b, (uint32_t) h);
-        s_put(&b, m->nn_w1, n * h * 4);
-        s_put(&b, m->nn_b1, h * 4);
-        s_put(&b, m->nn_w2, n * h * 4);
-        s_put(&b, m->nn_b2, n * 4);
+        s_put(&b, m->nn_blob, m->nn_len);
         s_section_end(&b, at);
     }
     s_put_u32(&b, s_crc32(b.p, b.n));
@@ -1344,6 +1357,33 @@ s_get_neighbours(s_rd_t *r, int n, int k, int32_t **idx, float **sim)
         if ((*idx)[i] < -1 || (*idx)[i] >= n)
             return -1;
     return s_get_floats(r, sim, count);
+}
+
+/* Checks an nn model file (nn_load_mem checks every count and shape) is the
+ * recommender's net for n items: input n x 1 x 1, output a softmax over n;
+ * keeps a copy as m->nn_blob. Returns 0, or -1 with a message in err. */
+static int
+s_nn_check(rec_model_t *m, const uint8_t *p, size_t len, char *err, size_t errlen)
+{
+    char nerr[256];
+    nn_net_t *net = nn_load_mem(p, len, nerr, sizeof nerr);
+    if (!net) {
+        snprintf(err, errlen, "model file: neural section: %s", nerr);
+        return -1;
+    }
+    nn_shape_t in = nn_input_shape(net);
+    bool ok = in.c == m->n && in.h == 1 && in.w == 1 && nn_output_size(net) == m->n
+              && strcmp(nn_layer_type(net, nn_num_layers(net) - 1), "softmax_xent") == 0;
+    nn_destroy(&net);
+    if (!ok) {
+        snprintf(err, errlen, "model file: the neural net does not map %d items to %d", m->n,
+                 m->n);
+        return -1;
+    }
+    m->nn_blob = xmalloc(len);
+    memcpy(m->nn_blob, p, len);
+    m->nn_len = len;
+    return 0;
 }
 
 #define LOAD_FAIL(...)                                                                  \
@@ -1464,17 +1504,11 @@ rec_model_load_buffer(const uint8_t *buf, size_t len, char *err, size_t errlen)
             }
             break;
         }
-        case SEC_NEURAL: {
-            uint32_t h;
-            ok = s_get(&sr, &h, 4) == 0 && h >= 1 && h <= 4096
-                 && s_get_floats(&sr, &m->nn_w1, (size_t) n * h) == 0
-                 && s_get_floats(&sr, &m->nn_b1, h) == 0
-                 && s_get_floats(&sr, &m->nn_w2, (size_t) n * h) == 0
-                 && s_get_floats(&sr, &m->nn_b2, n) == 0;
-            if (ok)
-                m->nn_h = (int) h;
+        case SEC_NEURAL:
+            if (s_nn_check(m, sr.p, sr.n, err, errlen) != 0)
+                goto fail;
+            sr.pos = sr.n;
             break;
-        }
         }
         if (!ok || sr.pos != sr.n)
             LOAD_FAIL("model file: section %u has a bad length or value", tag);

@@ -7,8 +7,9 @@
  * baskets), EASE (Steck 2019, dense item-item weights), implicit ALS (Hu,
  * Koren, Volinsky 2008, item factors; a customer's factors are solved from
  * the history at query time, so a new event counts at once), a neural
- * recommender (history -> tanh hidden layer -> softmax over items, trained by
- * Adam on next-basket targets; written here, see docs/recommend.md) and the
+ * recommender built and trained with nn/ (history -> dropout -> dense ReLU ->
+ * dense -> softmax over items, Mult-DAE style, AdamW on next-basket targets
+ * with early stopping, see docs/recommend.md) and the
  * repeat-aware blend (TIFU-KNN style: personal frequency with recency decay
  * + EASE on a recency-weighted profile + the neural model + trend).
  *
@@ -56,10 +57,14 @@ typedef struct {
     float als_alpha;              /* confidence = 1 + alpha * log(1 + count) */
     int als_iters;
     int nn_hidden;
-    int nn_epochs;
-    float nn_lr;
+    int nn_epochs;                /* at most; early stopping picks fewer */
+    float nn_lr;                  /* AdamW */
+    float nn_weight_decay;        /* AdamW's decoupled decay */
     float nn_dropout;             /* input dropout during training */
     float nn_profile_half_life_days;
+    int nn_samples;               /* labels drawn per target basket */
+    float nn_val_days;            /* early stop on the last days of train; 0: off */
+    int nn_patience;              /* epochs without a better validation */
     float rep_weight;             /* blend: weight of the personal repeat signal */
     float rep_half_life_days;     /* blend: recency decay of the repeat signal */
     float profile_half_life_days; /* blend: recency decay of EASE's input profile */
