@@ -47,6 +47,7 @@ typedef struct {
     uint64_t *cpu;            /* CPU time of this thread per query, ns (in-process only) */
     size_t n, cap;
     long errors;
+    int batch;                /* pipelined clients: queries per request frame */
 } s_client_t;
 
 /* A request mix as a kiosk makes it: personal (60%), similar (20%), bought
@@ -116,8 +117,30 @@ s_client_main(void *arg)
 }
 
 /* A pipelining client: one DEALER keeps `window` requests in flight (the
- * service's capacity without one client thread per outstanding request). */
+ * service's capacity without one client thread per outstanding request);
+ * with batch > 1 each request is {"op":"batch"} of that many queries. */
 #define PIPE_WINDOW 16
+#define PIPE_REPLY_MAX (1 << 20)
+
+/* Appends the JSON of one random query of the mix to req at len. */
+static int
+s_query_json(const rec_data_t *d, unsigned *r, char *req, size_t size, int len, int id)
+{
+    rec_query_t q;
+    const char *cat = NULL;
+    s_make_query(d, r, &q, &cat);
+    len += snprintf(req + len, size - (size_t) len,
+                    "{\"op\":\"recommend\",\"id\":%d,\"kind\":\"%s\",\"k\":10,"
+                    "\"now\":%lld,\"exclude_bought\":%s", id, rec_qkind_name(q.kind),
+                    (long long) q.now, q.exclude_bought ? "true" : "false");
+    if (q.customer)
+        len += snprintf(req + len, size - (size_t) len, ",\"customer\":\"%s\"", q.customer);
+    if (q.item)
+        len += snprintf(req + len, size - (size_t) len, ",\"item\":\"%s\"", q.item);
+    if (q.category)
+        len += snprintf(req + len, size - (size_t) len, ",\"category\":\"%s\"", q.category);
+    return len + snprintf(req + len, size - (size_t) len, "}");
+}
 
 static void *
 s_pipe_main(void *arg)
@@ -132,28 +155,26 @@ s_pipe_main(void *arg)
     bool busy[PIPE_WINDOW] = { false };
     int in_flight = 0;
     double end = shop_now_s() + c->until_s;
-    char req[512], rep[65536];
+    char req[32768];
+    char *rep = xmalloc(PIPE_REPLY_MAX);
     while (shop_now_s() < end || in_flight > 0) {
-        for (int slot = 0; slot < PIPE_WINDOW && shop_now_s() < end; slot++) {
+        int window = c->batch > 1 ? 4 : PIPE_WINDOW;
+        for (int slot = 0; slot < window && shop_now_s() < end; slot++) {
             if (busy[slot])
                 continue;
-            rec_query_t q;
-            const char *cat = NULL;
-            s_make_query(c->d, &r, &q, &cat);
-            int len = snprintf(req, sizeof req,
-                               "{\"op\":\"recommend\",\"id\":%d,\"kind\":\"%s\",\"k\":10,"
-                               "\"now\":%lld,\"exclude_bought\":%s", slot,
-                               rec_qkind_name(q.kind), (long long) q.now,
-                               q.exclude_bought ? "true" : "false");
-            if (q.customer)
-                len += snprintf(req + len, sizeof req - (size_t) len, ",\"customer\":\"%s\"",
-                                q.customer);
-            if (q.item)
-                len += snprintf(req + len, sizeof req - (size_t) len, ",\"item\":\"%s\"", q.item);
-            if (q.category)
-                len += snprintf(req + len, sizeof req - (size_t) len, ",\"category\":\"%s\"",
-                                q.category);
-            len += snprintf(req + len, sizeof req - (size_t) len, "}");
+            int len = 0;
+            if (c->batch > 1) {
+                len = snprintf(req, sizeof req, "{\"op\":\"batch\",\"id\":%d,\"requests\":[",
+                               slot);
+                for (int b = 0; b < c->batch; b++) {
+                    if (b)
+                        len += snprintf(req + len, sizeof req - (size_t) len, ",");
+                    len = s_query_json(c->d, &r, req, sizeof req, len, b);
+                }
+                len += snprintf(req + len, sizeof req - (size_t) len, "]}");
+            } else {
+                len = s_query_json(c->d, &r, req, sizeof req, 0, slot);
+            }
             zmq_send(sock, "", 0, ZMQ_SNDMORE);   /* the envelope delimiter REP expects */
             zmq_send(sock, req, (size_t) len, 0);
             sent_at[slot] = shop_now_ns();
@@ -166,7 +187,9 @@ s_pipe_main(void *arg)
                 break;
             continue;
         }
-        while (zmq_recv(sock, rep, sizeof rep - 1, ZMQ_DONTWAIT) >= 0) {
+        int got;
+        while ((got = zmq_recv(sock, rep, PIPE_REPLY_MAX - 1, ZMQ_DONTWAIT)) >= 0) {
+            rep[SHOP_MIN(got, PIPE_REPLY_MAX - 1)] = '\0';
             int more = 0;
             size_t ml = sizeof more;
             zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &ml);
@@ -174,7 +197,8 @@ s_pipe_main(void *arg)
                 continue;   /* the delimiter; the body follows */
             const char *idp = strstr(rep, "\"id\":");
             int slot = idp ? atoi(idp + 5) : -1;
-            if (slot < 0 || slot >= PIPE_WINDOW || !busy[slot] || !strstr(rep, "\"ok\":true")) {
+            if (slot < 0 || slot >= PIPE_WINDOW || !busy[slot] || !strstr(rep, "\"ok\":true")
+                || strstr(rep, "\"ok\":false")) {
                 c->errors++;
                 if (slot >= 0 && slot < PIPE_WINDOW && busy[slot]) {
                     busy[slot] = false;
@@ -182,18 +206,23 @@ s_pipe_main(void *arg)
                 }
                 continue;
             }
-            if (c->n == c->cap) {
-                c->cap = c->cap ? c->cap * 2 : 65536;
-                c->lat = xrealloc(c->lat, c->cap * sizeof *c->lat);
-                c->cpu = xrealloc(c->cpu, c->cap * sizeof *c->cpu);
+            /* each query of a batch waited as long as its frame */
+            uint64_t lat = shop_now_ns() - sent_at[slot];
+            for (int b = 0; b < SHOP_MAX(c->batch, 1); b++) {
+                if (c->n == c->cap) {
+                    c->cap = c->cap ? c->cap * 2 : 65536;
+                    c->lat = xrealloc(c->lat, c->cap * sizeof *c->lat);
+                    c->cpu = xrealloc(c->cpu, c->cap * sizeof *c->cpu);
+                }
+                c->cpu[c->n] = 0;
+                c->lat[c->n++] = lat;
             }
-            c->cpu[c->n] = 0;
-            c->lat[c->n++] = shop_now_ns() - sent_at[slot];
             busy[slot] = false;
             in_flight--;
         }
     }
     zmq_close(sock);
+    free(rep);
     return NULL;
 }
 
@@ -205,14 +234,14 @@ typedef struct {
 
 static s_result_t
 s_run(const rec_data_t *d, rec_engine_t *e, void *ctx, const char *endpoint, int clients,
-      bool pipelined)
+      bool pipelined, int batch)
 {
     s_client_t *c = xcalloc((size_t) clients, sizeof *c);
     pthread_t *th = xcalloc((size_t) clients, sizeof *th);
     double t0 = shop_now_s();
     for (int i = 0; i < clients; i++) {
         c[i] = (s_client_t) { .d = d, .endpoint = endpoint, .e = e, .ctx = ctx, .seed = i + 1,
-                              .until_s = DURATION_S };
+                              .until_s = DURATION_S, .batch = batch };
         pthread_create(&th[i], NULL, pipelined ? s_pipe_main : s_client_main, &c[i]);
     }
     size_t total = 0;
@@ -349,21 +378,26 @@ main(int argc, char **argv)
         const char *name, *ep;
         int clients;
         bool pipelined;
+        int batch;
     } runs[] = {
-        { "in-process, 1 thread (cold cache)", NULL, 1, false },
-        { "in-process, 1 thread", NULL, 1, false },
-        { "in-process, 2 threads", NULL, 2, false },
-        { "zmq inproc, 16 clients", REC_SERVICE_ENDPOINT, 16, false },
-        { "zmq tcp loopback, 16 clients", tcp, 16, false },
-        { "zmq tcp loopback, 64 clients", tcp, 64, false },
-        { "zmq tcp, 1 DEALER x 16 in flight", tcp, 1, true },
-        { "zmq tcp, 4 DEALERs x 16 in flight", tcp, 4, true },
+        { "in-process, 1 thread (cold cache)", NULL, 1, false, 1 },
+        { "in-process, 1 thread", NULL, 1, false, 1 },
+        { "in-process, 2 threads", NULL, 2, false, 1 },
+        { "zmq inproc, 16 clients", REC_SERVICE_ENDPOINT, 16, false, 1 },
+        { "zmq tcp loopback, 16 clients", tcp, 16, false, 1 },
+        { "zmq tcp loopback, 64 clients", tcp, 64, false, 1 },
+        { "zmq tcp, 1 DEALER x 16 in flight", tcp, 1, true, 1 },
+        { "zmq tcp, 2 DEALERs x 16 in flight", tcp, 2, true, 1 },
+        { "zmq inproc, 1 DEALER x 16 in flight", REC_SERVICE_ENDPOINT, 1, true, 1 },
+        { "zmq tcp, 1 DEALER x 4, batch 16", tcp, 1, true, 16 },
+        { "zmq inproc, 1 DEALER x 4, batch 16", REC_SERVICE_ENDPOINT, 1, true, 16 },
     };
     printf("%-32s %10s %10s %12s %8s %12s %12s\n", "queries (mix: 60% personal)", "p50 us",
            "p99 us", "queries/s", "errors", "cpu p50 us", "cpu p99 us");
     char json[4096] = "";
     for (size_t r = 0; r < SHOP_ARRAY_LEN(runs); r++) {
-        s_result_t x = s_run(d, e, ctx, runs[r].ep, runs[r].clients, runs[r].pipelined);
+        s_result_t x = s_run(d, e, ctx, runs[r].ep, runs[r].clients, runs[r].pipelined,
+                             runs[r].batch);
         printf("\n%-32s %10.1f %10.1f %12.0f %8ld %12.1f %12.1f", runs[r].name, x.p50, x.p99,
                x.qps, x.errors, x.cpu50, x.cpu99);
         char one[256];

@@ -20,6 +20,7 @@ typedef struct {
     bool described;        /* in the catalogue (answers need a name and a price) */
     int32_t model_idx;     /* -1: unknown to the model (cold item) */
     float pop;             /* purchases seen by the engine */
+    float base;            /* 0.001 x s_pop: every answer's starting score */
 } s_item_t;
 
 typedef struct {
@@ -82,6 +83,10 @@ typedef struct {
     int32_t *best;             /* per engine item: the seed / history item explaining it */
     float *ms;                 /* model item scores */
     int32_t *top;
+    uint32_t *seen;            /* per engine item: == stamp when in this query's history */
+    uint8_t *bought;           /* ... and whether bought (valid where seen) */
+    uint32_t stamp;
+    int32_t *hd;               /* the history's distinct items */
     rec_hist_ev_t *mh;
     int cap_e, cap_m, cap_h;
     rec_ws_t *ws;
@@ -98,6 +103,9 @@ s_tls_free(void *p)
     free(t->best);
     free(t->ms);
     free(t->top);
+    free(t->seen);
+    free(t->bought);
+    free(t->hd);
     free(t->mh);
     rec_ws_destroy(&t->ws);
     free(t);
@@ -124,6 +132,11 @@ s_tls(int ne, int nm, int nh)
         t->es = xrealloc(t->es, (size_t) ne * sizeof *t->es);
         t->best = xrealloc(t->best, (size_t) ne * sizeof *t->best);
         t->top = xrealloc(t->top, (size_t) ne * sizeof *t->top);
+        t->bought = xrealloc(t->bought, (size_t) ne * sizeof *t->bought);
+        t->hd = xrealloc(t->hd, (size_t) ne * sizeof *t->hd);
+        free(t->seen);
+        t->seen = xcalloc((size_t) ne, sizeof *t->seen);
+        t->stamp = 0;
     }
     if (t->cap_m < nm) {
         t->cap_m = nm;
@@ -156,6 +169,26 @@ rec_qkind_from_name(const char *name)
 
 /* --- items, histories (write lock held) ---------------------------------- */
 
+/* Popularity of engine item i in [0, 1): the model's trend when known,
+ * else the engine's own purchase count. Breaks ties and fills cold answers. */
+static float
+s_pop(const rec_engine_t *e, int i)
+{
+    const s_item_t *it = &e->it[i];
+    float t = (e->model && it->model_idx >= 0) ? rec_model_trend(e->model, it->model_idx)
+                                                : 0;
+    float p = t > 0 ? t : 0.1f * it->pop;
+    return p / (1.0f + p);
+}
+
+/* Refreshes item i's starting score (after its purchases or the model
+ * changed; under the write lock). */
+static void
+s_update_base(rec_engine_t *e, int i)
+{
+    e->it[i].base = 0.001f * s_pop(e, i);
+}
+
 static int
 s_item(rec_engine_t *e, const char *id)
 {
@@ -169,6 +202,7 @@ s_item(rec_engine_t *e, const char *id)
         e->it[i] = (s_item_t) { .name = xstrdup(id), .model_idx = -1 };
         if (e->model)
             e->it[i].model_idx = rec_model_item_index(e->model, id);
+        s_update_base(e, i);
     }
     return i;
 }
@@ -216,8 +250,10 @@ s_add_event(rec_engine_t *e, const char *customer, const char *item, int64_t tim
     }
     h->ev[at] = (s_hev_t) { i, time, rec_event_weight(type), (uint8_t) type };
     h->n++;
-    if (type == STORE_EVENT_PURCHASE)
+    if (type == STORE_EVENT_PURCHASE) {
         e->it[i].pop += 1;
+        s_update_base(e, i);
+    }
     e->n_events++;
 }
 
@@ -373,6 +409,8 @@ rec_engine_set_model(rec_engine_t *e, rec_model_t **m_p)
     e->model = m;
     e->m2e = m2e;
     e->generation++;
+    for (int i = 0; i < rec_dict_size(e->items); i++)
+        s_update_base(e, i);
     /* cached scores belong to the old model's item space */
     for (int c = 0; c < rec_dict_size(e->custs); c++) {
         free(e->pcache[c].scores);
@@ -533,18 +571,6 @@ s_personal_kind(const rec_model_t *m)
     return REC_KNN;
 }
 
-/* Popularity of engine item i in [0, 1): the model's trend when known,
- * else the engine's own purchase count. Breaks ties and fills cold answers. */
-static float
-s_pop(const rec_engine_t *e, int i)
-{
-    const s_item_t *it = &e->it[i];
-    float t = (e->model && it->model_idx >= 0) ? rec_model_trend(e->model, it->model_idx)
-                                                : 0;
-    float p = t > 0 ? t : 0.1f * it->pop;
-    return p / (1.0f + p);
-}
-
 static void
 s_reason_pop(const rec_engine_t *e, int i, char *buf, size_t len)
 {
@@ -618,33 +644,36 @@ rec_engine_query(rec_engine_t *e, const rec_query_t *q, rec_result_t *out, char 
         snprintf(err, errlen, "a %s query needs a known item or cart", rec_qkind_name(q->kind));
         return -1;
     }
-    /* base: popularity, so every answer is full even when cold */
+    /* filters first (-INFINITY: never answered; later sums keep it), the rest
+     * starts from popularity, so every answer is full even when cold */
     for (int i = 0; i < ne; i++) {
-        es[i] = 0.001f * s_pop(e, i);
+        const s_item_t *it = &e->it[i];
+        bool refused = !it->described || (cat >= 0 && it->category != cat)
+                       || (!q->include_out_of_stock && !it->in_stock)
+                       || it->price < q->min_price || (q->max_price > 0 && it->price > q->max_price);
+        es[i] = refused ? -INFINITY : it->base;
         best[i] = -1;
     }
     enum { R_POP, R_PERSONAL, R_SIMILAR, R_TOGETHER } rmode = R_POP;
     if ((q->kind == REC_Q_PERSONAL || q->kind == REC_Q_CATEGORY) && h && h->n > 0 && m) {
+        s_pcache_t *pc = &e->pcache[c];
+        pthread_mutex_t *mu = &e->pcache_mu[c % PCACHE_STRIPES];
+        pthread_mutex_lock(mu);
+        if (pc->scores && pc->generation == e->generation && pc->hist_len == h->n
+            && llabs(pc->now - now) < PCACHE_MAX_AGE) {
+            for (int i = 0; i < nm; i++)   /* straight from the cache: no copy */
+                es[e->m2e[i]] += pc->scores[i];
+            rmode = R_PERSONAL;
+        }
+        pthread_mutex_unlock(mu);
         int hn = 0;
-        for (int k = 0; k < h->n; k++) {
+        for (int k = 0; rmode != R_PERSONAL && k < h->n; k++) {
             int mi = e->it[h->ev[k].item].model_idx;
             if (mi >= 0)
                 t->mh[hn++] = (rec_hist_ev_t) { mi, h->ev[k].time, h->ev[k].w };
         }
         rec_hist_t mh = { t->mh, hn };
-        s_pcache_t *pc = &e->pcache[c];
-        pthread_mutex_t *mu = &e->pcache_mu[c % PCACHE_STRIPES];
-        bool cached = false;
-        pthread_mutex_lock(mu);
-        if (pc->scores && pc->generation == e->generation && pc->hist_len == h->n
-            && llabs(pc->now - now) < PCACHE_MAX_AGE) {
-            memcpy(t->ms, pc->scores, (size_t) nm * sizeof *t->ms);
-            cached = true;
-        }
-        pthread_mutex_unlock(mu);
-        if (!cached && hn > 0
-            && rec_model_score(m, s_personal_kind(m), &mh, now, t->ms, t->ws) == 0) {
-            cached = true;
+        if (hn > 0 && rec_model_score(m, s_personal_kind(m), &mh, now, t->ms, t->ws) == 0) {
             pthread_mutex_lock(mu);
             if (!pc->scores
                 && atomic_fetch_add(&e->pcache_bytes, (size_t) nm * 4) <= PCACHE_MAX_BYTES)
@@ -656,8 +685,6 @@ rec_engine_query(rec_engine_t *e, const rec_query_t *q, rec_result_t *out, char 
                 pc->now = now;
             }
             pthread_mutex_unlock(mu);
-        }
-        if (cached) {
             for (int i = 0; i < nm; i++)
                 es[e->m2e[i]] += t->ms[i];
             rmode = R_PERSONAL;
@@ -691,14 +718,6 @@ rec_engine_query(rec_engine_t *e, const rec_query_t *q, rec_result_t *out, char 
             }
         }
     }
-    /* filters */
-    for (int i = 0; i < ne; i++) {
-        const s_item_t *it = &e->it[i];
-        if (!it->described || (cat >= 0 && it->category != cat)
-            || (!q->include_out_of_stock && !it->in_stock) || it->price < q->min_price
-            || (q->max_price > 0 && it->price > q->max_price))
-            es[i] = -INFINITY;
-    }
     for (int k = 0; k < nseeds; k++)
         es[seeds[k]] = -INFINITY;
     if (q->exclude_bought && h)
@@ -706,6 +725,23 @@ rec_engine_query(rec_engine_t *e, const rec_query_t *q, rec_result_t *out, char 
             if (h->ev[k].type == STORE_EVENT_PURCHASE)
                 es[h->ev[k].item] = -INFINITY;
     int n = rec_topk(es, ne, q->k, t->top);
+    /* reasons look at the history's distinct items once, not per result */
+    int nd = 0;
+    if (rmode == R_PERSONAL) {
+        if (++t->stamp == 0) {
+            memset(t->seen, 0, (size_t) t->cap_e * sizeof *t->seen);
+            t->stamp = 1;
+        }
+        for (int k = 0; k < h->n; k++) {
+            int j = h->ev[k].item;
+            if (t->seen[j] != t->stamp) {
+                t->seen[j] = t->stamp;
+                t->bought[j] = 0;
+                t->hd[nd++] = j;
+            }
+            t->bought[j] |= h->ev[k].type == STORE_EVENT_PURCHASE;
+        }
+    }
     for (int r = 0; r < n; r++) {
         int i = t->top[r];
         const s_item_t *it = &e->it[i];
@@ -717,18 +753,15 @@ rec_engine_query(rec_engine_t *e, const rec_query_t *q, rec_result_t *out, char 
         o->score = es[i];
         s_reason_pop(e, i, o->reason, sizeof o->reason);
         if (rmode == R_PERSONAL) {
-            bool bought = false;
-            for (int k = 0; k < h->n && !bought; k++)
-                bought = h->ev[k].item == i && h->ev[k].type == STORE_EVENT_PURCHASE;
-            if (bought) {
+            if (t->seen[i] == t->stamp && t->bought[i]) {
                 snprintf(o->reason, sizeof o->reason, "you bought this before");
                 continue;
             }
             /* the history item that supports it most */
             float bw = 0;
             int bj = -1;
-            for (int k = 0; k < h->n && it->model_idx >= 0; k++) {
-                int mj = e->it[h->ev[k].item].model_idx;
+            for (int k = 0; k < nd && it->model_idx >= 0; k++) {
+                int mj = e->it[t->hd[k]].model_idx;
                 float w = 0;
                 if (mj < 0)
                     continue;
@@ -744,7 +777,7 @@ rec_engine_query(rec_engine_t *e, const rec_query_t *q, rec_result_t *out, char 
                 }
                 if (w > bw) {
                     bw = w;
-                    bj = h->ev[k].item;
+                    bj = t->hd[k];
                 }
             }
             if (bj >= 0)

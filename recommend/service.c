@@ -210,11 +210,49 @@ s_reply_results(json_t *id, const char *worker, rec_qkind_t kind, const rec_resu
     return o.p;
 }
 
+static char *s_handle(rec_engine_t *engine, const char *worker, json_t *j, bool top);
+
+/* {"op":"batch","requests":[...]}: every request answered in order, in one
+ * reply frame {"ok":true,"replies":[...]} (a kiosk's personal, similar and
+ * category rows in one round trip; ZeroMQ's per-message costs paid once). */
+static char *
+s_batch(rec_engine_t *engine, const char *worker, json_t *id, json_t *reqs)
+{
+    if (!json_is_array(reqs) || json_array_size(reqs) > REC_MAX_BATCH) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "batch needs \"requests\": an array of at most %d requests",
+                 REC_MAX_BATCH);
+        return s_error(id, worker, msg);
+    }
+    s_out_t o = { 0 };
+    s_out_lit(&o, "{\"ok\":true,\"worker\":");
+    s_out_str(&o, worker);
+    if (id) {
+        char *idtxt = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (idtxt) {
+            s_out_lit(&o, ",\"id\":");
+            s_out_raw(&o, idtxt, strlen(idtxt));
+            free(idtxt);
+        }
+    }
+    s_out_lit(&o, ",\"replies\":[");
+    for (size_t i = 0; i < json_array_size(reqs); i++) {
+        json_t *r = json_array_get(reqs, i);
+        char *one = json_is_object(r) ? s_handle(engine, worker, r, false)
+                                      : s_error(NULL, worker, "request is not a JSON object");
+        if (i)
+            s_out_lit(&o, ",");
+        s_out_raw(&o, one, strlen(one));
+        free(one);
+    }
+    s_out_lit(&o, "]}");
+    return o.p;
+}
+
 char *
 rec_service_handle(rec_engine_t *engine, const char *worker, const char *req, size_t len)
 {
     json_error_t jerr;
-    char err[256];
     if (len > REC_MAX_REQUEST)
         return s_error(NULL, worker, "request too large");
     json_t *j = json_loadb(req, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -222,11 +260,24 @@ rec_service_handle(rec_engine_t *engine, const char *worker, const char *req, si
         json_decref(j);
         return s_error(NULL, worker, "request is not a JSON object");
     }
+    char *out = s_handle(engine, worker, j, true);
+    json_decref(j);
+    return out;
+}
+
+/* The reply (new text) to one request object j; top: not inside a batch. */
+static char *
+s_handle(rec_engine_t *engine, const char *worker, json_t *j, bool top)
+{
+    char err[256];
     json_t *id = json_object_get(j, "id");
     const char *op = s_str(j, "op");
     char *out = NULL;
     if (!op) {
         out = s_error(id, worker, "missing \"op\"");
+    } else if (strcmp(op, "batch") == 0) {
+        out = top ? s_batch(engine, worker, id, json_object_get(j, "requests"))
+                  : s_error(id, worker, "a batch cannot hold a batch");
     } else if (strcmp(op, "recommend") == 0) {
         rec_query_t q;
         const char *cart[REC_MAX_SEEDS];
@@ -286,9 +337,8 @@ rec_service_handle(rec_engine_t *engine, const char *worker, const char *req, si
             json_object_set(r, "id", id);
         out = s_dump(r);
     } else {
-        out = s_error(id, worker, "unknown op (recommend, event, reload, status, ping)");
+        out = s_error(id, worker, "unknown op (recommend, batch, event, reload, status, ping)");
     }
-    json_decref(j);
     return out;
 }
 

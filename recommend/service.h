@@ -3,6 +3,7 @@
  * Messages are one JSON object per frame (docs/recommend.md lists them):
  *   {"op":"recommend","kind":"personal","customer":"c7","k":10,...}
  *   -> {"ok":true,"id":...,"worker":"w1","results":[{"item":..,"reason":..},...]}
+ *   {"op":"batch","requests":[{...},...]} -> {"ok":true,"replies":[{...},...]}
  *   {"op":"event",...}  {"op":"reload","path":...}  {"op":"status"}  {"op":"ping"}
  *   errors: {"ok":false,"error":"why"}
  *
@@ -29,6 +30,7 @@
 
 #define REC_SERVICE_ENDPOINT "inproc://recommend"
 #define REC_MAX_REQUEST 65536
+#define REC_MAX_BATCH 64      /* requests in one {"op":"batch"} */
 
 typedef struct {
     const char *bind;       /* comma-separated endpoints to bind (bind mode) */

@@ -136,6 +136,56 @@ test_reply_escapes_and_parses(void **state)
     rec_engine_destroy(&e);
 }
 
+/* A batch answers every request in order in one reply, errors in their
+ * place; batches do not nest and have a size limit. */
+static void
+test_batch_answers_in_order(void **state)
+{
+    (void) state;
+    rec_engine_t *e = s_engine();
+    const char req[] = "{\"op\":\"batch\",\"id\":9,\"requests\":["
+                       "{\"op\":\"recommend\",\"kind\":\"category\",\"category\":\"sneaker\","
+                       "\"k\":2,\"now\":5000,\"id\":1},"
+                       "{\"op\":\"recommend\",\"kind\":\"similar\",\"item\":\"nothing\",\"id\":2},"
+                       "{\"op\":\"recommend\",\"kind\":\"together\",\"item\":\"p0\",\"k\":1,"
+                       "\"now\":5000,\"id\":3},"
+                       "{\"op\":\"batch\",\"requests\":[]}, 42]}";
+    char *rep = rec_service_handle(e, "w", req, sizeof req - 1);
+    json_error_t jerr;
+    json_t *j = json_loads(rep, 0, &jerr);
+    assert_non_null(j);
+    assert_true(json_is_true(json_object_get(j, "ok")));
+    assert_int_equal(json_integer_value(json_object_get(j, "id")), 9);
+    json_t *r = json_object_get(j, "replies");
+    assert_int_equal(json_array_size(r), 5);
+    json_t *r0 = json_array_get(r, 0), *r2 = json_array_get(r, 2);
+    assert_int_equal(json_integer_value(json_object_get(r0, "id")), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(r0, "results"), 0), "item")), "p4");
+    assert_true(json_is_false(json_object_get(json_array_get(r, 1), "ok")));
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(r, 1), "id")), 2);
+    /* no model here: the seed is never its own answer */
+    assert_int_equal(json_array_size(json_object_get(r2, "results")), 1);
+    assert_string_not_equal(json_string_value(json_object_get(
+                                json_array_get(json_object_get(r2, "results"), 0), "item")), "p0");
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(r, 3), "error")),
+                           "cannot hold a batch"));
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(r, 4), "error")),
+                           "not a JSON object"));
+    json_decref(j);
+    free(rep);
+    /* more than REC_MAX_BATCH requests: refused as a whole */
+    char big[8192];
+    int len = snprintf(big, sizeof big, "{\"op\":\"batch\",\"requests\":[");
+    for (int i = 0; i <= REC_MAX_BATCH; i++)
+        len += snprintf(big + len, sizeof big - (size_t) len, "%s{\"op\":\"ping\"}", i ? "," : "");
+    len += snprintf(big + len, sizeof big - (size_t) len, "]}");
+    rep = rec_service_handle(e, "w", big, (size_t) len);
+    assert_non_null(strstr(rep, "at most 64 requests"));
+    free(rep);
+    rec_engine_destroy(&e);
+}
+
 static int
 s_port(int k)
 {
@@ -296,6 +346,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reply_escapes_and_parses),
+        cmocka_unit_test(test_batch_answers_in_order),
         cmocka_unit_test(test_service_inproc),
         cmocka_unit_test(test_service_tcp_loopback),
         cmocka_unit_test(test_broker_two_workers_lose_no_query),
