@@ -100,6 +100,7 @@ struct _nn_net_t {
     int ibatch;             /* batch of the last nn_forward, 0 before */
     nn_shard_t *ishards;    /* per thread views and scratch */
     int n_ishards;
+    struct nn_helper *helper; /* batch-1 second core (net.c), NULL until needed */
     double *prof;           /* per layer seconds spent in inference, when profiling (bench) */
     size_t param_budget;    /* loader: parameters the file can still hold (0 = no limit) */
     bool loading;           /* loader: skip the random initialisation */

@@ -275,6 +275,37 @@ test_fuzz_seeds_load_and_run(void **state)
     assert_true(loaded >= 3);
 }
 
+/* Batch 1 with big convs split over two cores (helper thread) gives what one
+ * thread gives, call after call (the helper takes jobs when it has a core). */
+static void
+test_batch1_split_matches_one_thread(void **state)
+{
+    (void) state;
+    enum { C = 16, H = 28, W = 28, CALLS = 50 };
+    static float x[C * H * W];
+    float one[10], two[10];
+    uint64_t rng = 9;
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = nn_rand_normal(&rng);
+    nn_net_t *net = nn_new(7);
+    int h = nn_input(net, (nn_shape_t) { C, H, W });
+    /* 40 x 16 x 9 x 784 x 2 = 9 MFLOP (split, shifted GEMMs, 40 = 24 + 16 channels),
+     * then 7.2 MFLOP strided (split, im2col) */
+    h = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, h, 40, 3, 3, 1, 1, 1, 1, false)));
+    h = nn_conv2d(net, h, 64, 3, 3, 2, 2, 1, 1, true);
+    h = nn_dense(net, nn_global_avgpool(net, h), 10);
+    assert_true(h > 0);
+    assert_int_equal(nn_set_threads(net, 1), 0);
+    assert_int_equal(nn_forward(net, x, 1, one), 0);
+    assert_int_equal(nn_set_threads(net, 2), 0);
+    for (int c = 0; c < CALLS; c++) {
+        assert_int_equal(nn_forward(net, x, 1, two), 0);
+        for (int k = 0; k < 10; k++)
+            assert_float_equal(one[k], two[k], 1e-5 * (1 + fabsf(one[k])));
+    }
+    nn_destroy(&net);   /* stops the helper */
+}
+
 static void
 test_batched_forward_matches_batch1(void **state)
 {
@@ -484,6 +515,7 @@ main(void)
         cmocka_unit_test(test_broken_files_fail_cleanly),
         cmocka_unit_test(test_fuzz_seeds_load_and_run),
         cmocka_unit_test(test_batched_forward_matches_batch1),
+        cmocka_unit_test(test_batch1_split_matches_one_thread),
         cmocka_unit_test(test_builders_reject_bad_arguments),
         cmocka_unit_test(test_blas_kernel_policy_table),
         cmocka_unit_test(test_nn_selftest_passes),
