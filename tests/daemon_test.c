@@ -31,65 +31,11 @@
 #include "ipc/keys.h"
 #include "ipc/proto.h"
 #include "recommend/store.h"
+#include "tests/shopd_harness.h"
 
-/* One shopd under test and its files. */
-typedef struct {
-    pid_t pid;
-    char dir[64];
-    char ep[160], pub_ep[160], db[160], conf[160], log[160];
-} s_shopd_t;
-
-static char s_shopd_bin[1024];
 /* the shopd of the running test: static, so teardown can stop it after a
  * failed assertion */
-static s_shopd_t s_d;
-
-static void
-s_write(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-/* Fills paths in a new temporary directory; the config file gets text. */
-static void
-s_prepare(s_shopd_t *d, const char *conf_text)
-{
-    memset(d, 0, sizeof *d);
-    snprintf(d->dir, sizeof d->dir, "/tmp/shopd-test-XXXXXX");
-    assert_non_null(mkdtemp(d->dir));
-    snprintf(d->ep, sizeof d->ep, "ipc://%s/req.sock", d->dir);
-    snprintf(d->pub_ep, sizeof d->pub_ep, "ipc://%s/events.sock", d->dir);
-    snprintf(d->db, sizeof d->db, "%s/shop.db", d->dir);
-    snprintf(d->conf, sizeof d->conf, "%s/shopd.conf", d->dir);
-    snprintf(d->log, sizeof d->log, "%s/shopd.log", d->dir);
-    s_write(d->conf, conf_text ? conf_text : "[store]\nimport_demo = no\n");
-}
-
-/* Starts shopd in the foreground on d's files (endpoints from the config
- * file when use_conf_endpoints, else from the command line). */
-static void
-s_spawn(s_shopd_t *d, bool use_conf_endpoints)
-{
-    d->pid = fork();
-    assert_true(d->pid >= 0);
-    if (d->pid == 0) {
-        int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        if (use_conf_endpoints)
-            execl(s_shopd_bin, "shopd", "--foreground", "--config", d->conf, "--db", d->db,
-                  (char *) NULL);
-        else
-            execl(s_shopd_bin, "shopd", "--foreground", "--config", d->conf, "--endpoint", d->ep,
-                  "--pub-endpoint", d->pub_ep, "--db", d->db, (char *) NULL);
-        _exit(127);
-    }
-}
+static harness_t s_d;
 
 /* Sends one request and waits for its reply; returns 0 and fills r. */
 static int
@@ -102,90 +48,12 @@ s_req(client_t *c, const char *type, const char *session, json_t *body, int time
     return rc;
 }
 
-/* Waits until shopd answers status: up to 60 s, because a sanitizer build
- * importing the demo store on a loaded machine takes a while. */
-static void
-s_wait_ready(s_shopd_t *d, const client_curve_t *curve)
-{
-    char err[512];
-    client_t *c = client_new(d->ep, curve, err, sizeof err);
-    assert_non_null(c);
-    uint64_t end = shop_now_ns() + 60ull * 1000000000u;
-    bool exited = false, ready = false;
-    while (!ready && !exited && shop_now_ns() < end) {
-        proto_reply_t r;
-        if (s_req(c, "status", NULL, NULL, 200, &r) == 0) {
-            ready = r.ok;
-            proto_reply_clear(&r);
-        }
-        int st;
-        exited = waitpid(d->pid, &st, WNOHANG) == d->pid;
-    }
-    client_destroy(&c);
-    if (exited)
-        fail_msg("shopd exited during start-up (see %s)", d->log);
-    if (!ready)
-        fail_msg("shopd did not answer within 60 s (see %s)", d->log);
-}
-
-static void
-s_start(s_shopd_t *d)
-{
-    s_spawn(d, false);
-    s_wait_ready(d, NULL);
-}
-
-/* Sends sig, waits for the exit and returns the exit status (or 128+signal). */
-static int
-s_stop(s_shopd_t *d, int sig)
-{
-    assert_int_equal(kill(d->pid, sig), 0);
-    int st = 0;
-    for (int i = 0; i < 100; i++) {
-        if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
-            d->pid = 0;
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
-        usleep(100000);
-    }
-    kill(d->pid, SIGKILL);
-    waitpid(d->pid, &st, 0);
-    d->pid = 0;
-    fail_msg("shopd did not stop within 10 s");
-    return -1;
-}
-
-static void
-s_cleanup(s_shopd_t *d)
-{
-    if (!d->dir[0])
-        return;
-    if (d->pid > 0) {
-        kill(d->pid, SIGKILL);
-        waitpid(d->pid, NULL, 0);
-    }
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "# could not remove %s\n", d->dir);
-    d->dir[0] = 0;
-}
-
 static int
 s_teardown(void **state)
 {
     (void) state;
-    s_cleanup(&s_d);
+    harness_cleanup(&s_d);
     return 0;
-}
-
-static client_t *
-s_client(const s_shopd_t *d)
-{
-    char err[512];
-    client_t *c = client_new(d->ep, NULL, err, sizeof err);
-    assert_non_null(c);
-    return c;
 }
 
 /* Reads an integer at body.a.b (b may be NULL). */
@@ -225,10 +93,10 @@ static void
 test_status_and_sigterm_exit_0(void **state)
 {
     (void) state;
-    s_shopd_t *dp = &s_d;
-    s_prepare(dp, NULL);
-    s_start(dp);
-    client_t *c = s_client(dp);
+    harness_t *dp = &s_d;
+    harness_prepare(dp, "test", NULL);
+    harness_start(dp);
+    client_t *c = harness_client(dp);
     proto_reply_t r;
     assert_int_equal(s_req(c, "status", NULL, NULL, 2000, &r), 0);
     assert_true(r.ok);
@@ -240,22 +108,22 @@ test_status_and_sigterm_exit_0(void **state)
     assert_false(json_is_true(json_object_get(r.body, "curve")));
     proto_reply_clear(&r);
     client_destroy(&c);
-    assert_int_equal(s_stop(dp, SIGTERM), 0);
+    assert_int_equal(harness_stop(dp, SIGTERM), 0);
     /* the database exists and is in WAL mode */
     struct stat st;
     assert_int_equal(stat(dp->db, &st), 0);
-    s_cleanup(dp);
+    harness_cleanup(dp);
 }
 
 static void
 test_catalogue(void **state)
 {
     (void) state;
-    s_shopd_t *dp = &s_d;
-    s_prepare(dp, NULL);
+    harness_t *dp = &s_d;
+    harness_prepare(dp, "test", NULL);
     s_seed_catalogue(dp->db);
-    s_start(dp);
-    client_t *c = s_client(dp);
+    harness_start(dp);
+    client_t *c = harness_client(dp);
     proto_reply_t r;
     assert_int_equal(s_req(c, "catalogue", NULL, json_pack("{s:s}", "op", "list"), 2000, &r), 0);
     assert_true(r.ok);
@@ -286,19 +154,19 @@ test_catalogue(void **state)
     assert_int_equal(s_req(c, "catalogue", NULL, json_pack("{s:i}", "limit", 0), 2000, &r), 0);
     assert_int_equal(r.code, PROTO_E_INVALID);
     client_destroy(&c);
-    assert_int_equal(s_stop(dp, SIGTERM), 0);
-    s_cleanup(dp);
+    assert_int_equal(harness_stop(dp, SIGTERM), 0);
+    harness_cleanup(dp);
 }
 
 static void
 test_events_and_cart_survive_restart(void **state)
 {
     (void) state;
-    s_shopd_t *dp = &s_d;
-    s_prepare(dp, NULL);
+    harness_t *dp = &s_d;
+    harness_prepare(dp, "test", NULL);
     s_seed_catalogue(dp->db);
-    s_start(dp);
-    client_t *c = s_client(dp);
+    harness_start(dp);
+    client_t *c = harness_client(dp);
     proto_reply_t r;
     const int n_events = 25;
     for (int i = 0; i < n_events; i++) {
@@ -333,10 +201,10 @@ test_events_and_cart_survive_restart(void **state)
     assert_int_equal(s_req(c, "cart", NULL, json_pack("{s:s}", "op", "get"), 2000, &r), 0);
     assert_int_equal(r.code, PROTO_E_INVALID);
     client_destroy(&c);
-    assert_int_equal(s_stop(dp, SIGTERM), 0);
+    assert_int_equal(harness_stop(dp, SIGTERM), 0);
 
-    s_start(dp);
-    c = s_client(dp);
+    harness_start(dp);
+    c = harness_client(dp);
     assert_int_equal(s_req(c, "status", NULL, NULL, 2000, &r), 0);
     assert_int_equal(s_int(r.body, "store", "events"), n_events);
     assert_int_equal(s_int(r.body, "store", "customers"), 5);
@@ -356,8 +224,8 @@ test_events_and_cart_survive_restart(void **state)
     assert_int_equal(s_int(r.body, "count", NULL), 0);
     proto_reply_clear(&r);
     client_destroy(&c);
-    assert_int_equal(s_stop(dp, SIGINT), 0);
-    s_cleanup(dp);
+    assert_int_equal(harness_stop(dp, SIGINT), 0);
+    harness_cleanup(dp);
 }
 
 /* Sends raw frames on a DEALER socket and returns the decoded reply, or
@@ -394,12 +262,13 @@ static void
 test_hostile_frames_refused_others_served(void **state)
 {
     (void) state;
-    s_shopd_t *dp = &s_d;
-    s_prepare(dp, "[ipc]\nmax_message_size = 1M\nmax_photo_size = 64K\nmax_audio_size = 64K\n"
-                  "[store]\nimport_demo = no\n");
-    s_start(dp);
-    client_t *good = s_client(dp);
-    client_t *bad = s_client(dp);
+    harness_t *dp = &s_d;
+    harness_prepare(dp, "test",
+                    "[ipc]\nmax_message_size = 1M\nmax_photo_size = 64K\nmax_audio_size = 64K\n"
+                    "[store]\nimport_demo = no\n");
+    harness_start(dp);
+    client_t *good = harness_client(dp);
+    client_t *bad = harness_client(dp);
     void *raw = client_socket(bad);
     proto_reply_t r;
 
@@ -495,7 +364,7 @@ test_hostile_frames_refused_others_served(void **state)
 
     /* 7. a REQ-style client (empty delimiter frame) gets its delimiter back */
     const char *ok = "{\"v\":1,\"id\":\"req-style\",\"type\":\"status\"}";
-    client_t *reqc = s_client(dp);
+    client_t *reqc = harness_client(dp);
     const void *f7[] = { "", ok };
     size_t s7[] = { 0, strlen(ok) };
     void *rs = client_socket(reqc);
@@ -519,8 +388,8 @@ test_hostile_frames_refused_others_served(void **state)
     proto_reply_clear(&r);
     client_destroy(&bad);
     client_destroy(&good);
-    assert_int_equal(s_stop(dp, SIGTERM), 0);
-    s_cleanup(dp);
+    assert_int_equal(harness_stop(dp, SIGTERM), 0);
+    harness_cleanup(dp);
 }
 
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
@@ -540,8 +409,8 @@ static void
 test_curve_unknown_key_gets_nothing(void **state)
 {
     (void) state;
-    s_shopd_t *dp = &s_d;
-    s_prepare(dp, NULL);
+    harness_t *dp = &s_d;
+    harness_prepare(dp, "test", NULL);
     char err[512], base[1024], conf[4096];
     char spub[41], ssec[41], gpub[41], gsec[41], bpub[41], bsec[41];
     snprintf(base, sizeof base, "%s/server", dp->dir);
@@ -553,17 +422,17 @@ test_curve_unknown_key_gets_nothing(void **state)
     snprintf(allow, sizeof allow, "%s/allow", dp->dir);
     char line[100];
     snprintf(line, sizeof line, "%s kiosk-good\n", gpub);
-    s_write(allow, line);
+    harness_write(allow, line);
     int p1 = s_free_port(), p2 = s_free_port();
     snprintf(dp->ep, sizeof dp->ep, "tcp://127.0.0.1:%d", p1);
     snprintf(dp->pub_ep, sizeof dp->pub_ep, "tcp://127.0.0.1:%d", p2);
     snprintf(conf, sizeof conf,
              "[ipc]\nendpoint = %s\nevents_endpoint = %s\n[curve]\nsecret_key_file = %s.key\n"
              "allow_list = %s\n[store]\nimport_demo = no\n", dp->ep, dp->pub_ep, base, allow);
-    s_write(dp->conf, conf);
-    s_spawn(dp, true);
+    harness_write(dp->conf, conf);
+    harness_spawn(dp, &(harness_spawn_t) { .conf_endpoints = true });
     client_curve_t good_keys = { spub, gpub, gsec }, bad_keys = { spub, bpub, bsec };
-    s_wait_ready(dp, &good_keys);
+    harness_wait_ready(dp, &good_keys, 60);
 
     client_t *good = client_new(dp->ep, &good_keys, err, sizeof err);
     client_t *bad = client_new(dp->ep, &bad_keys, err, sizeof err);
@@ -593,7 +462,7 @@ test_curve_unknown_key_gets_nothing(void **state)
     /* SIGHUP with the second key added: admitted, while the first stays connected */
     char both[200];
     snprintf(both, sizeof both, "%s kiosk-good\n%s kiosk-new\n", gpub, bpub);
-    s_write(allow, both);
+    harness_write(allow, both);
     assert_int_equal(kill(dp->pid, SIGHUP), 0);
     usleep(300000);
     client_destroy(&bad);
@@ -605,18 +474,18 @@ test_curve_unknown_key_gets_nothing(void **state)
     s_still_served(good);
     client_destroy(&bad);
     client_destroy(&good);
-    assert_int_equal(s_stop(dp, SIGTERM), 0);
-    s_cleanup(dp);
+    assert_int_equal(harness_stop(dp, SIGTERM), 0);
+    harness_cleanup(dp);
 }
 
 static void
 test_open_tcp_without_curve_refused(void **state)
 {
     (void) state;
-    s_shopd_t *dp = &s_d;
-    s_prepare(dp, NULL);
+    harness_t *dp = &s_d;
+    harness_prepare(dp, "test", NULL);
     snprintf(dp->ep, sizeof dp->ep, "tcp://0.0.0.0:%d", s_free_port());
-    s_spawn(dp, false);
+    harness_spawn(dp, NULL);
     int st;
     assert_int_equal(waitpid(dp->pid, &st, 0), dp->pid);
     dp->pid = 0;
@@ -628,21 +497,21 @@ test_open_tcp_without_curve_refused(void **state)
     assert_non_null(log);
     assert_non_null(strstr(log, "without CURVE"));
     free(log);
-    s_cleanup(dp);
+    harness_cleanup(dp);
 }
 
 static void
 test_sighup_broken_config_keeps_old(void **state)
 {
     (void) state;
-    s_shopd_t *dp = &s_d;
-    s_prepare(dp, "[ipc]\nmax_photo_size = 64K\n[store]\nimport_demo = no\n");
-    s_start(dp);
-    client_t *c = s_client(dp);
+    harness_t *dp = &s_d;
+    harness_prepare(dp, "test", "[ipc]\nmax_photo_size = 64K\n[store]\nimport_demo = no\n");
+    harness_start(dp);
+    client_t *c = harness_client(dp);
     proto_reply_t r;
     char err[256];
     /* a broken file: the reload is refused, clients keep being served */
-    s_write(dp->conf, "[ipc]\nmax_photo_size = lots\n");
+    harness_write(dp->conf, "[ipc]\nmax_photo_size = lots\n");
     assert_int_equal(kill(dp->pid, SIGHUP), 0);
     usleep(300000);
     assert_int_equal(s_req(c, "status", NULL, NULL, 2000, &r), 0);
@@ -657,7 +526,7 @@ test_sighup_broken_config_keeps_old(void **state)
                                     sizeof err), 0);
     assert_int_equal(r.code, PROTO_E_TOO_LARGE);
     /* a good file is taken, on the same connection */
-    s_write(dp->conf, "[ipc]\nmax_photo_size = 1M\n[store]\nimport_demo = no\n");
+    harness_write(dp->conf, "[ipc]\nmax_photo_size = 1M\n[store]\nimport_demo = no\n");
     assert_int_equal(kill(dp->pid, SIGHUP), 0);
     usleep(300000);
     assert_int_equal(s_req(c, "status", NULL, NULL, 2000, &r), 0);
@@ -669,29 +538,29 @@ test_sighup_broken_config_keeps_old(void **state)
     proto_reply_clear(&r);
     free(photo);
     client_destroy(&c);
-    assert_int_equal(s_stop(dp, SIGTERM), 0);
+    assert_int_equal(harness_stop(dp, SIGTERM), 0);
     size_t len;
     char *log = (char *) shop_read_file(dp->log, 1 << 20, &len, err, sizeof err);
     assert_non_null(log);
     assert_non_null(strstr(log, "reload refused, keeping the running configuration"));
     assert_non_null(strstr(log, "max_photo_size: not an integer"));
     free(log);
-    s_cleanup(dp);
+    harness_cleanup(dp);
 }
 
 static void
 test_event_stream(void **state)
 {
     (void) state;
-    s_shopd_t *dp = &s_d;
-    s_prepare(dp, "[daemon]\nstatus_interval = 1\n[store]\nimport_demo = no\n");
+    harness_t *dp = &s_d;
+    harness_prepare(dp, "test", "[daemon]\nstatus_interval = 1\n[store]\nimport_demo = no\n");
     s_seed_catalogue(dp->db);
-    s_start(dp);
+    harness_start(dp);
     char err[512];
     const char *topics[] = { "cart", "status", NULL };
     client_sub_t *sub = client_sub_new(dp->pub_ep, NULL, topics, err, sizeof err);
     assert_non_null(sub);
-    client_t *c = s_client(dp);
+    client_t *c = harness_client(dp);
     /* the heartbeat arrives within its period; it proves the subscription is live */
     char topic[64];
     json_t *ev = NULL;
@@ -719,8 +588,8 @@ test_event_stream(void **state)
     assert_true(seen);
     client_sub_destroy(&sub);
     client_destroy(&c);
-    assert_int_equal(s_stop(dp, SIGTERM), 0);
-    s_cleanup(dp);
+    assert_int_equal(harness_stop(dp, SIGTERM), 0);
+    harness_cleanup(dp);
 }
 
 #ifdef SHOP_DEMO_ONLY
@@ -728,14 +597,14 @@ static void
 test_demo_store_and_recommendations(void **state)
 {
     (void) state;
-    s_shopd_t *dp = &s_d;
-    s_prepare(dp, "[store]\nimport_demo = yes\n");
-    s_start(dp);
+    harness_t *dp = &s_d;
+    harness_prepare(dp, "test", "[store]\nimport_demo = yes\n");
+    harness_start(dp);
     char err[512];
     const char *topics[] = { "recommendations", NULL };
     client_sub_t *sub = client_sub_new(dp->pub_ep, NULL, topics, err, sizeof err);
     assert_non_null(sub);
-    client_t *c = s_client(dp);
+    client_t *c = harness_client(dp);
     proto_reply_t r;
     assert_int_equal(s_req(c, "status", NULL, NULL, 2000, &r), 0);
     /* the bundled demo store: 250 products and its purchase history */
@@ -780,30 +649,27 @@ test_demo_store_and_recommendations(void **state)
     assert_int_equal(r.code, PROTO_E_INVALID);
     client_sub_destroy(&sub);
     client_destroy(&c);
-    assert_int_equal(s_stop(dp, SIGTERM), 0);
+    assert_int_equal(harness_stop(dp, SIGTERM), 0);
     /* a restart does not import again */
-    s_start(dp);
-    c = s_client(dp);
+    harness_start(dp);
+    c = harness_client(dp);
     assert_int_equal(s_req(c, "status", NULL, NULL, 2000, &r), 0);
     assert_int_equal(s_int(r.body, "store", "items"), 250);
     assert_int_equal(s_int(r.body, "store", "events"), events);
     proto_reply_clear(&r);
     client_destroy(&c);
-    assert_int_equal(s_stop(dp, SIGTERM), 0);
-    s_cleanup(dp);
+    assert_int_equal(harness_stop(dp, SIGTERM), 0);
+    harness_cleanup(dp);
 }
 #endif
 
 int
 main(void)
 {
-    const char *top = getenv("SHOP_TOP_BUILDDIR");
-    snprintf(s_shopd_bin, sizeof s_shopd_bin, "%s/shopd", top ? top : ".");
-    if (access(s_shopd_bin, X_OK) != 0) {
-        printf("1..0 # SKIP %s not built\n", s_shopd_bin);
+    if (harness_init() != 0) {
+        printf("1..0 # SKIP %s not built\n", harness_shopd_bin());
         return 77;
     }
-    signal(SIGPIPE, SIG_IGN);
 #ifdef SHOP_DEMO_ONLY
     /* built a second time as tests/daemon_demo_test: the parts that need the
      * bundled demo store, skipped (exit 77) where it is not shipped */

@@ -30,18 +30,11 @@
 
 #include "common/util.h"
 #include "ipc/client.h"
+#include "tests/shopd_harness.h"
 
 #define MAX_CLIENTS 16
 
-/* One shopd under test and its files. */
-typedef struct {
-    pid_t pid;
-    char dir[64];
-    char ep[160], pub_ep[160], db[160], conf[160], log[160];
-} s_shopd_t;
-
-static char s_shopd_bin[1024];
-static s_shopd_t s_d;
+static harness_t s_d;
 
 /* An acknowledged event: what the client sent and the id shopd gave it. */
 typedef struct {
@@ -62,100 +55,12 @@ typedef struct {
     size_t timeouts;    /* no reply: shopd was killed */
 } s_client_t;
 
-static void s_prepare(s_shopd_t *d)
-{
-    memset(d, 0, sizeof *d);
-    snprintf(d->dir, sizeof d->dir, "/tmp/shopd-rel-XXXXXX");
-    assert_non_null(mkdtemp(d->dir));
-    snprintf(d->ep, sizeof d->ep, "ipc://%s/req.sock", d->dir);
-    snprintf(d->pub_ep, sizeof d->pub_ep, "ipc://%s/events.sock", d->dir);
-    snprintf(d->db, sizeof d->db, "%s/shop.db", d->dir);
-    snprintf(d->conf, sizeof d->conf, "%s/shopd.conf", d->dir);
-    snprintf(d->log, sizeof d->log, "%s/shopd.log", d->dir);
-    FILE *f = fopen(d->conf, "w");
-    assert_non_null(f);
-    fputs("[daemon]\nstatus_interval = 0\n[store]\nimport_demo = no\n", f);
-    fclose(f);
-}
-
-/* Starts shopd; fsize > 0 caps the size of every file it writes. */
-static void s_spawn(s_shopd_t *d, off_t fsize)
-{
-    d->pid = fork();
-    assert_true(d->pid >= 0);
-    if (d->pid == 0) {
-        int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        if (fsize > 0) {
-            /* ignored signals stay ignored across exec: writes fail with EFBIG */
-            signal(SIGXFSZ, SIG_IGN);
-            struct rlimit rl = {(rlim_t) fsize, (rlim_t) fsize};
-            setrlimit(RLIMIT_FSIZE, &rl);
-        }
-        execl(s_shopd_bin, "shopd", "--foreground", "--config", d->conf, "--endpoint", d->ep,
-              "--pub-endpoint", d->pub_ep, "--db", d->db, (char *) NULL);
-        _exit(127);
-    }
-}
-
-/* Waits up to 60 s until shopd answers status. */
-static void s_wait_ready(s_shopd_t *d)
-{
-    char err[512];
-    client_t *c = client_new(d->ep, NULL, err, sizeof err);
-    assert_non_null(c);
-    uint64_t end = shop_now_ns() + 60ull * 1000000000u;
-    bool ready = false, exited = false;
-    while (!ready && !exited && shop_now_ns() < end) {
-        proto_reply_t r;
-        if (client_request(c, "status", NULL, NULL, NULL, NULL, 0, 200, &r, err, sizeof err) ==
-            0) {
-            ready = r.ok;
-            proto_reply_clear(&r);
-        }
-        int st;
-        exited = waitpid(d->pid, &st, WNOHANG) == d->pid;
-    }
-    client_destroy(&c);
-    if (exited)
-        fail_msg("shopd exited during start-up (see %s)", d->log);
-    if (!ready)
-        fail_msg("shopd did not answer within 60 s (see %s)", d->log);
-}
-
-static void s_kill9(s_shopd_t *d)
-{
-    if (d->pid > 0) {
-        kill(d->pid, SIGKILL);
-        int st;
-        waitpid(d->pid, &st, 0);
-        d->pid = 0;
-    }
-}
-
-static void s_cleanup(s_shopd_t *d)
-{
-    s_kill9(d);
-    if (!d->dir[0])
-        return;
-    const char *files[] = {"req.sock", "events.sock", "shop.db", "shop.db-wal", "shop.db-shm",
-                           "shopd.conf", "shopd.log"};
-    char path[256];
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        snprintf(path, sizeof path, "%s/%s", d->dir, files[i]);
-        unlink(path);
-    }
-    rmdir(d->dir);
-    d->dir[0] = '\0';
-}
+static const char s_conf[] = "[daemon]\nstatus_interval = 0\n[store]\nimport_demo = no\n";
 
 static int s_teardown(void **state)
 {
     (void) state;
-    s_cleanup(&s_d);
+    harness_cleanup(&s_d);
     return 0;
 }
 
@@ -292,13 +197,13 @@ static void test_sigkill_keeps_acknowledged_events(void **state)
     unsigned seed = (unsigned) s_env_int("REL_SEED", (int) (time(NULL) & 0x7fffffff), 0,
                                          0x7fffffff);
     printf("# %d cycles, %d clients, REL_SEED=%u\n", cycles, nclients, seed);
-    s_prepare(&s_d);
+    harness_prepare(&s_d, "rel", s_conf);
     long long total_acks = 0, total_rows = 0, total_timeouts = 0;
     int killed_with_acks = 0;
     uint64_t t0 = shop_now_ns();
     for (int cycle = 0; cycle < cycles; cycle++) {
-        s_spawn(&s_d, 0);
-        s_wait_ready(&s_d);
+        harness_spawn(&s_d, NULL);
+        harness_wait_ready(&s_d, NULL, 60);
         volatile int stop = 0;
         s_client_t cls[MAX_CLIENTS];
         pthread_t th[MAX_CLIENTS];
@@ -308,7 +213,7 @@ static void test_sigkill_keeps_acknowledged_events(void **state)
             assert_int_equal(pthread_create(&th[t], NULL, s_client_main, &cls[t]), 0);
         }
         usleep(20000 + rand_r(&seed) % 280000);
-        s_kill9(&s_d);
+        harness_kill(&s_d);
         stop = 1;
         for (int t = 0; t < nclients; t++)
             pthread_join(th[t], NULL);
@@ -333,7 +238,7 @@ static void test_sigkill_keeps_acknowledged_events(void **state)
            (double) (shop_now_ns() - t0) / 1e9, total_acks, total_rows, total_timeouts);
     /* the cycles really ran under load */
     assert_true(killed_with_acks >= cycles / 2);
-    s_cleanup(&s_d);
+    harness_cleanup(&s_d);
 }
 
 static off_t s_file_size(const char *path)
@@ -345,21 +250,18 @@ static off_t s_file_size(const char *path)
 static void test_full_disk_refuses_events(void **state)
 {
     (void) state;
-    s_prepare(&s_d);
+    harness_prepare(&s_d, "rel", s_conf);
     /* create the database, then stop cleanly so the WAL is folded in */
-    s_spawn(&s_d, 0);
-    s_wait_ready(&s_d);
-    kill(s_d.pid, SIGTERM);
-    int st;
-    waitpid(s_d.pid, &st, 0);
-    s_d.pid = 0;
+    harness_spawn(&s_d, NULL);
+    harness_wait_ready(&s_d, NULL, 60);
+    assert_int_equal(harness_stop(&s_d, SIGTERM), 0);
     char wal[200];
     snprintf(wal, sizeof wal, "%s-wal", s_d.db);
     off_t base = s_file_size(s_d.db);
     assert_true(base > 0);
     off_t cap = base + 96 * 1024;
-    s_spawn(&s_d, cap);
-    s_wait_ready(&s_d);
+    harness_spawn(&s_d, &(harness_spawn_t) {.fsize = cap});
+    harness_wait_ready(&s_d, NULL, 60);
 
     char err[512];
     client_t *c = client_new(s_d.ep, NULL, err, sizeof err);
@@ -397,23 +299,20 @@ static void test_full_disk_refuses_events(void **state)
     assert_true(r.ok);
     proto_reply_clear(&r);
     client_destroy(&c);
-    s_kill9(&s_d);
+    harness_kill(&s_d);
     /* every acknowledged event is there, no refused one is */
     long long rows = s_verify(s_d.db, &cl, 1, "full-");
     assert_int_equal(rows, (long long) cl.nacks);
     free(cl.acks);
-    s_cleanup(&s_d);
+    harness_cleanup(&s_d);
 }
 
 int main(void)
 {
-    const char *top = getenv("SHOP_TOP_BUILDDIR");
-    snprintf(s_shopd_bin, sizeof s_shopd_bin, "%s/shopd", top ? top : ".");
-    if (access(s_shopd_bin, X_OK) != 0) {
-        printf("1..0 # SKIP no shopd binary at %s\n", s_shopd_bin);
+    if (harness_init() != 0) {
+        printf("1..0 # SKIP no shopd binary at %s\n", harness_shopd_bin());
         return 77;
     }
-    signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_sigkill_keeps_acknowledged_events, s_teardown),
         cmocka_unit_test_teardown(test_full_disk_refuses_events, s_teardown),

@@ -32,20 +32,14 @@
 #include "common/util.h"
 #include "ipc/client.h"
 #include "ipc/proto.h"
+#include "tests/shopd_harness.h"
 
 #define MAX_GOOD 256
 #define N_DEAF 5
 #define N_HUGE 3
 #define N_STALL 20
 
-typedef struct {
-    pid_t pid;
-    char dir[64];
-    char ep[160], pub_ep[160], db[160], conf[160], log[160], sock[100];
-} s_shopd_t;
-
-static char s_shopd_bin[1024];
-static s_shopd_t s_d;
+static harness_t s_d;
 static uint8_t *s_wav, *s_png;
 static size_t s_wav_len, s_png_len;
 
@@ -61,85 +55,15 @@ typedef struct {
 
 static const char *const s_kinds[4] = {"audio", "photo", "recommend", "event"};
 
-static void s_prepare(s_shopd_t *d)
-{
-    memset(d, 0, sizeof *d);
-    snprintf(d->dir, sizeof d->dir, "/tmp/shopd-load-XXXXXX");
-    assert_non_null(mkdtemp(d->dir));
-    snprintf(d->sock, sizeof d->sock, "%.64s/req.sock", d->dir);
-    snprintf(d->ep, sizeof d->ep, "ipc://%s", d->sock);
-    snprintf(d->pub_ep, sizeof d->pub_ep, "ipc://%s/events.sock", d->dir);
-    snprintf(d->db, sizeof d->db, "%s/shop.db", d->dir);
-    snprintf(d->conf, sizeof d->conf, "%s/shopd.conf", d->dir);
-    snprintf(d->log, sizeof d->log, "%s/shopd.log", d->dir);
-    FILE *f = fopen(d->conf, "w");
-    assert_non_null(f);
-    /* small frame limits keep the huge-frame clients cheap for the machine */
-    fputs("[daemon]\nstatus_interval = 0\n[ipc]\nmax_message_size = 4M\nmax_photo_size = 2M\n"
-          "max_audio_size = 2M\nhandshake_timeout = 2000\n[store]\nimport_demo = yes\n", f);
-    fclose(f);
-}
-
-static void s_spawn(s_shopd_t *d)
-{
-    d->pid = fork();
-    assert_true(d->pid >= 0);
-    if (d->pid == 0) {
-        int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execl(s_shopd_bin, "shopd", "--foreground", "--config", d->conf, "--endpoint", d->ep,
-              "--pub-endpoint", d->pub_ep, "--db", d->db, (char *) NULL);
-        _exit(127);
-    }
-    char err[512];
-    client_t *c = client_new(d->ep, NULL, err, sizeof err);
-    assert_non_null(c);
-    uint64_t end = shop_now_ns() + 90ull * 1000000000u;
-    bool ready = false;
-    while (!ready && shop_now_ns() < end) {
-        proto_reply_t r;
-        if (client_request(c, "status", NULL, NULL, NULL, NULL, 0, 300, &r, err, sizeof err) ==
-            0) {
-            ready = r.ok;
-            proto_reply_clear(&r);
-        }
-        int st;
-        if (waitpid(d->pid, &st, WNOHANG) == d->pid)
-            fail_msg("shopd exited during start-up (see %s)", d->log);
-    }
-    client_destroy(&c);
-    if (!ready)
-        fail_msg("shopd did not answer within 90 s (see %s)", d->log);
-}
-
-static void s_cleanup(s_shopd_t *d)
-{
-    if (d->pid > 0) {
-        kill(d->pid, SIGTERM);
-        int st;
-        waitpid(d->pid, &st, 0);
-        d->pid = 0;
-    }
-    if (!d->dir[0])
-        return;
-    const char *files[] = {"req.sock", "events.sock", "shop.db", "shop.db-wal", "shop.db-shm",
-                           "shopd.conf", "shopd.log"};
-    char path[256];
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        snprintf(path, sizeof path, "%s/%s", d->dir, files[i]);
-        unlink(path);
-    }
-    rmdir(d->dir);
-    d->dir[0] = '\0';
-}
+/* small frame limits keep the huge-frame clients cheap for the machine */
+static const char s_conf[] =
+    "[daemon]\nstatus_interval = 0\n[ipc]\nmax_message_size = 4M\nmax_photo_size = 2M\n"
+    "max_audio_size = 2M\nhandshake_timeout = 2000\n[store]\nimport_demo = yes\n";
 
 static int s_teardown(void **state)
 {
     (void) state;
-    s_cleanup(&s_d);
+    harness_cleanup(&s_d);
     return 0;
 }
 
@@ -423,14 +347,16 @@ static void test_load_with_and_without_bad_clients(void **state)
     int nclients = v && *v ? atoi(v) : 50;
     if (nclients < 1 || nclients > MAX_GOOD)
         nclients = 50;
-    s_prepare(&s_d);
-    s_spawn(&s_d);
+    harness_prepare(&s_d, "load", s_conf);
+    /* 90 s: the demo store's import in a sanitizer build on a loaded machine */
+    harness_spawn(&s_d, NULL);
+    harness_wait_ready(&s_d, NULL, 90);
     double p99_alone = s_phase(nclients, seconds, false);
     double p99_bad = s_phase(nclients, seconds, true);
     printf("# p99 with bad clients / alone: %.2f\n", p99_alone > 0 ? p99_bad / p99_alone : 0);
     /* generous: the machine is shared, but a stalled loop would be seconds */
     assert_true(p99_bad <= 3 * p99_alone + 100.0);
-    s_cleanup(&s_d);
+    harness_cleanup(&s_d);
 }
 
 static uint8_t *s_load(const char *rel, size_t *len)
@@ -443,15 +369,12 @@ static uint8_t *s_load(const char *rel, size_t *len)
 
 int main(void)
 {
-    const char *top = getenv("SHOP_TOP_BUILDDIR");
-    snprintf(s_shopd_bin, sizeof s_shopd_bin, "%s/shopd", top ? top : ".");
     s_wav = s_load("fuzz/corpus/audio_source/tone16k.wav", &s_wav_len);
     s_png = s_load("data/demo/photos/bag-01.png", &s_png_len);
-    if (access(s_shopd_bin, X_OK) != 0 || !s_wav || !s_png) {
+    if (harness_init() != 0 || !s_wav || !s_png) {
         printf("1..0 # SKIP no shopd binary, or no demo store in the tree\n");
         return 77;
     }
-    signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_load_with_and_without_bad_clients, s_teardown),
     };

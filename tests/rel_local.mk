@@ -1,6 +1,14 @@
 ## reliability (issue 8): the jailed decoder worker, durability under SIGKILL,
 ## load with hostile clients. Included from fuzz/local.mk with the fuzz runner
 ## (fuzz/all.mk) so that no other folder's fragment changes.
+
+## tests/shopd_harness: start / wait-ready / stop of a real shopd, shared by
+## the integration tests. daemon_test's sources are named here (its other
+## lines stay in daemon/local.mk, included before this fragment).
+SHOPD_HARNESS = tests/shopd_harness.c tests/shopd_harness.h
+tests_daemon_test_SOURCES = tests/daemon_test.c $(SHOPD_HARNESS)
+tests_daemon_demo_test_SOURCES += $(SHOPD_HARNESS)
+
 libshop_a_SOURCES += daemon/sandbox.c daemon/sandbox.h
 
 check_PROGRAMS += tests/rel_sandbox_test
@@ -10,12 +18,14 @@ TESTS += tests/rel_sandbox_test
 
 ## SIGKILL at random moments under load; a full disk (RLIMIT_FSIZE)
 check_PROGRAMS += tests/rel_durability_test
+tests_rel_durability_test_SOURCES = tests/rel_durability_test.c $(SHOPD_HARNESS)
 tests_rel_durability_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_rel_durability_test_LDADD = $(TEST_LIBS)
 TESTS += tests/rel_durability_test
 
 ## 50 clients with a mix of requests; deaf, huge-frame and stalling clients
 check_PROGRAMS += tests/rel_load_test
+tests_rel_load_test_SOURCES = tests/rel_load_test.c $(SHOPD_HARNESS)
 tests_rel_load_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_rel_load_test_LDADD = $(TEST_LIBS)
 TESTS += tests/rel_load_test
@@ -28,3 +38,12 @@ REL_ENV = CMOCKA_MESSAGE_OUTPUT=TAP SHOPD_DATADIR=$(abs_top_srcdir) \
 soak: shopd tests/rel_durability_test tests/rel_load_test
 	$(REL_ENV) REL_CYCLES=$${REL_CYCLES:-1000} nice -n 10 tests/rel_durability_test
 	$(REL_ENV) REL_LOAD_SECONDS=$${REL_LOAD_SECONDS:-60} nice -n 10 tests/rel_load_test
+
+## faults: corrupt model and grammar at SIGHUP, database locked and read-only,
+## recommendation workers gone and back (the microphone and camera faults are
+## in tests/audio_io_capture_test and tests/vision_camera_test)
+check_PROGRAMS += tests/rel_faults_test
+tests_rel_faults_test_SOURCES = tests/rel_faults_test.c $(SHOPD_HARNESS)
+tests_rel_faults_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_rel_faults_test_LDADD = $(TEST_LIBS)
+TESTS += tests/rel_faults_test
