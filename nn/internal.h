@@ -94,6 +94,8 @@ struct _nn_net_t {
     float *iparams;         /* params with BN folded into the producer */
     bool fold_valid;        /* iparams matches params/state */
     bool *folded;           /* per layer: BN folded away / ReLU in place / dropout identity */
+    bool *relu_fused;       /* per layer: conv or add applying the in-place ReLU after it
+                             * (and on that ReLU: skipped) */
     float **ibuf;           /* per layer: owned inference buffer or NULL when aliased */
     float **iout;           /* per layer: where its output lives */
     int icap;               /* samples the inference buffers hold */
@@ -118,6 +120,9 @@ const char *nn_ltype_name(int type);
 /* Stride-1 convs with at least this many input channels use shifted GEMMs
  * on a padded input instead of im2col (tests lower it to check that path). */
 extern int nn_conv_shift_min_c;
+/* Inference applies an in-place ReLU inside the conv (after a folded BN) or
+ * add that produces its input (tests turn it off to compare). */
+extern bool nn_fuse_relu;
 /* Strided depthwise convs with at least this many channels run channels
  * innermost (tests lower it to check that path, raise it to avoid it). */
 extern int nn_dw_cl_min_c;

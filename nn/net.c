@@ -125,6 +125,8 @@ s_free_inference(nn_net_t *net)
     free(net->ibuf);
     free(net->iout);
     free(net->folded);
+    free(net->relu_fused);
+    net->relu_fused = NULL;
     free(net->iparams);
     for (int t = 0; t < net->n_ishards; t++) {
         free(net->ishards[t].out);
@@ -685,11 +687,16 @@ s_reserve(float **buf, size_t *cap, size_t n)
     }
 }
 
-/* Images per conv GEMM: enough that the GEMM has ~GEMM_TARGET_N columns. */
+/* Columns of the forward im2col GEMM: a K x 256 column block stays in L2
+ * (at 1024 the 128x7x7 conv's 1152 x 980 block is 4.5 MB); measured at batch
+ * 64 on the 7x7 and stride-2 layers: 77-87 -> 86-98 GFLOPS. */
+#define GEMM_IM2COL_FWD_N 256
+
+/* Images per conv GEMM: enough that the GEMM has ~target columns. */
 static int
-s_group(int n_cols, int b)
+s_group(int n_cols, int b, int target)
 {
-    int g = GEMM_TARGET_N / n_cols;
+    int g = target / n_cols;
     if (g < 1)
         g = 1;
     return g < b ? g : b;
@@ -865,14 +872,19 @@ s_fill_bias_rows(float *y, const float *bias, int rows, int n)
 
 /* Copies image j of a group GEMM result tmp (M rows of NN) into y. */
 static NN_HOT void
-s_scatter_group(const float *tmp, int M, int NN, int j, int N, const float *bias, float *yn)
+s_scatter_group(const float *tmp, int M, int NN, int j, int N, const float *bias, float *yn,
+                bool relu)
 {
     for (int m = 0; m < M; m++) {
         const float *src = tmp + (size_t) m * NN + (size_t) j * N;
         float *dst = yn + (size_t) m * N;
         float bv = bias ? bias[m] : 0.0f;
-        for (int i = 0; i < N; i++)
-            dst[i] = src[i] + bv;
+        if (relu)
+            for (int i = 0; i < N; i++)
+                dst[i] = src[i] + bv > 0.0f ? src[i] + bv : 0.0f;
+        else
+            for (int i = 0; i < N; i++)
+                dst[i] = src[i] + bv;
     }
 }
 
@@ -941,9 +953,28 @@ s_shift_weights(const s_shift_t *q, const float *w, float *wt)
                 wt[((size_t) t * q->M + m) * q->C + c] = w[((size_t) m * q->C + c) * q->taps + t];
 }
 
+static void s_relu(const float *x, float *y, size_t n);
+
+/* Copies the valid positions of one output plane off the padded grid, plus
+ * bias, through a ReLU when asked (the fused epilogue). */
+static NN_HOT void
+s_shift_unpad(const float *src, float *dst, int OH, int OW, int Wp, float bv, bool relu)
+{
+    for (int oh = 0; oh < OH; oh++) {
+        const float *sr = src + (size_t) oh * Wp;
+        float *dr = dst + (size_t) oh * OW;
+        if (relu)
+            for (int ow = 0; ow < OW; ow++)
+                dr[ow] = sr[ow] + bv > 0.0f ? sr[ow] + bv : 0.0f;
+        else
+            for (int ow = 0; ow < OW; ow++)
+                dr[ow] = sr[ow] + bv;
+    }
+}
+
 static void
 s_shift_forward(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y, const float *w,
-                const float *bias)
+                const float *bias, bool relu)
 {
     s_shift_t q = s_shift_geom(L);
     int b = s->b;
@@ -967,10 +998,7 @@ s_shift_forward(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y, co
             for (int m = 0; m < q.M; m++) {
                 const float *src = s->tmp + (size_t) m * P + (size_t) n * q.img;
                 float *dst = y + (size_t) (n0 + n) * L->osz + (size_t) m * q.OH * q.OW;
-                float bv = bias ? bias[m] : 0.0f;
-                for (int oh = 0; oh < q.OH; oh++)
-                    for (int ow = 0; ow < q.OW; ow++)
-                        dst[oh * q.OW + ow] = src[(size_t) oh * q.Wp + ow] + bv;
+                s_shift_unpad(src, dst, q.OH, q.OW, q.Wp, bias ? bias[m] : 0.0f, relu);
             }
     }
 }
@@ -1049,12 +1077,14 @@ s_shift_backward(const nn_layer_t *L, nn_shard_t *s, const float *x, const float
                 dw[((size_t) m * q.C + c) * q.taps + t] += dwt[((size_t) t * q.M + m) * q.C + c];
 }
 
+/* Forward of a conv layer on s->b images; relu (inference only) applies a
+ * ReLU to the output, fused into the copy out of the GEMM where there is one. */
 static void
 s_conv_forward(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y, const float *w,
-               const float *bias)
+               const float *bias, bool relu)
 {
     if (s_use_shift(L)) {
-        s_shift_forward(L, s, x, y, w, bias);
+        s_shift_forward(L, s, x, y, w, bias, relu);
         return;
     }
     int b = s->b, M = L->os.c, N = L->os.h * L->os.w;
@@ -1064,10 +1094,12 @@ s_conv_forward(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y, con
             float *yn = y + (size_t) n * L->osz;
             s_fill_bias_rows(yn, bias, M, N);
             nn_gemm(false, false, M, N, K, 1.0f, w, K, x + (size_t) n * L->isz, N, 1.0f, yn, N);
+            if (relu)
+                s_relu(yn, yn, (size_t) M * N);
         }
         return;
     }
-    int G = s_group(N, b);
+    int G = s_group(N, b, GEMM_IM2COL_FWD_N);
     s_reserve(&s->col, &s->col_cap, (size_t) K * G * N);
     if (G > 1)
         s_reserve(&s->tmp, &s->tmp_cap, (size_t) M * G * N);
@@ -1079,11 +1111,13 @@ s_conv_forward(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y, con
             float *yn = y + (size_t) n0 * L->osz;
             s_fill_bias_rows(yn, bias, M, N);
             nn_gemm(false, false, M, N, K, 1.0f, w, K, s->col, N, 1.0f, yn, N);
+            if (relu)
+                s_relu(yn, yn, (size_t) M * N);
             continue;
         }
         nn_gemm(false, false, M, NN, K, 1.0f, w, K, s->col, NN, 0.0f, s->tmp, NN);
         for (int j = 0; j < g; j++)
-            s_scatter_group(s->tmp, M, NN, j, N, bias, y + (size_t) (n0 + j) * L->osz);
+            s_scatter_group(s->tmp, M, NN, j, N, bias, y + (size_t) (n0 + j) * L->osz, relu);
     }
 }
 
@@ -1117,7 +1151,7 @@ s_conv_backward(const nn_layer_t *L, nn_shard_t *s, const float *x, const float 
         }
         return;
     }
-    int G = s_group(N, b);
+    int G = s_group(N, b, GEMM_TARGET_N);
     s_reserve(&s->col, &s->col_cap, (size_t) K * G * N);
     if (G > 1)
         s_reserve(&s->tmp, &s->tmp_cap, (size_t) M * G * N);
@@ -1490,6 +1524,18 @@ s_relu(const float *x, float *y, size_t n)
         y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
+/* y = a + b, through a ReLU when relu (a fused residual block end). */
+static NN_HOT void
+s_add(const float *a, const float *b, float *y, size_t n, bool relu)
+{
+    if (relu)
+        for (size_t i = 0; i < n; i++)
+            y[i] = a[i] + b[i] > 0.0f ? a[i] + b[i] : 0.0f;
+    else
+        for (size_t i = 0; i < n; i++)
+            y[i] = a[i] + b[i];
+}
+
 static NN_HOT void
 s_relu_backward(const float *y, const float *dy, float *dx, bool acc, size_t n)
 {
@@ -1784,7 +1830,7 @@ nn_shard_forward_train(nn_net_t *net, nn_shard_t *s)
         case NN_L_INPUT:
             break;
         case NN_L_CONV:
-            s_conv_forward(L, s, x, y, w, bias);
+            s_conv_forward(L, s, x, y, w, bias, false);
             break;
         case NN_L_DWCONV:
             s_dw_forward(L, s, x, y, w, bias);
@@ -1950,12 +1996,15 @@ s_foldable(const nn_net_t *net, int bn)
 /* Plans inference (which layers fold or run in place, where each output
  * lives) and computes the folded parameters: iparams holds, per layer with
  * weights, its weights then always a bias (zero when the layer has none). */
+bool nn_fuse_relu = true;
+
 static void
 s_build_fold(nn_net_t *net)
 {
     int n = net->n_layers;
     if (!net->folded) {
         net->folded = xcalloc((size_t) n, sizeof(bool));
+        net->relu_fused = xcalloc((size_t) n, sizeof(bool));
         size_t extra = 0;
         for (int l = 0; l < n; l++) {
             const nn_layer_t *L = &net->layers[l];
@@ -1974,6 +2023,14 @@ s_build_fold(nn_net_t *net)
                 if (P->consumers == 1 && p != net->output && P->type != NN_L_INPUT
                     && P->type != NN_L_DROPOUT)
                     net->folded[l] = true;
+                /* in place after conv -> folded BN, or after an add: the
+                 * producer applies it while writing its output */
+                int q = P->type == NN_L_BN && net->folded[p] ? P->in[0] : p;
+                if (net->folded[l] && nn_fuse_relu
+                    && (net->layers[q].type == NN_L_CONV || net->layers[q].type == NN_L_ADD)) {
+                    net->relu_fused[l] = true;
+                    net->relu_fused[q] = true;
+                }
             }
         }
     }
@@ -2091,6 +2148,7 @@ typedef struct nn_helper {
     nn_layer_t L;           /* the job: the upper half of a conv, as a layer */
     const float *x, *w, *bias;
     float *y;
+    bool relu;
     nn_shard_t sh;          /* the helper's scratch (b = 1) */
     int backoff;            /* caller only: split-worthy layers to run unsplit */
 } nn_helper_t;
@@ -2109,7 +2167,7 @@ s_cpu_relax(void)
 }
 
 static void s_conv_forward(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y,
-                           const float *w, const float *bias);
+                           const float *w, const float *bias, bool relu);
 
 static void *
 s_helper_main(void *arg)
@@ -2131,7 +2189,7 @@ s_helper_main(void *arg)
             if (p != seen && atomic_compare_exchange_strong_explicit(
                                  &h->state, &open, S_JOB_HELPER, memory_order_acq_rel,
                                  memory_order_acquire)) {
-                s_conv_forward(&h->L, &h->sh, h->x, h->y, h->w, h->bias);
+                s_conv_forward(&h->L, &h->sh, h->x, h->y, h->w, h->bias, h->relu);
                 atomic_store_explicit(&h->state, S_JOB_DONE, memory_order_release);
             } else {
                 s_cpu_relax();
@@ -2231,12 +2289,12 @@ s_conv_part(const nn_layer_t *L, int m0, int m1)
 /* Batch-1 conv with the upper half of its output channels on the helper. */
 static void
 s_conv_split(nn_helper_t *h, const nn_layer_t *L, nn_shard_t *s, const float *x, float *y,
-             const float *w, const float *bias)
+             const float *w, const float *bias, bool relu)
 {
     if (h->backoff > 0 || !atomic_load_explicit(&h->spinning, memory_order_acquire)) {
         /* not awake yet, or recently without a core: the whole layer here */
         h->backoff -= h->backoff > 0;
-        s_conv_forward(L, s, x, y, w, bias);
+        s_conv_forward(L, s, x, y, w, bias, relu);
         return;
     }
     int M = L->os.c, half = (M / 2 + 7) / 8 * 8;
@@ -2247,13 +2305,14 @@ s_conv_split(nn_helper_t *h, const nn_layer_t *L, nn_shard_t *s, const float *x,
     h->y = y + (size_t) half * plane;
     h->w = w + (size_t) half * K;
     h->bias = bias ? bias + half : NULL;
+    h->relu = relu;
     atomic_store_explicit(&h->state, S_JOB_OPEN, memory_order_release);
     atomic_fetch_add_explicit(&h->posted, 1, memory_order_release);
-    s_conv_forward(&lo, s, x, y, w, bias);
+    s_conv_forward(&lo, s, x, y, w, bias, relu);
     int open = S_JOB_OPEN;
     if (atomic_compare_exchange_strong_explicit(&h->state, &open, S_JOB_CALLER,
                                                 memory_order_acq_rel, memory_order_acquire)) {
-        s_conv_forward(&h->L, s, h->x, h->y, h->w, h->bias);
+        s_conv_forward(&h->L, s, h->x, h->y, h->w, h->bias, h->relu);
         h->backoff = NN_SPLIT_BACKOFF;
         return;
     }
@@ -2286,9 +2345,9 @@ s_infer_shard(nn_net_t *net, nn_shard_t *s)
             break;
         case NN_L_CONV:
             if (h && s_split_worth(L))
-                s_conv_split(h, L, s, x, y, w, s_ibias(net, l));
+                s_conv_split(h, L, s, x, y, w, s_ibias(net, l), net->relu_fused[l]);
             else
-                s_conv_forward(L, s, x, y, w, s_ibias(net, l));
+                s_conv_forward(L, s, x, y, w, s_ibias(net, l), net->relu_fused[l]);
             break;
         case NN_L_DWCONV:
             s_dw_forward(L, s, x, y, w, s_ibias(net, l));
@@ -2298,7 +2357,8 @@ s_infer_shard(nn_net_t *net, nn_shard_t *s)
                 s_bn_infer(L, b, x, y, w, net->iparams + L->b_off, net->state + L->s_off);
             break;
         case NN_L_RELU:
-            s_relu(x, y, n);
+            if (!net->relu_fused[l])
+                s_relu(x, y, n);
             break;
         case NN_L_MAXPOOL:
         case NN_L_AVGPOOL:
@@ -2316,12 +2376,9 @@ s_infer_shard(nn_net_t *net, nn_shard_t *s)
         case NN_L_DROPOUT:
             memcpy(y, x, n * sizeof(float));
             break;
-        case NN_L_ADD: {
-            const float *x2 = s->out[L->in[1]];
-            for (size_t i = 0; i < n; i++)
-                y[i] = x[i] + x2[i];
+        case NN_L_ADD:
+            s_add(x, s->out[L->in[1]], y, n, net->relu_fused[l]);
             break;
-        }
         case NN_L_SOFTMAX_XENT:
             s_softmax(x, y, b, (int) L->osz);
             break;

@@ -306,6 +306,40 @@ test_batch1_split_matches_one_thread(void **state)
     nn_destroy(&net);   /* stops the helper */
 }
 
+/* ReLUs fused into the conv / add before them give the same bits as a
+ * separate pass, on every conv path (shifted GEMM, im2col, 1x1), batch 1
+ * and batched. */
+static void
+test_fused_relu_same_output(void **state)
+{
+    (void) state;
+    enum { B = 3, C = 16, H = 12, W = 12 };
+    static float x[B * C * H * W], out[2][B * 10], emb[2][B * 16];
+    uint64_t rng = 10;
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = nn_rand_normal(&rng);
+    for (int pass = 0; pass < 2; pass++) {
+        nn_fuse_relu = pass == 0;
+        nn_net_t *net = nn_new(11);
+        int in = nn_input(net, (nn_shape_t) { C, H, W });
+        int a = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, in, 16, 3, 3, 1, 1, 1, 1, false)));
+        int b = nn_batchnorm(net, nn_conv2d(net, a, 16, 3, 3, 1, 1, 1, 1, false));
+        int r = nn_relu(net, nn_add(net, b, in));
+        int c = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, r, 16, 3, 3, 2, 2, 1, 1, false)));
+        int d = nn_relu(net, nn_batchnorm(net, nn_pointwise(net, c, 16, false)));
+        int g = nn_global_avgpool(net, d);
+        int o = nn_dense(net, g, 10);
+        assert_true(o > 0);
+        assert_int_equal(nn_forward(net, x, 1, out[pass]), 0);
+        assert_int_equal(nn_forward(net, x, B, out[pass]), 0);
+        memcpy(emb[pass], nn_layer_output(net, g, NULL), sizeof emb[pass]);
+        nn_destroy(&net);
+    }
+    nn_fuse_relu = true;
+    assert_memory_equal(out[0], out[1], sizeof out[0]);
+    assert_memory_equal(emb[0], emb[1], sizeof emb[0]);
+}
+
 static void
 test_batched_forward_matches_batch1(void **state)
 {
@@ -516,6 +550,7 @@ main(void)
         cmocka_unit_test(test_fuzz_seeds_load_and_run),
         cmocka_unit_test(test_batched_forward_matches_batch1),
         cmocka_unit_test(test_batch1_split_matches_one_thread),
+        cmocka_unit_test(test_fused_relu_same_output),
         cmocka_unit_test(test_builders_reject_bad_arguments),
         cmocka_unit_test(test_blas_kernel_policy_table),
         cmocka_unit_test(test_nn_selftest_passes),
