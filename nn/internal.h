@@ -63,6 +63,9 @@ typedef struct {
     size_t col_cap, tmp_cap;
     float *pad, *pad2, *wt; /* shifted-GEMM conv: padded input, its gradient, per-tap weights */
     size_t pad_cap, pad2_cap, wt_cap;
+    const float *wt_pre;    /* inference: the conv's per-tap weights prepared at fold time
+                             * (NULL: build them in wt), taps wt_tap floats apart */
+    size_t wt_tap;
     float *own;             /* one block holding this shard's training buffers */
     size_t own_cap;         /* samples the training buffers hold */
     uint64_t rng;           /* dropout */
@@ -94,6 +97,7 @@ struct _nn_net_t {
     float *iparams;         /* params with BN folded into the producer */
     bool fold_valid;        /* iparams matches params/state */
     bool *folded;           /* per layer: BN folded away / ReLU in place / dropout identity */
+    float **iwt;            /* per shifted-GEMM conv: folded weights per tap, else NULL */
     bool *relu_fused;       /* per layer: conv or add applying the in-place ReLU after it
                              * (and on that ReLU: skipped) */
     float **ibuf;           /* per layer: owned inference buffer or NULL when aliased */
