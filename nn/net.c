@@ -2165,6 +2165,7 @@ typedef struct nn_helper {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool quit;              /* under mu: leave */
+    atomic_bool quit_fast;  /* stop lingering: the net is going away */
     atomic_int active;      /* 1 while a forward call runs: the helper spins */
     atomic_int spinning;    /* 1 while the helper is awake and waiting for jobs */
     atomic_int posted;      /* jobs posted so far */
@@ -2181,6 +2182,7 @@ typedef struct nn_helper {
  * layers run unsplit: on a loaded machine the helper rarely gets a core, and
  * two halves done in turn cost ~15 % more than the whole layer. */
 #define NN_SPLIT_BACKOFF 16
+#define NN_SPLIT_LINGER_NS 200000
 
 static inline void
 s_cpu_relax(void)
@@ -2207,7 +2209,19 @@ s_helper_main(void *arg)
         if (quit)
             return NULL;
         atomic_store(&h->spinning, 1);
-        while (atomic_load_explicit(&h->active, memory_order_acquire)) {
+        /* spins while a call runs, and NN_SPLIT_LINGER_NS after it, so that
+         * back-to-back calls find it awake (a wake-up costs the first layer) */
+        uint64_t idle_since = 0;
+        for (unsigned n = 0;; n++) {
+            if (atomic_load_explicit(&h->active, memory_order_acquire)) {
+                idle_since = 0;
+            } else if ((n & 63) == 0) {
+                uint64_t now = shop_now_ns();
+                if (!idle_since)
+                    idle_since = now;
+                else if (now - idle_since > NN_SPLIT_LINGER_NS || h->quit_fast)
+                    break;
+            }
             int p = atomic_load_explicit(&h->posted, memory_order_acquire);
             int open = S_JOB_OPEN;
             if (p != seen && atomic_compare_exchange_strong_explicit(
@@ -2250,6 +2264,7 @@ s_helper_stop(nn_net_t *net)
     nn_helper_t *h = net->helper;
     if (!h)
         return;
+    atomic_store(&h->quit_fast, true);
     pthread_mutex_lock(&h->mu);
     h->quit = true;
     atomic_store(&h->active, 0);
