@@ -252,8 +252,12 @@ test_tta_views_come_from_the_model(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+    (void) argc;
+    /* the fast BLAS kernel and single-threaded OpenBLAS, as in shopd: its
+     * own threads would spin against the loaded machine's other jobs */
+    nn_blas_ensure_fast_path(argv);
     /* skipped, the TAP way, without the model or the dataset */
     char buf[4096];
     s_model = getenv("SHOP_VISION_MODEL");
