@@ -90,39 +90,45 @@ class Torch:
                                                 dtype=np.uint8).astype(np.int64))
 
     def latency_ms(self, reps=300):
-        """Median batch-1 latency, the better of 1 and 2 threads (a second
-        thread mostly costs PyTorch at batch 1)."""
+        """Median batch-1 latency and CPU time per call (ms), each the better
+        of 1 and 2 threads (a second thread mostly costs PyTorch at batch 1)."""
         torch = self.torch
         self.net.eval()
         x = self.x[:1].clone()
-        best = None
+        best, best_cpu = None, None
         for threads in (1, THREADS):
             torch.set_num_threads(threads)
-            times = []
+            times, cpu = [], []
             with torch.inference_mode():
                 for _ in range(20):
                     self.net(x)
                 for _ in range(reps):
+                    c = time.process_time()
                     t = time.perf_counter()
                     self.net(x)
                     times.append(time.perf_counter() - t)
-            med = statistics.median(times) * 1e3
+                    cpu.append(time.process_time() - c)
+            med, medc = statistics.median(times) * 1e3, statistics.median(cpu) * 1e3
             best = med if best is None else min(best, med)
+            best_cpu = medc if best_cpu is None else min(best_cpu, medc)
         torch.set_num_threads(THREADS)
-        return best
+        return best, best_cpu
 
     def throughput(self, reps=7):
+        """Images/s and CPU ms per batch of 256."""
         torch = self.torch
         self.net.eval()
         x = self.x[:256].clone()
-        times = []
+        times, cpu = [], []
         with torch.inference_mode():
             self.net(x)
             for _ in range(reps):
+                c = time.process_time()
                 t = time.perf_counter()
                 self.net(x)
                 times.append(time.perf_counter() - t)
-        return 256 / statistics.median(times)
+                cpu.append(time.process_time() - c)
+        return 256 / statistics.median(times), statistics.median(cpu) * 1e3
 
     def train_epoch_s(self, steps):
         torch = self.torch
@@ -141,10 +147,12 @@ class Torch:
 
         for i in range(3):
             step(i)
+        c = time.process_time()
         t = time.perf_counter()
         for i in range(steps):
             step(3 + i)
-        return (time.perf_counter() - t) / (steps * 128) * 60000
+        scale = 60000 / (steps * 128)
+        return (time.perf_counter() - t) * scale, (time.process_time() - c) * scale
 
 
 class TorchDag:
@@ -276,7 +284,7 @@ def main():
         return 77
     summary = run_c(a.bin, "summary")
     prods = product_nets(a.bin, a.models)
-    r = {k: ([], []) for k in ("lat", "thr", "train")}
+    r = {k: ([], [], [], []) for k in ("lat", "thr", "train")}
     pr = {(i, m): ([], [], [], []) for i, p in enumerate(prods) for m in p[3]}
     gemm, conv, ratio = [], [], []
     load = [os.getloadavg()[0]]
@@ -301,13 +309,18 @@ def main():
         gemm.append(float(cv["gemm_gflops"]))
         conv.append(float(cv["conv_gflops"]))
         ratio.append(float(cv["conv_ratio"]))
-        r["lat"][0].append(float(run_c(a.bin, "latency")["latency_ms"]))
-        r["lat"][1].append(t.latency_ms())
-        r["thr"][0].append(float(run_c(a.bin, "throughput")["throughput_img_s"]))
-        r["thr"][1].append(t.throughput())
-        r["train"][0].append(float(run_c(a.bin, "train", images, labels,
-                                          str(a.steps))["train_epoch_s"]))
-        r["train"][1].append(t.train_epoch_s(a.steps))
+        c = run_c(a.bin, "latency")
+        v = (float(c["latency_ms"]), *t.latency_ms(), float(c["latency_cpu_ms"]))
+        for k, key in enumerate((0, 1, 3, 2)):
+            r["lat"][key].append(v[k])
+        c = run_c(a.bin, "throughput")
+        v = (float(c["throughput_img_s"]), *t.throughput(), float(c["throughput_cpu_ms"]))
+        for k, key in enumerate((0, 1, 3, 2)):
+            r["thr"][key].append(v[k])
+        c = run_c(a.bin, "train", images, labels, str(a.steps))
+        v = (float(c["train_epoch_s"]), *t.train_epoch_s(a.steps), float(c["train_epoch_cpu_s"]))
+        for k, key in enumerate((0, 1, 3, 2)):
+            r["train"][key].append(v[k])
     load.append(os.getloadavg()[0])
     print(f"load average (1 min) during the run: {min(load):.1f} to {max(load):.1f}; "
           f"OpenBLAS kernel {summary.get('blas_core')}; PyTorch {torch_ver}; {THREADS} threads "
@@ -331,24 +344,28 @@ def main():
         print(f"  {name}: {summ.get('params')} parameters, {summ.get('mflops')} MFLOP per sample")
     if a.only_products:
         return 0
-    med = {k: (statistics.median(v[0]), statistics.median(v[1])) for k, v in r.items()}
+    med = {k: tuple(statistics.median(x) for x in v) for k, v in r.items()}
     g, c, cr = statistics.median(gemm), statistics.median(conv), statistics.median(ratio)
     print(f"reference CNN: {summary.get('params')} parameters, {summary.get('mflops')} MFLOP "
           f"per image; OpenBLAS kernel {summary.get('blas_core')}; PyTorch {torch_ver}; "
           f"{THREADS} threads each; medians of {a.rounds} interleaved rounds")
-    print(f"{'metric':34} {'shopd nn':>10} {'PyTorch':>10} {'ratio':>8} {'goal':>7}")
+    print(f"{'metric':34} {'shopd nn':>10} {'PyTorch':>10} {'ratio':>8} {'goal':>7} | "
+          f"{'CPU: nn':>9} {'PyTorch':>9} {'ratio':>6}")
     lat, thr, tr = med["lat"], med["thr"], med["train"]
     print(f"{'batch-1 latency (ms)':34} {lat[0]:10.3f} {lat[1]:10.3f} {lat[1] / lat[0]:7.1f}x "
-          f"{'>=10x':>7}")
+          f"{'>=10x':>7} | {lat[2]:9.3f} {lat[3]:9.3f} {lat[3] / lat[2]:5.1f}x")
     print(f"{'batch-256 throughput (img/s)':34} {thr[0]:10.0f} {thr[1]:10.0f} "
-          f"{thr[0] / thr[1]:7.1f}x {'>=3x':>7}")
+          f"{thr[0] / thr[1]:7.1f}x {'>=3x':>7} | {thr[2]:9.1f} {thr[3]:9.1f} "
+          f"{thr[3] / thr[2]:5.1f}x")
     print(f"{'training, s per 60k epoch':34} {tr[0]:10.1f} {tr[1]:10.1f} {tr[1] / tr[0]:7.1f}x "
-          f"{'>=2x':>7}")
+          f"{'>=2x':>7} | {tr[2]:9.1f} {tr[3]:9.1f} {tr[3] / tr[2]:5.1f}x")
     print(f"{'conv layers GFLOPS (1 thread, b64)':34} {c:10.1f} {'':>10} {cr * 100:6.0f}% "
           f"{'>=50%':>7}")
     print(f"{'sgemm peak GFLOPS (1 thread)':34} {g:10.1f}")
     print("(GFLOPS from thread CPU time, conv and peak measured alternately; the ratio is the "
           "median of per-round ratios; PyTorch latency is the better of 1 and 2 threads)")
+    print("(CPU columns: process CPU time, all threads: ms per batch-1 call, ms per batch of 256, "
+          "s per epoch)")
     print(f"(training timed on {a.steps} batches of 128 after 3 warm-up batches, scaled to "
           f"60000 images)")
     return 0

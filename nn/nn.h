@@ -19,7 +19,10 @@
  *
  * Threads: a net is used by one thread at a time (it owns its workspace);
  * internally nn_train and large batched nn_forward calls split the batch
- * across nn_set_threads() worker threads, OpenBLAS itself stays single
+ * across nn_set_threads() worker threads, and batch-1 nn_forward calls split
+ * convs of >= 4 MFLOP by output channels with one helper thread per net
+ * (it spins during a call and 200 us after, then sleeps; nn_set_threads(net, 1)
+ * keeps batch 1 on the caller's thread). OpenBLAS itself stays single
  * threaded (measured faster for these small GEMMs, see docs/performance.md).
  *
  * Speed notes for people training with it (details in docs/performance.md):
@@ -29,13 +32,16 @@
  *   CPU supports even over an OPENBLAS_CORETYPE naming a weaker one (this
  *   environment sets Haswell; the AVX-512 kernels make convs ~1.4x faster).
  * - conv -> batchnorm -> relu is the fast pattern: at inference BN is folded
- *   into the conv and the ReLU runs in place.
+ *   into the conv and the ReLU is applied as the conv writes its output
+ *   (likewise relu(add(...)) at the end of a residual block).
  * - Convs without bias before a batchnorm (bias = false): the BN shift does it.
  * - Fastest layers: stride-1 convs with >= 16 input channels on maps of at
  *   least 10x10 (shifted GEMMs, no im2col: ~70 GFLOPS per core with the
  *   Haswell kernel, ~105 with SkylakeX); strided convs go through im2col
  *   (~55-65); 1x1 stride-1 convs are one GEMM per image; a 1-channel stem is
- *   slow per FLOP but cheap. Depthwise convs run at ~14 GFLOPS.
+ *   slow per FLOP but cheap. Depthwise convs run at ~14 GFLOPS (stride 1,
+ *   padded planes); strided ones with >= 16 channels run channels-innermost.
+ *   2x2 stride-2 pooling has its own vectorised loop.
  * - Batch norm statistics are per shard (batch / shards samples, "ghost
  *   batch norm"), so keep batch >= 64 with the default 2 shards.
  * - Training is deterministic for a given seed and nn_train_opts_t.shards,
@@ -132,7 +138,8 @@ nn_shape_t nn_input_shape(const nn_net_t *net);
 int nn_output_size(const nn_net_t *net);
 /* Trainable parameters. */
 size_t nn_num_params(const nn_net_t *net);
-/* Multiply-adds of one forward pass of one sample (for GFLOPS figures). */
+/* Floating-point operations (2 per multiply-add) of the conv, depthwise and
+ * dense layers in one forward pass of one sample (for GFLOPS figures). */
 double nn_flops_per_sample(const nn_net_t *net);
 /* Writes a one-line-per-layer summary to stderr. */
 void nn_print_summary(const nn_net_t *net);
