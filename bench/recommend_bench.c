@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "nn/nn.h"
 #include "recommend/import.h"
 #include "recommend/service.h"
 
@@ -274,6 +275,9 @@ s_run(const rec_data_t *d, rec_engine_t *e, void *ctx, const char *endpoint, int
 int
 main(int argc, char **argv)
 {
+    /* first: OpenBLAS's fast kernel, and single-threaded (its idle threads
+     * otherwise spin in sched_yield: 7 % of this bench's CPU in a profile) */
+    nn_blas_ensure_fast_path(argv);
     char path[1024], err[512];
     const char *data = argc > 1 && argv[1][0] ? argv[1] : NULL;
     const char *top = getenv("SHOP_TOP_SRCDIR");

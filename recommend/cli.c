@@ -259,11 +259,12 @@ s_usage_eval(void)
 {
     fprintf(stderr,
             "usage: shop-eval recommend [--data UCI.csv] [--json] [--validation] [--tune]\n"
-            "                           [--set name=value]... [--models a,b,...]\n"
+            "                           [--set name=value]... [--models a,b,...] [--save MODEL]\n"
             "Issue 6 protocol on UCI Online Retail: train before 2011-11-09, test on the\n"
             "customers buying both before and after, tracks \"all\" and \"new\".\n"
             "--validation: train before 2011-10-09, test on 2011-10-09..2011-11-09 (tuning).\n"
-            "--tune: the validation table, then a grid search of the blend on it.\n");
+            "--tune: the validation table, then a grid search of the blend on it.\n"
+            "--save: also write the trained model (e.g. for bench/recommend-bench).\n");
 }
 
 int
@@ -274,17 +275,18 @@ recommend_eval_main(int argc, char **argv)
         { "validation", no_argument, NULL, 'V' }, { "tune", no_argument, NULL, 't' },
         { "set", required_argument, NULL, 's' }, { "models", required_argument, NULL, 'm' },
         { "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        { "save", required_argument, NULL, 'o' }, { NULL, 0, NULL, 0 },
     };
-    const char *data = NULL, *models = NULL;
+    const char *data = NULL, *models = NULL, *save = NULL;
     bool json = false, validation = false, tune = false;
     rec_params_t p;
     rec_params_default(&p);
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:jVts:m:vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:jVts:m:vho:", opts, NULL)) != -1) {
         switch (c) {
         case 'd': data = optarg; break;
+        case 'o': save = optarg; break;
         case 'j': json = true; break;
         case 'V': validation = true; break;
         case 't': tune = validation = true; break;
@@ -323,6 +325,8 @@ recommend_eval_main(int argc, char **argv)
         return 1;
     }
     double train_s = shop_now_s() - t0;
+    if (save && rec_model_save(m, save, err, sizeof err) != 0)
+        fprintf(stderr, "%s\n", err);
     json_t *rows = json_array();
     if (!json)
         printf("%-8s | %-26s | %-26s | train\n%-8s | %8s %8s %8s | %8s %8s %8s |\n",

@@ -88,19 +88,19 @@ rec_params_default(rec_params_t *p)
         .als_alpha = 10,
         .als_iters = 10,
         .nn_hidden = 256,
-        .nn_epochs = 12,
-        .nn_lr = 1e-3f,
+        .nn_epochs = 40,
+        .nn_lr = 3e-3f,
         .nn_dropout = 0.3f,
         .nn_profile_half_life_days = 60,
         .nn_samples = 2,
         .nn_val_days = 30,
-        .nn_patience = 2,
+        .nn_patience = 4,
         .nn_weight_decay = 0.01f,
         /* the blend: tuned on the validation split (docs/recommend.md) */
-        .rep_weight = 0.7f,
-        .rep_half_life_days = 730,
-        .profile_half_life_days = 15,
-        .blend_nn_weight = 0.6f,
+        .rep_weight = 0.6f,
+        .rep_half_life_days = 365,
+        .profile_half_life_days = 30,
+        .blend_nn_weight = 0.3f,
         .blend_trend_weight = 0.3f,
         .train_ease = true,
         .train_als = true,
@@ -621,26 +621,53 @@ s_nn_dropout(float *x, int n, const nn_shape_t *shape, uint64_t *rng, void *user
             x[i] = nn_rand_float(rng) < rate ? 0 : x[i] * keep;
 }
 
-/* Records the epoch of the best validation accuracy: how often the top
- * item is one the customer bought next (a ranking figure; the loss keeps
- * rising with over-confidence while rankings still improve), the figure
- * nn_train's patience watches. */
+/* The state of one neural training between epochs. */
+typedef struct {
+    nn_epoch_t best;           /* the epoch of the best validation top-1 */
+    int32_t *y;                /* the training labels nn_train reads, R per basket */
+    int R;
+    size_t n_baskets;          /* training baskets (their labels are redrawn) */
+    const uint32_t *start;     /* basket k's purchases: items[start[k] .. start[k + 1]) */
+    const int32_t *items;
+    uint64_t rng;
+} s_nn_run_t;
+
+/* Draws R labels of every training basket from its purchases. */
+static void
+s_nn_draw(s_nn_run_t *r)
+{
+    for (size_t k = 0; k < r->n_baskets; k++) {
+        uint32_t a = r->start[k], len = r->start[k + 1] - a;
+        for (int j = 0; j < r->R; j++)
+            r->y[k * (size_t) r->R + (size_t) j] = r->items[a + s_rng(&r->rng) % len];
+    }
+}
+
+/* After each epoch (nn's progress hook): records the epoch of the best
+ * validation accuracy (how often the top item is one the customer bought
+ * next: a ranking figure, and the one nn_train's patience watches; the loss
+ * rises with over-confidence while rankings still improve), then redraws
+ * the training labels: nn_train reads them batch by batch, so each epoch
+ * sees other items of each basket and no fixed draw can be memorised; over
+ * the epochs that is the basket's whole distribution. */
 static void
 s_nn_progress(const nn_epoch_t *e, void *user)
 {
-    nn_epoch_t *best = user;
+    s_nn_run_t *r = user;
     log_info("recommend: neural epoch %d: loss %.4f; validation loss %.4f, top-1 %.4f (%.0f s)",
              e->epoch, (double) e->loss, (double) e->val_loss, (double) e->val_acc, e->seconds);
-    if (isfinite(e->val_acc) && (best->epoch == 0 || e->val_acc > best->val_acc))
-        *best = *e;
+    if (isfinite(e->val_acc) && (r->best.epoch == 0 || e->val_acc > r->best.val_acc))
+        r->best = *e;
+    s_nn_draw(r);
 }
 
 /* The neural recommender, trained by nn_train on next-basket targets: for
  * each basket of each customer after the first, the input is the
  * recency-weighted, L2-normalised purchase profile before it. nn's loss takes
  * one label per sample, so each basket gives nn_samples samples whose labels
- * are drawn from its purchases: in expectation the multinomial likelihood of
- * the basket's normalised items (the soft target of Mult-DAE). Early stop:
+ * are drawn from its purchases, anew every epoch: in expectation the
+ * multinomial likelihood of the basket's normalised items (the soft target
+ * of Mult-DAE). Early stop:
  * the baskets of the last nn_val_days before until are held out (as the
  * blend's tuning holds out the last month of train) and the weights of the
  * epoch with the best validation top-1 accuracy are kept (the neural part
@@ -701,31 +728,34 @@ s_train_neural(rec_model_t *m, const rec_data_t *d, int64_t until, int64_t tmax,
     float *x = xcalloc(rows * (size_t) n, sizeof *x);
     int32_t *y = xmallocarray(rows, sizeof *y);
     int32_t *nz = xmallocarray((size_t) n, sizeof *nz);
-    int32_t *items = xmallocarray((size_t) n + 1, sizeof *items);
+    uint32_t *start = xmallocarray(nex + 1, sizeof *start);
+    int32_t *items = xmallocarray(d->n_ev + 1, sizeof *items);
     rec_hist_ev_t *hist = xmallocarray(d->n_ev + 1, sizeof *hist);
-    uint64_t rng = p->seed ^ 0x4E4E;
+    uint32_t ni = 0;
     for (size_t k = 0; k < nex; k++) {
         const s_example_t *e = &ex[k];
-        int hn = 0, ni = 0;
+        int hn = 0;
         for (size_t q = d->user_start[e->user]; q < e->from; q++)
             if (d->ev[q].type == STORE_EVENT_PURCHASE)
                 hist[hn++] = (rec_hist_ev_t) { d->ev[q].item, d->ev[q].time, 1.0f };
-        for (uint32_t q = e->from; q < e->to && ni < n; q++)
+        start[k] = ni;
+        for (uint32_t q = e->from; q < e->to; q++)
             if (d->ev[q].type == STORE_EVENT_PURCHASE)
                 items[ni++] = d->ev[q].item;
         float *row = x + k * R * (size_t) n;
         int cnt = s_profile(&(rec_hist_t) { hist, hn }, d->ev[e->from].time,
                             p->nn_profile_half_life_days, row, nz);
         s_l2_normalise(row, nz, cnt);
-        for (int r = 0; r < R; r++) {
-            if (r > 0)
-                memcpy(row + (size_t) r * n, row, (size_t) n * sizeof *row);
-            y[k * R + (size_t) r] = items[s_rng(&rng) % (uint64_t) ni];
-        }
+        for (int r = 1; r < R; r++)
+            memcpy(row + (size_t) r * n, row, (size_t) n * sizeof *row);
     }
+    start[nex] = ni;
     free(hist);
-    free(items);
     free(nz);
+    /* every basket's labels drawn once (validation keeps these) */
+    s_nn_run_t run = { .y = y, .R = R, .n_baskets = nex, .start = start, .items = items,
+                       .rng = p->seed ^ 0x4E4E };
+    s_nn_draw(&run);
     nn_shape_t shape = { n, 1, 1 };
     float rate = p->nn_dropout;
     nn_data_t tr = { .x = x, .y = y, .n = (int) (ntr * R), .shape = shape,
@@ -743,9 +773,9 @@ s_train_neural(rec_model_t *m, const rec_data_t *d, int64_t until, int64_t tmax,
     o.warmup = 0;
     o.seed = p->seed;
     o.verbose = 0;
-    nn_epoch_t best = { 0 };
     o.progress = s_nn_progress;
-    o.progress_user = &best;
+    o.progress_user = &run;
+    run.n_baskets = ntr;
     /* early stop only when both sides hold a tenth of the baskets */
     if (ntr >= nex / 10 && nex - ntr >= nex / 10 && ntr > 0 && ntr < nex) {
         o.val = &va;
@@ -755,14 +785,15 @@ s_train_neural(rec_model_t *m, const rec_data_t *d, int64_t until, int64_t tmax,
                  "each", ntr, nex - ntr, R);
     } else {
         tr.n = (int) (nex * R);    /* too little for a split: train on all */
+        run.n_baskets = nex;
     }
     int rc = -1;
     nn_net_t *net = s_nn_build(n, p, err, errlen);
     if (!net || nn_train(net, &tr, &o, NULL, err, errlen) < 0)
         goto out;
-    if (best.epoch > 0)
-        log_info("recommend: neural: kept epoch %d (validation top-1 %.4f)", best.epoch,
-                 (double) best.val_acc);
+    if (run.best.epoch > 0)
+        log_info("recommend: neural: kept epoch %d (validation top-1 %.4f)", run.best.epoch,
+                 (double) run.best.val_acc);
     m->nn_blob = nn_save_mem(net, &m->nn_len, err, errlen);
     if (m->nn_blob)
         rc = 0;
@@ -770,6 +801,8 @@ out:
     nn_destroy(&net);
     free(x);
     free(y);
+    free(start);
+    free(items);
     free(ex);
     return rc;
 }
