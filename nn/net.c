@@ -1443,9 +1443,12 @@ s_dw_backward(const nn_layer_t *L, nn_shard_t *s, const float *x, const float *d
 }
 
 /* Training batchnorm: statistics of this shard, kept for backward. */
+/* Training batch norm of s's samples with this shard's statistics; relu
+ * writes max(0, .) of the result instead (y is then the ReLU's output, the
+ * BN's own output is never read). */
 static NN_HOT void
 s_bn_forward_train(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y,
-                   const float *gamma, const float *beta)
+                   const float *gamma, const float *beta, bool relu)
 {
     int C = L->is.c, HW = L->is.h * L->is.w, b = s->b;
     float *mean = s->bnstat[L->bn_slot], *invstd = mean + C, *var = mean + 2 * C;
@@ -1467,8 +1470,12 @@ s_bn_forward_train(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y,
         for (int n = 0; n < b; n++) {
             const float *p = x + ((size_t) n * C + c) * HW;
             float *q = y + ((size_t) n * C + c) * HW;
-            for (int i = 0; i < HW; i++)
-                q[i] = p[i] * k + sh;
+            if (relu)
+                for (int i = 0; i < HW; i++)
+                    q[i] = p[i] * k + sh > 0.0f ? p[i] * k + sh : 0.0f;
+            else
+                for (int i = 0; i < HW; i++)
+                    q[i] = p[i] * k + sh;
         }
     }
 }
@@ -1831,6 +1838,7 @@ void
 nn_shard_forward_train(nn_net_t *net, nn_shard_t *s)
 {
     int b = s->b;
+    int relu_done = -1;     /* a ReLU its BN already wrote */
     for (int l = 0; l < net->n_layers; l++) {
         const nn_layer_t *L = &net->layers[l];
         const float *x = L->in[0] >= 0 ? s->out[L->in[0]] : NULL;
@@ -1847,10 +1855,19 @@ nn_shard_forward_train(nn_net_t *net, nn_shard_t *s)
             s_dw_forward(L, s, x, y, w, bias);
             break;
         case NN_L_BN:
-            s_bn_forward_train(L, s, x, y, w, bias);
+            /* BN -> ReLU, nothing else reading the BN: one pass into the
+             * ReLU's output (the backward needs only x and the ReLU output) */
+            if (l + 1 < net->n_layers && net->layers[l + 1].type == NN_L_RELU
+                && net->layers[l + 1].in[0] == l && L->consumers == 1) {
+                s_bn_forward_train(L, s, x, s->out[l + 1], w, bias, true);
+                relu_done = l + 1;
+            } else {
+                s_bn_forward_train(L, s, x, y, w, bias, false);
+            }
             break;
         case NN_L_RELU:
-            s_relu(x, y, (size_t) b * L->osz);
+            if (l != relu_done)
+                s_relu(x, y, (size_t) b * L->osz);
             break;
         case NN_L_MAXPOOL:
         case NN_L_AVGPOOL:
