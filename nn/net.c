@@ -934,18 +934,34 @@ s_shift_geom(const nn_layer_t *L)
     return g;
 }
 
-/* Copies images [0, g) of x (C x H x W each) into the padded rows of pad. */
+/* Copies images [0, g) of x (C x H x W each) into the padded rows of pad,
+ * zeroing only what the GEMMs read around them (borders and the slack after
+ * the last image), not the whole buffer first: one write per float. */
 static NN_HOT void
 s_shift_pad(const s_shift_t *q, const float *x, int g, float *pad, size_t ld)
 {
-    memset(pad, 0, (size_t) q->C * ld * sizeof(float));
-    for (int c = 0; c < q->C; c++)
+    size_t gap = (size_t) 2 * q->pw;        /* right border of a row + left of the next */
+    size_t head = (size_t) q->ph * q->Wp + q->pw;
+    size_t tail = (size_t) q->ph * q->Wp + q->pw;
+    for (int c = 0; c < q->C; c++) {
+        float *row = pad + (size_t) c * ld;
         for (int n = 0; n < g; n++) {
             const float *src = x + ((size_t) n * q->C + c) * q->H * q->W;
-            float *dst = pad + (size_t) c * ld + (size_t) n * q->img + (size_t) q->ph * q->Wp + q->pw;
-            for (int h = 0; h < q->H; h++)
-                memcpy(dst + (size_t) h * q->Wp, src + (size_t) h * q->W, (size_t) q->W * sizeof(float));
+            float *d = row + (size_t) n * q->img;
+            memset(d, 0, head * sizeof(float));
+            d += head;
+            for (int h = 0; h < q->H; h++) {
+                memcpy(d, src + (size_t) h * q->W, (size_t) q->W * sizeof(float));
+                d += q->W;
+                if (h + 1 < q->H) {
+                    memset(d, 0, gap * sizeof(float));
+                    d += gap;
+                }
+            }
+            memset(d, 0, tail * sizeof(float));
         }
+        memset(row + (size_t) g * q->img, 0, q->slack * sizeof(float));
+    }
 }
 
 /* Weights [M][C][kh][kw] -> per tap [taps][M][C]. */
