@@ -133,7 +133,7 @@ void
 harness_start(harness_t *d)
 {
     harness_spawn(d, NULL);
-    harness_wait_ready(d, NULL, 60);
+    harness_wait_ready(d, NULL, 120);
 }
 
 int

@@ -54,8 +54,9 @@ void harness_spawn(harness_t *d, const harness_spawn_t *opts);
  * seconds; fails the test when it exits first or does not answer. */
 void harness_wait_ready(harness_t *d, const client_curve_t *curve, int seconds);
 
-/* harness_spawn(d, NULL), then harness_wait_ready(d, NULL, 60): 60 s because a
- * sanitizer build importing the demo store on a loaded machine is slow. */
+/* harness_spawn(d, NULL), then harness_wait_ready(d, NULL, 120): with the demo
+ * store, start-up imports it and runs the vision CNN over every catalogue
+ * photo, which took over 60 s on the shared 2-core machine under load. */
 void harness_start(harness_t *d);
 
 /* Sends sig and waits up to 10 s for the exit. Returns the exit status, or
