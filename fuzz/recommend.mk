@@ -17,11 +17,12 @@ fuzz_recommend_csv_fuzz_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 fuzz_recommend_model_fuzz_SOURCES = fuzz/recommend_model_fuzz.c
 fuzz_recommend_model_fuzz_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 FUZZ_RUN += fuzz-recommend
-# new inputs go to scratch corpora in the build tree; the seeds stay untouched
+# new inputs go to scratch corpora in the build tree; the seeds stay untouched;
+# undefined behaviour halts the run like a crash
 fuzz-recommend: fuzz/recommend_csv_fuzz fuzz/recommend_model_fuzz
 	mkdir -p fuzz-recommend-corpus fuzz-recommend-model-corpus
-	nice -n 10 fuzz/recommend_csv_fuzz -max_total_time=$${FUZZ_SECONDS:-120} -rss_limit_mb=4096 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 nice -n 10 fuzz/recommend_csv_fuzz -max_total_time=$${FUZZ_SECONDS:-120} -rss_limit_mb=4096 \
 		fuzz-recommend-corpus $(srcdir)/fuzz/corpus/recommend_csv
-	nice -n 10 fuzz/recommend_model_fuzz -max_total_time=$${FUZZ_SECONDS:-120} -max_len=65536 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 nice -n 10 fuzz/recommend_model_fuzz -max_total_time=$${FUZZ_SECONDS:-120} -max_len=65536 \
 		-rss_limit_mb=4096 fuzz-recommend-model-corpus $(srcdir)/fuzz/corpus/recommend_model
 endif
