@@ -18,6 +18,7 @@ vision_decode_fuzz:vision_decode:
 audio_intent_fuzz:audio_intent:-max_len=4096 -dict=$top_src/fuzz/audio_intent.dict
 audio_source_fuzz:audio_source:-max_len=65536 -detect_leaks=0
 recommend_csv_fuzz:recommend_csv:
+recommend_model_fuzz:recommend_model:
 ipc_envelope_fuzz:ipc_envelope:-max_len=4096
 config_fuzz:config:-max_len=8192"
 
