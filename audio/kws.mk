@@ -15,9 +15,10 @@ tests_audio_kws_model_test_LDADD = $(TEST_LIBS)
 TESTS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/audio_kws_test \
 	tests/audio_kws_model_test
 
-## make eval: the speech-to-intent measures on the held-out test voices. The
-## corpus the shipped model was made with is synthesised first when
-## SHOP_SPEECH_CORPUS holds none (10-60 min of espeak-ng/flite/festival).
+## make eval: the speech-to-intent measures on the held-out test voices of
+## the 7,400-utterance corpus prefix both shipped models were measured on
+## (docs/speech.md), synthesised first when SHOP_SPEECH_CORPUS holds none
+## (10-60 min of espeak-ng/flite/festival).
 SHOP_SPEECH_CORPUS ?= /work/cache/speech/v1
 EVAL_RUN += eval-audio
 eval-audio: shop-train shop-eval
