@@ -3,8 +3,8 @@
  *
  * A real shopd on ipc:// sockets in a temporary directory. Each cycle starts
  * it, lets REL_CLIENTS client threads send events, kills it with SIGKILL at a
- * random moment (20..300 ms in), then opens the database directly: PRAGMA
- * integrity_check must say "ok", and every event whose reply said recorded
+ * random moment (20..300 ms after the first acknowledged event), then opens
+ * the database directly: PRAGMA integrity_check must say "ok", and every event whose reply said recorded
  * must be there once, with its customer, item and quantity. REL_CYCLES
  * cycles (default 20; `make soak` runs 1000), REL_SEED fixes the moments.
  * The full disk: shopd runs with RLIMIT_FSIZE a little above its database
@@ -211,6 +211,15 @@ static void test_sigkill_keeps_acknowledged_events(void **state)
         for (int t = 0; t < nclients; t++) {
             cls[t] = (s_client_t) {.cycle = cycle, .thread = t, .ep = s_d.ep, .stop = &stop};
             assert_int_equal(pthread_create(&th[t], NULL, s_client_main, &cls[t]), 0);
+        }
+        /* the kill falls while events flow, whatever the build's speed: 20 to
+         * 300 ms after the first acknowledgement (waited for up to 10 s) */
+        uint64_t first_end = shop_now_ns() + 10000000000ull;
+        for (bool acked = false; !acked && shop_now_ns() < first_end;) {
+            for (int t = 0; t < nclients; t++)
+                acked |= __atomic_load_n(&cls[t].nacks, __ATOMIC_RELAXED) > 0;
+            if (!acked)
+                usleep(2000);
         }
         usleep(20000 + rand_r(&seed) % 280000);
         harness_kill(&s_d);
