@@ -187,7 +187,10 @@ static void test_decoder_refusals_pass_through(void **state)
                          "tests/data/vision/pixel.gif",
                          /* found by vision_decode_fuzz: a Huffman table of 4080 codes
                           * overran stb_image 2.27's 256-entry arrays */
-                         "fuzz/corpus/vision_decode/regress_dht_4080_codes.jpg"};
+                         "fuzz/corpus/vision_decode/regress_dht_4080_codes.jpg",
+                         /* found by vision_decode_fuzz: a scan naming an AC table
+                          * no DHT defined made stb_image 2.27 index with garbage */
+                         "fuzz/corpus/vision_decode/regress_undefined_huffman.jpg"};
     sandbox_stats_t st0;
     sandbox_stats(sb, &st0);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -201,6 +204,8 @@ static void test_decoder_refusals_pass_through(void **state)
         assert_null(b.px);
         if (strstr(bad[i], "regress_dht"))
             assert_non_null(strstr(ea, "Huffman table of"));
+        if (strstr(bad[i], "regress_undefined"))
+            assert_non_null(strstr(ea, "never defined"));
         free(bytes);
     }
     size_t len;

@@ -154,9 +154,10 @@ s_is_sof(uint8_t m)
  * copies a table's symbols into 256-entry arrays without checking that its
  * 16 code counts sum to at most 256 (upstream fixed it in 2.28): a forged
  * table overran the decoder's state (found by fuzz/vision_decode_fuzz with
- * UBSan). Returns 0, or -1 with a message. */
+ * UBSan). Sets the bit (class * 4 + id) of each table defined in *defined.
+ * Returns 0, or -1 with a message. */
 static int
-s_jpeg_dht_check(const uint8_t *p, size_t n, char *err, size_t errlen)
+s_jpeg_dht_check(const uint8_t *p, size_t n, unsigned *defined, char *err, size_t errlen)
 {
     size_t i = 0;
     while (i < n) {
@@ -164,6 +165,12 @@ s_jpeg_dht_check(const uint8_t *p, size_t n, char *err, size_t errlen)
             s_err(err, errlen, "corrupt JPEG: Huffman table header cut short");
             return -1;
         }
+        unsigned tc = p[i] >> 4, th = p[i] & 15;
+        if (tc > 1 || th > 3) {
+            s_err(err, errlen, "corrupt JPEG: Huffman table class %u id %u", tc, th);
+            return -1;
+        }
+        *defined |= 1u << (tc * 4 + th);
         size_t codes = 0;
         for (size_t k = 1; k <= 16; k++)
             codes += p[i + k];
@@ -180,13 +187,46 @@ s_jpeg_dht_check(const uint8_t *p, size_t n, char *err, size_t errlen)
     return 0;
 }
 
+/* Checks that a scan header (p, n: the SOS payload) uses only Huffman tables
+ * defined before it. stb_image 2.27 does not check this and decodes with a
+ * table it never filled in: an index from uninitialised memory
+ * (fuzz/vision_decode_fuzz, fuzz/corpus/vision_decode/undefined-huffman.jpg).
+ * A progressive scan needs DC tables only in a first DC scan and AC tables
+ * only in AC scans. Returns 0, or -1 with a message. */
+static int
+s_jpeg_sos_check(const uint8_t *p, size_t n, bool progressive, unsigned tables, char *err,
+                 size_t errlen)
+{
+    if (n < 1 || n < 1 + 2 * (size_t) p[0] + 3) {
+        s_err(err, errlen, "corrupt JPEG: short scan header");
+        return -1;
+    }
+    size_t ns = p[0];
+    unsigned ss = p[1 + 2 * ns], ah = p[3 + 2 * ns] >> 4;
+    bool need_dc = !progressive || (ss == 0 && ah == 0);
+    bool need_ac = !progressive || ss != 0;
+    for (size_t k = 0; k < ns; k++) {
+        unsigned td = p[2 + 2 * k] >> 4, ta = p[2 + 2 * k] & 15;
+        if (need_dc && (td > 3 || !(tables & (1u << td)))) {
+            s_err(err, errlen, "corrupt JPEG: scan uses DC Huffman table %u, never defined", td);
+            return -1;
+        }
+        if (need_ac && (ta > 3 || !(tables & (1u << (4 + ta))))) {
+            s_err(err, errlen, "corrupt JPEG: scan uses AC Huffman table %u, never defined", ta);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Walks the JPEG marker segments and entropy-coded data up to the EOI
  * marker. Returns 0 with the frame size in *w, *h, or -1 with a message. */
 static int
 s_jpeg_scan(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h, char *err, size_t errlen)
 {
     size_t i = 2;
-    bool have_sof = false;
+    bool have_sof = false, progressive = false;
+    unsigned tables = 0; /* Huffman tables defined so far: bit class * 4 + id */
     *w = *h = 0;
     for (;;) {
         if (i >= n)
@@ -227,7 +267,12 @@ s_jpeg_scan(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h, char *err, siz
             *w = (uint32_t) p[i + 5] << 8 | p[i + 6];
             have_sof = true;
         }
-        if (m == 0xC4 && s_jpeg_dht_check(p + i + 2, len - 2, err, errlen) != 0)
+        if (s_is_sof(m))
+            progressive = m == 0xC2 || m == 0xC6 || m == 0xCA || m == 0xCE;
+        if (m == 0xC4 && s_jpeg_dht_check(p + i + 2, len - 2, &tables, err, errlen) != 0)
+            return -1;
+        if (m == 0xDA && s_jpeg_sos_check(p + i + 2, len - 2, progressive, tables, err,
+                                          errlen) != 0)
             return -1;
         i += len;
         if (m != 0xDA)
