@@ -4,4 +4,4 @@ noinst_PROGRAMS += bench/recommend-bench
 bench_recommend_bench_SOURCES = bench/recommend_bench.c
 BENCH_RUN += bench-recommend
 bench-recommend: bench/recommend-bench
-	SHOP_TOP_SRCDIR='$(abs_top_srcdir)' OPENBLAS_CORETYPE=Haswell nice -n 10 bench/recommend-bench
+	SHOP_TOP_SRCDIR='$(abs_top_srcdir)' nice -n 10 bench/recommend-bench

@@ -190,8 +190,6 @@ main(int argc, char **argv)
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
-    /* before anything else: may re-execute with the fast OpenBLAS kernel */
-    nn_blas_ensure_fast_path(argv);
     s_opts_t o = { 0 };
     int c;
     while ((c = getopt_long(argc, argv, "fDc:e:p:d:l:thV", longopts, NULL)) != -1) {
@@ -225,6 +223,9 @@ main(int argc, char **argv)
         printf("shopd: configuration OK (%s)\n", cfg_path[0] ? cfg_path : "built-in defaults");
         return 0;
     }
+    /* before any BLAS work, thread or fork: may re-execute with the OpenBLAS
+     * kernel [nn] blas_coretype (or SHOPD_BLAS_CORETYPE) asks for */
+    nn_blas_ensure_fast_path_policy(argv, cfg.nn_blas_coretype);
 
     /* shopd stays in the foreground unless asked to detach: systemd
      * (Type=notify) and shells both supervise it best that way, and SIGTERM's

@@ -2078,7 +2078,8 @@ s_build_fold(nn_net_t *net)
             }
         }
     }
-    memcpy(net->iparams, net->params, net->n_params * sizeof(float));
+    if (net->n_params) /* params is NULL in a net without weights */
+        memcpy(net->iparams, net->params, net->n_params * sizeof(float));
     size_t extra = net->n_params;
     for (int l = 0; l < n; l++) {
         nn_layer_t *L = &net->layers[l];

@@ -284,4 +284,4 @@ nobase_dist_pkgdata_DATA += data/demo/catalogue.csv data/demo/events.csv data/de
 ## `make eval`: the table of docs/recommend.md (UCI Online Retail, issue 6 protocol)
 EVAL_RUN += eval-recommend
 eval-recommend: shop-eval$(EXEEXT)
-	SHOP_TOP_SRCDIR='$(abs_top_srcdir)' OPENBLAS_CORETYPE=Haswell nice -n 10 ./shop-eval$(EXEEXT) recommend --json
+	SHOP_TOP_SRCDIR='$(abs_top_srcdir)' nice -n 10 ./shop-eval$(EXEEXT) recommend --json
