@@ -22,9 +22,9 @@ struct _vision_classifier_t {
     float threshold;          /* top probability under which we are unsure */
     int views;                /* test-time variants averaged (model's tta_views) */
     float *x;                 /* one input, size^2 */
-    float *xm;                /* one mirrored / shifted variant of it */
+    float *xm;                /* its mirrored / shifted variants, one per view */
     float *probs;             /* classes, averaged over the variants */
-    float *probs_m;           /* classes of one variant */
+    float *probs_m;           /* classes of each variant */
     float *emb;               /* dim, normalised copy handed out */
     char err[256];            /* last failure */
 };
@@ -79,9 +79,10 @@ vision_classifier_new(const char *model_path, char *err, size_t errlen)
         goto fail;
     }
     self->x = xmallocarray((size_t) self->spec.size * (size_t) self->spec.size, sizeof(float));
-    self->xm = xmallocarray((size_t) self->spec.size * (size_t) self->spec.size, sizeof(float));
+    self->xm = xmallocarray((size_t) self->views * (size_t) self->spec.size
+                            * (size_t) self->spec.size, sizeof(float));
     self->probs = xmallocarray((size_t) self->classes, sizeof(float));
-    self->probs_m = xmallocarray((size_t) self->classes, sizeof(float));
+    self->probs_m = xmallocarray((size_t) self->views * (size_t) self->classes, sizeof(float));
     self->emb = xmallocarray((size_t) self->dim, sizeof(float));
     return self;
 fail:
@@ -117,16 +118,19 @@ vision_classify_input(vision_classifier_t *self, const float *x, vision_result_t
     float bgv = (0.0f - self->spec.mean) / self->spec.std;
     memset(self->probs, 0, (size_t) self->classes * sizeof(float));
     memset(self->emb, 0, (size_t) self->dim * sizeof(float));
+    /* the views go through the net as one batch: one pass over the weights
+     * instead of nv */
+    for (int v = 0; v < nv; v++)
+        vision_model_variant(x, n, v, bgv, self->xm + (size_t) v * (size_t) n * (size_t) n);
+    const float *e;
+    if (nn_forward(self->net, self->xm, nv, self->probs_m) < 0
+        || !(e = nn_layer_output(self->net, self->emb_layer, NULL)))
+        goto fail;
     for (int v = 0; v < nv; v++) {
-        vision_model_variant(x, n, v, bgv, self->xm);
-        const float *e;
-        if (nn_forward(self->net, self->xm, 1, self->probs_m) < 0
-            || !(e = nn_layer_output(self->net, self->emb_layer, NULL)))
-            goto fail;
         for (int c = 0; c < self->classes; c++)
-            self->probs[c] += self->probs_m[c] / (float) nv;
+            self->probs[c] += self->probs_m[(size_t) v * self->classes + c] / (float) nv;
         for (int i = 0; i < self->dim; i++)
-            self->emb[i] += e[i];
+            self->emb[i] += e[(size_t) v * self->dim + i];
     }
     double ss = 0;
     for (int i = 0; i < self->dim; i++)

@@ -213,7 +213,7 @@ vision_eval_main(int argc, char **argv)
     json_object_set_new(o, "visual_search", vs);
     json_t *lt = json_object();
     snprintf(what, sizeof what,
-             "batch-1 CNN forwards of the model's %d test-time view(s), softmax, top-5 and "
+             "one CNN forward of the model's %d test-time view(s) as a batch, softmax, top-5 and "
              "embedding per image, one thread",
              vision_classifier_views(clf));
     json_object_set_new(lt, "what", json_string(what));
