@@ -45,4 +45,9 @@ const char *shop_data_path(const char *rel, char *buf, size_t buflen);
  * strlen(src) (truncation when >= dstlen), like BSD strlcpy. */
 size_t shop_strlcpy(char *dst, const char *src, size_t dstlen);
 
+/* Formats an error message into err (errlen bytes, truncated); does nothing
+ * when err is NULL or errlen is 0. For the "-1 with a message" convention. */
+void shop_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

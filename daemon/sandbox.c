@@ -79,19 +79,6 @@ struct _sandbox_t {
     sandbox_stats_t stats; /* counters */
 };
 
-static void s_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ---------------------------------------------------------------- worker */
 
 /* Blocking full read/write on the worker side; returns 0 or -1 (peer gone). */
@@ -366,12 +353,12 @@ static int s_spawn(sandbox_t *sb, char *err, size_t errlen)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        s_err(err, errlen, "sandbox: socketpair: %s", strerror(errno));
+        shop_errf(err, errlen, "sandbox: socketpair: %s", strerror(errno));
         return -1;
     }
     pid_t pid = fork();
     if (pid < 0) {
-        s_err(err, errlen, "sandbox: fork: %s", strerror(errno));
+        shop_errf(err, errlen, "sandbox: fork: %s", strerror(errno));
         close(sv[0]);
         close(sv[1]);
         return -1;
@@ -491,8 +478,8 @@ static int s_reject(sandbox_t *sb, const char *why, char *err, size_t errlen)
         s_reap_wait(sb);
     s_kill(sb, how, sizeof how);
     sb->stats.rejected++;
-    s_err(err, errlen, "input rejected: the decoder worker %s%s%s", why, how[0] ? ", " : "",
-          how);
+    shop_errf(err, errlen, "input rejected: the decoder worker %s%s%s", why, how[0] ? ", " : "",
+              how);
     log_warn("sandbox: %s", err ? err : why);
     return -1;
 }
@@ -538,7 +525,7 @@ static int s_exchange(sandbox_t *sb, sb_req_t *req, const void *bytes, sb_rep_t 
         for (size_t i = 0; i < rep->errlen; i++)
             if (msg[i] < 0x20 || msg[i] > 0x7e)
                 msg[i] = '?';
-        s_err(err, errlen, "%s", msg);
+        shop_errf(err, errlen, "%s", msg);
         return -1;
     }
     return 0;
@@ -560,11 +547,11 @@ sandbox_t *sandbox_new(const sandbox_opts_t *opts, char *err, size_t errlen)
         const char *user = opts && opts->user && *opts->user ? opts->user : "nobody";
         struct passwd *pw = getpwnam(user);
         if (!pw) {
-            s_err(err, errlen, "sandbox: unknown user '%s' for the decoder worker", user);
+            shop_errf(err, errlen, "sandbox: unknown user '%s' for the decoder worker", user);
             goto fail;
         }
         if (pw->pw_uid == 0) {
-            s_err(err, errlen, "sandbox: the decoder worker must not run as root ('%s')", user);
+            shop_errf(err, errlen, "sandbox: the decoder worker must not run as root ('%s')", user);
             goto fail;
         }
         sb->uid = pw->pw_uid;
@@ -606,12 +593,13 @@ int sandbox_decode_image(sandbox_t *sb, const uint8_t *bytes, size_t len,
     if (lim.max_side == 0)
         lim.max_side = VISION_DEFAULT_MAX_SIDE;
     if (channels != 1 && channels != 3) {
-        s_err(err, errlen, "image: %d channels requested (1 or 3)", channels);
+        shop_errf(err, errlen, "image: %d channels requested (1 or 3)", channels);
         return -1;
     }
     /* refused here, so an oversized input never crosses the socket */
     if (len > lim.max_bytes) {
-        s_err(err, errlen, "image: %zu bytes is more than the limit of %zu", len, lim.max_bytes);
+        shop_errf(err, errlen,
+                  "image: %zu bytes is more than the limit of %zu", len, lim.max_bytes);
         return -1;
     }
     sb_req_t req = {.kind = SB_KIND_IMAGE, .len = len, .max_bytes = lim.max_bytes,
@@ -651,11 +639,12 @@ int sandbox_decode_audio(sandbox_t *sb, const void *bytes, size_t len,
     else
         audio_source_limits_default(&lim);
     if (len > lim.max_bytes) {
-        s_err(err, errlen, "audio: %zu bytes is more than the limit of %zu", len, lim.max_bytes);
+        shop_errf(err, errlen,
+                  "audio: %zu bytes is more than the limit of %zu", len, lim.max_bytes);
         return -1;
     }
     if (!(lim.max_seconds > 0 && lim.max_seconds < 86400) || lim.out_rate <= 0) {
-        s_err(err, errlen, "audio: invalid limits");
+        shop_errf(err, errlen, "audio: invalid limits");
         return -1;
     }
     sb_req_t req = {.kind = SB_KIND_AUDIO, .len = len, .max_bytes = lim.max_bytes,

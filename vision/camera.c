@@ -20,20 +20,6 @@
 #include "common/log.h"
 #include "common/util.h"
 
-static void s_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-s_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ------------------------------------------------------------ frames */
 
 static inline uint8_t
@@ -132,7 +118,7 @@ vision_frame_to_image(uint32_t fourcc, const uint8_t *data, size_t len, int w, i
     memset(img, 0, sizeof *img);
     if (fourcc == VISION_FMT_MJPEG) {
         if (w <= 0 || h <= 0 || w > VISION_DEFAULT_MAX_SIDE || h > VISION_DEFAULT_MAX_SIDE) {
-            s_err(err, errlen, "MJPEG stream size %dx%d is invalid", w, h);
+            shop_errf(err, errlen, "MJPEG stream size %dx%d is invalid", w, h);
             return -1;
         }
         /* limits of the stream's own size: a frame whose header claims more is
@@ -147,11 +133,12 @@ vision_frame_to_image(uint32_t fourcc, const uint8_t *data, size_t len, int w, i
                                    derr, sizeof derr);
         free(fixed);
         if (rc < 0) {
-            s_err(err, errlen, "MJPEG frame: %s", derr);
+            shop_errf(err, errlen, "MJPEG frame: %s", derr);
             return -1;
         }
         if (img->w != w || img->h != h) {
-            s_err(err, errlen, "MJPEG frame is %dx%d, the stream is %dx%d", img->w, img->h, w, h);
+            shop_errf(err, errlen,
+                      "MJPEG frame is %dx%d, the stream is %dx%d", img->w, img->h, w, h);
             vision_image_release(img);
             return -1;
         }
@@ -161,18 +148,18 @@ vision_frame_to_image(uint32_t fourcc, const uint8_t *data, size_t len, int w, i
         if (w <= 0 || h <= 0 || (w & 1) || w > VISION_DEFAULT_MAX_SIDE
             || h > VISION_DEFAULT_MAX_SIDE || stride < (size_t) w * 2 || len < (size_t) w * 2
             || (size_t) (h - 1) > (len - (size_t) w * 2) / stride) {
-            s_err(err, errlen, "YUYV frame of %zu bytes does not hold %dx%d (stride %zu)", len, w,
-                  h, stride);
+            shop_errf(err, errlen, "YUYV frame of %zu bytes does not hold %dx%d (stride %zu)",
+                      len, w, h, stride);
             return -1;
         }
         if (vision_image_alloc(img, w, h, 3) < 0) {
-            s_err(err, errlen, "YUYV frame size %dx%d is invalid", w, h);
+            shop_errf(err, errlen, "YUYV frame size %dx%d is invalid", w, h);
             return -1;
         }
         vision_yuyv_to_rgb(data, w, h, stride, img->px);
         return 0;
     }
-    s_err(err, errlen, "unsupported frame format %.4s", (const char *) &fourcc);
+    shop_errf(err, errlen, "unsupported frame format %.4s", (const char *) &fourcc);
     return -1;
 }
 
@@ -333,21 +320,21 @@ vision_camera_new(const vision_camera_opts_t *opts, char *err, size_t errlen)
     self->capture = o.capture;
     self->fd = v4l2_open(dev, O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (self->fd < 0) {
-        s_err(err, errlen, "camera %s: %s%s", dev, strerror(errno),
-              errno == ENOENT ? " (is a camera connected?)" : "");
+        shop_errf(err, errlen, "camera %s: %s%s", dev, strerror(errno),
+                  errno == ENOENT ? " (is a camera connected?)" : "");
         free(self);
         return NULL;
     }
     struct v4l2_capability cap;
     memset(&cap, 0, sizeof cap);
     if (s_ioctl(self->fd, VIDIOC_QUERYCAP, &cap) < 0) {
-        s_err(err, errlen, "camera %s: not a V4L2 device (%s)", dev, strerror(errno));
+        shop_errf(err, errlen, "camera %s: not a V4L2 device (%s)", dev, strerror(errno));
         goto fail;
     }
     uint32_t caps = cap.capabilities & V4L2_CAP_DEVICE_CAPS ? cap.device_caps : cap.capabilities;
     if (!(caps & V4L2_CAP_VIDEO_CAPTURE) || !(caps & V4L2_CAP_STREAMING)) {
-        s_err(err, errlen, "camera %s (%s): cannot stream video capture", dev,
-              (const char *) cap.card);
+        shop_errf(err, errlen, "camera %s (%s): cannot stream video capture", dev,
+                  (const char *) cap.card);
         goto fail;
     }
     /* MJPEG first: far less USB bandwidth at photo sizes; YUYV otherwise */
@@ -366,7 +353,7 @@ vision_camera_new(const vision_camera_opts_t *opts, char *err, size_t errlen)
     if (!ok || fmt.fmt.pix.width == 0 || fmt.fmt.pix.height == 0
         || fmt.fmt.pix.width > VISION_DEFAULT_MAX_SIDE
         || fmt.fmt.pix.height > VISION_DEFAULT_MAX_SIDE) {
-        s_err(err, errlen, "camera %s: offers neither MJPEG nor YUYV frames", dev);
+        shop_errf(err, errlen, "camera %s: offers neither MJPEG nor YUYV frames", dev);
         goto fail;
     }
     self->fourcc = fmt.fmt.pix.pixelformat;
@@ -380,7 +367,7 @@ vision_camera_new(const vision_camera_opts_t *opts, char *err, size_t errlen)
     req.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
     req.memory = V4L2_MEMORY_MMAP;
     if (s_ioctl(self->fd, VIDIOC_REQBUFS, &req) < 0 || req.count < 2) {
-        s_err(err, errlen, "camera %s: cannot get capture buffers (%s)", dev, strerror(errno));
+        shop_errf(err, errlen, "camera %s: cannot get capture buffers (%s)", dev, strerror(errno));
         goto fail;
     }
     self->nbuf = (int) SHOP_MIN(req.count, (uint32_t) CAM_BUFFERS);
@@ -391,31 +378,31 @@ vision_camera_new(const vision_camera_opts_t *opts, char *err, size_t errlen)
         b.memory = V4L2_MEMORY_MMAP;
         b.index = (uint32_t) i;
         if (s_ioctl(self->fd, VIDIOC_QUERYBUF, &b) < 0) {
-            s_err(err, errlen, "camera %s: buffer %d: %s", dev, i, strerror(errno));
+            shop_errf(err, errlen, "camera %s: buffer %d: %s", dev, i, strerror(errno));
             goto fail;
         }
         self->map[i] = v4l2_mmap(NULL, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd,
                                  b.m.offset);
         if (self->map[i] == MAP_FAILED) {
             self->map[i] = NULL;
-            s_err(err, errlen, "camera %s: mapping buffer %d: %s", dev, i, strerror(errno));
+            shop_errf(err, errlen, "camera %s: mapping buffer %d: %s", dev, i, strerror(errno));
             goto fail;
         }
         self->map_len[i] = b.length;
         if (s_ioctl(self->fd, VIDIOC_QBUF, &b) < 0) {
-            s_err(err, errlen, "camera %s: queueing buffer %d: %s", dev, i, strerror(errno));
+            shop_errf(err, errlen, "camera %s: queueing buffer %d: %s", dev, i, strerror(errno));
             goto fail;
         }
     }
     enum v4l2_buf_type type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
     if (s_ioctl(self->fd, VIDIOC_STREAMON, &type) < 0) {
-        s_err(err, errlen, "camera %s: cannot start streaming (%s)", dev, strerror(errno));
+        shop_errf(err, errlen, "camera %s: cannot start streaming (%s)", dev, strerror(errno));
         goto fail;
     }
     self->streaming = true;
     if (self->capture == VISION_CAPTURE_ON_STILL
         && !(self->trigger = vision_trigger_new(&o.trigger))) {
-        s_err(err, errlen, "camera %s: invalid trigger levels", dev);
+        shop_errf(err, errlen, "camera %s: invalid trigger levels", dev);
         goto fail;
     }
     log_info("camera %s (%s): %dx%d %.4s, pictures %s", dev, (const char *) cap.card, self->w,
@@ -473,7 +460,7 @@ vision_camera_poll(vision_camera_t *self, int timeout_ms, vision_image_t *img, c
     struct pollfd pfd = { .fd = self->fd, .events = POLLIN };
     int pr = poll(&pfd, 1, timeout_ms);
     if (pr < 0 && errno != EINTR) {
-        s_err(err, errlen, "camera %s: %s", self->device, strerror(errno));
+        shop_errf(err, errlen, "camera %s: %s", self->device, strerror(errno));
         return -1;
     }
     if (pr <= 0)
@@ -485,12 +472,12 @@ vision_camera_poll(vision_camera_t *self, int timeout_ms, vision_image_t *img, c
     if (s_ioctl(self->fd, VIDIOC_DQBUF, &b) < 0) {
         if (errno == EAGAIN)
             return 0;
-        s_err(err, errlen, "camera %s: %s (unplugged?)", self->device, strerror(errno));
+        shop_errf(err, errlen, "camera %s: %s (unplugged?)", self->device, strerror(errno));
         return -1;
     }
     int rc = 0;
     if (b.index >= (uint32_t) self->nbuf || b.bytesused > self->map_len[b.index]) {
-        s_err(err, errlen, "camera %s: driver returned an invalid buffer", self->device);
+        shop_errf(err, errlen, "camera %s: driver returned an invalid buffer", self->device);
         return -1;
     }
     char ferr[256];
@@ -507,7 +494,7 @@ vision_camera_poll(vision_camera_t *self, int timeout_ms, vision_image_t *img, c
     }
     if (s_ioctl(self->fd, VIDIOC_QBUF, &b) < 0) {
         vision_image_release(img);
-        s_err(err, errlen, "camera %s: requeueing: %s", self->device, strerror(errno));
+        shop_errf(err, errlen, "camera %s: requeueing: %s", self->device, strerror(errno));
         return -1;
     }
     return rc;

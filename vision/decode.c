@@ -45,20 +45,6 @@
 #include <stb/stb_image.h>
 #pragma GCC diagnostic pop
 
-static void s_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-s_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static const char *
 s_format_name(vision_format_t f)
 {
@@ -101,13 +87,13 @@ s_explain_unknown(const uint8_t *b, size_t n, char *err, size_t errlen)
     for (size_t i = 0; i < SHOP_ARRAY_LEN(known); i++) {
         if (n >= known[i].off + known[i].len
             && memcmp(b + known[i].off, known[i].magic, known[i].len) == 0) {
-            s_err(err, errlen, "unsupported format: %s (JPEG, PNG and BMP are accepted)",
-                  known[i].name);
+            shop_errf(err, errlen, "unsupported format: %s (JPEG, PNG and BMP are accepted)",
+                      known[i].name);
             return;
         }
     }
     if (n >= 2 && b[0] == 'P' && b[1] >= '1' && b[1] <= '7') {
-        s_err(err, errlen, "unsupported format: PNM (JPEG, PNG and BMP are accepted)");
+        shop_errf(err, errlen, "unsupported format: PNM (JPEG, PNG and BMP are accepted)");
         return;
     }
     size_t look = SHOP_MIN(n, (size_t) 512), printable = 0;
@@ -115,7 +101,7 @@ s_explain_unknown(const uint8_t *b, size_t n, char *err, size_t errlen)
         if (isprint(b[i]) || isspace(b[i]) || b[i] >= 0x80)
             printable++;
     if (printable == look) {
-        s_err(err, errlen, "unsupported format: text, not an image");
+        shop_errf(err, errlen, "unsupported format: text, not an image");
         return;
     }
     char hex[3 * 8 + 1] = "";
@@ -123,7 +109,7 @@ s_explain_unknown(const uint8_t *b, size_t n, char *err, size_t errlen)
         snprintf(hex + 3 * i, sizeof hex - 3 * i, "%02x ", b[i]);
     if (hex[0])
         hex[strlen(hex) - 1] = 0;
-    s_err(err, errlen, "unsupported format: not a JPEG, PNG or BMP (starts with %s)", hex);
+    shop_errf(err, errlen, "unsupported format: not a JPEG, PNG or BMP (starts with %s)", hex);
 }
 
 static uint32_t
@@ -162,12 +148,12 @@ s_jpeg_dht_check(const uint8_t *p, size_t n, unsigned *defined, char *err, size_
     size_t i = 0;
     while (i < n) {
         if (n - i < 17) {
-            s_err(err, errlen, "corrupt JPEG: Huffman table header cut short");
+            shop_errf(err, errlen, "corrupt JPEG: Huffman table header cut short");
             return -1;
         }
         unsigned tc = p[i] >> 4, th = p[i] & 15;
         if (tc > 1 || th > 3) {
-            s_err(err, errlen, "corrupt JPEG: Huffman table class %u id %u", tc, th);
+            shop_errf(err, errlen, "corrupt JPEG: Huffman table class %u id %u", tc, th);
             return -1;
         }
         *defined |= 1u << (tc * 4 + th);
@@ -175,11 +161,11 @@ s_jpeg_dht_check(const uint8_t *p, size_t n, unsigned *defined, char *err, size_
         for (size_t k = 1; k <= 16; k++)
             codes += p[i + k];
         if (codes > 256) {
-            s_err(err, errlen, "corrupt JPEG: Huffman table of %zu codes (at most 256)", codes);
+            shop_errf(err, errlen, "corrupt JPEG: Huffman table of %zu codes (at most 256)", codes);
             return -1;
         }
         if (codes > n - i - 17) {
-            s_err(err, errlen, "corrupt JPEG: Huffman table longer than its segment");
+            shop_errf(err, errlen, "corrupt JPEG: Huffman table longer than its segment");
             return -1;
         }
         i += 17 + codes;
@@ -198,7 +184,7 @@ s_jpeg_sos_check(const uint8_t *p, size_t n, bool progressive, unsigned tables, 
                  size_t errlen)
 {
     if (n < 1 || n < 1 + 2 * (size_t) p[0] + 3) {
-        s_err(err, errlen, "corrupt JPEG: short scan header");
+        shop_errf(err, errlen, "corrupt JPEG: short scan header");
         return -1;
     }
     size_t ns = p[0];
@@ -208,11 +194,13 @@ s_jpeg_sos_check(const uint8_t *p, size_t n, bool progressive, unsigned tables, 
     for (size_t k = 0; k < ns; k++) {
         unsigned td = p[2 + 2 * k] >> 4, ta = p[2 + 2 * k] & 15;
         if (need_dc && (td > 3 || !(tables & (1u << td)))) {
-            s_err(err, errlen, "corrupt JPEG: scan uses DC Huffman table %u, never defined", td);
+            shop_errf(err, errlen,
+                      "corrupt JPEG: scan uses DC Huffman table %u, never defined", td);
             return -1;
         }
         if (need_ac && (ta > 3 || !(tables & (1u << (4 + ta))))) {
-            s_err(err, errlen, "corrupt JPEG: scan uses AC Huffman table %u, never defined", ta);
+            shop_errf(err, errlen,
+                      "corrupt JPEG: scan uses AC Huffman table %u, never defined", ta);
             return -1;
         }
     }
@@ -232,7 +220,7 @@ s_jpeg_scan(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h, char *err, siz
         if (i >= n)
             goto truncated;
         if (p[i] != 0xFF) {
-            s_err(err, errlen, "corrupt JPEG: expected a marker at byte %zu", i);
+            shop_errf(err, errlen, "corrupt JPEG: expected a marker at byte %zu", i);
             return -1;
         }
         while (i < n && p[i] == 0xFF)
@@ -242,7 +230,7 @@ s_jpeg_scan(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h, char *err, siz
         uint8_t m = p[i++];
         if (m == 0xD9) {
             if (!have_sof) {
-                s_err(err, errlen, "corrupt JPEG: no frame header");
+                shop_errf(err, errlen, "corrupt JPEG: no frame header");
                 return -1;
             }
             return 0;
@@ -253,14 +241,14 @@ s_jpeg_scan(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h, char *err, siz
             goto truncated;
         size_t len = (size_t) p[i] << 8 | p[i + 1];
         if (len < 2) {
-            s_err(err, errlen, "corrupt JPEG: segment length %zu at byte %zu", len, i);
+            shop_errf(err, errlen, "corrupt JPEG: segment length %zu at byte %zu", len, i);
             return -1;
         }
         if (n - i < len)
             goto truncated;
         if (s_is_sof(m)) {
             if (len < 8) {
-                s_err(err, errlen, "corrupt JPEG: short frame header");
+                shop_errf(err, errlen, "corrupt JPEG: short frame header");
                 return -1;
             }
             *h = (uint32_t) p[i + 3] << 8 | p[i + 4];
@@ -289,7 +277,7 @@ s_jpeg_scan(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h, char *err, siz
         }
     }
 truncated:
-    s_err(err, errlen, "truncated JPEG (no end-of-image marker in %zu bytes)", n);
+    shop_errf(err, errlen, "truncated JPEG (no end-of-image marker in %zu bytes)", n);
     return -1;
 }
 
@@ -299,7 +287,7 @@ s_png_scan(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h, char *err, size
 {
     size_t i = 8;
     if (n < 8 + 8 + 13 + 4 || memcmp(p + 12, "IHDR", 4) != 0 || s_be32(p + 8) != 13) {
-        s_err(err, errlen, n < 33 ? "truncated PNG (%zu bytes, no complete header)"
+        shop_errf(err, errlen, n < 33 ? "truncated PNG (%zu bytes, no complete header)"
                                   : "corrupt PNG: first chunk is not IHDR (%zu bytes)", n);
         return -1;
     }
@@ -308,7 +296,7 @@ s_png_scan(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h, char *err, size
     while (n - i >= 12) {
         uint32_t len = s_be32(p + i);
         if (len > 0x7FFFFFFFu) {
-            s_err(err, errlen, "corrupt PNG: chunk length %u at byte %zu", len, i);
+            shop_errf(err, errlen, "corrupt PNG: chunk length %u at byte %zu", len, i);
             return -1;
         }
         if (memcmp(p + i + 4, "IEND", 4) == 0)
@@ -317,7 +305,7 @@ s_png_scan(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h, char *err, size
             break;
         i += 12 + (size_t) len;
     }
-    s_err(err, errlen, "truncated PNG (no IEND chunk in %zu bytes)", n);
+    shop_errf(err, errlen, "truncated PNG (no IEND chunk in %zu bytes)", n);
     return -1;
 }
 
@@ -326,7 +314,7 @@ static int
 s_bmp_scan(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h, char *err, size_t errlen)
 {
     if (n < 26) {
-        s_err(err, errlen, "truncated BMP (%zu bytes, no complete header)", n);
+        shop_errf(err, errlen, "truncated BMP (%zu bytes, no complete header)", n);
         return -1;
     }
     uint32_t off = s_le32(p + 10), hsz = s_le32(p + 14);
@@ -342,11 +330,11 @@ s_bmp_scan(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h, char *err, size
         bpp = s_le16(p + 28);
         comp = s_le32(p + 30);
     } else {
-        s_err(err, errlen, "corrupt BMP: header size %u", hsz);
+        shop_errf(err, errlen, "corrupt BMP: header size %u", hsz);
         return -1;
     }
     if (sw <= 0 || sh == 0 || sw > UINT32_MAX || llabs(sh) > UINT32_MAX) {
-        s_err(err, errlen, "corrupt BMP: size %lldx%lld", (long long) sw, (long long) sh);
+        shop_errf(err, errlen, "corrupt BMP: size %lldx%lld", (long long) sw, (long long) sh);
         return -1;
     }
     *w = (uint32_t) sw;
@@ -356,8 +344,8 @@ s_bmp_scan(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h, char *err, size
         uint64_t need = (uint64_t) off + row * *h;
         /* overflow-free: w, h < 2^32, bpp <= 32 */
         if (need > n) {
-            s_err(err, errlen, "truncated BMP (%zu bytes, pixel data needs %llu)", n,
-                  (unsigned long long) need);
+            shop_errf(err, errlen, "truncated BMP (%zu bytes, pixel data needs %llu)", n,
+                      (unsigned long long) need);
             return -1;
         }
     }
@@ -418,7 +406,7 @@ vision_decode_mem(const uint8_t *bytes, size_t len, const vision_limits_t *limit
 {
     memset(img, 0, sizeof *img);
     if (channels != 1 && channels != 3) {
-        s_err(err, errlen, "invalid request: %d channels (1 or 3)", channels);
+        shop_errf(err, errlen, "invalid request: %d channels (1 or 3)", channels);
         return -1;
     }
     size_t max_bytes = limits && limits->max_bytes ? limits->max_bytes : VISION_DEFAULT_MAX_BYTES;
@@ -429,11 +417,11 @@ vision_decode_mem(const uint8_t *bytes, size_t len, const vision_limits_t *limit
     max_side = SHOP_MIN(max_side, 1 << 16);
 
     if (!bytes || len == 0) {
-        s_err(err, errlen, "empty input (0 bytes), not an image");
+        shop_errf(err, errlen, "empty input (0 bytes), not an image");
         return -1;
     }
     if (len > max_bytes) {
-        s_err(err, errlen, "input of %zu bytes exceeds limit of %zu bytes", len, max_bytes);
+        shop_errf(err, errlen, "input of %zu bytes exceeds limit of %zu bytes", len, max_bytes);
         return -1;
     }
     vision_format_t fmt = vision_detect_format(bytes, len);
@@ -450,23 +438,23 @@ vision_decode_mem(const uint8_t *bytes, size_t len, const vision_limits_t *limit
     if (rc < 0)
         return -1;
     if (w == 0 || h == 0) {
-        s_err(err, errlen, "corrupt %s: image size %ux%u", s_format_name(fmt), w, h);
+        shop_errf(err, errlen, "corrupt %s: image size %ux%u", s_format_name(fmt), w, h);
         return -1;
     }
     if (w > (uint32_t) max_side || h > (uint32_t) max_side
         || (uint64_t) w * h > max_pixels) {
-        s_err(err, errlen, "image %ux%u exceeds limit (%llu pixels, %d on a side)", w, h,
-              (unsigned long long) max_pixels, max_side);
+        shop_errf(err, errlen, "image %ux%u exceeds limit (%llu pixels, %d on a side)", w, h,
+                  (unsigned long long) max_pixels, max_side);
         return -1;
     }
     int x = 0, y = 0, comp = 0;
     if (!stbi_info_from_memory(bytes, (int) len, &x, &y, &comp)) {
-        s_err(err, errlen, "corrupt %s: %s", s_format_name(fmt), stbi_failure_reason());
+        shop_errf(err, errlen, "corrupt %s: %s", s_format_name(fmt), stbi_failure_reason());
         return -1;
     }
     if ((uint32_t) x != w || (uint32_t) y != h) {
-        s_err(err, errlen, "corrupt %s: header says %ux%u, decoder sees %dx%d",
-              s_format_name(fmt), w, h, x, y);
+        shop_errf(err, errlen, "corrupt %s: header says %ux%u, decoder sees %dx%d",
+                  s_format_name(fmt), w, h, x, y);
         return -1;
     }
     bool alpha = comp == 2 || comp == 4;
@@ -474,12 +462,12 @@ vision_decode_mem(const uint8_t *bytes, size_t len, const vision_limits_t *limit
     int dx = 0, dy = 0, dcomp = 0;
     uint8_t *px = stbi_load_from_memory(bytes, (int) len, &dx, &dy, &dcomp, want);
     if (!px) {
-        s_err(err, errlen, "corrupt %s: %s", s_format_name(fmt), stbi_failure_reason());
+        shop_errf(err, errlen, "corrupt %s: %s", s_format_name(fmt), stbi_failure_reason());
         return -1;
     }
     if (dx != x || dy != y) {
         stbi_image_free(px);
-        s_err(err, errlen, "corrupt %s: size changed while decoding", s_format_name(fmt));
+        shop_errf(err, errlen, "corrupt %s: size changed while decoding", s_format_name(fmt));
         return -1;
     }
     if (alpha) {
@@ -504,13 +492,13 @@ vision_decode_file(const char *path, const vision_limits_t *limits, int channels
     char rerr[256] = "";
     uint8_t *buf = shop_read_file(path, max_bytes, &len, rerr, sizeof rerr);
     if (!buf) {
-        s_err(err, errlen, "%s", rerr[0] ? rerr : strerror(errno));
+        shop_errf(err, errlen, "%s", rerr[0] ? rerr : strerror(errno));
         return -1;
     }
     char derr[256] = "";
     int rc = vision_decode_mem(buf, len, limits, channels, img, derr, sizeof derr);
     free(buf);
     if (rc < 0)
-        s_err(err, errlen, "%s: %s", path, derr);
+        shop_errf(err, errlen, "%s: %s", path, derr);
     return rc;
 }

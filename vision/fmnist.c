@@ -22,20 +22,6 @@ const char *const vision_fmnist_labels[VISION_FMNIST_CLASSES] = {
 #define FMNIST_MAX_ITEMS 1000000
 #define FMNIST_MAX_SIDE 256
 
-static void s_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-s_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Reads exactly len bytes; returns 0, or -1 on a short read or error. */
 static int
 s_read(gzFile f, void *buf, size_t len)
@@ -59,19 +45,19 @@ s_open(const char *path, int ndims, uint32_t *dims, char *err, size_t errlen)
 {
     gzFile f = gzopen(path, "rb");
     if (!f) {
-        s_err(err, errlen, "%s: %s", path, strerror(errno ? errno : ENOENT));
+        shop_errf(err, errlen, "%s: %s", path, strerror(errno ? errno : ENOENT));
         return NULL;
     }
     uint8_t hdr[4 + 4 * 3];
     size_t hlen = 4 + 4 * (size_t) ndims;
     if (s_read(f, hdr, hlen) < 0) {
-        s_err(err, errlen, "%s: truncated idx header", path);
+        shop_errf(err, errlen, "%s: truncated idx header", path);
         gzclose(f);
         return NULL;
     }
     if (hdr[0] != 0 || hdr[1] != 0 || hdr[2] != 0x08 || hdr[3] != ndims) {
-        s_err(err, errlen, "%s: not an idx%d unsigned-byte file (magic %02x%02x%02x%02x)", path,
-              ndims, hdr[0], hdr[1], hdr[2], hdr[3]);
+        shop_errf(err, errlen, "%s: not an idx%d unsigned-byte file (magic %02x%02x%02x%02x)", path,
+                  ndims, hdr[0], hdr[1], hdr[2], hdr[3]);
         gzclose(f);
         return NULL;
     }
@@ -103,12 +89,12 @@ vision_fmnist_load(const char *images_path, const char *labels_path, vision_fmni
         goto fail;
     if (idim[0] == 0 || idim[0] > FMNIST_MAX_ITEMS || idim[1] == 0 || idim[1] > FMNIST_MAX_SIDE
         || idim[2] == 0 || idim[2] > FMNIST_MAX_SIDE) {
-        s_err(err, errlen, "%s: implausible size %u x %u x %u", images_path, idim[0], idim[1],
-              idim[2]);
+        shop_errf(err, errlen, "%s: implausible size %u x %u x %u", images_path, idim[0], idim[1],
+                  idim[2]);
         goto fail;
     }
     if (ldim[0] != idim[0]) {
-        s_err(err, errlen, "%s has %u labels for %u images", labels_path, ldim[0], idim[0]);
+        shop_errf(err, errlen, "%s has %u labels for %u images", labels_path, ldim[0], idim[0]);
         goto fail;
     }
     ds->n = (int) idim[0];
@@ -118,19 +104,19 @@ vision_fmnist_load(const char *images_path, const char *labels_path, vision_fmni
     ds->pixels = xmalloc(npx);
     ds->labels = xmalloc((size_t) ds->n);
     if (s_read(fi, ds->pixels, npx) < 0 || !s_at_end(fi)) {
-        s_err(err, errlen, "%s: expected exactly %zu bytes of pixels after the header",
-              images_path, npx);
+        shop_errf(err, errlen, "%s: expected exactly %zu bytes of pixels after the header",
+                  images_path, npx);
         goto fail;
     }
     if (s_read(fl, ds->labels, (size_t) ds->n) < 0 || !s_at_end(fl)) {
-        s_err(err, errlen, "%s: expected exactly %d labels after the header", labels_path,
-              ds->n);
+        shop_errf(err, errlen, "%s: expected exactly %d labels after the header", labels_path,
+                  ds->n);
         goto fail;
     }
     for (int i = 0; i < ds->n; i++) {
         if (ds->labels[i] >= VISION_FMNIST_CLASSES) {
-            s_err(err, errlen, "%s: label %u of item %d is not a class (0..%d)", labels_path,
-                  ds->labels[i], i, VISION_FMNIST_CLASSES - 1);
+            shop_errf(err, errlen, "%s: label %u of item %d is not a class (0..%d)", labels_path,
+                      ds->labels[i], i, VISION_FMNIST_CLASSES - 1);
             goto fail;
         }
     }
