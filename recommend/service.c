@@ -172,6 +172,20 @@ s_out_str(s_out_t *o, const char *str)
     s_out_raw(o, "\"", 1);
 }
 
+/* Appends ,"id":<the request's id> when the request carried one. */
+static void
+s_out_id(s_out_t *o, json_t *id)
+{
+    if (!id)
+        return;
+    char *idtxt = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (idtxt) {
+        s_out_lit(o, ",\"id\":");
+        s_out_raw(o, idtxt, strlen(idtxt));
+        free(idtxt);
+    }
+}
+
 static char *
 s_reply_results(json_t *id, const char *worker, rec_qkind_t kind, const rec_result_t *res, int n)
 {
@@ -180,14 +194,7 @@ s_reply_results(json_t *id, const char *worker, rec_qkind_t kind, const rec_resu
     s_out_str(&o, worker);
     s_out_lit(&o, ",\"kind\":");
     s_out_str(&o, rec_qkind_name(kind));
-    if (id) {
-        char *idtxt = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (idtxt) {
-            s_out_lit(&o, ",\"id\":");
-            s_out_raw(&o, idtxt, strlen(idtxt));
-            free(idtxt);
-        }
-    }
+    s_out_id(&o, id);
     s_out_lit(&o, ",\"results\":[");
     for (int r = 0; r < n; r++) {
         if (r)
@@ -227,14 +234,7 @@ s_batch(rec_engine_t *engine, const char *worker, json_t *id, json_t *reqs)
     s_out_t o = { 0 };
     s_out_lit(&o, "{\"ok\":true,\"worker\":");
     s_out_str(&o, worker);
-    if (id) {
-        char *idtxt = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (idtxt) {
-            s_out_lit(&o, ",\"id\":");
-            s_out_raw(&o, idtxt, strlen(idtxt));
-            free(idtxt);
-        }
-    }
+    s_out_id(&o, id);
     s_out_lit(&o, ",\"replies\":[");
     for (size_t i = 0; i < json_array_size(reqs); i++) {
         json_t *r = json_array_get(reqs, i);
