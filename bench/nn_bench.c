@@ -315,7 +315,7 @@ s_train_epoch_s(const char *images, const char *labels, int steps, double *cpu_s
     free(im);
     free(lb);
     nn_net_t *net = s_reference_net();
-    nn_data_t d = { x, y, n, { 1, 28, 28 }, NULL, NULL };
+    nn_data_t d = { .x = x, .y = y, .n = n, .shape = { 1, 28, 28 } };
     nn_train_opts_t o;
     nn_train_opts_default(&o);
     o.batch = 128;

@@ -71,10 +71,11 @@ typedef struct {
     uint64_t rng;           /* dropout */
     nn_net_t *net;          /* the net this shard belongs to (for worker threads) */
     const int32_t *labels;  /* training labels of the shard */
+    const float *targets;   /* or soft targets, b x classes (wins over labels) */
     float smoothing;        /* label smoothing */
     float grad_scale;       /* 1 / whole batch size */
     double loss;            /* summed loss of the shard after backward */
-    int correct;            /* top-1 hits of the shard */
+    double correct;         /* top-1 hits of the shard (soft targets: their mass at the top-1) */
 } nn_shard_t;
 
 struct _nn_net_t {
@@ -152,5 +153,7 @@ uint32_t nn_crc32(uint32_t crc, const void *data, size_t len);
  * largest relative error found (params and input), or a negative value on
  * setup failure. */
 double nn_gradcheck(nn_ltype_t type, bool verbose);
+/* The same for the softmax cross-entropy against soft targets (smoothing 0.1). */
+double nn_gradcheck_soft(bool verbose);
 
 #endif

@@ -117,7 +117,9 @@ int nn_dropout(nn_net_t *net, int in, float rate);
 /* Element-wise sum of two layers of the same shape (residual connection). */
 int nn_add(nn_net_t *net, int a, int b);
 /* Softmax with cross-entropy loss, the training target. Its output (what
- * nn_forward returns) is the class probabilities; the input holds the logits. */
+ * nn_forward returns) is the class probabilities; the input holds the logits.
+ * The target of an example is its class label (nn_data_t.y) or a probability
+ * distribution over the classes (nn_data_t.t, "soft targets"). */
 int nn_softmax_xent(nn_net_t *net, int in);
 
 /* Names a layer (<= NN_MAX_NAME - 1 bytes, saved in the model file) so users
@@ -174,14 +176,22 @@ const char *nn_label(const nn_net_t *net, int i);
 typedef void (*nn_augment_fn)(float *x, int n, const nn_shape_t *shape, uint64_t *rng,
                               void *user);
 
-/* A data set: caller-owned arrays, never modified nor freed by nn. */
+/* A data set: caller-owned arrays, never modified nor freed by nn (the
+ * caller may rewrite y or t between epochs, e.g. from the progress hook).
+ * Targets are either hard labels y or soft targets t; t wins when both are
+ * set. Soft targets (e.g. a normalised purchase history, as in Mult-DAE,
+ * Liang et al. 2018) train the softmax towards the distribution itself:
+ * loss = -sum_c t'[c] log p[c] with t' = (1 - s) t + s / classes under label
+ * smoothing s; a one-hot row trains exactly (bit for bit) as its label. */
 typedef struct {
     const float *x;          /* n x shape.c x shape.h x shape.w */
-    const int32_t *y;        /* n class labels in [0, classes) */
+    const int32_t *y;        /* n class labels in [0, classes), or NULL with t */
     int n;
     nn_shape_t shape;        /* must equal the net's input shape */
     nn_augment_fn augment;   /* optional, applied to training batches only */
     void *augment_user;
+    const float *t;          /* or NULL; n x classes soft targets, each row in [0, 1]
+                              * summing to 1 (+-1e-3, checked by nn_train) */
 } nn_data_t;
 
 typedef enum { NN_SGD = 0, NN_ADAMW = 1 } nn_optimizer_t;
@@ -191,7 +201,8 @@ typedef enum { NN_SCHED_CONSTANT = 0, NN_SCHED_COSINE = 1, NN_SCHED_ONECYCLE = 2
 typedef struct {
     int epoch;               /* 1-based */
     float lr;                /* learning rate at the end of the epoch */
-    float loss, acc;         /* training, running mean over the epoch */
+    float loss, acc;         /* training, running mean over the epoch; with soft
+                              * targets acc is the mean target mass at the top-1 class */
     float val_loss, val_acc; /* NAN without validation data */
     double seconds;          /* wall time of the epoch (training + validation) */
     double images_per_s;     /* training throughput */
@@ -234,16 +245,29 @@ typedef struct {
     bool stopped_early;
 } nn_history_t;
 
-/* Trains net on train (labels must be < nn_output_size; the net must end in
- * nn_softmax_xent). hist may be NULL; otherwise the caller frees it with
- * nn_history_free(). Returns 0, or -1 with a message in err. */
+/* Trains net on train (labels must be < nn_output_size, or soft target rows
+ * of nn_output_size floats; the net must end in nn_softmax_xent). hist may be
+ * NULL; otherwise the caller frees it with nn_history_free(). Returns 0, or
+ * -1 with a message in err. */
 int nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
              nn_history_t *hist, char *err, size_t errlen);
 void nn_history_free(nn_history_t *hist);
 
 /* Accuracy of net on data (inference mode), mean loss into *loss if non-NULL.
- * Returns accuracy in [0, 1], or -1 on error. */
+ * Returns accuracy in [0, 1] (soft targets: the mean target mass at the top-1
+ * class, which is the accuracy for one-hot rows), or -1 on error. */
 double nn_evaluate(nn_net_t *net, const nn_data_t *data, double *loss);
+
+/* Softmax cross-entropy against soft targets for a caller's own training
+ * loop (the same formula nn_train uses): logits and targets are n rows of k
+ * floats (each target row a distribution, not checked here); smoothing in
+ * [0, 1) mixes each row with the uniform 1/k. Writes the softmax
+ * probabilities into probs and d(mean loss)/d(logits) (already divided by n)
+ * into grad; either may be NULL (caller's buffers of n x k floats, distinct
+ * from logits and targets). Returns the mean loss over the n rows, or NAN on
+ * bad arguments (NULL logits/targets, n or k < 1, smoothing out of range). */
+double nn_softmax_xent_soft(const float *logits, const float *targets, int n, int k,
+                            float smoothing, float *probs, float *grad);
 
 /* Deterministic generator (splitmix64-seeded xoshiro) for augmentation. */
 uint32_t nn_rand_u32(uint64_t *state);

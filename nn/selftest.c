@@ -79,8 +79,10 @@ s_loss(nn_net_t *net, nn_shard_t *s, uint64_t rng)
     return s->loss / s->b;
 }
 
-double
-nn_gradcheck(nn_ltype_t type, bool verbose)
+/* The gradient check against hard labels or (soft) against random target
+ * distributions, one entry of them zero. */
+static double
+s_gradcheck(nn_ltype_t type, bool soft, bool verbose)
 {
     nn_net_t *net = s_gradcheck_net(type);
     if (!net)
@@ -95,7 +97,17 @@ nn_gradcheck(nn_ltype_t type, bool verbose)
     s.net = net;
     s.b = B;
     int32_t labels[B] = { 0, 2, 1, 2 };
-    s.labels = labels;
+    float targets[B * 3];
+    uint64_t trng = 17;
+    for (int q = 0; q < B; q++) {
+        float *t = targets + q * 3, sum = 0.0f;
+        for (int c = 0; c < 3; c++)
+            sum += t[c] = q == 1 && c == 0 ? 0.0f : 0.1f + nn_rand_float(&trng);
+        for (int c = 0; c < 3; c++)
+            t[c] /= sum;
+    }
+    s.labels = soft ? NULL : labels;
+    s.targets = soft ? targets : NULL;
     s.smoothing = 0.1f;
     s.grad_scale = 1.0f / B;
     uint64_t rng = 99;
@@ -139,11 +151,24 @@ nn_gradcheck(nn_ltype_t type, bool verbose)
         }
     }
     if (verbose)
-        fprintf(stderr, "gradcheck %-15s worst relative error %.2e\n", nn_ltype_name(type), worst);
+        fprintf(stderr, "gradcheck %-15s%s worst relative error %.2e\n", nn_ltype_name(type),
+                soft ? " (soft targets)" : "", worst);
     free(g);
     nn_shard_free(net, &s);
     nn_destroy(&net);
     return worst;
+}
+
+double
+nn_gradcheck(nn_ltype_t type, bool verbose)
+{
+    return s_gradcheck(type, false, verbose);
+}
+
+double
+nn_gradcheck_soft(bool verbose)
+{
+    return s_gradcheck(NN_L_SOFTMAX_XENT, true, verbose);
 }
 
 /* Two classes of 1 x 8 x 8 images: a horizontal or a vertical bar at a
@@ -213,8 +238,9 @@ nn_selftest_learn(nn_optimizer_t opt, bool verbose)
     double acc = -1;
     int calls = 0;
     if (net) {
-        nn_data_t d = { x, y, N, { 1, 8, 8 }, s_flip, &calls };
-        nn_data_t t = { xt, yt, NT, { 1, 8, 8 }, NULL, NULL };
+        nn_data_t d = { .x = x, .y = y, .n = N, .shape = { 1, 8, 8 }, .augment = s_flip,
+                        .augment_user = &calls };
+        nn_data_t t = { .x = xt, .y = yt, .n = NT, .shape = { 1, 8, 8 } };
         nn_train_opts_t o;
         nn_train_opts_default(&o);
         o.epochs = 6;
@@ -404,6 +430,11 @@ nn_test(bool verbose)
             fails++;
             fprintf(stderr, "nn_test: gradient check of %s failed (%.3g)\n", nn_ltype_name(t), e);
         }
+    }
+    double e = nn_gradcheck_soft(verbose);
+    if (e < 0 || e > NN_GRADCHECK_TOL) {
+        fails++;
+        fprintf(stderr, "nn_test: gradient check with soft targets failed (%.3g)\n", e);
     }
     double acc = nn_selftest_learn(NN_SGD, verbose);
     if (acc < NN_LEARN_MIN_ACC) {

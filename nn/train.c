@@ -1,7 +1,8 @@
 /* nn/train.c: the trainer: mini-batches split into shards run by worker
  * threads, gradients summed in a fixed order (so a seed gives the same
  * weights whatever the thread count), SGD with Nesterov momentum or AdamW,
- * cosine / one-cycle schedules, label smoothing, early stopping. */
+ * cosine / one-cycle schedules, hard labels or soft targets, label smoothing,
+ * early stopping. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -74,14 +75,19 @@ s_shard_job(void *arg)
     return NULL;
 }
 
-/* Copies samples idx[0..b) of d into dst, then augments them. */
+/* Copies samples idx[0..b) of d into dst with their labels, or their soft
+ * targets (k floats each) when d has them, then augments the samples. */
 static void
-s_gather(const nn_data_t *d, const int *idx, int b, float *dst, int32_t *labels, uint64_t *rng)
+s_gather(const nn_data_t *d, const int *idx, int b, int k, float *dst, int32_t *labels,
+         float *targets, uint64_t *rng)
 {
     size_t sz = (size_t) d->shape.c * d->shape.h * d->shape.w;
     for (int i = 0; i < b; i++) {
         memcpy(dst + (size_t) i * sz, d->x + (size_t) idx[i] * sz, sz * sizeof(float));
-        labels[i] = d->y[idx[i]];
+        if (d->t)
+            memcpy(targets + (size_t) i * k, d->t + (size_t) idx[i] * k, (size_t) k * sizeof(float));
+        else
+            labels[i] = d->y[idx[i]];
     }
     if (d->augment)
         d->augment(dst, b, &d->shape, rng, d->augment_user);
@@ -90,7 +96,7 @@ s_gather(const nn_data_t *d, const int *idx, int b, float *dst, int32_t *labels,
 double
 nn_evaluate(nn_net_t *net, const nn_data_t *data, double *loss)
 {
-    if (!net || !data || !data->x || !data->y || data->n < 1)
+    if (!net || !data || !data->x || (!data->y && !data->t) || data->n < 1)
         return -1;
     nn_shape_t in = nn_input_shape(net);
     if (in.c != data->shape.c || in.h != data->shape.h || in.w != data->shape.w)
@@ -99,8 +105,7 @@ nn_evaluate(nn_net_t *net, const nn_data_t *data, double *loss)
     size_t sz = (size_t) in.c * in.h * in.w;
     enum { CHUNK = 256 };
     float *out = xmallocarray((size_t) CHUNK * k, sizeof(float));
-    long correct = 0;
-    double total = 0.0;
+    double hits = 0.0, total = 0.0;
     for (int i = 0; i < data->n; i += CHUNK) {
         int b = SHOP_MIN(CHUNK, data->n - i);
         if (nn_forward(net, data->x + (size_t) i * sz, b, out) < 0) {
@@ -109,17 +114,26 @@ nn_evaluate(nn_net_t *net, const nn_data_t *data, double *loss)
         }
         for (int j = 0; j < b; j++) {
             const float *p = out + (size_t) j * k;
+            if (data->t) {
+                /* soft target: cross-entropy, and its mass at the top-1 class */
+                const float *t = data->t + (size_t) (i + j) * k;
+                hits += t[nn_argmax(p, k)];
+                for (int c = 0; c < k; c++)
+                    if (t[c] > 0.0f)
+                        total -= t[c] * log(p[c] > 1e-30f ? p[c] : 1e-30f);
+                continue;
+            }
             int y = data->y[i + j];
             if (y < 0 || y >= k)
                 continue;
-            correct += nn_argmax(p, k) == y;
+            hits += nn_argmax(p, k) == y;
             total -= log(p[y] > 1e-30f ? p[y] : 1e-30f);
         }
     }
     free(out);
     if (loss)
         *loss = total / data->n;
-    return (double) correct / data->n;
+    return hits / data->n;
 }
 
 static void
@@ -138,12 +152,30 @@ static int
 s_check_data(const nn_net_t *net, const nn_data_t *d, const char *what, char *err, size_t errlen)
 {
     nn_shape_t in = nn_input_shape(net);
-    if (!d->x || !d->y || d->n < 1)
+    if (!d->x || (!d->y && !d->t) || d->n < 1)
         return nn_errf(err, errlen, "%s data empty", what);
     if (d->shape.c != in.c || d->shape.h != in.h || d->shape.w != in.w)
         return nn_errf(err, errlen, "%s data is %dx%dx%d, the net takes %dx%dx%d", what,
                        d->shape.c, d->shape.h, d->shape.w, in.c, in.h, in.w);
     int k = nn_output_size(net);
+    if (d->t) {
+        /* each row a probability distribution: a mistake here would train
+         * towards a wrong optimum without any other sign */
+        for (int i = 0; i < d->n; i++) {
+            const float *t = d->t + (size_t) i * k;
+            double sum = 0.0;
+            for (int c = 0; c < k; c++) {
+                if (!(t[c] >= 0.0f && t[c] <= 1.0f))
+                    return nn_errf(err, errlen, "%s target %d of sample %d is %g, not in [0, 1]",
+                                   what, c, i, (double) t[c]);
+                sum += t[c];
+            }
+            if (fabs(sum - 1.0) > 1e-3)
+                return nn_errf(err, errlen, "%s targets of sample %d sum to %g, not 1", what, i,
+                               sum);
+        }
+        return 0;
+    }
     for (int i = 0; i < d->n; i++)
         if (d->y[i] < 0 || d->y[i] >= k)
             return nn_errf(err, errlen, "%s label %d of sample %d not in 0..%d", what, d->y[i],
@@ -183,8 +215,9 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
     for (int i = 0; i < n; i++)
         perm[i] = i;
     nn_data_t val = { 0 };
-    float *val_x = NULL;
+    float *val_x = NULL, *val_t = NULL;
     int32_t *val_y = NULL;
+    int k = nn_output_size(net);
     int n_train = n;
     if (o->val) {
         val = *o->val;
@@ -203,13 +236,21 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
         n_train = n - n_val;
         size_t sz = (size_t) train->shape.c * train->shape.h * train->shape.w;
         val_x = xmallocarray((size_t) n_val * sz, sizeof(float));
-        val_y = xmallocarray((size_t) n_val, sizeof(int32_t));
+        if (train->t)
+            val_t = xmallocarray((size_t) n_val * k, sizeof(float));
+        else
+            val_y = xmallocarray((size_t) n_val, sizeof(int32_t));
         for (int i = 0; i < n_val; i++) {
-            memcpy(val_x + (size_t) i * sz, train->x + (size_t) perm[n_train + i] * sz,
-                   sz * sizeof(float));
-            val_y[i] = train->y[perm[n_train + i]];
+            int j = perm[n_train + i];
+            memcpy(val_x + (size_t) i * sz, train->x + (size_t) j * sz, sz * sizeof(float));
+            if (train->t)
+                memcpy(val_t + (size_t) i * k, train->t + (size_t) j * k,
+                       (size_t) k * sizeof(float));
+            else
+                val_y[i] = train->y[j];
         }
-        val = (nn_data_t) { val_x, val_y, n_val, train->shape, NULL, NULL };
+        val = (nn_data_t) { .x = val_x, .y = val_y, .t = val_t, .n = n_val,
+                            .shape = train->shape };
     }
     bool has_val = val.n > 0;
 
@@ -220,6 +261,7 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
     int rc = -1;
     float *mom = NULL, *vel = NULL, *best_p = NULL, *best_s = NULL;
     int32_t *labels = xmallocarray((size_t) batch, sizeof(int32_t));
+    float *targets = train->t ? xmallocarray((size_t) batch * k, sizeof(float)) : NULL;
     for (int t = 0; t < shards; t++) {
         if (nn_shard_reserve(net, &sh[t], per_shard) < 0) {
             nn_errf(err, errlen, "%s", net->err);
@@ -259,7 +301,8 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
             perm[j] = t;
         }
         double loss_sum = 0.0;
-        long correct = 0, seen = 0;
+        double correct = 0.0;
+        long seen = 0;
         for (long st = 0; st < steps; st++, t_step++) {
             const int *bidx = perm + st * batch;
             int off = 0;
@@ -269,9 +312,11 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
                 uint64_t srng = o->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t) (t_step * MAX_SHARDS + t + 1));
                 nn_splitmix64(&srng);
                 s->labels = labels + off;
+                s->targets = targets ? targets + (size_t) off * k : NULL;
                 s->smoothing = o->label_smoothing;
                 s->grad_scale = 1.0f / (float) batch;
-                s_gather(train, bidx + off, s->b, s->out[net->input], labels + off, &srng);
+                s_gather(train, bidx + off, s->b, k, s->out[net->input], labels + off,
+                         targets ? targets + (size_t) off * k : NULL, &srng);
                 s->rng = srng;   /* dropout continues the stream the augmentation used */
                 off += s->b;
             }
@@ -351,13 +396,13 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
             if (o->verbose >= 2 && shop_now_s() - t_last > 10.0) {
                 t_last = shop_now_s();
                 fprintf(stderr, "  epoch %d step %ld/%ld loss %.4f acc %.4f %.0f img/s\n", ep,
-                        st + 1, steps, loss_sum / seen, (double) correct / seen,
+                        st + 1, steps, loss_sum / seen, correct / seen,
                         seen / (t_last - t0));
             }
         }
         double t_train = shop_now_s() - t0;
         nn_epoch_t e = { .epoch = ep, .lr = lr, .loss = (float) (loss_sum / (seen ? seen : 1)),
-                         .acc = (float) correct / (float) (seen ? seen : 1), .val_loss = NAN,
+                         .acc = (float) (correct / (seen ? seen : 1)), .val_loss = NAN,
                          .val_acc = NAN, .images_per_s = seen / (t_train > 0 ? t_train : 1e-9) };
         if (has_val) {
             double vl = 0.0;
@@ -419,6 +464,7 @@ out:
     for (int t = 0; t < shards; t++)
         nn_shard_free(net, &sh[t]);
     free(labels);
+    free(targets);
     free(mom);
     free(vel);
     free(best_p);
@@ -426,6 +472,7 @@ out:
     free(perm);
     free(val_x);
     free(val_y);
+    free(val_t);
     if (rc < 0 && hist)
         nn_history_free(hist);
     return rc;

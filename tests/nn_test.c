@@ -40,6 +40,189 @@ GRADCHECK_TEST(dropout, NN_L_DROPOUT)
 GRADCHECK_TEST(residual_add, NN_L_ADD)
 GRADCHECK_TEST(softmax_xent, NN_L_SOFTMAX_XENT)
 
+/* Softmax cross-entropy against soft targets, through a net (smoothing 0.1). */
+static void
+test_gradcheck_softmax_xent_soft_targets(void **state)
+{
+    (void) state;
+    double e = nn_gradcheck_soft(false);
+    if (e < 0 || e > NN_GRADCHECK_TOL)
+        nn_gradcheck_soft(true);
+    assert_true(e >= 0.0);
+    assert_true(e <= NN_GRADCHECK_TOL);
+}
+
+/* nn_softmax_xent_soft for a caller's own loop: loss equal to the formula
+ * computed in double, gradient equal to central differences of the loss, with
+ * and without label smoothing; bad arguments give NAN. */
+static void
+test_softmax_xent_soft_function(void **state)
+{
+    (void) state;
+    enum { N = 3, K = 5 };
+    float z[N * K], t[N * K] = { 0.5f, 0.5f, 0, 0, 0,   0.1f, 0.2f, 0.3f, 0.4f, 0,
+                                 0, 0, 0, 0, 1 };
+    float p[N * K], g[N * K];
+    uint64_t rng = 8;
+    for (int i = 0; i < N * K; i++)
+        z[i] = 2.0f * nn_rand_normal(&rng);
+    const float eps_v[2] = { 0.0f, 0.2f };
+    for (int e = 0; e < 2; e++) {
+        float eps = eps_v[e];
+        double loss = nn_softmax_xent_soft(z, t, N, K, eps, p, g);
+        double want = 0.0;
+        for (int q = 0; q < N; q++) {
+            double mx = -INFINITY, sum = 0.0;
+            for (int c = 0; c < K; c++)
+                mx = fmax(mx, z[q * K + c]);
+            for (int c = 0; c < K; c++)
+                sum += exp(z[q * K + c] - mx);
+            for (int c = 0; c < K; c++) {
+                double pc = exp(z[q * K + c] - mx) / sum;
+                assert_float_equal(p[q * K + c], pc, 1e-6);
+                want -= ((1.0 - eps) * t[q * K + c] + eps / K) * log(pc);
+            }
+        }
+        want /= N;
+        assert_float_equal(loss, want, 1e-5 * (1.0 + want));
+        /* same loss without the optional outputs */
+        assert_float_equal(nn_softmax_xent_soft(z, t, N, K, eps, NULL, NULL), loss, 0);
+        for (int i = 0; i < N * K; i++) {
+            float keep = z[i], h = 1e-2f;
+            z[i] = keep + h;
+            double lp = nn_softmax_xent_soft(z, t, N, K, eps, NULL, NULL);
+            z[i] = keep - h;
+            double lm = nn_softmax_xent_soft(z, t, N, K, eps, NULL, NULL);
+            z[i] = keep;
+            double num = (lp - lm) / (2.0 * h);
+            assert_float_equal(g[i], num, 2e-3 * (fabs(num) + 1e-2));
+        }
+    }
+    assert_true(isnan(nn_softmax_xent_soft(NULL, t, N, K, 0.0f, p, g)));
+    assert_true(isnan(nn_softmax_xent_soft(z, NULL, N, K, 0.0f, p, g)));
+    assert_true(isnan(nn_softmax_xent_soft(z, t, 0, K, 0.0f, p, g)));
+    assert_true(isnan(nn_softmax_xent_soft(z, t, N, K, 1.0f, p, g)));
+    assert_true(isnan(nn_softmax_xent_soft(z, t, N, K, NAN, p, g)));
+}
+
+/* Training data for the soft-target tests: noise with a bar in column 3 for
+ * class 1 (clear enough for the small net to separate in a few epochs). */
+static void
+s_column_data(int n, float *x, int32_t *y, float *t)
+{
+    uint64_t rng = 4;
+    for (int i = 0; i < n; i++) {
+        y[i] = (int32_t) (nn_rand_u32(&rng) % 2);
+        for (int p = 0; p < 64; p++)
+            x[i * 64 + p] = nn_rand_normal(&rng) + (y[i] && p % 8 == 3 ? 2.5f : 0.0f);
+        if (t) {
+            t[i * 2] = y[i] ? 0.0f : 1.0f;
+            t[i * 2 + 1] = y[i] ? 1.0f : 0.0f;
+        }
+    }
+}
+
+/* One-hot soft targets train exactly as their labels, label smoothing and
+ * a validation split included: bit-identical model files. */
+static void
+test_soft_onehot_trains_as_labels(void **state)
+{
+    (void) state;
+    enum { N = 256 };
+    float *x = calloc(N * 64, sizeof(float)), *t = calloc(N * 2, sizeof(float));
+    int32_t *y = calloc(N, sizeof(int32_t));
+    s_column_data(N, x, y, t);
+    void *img[2];
+    size_t len[2];
+    for (int soft = 0; soft < 2; soft++) {
+        nn_net_t *net = nn_selftest_small_net(9);
+        assert_non_null(net);
+        nn_data_t d = { .x = x, .y = soft ? NULL : y, .t = soft ? t : NULL, .n = N,
+                        .shape = { 1, 8, 8 } };
+        nn_train_opts_t o;
+        nn_train_opts_default(&o);
+        o.epochs = 2;
+        o.batch = 32;
+        o.label_smoothing = 0.1f;
+        o.val_split = 0.125f;
+        o.verbose = 0;
+        char err[256];
+        assert_int_equal(nn_train(net, &d, &o, NULL, err, sizeof err), 0);
+        img[soft] = nn_save_mem(net, &len[soft], err, sizeof err);
+        assert_non_null(img[soft]);
+        nn_destroy(&net);
+    }
+    assert_int_equal(len[0], len[1]);
+    assert_memory_equal(img[0], img[1], len[0]);
+    free(img[0]);
+    free(img[1]);
+    free(x);
+    free(y);
+    free(t);
+}
+
+/* A net trained on soft targets predicts the distributions themselves:
+ * class 0 samples have target (0.8, 0.2), class 1 samples (0.3, 0.7); the
+ * mean predicted probability per class lands within 0.05 of them, and
+ * nn_evaluate's accuracy is the target mass at the top-1 class. Rows that
+ * are not distributions are refused. */
+static void
+test_soft_targets_learned(void **state)
+{
+    (void) state;
+    enum { N = 1024 };
+    float *x = calloc(N * 64, sizeof(float)), *t = calloc(N * 2, sizeof(float));
+    int32_t *y = calloc(N, sizeof(int32_t));
+    s_column_data(N, x, y, NULL);
+    for (int i = 0; i < N; i++) {
+        t[i * 2] = y[i] ? 0.3f : 0.8f;
+        t[i * 2 + 1] = y[i] ? 0.7f : 0.2f;
+    }
+    nn_net_t *net = nn_selftest_small_net(5);
+    assert_non_null(net);
+    nn_data_t d = { .x = x, .t = t, .n = N, .shape = { 1, 8, 8 } };
+    nn_train_opts_t o;
+    nn_train_opts_default(&o);
+    o.epochs = 20;
+    o.batch = 32;
+    o.verbose = 0;
+    char err[256];
+    assert_int_equal(nn_train(net, &d, &o, NULL, err, sizeof err), 0);
+    float *p = calloc(N * 2, sizeof(float));
+    assert_int_equal(nn_forward(net, x, N, p), 0);
+    double mean1[2] = { 0, 0 };
+    int cnt[2] = { 0, 0 };
+    for (int i = 0; i < N; i++) {
+        mean1[y[i]] += p[i * 2 + 1];
+        cnt[y[i]]++;
+    }
+    printf("# soft targets 0.2 / 0.7 learned as %.3f / %.3f\n", mean1[0] / cnt[0],
+           mean1[1] / cnt[1]);
+    assert_float_equal(mean1[0] / cnt[0], 0.2, 0.05);
+    assert_float_equal(mean1[1] / cnt[1], 0.7, 0.05);
+    double loss, acc = nn_evaluate(net, &d, &loss);
+    /* top-1 right for (nearly) all: mass 0.8 on class 0, 0.7 on class 1 */
+    double ideal = (0.8 * cnt[0] + 0.7 * cnt[1]) / N;
+    printf("# soft-target accuracy %.4f (ideal %.4f), loss %.4f\n", acc, ideal, loss);
+    assert_true(acc > ideal - 0.03 && acc <= ideal + 1e-6);
+    /* entropy of the targets is the floor of the loss */
+    double h = -(cnt[0] * (0.8 * log(0.8) + 0.2 * log(0.2)) + cnt[1] * (0.3 * log(0.3) + 0.7 * log(0.7))) / N;
+    assert_true(loss >= h - 1e-6 && loss < h + 0.05);
+
+    t[5 * 2] = 0.9f;   /* row 5 sums to 1.1 or 1.6 */
+    assert_int_equal(nn_train(net, &d, &o, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "sample 5"));
+    t[5 * 2] = -0.1f;
+    t[5 * 2 + 1] = 1.1f;
+    assert_int_equal(nn_train(net, &d, &o, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not in [0, 1]"));
+    nn_destroy(&net);
+    free(p);
+    free(x);
+    free(y);
+    free(t);
+}
+
 /* The stride-1 shifted-GEMM convolution path, forced on for small channel counts. */
 static void
 test_gradcheck_conv2d_shifted(void **state)
@@ -164,7 +347,7 @@ test_training_deterministic_across_threads(void **state)
     for (int t = 0; t < 2; t++) {
         nn_net_t *net = nn_selftest_small_net(9);
         assert_non_null(net);
-        nn_data_t d = { x, y, N, { 1, 8, 8 }, NULL, NULL };
+        nn_data_t d = { .x = x, .y = y, .n = N, .shape = { 1, 8, 8 } };
         nn_train_opts_t o;
         nn_train_opts_default(&o);
         o.epochs = 2;
@@ -410,7 +593,7 @@ test_builders_reject_bad_arguments(void **state)
     /* training refuses labels out of range */
     float img[784] = { 0 };
     int32_t lab = 12;
-    nn_data_t d = { img, &lab, 1, { 1, 28, 28 }, NULL, NULL };
+    nn_data_t d = { .x = img, .y = &lab, .n = 1, .shape = { 1, 28, 28 } };
     nn_train_opts_t o;
     nn_train_opts_default(&o);
     o.verbose = 0;
@@ -542,6 +725,10 @@ main(void)
         cmocka_unit_test(test_gradcheck_dropout),
         cmocka_unit_test(test_gradcheck_residual_add),
         cmocka_unit_test(test_gradcheck_softmax_xent),
+        cmocka_unit_test(test_gradcheck_softmax_xent_soft_targets),
+        cmocka_unit_test(test_softmax_xent_soft_function),
+        cmocka_unit_test(test_soft_onehot_trains_as_labels),
+        cmocka_unit_test(test_soft_targets_learned),
         cmocka_unit_test(test_small_net_learns_bars_sgd),
         cmocka_unit_test(test_small_net_learns_bars_adamw),
         cmocka_unit_test(test_training_deterministic_across_threads),
