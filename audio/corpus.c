@@ -155,10 +155,54 @@ static const s_named_voice_t s_festival_voices[] = {
     { "kal_diphone", 0, false }, { "cmu_us_slt_arctic_hts", 0, false }, { "ked_diphone", 0, true },
 };
 
+/* Extra training voices (`--extra`): new speakers made from the training
+ * voices of flite and festival by their parameters, and festival's
+ * non-English voices reading English (strong accents). The held-out test
+ * voices (flite rms, festival ked_diphone) are never among them. Two are
+ * validation voices (corpus_voice_is_validation): an unseen festival diphone
+ * voice and an HTS variant with a vocal-tract length no training variant has. */
 typedef struct {
     s_engine_t engine;
-    char name[48];          /* espeak "accent+variant", flite or festival voice name */
-    float f0;
+    const char *base;       /* flite -voice or festival voice_ name */
+    float f0, f0_std;       /* flite and festival diphone intonation targets, Hz (0: the voice's) */
+    float alpha, hts_f0;    /* festival HTS: all-pass constant (0.45 as shipped) and f0 factor */
+} s_extra_voice_t;
+
+static const s_extra_voice_t s_extra_voices[] = {
+    { S_FLITE, "awb", 85, 10, 0, 0 },     { S_FLITE, "awb", 150, 30, 0, 0 },
+    { S_FLITE, "slt", 120, 15, 0, 0 },    { S_FLITE, "slt", 220, 40, 0, 0 },
+    { S_FLITE, "kal16", 80, 8, 0, 0 },    { S_FLITE, "kal16", 150, 30, 0, 0 },
+    { S_FESTIVAL, "kal_diphone", 80, 10, 0, 0 },
+    { S_FESTIVAL, "kal_diphone", 140, 25, 0, 0 },
+    { S_FESTIVAL, "kal_diphone", 185, 35, 0, 0 },
+    { S_FESTIVAL, "cmu_us_slt_arctic_hts", 0, 0, 0.41f, 0.58f },
+    { S_FESTIVAL, "cmu_us_slt_arctic_hts", 0, 0, 0.41f, 0.8f },
+    { S_FESTIVAL, "cmu_us_slt_arctic_hts", 0, 0, 0.49f, 0.58f },
+    { S_FESTIVAL, "cmu_us_slt_arctic_hts", 0, 0, 0.49f, 0.8f },
+    { S_FESTIVAL, "cmu_us_slt_arctic_hts", 0, 0, 0.53f, 0.58f },
+    { S_FESTIVAL, "cmu_us_slt_arctic_hts", 0, 0, 0.53f, 0.8f },
+    { S_FESTIVAL, "cmu_us_slt_arctic_hts", 0, 0, 0.45f, 0.65f },
+    { S_FESTIVAL, "cmu_us_slt_arctic_hts", 0, 0, 0.45f, 1.2f },
+    { S_FESTIVAL, "cmu_us_slt_arctic_hts", 0, 0, 0.37f, 0.65f },   /* validation */
+    { S_FESTIVAL, "lp_diphone", 0, 0, 0, 0 },       /* Italian, female */
+    { S_FESTIVAL, "pc_diphone", 0, 0, 0, 0 },       /* Italian, male: validation */
+    { S_FESTIVAL, "hy_fi_mv_diphone", 0, 0, 0, 0 }, /* Finnish, male */
+    { S_FESTIVAL, "suo_fi_lj_diphone", 0, 0, 0, 0 },/* Finnish, female */
+    { S_FESTIVAL, "upc_ca_ona_hts", 0, 0, 0, 0 },   /* Catalan, female */
+};
+
+/* The extra voices kept for validation, by their stored names. */
+static const char *const s_extra_validation[] = {
+    "pc_diphone", "cmu_us_slt_arctic_hts-a37f65",
+};
+
+typedef struct {
+    s_engine_t engine;
+    char name[48];          /* espeak "accent+variant", flite or festival voice name (+ variant) */
+    char base[48];          /* what the synthesiser is given: name without a variant suffix */
+    float f0;               /* flite: usual mean pitch; extra voices: intonation target (Hz) */
+    float f0_std;           /* extra voices: intonation range (Hz), 0 = the voice's */
+    float alpha, hts_f0;    /* extra HTS voices, 0 = unpatched */
 } s_voice_t;
 
 typedef struct {
@@ -174,20 +218,66 @@ s_voice_add(s_voice_list_t *l, s_engine_t e, const char *name, float f0)
         l->v = xrealloc(l->v, (size_t) l->cap * sizeof *l->v);
     }
     s_voice_t *v = &l->v[l->n++];
+    memset(v, 0, sizeof *v);
     v->engine = e;
     snprintf(v->name, sizeof v->name, "%s", name);
+    snprintf(v->base, sizeof v->base, "%s", name);
     v->f0 = f0;
+}
+
+/* The directory of an installed festival voice in path (len bytes), or false. */
+static bool
+s_festival_dir(const char *voice, char *path, size_t len)
+{
+    static const char *const langs[] = { "english", "us", "italian", "finnish", "catalan" };
+    for (size_t i = 0; i < sizeof langs / sizeof langs[0]; i++) {
+        snprintf(path, len, "/usr/share/festival/voices/%s/%s", langs[i], voice);
+        if (access(path, R_OK) == 0)
+            return true;
+    }
+    return false;
 }
 
 static bool
 s_festival_installed(const char *voice)
 {
     char path[256];
-    snprintf(path, sizeof path, "/usr/share/festival/voices/english/%s", voice);
-    if (access(path, R_OK) == 0)
-        return true;
-    snprintf(path, sizeof path, "/usr/share/festival/voices/us/%s", voice);
-    return access(path, R_OK) == 0;
+    return s_festival_dir(voice, path, sizeof path);
+}
+
+/* The stored name of extra voice x: base, then its settings. */
+static void
+s_extra_name(const s_extra_voice_t *x, char *name, size_t len)
+{
+    if (x->alpha > 0)
+        snprintf(name, len, "%s-a%02df%02d", x->base, (int) lrintf(x->alpha * 100),
+                 (int) lrintf(x->hts_f0 * 100));
+    else if (x->f0 > 0)
+        snprintf(name, len, "%s-f%ds%d", x->base, (int) lrintf(x->f0), (int) lrintf(x->f0_std));
+    else
+        snprintf(name, len, "%s", x->base);
+}
+
+/* The extra training voices that are installed here. */
+static void
+s_voices_extra(s_voice_list_t *out, bool verbose)
+{
+    for (size_t i = 0; i < sizeof s_extra_voices / sizeof s_extra_voices[0]; i++) {
+        const s_extra_voice_t *x = &s_extra_voices[i];
+        if (x->engine == S_FESTIVAL && !s_festival_installed(x->base)) {
+            if (verbose)
+                log_warn("corpus: festival voice %s is not installed, skipped", x->base);
+            continue;
+        }
+        char name[48];
+        s_extra_name(x, name, sizeof name);
+        s_voice_add(out, x->engine, name, x->f0);
+        s_voice_t *v = &out->v[out->n - 1];
+        snprintf(v->base, sizeof v->base, "%s", x->base);
+        v->f0_std = x->f0_std;
+        v->alpha = x->alpha;
+        v->hts_f0 = x->hts_f0;
+    }
 }
 
 /* The voices of a split that are installed here. */
@@ -245,8 +335,12 @@ corpus_voice_is_test(const char *engine, const char *voice)
 bool
 corpus_voice_is_validation(const char *engine, const char *voice)
 {
-    if (!engine || !voice || strcmp(engine, "espeak-ng") != 0
-        || corpus_voice_is_test(engine, voice))
+    if (!engine || !voice || corpus_voice_is_test(engine, voice))
+        return false;
+    for (size_t i = 0; i < sizeof s_extra_validation / sizeof s_extra_validation[0]; i++)
+        if (strcmp(engine, "festival") == 0 && strcmp(voice, s_extra_validation[i]) == 0)
+            return true;
+    if (strcmp(engine, "espeak-ng") != 0)
         return false;
     uint32_t h = 2166136261u;
     for (const char *p = voice; *p; p++)
@@ -613,10 +707,84 @@ s_synth_one(const s_voice_t *v, const s_utt_t *u, const s_job_t *j)
     }
     snprintf(a1, sizeof a1, "duration_stretch=%.3f", 1.0 / u->speed);
     snprintf(a2, sizeof a2, "int_f0_target_mean=%.1f", v->f0 * u->pitch);
-    snprintf(a3, sizeof a3, "%s", v->name);
+    snprintf(a3, sizeof a3, "%s", v->base);
+    if (v->f0_std > 0) {
+        char a4[64];
+        snprintf(a4, sizeof a4, "int_f0_target_stddev=%.1f", v->f0_std);
+        char *argv[] = { "flite", "-voice", a3, "--setf", a1, "--setf", a2, "--setf", a4, "-t",
+                         text, "-o", (char *) j->path, NULL };
+        return s_run(argv);
+    }
     char *argv[] = { "flite", "-voice", a3, "--setf", a1, "--setf", a2, "-t", text, "-o",
                      (char *) j->path, NULL };
     return s_run(argv);
+}
+
+/* Writes to dst a copy of festival's HTS voice model (hts_engine 1.07
+ * .htsvoice: a text header, then [DATA]) with the mel-cepstral all-pass
+ * constant set to alpha (the vocal-tract length the vocoder renders) and
+ * every static log-f0 mean moved by log(f0_factor): a new speaker. Returns
+ * 0, or -1 when the model is not laid out as expected (the voice is then
+ * left out). */
+static int
+s_hts_patch(const char *src, const char *dst, float alpha, float f0_factor)
+{
+    size_t len;
+    char err[256];
+    uint8_t *b = shop_read_file(src, 64u << 20, &len, err, sizeof err);
+    if (!b)
+        return -1;
+    int rc = -1;
+    const char *mark = "[DATA]\n";
+    uint8_t *data = NULL;
+    for (size_t i = 0; !data && i + strlen(mark) <= len && i < 65536; i++)
+        if (memcmp(b + i, mark, strlen(mark)) == 0)
+            data = b + i + strlen(mark);
+    if (!data)
+        goto out;
+    size_t hdr_len = (size_t) (data - b);
+    char *hdr = xmalloc(hdr_len + 1);
+    memcpy(hdr, b, hdr_len);
+    hdr[hdr_len] = 0;
+    char *al = strstr(hdr, "OPTION[MCP]:ALPHA=");
+    char *pos = strstr(hdr, "STREAM_PDF[LF0]:");
+    unsigned long lo, hi;
+    /* the LF0 stream: 1 coefficient, 3 windows, multi-space: per pdf 3
+     * means, 3 variances and a voiced weight, after one count per state */
+    bool ok = al && pos && strstr(hdr, "VECTOR_LENGTH[LF0]:1\n") && strstr(hdr, "NUM_WINDOWS[LF0]:3\n")
+              && strstr(hdr, "IS_MSD[LF0]:1\n") && strstr(hdr, "NUM_STATES:5\n")
+              && sscanf(pos + strlen("STREAM_PDF[LF0]:"), "%lu-%lu", &lo, &hi) == 2 && hi > lo + 20
+              && hdr_len + hi < len;
+    if (ok) {
+        char num[8];
+        snprintf(num, sizeof num, "%.2f", (double) alpha);
+        al += strlen("OPTION[MCP]:ALPHA=");
+        ok = strlen(num) == 4 && al[0] >= '0' && al[0] <= '9' && al[1] == '.' && al[2] && al[3];
+        if (ok)
+            memcpy(b + (al - hdr), num, 4);
+    }
+    if (ok) {
+        uint8_t *p = data + lo;
+        int32_t npdf[5];
+        memcpy(npdf, p, sizeof npdf);
+        long n = 0;
+        for (int k = 0; k < 5; k++)
+            n += npdf[k] > 0 ? npdf[k] : 1L << 40;
+        ok = 20 + n * 28 == (long) (hi - lo + 1);
+        float d = logf(f0_factor);
+        for (long k = 0; ok && k < n; k++) {
+            float m;
+            memcpy(&m, p + 20 + k * 28, sizeof m);
+            m += d;
+            memcpy(p + 20 + k * 28, &m, sizeof m);
+        }
+    }
+    free(hdr);
+    if (ok && shop_write_file_atomic(dst, b, len) == 0)
+        rc = 0;
+out:
+    free(b);
+    return rc;
 }
 
 /* Festival starts slowly (about a second), so its jobs run as one script per
@@ -630,12 +798,38 @@ s_synth_festival(const char *dir, const s_voice_t *v, const s_utt_t *utts, s_job
     FILE *f = fopen(scm, "w");
     if (!f)
         return -1;
-    fprintf(f, "(voice_%s)\n", v->name);
+    fprintf(f, "(voice_%s)\n", v->base);
+    char hts[1024];
+    if (v->alpha > 0) {
+        /* festival loads an HTS model once per voice: one variant per run */
+        char src[512];
+        snprintf(hts, sizeof hts, "%s/tmp/%s.htsvoice", dir, v->name);
+        if (!s_festival_dir(v->base, src, sizeof src - 64)) {
+            fclose(f);
+            return -1;
+        }
+        strcat(src, "/hts/");
+        strcat(src, v->base);
+        strcat(src, ".htsvoice");
+        if (access(hts, R_OK) != 0 && s_hts_patch(src, hts, v->alpha, v->hts_f0) != 0) {
+            log_warn("corpus: cannot make HTS variant %s from %s", v->name, src);
+            fclose(f);
+            return -1;
+        }
+    }
     for (int i = 0; i < n; i++) {
         s_job_t *j = &jobs[idx[i]];
         const s_utt_t *u = &utts[j->utt];
         s_join(u, j->len, text, sizeof text);
         fprintf(f, "(Parameter.set 'Duration_Stretch %.3f)\n", 1.0 / u->speed);
+        if (v->alpha > 0)
+            fprintf(f, "(set! hts_engine_params (list (list \"-m\" \"%s\") (list \"-r\" %.3f)))\n",
+                    hts, (double) u->speed);
+        else if (v->f0 > 0)
+            fprintf(f, "(set! int_lr_params (list (list 'target_f0_mean %.1f) "
+                       "(list 'target_f0_std %.1f) (assoc 'model_f0_mean int_lr_params) "
+                       "(assoc 'model_f0_std int_lr_params)))\n",
+                    (double) (v->f0 * u->pitch), (double) v->f0_std);
         fprintf(f, "(utt.save.wave (utt.synth (Utterance Text \"%s\")) \"%s\" 'riff)\n", text,
                 j->path);
     }
@@ -677,13 +871,13 @@ s_plan_split(corpus_split_t split, double scale, s_rng_t *rng, s_utt_t **utts, i
         s_make_text(rng, CORPUS_KIND_UNKNOWN, 0, &(*utts)[(*n)++]);
 }
 
-/* A random voice: the engine first (espeak-ng 50 %, flite 30 %, festival
- * 20 %, as installed), then a voice of it, so the few flite and festival
- * voices are not drowned by espeak-ng's hundreds of accent + variant pairs. */
+/* A random voice: the engine first (by share: espeak-ng 50 %, flite 30 %,
+ * festival 20 % in the main plan, as installed), then a voice of it, so the
+ * few flite and festival voices are not drowned by espeak-ng's hundreds of
+ * accent + variant pairs. */
 static int
-s_pick_voice(s_rng_t *rng, const s_voice_list_t *l)
+s_pick_voice(s_rng_t *rng, const s_voice_list_t *l, const double share[3])
 {
-    static const double share[3] = { 0.5, 0.3, 0.2 };
     int count[3] = { 0, 0, 0 };
     for (int i = 0; i < l->n; i++)
         count[l->v[i].engine]++;
@@ -751,21 +945,28 @@ corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen)
 {
     double scale = opts->scale > 0 ? opts->scale : 1.0;
     s_voice_list_t voices[2] = { { 0 }, { 0 } };
-    s_voices_for_split(CORPUS_TRAIN, &voices[0], opts->verbose);
-    s_voices_for_split(CORPUS_TEST, &voices[1], opts->verbose);
+    /* the main plan: espeak-ng 50 %, flite 30 %, festival 20 %; the extra
+     * voices (training only) are mostly festival's */
+    static const double share_main[3] = { 0.5, 0.3, 0.2 }, share_extra[3] = { 0, 0.35, 0.65 };
+    if (opts->extra) {
+        s_voices_extra(&voices[0], opts->verbose);
+    } else {
+        s_voices_for_split(CORPUS_TRAIN, &voices[0], opts->verbose);
+        s_voices_for_split(CORPUS_TEST, &voices[1], opts->verbose);
+    }
     s_rng_t rng;
     s_rng_seed(&rng, opts->seed);
 
     /* plan every utterance first, so the texts depend on the seed only */
     s_utt_t *utts = NULL;
     int n_utts = 0, cap = 0;
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < (opts->extra ? 1 : 2); s++) {
         int from = n_utts;
         s_plan_split((corpus_split_t) s, scale, &rng, &utts, &n_utts, &cap);
         for (int i = from; i < n_utts; i++) {
             s_utt_t *u = &utts[i];
             u->split = (corpus_split_t) s;
-            u->voice = s_pick_voice(&rng, &voices[s]);
+            u->voice = s_pick_voice(&rng, &voices[s], opts->extra ? share_extra : share_main);
             u->speed = (float) s_rng_range(&rng, 0.8, 1.25);
             u->pitch = (float) s_rng_range(&rng, 0.75, 1.3);
         }
@@ -791,7 +992,8 @@ corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen)
         goto fail;
     }
 
-    const int chunk = 100;
+    /* the extra plan has many festival voices, each a festival start per chunk */
+    const int chunk = opts->extra ? 400 : 100;
     s_job_t *jobs = xcalloc((size_t) chunk * S_MAX_ITEMS, sizeof *jobs);
     int *fest = xcalloc((size_t) chunk * S_MAX_ITEMS, sizeof *fest);
     uint64_t t0 = shop_now_ns();
@@ -889,6 +1091,15 @@ corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen)
         fprintf(stderr, "\n");
     free(jobs);
     free(fest);
+    for (int i = 0; i < voices[0].n; i++)
+        if (voices[0].v[i].alpha > 0) {
+            char hts[1024];
+            snprintf(hts, sizeof hts, "%s/%s.htsvoice", tmpdir, voices[0].v[i].name);
+            unlink(hts);
+        }
+    char scm[1024];
+    snprintf(scm, sizeof scm, "%s/fest.scm", tmpdir);
+    unlink(scm);
     rmdir(tmpdir);
     free(utts);
     free(voices[0].v);
@@ -921,22 +1132,25 @@ audio_corpus_main(int argc, char **argv)
         { "out", required_argument, NULL, 'o' },  { "seed", required_argument, NULL, 's' },
         { "scale", required_argument, NULL, 'x' }, { "quiet", no_argument, NULL, 'q' },
         { "limit", required_argument, NULL, 'L' }, { "from", required_argument, NULL, 'F' },
+        { "extra", no_argument, NULL, 'X' },
         { "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
     };
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:s:x:L:F:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:s:x:L:F:Xqh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': o.out_dir = optarg; break;
         case 's': o.seed = strtoull(optarg, NULL, 10); break;
         case 'x': o.scale = atof(optarg); break;
         case 'L': o.limit = atoi(optarg); break;
         case 'F': o.from = atoi(optarg); break;
+        case 'X': o.extra = true; break;
         case 'q': o.verbose = false; break;
         default:
             fprintf(stderr, "usage: shop-train audio-corpus --out DIR [--seed N] [--scale X] "
-                            "[--limit N] [--from N] [--quiet]\n  synthesises the keyword-spotting corpus "
-                            "(espeak-ng, flite, festival) into DIR\n");
+                            "[--limit N] [--from N] [--extra] [--quiet]\n  synthesises the keyword-spotting corpus "
+                            "(espeak-ng, flite, festival) into DIR;\n  --extra: training "
+                            "utterances of the extra flite/festival voices only\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -954,12 +1168,17 @@ audio_corpus_main(int argc, char **argv)
 
 /* ================================================================ store */
 
+#define S_MAX_PARTS 8
+
 struct _corpus_t {
-    corpus_clip_t *clips;   /* index, from clips.tsv */
+    corpus_clip_t *clips;   /* index, from the clips.tsv files in order */
+    uint8_t *part;          /* per clip: the directory its audio is in */
     int n;
-    const int16_t *pcm;     /* clips.pcm, mapped read-only */
-    size_t pcm_samples;
-    size_t map_len;
+    struct {
+        const int16_t *pcm; /* clips.pcm, mapped read-only */
+        size_t samples, map_len;
+    } parts[S_MAX_PARTS];
+    int n_parts;
 };
 
 /* Parses one clips.tsv line into c. Returns 0 or -1. */
@@ -1026,19 +1245,24 @@ s_parse_line(char *line, corpus_clip_t *c)
     return 0;
 }
 
-corpus_t *
-corpus_open(const char *dir, char *err, size_t errlen)
+/* Reads the corpus in dir into self as its next part. Returns 0 or -1. */
+static int
+s_open_part(corpus_t *self, const char *dir, char *err, size_t errlen)
 {
     char path[1024];
-    corpus_t *self = xcalloc(1, sizeof *self);
+    if (self->n_parts == S_MAX_PARTS) {
+        s_set_err(err, errlen, "more than %d corpus directories", S_MAX_PARTS);
+        return -1;
+    }
+    int first = self->n, part = self->n_parts;
     snprintf(path, sizeof path, "%s/clips.tsv", dir);
     FILE *f = fopen(path, "r");
     if (!f) {
         s_set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        goto fail;
+        return -1;
     }
     char line[1024];
-    int lineno = 0, cap = 0;
+    int lineno = 0, cap = self->n;
     while (fgets(line, sizeof line, f)) {
         lineno++;
         size_t len = strlen(line);
@@ -1047,26 +1271,27 @@ corpus_open(const char *dir, char *err, size_t errlen)
         else if (!feof(f)) {
             s_set_err(err, errlen, "%s:%d: line too long", path, lineno);
             fclose(f);
-            goto fail;
+            return -1;
         }
         if (lineno == 1) {
             if (strcmp(line, S_TSV_MAGIC) != 0) {
                 s_set_err(err, errlen, "%s: not a shopd speech corpus", path);
                 fclose(f);
-                goto fail;
+                return -1;
             }
             continue;
         }
         if (self->n == cap) {
             cap = cap ? 2 * cap : 1024;
             self->clips = xrealloc(self->clips, (size_t) cap * sizeof *self->clips);
+            self->part = xrealloc(self->part, (size_t) cap);
         }
         if (s_parse_line(line, &self->clips[self->n]) != 0) {
             s_set_err(err, errlen, "%s:%d: malformed clip line", path, lineno);
             fclose(f);
-            goto fail;
+            return -1;
         }
-        self->n++;
+        self->part[self->n++] = (uint8_t) part;
     }
     fclose(f);
     snprintf(path, sizeof path, "%s/clips.pcm", dir);
@@ -1076,30 +1301,50 @@ corpus_open(const char *dir, char *err, size_t errlen)
         s_set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
-        goto fail;
+        return -1;
     }
-    self->pcm_samples = (size_t) st.st_size / 2;
+    self->n_parts++;
+    self->parts[part].samples = (size_t) st.st_size / 2;
     if (st.st_size > 0) {
         void *m = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m == MAP_FAILED) {
             s_set_err(err, errlen, "cannot map %s: %s", path, strerror(errno));
             close(fd);
-            goto fail;
+            return -1;
         }
-        self->pcm = m;
-        self->map_len = (size_t) st.st_size;
+        self->parts[part].pcm = m;
+        self->parts[part].map_len = (size_t) st.st_size;
     }
     close(fd);
-    for (int i = 0; i < self->n; i++)
-        if (self->clips[i].offset > self->pcm_samples
-            || (size_t) self->clips[i].n > self->pcm_samples - self->clips[i].offset) {
-            s_set_err(err, errlen, "%s: clip %d lies beyond the end of the audio", dir, i);
-            goto fail;
+    for (int i = first; i < self->n; i++)
+        if (self->clips[i].offset > self->parts[part].samples
+            || (size_t) self->clips[i].n > self->parts[part].samples - self->clips[i].offset) {
+            s_set_err(err, errlen, "%s: clip %d lies beyond the end of the audio", dir, i - first);
+            return -1;
         }
+    return 0;
+}
+
+corpus_t *
+corpus_open(const char *dir, char *err, size_t errlen)
+{
+    corpus_t *self = xcalloc(1, sizeof *self);
+    char *list = xstrdup(dir), *save = NULL;
+    bool any = false;
+    for (char *d = strtok_r(list, ",", &save); d; d = strtok_r(NULL, ",", &save)) {
+        any = true;
+        if (s_open_part(self, d, err, errlen) != 0) {
+            free(list);
+            corpus_destroy(&self);
+            return NULL;
+        }
+    }
+    free(list);
+    if (!any) {
+        s_set_err(err, errlen, "no corpus directory given");
+        corpus_destroy(&self);
+    }
     return self;
-fail:
-    corpus_destroy(&self);
-    return NULL;
 }
 
 void
@@ -1108,9 +1353,11 @@ corpus_destroy(corpus_t **self_p)
     if (!self_p || !*self_p)
         return;
     corpus_t *self = *self_p;
-    if (self->pcm)
-        munmap((void *) self->pcm, self->map_len);
+    for (int i = 0; i < self->n_parts; i++)
+        if (self->parts[i].pcm)
+            munmap((void *) self->parts[i].pcm, self->parts[i].map_len);
     free(self->clips);
+    free(self->part);
     free(self);
     *self_p = NULL;
 }
@@ -1133,7 +1380,7 @@ corpus_clip_pcm(const corpus_t *self, int i, float *out)
     const corpus_clip_t *c = corpus_clip(self, i);
     if (!c)
         return -1;
-    const int16_t *p = self->pcm + c->offset;
+    const int16_t *p = self->parts[self->part[i]].pcm + c->offset;
     for (int k = 0; k < c->n; k++)
         out[k] = (float) p[k] / 32768.f;
     return 0;
@@ -1511,6 +1758,17 @@ corpus_test(bool verbose)
     }
     S_CHECK(n_val > n_var / 20 && n_val < n_var / 5);
     S_CHECK(!corpus_voice_is_validation("flite", "slt"));
+    /* the extra voices: never a test voice by name, two of them validation */
+    int n_extra_val = 0;
+    for (size_t i = 0; i < sizeof s_extra_voices / sizeof s_extra_voices[0]; i++) {
+        char name[48];
+        s_extra_name(&s_extra_voices[i], name, sizeof name);
+        const char *eng = s_engine_names[s_extra_voices[i].engine];
+        S_CHECK(!corpus_voice_is_test(eng, name) && strcmp(s_extra_voices[i].base, "rms") != 0
+                && strcmp(s_extra_voices[i].base, "ked_diphone") != 0);
+        n_extra_val += corpus_voice_is_validation(eng, name);
+    }
+    S_CHECK(n_extra_val == 2 && corpus_voice_is_validation("festival", "pc_diphone"));
 
     /* store round trip: a tone "command" and a noise "unknown" clip */
     s_writer_t w;
@@ -1568,6 +1826,17 @@ corpus_test(bool verbose)
     S_CHECK(s_writer_add(&w, &cu, a, 4000) == 0 && s_writer_close(&w) == 0);
     c = corpus_open(dir, err, sizeof err);
     S_CHECK(c != NULL && corpus_count(c) == 3 && corpus_clip(c, 2)->offset == 24000);
+
+    /* several directories read as one: indices run on, audio from each */
+    corpus_destroy(&c);
+    char two[2 * sizeof dir + 2];
+    snprintf(two, sizeof two, "%s,%s", dir, dir);
+    c = corpus_open(two, err, sizeof err);
+    S_CHECK(c != NULL && corpus_count(c) == 6 && corpus_clip(c, 3)->n == 16000
+            && corpus_clip_pcm(c, 3, b) == 0 && fabsf(b[40] - a[40]) < 1e-4f);
+    corpus_destroy(&c);
+    c = corpus_open(",", err, sizeof err);
+    S_CHECK(c == NULL);
 
     /* a damaged index is refused with the line number */
     corpus_destroy(&c);

@@ -70,6 +70,10 @@ typedef struct {
     int from;                 /* > 0: start at this utterance of the plan and append
                                * to the corpus in out_dir, which must hold exactly
                                * the utterances before it (continues a --limit run) */
+    bool extra;               /* the extra plan instead: training utterances of the
+                               * extra voices only (new flite and festival speakers
+                               * made by their parameters, festival's non-English
+                               * voices), for a second corpus read with the first */
     bool verbose;             /* progress on stderr */
 } corpus_gen_opts_t;
 
@@ -78,7 +82,7 @@ typedef struct {
  * warning). Returns 0, or -1 with a message in err. */
 int corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen);
 
-/* `shop-train audio-corpus --out DIR [--seed N] [--scale X] [--limit N] [--from N] [--quiet]`. */
+/* `shop-train audio-corpus --out DIR [--seed N] [--scale X] [--limit N] [--from N] [--extra] [--quiet]`. */
 int audio_corpus_main(int argc, char **argv);
 
 /* True when voice (engine + name) is one of the held-out test voices. */
@@ -86,17 +90,20 @@ bool corpus_voice_is_test(const char *engine, const char *voice);
 
 /* True when a training-split voice belongs to the validation voices: a
  * fixed tenth of the training espeak-ng voices (by a hash of engine and
- * name), which training never sees and which choose epochs, thresholds and
- * designs; flite and festival have too few voices to hold one out. False
- * for test voices. */
+ * name) and two of the extra festival voices (pc_diphone, an unseen
+ * diphone voice, and the HTS variant cmu_us_slt_arctic_hts-a37f65), which
+ * training never sees and which choose epochs, thresholds and designs.
+ * False for test voices. */
 bool corpus_voice_is_validation(const char *engine, const char *voice);
 
 /* ------------------------------------------------------------ store */
 
 typedef struct _corpus_t corpus_t;
 
-/* Opens the corpus in dir. Returns it (free with corpus_destroy) or NULL
- * with a message in err. Every line and range is checked. */
+/* Opens the corpus in dir, or several read as one when dir is a
+ * comma-separated list ("v2,v3": clip indices run on from one to the next).
+ * Returns it (free with corpus_destroy) or NULL with a message in err.
+ * Every line and range is checked. */
 corpus_t *corpus_open(const char *dir, char *err, size_t errlen);
 void corpus_destroy(corpus_t **self_p);
 
