@@ -10,3 +10,5 @@ include $(srcdir)/fuzz/ipc.mk
 ## reliability: `make fuzz` runner rules and smoke run, and the issue-8 tests
 include $(srcdir)/fuzz/all.mk
 include $(srcdir)/tests/rel_local.mk
+## the downstream patch of stb_image that vision/decode.c is built against
+include $(srcdir)/vision/stb.mk

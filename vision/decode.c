@@ -42,7 +42,9 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
 #pragma GCC diagnostic ignored "-Wunused-but-set-variable"
-#include <stb/stb_image.h>
+/* the system's stb_image.h with our guard applied by the build
+ * (vision/stb_image-shift.patch, vision/stb.mk) */
+#include "vision/stb_image_patched.h"
 #pragma GCC diagnostic pop
 
 static const char *
