@@ -199,6 +199,107 @@ test_output_is_normalised_and_centred(void **state)
     vision_prep_destroy(&prep);
 }
 
+/* The resampling as first written, pixel by pixel: each pixel of the crop
+ * adds |gray - bg| times its exact overlap to every output cell it covers,
+ * then rows are merged the same way; the product box and background come
+ * from vision_prep_run's info. Writes the 0..255 levels vision_prep_run_u8
+ * would (stretch included) as floats. */
+static void
+s_reference(const vision_image_t *img, const vision_prep_info_t *in, int n, float *acc)
+{
+    int w = img->w, cw = in->x1 - in->x0, ch = in->y1 - in->y0;
+    double k = (double) n / (double) (cw > ch ? cw : ch);
+    double offx = ((double) n - cw * k) / 2.0, offy = ((double) n - ch * k) / 2.0;
+    float *rows = calloc((size_t) ch * (size_t) n, sizeof(float));
+    memset(acc, 0, (size_t) n * (size_t) n * sizeof(float));
+    for (int y = 0; y < ch; y++)
+        for (int x = 0; x < cw; x++) {
+            size_t i = (size_t) (in->y0 + y) * (size_t) w + (size_t) (in->x0 + x);
+            const uint8_t *p = img->px + i * (size_t) img->channels;
+            int g = img->channels == 1 ? p[0] : (299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000;
+            float v = (float) abs(g - in->bg);
+            double a = offx + x * k, b = a + k;
+            for (int c = (int) floor(a) < 0 ? 0 : (int) floor(a); c < (int) ceil(b) && c < n; c++) {
+                double lo = a > c ? a : c, hi = b < c + 1 ? b : c + 1;
+                if (hi > lo)
+                    rows[(size_t) y * (size_t) n + (size_t) c] += (float) (hi - lo) * v;
+            }
+        }
+    for (int y = 0; y < ch; y++) {
+        double a = offy + y * k, b = a + k;
+        for (int r = (int) floor(a) < 0 ? 0 : (int) floor(a); r < (int) ceil(b) && r < n; r++) {
+            double lo = a > r ? a : r, hi = b < r + 1 ? b : r + 1;
+            if (hi <= lo)
+                continue;
+            for (int c = 0; c < n; c++)
+                acc[r * n + c] += (float) (hi - lo) * rows[(size_t) y * (size_t) n + (size_t) c];
+        }
+    }
+    free(rows);
+    float vmax = 0;
+    for (int i = 0; i < n * n; i++)
+        vmax = acc[i] > vmax ? acc[i] : vmax;
+    if (vmax >= 8.0f)
+        for (int i = 0; i < n * n; i++)
+            acc[i] *= 255.0f / vmax;
+}
+
+/* vision_prep_run resamples rows in registers, several at a time, with the
+ * overlaps computed once per column: it must give the pixel-by-pixel sums to
+ * the bit, for gray and RGB photos larger and smaller than the input. */
+static void
+test_fast_resampling_equals_pixel_by_pixel(void **state)
+{
+    (void) state;
+    vision_prep_spec_t spec = { 28, 0.2860f, 0.3530f };
+    vision_prep_t *prep = vision_prep_new(&spec);
+    uint32_t seed = 7;
+    int checked = 0;
+    for (int t = 0; t < 400; t++) {
+        seed = seed * 1664525u + 1013904223u;
+        /* mostly small images (both directions of resampling), a few large */
+        int big = t % 40 == 0;
+        int w = big ? 900 + (int) (seed >> 8) % 400 : 1 + (int) (seed >> 8) % 70;
+        seed = seed * 1664525u + 1013904223u;
+        int h = big ? 600 + (int) (seed >> 8) % 400 : 1 + (int) (seed >> 8) % 70;
+        int chans = t % 2 ? 3 : 1;
+        vision_image_t img;
+        assert_int_equal(vision_image_alloc(&img, w, h, chans), 0);
+        uint8_t bgv = (uint8_t) (seed >> 24);
+        for (size_t i = 0; i < (size_t) w * h * chans; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            img.px[i] = (uint8_t) (bgv + (int) (seed >> 29) - 4);
+        }
+        /* a random product: a box of random levels */
+        int x0 = (int) (seed >> 4) % w, y0 = (int) (seed >> 12) % h;
+        for (int y = y0; y < h && y < y0 + h / 2 + 1; y++)
+            for (int x = x0; x < w && x < x0 + w / 3 + 1; x++)
+                for (int c = 0; c < chans; c++) {
+                    seed = seed * 1664525u + 1013904223u;
+                    img.px[((size_t) y * w + x) * chans + c] = (uint8_t) (seed >> 24);
+                }
+        uint8_t out8[784];
+        float out[784], ref[784];
+        vision_prep_info_t info;
+        assert_int_equal(vision_prep_run(prep, &img, out, &info), 0);
+        assert_int_equal(vision_prep_run_u8(prep, &img, out8, &info), 0);
+        if (!info.empty) {
+            s_reference(&img, &info, 28, ref);
+            for (int i = 0; i < 784; i++) {
+                float v = ref[i] < 0.0f ? 0.0f : ref[i] > 255.0f ? 255.0f : ref[i];
+                float want = (v / 255.0f - spec.mean) * (1.0f / spec.std);
+                if (memcmp(&want, &out[i], sizeof want) != 0)
+                    fail_msg("%dx%dx%d, cell %d: %.9g, pixel by pixel %.9g", w, h, chans, i,
+                             (double) out[i], (double) want);
+            }
+            checked++;
+        }
+        vision_image_release(&img);
+    }
+    assert_true(checked > 300);
+    vision_prep_destroy(&prep);
+}
+
 int
 main(void)
 {
@@ -210,6 +311,7 @@ main(void)
         cmocka_unit_test(test_output_is_normalised_and_centred),
         cmocka_unit_test(test_light_and_dark_backgrounds_agree),
         cmocka_unit_test(test_4000x3000_photo_matches_small_one),
+        cmocka_unit_test(test_fast_resampling_equals_pixel_by_pixel),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
