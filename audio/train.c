@@ -88,18 +88,35 @@ s_label_at(const corpus_clip_t *c, int t)
     return VOCAB_UNKNOWN;
 }
 
-/* Picks the examples of one set (val = validation voices) from the corpus.
+/* Picks the examples of one set (val = validation voices) from the corpus;
+ * training leaves out the voices named in skip.
  * between > 0 (time-order heads only): that many windows per command clip
  * and copy, on average, at random places, labelled by s_label_at, so the
  * model learns not to fire mid-word, between words or long after one. */
+/* True when voice is one of the comma-separated names in list (NULL: none). */
+static bool
+s_in_list(const char *list, const char *voice)
+{
+    size_t n = strlen(voice);
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t) (e - p) : strlen(p);
+        if (len == n && strncmp(p, voice, n) == 0)
+            return true;
+        p = e ? e + 1 : NULL;
+    }
+    return false;
+}
+
 static void
-s_collect(const corpus_t *corpus, bool val, int copies, float between, corpus_mixer_t *rng,
-          s_list_t *out)
+s_collect(const corpus_t *corpus, bool val, int copies, float between, const char *skip,
+          corpus_mixer_t *rng, s_list_t *out)
 {
     int n_speech = 0;
     for (int i = 0; i < corpus_count(corpus); i++) {
         const corpus_clip_t *c = corpus_clip(corpus, i);
-        if (c->split != CORPUS_TRAIN || corpus_voice_is_validation(c->engine, c->voice) != val)
+        if (c->split != CORPUS_TRAIN || corpus_voice_is_validation(c->engine, c->voice) != val
+            || (!val && s_in_list(skip, c->voice)))
             continue;
         for (int k = 0; k < copies; k++) {
             if (c->kind == CORPUS_KIND_UNKNOWN) {
@@ -510,7 +527,10 @@ s_usage(void)
             "usage: shop-train audio --corpus DIR [--out models/kws.nn] [--epochs N] [--copies K]\n"
             "                        [--channels C] [--blocks B] [--head time|pool] [--between X]\n"
             "                        [--batch B] [--lr X] [--seed N] [--threads T] [--limit N]\n"
-            "                        [--thr-min X] [--stride S] [--calibrate MODEL]\n"
+            "                        [--thr-min X] [--stride S] [--skip-voices V1,V2]\n"
+            "                        [--calibrate MODEL]\n"
+            "  DIR may list several corpora (v2,v3); --skip-voices leaves those\n"
+            "  training voices out (to measure what they bring);\n"
             "  trains the keyword-spotting DS-CNN on the synthetic corpus made by\n"
             "  `shop-train audio-corpus`; K noisy copies of every word (default 2);\n"
             "  X windows at random places of each command clip (time head; default 1);\n"
@@ -523,7 +543,7 @@ s_usage(void)
 int
 audio_train_main(int argc, char **argv)
 {
-    const char *corpus_dir = NULL, *out = "models/kws.nn", *calibrate = NULL;
+    const char *corpus_dir = NULL, *out = "models/kws.nn", *calibrate = NULL, *skip = NULL;
     int epochs = 12, copies = 2, channels = 64, blocks = 4, batch = 128, threads = 2, limit = 0;
     int stride = 3;
     kws_head_t head = KWS_HEAD_TIME;
@@ -538,12 +558,12 @@ audio_train_main(int argc, char **argv)
         { "limit", required_argument, NULL, 'L' },  { "help", no_argument, NULL, 'h' },
         { "calibrate", required_argument, NULL, 'T' }, { "head", required_argument, NULL, 'H' },
         { "between", required_argument, NULL, 'W' }, { "thr-min", required_argument, NULL, 'M' },
-        { "stride", required_argument, NULL, 'S' },
+        { "stride", required_argument, NULL, 'S' }, { "skip-voices", required_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:H:W:M:S:h", longopts, NULL))
+    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:H:W:M:S:V:h", longopts, NULL))
            != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
@@ -565,6 +585,7 @@ audio_train_main(int argc, char **argv)
         case 'W': between = strtof(optarg, NULL); break;
         case 'M': thr_min = strtof(optarg, NULL); break;
         case 'S': stride = atoi(optarg); break;
+        case 'V': skip = optarg; break;
         default: s_usage(); return ch == 'h' ? 0 : 2;
         }
     }
@@ -591,8 +612,8 @@ audio_train_main(int argc, char **argv)
      * 600 ms ago: windows between words would contradict the word windows */
     if (head == KWS_HEAD_POOL)
         between = 0;
-    s_collect(corpus, false, copies, between, pick, &tr);
-    s_collect(corpus, true, 2, between, pick, &va);
+    s_collect(corpus, false, copies, between, skip, pick, &tr);
+    s_collect(corpus, true, 2, between, skip, pick, &va);
     corpus_mixer_destroy(&pick);
     if (limit > 0 && tr.n > limit)
         tr.n = limit;
@@ -692,17 +713,18 @@ audio_train_main(int argc, char **argv)
     s_calibrate(net, &dva, thr_min, thr);
     if (kws_net_set_meta(net, &fc, mean, std, thr, stride) != 0)
         goto done;
-    char prov[768];
+    char prov[1024];
     time_t now = time(NULL);
     char when[32];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     snprintf(prov, sizeof prov,
              "shop-train audio --corpus %s --epochs %d --copies %d --channels %d --blocks %d "
-             "--head %s --between %g --batch %d --lr %g --seed %llu --thr-min %g --stride %d; "
+             "--head %s --between %g --batch %d --lr %g --seed %llu --thr-min %g --stride %d%s%s; "
              "%d train / %d val windows; val_acc %.4f; %.0f s features, %.0f s training; %s",
              corpus_dir, epochs, copies, channels, blocks, head == KWS_HEAD_TIME ? "time" : "pool",
              (double) between, batch, (double) lr, (unsigned long long) seed, (double) thr_min,
-             stride, tr.n, va.n, val_acc, render_s, train_s, when);
+             stride, skip ? " --skip-voices " : "", skip ? skip : "", tr.n, va.n, val_acc,
+             render_s, train_s, when);
     nn_meta_set(net, "provenance", prov);
     if (nn_save(net, out, err, sizeof err) != 0) {
         fprintf(stderr, "shop-train audio: %s\n", err);
