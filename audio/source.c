@@ -193,7 +193,14 @@ audio_source_decode_mem_info(const void *bytes, size_t len,
         goto out;
     }
 
-    size_t cap = sfi.frames != SF_COUNT_MAX ? (size_t) sfi.frames : S_CHUNK, got = 0;
+    /* the first buffer is sized by what the bytes can hold, not by the
+     * header: uncompressed audio has at least one byte per frame, so a
+     * forged frame count (up to the time limit: 46 MB at 384 kHz for 30 s)
+     * behind a few bytes costs no large allocation; compressed audio can
+     * hold more and the loop below grows the buffer */
+    size_t cap = SHOP_MIN(len + S_CHUNK, max_frames), got = 0;
+    if (sfi.frames != SF_COUNT_MAX)
+        cap = SHOP_MIN(cap, (size_t) sfi.frames);
     mono = xmallocarray(cap, sizeof(float));
     chunk = xmallocarray((size_t) S_CHUNK * (size_t) sfi.channels, sizeof(float));
     for (;;) {
