@@ -194,6 +194,96 @@ s_time_forward(nn_net_t *net, int batch, int reps, double *wall_ms, double *cpu_
     free(out);
 }
 
+/* One 3x3 stride-1 pad-1 conv, C -> K at H x W, with BN and ReLU; Winograd
+ * or the direct path (shifted GEMMs or im2col) as asked. */
+static nn_net_t *
+s_conv_net(int C, int K, int H, int W, bool wino)
+{
+    int keep = nn_conv_wino_min_c;
+    nn_conv_wino_min_c = wino ? 1 : 1 << 30;
+    nn_net_t *net = nn_new(1);
+    int x = nn_input(net, (nn_shape_t) { C, H, W });
+    x = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, x, K, 3, 3, 1, 1, 1, 1, false)));
+    x = nn_softmax_xent(net, nn_dense(net, nn_global_avgpool(net, x), 2));
+    nn_conv_wino_min_c = keep;
+    if (x < 0)
+        nn_destroy(&net);
+    else
+        nn_set_threads(net, 1);
+    return net;
+}
+
+/* Thread CPU seconds of one training step (forward and backward) of shard s. */
+static double
+s_step_cpu(nn_net_t *net, nn_shard_t *s)
+{
+    double t = s_cpu_s();
+    nn_shard_forward_train(net, s);
+    nn_shard_backward(net, s);
+    return s_cpu_s() - t;
+}
+
+/* Winograd against the direct path on one conv layer, one thread, CPU time
+ * per call interleaved (same machine state for both): inference at batch b
+ * and a training step (forward + backward) at batch b. */
+static int
+s_convcmp(int C, int K, int H, int W, int b, int reps)
+{
+    nn_net_t *net[2] = { s_conv_net(C, K, H, W, false), s_conv_net(C, K, H, W, true) };
+    if (!net[0] || !net[1])
+        return -1;
+    size_t isz = (size_t) C * H * W;
+    float *x = xmallocarray((size_t) b * isz, sizeof(float));
+    s_fill(x, (size_t) b * isz, 5);
+    nn_shard_t sh[2];
+    memset(sh, 0, sizeof sh);
+    int32_t *labels = xcalloc((size_t) b, sizeof(int32_t));
+    for (int i = 0; i < 2; i++) {
+        nn_forward(net[i], x, b, NULL);
+        if (nn_shard_reserve(net[i], &sh[i], b) < 0)
+            return -1;
+        sh[i].net = net[i];
+        sh[i].b = b;
+        sh[i].labels = labels;
+        sh[i].grad_scale = 1.0f / (float) b;
+        memcpy(sh[i].out[net[i]->input], x, (size_t) b * isz * sizeof(float));
+        s_step_cpu(net[i], &sh[i]);
+    }
+    double *inf[2], *trn[2], *ri = xmallocarray((size_t) reps, sizeof(double)),
+                              *rt = xmallocarray((size_t) reps, sizeof(double));
+    for (int i = 0; i < 2; i++) {
+        inf[i] = xmallocarray((size_t) reps, sizeof(double));
+        trn[i] = xmallocarray((size_t) reps, sizeof(double));
+    }
+    for (int r = 0; r < reps; r++) {
+        for (int i = 0; i < 2; i++) {
+            double t = s_cpu_s();
+            nn_forward(net[i], x, b, NULL);
+            inf[i][r] = s_cpu_s() - t;
+            trn[i][r] = s_step_cpu(net[i], &sh[i]);
+        }
+        ri[r] = inf[0][r] / inf[1][r];
+        rt[r] = trn[0][r] / trn[1][r];
+    }
+    double mf = 2.0 * 9.0 * C * K * H * W * b / 1e6;
+    double di = s_median(inf[0], reps), wi = s_median(inf[1], reps);
+    printf("convcmp %dx%d@%dx%d b%d: inference direct %.1f us wino %.1f us (%.0f / %.0f GFLOPS "
+           "direct-equivalent) speedup %.2f | train step direct %.1f us wino %.1f us speedup %.2f\n",
+           C, K, H, W, b, di * 1e6, wi * 1e6, mf / di / 1e3, mf / wi / 1e3, s_median(ri, reps),
+           s_median(trn[0], reps) * 1e6, s_median(trn[1], reps) * 1e6, s_median(rt, reps));
+    for (int i = 0; i < 2; i++) {
+        free(inf[i]);
+        free(trn[i]);
+        nn_shard_free(net[i], &sh[i]);
+        nn_destroy(&net[i]);
+    }
+    free(ri);
+    free(rt);
+    free(labels);
+    free(x);
+    return 0;
+}
+
 /* "ref" is the reference net; anything else a model file. NULL on error. */
 static nn_net_t *
 s_net(const char *spec)
@@ -356,12 +446,17 @@ main(int argc, char **argv)
     nn_blas_ensure_fast_path(argv);
     if (argc < 2) {
         fprintf(stderr, "usage: nn-bench gemm | conv [v] | train IMAGES LABELS [steps]\n"
+                        "       nn-bench convcmp C K H W BATCH [REPS] (Winograd vs direct)\n"
                         "       nn-bench latency|throughput|summary|layers|prof [NET] [BATCH] "
                         "[THREADS]\n  (NET: ref, the reference CNN, or a model file)\n");
         return 2;
     }
     const char *what = argv[1];
     printf("blas_core %s\n", nn_blas_corename());
+    /* comparisons: NN_BENCH_WINO_MIN_C=100000 builds the nets without Winograd */
+    const char *wmin = getenv("NN_BENCH_WINO_MIN_C");
+    if (wmin && atoi(wmin) > 0)
+        nn_conv_wino_min_c = atoi(wmin);
     if (strcmp(what, "gemm") == 0) {
         printf("gemm_gflops %.2f\n", s_gemm_peak());
     } else if (strcmp(what, "conv") == 0) {
@@ -404,6 +499,12 @@ main(int argc, char **argv)
             printf("throughput_img_s %.1f\nthroughput_cpu_ms %.3f\n", batch / wall * 1e3, cpu);
         }
         nn_destroy(&net);
+    } else if (strcmp(what, "convcmp") == 0 && argc >= 7) {
+        /* nn-bench convcmp C K H W BATCH [REPS] */
+        int reps = argc > 7 ? atoi(argv[7]) : 21;
+        if (s_convcmp(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
+                      reps < 1 ? 21 : reps) < 0)
+            return 1;
     } else if (strcmp(what, "train") == 0 && argc >= 4) {
         int steps = argc > 4 ? atoi(argv[4]) : 40;
         if (steps < 1)

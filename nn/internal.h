@@ -5,6 +5,7 @@
 #define SHOP_NN_INTERNAL_H
 
 #include "nn/nn.h"
+#include "nn/wino.h"
 
 /* Hot element-wise loops: compiled for AVX-512, AVX2 and baseline, picked at
  * load time (ifunc), so the binary stays portable. */
@@ -45,6 +46,7 @@ typedef struct {
     size_t b_off, n_b;      /* bias (BN: beta) in net->params */
     size_t s_off, n_s;      /* BN running mean then var in net->state */
     int consumers;          /* layers reading this one */
+    bool wino;              /* conv run by Winograd F(4x4, 3x3), chosen when built */
     int bn_slot;            /* index of this BN among BN layers, else -1 */
     char name[NN_MAX_NAME];
 } nn_layer_t;
@@ -66,6 +68,9 @@ typedef struct {
     const float *wt_pre;    /* inference: the conv's per-tap weights prepared at fold time
                              * (NULL: build them in wt), taps wt_tap floats apart */
     size_t wt_tap;
+    float *wu;              /* Winograd conv: transformed weights (training) */
+    size_t wu_cap;
+    nn_wino_ws_t wino;      /* Winograd conv scratch */
     float *own;             /* one block holding this shard's training buffers */
     size_t own_cap;         /* samples the training buffers hold */
     uint64_t rng;           /* dropout */
@@ -98,7 +103,8 @@ struct _nn_net_t {
     float *iparams;         /* params with BN folded into the producer */
     bool fold_valid;        /* iparams matches params/state */
     bool *folded;           /* per layer: BN folded away / ReLU in place / dropout identity */
-    float **iwt;            /* per shifted-GEMM conv: folded weights per tap, else NULL */
+    float **iwt;            /* per shifted-GEMM conv: folded weights per tap; per
+                             * Winograd conv: folded weights transformed; else NULL */
     bool *relu_fused;       /* per layer: conv or add applying the in-place ReLU after it
                              * (and on that ReLU: skipped) */
     float **ibuf;           /* per layer: owned inference buffer or NULL when aliased */
@@ -107,7 +113,6 @@ struct _nn_net_t {
     int ibatch;             /* batch of the last nn_forward, 0 before */
     nn_shard_t *ishards;    /* per thread views and scratch */
     int n_ishards;
-    struct nn_helper *helper; /* batch-1 second core (net.c), NULL until needed */
     double *prof;           /* per layer seconds spent in inference, when profiling (bench) */
     size_t param_budget;    /* loader: parameters the file can still hold (0 = no limit) */
     bool loading;           /* loader: skip the random initialisation */
@@ -125,6 +130,11 @@ const char *nn_ltype_name(int type);
 /* Stride-1 convs with at least this many input channels use shifted GEMMs
  * on a padded input instead of im2col (tests lower it to check that path). */
 extern int nn_conv_shift_min_c;
+/* 3x3 stride-1 pad-1 convs with at least this many input and output
+ * channels use Winograd F(4x4, 3x3) (nn/wino.c) for the forward pass and
+ * the input gradient (tests lower it to check that path, raise it to
+ * compare with the direct one). */
+extern int nn_conv_wino_min_c;
 /* Inference applies an in-place ReLU inside the conv (after a folded BN) or
  * add that produces its input (tests turn it off to compare). */
 extern bool nn_fuse_relu;

@@ -7,9 +7,7 @@
  * by side) so the GEMM stays wide enough to run near peak. */
 #include <math.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,12 +111,11 @@ nn_new(uint64_t seed)
     return net;
 }
 
-static void s_helper_stop(nn_net_t *net);
+static bool s_wino_choice(const nn_layer_t *L);
 
 static void
 s_free_inference(nn_net_t *net)
 {
-    s_helper_stop(net);
     if (net->ibuf)
         for (int l = 0; l < net->n_layers; l++)
             free(net->ibuf[l]);
@@ -140,6 +137,8 @@ s_free_inference(nn_net_t *net)
         free(net->ishards[t].pad);
         free(net->ishards[t].pad2);
         free(net->ishards[t].wt);
+        free(net->ishards[t].wu);
+        nn_wino_ws_free(&net->ishards[t].wino);
     }
     free(net->ishards);
     free(net->prof);
@@ -404,6 +403,7 @@ nn_add_layer(nn_net_t *net, nn_ltype_t type, int in0, int in1, const int *args, 
     /* the structure changed: inference buffers and plan are rebuilt lazily */
     s_free_inference(net);
     int id = net->n_layers++;
+    L.wino = s_wino_choice(&L);
     net->layers[id] = L;
     if (L.in[0] >= 0)
         net->layers[L.in[0]].consumers++;
@@ -1104,12 +1104,44 @@ s_shift_backward(const nn_layer_t *L, nn_shard_t *s, const float *x, const float
                 dw[((size_t) m * q.C + c) * q.taps + t] += dwt[((size_t) t * q.M + m) * q.C + c];
 }
 
+/* ---- Winograd F(4x4, 3x3) for 3x3 stride-1 pad-1 convs (nn/wino.c) */
+int nn_conv_wino_min_c = 16;
+
+/* Decided once per layer when it is built (and so when a model is loaded):
+ * the path, and the weights prepared at fold time, never change under it. */
+static bool
+s_wino_choice(const nn_layer_t *L)
+{
+    const int *a = L->args;
+    return L->type == NN_L_CONV && a[NN_A_KH] == 3 && a[NN_A_KW] == 3 && a[NN_A_SH] == 1
+           && a[NN_A_SW] == 1 && a[NN_A_PH] == 1 && a[NN_A_PW] == 1
+           && L->is.c >= nn_conv_wino_min_c && L->os.c >= nn_conv_wino_min_c;
+}
+
+static bool
+s_use_wino(const nn_layer_t *L)
+{
+    return L->wino;
+}
+
 /* Forward of a conv layer on s->b images; relu (inference only) applies a
  * ReLU to the output, fused into the copy out of the GEMM where there is one. */
 static void
 s_conv_forward(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y, const float *w,
                const float *bias, bool relu)
 {
+    if (s_use_wino(L)) {
+        /* inference: weights transformed at fold time; training: now */
+        const float *u = s->wt_pre;
+        if (!u) {
+            s_reserve(&s->wu, &s->wu_cap, nn_wino_weights_size(L->is.c, L->os.c));
+            nn_wino_weights(w, L->os.c, L->is.c, false, s->wu);
+            u = s->wu;
+        }
+        nn_wino_conv(s->b, L->is.c, L->os.c, L->is.h, L->is.w, x, u, bias, relu, false, y,
+                     &s->wino);
+        return;
+    }
     if (s_use_shift(L)) {
         s_shift_forward(L, s, x, y, w, bias, relu);
         return;
@@ -1159,6 +1191,21 @@ static void
 s_conv_backward(const nn_layer_t *L, nn_shard_t *s, const float *x, const float *dy,
                 float *dx, bool acc, const float *w, float *dw, float *db)
 {
+    if (s_use_wino(L)) {
+        int b = s->b, C = L->is.c, K = L->os.c, H = L->os.h, W = L->os.w;
+        nn_wino_weight_grad(b, C, K, H, W, x, dy, dw, &s->wino);
+        if (db)
+            for (int n = 0; n < b; n++)
+                s_row_sums_add(dy + (size_t) n * L->osz, K, H * W, db);
+        if (dx) {
+            /* the input gradient is the same conv of dy with the kernel
+             * flipped and its channels swapped */
+            s_reserve(&s->wu, &s->wu_cap, nn_wino_weights_size(K, C));
+            nn_wino_weights(w, K, C, true, s->wu);
+            nn_wino_conv(b, K, C, H, W, dy, s->wu, NULL, false, acc, dx, &s->wino);
+        }
+        return;
+    }
     if (s_use_shift(L)) {
         s_shift_backward(L, s, x, dy, dx, acc, w, dw, db);
         return;
@@ -1763,6 +1810,8 @@ nn_shard_free(const nn_net_t *net, nn_shard_t *s)
     free(s->pad);
     free(s->pad2);
     free(s->wt);
+    free(s->wu);
+    nn_wino_ws_free(&s->wino);
     free(s->own);
     memset(s, 0, sizeof *s);
 }
@@ -2168,6 +2217,12 @@ s_build_fold(nn_net_t *net)
         net->iwt = xcalloc((size_t) n, sizeof(float *));
     for (int l = 0; l < n; l++) {
         const nn_layer_t *L = &net->layers[l];
+        if (s_use_wino(L)) {
+            if (!net->iwt[l])
+                net->iwt[l] = xmallocarray(nn_wino_weights_size(L->is.c, L->os.c), sizeof(float));
+            nn_wino_weights(net->iparams + L->w_off, L->os.c, L->is.c, false, net->iwt[l]);
+            continue;
+        }
         if (L->type != NN_L_CONV || !s_use_shift(L))
             continue;
         s_shift_t q = s_shift_geom(L);
@@ -2226,241 +2281,12 @@ s_thread_cpu_s(void)
 }
 
 
-/* ---- batch-1 convs over two cores
- *
- * At batch 1 there is no batch to split, so a big conv is split by output
- * channels: a helper thread computes the upper half while the caller
- * computes the lower half (with a copy of the layer that has fewer output
- * channels: at batch 1 every path takes it as a smaller conv). The helper
- * spins only while an nn_forward call runs and sleeps on a condition
- * variable otherwise. A layer is split only while the helper is awake, and
- * a half the helper has not claimed when the caller is done with its own is
- * taken back by the caller, so a helper that a busy machine leaves without
- * a core delays little. Results are bit-identical to one thread:
- * each output channel is computed by the same code either way. */
-
-/* Convs below this many FLOPs stay on one core (the hand-off costs ~1-2 us;
- * the speech net's convs, 1-2 MFLOP, never split, so its thread stays alone). */
-#define NN_SPLIT_MIN_FLOPS 4e6
-
-enum { S_JOB_OPEN = 0, S_JOB_HELPER, S_JOB_CALLER, S_JOB_DONE };
-
-typedef struct nn_helper {
-    pthread_t tid;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool quit;              /* under mu: leave */
-    atomic_bool quit_fast;  /* stop lingering: the net is going away */
-    atomic_int active;      /* 1 while a forward call runs: the helper spins */
-    atomic_int spinning;    /* 1 while the helper is awake and waiting for jobs */
-    atomic_int posted;      /* jobs posted so far */
-    atomic_int state;       /* S_JOB_* of the last job */
-    nn_layer_t L;           /* the job: the upper half of a conv, as a layer */
-    const float *x, *w, *bias;
-    float *y;
-    bool relu;
-    nn_shard_t sh;          /* the helper's scratch (b = 1) */
-    int backoff;            /* caller only: split-worthy layers to run unsplit */
-} nn_helper_t;
-
-/* After a half the helper did not take in time, this many split-worthy
- * layers run unsplit: on a loaded machine the helper rarely gets a core, and
- * two halves done in turn cost ~15 % more than the whole layer. */
-#define NN_SPLIT_BACKOFF 16
-#define NN_SPLIT_LINGER_NS 200000
-
-static inline void
-s_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
-static void s_conv_forward(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y,
-                           const float *w, const float *bias, bool relu);
-
-static void *
-s_helper_main(void *arg)
-{
-    nn_helper_t *h = arg;
-    int seen = 0;
-    for (;;) {
-        pthread_mutex_lock(&h->mu);
-        while (!h->quit && !atomic_load(&h->active))
-            pthread_cond_wait(&h->cv, &h->mu);
-        bool quit = h->quit;
-        pthread_mutex_unlock(&h->mu);
-        if (quit)
-            return NULL;
-        atomic_store(&h->spinning, 1);
-        /* spins while a call runs, and NN_SPLIT_LINGER_NS after it, so that
-         * back-to-back calls find it awake (a wake-up costs the first layer) */
-        uint64_t idle_since = 0;
-        for (unsigned n = 0;; n++) {
-            if (atomic_load_explicit(&h->active, memory_order_acquire)) {
-                idle_since = 0;
-            } else if ((n & 63) == 0) {
-                uint64_t now = shop_now_ns();
-                if (!idle_since)
-                    idle_since = now;
-                else if (now - idle_since > NN_SPLIT_LINGER_NS || h->quit_fast)
-                    break;
-            }
-            int p = atomic_load_explicit(&h->posted, memory_order_acquire);
-            int open = S_JOB_OPEN;
-            if (p != seen && atomic_compare_exchange_strong_explicit(
-                                 &h->state, &open, S_JOB_HELPER, memory_order_acq_rel,
-                                 memory_order_acquire)) {
-                s_conv_forward(&h->L, &h->sh, h->x, h->y, h->w, h->bias, h->relu);
-                atomic_store_explicit(&h->state, S_JOB_DONE, memory_order_release);
-            } else {
-                s_cpu_relax();
-            }
-            seen = p;
-        }
-        atomic_store(&h->spinning, 0);
-    }
-}
-
-/* Starts the helper of net if it has none; false if it cannot. */
-static bool
-s_helper_start(nn_net_t *net)
-{
-    if (net->helper)
-        return true;
-    nn_helper_t *h = xcalloc(1, sizeof *h);
-    pthread_mutex_init(&h->mu, NULL);
-    pthread_cond_init(&h->cv, NULL);
-    h->sh.b = 1;
-    if (pthread_create(&h->tid, NULL, s_helper_main, h) != 0) {
-        pthread_mutex_destroy(&h->mu);
-        pthread_cond_destroy(&h->cv);
-        free(h);
-        return false;
-    }
-    net->helper = h;
-    return true;
-}
-
-static void
-s_helper_stop(nn_net_t *net)
-{
-    nn_helper_t *h = net->helper;
-    if (!h)
-        return;
-    atomic_store(&h->quit_fast, true);
-    pthread_mutex_lock(&h->mu);
-    h->quit = true;
-    atomic_store(&h->active, 0);
-    pthread_cond_signal(&h->cv);
-    pthread_mutex_unlock(&h->mu);
-    pthread_join(h->tid, NULL);
-    pthread_mutex_destroy(&h->mu);
-    pthread_cond_destroy(&h->cv);
-    free(h->sh.col);
-    free(h->sh.tmp);
-    free(h->sh.pad);
-    free(h->sh.pad2);
-    free(h->sh.wt);
-    free(h);
-    net->helper = NULL;
-}
-
-/* Wakes the helper for a forward call (on = true) or lets it sleep. */
-static void
-s_helper_active(nn_helper_t *h, bool on)
-{
-    if (!on) {
-        atomic_store_explicit(&h->active, 0, memory_order_release);
-        return;
-    }
-    pthread_mutex_lock(&h->mu);
-    atomic_store(&h->active, 1);
-    pthread_cond_signal(&h->cv);
-    pthread_mutex_unlock(&h->mu);
-}
-
-/* True if layer L is worth splitting at batch 1. */
-static bool
-s_split_worth(const nn_layer_t *L)
-{
-    return L->type == NN_L_CONV && L->os.c >= 16
-           && 2.0 * (double) L->n_w * L->os.h * L->os.w >= NN_SPLIT_MIN_FLOPS;
-}
-
-static bool
-s_has_split(const nn_net_t *net)
-{
-    for (int l = 0; l < net->n_layers; l++)
-        if (s_split_worth(&net->layers[l]))
-            return true;
-    return false;
-}
-
-/* Layer L with only output channels [m0, m1) (batch 1). */
-static nn_layer_t
-s_conv_part(const nn_layer_t *L, int m0, int m1)
-{
-    nn_layer_t P = *L;
-    size_t K = L->n_w / (size_t) L->os.c;
-    P.os.c = m1 - m0;
-    P.n_w = (size_t) (m1 - m0) * K;
-    P.osz = (size_t) (m1 - m0) * L->os.h * L->os.w;
-    return P;
-}
-
-/* Batch-1 conv with the upper half of its output channels on the helper. */
-static void
-s_conv_split(nn_helper_t *h, const nn_layer_t *L, nn_shard_t *s, const float *x, float *y,
-             const float *w, const float *bias, bool relu)
-{
-    if (h->backoff > 0 || !atomic_load_explicit(&h->spinning, memory_order_acquire)) {
-        /* not awake yet, or recently without a core: the whole layer here */
-        h->backoff -= h->backoff > 0;
-        s_conv_forward(L, s, x, y, w, bias, relu);
-        return;
-    }
-    int M = L->os.c, half = (M / 2 + 7) / 8 * 8;
-    size_t K = L->n_w / (size_t) M, plane = (size_t) L->os.h * L->os.w;
-    nn_layer_t lo = s_conv_part(L, 0, half);
-    h->L = s_conv_part(L, half, M);
-    h->x = x;
-    h->y = y + (size_t) half * plane;
-    h->w = w + (size_t) half * K;
-    h->bias = bias ? bias + half : NULL;
-    h->relu = relu;
-    /* per-tap weights: the upper rows of each tap's M x C block */
-    h->sh.wt_pre = s->wt_pre ? s->wt_pre + (size_t) half * L->is.c : NULL;
-    h->sh.wt_tap = s->wt_tap;
-    atomic_store_explicit(&h->state, S_JOB_OPEN, memory_order_release);
-    atomic_fetch_add_explicit(&h->posted, 1, memory_order_release);
-    s_conv_forward(&lo, s, x, y, w, bias, relu);
-    int open = S_JOB_OPEN;
-    if (atomic_compare_exchange_strong_explicit(&h->state, &open, S_JOB_CALLER,
-                                                memory_order_acq_rel, memory_order_acquire)) {
-        s->wt_pre = h->sh.wt_pre;
-        s_conv_forward(&h->L, s, h->x, h->y, h->w, h->bias, h->relu);
-        h->backoff = NN_SPLIT_BACKOFF;
-        return;
-    }
-    /* the helper has it: wait, yielding the core if the helper has none */
-    for (int spins = 0; atomic_load_explicit(&h->state, memory_order_acquire) != S_JOB_DONE;)
-        if (++spins < 4096)
-            s_cpu_relax();
-        else
-            sched_yield();
-}
-
 static void
 s_infer_shard(nn_net_t *net, nn_shard_t *s)
 {
     int b = s->b;
     /* profiling is for single-threaded benchmark runs */
     bool prof = net->prof && s == &net->ishards[0];
-    /* the helper serves batch-1 calls only (nn_forward starts it) */
-    nn_helper_t *h = b == 1 && net->helper && atomic_load(&net->helper->active) ? net->helper
-                                                                                : NULL;
     for (int l = 0; l < net->n_layers; l++) {
         const nn_layer_t *L = &net->layers[l];
         const float *x = L->in[0] >= 0 ? s->out[L->in[0]] : NULL;
@@ -2474,10 +2300,7 @@ s_infer_shard(nn_net_t *net, nn_shard_t *s)
         case NN_L_CONV:
             s->wt_pre = net->iwt[l];
             s->wt_tap = (size_t) L->os.c * L->is.c;
-            if (h && s_split_worth(L))
-                s_conv_split(h, L, s, x, y, w, s_ibias(net, l), net->relu_fused[l]);
-            else
-                s_conv_forward(L, s, x, y, w, s_ibias(net, l), net->relu_fused[l]);
+            s_conv_forward(L, s, x, y, w, s_ibias(net, l), net->relu_fused[l]);
             s->wt_pre = NULL;
             break;
         case NN_L_DWCONV:
@@ -2568,15 +2391,7 @@ nn_forward(nn_net_t *net, const float *x, int batch, float *out)
         if (t > 0)
             started[t] = pthread_create(&tid[t], NULL, s_infer_thread, s) == 0;
     }
-    /* batch 1 on a net with big convs: a second core takes half of each */
-    bool split = false;
-    if (batch == 1 && net->threads >= 2 && s_has_split(net) && s_helper_start(net)) {
-        s_helper_active(net->helper, true);
-        split = true;
-    }
     s_infer_shard(net, &net->ishards[0]);
-    if (split)
-        s_helper_active(net->helper, false);
     for (int t = 1; t < T; t++) {
         if (started[t])
             pthread_join(tid[t], NULL);

@@ -18,12 +18,11 @@
  *     nn_save(net, "model.nn", err, sizeof err);
  *
  * Threads: a net is used by one thread at a time (it owns its workspace);
- * internally nn_train and large batched nn_forward calls split the batch
- * across nn_set_threads() worker threads, and batch-1 nn_forward calls split
- * convs of >= 4 MFLOP by output channels with one helper thread per net
- * (it spins during a call and 200 us after, then sleeps; nn_set_threads(net, 1)
- * keeps batch 1 on the caller's thread). OpenBLAS itself stays single
- * threaded (measured faster for these small GEMMs, see docs/performance.md).
+ * internally nn_train and batched nn_forward calls of >= 16 samples split
+ * the batch across nn_set_threads() worker threads; batch 1 runs on the
+ * caller's thread (a helper thread splitting big convs showed no gain, see
+ * docs/performance.md). OpenBLAS itself stays single threaded (measured
+ * faster for these small GEMMs).
  *
  * Speed notes for people training with it (details in docs/performance.md):
  * - Call nn_blas_ensure_fast_path(argv) FIRST in main(): without it Debian's
@@ -35,7 +34,10 @@
  *   into the conv and the ReLU is applied as the conv writes its output
  *   (likewise relu(add(...)) at the end of a residual block).
  * - Convs without bias before a batchnorm (bias = false): the BN shift does it.
- * - Fastest layers: stride-1 convs with >= 16 input channels on maps of at
+ * - Fastest layers: 3x3 stride-1 convs with padding 1 and >= 16 input and
+ *   output channels run as Winograd F(4x4, 3x3) (4x fewer multiplies; the
+ *   choice is made per layer when it is built, also when a model is loaded).
+ *   Other stride-1 convs with >= 16 input channels on maps of at
  *   least 10x10 (shifted GEMMs, no im2col: ~70 GFLOPS per core with the
  *   Haswell kernel, ~105 with SkylakeX); strided convs go through im2col
  *   (~55-65); 1x1 stride-1 convs are one GEMM per image; a 1-channel stem is

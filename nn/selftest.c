@@ -22,7 +22,9 @@ s_gradcheck_net(nn_ltype_t type)
     switch (type) {
     case NN_L_INPUT:
     case NN_L_CONV:
-        /* stride 1 (shifted GEMMs when nn_conv_shift_min_c allows), then strided (im2col) */
+        /* 3x3 stride 1 pad 1 (Winograd when nn_conv_wino_min_c allows), stride 1
+         * (shifted GEMMs when nn_conv_shift_min_c allows), then strided (im2col) */
+        x = nn_conv2d(net, x, 3, 3, 3, 1, 1, 1, 1, false);
         x = nn_conv2d(net, x, 4, 3, 2, 1, 1, 1, 0, true);
         x = nn_conv2d(net, x, 4, 3, 2, 2, 1, 1, 0, true);
         break;
