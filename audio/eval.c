@@ -21,7 +21,8 @@
  * tenth of the training espeak-ng voices and two of the extra festival
  * voices, which training never sees, with training noises), so that
  * designs, epochs and thresholds can be chosen without a look at the test
- * voices. Acceptance is also given per synthesiser. */
+ * voices. Acceptance is also given per voice group (espeak-ng's voices
+ * together, each flite and festival voice on its own). */
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -264,9 +265,11 @@ audio_eval_main(int argc, char **argv)
     int words[S_MAX_HITS];
     float conf[S_MAX_HITS];
     int accepted[S_N_SNR] = { 0 }, exact_words[S_N_SNR] = { 0 };
-    /* acceptance per synthesiser over all SNRs: the engines' voices differ most */
-    static const char *const engines[3] = { "espeak-ng", "flite", "festival" };
-    int eng_trials[3] = { 0 }, eng_accepted[3] = { 0 };
+    /* acceptance over all SNRs per voice group: espeak-ng's voices together,
+     * each flite and festival voice on its own (they differ most) */
+    enum { MAX_GROUPS = 16 };
+    char groups[MAX_GROUPS][72];
+    int n_groups = 0, eng_trials[MAX_GROUPS] = { 0 }, eng_accepted[MAX_GROUPS] = { 0 };
     for (int s = 0; s < S_N_SNR; s++) {
         corpus_mixer_t *m = corpus_mixer_new(corpus, split,
                                              (uint64_t) seed * 1000 + (uint64_t) s_snrs[s] + vs);
@@ -291,9 +294,18 @@ audio_eval_main(int argc, char **argv)
             exact_words[s] += same;
             intent_result_t want, got;
             intent_match(e.intent, truth, NULL, (size_t) nt, &want, NULL, 0);
+            char key[72];
+            if (strcmp(c->engine, "espeak-ng") == 0)
+                snprintf(key, sizeof key, "espeak-ng");
+            else
+                snprintf(key, sizeof key, "%s %s", c->engine, c->voice);
             int eng = 0;
-            while (eng < 2 && strcmp(c->engine, engines[eng]) != 0)
+            while (eng < n_groups && strcmp(groups[eng], key) != 0)
                 eng++;
+            if (eng == n_groups && n_groups < MAX_GROUPS)
+                snprintf(groups[n_groups++], sizeof groups[0], "%s", key);
+            if (eng == MAX_GROUPS)
+                eng = MAX_GROUPS - 1;   /* more voices than groups: the last one collects them */
             eng_trials[eng]++;
             if (intent_match(e.intent, words, conf, (size_t) nh, &got, NULL, 0) == 0
                 && s_same_intent(&want, &got)) {
@@ -433,11 +445,11 @@ audio_eval_main(int argc, char **argv)
     json_object_set_new(root, "acceptance", tab);
     json_object_set_new(root, "acceptance_mean_pct", json_real(mean_acc));
     json_t *by_eng = json_object();
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < n_groups; k++)
         if (eng_trials[k])
-            json_object_set_new(by_eng, engines[k], json_pack("{s:f, s:i}", "acceptance_pct",
+            json_object_set_new(by_eng, groups[k], json_pack("{s:f, s:i}", "acceptance_pct",
                                 100.0 * eng_accepted[k] / eng_trials[k], "trials", eng_trials[k]));
-    json_object_set_new(root, "acceptance_by_engine", by_eng);
+    json_object_set_new(root, "acceptance_by_voice", by_eng);
     json_object_set_new(root, "false_accepts", json_pack(
         "{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
         "speech_hours", bg_s[0] / 3600.0, "noise_hours", bg_s[1] / 3600.0,
@@ -476,9 +488,9 @@ audio_eval_main(int argc, char **argv)
             printf("%6d  %12.1f  %13.1f\n", s_snrs[s], 100.0 * accepted[s] / n_cmd,
                    100.0 * exact_words[s] / n_cmd);
         printf("mean    %12.1f   (%d commands of held-out voices per SNR)\n", mean_acc, n_cmd);
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < n_groups; k++)
             if (eng_trials[k])
-                printf("%-9s %10.1f   (%d trials over all SNRs)\n", engines[k],
+                printf("%-36s %5.1f %%  (%d trials over all SNRs)\n", groups[k],
                        100.0 * eng_accepted[k] / eng_trials[k], eng_trials[k]);
         printf("false accepts: %.2f intents/h (%.2f h speech: %d words, %d intents; %.2f h noise: "
                "%d words, %d intents), wake %.2f/h\n", (fa_intents[0] + fa_intents[1]) / hours,
