@@ -53,3 +53,14 @@ check_PROGRAMS += tests/e2e_session_test
 tests_e2e_session_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_e2e_session_test_LDADD = $(TEST_LIBS)
 TESTS += tests/e2e_session_test
+
+## the visual index cache next to the database: used, rebuilt, refused
+check_PROGRAMS += tests/daemon_index_cache_test
+tests_daemon_index_cache_test_SOURCES = tests/daemon_index_cache_test.c \
+	tests/shopd_harness.c tests/shopd_harness.h
+tests_daemon_index_cache_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_index_cache_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_index_cache_test
+
+## the Python tests' and bench/e2e_bench.py's shared shopd helper
+EXTRA_DIST += tests/shopd_py_harness.py

@@ -6,11 +6,18 @@
  * A reload that fails keeps the model already loaded.
  *
  * The visual index holds the embedding of every catalogue photo the store
- * names (paths relative to the data directory or to data/demo); it is built
- * when the product model loads and rebuilt on every reload (SIGHUP), so a
- * new catalogue is searchable without a restart. Everything here is used by
- * the server's one thread. The set also owns the decoder worker, started
- * before any ZeroMQ thread exists. */
+ * names (paths relative to the data directory or to data/demo); it is made
+ * when the product model loads and again on every reload (SIGHUP), so a new
+ * catalogue is searchable without a restart. Embedding 250 photos costs
+ * seconds of CPU, so the index is cached in a file next to the database
+ * (<database>.vindex, written atomically) under a key naming the model's
+ * CRC-32 and size and every photo's product, path, size and modification
+ * time: a start or reload whose key matches loads the file instead. A cache
+ * that does not load (damaged, forged, another format), does not match the
+ * key, names photos that do not exist or whose first photo no longer embeds
+ * to the cached vector (the code that embeds changed) is logged and rebuilt.
+ * Everything here is used by the server's one thread. The set also owns the
+ * decoder worker, started before any ZeroMQ thread exists. */
 #ifndef SHOP_DAEMON_MODELS_H
 #define SHOP_DAEMON_MODELS_H
 
@@ -31,8 +38,9 @@ typedef struct _models_t models_t;
 typedef enum { MODELS_KWS = 0, MODELS_VISION, MODELS_COUNT } models_kind_t;
 
 /* Loads every model named in cfg and the shipped grammar, and indexes the
- * photos of store's catalogue (store borrowed for the call). Never fails as
- * a whole: see models_ready. Returns the set (caller destroys). */
+ * photos of store's catalogue (store borrowed for the call; its path places
+ * the index cache, none for ":memory:"). Never fails as a whole: see
+ * models_ready. Returns the set (caller destroys). */
 models_t *models_new(const conf_t *cfg, store_t *store);
 void models_destroy(models_t **self_p);
 
@@ -76,8 +84,9 @@ int models_visual_search(models_t *self, const float *emb, int k, const char *ex
 const float *models_item_embedding(models_t *self, const char *item);
 
 /* {"kws": {"loaded": bool, "path": ..., "error": ...}, "vision": {...,
- * "indexed_photos": n}, "decoder": {"jailed": bool, "requests", "rejected",
- * "restarts"}}: a new object. */
+ * "indexed_photos": n, "index_from": "cache" | "photos", "index_cache":
+ * path}, "decoder": {"jailed": bool, "requests", "rejected", "restarts"}}:
+ * a new object. */
 json_t *models_status_json(const models_t *self);
 
 #endif

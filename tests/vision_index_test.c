@@ -1,6 +1,6 @@
 /* tests/vision_index_test.c: visual search returns the nearest items by
- * cosine, best first; saved indexes load back identical and damaged files
- * are refused. */
+ * cosine, best first; saved indexes load back identical with their key and
+ * damaged or forged files are refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,12 +12,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "common/util.h"
 #include "vision/index.h"
 
 enum { DIM = 16, N = 500 };
 
 static float s_vecs[N][DIM];
+
+static uLong
+s_crc32(const uint8_t *p, size_t n)
+{
+    return crc32(0, p, (uInt) n);
+}
 
 static void
 s_fill(void)
@@ -104,17 +112,30 @@ test_save_load_and_damage(void **state)
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     close(fd);
-    char err[256];
-    assert_int_equal(vision_index_save(idx, path, err, sizeof err), 0);
-    vision_index_t *back = vision_index_load(path, err, sizeof err);
+    char err[256], *key = NULL;
+    const char *want_key = "model 0123abcd\nbag-01\t/photos/bag-01.png\t812\n";
+    assert_int_equal(vision_index_save(idx, path, want_key, err, sizeof err), 0);
+    vision_index_t *back = vision_index_load(path, &key, err, sizeof err);
     assert_non_null(back);
+    assert_string_equal(key, want_key);
+    free(key);
     assert_int_equal(vision_index_size(back), 50);
+    /* the same vectors to the bit, ids in order */
+    for (int i = 0; i < 50; i++) {
+        int64_t ia = -1, ib = -1;
+        const float *va = vision_index_item(idx, i, &ia), *vb = vision_index_item(back, i, &ib);
+        assert_int_equal(ia, i * 3);
+        assert_int_equal(ib, i * 3);
+        assert_memory_equal(va, vb, DIM * sizeof(float));
+    }
+    assert_null(vision_index_item(back, 50, NULL));
+    assert_null(vision_index_item(back, -1, NULL));
     vision_hit_t a[3], b[3];
     assert_int_equal(vision_index_search(idx, s_vecs[7], 3, -1, a), 3);
     assert_int_equal(vision_index_search(back, s_vecs[7], 3, -1, b), 3);
     for (int j = 0; j < 3; j++) {
         assert_int_equal(a[j].id, b[j].id);
-        assert_float_equal(a[j].score, b[j].score, 1e-6);
+        assert_float_equal(a[j].score, b[j].score, 0.0);
     }
     vision_index_destroy(&back);
 
@@ -123,17 +144,30 @@ test_save_load_and_damage(void **state)
     /* a flipped bit in a weight: the checksum catches it */
     buf[100] ^= 4;
     assert_int_equal(shop_write_file_atomic(path, buf, len), 0);
-    assert_null(vision_index_load(path, err, sizeof err));
+    assert_null(vision_index_load(path, &key, err, sizeof err));
+    assert_null(key);
     assert_non_null(strstr(err, "checksum"));
     buf[100] ^= 4;
     /* cut short, or a count that does not fit the size */
     for (size_t cut = 0; cut < len; cut += 37) {
         assert_int_equal(shop_write_file_atomic(path, buf, cut), 0);
-        assert_null(vision_index_load(path, err, sizeof err));
+        assert_null(vision_index_load(path, NULL, err, sizeof err));
     }
+    /* a vector that is not of unit length, with a checksum that fits: the
+     * file was not written by vision_index_save */
+    size_t first = 20 + strlen(want_key) + 8;
+    const uint8_t two[4] = { 0x00, 0x00, 0x00, 0x40 }; /* 2.0f, little-endian */
+    memcpy(buf + first, two, 4);
+    uint32_t crc = (uint32_t) s_crc32(buf, len - 4);
+    for (int i = 0; i < 4; i++)
+        buf[len - 4 + i] = (uint8_t) (crc >> (8 * i));
+    assert_int_equal(shop_write_file_atomic(path, buf, len), 0);
+    assert_null(vision_index_load(path, &key, err, sizeof err));
+    assert_null(key);
+    assert_non_null(strstr(err, "item 0 has an invalid embedding"));
     buf[12] = 0xFF;
     assert_int_equal(shop_write_file_atomic(path, buf, len), 0);
-    assert_null(vision_index_load(path, err, sizeof err));
+    assert_null(vision_index_load(path, NULL, err, sizeof err));
     assert_non_null(strstr(err, "does not match"));
     free(buf);
     unlink(path);
