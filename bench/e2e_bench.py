@@ -16,22 +16,15 @@ timing_ms). Prints p50, p90, p99 and max in ms.
 usage: bench/e2e_bench.py [RUNS]; needs SHOP_TOP_BUILDDIR (shopd,
 tests/e2e_mkdata) and SHOPD_DATADIR."""
 
-import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-import zmq
-
-TOP_SRC = os.environ.get("SHOP_TOP_SRCDIR", ".")
-TOP_BUILD = os.environ.get("SHOP_TOP_BUILDDIR", ".")
-DATADIR = os.environ.get("SHOPD_DATADIR", TOP_SRC)
-sys.path.insert(0, os.path.join(TOP_SRC, "examples"))
-import frontend  # noqa: E402
+sys.path.insert(0, os.path.join(os.environ.get("SHOP_TOP_SRCDIR", "."), "tests"))
+import shopd_py_harness as h  # noqa: E402
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 
@@ -100,27 +93,14 @@ def bench(pid, client, events, name, type_, body, frames):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="shop-e2e-bench-")
-    ep, pub = f"ipc://{tmp}/req.sock", f"ipc://{tmp}/events.sock"
-    log = open(os.path.join(tmp, "shopd.log"), "w")
-    conf = os.path.join(tmp, "shopd.conf")
-    with open(conf, "w") as f:
-        # SHOP_E2E_VISION_MODEL measures with another product model file
-        vision = os.environ.get("SHOP_E2E_VISION_MODEL", "models/vision.nn")
-        f.write(f"[models]\nvision = {vision}\n")
-    proc = subprocess.Popen([os.path.join(TOP_BUILD, "shopd"), "--foreground", "--config", conf,
-                             "--endpoint", ep,
-                             "--pub-endpoint", pub, "--db", os.path.join(tmp, "shop.db")],
-                            stdout=log, stderr=log)
+    # SHOP_E2E_VISION_MODEL measures with another product model file
+    vision = os.environ.get("SHOP_E2E_VISION_MODEL", "models/vision.nn")
+    d = h.Shopd(tmp, conf=f"[models]\nvision = {vision}\n")
+    rc = 1
     try:
-        client = frontend.ShopClient(ep)
-        for _ in range(600):
-            try:
-                status = client.request("status", timeout=0.1)
-                break
-            except TimeoutError:
-                pass
-        events = frontend.EventStream(pub, topics=("recommendations",))
-        time.sleep(0.3)
+        status = d.start(topics=("recommendations",))
+        client, events = d.client, d.events
+        proc = d.proc
         models = status.get("models", {})
         print(f"e2e bench: {RUNS} runs each, shopd pid {proc.pid}, "
               f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
@@ -137,7 +117,7 @@ def main():
         else:
             print("spoken request: skipped, no keyword-spotting model")
         if models.get("vision", {}).get("loaded"):
-            subprocess.run([os.path.join(TOP_BUILD, "tests", "e2e_mkdata"),
+            subprocess.run([os.path.join(h.TOP_BUILD, "tests", "e2e_mkdata"),
                             "/usr/share/datasets/fashion-mnist", tmp, "1155", "866"],
                            check=True, stdout=subprocess.DEVNULL)
             # the first product the model is sure of (an unsure answer has no
@@ -153,11 +133,10 @@ def main():
             bench(proc.pid, client, events, "photo (1 MP JPEG)", "photo", {}, [photo])
         else:
             print("photo: skipped, no product model")
-        events.close()
-        client.close()
+        print(f"load at the end: {os.getloadavg()[0]:.2f}")
+        rc = d.stop()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        rc = proc.wait(timeout=20)
+        d.kill()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0 if rc == 0 else 1
 

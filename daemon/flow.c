@@ -654,10 +654,11 @@ flow_text(handler_env_t *env, const proto_request_t *req, json_t **body, char *e
     return s_finish(&a, body, err, errlen);
 }
 
-/* The catalogue's name for a model label: itself, the part before '/'
- * ("t-shirt/top"), or its last word ("ankle boot"). Writes "" when none. */
+/* The catalogue's name for a model label among its n categories cats:
+ * itself, the part before '/' ("t-shirt/top"), or its last word ("ankle
+ * boot"). Writes "" when none. */
 static void
-s_category_of(store_t *store, const char *label, char *out, size_t len)
+s_category_of(char *const *cats, size_t n, const char *label, char *out, size_t len)
 {
     char cand[3][STORE_CATEGORY_MAX];
     shop_strlcpy(cand[0], label, sizeof cand[0]);
@@ -665,18 +666,13 @@ s_category_of(store_t *store, const char *label, char *out, size_t len)
     cand[1][strcspn(cand[1], "/")] = 0;
     const char *sp = strrchr(label, ' ');
     shop_strlcpy(cand[2], sp ? sp + 1 : label, sizeof cand[2]);
-    char **cats = NULL;
-    size_t n = 0;
     out[0] = 0;
-    if (store_categories(store, &cats, &n) != 0)
-        return;
     for (int c = 0; c < 3 && !out[0]; c++)
         for (size_t i = 0; i < n; i++)
             if (!strcmp(cats[i], cand[c])) {
                 shop_strlcpy(out, cats[i], len);
                 break;
             }
-    store_strings_free(cats, n);
 }
 
 proto_err_t
@@ -703,16 +699,21 @@ flow_photo(handler_env_t *env, const proto_request_t *req, const void *bytes, si
         s_end(&a);
         return rc;
     }
-    char cat[STORE_CATEGORY_MAX];
-    s_category_of(env->store, res.top[0].name, cat, sizeof cat);
+    /* the catalogue's categories, read once for all the guesses */
+    char cat[STORE_CATEGORY_MAX], **cats = NULL;
+    size_t ncats = 0;
+    if (store_categories(env->store, &cats, &ncats) != 0)
+        ncats = 0;
+    s_category_of(cats, ncats, res.top[0].name, cat, sizeof cat);
     json_t *top = json_array();
     for (int i = 0; i < res.n; i++) {
         char ci[STORE_CATEGORY_MAX];
-        s_category_of(env->store, res.top[i].name, ci, sizeof ci);
+        s_category_of(cats, ncats, res.top[i].name, ci, sizeof ci);
         json_array_append_new(top, json_pack("{s:s, s:s, s:f}", "label", res.top[i].name,
                                              "category", ci, "probability",
                                              (double) res.top[i].prob));
     }
+    store_strings_free(cats, ncats);
     /* nearest catalogue photos; the product is the nearest of the recognised category */
     enum { NEAR = 10 };
     models_match_t m[NEAR];

@@ -19,28 +19,17 @@ import sys
 import tempfile
 import time
 
-try:
-    import zmq  # noqa: F401
-except ImportError:
-    print("1..0 # SKIP python3-zmq is not installed")
+sys.path.insert(0, os.path.join(os.environ.get("SHOP_TOP_SRCDIR", "."), "tests"))
+import shopd_py_harness as h  # noqa: E402  (exits 77 without python3-zmq)
+
+if not os.access(h.SHOPD, os.X_OK):
+    print(f"1..0 # SKIP {h.SHOPD} not built")
     sys.exit(77)
 
-TOP_SRC = os.environ.get("SHOP_TOP_SRCDIR", ".")
-TOP_BUILD = os.environ.get("SHOP_TOP_BUILDDIR", ".")
-sys.path.insert(0, os.path.join(TOP_SRC, "examples"))
-import frontend  # noqa: E402
-
-SHOPD = os.path.join(TOP_BUILD, "shopd")
-if not os.access(SHOPD, os.X_OK):
-    print(f"1..0 # SKIP {SHOPD} not built")
-    sys.exit(77)
-
-results = []
-cleanup_pids = []
-
-
-def check(cond, what):
-    results.append((bool(cond), what))
+tap = h.Tap()
+check = tap.check
+started = []      # Shopd objects to kill at the end
+cleanup_pids = []  # daemons found through their pid file
 
 
 def notifications(sock, seconds):
@@ -75,21 +64,20 @@ def systemd_like(tmp):
     nsock_path = os.path.join(tmp, "notify")
     ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     ns.bind(nsock_path)
-    with open(os.path.join(tmp, "shopd.conf"), "w") as f:
-        f.write("[store]\nimport_demo = no\n")
+    # no arguments: everything from the environment systemd would give
+    d = h.Shopd(tmp, conf="[store]\nimport_demo = no\n")
+    started.append(d)
     env = dict(os.environ, NOTIFY_SOCKET=nsock_path, WATCHDOG_USEC="300000",
                RUNTIME_DIRECTORY=rt, STATE_DIRECTORY=state, CONFIGURATION_DIRECTORY=tmp)
-    log = open(os.path.join(tmp, "shopd.log"), "w")
-    p = subprocess.Popen([SHOPD], env=env, stdout=log, stderr=log)
-    cleanup_pids.append(p)
+    p = d.spawn(args=[], env=env)
     ready, _ = wait_for(ns, "READY=1", 10)
     check(ready, "READY=1 is sent once shopd serves")
     check(p.poll() is None, "under NOTIFY_SOCKET shopd does not detach")
-    client = frontend.ShopClient(f"ipc://{rt}/shopd.sock")
+    client = h.frontend.ShopClient(f"ipc://{rt}/shopd.sock")
     st = client.request("status", timeout=5)
     check(st["store"]["database"] == os.path.join(state, "shop.db"),
           "the default database is in $STATE_DIRECTORY")
-    check(st["config"] == os.path.join(tmp, "shopd.conf"),
+    check(st["config"] == d.conf,
           "the default config is $CONFIGURATION_DIRECTORY/shopd.conf")
     got = notifications(ns, 1.0)
     dogs = sum(1 for m in got if "WATCHDOG=1" in m)
@@ -114,7 +102,7 @@ def classic(tmp):
         f.write(f"[daemon]\npid_file = {pidfile}\nlog_target = stderr\n[store]\nimport_demo = no\n")
     env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
     t0 = time.monotonic()
-    rc = subprocess.run([SHOPD, "--daemon", "--config", os.path.join(tmp, "classic.conf"), "--endpoint", ep,
+    rc = subprocess.run([h.SHOPD, "--daemon", "--config", os.path.join(tmp, "classic.conf"), "--endpoint", ep,
                          "--pub-endpoint", f"ipc://{tmp}/ce.sock", "--db",
                          os.path.join(tmp, "c.db")], env=env, timeout=20).returncode
     check(rc == 0, "daemonising: the starting process exits 0")
@@ -122,7 +110,7 @@ def classic(tmp):
     if pid:
         cleanup_pids.append(pid)
     check(pid > 0 and pid != os.getpid(), "the pid file names the daemon")
-    client = frontend.ShopClient(ep)
+    client = h.frontend.ShopClient(ep)
     try:
         st = client.request("status", timeout=2)
         check(st["pid"] == pid, "the daemon serves as soon as the start command returns "
@@ -153,22 +141,17 @@ def main():
         systemd_like(tmp)
         classic(tmp)
     except Exception as e:
-        results.append((False, f"test aborted: {e!r}"))
+        check(False, f"test aborted: {e!r}")
     finally:
-        for p in cleanup_pids:
+        for d in started:
+            d.kill()
+        for pid in cleanup_pids:
             try:
-                if isinstance(p, int):
-                    os.kill(p, signal.SIGKILL)
-                elif p.poll() is None:
-                    p.kill()
-                    p.wait()
+                os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, OSError):
                 pass
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"1..{len(results)}")
-    for i, (ok, what) in enumerate(results, 1):
-        print(f"{'ok' if ok else 'not ok'} {i} - {what}")
-    return 0 if all(ok for ok, _ in results) else 1
+    return tap.finish()
 
 
 if __name__ == "__main__":

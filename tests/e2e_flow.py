@@ -18,7 +18,6 @@ Skips (exit 77) when models/kws.nn, espeak-ng or python3-zmq is absent; the
 photo checks are skipped one by one when models/vision.nn is absent. Prints
 TAP."""
 
-import json
 import os
 import shutil
 import signal
@@ -28,20 +27,11 @@ import sys
 import tempfile
 import time
 
-try:
-    import zmq
-except ImportError:
-    print("1..0 # SKIP python3-zmq is not installed")
-    sys.exit(77)
+sys.path.insert(0, os.path.join(os.environ.get("SHOP_TOP_SRCDIR", "."), "tests"))
+import shopd_py_harness as h  # noqa: E402  (exits 77 without python3-zmq)
 
-TOP_SRC = os.environ.get("SHOP_TOP_SRCDIR", ".")
-TOP_BUILD = os.environ.get("SHOP_TOP_BUILDDIR", ".")
-DATADIR = os.environ.get("SHOPD_DATADIR", TOP_SRC)
-sys.path.insert(0, os.path.join(TOP_SRC, "examples"))
-import frontend  # noqa: E402
-
-SHOPD = os.path.join(TOP_BUILD, "shopd")
-MKDATA = os.path.join(TOP_BUILD, "tests", "e2e_mkdata")
+DATADIR = h.DATADIR
+MKDATA = os.path.join(h.TOP_BUILD, "tests", "e2e_mkdata")
 KWS = os.path.join(DATADIR, "models", "kws.nn")
 VISION = os.path.join(DATADIR, "models", "vision.nn")
 FMNIST = "/usr/share/datasets/fashion-mnist"
@@ -55,68 +45,9 @@ if not shutil.which("espeak-ng"):
 VISION = os.environ.get("SHOP_E2E_VISION_MODEL", VISION)
 HAVE_VISION = os.path.exists(VISION)
 
-results = []
-
-
-def check(cond, what):
-    results.append((bool(cond), what, None))
-
-
-def skip(what, why):
-    results.append((True, what, why))
-
-
-class Shopd:
-    """A shopd on ipc endpoints in tmp, with a subscriber to its events."""
-
-    def __init__(self, tmp):
-        self.tmp = tmp
-        self.ep = f"ipc://{tmp}/req.sock"
-        self.pub = f"ipc://{tmp}/events.sock"
-        self.proc = None
-
-    def start(self):
-        log = open(os.path.join(self.tmp, "shopd.log"), "a")
-        conf = os.path.join(self.tmp, "shopd.conf")
-        with open(conf, "w") as f:
-            f.write(f"[models]\nvision = {os.path.abspath(VISION)}\n")
-        self.proc = subprocess.Popen(
-            [SHOPD, "--foreground", "--config", conf, "--endpoint", self.ep, "--pub-endpoint",
-             self.pub, "--db", os.path.join(self.tmp, "shop.db")], stdout=log, stderr=log)
-        self.client = frontend.ShopClient(self.ep)
-        for _ in range(600):
-            try:
-                self.client.request("status", timeout=0.1)
-                break
-            except TimeoutError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError("shopd exited at start")
-        else:
-            raise RuntimeError("shopd did not answer within 60 s")
-        self.events = frontend.EventStream(
-            self.pub, topics=("intent", "product", "recommendations", "cart", "answer"))
-        time.sleep(0.3)  # the subscription reaches the PUB socket
-
-    def stop(self):
-        self.events.close()
-        self.client.close()
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=20)
-        self.proc = None
-        return rc
-
-    def ask(self, session, type_, body=None, frames=()):
-        """Sends a request; returns (reply body, {event type: body}) with the
-        events published on session for it (the answer event comes last)."""
-        reply = self.client.request(type_, body or {}, session=session, frames=frames,
-                                    timeout=10)
-        seen = {}
-        deadline = time.monotonic() + 5
-        while "answer" not in seen and time.monotonic() < deadline:
-            ev = self.events.next(timeout=1)
-            if ev and ev[1].get("session") == session:
-                seen[ev[0]] = ev[1]["body"]
-        return reply, seen
+tap = h.Tap()
+check, skip = tap.check, tap.skip
+TOPICS = ("intent", "product", "recommendations", "cart", "answer")
 
 
 def wav(tmp, voice, text):
@@ -220,7 +151,7 @@ def speech_tests(d):
     try:
         d.ask("speaker-9", "audio", {}, frames=[b"RIFF\0\0\0\0WAVEjunk"])
         check(False, "audio that does not decode is refused as invalid")
-    except frontend.ShopdError as e:
+    except h.frontend.ShopdError as e:
         check(e.code == "invalid", f"audio that does not decode is refused as invalid ({e})")
     return in_view
 
@@ -229,7 +160,11 @@ def restart_tests(d, in_view):
     s = "kiosk-1"
     before = d.ask(s, "text", {"text": "show my cart"})[0]["session"]
     check(d.stop() == 0, "SIGTERM: shopd exits with status 0")
-    d.start()
+    vis = d.start(topics=TOPICS).get("models", {}).get("vision", {})
+    if HAVE_VISION:
+        check(vis.get("index_from") == "cache" and vis.get("indexed_photos") == 250,
+              "after a restart the visual index is loaded from its cache next to the database "
+              f"({vis.get('indexed_photos')} photos from {vis.get('index_from')})")
     r, ev = say(d, s, "en-us+f4", "show my cart")
     check(r.get("intent", {}).get("name") == "show_cart"
           and r.get("cart", {}).get("lines", [{}])[0].get("item") == in_view
@@ -262,7 +197,8 @@ def photo_tests(d, tmp):
              "photo: the reply equals the product/recommendations/answer events",
              "photo: a photo without a product is 'unsure' with no recommendations",
              "photo then 'similar': more like the photographed product",
-             "SIGHUP rebuilds the visual index of the catalogue photos",
+             "SIGHUP makes the visual index of the catalogue photos again (from its cache: "
+             "model and photos unchanged)",
              "photos and audio were decoded in the jailed worker"]
     if not HAVE_VISION:
         for n in names:
@@ -325,8 +261,10 @@ def photo_tests(d, tmp):
         if st.get("reloads") == 1:
             break
         time.sleep(0.2)
-    n = st.get("models", {}).get("vision", {}).get("indexed_photos")
-    check(st.get("reloads") == 1 and n == 250, f"{names[6]} ({n} photos)")
+    vis = st.get("models", {}).get("vision", {})
+    n, src = vis.get("indexed_photos"), vis.get("index_from")
+    check(st.get("reloads") == 1 and n == 250 and src == "cache",
+          f"{names[6]} ({n} photos from {src})")
     dec = st.get("models", {}).get("decoder", {})
     check(dec.get("jailed") and dec.get("requests", 0) >= 23,
           f"photos and audio were decoded in the jailed worker ({dec})")
@@ -334,9 +272,9 @@ def photo_tests(d, tmp):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="shop-e2e-")
-    d = Shopd(tmp)
+    d = h.Shopd(tmp, conf=f"[models]\nvision = {os.path.abspath(VISION)}\n")
     try:
-        d.start()
+        d.start(topics=TOPICS)
         in_view = speech_tests(d)
         photo_tests(d, tmp)
         restart_tests(d, in_view)
@@ -344,20 +282,11 @@ def main():
             check(d.stop() == 0, "SIGTERM at the end: exit status 0")
     except Exception as e:  # a crash of the test is a failed check, with the log
         check(False, f"the run finished ({type(e).__name__}: {e})")
-        try:
-            with open(os.path.join(tmp, "shopd.log")) as f:
-                sys.stdout.write("".join("# " + line for line in f.readlines()[-20:]))
-        except OSError:
-            pass
+        sys.stdout.write(d.log_tail())
     finally:
-        if d.proc:
-            d.proc.kill()
-            d.proc.wait()
+        d.kill()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"1..{len(results)}")
-    for i, (ok, what, why) in enumerate(results, 1):
-        print(f"{'ok' if ok else 'not ok'} {i} - {what}" + (f" # SKIP {why}" if why else ""))
-    return 0 if all(ok for ok, _, _ in results) else 1
+    return tap.finish()
 
 
 if __name__ == "__main__":

@@ -81,17 +81,18 @@ class Shopd:
         """spawn(), then waits until shopd answers status (it indexes the
         catalogue photos first) and subscribes to topics. Returns status."""
         self.spawn()
-        self.client = frontend.ShopClient(self.ep)
+        # wait for the socket file before asking: requests sent earlier queue
+        # up in the client and shopd would answer every one of them
+        sock = self.ep[len("ipc://"):]
         end = time.monotonic() + seconds
-        while True:
-            try:
-                status = self.client.request("status", timeout=0.1)
-                break
-            except TimeoutError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"shopd exited at start ({self.proc.returncode})")
-                if time.monotonic() > end:
-                    raise RuntimeError(f"shopd did not answer within {seconds} s")
+        while not os.path.exists(sock):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"shopd exited at start ({self.proc.returncode})")
+            if time.monotonic() > end:
+                raise RuntimeError(f"shopd did not listen within {seconds} s")
+            time.sleep(0.05)
+        self.client = frontend.ShopClient(self.ep)
+        status = self.client.request("status", timeout=max(5.0, end - time.monotonic()))
         if topics:
             self.events = frontend.EventStream(self.pub, topics=topics)
             time.sleep(0.3)  # the subscription reaches the PUB socket
