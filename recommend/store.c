@@ -1,11 +1,15 @@
 /* recommend/store.c: the SQLite store (see store.h and docs/store.md). */
 #include "recommend/store.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -134,11 +138,20 @@ static const char *const s_sql[Q_COUNT] = {
     [Q_ROLLBACK] = "ROLLBACK",
 };
 
+/* The statements that change the database: refused on a read-only one.
+ * Q_META_SET is not among them (it goes to an in-memory table there). */
+static const bool s_writes[Q_COUNT] = {
+    [Q_ITEM_UPSERT] = true, [Q_ITEM_STOCK] = true, [Q_CUST_INSERT] = true,
+    [Q_CUST_UPSERT] = true, [Q_EVENT_ADD] = true, [Q_CART_SET] = true,
+    [Q_CART_DEL] = true, [Q_CART_CLEAR] = true, [Q_BEGIN] = true,
+};
+
 struct _store_t {
     sqlite3 *db;                  /* the one connection of this store_t */
     char *path;                   /* as given to store_open */
     sqlite3_stmt *stmt[Q_COUNT];  /* prepared lazily, finalised by store_close */
     bool in_tx;                   /* inside store_begin ... store_commit */
+    bool readonly;                /* opened read-only (see store_open) */
     char err[512];                /* last failure, "" after success */
 };
 
@@ -165,6 +178,10 @@ static sqlite3_stmt *
 s_stmt(store_t *s, query_t q)
 {
     s->err[0] = '\0';
+    if (s->readonly && s_writes[q]) {
+        s_fail(s, "database is read-only");
+        return NULL;
+    }
     if (!s->stmt[q]) {
         if (sqlite3_prepare_v3(s->db, s_sql[q], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[q],
                                NULL) != SQLITE_OK) {
@@ -250,6 +267,9 @@ s_migrate(store_t *s)
         return s_fail(s, "schema version %d is newer than this shopd knows (%d)", version, known);
     if (version == known)
         return 0;
+    if (s->readonly)
+        return s_fail(s, "%s is read-only and has schema version %d; this shopd needs %d",
+                      s->path, version, known);
     char *msg = NULL;
     if (sqlite3_exec(s->db, "BEGIN EXCLUSIVE", NULL, NULL, &msg) != SQLITE_OK)
         goto err;
@@ -274,22 +294,24 @@ err:
     return -1;
 }
 
-store_t *
-store_open(const char *path, char **err)
+/* Opens s->path read-write (created when missing) in WAL mode. Returns 0,
+ * -1 on failure, 1 when the file or its directory cannot be written (the
+ * caller then opens it read-only); a message is set in both cases. */
+static int
+s_open_rw(store_t *s)
 {
-    store_t *s = xcalloc(1, sizeof *s);
-    s->path = xstrdup(path ? path : "");
-    if (!path || !path[0]) {
-        s_fail(s, "no database path given");
-        goto err;
-    }
+    const char *path = s->path;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                                          | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        s_fail(s, "opening %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        goto err;
-    }
+                                          | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+        return s_fail(s, "opening %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, 5000);
+    /* SQLite opens a file it may not write read-only without saying so */
+    if (sqlite3_db_readonly(s->db, "main") == 1) {
+        s_fail(s, "%s cannot be written: %s", path,
+               access(path, W_OK) != 0 ? strerror(errno) : "SQLite opened it read-only");
+        return 1;
+    }
     /* WAL must be confirmed: on a filesystem without shared memory it stays
      * "delete", and we would rather know. */
     sqlite3_stmt *st = NULL;
@@ -301,17 +323,120 @@ store_open(const char *path, char **err)
     }
     sqlite3_finalize(st);
     if (!wal) {
+        int code = sqlite3_errcode(s->db) & 0xff;
         s_fail(s, "%s: cannot switch to WAL mode: %s", path, sqlite3_errmsg(s->db));
-        goto err;
+        /* the -wal and -shm files cannot be created next to the database */
+        return code == SQLITE_CANTOPEN || code == SQLITE_READONLY ? 1 : -1;
     }
     char *msg = NULL;
     if (sqlite3_exec(s->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;", NULL, NULL,
                      &msg) != SQLITE_OK) {
         s_fail(s, "%s: %s", path, msg ? msg : "pragma failed");
         sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Opens s->db read-only on s->path; flags: extra open flags, name: the
+ * file name or URI. Returns 0 once the schema could be read, else -1 with
+ * s->db closed and *why set from SQLite's message. */
+static int
+s_open_ro_try(store_t *s, const char *name, int flags, char *why, size_t whylen)
+{
+    if (sqlite3_open_v2(name, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | flags, NULL)
+        == SQLITE_OK) {
+        sqlite3_extended_result_codes(s->db, 1);
+        sqlite3_busy_timeout(s->db, 5000);
+        /* opening is lazy: reading the schema is what needs the WAL index */
+        if (sqlite3_exec(s->db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL)
+            == SQLITE_OK)
+            return 0;
+    }
+    shop_strlcpy(why, s->db ? sqlite3_errmsg(s->db) : "out of memory", whylen);
+    sqlite3_close(s->db);
+    s->db = NULL;
+    return -1;
+}
+
+/* Opens s->path read-only after s_open_rw found it unwritable (its message
+ * is in s->err). SQLite reads a WAL database on read-only media when its
+ * -wal and -shm files exist or can be created (mode=ro; a read-only -shm is
+ * then replaced by heap memory), or else when opened immutable=1, which
+ * ignores any -wal file: changes still in it are not seen (warned about).
+ * Returns 0 or -1 with a message. */
+static int
+s_open_ro(store_t *s)
+{
+    char rw_why[sizeof s->err], why[256], mode[64] = "read-only";
+    shop_strlcpy(rw_why, s->err, sizeof rw_why);
+    sqlite3_close(s->db);
+    s->db = NULL;
+    if (s_open_ro_try(s, s->path, 0, why, sizeof why) != 0) {
+        /* a URI: the path with every byte outside [A-Za-z0-9/._~-] escaped */
+        size_t len = strlen(s->path);
+        char *uri = xmalloc(len * 3 + 32), *u = uri;
+        u += sprintf(u, "file:");
+        for (const unsigned char *p = (const unsigned char *) s->path; *p; p++)
+            u += isalnum(*p) || strchr("/._~-", *p) ? sprintf(u, "%c", *p)
+                                                     : sprintf(u, "%%%02X", *p);
+        sprintf(u, "?immutable=1");
+        int rc = s_open_ro_try(s, uri, SQLITE_OPEN_URI, why, sizeof why);
+        free(uri);
+        if (rc != 0)
+            return s_fail(s, "%s; opening it read-only failed too: %s", rw_why, why);
+        shop_strlcpy(mode, "read-only, immutable", sizeof mode);
+        char wal[4096];
+        struct stat sb;
+        snprintf(wal, sizeof wal, "%s-wal", s->path);
+        if (stat(wal, &sb) == 0 && sb.st_size > 0)
+            log_warn("store: %s holds %lld bytes of changes that cannot be read without "
+                     "its -shm file: the database is served as it was before them", wal,
+                     (long long) sb.st_size);
+    }
+    s->readonly = true;
+    /* one warning per process: the daemon opens several connections */
+    static atomic_flag warned = ATOMIC_FLAG_INIT;
+    log_msg(atomic_flag_test_and_set(&warned) ? LOG_DEBUG : LOG_WARNING,
+            "store: %s; opened %s: serving reads, refusing events, cart changes and imports "
+            "(\"database is read-only\"), sessions kept in memory only", rw_why, mode);
+    return 0;
+}
+
+/* On a read-only store, a temporary table named meta hides the file's own
+ * (temp comes first in name lookup): sessions saved with store_meta_set live
+ * in memory for the connection's life. Returns 0 or -1 with a message. */
+static int
+s_ro_meta(store_t *s)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, "PRAGMA temp_store = MEMORY;"
+                            "CREATE TEMP TABLE meta (key TEXT PRIMARY KEY NOT NULL,"
+                            " value TEXT NOT NULL);"
+                            "INSERT INTO temp.meta SELECT key, value FROM main.meta;",
+                     NULL, NULL, &msg) != SQLITE_OK) {
+        s_fail(s, "%s: in-memory session table: %s", s->path, msg ? msg : "?");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+store_t *
+store_open(const char *path, char **err)
+{
+    store_t *s = xcalloc(1, sizeof *s);
+    s->path = xstrdup(path ? path : "");
+    if (!path || !path[0]) {
+        s_fail(s, "no database path given");
         goto err;
     }
+    int rc = s_open_rw(s);
+    if (rc < 0 || (rc > 0 && s_open_ro(s) != 0))
+        goto err;
     if (s_migrate(s) != 0)
+        goto err;
+    if (s->readonly && s_ro_meta(s) != 0)
         goto err;
     s->err[0] = '\0';
     return s;
@@ -349,6 +474,12 @@ const char *
 store_path(const store_t *s)
 {
     return s->path;
+}
+
+bool
+store_readonly(const store_t *s)
+{
+    return s->readonly;
 }
 
 static int
@@ -984,6 +1115,7 @@ store_test(bool verbose)
 
     s = store_open(path, &err);
     T_CHECK(s != NULL);
+    T_CHECK(!store_readonly(s));
     store_item_t it = { .price = 12.5, .in_stock = true };
     shop_strlcpy(it.id, "sneaker-01", sizeof it.id);
     shop_strlcpy(it.name, "Runner", sizeof it.name);

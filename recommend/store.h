@@ -92,8 +92,22 @@ typedef struct {
 
 /* Opens (creating and migrating when needed) the database at path.
  * Returns the store, or NULL with *err set to a message the caller frees
- * (err may be NULL). */
+ * (err may be NULL).
+ *
+ * Read-only media: when the file, or the directory that must hold its -wal
+ * and -shm files, cannot be written (a disk remounted read-only, a
+ * read-only bind mount), the store is opened read-only instead of failing
+ * (SQLite mode=ro; immutable=1 when no -shm can be used, which does not see
+ * changes left in a -wal file: a warning says so). store_readonly() is then
+ * true, a warning is logged (once per process), reads work as usual, and
+ * every write (events, carts, catalogue, customers, store_begin) returns -1
+ * with store_errmsg() "database is read-only". store_meta_set keeps its
+ * values in memory for the life of this store_t (sessions go on; nothing
+ * is written). A read-only file with an older schema is refused. */
 store_t *store_open(const char *path, char **err);
+
+/* Whether s was opened read-only (see store_open). */
+bool store_readonly(const store_t *s);
 
 /* Closes the connection (finalising cached statements) and NULLs *s_p.
  * Safe on NULL and twice. */

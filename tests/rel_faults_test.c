@@ -11,9 +11,13 @@
  *   was not recorded), an event whose lock is released within the timeout is
  *   recorded, and nothing acknowledged is lost;
  * - the database on a read-only mount (a bind mount in a private mount
- *   namespace; skipped where mount namespaces are not allowed): shopd refuses
- *   to start with a message naming the file (serving reads from a read-only
- *   database is not implemented: store_open needs write access for WAL);
+ *   namespace; skipped where mount namespaces are not allowed), once closed
+ *   cleanly (opened immutable) and once with an event a killed writer left
+ *   in its -wal (opened mode=ro, the event seen): the store serves reads,
+ *   refuses every write with "database is read-only" and keeps sessions in
+ *   memory; shopd starts on it, logs why once, answers status, catalogue,
+ *   recommendations and typed requests, refuses events and cart changes
+ *   with that store_error, and nothing refused is in the file afterwards;
  * - recommendation workers gone: shopd's queries go to the shop-recommend
  *   broker; with its only worker killed they time out with not_available and
  *   a message that says so while shopd keeps answering, and they are
@@ -393,6 +397,104 @@ s_ro_mount(void)
     }
 }
 
+/* Leaves an event for customer committed in the -wal file of the database
+ * at db, as a writer killed before its checkpoint would: a child commits it
+ * and exits without closing (SQLite folds the -wal into the file and
+ * removes it only at the last close). */
+static void
+s_commit_and_die(const char *db, const char *customer)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        store_t *st = store_open(db, NULL);
+        store_event_t ev = { .type = STORE_EVENT_VIEW, .quantity = 1, .time = 1 };
+        snprintf(ev.customer, sizeof ev.customer, "%s", customer);
+        snprintf(ev.item, sizeof ev.item, "bag-01");
+        _exit(st && store_add_event(st, &ev) == 0 ? 0 : 1);
+    }
+    int wst;
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    assert_true(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+}
+
+/* The store API on the read-only mount, in a child with its own mount
+ * namespace. Exits 0 when every check passed, 77 when the mount is not
+ * allowed, else the line of the first failed check. */
+#define S_RO_CHECK(c)                                                            \
+    do {                                                                         \
+        if (!(c)) {                                                              \
+            fprintf(stderr, "rel_faults_test: read-only store: %s failed (%s)\n", \
+                    #c, st ? store_errmsg(st) : "");                             \
+            _exit(__LINE__ % 250 + 1);                                           \
+        }                                                                        \
+    } while (0)
+
+static int
+s_ro_store_checks(const char *db, int64_t want_events)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        s_ro_mount();
+        char *err = NULL;
+        store_t *st = store_open(db, &err);
+        if (!st)
+            fprintf(stderr, "rel_faults_test: %s\n", err);
+        S_RO_CHECK(st != NULL);
+        S_RO_CHECK(store_readonly(st));
+        /* reads as usual: the catalogue, the counts, a cart */
+        store_item_t it;
+        S_RO_CHECK(store_item_get(st, "bag-01", &it) == 0 && !strcmp(it.category, "bag"));
+        store_counts_t cn;
+        S_RO_CHECK(store_counts(st, &cn) == 0 && cn.items == 2 && cn.events == want_events);
+        store_cart_line_t *lines = NULL;
+        size_t n = 0;
+        S_RO_CHECK(store_cart_get(st, "kiosk-ro", &lines, &n) == 0 && n == 1
+                   && !strcmp(lines[0].item, "sneaker-01") && lines[0].quantity == 2);
+        free(lines);
+        /* every write refused, with the message the client sees */
+        store_event_t ev = { .type = STORE_EVENT_VIEW, .quantity = 1, .time = 2 };
+        snprintf(ev.customer, sizeof ev.customer, "while-ro");
+        snprintf(ev.item, sizeof ev.item, "bag-01");
+        S_RO_CHECK(store_add_event(st, &ev) == -1);
+        S_RO_CHECK(!strcmp(store_errmsg(st), "database is read-only"));
+        S_RO_CHECK(store_cart_add(st, "kiosk-ro", NULL, "bag-01", 1, NULL) == -1);
+        S_RO_CHECK(!strcmp(store_errmsg(st), "database is read-only"));
+        S_RO_CHECK(store_cart_remove(st, "kiosk-ro", "sneaker-01") == -1);
+        S_RO_CHECK(store_cart_checkout(st, "kiosk-ro", "c1", 3, NULL) == -1);
+        S_RO_CHECK(store_item_upsert(st, &it) == -1);
+        S_RO_CHECK(store_customer_upsert(st, "c1", "x") == -1);
+        S_RO_CHECK(store_begin(st) == -1);
+        S_RO_CHECK(!strcmp(store_errmsg(st), "database is read-only"));
+        /* sessions go on in memory */
+        char buf[64];
+        S_RO_CHECK(store_meta_set(st, "session:ro", "{\"page\":1}") == 0);
+        S_RO_CHECK(store_meta_get(st, "session:ro", buf, sizeof buf) == 0
+                   && !strcmp(buf, "{\"page\":1}"));
+        S_RO_CHECK(store_counts(st, &cn) == 0 && cn.events == want_events && cn.cart_sessions == 1);
+        store_close(&st);
+        _exit(0);
+    }
+    int wst;
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    return WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
+}
+
+/* A request that must be refused with store_error "database is read-only". */
+static void
+s_ro_refused(client_t *c, const char *type, json_t *body)
+{
+    proto_reply_t r;
+    s_req(c, type, body, NULL, 0, 20000, &r);
+    printf("# %s on the read-only database: %s: %s\n", type, r.ok ? "ok" : "refused",
+           r.message);
+    assert_false(r.ok);
+    assert_int_equal(r.code, PROTO_E_STORE);
+    assert_non_null(strstr(r.message, "database is read-only"));
+    proto_reply_clear(&r);
+}
+
 static void
 test_database_read_only(void **state)
 {
@@ -404,31 +506,62 @@ test_database_read_only(void **state)
     assert_int_equal(mkdir(s_ro_dir, 0755), 0);
     snprintf(d->db, sizeof d->db, "%.140s/shop.db", s_ro_dir);
     s_seed_catalogue(d->db);
-
-    harness_spawn(d, &(harness_spawn_t) { .before_exec = s_ro_mount });
-    /* shopd cannot use a database it cannot write (WAL needs its -shm and
-     * -wal files): it says so, naming the file, and exits with status 1
-     * rather than run without recording events */
-    int rc = 0, wst;
-    for (int i = 0; i < 600; i++) {
-        if (waitpid(d->pid, &wst, WNOHANG) == d->pid) {
-            d->pid = 0;
-            rc = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
-            break;
-        }
-        usleep(100000);
+    {
+        store_t *st = store_open(d->db, NULL);
+        assert_non_null(st);
+        assert_int_equal(store_cart_set(st, "kiosk-ro", NULL, "sneaker-01", 2), 0);
+        store_close(&st);
     }
-    assert_int_equal(d->pid, 0);
+
+    /* closed cleanly: no -wal or -shm, none can be created: immutable */
+    int rc = s_ro_store_checks(d->db, 0);
     if (rc == 77) {
         /* s_ro_mount: no mount namespace here (not root, or not allowed) */
         harness_cleanup(d);
         skip();
     }
-    assert_int_equal(rc, 1);
-    char want[300];
-    snprintf(want, sizeof want, "error: cannot open the database %.160s", d->db);
-    assert_true(harness_log_has(d, want, 0));
-    assert_true(harness_log_has(d, "cannot switch to WAL mode: unable to open database file", 0));
+    assert_int_equal(rc, 0);
+    /* an event a killed writer left in the -wal: read through the existing
+     * -wal and a read-only -shm (mode=ro), so it is seen */
+    s_commit_and_die(d->db, "in-wal");
+    assert_int_equal(s_ro_store_checks(d->db, 1), 0);
+
+    /* shopd starts on it and keeps answering */
+    harness_spawn(d, &(harness_spawn_t) { .before_exec = s_ro_mount });
+    harness_wait_ready(d, NULL, 120);
+    client_t *c = harness_client(d);
+    proto_reply_t r;
+    s_req(c, "status", NULL, NULL, 0, 5000, &r);
+    assert_true(r.ok);
+    json_t *store = json_object_get(r.body, "store");
+    assert_int_equal(json_integer_value(json_object_get(store, "items")), 2);
+    assert_int_equal(json_integer_value(json_object_get(store, "events")), 1);
+    proto_reply_clear(&r);
+    s_req(c, "catalogue", json_pack("{s:s}", "op", "categories"), NULL, 0, 5000, &r);
+    assert_true(r.ok);
+    assert_int_equal(json_array_size(json_object_get(r.body, "categories")), 2);
+    proto_reply_clear(&r);
+    s_req(c, "recommend", json_pack("{s:s}", "kind", "popular"), NULL, 0, 20000, &r);
+    if (!r.ok)
+        fail_msg("recommend on the read-only database refused: %s", r.message);
+    proto_reply_clear(&r);
+    /* a typed request: its session is saved in memory */
+    char intent[32];
+    assert_string_equal(s_text_intent(c, "show sneakers", intent, sizeof intent), "search");
+    /* writes refused with a clear store_error, never acknowledged */
+    s_ro_refused(c, "event", json_pack("{s:s, s:s, s:s}", "customer", "while-ro", "item",
+                                       "bag-01", "kind", "view"));
+    s_ro_refused(c, "cart", json_pack("{s:s, s:s, s:i}", "op", "add", "item", "bag-01",
+                                      "quantity", 1));
+    client_destroy(&c);
+    assert_int_equal(harness_stop(d, SIGTERM), 0);
+    /* the reason, logged once at start as a warning */
+    assert_int_equal(harness_log_count(d, "opened read-only: serving reads"), 1);
+    assert_true(harness_log_has(d, "cannot be written: Read-only file system", 0));
+    /* nothing was written: the refused event is not there, the cart is as
+     * it was, the event in the -wal still is */
+    assert_int_equal(s_count_events(d->db, "while-ro"), 0);
+    assert_int_equal(s_count_events(d->db, "in-wal"), 1);
     harness_cleanup(d);
 }
 

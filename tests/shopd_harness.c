@@ -202,6 +202,20 @@ harness_log_has(const harness_t *d, const char *needle, int wait_ms)
     }
 }
 
+int
+harness_log_count(const harness_t *d, const char *needle)
+{
+    char err[256];
+    size_t len = 0, nlen = strlen(needle);
+    char *text = (char *) shop_read_file(d->log, 16u << 20, &len, err, sizeof err);
+    int n = 0;
+    for (const char *p = text; p && (p = memmem(p, len - (size_t) (p - text), needle, nlen));
+         p += nlen)
+        n++;
+    free(text);
+    return n;
+}
+
 client_t *
 harness_client(const harness_t *d)
 {

@@ -72,6 +72,9 @@ void harness_cleanup(harness_t *d);
 /* Whether shopd's log holds needle, waiting up to wait_ms for it to appear. */
 bool harness_log_has(const harness_t *d, const char *needle, int wait_ms);
 
+/* How many times needle appears in shopd's log (0 when unreadable). */
+int harness_log_count(const harness_t *d, const char *needle);
+
 /* A new client of d's request endpoint (the test destroys it). */
 client_t *harness_client(const harness_t *d);
 
