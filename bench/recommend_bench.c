@@ -18,7 +18,8 @@
 #include "recommend/import.h"
 #include "recommend/service.h"
 
-#define DURATION_S 5.0
+/* seconds per run; SHOP_BENCH_REC_SECONDS overrides (a longer run to profile) */
+static double s_duration_s = 4.0;
 
 static int
 s_cmp_u64(const void *a, const void *b)
@@ -80,43 +81,6 @@ s_make_query(const rec_data_t *d, unsigned *r, rec_query_t *q, const char **cat_
     }
 }
 
-static void *
-s_client_main(void *arg)
-{
-    s_client_t *c = arg;
-    unsigned r = (unsigned) c->seed;
-    rec_client_t *cl = c->endpoint ? rec_client_new(c->ctx, c->endpoint, 5000, 0) : NULL;
-    rec_result_t res[REC_MAX_K];
-    char err[256];
-    double end = shop_now_s() + c->until_s;
-    while (shop_now_s() < end) {
-        rec_query_t q;
-        const char *cat = NULL;
-        s_make_query(c->d, &r, &q, &cat);
-        struct timespec c0, c1;
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-        uint64_t t0 = shop_now_ns();
-        int n = cl ? rec_client_query(cl, &q, res, NULL, 0, err, sizeof err)
-                   : rec_engine_query(c->e, &q, res, err, sizeof err);
-        uint64_t dt = shop_now_ns() - t0;
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
-        if (n < 0) {
-            c->errors++;
-            continue;
-        }
-        if (c->n == c->cap) {
-            c->cap = c->cap ? c->cap * 2 : 65536;
-            c->lat = xrealloc(c->lat, c->cap * sizeof *c->lat);
-            c->cpu = xrealloc(c->cpu, c->cap * sizeof *c->cpu);
-        }
-        c->cpu[c->n] = (uint64_t) ((c1.tv_sec - c0.tv_sec) * 1000000000LL
-                                   + (c1.tv_nsec - c0.tv_nsec));
-        c->lat[c->n++] = dt;
-    }
-    rec_client_destroy(&cl);
-    return NULL;
-}
-
 /* A pipelining client: one DEALER keeps `window` requests in flight (the
  * service's capacity without one client thread per outstanding request);
  * with batch > 1 each request is {"op":"batch"} of that many queries. */
@@ -141,6 +105,98 @@ s_query_json(const rec_data_t *d, unsigned *r, char *req, size_t size, int len, 
     if (q.category)
         len += snprintf(req + len, size - (size_t) len, ",\"category\":\"%s\"", q.category);
     return len + snprintf(req + len, size - (size_t) len, "}");
+}
+
+/* Records one answered query of client c. */
+static void
+s_record(s_client_t *c, uint64_t lat_ns, uint64_t cpu_ns)
+{
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 65536;
+        c->lat = xrealloc(c->lat, c->cap * sizeof *c->lat);
+        c->cpu = xrealloc(c->cpu, c->cap * sizeof *c->cpu);
+    }
+    c->cpu[c->n] = cpu_ns;
+    c->lat[c->n++] = lat_ns;
+}
+
+static uint64_t
+s_thread_cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (uint64_t) t.tv_sec * 1000000000ULL + (uint64_t) t.tv_nsec;
+}
+
+static void *
+s_client_main(void *arg)
+{
+    s_client_t *c = arg;
+    unsigned r = (unsigned) c->seed;
+    rec_client_t *cl = c->endpoint ? rec_client_new(c->ctx, c->endpoint, 5000, 0) : NULL;
+    rec_result_t res[REC_MAX_K];
+    char err[256];
+    double end = shop_now_s() + c->until_s;
+    while (shop_now_s() < end) {
+        rec_query_t q;
+        const char *cat = NULL;
+        s_make_query(c->d, &r, &q, &cat);
+        uint64_t c0 = s_thread_cpu_ns(), t0 = shop_now_ns();
+        int n = cl ? rec_client_query(cl, &q, res, NULL, 0, err, sizeof err)
+                   : rec_engine_query(c->e, &q, res, err, sizeof err);
+        uint64_t dt = shop_now_ns() - t0;
+        if (n < 0) {
+            c->errors++;
+            continue;
+        }
+        s_record(c, dt, s_thread_cpu_ns() - c0);
+    }
+    rec_client_destroy(&cl);
+    return NULL;
+}
+
+
+/* A REQ client as a frontend is one: it sends bytes it already has (a kiosk
+ * fills a template) and only checks the reply's status, so what is measured
+ * is the service and ZeroMQ, not this process's JSON library. The requests
+ * are serialised before the clock starts. */
+#define RAW_POOL 2048
+
+static void *
+s_raw_main(void *arg)
+{
+    s_client_t *c = arg;
+    unsigned r = (unsigned) c->seed;
+    char (*pool)[512] = xmallocarray(RAW_POOL, sizeof *pool);
+    int *plen = xmallocarray(RAW_POOL, sizeof *plen);
+    for (int i = 0; i < RAW_POOL; i++)
+        plen[i] = s_query_json(c->d, &r, pool[i], sizeof pool[i], 0, i);
+    void *sock = zmq_socket(c->ctx, ZMQ_REQ);
+    int linger = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect(sock, c->endpoint);
+    char *rep = xmalloc(PIPE_REPLY_MAX);
+    double end = shop_now_s() + c->until_s;
+    for (int i = 0; shop_now_s() < end; i = (i + 1) % RAW_POOL) {
+        uint64_t c0 = s_thread_cpu_ns(), t0 = shop_now_ns();
+        int got = -1;
+        if (zmq_send(sock, pool[i], (size_t) plen[i], 0) >= 0)
+            got = zmq_recv(sock, rep, PIPE_REPLY_MAX - 1, 0);
+        uint64_t dt = shop_now_ns() - t0;
+        if (got < 0)
+            break;   /* a REQ without its reply cannot go on */
+        rep[SHOP_MIN(got, PIPE_REPLY_MAX - 1)] = '\0';
+        if (strncmp(rep, "{\"ok\":true", 10) != 0) {
+            c->errors++;
+            continue;
+        }
+        s_record(c, dt, s_thread_cpu_ns() - c0);
+    }
+    zmq_close(sock);
+    free(rep);
+    free(pool);
+    free(plen);
+    return NULL;
 }
 
 static void *
@@ -209,15 +265,8 @@ s_pipe_main(void *arg)
             }
             /* each query of a batch waited as long as its frame */
             uint64_t lat = shop_now_ns() - sent_at[slot];
-            for (int b = 0; b < SHOP_MAX(c->batch, 1); b++) {
-                if (c->n == c->cap) {
-                    c->cap = c->cap ? c->cap * 2 : 65536;
-                    c->lat = xrealloc(c->lat, c->cap * sizeof *c->lat);
-                    c->cpu = xrealloc(c->cpu, c->cap * sizeof *c->cpu);
-                }
-                c->cpu[c->n] = 0;
-                c->lat[c->n++] = lat;
-            }
+            for (int b = 0; b < SHOP_MAX(c->batch, 1); b++)
+                s_record(c, lat, 0);
             busy[slot] = false;
             in_flight--;
         }
@@ -230,20 +279,39 @@ s_pipe_main(void *arg)
 typedef struct {
     double p50, p99, qps;
     double cpu50, cpu99;   /* client thread CPU per query (the whole cost in-process) */
+    double proc_cpu;       /* the whole process's CPU (clients, workers, ZeroMQ) per query, us */
+    double in_flight;      /* Little's law: mean latency x throughput */
     long n, errors;
 } s_result_t;
 
+typedef enum {
+    S_IN_PROCESS,          /* rec_engine_query in the client threads */
+    S_LIBRARY,             /* rec_client_query: jansson request and reply, Lazy Pirate */
+    S_RAW,                 /* REQ sending pre-serialised requests */
+    S_PIPELINED            /* DEALER with requests in flight */
+} s_mode_t;
+
+static double
+s_process_cpu_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
+}
+
 static s_result_t
 s_run(const rec_data_t *d, rec_engine_t *e, void *ctx, const char *endpoint, int clients,
-      bool pipelined, int batch)
+      s_mode_t mode, int batch)
 {
     s_client_t *c = xcalloc((size_t) clients, sizeof *c);
     pthread_t *th = xcalloc((size_t) clients, sizeof *th);
-    double t0 = shop_now_s();
+    double t0 = shop_now_s(), cpu0 = s_process_cpu_s();
     for (int i = 0; i < clients; i++) {
-        c[i] = (s_client_t) { .d = d, .endpoint = endpoint, .e = e, .ctx = ctx, .seed = i + 1,
-                              .until_s = DURATION_S, .batch = batch };
-        pthread_create(&th[i], NULL, pipelined ? s_pipe_main : s_client_main, &c[i]);
+        c[i] = (s_client_t) { .d = d, .endpoint = mode == S_IN_PROCESS ? NULL : endpoint,
+                              .e = e, .ctx = ctx, .seed = i + 1, .until_s = s_duration_s,
+                              .batch = batch };
+        pthread_create(&th[i], NULL, mode == S_PIPELINED ? s_pipe_main
+                                     : mode == S_RAW ? s_raw_main : s_client_main, &c[i]);
     }
     size_t total = 0;
     long errors = 0;
@@ -252,24 +320,53 @@ s_run(const rec_data_t *d, rec_engine_t *e, void *ctx, const char *endpoint, int
         total += c[i].n;
         errors += c[i].errors;
     }
-    double el = shop_now_s() - t0;
+    double el = shop_now_s() - t0, cpu = s_process_cpu_s() - cpu0;
     uint64_t *all = xmallocarray(total + 1, sizeof *all);
-    uint64_t *cpu = xmallocarray(total + 1, sizeof *cpu);
+    uint64_t *tcpu = xmallocarray(total + 1, sizeof *tcpu);
     size_t k = 0;
+    double lat_sum = 0;
     for (int i = 0; i < clients; i++) {
         memcpy(all + k, c[i].lat, c[i].n * sizeof *all);
-        memcpy(cpu + k, c[i].cpu, c[i].n * sizeof *cpu);
+        memcpy(tcpu + k, c[i].cpu, c[i].n * sizeof *tcpu);
+        for (size_t j = 0; j < c[i].n; j++)
+            lat_sum += (double) c[i].lat[j] / 1e9;
         k += c[i].n;
         free(c[i].lat);
         free(c[i].cpu);
     }
     s_result_t r = { s_pct(all, total, 0.5), s_pct(all, total, 0.99), (double) total / el,
-                     s_pct(cpu, total, 0.5), s_pct(cpu, total, 0.99), (long) total, errors };
+                     s_pct(tcpu, total, 0.5), s_pct(tcpu, total, 0.99),
+                     total ? cpu * 1e6 / (double) total : 0,
+                     total ? lat_sum / (double) total * ((double) total / el) : 0,
+                     (long) total, errors };
     free(all);
-    free(cpu);
+    free(tcpu);
     free(c);
     free(th);
     return r;
+}
+
+/* Whether name holds one of the '|'-separated parts of only. */
+static bool
+s_selected(const char *only, const char *name)
+{
+    char part[128];
+    for (const char *p = only; *p;) {
+        size_t n = strcspn(p, "|");
+        snprintf(part, sizeof part, "%.*s", (int) SHOP_MIN(n, sizeof part - 1), p);
+        if (part[0] && strstr(name, part))
+            return true;
+        p += n + (p[n] == '|');
+    }
+    return false;
+}
+
+/* The 1-minute load average (what else this machine was running). */
+static double
+s_loadavg(void)
+{
+    double l[1] = { 0 };
+    return getloadavg(l, 1) == 1 ? l[0] : -1;
 }
 
 int
@@ -367,53 +464,92 @@ main(int argc, char **argv)
                te / N, th / N);
     }
 
-    void *ctx = zmq_ctx_new();
+    /* the service and the clients have a context (and ZeroMQ I/O thread)
+     * each, as in separate processes; inproc clients must share the
+     * service's */
+    void *ctx = zmq_ctx_new(), *cli_ctx = zmq_ctx_new();
     char tcp[64];
     snprintf(tcp, sizeof tcp, "tcp://127.0.0.1:%d", 30000 + (int) (getpid() % 20000));
     char binds[160];
     snprintf(binds, sizeof binds, "%s,%s", REC_SERVICE_ENDPOINT, tcp);
-    rec_service_opts_t so = { .bind = binds, .threads = 2, .name = "bench" };
+    const char *th_env = getenv("SHOP_BENCH_REC_THREADS");
+    rec_service_opts_t so = { .bind = binds, .threads = th_env ? atoi(th_env) : 2,
+                              .name = "bench" };
     rec_service_t *svc = rec_service_new(ctx, e, &so, err, sizeof err);
     if (!svc) {
         fprintf(stderr, "service: %s\n", err);
         return 1;
     }
+    printf("service: %d worker threads; load average at start %.2f\n", so.threads,
+           s_loadavg());
+    const char *inproc = REC_SERVICE_ENDPOINT;
     struct {
         const char *name, *ep;
         int clients;
-        bool pipelined;
+        s_mode_t mode;
         int batch;
     } runs[] = {
-        { "in-process, 1 thread (cold cache)", NULL, 1, false, 1 },
-        { "in-process, 1 thread", NULL, 1, false, 1 },
-        { "in-process, 2 threads", NULL, 2, false, 1 },
-        { "zmq inproc, 16 clients", REC_SERVICE_ENDPOINT, 16, false, 1 },
-        { "zmq tcp loopback, 16 clients", tcp, 16, false, 1 },
-        { "zmq tcp loopback, 64 clients", tcp, 64, false, 1 },
-        { "zmq tcp, 1 DEALER x 16 in flight", tcp, 1, true, 1 },
-        { "zmq tcp, 2 DEALERs x 16 in flight", tcp, 2, true, 1 },
-        { "zmq inproc, 1 DEALER x 16 in flight", REC_SERVICE_ENDPOINT, 1, true, 1 },
-        { "zmq tcp, 1 DEALER x 4, batch 16", tcp, 1, true, 16 },
-        { "zmq inproc, 1 DEALER x 4, batch 16", REC_SERVICE_ENDPOINT, 1, true, 16 },
+        { "in-process, 1 thread (cold cache)", NULL, 1, S_IN_PROCESS, 1 },
+        { "in-process, 1 thread", NULL, 1, S_IN_PROCESS, 1 },
+        { "in-process, 2 threads", NULL, 2, S_IN_PROCESS, 1 },
+        { "zmq inproc, 4 REQ clients", inproc, 4, S_RAW, 1 },
+        { "zmq inproc, 16 REQ clients", inproc, 16, S_RAW, 1 },
+        { "zmq inproc, 16 rec_client_query", inproc, 16, S_LIBRARY, 1 },
+        { "zmq tcp, 4 REQ clients", tcp, 4, S_RAW, 1 },
+        { "zmq tcp, 16 REQ clients", tcp, 16, S_RAW, 1 },
+        { "zmq tcp, 64 REQ clients", tcp, 64, S_RAW, 1 },
+        { "zmq tcp, 16 rec_client_query", tcp, 16, S_LIBRARY, 1 },
+        { "in-process, 2 threads (again)", NULL, 2, S_IN_PROCESS, 1 },
+        { "zmq tcp, 1 DEALER x 16 in flight", tcp, 1, S_PIPELINED, 1 },
+        { "zmq inproc, 1 DEALER x 16 in flight", inproc, 1, S_PIPELINED, 1 },
+        { "zmq tcp, 1 DEALER x 4, batch 16", tcp, 1, S_PIPELINED, 16 },
+        { "zmq inproc, 1 DEALER x 4, batch 16", inproc, 1, S_PIPELINED, 16 },
     };
-    printf("%-32s %10s %10s %12s %8s %12s %12s\n", "queries (mix: 60% personal)", "p50 us",
-           "p99 us", "queries/s", "errors", "cpu p50 us", "cpu p99 us");
-    char json[4096] = "";
+    printf("%-36s %9s %9s %9s %6s %9s %9s %9s %6s %5s\n", "queries (mix: 60% personal)",
+           "p50 us", "p99 us", "queries/s", "errors", "cli cpu50", "cli cpu99", "proc cpu",
+           "inflt", "load");
+    char json[8192] = "";
+    /* SHOP_BENCH_REC_ONLY=a|b: only the runs whose name holds a or b (to profile one) */
+    const char *only = getenv("SHOP_BENCH_REC_ONLY");
+    const char *secs = getenv("SHOP_BENCH_REC_SECONDS");
+    if (secs && atof(secs) > 0)
+        s_duration_s = atof(secs);
+    bool warm = false;
     for (size_t r = 0; r < SHOP_ARRAY_LEN(runs); r++) {
-        s_result_t x = s_run(d, e, ctx, runs[r].ep, runs[r].clients, runs[r].pipelined,
-                             runs[r].batch);
-        printf("\n%-32s %10.1f %10.1f %12.0f %8ld %12.1f %12.1f", runs[r].name, x.p50, x.p99,
-               x.qps, x.errors, x.cpu50, x.cpu99);
-        char one[256];
-        snprintf(one, sizeof one, "%s{\"run\":\"%s\",\"p50_us\":%.1f,\"p99_us\":%.1f,\"qps\":%.0f}",
-                 r ? "," : "", runs[r].name, x.p50, x.p99, x.qps);
+        if (only && !s_selected(only, runs[r].name))
+            continue;
+        if (r >= 1 && !warm) {
+            warm = true;
+            /* after the cold run: every customer's scores cached, so the runs
+             * below compare the same warm work in and out of process */
+            rec_result_t res[10];
+            for (int u = 0; u < rec_dict_size(d->users); u++) {
+                rec_query_t q = { .kind = REC_Q_PERSONAL, .customer = rec_dict_str(d->users, u),
+                                  .k = 10, .now = 1323388800 };
+                rec_engine_query(e, &q, res, err, sizeof err);
+            }
+            printf("(warm-up done)\n");
+            fflush(stdout);
+        }
+        bool own_ctx = runs[r].ep && strncmp(runs[r].ep, "tcp:", 4) == 0;
+        s_result_t x = s_run(d, e, own_ctx ? cli_ctx : ctx, runs[r].ep, runs[r].clients,
+                             runs[r].mode, runs[r].batch);
+        double load = s_loadavg();
+        printf("%-36s %9.1f %9.1f %9.0f %6ld %9.1f %9.1f %9.1f %6.1f %5.2f\n", runs[r].name,
+               x.p50, x.p99, x.qps, x.errors, x.cpu50, x.cpu99, x.proc_cpu, x.in_flight, load);
+        char one[320];
+        snprintf(one, sizeof one, "%s{\"run\":\"%s\",\"p50_us\":%.1f,\"p99_us\":%.1f,\"qps\":%.0f,"
+                 "\"process_cpu_us\":%.1f,\"load\":%.2f}", json[0] ? "," : "", runs[r].name, x.p50,
+                 x.p99, x.qps, x.proc_cpu, load);
         strncat(json, one, sizeof json - strlen(json) - 1);
         fflush(stdout);
     }
-    printf("\n{\"bench\":\"recommend\",\"train_seconds\":%.2f,\"runs\":[%s]}\n", train_s, json);
+    printf("{\"bench\":\"recommend\",\"threads\":%d,\"train_seconds\":%.2f,\"runs\":[%s]}\n",
+           so.threads, train_s, json);
     rec_service_destroy(&svc);
     rec_engine_destroy(&e);
     zmq_ctx_term(ctx);
+    zmq_ctx_term(cli_ctx);
     rec_data_destroy(&d);
     return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -344,20 +345,31 @@ s_handle(rec_engine_t *engine, const char *worker, json_t *j, bool top)
 
 /* --- service ------------------------------------------------------------- */
 
+/* A socket that worker threads share. ZeroMQ sockets are not thread-safe,
+ * so every call on sock is made under lock; a thread waiting for requests
+ * sleeps in poll(2) on the socket's ZMQ_FD without the lock, so the others
+ * can send their replies meanwhile. In bind mode all workers share the one
+ * front ROUTER (no proxy thread, no inproc hop: a request wakes a worker
+ * directly); in connect mode each worker has its own REP to the broker. */
+typedef struct {
+    void *sock;                /* ROUTER (bind) or REP (connect) */
+    bool router;               /* replies carry the request's envelope */
+    int fd;                    /* ZMQ_FD: readable when the socket has news */
+    pthread_mutex_t lock;
+} s_conn_t;
+
 typedef struct {
     rec_service_t *svc;
-    int index;
-    void *sock;                /* REP, created by the starter so errors surface at once */
+    char name[80];             /* put in replies: the service's, ".index" with several threads */
+    s_conn_t *conn;            /* shared front (bind) or own (connect) */
 } s_worker_t;
 
 struct _rec_service_t {
     void *ctx;                 /* borrowed */
     rec_engine_t *engine;      /* borrowed */
     char name[64];
-    void *front, *back;        /* bind mode: ROUTER, inproc DEALER */
-    void *ctl_send, *ctl_recv; /* PAIR: TERMINATE for zmq_proxy_steerable */
-    pthread_t proxy_th;
-    bool proxy_running;
+    s_conn_t conns[MAX_WORKERS]; /* bind: conns[0] only; connect: one per worker */
+    int n_conns;
     s_worker_t workers[MAX_WORKERS];
     pthread_t th[MAX_WORKERS];
     int n_threads;
@@ -365,62 +377,121 @@ struct _rec_service_t {
     atomic_long served;
 };
 
+/* Envelope frames a ROUTER request may carry (identities through broker
+ * hops, then the empty delimiter); more is refused. */
+#define MAX_FRAMES 16
+
+static void
+s_free_reply(void *data, void *hint)
+{
+    (void) hint;
+    free(data);
+}
+
+/* Receives one whole request from c (lock held, a message ready): the
+ * envelope into env[0..*n_env) and the body into body. Returns NULL when
+ * body holds the one JSON frame, or a refusal to send back instead. */
+static const char *
+s_recv_request(s_conn_t *c, zmq_msg_t *env, int *n_env, zmq_msg_t *body)
+{
+    zmq_msg_t f[MAX_FRAMES];
+    int n = 0;
+    bool more = true, too_many = false;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, c->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        more = zmq_msg_more(&m);
+        if (n < MAX_FRAMES)
+            f[n++] = m;
+        else {
+            too_many = true;
+            zmq_msg_close(&m);
+        }
+    }
+    /* ROUTER: the envelope is everything up to the first empty frame (a REQ,
+     * or a DEALER sending as one), or the identity alone without one */
+    int d = 0;
+    if (c->router) {
+        d = 1;
+        for (int i = 1; i < n; i++)
+            if (zmq_msg_size(&f[i]) == 0) {
+                d = i + 1;
+                break;
+            }
+        d = SHOP_MIN(d, n);
+    }
+    for (int i = 0; i < d; i++)
+        env[i] = f[i];
+    *n_env = d;
+    const char *why = NULL;
+    if (too_many || n - d != 1)
+        why = "one JSON frame per request";
+    else
+        *body = f[d];
+    if (why) {
+        for (int i = d; i < n; i++)
+            zmq_msg_close(&f[i]);
+        zmq_msg_init(body);
+    }
+    return why;
+}
+
+/* Sends reply (ownership moves to ZeroMQ, no copy) after the envelope (lock
+ * held). A ROUTER drops a reply to a client that went away; a REP blocks
+ * while its broker's queue is full, as it must answer before its next
+ * request. */
+static void
+s_send_reply(s_conn_t *c, zmq_msg_t *env, int n_env, char *reply)
+{
+    for (int i = 0; i < n_env; i++)
+        if (zmq_msg_send(&env[i], c->sock, ZMQ_SNDMORE) < 0)
+            zmq_msg_close(&env[i]);
+    zmq_msg_t m;
+    zmq_msg_init_data(&m, reply, strlen(reply), s_free_reply, NULL);
+    if (zmq_msg_send(&m, c->sock, 0) < 0)
+        zmq_msg_close(&m);
+}
+
 static void *
 s_worker_main(void *arg)
 {
     s_worker_t *w = arg;
     rec_service_t *s = w->svc;
-    char name[80];
-    if (s->n_threads > 1)
-        snprintf(name, sizeof name, "%s.%d", s->name, w->index);
-    else
-        snprintf(name, sizeof name, "%s", s->name);
-    zmq_pollitem_t item = { w->sock, 0, ZMQ_POLLIN, 0 };
+    s_conn_t *c = w->conn;
+    const char *name = w->name;
+    pthread_mutex_lock(&c->lock);
     while (!atomic_load(&s->stop)) {
-        int rc = zmq_poll(&item, 1, 100);
-        if (rc < 0) {
-            if (errno == ETERM)
-                break;
+        /* ZMQ_EVENTS under the lock after every call on the socket: a message
+         * whose wake-up another call consumed is found here, before sleeping */
+        int events = 0;
+        size_t len = sizeof events;
+        if (zmq_getsockopt(c->sock, ZMQ_EVENTS, &events, &len) != 0 && errno == ETERM)
+            break;
+        if (!(events & ZMQ_POLLIN)) {
+            pthread_mutex_unlock(&c->lock);
+            struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+            poll(&pfd, 1, 100);
+            pthread_mutex_lock(&c->lock);
             continue;
         }
-        if (rc == 0)
-            continue;
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        if (zmq_msg_recv(&msg, w->sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&msg);
-            continue;
-        }
-        /* a REP must answer every request, even a multi-part one we refuse */
-        bool more = zmq_msg_more(&msg);
-        char *reply;
-        if (more) {
-            while (zmq_msg_more(&msg)) {
-                zmq_msg_close(&msg);
-                zmq_msg_init(&msg);
-                if (zmq_msg_recv(&msg, w->sock, 0) < 0)
-                    break;
-            }
-            reply = s_error(NULL, name, "one JSON frame per request");
-        } else {
-            reply = rec_service_handle(s->engine, name, zmq_msg_data(&msg), zmq_msg_size(&msg));
-        }
-        zmq_msg_close(&msg);
+        zmq_msg_t env[MAX_FRAMES], body;
+        int n_env = 0;
+        const char *why = s_recv_request(c, env, &n_env, &body);
+        pthread_mutex_unlock(&c->lock);
+        char *reply = why ? s_error(NULL, name, why)
+                          : rec_service_handle(s->engine, name, zmq_msg_data(&body),
+                                               zmq_msg_size(&body));
+        zmq_msg_close(&body);
         /* counted before the send, so a client that has its reply sees the count */
         atomic_fetch_add(&s->served, 1);
-        zmq_send(w->sock, reply, strlen(reply), 0);
-        free(reply);
+        pthread_mutex_lock(&c->lock);
+        s_send_reply(c, env, n_env, reply);
     }
-    zmq_close(w->sock);
-    w->sock = NULL;
-    return NULL;
-}
-
-static void *
-s_proxy_main(void *arg)
-{
-    rec_service_t *s = arg;
-    zmq_proxy_steerable(s->front, s->back, NULL, s->ctl_recv);
+    pthread_mutex_unlock(&c->lock);
     return NULL;
 }
 
@@ -440,6 +511,36 @@ s_bind_all(void *sock, const char *endpoints, char *err, size_t errlen)
     return rc;
 }
 
+/* Opens conns[s->n_conns] as a ROUTER bound to endpoints or a REP connected
+ * to a broker. Returns 0, or -1 with a message. */
+static int
+s_conn_open(rec_service_t *s, const char *bind, const char *connect, char *err, size_t errlen)
+{
+    s_conn_t *c = &s->conns[s->n_conns];
+    c->router = bind != NULL;
+    c->sock = zmq_socket(s->ctx, c->router ? ZMQ_ROUTER : ZMQ_REP);
+    if (!c->sock) {
+        snprintf(err, errlen, "service socket: %s", zmq_strerror(errno));
+        return -1;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    s->n_conns++;
+    int linger = 0;
+    size_t len = sizeof c->fd;
+    zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (c->router && s_bind_all(c->sock, bind, err, errlen) != 0)
+        return -1;
+    if (!c->router && zmq_connect(c->sock, connect) != 0) {
+        snprintf(err, errlen, "cannot connect %s: %s", connect, zmq_strerror(errno));
+        return -1;
+    }
+    if (zmq_getsockopt(c->sock, ZMQ_FD, &c->fd, &len) != 0) {
+        snprintf(err, errlen, "service socket: %s", zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 rec_service_t *
 rec_service_new(void *ctx, rec_engine_t *engine, const rec_service_opts_t *opts, char *err,
                 size_t errlen)
@@ -454,52 +555,23 @@ rec_service_new(void *ctx, rec_engine_t *engine, const rec_service_opts_t *opts,
     shop_strlcpy(s->name, opts->name && opts->name[0] ? opts->name : "rec", sizeof s->name);
     atomic_init(&s->stop, false);
     atomic_init(&s->served, 0);
-    char back[96];
-    int linger = 0;
-    if (opts->bind) {
-        snprintf(back, sizeof back, "inproc://rec-workers-%p", (void *) s);
-        s->front = zmq_socket(ctx, ZMQ_ROUTER);
-        s->back = zmq_socket(ctx, ZMQ_DEALER);
-        zmq_setsockopt(s->front, ZMQ_LINGER, &linger, sizeof linger);
-        zmq_setsockopt(s->back, ZMQ_LINGER, &linger, sizeof linger);
-        if (s_bind_all(s->front, opts->bind, err, errlen) != 0 || zmq_bind(s->back, back) != 0)
-            goto err;
-        char ctl[96];
-        snprintf(ctl, sizeof ctl, "inproc://rec-ctl-%p", (void *) s);
-        s->ctl_recv = zmq_socket(ctx, ZMQ_PAIR);
-        s->ctl_send = zmq_socket(ctx, ZMQ_PAIR);
-        if (zmq_bind(s->ctl_recv, ctl) != 0 || zmq_connect(s->ctl_send, ctl) != 0) {
-            snprintf(err, errlen, "service control socket: %s", zmq_strerror(errno));
-            goto err;
-        }
-    }
+    if (opts->bind && s_conn_open(s, opts->bind, NULL, err, errlen) != 0)
+        goto err;
     for (int i = 0; i < opts->threads; i++) {
+        if (opts->connect && s_conn_open(s, NULL, opts->connect, err, errlen) != 0)
+            goto err;
         s_worker_t *w = &s->workers[i];
         w->svc = s;
-        w->index = i;
-        w->sock = zmq_socket(ctx, ZMQ_REP);
-        zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof linger);
-        const char *ep = opts->bind ? back : opts->connect;
-        if (zmq_connect(w->sock, ep) != 0) {
-            snprintf(err, errlen, "cannot connect %s: %s", ep, zmq_strerror(errno));
-            zmq_close(w->sock);
-            w->sock = NULL;
-            goto err;
-        }
+        if (opts->threads > 1)
+            snprintf(w->name, sizeof w->name, "%s.%d", s->name, i);
+        else
+            snprintf(w->name, sizeof w->name, "%s", s->name);
+        w->conn = &s->conns[s->n_conns - 1];
         if (pthread_create(&s->th[i], NULL, s_worker_main, w) != 0) {
             snprintf(err, errlen, "cannot start a worker thread");
-            zmq_close(w->sock);
-            w->sock = NULL;
             goto err;
         }
         s->n_threads++;
-    }
-    if (opts->bind) {
-        if (pthread_create(&s->proxy_th, NULL, s_proxy_main, s) != 0) {
-            snprintf(err, errlen, "cannot start the proxy thread");
-            goto err;
-        }
-        s->proxy_running = true;
     }
     return s;
 err:
@@ -516,18 +588,10 @@ rec_service_destroy(rec_service_t **s_p)
     atomic_store(&s->stop, true);
     for (int i = 0; i < s->n_threads; i++)
         pthread_join(s->th[i], NULL);
-    if (s->proxy_running) {
-        zmq_send(s->ctl_send, "TERMINATE", 9, 0);
-        pthread_join(s->proxy_th, NULL);
+    for (int i = 0; i < s->n_conns; i++) {
+        zmq_close(s->conns[i].sock);
+        pthread_mutex_destroy(&s->conns[i].lock);
     }
-    if (s->ctl_send)
-        zmq_close(s->ctl_send);
-    if (s->ctl_recv)
-        zmq_close(s->ctl_recv);
-    if (s->front)
-        zmq_close(s->front);
-    if (s->back)
-        zmq_close(s->back);
     free(s);
     *s_p = NULL;
 }

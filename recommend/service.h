@@ -8,10 +8,11 @@
  *   errors: {"ok":false,"error":"why"}
  *
  * Two ways to run a service over an engine:
- * - bind: a ROUTER on the given endpoint(s) ("inproc://recommend" in the
- *   daemon, "tcp://127.0.0.1:5560" for a separate process) shares requests
- *   among `threads` REP workers through an inproc DEALER (zmq_proxy);
- * - connect: the workers' REP sockets connect to a broker's back end.
+ * - bind: one ROUTER on the given endpoint(s) ("inproc://recommend" in the
+ *   daemon, "tcp://127.0.0.1:5560" for a separate process) that all
+ *   `threads` workers serve directly, taking turns on it under a mutex (no
+ *   proxy thread: a request wakes a worker, its reply the client);
+ * - connect: each worker's REP socket connects to a broker's back end.
  * The broker (rec_broker_*) is zmq_proxy between a ROUTER front end for
  * clients and a DEALER back end for workers: several `shop-recommend`
  * processes, on one machine or many, serve one or many daemons.

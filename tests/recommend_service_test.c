@@ -1,5 +1,6 @@
 /* tests/recommend_service_test.c: the recommendation service over ZeroMQ:
- * in-process on inproc://, over TCP loopback, and two `shop-recommend`
+ * in-process on inproc:// (two worker threads on one front socket, many
+ * clients), over TCP loopback, and two `shop-recommend`
  * worker processes behind the broker (both answer; stopping one loses no
  * query: the Lazy Pirate client resends to the other). */
 #include <setjmp.h>
@@ -8,6 +9,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include <jansson.h>
 #include <zmq.h>
 
+#include "common/util.h"
 #include "recommend/service.h"
 
 static rec_engine_t *
@@ -98,6 +101,126 @@ test_service_inproc(void **state)
     assert_true(rec_service_served(s) >= 5);
     rec_service_destroy(&s);
     assert_null(s);
+    rec_engine_destroy(&e);
+    zmq_ctx_term(ctx);
+}
+
+/* One REQ client of the shared-front test: n requests, each checked for
+ * its own id and the right answer; counts what each worker answered. */
+typedef struct {
+    void *ctx;
+    const char *ep;
+    int first_id, n, ok, by[2];
+} s_req_client_t;
+
+static void *
+s_req_client_main(void *arg)
+{
+    s_req_client_t *c = arg;
+    void *sock = zmq_socket(c->ctx, ZMQ_REQ);
+    int timeout = 5000, linger = 0;
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect(sock, c->ep);
+    char req[256], rep[4096], want[32];
+    for (int i = 0; i < c->n; i++) {
+        int id = c->first_id + i;
+        int len = snprintf(req, sizeof req, "{\"op\":\"recommend\",\"kind\":\"category\","
+                           "\"category\":\"sneaker\",\"k\":3,\"now\":5000,\"id\":%d}", id);
+        if (zmq_send(sock, req, (size_t) len, 0) != len)
+            break;
+        int got = zmq_recv(sock, rep, sizeof rep - 1, 0);
+        if (got < 0)
+            break;   /* a lost reply: the count falls short */
+        rep[SHOP_MIN(got, (int) sizeof rep - 1)] = '\0';
+        snprintf(want, sizeof want, "\"id\":%d,", id);
+        if (strstr(rep, "\"ok\":true") && strstr(rep, want) && strstr(rep, "\"item\":\"p4\""))
+            c->ok++;
+        if (strstr(rep, "\"worker\":\"t.0\""))
+            c->by[0]++;
+        if (strstr(rep, "\"worker\":\"t.1\""))
+            c->by[1]++;
+    }
+    zmq_close(sock);
+    return NULL;
+}
+
+/* Receives one multi-part reply on a DEALER into parts (at most 4).
+ * Returns the number of parts, 0 on a timeout. */
+static int
+s_dealer_recv(void *sock, char parts[4][4096])
+{
+    int n = 0, more = 1;
+    while (more && n < 4) {
+        int got = zmq_recv(sock, parts[n], 4095, 0);
+        if (got < 0)
+            return 0;
+        parts[n++][SHOP_MIN(got, 4095)] = '\0';
+        size_t ml = sizeof more;
+        zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &ml);
+    }
+    return n;
+}
+
+/* Two worker threads serve one front ROUTER directly (no proxy): eight
+ * concurrent REQ clients get every reply, each to its own request, from
+ * both workers; a DEALER's envelope comes back as it was sent, and a
+ * request of two body frames is refused with a reply, not dropped. */
+static void
+test_shared_front_many_clients(void **state)
+{
+    (void) state;
+    void *ctx = zmq_ctx_new();
+    rec_engine_t *e = s_engine();
+    char err[256];
+    const char *ep = "inproc://rec-shared-front";
+    rec_service_opts_t o = { .bind = ep, .threads = 2, .name = "t" };
+    rec_service_t *s = rec_service_new(ctx, e, &o, err, sizeof err);
+    assert_non_null(s);
+    enum { CLIENTS = 8, PER = 300 };
+    s_req_client_t c[CLIENTS];
+    pthread_t th[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        c[i] = (s_req_client_t) { .ctx = ctx, .ep = ep, .first_id = i * PER, .n = PER };
+        assert_int_equal(pthread_create(&th[i], NULL, s_req_client_main, &c[i]), 0);
+    }
+    int ok = 0, by0 = 0, by1 = 0;
+    for (int i = 0; i < CLIENTS; i++) {
+        pthread_join(th[i], NULL);
+        ok += c[i].ok;
+        by0 += c[i].by[0];
+        by1 += c[i].by[1];
+    }
+    print_message("# %d/%d answered: %d by t.0, %d by t.1\n", ok, CLIENTS * PER, by0, by1);
+    assert_int_equal(ok, CLIENTS * PER);
+    assert_int_equal(by0 + by1, CLIENTS * PER);
+    assert_true(by0 > 0 && by1 > 0);
+    assert_int_equal(rec_service_served(s), CLIENTS * PER);
+
+    void *d = zmq_socket(ctx, ZMQ_DEALER);
+    int timeout = 5000, linger = 0;
+    zmq_setsockopt(d, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    assert_int_equal(zmq_connect(d, ep), 0);
+    char parts[4][4096];
+    /* as a REQ would: the empty delimiter, then the request */
+    zmq_send(d, "", 0, ZMQ_SNDMORE);
+    zmq_send(d, "{\"op\":\"ping\",\"id\":1}", 20, 0);
+    assert_int_equal(s_dealer_recv(d, parts), 2);
+    assert_string_equal(parts[0], "");
+    assert_non_null(strstr(parts[1], "\"id\":1"));
+    /* without a delimiter: the reply alone */
+    zmq_send(d, "{\"op\":\"ping\",\"id\":2}", 20, 0);
+    assert_int_equal(s_dealer_recv(d, parts), 1);
+    assert_non_null(strstr(parts[0], "\"id\":2"));
+    /* two body frames: refused, and said so */
+    zmq_send(d, "", 0, ZMQ_SNDMORE);
+    zmq_send(d, "{\"op\":", 6, ZMQ_SNDMORE);
+    zmq_send(d, "\"ping\"}", 7, 0);
+    assert_int_equal(s_dealer_recv(d, parts), 2);
+    assert_non_null(strstr(parts[1], "one JSON frame per request"));
+    zmq_close(d);
+    rec_service_destroy(&s);
     rec_engine_destroy(&e);
     zmq_ctx_term(ctx);
 }
@@ -348,6 +471,7 @@ main(void)
         cmocka_unit_test(test_reply_escapes_and_parses),
         cmocka_unit_test(test_batch_answers_in_order),
         cmocka_unit_test(test_service_inproc),
+        cmocka_unit_test(test_shared_front_many_clients),
         cmocka_unit_test(test_service_tcp_loopback),
         cmocka_unit_test(test_broker_two_workers_lose_no_query),
     };
