@@ -92,7 +92,6 @@ rec_params_default(rec_params_t *p)
         .nn_lr = 3e-3f,
         .nn_dropout = 0.3f,
         .nn_profile_half_life_days = 60,
-        .nn_samples = 2,
         .nn_val_days = 30,
         .nn_patience = 4,
         .nn_weight_decay = 0.01f,
@@ -120,7 +119,7 @@ static const struct {
 #define PB(n) { #n, P_BOOL, offsetof(rec_params_t, n) }
     PF(trend_half_life_days), PI(knn_k), PF(ease_lambda), PI(als_factors), PF(als_reg),
     PF(als_alpha), PI(als_iters), PI(nn_hidden), PI(nn_epochs), PF(nn_lr), PF(nn_dropout),
-    PF(nn_profile_half_life_days), PI(nn_samples), PF(nn_val_days), PI(nn_patience),
+    PF(nn_profile_half_life_days), PF(nn_val_days), PI(nn_patience),
     PF(nn_weight_decay), PF(rep_weight), PF(rep_half_life_days),
     PF(profile_half_life_days), PF(blend_nn_weight), PF(blend_trend_weight), PB(train_ease),
     PB(train_als), PB(train_neural), { "seed", P_U64, offsetof(rec_params_t, seed) },
@@ -139,7 +138,7 @@ s_params_sane(const rec_params_t *p)
            && p->ease_lambda > 0 && p->trend_half_life_days > 0 && p->rep_half_life_days > 0
            && p->profile_half_life_days >= 0 && p->nn_profile_half_life_days >= 0
            && p->nn_dropout >= 0 && p->nn_dropout < 1 && p->rep_weight >= 0
-           && p->rep_weight <= 1 && p->nn_lr > 0 && p->nn_samples >= 1 && p->nn_samples <= 64
+           && p->rep_weight <= 1 && p->nn_lr > 0
            && p->nn_val_days >= 0 && p->nn_patience >= 0 && p->nn_patience <= 1000
            && p->nn_weight_decay >= 0 && p->als_reg >= 0 && p->als_alpha >= 0;
 }
@@ -621,65 +620,40 @@ s_nn_dropout(float *x, int n, const nn_shape_t *shape, uint64_t *rng, void *user
             x[i] = nn_rand_float(rng) < rate ? 0 : x[i] * keep;
 }
 
-/* The state of one neural training between epochs. */
-typedef struct {
-    nn_epoch_t best;           /* the epoch of the best validation top-1 */
-    int32_t *y;                /* the training labels nn_train reads, R per basket */
-    int R;
-    size_t n_baskets;          /* training baskets (their labels are redrawn) */
-    const uint32_t *start;     /* basket k's purchases: items[start[k] .. start[k + 1]) */
-    const int32_t *items;
-    uint64_t rng;
-} s_nn_run_t;
-
-/* Draws R labels of every training basket from its purchases. */
-static void
-s_nn_draw(s_nn_run_t *r)
-{
-    for (size_t k = 0; k < r->n_baskets; k++) {
-        uint32_t a = r->start[k], len = r->start[k + 1] - a;
-        for (int j = 0; j < r->R; j++)
-            r->y[k * (size_t) r->R + (size_t) j] = r->items[a + s_rng(&r->rng) % len];
-    }
-}
-
-/* After each epoch (nn's progress hook): records the epoch of the best
- * validation accuracy (how often the top item is one the customer bought
- * next: a ranking figure, and the one nn_train's patience watches; the loss
- * rises with over-confidence while rankings still improve), then redraws
- * the training labels: nn_train reads them batch by batch, so each epoch
- * sees other items of each basket and no fixed draw can be memorised; over
- * the epochs that is the basket's whole distribution. */
+/* After each epoch (nn's progress hook): logs it and records the epoch of
+ * the best validation accuracy (with soft targets, the mean share of the
+ * next basket taken by the top-1 item: a ranking figure, and the one
+ * nn_train's patience watches; the loss rises with over-confidence while
+ * rankings still improve). */
 static void
 s_nn_progress(const nn_epoch_t *e, void *user)
 {
-    s_nn_run_t *r = user;
+    nn_epoch_t *best = user;
     log_info("recommend: neural epoch %d: loss %.4f; validation loss %.4f, top-1 %.4f (%.0f s)",
              e->epoch, (double) e->loss, (double) e->val_loss, (double) e->val_acc, e->seconds);
-    if (isfinite(e->val_acc) && (r->best.epoch == 0 || e->val_acc > r->best.val_acc))
-        r->best = *e;
-    s_nn_draw(r);
+    if (isfinite(e->val_acc) && (best->epoch == 0 || e->val_acc > best->val_acc))
+        *best = *e;
 }
 
 /* The neural recommender, trained by nn_train on next-basket targets: for
  * each basket of each customer after the first, the input is the
- * recency-weighted, L2-normalised purchase profile before it. nn's loss takes
- * one label per sample, so each basket gives nn_samples samples whose labels
- * are drawn from its purchases, anew every epoch: in expectation the
- * multinomial likelihood of the basket's normalised items (the soft target
- * of Mult-DAE). Early stop:
- * the baskets of the last nn_val_days before until are held out (as the
- * blend's tuning holds out the last month of train) and the weights of the
- * epoch with the best validation top-1 accuracy are kept (the neural part
- * then learns from baskets before that month only; it still reads a
- * customer's whole history at query time). Sets m->nn_blob (the nn
- * model file in memory). Returns 0, or -1 with a message in err. */
+ * recency-weighted, L2-normalised purchase profile before it and the target
+ * is the basket itself as a distribution over the items (each purchase
+ * line 1 / the basket's lines): nn's soft-target softmax cross-entropy is
+ * then Mult-DAE's multinomial likelihood of the whole basket, every item
+ * of it at every step. Early stop: the baskets of the last nn_val_days
+ * before until are held out (as the blend's tuning holds out the last month
+ * of train) and the weights of the epoch with the best validation top-1
+ * are kept (the neural part then learns from baskets before that month
+ * only; it still reads a customer's whole history at query time). Sets
+ * m->nn_blob (the nn model file in memory). Returns 0, or -1 with a message
+ * in err. */
 static int
 s_train_neural(rec_model_t *m, const rec_data_t *d, int64_t until, int64_t tmax, char *err,
                size_t errlen)
 {
     const rec_params_t *p = &m->p;
-    const int n = m->n, R = p->nn_samples;
+    const int n = m->n;
     if (n > NN_MAX_DIM) {
         log_warn("recommend: neural model skipped: %d items exceed nn's %d units", n,
                  NN_MAX_DIM);
@@ -718,50 +692,41 @@ s_train_neural(rec_model_t *m, const rec_data_t *d, int64_t until, int64_t tmax,
             ex[ntr++] = ex[k];
             ex[k] = t;
         }
-    if (nex == 0 || (uint64_t) nex * R > (uint64_t) INT32_MAX / 2) {
+    if (nex == 0 || nex > (size_t) INT32_MAX / 2) {
         free(ex);
         snprintf(err, errlen, "neural: %zu training baskets", nex);
         return -1;
     }
-    /* samples: R rows per basket (a copy of the profile, a drawn label) */
-    size_t rows = nex * (size_t) R;
-    float *x = xcalloc(rows * (size_t) n, sizeof *x);
-    int32_t *y = xmallocarray(rows, sizeof *y);
+    /* one row per basket: the profile before it, the basket as a distribution */
+    float *x = xcalloc(nex * (size_t) n, sizeof *x);
+    float *t = xcalloc(nex * (size_t) n, sizeof *t);
     int32_t *nz = xmallocarray((size_t) n, sizeof *nz);
-    uint32_t *start = xmallocarray(nex + 1, sizeof *start);
-    int32_t *items = xmallocarray(d->n_ev + 1, sizeof *items);
     rec_hist_ev_t *hist = xmallocarray(d->n_ev + 1, sizeof *hist);
-    uint32_t ni = 0;
     for (size_t k = 0; k < nex; k++) {
         const s_example_t *e = &ex[k];
         int hn = 0;
         for (size_t q = d->user_start[e->user]; q < e->from; q++)
             if (d->ev[q].type == STORE_EVENT_PURCHASE)
                 hist[hn++] = (rec_hist_ev_t) { d->ev[q].item, d->ev[q].time, 1.0f };
-        start[k] = ni;
+        float *row = x + k * (size_t) n, *target = t + k * (size_t) n;
+        int lines = 0;
+        for (uint32_t q = e->from; q < e->to; q++)
+            lines += d->ev[q].type == STORE_EVENT_PURCHASE;
         for (uint32_t q = e->from; q < e->to; q++)
             if (d->ev[q].type == STORE_EVENT_PURCHASE)
-                items[ni++] = d->ev[q].item;
-        float *row = x + k * R * (size_t) n;
+                target[d->ev[q].item] += 1.0f / (float) lines;
         int cnt = s_profile(&(rec_hist_t) { hist, hn }, d->ev[e->from].time,
                             p->nn_profile_half_life_days, row, nz);
         s_l2_normalise(row, nz, cnt);
-        for (int r = 1; r < R; r++)
-            memcpy(row + (size_t) r * n, row, (size_t) n * sizeof *row);
     }
-    start[nex] = ni;
     free(hist);
     free(nz);
-    /* every basket's labels drawn once (validation keeps these) */
-    s_nn_run_t run = { .y = y, .R = R, .n_baskets = nex, .start = start, .items = items,
-                       .rng = p->seed ^ 0x4E4E };
-    s_nn_draw(&run);
     nn_shape_t shape = { n, 1, 1 };
     float rate = p->nn_dropout;
-    nn_data_t tr = { .x = x, .y = y, .n = (int) (ntr * R), .shape = shape,
+    nn_data_t tr = { .x = x, .t = t, .n = (int) ntr, .shape = shape,
                      .augment = rate > 0 ? s_nn_dropout : NULL, .augment_user = &rate };
-    nn_data_t va = { .x = x + ntr * R * (size_t) n, .y = y + ntr * R,
-                     .n = (int) ((nex - ntr) * R), .shape = shape };
+    nn_data_t va = { .x = x + ntr * (size_t) n, .t = t + ntr * (size_t) n,
+                     .n = (int) (nex - ntr), .shape = shape };
     nn_train_opts_t o;
     nn_train_opts_default(&o);
     o.epochs = p->nn_epochs;
@@ -773,36 +738,32 @@ s_train_neural(rec_model_t *m, const rec_data_t *d, int64_t until, int64_t tmax,
     o.warmup = 0;
     o.seed = p->seed;
     o.verbose = 0;
+    nn_epoch_t best = { 0 };
     o.progress = s_nn_progress;
-    o.progress_user = &run;
-    run.n_baskets = ntr;
+    o.progress_user = &best;
     /* early stop only when both sides hold a tenth of the baskets */
     if (ntr >= nex / 10 && nex - ntr >= nex / 10 && ntr > 0 && ntr < nex) {
         o.val = &va;
         o.patience = p->nn_patience;
         o.restore_best = true;
-        log_info("recommend: neural: %zu training and %zu validation baskets, %d samples "
-                 "each", ntr, nex - ntr, R);
+        log_info("recommend: neural: %zu training and %zu validation baskets", ntr, nex - ntr);
     } else {
-        tr.n = (int) (nex * R);    /* too little for a split: train on all */
-        run.n_baskets = nex;
+        tr.n = (int) nex;    /* too little for a split: train on all */
     }
     int rc = -1;
     nn_net_t *net = s_nn_build(n, p, err, errlen);
     if (!net || nn_train(net, &tr, &o, NULL, err, errlen) < 0)
         goto out;
-    if (run.best.epoch > 0)
-        log_info("recommend: neural: kept epoch %d (validation top-1 %.4f)", run.best.epoch,
-                 (double) run.best.val_acc);
+    if (best.epoch > 0)
+        log_info("recommend: neural: kept epoch %d (validation top-1 %.4f)", best.epoch,
+                 (double) best.val_acc);
     m->nn_blob = nn_save_mem(net, &m->nn_len, err, errlen);
     if (m->nn_blob)
         rc = 0;
 out:
     nn_destroy(&net);
     free(x);
-    free(y);
-    free(start);
-    free(items);
+    free(t);
     free(ex);
     return rc;
 }

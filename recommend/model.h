@@ -62,7 +62,6 @@ typedef struct {
     float nn_weight_decay;        /* AdamW's decoupled decay */
     float nn_dropout;             /* input dropout during training */
     float nn_profile_half_life_days;
-    int nn_samples;               /* labels drawn per target basket */
     float nn_val_days;            /* early stop on the last days of train; 0: off */
     int nn_patience;              /* epochs without a better validation */
     float rep_weight;             /* blend: weight of the personal repeat signal */
