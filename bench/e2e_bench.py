@@ -11,7 +11,13 @@ its real ZeroMQ sockets, measures for RUNS requests each (default 200):
   - typed request ("show me sneakers" as text): the same without recognition,
     for the share of the recommendation query;
 with shopd's own split of each (decode, recognise, total in the reply's
-timing_ms). Prints p50, p90, p99 and max in ms.
+timing_ms) and the CPU time shopd and its decoder worker spend per request.
+Prints p50, p90, p99 and max in ms.
+
+With SHOP_E2E_AGAINST=/path/to/another/shopd, a second shopd from that binary
+runs beside the first and the requests alternate between the two in blocks
+of 10: both see the same load at the same time, so the ratio of their CPU
+per request and latencies compares two versions on a busy machine.
 
 usage: bench/e2e_bench.py [RUNS]; needs SHOP_TOP_BUILDDIR (shopd,
 tests/e2e_mkdata) and SHOPD_DATADIR."""
@@ -74,46 +80,67 @@ def run(client, events, session, type_, body, frames):
     return (t_event - t0) * 1000, reply
 
 
-def bench(pid, client, events, name, type_, body, frames):
-    for _ in range(5):  # warm caches
-        run(client, events, "bench", type_, body, frames)
-    lat, srv = [], {}
-    cpu0 = cpu_ms(pid)
-    for _ in range(RUNS):
-        ms, reply = run(client, events, "bench", type_, body, frames)
-        lat.append(ms)
-        for k, v in reply.get("timing_ms", {}).items():
-            srv.setdefault(k, []).append(v)
-    cpu = (cpu_ms(pid) - cpu0) / RUNS
-    line(f"{name}: sent -> recommendations event", lat)
-    print(f"  shopd CPU per request (with the decoder worker): {cpu:.2f} ms")
-    for k, v in srv.items():
-        line(f"  in shopd: {k}", v)
+BLOCK = 10
+
+
+def bench(targets, name, type_, body, frames):
+    """RUNS requests to each target (label, Shopd), alternating in blocks."""
+    for _, d in targets:
+        for _ in range(5):  # warm caches
+            run(d.client, d.events, "bench", type_, body, frames)
+    lat = {label: [] for label, _ in targets}
+    srv = {label: {} for label, _ in targets}
+    cpu = {label: 0.0 for label, _ in targets}
+    for i in range(0, RUNS, BLOCK):
+        for label, d in targets:
+            cpu0 = cpu_ms(d.proc.pid)
+            for _ in range(min(BLOCK, RUNS - i)):
+                ms, reply = run(d.client, d.events, "bench", type_, body, frames)
+                lat[label].append(ms)
+                for k, v in reply.get("timing_ms", {}).items():
+                    srv[label].setdefault(k, []).append(v)
+            cpu[label] += cpu_ms(d.proc.pid) - cpu0
+    for label, _ in targets:
+        tag = f" [{label}]" if len(targets) > 1 else ""
+        line(f"{name}{tag}: sent -> recommendations event", lat[label])
+        print(f"  shopd CPU per request (with the decoder worker): {cpu[label] / RUNS:.2f} ms")
+        for k, v in srv[label].items():
+            line(f"  in shopd: {k}", v)
+    if len(targets) > 1:
+        (a, _), (b, _) = targets
+        print(f"  {a} / {b}: CPU per request {cpu[a] / cpu[b]:.3f}, p50 "
+              f"{pct(lat[a], 50) / pct(lat[b], 50):.3f}, p99 {pct(lat[a], 99) / pct(lat[b], 99):.3f}")
 
 
 def main():
     tmp = tempfile.mkdtemp(prefix="shop-e2e-bench-")
     # SHOP_E2E_VISION_MODEL measures with another product model file
     vision = os.environ.get("SHOP_E2E_VISION_MODEL", "models/vision.nn")
-    d = h.Shopd(tmp, conf=f"[models]\nvision = {vision}\n")
+    conf = f"[models]\nvision = {vision}\n"
+    targets = [("this", h.Shopd(tmp, conf=conf))]
+    other = os.environ.get("SHOP_E2E_AGAINST")
+    if other:
+        os.mkdir(os.path.join(tmp, "against"))
+        targets.append(("against", h.Shopd(os.path.join(tmp, "against"), conf=conf,
+                                           binary=other)))
     rc = 1
     try:
-        status = d.start(topics=("recommendations",))
-        client, events = d.client, d.events
-        proc = d.proc
+        for _, d in targets:
+            status = d.start(topics=("recommendations",))
+        client = targets[0][1].client
         models = status.get("models", {})
-        print(f"e2e bench: {RUNS} runs each, shopd pid {proc.pid}, "
-              f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+        print(f"e2e bench: {RUNS} runs each, shopd pid {targets[0][1].proc.pid}"
+              + (f" against {other} (pid {targets[1][1].proc.pid})" if other else "")
+              + f", {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
         wav = os.path.join(tmp, "utt.wav")
         subprocess.run(["espeak-ng", "-v", "en-us+f4", "-w", wav, "show me sneakers"], check=True)
         with open(wav, "rb") as f:
             audio = f.read()
-        bench(proc.pid, client, events, "text 'show me sneakers'", "text",
-              {"text": "show me sneakers"}, [])
+        bench(targets, "text 'show me sneakers'", "text", {"text": "show me sneakers"}, [])
         if models.get("kws", {}).get("loaded"):
             print(f"spoken request: {len(audio)} bytes, {(len(audio) - 44) / 2 / 22050:.2f} s "
                   "of speech at 22.05 kHz")
-            bench(proc.pid, client, events, "spoken 'show me sneakers'", "audio", {}, [audio])
+            bench(targets, "spoken 'show me sneakers'", "audio", {}, [audio])
         else:
             print("spoken request: skipped, no keyword-spotting model")
         if models.get("vision", {}).get("loaded"):
@@ -130,13 +157,14 @@ def main():
                 if "recommendations" in r:
                     break
             print(f"photo: {name}, 1155x866 JPEG, {len(photo)} bytes")
-            bench(proc.pid, client, events, "photo (1 MP JPEG)", "photo", {}, [photo])
+            bench(targets, "photo (1 MP JPEG)", "photo", {}, [photo])
         else:
             print("photo: skipped, no product model")
         print(f"load at the end: {os.getloadavg()[0]:.2f}")
-        rc = d.stop()
+        rc = max(d.stop() for _, d in targets)
     finally:
-        d.kill()
+        for _, d in targets:
+            d.kill()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0 if rc == 0 else 1
 

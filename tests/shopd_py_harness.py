@@ -53,10 +53,12 @@ class Tap:
 
 
 class Shopd:
-    """A shopd whose files (config, database, sockets, log) live in tmp."""
+    """A shopd (the build's, or binary) whose files (config, database,
+    sockets, log) live in tmp."""
 
-    def __init__(self, tmp, conf=""):
+    def __init__(self, tmp, conf="", binary=None):
         self.tmp = tmp
+        self.binary = binary or SHOPD
         self.ep = f"ipc://{tmp}/req.sock"
         self.pub = f"ipc://{tmp}/events.sock"
         self.conf = os.path.join(tmp, "shopd.conf")
@@ -74,7 +76,7 @@ class Shopd:
             args = ["--foreground", "--config", self.conf, "--endpoint", self.ep,
                     "--pub-endpoint", self.pub, "--db", self.db]
         with open(self.log, "a") as log:
-            self.proc = subprocess.Popen([SHOPD] + args, stdout=log, stderr=log, env=env)
+            self.proc = subprocess.Popen([self.binary] + args, stdout=log, stderr=log, env=env)
         return self.proc
 
     def start(self, topics=(), seconds=120):
