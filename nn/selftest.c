@@ -1,5 +1,6 @@
 /* nn/selftest.c: the engine's self-test: a numerical gradient check of every
- * layer type, a small net that must learn a small problem, save -> load with
+ * layer type (convs also through Winograd, the loss also against soft
+ * targets), a small net that must learn a small problem, save -> load with
  * bit-identical outputs, broken model files that must fail cleanly, and the
  * OpenBLAS kernel decision. tests/nn_test.c runs each part as a cmocka test. */
 #include <math.h>
@@ -437,6 +438,15 @@ nn_test(bool verbose)
     if (e < 0 || e > NN_GRADCHECK_TOL) {
         fails++;
         fprintf(stderr, "nn_test: gradient check with soft targets failed (%.3g)\n", e);
+    }
+    /* the convs again through Winograd (forward, input and weight gradients) */
+    int keep = nn_conv_wino_min_c;
+    nn_conv_wino_min_c = 1;
+    e = nn_gradcheck(NN_L_CONV, verbose);
+    nn_conv_wino_min_c = keep;
+    if (e < 0 || e > NN_GRADCHECK_TOL) {
+        fails++;
+        fprintf(stderr, "nn_test: gradient check through Winograd failed (%.3g)\n", e);
     }
     double acc = nn_selftest_learn(NN_SGD, verbose);
     if (acc < NN_LEARN_MIN_ACC) {

@@ -288,8 +288,9 @@ s_rel_diff(const float *a, const float *b, size_t n)
 /* Winograd F(4x4, 3x3) against the direct path (shifted GEMMs or im2col):
  * inference at batch 1 and 5 (maps that are and are not multiples of the
  * 4x4 tile), and a training step's parameter gradients, which include the
- * input gradient Winograd computes. fp32 error stays below 1e-5 of the
- * largest output (measured ~1e-6). */
+ * input and weight gradients Winograd computes. fp32 error stays below 1e-5
+ * of the largest output (measured ~1e-6). A saved and loaded net takes the
+ * same path and gives the same bits. */
 static void
 test_winograd_matches_direct(void **state)
 {
@@ -323,6 +324,21 @@ test_winograd_matches_direct(void **state)
             if (e1 >= 1e-5)
                 printf("# %s %dx%d@%dx%d batch 1 vs 5: %.2e\n", wino ? "wino" : "direct", C, K, H, W, e1);
             assert_true(e1 < 1e-5);
+            if (wino) {
+                /* saved and loaded: the same path, bit-identical outputs */
+                char err[256];
+                size_t len;
+                void *img = nn_save_mem(net, &len, err, sizeof err);
+                assert_non_null(img);
+                nn_net_t *back = nn_load_mem(img, len, err, sizeof err);
+                assert_non_null(back);
+                assert_true(back->layers[c].wino);
+                assert_int_equal(nn_forward(back, x, B, NULL), 0);
+                assert_memory_equal(nn_layer_output(back, h, NULL), out[wino],
+                                    B * osz * sizeof(float));
+                free(img);
+                nn_destroy(&back);
+            }
             nn_destroy(&net);
         }
         double e = s_rel_diff(out[0], out[1], B * osz);
