@@ -50,6 +50,7 @@ typedef struct {
     size_t n, cap;
     long errors;
     int batch;                /* pipelined clients: queries per request frame */
+    uint64_t cpu_total;       /* this client thread's CPU over its whole run, ns */
 } s_client_t;
 
 /* A request mix as a kiosk makes it: personal (60%), similar (20%), bought
@@ -132,6 +133,7 @@ static void *
 s_client_main(void *arg)
 {
     s_client_t *c = arg;
+    uint64_t cpu0 = s_thread_cpu_ns();
     unsigned r = (unsigned) c->seed;
     rec_client_t *cl = c->endpoint ? rec_client_new(c->ctx, c->endpoint, 5000, 0) : NULL;
     rec_result_t res[REC_MAX_K];
@@ -152,6 +154,7 @@ s_client_main(void *arg)
         s_record(c, dt, s_thread_cpu_ns() - c0);
     }
     rec_client_destroy(&cl);
+    c->cpu_total = s_thread_cpu_ns() - cpu0;
     return NULL;
 }
 
@@ -166,6 +169,7 @@ static void *
 s_raw_main(void *arg)
 {
     s_client_t *c = arg;
+    uint64_t cpu0 = s_thread_cpu_ns();
     unsigned r = (unsigned) c->seed;
     char (*pool)[512] = xmallocarray(RAW_POOL, sizeof *pool);
     int *plen = xmallocarray(RAW_POOL, sizeof *plen);
@@ -196,6 +200,7 @@ s_raw_main(void *arg)
     free(rep);
     free(pool);
     free(plen);
+    c->cpu_total = s_thread_cpu_ns() - cpu0;
     return NULL;
 }
 
@@ -203,6 +208,7 @@ static void *
 s_pipe_main(void *arg)
 {
     s_client_t *c = arg;
+    uint64_t cpu0 = s_thread_cpu_ns();
     unsigned r = (unsigned) c->seed;
     void *sock = zmq_socket(c->ctx, ZMQ_DEALER);
     int linger = 0;
@@ -273,6 +279,7 @@ s_pipe_main(void *arg)
     }
     zmq_close(sock);
     free(rep);
+    c->cpu_total = s_thread_cpu_ns() - cpu0;
     return NULL;
 }
 
@@ -280,6 +287,8 @@ typedef struct {
     double p50, p99, qps;
     double cpu50, cpu99;   /* client thread CPU per query (the whole cost in-process) */
     double proc_cpu;       /* the whole process's CPU (clients, workers, ZeroMQ) per query, us */
+    double rest_cpu;       /* the same without the client threads' CPU: the service's
+                            * workers and ZeroMQ's I/O threads */
     double in_flight;      /* Little's law: mean latency x throughput */
     long n, errors;
 } s_result_t;
@@ -315,10 +324,12 @@ s_run(const rec_data_t *d, rec_engine_t *e, void *ctx, const char *endpoint, int
     }
     size_t total = 0;
     long errors = 0;
+    double clients_cpu = 0;
     for (int i = 0; i < clients; i++) {
         pthread_join(th[i], NULL);
         total += c[i].n;
         errors += c[i].errors;
+        clients_cpu += (double) c[i].cpu_total / 1e9;
     }
     double el = shop_now_s() - t0, cpu = s_process_cpu_s() - cpu0;
     uint64_t *all = xmallocarray(total + 1, sizeof *all);
@@ -337,6 +348,7 @@ s_run(const rec_data_t *d, rec_engine_t *e, void *ctx, const char *endpoint, int
     s_result_t r = { s_pct(all, total, 0.5), s_pct(all, total, 0.99), (double) total / el,
                      s_pct(tcpu, total, 0.5), s_pct(tcpu, total, 0.99),
                      total ? cpu * 1e6 / (double) total : 0,
+                     total ? (cpu - clients_cpu) * 1e6 / (double) total : 0,
                      total ? lat_sum / (double) total * ((double) total / el) : 0,
                      (long) total, errors };
     free(all);
@@ -505,9 +517,9 @@ main(int argc, char **argv)
         { "zmq tcp, 1 DEALER x 4, batch 16", tcp, 1, S_PIPELINED, 16 },
         { "zmq inproc, 1 DEALER x 4, batch 16", inproc, 1, S_PIPELINED, 16 },
     };
-    printf("%-36s %9s %9s %9s %6s %9s %9s %9s %6s %5s\n", "queries (mix: 60% personal)",
+    printf("%-36s %9s %9s %9s %6s %9s %9s %9s %9s %6s %5s\n", "queries (mix: 60% personal)",
            "p50 us", "p99 us", "queries/s", "errors", "cli cpu50", "cli cpu99", "proc cpu",
-           "inflt", "load");
+           "rest cpu", "inflt", "load");
     char json[8192] = "";
     /* SHOP_BENCH_REC_ONLY=a|b: only the runs whose name holds a or b (to profile one) */
     const char *only = getenv("SHOP_BENCH_REC_ONLY");
@@ -535,12 +547,14 @@ main(int argc, char **argv)
         s_result_t x = s_run(d, e, own_ctx ? cli_ctx : ctx, runs[r].ep, runs[r].clients,
                              runs[r].mode, runs[r].batch);
         double load = s_loadavg();
-        printf("%-36s %9.1f %9.1f %9.0f %6ld %9.1f %9.1f %9.1f %6.1f %5.2f\n", runs[r].name,
-               x.p50, x.p99, x.qps, x.errors, x.cpu50, x.cpu99, x.proc_cpu, x.in_flight, load);
+        printf("%-36s %9.1f %9.1f %9.0f %6ld %9.1f %9.1f %9.1f %9.1f %6.1f %5.2f\n",
+               runs[r].name, x.p50, x.p99, x.qps, x.errors, x.cpu50, x.cpu99, x.proc_cpu,
+               x.rest_cpu, x.in_flight, load);
         char one[320];
         snprintf(one, sizeof one, "%s{\"run\":\"%s\",\"p50_us\":%.1f,\"p99_us\":%.1f,\"qps\":%.0f,"
-                 "\"process_cpu_us\":%.1f,\"load\":%.2f}", json[0] ? "," : "", runs[r].name, x.p50,
-                 x.p99, x.qps, x.proc_cpu, load);
+                 "\"process_cpu_us\":%.1f,\"service_cpu_us\":%.1f,\"load\":%.2f}",
+                 json[0] ? "," : "", runs[r].name, x.p50, x.p99, x.qps, x.proc_cpu, x.rest_cpu,
+                 load);
         strncat(json, one, sizeof json - strlen(json) - 1);
         fflush(stdout);
     }
