@@ -132,10 +132,11 @@ s_usage(void)
     fprintf(stderr,
             "usage: shop-eval audio --corpus DIR [--model PATH] [--json] [--commands N]\n"
             "                       [--background-min M] [--seed N] [--pad-silence]\n"
-            "                       [--voices test|val] [--stride S]\n"
+            "                       [--voices test|val] [--stride S] [--skip-penalty P]\n"
             "  command acceptance by SNR, false accepts per hour, wake-word miss rate and\n"
             "  real-time factor of the keyword spotter on the corpus's held-out test voices\n"
-            "  (or on the validation voices, to tune without looking at the test voices)\n");
+            "  (or on the validation voices, to tune without looking at the test voices);\n"
+            "  --skip-penalty overrides the grammar's unmatched_penalty (0.5)\n");
 }
 
 int
@@ -145,18 +146,19 @@ audio_eval_main(int argc, char **argv)
     bool json = false, pad_silence = false, val = false;
     int n_cmd = 400, seed = 1, stride = 0;
     double bg_min = 30;
+    float skip_penalty = 0;     /* 0: the grammar default */
     static const struct option longopts[] = {
         { "corpus", required_argument, NULL, 'c' }, { "model", required_argument, NULL, 'm' },
         { "json", no_argument, NULL, 'j' },         { "commands", required_argument, NULL, 'n' },
         { "background-min", required_argument, NULL, 'b' },
         { "seed", required_argument, NULL, 's' },   { "help", no_argument, NULL, 'h' },
         { "pad-silence", no_argument, NULL, 'p' }, { "voices", required_argument, NULL, 'v' },
-        { "stride", required_argument, NULL, 'S' },
+        { "stride", required_argument, NULL, 'S' }, { "skip-penalty", required_argument, NULL, 'P' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:m:jn:b:s:pv:S:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:m:jn:b:s:pv:S:P:h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
         case 'm': model = optarg; break;
@@ -166,6 +168,7 @@ audio_eval_main(int argc, char **argv)
         case 's': seed = atoi(optarg); break;
         case 'p': pad_silence = true; break;
         case 'S': stride = atoi(optarg); break;
+        case 'P': skip_penalty = strtof(optarg, NULL); break;
         case 'v':
             if (strcmp(optarg, "val") != 0 && strcmp(optarg, "test") != 0) {
                 s_usage();
@@ -176,7 +179,8 @@ audio_eval_main(int argc, char **argv)
         default: s_usage(); return ch == 'h' ? 0 : 2;
         }
     }
-    if (!corpus_dir || n_cmd < 1 || !(bg_min > 0) || stride < 0 || stride > 50) {
+    if (!corpus_dir || n_cmd < 1 || !(bg_min > 0) || stride < 0 || stride > 50
+        || !(skip_penalty >= 0 && skip_penalty <= 1)) {
         s_usage();
         return 2;
     }
@@ -193,6 +197,8 @@ audio_eval_main(int argc, char **argv)
     intent_config_t ic;
     intent_config_default(&ic);
     ic.require_wake = false;
+    if (skip_penalty > 0)
+        ic.unmatched_penalty = skip_penalty;   /* the grammar's cost of skipping a heard word */
     int *cmd = NULL, *wake = NULL, *bg = NULL;
     json_t *root = NULL;
     if (!corpus) {

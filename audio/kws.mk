@@ -16,7 +16,7 @@ TESTS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/audio_kws_
 	tests/audio_kws_model_test
 
 ## make eval: the speech-to-intent measures on the held-out test voices of
-## the 7,400-utterance corpus prefix both shipped models were measured on
+## the 7,400-utterance corpus prefix every shipped model was measured on
 ## (docs/speech.md), synthesised first when SHOP_SPEECH_CORPUS holds none
 ## (10-60 min of espeak-ng/flite/festival).
 SHOP_SPEECH_CORPUS ?= /work/cache/speech/v1
