@@ -337,11 +337,14 @@ s_render(const corpus_t *corpus, const features_config_t *fc, const s_list_t *l,
  * - tempo: the window is stretched in time by 0.87-1.15 about its end (where
  *   the detector decides), speaking rate without touching the end alignment
  *   more than the trained 30-250 ms range allows;
+ * - spectral tilt (--tilt, off by default): a brighter or darker voice;
  * - SpecAugment masks: two of up to 5 mel bands, one of up to 7 frames. */
 typedef struct {
     int n_mels;
     float fmin, fmax;
     float center[FEATURES_MAX_MELS];   /* Hz, of each band (HTK mel) */
+    float tilt;                        /* --tilt: max spectral tilt across the bands,
+                                        * in normalised units (0: none) */
 } s_aug_t;
 
 static double
@@ -402,6 +405,14 @@ s_augment(float *x, int n, const nn_shape_t *shape, uint64_t *rng, void *user)
                     float w = src_band[k] - (float) k0;
                     s[t * F + k] = (1 - w) * tmp[t * F + k0] + w * tmp[t * F + k1];
                 }
+        }
+        if (a->tilt > 0 && F == a->n_mels && nn_rand_float(rng) < 0.5f) {
+            /* a brighter or darker voice: log power + a straight line over
+             * the bands, up to +-tilt between the lowest and the highest */
+            float slope = a->tilt * (2.f * nn_rand_float(rng) - 1.f);
+            for (int t = 0; t < T; t++)
+                for (int k = 0; k < F; k++)
+                    s[t * F + k] += slope * ((float) k / (float) (F - 1) - 0.5f);
         }
         if (nn_rand_float(rng) < 0.7f) {
             float r = 0.87f + 0.28f * nn_rand_float(rng);
@@ -530,7 +541,8 @@ s_usage(void)
             "                        [--thr-min X] [--stride S] [--skip-voices V1,V2]\n"
             "                        [--calibrate MODEL]\n"
             "  DIR may list several corpora (v2,v3); --skip-voices leaves those\n"
-            "  training voices out (to measure what they bring);\n"
+            "  training voices out (to measure what they bring); --tilt DB adds a\n"
+            "  random spectral tilt of up to +-DB/2 at the band edges to half the windows;\n"
             "  trains the keyword-spotting DS-CNN on the synthetic corpus made by\n"
             "  `shop-train audio-corpus`; K noisy copies of every word (default 2);\n"
             "  X windows at random places of each command clip (time head; default 1);\n"
@@ -547,7 +559,7 @@ audio_train_main(int argc, char **argv)
     int epochs = 12, copies = 2, channels = 64, blocks = 4, batch = 128, threads = 2, limit = 0;
     int stride = 3;
     kws_head_t head = KWS_HEAD_TIME;
-    float lr = 0.003f, between = 1.f, thr_min = 0.5f;
+    float lr = 0.003f, between = 1.f, thr_min = 0.5f, tilt_db = 0;
     uint64_t seed = 1;
     static const struct option longopts[] = {
         { "corpus", required_argument, NULL, 'c' }, { "out", required_argument, NULL, 'o' },
@@ -559,11 +571,12 @@ audio_train_main(int argc, char **argv)
         { "calibrate", required_argument, NULL, 'T' }, { "head", required_argument, NULL, 'H' },
         { "between", required_argument, NULL, 'W' }, { "thr-min", required_argument, NULL, 'M' },
         { "stride", required_argument, NULL, 'S' }, { "skip-voices", required_argument, NULL, 'V' },
+        { "tilt", required_argument, NULL, 'D' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:H:W:M:S:V:h", longopts, NULL))
+    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:H:W:M:S:V:D:h", longopts, NULL))
            != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
@@ -586,13 +599,15 @@ audio_train_main(int argc, char **argv)
         case 'M': thr_min = strtof(optarg, NULL); break;
         case 'S': stride = atoi(optarg); break;
         case 'V': skip = optarg; break;
+        case 'D': tilt_db = strtof(optarg, NULL); break;
         default: s_usage(); return ch == 'h' ? 0 : 2;
         }
     }
     if (!corpus_dir || epochs < 1 || copies < 1 || copies > 20 || channels < 4 || channels > 512
         || blocks < 1 || blocks > 8 || batch < 2 || !(lr > 0) || threads < 1
         || (head != KWS_HEAD_POOL && head != KWS_HEAD_TIME) || !(between >= 0 && between <= 8)
-        || !(thr_min > 0 && thr_min <= S_THR_MAX) || stride < 1 || stride > 50) {
+        || !(thr_min > 0 && thr_min <= S_THR_MAX) || stride < 1 || stride > 50
+        || !(tilt_db >= 0 && tilt_db <= 40)) {
         s_usage();
         return 2;
     }
@@ -680,6 +695,8 @@ audio_train_main(int argc, char **argv)
     nn_shape_t shape = nn_input_shape(net);
     s_aug_t aug;
     s_aug_init(&aug, &fc);
+    /* dB between the band edges to natural-log power, normalised */
+    aug.tilt = (float) (tilt_db * log(10.0) / 10.0) / std;
     nn_data_t dtr = { .x = xt, .y = yt, .n = tr.n, .shape = shape, .augment = s_augment,
                       .augment_user = &aug };
     nn_data_t dva = { .x = xv, .y = yv, .n = va.n, .shape = shape };
@@ -719,11 +736,12 @@ audio_train_main(int argc, char **argv)
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     snprintf(prov, sizeof prov,
              "shop-train audio --corpus %s --epochs %d --copies %d --channels %d --blocks %d "
-             "--head %s --between %g --batch %d --lr %g --seed %llu --thr-min %g --stride %d%s%s; "
+             "--head %s --between %g --batch %d --lr %g --seed %llu --thr-min %g --stride %d "
+             "--tilt %g%s%s; "
              "%d train / %d val windows; val_acc %.4f; %.0f s features, %.0f s training; %s",
              corpus_dir, epochs, copies, channels, blocks, head == KWS_HEAD_TIME ? "time" : "pool",
              (double) between, batch, (double) lr, (unsigned long long) seed, (double) thr_min,
-             stride, skip ? " --skip-voices " : "", skip ? skip : "", tr.n, va.n, val_acc,
+             stride, (double) tilt_db, skip ? " --skip-voices " : "", skip ? skip : "", tr.n, va.n, val_acc,
              render_s, train_s, when);
     nn_meta_set(net, "provenance", prov);
     if (nn_save(net, out, err, sizeof err) != 0) {
