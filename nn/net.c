@@ -1115,7 +1115,10 @@ s_wino_choice(const nn_layer_t *L)
     const int *a = L->args;
     return L->type == NN_L_CONV && a[NN_A_KH] == 3 && a[NN_A_KW] == 3 && a[NN_A_SH] == 1
            && a[NN_A_SW] == 1 && a[NN_A_PH] == 1 && a[NN_A_PW] == 1
-           && L->is.c >= nn_conv_wino_min_c && L->os.c >= nn_conv_wino_min_c;
+           && L->is.c >= nn_conv_wino_min_c && L->os.c >= nn_conv_wino_min_c
+           /* the transformed weights are 4x the layer's: past 2^19 channel
+            * pairs (72 MB of them) a loaded file could ask for gigabytes */
+           && (size_t) L->is.c * (size_t) L->os.c <= ((size_t) 1 << 19);
 }
 
 static bool
