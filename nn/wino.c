@@ -205,35 +205,35 @@ typedef struct {
 typedef int s_i16 __attribute__((vector_size(64)));
 
 /* Transposes the 16 x 16 block r in place: off-diagonal blocks of 8, 4, 2,
- * then 1 swapped (16 two-register permutes per round). */
+ * then 1 swapped (16 two-register permutes per round). The permutes are
+ * __builtin_shufflevector with constant indices, which GCC (12+) and clang
+ * (the fuzzing build) both provide. */
+#define S_LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define S_HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#define S_LO4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
+#define S_HI4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define S_LO2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
+#define S_HI2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define S_LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define S_HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+/* fully unrolled, so that the 16 rows stay in registers */
+#define S_TR_ROUND(D, LO, HI)                                   \
+    _Pragma("GCC unroll 16")                                    \
+    for (int i = 0; i < 16; i++) {                              \
+        if (i & (D))                                            \
+            continue;                                           \
+        s_v16 a = r[i], b = r[i + (D)];                         \
+        r[i] = __builtin_shufflevector(a, b, LO);               \
+        r[i + (D)] = __builtin_shufflevector(a, b, HI);         \
+    }
+
 static inline __attribute__((always_inline)) void
 s_tr16(s_v16 *r)
 {
-    static const s_i16 lo[4] = {
-        { 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23 },
-        { 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27 },
-        { 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29 },
-        { 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30 },
-    };
-    static const s_i16 hi[4] = {
-        { 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31 },
-        { 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31 },
-        { 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31 },
-        { 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31 },
-    };
-    /* fully unrolled, so that the 16 rows stay in registers */
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; k++) {
-        int d = 8 >> k;
-#pragma GCC unroll 16
-        for (int i = 0; i < 16; i++) {
-            if (i & d)
-                continue;
-            s_v16 a = r[i], b = r[i + d];
-            r[i] = __builtin_shuffle(a, b, lo[k]);
-            r[i + d] = __builtin_shuffle(a, b, hi[k]);
-        }
-    }
+    S_TR_ROUND(8, S_LO8, S_HI8)
+    S_TR_ROUND(4, S_LO4, S_HI4)
+    S_TR_ROUND(2, S_LO2, S_HI2)
+    S_TR_ROUND(1, S_LO1, S_HI1)
 }
 
 /* Images [0, g) of x (C x H x W each) into dst (g x Hp x Wp x C, channels
