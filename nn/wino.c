@@ -281,6 +281,15 @@ s_to_hwc(const float *x, int g, int C_, int H, int W, int Hp, int Wp, int off, f
     }
 }
 
+/* Offset of tile t's top-left element in a channels-innermost image stack
+ * of rows_per_img rows of row floats each, ch channels per pixel. */
+static inline size_t
+s_tile_at(const s_geom_t *q, int t, int rows_per_img, size_t row, int ch)
+{
+    int n = t / q->tpi, r = t % q->tpi, ty = r / q->tw, tx = r % q->tw;
+    return ((size_t) n * rows_per_img + (size_t) ty * T_OUT) * row + (size_t) tx * T_OUT * ch;
+}
+
 /* Tiles [t0, t0 + tt) of the image group into v (36 x tt x C). */
 static NN_HOT void
 s_input_tiles(const s_geom_t *q, const float *pad, int t0, int tt, float *v, float *tmp)
@@ -288,9 +297,7 @@ s_input_tiles(const s_geom_t *q, const float *pad, int t0, int tt, float *v, flo
     int C = q->C;
     size_t row = (size_t) q->Wp * C;
     for (int i = 0; i < tt; i++) {
-        int t = t0 + i, n = t / q->tpi, r = t % q->tpi, ty = r / q->tw, tx = r % q->tw;
-        const float *base = pad + ((size_t) n * q->Hp + (size_t) ty * T_OUT) * row
-                            + (size_t) tx * T_OUT * C;
+        const float *base = pad + s_tile_at(q, t0 + i, q->Hp, row, C);
         /* rows of the 6x6 tile, then its columns */
         for (int a = 0; a < T_IN; a++)
             s_bt(base + a * row, (size_t) C, tmp + (size_t) a * T_IN * C, (size_t) C, C);
@@ -307,11 +314,10 @@ s_output_tiles(const s_geom_t *q, const float *m, int t0, int tt, float *out, fl
     int K = q->K;
     size_t row = (size_t) q->Wo * K;
     for (int i = 0; i < tt; i++) {
-        int t = t0 + i, n = t / q->tpi, r = t % q->tpi, ty = r / q->tw, tx = r % q->tw;
         for (int a = 0; a < T_IN; a++)
             s_at(m + ((size_t) a * T_IN * tt + i) * K, (size_t) tt * K, tmp + (size_t) a * T_OUT * K,
                  (size_t) K, K);
-        float *o = out + ((size_t) n * q->Ho + (size_t) ty * T_OUT) * row + (size_t) tx * T_OUT * K;
+        float *o = out + s_tile_at(q, t0 + i, q->Ho, row, K);
         for (int e = 0; e < T_OUT; e++)
             s_at(tmp + (size_t) e * K, (size_t) T_OUT * K, o + (size_t) e * K, row, K);
     }
@@ -325,9 +331,7 @@ s_dy_tiles(const s_geom_t *q, const float *dyh, int t0, int tt, float *dm, float
     int K = q->K;
     size_t row = (size_t) q->Wo * K;
     for (int i = 0; i < tt; i++) {
-        int t = t0 + i, n = t / q->tpi, r = t % q->tpi, ty = r / q->tw, tx = r % q->tw;
-        const float *base = dyh + ((size_t) n * q->Ho + (size_t) ty * T_OUT) * row
-                            + (size_t) tx * T_OUT * K;
+        const float *base = dyh + s_tile_at(q, t0 + i, q->Ho, row, K);
         /* rows of the 4x4 tile to 6 columns each, then the columns to 6 rows */
         for (int a = 0; a < T_OUT; a++)
             s_a(base + a * row, (size_t) K, tmp + (size_t) a * T_IN * K, (size_t) K, K);
