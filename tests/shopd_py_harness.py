@@ -1,5 +1,5 @@
 """tests/shopd_py_harness.py: what the Python tests (e2e_flow.py,
-daemon_systemd.py) and bench/e2e_bench.py share: the build's paths, TAP
+daemon_systemd.py, ipc_frontend.py) and bench/e2e_bench.py share: the build's paths, TAP
 output, and one shopd under test on ipc endpoints in a temporary directory.
 
     import shopd_py_harness as h      # after sys.path has $SHOP_TOP_SRCDIR/tests
@@ -80,20 +80,30 @@ class Shopd:
         return self.proc
 
     def start(self, topics=(), seconds=120):
-        """spawn(), then waits until shopd answers status (it indexes the
-        catalogue photos first) and subscribes to topics. Returns status."""
+        """spawn(), then connect(topics, seconds). Returns status."""
         self.spawn()
-        # wait for the socket file before asking: requests sent earlier queue
-        # up in the client and shopd would answer every one of them
-        sock = self.ep[len("ipc://"):]
+        return self.connect(topics, seconds)
+
+    def connect(self, topics=(), seconds=120, curve=None, ep=None, pub=None):
+        """Waits until the shopd spawned answers status on ep (default the
+        ipc endpoint; it indexes the catalogue photos first), with a CURVE
+        client when curve is (server public, public, secret), and subscribes
+        to topics on pub. Returns status."""
+        self.ep, self.pub = ep or self.ep, pub or self.pub
         end = time.monotonic() + seconds
-        while not os.path.exists(sock):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"shopd exited at start ({self.proc.returncode})")
-            if time.monotonic() > end:
-                raise RuntimeError(f"shopd did not listen within {seconds} s")
-            time.sleep(0.05)
-        self.client = frontend.ShopClient(self.ep)
+        if self.ep.startswith("ipc://"):
+            # wait for the socket file before asking: requests sent earlier
+            # queue up in the client and shopd would answer every one of them
+            sock = self.ep[len("ipc://"):]
+            while not os.path.exists(sock):
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"shopd exited at start ({self.proc.returncode})")
+                if time.monotonic() > end:
+                    raise RuntimeError(f"shopd did not listen within {seconds} s")
+                time.sleep(0.05)
+        # TCP: one request with a long timeout waits in the client until
+        # shopd listens (quick retries would queue up, as above)
+        self.client = frontend.ShopClient(self.ep, curve=curve)
         status = self.client.request("status", timeout=max(5.0, end - time.monotonic()))
         if topics:
             self.events = frontend.EventStream(self.pub, topics=topics)
