@@ -350,6 +350,22 @@ corpus_voice_is_validation(const char *engine, const char *voice)
     return h % 10 == 0;
 }
 
+bool
+corpus_voice_listed(const char *list, const char *voice)
+{
+    if (!voice)
+        return false;
+    size_t n = strlen(voice);
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t) (e - p) : strlen(p);
+        if (len > 0 && len <= n && strncmp(p, voice, len) == 0 && (voice[len] == 0 || voice[len] == '-'))
+            return true;
+        p = e ? e + 1 : NULL;
+    }
+    return false;
+}
+
 /* ================================================================ texts */
 
 /* Command sentences: "@word" is a vocabulary word (its label), "{cat}" a
@@ -1769,6 +1785,11 @@ corpus_test(bool verbose)
         n_extra_val += corpus_voice_is_validation(eng, name);
     }
     S_CHECK(n_extra_val == 2 && corpus_voice_is_validation("festival", "pc_diphone"));
+    /* a listed voice names itself and the speakers made from it, nothing else */
+    S_CHECK(corpus_voice_listed("kal,awb", "awb") && corpus_voice_listed("kal,awb", "awb-f85s10"));
+    S_CHECK(!corpus_voice_listed("kal,awb", "kal16") && !corpus_voice_listed("awb", "aw")
+            && !corpus_voice_listed(NULL, "awb") && !corpus_voice_listed("", "awb")
+            && !corpus_voice_listed(",", "awb"));
 
     /* store round trip: a tone "command" and a noise "unknown" clip */
     s_writer_t w;

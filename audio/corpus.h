@@ -96,6 +96,12 @@ bool corpus_voice_is_test(const char *engine, const char *voice);
  * False for test voices. */
 bool corpus_voice_is_validation(const char *engine, const char *voice);
 
+/* True when voice is named in list, comma-separated (NULL: none): an entry
+ * names a voice and the speakers made from it ("awb" is also
+ * "awb-f85s10"). For leaving voices out of training (--skip-voices) or
+ * holding them out as extra validation voices (--holdout). */
+bool corpus_voice_listed(const char *list, const char *voice);
+
 /* ------------------------------------------------------------ store */
 
 typedef struct _corpus_t corpus_t;

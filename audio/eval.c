@@ -132,17 +132,20 @@ s_usage(void)
     fprintf(stderr,
             "usage: shop-eval audio --corpus DIR [--model PATH] [--json] [--commands N]\n"
             "                       [--background-min M] [--seed N] [--pad-silence]\n"
-            "                       [--voices test|val] [--stride S] [--skip-penalty P]\n"
+            "                       [--voices test|val] [--holdout V1,V2] [--stride S]\n"
+            "                       [--skip-penalty P]\n"
             "  command acceptance by SNR, false accepts per hour, wake-word miss rate and\n"
             "  real-time factor of the keyword spotter on the corpus's held-out test voices\n"
-            "  (or on the validation voices, to tune without looking at the test voices);\n"
+            "  (or on the validation voices, to tune without looking at the test voices;\n"
+            "  --holdout adds training voices a model was trained without, as its\n"
+            "  `shop-train audio --holdout` did);\n"
             "  --skip-penalty overrides the grammar's unmatched_penalty (0.5)\n");
 }
 
 int
 audio_eval_main(int argc, char **argv)
 {
-    const char *corpus_dir = NULL, *model = NULL;
+    const char *corpus_dir = NULL, *model = NULL, *holdout = NULL;
     bool json = false, pad_silence = false, val = false;
     int n_cmd = 400, seed = 1, stride = 0;
     double bg_min = 30;
@@ -154,11 +157,12 @@ audio_eval_main(int argc, char **argv)
         { "seed", required_argument, NULL, 's' },   { "help", no_argument, NULL, 'h' },
         { "pad-silence", no_argument, NULL, 'p' }, { "voices", required_argument, NULL, 'v' },
         { "stride", required_argument, NULL, 'S' }, { "skip-penalty", required_argument, NULL, 'P' },
+        { "holdout", required_argument, NULL, 'O' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:m:jn:b:s:pv:S:P:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:m:jn:b:s:pv:S:P:O:h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
         case 'm': model = optarg; break;
@@ -169,6 +173,7 @@ audio_eval_main(int argc, char **argv)
         case 'p': pad_silence = true; break;
         case 'S': stride = atoi(optarg); break;
         case 'P': skip_penalty = strtof(optarg, NULL); break;
+        case 'O': holdout = optarg; break;
         case 'v':
             if (strcmp(optarg, "val") != 0 && strcmp(optarg, "test") != 0) {
                 s_usage();
@@ -231,8 +236,9 @@ audio_eval_main(int argc, char **argv)
     bg = xmalloc((size_t) (n_total + 1) * sizeof *bg);
     for (int i = 0; i < n_total; i++) {
         const corpus_clip_t *c = corpus_clip(corpus, i);
-        if (val ? c->split != CORPUS_TRAIN || !corpus_voice_is_validation(c->engine, c->voice)
-                : c->split != CORPUS_TEST)
+        bool is_val = corpus_voice_is_validation(c->engine, c->voice)
+                      || corpus_voice_listed(holdout, c->voice);
+        if (val ? c->split != CORPUS_TRAIN || !is_val : c->split != CORPUS_TEST)
             continue;
         if (c->kind == CORPUS_KIND_UNKNOWN) {
             bg[n_bg++] = i;

@@ -89,34 +89,21 @@ s_label_at(const corpus_clip_t *c, int t)
 }
 
 /* Picks the examples of one set (val = validation voices) from the corpus;
- * training leaves out the voices named in skip.
+ * training leaves out the voices named in skip; the training voices named in
+ * holdout (corpus_voice_listed) are validation voices too.
  * between > 0 (time-order heads only): that many windows per command clip
  * and copy, on average, at random places, labelled by s_label_at, so the
  * model learns not to fire mid-word, between words or long after one. */
-/* True when voice is one of the comma-separated names in list (NULL: none). */
-static bool
-s_in_list(const char *list, const char *voice)
-{
-    size_t n = strlen(voice);
-    for (const char *p = list; p && *p;) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t) (e - p) : strlen(p);
-        if (len == n && strncmp(p, voice, n) == 0)
-            return true;
-        p = e ? e + 1 : NULL;
-    }
-    return false;
-}
-
 static void
 s_collect(const corpus_t *corpus, bool val, int copies, float between, const char *skip,
-          corpus_mixer_t *rng, s_list_t *out)
+          const char *holdout, corpus_mixer_t *rng, s_list_t *out)
 {
     int n_speech = 0;
     for (int i = 0; i < corpus_count(corpus); i++) {
         const corpus_clip_t *c = corpus_clip(corpus, i);
-        if (c->split != CORPUS_TRAIN || corpus_voice_is_validation(c->engine, c->voice) != val
-            || (!val && s_in_list(skip, c->voice)))
+        bool is_val = corpus_voice_is_validation(c->engine, c->voice)
+                      || corpus_voice_listed(holdout, c->voice);
+        if (c->split != CORPUS_TRAIN || is_val != val || (!val && corpus_voice_listed(skip, c->voice)))
             continue;
         for (int k = 0; k < copies; k++) {
             if (c->kind == CORPUS_KIND_UNKNOWN) {
@@ -539,9 +526,10 @@ s_usage(void)
             "                        [--channels C] [--blocks B] [--head time|pool] [--between X]\n"
             "                        [--batch B] [--lr X] [--seed N] [--threads T] [--limit N]\n"
             "                        [--thr-min X] [--stride S] [--skip-voices V1,V2]\n"
-            "                        [--calibrate MODEL]\n"
+            "                        [--holdout V1,V2] [--tilt DB] [--calibrate MODEL]\n"
             "  DIR may list several corpora (v2,v3); --skip-voices leaves those\n"
-            "  training voices out (to measure what they bring); --tilt DB adds a\n"
+            "  training voices out (to measure what they bring), --holdout makes them\n"
+            "  validation voices (\"awb\" also names awb-f85s10 ...); --tilt DB adds a\n"
             "  random spectral tilt of up to +-DB/2 at the band edges to half the windows;\n"
             "  trains the keyword-spotting DS-CNN on the synthetic corpus made by\n"
             "  `shop-train audio-corpus`; K noisy copies of every word (default 2);\n"
@@ -556,6 +544,7 @@ int
 audio_train_main(int argc, char **argv)
 {
     const char *corpus_dir = NULL, *out = "models/kws.nn", *calibrate = NULL, *skip = NULL;
+    const char *holdout = NULL;
     int epochs = 12, copies = 2, channels = 64, blocks = 4, batch = 128, threads = 2, limit = 0;
     int stride = 3;
     kws_head_t head = KWS_HEAD_TIME;
@@ -571,12 +560,12 @@ audio_train_main(int argc, char **argv)
         { "calibrate", required_argument, NULL, 'T' }, { "head", required_argument, NULL, 'H' },
         { "between", required_argument, NULL, 'W' }, { "thr-min", required_argument, NULL, 'M' },
         { "stride", required_argument, NULL, 'S' }, { "skip-voices", required_argument, NULL, 'V' },
-        { "tilt", required_argument, NULL, 'D' },
+        { "tilt", required_argument, NULL, 'D' }, { "holdout", required_argument, NULL, 'O' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:H:W:M:S:V:D:h", longopts, NULL))
+    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:H:W:M:S:V:D:O:h", longopts, NULL))
            != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
@@ -600,6 +589,7 @@ audio_train_main(int argc, char **argv)
         case 'S': stride = atoi(optarg); break;
         case 'V': skip = optarg; break;
         case 'D': tilt_db = strtof(optarg, NULL); break;
+        case 'O': holdout = optarg; break;
         default: s_usage(); return ch == 'h' ? 0 : 2;
         }
     }
@@ -627,8 +617,8 @@ audio_train_main(int argc, char **argv)
      * 600 ms ago: windows between words would contradict the word windows */
     if (head == KWS_HEAD_POOL)
         between = 0;
-    s_collect(corpus, false, copies, between, skip, pick, &tr);
-    s_collect(corpus, true, 2, between, skip, pick, &va);
+    s_collect(corpus, false, copies, between, skip, holdout, pick, &tr);
+    s_collect(corpus, true, 2, between, skip, holdout, pick, &va);
     corpus_mixer_destroy(&pick);
     if (limit > 0 && tr.n > limit)
         tr.n = limit;
@@ -737,11 +727,12 @@ audio_train_main(int argc, char **argv)
     snprintf(prov, sizeof prov,
              "shop-train audio --corpus %s --epochs %d --copies %d --channels %d --blocks %d "
              "--head %s --between %g --batch %d --lr %g --seed %llu --thr-min %g --stride %d "
-             "--tilt %g%s%s; "
+             "--tilt %g%s%s%s%s; "
              "%d train / %d val windows; val_acc %.4f; %.0f s features, %.0f s training; %s",
              corpus_dir, epochs, copies, channels, blocks, head == KWS_HEAD_TIME ? "time" : "pool",
              (double) between, batch, (double) lr, (unsigned long long) seed, (double) thr_min,
-             stride, (double) tilt_db, skip ? " --skip-voices " : "", skip ? skip : "", tr.n, va.n, val_acc,
+             stride, (double) tilt_db, skip ? " --skip-voices " : "", skip ? skip : "",
+             holdout ? " --holdout " : "", holdout ? holdout : "", tr.n, va.n, val_acc,
              render_s, train_s, when);
     nn_meta_set(net, "provenance", prov);
     if (nn_save(net, out, err, sizeof err) != 0) {

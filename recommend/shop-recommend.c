@@ -97,6 +97,7 @@ s_wait_for_signal(rec_engine_t *e, const char *model)
 int
 main(int argc, char **argv)
 {
+    log_open("shop-recommend", false);
     /* before anything touches BLAS (EASE, ALS): the fast OpenBLAS kernel */
     nn_blas_ensure_fast_path(argv);
     static const struct option opts[] = {

@@ -554,6 +554,40 @@ store_item_upsert(store_t *s, const store_item_t *it)
     return 0;
 }
 
+/* Steps st (bound, from s_stmt) to its end, one element of elem bytes per
+ * row, filled by fill; the array grows from cap0 elements. Returns 0 with
+ * *arr (the caller frees it; NULL when no row) and *n, or -1 after a
+ * database error (message "what"), with *arr NULL and *n 0 and, when
+ * release is not NULL, release() called on every filled element first.
+ * Resets st either way. */
+static int
+s_rows(store_t *s, sqlite3_stmt *st, size_t elem, size_t cap0, void (*fill)(sqlite3_stmt *, void *),
+       void (*release)(void *), void **arr, size_t *n, const char *what)
+{
+    char *a = NULL;
+    size_t cap = 0, k = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (k == cap) {
+            cap = cap ? cap * 2 : cap0;
+            a = xrealloc(a, cap * elem);
+        }
+        fill(st, a + k++ * elem);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        for (size_t i = 0; release && i < k; i++)
+            release(a + i * elem);
+        free(a);
+        *arr = NULL;
+        *n = 0;
+        return s_fail_db(s, what);
+    }
+    *arr = a;
+    *n = k;
+    return 0;
+}
+
 static void
 s_row_item(sqlite3_stmt *st, store_item_t *out)
 {
@@ -565,6 +599,12 @@ s_row_item(sqlite3_stmt *st, store_item_t *out)
     s_col_text(st, 4, out->attributes, sizeof out->attributes);
     s_col_text(st, 5, out->photo, sizeof out->photo);
     out->in_stock = sqlite3_column_int(st, 6) != 0;
+}
+
+static void
+s_fill_item(sqlite3_stmt *st, void *out)
+{
+    s_row_item(st, out);
 }
 
 int
@@ -598,23 +638,7 @@ store_item_list(store_t *s, const char *category, int64_t offset, int64_t limit,
         return -1;
     sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
     sqlite3_bind_int64(st, 3, offset > 0 ? offset : 0);
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 64;
-            *items = xrealloc(*items, cap * sizeof **items);
-        }
-        s_row_item(st, &(*items)[(*n)++]);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        free(*items);
-        *items = NULL;
-        *n = 0;
-        return s_fail_db(s, "item list");
-    }
-    return 0;
+    return s_rows(s, st, sizeof **items, 64, s_fill_item, NULL, (void **) items, n, "item list");
 }
 
 int
@@ -629,6 +653,20 @@ store_item_set_stock(store_t *s, const char *id, bool in_stock)
     return sqlite3_changes(s->db) > 0 ? 0 : 1;
 }
 
+/* s_rows' element for one text column: a copy of it (never NULL) */
+static void
+s_fill_string(sqlite3_stmt *st, void *out)
+{
+    const unsigned char *t = sqlite3_column_text(st, 0);
+    *(char **) out = xstrdup(t ? (const char *) t : "");
+}
+
+static void
+s_release_string(void *elem)
+{
+    free(*(char **) elem);
+}
+
 int
 store_categories(store_t *s, char ***cats, size_t *n)
 {
@@ -637,24 +675,8 @@ store_categories(store_t *s, char ***cats, size_t *n)
     sqlite3_stmt *st = s_stmt(s, Q_CATEGORIES);
     if (!st)
         return -1;
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            *cats = xrealloc(*cats, cap * sizeof **cats);
-        }
-        const unsigned char *t = sqlite3_column_text(st, 0);
-        (*cats)[(*n)++] = xstrdup(t ? (const char *) t : "");
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        store_strings_free(*cats, *n);
-        *cats = NULL;
-        *n = 0;
-        return s_fail_db(s, "categories");
-    }
-    return 0;
+    return s_rows(s, st, sizeof **cats, 16, s_fill_string, s_release_string, (void **) cats, n,
+                  "categories");
 }
 
 void
@@ -755,6 +777,12 @@ s_row_event(sqlite3_stmt *st, store_event_t *ev)
     s_col_text(st, 6, ev->source, sizeof ev->source);
 }
 
+static void
+s_fill_event(sqlite3_stmt *st, void *out)
+{
+    s_row_event(st, out);
+}
+
 int
 store_event_foreach(store_t *s, int64_t after_id, store_event_fn fn, void *ud)
 {
@@ -789,23 +817,7 @@ store_customer_events(store_t *s, const char *customer, int64_t limit, store_eve
     if (!st || s_bind_text(s, st, 1, customer, STORE_ID_MAX, "customer id"))
         return -1;
     sqlite3_bind_int64(st, 2, limit > 0 ? limit : 1);
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 32;
-            *evs = xrealloc(*evs, cap * sizeof **evs);
-        }
-        s_row_event(st, &(*evs)[(*n)++]);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        free(*evs);
-        *evs = NULL;
-        *n = 0;
-        return s_fail_db(s, "customer events");
-    }
-    return 0;
+    return s_rows(s, st, sizeof **evs, 32, s_fill_event, NULL, (void **) evs, n, "customer events");
 }
 
 int
@@ -842,6 +854,15 @@ s_step_one(store_t *s, sqlite3_stmt *st, const char *what)
     return rc == SQLITE_DONE ? 0 : s_fail_db(s, what);
 }
 
+static void
+s_fill_cart_line(sqlite3_stmt *st, void *out)
+{
+    store_cart_line_t *l = out;
+    s_col_text(st, 0, l->item, sizeof l->item);
+    l->quantity = sqlite3_column_int(st, 1);
+    l->updated = sqlite3_column_int64(st, 2);
+}
+
 int
 store_cart_get(store_t *s, const char *session, store_cart_line_t **lines, size_t *n)
 {
@@ -850,26 +871,7 @@ store_cart_get(store_t *s, const char *session, store_cart_line_t **lines, size_
     sqlite3_stmt *st = s_cart_stmt(s, Q_CART_GET, session, NULL);
     if (!st)
         return -1;
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 8;
-            *lines = xrealloc(*lines, cap * sizeof **lines);
-        }
-        store_cart_line_t *l = &(*lines)[(*n)++];
-        s_col_text(st, 0, l->item, sizeof l->item);
-        l->quantity = sqlite3_column_int(st, 1);
-        l->updated = sqlite3_column_int64(st, 2);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        free(*lines);
-        *lines = NULL;
-        *n = 0;
-        return s_fail_db(s, "cart get");
-    }
-    return 0;
+    return s_rows(s, st, sizeof **lines, 8, s_fill_cart_line, NULL, (void **) lines, n, "cart get");
 }
 
 /* Sets or deletes one line; the caller owns the transaction. */

@@ -1,5 +1,6 @@
 /* tools/shop-eval.c: measures shopd's models on held-out data.
  * One line per subcommand; each lives in its area's folder. */
+#include "common/log.h"
 #include "nn/nn.h"
 #include "tools/cli.h"
 
@@ -12,6 +13,7 @@ static const cli_command_t s_commands[] = {
 int
 main(int argc, char **argv)
 {
+    log_open("shop-eval", false);   /* log lines name the tool, not the daemon */
     /* before anything touches BLAS: re-execs once with the fast OpenBLAS kernel */
     nn_blas_ensure_fast_path(argv);
     return cli_dispatch("shop-eval", "evaluate models", s_commands,

@@ -1,5 +1,6 @@
 /* tools/shop-train.c: trains shopd's models and makes its data.
  * One line per subcommand; each lives in its area's folder. */
+#include "common/log.h"
 #include "nn/nn.h"
 #include "tools/cli.h"
 
@@ -14,6 +15,7 @@ static const cli_command_t s_commands[] = {
 int
 main(int argc, char **argv)
 {
+    log_open("shop-train", false);   /* log lines name the tool, not the daemon */
     /* before anything touches BLAS: re-execs once with the fast OpenBLAS kernel */
     nn_blas_ensure_fast_path(argv);
     return cli_dispatch("shop-train", "train models and make data", s_commands,
