@@ -194,18 +194,21 @@ s_time_forward(nn_net_t *net, int batch, int reps, double *wall_ms, double *cpu_
     free(out);
 }
 
-/* One 3x3 stride-1 pad-1 conv, C -> K at H x W, with BN and ReLU; Winograd
- * or the direct path (shifted GEMMs or im2col) as asked. */
+/* One k x k conv of stride st and padding p, C -> K at H x W, with BN and
+ * ReLU; the fast path (Winograd at stride 1, the phases at stride 2) or the
+ * direct one (shifted GEMMs or im2col) as asked. */
 static nn_net_t *
-s_conv_net(int C, int K, int H, int W, bool wino)
+s_conv_net(int C, int K, int H, int W, int k, int st, int p, bool fast)
 {
-    int keep = nn_conv_wino_min_c;
-    nn_conv_wino_min_c = wino ? 1 : 1 << 30;
+    int keep = nn_conv_wino_min_c, keep2 = nn_conv_poly_min_c;
+    nn_conv_wino_min_c = fast ? 1 : 1 << 30;
+    nn_conv_poly_min_c = fast ? 1 : 1 << 30;
     nn_net_t *net = nn_new(1);
     int x = nn_input(net, (nn_shape_t) { C, H, W });
-    x = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, x, K, 3, 3, 1, 1, 1, 1, false)));
+    x = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, x, K, k, k, st, st, p, p, false)));
     x = nn_softmax_xent(net, nn_dense(net, nn_global_avgpool(net, x), 2));
     nn_conv_wino_min_c = keep;
+    nn_conv_poly_min_c = keep2;
     if (x < 0)
         nn_destroy(&net);
     else
@@ -223,13 +226,15 @@ s_step_cpu(nn_net_t *net, nn_shard_t *s)
     return s_cpu_s() - t;
 }
 
-/* Winograd against the direct path on one conv layer, one thread, CPU time
- * per call interleaved (same machine state for both): inference at batch b
- * and a training step (forward + backward) at batch b. */
+/* The fast path (Winograd, stride-2 phases) against the direct one on one
+ * conv layer, one thread, CPU time per call interleaved (same machine state
+ * for both): inference at batch b and a training step (forward + backward)
+ * at batch b. */
 static int
-s_convcmp(int C, int K, int H, int W, int b, int reps)
+s_convcmp(int C, int K, int H, int W, int k, int st, int p, int b, int reps)
 {
-    nn_net_t *net[2] = { s_conv_net(C, K, H, W, false), s_conv_net(C, K, H, W, true) };
+    nn_net_t *net[2] = { s_conv_net(C, K, H, W, k, st, p, false),
+                         s_conv_net(C, K, H, W, k, st, p, true) };
     if (!net[0] || !net[1])
         return -1;
     size_t isz = (size_t) C * H * W;
@@ -265,11 +270,13 @@ s_convcmp(int C, int K, int H, int W, int b, int reps)
         ri[r] = inf[0][r] / inf[1][r];
         rt[r] = trn[0][r] / trn[1][r];
     }
-    double mf = 2.0 * 9.0 * C * K * H * W * b / 1e6;
+    const nn_layer_t *cl = &net[1]->layers[1];
+    double mf = 2.0 * (double) cl->n_w * cl->os.h * cl->os.w * b / 1e6;
     double di = s_median(inf[0], reps), wi = s_median(inf[1], reps);
-    printf("convcmp %dx%d@%dx%d b%d: inference direct %.1f us wino %.1f us (%.0f / %.0f GFLOPS "
-           "direct-equivalent) speedup %.2f | train step direct %.1f us wino %.1f us speedup %.2f\n",
-           C, K, H, W, b, di * 1e6, wi * 1e6, mf / di / 1e3, mf / wi / 1e3, s_median(ri, reps),
+    printf("convcmp %dx%d@%dx%d k%d s%d p%d b%d: inference direct %.1f us %s %.1f us (%.0f / %.0f "
+           "GFLOPS direct-equivalent) speedup %.2f | train step direct %.1f us fast %.1f us "
+           "speedup %.2f\n",
+           C, K, H, W, k, st, p, b, di * 1e6, cl->wino ? "wino" : cl->poly ? "phases" : "same", wi * 1e6, mf / di / 1e3, mf / wi / 1e3, s_median(ri, reps),
            s_median(trn[0], reps) * 1e6, s_median(trn[1], reps) * 1e6, s_median(rt, reps));
     for (int i = 0; i < 2; i++) {
         free(inf[i]);
@@ -280,6 +287,55 @@ s_convcmp(int C, int K, int H, int W, int b, int reps)
     free(ri);
     free(rt);
     free(labels);
+    free(x);
+    return 0;
+}
+
+/* Session 4's inference changes off (old) or on, for interleaved
+ * comparisons in one process: the stride-2 phase path (chosen when a net is
+ * built). */
+static void
+s_set_old(bool old)
+{
+    nn_conv_poly_min_c = old ? 1 << 30 : 16;
+}
+
+/* The reference net with session 4's changes off and on, process CPU time
+ * per nn_forward call of batch b on T threads, interleaved call by call. */
+static int
+s_refcmp(int b, int T, int reps)
+{
+    nn_net_t *net[2];
+    for (int i = 0; i < 2; i++) {
+        s_set_old(i == 0);
+        net[i] = s_reference_net();
+        if (!net[i])
+            return -1;
+        nn_set_threads(net[i], T);
+    }
+    float *x = xmallocarray((size_t) b * 784, sizeof(float));
+    s_fill(x, (size_t) b * 784, 6);
+    double *c[2] = { xmallocarray((size_t) reps, sizeof(double)),
+                     xmallocarray((size_t) reps, sizeof(double)) };
+    double *ratio = xmallocarray((size_t) reps, sizeof(double));
+    for (int r = -2; r < reps; r++)
+        for (int i = 0; i < 2; i++) {
+            s_set_old(i == 0);
+            double t = s_proc_cpu_s();
+            nn_forward(net[i], x, b, NULL);
+            if (r >= 0)
+                c[i][r] = s_proc_cpu_s() - t;
+            if (r >= 0 && i == 1)
+                ratio[r] = c[0][r] / c[1][r];
+        }
+    s_set_old(false);
+    printf("refcmp b%d T%d: CPU per call old %.3f ms new %.3f ms, old/new %.3f (median of %d)\n", b,
+           T, s_median(c[0], reps) * 1e3, s_median(c[1], reps) * 1e3, s_median(ratio, reps), reps);
+    for (int i = 0; i < 2; i++) {
+        free(c[i]);
+        nn_destroy(&net[i]);
+    }
+    free(ratio);
     free(x);
     return 0;
 }
@@ -446,7 +502,8 @@ main(int argc, char **argv)
     nn_blas_ensure_fast_path(argv);
     if (argc < 2) {
         fprintf(stderr, "usage: nn-bench gemm | conv [v] | train IMAGES LABELS [steps]\n"
-                        "       nn-bench convcmp C K H W BATCH [REPS] (Winograd vs direct)\n"
+                        "       nn-bench convcmp C K H W BATCH [REPS [KSIZE STRIDE PAD]] (fast vs direct conv)\n"
+                        "       nn-bench refcmp BATCH THREADS [REPS] (reference net, session 4 off/on)\n"
                         "       nn-bench latency|throughput|summary|layers|prof [NET] [BATCH] "
                         "[THREADS]\n  (NET: ref, the reference CNN, or a model file)\n");
         return 2;
@@ -457,6 +514,10 @@ main(int argc, char **argv)
     const char *wmin = getenv("NN_BENCH_WINO_MIN_C");
     if (wmin && atoi(wmin) > 0)
         nn_conv_wino_min_c = atoi(wmin);
+    /* NN_BENCH_OLD=1: nets built and run without session 4's changes */
+    const char *old = getenv("NN_BENCH_OLD");
+    if (old && atoi(old) > 0)
+        s_set_old(true);
     if (strcmp(what, "gemm") == 0) {
         printf("gemm_gflops %.2f\n", s_gemm_peak());
     } else if (strcmp(what, "conv") == 0) {
@@ -500,10 +561,18 @@ main(int argc, char **argv)
         }
         nn_destroy(&net);
     } else if (strcmp(what, "convcmp") == 0 && argc >= 7) {
-        /* nn-bench convcmp C K H W BATCH [REPS] */
+        /* nn-bench convcmp C K H W BATCH [REPS [K S P]]: default 3x3 stride 1 pad 1 */
         int reps = argc > 7 ? atoi(argv[7]) : 21;
-        if (s_convcmp(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
-                      reps < 1 ? 21 : reps) < 0)
+        int k = argc > 8 ? atoi(argv[8]) : 3, st = argc > 9 ? atoi(argv[9]) : 1;
+        int p = argc > 10 ? atoi(argv[10]) : 1;
+        if (s_convcmp(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), k, st, p,
+                      atoi(argv[6]), reps < 1 ? 21 : reps) < 0)
+            return 1;
+    } else if (strcmp(what, "refcmp") == 0 && argc >= 4) {
+        /* nn-bench refcmp BATCH THREADS [REPS] */
+        int reps = argc > 4 ? atoi(argv[4]) : 15;
+        int b = atoi(argv[2]);
+        if (s_refcmp(b < 1 || b > 4096 ? 256 : b, atoi(argv[3]), reps < 1 ? 15 : reps) < 0)
             return 1;
     } else if (strcmp(what, "train") == 0 && argc >= 4) {
         int steps = argc > 4 ? atoi(argv[4]) : 40;

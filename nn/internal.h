@@ -47,6 +47,8 @@ typedef struct {
     size_t s_off, n_s;      /* BN running mean then var in net->state */
     int consumers;          /* layers reading this one */
     bool wino;              /* conv run by Winograd F(4x4, 3x3), chosen when built */
+    bool poly;              /* stride-2 conv run as shifted GEMMs on the input's
+                             * phases, chosen when built */
     int bn_slot;            /* index of this BN among BN layers, else -1 */
     char name[NN_MAX_NAME];
 } nn_layer_t;
@@ -135,6 +137,10 @@ extern int nn_conv_shift_min_c;
  * the input gradient (tests lower it to check that path, raise it to
  * compare with the direct one). */
 extern int nn_conv_wino_min_c;
+/* Stride-2 convs with at least this many input channels run as shifted GEMMs
+ * on the input's four phases instead of im2col (tests lower it to check that
+ * path, raise it to compare with im2col). */
+extern int nn_conv_poly_min_c;
 /* Inference applies an in-place ReLU inside the conv (after a folded BN) or
  * add that produces its input (tests turn it off to compare). */
 extern bool nn_fuse_relu;

@@ -1,6 +1,6 @@
 /* nn/selftest.c: the engine's self-test: a numerical gradient check of every
- * layer type (convs also through Winograd, the loss also against soft
- * targets), a small net that must learn a small problem, save -> load with
+ * layer type (convs also through Winograd and the stride-2 phases, the loss
+ * also against soft targets), a small net that must learn a small problem, save -> load with
  * bit-identical outputs, broken model files that must fail cleanly, and the
  * OpenBLAS kernel decision. tests/nn_test.c runs each part as a cmocka test. */
 #include <math.h>
@@ -28,6 +28,8 @@ s_gradcheck_net(nn_ltype_t type)
         x = nn_conv2d(net, x, 3, 3, 3, 1, 1, 1, 1, false);
         x = nn_conv2d(net, x, 4, 3, 2, 1, 1, 1, 0, true);
         x = nn_conv2d(net, x, 4, 3, 2, 2, 1, 1, 0, true);
+        /* stride 2 both ways on an odd map (phases when nn_conv_poly_min_c allows) */
+        x = nn_conv2d(net, x, 3, 3, 3, 2, 2, 1, 1, true);
         break;
     case NN_L_DWCONV:
         /* stride 1 (padded-plane path), then strided (direct loops) */
@@ -447,6 +449,15 @@ nn_test(bool verbose)
     if (e < 0 || e > NN_GRADCHECK_TOL) {
         fails++;
         fprintf(stderr, "nn_test: gradient check through Winograd failed (%.3g)\n", e);
+    }
+    /* and through the stride-2 phase path */
+    keep = nn_conv_poly_min_c;
+    nn_conv_poly_min_c = 1;
+    e = nn_gradcheck(NN_L_CONV, verbose);
+    nn_conv_poly_min_c = keep;
+    if (e < 0 || e > NN_GRADCHECK_TOL) {
+        fails++;
+        fprintf(stderr, "nn_test: gradient check through the stride-2 phases failed (%.3g)\n", e);
     }
     double acc = nn_selftest_learn(NN_SGD, verbose);
     if (acc < NN_LEARN_MIN_ACC) {

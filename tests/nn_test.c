@@ -389,6 +389,132 @@ test_winograd_matches_direct(void **state)
     nn_conv_wino_min_c = keep;
 }
 
+/* Stride-2 convs on the input's phases (forced on for small channel counts)
+ * against im2col: inference at batch 1 and 5 on even and odd maps, padding 1
+ * and 0, 3x3, 1x1, 3x1 and 5x5 kernels; a saved and loaded net takes the
+ * same path with the same bits; a training step's gradients (weights, bias
+ * and, through the conv before it, the input gradient) agree with im2col's
+ * and are the same bits when repeated. */
+static void
+test_poly_matches_direct(void **state)
+{
+    (void) state;
+    /* C K H W kh kw ph pw */
+    static const int shapes[][8] = {
+        { 32, 64, 28, 28, 3, 3, 1, 1 }, { 17, 24, 9, 11, 3, 3, 1, 1 },
+        { 16, 16, 10, 7, 3, 3, 0, 0 },  { 32, 64, 28, 28, 1, 1, 0, 0 },
+        { 16, 8, 11, 10, 3, 1, 1, 0 },  { 5, 6, 13, 12, 5, 5, 2, 2 },
+        { 64, 128, 14, 14, 3, 3, 1, 1 },
+    };
+    int keep = nn_conv_poly_min_c;
+    for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+        const int *d = shapes[sh];
+        int C = d[0], K = d[1], H = d[2], W = d[3];
+        enum { B = 5 };
+        float *x = NULL, *out[2] = { NULL, NULL }, *out1 = NULL;
+        size_t isz = (size_t) C * H * W, osz = 0;
+        uint64_t rng = 31 + sh;
+        x = malloc(B * isz * sizeof(float));
+        for (size_t i = 0; i < B * isz; i++)
+            x[i] = nn_rand_normal(&rng);
+        for (int poly = 0; poly < 2; poly++) {
+            nn_conv_poly_min_c = poly ? 1 : 100000;
+            nn_net_t *net = nn_new(23);
+            int h = nn_input(net, (nn_shape_t) { C, H, W });
+            int c = nn_conv2d(net, h, K, d[4], d[5], 2, 2, d[6], d[7], true);
+            h = nn_relu(net, nn_batchnorm(net, c));
+            assert_true(h > 0);
+            assert_int_equal(net->layers[c].poly, poly);
+            osz = net->layers[h].osz;
+            if (!out[poly])
+                out[poly] = malloc(B * osz * sizeof(float));
+            if (!out1)
+                out1 = malloc(osz * sizeof(float));
+            assert_int_equal(nn_forward(net, x, B, NULL), 0);
+            memcpy(out[poly], nn_layer_output(net, h, NULL), B * osz * sizeof(float));
+            assert_int_equal(nn_forward(net, x + 2 * isz, 1, NULL), 0);
+            memcpy(out1, nn_layer_output(net, h, NULL), osz * sizeof(float));
+            assert_true(s_rel_diff(out[poly] + 2 * osz, out1, osz) < 1e-5);
+            if (poly) {
+                char err[256];
+                size_t len;
+                void *img = nn_save_mem(net, &len, err, sizeof err);
+                assert_non_null(img);
+                nn_net_t *back = nn_load_mem(img, len, err, sizeof err);
+                assert_non_null(back);
+                assert_true(back->layers[c].poly);
+                assert_int_equal(nn_forward(back, x, B, NULL), 0);
+                assert_memory_equal(nn_layer_output(back, h, NULL), out[poly],
+                                    B * osz * sizeof(float));
+                free(img);
+                nn_destroy(&back);
+            }
+            nn_destroy(&net);
+        }
+        double e = s_rel_diff(out[0], out[1], B * osz);
+        printf("# stride-2 phases %dx%d@%dx%d k%dx%d p%d,%d: max error %.2e of the largest output\n",
+               C, K, H, W, d[4], d[5], d[6], d[7], e);
+        assert_true(e < 1e-5);
+        free(x);
+        free(out[0]);
+        free(out[1]);
+        free(out1);
+    }
+
+    /* training: input -> conv 3x3 -> BN -> ReLU -> conv 3x3 s2 (odd map) ->
+     * conv 1x1 s2 -> GAP -> dense; im2col, then the phases twice */
+    enum { B = 6 };
+    float *g[3];
+    size_t np = 0;
+    for (int run = 0; run < 3; run++) {
+        nn_conv_poly_min_c = run ? 1 : 100000;
+        nn_net_t *net = nn_new(5);
+        int h = nn_input(net, (nn_shape_t) { 8, 11, 9 });
+        h = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, h, 16, 3, 3, 1, 1, 1, 1, false)));
+        h = nn_conv2d(net, h, 12, 3, 3, 2, 2, 1, 1, true);
+        h = nn_conv2d(net, h, 10, 1, 1, 2, 2, 0, 0, false);
+        h = nn_softmax_xent(net, nn_dense(net, nn_global_avgpool(net, h), 3));
+        assert_true(h > 0);
+        nn_shard_t s;
+        memset(&s, 0, sizeof s);
+        assert_int_equal(nn_shard_reserve(net, &s, B), 0);
+        s.net = net;
+        s.b = B;
+        int32_t labels[B] = { 0, 1, 2, 0, 1, 2 };
+        s.labels = labels;
+        s.grad_scale = 1.0f / B;
+        uint64_t rng = 78;
+        for (size_t i = 0; i < B * net->layers[net->input].osz; i++)
+            s.out[net->input][i] = nn_rand_normal(&rng);
+        nn_shard_forward_train(net, &s);
+        nn_shard_backward(net, &s);
+        np = net->n_params;
+        g[run] = malloc(np * sizeof(float));
+        memcpy(g[run], s.gparams, np * sizeof(float));
+        nn_shard_free(net, &s);
+        nn_destroy(&net);
+    }
+    double e = s_rel_diff(g[0], g[1], np);
+    printf("# stride-2 phases, training gradients: max error %.2e of the largest\n", e);
+    assert_true(e < 1e-5);
+    assert_memory_equal(g[1], g[2], np * sizeof(float));
+    for (int run = 0; run < 3; run++)
+        free(g[run]);
+    nn_conv_poly_min_c = keep;
+}
+
+/* The stride-2 phase path, forced on: numerical gradient check (the gradient
+ * net's stride-2 conv, odd map). */
+static void
+test_gradcheck_conv2d_poly(void **state)
+{
+    (void) state;
+    int keep = nn_conv_poly_min_c;
+    nn_conv_poly_min_c = 1;
+    s_gradcheck(NN_L_CONV);
+    nn_conv_poly_min_c = keep;
+}
+
 /* Strided depthwise: channels-innermost path == per-plane loops; the 2x2
  * pooling fast path == the definition; and the gradients of the new path. */
 static void
@@ -814,6 +940,8 @@ main(void)
         cmocka_unit_test(test_conv_paths_agree),
         cmocka_unit_test(test_gradcheck_conv2d_winograd),
         cmocka_unit_test(test_winograd_matches_direct),
+        cmocka_unit_test(test_poly_matches_direct),
+        cmocka_unit_test(test_gradcheck_conv2d_poly),
         cmocka_unit_test(test_depthwise_pool_paths_agree),
         cmocka_unit_test(test_gradcheck_depthwise),
         cmocka_unit_test(test_gradcheck_batchnorm),
