@@ -293,11 +293,12 @@ s_convcmp(int C, int K, int H, int W, int k, int st, int p, int b, int reps)
 
 /* Session 4's inference changes off (old) or on, for interleaved
  * comparisons in one process: the stride-2 phase path (chosen when a net is
- * built). */
+ * built), residual adds fused into convs (planned at the first forward). */
 static void
 s_set_old(bool old)
 {
     nn_conv_poly_min_c = old ? 1 << 30 : 16;
+    nn_fuse_add = !old;
 }
 
 /* The reference net with session 4's changes off and on, process CPU time

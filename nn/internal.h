@@ -70,6 +70,8 @@ typedef struct {
     const float *wt_pre;    /* inference: the conv's per-tap weights prepared at fold time
                              * (NULL: build them in wt), taps wt_tap floats apart */
     size_t wt_tap;
+    const float *res;       /* inference: added to the conv's output in its epilogue
+                             * (a fused residual add), NULL for none */
     float *wu;              /* Winograd conv: transformed weights (training) */
     size_t wu_cap;
     nn_wino_ws_t wino;      /* Winograd conv scratch */
@@ -109,6 +111,9 @@ struct _nn_net_t {
                              * Winograd conv: folded weights transformed; else NULL */
     bool *relu_fused;       /* per layer: conv or add applying the in-place ReLU after it
                              * (and on that ReLU: skipped) */
+    int *ialias;            /* per folded layer: the layer whose buffer it shares */
+    int *ires;              /* per conv: layer whose output its epilogue adds (a residual
+                             * add fused into it, see s_build_fold), else -1 */
     float **ibuf;           /* per layer: owned inference buffer or NULL when aliased */
     float **iout;           /* per layer: where its output lives */
     int icap;               /* samples the inference buffers hold */
@@ -141,6 +146,9 @@ extern int nn_conv_wino_min_c;
  * on the input's four phases instead of im2col (tests lower it to check that
  * path, raise it to compare with im2col). */
 extern int nn_conv_poly_min_c;
+/* Inference adds a residual into the epilogue of the conv that computes one
+ * of its operands last (tests and bench turn it off to compare). */
+extern bool nn_fuse_add;
 /* Inference applies an in-place ReLU inside the conv (after a folded BN) or
  * add that produces its input (tests turn it off to compare). */
 extern bool nn_fuse_relu;

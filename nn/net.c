@@ -125,6 +125,10 @@ s_free_inference(nn_net_t *net)
     free(net->folded);
     free(net->relu_fused);
     net->relu_fused = NULL;
+    free(net->ialias);
+    net->ialias = NULL;
+    free(net->ires);
+    net->ires = NULL;
     if (net->iwt)
         for (int l = 0; l < net->n_layers; l++)
             free(net->iwt[l]);
@@ -860,11 +864,22 @@ s_col2im(const float *col, int ld, const nn_layer_t *L, float *dx)
             }
 }
 
-/* Fills each of rows rows of n floats with its bias (0 without), so the GEMM
- * accumulates onto it (beta = 1): no separate zeroing or bias pass. */
+/* Fills each of rows rows of n floats with its bias (0 without) plus res
+ * (rows x n, a fused residual; may be NULL), so the GEMM accumulates onto it
+ * (beta = 1): no separate zeroing, bias or add pass. */
 static NN_HOT void
-s_fill_bias_rows(float *y, const float *bias, int rows, int n)
+s_fill_bias_rows(float *y, const float *bias, const float *res, int rows, int n)
 {
+    if (res) {
+        for (int m = 0; m < rows; m++) {
+            float bv = bias ? bias[m] : 0.0f;
+            float *r = y + (size_t) m * n;
+            const float *q = res + (size_t) m * n;
+            for (int i = 0; i < n; i++)
+                r[i] = q[i] + bv;
+        }
+        return;
+    }
     if (!bias) {
         memset(y, 0, (size_t) rows * n * sizeof(float));
         return;
@@ -877,15 +892,24 @@ s_fill_bias_rows(float *y, const float *bias, int rows, int n)
     }
 }
 
-/* Copies image j of a group GEMM result tmp (M rows of NN) into y. */
+/* Copies image j of a group GEMM result tmp (M rows of NN) into y, plus
+ * bias and the image's residual rn (may be NULL), through a ReLU if asked. */
 static NN_HOT void
-s_scatter_group(const float *tmp, int M, int NN, int j, int N, const float *bias, float *yn,
-                bool relu)
+s_scatter_group(const float *tmp, int M, int NN, int j, int N, const float *bias,
+                const float *rn, float *yn, bool relu)
 {
     for (int m = 0; m < M; m++) {
         const float *src = tmp + (size_t) m * NN + (size_t) j * N;
         float *dst = yn + (size_t) m * N;
         float bv = bias ? bias[m] : 0.0f;
+        if (rn) {
+            const float *r = rn + (size_t) m * N;
+            for (int i = 0; i < N; i++) {
+                float v = src[i] + bv + r[i];
+                dst[i] = relu && v < 0.0f ? 0.0f : v;
+            }
+            continue;
+        }
         if (relu)
             for (int i = 0; i < N; i++)
                 dst[i] = src[i] + bv > 0.0f ? src[i] + bv : 0.0f;
@@ -979,14 +1003,22 @@ s_shift_weights(const s_shift_t *q, const float *w, float *wt)
 static void s_relu(const float *x, float *y, size_t n);
 
 /* Copies the valid positions of one output plane off the padded grid, plus
- * bias, through a ReLU when asked (the fused epilogue). */
+ * bias and the plane of a fused residual res (may be NULL), through a ReLU
+ * when asked (the fused epilogue). */
 static NN_HOT void
-s_shift_unpad(const float *src, float *dst, int OH, int OW, int Wp, float bv, bool relu)
+s_shift_unpad(const float *src, float *dst, int OH, int OW, int Wp, float bv, const float *res,
+              bool relu)
 {
     for (int oh = 0; oh < OH; oh++) {
         const float *sr = src + (size_t) oh * Wp;
         float *dr = dst + (size_t) oh * OW;
-        if (relu)
+        if (res) {
+            const float *rr = res + (size_t) oh * OW;
+            for (int ow = 0; ow < OW; ow++) {
+                float v = sr[ow] + bv + rr[ow];
+                dr[ow] = relu && v < 0.0f ? 0.0f : v;
+            }
+        } else if (relu)
             for (int ow = 0; ow < OW; ow++)
                 dr[ow] = sr[ow] + bv > 0.0f ? sr[ow] + bv : 0.0f;
         else
@@ -1026,8 +1058,9 @@ s_shift_forward(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y, co
         for (int n = 0; n < g; n++)
             for (int m = 0; m < q.M; m++) {
                 const float *src = s->tmp + (size_t) m * P + (size_t) n * q.img;
-                float *dst = y + (size_t) (n0 + n) * L->osz + (size_t) m * q.OH * q.OW;
-                s_shift_unpad(src, dst, q.OH, q.OW, q.Wp, bias ? bias[m] : 0.0f, relu);
+                size_t o = (size_t) (n0 + n) * L->osz + (size_t) m * q.OH * q.OW;
+                s_shift_unpad(src, y + o, q.OH, q.OW, q.Wp, bias ? bias[m] : 0.0f,
+                              s->res ? s->res + o : NULL, relu);
             }
     }
 }
@@ -1326,8 +1359,9 @@ s_poly_forward(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y, con
         for (int n = 0; n < g; n++)
             for (int m = 0; m < q.M; m++) {
                 const float *src = s->tmp + (size_t) m * P + (size_t) n * q.img;
-                float *dst = y + (size_t) (n0 + n) * L->osz + (size_t) m * q.OH * q.OW;
-                s_shift_unpad(src, dst, q.OH, q.OW, q.Wq, bias ? bias[m] : 0.0f, relu);
+                size_t o = (size_t) (n0 + n) * L->osz + (size_t) m * q.OH * q.OW;
+                s_shift_unpad(src, y + o, q.OH, q.OW, q.Wq, bias ? bias[m] : 0.0f,
+                              s->res ? s->res + o : NULL, relu);
             }
     }
 }
@@ -1439,7 +1473,8 @@ s_use_wino(const nn_layer_t *L)
 }
 
 /* Forward of a conv layer on s->b images; relu (inference only) applies a
- * ReLU to the output, fused into the copy out of the GEMM where there is one. */
+ * ReLU to the output, fused into the copy out of the GEMM where there is one;
+ * s->res (inference only, may be NULL) is added before it. */
 static void
 s_conv_forward(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y, const float *w,
                const float *bias, bool relu)
@@ -1452,8 +1487,8 @@ s_conv_forward(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y, con
             nn_wino_weights(w, L->os.c, L->is.c, false, s->wu);
             u = s->wu;
         }
-        nn_wino_conv(s->b, L->is.c, L->os.c, L->is.h, L->is.w, x, u, bias, relu, false, y,
-                     &s->wino);
+        nn_wino_conv(s->b, L->is.c, L->os.c, L->is.h, L->is.w, x, u, bias, s->res, relu, false,
+                     y, &s->wino);
         return;
     }
     if (s_use_poly(L)) {
@@ -1469,7 +1504,7 @@ s_conv_forward(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y, con
     if (s_conv_is_1x1(L->args)) {
         for (int n = 0; n < b; n++) {
             float *yn = y + (size_t) n * L->osz;
-            s_fill_bias_rows(yn, bias, M, N);
+            s_fill_bias_rows(yn, bias, s->res ? s->res + (size_t) n * L->osz : NULL, M, N);
             nn_gemm(false, false, M, N, K, 1.0f, w, K, x + (size_t) n * L->isz, N, 1.0f, yn, N);
             if (relu)
                 s_relu(yn, yn, (size_t) M * N);
@@ -1486,7 +1521,7 @@ s_conv_forward(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y, con
             s_im2col(x + (size_t) (n0 + j) * L->isz, L, s->col + (size_t) j * N, NN);
         if (g == 1) {
             float *yn = y + (size_t) n0 * L->osz;
-            s_fill_bias_rows(yn, bias, M, N);
+            s_fill_bias_rows(yn, bias, s->res ? s->res + (size_t) n0 * L->osz : NULL, M, N);
             nn_gemm(false, false, M, N, K, 1.0f, w, K, s->col, N, 1.0f, yn, N);
             if (relu)
                 s_relu(yn, yn, (size_t) M * N);
@@ -1494,7 +1529,9 @@ s_conv_forward(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y, con
         }
         nn_gemm(false, false, M, NN, K, 1.0f, w, K, s->col, NN, 0.0f, s->tmp, NN);
         for (int j = 0; j < g; j++)
-            s_scatter_group(s->tmp, M, NN, j, N, bias, y + (size_t) (n0 + j) * L->osz, relu);
+            s_scatter_group(s->tmp, M, NN, j, N, bias,
+                            s->res ? s->res + (size_t) (n0 + j) * L->osz : NULL,
+                            y + (size_t) (n0 + j) * L->osz, relu);
     }
 }
 
@@ -1520,7 +1557,7 @@ s_conv_backward(const nn_layer_t *L, nn_shard_t *s, const float *x, const float 
              * flipped and its channels swapped */
             s_reserve(&s->wu, &s->wu_cap, nn_wino_weights_size(K, C));
             nn_wino_weights(w, K, C, true, s->wu);
-            nn_wino_conv(b, K, C, H, W, dy, s->wu, NULL, false, acc, dx, &s->wino);
+            nn_wino_conv(b, K, C, H, W, dy, s->wu, NULL, NULL, false, acc, dx, &s->wino);
         }
         return;
     }
@@ -2459,10 +2496,42 @@ s_foldable(const nn_net_t *net, int bn)
            && P->consumers == 1 && p != net->output;
 }
 
+/* Residual add l done by a conv: one of its operands is a conv (through a
+ * folded BN or directly) that nothing else reads and that runs after the
+ * other operand; that conv adds the other operand in its epilogue (one pass
+ * over the activations instead of three: measured in docs/performance.md)
+ * and the add shares its buffer. The other operand's buffer is not written
+ * between the conv and the add: only in-place ReLUs write into another
+ * layer's buffer, and they need an input with one reader, which the operand
+ * (read by the add too) is not. */
+static void
+s_plan_add(nn_net_t *net, int l)
+{
+    const nn_layer_t *A = &net->layers[l];
+    int best = -1, side = -1;
+    for (int i = 0; i < 2; i++) {
+        int p = A->in[i], o = A->in[1 - i], c = p;
+        if (net->layers[p].type == NN_L_BN && net->folded[p])
+            c = net->layers[p].in[0];
+        if (net->layers[c].type != NN_L_CONV || net->layers[c].consumers != 1
+            || net->layers[p].consumers != 1 || c == net->output || p == net->output
+            || o >= c || c <= best)
+            continue;
+        best = c;
+        side = i;
+    }
+    if (best < 0)
+        return;
+    net->ires[best] = A->in[1 - side];
+    net->folded[l] = true;
+    net->ialias[l] = A->in[side];
+}
+
 /* Plans inference (which layers fold or run in place, where each output
  * lives) and computes the folded parameters: iparams holds, per layer with
  * weights, its weights then always a bias (zero when the layer has none). */
 bool nn_fuse_relu = true;
+bool nn_fuse_add = true;
 
 static void
 s_build_fold(nn_net_t *net)
@@ -2471,17 +2540,25 @@ s_build_fold(nn_net_t *net)
     if (!net->folded) {
         net->folded = xcalloc((size_t) n, sizeof(bool));
         net->relu_fused = xcalloc((size_t) n, sizeof(bool));
+        net->ialias = xcalloc((size_t) n, sizeof(int));
+        net->ires = xmallocarray((size_t) n, sizeof(int));
         size_t extra = 0;
         for (int l = 0; l < n; l++) {
             const nn_layer_t *L = &net->layers[l];
             if ((L->type == NN_L_CONV || L->type == NN_L_DWCONV) && !L->n_b)
                 extra += (size_t) L->os.c;
-        }
-        net->iparams = xmallocarray(net->n_params + extra + 1, sizeof(float));
-        for (int l = 0; l < n; l++) {
-            const nn_layer_t *L = &net->layers[l];
+            net->ialias[l] = L->in[0];
+            net->ires[l] = -1;
             if (L->type == NN_L_BN && s_foldable(net, l))
                 net->folded[l] = true;
+        }
+        net->iparams = xmallocarray(net->n_params + extra + 1, sizeof(float));
+        if (nn_fuse_add)
+            for (int l = 0; l < n; l++)
+                if (net->layers[l].type == NN_L_ADD)
+                    s_plan_add(net, l);
+        for (int l = 0; l < n; l++) {
+            const nn_layer_t *L = &net->layers[l];
             /* ReLU in place when nothing else reads its input */
             if (L->type == NN_L_RELU) {
                 int p = L->in[0];
@@ -2496,6 +2573,13 @@ s_build_fold(nn_net_t *net)
                     && (net->layers[q].type == NN_L_CONV || net->layers[q].type == NN_L_ADD)) {
                     net->relu_fused[l] = true;
                     net->relu_fused[q] = true;
+                    /* an add done by a conv: that conv applies the ReLU */
+                    if (net->layers[q].type == NN_L_ADD && net->folded[q]) {
+                        int c = net->ialias[q];
+                        if (net->layers[c].type == NN_L_BN)
+                            c = net->layers[c].in[0];
+                        net->relu_fused[c] = true;
+                    }
                 }
             }
         }
@@ -2598,7 +2682,7 @@ s_inference_reserve(nn_net_t *net, int cap)
         net->icap = cap;
     }
     for (int l = 0; l < n; l++)
-        net->iout[l] = net->folded[l] ? net->iout[net->layers[l].in[0]] : net->ibuf[l];
+        net->iout[l] = net->folded[l] ? net->iout[net->ialias[l]] : net->ibuf[l];
 }
 
 /* CPU time of the calling thread: profiles stay meaningful on a busy machine. */
@@ -2630,8 +2714,10 @@ s_infer_shard(nn_net_t *net, nn_shard_t *s)
         case NN_L_CONV:
             s->wt_pre = net->iwt[l];
             s->wt_tap = (size_t) L->os.c * L->is.c;
+            s->res = net->ires[l] >= 0 ? s->out[net->ires[l]] : NULL;
             s_conv_forward(L, s, x, y, w, s_ibias(net, l), net->relu_fused[l]);
             s->wt_pre = NULL;
+            s->res = NULL;
             break;
         case NN_L_DWCONV:
             s_dw_forward(L, s, x, y, w, s_ibias(net, l));
@@ -2661,7 +2747,8 @@ s_infer_shard(nn_net_t *net, nn_shard_t *s)
             memcpy(y, x, n * sizeof(float));
             break;
         case NN_L_ADD:
-            s_add(x, s->out[L->in[1]], y, n, net->relu_fused[l]);
+            if (!net->folded[l])    /* else done by the conv (s_build_fold) */
+                s_add(x, s->out[L->in[1]], y, n, net->relu_fused[l]);
             break;
         case NN_L_SOFTMAX_XENT:
             s_softmax(x, y, b, (int) L->osz);

@@ -344,13 +344,14 @@ s_dy_tiles(const s_geom_t *q, const float *dyh, int t0, int tt, float *dm, float
 /* Output tiles of g images (Ho x Wo x K each) into y (K x H x W each):
  * set with bias and ReLU, or added. */
 static NN_HOT void
-s_unpad(const s_geom_t *q, const float *out, int g, const float *bias, bool relu, bool acc,
-        float *y)
+s_unpad(const s_geom_t *q, const float *out, int g, const float *bias, const float *res,
+        bool relu, bool acc, float *y)
 {
     size_t K = (size_t) q->K, HW = (size_t) q->H * q->W, row = (size_t) q->Wo * K;
     for (int n = 0; n < g; n++) {
         const float *on = out + (size_t) n * q->Ho * row;
         float *yn = y + (size_t) n * K * HW;
+        const float *rn = res ? res + (size_t) n * K * HW : NULL;
         size_t i0 = 0;
         if (K % 16 == 0)
             for (; i0 + 16 <= HW; i0 += 16) {
@@ -372,6 +373,8 @@ s_unpad(const s_geom_t *q, const float *out, int g, const float *bias, bool relu
                             *d += r[j];
                         } else {
                             s_v16 v = r[j] + (bias ? bias[k0 + (size_t) j] : 0.0f);
+                            if (rn)
+                                v += *(const s_v16 *) (rn + (k0 + (size_t) j) * HW + i0);
                             if (relu)   /* keep the lanes above 0: mask & bits */
                                 v = (s_v16) ((s_i16) v & (v > 0.0f));
                             *d = v;
@@ -387,6 +390,8 @@ s_unpad(const s_geom_t *q, const float *out, int g, const float *bias, bool relu
                     *d += s[k];
                 } else {
                     float v = s[k] + (bias ? bias[k] : 0.0f);
+                    if (rn)
+                        v += rn[k * HW + i];
                     *d = relu && v < 0.0f ? 0.0f : v;
                 }
             }
@@ -421,7 +426,8 @@ s_plan(int b, int C, int K, int H, int W, s_geom_t *q, int *G, int *TT)
 
 void
 nn_wino_conv(int b, int C, int K, int H, int W, const float *x, const float *u,
-             const float *bias, bool relu, bool acc, float *y, nn_wino_ws_t *ws)
+             const float *bias, const float *res, bool relu, bool acc, float *y,
+             nn_wino_ws_t *ws)
 {
     s_geom_t q;
     int G, TT;
@@ -444,7 +450,8 @@ nn_wino_conv(int b, int C, int K, int H, int W, const float *x, const float *u,
                         u + (size_t) xi * C * K, K, 0.0f, ws->m + (size_t) xi * tt * K, K);
             s_output_tiles(&q, ws->m, t0, tt, ws->out, tmp_out);
         }
-        s_unpad(&q, ws->out, g, bias, relu, acc, y + (size_t) n0 * K * H * W);
+        s_unpad(&q, ws->out, g, bias, res ? res + (size_t) n0 * K * H * W : NULL, relu, acc,
+                y + (size_t) n0 * K * H * W);
     }
 }
 

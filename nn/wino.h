@@ -36,11 +36,12 @@ void nn_wino_weights(const float *w, int K, int C, bool backward_data, float *u)
 
 /* y = conv3x3(x) on b images, C x H x W in, K x H x W out (stride 1, pad 1),
  * with u from nn_wino_weights. Without acc, y is overwritten with the result
- * plus bias[k] (bias may be NULL), through a ReLU when relu is set; with acc
- * the result is added to y (bias and relu must then be unset). Scratch from
- * ws. */
+ * plus bias[k] (bias may be NULL) plus res (b x K x H x W, may be NULL: a
+ * residual add), through a ReLU when relu is set; with acc the result is
+ * added to y (bias, res and relu must then be unset). Scratch from ws. */
 void nn_wino_conv(int b, int C, int K, int H, int W, const float *x, const float *u,
-                  const float *bias, bool relu, bool acc, float *y, nn_wino_ws_t *ws);
+                  const float *bias, const float *res, bool relu, bool acc, float *y,
+                  nn_wino_ws_t *ws);
 
 /* Adds the weight gradient of that conv to dw [K][C][3][3], from its input x
  * (b x C x H x W) and output gradient dy (b x K x H x W), in the same

@@ -747,6 +747,64 @@ test_fused_relu_same_output(void **state)
     assert_memory_equal(emb[0], emb[1], sizeof emb[0]);
 }
 
+/* Residual adds done in the epilogue of the conv that computes an operand
+ * last (Winograd, stride-2 phases, shifted GEMMs, im2col groups, 1x1) give
+ * the output of the separate add pass (the same bits where the epilogue adds
+ * in the same order, conv + bias then the residual; rounding differences
+ * where the GEMM accumulates onto bias + residual). */
+static void
+test_fused_add_same_output(void **state)
+{
+    (void) state;
+    enum { B = 3, C = 16, H = 20, W = 20 };
+    static float x[B * C * H * W], out[2][B * 10], blk[2][B * 32 * 10 * 10];
+    uint64_t rng = 12;
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = nn_rand_normal(&rng);
+    int fused = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        nn_fuse_add = pass == 0;
+        nn_net_t *net = nn_new(13);
+        int in = nn_input(net, (nn_shape_t) { C, H, W });
+        /* Winograd block */
+        int a = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, in, C, 3, 3, 1, 1, 1, 1, false)));
+        int b = nn_batchnorm(net, nn_conv2d(net, a, C, 3, 3, 1, 1, 1, 1, false));
+        int r = nn_relu(net, nn_add(net, b, in));
+        /* stride-2 block: phases, and a 1x1 stride-2 projection (im2col groups) last */
+        int c = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, r, 32, 3, 3, 2, 2, 1, 1, false)));
+        int p = nn_batchnorm(net, nn_conv2d(net, r, 32, 1, 1, 2, 2, 0, 0, false));
+        int r2 = nn_relu(net, nn_add(net, c, p));
+        /* shifted GEMMs (5x5 stride 1), then a 1x1 conv, each with a residual */
+        int d = nn_batchnorm(net, nn_conv2d(net, r2, 32, 5, 5, 1, 1, 2, 2, true));
+        int r3 = nn_add(net, r2, d);
+        int e = nn_pointwise(net, r3, 32, true);
+        int r4 = nn_relu(net, nn_add(net, e, r3));
+        int o = nn_dense(net, nn_global_avgpool(net, r4), 10);
+        assert_true(o > 0);
+        /* non-zero biases and BN shifts, so the order of the additions shows */
+        uint64_t prng = 14;
+        for (size_t i = 0; i < net->n_params; i++)
+            net->params[i] += 0.1f * nn_rand_normal(&prng);
+        nn_invalidate(net);
+        assert_int_equal(nn_forward(net, x, 1, out[pass]), 0);
+        assert_int_equal(nn_forward(net, x, B, out[pass]), 0);
+        memcpy(blk[pass], nn_layer_output(net, r4, NULL), sizeof blk[pass]);
+        if (pass == 0) {
+            for (int l = 0; l < net->n_layers; l++)
+                fused += net->ires[l] >= 0;
+            assert_true(net->layers[c - 2].poly);
+            assert_true(net->layers[a - 2].wino);
+        }
+        nn_destroy(&net);
+    }
+    nn_fuse_add = true;
+    assert_int_equal(fused, 4);
+    double e = s_rel_diff(blk[1], blk[0], sizeof blk[0] / sizeof blk[0][0]);
+    printf("# fused residual adds: max difference %.2e of the largest activation\n", e);
+    assert_true(e < 1e-5);
+    assert_true(s_rel_diff(out[1], out[0], B * 10) < 1e-5);
+}
+
 static void
 test_batched_forward_matches_batch1(void **state)
 {
@@ -965,6 +1023,7 @@ main(void)
         cmocka_unit_test(test_fuzz_seeds_load_and_run),
         cmocka_unit_test(test_batched_forward_matches_batch1),
         cmocka_unit_test(test_fused_relu_same_output),
+        cmocka_unit_test(test_fused_add_same_output),
         cmocka_unit_test(test_builders_reject_bad_arguments),
         cmocka_unit_test(test_blas_kernel_policy_table),
         cmocka_unit_test(test_nn_selftest_passes),
