@@ -36,7 +36,8 @@ struct _kws_t {
     features_t *feat;                 /* streaming log-mel */
     features_config_t fc;             /* its configuration (from the model) */
     int n_mels;
-    float mean, inv_std;              /* input normalisation */
+    kws_norm_t norm;                  /* input normalisation */
+    float mean, inv_std;
     float floor_value;                /* feature of digital silence (ln log_floor) */
     kws_opts_t opts;
     s_decider_t dec;
@@ -123,9 +124,36 @@ kws_build_net(int n_classes, int channels, int blocks, kws_head_t head, uint64_t
     return net;
 }
 
+void
+kws_normalise(float *x, int frames, int mels, kws_norm_t norm, float mean, float inv_std)
+{
+    float sub[FEATURES_MAX_MELS];
+    for (int k = 0; k < mels; k++)
+        sub[k] = norm == KWS_NORM_WINDOW ? 0 : mean;
+    if (norm == KWS_NORM_WINDOW) {
+        for (int f = 0; f < frames; f++)
+            for (int k = 0; k < mels; k++)
+                sub[k] += x[(size_t) f * mels + k];
+        for (int k = 0; k < mels; k++)
+            sub[k] /= (float) frames;
+    }
+    for (int f = 0; f < frames; f++)
+        for (int k = 0; k < mels; k++)
+            x[(size_t) f * mels + k] = (x[(size_t) f * mels + k] - sub[k]) * inv_std;
+}
+
 int
-kws_net_set_meta(nn_net_t *net, const features_config_t *fc, float mean, float std,
-                 const float *thresholds, int stride)
+kws_net_norm(const nn_net_t *net)
+{
+    const char *v = nn_meta_get(net, "kws.norm");
+    if (!v || strcmp(v, "global") == 0)
+        return KWS_NORM_GLOBAL;
+    return strcmp(v, "window") == 0 ? KWS_NORM_WINDOW : -1;
+}
+
+int
+kws_net_set_meta(nn_net_t *net, const features_config_t *fc, kws_norm_t norm, float mean,
+                 float std, const float *thresholds, int stride)
 {
     const char *labels[VOCAB_COUNT];
     for (int i = 0; i < VOCAB_COUNT; i++)
@@ -161,7 +189,8 @@ kws_net_set_meta(nn_net_t *net, const features_config_t *fc, float mean, float s
         || nn_meta_set(net, "features.mel_scale", v[8]) != 0
         || nn_meta_set(net, "kws.frames", "98") != 0 || nn_meta_set(net, "kws.mean", m) != 0
         || nn_meta_set(net, "kws.std", s) != 0 || nn_meta_set(net, "kws.thresholds", buf) != 0
-        || nn_meta_set(net, "kws.stride", st) != 0)
+        || nn_meta_set(net, "kws.stride", st) != 0
+        || nn_meta_set(net, "kws.norm", norm == KWS_NORM_WINDOW ? "window" : "global") != 0)
         return -1;
     return 0;
 }
@@ -323,6 +352,13 @@ s_configure(kws_t *self, const kws_opts_t *opts)
         }
         p = end + 1;
     }
+    int norm = kws_net_norm(net);
+    if (norm < 0) {
+        s_err(self, "model metadata kws.norm is \"%s\": not global or window",
+              nn_meta_get(net, "kws.norm"));
+        return -1;
+    }
+    self->norm = (kws_norm_t) norm;
     self->mean = (float) mean;
     self->inv_std = (float) (1.0 / std);
     self->n_mels = self->fc.n_mels;
@@ -441,10 +477,9 @@ s_run(kws_t *self)
     int m = self->n_mels;
     for (int f = 0; f < KWS_FRAMES; f++) {
         const float *src = self->ring + (size_t) ((self->ring_at + f) % KWS_FRAMES) * m;
-        float *dst = self->window + (size_t) f * m;
-        for (int k = 0; k < m; k++)
-            dst[k] = (src[k] - self->mean) * self->inv_std;
+        memcpy(self->window + (size_t) f * m, src, (size_t) m * sizeof *src);
     }
+    kws_normalise(self->window, KWS_FRAMES, m, self->norm, self->mean, self->inv_std);
     if (nn_forward(self->net, self->window, 1, self->post) != 0) {
         s_err(self, "%s", nn_error(self->net));
         return -1;
@@ -657,7 +692,33 @@ kws_test(bool verbose)
     S_CHECK(es.c == 8 && es.h == 24 && es.w == 1);
     features_config_t fc;
     features_config_default(&fc);
-    S_CHECK(kws_net_set_meta(net, &fc, -5.f, 4.f, thr, 3) == 0);
+    S_CHECK(kws_net_norm(net) == KWS_NORM_GLOBAL);   /* no key: the older models' */
+    S_CHECK(kws_net_set_meta(net, &fc, KWS_NORM_GLOBAL, -5.f, 4.f, thr, 3) == 0);
+    S_CHECK(kws_net_norm(net) == KWS_NORM_GLOBAL);
+
+    /* window normalisation: a constant added to each band (a spectral
+     * colour) changes nothing; global normalisation keeps it */
+    {
+        enum { T = 6, M = 4 };
+        float a[T * M], b[T * M], g[T * M];
+        for (int i = 0; i < T * M; i++) {
+            a[i] = sinf(0.7f * (float) i);
+            b[i] = a[i] + 0.5f * (float) (i % M) - 1.f;
+            g[i] = b[i];
+        }
+        kws_normalise(a, T, M, KWS_NORM_WINDOW, 3.f, 0.5f);
+        kws_normalise(b, T, M, KWS_NORM_WINDOW, 3.f, 0.5f);
+        kws_normalise(g, T, M, KWS_NORM_GLOBAL, 3.f, 0.5f);
+        float band0 = 0;
+        for (int i = 0; i < T * M; i++) {
+            S_CHECK(fabsf(a[i] - b[i]) < 1e-5f);
+            band0 += i % M == 0 ? a[i] : 0;
+        }
+        S_CHECK(fabsf(band0) < 1e-5f);                        /* band mean out */
+        S_CHECK(fabsf(g[5] - (sinf(3.5f) + 0.5f - 1.f - 3.f) * 0.5f) < 1e-5f);
+    }
+    S_CHECK(nn_meta_set(net, "kws.norm", "pcen") == 0 && kws_net_norm(net) == -1);
+    S_CHECK(kws_net_set_meta(net, &fc, KWS_NORM_GLOBAL, -5.f, 4.f, thr, 3) == 0);
     size_t len = 0;
     char err[256];
     void *mem = nn_save_mem(net, &len, err, sizeof err);

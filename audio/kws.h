@@ -67,11 +67,29 @@ typedef enum {
  * Returns the net (caller frees with nn_destroy) or NULL. */
 nn_net_t *kws_build_net(int n_classes, int channels, int blocks, kws_head_t head, uint64_t seed);
 
+/* The input normalisation of a window (model metadata kws.norm). */
+typedef enum {
+    KWS_NORM_GLOBAL = 0,  /* (x - mean) / std with one mean for all bands */
+    KWS_NORM_WINDOW = 1,  /* each band's mean over the window is taken out
+                           * first: a fixed spectral colour (channel, a darker
+                           * or brighter voice: a constant per band in log-mel)
+                           * is gone; then / std */
+} kws_norm_t;
+
+/* Normalises one window (frames x mels, time-ordered) in place as norm says,
+ * with mean (KWS_NORM_GLOBAL only) and inv_std = 1 / std. Training and the
+ * detector both call it, so they agree. */
+void kws_normalise(float *x, int frames, int mels, kws_norm_t norm, float mean, float inv_std);
+
 /* Writes the feature configuration, normalisation, thresholds (VOCAB_COUNT
  * floats) and the frames between CNN runs the model was tuned for (stride)
  * into net's metadata, and the vocabulary as its labels. Returns 0 or -1. */
-int kws_net_set_meta(nn_net_t *net, const features_config_t *fc, float mean, float std,
-                     const float *thresholds, int stride);
+int kws_net_set_meta(nn_net_t *net, const features_config_t *fc, kws_norm_t norm, float mean,
+                     float std, const float *thresholds, int stride);
+
+/* The normalisation a model's metadata names (absent: KWS_NORM_GLOBAL, the
+ * models before it existed). Returns it, or -1 for an unknown name. */
+int kws_net_norm(const nn_net_t *net);
 
 /* Loads a model file (path NULL: the shipped models/kws.nn via shop_data_path)
  * and makes a detector. opts NULL means the model's defaults. Returns the

@@ -482,9 +482,15 @@ s_recalibrate(const char *path, const corpus_t *corpus, const features_config_t 
         fprintf(stderr, "shop-train audio: %s: no kws.std, or feature extraction failed\n", path);
         goto out;
     }
+    int norm = kws_net_norm(net);
+    if (norm < 0) {
+        fprintf(stderr, "shop-train audio: %s: unknown kws.norm\n", path);
+        goto out;
+    }
     size_t per = KWS_FRAMES * (size_t) fc->n_mels;
-    for (size_t i = 0; i < (size_t) va->n * per; i++)
-        xv[i] = (xv[i] - mean) / std;
+    for (int i = 0; i < va->n; i++)
+        kws_normalise(xv + (size_t) i * per, KWS_FRAMES, fc->n_mels, (kws_norm_t) norm, mean,
+                      1.f / std);
     nn_data_t dva = { .x = xv, .y = yv, .n = va->n, .shape = nn_input_shape(net) };
     float thr[VOCAB_COUNT];
     s_calibrate(net, &dva, thr_min, thr);
@@ -493,7 +499,7 @@ s_recalibrate(const char *path, const corpus_t *corpus, const features_config_t 
     snprintf(prov, sizeof prov, "%s; thresholds recalibrated in [%.2f, %.2f], stride %d by "
              "shop-train audio --calibrate", old ? old : "", (double) thr_min, (double) S_THR_MAX,
              stride);
-    if (kws_net_set_meta(net, fc, mean, std, thr, stride) != 0
+    if (kws_net_set_meta(net, fc, (kws_norm_t) norm, mean, std, thr, stride) != 0
         || nn_meta_set(net, "provenance", prov) != 0
         || nn_save(net, out, err, sizeof err) != 0) {
         fprintf(stderr, "shop-train audio: cannot write %s: %s\n", out, err);
@@ -526,11 +532,14 @@ s_usage(void)
             "                        [--channels C] [--blocks B] [--head time|pool] [--between X]\n"
             "                        [--batch B] [--lr X] [--seed N] [--threads T] [--limit N]\n"
             "                        [--thr-min X] [--stride S] [--skip-voices V1,V2]\n"
-            "                        [--holdout V1,V2] [--tilt DB] [--calibrate MODEL]\n"
+            "                        [--holdout V1,V2] [--tilt DB] [--norm global|window]\n"
+            "                        [--calibrate MODEL]\n"
             "  DIR may list several corpora (v2,v3); --skip-voices leaves those\n"
             "  training voices out (to measure what they bring), --holdout makes them\n"
             "  validation voices (\"awb\" also names awb-f85s10 ...); --tilt DB adds a\n"
             "  random spectral tilt of up to +-DB/2 at the band edges to half the windows;\n"
+            "  --norm window takes each band's mean over the window out of the input\n"
+            "  (global: one mean for all; the default);\n"
             "  trains the keyword-spotting DS-CNN on the synthetic corpus made by\n"
             "  `shop-train audio-corpus`; K noisy copies of every word (default 2);\n"
             "  X windows at random places of each command clip (time head; default 1);\n"
@@ -549,6 +558,7 @@ audio_train_main(int argc, char **argv)
     int stride = 3;
     kws_head_t head = KWS_HEAD_TIME;
     float lr = 0.003f, between = 1.f, thr_min = 0.5f, tilt_db = 0;
+    kws_norm_t norm = KWS_NORM_GLOBAL;
     uint64_t seed = 1;
     static const struct option longopts[] = {
         { "corpus", required_argument, NULL, 'c' }, { "out", required_argument, NULL, 'o' },
@@ -561,11 +571,12 @@ audio_train_main(int argc, char **argv)
         { "between", required_argument, NULL, 'W' }, { "thr-min", required_argument, NULL, 'M' },
         { "stride", required_argument, NULL, 'S' }, { "skip-voices", required_argument, NULL, 'V' },
         { "tilt", required_argument, NULL, 'D' }, { "holdout", required_argument, NULL, 'O' },
+        { "norm", required_argument, NULL, 'N' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:H:W:M:S:V:D:O:h", longopts, NULL))
+    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:H:W:M:S:V:D:O:N:h", longopts, NULL))
            != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
@@ -590,6 +601,10 @@ audio_train_main(int argc, char **argv)
         case 'V': skip = optarg; break;
         case 'D': tilt_db = strtof(optarg, NULL); break;
         case 'O': holdout = optarg; break;
+        case 'N':
+            norm = strcmp(optarg, "window") == 0   ? KWS_NORM_WINDOW
+                   : strcmp(optarg, "global") == 0 ? KWS_NORM_GLOBAL : (kws_norm_t) -1;
+            break;
         default: s_usage(); return ch == 'h' ? 0 : 2;
         }
     }
@@ -597,7 +612,8 @@ audio_train_main(int argc, char **argv)
         || blocks < 1 || blocks > 8 || batch < 2 || !(lr > 0) || threads < 1
         || (head != KWS_HEAD_POOL && head != KWS_HEAD_TIME) || !(between >= 0 && between <= 8)
         || !(thr_min > 0 && thr_min <= S_THR_MAX) || stride < 1 || stride > 50
-        || !(tilt_db >= 0 && tilt_db <= 40)) {
+        || !(tilt_db >= 0 && tilt_db <= 40)
+        || (norm != KWS_NORM_GLOBAL && norm != KWS_NORM_WINDOW)) {
         s_usage();
         return 2;
     }
@@ -661,6 +677,10 @@ audio_train_main(int argc, char **argv)
         goto done;
     }
     double render_s = (double) (shop_now_ns() - t0) / 1e9;
+    /* --norm window: each window's band means out first (kws_normalise) */
+    for (int i = 0; norm == KWS_NORM_WINDOW && i < tr.n + va.n; i++)
+        kws_normalise(i < tr.n ? xt + (size_t) i * per : xv + (size_t) (i - tr.n) * per,
+                      KWS_FRAMES, fc.n_mels, KWS_NORM_WINDOW, 0, 1);
     /* one mean and deviation for all inputs, from the training windows */
     double sum = 0, sq = 0;
     size_t total = (size_t) tr.n * per;
@@ -668,7 +688,7 @@ audio_train_main(int argc, char **argv)
         sum += xt[i];
         sq += (double) xt[i] * xt[i];
     }
-    float mean = (float) (sum / (double) total);
+    float mean = norm == KWS_NORM_WINDOW ? 0.f : (float) (sum / (double) total);
     float std = (float) sqrt(fmax(sq / (double) total - (double) mean * mean, 1e-6));
     for (size_t i = 0; i < total; i++)
         xt[i] = (xt[i] - mean) / std;
@@ -718,7 +738,7 @@ audio_train_main(int argc, char **argv)
      * noise, kept within [thr_min, S_THR_MAX] */
     float thr[VOCAB_COUNT];
     s_calibrate(net, &dva, thr_min, thr);
-    if (kws_net_set_meta(net, &fc, mean, std, thr, stride) != 0)
+    if (kws_net_set_meta(net, &fc, norm, mean, std, thr, stride) != 0)
         goto done;
     char prov[1024];
     time_t now = time(NULL);
@@ -727,11 +747,11 @@ audio_train_main(int argc, char **argv)
     snprintf(prov, sizeof prov,
              "shop-train audio --corpus %s --epochs %d --copies %d --channels %d --blocks %d "
              "--head %s --between %g --batch %d --lr %g --seed %llu --thr-min %g --stride %d "
-             "--tilt %g%s%s%s%s; "
+             "--tilt %g --norm %s%s%s%s%s; "
              "%d train / %d val windows; val_acc %.4f; %.0f s features, %.0f s training; %s",
              corpus_dir, epochs, copies, channels, blocks, head == KWS_HEAD_TIME ? "time" : "pool",
              (double) between, batch, (double) lr, (unsigned long long) seed, (double) thr_min,
-             stride, (double) tilt_db, skip ? " --skip-voices " : "", skip ? skip : "",
+             stride, (double) tilt_db, norm == KWS_NORM_WINDOW ? "window" : "global", skip ? " --skip-voices " : "", skip ? skip : "",
              holdout ? " --holdout " : "", holdout ? holdout : "", tr.n, va.n, val_acc,
              render_s, train_s, when);
     nn_meta_set(net, "provenance", prov);
