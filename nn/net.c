@@ -906,7 +906,7 @@ s_scatter_group(const float *tmp, int M, int NN, int j, int N, const float *bias
             const float *r = rn + (size_t) m * N;
             for (int i = 0; i < N; i++) {
                 float v = src[i] + bv + r[i];
-                dst[i] = relu && v < 0.0f ? 0.0f : v;
+                dst[i] = relu ? (v > 0.0f ? v : 0.0f) : v;
             }
             continue;
         }
@@ -1016,7 +1016,7 @@ s_shift_unpad(const float *src, float *dst, int OH, int OW, int Wp, float bv, co
             const float *rr = res + (size_t) oh * OW;
             for (int ow = 0; ow < OW; ow++) {
                 float v = sr[ow] + bv + rr[ow];
-                dr[ow] = relu && v < 0.0f ? 0.0f : v;
+                dr[ow] = relu ? (v > 0.0f ? v : 0.0f) : v;
             }
         } else if (relu)
             for (int ow = 0; ow < OW; ow++)

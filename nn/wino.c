@@ -392,7 +392,7 @@ s_unpad(const s_geom_t *q, const float *out, int g, const float *bias, const flo
                     float v = s[k] + (bias ? bias[k] : 0.0f);
                     if (rn)
                         v += rn[k * HW + i];
-                    *d = relu && v < 0.0f ? 0.0f : v;
+                    *d = relu ? (v > 0.0f ? v : 0.0f) : v;
                 }
             }
         }
