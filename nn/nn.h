@@ -32,15 +32,19 @@
  *   environment sets Haswell; the AVX-512 kernels make convs ~1.4x faster).
  * - conv -> batchnorm -> relu is the fast pattern: at inference BN is folded
  *   into the conv and the ReLU is applied as the conv writes its output
- *   (likewise relu(add(...)) at the end of a residual block).
+ *   (likewise relu(add(...)) at the end of a residual block: the conv that
+ *   computes one of the add's operands last adds the other one and applies
+ *   the ReLU as it writes its output).
  * - Convs without bias before a batchnorm (bias = false): the BN shift does it.
  * - Fastest layers: 3x3 stride-1 convs with padding 1 and >= 16 input and
  *   output channels run as Winograd F(4x4, 3x3) (4x fewer multiplies; the
  *   choice is made per layer when it is built, also when a model is loaded).
  *   Other stride-1 convs with >= 16 input channels on maps of at
  *   least 10x10 (shifted GEMMs, no im2col: ~70 GFLOPS per core with the
- *   Haswell kernel, ~105 with SkylakeX); strided convs go through im2col
- *   (~55-65); 1x1 stride-1 convs are one GEMM per image; a 1-channel stem is
+ *   Haswell kernel, ~105 with SkylakeX); stride-2 convs (kernel > 1x1,
+ *   >= 16 input channels, output of at least 10x10) as shifted GEMMs on the
+ *   input's four phases (~90 GFLOPS at 32@28 -> 64@14 with Cooperlake); other
+ *   strided convs go through im2col (~55-95); 1x1 stride-1 convs are one GEMM per image; a 1-channel stem is
  *   slow per FLOP but cheap. Depthwise convs run at ~14 GFLOPS (stride 1,
  *   padded planes); strided ones with >= 16 channels run channels-innermost.
  *   2x2 stride-2 pooling has its own vectorised loop.
@@ -285,7 +289,10 @@ float nn_rand_float(uint64_t *state);
 int nn_forward(nn_net_t *net, const float *x, int batch, float *out);
 /* Output of any layer from the last nn_forward (batch x its shape), owned by
  * net and valid until the next call on net; NULL for a bad id or no forward
- * yet. shape may be NULL. Use the layer named "embedding" for visual search. */
+ * yet. shape may be NULL. Use the layer named "embedding" for visual search.
+ * Inference computes some layers in place: a conv followed by a folded
+ * batchnorm, an in-place ReLU or a residual add done in its epilogue holds
+ * their result, so read the last layer of such a chain (the BN, ReLU, add). */
 const float *nn_layer_output(nn_net_t *net, int layer, nn_shape_t *shape);
 /* Index of the largest of n floats (top-1 class). */
 int nn_argmax(const float *v, int n);
