@@ -276,7 +276,7 @@ static int s_cmp_u64(const void *a, const void *b)
 
 /* Runs the good clients for seconds (with the bad ones when bad) and
  * returns their p99 in ms; prints the phase's figures. */
-static double s_phase(int nclients, double seconds, bool bad)
+static double s_phase(int nclients, double seconds, bool bad, size_t *replies)
 {
     s_good_t *gs = xcalloc((size_t) nclients, sizeof *gs);
     pthread_t th[MAX_GOOD], bt[N_DEAF + N_HUGE + 1];
@@ -334,7 +334,9 @@ static double s_phase(int nclients, double seconds, bool bad)
     /* every event was recorded: the store is not what fails under load */
     assert_int_equal(err[3], 0);
     assert_true(ok[3] > 0);
-    assert_true(total > (size_t) nclients);
+    /* how many replies fit in the window depends on the machine's load: the
+     * caller compares the two phases, no absolute rate is asserted */
+    *replies = total;
     return p99;
 }
 
@@ -351,11 +353,15 @@ static void test_load_with_and_without_bad_clients(void **state)
     /* 90 s: the demo store's import in a sanitizer build on a loaded machine */
     harness_spawn(&s_d, NULL);
     harness_wait_ready(&s_d, NULL, 90);
-    double p99_alone = s_phase(nclients, seconds, false);
-    double p99_bad = s_phase(nclients, seconds, true);
-    printf("# p99 with bad clients / alone: %.2f\n", p99_alone > 0 ? p99_bad / p99_alone : 0);
-    /* generous: the machine is shared, but a stalled loop would be seconds */
+    size_t n_alone = 0, n_bad = 0;
+    double p99_alone = s_phase(nclients, seconds, false, &n_alone);
+    double p99_bad = s_phase(nclients, seconds, true, &n_bad);
+    printf("# p99 with bad clients / alone: %.2f; replies %.2f\n",
+           p99_alone > 0 ? p99_bad / p99_alone : 0, n_alone ? (double) n_bad / n_alone : 0);
+    /* generous: the machine is shared, but a stalled loop would be seconds,
+     * and bad clients that starved the good ones would leave few replies */
     assert_true(p99_bad <= 3 * p99_alone + 100.0);
+    assert_true(n_alone > 0 && n_bad * 3 >= n_alone);
     harness_cleanup(&s_d);
 }
 
