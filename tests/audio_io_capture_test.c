@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
@@ -101,8 +102,12 @@ s_feed(void *arg)
 {
     s_feeder_t *f = arg;
     /* O_RDWR: opening never blocks, and the capture side may open and close
-     * the pipe (device enumeration) without the feeder seeing EPIPE */
-    int fd = open(f->fifo, O_RDWR);
+     * the pipe (device enumeration) without the feeder seeing EPIPE.
+     * O_NONBLOCK: once the capture side is gone nobody reads, and a blocking
+     * write into the full pipe would never see quit (a CPU-starved run hung
+     * here for 40 min): a full pipe skips the tick, as a microphone whose
+     * reader is late overruns, and the data waits in order */
+    int fd = open(f->fifo, O_RDWR | O_NONBLOCK);
     if (fd < 0)
         return NULL;
     /* wait for the device to be open: data written earlier would pile up
@@ -124,7 +129,7 @@ s_feed(void *arg)
         if (at >= f->len) {
             /* after the recording, silence, as a real microphone would give */
             static const uint8_t zeros[4096];
-            if (write(fd, zeros, SHOP_MIN(f->chunk, sizeof zeros)) < 0)
+            if (write(fd, zeros, SHOP_MIN(f->chunk, sizeof zeros)) < 0 && errno != EAGAIN)
                 break;
             continue;
         }
