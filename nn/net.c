@@ -919,6 +919,27 @@ s_scatter_group(const float *tmp, int M, int NN, int j, int N, const float *bias
     }
 }
 
+/* The output gradient of g images (each osz floats, M maps of OH x OW) laid
+ * onto the grids of the shifted-GEMM and phase paths: map m of image n at
+ * tmp + m * g * img + n * img, rows wgrid apart, zero where no output
+ * exists. Adds each map's sum to db[m] when db is not NULL. */
+static void
+s_dy_to_grid(const float *dy, size_t osz, int g, int M, int OH, int OW, int wgrid, size_t img,
+             float *tmp, float *db)
+{
+    size_t P = (size_t) g * img;
+    memset(tmp, 0, (size_t) M * P * sizeof(float));
+    for (int n = 0; n < g; n++)
+        for (int m = 0; m < M; m++) {
+            const float *src = dy + (size_t) n * osz + (size_t) m * OH * OW;
+            float *dst = tmp + (size_t) m * P + (size_t) n * img;
+            for (int oh = 0; oh < OH; oh++)
+                memcpy(dst + (size_t) oh * wgrid, src + (size_t) oh * OW, (size_t) OW * sizeof(float));
+            if (db)
+                db[m] += s_sum(src, OH * OW);
+        }
+}
+
 /* ---- stride-1 convolution as shifted GEMMs
  *
  * With the input zero-padded to Hp x Wp and output positions numbered on the
@@ -1089,21 +1110,8 @@ s_shift_backward(const nn_layer_t *L, nn_shard_t *s, const float *x, const float
         int P = (int) ((size_t) g * q.img);
         s_shift_pad(&q, x + (size_t) n0 * L->isz, g, s->pad, ld);
         /* dY on the padded grid, zero where no output exists */
-        memset(s->tmp, 0, (size_t) q.M * P * sizeof(float));
-        for (int n = 0; n < g; n++)
-            for (int m = 0; m < q.M; m++) {
-                const float *src = dy + (size_t) (n0 + n) * L->osz + (size_t) m * q.OH * q.OW;
-                float *dst = s->tmp + (size_t) m * P + (size_t) n * q.img;
-                for (int oh = 0; oh < q.OH; oh++)
-                    memcpy(dst + (size_t) oh * q.Wp, src + (size_t) oh * q.OW,
-                           (size_t) q.OW * sizeof(float));
-                if (db) {
-                    float acc2 = 0.0f;
-                    for (int i = 0; i < q.OH * q.OW; i++)
-                        acc2 += src[i];
-                    db[m] += acc2;
-                }
-            }
+        s_dy_to_grid(dy + (size_t) n0 * L->osz, L->osz, g, q.M, q.OH, q.OW, q.Wp, q.img, s->tmp,
+                     db);
         for (int t = 0; t < q.taps; t++) {
             int i = t / q.kw, j = t % q.kw;
             nn_gemm(false, true, q.M, q.C, P, 1.0f, s->tmp, P, s->pad + (size_t) i * q.Wp + j,
@@ -1418,17 +1426,8 @@ s_poly_backward(const nn_layer_t *L, nn_shard_t *s, const float *x, const float 
         int P = (int) ((size_t) g * q.img);
         s_poly_pad(&q, x + (size_t) n0 * L->isz, g, s->pad, ld);
         /* dY on the grid, zero where no output exists */
-        memset(s->tmp, 0, (size_t) q.M * P * sizeof(float));
-        for (int n = 0; n < g; n++)
-            for (int m = 0; m < q.M; m++) {
-                const float *src = dy + (size_t) (n0 + n) * L->osz + (size_t) m * q.OH * q.OW;
-                float *dst = s->tmp + (size_t) m * P + (size_t) n * q.img;
-                for (int oh = 0; oh < q.OH; oh++)
-                    memcpy(dst + (size_t) oh * q.Wq, src + (size_t) oh * q.OW,
-                           (size_t) q.OW * sizeof(float));
-                if (db)
-                    db[m] += s_sum(src, q.OH * q.OW);
-            }
+        s_dy_to_grid(dy + (size_t) n0 * L->osz, L->osz, g, q.M, q.OH, q.OW, q.Wq, q.img, s->tmp,
+                     db);
         for (int t = 0; t < q.nsh; t++) {
             int npc = q.np[t] * q.C;
             size_t off = (size_t) q.p0[t] * q.C * ld + (size_t) q.di[t] * q.Wq + q.dj[t];
