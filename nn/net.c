@@ -1243,9 +1243,11 @@ s_use_poly(const nn_layer_t *L)
 
 /* Weights [M][C][kh][kw] -> per shift t an M x np[t]*C matrix whose column
  * (i - p0[t]) * C + c is the tap of phase i at that shift; M*C*kh*kw floats
- * in all (every tap belongs to one phase and one shift). */
+ * in all (every tap belongs to one phase and one shift): dst = that layout
+ * of src. back: the adjoint, src in the shift layout added into dst (the
+ * weight gradient). */
 static void
-s_poly_weights(const s_poly_t *q, const float *w, float *wt)
+s_poly_weights(const s_poly_t *q, const float *src, float *dst, bool back)
 {
     for (int t = 0; t < q->nsh; t++) {
         int npc = q->np[t] * q->C;
@@ -1253,26 +1255,14 @@ s_poly_weights(const s_poly_t *q, const float *w, float *wt)
             for (int i = 0; i < q->np[t]; i++) {
                 int p = q->p0[t] + i;
                 int r = 2 * q->di[t] + q->pa[p], s = 2 * q->dj[t] + q->pb[p];
-                for (int c = 0; c < q->C; c++)
-                    wt[q->woff[t] + (size_t) m * npc + (size_t) i * q->C + c]
-                        = w[(((size_t) m * q->C + c) * q->kh + r) * q->kw + s];
-            }
-    }
-}
-
-/* The adjoint of s_poly_weights, added into dw. */
-static void
-s_poly_weights_add_back(const s_poly_t *q, const float *wt, float *dw)
-{
-    for (int t = 0; t < q->nsh; t++) {
-        int npc = q->np[t] * q->C;
-        for (int m = 0; m < q->M; m++)
-            for (int i = 0; i < q->np[t]; i++) {
-                int p = q->p0[t] + i;
-                int r = 2 * q->di[t] + q->pa[p], s = 2 * q->dj[t] + q->pb[p];
-                for (int c = 0; c < q->C; c++)
-                    dw[(((size_t) m * q->C + c) * q->kh + r) * q->kw + s]
-                        += wt[q->woff[t] + (size_t) m * npc + (size_t) i * q->C + c];
+                for (int c = 0; c < q->C; c++) {
+                    size_t a = q->woff[t] + (size_t) m * npc + (size_t) i * q->C + c;
+                    size_t b = (((size_t) m * q->C + c) * q->kh + r) * q->kw + s;
+                    if (back)
+                        dst[b] += src[a];
+                    else
+                        dst[a] = src[b];
+                }
             }
     }
 }
@@ -1351,7 +1341,7 @@ s_poly_forward(const nn_layer_t *L, nn_shard_t *s, const float *x, float *y, con
     const float *wt = s->wt_pre;
     if (!wt) {
         s_reserve(&s->wt, &s->wt_cap, L->n_w);
-        s_poly_weights(&q, w, s->wt);
+        s_poly_weights(&q, w, s->wt, false);
         wt = s->wt;
     }
     for (int n0 = 0; n0 < b; n0 += G) {
@@ -1418,7 +1408,7 @@ s_poly_backward(const nn_layer_t *L, nn_shard_t *s, const float *x, const float 
         s_reserve(&s->pad2, &s->pad2_cap, rows * ld);
     /* wt: the per-shift weights, then their gradient */
     s_reserve(&s->wt, &s->wt_cap, 2 * L->n_w);
-    s_poly_weights(&q, w, s->wt);
+    s_poly_weights(&q, w, s->wt, false);
     float *dwt = s->wt + L->n_w;
     memset(dwt, 0, L->n_w * sizeof(float));
     for (int n0 = 0; n0 < b; n0 += G) {
@@ -1445,7 +1435,7 @@ s_poly_backward(const nn_layer_t *L, nn_shard_t *s, const float *x, const float 
         }
         s_poly_unpad(&q, s->pad2, ld, g, dx + (size_t) n0 * L->isz, acc);
     }
-    s_poly_weights_add_back(&q, dwt, dw);
+    s_poly_weights(&q, dwt, dw, true);
 }
 
 /* ---- Winograd F(4x4, 3x3) for 3x3 stride-1 pad-1 convs (nn/wino.c) */
@@ -2633,7 +2623,7 @@ s_build_fold(nn_net_t *net)
             s_poly_geom(L, &q);
             if (!net->iwt[l])
                 net->iwt[l] = xmallocarray(L->n_w, sizeof(float));
-            s_poly_weights(&q, net->iparams + L->w_off, net->iwt[l]);
+            s_poly_weights(&q, net->iparams + L->w_off, net->iwt[l], false);
             continue;
         }
         if (L->type != NN_L_CONV || !s_use_shift(L))

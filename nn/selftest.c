@@ -441,23 +441,20 @@ nn_test(bool verbose)
         fails++;
         fprintf(stderr, "nn_test: gradient check with soft targets failed (%.3g)\n", e);
     }
-    /* the convs again through Winograd (forward, input and weight gradients) */
-    int keep = nn_conv_wino_min_c;
-    nn_conv_wino_min_c = 1;
-    e = nn_gradcheck(NN_L_CONV, verbose);
-    nn_conv_wino_min_c = keep;
-    if (e < 0 || e > NN_GRADCHECK_TOL) {
-        fails++;
-        fprintf(stderr, "nn_test: gradient check through Winograd failed (%.3g)\n", e);
-    }
-    /* and through the stride-2 phase path */
-    keep = nn_conv_poly_min_c;
-    nn_conv_poly_min_c = 1;
-    e = nn_gradcheck(NN_L_CONV, verbose);
-    nn_conv_poly_min_c = keep;
-    if (e < 0 || e > NN_GRADCHECK_TOL) {
-        fails++;
-        fprintf(stderr, "nn_test: gradient check through the stride-2 phases failed (%.3g)\n", e);
+    /* the convs again through Winograd and through the stride-2 phase path
+     * (forward, input and weight gradients) */
+    struct { int *min_c; const char *what; } paths[] = {
+        { &nn_conv_wino_min_c, "Winograd" }, { &nn_conv_poly_min_c, "the stride-2 phases" },
+    };
+    for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++) {
+        int keep = *paths[k].min_c;
+        *paths[k].min_c = 1;
+        e = nn_gradcheck(NN_L_CONV, verbose);
+        *paths[k].min_c = keep;
+        if (e < 0 || e > NN_GRADCHECK_TOL) {
+            fails++;
+            fprintf(stderr, "nn_test: gradient check through %s failed (%.3g)\n", paths[k].what, e);
+        }
     }
     double acc = nn_selftest_learn(NN_SGD, verbose);
     if (acc < NN_LEARN_MIN_ACC) {

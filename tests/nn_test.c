@@ -291,6 +291,36 @@ s_rel_diff(const float *a, const float *b, size_t n)
  * input and weight gradients Winograd computes. fp32 error stays below 1e-5
  * of the largest output (measured ~1e-6). A saved and loaded net takes the
  * same path and gives the same bits. */
+/* One training step of net on b random inputs (normal, from seed) with
+ * labels 0, 1, 2, 0, ...: returns the parameter gradients (malloc'd,
+ * *np floats). */
+static float *
+s_step_gradients(nn_net_t *net, int b, uint64_t seed, size_t *np)
+{
+    nn_shard_t s;
+    memset(&s, 0, sizeof s);
+    assert_int_equal(nn_shard_reserve(net, &s, b), 0);
+    s.net = net;
+    s.b = b;
+    int32_t *labels = malloc((size_t) b * sizeof *labels);
+    assert_non_null(labels);
+    for (int i = 0; i < b; i++)
+        labels[i] = i % 3;
+    s.labels = labels;
+    s.grad_scale = 1.0f / (float) b;
+    for (size_t i = 0; i < (size_t) b * net->layers[net->input].osz; i++)
+        s.out[net->input][i] = nn_rand_normal(&seed);
+    nn_shard_forward_train(net, &s);
+    nn_shard_backward(net, &s);
+    *np = net->n_params;
+    float *g = malloc(*np * sizeof(float));
+    assert_non_null(g);
+    memcpy(g, s.gparams, *np * sizeof(float));
+    nn_shard_free(net, &s);
+    free(labels);
+    return g;
+}
+
 static void
 test_winograd_matches_direct(void **state)
 {
@@ -362,23 +392,7 @@ test_winograd_matches_direct(void **state)
         h = nn_conv2d(net, h, C, 3, 3, 1, 1, 1, 1, true);
         h = nn_softmax_xent(net, nn_dense(net, nn_global_avgpool(net, h), 3));
         assert_true(h > 0);
-        nn_shard_t s;
-        memset(&s, 0, sizeof s);
-        assert_int_equal(nn_shard_reserve(net, &s, B), 0);
-        s.net = net;
-        s.b = B;
-        int32_t labels[B] = { 0, 1, 2, 0, 1, 2 };
-        s.labels = labels;
-        s.grad_scale = 1.0f / B;
-        uint64_t rng = 77;
-        for (size_t i = 0; i < B * net->layers[net->input].osz; i++)
-            s.out[net->input][i] = nn_rand_normal(&rng);
-        nn_shard_forward_train(net, &s);
-        nn_shard_backward(net, &s);
-        np = net->n_params;
-        g[wino] = malloc(np * sizeof(float));
-        memcpy(g[wino], s.gparams, np * sizeof(float));
-        nn_shard_free(net, &s);
+        g[wino] = s_step_gradients(net, B, 77, &np);
         nn_destroy(&net);
     }
     double e = s_rel_diff(g[0], g[1], np);
@@ -475,23 +489,7 @@ test_poly_matches_direct(void **state)
         h = nn_conv2d(net, h, 10, 1, 1, 2, 2, 0, 0, false);
         h = nn_softmax_xent(net, nn_dense(net, nn_global_avgpool(net, h), 3));
         assert_true(h > 0);
-        nn_shard_t s;
-        memset(&s, 0, sizeof s);
-        assert_int_equal(nn_shard_reserve(net, &s, B), 0);
-        s.net = net;
-        s.b = B;
-        int32_t labels[B] = { 0, 1, 2, 0, 1, 2 };
-        s.labels = labels;
-        s.grad_scale = 1.0f / B;
-        uint64_t rng = 78;
-        for (size_t i = 0; i < B * net->layers[net->input].osz; i++)
-            s.out[net->input][i] = nn_rand_normal(&rng);
-        nn_shard_forward_train(net, &s);
-        nn_shard_backward(net, &s);
-        np = net->n_params;
-        g[run] = malloc(np * sizeof(float));
-        memcpy(g[run], s.gparams, np * sizeof(float));
-        nn_shard_free(net, &s);
+        g[run] = s_step_gradients(net, B, 78, &np);
         nn_destroy(&net);
     }
     double e = s_rel_diff(g[0], g[1], np);
