@@ -191,6 +191,28 @@ static const s_extra_voice_t s_extra_voices[] = {
     { S_FESTIVAL, "upc_ca_ona_hts", 0, 0, 0, 0 },   /* Catalan, female */
 };
 
+/* New clustergen speakers (`--cg`, training only): flite's CG voices awb
+ * (Scottish male) and slt (US female) dumped to a voice file
+ * (`flite -voicedump`) with the vocoder's all-pass constant (mlsa_alpha,
+ * 0.42 as shipped: the vocal-tract length rendered) and postfilter
+ * (mlsa_beta, 0.4: how sharp the formants are) changed, and new intonation
+ * targets. slt with a long vocal tract and a low pitch is the nearest to a
+ * US male CG speaker this machine can make; flite rms, the test voice, is
+ * never synthesised. */
+typedef struct {
+    const char *base;
+    float alpha, beta, f0, f0_std;
+} s_cg_voice_t;
+
+static const s_cg_voice_t s_cg_voices[] = {
+    { "slt", 0.50f, 0.40f, 100, 15 }, { "slt", 0.52f, 0.40f, 90, 12 },
+    { "slt", 0.48f, 0.40f, 120, 20 }, { "slt", 0.47f, 0.20f, 140, 25 },
+    { "slt", 0.50f, 0.55f, 105, 15 }, { "slt", 0.53f, 0.30f, 95, 10 },
+    { "slt", 0.37f, 0.40f, 230, 40 }, { "awb", 0.36f, 0.40f, 140, 25 },
+    { "awb", 0.39f, 0.30f, 120, 20 }, { "awb", 0.47f, 0.40f, 95, 12 },
+    { "awb", 0.50f, 0.25f, 85, 10 },  { "awb", 0.45f, 0.60f, 110, 15 },
+};
+
 /* The extra voices kept for validation, by their stored names. */
 static const char *const s_extra_validation[] = {
     "pc_diphone", "cmu_us_slt_arctic_hts-a37f65",
@@ -203,6 +225,8 @@ typedef struct {
     float f0;               /* flite: usual mean pitch; extra voices: intonation target (Hz) */
     float f0_std;           /* extra voices: intonation range (Hz), 0 = the voice's */
     float alpha, hts_f0;    /* extra HTS voices, 0 = unpatched */
+    float beta;             /* CG voices: the postfilter (with alpha > 0) */
+    char vox[1024];         /* CG voices: the patched voice file, "" = the built-in voice */
 } s_voice_t;
 
 typedef struct {
@@ -277,6 +301,24 @@ s_voices_extra(s_voice_list_t *out, bool verbose)
         v->f0_std = x->f0_std;
         v->alpha = x->alpha;
         v->hts_f0 = x->hts_f0;
+    }
+}
+
+/* The clustergen plan's voices. */
+static void
+s_voices_cg(s_voice_list_t *out)
+{
+    for (size_t i = 0; i < sizeof s_cg_voices / sizeof s_cg_voices[0]; i++) {
+        const s_cg_voice_t *x = &s_cg_voices[i];
+        char name[48];
+        snprintf(name, sizeof name, "%s-a%02db%02df%d", x->base, (int) lrintf(x->alpha * 100),
+                 (int) lrintf(x->beta * 100), (int) lrintf(x->f0));
+        s_voice_add(out, S_FLITE, name, x->f0);
+        s_voice_t *v = &out->v[out->n - 1];
+        snprintf(v->base, sizeof v->base, "%s", x->base);
+        v->f0_std = x->f0_std;
+        v->alpha = x->alpha;
+        v->beta = x->beta;
     }
 }
 
@@ -724,16 +766,57 @@ s_synth_one(const s_voice_t *v, const s_utt_t *u, const s_job_t *j)
     snprintf(a1, sizeof a1, "duration_stretch=%.3f", 1.0 / u->speed);
     snprintf(a2, sizeof a2, "int_f0_target_mean=%.1f", v->f0 * u->pitch);
     snprintf(a3, sizeof a3, "%s", v->base);
+    char *vox = v->vox[0] ? (char *) v->vox : a3;
     if (v->f0_std > 0) {
         char a4[64];
         snprintf(a4, sizeof a4, "int_f0_target_stddev=%.1f", v->f0_std);
-        char *argv[] = { "flite", "-voice", a3, "--setf", a1, "--setf", a2, "--setf", a4, "-t",
+        char *argv[] = { "flite", "-voice", vox, "--setf", a1, "--setf", a2, "--setf", a4, "-t",
                          text, "-o", (char *) j->path, NULL };
         return s_run(argv);
     }
-    char *argv[] = { "flite", "-voice", a3, "--setf", a1, "--setf", a2, "-t", text, "-o",
+    char *argv[] = { "flite", "-voice", vox, "--setf", a1, "--setf", a2, "-t", text, "-o",
                      (char *) j->path, NULL };
     return s_run(argv);
+}
+
+/* Writes to dst flite's clustergen voice `base` as a voice file with the
+ * vocoder's all-pass constant and postfilter set to alpha and beta. The
+ * dump ends with the delta window (a byte count 12, then -0.5, 0, 0.5), its
+ * size 3, mlsa_alpha and mlsa_beta, then the mixed-excitation filters
+ * (about 2 KB); the window is looked for in the last 4 KB, and the voice
+ * refused (-1) unless a plausible alpha and beta follow it. */
+static int
+s_cg_patch(const char *base, const char *dst, float alpha, float beta)
+{
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.dump", dst);
+    char *argv[] = { "flite", "-voice", (char *) base, "-voicedump", tmp, "-t", "a", "none", NULL };
+    if (s_run(argv) != 0)
+        return -1;
+    size_t len;
+    char err[256];
+    uint8_t *b = shop_read_file(tmp, 64u << 20, &len, err, sizeof err);
+    unlink(tmp);
+    if (!b)
+        return -1;
+    static const uint8_t sig[20] = { 12, 0, 0, 0, 0, 0, 0, 0xbf, 0, 0, 0, 0,
+                                     0, 0, 0, 0x3f, 3, 0, 0, 0 };
+    int rc = -1;
+    for (size_t i = len >= 28 + 4096 ? len - 28 - 4096 : 0; i + 28 <= len; i++) {
+        if (memcmp(b + i, sig, sizeof sig) != 0)
+            continue;
+        float a, be;
+        memcpy(&a, b + i + 20, 4);
+        memcpy(&be, b + i + 24, 4);
+        if (!(a > 0.3f && a < 0.6f && be >= 0.f && be < 1.f))
+            break;
+        memcpy(b + i + 20, &alpha, 4);
+        memcpy(b + i + 24, &beta, 4);
+        rc = shop_write_file_atomic(dst, b, len) == 0 ? 0 : -1;
+        break;
+    }
+    free(b);
+    return rc;
 }
 
 /* Writes to dst a copy of festival's HTS voice model (hts_engine 1.07
@@ -964,7 +1047,14 @@ corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen)
     /* the main plan: espeak-ng 50 %, flite 30 %, festival 20 %; the extra
      * voices (training only) are mostly festival's */
     static const double share_main[3] = { 0.5, 0.3, 0.2 }, share_extra[3] = { 0, 0.35, 0.65 };
-    if (opts->extra) {
+    bool extra = opts->extra || opts->cg;
+    if (opts->extra && opts->cg) {
+        s_set_err(err, errlen, "--extra and --cg are two plans: one at a time");
+        return -1;
+    }
+    if (opts->cg) {
+        s_voices_cg(&voices[0]);
+    } else if (opts->extra) {
         s_voices_extra(&voices[0], opts->verbose);
     } else {
         s_voices_for_split(CORPUS_TRAIN, &voices[0], opts->verbose);
@@ -976,13 +1066,13 @@ corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen)
     /* plan every utterance first, so the texts depend on the seed only */
     s_utt_t *utts = NULL;
     int n_utts = 0, cap = 0;
-    for (int s = 0; s < (opts->extra ? 1 : 2); s++) {
+    for (int s = 0; s < (extra ? 1 : 2); s++) {
         int from = n_utts;
         s_plan_split((corpus_split_t) s, scale, &rng, &utts, &n_utts, &cap);
         for (int i = from; i < n_utts; i++) {
             s_utt_t *u = &utts[i];
             u->split = (corpus_split_t) s;
-            u->voice = s_pick_voice(&rng, &voices[s], opts->extra ? share_extra : share_main);
+            u->voice = s_pick_voice(&rng, &voices[s], extra ? share_extra : share_main);
             u->speed = (float) s_rng_range(&rng, 0.8, 1.25);
             u->pitch = (float) s_rng_range(&rng, 0.75, 1.3);
         }
@@ -1006,6 +1096,17 @@ corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen)
     if (mkdir(tmpdir, 0755) != 0 && errno != EEXIST) {
         s_set_err(err, errlen, "cannot create %s: %s", tmpdir, strerror(errno));
         goto fail;
+    }
+    for (int i = 0; i < voices[0].n; i++) {
+        s_voice_t *v = &voices[0].v[i];
+        if (v->engine != S_FLITE || v->alpha <= 0)
+            continue;
+        snprintf(v->vox, sizeof v->vox, "%s/%s.flitevox", tmpdir, v->name);
+        if (s_cg_patch(v->base, v->vox, v->alpha, v->beta) != 0) {
+            s_set_err(err, errlen, "cannot make the clustergen voice %s from flite's %s", v->name,
+                      v->base);
+            goto fail;
+        }
     }
 
     /* the extra plan has many festival voices, each a festival start per chunk */
@@ -1112,6 +1213,8 @@ corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen)
             char hts[1024];
             snprintf(hts, sizeof hts, "%s/%s.htsvoice", tmpdir, voices[0].v[i].name);
             unlink(hts);
+            if (voices[0].v[i].vox[0])
+                unlink(voices[0].v[i].vox);
         }
     char scm[1024];
     snprintf(scm, sizeof scm, "%s/fest.scm", tmpdir);
@@ -1148,12 +1251,12 @@ audio_corpus_main(int argc, char **argv)
         { "out", required_argument, NULL, 'o' },  { "seed", required_argument, NULL, 's' },
         { "scale", required_argument, NULL, 'x' }, { "quiet", no_argument, NULL, 'q' },
         { "limit", required_argument, NULL, 'L' }, { "from", required_argument, NULL, 'F' },
-        { "extra", no_argument, NULL, 'X' },
+        { "extra", no_argument, NULL, 'X' },       { "cg", no_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
     };
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:s:x:L:F:Xqh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:s:x:L:F:XCqh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': o.out_dir = optarg; break;
         case 's': o.seed = strtoull(optarg, NULL, 10); break;
@@ -1161,12 +1264,14 @@ audio_corpus_main(int argc, char **argv)
         case 'L': o.limit = atoi(optarg); break;
         case 'F': o.from = atoi(optarg); break;
         case 'X': o.extra = true; break;
+        case 'C': o.cg = true; break;
         case 'q': o.verbose = false; break;
         default:
             fprintf(stderr, "usage: shop-train audio-corpus --out DIR [--seed N] [--scale X] "
-                            "[--limit N] [--from N] [--extra] [--quiet]\n  synthesises the keyword-spotting corpus "
+                            "[--limit N] [--from N] [--extra | --cg] [--quiet]\n  synthesises the keyword-spotting corpus "
                             "(espeak-ng, flite, festival) into DIR;\n  --extra: training "
-                            "utterances of the extra flite/festival voices only\n");
+                            "utterances of the extra flite/festival voices only\n  --cg: "
+                            "training utterances of new flite clustergen speakers only\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -1790,6 +1895,40 @@ corpus_test(bool verbose)
     S_CHECK(!corpus_voice_listed("kal,awb", "kal16") && !corpus_voice_listed("awb", "aw")
             && !corpus_voice_listed(NULL, "awb") && !corpus_voice_listed("", "awb")
             && !corpus_voice_listed(",", "awb"));
+
+    /* the clustergen speakers: never from the test voice, named by family */
+    for (size_t i = 0; i < sizeof s_cg_voices / sizeof s_cg_voices[0]; i++)
+        S_CHECK(strcmp(s_cg_voices[i].base, "rms") != 0);
+    s_voice_list_t cgl = { 0 };
+    s_voices_cg(&cgl);
+    S_CHECK(cgl.n == (int) (sizeof s_cg_voices / sizeof s_cg_voices[0])
+            && corpus_voice_listed("slt", cgl.v[0].name) && !corpus_voice_is_test("flite", cgl.v[0].name));
+    free(cgl.v);
+    /* a patched CG voice renders a longer vocal tract (fewer zero crossings
+     * on the same words); a voice flite cannot dump is refused */
+    snprintf(path, sizeof path, "%s/long.flitevox", dir);
+    S_CHECK(s_cg_patch("slt", path, 0.55f, 0.4f) == 0);
+    double zcr[2];
+    for (int k = 0; k < 2; k++) {
+        char wav[1100];
+        snprintf(wav, sizeof wav, "%s/z%d.wav", dir, k);
+        char *argv[] = { "flite", "-voice", k ? path : "slt", "-t", "add three shirts to my cart",
+                         "-o", wav, NULL };
+        S_CHECK(s_run(argv) == 0);
+        int n;
+        float *x = s_read_wav(wav, &n);
+        unlink(wav);
+        S_CHECK(x && n > 8000);
+        int zc = 0;
+        for (int i = 1; i < n; i++)
+            zc += (x[i - 1] < 0) != (x[i] < 0);
+        free(x);
+        zcr[k] = (double) zc / n;
+    }
+    unlink(path);
+    S_CHECK(zcr[1] < 0.95 * zcr[0]);
+    snprintf(path, sizeof path, "%s/kal.flitevox", dir);
+    S_CHECK(s_cg_patch("kal", path, 0.5f, 0.4f) != 0 && access(path, F_OK) != 0);
 
     /* store round trip: a tone "command" and a noise "unknown" clip */
     s_writer_t w;

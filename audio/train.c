@@ -325,6 +325,11 @@ s_render(const corpus_t *corpus, const features_config_t *fc, const s_list_t *l,
  *   the detector decides), speaking rate without touching the end alignment
  *   more than the trained 30-250 ms range allows;
  * - spectral tilt (--tilt, off by default): a brighter or darker voice;
+ * - formant warp (--warp, off by default): the frequency axis bent by a
+ *   random monotone piecewise-linear map whose knots near the formant
+ *   regions (500, 1200, 2500, 4500 Hz) move independently by up to +-warp:
+ *   speakers differ in how their vowels' formants sit relative to each
+ *   other, which VTLP's one factor does not change;
  * - SpecAugment masks: two of up to 5 mel bands, one of up to 7 frames. */
 typedef struct {
     int n_mels;
@@ -332,6 +337,7 @@ typedef struct {
     float center[FEATURES_MAX_MELS];   /* Hz, of each band (HTK mel) */
     float tilt;                        /* --tilt: max spectral tilt across the bands,
                                         * in normalised units (0: none) */
+    float warp;                        /* --warp: max relative knot shift (0: none) */
 } s_aug_t;
 
 static double
@@ -365,6 +371,21 @@ s_band_of(const s_aug_t *a, float f)
     return (float) (a->n_mels - 1);
 }
 
+/* Output band k of every frame of s (T x F) takes the source's energy at
+ * the fractional band src_band[k], linearly interpolated; tmp: T x F scratch. */
+static void
+s_warp_bands(float *s, float *tmp, int T, int F, const float *src_band)
+{
+    memcpy(tmp, s, (size_t) (T * F) * sizeof *tmp);
+    for (int t = 0; t < T; t++)
+        for (int k = 0; k < F; k++) {
+            int k0 = (int) src_band[k];
+            int k1 = k0 + 1 < F ? k0 + 1 : k0;
+            float w = src_band[k] - (float) k0;
+            s[t * F + k] = (1 - w) * tmp[t * F + k0] + w * tmp[t * F + k1];
+        }
+}
+
 static void
 s_augment(float *x, int n, const nn_shape_t *shape, uint64_t *rng, void *user)
 {
@@ -384,14 +405,32 @@ s_augment(float *x, int n, const nn_shape_t *shape, uint64_t *rng, void *user)
                                        : a->fmax - (a->fmax - f) * (a->fmax - b_in) / (a->fmax - b_out);
                 src_band[k] = s_band_of(a, src);
             }
-            memcpy(tmp, s, (size_t) (T * F) * sizeof *tmp);
-            for (int t = 0; t < T; t++)
-                for (int k = 0; k < F; k++) {
-                    int k0 = (int) src_band[k];
-                    int k1 = k0 + 1 < F ? k0 + 1 : k0;
-                    float w = src_band[k] - (float) k0;
-                    s[t * F + k] = (1 - w) * tmp[t * F + k0] + w * tmp[t * F + k1];
-                }
+            s_warp_bands(s, tmp, T, F, src_band);
+        }
+        if (a->warp > 0 && F == a->n_mels && nn_rand_float(rng) < 0.7f) {
+            /* knots: source frequency kn[j] lands at out[j]; the band
+             * edges stay, the inner knots move and stay in order */
+            enum { NK = 6 };
+            float kn[NK] = { a->fmin, 500.f, 1200.f, 2500.f, 4500.f, a->fmax }, out[NK];
+            out[0] = kn[0];
+            out[NK - 1] = kn[NK - 1];
+            for (int j = 1; j < NK - 1; j++) {
+                out[j] = kn[j] * (1.f + a->warp * (2.f * nn_rand_float(rng) - 1.f));
+                if (out[j] < out[j - 1] + 100.f)
+                    out[j] = out[j - 1] + 100.f;
+            }
+            for (int j = NK - 2; j > 0; j--)
+                if (out[j] > out[j + 1] - 100.f)
+                    out[j] = out[j + 1] - 100.f;
+            for (int k = 0; k < F; k++) {
+                float f = a->center[k];
+                int j = 0;
+                while (j < NK - 2 && f > out[j + 1])
+                    j++;
+                float src = kn[j] + (f - out[j]) * (kn[j + 1] - kn[j]) / (out[j + 1] - out[j]);
+                src_band[k] = s_band_of(a, src);
+            }
+            s_warp_bands(s, tmp, T, F, src_band);
         }
         if (a->tilt > 0 && F == a->n_mels && nn_rand_float(rng) < 0.5f) {
             /* a brighter or darker voice: log power + a straight line over
@@ -532,12 +571,15 @@ s_usage(void)
             "                        [--channels C] [--blocks B] [--head time|pool] [--between X]\n"
             "                        [--batch B] [--lr X] [--seed N] [--threads T] [--limit N]\n"
             "                        [--thr-min X] [--stride S] [--skip-voices V1,V2]\n"
-            "                        [--holdout V1,V2] [--tilt DB] [--norm global|window]\n"
+            "                        [--holdout V1,V2] [--tilt DB] [--warp X]\n"
+            "                        [--norm global|window]\n"
             "                        [--calibrate MODEL]\n"
             "  DIR may list several corpora (v2,v3); --skip-voices leaves those\n"
             "  training voices out (to measure what they bring), --holdout makes them\n"
             "  validation voices (\"awb\" also names awb-f85s10 ...); --tilt DB adds a\n"
             "  random spectral tilt of up to +-DB/2 at the band edges to half the windows;\n"
+            "  --warp X bends the frequency axis of 70 %% of the windows at 500, 1200, 2500\n"
+            "  and 4500 Hz by up to +-X (relative) each;\n"
             "  --norm window takes each band's mean over the window out of the input\n"
             "  (global: one mean for all; the default);\n"
             "  trains the keyword-spotting DS-CNN on the synthetic corpus made by\n"
@@ -557,7 +599,7 @@ audio_train_main(int argc, char **argv)
     int epochs = 12, copies = 2, channels = 64, blocks = 4, batch = 128, threads = 2, limit = 0;
     int stride = 3;
     kws_head_t head = KWS_HEAD_TIME;
-    float lr = 0.003f, between = 1.f, thr_min = 0.5f, tilt_db = 0;
+    float lr = 0.003f, between = 1.f, thr_min = 0.5f, tilt_db = 0, warp = 0;
     kws_norm_t norm = KWS_NORM_GLOBAL;
     uint64_t seed = 1;
     static const struct option longopts[] = {
@@ -571,12 +613,13 @@ audio_train_main(int argc, char **argv)
         { "between", required_argument, NULL, 'W' }, { "thr-min", required_argument, NULL, 'M' },
         { "stride", required_argument, NULL, 'S' }, { "skip-voices", required_argument, NULL, 'V' },
         { "tilt", required_argument, NULL, 'D' }, { "holdout", required_argument, NULL, 'O' },
+        { "warp", required_argument, NULL, 'R' },
         { "norm", required_argument, NULL, 'N' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:H:W:M:S:V:D:O:N:h", longopts, NULL))
+    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:H:W:M:S:V:D:O:N:R:h", longopts, NULL))
            != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
@@ -600,6 +643,7 @@ audio_train_main(int argc, char **argv)
         case 'S': stride = atoi(optarg); break;
         case 'V': skip = optarg; break;
         case 'D': tilt_db = strtof(optarg, NULL); break;
+        case 'R': warp = strtof(optarg, NULL); break;
         case 'O': holdout = optarg; break;
         case 'N':
             norm = strcmp(optarg, "window") == 0   ? KWS_NORM_WINDOW
@@ -612,7 +656,7 @@ audio_train_main(int argc, char **argv)
         || blocks < 1 || blocks > 8 || batch < 2 || !(lr > 0) || threads < 1
         || (head != KWS_HEAD_POOL && head != KWS_HEAD_TIME) || !(between >= 0 && between <= 8)
         || !(thr_min > 0 && thr_min <= S_THR_MAX) || stride < 1 || stride > 50
-        || !(tilt_db >= 0 && tilt_db <= 40)
+        || !(tilt_db >= 0 && tilt_db <= 40) || !(warp >= 0 && warp <= 0.4f)
         || (norm != KWS_NORM_GLOBAL && norm != KWS_NORM_WINDOW)) {
         s_usage();
         return 2;
@@ -707,6 +751,7 @@ audio_train_main(int argc, char **argv)
     s_aug_init(&aug, &fc);
     /* dB between the band edges to natural-log power, normalised */
     aug.tilt = (float) (tilt_db * log(10.0) / 10.0) / std;
+    aug.warp = warp;
     nn_data_t dtr = { .x = xt, .y = yt, .n = tr.n, .shape = shape, .augment = s_augment,
                       .augment_user = &aug };
     nn_data_t dva = { .x = xv, .y = yv, .n = va.n, .shape = shape };
@@ -747,11 +792,11 @@ audio_train_main(int argc, char **argv)
     snprintf(prov, sizeof prov,
              "shop-train audio --corpus %s --epochs %d --copies %d --channels %d --blocks %d "
              "--head %s --between %g --batch %d --lr %g --seed %llu --thr-min %g --stride %d "
-             "--tilt %g --norm %s%s%s%s%s; "
+             "--tilt %g --warp %g --norm %s%s%s%s%s; "
              "%d train / %d val windows; val_acc %.4f; %.0f s features, %.0f s training; %s",
              corpus_dir, epochs, copies, channels, blocks, head == KWS_HEAD_TIME ? "time" : "pool",
              (double) between, batch, (double) lr, (unsigned long long) seed, (double) thr_min,
-             stride, (double) tilt_db, norm == KWS_NORM_WINDOW ? "window" : "global", skip ? " --skip-voices " : "", skip ? skip : "",
+             stride, (double) tilt_db, (double) warp, norm == KWS_NORM_WINDOW ? "window" : "global", skip ? " --skip-voices " : "", skip ? skip : "",
              holdout ? " --holdout " : "", holdout ? holdout : "", tr.n, va.n, val_acc,
              render_s, train_s, when);
     nn_meta_set(net, "provenance", prov);
