@@ -78,6 +78,10 @@ typedef struct {
                                * new flite CG speakers (awb and slt with other
                                * vocal-tract lengths, postfilters and pitch), a third
                                * corpus read with the others */
+    bool phones;              /* the phone plan instead: training utterances of
+                               * festival's non-English diphone voices saying
+                               * English phones (mapped to their own), read
+                               * with the others */
     bool verbose;             /* progress on stderr */
 } corpus_gen_opts_t;
 
@@ -86,7 +90,7 @@ typedef struct {
  * warning). Returns 0, or -1 with a message in err. */
 int corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen);
 
-/* `shop-train audio-corpus --out DIR [--seed N] [--scale X] [--limit N] [--from N] [--extra | --cg] [--quiet]`. */
+/* `shop-train audio-corpus --out DIR [--seed N] [--scale X] [--limit N] [--from N] [--extra | --cg | --phones] [--quiet]`. */
 int audio_corpus_main(int argc, char **argv);
 
 /* True when voice (engine + name) is one of the held-out test voices. */
