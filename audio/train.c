@@ -407,7 +407,10 @@ s_augment(float *x, int n, const nn_shape_t *shape, uint64_t *rng, void *user)
             }
             s_warp_bands(s, tmp, T, F, src_band);
         }
-        if (a->warp > 0 && F == a->n_mels && nn_rand_float(rng) < 0.7f) {
+        /* the knots must lie inside the bands' range (20-8000 Hz here) */
+        bool can_warp = a->fmin < 500.f * (1.f - a->warp) - 100.f
+                        && a->fmax > 4500.f * (1.f + a->warp) + 100.f;
+        if (a->warp > 0 && can_warp && F == a->n_mels && nn_rand_float(rng) < 0.7f) {
             /* knots: source frequency kn[j] lands at out[j]; the band
              * edges stay, the inner knots move and stay in order */
             enum { NK = 6 };
