@@ -233,8 +233,8 @@ static const char s_map_italian[] =
     "(n n) (ng ng) (ow o w) (oy O j) (p p) (r r) (s s) (sh S) (t t) (th t) (uh u) (uw u) (v v) "
     "(w w) (y j) (z z) (zh Z)";
 static const char s_map_finnish[] =
-    "(pau #) (aa a:) (ae &) (ah a) (ao o:) (aw a u) (ax @) (axr @ r) (ay a i) (b b) (ch t S) "
-    "(d d) (dh d) (eh e) (er @ r) (ey e i) (f f) (g g) (hh h) (ih i) (iy i:) (jh d j) (k k) "
+    "(pau #) (aa a:) (ae @) (ah a) (ao o:) (aw a u) (ax &) (axr & r) (ay a i) (b b) (ch t S) "
+    "(d d) (dh d) (eh e) (er & r) (ey e i) (f f) (g g) (hh h) (ih i) (iy i:) (jh d j) (k k) "
     "(l l) (m m) (n n) (ng N) (ow o u) (oy o i) (p p) (r r) (s s) (sh S) (t t) (th T) (uh u) "
     "(uw u:) (v v) (w w) (y j) (z s) (zh S)";
 static const char s_map_czech[] =
