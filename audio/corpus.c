@@ -853,12 +853,10 @@ s_cg_patch(const char *base, const char *dst, float alpha, float beta)
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.dump", dst);
     char *argv[] = { "flite", "-voice", (char *) base, "-voicedump", tmp, "-t", "a", "none", NULL };
-    if (s_run(argv) != 0)
-        return -1;
     size_t len;
     char err[256];
-    uint8_t *b = shop_read_file(tmp, 64u << 20, &len, err, sizeof err);
-    unlink(tmp);
+    uint8_t *b = s_run(argv) == 0 ? shop_read_file(tmp, 64u << 20, &len, err, sizeof err) : NULL;
+    unlink(tmp);   /* also what a failed dump left */
     if (!b)
         return -1;
     static const uint8_t sig[20] = { 12, 0, 0, 0, 0, 0, 0, 0xbf, 0, 0, 0, 0,
