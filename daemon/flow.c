@@ -13,14 +13,13 @@
 #include "audio/vocab.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "daemon/server.h"
 #include "daemon/session.h"
 
 #define S_MAX_HITS 64
 
 /* What one request builds up before it is sent and published. */
 typedef struct {
-    handler_env_t *env;
+    const handler_env_t *env;
     session_t sess;
     json_t *intent;         /* reply members, NULL when absent */
     json_t *product;
@@ -118,17 +117,18 @@ s_has_item(const json_t *arr, const char *item)
     return false;
 }
 
-/* Asks the recommendation service; appends the results to arr. Returns
- * the count, or -1 with err. */
+/* Asks for recommendations; appends the results to arr. Returns the
+ * count, or -1 with *code and err. */
 static int
-s_rec(s_answer_t *a, rec_query_t *q, json_t *arr, char *err, size_t errlen)
+s_rec(s_answer_t *a, rec_query_t *q, json_t *arr, proto_err_t *code, char *err, size_t errlen)
 {
     if (!a->env->rec) {
+        *code = PROTO_E_NOT_AVAILABLE;
         snprintf(err, errlen, "no recommendation service is running");
         return -1;
     }
     rec_result_t *res = xcalloc((size_t) q->k, sizeof *res);
-    int n = rec_client_query(a->env->rec, q, res, NULL, 0, err, errlen);
+    int n = recommender_query(a->env->rec, q, res, NULL, 0, code, err, errlen);
     for (int i = 0; i < n; i++)
         if (!s_has_item(arr, res[i].item))
             json_array_append_new(arr, s_result_json(res[i].item, res[i].name,
@@ -139,14 +139,15 @@ s_rec(s_answer_t *a, rec_query_t *q, json_t *arr, char *err, size_t errlen)
 }
 
 /* Visually and behaviourally similar to item, interleaved (visual first),
- * k at most, item itself left out. Returns the array, or NULL with err. */
+ * k at most, item itself left out. Returns the array, or NULL with *code
+ * and err. */
 static json_t *
-s_similar(s_answer_t *a, const char *item, int k, char *err, size_t errlen)
+s_similar(s_answer_t *a, const char *item, int k, proto_err_t *code, char *err, size_t errlen)
 {
     rec_query_t q = { .kind = REC_Q_SIMILAR, .item = item, .k = k,
                       .customer = a->sess.customer[0] ? a->sess.customer : NULL };
     json_t *beh = json_array();
-    if (s_rec(a, &q, beh, err, errlen) < 0) {
+    if (s_rec(a, &q, beh, code, err, errlen) < 0) {
         json_decref(beh);
         return NULL;
     }
@@ -199,10 +200,11 @@ s_run_query(s_answer_t *a, char *err, size_t errlen)
     }
     const char *cust = s->customer[0] ? s->customer : NULL;
     json_t *all = json_array();
+    proto_err_t code;
     if (!strcmp(l->kind, "similar")) {
         json_decref(all);
-        if (!(all = s_similar(a, l->item, k, err, errlen)))
-            return PROTO_E_NOT_AVAILABLE;
+        if (!(all = s_similar(a, l->item, k, &code, err, errlen)))
+            return code;
     } else {
         rec_query_t q = { .customer = cust, .k = k,
                           .category = l->category[0] ? l->category : NULL };
@@ -225,12 +227,12 @@ s_run_query(s_answer_t *a, char *err, size_t errlen)
             q.kind = REC_Q_CATEGORY;
             q.max_price = l->max_price;
         }
-        int n = s_rec(a, &q, all, err, errlen);
+        int n = s_rec(a, &q, all, &code, err, errlen);
         for (int i = 0; i < q.n_cart; i++)
             free((char *) cart[i]);
         if (n < 0) {
             json_decref(all);
-            return PROTO_E_NOT_AVAILABLE;
+            return code;
         }
     }
     json_t *page = json_array();
@@ -381,136 +383,231 @@ s_cart_total(s_answer_t *a, int *count, double *total)
 }
 
 static proto_err_t
-s_intent(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
+s_do_search(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
+{
+    const char *cat = intent_result_slot(r, "category");
+    proto_err_t rc;
+    if ((rc = s_query(a, "search", cat, NULL, 0, err, errlen)) != PROTO_OK)
+        return rc;
+    s_say(a, s_nrecs(a) ? "Here are %ss for you, starting with %s." : "No %ss in stock.", cat,
+          s_first_name(a));
+    return PROTO_OK;
+}
+
+static proto_err_t
+s_do_cheaper(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
 {
     session_t *s = &a->sess;
-    const char *name = r->intent, *cat = intent_result_slot(r, "category");
-    proto_err_t rc;
-    /* a pending question is answered by yes / no / cancel; anything else drops it */
-    bool confirm = !strcmp(name, "yes") || !strcmp(name, "no") || !strcmp(name, "cancel");
-    char pending[SESSION_PENDING_MAX];
-    shop_strlcpy(pending, s->pending, sizeof pending);
-    if (!confirm)
-        s->pending[0] = 0;
-
-    if (!strcmp(name, "search") || (!strcmp(name, "similar") && !s->product[0] && cat)) {
-        if ((rc = s_query(a, "search", cat, NULL, 0, err, errlen)) != PROTO_OK)
-            return rc;
-        s_say(a, s_nrecs(a) ? "Here are %ss for you, starting with %s." : "No %ss in stock.",
-              cat, s_first_name(a));
-    } else if (!strcmp(name, "cheaper")) {
-        const char *c = cat ? cat : s->category;
-        if (!c[0] || s->price <= 0) {
-            s_say(a, "Cheaper than what? Show me a product first.");
-            return PROTO_OK;
-        }
-        double shown = s->price;
-        /* strictly below the shown price */
-        if ((rc = s_query(a, "cheaper", c, NULL, shown - 0.005, err, errlen)) != PROTO_OK)
-            return rc;
-        s_say(a, s_nrecs(a) ? "Cheaper than %.2f: %s at %.2f." : "Nothing cheaper than %.2f.",
-              shown, s_first_name(a), s->price);
-    } else if (!strcmp(name, "similar")) {
-        if (!s->product[0]) {
-            s_say(a, "Similar to what? Show me a product first.");
-            return PROTO_OK;
-        }
-        char base[STORE_ID_MAX];
-        shop_strlcpy(base, s->product, sizeof base);
-        if ((rc = s_query(a, "similar", NULL, base, 0, err, errlen)) != PROTO_OK)
-            return rc;
-        s_say(a, s_nrecs(a) ? "Like %s: %s." : "Nothing similar to %s in stock.", base,
-              s_first_name(a));
-    } else if (!strcmp(name, "add_to_cart") || !strcmp(name, "remove_from_cart")) {
-        return s_intent_cart(a, r, err, errlen);
-    } else if (!strcmp(name, "show_cart")) {
-        if ((rc = s_cart_changed(a, err, errlen)) != PROTO_OK)
-            return rc;
-        json_t *first = json_array_get(json_object_get(a->cart, "lines"), 0);
-        if (!first) {
-            s_say(a, "Your cart is empty.");
-            return PROTO_OK;
-        }
-        if ((rc = s_query(a, "together", NULL, json_string_value(json_object_get(first, "item")),
-                          0, err, errlen)) != PROTO_OK)
-            return rc;
-        s_say(a, "You have %lld items in your cart.",
-              (long long) json_integer_value(json_object_get(a->cart, "count")));
-    } else if (!strcmp(name, "checkout")) {
-        int count;
-        double total;
-        if (s_cart_total(a, &count, &total) != 0)
-            return s_store_err(a, "reading the cart", err, errlen);
-        if (!count) {
-            s_say(a, "Your cart is empty.");
-            return PROTO_OK;
-        }
-        shop_strlcpy(s->pending, "checkout", sizeof s->pending);
-        s_say(a, "%d items for %.2f. Shall I buy them? Say yes or no.", count, total);
-    } else if (!strcmp(name, "yes")) {
-        if (strcmp(pending, "checkout") != 0) {
-            s_say(a, "There is nothing to confirm.");
-            return PROTO_OK;
-        }
-        char cust[STORE_ID_MAX + PROTO_SESSION_MAX];
-        /* an anonymous session buys as a guest of that session */
-        snprintf(cust, sizeof cust, "%s%s", s->customer[0] ? "" : "guest:",
-                 s->customer[0] ? s->customer : s->id);
-        int lines = 0;
-        if (store_cart_checkout(a->env->store, s->id, cust, 0, &lines) != 0)
-            return s_store_err(a, "buying the cart", err, errlen);
-        s->pending[0] = 0;
-        if ((rc = s_cart_changed(a, err, errlen)) != PROTO_OK)
-            return rc;
-        json_object_set_new(a->cart, "bought_lines", json_integer(lines));
-        s_say(a, "Done: bought %d line%s. Thank you!", lines, lines == 1 ? "" : "s");
-    } else if (!strcmp(name, "no") || !strcmp(name, "cancel")) {
-        s->pending[0] = 0;
-        s_say(a, pending[0] ? "Cancelled: nothing was bought." : "OK.");
-    } else if (!strcmp(name, "recommend")) {
-        if ((rc = s_query(a, "recommend", cat, NULL, 0, err, errlen)) != PROTO_OK)
-            return rc;
-        s_say(a, s_nrecs(a) ? "You might like %s." : "I have nothing to recommend.",
-              s_first_name(a));
-    } else if (!strcmp(name, "next") || !strcmp(name, "back")) {
-        if (!s->last.kind[0]) {
-            s_say(a, "There is nothing to page through yet.");
-            return PROTO_OK;
-        }
-        bool next = !strcmp(name, "next");
-        if (!next && s->page == 0) {
-            s_say(a, "This is the first page.");
-            return PROTO_OK;
-        }
-        s->page += next ? 1 : -1;
-        if ((rc = s_run_query(a, err, errlen)) != PROTO_OK)
-            return rc;
-        if (!s_nrecs(a) && next) {
-            /* the screen keeps showing the last page */
-            s->page--;
-            json_decref(a->recs);
-            a->recs = NULL;
-            s_say(a, "There are no more results.");
-        } else {
-            s_say(a, "Page %d: %s.", s->page + 1, s_first_name(a));
-        }
-    } else if (!strcmp(name, "help")) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < SHOP_ARRAY_LEN(s_help); i++)
-            json_array_append_new(arr, json_string(s_help[i]));
-        json_object_set_new(a->extra, "help", arr);
-        s_say(a, "You can say: show me sneakers, cheaper, similar, add two to cart, show my "
-                 "cart, checkout, recommend something, next, back.");
-    } else {
-        s_say(a, "I know \"%s\" but cannot do it here.", name);
+    const char *cat = intent_result_slot(r, "category");
+    const char *c = cat ? cat : s->category;
+    if (!c[0] || s->price <= 0) {
+        s_say(a, "Cheaper than what? Show me a product first.");
+        return PROTO_OK;
     }
+    double shown = s->price;
+    proto_err_t rc;
+    /* strictly below the shown price */
+    if ((rc = s_query(a, "cheaper", c, NULL, shown - 0.005, err, errlen)) != PROTO_OK)
+        return rc;
+    s_say(a, s_nrecs(a) ? "Cheaper than %.2f: %s at %.2f." : "Nothing cheaper than %.2f.", shown,
+          s_first_name(a), s->price);
+    return PROTO_OK;
+}
+
+static proto_err_t
+s_do_similar(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
+{
+    session_t *s = &a->sess;
+    /* "similar sneakers" with nothing in view is a search */
+    if (!s->product[0] && intent_result_slot(r, "category"))
+        return s_do_search(a, r, err, errlen);
+    if (!s->product[0]) {
+        s_say(a, "Similar to what? Show me a product first.");
+        return PROTO_OK;
+    }
+    char base[STORE_ID_MAX];
+    shop_strlcpy(base, s->product, sizeof base);
+    proto_err_t rc;
+    if ((rc = s_query(a, "similar", NULL, base, 0, err, errlen)) != PROTO_OK)
+        return rc;
+    s_say(a, s_nrecs(a) ? "Like %s: %s." : "Nothing similar to %s in stock.", base,
+          s_first_name(a));
+    return PROTO_OK;
+}
+
+static proto_err_t
+s_do_show_cart(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
+{
+    (void) r;
+    proto_err_t rc;
+    if ((rc = s_cart_changed(a, err, errlen)) != PROTO_OK)
+        return rc;
+    json_t *first = json_array_get(json_object_get(a->cart, "lines"), 0);
+    if (!first) {
+        s_say(a, "Your cart is empty.");
+        return PROTO_OK;
+    }
+    if ((rc = s_query(a, "together", NULL, json_string_value(json_object_get(first, "item")), 0,
+                      err, errlen)) != PROTO_OK)
+        return rc;
+    s_say(a, "You have %lld items in your cart.",
+          (long long) json_integer_value(json_object_get(a->cart, "count")));
+    return PROTO_OK;
+}
+
+static proto_err_t
+s_do_checkout(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
+{
+    (void) r;
+    int count;
+    double total;
+    if (s_cart_total(a, &count, &total) != 0)
+        return s_store_err(a, "reading the cart", err, errlen);
+    if (!count) {
+        s_say(a, "Your cart is empty.");
+        return PROTO_OK;
+    }
+    shop_strlcpy(a->sess.pending, "checkout", sizeof a->sess.pending);
+    s_say(a, "%d items for %.2f. Shall I buy them? Say yes or no.", count, total);
+    return PROTO_OK;
+}
+
+static proto_err_t
+s_do_yes(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
+{
+    (void) r;
+    session_t *s = &a->sess;
+    if (strcmp(s->pending, "checkout") != 0) {
+        s_say(a, "There is nothing to confirm.");
+        return PROTO_OK;
+    }
+    char cust[STORE_ID_MAX + PROTO_SESSION_MAX];
+    /* an anonymous session buys as a guest of that session */
+    snprintf(cust, sizeof cust, "%s%s", s->customer[0] ? "" : "guest:",
+             s->customer[0] ? s->customer : s->id);
+    int lines = 0;
+    if (store_cart_checkout(a->env->store, s->id, cust, 0, &lines) != 0)
+        return s_store_err(a, "buying the cart", err, errlen);
+    s->pending[0] = 0;
+    proto_err_t rc;
+    if ((rc = s_cart_changed(a, err, errlen)) != PROTO_OK)
+        return rc;
+    json_object_set_new(a->cart, "bought_lines", json_integer(lines));
+    s_say(a, "Done: bought %d line%s. Thank you!", lines, lines == 1 ? "" : "s");
+    return PROTO_OK;
+}
+
+static proto_err_t
+s_do_no(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
+{
+    (void) r, (void) err, (void) errlen;
+    bool asked = a->sess.pending[0] != 0;
+    a->sess.pending[0] = 0;
+    s_say(a, asked ? "Cancelled: nothing was bought." : "OK.");
+    return PROTO_OK;
+}
+
+static proto_err_t
+s_do_recommend(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
+{
+    proto_err_t rc;
+    if ((rc = s_query(a, "recommend", intent_result_slot(r, "category"), NULL, 0, err,
+                      errlen)) != PROTO_OK)
+        return rc;
+    s_say(a, s_nrecs(a) ? "You might like %s." : "I have nothing to recommend.",
+          s_first_name(a));
+    return PROTO_OK;
+}
+
+/* "next" and "back": the last query's next or previous page. */
+static proto_err_t
+s_do_page(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
+{
+    session_t *s = &a->sess;
+    if (!s->last.kind[0]) {
+        s_say(a, "There is nothing to page through yet.");
+        return PROTO_OK;
+    }
+    bool next = !strcmp(r->intent, "next");
+    if (!next && s->page == 0) {
+        s_say(a, "This is the first page.");
+        return PROTO_OK;
+    }
+    s->page += next ? 1 : -1;
+    proto_err_t rc;
+    if ((rc = s_run_query(a, err, errlen)) != PROTO_OK)
+        return rc;
+    if (!s_nrecs(a) && next) {
+        /* the screen keeps showing the last page */
+        s->page--;
+        json_decref(a->recs);
+        a->recs = NULL;
+        s_say(a, "There are no more results.");
+    } else {
+        s_say(a, "Page %d: %s.", s->page + 1, s_first_name(a));
+    }
+    return PROTO_OK;
+}
+
+static proto_err_t
+s_do_help(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
+{
+    (void) r, (void) err, (void) errlen;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < SHOP_ARRAY_LEN(s_help); i++)
+        json_array_append_new(arr, json_string(s_help[i]));
+    json_object_set_new(a->extra, "help", arr);
+    s_say(a, "You can say: show me sneakers, cheaper, similar, add two to cart, show my "
+             "cart, checkout, recommend something, next, back.");
+    return PROTO_OK;
+}
+
+typedef proto_err_t (*s_intent_fn)(s_answer_t *a, const intent_result_t *r, char *err,
+                                   size_t errlen);
+
+/* The intent table: the grammar's intent name -> what answers it. An
+ * intent that answers the pending question keeps it for its function to
+ * read; any other drops it first. */
+static const struct {
+    const char *name;
+    bool answers_question;
+    s_intent_fn fn;
+} s_intents[] = {
+    { "search", false, s_do_search },
+    { "cheaper", false, s_do_cheaper },
+    { "similar", false, s_do_similar },
+    { "add_to_cart", false, s_intent_cart },
+    { "remove_from_cart", false, s_intent_cart },
+    { "show_cart", false, s_do_show_cart },
+    { "checkout", false, s_do_checkout },
+    { "yes", true, s_do_yes },
+    { "no", true, s_do_no },
+    { "cancel", true, s_do_no },
+    { "recommend", false, s_do_recommend },
+    { "next", false, s_do_page },
+    { "back", false, s_do_page },
+    { "help", false, s_do_help },
+};
+
+static proto_err_t
+s_intent(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < SHOP_ARRAY_LEN(s_intents); i++) {
+        if (strcmp(s_intents[i].name, r->intent) != 0)
+            continue;
+        if (!s_intents[i].answers_question)
+            a->sess.pending[0] = 0;
+        return s_intents[i].fn(a, r, err, errlen);
+    }
+    a->sess.pending[0] = 0;
+    s_say(a, "I know \"%s\" but cannot do it here.", r->intent);
     return PROTO_OK;
 }
 
 /* --- one request: session in, answer out, events ---------------------------- */
 
 static proto_err_t
-s_begin(s_answer_t *a, handler_env_t *env, const proto_request_t *req, char *err,
+s_begin(s_answer_t *a, const handler_env_t *env, const proto_request_t *req, char *err,
         size_t errlen)
 {
     memset(a, 0, sizeof *a);
@@ -535,9 +632,9 @@ s_end(s_answer_t *a)
     json_decref(a->extra);
 }
 
-/* Saves the session, builds the reply, publishes the events. */
+/* Saves the session, puts the reply and its events into out. */
 static proto_err_t
-s_finish(s_answer_t *a, json_t **body, char *err, size_t errlen)
+s_finish(s_answer_t *a, handler_result_t *out, char *err, size_t errlen)
 {
     if (session_save(a->env->store, &a->sess) != 0) {
         proto_err_t rc = s_store_err(a, "saving the session", err, errlen);
@@ -553,9 +650,9 @@ s_finish(s_answer_t *a, json_t **body, char *err, size_t errlen)
     json_object_update(o, a->extra);
     for (size_t i = 0; i < SHOP_ARRAY_LEN(parts); i++)
         if (parts[i])
-            server_publish(a->env->server, names[i], a->sess.id, parts[i]);
-    server_publish(a->env->server, "answer", a->sess.id, o);
-    *body = o;
+            handler_event(out, names[i], a->sess.id, parts[i]);
+    handler_event(out, "answer", a->sess.id, o);
+    handler_reply(out, o);
     s_end(a);
     return PROTO_OK;
 }
@@ -584,9 +681,9 @@ s_understand(s_answer_t *a, const int *words, const float *conf, size_t n, const
     return s_intent(a, &r, err, errlen);
 }
 
-proto_err_t
-flow_audio(handler_env_t *env, const proto_request_t *req, const void *bytes, size_t len,
-           json_t **body, char *err, size_t errlen)
+static proto_err_t
+s_audio(const handler_env_t *env, const proto_request_t *req, const void *bytes, size_t len,
+        handler_result_t *out, char *err, size_t errlen)
 {
     s_answer_t a;
     proto_err_t rc;
@@ -631,12 +728,12 @@ flow_audio(handler_env_t *env, const proto_request_t *req, const void *bytes, si
                         json_pack("{s:f, s:f, s:f}", "decode", (double) (t1 - t0) / 1e6,
                                   "recognise", (double) (t2 - t1) / 1e6, "total",
                                   (double) (shop_now_ns() - t0) / 1e6));
-    return s_finish(&a, body, err, errlen);
+    return s_finish(&a, out, err, errlen);
 }
 
-proto_err_t
-flow_text(handler_env_t *env, const proto_request_t *req, json_t **body, char *err,
-          size_t errlen)
+static proto_err_t
+s_text(const handler_env_t *env, const proto_request_t *req, handler_result_t *out, char *err,
+       size_t errlen)
 {
     const char *text = json_string_value(json_object_get(req->body, "text"));
     if (!text || !text[0] || strlen(text) > 1000) {
@@ -651,7 +748,7 @@ flow_text(handler_env_t *env, const proto_request_t *req, json_t **body, char *e
         return rc;
     }
     json_object_set_new(a.intent, "heard_text", json_string(text));
-    return s_finish(&a, body, err, errlen);
+    return s_finish(&a, out, err, errlen);
 }
 
 /* The catalogue's name for a model label among its n categories cats:
@@ -675,9 +772,9 @@ s_category_of(char *const *cats, size_t n, const char *label, char *out, size_t 
             }
 }
 
-proto_err_t
-flow_photo(handler_env_t *env, const proto_request_t *req, const void *bytes, size_t len,
-           json_t **body, char *err, size_t errlen)
+static proto_err_t
+s_photo(const handler_env_t *env, const proto_request_t *req, const void *bytes, size_t len,
+        handler_result_t *out, char *err, size_t errlen)
 {
     uint64_t t0 = shop_now_ns();
     vision_image_t img;
@@ -767,11 +864,12 @@ flow_photo(handler_env_t *env, const proto_request_t *req, const void *bytes, si
         rec_query_t q = { .kind = REC_Q_TOGETHER, .item = item.id,
                           .k = 3 + (int) json_array_size(shown),
                           .customer = a.sess.customer[0] ? a.sess.customer : NULL };
-        if (s_rec(&a, &q, all, err, errlen) < 0) {
+        proto_err_t code;
+        if (s_rec(&a, &q, all, &code, err, errlen) < 0) {
             json_decref(all);
             json_decref(tog);
             s_end(&a);
-            return PROTO_E_NOT_AVAILABLE;
+            return code;
         }
         for (size_t i = 0; i < json_array_size(all) && json_array_size(tog) < 3; i++) {
             json_t *x = json_array_get(all, i);
@@ -787,5 +885,33 @@ flow_photo(handler_env_t *env, const proto_request_t *req, const void *bytes, si
                         json_pack("{s:f, s:f, s:f}", "decode", (double) (t1 - t0) / 1e6,
                                   "recognise", (double) (t2 - t1) / 1e6, "total",
                                   (double) (shop_now_ns() - t0) / 1e6));
-    return s_finish(&a, body, err, errlen);
+    return s_finish(&a, out, err, errlen);
+}
+
+/* --- the entry points: one error convention (code + message in out) ------- */
+
+proto_err_t
+flow_audio(const handler_env_t *env, const proto_request_t *req, const void *bytes, size_t len,
+           handler_result_t *out)
+{
+    char err[sizeof out->message] = "";
+    proto_err_t rc = s_audio(env, req, bytes, len, out, err, sizeof err);
+    return rc == PROTO_OK ? rc : handler_fail(out, rc, "%s", err);
+}
+
+proto_err_t
+flow_text(const handler_env_t *env, const proto_request_t *req, handler_result_t *out)
+{
+    char err[sizeof out->message] = "";
+    proto_err_t rc = s_text(env, req, out, err, sizeof err);
+    return rc == PROTO_OK ? rc : handler_fail(out, rc, "%s", err);
+}
+
+proto_err_t
+flow_photo(const handler_env_t *env, const proto_request_t *req, const void *bytes, size_t len,
+           handler_result_t *out)
+{
+    char err[sizeof out->message] = "";
+    proto_err_t rc = s_photo(env, req, bytes, len, out, err, sizeof err);
+    return rc == PROTO_OK ? rc : handler_fail(out, rc, "%s", err);
 }

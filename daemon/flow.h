@@ -9,12 +9,13 @@
  * photo -> decode (flow_decode_photo) -> classifier -> category + nearest
  *          catalogue products (visual index) -> similar + bought together
  *
- * Every answer is the reply body AND is published on the request's session:
- * "intent", "product" and "recommendations" events carry exactly the reply's
- * members of those names (each when the answer has it), "cart" when the cart
- * changed, and "answer" the whole reply body, so a kiosk screen and a
- * speaker on one session see the same thing. docs/main-job.md has the
- * reply's fields and the rules of each intent. */
+ * Every answer is the reply body and, for the server to publish on the
+ * request's session, the events: "intent", "product" and "recommendations"
+ * carry exactly the reply's members of those names (each when the answer
+ * has it), "cart" when the cart changed, and "answer" the whole reply body,
+ * so a kiosk screen and a speaker on one session see the same thing.
+ * Intents are routed by a table in flow.c (intent name -> function).
+ * docs/main-job.md has the reply's fields and the rules of each intent. */
 #ifndef SHOP_DAEMON_FLOW_H
 #define SHOP_DAEMON_FLOW_H
 
@@ -22,7 +23,7 @@
 
 #include <jansson.h>
 
-#include "daemon/handlers.h"
+#include "daemon/handler.h"
 #include "daemon/sandbox.h"
 #include "ipc/proto.h"
 #include "vision/decode.h"
@@ -30,21 +31,21 @@
 /* Results per page of recommendations. */
 #define FLOW_PAGE 5
 
-/* Answers an audio request (len bytes of WAV/FLAC/Ogg, borrowed). On
- * PROTO_OK *body is the reply (a new reference the caller releases) and the
- * events are published; otherwise err says why. An utterance with no
- * matching command is not an error: the reply says what was heard. */
-proto_err_t flow_audio(handler_env_t *env, const proto_request_t *req, const void *bytes,
-                       size_t len, json_t **body, char *err, size_t errlen);
+/* Answers an audio request (len bytes of WAV/FLAC/Ogg, borrowed) into out
+ * (empty on entry): the reply body and the events, or an error code and
+ * message. An utterance with no matching command is not an error: the
+ * reply says what was heard. Returns out->code. */
+proto_err_t flow_audio(const handler_env_t *env, const proto_request_t *req, const void *bytes,
+                       size_t len, handler_result_t *out);
 
 /* As flow_audio for the sentence in the body's "text" (a frontend with its
  * own speech recogniser, or a keyboard). */
-proto_err_t flow_text(handler_env_t *env, const proto_request_t *req, json_t **body, char *err,
-                      size_t errlen);
+proto_err_t flow_text(const handler_env_t *env, const proto_request_t *req,
+                      handler_result_t *out);
 
 /* As flow_audio for a photo (len bytes of JPEG/PNG/BMP, borrowed). */
-proto_err_t flow_photo(handler_env_t *env, const proto_request_t *req, const void *bytes,
-                       size_t len, json_t **body, char *err, size_t errlen);
+proto_err_t flow_photo(const handler_env_t *env, const proto_request_t *req, const void *bytes,
+                       size_t len, handler_result_t *out);
 
 /* The one place the flow decodes untrusted bytes: in the jailed worker sb
  * (daemon/sandbox.h), or in-process when sb is NULL, with the contracts of

@@ -15,15 +15,15 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/handler.h"
 #include "daemon/handlers.h"
 #include "daemon/models.h"
+#include "daemon/recommender.h"
 #include "ipc/keys.h"
 #include "ipc/proto.h"
 #include "ipc/sock.h"
 #include "ipc/zap.h"
 #include "recommend/import.h"
-#include "recommend/query.h"
-#include "recommend/service.h"
 #include "recommend/store.h"
 
 /* identity + optional empty delimiter + envelope + binary frames: a request
@@ -40,9 +40,7 @@ struct _server_t {
     void *pub;                    /* events */
     store_t *store;               /* SQLite, this thread's connection */
     models_t *models;             /* recognisers (may each be missing) */
-    rec_engine_t *rec_engine;     /* built-in recommendation engine, or NULL */
-    rec_service_t *rec_service;   /* its worker threads on inproc://recommend */
-    rec_client_t *rec_client;     /* how handlers reach the service (built-in or remote) */
+    recommender_t *rec;           /* built-in engine or remote service; NULL when none */
     uint64_t started_ns;          /* monotonic start, for uptime */
     uint64_t next_status_ns;      /* when the next status heartbeat is due */
     uint64_t pub_seq;             /* sequence number of the last event */
@@ -123,63 +121,6 @@ s_open_store(const conf_t *cfg, char *err, size_t errlen)
     return st;
 }
 
-/* Loads the recommendation model into the engine in the background. */
-static void
-s_rec_load_model(rec_engine_t *e, const char *want)
-{
-    char buf[CONF_PATH_MAX], err[512];
-    const char *path = want[0] == '/' ? want : shop_data_path(want, buf, sizeof buf);
-    if (!path) {
-        log_warn("recommend: model %s not found: cold-start answers (trending) only", want);
-        return;
-    }
-    if (rec_engine_reload(e, path, err, sizeof err) != 0)
-        log_warn("recommend: %s", err);
-    else
-        log_info("recommend: loading %s", path);
-}
-
-/* Starts the built-in recommendation service (its own store connection,
- * engine and worker threads on inproc://recommend) unless cfg names a
- * remote one, then the client the handlers use. A failure is logged and
- * leaves recommend/similar answering not_available. */
-static void
-s_start_recommend(server_t *self, const conf_t *cfg)
-{
-    char err[512];
-    const char *endpoint = cfg->rec_endpoint;
-    if (!endpoint[0]) {
-        char *serr = NULL;
-        store_t *st = store_open(cfg->database, &serr);
-        if (!st) {
-            log_warn("recommend: cannot open %s: %s", cfg->database, serr ? serr : "?");
-            free(serr);
-            return;
-        }
-        self->rec_engine = rec_engine_new(&st, err, sizeof err);
-        store_close(&st);
-        if (!self->rec_engine) {
-            log_warn("recommend: engine: %s", err);
-            return;
-        }
-        s_rec_load_model(self->rec_engine, cfg->rec_model);
-        rec_service_opts_t o = { .bind = REC_SERVICE_ENDPOINT, .threads = cfg->rec_workers,
-                                 .name = "shopd" };
-        self->rec_service = rec_service_new(self->ctx, self->rec_engine, &o, err, sizeof err);
-        if (!self->rec_service) {
-            log_warn("recommend: service: %s", err);
-            rec_engine_destroy(&self->rec_engine);
-            return;
-        }
-        endpoint = REC_SERVICE_ENDPOINT;
-    }
-    self->rec_client = rec_client_new(self->ctx, endpoint, cfg->rec_timeout_ms, 1);
-    if (!self->rec_client)
-        log_warn("recommend: cannot create a client of %s", endpoint);
-    else
-        log_info("recommend: queries go to %s", endpoint);
-}
-
 /* Loads the CURVE server key and the allow-list into zap. Returns 0 or -1. */
 static int
 s_load_allowlist(zap_t *zap, const char *path, char *err, size_t errlen)
@@ -255,7 +196,7 @@ server_new(const conf_t *cfg, const char *conf_path, char *err, size_t errlen)
             goto err;
         log_info("curve: server public key %s", public);
     }
-    s_start_recommend(self, cfg);
+    self->rec = recommender_new(self->ctx, cfg);
     self->router = s_listen(self, ZMQ_ROUTER, cfg->endpoint, secret[0] ? secret : NULL, err,
                             errlen);
     if (!self->router)
@@ -297,10 +238,8 @@ server_destroy(server_t **self_p)
         s_unlink_ipc(self->cfg.events_endpoint);
     }
     zap_destroy(&self->zap);
-    /* the service's threads use sockets of ctx: stop them before ctx goes */
-    rec_client_destroy(&self->rec_client);
-    rec_service_destroy(&self->rec_service);
-    rec_engine_destroy(&self->rec_engine);
+    /* a remote service's client has a socket of ctx: close it before ctx goes */
+    recommender_destroy(&self->rec);
     if (self->ctx)
         zmq_ctx_term(self->ctx);
     models_destroy(&self->models);
@@ -309,8 +248,10 @@ server_destroy(server_t **self_p)
     *self_p = NULL;
 }
 
-void
-server_publish(server_t *self, const char *type, const char *session, const json_t *body)
+/* Publishes an event [type][envelope] on the PUB socket. body is borrowed;
+ * session may be NULL or "" (none). */
+static void
+s_publish(server_t *self, const char *type, const char *session, const json_t *body)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -324,39 +265,25 @@ server_publish(server_t *self, const char *type, const char *session, const json
     free(env);
 }
 
-json_t *
-server_status_json(server_t *self)
+/* What handlers may use, with the server's figures as they are now. */
+static handler_env_t
+s_env(server_t *self)
 {
-    unsigned long acc = 0, ref = 0;
-    if (self->zap)
-        zap_stats(self->zap, &acc, &ref);
-    json_t *o = json_pack("{s:s, s:i, s:I, s:f, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:s}",
-                          "version", PACKAGE_VERSION, "protocol", PROTO_VERSION,
-                          "pid", (json_int_t) getpid(),
-                          "uptime_s", (shop_now_ns() - self->started_ns) / 1e9,
-                          "endpoint", self->cfg.endpoint,
-                          "events_endpoint", self->cfg.events_endpoint,
-                          "curve", self->zap != NULL,
-                          "allowed_keys", (json_int_t) (self->zap ? zap_allowed_count(self->zap) : 0),
-                          "refused_connections", (json_int_t) ref,
-                          "requests", (json_int_t) self->requests,
-                          "errors", (json_int_t) self->errors,
-                          "reloads", (json_int_t) self->reloads,
-                          "config", self->conf_path[0] ? self->conf_path : "(built-in defaults)");
-    json_object_set_new(o, "models", models_status_json(self->models));
-    json_t *rec = json_pack("{s:b}", "available", self->rec_client != NULL);
-    if (self->rec_engine) {
-        rec_engine_stats_t st;
-        rec_engine_stats(self->rec_engine, &st);
-        json_object_set_new(rec, "model", json_string(st.model));
-        json_object_set_new(rec, "generation", json_integer(st.generation));
-        json_object_set_new(rec, "items_in_model", json_integer(st.items_in_model));
-        json_object_set_new(rec, "events", json_integer(st.events));
-    } else if (self->rec_client) {
-        json_object_set_new(rec, "endpoint", json_string(self->cfg.rec_endpoint));
+    handler_env_t env = { .store = self->store, .cfg = &self->cfg, .models = self->models,
+                          .rec = self->rec };
+    handler_status_t *st = &env.status;
+    st->started_ns = self->started_ns;
+    st->requests = self->requests;
+    st->errors = self->errors;
+    st->reloads = self->reloads;
+    st->curve = self->zap != NULL;
+    if (self->zap) {
+        unsigned long acc;
+        zap_stats(self->zap, &acc, &st->refused);
+        st->allowed_keys = zap_allowed_count(self->zap);
     }
-    json_object_set_new(o, "recommend", rec);
-    return o;
+    st->conf_path = self->conf_path;
+    return env;
 }
 
 /* Sends a reply envelope to the peer identity (with the empty delimiter
@@ -371,39 +298,63 @@ s_reply(server_t *self, zmq_msg_t *identity, bool delimiter, const char *env, si
         log_debug("reply dropped: %s", zmq_strerror(zmq_errno()));
 }
 
-/* Answers one request made of n frames (f[0] the peer identity), nframes
- * the count that arrived (more than n when some were dropped). */
+/* Sends what a handler answered to request req from peer identity: its
+ * events first, in order, then the one reply (the result's body, or its
+ * error code and message). Counts and logs the request. */
+static void
+s_complete(server_t *self, zmq_msg_t *identity, bool delimiter, const proto_request_t *req,
+           const handler_result_t *res)
+{
+    for (size_t i = 0; i < res->nevents; i++)
+        s_publish(self, res->events[i].type, res->events[i].session, res->events[i].body);
+    size_t len;
+    char *out = res->code == PROTO_OK
+                    ? proto_reply_encode_ok(req->id, req->type, res->body, &len)
+                    : proto_reply_encode_error(req->id, req->type, res->code, res->message, &len);
+    s_reply(self, identity, delimiter, out, len);
+    free(out);
+    self->requests++;
+    if (res->code != PROTO_OK) {
+        self->errors++;
+        log_info("request %s \"%s\": %s: %s", req->id[0] ? req->id : "(no id)",
+                 req->type[0] ? req->type : "?", proto_err_name(res->code), res->message);
+    } else {
+        log_debug("request %s \"%s\": ok", req->id, req->type);
+    }
+}
+
+/* Decodes one request made of n frames (f[0] the peer identity; total the
+ * count that arrived, more than n when some were dropped), routes it
+ * through the dispatch table and sends what the handler answered. */
 static void
 s_dispatch(server_t *self, zmq_msg_t *f, int n, int total)
 {
     proto_request_t req = { 0 };
-    proto_err_t code = PROTO_OK;
-    char err[512] = "";
-    json_t *body = NULL;
+    handler_result_t res;
+    handler_result_init(&res);
     int first = 1;
     bool delimiter = n > 1 && zmq_msg_size(&f[1]) == 0;
     if (delimiter)
         first = 2;
     if (first >= n) {
-        code = PROTO_E_MALFORMED;
-        snprintf(err, sizeof err, "no envelope frame");
+        handler_fail(&res, PROTO_E_MALFORMED, "no envelope frame");
         goto reply;
     }
-    code = proto_request_decode(zmq_msg_data(&f[first]), zmq_msg_size(&f[first]), &req, err,
-                                sizeof err);
-    if (code != PROTO_OK)
+    proto_err_t code = proto_request_decode(zmq_msg_data(&f[first]), zmq_msg_size(&f[first]),
+                                            &req, res.message, sizeof res.message);
+    if (code != PROTO_OK) {
+        res.code = code;
         goto reply;
+    }
     const handler_route_t *route = handlers_find(req.type);
     if (!route) {
-        code = PROTO_E_UNKNOWN_TYPE;
-        snprintf(err, sizeof err, "unknown request type \"%s\"", req.type);
+        handler_fail(&res, PROTO_E_UNKNOWN_TYPE, "unknown request type \"%s\"", req.type);
         goto reply;
     }
     size_t nbin = (size_t) (total - first - 1);
     if (nbin != route->frames) {
-        code = PROTO_E_FRAMES;
-        snprintf(err, sizeof err, "\"%s\" takes %zu binary frame%s, got %zu", req.type,
-                 route->frames, route->frames == 1 ? "" : "s", nbin);
+        handler_fail(&res, PROTO_E_FRAMES, "\"%s\" takes %zu binary frame%s, got %zu", req.type,
+                     route->frames, route->frames == 1 ? "" : "s", nbin);
         goto reply;
     }
     handler_frame_t bins[S_MAX_FRAMES];
@@ -411,25 +362,11 @@ s_dispatch(server_t *self, zmq_msg_t *f, int n, int total)
         bins[i].data = zmq_msg_data(&f[first + 1 + (int) i]);
         bins[i].size = zmq_msg_size(&f[first + 1 + (int) i]);
     }
-    handler_env_t env = { .server = self, .store = self->store, .cfg = &self->cfg,
-                          .models = self->models, .rec = self->rec_client };
-    code = route->fn(&env, &req, bins, nbin, &body, err, sizeof err);
-reply:;
-    size_t len;
-    char *out = code == PROTO_OK
-                    ? proto_reply_encode_ok(req.id, req.type, body, &len)
-                    : proto_reply_encode_error(req.id, req.type, code, err, &len);
-    s_reply(self, &f[0], delimiter, out, len);
-    free(out);
-    self->requests++;
-    if (code != PROTO_OK) {
-        self->errors++;
-        log_info("request %s \"%s\": %s: %s", req.id[0] ? req.id : "(no id)",
-                 req.type[0] ? req.type : "?", proto_err_name(code), err);
-    } else {
-        log_debug("request %s \"%s\": ok", req.id, req.type);
-    }
-    json_decref(body);
+    handler_env_t env = s_env(self);
+    route->fn(&env, &req, bins, nbin, &res);
+reply:
+    s_complete(self, &f[0], delimiter, &req, &res);
+    handler_result_clear(&res);
     proto_request_clear(&req);
 }
 
@@ -485,14 +422,15 @@ s_drain(server_t *self)
 static void
 s_status_heartbeat(server_t *self)
 {
-    json_t *body = server_status_json(self);
+    handler_env_t env = s_env(self);
+    json_t *body = handlers_status_json(&env);
     store_counts_t c;
     if (store_counts(self->store, &c) == 0)
         json_object_set_new(body, "store", json_pack("{s:I, s:I, s:I}", "items", (json_int_t) c.items,
                                                      "events", (json_int_t) c.events,
                                                      "cart_sessions",
                                                      (json_int_t) c.cart_sessions));
-    server_publish(self, "status", NULL, body);
+    s_publish(self, "status", NULL, body);
     json_decref(body);
 }
 
@@ -573,12 +511,7 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
     }
     if (!st && cfg->import_demo)
         s_import_demo(self->store);
-    if (self->rec_engine) {
-        char rerr[512];
-        if (rec_engine_refresh_catalogue(self->rec_engine, rerr, sizeof rerr) != 0)
-            log_warn("reload: recommendation catalogue: %s", rerr);
-        s_rec_load_model(self->rec_engine, cfg->rec_model);
-    }
+    recommender_reload(self->rec, cfg);
     if (self->zap) {
         zap_set_allowed(self->zap, (const char (*)[KEYS_Z85_LEN + 1]) keys, nkeys);
         log_info("curve: %zu client key%s allowed (%s)", nkeys, nkeys == 1 ? "" : "s",
@@ -589,7 +522,7 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
         store_close(&self->store);
         self->store = st;
         log_info("reload: database now %s", cfg->database);
-        if (self->rec_engine)
+        if (recommender_builtin(self->rec))
             log_warn("reload: the recommendation engine keeps reading the previous database "
                      "until restart");
     }

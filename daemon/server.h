@@ -5,7 +5,8 @@
  * events and the store connection. Everything runs in the caller's thread:
  * server_poll() waits for traffic and answers every request it reads with
  * exactly one reply. Request types live in one dispatch table in
- * daemon/handlers.c. */
+ * daemon/handlers.c; a handler returns its reply and the events to publish
+ * (daemon/handler.h), and the server alone sends both. */
 #ifndef SHOP_DAEMON_SERVER_H
 #define SHOP_DAEMON_SERVER_H
 
@@ -40,9 +41,5 @@ int server_poll(server_t *self, int fd, int timeout_ms, bool *fd_ready);
  * and the server key cannot change while running (a warning says so). On
  * any failure nothing changes and err says why. Returns 0 or -1. */
 int server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen);
-
-/* Publishes an event [type][envelope] on the PUB socket. body is borrowed;
- * session may be NULL. */
-void server_publish(server_t *self, const char *type, const char *session, const json_t *body);
 
 #endif

@@ -676,6 +676,7 @@ struct _rec_client_t {
     int timeout_ms, retries;
     long n_retries;
     unsigned long next_id;
+    rec_client_err_t last_error; /* why the last request failed */
 };
 
 static void
@@ -720,10 +721,17 @@ rec_client_retries(rec_client_t *c)
     return c->n_retries;
 }
 
+rec_client_err_t
+rec_client_last_error(const rec_client_t *c)
+{
+    return c->last_error;
+}
+
 char *
 rec_client_request(rec_client_t *c, const char *json, char *err, size_t errlen)
 {
     size_t len = strlen(json);
+    c->last_error = REC_CLIENT_OK;
     for (int attempt = 0; attempt <= c->retries; attempt++) {
         if (attempt > 0) {
             c->n_retries++;
@@ -747,6 +755,7 @@ rec_client_request(rec_client_t *c, const char *json, char *err, size_t errlen)
         }
     }
     s_client_connect(c);
+    c->last_error = REC_CLIENT_NO_REPLY;
     snprintf(err, errlen, "no reply from %s after %d tries of %d ms", c->endpoint,
              c->retries + 1, c->timeout_ms);
     return NULL;
@@ -788,9 +797,11 @@ rec_client_query(rec_client_t *c, const rec_query_t *q, rec_result_t *out, char 
     free(reply);
     int n = -1;
     if (!j || !json_is_object(j)) {
+        c->last_error = REC_CLIENT_BAD_REPLY;
         snprintf(err, errlen, "reply is not a JSON object");
     } else if (!json_is_true(json_object_get(j, "ok"))) {
         const char *why = s_str(j, "error");
+        c->last_error = REC_CLIENT_REFUSED;
         snprintf(err, errlen, "%s", why ? why : "request refused");
     } else {
         json_t *res = json_object_get(j, "results");

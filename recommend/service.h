@@ -81,4 +81,13 @@ int rec_client_query(rec_client_t *c, const rec_query_t *q, rec_result_t *out, c
 /* Retries so far (resends after a timeout). */
 long rec_client_retries(rec_client_t *c);
 
+/* Why the last rec_client_request or rec_client_query failed. */
+typedef enum {
+    REC_CLIENT_OK = 0,
+    REC_CLIENT_NO_REPLY,    /* every try timed out: no service is answering */
+    REC_CLIENT_BAD_REPLY,   /* the reply is not a JSON object */
+    REC_CLIENT_REFUSED      /* the service refused the query ({"ok":false}) */
+} rec_client_err_t;
+rec_client_err_t rec_client_last_error(const rec_client_t *c);
+
 #endif

@@ -1,0 +1,100 @@
+/* daemon/handler.h: the contract between the server and a request handler.
+ *
+ * The server fills a handler_env_t (what a handler may use, including the
+ * server's counters for status) and passes an empty handler_result_t; the
+ * handler answers by filling the result: on success the reply body and the
+ * events to publish, otherwise an error code and a message. The handler
+ * never touches a socket: the server alone replies and publishes, in the
+ * order events first (in the order they were added), then the reply.
+ *
+ * A result owns everything it holds (no pointer into the request or the
+ * environment), so work done elsewhere (another thread) can fill one and
+ * hand it back to the server's thread to be sent. */
+#ifndef SHOP_DAEMON_HANDLER_H
+#define SHOP_DAEMON_HANDLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "daemon/conf.h"
+#include "daemon/models.h"
+#include "daemon/recommender.h"
+#include "ipc/proto.h"
+#include "recommend/store.h"
+
+/* Events one answer may publish (the flow publishes five at most). */
+#define HANDLER_EVENTS_MAX 8
+
+/* The server's own figures that the status reply reports (in). */
+typedef struct {
+    uint64_t started_ns;            /* monotonic start, for uptime */
+    unsigned long requests;         /* requests answered before this one */
+    unsigned long errors;           /* of which error replies */
+    unsigned long reloads;          /* successful reloads */
+    bool curve;                     /* CURVE and the allow-list are on */
+    unsigned long allowed_keys;     /* client keys allowed */
+    unsigned long refused;          /* connections the allow-list refused */
+    const char *conf_path;          /* config file, "" = built-in defaults */
+} handler_status_t;
+
+/* What a handler may use (in, borrowed for the call). */
+typedef struct {
+    store_t *store;
+    const conf_t *cfg;
+    models_t *models;
+    recommender_t *rec;             /* NULL when no recommendation service */
+    handler_status_t status;
+} handler_env_t;
+
+/* One binary frame of a request (in, borrowed). */
+typedef struct {
+    const void *data;
+    size_t size;
+} handler_frame_t;
+
+/* One event to publish: [type][envelope naming session with body]. */
+typedef struct {
+    char type[PROTO_TYPE_MAX + 1];
+    char session[PROTO_SESSION_MAX + 1];
+    json_t *body;                   /* owned */
+} handler_event_t;
+
+/* A handler's answer (out; the caller owns it and releases it with
+ * handler_result_clear). */
+typedef struct {
+    proto_err_t code;               /* PROTO_OK or why the request failed */
+    char message[512];              /* for a person; "" on success */
+    json_t *body;                   /* reply body on success (owned), else NULL */
+    handler_event_t events[HANDLER_EVENTS_MAX];
+    size_t nevents;
+} handler_result_t;
+
+/* Answers req into out (empty on entry). Returns out->code. */
+typedef proto_err_t (*handler_fn)(const handler_env_t *env, const proto_request_t *req,
+                                  const handler_frame_t *frames, size_t nframes,
+                                  handler_result_t *out);
+
+/* Empties r (code PROTO_OK, nothing held). */
+void handler_result_init(handler_result_t *r);
+/* Releases the body and the events and empties r; safe twice. */
+void handler_result_clear(handler_result_t *r);
+
+/* Records a failure: sets the code and the message (printf format), drops
+ * any body and events gathered so far. Returns code, so a handler can
+ * `return handler_fail(out, PROTO_E_INVALID, "...")`. */
+proto_err_t handler_fail(handler_result_t *r, proto_err_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Sets the reply body (takes the reference) and returns PROTO_OK. */
+proto_err_t handler_reply(handler_result_t *r, json_t *body);
+
+/* Appends the event type on session (NULL: none) with body (a new
+ * reference is taken: body stays the caller's). Past HANDLER_EVENTS_MAX it
+ * is a programmer error (assert). */
+void handler_event(handler_result_t *r, const char *type, const char *session,
+                   json_t *body);
+
+#endif

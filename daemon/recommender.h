@@ -1,0 +1,55 @@
+/* daemon/recommender.h: how shopd asks for recommendations.
+ *
+ * Built in (no [recommend] endpoint): the engine runs inside shopd with its
+ * own store connection and queries are plain function calls (the engine is
+ * thread-safe). Remote ([recommend] endpoint = tcp://...): queries go to a
+ * shop-recommend service or broker through the Lazy Pirate client, in the
+ * service's JSON wire format (recommend/service.h). Callers see one API and
+ * one error convention either way. Used by one thread at a time in remote
+ * mode (the client's REQ socket). */
+#ifndef SHOP_DAEMON_RECOMMENDER_H
+#define SHOP_DAEMON_RECOMMENDER_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "daemon/conf.h"
+#include "ipc/proto.h"
+#include "recommend/query.h"
+
+typedef struct _recommender_t recommender_t;
+
+/* The worker name the built-in engine puts in replies. */
+#define RECOMMENDER_BUILTIN_NAME "shopd"
+
+/* Starts the built-in engine (its own connection to cfg->database, the
+ * model cfg->rec_model loading in the background) or a client of
+ * cfg->rec_endpoint on the ZeroMQ context ctx (kept alive by the caller
+ * until recommender_destroy). Returns NULL when it cannot start (logged):
+ * recommendations are then not available. */
+recommender_t *recommender_new(void *ctx, const conf_t *cfg);
+void recommender_destroy(recommender_t **self_p);
+
+/* Answers q into out[0..q->k). Returns the number of results, or -1 with
+ * *code (PROTO_E_NOT_AVAILABLE: the remote service does not answer;
+ * PROTO_E_INTERNAL: its reply is unreadable; PROTO_E_INVALID: the query was
+ * refused) and a message in err. worker (may be NULL) receives the name of
+ * who answered. */
+int recommender_query(recommender_t *self, const rec_query_t *q, rec_result_t *out,
+                      char *worker, size_t worker_len, proto_err_t *code, char *err,
+                      size_t errlen);
+
+/* Built-in engine: re-reads the catalogue and loads cfg->rec_model again.
+ * Remote: nothing to do. Failures are logged. */
+void recommender_reload(recommender_t *self, const conf_t *cfg);
+
+/* True for the built-in engine. */
+bool recommender_builtin(const recommender_t *self);
+
+/* The status reply's "recommend" member: {"available": true, "model",
+ * "generation", "items_in_model", "events"} built in, {"available": true,
+ * "endpoint"} remote, {"available": false} when self is NULL. */
+json_t *recommender_status_json(recommender_t *self);
+
+#endif
