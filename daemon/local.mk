@@ -65,3 +65,12 @@ TESTS += tests/daemon_index_cache_test
 
 ## the Python tests' and bench/e2e_bench.py's shared shopd helper
 EXTRA_DIST += tests/shopd_py_harness.py
+
+## unit tests of the daemon's parts without a daemon: a test store, the
+## shipped models, the built-in recommendation engine
+check_PROGRAMS += tests/daemon_flow_test
+tests_daemon_flow_test_SOURCES = tests/daemon_flow_test.c \
+	tests/daemon_fixture.c tests/daemon_fixture.h
+tests_daemon_flow_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_flow_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_flow_test
