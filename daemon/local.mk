@@ -74,3 +74,9 @@ tests_daemon_flow_test_SOURCES = tests/daemon_flow_test.c \
 tests_daemon_flow_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_daemon_flow_test_LDADD = $(TEST_LIBS)
 TESTS += tests/daemon_flow_test
+check_PROGRAMS += tests/daemon_handlers_test
+tests_daemon_handlers_test_SOURCES = tests/daemon_handlers_test.c \
+	tests/daemon_fixture.c tests/daemon_fixture.h
+tests_daemon_handlers_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_handlers_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_handlers_test

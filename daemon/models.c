@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <zlib.h>
@@ -61,7 +62,7 @@ s_load(s_model_t *m, models_kind_t k, const char *want)
         snprintf(m->error, sizeof m->error, "no %s model configured", name);
         return -1;
     }
-    if (!path) {
+    if (!path || access(path, F_OK) != 0) {
         snprintf(m->error, sizeof m->error, "%s model %s not found", name, want);
         log_warn("models: %s; requests that need it answer not_available", m->error);
         return -1;
@@ -70,7 +71,8 @@ s_load(s_model_t *m, models_kind_t k, const char *want)
     void *obj = k == MODELS_KWS ? (void *) kws_new(path, NULL, err, sizeof err)
                                 : (void *) vision_classifier_new(path, err, sizeof err);
     if (!obj) {
-        snprintf(m->error, sizeof m->error, "%s model %s: %s", name, path, err);
+        /* the loaders' messages start with the path */
+        snprintf(m->error, sizeof m->error, "%s model %s", name, err);
         log_warn("models: %s%s", m->error, m->obj ? " (keeping the one loaded before)" : "");
         return -1;
     }
