@@ -80,3 +80,9 @@ tests_daemon_handlers_test_SOURCES = tests/daemon_handlers_test.c \
 tests_daemon_handlers_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_daemon_handlers_test_LDADD = $(TEST_LIBS)
 TESTS += tests/daemon_handlers_test
+check_PROGRAMS += tests/daemon_server_test
+tests_daemon_server_test_SOURCES = tests/daemon_server_test.c \
+	tests/daemon_fixture.c tests/daemon_fixture.h
+tests_daemon_server_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_server_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_server_test
