@@ -434,7 +434,7 @@ kws_new(const char *path, const kws_opts_t *opts, char *err, size_t errlen)
     char lerr[256];
     nn_net_t *net = nn_load(path, lerr, sizeof lerr);
     if (!net) {
-        snprintf(err, errlen, "%s: %s", path, lerr);
+        snprintf(err, errlen, "%s", lerr);   /* nn_load names the file */
         return NULL;
     }
     kws_t *self = kws_new_from_net(&net, opts, lerr, sizeof lerr);

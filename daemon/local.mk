@@ -86,3 +86,9 @@ tests_daemon_server_test_SOURCES = tests/daemon_server_test.c \
 tests_daemon_server_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_daemon_server_test_LDADD = $(TEST_LIBS)
 TESTS += tests/daemon_server_test
+check_PROGRAMS += tests/daemon_models_test
+tests_daemon_models_test_SOURCES = tests/daemon_models_test.c \
+	tests/daemon_fixture.c tests/daemon_fixture.h
+tests_daemon_models_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_models_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_models_test

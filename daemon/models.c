@@ -60,6 +60,7 @@ s_load(s_model_t *m, models_kind_t k, const char *want)
     const char *path = want[0] == '/' ? want : shop_data_path(want, buf, sizeof buf);
     if (!want[0]) {
         snprintf(m->error, sizeof m->error, "no %s model configured", name);
+        log_warn("models: %s; requests that need it answer not_available", m->error);
         return -1;
     }
     if (!path || access(path, F_OK) != 0) {

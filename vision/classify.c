@@ -43,7 +43,7 @@ vision_classifier_new(const char *model_path, char *err, size_t errlen)
     char lerr[256];
     nn_net_t *net = nn_load(model_path, lerr, sizeof lerr);
     if (!net) {
-        snprintf(err, errlen, "%s: %s", model_path, lerr);
+        snprintf(err, errlen, "%s", lerr);   /* nn_load names the file */
         return NULL;
     }
     vision_classifier_t *self = xcalloc(1, sizeof *self);
