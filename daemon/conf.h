@@ -46,9 +46,9 @@ typedef struct {
     char kws_model[CONF_PATH_MAX];
     char vision_model[CONF_PATH_MAX];
     /* [recommend] */
-    char rec_endpoint[CONF_PATH_MAX];       /* "" = the built-in service (inproc://) */
-    char rec_model[CONF_PATH_MAX];          /* model file of the built-in service */
-    int rec_workers;                        /* threads of the built-in service */
+    char rec_endpoint[CONF_PATH_MAX];       /* "" = the built-in engine, called in-process */
+    char rec_model[CONF_PATH_MAX];          /* model file of the built-in engine */
+    int rec_workers;                        /* accepted, unused: the built-in engine has no threads */
     int rec_timeout_ms;                     /* per try; one retry (Lazy Pirate) */
     /* [nn] OpenBLAS kernel policy: auto, env or a kernel (nn_blas_ensure_fast_path_policy) */
     char nn_blas_coretype[CONF_PATH_MAX];

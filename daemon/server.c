@@ -492,10 +492,9 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
         || cfg->heartbeat_ivl_ms != self->cfg.heartbeat_ivl_ms
         || cfg->heartbeat_timeout_ms != self->cfg.heartbeat_timeout_ms
         || strcmp(cfg->rec_endpoint, self->cfg.rec_endpoint) != 0
-        || cfg->rec_workers != self->cfg.rec_workers
         || cfg->rec_timeout_ms != self->cfg.rec_timeout_ms)
         log_warn("reload: endpoints, the server key, socket options and the recommendation "
-                 "service's endpoint, workers and timeout change only on restart");
+                 "service's endpoint and timeout change only on restart");
     /* everything that can fail is prepared first, then swapped in at once */
     char (*keys)[KEYS_Z85_LEN + 1] = NULL;
     size_t nkeys = 0;
