@@ -68,27 +68,20 @@ EXTRA_DIST += tests/shopd_py_harness.py
 
 ## unit tests of the daemon's parts without a daemon: a test store, the
 ## shipped models, the built-in recommendation engine
-check_PROGRAMS += tests/daemon_flow_test
-tests_daemon_flow_test_SOURCES = tests/daemon_flow_test.c \
-	tests/daemon_fixture.c tests/daemon_fixture.h
+DAEMON_UNIT_TESTS = tests/daemon_flow_test tests/daemon_handlers_test \
+	tests/daemon_server_test tests/daemon_models_test
+DAEMON_FIXTURE = tests/daemon_fixture.c tests/daemon_fixture.h
+check_PROGRAMS += $(DAEMON_UNIT_TESTS)
+TESTS += $(DAEMON_UNIT_TESTS)
+tests_daemon_flow_test_SOURCES = tests/daemon_flow_test.c $(DAEMON_FIXTURE)
+tests_daemon_handlers_test_SOURCES = tests/daemon_handlers_test.c $(DAEMON_FIXTURE)
+tests_daemon_server_test_SOURCES = tests/daemon_server_test.c $(DAEMON_FIXTURE)
+tests_daemon_models_test_SOURCES = tests/daemon_models_test.c $(DAEMON_FIXTURE)
 tests_daemon_flow_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_daemon_flow_test_LDADD = $(TEST_LIBS)
-TESTS += tests/daemon_flow_test
-check_PROGRAMS += tests/daemon_handlers_test
-tests_daemon_handlers_test_SOURCES = tests/daemon_handlers_test.c \
-	tests/daemon_fixture.c tests/daemon_fixture.h
 tests_daemon_handlers_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_daemon_handlers_test_LDADD = $(TEST_LIBS)
-TESTS += tests/daemon_handlers_test
-check_PROGRAMS += tests/daemon_server_test
-tests_daemon_server_test_SOURCES = tests/daemon_server_test.c \
-	tests/daemon_fixture.c tests/daemon_fixture.h
 tests_daemon_server_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_daemon_server_test_LDADD = $(TEST_LIBS)
-TESTS += tests/daemon_server_test
-check_PROGRAMS += tests/daemon_models_test
-tests_daemon_models_test_SOURCES = tests/daemon_models_test.c \
-	tests/daemon_fixture.c tests/daemon_fixture.h
 tests_daemon_models_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_flow_test_LDADD = $(TEST_LIBS)
+tests_daemon_handlers_test_LDADD = $(TEST_LIBS)
+tests_daemon_server_test_LDADD = $(TEST_LIBS)
 tests_daemon_models_test_LDADD = $(TEST_LIBS)
-TESTS += tests/daemon_models_test
