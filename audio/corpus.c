@@ -35,20 +35,11 @@ typedef struct {
     uint64_t s[4];
 } s_rng_t;
 
-static uint64_t
-s_splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 static void
 s_rng_seed(s_rng_t *r, uint64_t seed)
 {
     for (int i = 0; i < 4; i++)
-        r->s[i] = s_splitmix(&seed);
+        r->s[i] = shop_splitmix64(&seed);
 }
 
 static uint64_t

@@ -21,6 +21,11 @@ char *xstrdup(const char *s);
 /* Allocates count*size, aborting on overflow as on exhaustion. */
 void *xmallocarray(size_t count, size_t size);
 
+/* splitmix64 (Steele, Lea & Flood 2014): advances *state and returns the
+ * next 64 random bits. Tiny, fast and the same on every platform: seeds
+ * xoshiro generators and draws initialisation and shuffling numbers. */
+uint64_t shop_splitmix64(uint64_t *state);
+
 /* Monotonic time in nanoseconds / seconds. */
 uint64_t shop_now_ns(void);
 double shop_now_s(void);

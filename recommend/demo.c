@@ -67,25 +67,16 @@ typedef struct {
     bool in_stock;
 } s_item_t;
 
-static uint64_t
-s_rng(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 static double
 s_unif(uint64_t *s)
 {
-    return (double) (s_rng(s) >> 11) * (1.0 / 9007199254740992.0);
+    return (double) (shop_splitmix64(s) >> 11) * (1.0 / 9007199254740992.0);
 }
 
 static int
 s_int(uint64_t *s, int n)
 {
-    return (int) (s_rng(s) % (uint64_t) n);
+    return (int) (shop_splitmix64(s) % (uint64_t) n);
 }
 
 /* Reads a gzip'd IDX file through gzip -dc (no zlib in shopd's deps). */

@@ -190,20 +190,10 @@ rec_params_set(rec_params_t *p, const char *assignment)
 
 /* --- small helpers ------------------------------------------------------- */
 
-static uint64_t
-s_rng(uint64_t *s)
-{
-    /* splitmix64: tiny, good enough for initialisation and dropout */
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 static float
 s_uniform(uint64_t *s)
 {
-    return (float) ((s_rng(s) >> 40) * (1.0 / 16777216.0));
+    return (float) ((shop_splitmix64(s) >> 40) * (1.0 / 16777216.0));
 }
 
 static float *
