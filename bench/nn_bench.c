@@ -36,12 +36,17 @@ s_block(nn_net_t *net, int x, int c, int stride)
     return nn_relu(net, nn_add(net, y, skip));
 }
 
+/* Engine options of the nets this program builds or loads (the defaults
+ * unless NN_BENCH_WINO_MIN_C, NN_BENCH_OLD or a comparison change them). */
+static nn_opts_t s_opts;
+
 /* The reference net: stem 32 @28x28, residual blocks 32 @28, 64 @14, 128 @7,
  * global average pool (the embedding), dense 10. ~0.3 M parameters. */
 static nn_net_t *
 s_reference_net(void)
 {
     nn_net_t *net = nn_new(1);
+    nn_set_opts(net, &s_opts);
     int x = nn_input(net, (nn_shape_t) { 1, 28, 28 });
     x = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, x, 32, 3, 3, 1, 1, 1, 1, false)));
     x = s_block(net, x, 32, 1);
@@ -200,15 +205,14 @@ s_time_forward(nn_net_t *net, int batch, int reps, double *wall_ms, double *cpu_
 static nn_net_t *
 s_conv_net(int C, int K, int H, int W, int k, int st, int p, bool fast)
 {
-    int keep = nn_conv_wino_min_c, keep2 = nn_conv_poly_min_c;
-    nn_conv_wino_min_c = fast ? 1 : 1 << 30;
-    nn_conv_poly_min_c = fast ? 1 : 1 << 30;
+    nn_opts_t o = s_opts;
+    o.conv_wino_min_c = fast ? 1 : 1 << 30;
+    o.conv_poly_min_c = fast ? 1 : 1 << 30;
     nn_net_t *net = nn_new(1);
+    nn_set_opts(net, &o);
     int x = nn_input(net, (nn_shape_t) { C, H, W });
     x = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, x, K, k, k, st, st, p, p, false)));
     x = nn_softmax_xent(net, nn_dense(net, nn_global_avgpool(net, x), 2));
-    nn_conv_wino_min_c = keep;
-    nn_conv_poly_min_c = keep2;
     if (x < 0)
         nn_destroy(&net);
     else
@@ -276,7 +280,7 @@ s_convcmp(int C, int K, int H, int W, int k, int st, int p, int b, int reps)
     printf("convcmp %dx%d@%dx%d k%d s%d p%d b%d: inference direct %.1f us %s %.1f us (%.0f / %.0f "
            "GFLOPS direct-equivalent) speedup %.2f | train step direct %.1f us fast %.1f us "
            "speedup %.2f\n",
-           C, K, H, W, k, st, p, b, di * 1e6, cl->wino ? "wino" : cl->poly ? "phases" : "same", wi * 1e6, mf / di / 1e3, mf / wi / 1e3, s_median(ri, reps),
+           C, K, H, W, k, st, p, b, di * 1e6, cl->algo == NN_ALGO_WINO ? "wino" : cl->algo == NN_ALGO_PHASE ? "phases" : "same", wi * 1e6, mf / di / 1e3, mf / wi / 1e3, s_median(ri, reps),
            s_median(trn[0], reps) * 1e6, s_median(trn[1], reps) * 1e6, s_median(rt, reps));
     for (int i = 0; i < 2; i++) {
         free(inf[i]);
@@ -291,18 +295,17 @@ s_convcmp(int C, int K, int H, int W, int k, int st, int p, int b, int reps)
     return 0;
 }
 
-/* Session 4's inference changes off (old) or on, for interleaved
- * comparisons in one process: the stride-2 phase path (chosen when a net is
- * built), residual adds fused into convs (planned at the first forward). */
+/* The stride-2 phase path and the residual adds fused into convs off (old)
+ * or on, for interleaved comparisons in one process. */
 static void
 s_set_old(bool old)
 {
-    nn_conv_poly_min_c = old ? 1 << 30 : 16;
-    nn_fuse_add = !old;
+    s_opts.conv_poly_min_c = old ? 1 << 30 : 16;
+    s_opts.fuse_add = !old;
 }
 
-/* The reference net with session 4's changes off and on, process CPU time
- * per nn_forward call of batch b on T threads, interleaved call by call. */
+/* The reference net with the phases and fused adds off and on, process CPU
+ * time per nn_forward call of batch b on T threads, interleaved call by call. */
 static int
 s_refcmp(int b, int T, int reps)
 {
@@ -321,7 +324,6 @@ s_refcmp(int b, int T, int reps)
     double *ratio = xmallocarray((size_t) reps, sizeof(double));
     for (int r = -2; r < reps; r++)
         for (int i = 0; i < 2; i++) {
-            s_set_old(i == 0);
             double t = s_proc_cpu_s();
             nn_forward(net[i], x, b, NULL);
             if (r >= 0)
@@ -351,6 +353,8 @@ s_net(const char *spec)
     nn_net_t *net = nn_load(spec, err, sizeof err);
     if (!net)
         fprintf(stderr, "nn-bench: %s\n", err);
+    else
+        nn_set_opts(net, &s_opts);
     return net;
 }
 
@@ -504,18 +508,19 @@ main(int argc, char **argv)
     if (argc < 2) {
         fprintf(stderr, "usage: nn-bench gemm | conv [v] | train IMAGES LABELS [steps]\n"
                         "       nn-bench convcmp C K H W BATCH [REPS [KSIZE STRIDE PAD]] (fast vs direct conv)\n"
-                        "       nn-bench refcmp BATCH THREADS [REPS] (reference net, session 4 off/on)\n"
+                        "       nn-bench refcmp BATCH THREADS [REPS] (reference net, phases and fused adds off/on)\n"
                         "       nn-bench latency|throughput|summary|layers|prof [NET] [BATCH] "
                         "[THREADS]\n  (NET: ref, the reference CNN, or a model file)\n");
         return 2;
     }
     const char *what = argv[1];
+    nn_opts_default(&s_opts);
     printf("blas_core %s\n", nn_blas_corename());
     /* comparisons: NN_BENCH_WINO_MIN_C=100000 builds the nets without Winograd */
     const char *wmin = getenv("NN_BENCH_WINO_MIN_C");
     if (wmin && atoi(wmin) > 0)
-        nn_conv_wino_min_c = atoi(wmin);
-    /* NN_BENCH_OLD=1: nets built and run without session 4's changes */
+        s_opts.conv_wino_min_c = atoi(wmin);
+    /* NN_BENCH_OLD=1: nets built and run without the phases and fused adds */
     const char *old = getenv("NN_BENCH_OLD");
     if (old && atoi(old) > 0)
         s_set_old(true);

@@ -1,6 +1,23 @@
-/* nn/internal.h: the engine's private structures, shared by nn/net.c (layers,
- * inference), nn/train.c (trainer), nn/model.c (files) and nn/selftest.c.
- * Not for use outside nn/, bench/ and tests/nn_*. */
+/* nn/internal.h: the engine's private structures, shared by the files of nn/
+ * (graph, layer ops, convolution algorithms, planner, executors, trainer,
+ * model files, self-test). Not for use outside nn/, bench/ and tests/nn_*.
+ *
+ * Layout of nn/:
+ *   graph.c     nets, layers and shapes (through the op table), options
+ *   meta.c      metadata and class labels
+ *   rand.c      random numbers
+ *   ops.h       the op table: per layer kind shape, forward, backward, infer
+ *   op_*.c      one layer kind each (pool.c: max, average and global pools)
+ *   conv.h      the convolution algorithms op_conv.c chooses from:
+ *               conv_gemm.c (im2col and 1x1), conv_shift.c (stride-1
+ *               shifted GEMMs), conv_phase.c (stride-2 phases), wino.c
+ *   vec.c       vectorised loops the ops share
+ *   plan.c      inference planner: BN folding, fused ReLUs and adds
+ *   infer.c     inference executor (nn_forward)
+ *   exec.c      training executor: a shard's forward and backward passes
+ *   train.c     the trainer (nn_train, nn_evaluate)
+ *   model.c     model files;  blas.c  GEMM and the OpenBLAS kernel choice
+ *   selftest.c  gradient checks and the other parts of nn_test() */
 #ifndef SHOP_NN_INTERNAL_H
 #define SHOP_NN_INTERNAL_H
 
@@ -31,6 +48,37 @@ typedef enum {
     NN_L_COUNT
 } nn_ltype_t;
 
+/* How a conv or depthwise layer is computed, chosen when it is built (or
+ * when nn_set_opts changes the options) from its shape and the net's
+ * options; other layers have one way (NN_ALGO_DIRECT). */
+typedef enum {
+    NN_ALGO_DIRECT = 0,     /* plain loops (strided depthwise, other layers) */
+    NN_ALGO_GEMM,           /* conv: im2col + GEMM, or one GEMM per image for 1x1 stride 1 */
+    NN_ALGO_SHIFT,          /* conv stride 1: shifted GEMMs on a padded input */
+    NN_ALGO_PHASE,          /* conv stride 2: shifted GEMMs on the input's four phases */
+    NN_ALGO_WINO,           /* conv 3x3 stride 1 pad 1: Winograd F(4x4, 3x3) */
+    NN_ALGO_DW_PLANE,       /* depthwise stride 1: padded planes */
+    NN_ALGO_DW_CL,          /* depthwise strided: channels innermost (forward) */
+} nn_algo_t;
+
+/* Engine options of one net: thresholds of the fast convolution paths and
+ * the inference fusions. Tests lower or raise them to force or avoid a
+ * path and compare; the defaults are what the product uses. */
+typedef struct {
+    int conv_shift_min_c;   /* stride-1 convs with at least this many input channels
+                             * (and maps of >= 10x10) use shifted GEMMs; 16 */
+    int conv_wino_min_c;    /* 3x3 stride-1 pad-1 convs with at least this many input
+                             * and output channels use Winograd; 16 */
+    int conv_poly_min_c;    /* stride-2 convs with at least this many input channels
+                             * (kernel > 1x1, output >= 10x10) use the phases; 16 */
+    int dw_cl_min_c;        /* strided depthwise convs with at least this many
+                             * channels run channels innermost; 16 */
+    bool fuse_relu;         /* inference applies an in-place ReLU inside the conv
+                             * (after a folded BN) or add producing its input; true */
+    bool fuse_add;          /* inference adds a residual in the epilogue of the conv
+                             * computing one of its operands last; true */
+} nn_opts_t;
+
 /* Integer arguments of a layer, as saved in the model file. */
 enum { NN_A_OUTC = 0, NN_A_KH, NN_A_KW, NN_A_SH, NN_A_SW, NN_A_PH, NN_A_PW, NN_A_BIAS, NN_NARGS };
 /* pooling reuses NN_A_KH (k) and NN_A_SH (stride); dense NN_A_OUTC (units) */
@@ -46,9 +94,7 @@ typedef struct {
     size_t b_off, n_b;      /* bias (BN: beta) in net->params */
     size_t s_off, n_s;      /* BN running mean then var in net->state */
     int consumers;          /* layers reading this one */
-    bool wino;              /* conv run by Winograd F(4x4, 3x3), chosen when built */
-    bool poly;              /* stride-2 conv run as shifted GEMMs on the input's
-                             * phases, chosen when built */
+    nn_algo_t algo;         /* conv and depthwise: how it is computed */
     int bn_slot;            /* index of this BN among BN layers, else -1 */
     char name[NN_MAX_NAME];
 } nn_layer_t;
@@ -78,6 +124,7 @@ typedef struct {
     float *own;             /* one block holding this shard's training buffers */
     size_t own_cap;         /* samples the training buffers hold */
     uint64_t rng;           /* dropout */
+    int relu_done;          /* training forward: a ReLU its BN already wrote, else -1 */
     nn_net_t *net;          /* the net this shard belongs to (for worker threads) */
     const int32_t *labels;  /* training labels of the shard */
     const float *targets;   /* or soft targets, b x classes (wins over labels) */
@@ -103,17 +150,18 @@ struct _nn_net_t {
     char **labels;
     int n_labels;
     int threads;            /* workers for training and batched inference */
+    nn_opts_t opts;         /* engine options (nn_set_opts) */
     /* inference */
     float *iparams;         /* params with BN folded into the producer */
     bool fold_valid;        /* iparams matches params/state */
-    bool *folded;           /* per layer: BN folded away / ReLU in place / dropout identity */
+    bool *folded;           /* per layer: BN folded away / ReLU in place / add done by a conv */
     float **iwt;            /* per shifted-GEMM conv: folded weights per tap; per
                              * Winograd conv: folded weights transformed; else NULL */
     bool *relu_fused;       /* per layer: conv or add applying the in-place ReLU after it
                              * (and on that ReLU: skipped) */
     int *ialias;            /* per folded layer: the layer whose buffer it shares */
     int *ires;              /* per conv: layer whose output its epilogue adds (a residual
-                             * add fused into it, see s_build_fold), else -1 */
+                             * add fused into it, see nn/plan.c), else -1 */
     float **ibuf;           /* per layer: owned inference buffer or NULL when aliased */
     float **iout;           /* per layer: where its output lives */
     int icap;               /* samples the inference buffers hold */
@@ -134,27 +182,12 @@ int nn_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((forma
 int nn_add_layer(nn_net_t *net, nn_ltype_t type, int in0, int in1, const int *args, float rate);
 const char *nn_ltype_name(int type);
 
-/* Stride-1 convs with at least this many input channels use shifted GEMMs
- * on a padded input instead of im2col (tests lower it to check that path). */
-extern int nn_conv_shift_min_c;
-/* 3x3 stride-1 pad-1 convs with at least this many input and output
- * channels use Winograd F(4x4, 3x3) (nn/wino.c) for the forward pass and
- * the input gradient (tests lower it to check that path, raise it to
- * compare with the direct one). */
-extern int nn_conv_wino_min_c;
-/* Stride-2 convs with at least this many input channels run as shifted GEMMs
- * on the input's four phases instead of im2col (tests lower it to check that
- * path, raise it to compare with im2col). */
-extern int nn_conv_poly_min_c;
-/* Inference adds a residual into the epilogue of the conv that computes one
- * of its operands last (tests and bench turn it off to compare). */
-extern bool nn_fuse_add;
-/* Inference applies an in-place ReLU inside the conv (after a folded BN) or
- * add that produces its input (tests turn it off to compare). */
-extern bool nn_fuse_relu;
-/* Strided depthwise convs with at least this many channels run channels
- * innermost (tests lower it to check that path, raise it to avoid it). */
-extern int nn_dw_cl_min_c;
+/* The defaults of nn_opts_t (written above). */
+void nn_opts_default(nn_opts_t *opts);
+/* Sets net's engine options and chooses every conv's algorithm again under
+ * them (a loaded model takes the paths its builder's options gave); the
+ * inference plan is rebuilt at the next nn_forward. */
+void nn_set_opts(nn_net_t *net, const nn_opts_t *opts);
 
 /* Shard life cycle for training: buffers for cap samples. */
 int nn_shard_reserve(nn_net_t *net, nn_shard_t *s, int cap);
@@ -165,9 +198,11 @@ void nn_shard_forward_train(nn_net_t *net, nn_shard_t *s);
 void nn_shard_backward(nn_net_t *net, nn_shard_t *s);
 /* Marks the folded inference parameters stale (after any weight change). */
 void nn_invalidate(nn_net_t *net);
+/* Frees the inference plan and buffers (after a change of structure or
+ * options); the next nn_forward plans again. */
+void nn_infer_free(nn_net_t *net);
 
-/* Random numbers used by init, trainer and tests. */
-uint64_t nn_splitmix64(uint64_t *state);
+/* Standard normal number (Box-Muller) for init, trainer and tests. */
 float nn_rand_normal(uint64_t *state);
 
 /* CRC-32 (IEEE) of len bytes, continuing from crc (start with 0). */
@@ -177,6 +212,8 @@ uint32_t nn_crc32(uint32_t crc, const void *data, size_t len);
  * largest relative error found (params and input), or a negative value on
  * setup failure. */
 double nn_gradcheck(nn_ltype_t type, bool verbose);
+/* The same with the net built under opts (e.g. a conv path forced on). */
+double nn_gradcheck_opts(nn_ltype_t type, const nn_opts_t *opts, bool verbose);
 /* The same for the softmax cross-entropy against soft targets (smoothing 0.1). */
 double nn_gradcheck_soft(bool verbose);
 

@@ -275,7 +275,7 @@ double nn_evaluate(nn_net_t *net, const nn_data_t *data, double *loss);
 double nn_softmax_xent_soft(const float *logits, const float *targets, int n, int k,
                             float smoothing, float *probs, float *grad);
 
-/* Deterministic generator (splitmix64-seeded xoshiro) for augmentation. */
+/* Deterministic generator (splitmix64) for augmentation. */
 uint32_t nn_rand_u32(uint64_t *state);
 /* Uniform in [0, 1). */
 float nn_rand_float(uint64_t *state);

@@ -15,20 +15,22 @@
 /* A tiny net around the layer under test: input -> conv (so the layer's input
  * gradient is checked through the conv's weights) -> layer -> dense -> loss. */
 static nn_net_t *
-s_gradcheck_net(nn_ltype_t type)
+s_gradcheck_net(nn_ltype_t type, const nn_opts_t *opts)
 {
     nn_net_t *net = nn_new(7);
+    if (opts)
+        nn_set_opts(net, opts);
     int x = nn_input(net, (nn_shape_t) { 2, 7, 6 });
     x = nn_conv2d(net, x, 3, 3, 3, 1, 1, 1, 1, true);
     switch (type) {
     case NN_L_INPUT:
     case NN_L_CONV:
-        /* 3x3 stride 1 pad 1 (Winograd when nn_conv_wino_min_c allows), stride 1
-         * (shifted GEMMs when nn_conv_shift_min_c allows), then strided (im2col) */
+        /* 3x3 stride 1 pad 1 (Winograd when conv_wino_min_c allows), stride 1
+         * (shifted GEMMs when conv_shift_min_c allows), then strided (im2col) */
         x = nn_conv2d(net, x, 3, 3, 3, 1, 1, 1, 1, false);
         x = nn_conv2d(net, x, 4, 3, 2, 1, 1, 1, 0, true);
         x = nn_conv2d(net, x, 4, 3, 2, 2, 1, 1, 0, true);
-        /* stride 2 both ways on an odd map (phases when nn_conv_poly_min_c allows) */
+        /* stride 2 both ways on an odd map (phases when conv_poly_min_c allows) */
         x = nn_conv2d(net, x, 3, 3, 3, 2, 2, 1, 1, true);
         break;
     case NN_L_DWCONV:
@@ -87,9 +89,9 @@ s_loss(nn_net_t *net, nn_shard_t *s, uint64_t rng)
 /* The gradient check against hard labels or (soft) against random target
  * distributions, one entry of them zero. */
 static double
-s_gradcheck(nn_ltype_t type, bool soft, bool verbose)
+s_gradcheck(nn_ltype_t type, const nn_opts_t *opts, bool soft, bool verbose)
 {
-    nn_net_t *net = s_gradcheck_net(type);
+    nn_net_t *net = s_gradcheck_net(type, opts);
     if (!net)
         return -1;
     enum { B = 4 };
@@ -145,7 +147,7 @@ s_gradcheck(nn_ltype_t type, bool soft, bool verbose)
         const nn_layer_t *L = &net->layers[l];
         size_t np = L->n_w + L->n_b;
         for (size_t t = 0; t < np && t < 40; t++) {
-            size_t j = np <= 40 ? t : (size_t) (nn_splitmix64(&rng) % np);
+            size_t j = np <= 40 ? t : (size_t) (shop_splitmix64(&rng) % np);
             size_t idx = j < L->n_w ? L->w_off + j : L->b_off + (j - L->n_w);
             float keep = net->params[idx];
             net->params[idx] = keep + h;
@@ -175,13 +177,19 @@ s_gradcheck(nn_ltype_t type, bool soft, bool verbose)
 double
 nn_gradcheck(nn_ltype_t type, bool verbose)
 {
-    return s_gradcheck(type, false, verbose);
+    return s_gradcheck(type, NULL, false, verbose);
+}
+
+double
+nn_gradcheck_opts(nn_ltype_t type, const nn_opts_t *opts, bool verbose)
+{
+    return s_gradcheck(type, opts, false, verbose);
 }
 
 double
 nn_gradcheck_soft(bool verbose)
 {
-    return s_gradcheck(NN_L_SOFTMAX_XENT, true, verbose);
+    return s_gradcheck(NN_L_SOFTMAX_XENT, NULL, true, verbose);
 }
 
 /* Two classes of 1 x 8 x 8 images: a horizontal or a vertical bar at a
@@ -397,7 +405,7 @@ nn_selftest_broken(bool verbose)
     float x[64] = { 0 }, out[NN_MAX_DIM];
     for (int i = 0; i < 2000; i++) {
         memcpy(buf, good, len);
-        size_t at = 32 + (size_t) (nn_splitmix64(&rng) % (len - 32));
+        size_t at = 32 + (size_t) (shop_splitmix64(&rng) % (len - 32));
         buf[at] = (uint8_t) nn_rand_u32(&rng);
         nn_selftest_fix_crc(buf, len);
         nn_net_t *n1 = nn_load_mem(buf, len, err, sizeof err);
@@ -451,17 +459,18 @@ nn_test(bool verbose)
     }
     /* the convs again through Winograd and through the stride-2 phase path
      * (forward, input and weight gradients) */
-    struct { int *min_c; const char *what; } paths[] = {
-        { &nn_conv_wino_min_c, "Winograd" }, { &nn_conv_poly_min_c, "the stride-2 phases" },
-    };
-    for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++) {
-        int keep = *paths[k].min_c;
-        *paths[k].min_c = 1;
-        e = nn_gradcheck(NN_L_CONV, verbose);
-        *paths[k].min_c = keep;
+    static const char *const what[2] = { "Winograd", "the stride-2 phases" };
+    for (int k = 0; k < 2; k++) {
+        nn_opts_t o;
+        nn_opts_default(&o);
+        if (k == 0)
+            o.conv_wino_min_c = 1;
+        else
+            o.conv_poly_min_c = 1;
+        e = nn_gradcheck_opts(NN_L_CONV, &o, verbose);
         if (e < 0 || e > NN_GRADCHECK_TOL) {
             fails++;
-            fprintf(stderr, "nn_test: gradient check through %s failed (%.3g)\n", paths[k].what, e);
+            fprintf(stderr, "nn_test: gradient check through %s failed (%.3g)\n", what[k], e);
         }
     }
     double acc = nn_selftest_learn(NN_SGD, verbose);

@@ -223,7 +223,7 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
         val = *o->val;
     } else if (o->val_split > 0) {
         for (int i = n - 1; i > 0; i--) {
-            int j = (int) (nn_splitmix64(&rng) % (uint64_t) (i + 1));
+            int j = (int) (shop_splitmix64(&rng) % (uint64_t) (i + 1));
             int t = perm[i];
             perm[i] = perm[j];
             perm[j] = t;
@@ -295,7 +295,7 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
         double t0 = shop_now_s(), t_last = t0;
         /* reshuffle the training part each epoch */
         for (int i = n_train - 1; i > 0; i--) {
-            int j = (int) (nn_splitmix64(&rng) % (uint64_t) (i + 1));
+            int j = (int) (shop_splitmix64(&rng) % (uint64_t) (i + 1));
             int t = perm[i];
             perm[i] = perm[j];
             perm[j] = t;
@@ -310,7 +310,7 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
                 nn_shard_t *s = &sh[t];
                 s->b = batch / shards + (t < batch % shards);
                 uint64_t srng = o->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t) (t_step * MAX_SHARDS + t + 1));
-                nn_splitmix64(&srng);
+                shop_splitmix64(&srng);
                 s->labels = labels + off;
                 s->targets = targets ? targets + (size_t) off * k : NULL;
                 s->smoothing = o->label_smoothing;

@@ -3,7 +3,7 @@
  * output tile costs 36 multiplies per input-output channel pair instead of
  * 144: the input's 6x6 tiles and the kernels are transformed, multiplied as
  * 36 GEMMs (tiles x C times C x K, through nn_gemm), and transformed back.
- * Internal to nn/ (net.c chooses it per layer); tests and bench use it to
+ * Internal to nn/ (op_conv.c chooses it per layer); tests and bench use it to
  * compare against the direct path. */
 #ifndef SHOP_NN_WINO_H
 #define SHOP_NN_WINO_H

@@ -16,14 +16,39 @@
 #include "nn/nn.h"
 #include "nn/selftest.h"
 
+/* The gradient check of a layer type in a net built under opts (NULL: the
+ * defaults). */
+static void
+s_gradcheck_opts(nn_ltype_t type, const nn_opts_t *opts)
+{
+    double e = nn_gradcheck_opts(type, opts, false);
+    if (e < 0 || e > NN_GRADCHECK_TOL)
+        nn_gradcheck_opts(type, opts, true);   /* print the offending parameters */
+    assert_true(e >= 0.0);
+    assert_true(e <= NN_GRADCHECK_TOL);
+}
+
 static void
 s_gradcheck(nn_ltype_t type)
 {
-    double e = nn_gradcheck(type, false);
-    if (e < 0 || e > NN_GRADCHECK_TOL)
-        nn_gradcheck(type, true);   /* print the offending parameters */
-    assert_true(e >= 0.0);
-    assert_true(e <= NN_GRADCHECK_TOL);
+    s_gradcheck_opts(type, NULL);
+}
+
+/* The default engine options with one threshold or switch changed. */
+static nn_opts_t
+s_opts(int shift_min_c, int wino_min_c, int poly_min_c, int dw_cl_min_c)
+{
+    nn_opts_t o;
+    nn_opts_default(&o);
+    if (shift_min_c)
+        o.conv_shift_min_c = shift_min_c;
+    if (wino_min_c)
+        o.conv_wino_min_c = wino_min_c;
+    if (poly_min_c)
+        o.conv_poly_min_c = poly_min_c;
+    if (dw_cl_min_c)
+        o.dw_cl_min_c = dw_cl_min_c;
+    return o;
 }
 
 #define GRADCHECK_TEST(name, type) \
@@ -228,10 +253,8 @@ static void
 test_gradcheck_conv2d_shifted(void **state)
 {
     (void) state;
-    int keep = nn_conv_shift_min_c;
-    nn_conv_shift_min_c = 1;
-    s_gradcheck(NN_L_CONV);
-    nn_conv_shift_min_c = keep;
+    nn_opts_t o = s_opts(1, 0, 0, 0);
+    s_gradcheck_opts(NN_L_CONV, &o);
 }
 
 /* Both conv paths compute the same outputs. */
@@ -244,9 +267,9 @@ test_conv_paths_agree(void **state)
     for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
         x[i] = nn_rand_normal(&rng);
     for (int pass = 0; pass < 2; pass++) {
-        int keep = nn_conv_shift_min_c;
-        nn_conv_shift_min_c = pass ? 1000 : 1;
+        nn_opts_t o = s_opts(pass ? 1000 : 1, 0, 0, 0);
         nn_net_t *net = nn_new(4);
+        nn_set_opts(net, &o);
         int h = nn_input(net, (nn_shape_t) { 16, 9, 7 });
         h = nn_relu(net, nn_conv2d(net, h, 8, 3, 3, 1, 1, 1, 1, true));
         h = nn_conv2d(net, h, 5, 5, 2, 1, 1, 2, 0, false);
@@ -254,7 +277,6 @@ test_conv_paths_agree(void **state)
         assert_true(h > 0);
         assert_int_equal(nn_forward(net, x, 2, pass ? b : a), 0);
         nn_destroy(&net);
-        nn_conv_shift_min_c = keep;
     }
     for (int i = 0; i < 20; i++)
         assert_float_equal(a[i], b[i], 1e-4 * (1 + fabsf(a[i])));
@@ -267,10 +289,8 @@ static void
 test_gradcheck_conv2d_winograd(void **state)
 {
     (void) state;
-    int keep = nn_conv_wino_min_c;
-    nn_conv_wino_min_c = 1;
-    s_gradcheck(NN_L_CONV);
-    nn_conv_wino_min_c = keep;
+    nn_opts_t o = s_opts(0, 1, 0, 0);
+    s_gradcheck_opts(NN_L_CONV, &o);
 }
 
 /* Largest |a - b| over n floats, relative to the largest |a|. */
@@ -327,7 +347,6 @@ test_winograd_matches_direct(void **state)
     (void) state;
     static const int shapes[][4] = { { 16, 16, 28, 28 }, { 32, 64, 14, 14 }, { 128, 128, 7, 7 },
                                      { 3, 5, 9, 6 },     { 17, 24, 5, 11 } };
-    int keep = nn_conv_wino_min_c;
     for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
         int C = shapes[sh][0], K = shapes[sh][1], H = shapes[sh][2], W = shapes[sh][3];
         enum { B = 5 };
@@ -339,8 +358,9 @@ test_winograd_matches_direct(void **state)
         for (size_t i = 0; i < B * isz; i++)
             x[i] = nn_rand_normal(&rng);
         for (int wino = 0; wino < 2; wino++) {
-            nn_conv_wino_min_c = wino ? 1 : 100000;
+            nn_opts_t o = s_opts(0, wino ? 1 : 100000, 0, 0);
             nn_net_t *net = nn_new(21);
+            nn_set_opts(net, &o);
             int h = nn_input(net, (nn_shape_t) { C, H, W });
             int c = nn_conv2d(net, h, K, 3, 3, 1, 1, 1, 1, true);
             h = nn_relu(net, nn_batchnorm(net, c));
@@ -362,7 +382,8 @@ test_winograd_matches_direct(void **state)
                 assert_non_null(img);
                 nn_net_t *back = nn_load_mem(img, len, err, sizeof err);
                 assert_non_null(back);
-                assert_true(back->layers[c].wino);
+                nn_set_opts(back, &o);
+                assert_int_equal(back->layers[c].algo, NN_ALGO_WINO);
                 assert_int_equal(nn_forward(back, x, B, NULL), 0);
                 assert_memory_equal(nn_layer_output(back, h, NULL), out[wino],
                                     B * osz * sizeof(float));
@@ -385,8 +406,9 @@ test_winograd_matches_direct(void **state)
     float *g[2];
     size_t np = 0;
     for (int wino = 0; wino < 2; wino++) {
-        nn_conv_wino_min_c = wino ? 1 : 100000;
+        nn_opts_t o = s_opts(0, wino ? 1 : 100000, 0, 0);
         nn_net_t *net = nn_new(5);
+        nn_set_opts(net, &o);
         int h = nn_input(net, (nn_shape_t) { 8, 10, 9 });
         h = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, h, C, 3, 3, 1, 1, 1, 1, false)));
         h = nn_conv2d(net, h, C, 3, 3, 1, 1, 1, 1, true);
@@ -400,7 +422,6 @@ test_winograd_matches_direct(void **state)
     assert_true(e < 1e-4);
     free(g[0]);
     free(g[1]);
-    nn_conv_wino_min_c = keep;
 }
 
 /* Stride-2 convs on the input's phases (forced on for small channel counts)
@@ -420,7 +441,6 @@ test_poly_matches_direct(void **state)
         { 16, 8, 11, 10, 3, 1, 1, 0 },  { 5, 6, 13, 12, 5, 5, 2, 2 },
         { 64, 128, 14, 14, 3, 3, 1, 1 },
     };
-    int keep = nn_conv_poly_min_c;
     for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
         const int *d = shapes[sh];
         int C = d[0], K = d[1], H = d[2], W = d[3];
@@ -432,13 +452,14 @@ test_poly_matches_direct(void **state)
         for (size_t i = 0; i < B * isz; i++)
             x[i] = nn_rand_normal(&rng);
         for (int poly = 0; poly < 2; poly++) {
-            nn_conv_poly_min_c = poly ? 1 : 100000;
+            nn_opts_t o = s_opts(0, 0, poly ? 1 : 100000, 0);
             nn_net_t *net = nn_new(23);
+            nn_set_opts(net, &o);
             int h = nn_input(net, (nn_shape_t) { C, H, W });
             int c = nn_conv2d(net, h, K, d[4], d[5], 2, 2, d[6], d[7], true);
             h = nn_relu(net, nn_batchnorm(net, c));
             assert_true(h > 0);
-            assert_int_equal(net->layers[c].poly, poly);
+            assert_int_equal(net->layers[c].algo == NN_ALGO_PHASE, poly);
             osz = net->layers[h].osz;
             if (!out[poly])
                 out[poly] = malloc(B * osz * sizeof(float));
@@ -456,7 +477,8 @@ test_poly_matches_direct(void **state)
                 assert_non_null(img);
                 nn_net_t *back = nn_load_mem(img, len, err, sizeof err);
                 assert_non_null(back);
-                assert_true(back->layers[c].poly);
+                nn_set_opts(back, &o);
+                assert_int_equal(back->layers[c].algo, NN_ALGO_PHASE);
                 assert_int_equal(nn_forward(back, x, B, NULL), 0);
                 assert_memory_equal(nn_layer_output(back, h, NULL), out[poly],
                                     B * osz * sizeof(float));
@@ -481,8 +503,9 @@ test_poly_matches_direct(void **state)
     float *g[3];
     size_t np = 0;
     for (int run = 0; run < 3; run++) {
-        nn_conv_poly_min_c = run ? 1 : 100000;
+        nn_opts_t o = s_opts(0, 0, run ? 1 : 100000, 0);
         nn_net_t *net = nn_new(5);
+        nn_set_opts(net, &o);
         int h = nn_input(net, (nn_shape_t) { 8, 11, 9 });
         h = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, h, 16, 3, 3, 1, 1, 1, 1, false)));
         h = nn_conv2d(net, h, 12, 3, 3, 2, 2, 1, 1, true);
@@ -498,7 +521,6 @@ test_poly_matches_direct(void **state)
     assert_memory_equal(g[1], g[2], np * sizeof(float));
     for (int run = 0; run < 3; run++)
         free(g[run]);
-    nn_conv_poly_min_c = keep;
 }
 
 /* The stride-2 phase path, forced on: numerical gradient check (the gradient
@@ -507,10 +529,8 @@ static void
 test_gradcheck_conv2d_poly(void **state)
 {
     (void) state;
-    int keep = nn_conv_poly_min_c;
-    nn_conv_poly_min_c = 1;
-    s_gradcheck(NN_L_CONV);
-    nn_conv_poly_min_c = keep;
+    nn_opts_t o = s_opts(0, 0, 1, 0);
+    s_gradcheck_opts(NN_L_CONV, &o);
 }
 
 /* Strided depthwise: channels-innermost path == per-plane loops; the 2x2
@@ -524,10 +544,10 @@ test_depthwise_pool_paths_agree(void **state)
     uint64_t rng = 5;
     for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
         x[i] = nn_rand_normal(&rng);
-    int keep = nn_dw_cl_min_c;
     for (int pass = 0; pass < 2; pass++) {
-        nn_dw_cl_min_c = pass ? 1000 : 16;
+        nn_opts_t o = s_opts(0, 0, 0, pass ? 1000 : 16);
         nn_net_t *net = nn_new(6);
+        nn_set_opts(net, &o);
         int h = nn_input(net, (nn_shape_t) { C, H, W });
         h = nn_relu(net, nn_depthwise(net, h, 3, 3, 2, 2, 1, 1, true));   /* 6 x 5 */
         h = nn_depthwise(net, h, 3, 2, 2, 1, 1, 0, false);                /* 3 x 4 */
@@ -538,9 +558,8 @@ test_depthwise_pool_paths_agree(void **state)
     }
     for (int i = 0; i < N * 10; i++)
         assert_float_equal(a[i], b[i], 1e-4 * (1 + fabsf(a[i])));
-    nn_dw_cl_min_c = 1;   /* the gradient check's 2-channel net takes the new path */
-    s_gradcheck(NN_L_DWCONV);
-    nn_dw_cl_min_c = keep;
+    nn_opts_t o = s_opts(0, 0, 0, 1);   /* the gradient check's 2-channel net takes the new path */
+    s_gradcheck_opts(NN_L_DWCONV, &o);
 
     float img[2 * 4 * 4], out[2 * 2 * 2];
     for (int i = 0; i < 32; i++)
@@ -724,8 +743,10 @@ test_fused_relu_same_output(void **state)
     for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
         x[i] = nn_rand_normal(&rng);
     for (int pass = 0; pass < 2; pass++) {
-        nn_fuse_relu = pass == 0;
+        nn_opts_t opts = s_opts(0, 0, 0, 0);
+        opts.fuse_relu = pass == 0;
         nn_net_t *net = nn_new(11);
+        nn_set_opts(net, &opts);
         int in = nn_input(net, (nn_shape_t) { C, H, W });
         int a = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, in, 16, 3, 3, 1, 1, 1, 1, false)));
         int b = nn_batchnorm(net, nn_conv2d(net, a, 16, 3, 3, 1, 1, 1, 1, false));
@@ -740,7 +761,6 @@ test_fused_relu_same_output(void **state)
         memcpy(emb[pass], nn_layer_output(net, g, NULL), sizeof emb[pass]);
         nn_destroy(&net);
     }
-    nn_fuse_relu = true;
     assert_memory_equal(out[0], out[1], sizeof out[0]);
     assert_memory_equal(emb[0], emb[1], sizeof emb[0]);
 }
@@ -761,8 +781,10 @@ test_fused_add_same_output(void **state)
         x[i] = nn_rand_normal(&rng);
     int fused = 0;
     for (int pass = 0; pass < 2; pass++) {
-        nn_fuse_add = pass == 0;
+        nn_opts_t opts = s_opts(0, 0, 0, 0);
+        opts.fuse_add = pass == 0;
         nn_net_t *net = nn_new(13);
+        nn_set_opts(net, &opts);
         int in = nn_input(net, (nn_shape_t) { C, H, W });
         /* Winograd block */
         int a = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, in, C, 3, 3, 1, 1, 1, 1, false)));
@@ -790,12 +812,11 @@ test_fused_add_same_output(void **state)
         if (pass == 0) {
             for (int l = 0; l < net->n_layers; l++)
                 fused += net->ires[l] >= 0;
-            assert_true(net->layers[c - 2].poly);
-            assert_true(net->layers[a - 2].wino);
+            assert_int_equal(net->layers[c - 2].algo, NN_ALGO_PHASE);
+            assert_int_equal(net->layers[a - 2].algo, NN_ALGO_WINO);
         }
         nn_destroy(&net);
     }
-    nn_fuse_add = true;
     assert_int_equal(fused, 4);
     double e = s_rel_diff(blk[1], blk[0], sizeof blk[0] / sizeof blk[0][0]);
     printf("# fused residual adds: max difference %.2e of the largest activation\n", e);
