@@ -7,7 +7,9 @@
  *   meta.c      metadata and class labels
  *   rand.c      random numbers
  *   ops.h       the op table: per layer kind shape, forward, backward, infer
- *   op_*.c      one layer kind each (pool.c: max, average and global pools)
+ *   op_*.c      the layer kinds: op_conv.c, op_dwconv.c, op_bn.c, op_dense.c,
+ *               op_softmax.c, op_pool.c (max, average, global average),
+ *               op_eltwise.c (input, relu, dropout, add)
  *   conv.h      the convolution algorithms op_conv.c chooses from:
  *               conv_gemm.c (im2col and 1x1), conv_shift.c (stride-1
  *               shifted GEMMs), conv_phase.c (stride-2 phases), wino.c
@@ -17,7 +19,9 @@
  *   exec.c      training executor: a shard's forward and backward passes
  *   train.c     the trainer (nn_train, nn_evaluate)
  *   model.c     model files;  blas.c  GEMM and the OpenBLAS kernel choice
- *   selftest.c  gradient checks and the other parts of nn_test() */
+ *   selftest.c  gradient checks and the other parts of nn_test()
+ * Inference needs none of exec.c, train.c and selftest.c (training and
+ * tests only); the op table's backward passes live with their forward ones. */
 #ifndef SHOP_NN_INTERNAL_H
 #define SHOP_NN_INTERNAL_H
 
