@@ -77,6 +77,22 @@ void nn_vrelu(const float *x, float *y, size_t n);
 /* db[m] += sum of row m, rows of n floats. */
 void nn_row_sums_add(const float *dy, int rows, int n, float *db);
 /* Range [lo, hi) of output columns whose input column ow*s - p + j is inside [0, w). */
-void nn_valid_range(int out_w, int w, int s, int p, int j, int *lo, int *hi);
+static inline void
+nn_valid_range(int out_w, int w, int s, int p, int j, int *lo, int *hi)
+{
+    int l = 0, h = out_w;
+    int off = j - p;
+    if (off < 0)
+        l = (-off + s - 1) / s;
+    /* ow*s + off <= w - 1 */
+    int mx = w - 1 - off;
+    h = mx < 0 ? 0 : mx / s + 1;
+    if (h > out_w)
+        h = out_w;
+    if (l > h)
+        l = h;
+    *lo = l;
+    *hi = h;
+}
 
 #endif

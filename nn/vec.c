@@ -73,25 +73,6 @@ nn_vdot(const float *a, const float *b, int n)
     return t;
 }
 
-/* Range [lo, hi) of output columns whose input column ow*s - p + j is inside [0, w). */
-void
-nn_valid_range(int out_w, int w, int s, int p, int j, int *lo, int *hi)
-{
-    int l = 0, h = out_w;
-    int off = j - p;
-    if (off < 0)
-        l = (-off + s - 1) / s;
-    /* ow*s + off <= w - 1 */
-    int mx = w - 1 - off;
-    h = mx < 0 ? 0 : mx / s + 1;
-    if (h > out_w)
-        h = out_w;
-    if (l > h)
-        l = h;
-    *lo = l;
-    *hi = h;
-}
-
 NN_HOT void
 nn_vrelu(const float *x, float *y, size_t n)
 {
