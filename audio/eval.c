@@ -29,10 +29,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "audio/corpus.h"
 #include "audio/intent.h"
 #include "audio/kws.h"
+#include "audio/realdata.h"
 #include "audio/vocab.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -80,19 +82,6 @@ s_stream(kws_t *k, const float *pcm, size_t n, kws_hit_t *hits, int max)
     return r < 0 ? -1 : nh + r;
 }
 
-static bool
-s_same_intent(const intent_result_t *a, const intent_result_t *b)
-{
-    if (strcmp(a->intent, b->intent) != 0 || a->n_slots != b->n_slots)
-        return false;
-    for (int i = 0; i < a->n_slots; i++) {
-        const char *v = intent_result_slot(b, a->slots[i].name);
-        if (!v || strcmp(v, a->slots[i].value) != 0)
-            return false;
-    }
-    return true;
-}
-
 /* Builds a stream: 300 ms lead, the clip, 300 ms tail, noise at snr dB
  * (NAN: none), level peak between -30 and -3 dBFS. Returns samples. */
 static size_t
@@ -130,23 +119,57 @@ static void
 s_usage(void)
 {
     fprintf(stderr,
-            "usage: shop-eval audio --corpus DIR [--model PATH] [--json] [--commands N]\n"
-            "                       [--background-min M] [--seed N] [--pad-silence]\n"
-            "                       [--voices test|val] [--holdout V1,V2] [--stride S]\n"
-            "                       [--skip-penalty P]\n"
-            "  command acceptance by SNR, false accepts per hour, wake-word miss rate and\n"
-            "  real-time factor of the keyword spotter on the corpus's held-out test voices\n"
-            "  (or on the validation voices, to tune without looking at the test voices;\n"
-            "  --holdout adds training voices a model was trained without, as its\n"
-            "  `shop-train audio --holdout` did);\n"
+            "usage: shop-eval audio [--corpus DIR] [--real-data DIR | --no-real] [--model PATH]\n"
+            "                       [--json] [--commands N] [--background-min M] [--seed N]\n"
+            "                       [--pad-silence] [--voices test|val] [--holdout V1,V2]\n"
+            "                       [--stride S] [--skip-penalty P]\n"
+            "  --corpus: command acceptance by SNR, false accepts per hour, wake-word miss\n"
+            "  rate and real-time factor of the keyword spotter on the synthetic corpus's\n"
+            "  held-out test voices (or on the validation voices, to tune without looking\n"
+            "  at the test voices; --holdout adds training voices a model was trained\n"
+            "  without, as its `shop-train audio --holdout` did);\n"
+            "  real speech (Speech Commands, FSDD) of the validation speakers in\n"
+            "  --real-data DIR (default: ../shared/data beside the data directory, i.e.\n"
+            "  $SHOPD_DATADIR/../shared/data, when it exists): yes/no acceptance, false\n"
+            "  accepts per non-command clip, digit word accuracy, overall and per speaker;\n"
             "  --skip-penalty overrides the grammar's unmatched_penalty (0.5)\n");
+}
+
+/* The real-speech summary of real_eval's JSON, for people. */
+static void
+s_print_real(const json_t *r)
+{
+    const json_t *yn = json_object_get(r, "yes_no_acceptance");
+    const json_t *fa = json_object_get(r, "false_accepts");
+    const json_t *dg = json_object_get(r, "digits_word_accuracy");
+    const json_t *st = json_object_get(r, "stop_acceptance");
+    printf("real speech, validation speakers (%d Speech Commands, %d FSDD):\n",
+           (int) json_integer_value(json_object_get(json_object_get(r, "speakers"),
+                                                    "speech_commands")),
+           (int) json_integer_value(json_object_get(json_object_get(r, "speakers"), "fsdd")));
+    printf("  yes/no acceptance %.3f (%d clips); stop -> cancel %.3f (%d)\n",
+           json_real_value(json_object_get(yn, "acceptance")),
+           (int) json_integer_value(json_object_get(yn, "trials")),
+           json_real_value(json_object_get(st, "acceptance")),
+           (int) json_integer_value(json_object_get(st, "trials")));
+    printf("  false accepts %.3f per non-command clip (%d clips)\n",
+           json_real_value(json_object_get(fa, "per_clip")),
+           (int) json_integer_value(json_object_get(fa, "trials")));
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *) json_object_get(fa, "by_class"), key, v)
+        printf("    %-10s %.3f (%d)\n", key, json_real_value(json_object_get(v, "per_clip")),
+               (int) json_integer_value(json_object_get(v, "trials")));
+    printf("  digit word accuracy %.3f (%d clips, FSDD)\n",
+           json_real_value(json_object_get(dg, "accuracy")),
+           (int) json_integer_value(json_object_get(dg, "trials")));
 }
 
 int
 audio_eval_main(int argc, char **argv)
 {
-    const char *corpus_dir = NULL, *model = NULL, *holdout = NULL;
-    bool json = false, pad_silence = false, val = false;
+    const char *corpus_dir = NULL, *model = NULL, *holdout = NULL, *real_dir = NULL;
+    bool json = false, pad_silence = false, val = false, no_real = false;
     int n_cmd = 400, seed = 1, stride = 0;
     double bg_min = 30;
     float skip_penalty = 0;     /* 0: the grammar default */
@@ -158,11 +181,12 @@ audio_eval_main(int argc, char **argv)
         { "pad-silence", no_argument, NULL, 'p' }, { "voices", required_argument, NULL, 'v' },
         { "stride", required_argument, NULL, 'S' }, { "skip-penalty", required_argument, NULL, 'P' },
         { "holdout", required_argument, NULL, 'O' },
+        { "real-data", required_argument, NULL, 'R' }, { "no-real", no_argument, NULL, 'N' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:m:jn:b:s:pv:S:P:O:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:m:jn:b:s:pv:S:P:O:R:Nh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
         case 'm': model = optarg; break;
@@ -174,6 +198,8 @@ audio_eval_main(int argc, char **argv)
         case 'S': stride = atoi(optarg); break;
         case 'P': skip_penalty = strtof(optarg, NULL); break;
         case 'O': holdout = optarg; break;
+        case 'R': real_dir = optarg; break;
+        case 'N': no_real = true; break;
         case 'v':
             if (strcmp(optarg, "val") != 0 && strcmp(optarg, "test") != 0) {
                 s_usage();
@@ -184,7 +210,17 @@ audio_eval_main(int argc, char **argv)
         default: s_usage(); return ch == 'h' ? 0 : 2;
         }
     }
-    if (!corpus_dir || n_cmd < 1 || !(bg_min > 0) || stride < 0 || stride > 50
+    char real_buf[1024];
+    if (!real_dir && !no_real) {
+        /* the shared data folder beside the source tree, when there is one */
+        real_dir = shop_data_path("../shared/data", real_buf, sizeof real_buf);
+        struct stat st;
+        if (stat(real_dir, &st) != 0)
+            real_dir = NULL;
+    }
+    if (no_real)
+        real_dir = NULL;
+    if ((!corpus_dir && !real_dir) || n_cmd < 1 || !(bg_min > 0) || stride < 0 || stride > 50
         || !(skip_penalty >= 0 && skip_penalty <= 1)) {
         s_usage();
         return 2;
@@ -192,7 +228,8 @@ audio_eval_main(int argc, char **argv)
     char err[512];
     s_eval_t e = { 0 };
     int rc = 1;
-    corpus_t *corpus = corpus_open(corpus_dir, err, sizeof err);
+    corpus_t *corpus = corpus_dir ? corpus_open(corpus_dir, err, sizeof err) : NULL;
+    real_t *real = NULL;
     kws_opts_t ko, lo;
     kws_opts_default(&ko);
     kws_opts_default(&lo);
@@ -206,7 +243,8 @@ audio_eval_main(int argc, char **argv)
         ic.unmatched_penalty = skip_penalty;   /* the grammar's cost of skipping a heard word */
     int *cmd = NULL, *wake = NULL, *bg = NULL;
     json_t *root = NULL;
-    if (!corpus) {
+    bool synthetic_done = false;
+    if (corpus_dir && !corpus) {
         fprintf(stderr, "shop-eval audio: %s\n", err);
         return 1;
     }
@@ -222,6 +260,10 @@ audio_eval_main(int argc, char **argv)
     if (!e.intent) {
         fprintf(stderr, "shop-eval audio: grammar: %s\n", err);
         goto done;
+    }
+    if (!corpus) {
+        root = json_object();
+        goto real_speech;
     }
 
     /* validation: training noises and babble, from seeds no training run
@@ -320,7 +362,7 @@ audio_eval_main(int argc, char **argv)
                 eng = MAX_GROUPS - 1;   /* more voices than groups: the last one collects them */
             eng_trials[eng]++;
             if (intent_match(e.intent, words, conf, (size_t) nh, &got, NULL, 0) == 0
-                && s_same_intent(&want, &got)) {
+                && real_same_intent(&want, &got)) {
                 accepted[s]++;
                 eng_accepted[eng]++;
             } else if (getenv("SHOP_EVAL_VERBOSE")) {
@@ -490,11 +532,7 @@ audio_eval_main(int argc, char **argv)
                         : "held out: espeak-ng variants f4 m6 "
                         "klatt3 Andy Annie belinda grandpa john norbert steph2 travis robosoft3 "
                         "iven2 zac in 7 accents, flite rms, festival ked_diphone"));
-    if (json) {
-        char *s = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(5));
-        printf("%s\n", s);
-        free(s);
-    } else {
+    if (!json) {
         printf("SNR dB  acceptance %%  words exact %%\n");
         for (int s = 0; s < S_N_SNR; s++)
             printf("%6d  %12.1f  %13.1f\n", s_snrs[s], 100.0 * accepted[s] / n_cmd,
@@ -514,14 +552,37 @@ audio_eval_main(int argc, char **argv)
         printf("real-time factor: %.4f CPU, %.4f wall-clock (one thread, %.2f h of audio)\n",
                rtf, rtf_wall, (a_s + a2) / 3600.0);
     }
-    rc = 0;
+    synthetic_done = true;
 bg_done:
     corpus_mixer_destroy(&m);
     free(stream);
     free(noise);
     free(bh);
     free(bg_wake);
+    if (!synthetic_done)
+        goto done;
+real_speech:
+    if (real_dir) {
+        real = real_open(real_dir, err, sizeof err);
+        json_t *r = real ? real_eval(real, e.kws, e.intent, getenv("SHOP_EVAL_VERBOSE") != NULL,
+                                     err, sizeof err)
+                         : NULL;
+        if (!r) {
+            fprintf(stderr, "shop-eval audio: real speech in %s: %s\n", real_dir, err);
+            goto done;
+        }
+        json_object_set_new(root, "real", r);
+        if (!json)
+            s_print_real(r);
+    }
+    if (json) {
+        char *s = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(5));
+        printf("%s\n", s);
+        free(s);
+    }
+    rc = 0;
 done:
+    real_destroy(&real);
     json_decref(root);
     free(cmd);
     free(wake);
