@@ -314,12 +314,14 @@ real_clip_pcm(const real_t *self, int i, float **pcm, size_t *n, char *err, size
     return audio_source_decode_file(c->path, NULL, pcm, n, NULL, err, errlen);
 }
 
-int
-real_speech_end(const float *pcm, size_t n)
+void
+real_speech_extent(const float *pcm, size_t n, int *onset, int *end)
 {
     enum { HOP = 160, WIN = 400 };
+    *onset = 0;
+    *end = (int) n;
     if (n < WIN)
-        return (int) n;
+        return;
     size_t nf = (n - WIN) / HOP + 1;
     float *db = xmalloc(nf * sizeof *db), *sorted = xmalloc(nf * sizeof *sorted);
     float peak = -200.f;
@@ -331,7 +333,7 @@ real_speech_end(const float *pcm, size_t n)
         sorted[f] = db[f];
         peak = fmaxf(peak, db[f]);
     }
-    /* the median frame by partial selection sort is enough for 100 frames */
+    /* the median frame by partial selection sort: clips are a few seconds */
     for (size_t i = 0; i <= nf / 2; i++)
         for (size_t j = i + 1; j < nf; j++)
             if (sorted[j] < sorted[i]) {
@@ -340,15 +342,18 @@ real_speech_end(const float *pcm, size_t n)
                 sorted[j] = t;
             }
     float floor_db = fmaxf(peak - 25.f, sorted[nf / 2] + 8.f);
-    int end = (int) n;
+    for (size_t f = 0; f < nf; f++)
+        if (db[f] >= floor_db) {
+            *onset = (int) (f * HOP);
+            break;
+        }
     for (size_t f = nf; f-- > 0;)
         if (db[f] >= floor_db) {
-            end = (int) (f * HOP + WIN);
+            *end = (int) (f * HOP + WIN) > (int) n ? (int) n : (int) (f * HOP + WIN);
             break;
         }
     free(db);
     free(sorted);
-    return end > (int) n ? (int) n : end;
 }
 
 bool

@@ -59,10 +59,11 @@ const real_clip_t *real_clip(const real_t *self, int i);
  * *n samples (caller frees), or -1 with a message in err. */
 int real_clip_pcm(const real_t *self, int i, float **pcm, size_t *n, char *err, size_t errlen);
 
-/* The sample just after the last speech of pcm: the end of the last 10 ms
- * frame whose energy is within 25 dB of the loudest frame and at least 8 dB
- * above the clip's median frame. Returns it (n for no such frame). */
-int real_speech_end(const float *pcm, size_t n);
+/* Where speech lies in pcm: *onset is the start of the first and *end the
+ * end of the last 10 ms hop's 25 ms frame whose energy is within 25 dB of
+ * the loudest frame and at least 8 dB above the clip's median frame (0 and
+ * n when no frame is). */
+void real_speech_extent(const float *pcm, size_t n, int *onset, int *end);
 
 /* True when two intent results are the same intent with the same slots. */
 bool real_same_intent(const intent_result_t *want, const intent_result_t *got);

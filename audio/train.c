@@ -26,6 +26,7 @@
 #include "audio/corpus.h"
 #include "audio/features.h"
 #include "audio/kws.h"
+#include "audio/realdata.h"
 #include "audio/vocab.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -52,6 +53,43 @@ typedef struct {
     s_example_t *v;
     int n, cap;
 } s_list_t;
+
+/* Recordings of real speakers (--real-data), decoded, as corpus clips: a
+ * vocabulary word has one mark at its end of speech; other words are
+ * unknown speech; Speech Commands' noise clips have the label _silence_. */
+typedef struct {
+    int n;
+    corpus_clip_t *clips;
+    float **pcm;
+    bool *val;                 /* a validation speaker's */
+    bool *noise;               /* a noise clip (no speech) */
+    int *copies;               /* noisy copies in the training set */
+    int *end;                  /* end of speech (sample) */
+} s_real_set_t;
+
+/* Where the examples' clips come from: the synthetic corpus (indices
+ * 0..count-1), then the real recordings. */
+typedef struct {
+    const corpus_t *corpus;
+    const s_real_set_t *real;
+} s_src_t;
+
+static const corpus_clip_t *
+s_clip(const s_src_t *src, int i)
+{
+    int nc = corpus_count(src->corpus);
+    return i < nc ? corpus_clip(src->corpus, i) : &src->real->clips[i - nc];
+}
+
+static void
+s_clip_pcm(const s_src_t *src, int i, float *out)
+{
+    int nc = corpus_count(src->corpus);
+    if (i < nc)
+        corpus_clip_pcm(src->corpus, i, out);
+    else
+        memcpy(out, src->real->pcm[i - nc], (size_t) src->real->clips[i - nc].n * sizeof *out);
+}
 
 static void
 s_push(s_list_t *l, int clip, int t, int label, int mark_end)
@@ -145,8 +183,113 @@ s_collect(const corpus_t *corpus, bool val, int copies, float between, const cha
         s_push(out, -1, 0, VOCAB_SILENCE, -1);
 }
 
+/* Reads the recordings under dir: every clip of a training speaker (val
+ * false) or of a validation speaker (val true) is decoded; sc_copies and
+ * fsdd_copies noisy copies of each are rendered per set. Returns 0 or -1. */
+static int
+s_real_load(const char *dir, int sc_copies, int fsdd_copies, s_real_set_t *rs, char *err,
+            size_t errlen)
+{
+    memset(rs, 0, sizeof *rs);
+    real_t *set = real_open(dir, err, errlen);
+    if (!set)
+        return -1;
+    int n = real_count(set);
+    rs->clips = xcalloc((size_t) n, sizeof *rs->clips);
+    rs->pcm = xcalloc((size_t) n, sizeof *rs->pcm);
+    rs->val = xcalloc((size_t) n, sizeof *rs->val);
+    rs->noise = xcalloc((size_t) n, sizeof *rs->noise);
+    rs->copies = xcalloc((size_t) n, sizeof *rs->copies);
+    rs->end = xcalloc((size_t) n, sizeof *rs->end);
+    for (int i = 0; i < n; i++) {
+        const real_clip_t *rc = real_clip(set, i);
+        size_t len;
+        float *pcm;
+        if (real_clip_pcm(set, i, &pcm, &len, err, errlen) != 0) {
+            real_destroy(&set);
+            return -1;
+        }
+        corpus_clip_t *c = &rs->clips[rs->n];
+        memset(c, 0, sizeof *c);
+        c->split = CORPUS_TRAIN;
+        snprintf(c->engine, sizeof c->engine, "%s", rc->source == REAL_FSDD ? "fsdd" : "real");
+        snprintf(c->voice, sizeof c->voice, "%.40s", rc->speaker);
+        snprintf(c->text, sizeof c->text, "%s", rc->word);
+        c->n = (int) len;
+        int on, end;
+        real_speech_extent(pcm, len, &on, &end);
+        c->onset = on;
+        if (vocab_is_keyword(rc->vocab)) {
+            c->kind = CORPUS_KIND_COMMAND;
+            c->n_marks = 1;
+            c->marks[0] = (corpus_mark_t) { rc->vocab, end };
+        } else {
+            c->kind = CORPUS_KIND_UNKNOWN;
+        }
+        rs->pcm[rs->n] = pcm;
+        rs->val[rs->n] = rc->validation;
+        rs->noise[rs->n] = rc->vocab == VOCAB_SILENCE;
+        rs->copies[rs->n] = rc->source == REAL_FSDD ? fsdd_copies : sc_copies;
+        rs->end[rs->n] = end;
+        rs->n++;
+    }
+    real_destroy(&set);
+    return 0;
+}
+
+static void
+s_real_free(s_real_set_t *rs)
+{
+    for (int i = 0; i < rs->n; i++)
+        free(rs->pcm[i]);
+    free(rs->pcm);
+    free(rs->clips);
+    free(rs->val);
+    free(rs->noise);
+    free(rs->copies);
+    free(rs->end);
+    memset(rs, 0, sizeof *rs);
+}
+
+/* The examples of the real recordings of one set (val: validation speakers)
+ * into out; first is the index of the first real clip (after the corpus).
+ * Per copy: a vocabulary word's window ends 30-250 ms after its end of
+ * speech, and one more window at a random place is labelled by where it
+ * ends (s_label_at: mid-word and long after it are _unknown_); other words'
+ * windows end anywhere from 100 ms before their end of speech to 250 ms
+ * after it (_unknown_); noise clips are _silence_. */
+static void
+s_collect_real(const s_real_set_t *rs, int first, bool val, int copies_val,
+               corpus_mixer_t *rng, s_list_t *out)
+{
+    for (int i = 0; i < rs->n; i++) {
+        if (rs->val[i] != val)
+            continue;
+        const corpus_clip_t *c = &rs->clips[i];
+        int copies = val ? copies_val : rs->copies[i];
+        for (int k = 0; k < copies; k++) {
+            if (rs->noise[i]) {
+                s_push(out, first + i, c->n, VOCAB_SILENCE, -1);
+                continue;
+            }
+            if (c->n_marks == 0) {
+                int t = rs->end[i] + (int) corpus_mixer_uniform(rng, -1600.f, 4000.f);
+                s_push(out, first + i, t, VOCAB_UNKNOWN, -1);
+                continue;
+            }
+            int end = c->marks[0].end;
+            int t = end + (int) corpus_mixer_uniform(rng, 480.f, 4000.f);
+            s_push(out, first + i, t, c->marks[0].word, end);
+            t = (int) corpus_mixer_uniform(rng, (float) c->onset + 1600.f, (float) c->n + 8000.f);
+            int label = s_label_at(c, t);
+            if (label >= 0)
+                s_push(out, first + i, t, label, -1);
+        }
+    }
+}
+
 typedef struct {
-    const corpus_t *corpus;
+    const s_src_t *src;
     corpus_mixer_t *mixer;
     features_t *feat;          /* reused: planning once per thread, not per example */
     float *clip;               /* scratch: one clean clip */
@@ -162,8 +305,8 @@ s_make(s_maker_t *mk, const s_example_t *e, float *x)
     float *seg = mk->seg, *win = mk->seg + S_PRE;
     memset(seg, 0, (S_PRE + S_WIN) * sizeof *seg);
     if (e->clip >= 0) {
-        const corpus_clip_t *c = corpus_clip(mk->corpus, e->clip);
-        corpus_clip_pcm(mk->corpus, e->clip, mk->clip);
+        const corpus_clip_t *c = s_clip(mk->src, e->clip);
+        s_clip_pcm(mk->src, e->clip, mk->clip);
         int start = e->t - S_WIN - S_PRE;
         for (int i = 0; i < S_PRE + S_WIN; i++) {
             int s = start + i;
@@ -198,7 +341,7 @@ s_make(s_maker_t *mk, const s_example_t *e, float *x)
      * silence, so some windows are cut the same way */
     float u = corpus_mixer_uniform(m, 0, 1);
     if (e->clip >= 0 && u < 0.08f) {
-        const corpus_clip_t *c = corpus_clip(mk->corpus, e->clip);
+        const corpus_clip_t *c = s_clip(mk->src, e->clip);
         int onset_in_win = c->onset - (e->t - S_WIN);
         if (onset_in_win > 0) {
             int z = (int) corpus_mixer_uniform(m, 0, (float) onset_in_win);
@@ -221,7 +364,7 @@ s_make(s_maker_t *mk, const s_example_t *e, float *x)
 #define S_CHUNK 1024
 
 typedef struct {
-    const corpus_t *corpus;
+    const s_src_t *src;
     const s_list_t *l;
     uint64_t seed;
     float *x;
@@ -242,7 +385,7 @@ s_render_thread(void *arg)
 {
     s_render_worker_t *wk = arg;
     s_render_job_t *j = wk->job;
-    s_maker_t mk = { .corpus = j->corpus, .feat = wk->feat };
+    s_maker_t mk = { .src = j->src, .feat = wk->feat };
     mk.clip = xmalloc((size_t) j->maxn * sizeof *mk.clip);
     mk.seg = xmalloc((S_PRE + S_WIN) * sizeof *mk.seg);
     mk.noise = xmalloc(S_WIN * sizeof *mk.noise);
@@ -252,7 +395,7 @@ s_render_thread(void *arg)
         int lo = ck * S_CHUNK, hi = lo + S_CHUNK < j->l->n ? lo + S_CHUNK : j->l->n;
         if (lo >= j->l->n || atomic_load(&j->failed))
             break;
-        mk.mixer = corpus_mixer_new(j->corpus, CORPUS_TRAIN, j->seed ^ ((uint64_t) ck << 32));
+        mk.mixer = corpus_mixer_new(j->src->corpus, CORPUS_TRAIN, j->seed ^ ((uint64_t) ck << 32));
         for (int i = lo; i < hi; i++) {
             if (!mk.mixer || s_make(&mk, &j->l->v[i], j->x + (size_t) i * per) != 0) {
                 atomic_store(&j->failed, 1);
@@ -272,17 +415,21 @@ s_render_thread(void *arg)
 /* Renders a whole list into x (n x 98 x 40) and y with `threads` threads.
  * Returns 0 or -1. */
 static int
-s_render(const corpus_t *corpus, const features_config_t *fc, const s_list_t *l, uint64_t seed,
+s_render(const s_src_t *src, const features_config_t *fc, const s_list_t *l, uint64_t seed,
          int threads, float *x, int32_t *y, bool verbose, const char *what)
 {
     enum { MAX_THREADS = 16 };
-    s_render_job_t job = { .corpus = corpus, .l = l, .seed = seed, .x = x, .y = y, .maxn = 1 };
+    const corpus_t *corpus = src->corpus;
+    s_render_job_t job = { .src = src, .l = l, .seed = seed, .x = x, .y = y, .maxn = 1 };
     atomic_init(&job.next, 0);
     atomic_init(&job.done, 0);
     atomic_init(&job.failed, 0);
     for (int i = 0; i < corpus_count(corpus); i++)
         if (corpus_clip(corpus, i)->n > job.maxn)
             job.maxn = corpus_clip(corpus, i)->n;
+    for (int i = 0; src->real && i < src->real->n; i++)
+        if (src->real->clips[i].n > job.maxn)
+            job.maxn = src->real->clips[i].n;
     threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
     s_render_worker_t wk[MAX_THREADS];
     pthread_t tid[MAX_THREADS];
@@ -481,7 +628,7 @@ s_cmp_float(const void *a, const void *b)
 
 /* Per-word thresholds from the validation windows (see the caller). */
 static void
-s_calibrate(nn_net_t *net, const nn_data_t *val, float thr_min, float *thr)
+s_calibrate(nn_net_t *net, const nn_data_t *val, float thr_min, float fa_rate, float *thr)
 {
     int n = val->n, per = val->shape.c * val->shape.h * val->shape.w;
     float *post = xmalloc((size_t) n * VOCAB_COUNT * sizeof *post);
@@ -498,7 +645,7 @@ s_calibrate(nn_net_t *net, const nn_data_t *val, float thr_min, float *thr)
             if (val->y[i] != w)
                 neg[m++] = post[(size_t) i * VOCAB_COUNT + w];
         qsort(neg, (size_t) m, sizeof *neg, s_cmp_float);
-        float q = m ? neg[(int) (0.995 * (m - 1))] : 0.5f;
+        float q = m ? neg[(int) ((1.0 - fa_rate) * (m - 1))] : 0.5f;
         thr[w] = fminf(S_THR_MAX, fmaxf(thr_min, q + 0.02f));
     }
     free(post);
@@ -507,9 +654,9 @@ s_calibrate(nn_net_t *net, const nn_data_t *val, float thr_min, float *thr)
 
 /* --calibrate: new thresholds for a trained model. Returns an exit status. */
 static int
-s_recalibrate(const char *path, const corpus_t *corpus, const features_config_t *fc,
-              const s_list_t *va, uint64_t seed, int threads, float thr_min, int stride,
-              const char *out, float *xv, int32_t *yv)
+s_recalibrate(const char *path, const s_src_t *src, const features_config_t *fc,
+              const s_list_t *va, uint64_t seed, int threads, float thr_min, float fa_rate,
+              int stride, const char *out, float *xv, int32_t *yv)
 {
     char err[512];
     nn_net_t *net = nn_load(path, err, sizeof err);
@@ -520,7 +667,7 @@ s_recalibrate(const char *path, const corpus_t *corpus, const features_config_t 
     const char *m = nn_meta_get(net, "kws.mean"), *d = nn_meta_get(net, "kws.std");
     float mean = m ? strtof(m, NULL) : 0, std = d ? strtof(d, NULL) : 0;
     int rc = 1;
-    if (!(std > 0) || s_render(corpus, fc, va, seed + 1000003, threads, xv, yv, true, "validation") != 0) {
+    if (!(std > 0) || s_render(src, fc, va, seed + 1000003, threads, xv, yv, true, "validation") != 0) {
         fprintf(stderr, "shop-train audio: %s: no kws.std, or feature extraction failed\n", path);
         goto out;
     }
@@ -535,12 +682,12 @@ s_recalibrate(const char *path, const corpus_t *corpus, const features_config_t 
                       1.f / std);
     nn_data_t dva = { .x = xv, .y = yv, .n = va->n, .shape = nn_input_shape(net) };
     float thr[VOCAB_COUNT];
-    s_calibrate(net, &dva, thr_min, thr);
+    s_calibrate(net, &dva, thr_min, fa_rate, thr);
     char prov[1024];
     const char *old = nn_meta_get(net, "provenance");
-    snprintf(prov, sizeof prov, "%s; thresholds recalibrated in [%.2f, %.2f], stride %d by "
-             "shop-train audio --calibrate", old ? old : "", (double) thr_min, (double) S_THR_MAX,
-             stride);
+    snprintf(prov, sizeof prov, "%s; thresholds recalibrated in [%.2f, %.2f] at a false-accept "
+             "rate of %g per validation window, stride %d by shop-train audio --calibrate",
+             old ? old : "", (double) thr_min, (double) S_THR_MAX, (double) fa_rate, stride);
     if (kws_net_set_meta(net, fc, (kws_norm_t) norm, mean, std, thr, stride) != 0
         || nn_meta_set(net, "provenance", prov) != 0
         || nn_save(net, out, err, sizeof err) != 0) {
@@ -576,7 +723,14 @@ s_usage(void)
             "                        [--thr-min X] [--stride S] [--skip-voices V1,V2]\n"
             "                        [--holdout V1,V2] [--tilt DB] [--warp X]\n"
             "                        [--norm global|window]\n"
-            "                        [--calibrate MODEL]\n"
+            "                        [--real-data DIR] [--real-copies K] [--fsdd-copies K]\n"
+            "                        [--fa-rate R] [--calibrate MODEL]\n"
+            "  --real-data DIR adds recordings of real speakers (audio/realdata.h: Speech\n"
+            "  Commands and FSDD under DIR; training speakers to training, validation\n"
+            "  speakers to validation): vocabulary words as positives, other words and\n"
+            "  noise as _unknown_ / _silence_, K noisy copies each (8 / 1);\n"
+            "  thresholds: per word, the score that a fraction R (0.005) of the\n"
+            "  validation windows of other classes reach;\n"
             "  DIR may list several corpora (v2,v3); --skip-voices leaves those\n"
             "  training voices out (to measure what they bring), --holdout makes them\n"
             "  validation voices (\"awb\" also names awb-f85s10 ...); --tilt DB adds a\n"
@@ -598,7 +752,9 @@ int
 audio_train_main(int argc, char **argv)
 {
     const char *corpus_dir = NULL, *out = "models/kws.nn", *calibrate = NULL, *skip = NULL;
-    const char *holdout = NULL;
+    const char *holdout = NULL, *real_dir = NULL;
+    int real_copies = 8, fsdd_copies = 1;
+    float fa_rate = 0.005f;
     int epochs = 12, copies = 2, channels = 64, blocks = 4, batch = 128, threads = 2, limit = 0;
     int stride = 3;
     kws_head_t head = KWS_HEAD_TIME;
@@ -618,11 +774,13 @@ audio_train_main(int argc, char **argv)
         { "tilt", required_argument, NULL, 'D' }, { "holdout", required_argument, NULL, 'O' },
         { "warp", required_argument, NULL, 'R' },
         { "norm", required_argument, NULL, 'N' },
+        { "real-data", required_argument, NULL, 'r' }, { "real-copies", required_argument, NULL, 'K' },
+        { "fsdd-copies", required_argument, NULL, 'F' }, { "fa-rate", required_argument, NULL, 'A' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:H:W:M:S:V:D:O:N:R:h", longopts, NULL))
+    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:H:W:M:S:V:D:O:N:R:r:K:F:A:h", longopts, NULL))
            != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
@@ -648,6 +806,10 @@ audio_train_main(int argc, char **argv)
         case 'D': tilt_db = strtof(optarg, NULL); break;
         case 'R': warp = strtof(optarg, NULL); break;
         case 'O': holdout = optarg; break;
+        case 'r': real_dir = optarg; break;
+        case 'K': real_copies = atoi(optarg); break;
+        case 'F': fsdd_copies = atoi(optarg); break;
+        case 'A': fa_rate = strtof(optarg, NULL); break;
         case 'N':
             norm = strcmp(optarg, "window") == 0   ? KWS_NORM_WINDOW
                    : strcmp(optarg, "global") == 0 ? KWS_NORM_GLOBAL : (kws_norm_t) -1;
@@ -660,7 +822,9 @@ audio_train_main(int argc, char **argv)
         || (head != KWS_HEAD_POOL && head != KWS_HEAD_TIME) || !(between >= 0 && between <= 8)
         || !(thr_min > 0 && thr_min <= S_THR_MAX) || stride < 1 || stride > 50
         || !(tilt_db >= 0 && tilt_db <= 40) || !(warp >= 0 && warp <= 0.4f)
-        || (norm != KWS_NORM_GLOBAL && norm != KWS_NORM_WINDOW)) {
+        || (norm != KWS_NORM_GLOBAL && norm != KWS_NORM_WINDOW) || real_copies < 0
+        || real_copies > 50 || fsdd_copies < 0 || fsdd_copies > 50
+        || !(fa_rate > 0 && fa_rate < 0.5f)) {
         s_usage();
         return 2;
     }
@@ -682,11 +846,28 @@ audio_train_main(int argc, char **argv)
         between = 0;
     s_collect(corpus, false, copies, between, skip, holdout, pick, &tr);
     s_collect(corpus, true, 2, between, skip, holdout, pick, &va);
+    s_real_set_t rs = { 0 };
+    s_src_t src = { .corpus = corpus, .real = &rs };
+    if (real_dir) {
+        if (s_real_load(real_dir, real_copies, fsdd_copies, &rs, err, sizeof err) != 0) {
+            fprintf(stderr, "shop-train audio: real speech: %s\n", err);
+            corpus_mixer_destroy(&pick);
+            corpus_destroy(&corpus);
+            return 1;
+        }
+        int before = tr.n;
+        s_collect_real(&rs, corpus_count(corpus), false, 0, pick, &tr);
+        int vbefore = va.n;
+        s_collect_real(&rs, corpus_count(corpus), true, 2, pick, &va);
+        fprintf(stderr, "audio: %d real recordings: %d training and %d validation windows\n",
+                rs.n, tr.n - before, va.n - vbefore);
+    }
     corpus_mixer_destroy(&pick);
     if (limit > 0 && tr.n > limit)
         tr.n = limit;
     if (tr.n == 0 || va.n == 0) {
         fprintf(stderr, "shop-train audio: no training or validation clips in %s\n", corpus_dir);
+        s_real_free(&rs);
         corpus_destroy(&corpus);
         return 1;
     }
@@ -713,13 +894,13 @@ audio_train_main(int argc, char **argv)
         goto done;
     }
     if (calibrate) {
-        rc = s_recalibrate(calibrate, corpus, &fc, &va, seed, threads, thr_min, stride, out, xv,
-                           yv);
+        rc = s_recalibrate(calibrate, &src, &fc, &va, seed, threads, thr_min, fa_rate, stride, out,
+                           xv, yv);
         goto done;
     }
     uint64_t t0 = shop_now_ns();
-    if (s_render(corpus, &fc, &tr, seed, threads, xt, yt, true, "training") != 0
-        || s_render(corpus, &fc, &va, seed + 1000003, threads, xv, yv, true, "validation") != 0) {
+    if (s_render(&src, &fc, &tr, seed, threads, xt, yt, true, "training") != 0
+        || s_render(&src, &fc, &va, seed + 1000003, threads, xv, yv, true, "validation") != 0) {
         fprintf(stderr, "shop-train audio: feature extraction failed\n");
         goto done;
     }
@@ -785,7 +966,7 @@ audio_train_main(int argc, char **argv)
      * scores on 99.5 % of the windows of other words, unknown speech and
      * noise, kept within [thr_min, S_THR_MAX] */
     float thr[VOCAB_COUNT];
-    s_calibrate(net, &dva, thr_min, thr);
+    s_calibrate(net, &dva, thr_min, fa_rate, thr);
     if (kws_net_set_meta(net, &fc, norm, mean, std, thr, stride) != 0)
         goto done;
     char prov[1024];
@@ -795,12 +976,15 @@ audio_train_main(int argc, char **argv)
     snprintf(prov, sizeof prov,
              "shop-train audio --corpus %s --epochs %d --copies %d --channels %d --blocks %d "
              "--head %s --between %g --batch %d --lr %g --seed %llu --thr-min %g --stride %d "
-             "--tilt %g --warp %g --norm %s%s%s%s%s; "
+             "--tilt %g --warp %g --norm %s%s%s%s%s%s%s --real-copies %d --fsdd-copies %d "
+             "--fa-rate %g; "
              "%d train / %d val windows; val_acc %.4f; %.0f s features, %.0f s training; %s",
              corpus_dir, epochs, copies, channels, blocks, head == KWS_HEAD_TIME ? "time" : "pool",
              (double) between, batch, (double) lr, (unsigned long long) seed, (double) thr_min,
              stride, (double) tilt_db, (double) warp, norm == KWS_NORM_WINDOW ? "window" : "global", skip ? " --skip-voices " : "", skip ? skip : "",
-             holdout ? " --holdout " : "", holdout ? holdout : "", tr.n, va.n, val_acc,
+             holdout ? " --holdout " : "", holdout ? holdout : "",
+             real_dir ? " --real-data " : "", real_dir ? real_dir : "", real_copies, fsdd_copies,
+             (double) fa_rate, tr.n, va.n, val_acc,
              render_s, train_s, when);
     nn_meta_set(net, "provenance", prov);
     if (nn_save(net, out, err, sizeof err) != 0) {
@@ -819,6 +1003,7 @@ done:
     free(yv);
     free(tr.v);
     free(va.v);
+    s_real_free(&rs);
     corpus_destroy(&corpus);
     return rc;
 }

@@ -114,8 +114,11 @@ test_speech_end(void **state)
         if (i >= 4800 && i < 11200)
             x[i] += 0.5f * sinf(2.f * 3.14159265f * 440.f * (float) i / 16000.f);
     }
-    int end = real_speech_end(x, n);
-    /* the last 25 ms frame that still holds tone ends within one frame of 11,200 */
+    int on, end;
+    real_speech_extent(x, n, &on, &end);
+    /* the first and last 25 ms frames that hold tone: within a frame of
+     * 4,800 and 11,200 */
+    assert_true(on >= 4800 - 400 && on <= 4800);
     assert_true(end >= 11200 && end <= 11200 + 400);
     free(x);
 }
