@@ -74,14 +74,6 @@ typedef struct {
                                * extra voices only (new flite and festival speakers
                                * made by their parameters, festival's non-English
                                * voices), for a second corpus read with the first */
-    bool cg;                  /* the clustergen plan instead: training utterances of
-                               * new flite CG speakers (awb and slt with other
-                               * vocal-tract lengths, postfilters and pitch), a third
-                               * corpus read with the others */
-    bool phones;              /* the phone plan instead: training utterances of
-                               * festival's non-English diphone voices saying
-                               * English phones (mapped to their own), read
-                               * with the others */
     bool verbose;             /* progress on stderr */
 } corpus_gen_opts_t;
 
@@ -90,7 +82,7 @@ typedef struct {
  * warning). Returns 0, or -1 with a message in err. */
 int corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen);
 
-/* `shop-train audio-corpus --out DIR [--seed N] [--scale X] [--limit N] [--from N] [--extra | --cg | --phones] [--quiet]`. */
+/* `shop-train audio-corpus --out DIR [--seed N] [--scale X] [--limit N] [--from N] [--extra] [--quiet]`. */
 int audio_corpus_main(int argc, char **argv);
 
 /* True when voice (engine + name) is one of the held-out test voices. */

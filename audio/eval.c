@@ -1,5 +1,6 @@
-/* audio/eval.c: `shop-eval audio`: the speech-to-intent measures of issue 5,
- * after Picovoice's speech-to-intent benchmark.
+/* audio/eval.c: `shop-eval audio`: the speech-to-intent measures, after
+ * Picovoice's speech-to-intent benchmark, and the real-speech measures of
+ * audio/realdata.h.
  *
  * - Command acceptance: command utterances of the held-out test voices,
  *   mixed with noise (held-out seeds, babble of test voices, and a fan noise

@@ -36,7 +36,6 @@ struct _kws_t {
     features_t *feat;                 /* streaming log-mel */
     features_config_t fc;             /* its configuration (from the model) */
     int n_mels;
-    kws_norm_t norm;                  /* input normalisation */
     float mean, inv_std;
     float floor_value;                /* feature of digital silence (ln log_floor) */
     kws_opts_t opts;
@@ -84,7 +83,7 @@ s_err(kws_t *self, const char *fmt, ...)
 /* ---------------------------------------------------------------- net */
 
 nn_net_t *
-kws_build_net(int n_classes, int channels, int blocks, kws_head_t head, uint64_t seed)
+kws_build_net(int n_classes, int channels, int blocks, uint64_t seed)
 {
     nn_net_t *net = nn_new(seed);
     if (!net)
@@ -102,7 +101,7 @@ kws_build_net(int n_classes, int channels, int blocks, kws_head_t head, uint64_t
         x = nn_relu(net, nn_batchnorm(net, nn_depthwise(net, x, 3, 3, s, s, 1, 1, false)));
         x = nn_relu(net, nn_batchnorm(net, nn_pointwise(net, x, channels, false)));
     }
-    if (head == KWS_HEAD_TIME && x >= 0) {
+    if (x >= 0) {
         /* The detector must fire 30-250 ms after a word ends and not 600 ms
          * later, nor on a word's first syllable: that is a question of where
          * in the window things happen, which a global average cannot answer.
@@ -111,8 +110,6 @@ kws_build_net(int n_classes, int channels, int blocks, kws_head_t head, uint64_t
         nn_shape_t sh = nn_layer_shape(net, x);
         x = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, x, channels, 1, sh.w, 1, 1, 0, 0,
                                                      false)));
-    } else {
-        x = nn_global_avgpool(net, x);
     }
     nn_layer_set_name(net, x, "embedding");
     x = nn_dropout(net, x, 0.1f);
@@ -125,35 +122,15 @@ kws_build_net(int n_classes, int channels, int blocks, kws_head_t head, uint64_t
 }
 
 void
-kws_normalise(float *x, int frames, int mels, kws_norm_t norm, float mean, float inv_std)
+kws_normalise(float *x, size_t n, float mean, float inv_std)
 {
-    float sub[FEATURES_MAX_MELS];
-    for (int k = 0; k < mels; k++)
-        sub[k] = norm == KWS_NORM_WINDOW ? 0 : mean;
-    if (norm == KWS_NORM_WINDOW) {
-        for (int f = 0; f < frames; f++)
-            for (int k = 0; k < mels; k++)
-                sub[k] += x[(size_t) f * mels + k];
-        for (int k = 0; k < mels; k++)
-            sub[k] /= (float) frames;
-    }
-    for (int f = 0; f < frames; f++)
-        for (int k = 0; k < mels; k++)
-            x[(size_t) f * mels + k] = (x[(size_t) f * mels + k] - sub[k]) * inv_std;
+    for (size_t i = 0; i < n; i++)
+        x[i] = (x[i] - mean) * inv_std;
 }
 
 int
-kws_net_norm(const nn_net_t *net)
-{
-    const char *v = nn_meta_get(net, "kws.norm");
-    if (!v || strcmp(v, "global") == 0)
-        return KWS_NORM_GLOBAL;
-    return strcmp(v, "window") == 0 ? KWS_NORM_WINDOW : -1;
-}
-
-int
-kws_net_set_meta(nn_net_t *net, const features_config_t *fc, kws_norm_t norm, float mean,
-                 float std, const float *thresholds, int stride)
+kws_net_set_meta(nn_net_t *net, const features_config_t *fc, float mean, float std,
+                 const float *thresholds, int stride)
 {
     const char *labels[VOCAB_COUNT];
     for (int i = 0; i < VOCAB_COUNT; i++)
@@ -189,8 +166,7 @@ kws_net_set_meta(nn_net_t *net, const features_config_t *fc, kws_norm_t norm, fl
         || nn_meta_set(net, "features.mel_scale", v[8]) != 0
         || nn_meta_set(net, "kws.frames", "98") != 0 || nn_meta_set(net, "kws.mean", m) != 0
         || nn_meta_set(net, "kws.std", s) != 0 || nn_meta_set(net, "kws.thresholds", buf) != 0
-        || nn_meta_set(net, "kws.stride", st) != 0
-        || nn_meta_set(net, "kws.norm", norm == KWS_NORM_WINDOW ? "window" : "global") != 0)
+        || nn_meta_set(net, "kws.stride", st) != 0 || nn_meta_set(net, "kws.norm", "global") != 0)
         return -1;
     return 0;
 }
@@ -352,13 +328,12 @@ s_configure(kws_t *self, const kws_opts_t *opts)
         }
         p = end + 1;
     }
-    int norm = kws_net_norm(net);
-    if (norm < 0) {
-        s_err(self, "model metadata kws.norm is \"%s\": not global or window",
-              nn_meta_get(net, "kws.norm"));
+    /* one normalisation exists: (x - mean) / std; absent means it too */
+    const char *norm = nn_meta_get(net, "kws.norm");
+    if (norm && strcmp(norm, "global") != 0) {
+        s_err(self, "model metadata kws.norm is \"%s\": only \"global\" is known", norm);
         return -1;
     }
-    self->norm = (kws_norm_t) norm;
     self->mean = (float) mean;
     self->inv_std = (float) (1.0 / std);
     self->n_mels = self->fc.n_mels;
@@ -479,7 +454,7 @@ s_run(kws_t *self)
         const float *src = self->ring + (size_t) ((self->ring_at + f) % KWS_FRAMES) * m;
         memcpy(self->window + (size_t) f * m, src, (size_t) m * sizeof *src);
     }
-    kws_normalise(self->window, KWS_FRAMES, m, self->norm, self->mean, self->inv_std);
+    kws_normalise(self->window, (size_t) KWS_FRAMES * (size_t) m, self->mean, self->inv_std);
     if (nn_forward(self->net, self->window, 1, self->post) != 0) {
         s_err(self, "%s", nn_error(self->net));
         return -1;
@@ -685,40 +660,21 @@ kws_test(bool verbose)
 
     /* an untrained net with metadata: loads, streams, and gives the same
      * posteriors however the audio is chunked */
-    net = kws_build_net(VOCAB_COUNT, 8, 1, KWS_HEAD_TIME, 5);
+    net = kws_build_net(VOCAB_COUNT, 8, 1, 5);
     S_CHECK(net != NULL);
     /* the time head keeps the 24 time steps of the first block, one frequency */
     nn_shape_t es = nn_layer_shape(net, nn_find_layer(net, "embedding"));
     S_CHECK(es.c == 8 && es.h == 24 && es.w == 1);
     features_config_t fc;
     features_config_default(&fc);
-    S_CHECK(kws_net_norm(net) == KWS_NORM_GLOBAL);   /* no key: the older models' */
-    S_CHECK(kws_net_set_meta(net, &fc, KWS_NORM_GLOBAL, -5.f, 4.f, thr, 3) == 0);
-    S_CHECK(kws_net_norm(net) == KWS_NORM_GLOBAL);
-
-    /* window normalisation: a constant added to each band (a spectral
-     * colour) changes nothing; global normalisation keeps it */
+    /* normalisation: (x - mean) / std */
     {
-        enum { T = 6, M = 4 };
-        float a[T * M], b[T * M], g[T * M];
-        for (int i = 0; i < T * M; i++) {
-            a[i] = sinf(0.7f * (float) i);
-            b[i] = a[i] + 0.5f * (float) (i % M) - 1.f;
-            g[i] = b[i];
-        }
-        kws_normalise(a, T, M, KWS_NORM_WINDOW, 3.f, 0.5f);
-        kws_normalise(b, T, M, KWS_NORM_WINDOW, 3.f, 0.5f);
-        kws_normalise(g, T, M, KWS_NORM_GLOBAL, 3.f, 0.5f);
-        float band0 = 0;
-        for (int i = 0; i < T * M; i++) {
-            S_CHECK(fabsf(a[i] - b[i]) < 1e-5f);
-            band0 += i % M == 0 ? a[i] : 0;
-        }
-        S_CHECK(fabsf(band0) < 1e-5f);                        /* band mean out */
-        S_CHECK(fabsf(g[5] - (sinf(3.5f) + 0.5f - 1.f - 3.f) * 0.5f) < 1e-5f);
+        float g[3] = { -5.f, -1.f, 3.f };
+        kws_normalise(g, 3, -5.f, 0.25f);
+        S_CHECK(g[0] == 0.f && g[1] == 1.f && g[2] == 2.f);
     }
-    S_CHECK(nn_meta_set(net, "kws.norm", "pcen") == 0 && kws_net_norm(net) == -1);
-    S_CHECK(kws_net_set_meta(net, &fc, KWS_NORM_GLOBAL, -5.f, 4.f, thr, 3) == 0);
+    S_CHECK(kws_net_set_meta(net, &fc, -5.f, 4.f, thr, 3) == 0);
+    S_CHECK(strcmp(nn_meta_get(net, "kws.norm"), "global") == 0);
     size_t len = 0;
     char err[256];
     void *mem = nn_save_mem(net, &len, err, sizeof err);
@@ -745,8 +701,15 @@ kws_test(bool verbose)
     double a, wl, c;
     kws_timing(k, &a, &wl, &c);
     S_CHECK(fabs(a - 1.5) < 1e-9 && wl > 0 && c > 0);
+    /* a normalisation the detector does not know is refused */
+    net = kws_build_net(VOCAB_COUNT, 8, 1, 5);
+    S_CHECK(net != NULL && kws_net_set_meta(net, &fc, -5.f, 4.f, thr, 3) == 0
+            && nn_meta_set(net, "kws.norm", "window") == 0);
+    kws_destroy(&k2);
+    k2 = kws_new_from_net(&net, &o, err, sizeof err);
+    S_CHECK(k2 == NULL && strstr(err, "kws.norm") != NULL);
     /* a model for another vocabulary is refused */
-    net = kws_build_net(VOCAB_COUNT - 1, 8, 1, KWS_HEAD_POOL, 5);
+    net = kws_build_net(VOCAB_COUNT - 1, 8, 1, 5);
     S_CHECK(net != NULL);
     kws_destroy(&k2);
     k2 = kws_new_from_net(&net, &o, err, sizeof err);

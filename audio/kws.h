@@ -3,7 +3,7 @@
  * A DS-CNN (ARM's Hello-Edge design: one 10x4 convolution with stride 2, then
  * depthwise-separable blocks; here after a 2x2 average of the input, and with
  * a head that keeps time order instead of Hello-Edge's global average pool,
- * see kws_head_t) looks at the last ~1 s of log-mel frames (98 x 40) every
+ * see kws_build_net) looks at the last ~1 s of log-mel frames (98 x 40) every
  * `stride` frames. Its
  * posteriors are averaged over the last `smooth` runs; a word is reported
  * once per contiguous stretch where it is the most probable class above its
@@ -54,42 +54,25 @@ typedef struct _kws_t kws_t;
 /* Fills opts with the defaults above. */
 void kws_opts_default(kws_opts_t *opts);
 
-/* How the last block's C x T x F map becomes class scores. */
-typedef enum {
-    KWS_HEAD_POOL = 0,  /* global average pooling, then a dense layer (Hello-Edge):
-                         * blind to where in the window a word ended */
-    KWS_HEAD_TIME = 1,  /* a 1 x F convolution collapses frequency only, then a
-                         * dense layer over the C x T map: keeps time order */
-} kws_head_t;
-
 /* Builds the untrained DS-CNN for n_classes outputs with `channels` channels
- * (64 in the first model) and `blocks` depthwise-separable blocks (4).
- * Returns the net (caller frees with nn_destroy) or NULL. */
-nn_net_t *kws_build_net(int n_classes, int channels, int blocks, kws_head_t head, uint64_t seed);
+ * (64) and `blocks` depthwise-separable blocks (4), ending in a head that
+ * keeps time order: a 1 x F convolution collapses frequency only, then a
+ * dense layer sees the C x T map (a global average pool could not tell a
+ * word that just ended from one that ended 600 ms ago). Returns the net
+ * (caller frees with nn_destroy) or NULL. */
+nn_net_t *kws_build_net(int n_classes, int channels, int blocks, uint64_t seed);
 
-/* The input normalisation of a window (model metadata kws.norm). */
-typedef enum {
-    KWS_NORM_GLOBAL = 0,  /* (x - mean) / std with one mean for all bands */
-    KWS_NORM_WINDOW = 1,  /* each band's mean over the window is taken out
-                           * first: a fixed spectral colour (channel, a darker
-                           * or brighter voice: a constant per band in log-mel)
-                           * is gone; then / std */
-} kws_norm_t;
+/* Normalises n input values in place: (x - mean) * inv_std, inv_std = 1 /
+ * std (model metadata kws.mean, kws.std). Training and the detector both
+ * call it, so they agree. */
+void kws_normalise(float *x, size_t n, float mean, float inv_std);
 
-/* Normalises one window (frames x mels, time-ordered) in place as norm says,
- * with mean (KWS_NORM_GLOBAL only) and inv_std = 1 / std. Training and the
- * detector both call it, so they agree. */
-void kws_normalise(float *x, int frames, int mels, kws_norm_t norm, float mean, float inv_std);
-
-/* Writes the feature configuration, normalisation, thresholds (VOCAB_COUNT
- * floats) and the frames between CNN runs the model was tuned for (stride)
- * into net's metadata, and the vocabulary as its labels. Returns 0 or -1. */
-int kws_net_set_meta(nn_net_t *net, const features_config_t *fc, kws_norm_t norm, float mean,
-                     float std, const float *thresholds, int stride);
-
-/* The normalisation a model's metadata names (absent: KWS_NORM_GLOBAL, the
- * models before it existed). Returns it, or -1 for an unknown name. */
-int kws_net_norm(const nn_net_t *net);
+/* Writes the feature configuration, normalisation (kws.norm "global",
+ * kws.mean, kws.std), thresholds (VOCAB_COUNT floats) and the frames between
+ * CNN runs the model was tuned for (stride) into net's metadata, and the
+ * vocabulary as its labels. Returns 0 or -1. */
+int kws_net_set_meta(nn_net_t *net, const features_config_t *fc, float mean, float std,
+                     const float *thresholds, int stride);
 
 /* Loads a model file (path NULL: the shipped models/kws.nn via shop_data_path)
  * and makes a detector. opts NULL means the model's defaults. Returns the

@@ -1,19 +1,17 @@
 /* audio/train.c: `shop-train audio`: trains the keyword-spotting DS-CNN on
- * the synthetic corpus (audio/corpus.h) and writes models/kws.nn.
+ * the synthetic corpus (audio/corpus.h) and recordings of real speakers
+ * (audio/realdata.h) and writes models/kws.nn.
  *
  * Each training example is a 1 s window of a clean clip, placed so that a
  * vocabulary word ends 30-250 ms before the window's end (the moment the
  * streaming detector should fire), then reverberated, mixed with noise at a
  * random SNR and scaled to a random level, and turned into log-mel frames by
  * the same features module the detector runs. Windows of unknown speech
- * and of noise alone teach _unknown_ and _silence_; so do, for the
- * time-order head (kws.h), windows at random places of command clips that
- * end mid-word, between words or long after one. (With global average
- * pooling those contradict the word's own windows, and validation accuracy
- * suffered; that head gets only windows that stop inside a lone word.) The
- * features are then warped in frequency and time and masked (s_augment),
- * anew every epoch. A tenth of the training voices is kept apart for
- * validation; the test voices are never read here. */
+ * and of noise alone teach _unknown_ and _silence_; so do windows at random
+ * places of command clips that end mid-word, between words or long after
+ * one. The features are then warped in frequency and time and masked
+ * (s_augment), anew every epoch. Validation voices and validation speakers
+ * are kept apart; the test voices are never read here. */
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
@@ -471,20 +469,11 @@ s_render(const s_src_t *src, const features_config_t *fc, const s_list_t *l, uin
  * - tempo: the window is stretched in time by 0.87-1.15 about its end (where
  *   the detector decides), speaking rate without touching the end alignment
  *   more than the trained 30-250 ms range allows;
- * - spectral tilt (--tilt, off by default): a brighter or darker voice;
- * - formant warp (--warp, off by default): the frequency axis bent by a
- *   random monotone piecewise-linear map whose knots near the formant
- *   regions (500, 1200, 2500, 4500 Hz) move independently by up to +-warp:
- *   speakers differ in how their vowels' formants sit relative to each
- *   other, which VTLP's one factor does not change;
  * - SpecAugment masks: two of up to 5 mel bands, one of up to 7 frames. */
 typedef struct {
     int n_mels;
     float fmin, fmax;
     float center[FEATURES_MAX_MELS];   /* Hz, of each band (HTK mel) */
-    float tilt;                        /* --tilt: max spectral tilt across the bands,
-                                        * in normalised units (0: none) */
-    float warp;                        /* --warp: max relative knot shift (0: none) */
 } s_aug_t;
 
 static double
@@ -553,42 +542,6 @@ s_augment(float *x, int n, const nn_shape_t *shape, uint64_t *rng, void *user)
                 src_band[k] = s_band_of(a, src);
             }
             s_warp_bands(s, tmp, T, F, src_band);
-        }
-        /* the knots must lie inside the bands' range (20-8000 Hz here) */
-        bool can_warp = a->fmin < 500.f * (1.f - a->warp) - 100.f
-                        && a->fmax > 4500.f * (1.f + a->warp) + 100.f;
-        if (a->warp > 0 && can_warp && F == a->n_mels && nn_rand_float(rng) < 0.7f) {
-            /* knots: source frequency kn[j] lands at out[j]; the band
-             * edges stay, the inner knots move and stay in order */
-            enum { NK = 6 };
-            float kn[NK] = { a->fmin, 500.f, 1200.f, 2500.f, 4500.f, a->fmax }, out[NK];
-            out[0] = kn[0];
-            out[NK - 1] = kn[NK - 1];
-            for (int j = 1; j < NK - 1; j++) {
-                out[j] = kn[j] * (1.f + a->warp * (2.f * nn_rand_float(rng) - 1.f));
-                if (out[j] < out[j - 1] + 100.f)
-                    out[j] = out[j - 1] + 100.f;
-            }
-            for (int j = NK - 2; j > 0; j--)
-                if (out[j] > out[j + 1] - 100.f)
-                    out[j] = out[j + 1] - 100.f;
-            for (int k = 0; k < F; k++) {
-                float f = a->center[k];
-                int j = 0;
-                while (j < NK - 2 && f > out[j + 1])
-                    j++;
-                float src = kn[j] + (f - out[j]) * (kn[j + 1] - kn[j]) / (out[j + 1] - out[j]);
-                src_band[k] = s_band_of(a, src);
-            }
-            s_warp_bands(s, tmp, T, F, src_band);
-        }
-        if (a->tilt > 0 && F == a->n_mels && nn_rand_float(rng) < 0.5f) {
-            /* a brighter or darker voice: log power + a straight line over
-             * the bands, up to +-tilt between the lowest and the highest */
-            float slope = a->tilt * (2.f * nn_rand_float(rng) - 1.f);
-            for (int t = 0; t < T; t++)
-                for (int k = 0; k < F; k++)
-                    s[t * F + k] += slope * ((float) k / (float) (F - 1) - 0.5f);
         }
         if (nn_rand_float(rng) < 0.7f) {
             float r = 0.87f + 0.28f * nn_rand_float(rng);
@@ -671,15 +624,7 @@ s_recalibrate(const char *path, const s_src_t *src, const features_config_t *fc,
         fprintf(stderr, "shop-train audio: %s: no kws.std, or feature extraction failed\n", path);
         goto out;
     }
-    int norm = kws_net_norm(net);
-    if (norm < 0) {
-        fprintf(stderr, "shop-train audio: %s: unknown kws.norm\n", path);
-        goto out;
-    }
-    size_t per = KWS_FRAMES * (size_t) fc->n_mels;
-    for (int i = 0; i < va->n; i++)
-        kws_normalise(xv + (size_t) i * per, KWS_FRAMES, fc->n_mels, (kws_norm_t) norm, mean,
-                      1.f / std);
+    kws_normalise(xv, (size_t) va->n * KWS_FRAMES * (size_t) fc->n_mels, mean, 1.f / std);
     nn_data_t dva = { .x = xv, .y = yv, .n = va->n, .shape = nn_input_shape(net) };
     float thr[VOCAB_COUNT];
     s_calibrate(net, &dva, thr_min, fa_rate, thr);
@@ -688,7 +633,7 @@ s_recalibrate(const char *path, const s_src_t *src, const features_config_t *fc,
     snprintf(prov, sizeof prov, "%s; thresholds recalibrated in [%.2f, %.2f] at a false-accept "
              "rate of %g per validation window, stride %d by shop-train audio --calibrate",
              old ? old : "", (double) thr_min, (double) S_THR_MAX, (double) fa_rate, stride);
-    if (kws_net_set_meta(net, fc, (kws_norm_t) norm, mean, std, thr, stride) != 0
+    if (kws_net_set_meta(net, fc, mean, std, thr, stride) != 0
         || nn_meta_set(net, "provenance", prov) != 0
         || nn_save(net, out, err, sizeof err) != 0) {
         fprintf(stderr, "shop-train audio: cannot write %s: %s\n", out, err);
@@ -718,11 +663,10 @@ s_usage(void)
 {
     fprintf(stderr,
             "usage: shop-train audio --corpus DIR [--out models/kws.nn] [--epochs N] [--copies K]\n"
-            "                        [--channels C] [--blocks B] [--head time|pool] [--between X]\n"
+            "                        [--channels C] [--blocks B] [--between X]\n"
             "                        [--batch B] [--lr X] [--seed N] [--threads T] [--limit N]\n"
             "                        [--thr-min X] [--stride S] [--skip-voices V1,V2]\n"
-            "                        [--holdout V1,V2] [--tilt DB] [--warp X]\n"
-            "                        [--norm global|window]\n"
+            "                        [--holdout V1,V2]\n"
             "                        [--real-data DIR] [--real-copies K] [--fsdd-copies K]\n"
             "                        [--fa-rate R] [--calibrate MODEL]\n"
             "  --real-data DIR adds recordings of real speakers (audio/realdata.h: Speech\n"
@@ -733,19 +677,14 @@ s_usage(void)
             "  validation windows of other classes reach;\n"
             "  DIR may list several corpora (v2,v3); --skip-voices leaves those\n"
             "  training voices out (to measure what they bring), --holdout makes them\n"
-            "  validation voices (\"awb\" also names awb-f85s10 ...); --tilt DB adds a\n"
-            "  random spectral tilt of up to +-DB/2 at the band edges to half the windows;\n"
-            "  --warp X bends the frequency axis of 70 %% of the windows at 500, 1200, 2500\n"
-            "  and 4500 Hz by up to +-X (relative) each;\n"
-            "  --norm window takes each band's mean over the window out of the input\n"
-            "  (global: one mean for all; the default);\n"
+            "  validation voices (\"awb\" also names awb-f85s10 ...);\n"
             "  trains the keyword-spotting DS-CNN on the synthetic corpus made by\n"
             "  `shop-train audio-corpus`; K noisy copies of every word (default 2);\n"
-            "  X windows at random places of each command clip (time head; default 1);\n"
+            "  X windows at random places of each command clip (default 1);\n"
             "  thresholds no lower than --thr-min (0.5); the detector runs the CNN\n"
             "  every S frames (3). --calibrate MODEL only recomputes MODEL's thresholds\n"
-            "  and stride on the validation voices (same --corpus, --seed, --head and\n"
-            "  --between as its training) and writes --out\n");
+            "  and stride on the validation voices (same --corpus, --seed, --between and\n"
+            "  --real-data as its training) and writes --out\n");
 }
 
 int
@@ -757,9 +696,7 @@ audio_train_main(int argc, char **argv)
     float fa_rate = 0.005f;
     int epochs = 12, copies = 2, channels = 64, blocks = 4, batch = 128, threads = 2, limit = 0;
     int stride = 3;
-    kws_head_t head = KWS_HEAD_TIME;
-    float lr = 0.003f, between = 1.f, thr_min = 0.5f, tilt_db = 0, warp = 0;
-    kws_norm_t norm = KWS_NORM_GLOBAL;
+    float lr = 0.003f, between = 1.f, thr_min = 0.5f;
     uint64_t seed = 1;
     static const struct option longopts[] = {
         { "corpus", required_argument, NULL, 'c' }, { "out", required_argument, NULL, 'o' },
@@ -768,19 +705,17 @@ audio_train_main(int argc, char **argv)
         { "batch", required_argument, NULL, 'b' },  { "lr", required_argument, NULL, 'l' },
         { "seed", required_argument, NULL, 's' },   { "threads", required_argument, NULL, 't' },
         { "limit", required_argument, NULL, 'L' },  { "help", no_argument, NULL, 'h' },
-        { "calibrate", required_argument, NULL, 'T' }, { "head", required_argument, NULL, 'H' },
+        { "calibrate", required_argument, NULL, 'T' },
         { "between", required_argument, NULL, 'W' }, { "thr-min", required_argument, NULL, 'M' },
         { "stride", required_argument, NULL, 'S' }, { "skip-voices", required_argument, NULL, 'V' },
-        { "tilt", required_argument, NULL, 'D' }, { "holdout", required_argument, NULL, 'O' },
-        { "warp", required_argument, NULL, 'R' },
-        { "norm", required_argument, NULL, 'N' },
+        { "holdout", required_argument, NULL, 'O' },
         { "real-data", required_argument, NULL, 'r' }, { "real-copies", required_argument, NULL, 'K' },
         { "fsdd-copies", required_argument, NULL, 'F' }, { "fa-rate", required_argument, NULL, 'A' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:H:W:M:S:V:D:O:N:R:r:K:F:A:h", longopts, NULL))
+    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:h", longopts, NULL))
            != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
@@ -795,34 +730,22 @@ audio_train_main(int argc, char **argv)
         case 't': threads = atoi(optarg); break;
         case 'L': limit = atoi(optarg); break;
         case 'T': calibrate = optarg; break;
-        case 'H':
-            head = strcmp(optarg, "pool") == 0 ? KWS_HEAD_POOL
-                   : strcmp(optarg, "time") == 0 ? KWS_HEAD_TIME : (kws_head_t) -1;
-            break;
         case 'W': between = strtof(optarg, NULL); break;
         case 'M': thr_min = strtof(optarg, NULL); break;
         case 'S': stride = atoi(optarg); break;
         case 'V': skip = optarg; break;
-        case 'D': tilt_db = strtof(optarg, NULL); break;
-        case 'R': warp = strtof(optarg, NULL); break;
         case 'O': holdout = optarg; break;
         case 'r': real_dir = optarg; break;
         case 'K': real_copies = atoi(optarg); break;
         case 'F': fsdd_copies = atoi(optarg); break;
         case 'A': fa_rate = strtof(optarg, NULL); break;
-        case 'N':
-            norm = strcmp(optarg, "window") == 0   ? KWS_NORM_WINDOW
-                   : strcmp(optarg, "global") == 0 ? KWS_NORM_GLOBAL : (kws_norm_t) -1;
-            break;
         default: s_usage(); return ch == 'h' ? 0 : 2;
         }
     }
     if (!corpus_dir || epochs < 1 || copies < 1 || copies > 20 || channels < 4 || channels > 512
         || blocks < 1 || blocks > 8 || batch < 2 || !(lr > 0) || threads < 1
-        || (head != KWS_HEAD_POOL && head != KWS_HEAD_TIME) || !(between >= 0 && between <= 8)
-        || !(thr_min > 0 && thr_min <= S_THR_MAX) || stride < 1 || stride > 50
-        || !(tilt_db >= 0 && tilt_db <= 40) || !(warp >= 0 && warp <= 0.4f)
-        || (norm != KWS_NORM_GLOBAL && norm != KWS_NORM_WINDOW) || real_copies < 0
+        || !(between >= 0 && between <= 8)
+        || !(thr_min > 0 && thr_min <= S_THR_MAX) || stride < 1 || stride > 50 || real_copies < 0
         || real_copies > 50 || fsdd_copies < 0 || fsdd_copies > 50
         || !(fa_rate > 0 && fa_rate < 0.5f)) {
         s_usage();
@@ -840,10 +763,6 @@ audio_train_main(int argc, char **argv)
 
     corpus_mixer_t *pick = corpus_mixer_new(NULL, CORPUS_TRAIN, seed * 7919 + 1);
     s_list_t tr = { 0 }, va = { 0 };
-    /* global pooling cannot tell a word that just ended from one that ended
-     * 600 ms ago: windows between words would contradict the word windows */
-    if (head == KWS_HEAD_POOL)
-        between = 0;
     s_collect(corpus, false, copies, between, skip, holdout, pick, &tr);
     s_collect(corpus, true, 2, between, skip, holdout, pick, &va);
     s_real_set_t rs = { 0 };
@@ -905,10 +824,6 @@ audio_train_main(int argc, char **argv)
         goto done;
     }
     double render_s = (double) (shop_now_ns() - t0) / 1e9;
-    /* --norm window: each window's band means out first (kws_normalise) */
-    for (int i = 0; norm == KWS_NORM_WINDOW && i < tr.n + va.n; i++)
-        kws_normalise(i < tr.n ? xt + (size_t) i * per : xv + (size_t) (i - tr.n) * per,
-                      KWS_FRAMES, fc.n_mels, KWS_NORM_WINDOW, 0, 1);
     /* one mean and deviation for all inputs, from the training windows */
     double sum = 0, sq = 0;
     size_t total = (size_t) tr.n * per;
@@ -916,14 +831,14 @@ audio_train_main(int argc, char **argv)
         sum += xt[i];
         sq += (double) xt[i] * xt[i];
     }
-    float mean = norm == KWS_NORM_WINDOW ? 0.f : (float) (sum / (double) total);
+    float mean = (float) (sum / (double) total);
     float std = (float) sqrt(fmax(sq / (double) total - (double) mean * mean, 1e-6));
     for (size_t i = 0; i < total; i++)
         xt[i] = (xt[i] - mean) / std;
     for (size_t i = 0; i < (size_t) va.n * per; i++)
         xv[i] = (xv[i] - mean) / std;
 
-    net = kws_build_net(VOCAB_COUNT, channels, blocks, head, seed);
+    net = kws_build_net(VOCAB_COUNT, channels, blocks, seed);
     if (!net)
         goto done;
     nn_set_threads(net, threads);
@@ -933,9 +848,6 @@ audio_train_main(int argc, char **argv)
     nn_shape_t shape = nn_input_shape(net);
     s_aug_t aug;
     s_aug_init(&aug, &fc);
-    /* dB between the band edges to natural-log power, normalised */
-    aug.tilt = (float) (tilt_db * log(10.0) / 10.0) / std;
-    aug.warp = warp;
     nn_data_t dtr = { .x = xt, .y = yt, .n = tr.n, .shape = shape, .augment = s_augment,
                       .augment_user = &aug };
     nn_data_t dva = { .x = xv, .y = yv, .n = va.n, .shape = shape };
@@ -967,7 +879,7 @@ audio_train_main(int argc, char **argv)
      * noise, kept within [thr_min, S_THR_MAX] */
     float thr[VOCAB_COUNT];
     s_calibrate(net, &dva, thr_min, fa_rate, thr);
-    if (kws_net_set_meta(net, &fc, norm, mean, std, thr, stride) != 0)
+    if (kws_net_set_meta(net, &fc, mean, std, thr, stride) != 0)
         goto done;
     char prov[1024];
     time_t now = time(NULL);
@@ -975,13 +887,12 @@ audio_train_main(int argc, char **argv)
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     snprintf(prov, sizeof prov,
              "shop-train audio --corpus %s --epochs %d --copies %d --channels %d --blocks %d "
-             "--head %s --between %g --batch %d --lr %g --seed %llu --thr-min %g --stride %d "
-             "--tilt %g --warp %g --norm %s%s%s%s%s%s%s --real-copies %d --fsdd-copies %d "
-             "--fa-rate %g; "
+             "--between %g --batch %d --lr %g --seed %llu --thr-min %g --stride %d"
+             "%s%s%s%s%s%s --real-copies %d --fsdd-copies %d --fa-rate %g; "
              "%d train / %d val windows; val_acc %.4f; %.0f s features, %.0f s training; %s",
-             corpus_dir, epochs, copies, channels, blocks, head == KWS_HEAD_TIME ? "time" : "pool",
-             (double) between, batch, (double) lr, (unsigned long long) seed, (double) thr_min,
-             stride, (double) tilt_db, (double) warp, norm == KWS_NORM_WINDOW ? "window" : "global", skip ? " --skip-voices " : "", skip ? skip : "",
+             corpus_dir, epochs, copies, channels, blocks, (double) between, batch, (double) lr,
+             (unsigned long long) seed, (double) thr_min, stride,
+             skip ? " --skip-voices " : "", skip ? skip : "",
              holdout ? " --holdout " : "", holdout ? holdout : "",
              real_dir ? " --real-data " : "", real_dir ? real_dir : "", real_copies, fsdd_copies,
              (double) fa_rate, tr.n, va.n, val_acc,
