@@ -1,5 +1,6 @@
 ## speech corpus, keyword-spotting CNN, training, evaluation
 libshop_a_SOURCES += audio/vocab.c audio/vocab.h audio/corpus.c audio/corpus.h \
+	audio/corpus_store.c audio/corpus_int.h \
 	audio/kws.c audio/kws.h audio/train.c audio/eval.c audio/realdata.c audio/realdata.h
 
 check_PROGRAMS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/audio_kws_test \
