@@ -668,7 +668,9 @@ s_usage(void)
             "                        [--thr-min X] [--stride S] [--skip-voices V1,V2]\n"
             "                        [--holdout V1,V2]\n"
             "                        [--real-data DIR] [--real-copies K] [--fsdd-copies K]\n"
-            "                        [--fa-rate R] [--calibrate MODEL]\n"
+            "                        [--fa-rate R] [--init MODEL] [--calibrate MODEL]\n"
+            "  --init MODEL goes on training MODEL (its weights, input mean and std)\n"
+            "  instead of a new net;\n"
             "  --real-data DIR adds recordings of real speakers (audio/realdata.h: Speech\n"
             "  Commands and FSDD under DIR; training speakers to training, validation\n"
             "  speakers to validation): vocabulary words as positives, other words and\n"
@@ -691,7 +693,7 @@ int
 audio_train_main(int argc, char **argv)
 {
     const char *corpus_dir = NULL, *out = "models/kws.nn", *calibrate = NULL, *skip = NULL;
-    const char *holdout = NULL, *real_dir = NULL;
+    const char *holdout = NULL, *real_dir = NULL, *init = NULL;
     int real_copies = 8, fsdd_copies = 1;
     float fa_rate = 0.005f;
     int epochs = 12, copies = 2, channels = 64, blocks = 4, batch = 128, threads = 2, limit = 0;
@@ -711,11 +713,12 @@ audio_train_main(int argc, char **argv)
         { "holdout", required_argument, NULL, 'O' },
         { "real-data", required_argument, NULL, 'r' }, { "real-copies", required_argument, NULL, 'K' },
         { "fsdd-copies", required_argument, NULL, 'F' }, { "fa-rate", required_argument, NULL, 'A' },
+        { "init", required_argument, NULL, 'I' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:h", longopts, NULL))
+    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:h", longopts, NULL))
            != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
@@ -739,6 +742,7 @@ audio_train_main(int argc, char **argv)
         case 'K': real_copies = atoi(optarg); break;
         case 'F': fsdd_copies = atoi(optarg); break;
         case 'A': fa_rate = strtof(optarg, NULL); break;
+        case 'I': init = optarg; break;
         default: s_usage(); return ch == 'h' ? 0 : 2;
         }
     }
@@ -833,12 +837,26 @@ audio_train_main(int argc, char **argv)
     }
     float mean = (float) (sum / (double) total);
     float std = (float) sqrt(fmax(sq / (double) total - (double) mean * mean, 1e-6));
+    if (init) {
+        /* go on from a trained model: its weights expect its input statistics */
+        net = nn_load(init, err, sizeof err);
+        const char *m = net ? nn_meta_get(net, "kws.mean") : NULL;
+        const char *d = net ? nn_meta_get(net, "kws.std") : NULL;
+        if (!m || !d || !(strtof(d, NULL) > 0)) {
+            fprintf(stderr, "shop-train audio: --init %s: %s\n", init,
+                    net ? "no kws.mean / kws.std" : err);
+            goto done;
+        }
+        mean = strtof(m, NULL);
+        std = strtof(d, NULL);
+    }
     for (size_t i = 0; i < total; i++)
         xt[i] = (xt[i] - mean) / std;
     for (size_t i = 0; i < (size_t) va.n * per; i++)
         xv[i] = (xv[i] - mean) / std;
 
-    net = kws_build_net(VOCAB_COUNT, channels, blocks, seed);
+    if (!net)
+        net = kws_build_net(VOCAB_COUNT, channels, blocks, seed);
     if (!net)
         goto done;
     nn_set_threads(net, threads);
@@ -888,13 +906,14 @@ audio_train_main(int argc, char **argv)
     snprintf(prov, sizeof prov,
              "shop-train audio --corpus %s --epochs %d --copies %d --channels %d --blocks %d "
              "--between %g --batch %d --lr %g --seed %llu --thr-min %g --stride %d"
-             "%s%s%s%s%s%s --real-copies %d --fsdd-copies %d --fa-rate %g; "
+             "%s%s%s%s%s%s%s%s --real-copies %d --fsdd-copies %d --fa-rate %g; "
              "%d train / %d val windows; val_acc %.4f; %.0f s features, %.0f s training; %s",
              corpus_dir, epochs, copies, channels, blocks, (double) between, batch, (double) lr,
              (unsigned long long) seed, (double) thr_min, stride,
              skip ? " --skip-voices " : "", skip ? skip : "",
              holdout ? " --holdout " : "", holdout ? holdout : "",
-             real_dir ? " --real-data " : "", real_dir ? real_dir : "", real_copies, fsdd_copies,
+             real_dir ? " --real-data " : "", real_dir ? real_dir : "",
+             init ? " --init " : "", init ? init : "", real_copies, fsdd_copies,
              (double) fa_rate, tr.n, va.n, val_acc,
              render_s, train_s, when);
     nn_meta_set(net, "provenance", prov);
