@@ -27,6 +27,8 @@ conf_defaults(conf_t *cfg)
     cfg->log_level = LOG_INFO;
     cfg->log_target = CONF_LOG_AUTO;
     cfg->status_interval_s = 10;
+    cfg->session_idle_s = 1800;
+    cfg->refusal_log_interval_s = 10;
     if (!proto_default_endpoint(false, cfg->endpoint, sizeof cfg->endpoint))
         shop_strlcpy(cfg->endpoint, "ipc:///tmp/shopd.sock", sizeof cfg->endpoint);
     if (!proto_default_endpoint(true, cfg->events_endpoint, sizeof cfg->events_endpoint))
@@ -38,6 +40,8 @@ conf_defaults(conf_t *cfg)
     cfg->handshake_ms = 5000;
     cfg->heartbeat_ivl_ms = 5000;
     cfg->heartbeat_timeout_ms = 15000;
+    cfg->max_connections = 1024;
+    cfg->max_connections_per_peer = 64;
     const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
     const char *sd_state = getenv("STATE_DIRECTORY"); /* systemd's StateDirectory= */
     if (sd_state && *sd_state == '/' && !strchr(sd_state, ':'))
@@ -135,6 +139,8 @@ static const s_key_t s_keys[] = {
     { "daemon", "log_target", S_TARGET, offsetof(conf_t, log_target), 0, 0, 0 },
     S_K_STR("daemon", "pid_file", pid_file),
     S_K_INT("daemon", "status_interval", status_interval_s, 0, 86400),
+    S_K_INT("daemon", "session_idle", session_idle_s, 0, 365 * 86400),
+    S_K_INT("daemon", "refusal_log_interval", refusal_log_interval_s, 0, 86400),
     S_K_STR("ipc", "endpoint", endpoint),
     S_K_STR("ipc", "events_endpoint", events_endpoint),
     S_K_INT("ipc", "max_message_size", max_message_bytes, 1024, INT64_C(1) << 31),
@@ -143,8 +149,12 @@ static const s_key_t s_keys[] = {
     S_K_INT("ipc", "handshake_timeout", handshake_ms, 100, 600000),
     S_K_INT("ipc", "heartbeat_interval", heartbeat_ivl_ms, 0, 600000),
     S_K_INT("ipc", "heartbeat_timeout", heartbeat_timeout_ms, 100, 600000),
+    S_K_INT("ipc", "max_connections", max_connections, 1, 1 << 20),
+    S_K_INT("ipc", "max_connections_per_peer", max_connections_per_peer, 1, 1 << 20),
+    S_K_INT("ipc", "max_pending_size", max_pending_bytes, 0, INT64_C(1) << 34),
     S_K_STR("curve", "secret_key_file", secret_key_file),
     S_K_STR("curve", "allow_list", allow_list),
+    S_K_STR("curve", "operator_keys", operator_keys),
     S_K_STR("store", "database", database),
     S_K_BOOL("store", "import_demo", import_demo),
     S_K_STR("models", "kws", kws_model),
@@ -311,6 +321,13 @@ conf_check(const conf_t *cfg, char *err, size_t errlen)
             snprintf(err, errlen, "an endpoint is empty");
             return -1;
         }
+        if (!curve && strncmp(eps[i], "ipc://@", 7) == 0) {
+            snprintf(err, errlen,
+                     "refusing to listen on %s without CURVE: an abstract socket has no file "
+                     "permissions, so any local user could connect; set [curve] "
+                     "secret_key_file (and allow_list), or use an ipc:// socket file", eps[i]);
+            return -1;
+        }
         if (!curve && !sock_endpoint_is_local(eps[i])) {
             snprintf(err, errlen,
                      "refusing to listen on %s without CURVE: set [curve] secret_key_file "
@@ -330,6 +347,15 @@ conf_check(const conf_t *cfg, char *err, size_t errlen)
                  "max_message_size");
         return -1;
     }
+    if (cfg->max_pending_bytes && cfg->max_pending_bytes < cfg->max_message_bytes) {
+        snprintf(err, errlen, "max_pending_size must be at least max_message_size (a whole "
+                 "request of one frame must fit)");
+        return -1;
+    }
+    if (cfg->max_connections_per_peer > cfg->max_connections) {
+        snprintf(err, errlen, "max_connections_per_peer must not exceed max_connections");
+        return -1;
+    }
     if (!cfg->database[0]) {
         snprintf(err, errlen, "[store] database is empty");
         return -1;
@@ -340,4 +366,10 @@ conf_check(const conf_t *cfg, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+int64_t
+conf_max_pending(const conf_t *cfg)
+{
+    return cfg->max_pending_bytes ? cfg->max_pending_bytes : 2 * cfg->max_message_bytes;
 }

@@ -27,6 +27,8 @@ typedef struct {
     conf_log_target_t log_target;
     char pid_file[CONF_PATH_MAX];         /* "" = none */
     int status_interval_s;                  /* status event period, 0 = off */
+    int session_idle_s;                     /* a session idle this long is erased, 0 = never */
+    int refusal_log_interval_s;             /* one refusal line per peer per interval */
     /* [ipc] */
     char endpoint[CONF_PATH_MAX];         /* ROUTER: requests */
     char events_endpoint[CONF_PATH_MAX];  /* PUB: events */
@@ -36,9 +38,14 @@ typedef struct {
     int handshake_ms;
     int heartbeat_ivl_ms;
     int heartbeat_timeout_ms;
+    int max_connections;                    /* open connections, all peers */
+    int max_connections_per_peer;           /* of one IP address or local process */
+    int64_t max_pending_bytes;              /* received from a connection, not yet whole
+                                               requests; 0 = twice max_message_bytes */
     /* [curve] */
     char secret_key_file[CONF_PATH_MAX];  /* "" = CURVE off (local endpoints only) */
     char allow_list[CONF_PATH_MAX];       /* client public keys, one per line */
+    char operator_keys[CONF_PATH_MAX];    /* keys that see every session, "" = none */
     /* [store] */
     char database[CONF_PATH_MAX];
     bool import_demo;                       /* import the demo store into an empty catalogue */
@@ -71,8 +78,13 @@ int conf_parse(conf_t *cfg, const char *text, size_t len, const char *name, char
  * -1 with err filled. */
 int conf_load(conf_t *cfg, const char *path, char *err, size_t errlen);
 
-/* Checks the combination of settings: CURVE keys for non-local endpoints,
- * sizes in range. Returns 0 or -1 with err filled. */
+/* Checks the combination of settings: CURVE keys for non-local endpoints
+ * and for abstract ipc://@ ones (no file permissions guard those), sizes in
+ * range. Returns 0 or -1 with err filled. */
 int conf_check(const conf_t *cfg, char *err, size_t errlen);
+
+/* The byte budget of one connection in force (max_pending_bytes, or its
+ * default of twice max_message_bytes). */
+int64_t conf_max_pending(const conf_t *cfg);
 
 #endif

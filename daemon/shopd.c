@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/conf.h"
+#include "daemon/lock.h"
+#include "daemon/netguard.h"
 #include "daemon/server.h"
 #include "nn/nn.h"
 
@@ -163,6 +166,45 @@ s_on_signal(int sig)
     errno = saved;
 }
 
+/* Descriptors kept for shopd itself (SQLite files, libzmq's own, the decoder
+ * worker, logs): connections never take these. */
+#define S_FD_RESERVE 128
+
+/* The connection limits of cfg for netguard: max_connections is lowered to
+ * fit the descriptor limit in force (with a warning). */
+static netguard_opts_t
+s_guard_opts(const conf_t *cfg, long limit)
+{
+    netguard_opts_t o = { .max_connections = cfg->max_connections,
+                          .max_per_peer = cfg->max_connections_per_peer,
+                          .max_pending_bytes = conf_max_pending(cfg),
+                          .log_interval_ms = cfg->refusal_log_interval_s * 1000 };
+    if (limit > 0 && o.max_connections > limit - S_FD_RESERVE) {
+        o.max_connections = (int) SHOP_MAX(limit - S_FD_RESERVE, 1);
+        log_warn("max_connections = %d does not fit the descriptor limit %ld: %d used "
+                 "(raise LimitNOFILE= or ulimit -Hn)", cfg->max_connections, limit,
+                 o.max_connections);
+    }
+    if (o.max_per_peer > o.max_connections)
+        o.max_per_peer = o.max_connections;
+    return o;
+}
+
+/* Locks both endpoints and the database of cfg into fds[3]. Returns 0 or -1
+ * with err (nothing held then). */
+static int
+s_lock_all(const conf_t *cfg, int fds[3], char *err, size_t errlen)
+{
+    fds[0] = fds[1] = fds[2] = -1;
+    if (lock_endpoint(cfg->endpoint, &fds[0], err, errlen) == 0
+        && lock_endpoint(cfg->events_endpoint, &fds[1], err, errlen) == 0
+        && lock_database(cfg->database, &fds[2], err, errlen) == 0)
+        return 0;
+    for (int i = 0; i < 3; i++)
+        lock_release(&fds[i]);
+    return -1;
+}
+
 static void
 s_write_pidfile(const char *path)
 {
@@ -240,6 +282,33 @@ main(int argc, char **argv)
     log_open("shopd", to_syslog);
     log_set_level(cfg.log_level);
     umask(0077);
+    /* big buffers (frames, photos) come from mmap and go back to the system
+     * when freed, so the memory a client made shopd hold leaves with it
+     * (the default dynamic threshold would keep them in the heap) */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+
+    long nofile_before = 0, nofile = 0;
+    if (netguard_raise_nofile(&nofile_before, &nofile, err, sizeof err) != 0)
+        log_warn("%s", err);
+    else if (nofile != nofile_before)
+        log_notice("descriptors: soft limit raised from %ld to the hard limit %ld", nofile_before,
+                   nofile);
+    netguard_opts_t gopts = s_guard_opts(&cfg, nofile);
+    int locks[3];
+    if (s_lock_all(&cfg, locks, err, sizeof err) != 0) {
+        log_err("%s", err);
+        sd_notifyf(0, "STATUS=failed: %s", err);
+        return 1;
+    }
+    if (netguard_enable(&gopts, err, sizeof err) != 0) {
+        log_err("%s", err);
+        return 1;
+    }
+    const char *guarded[] = { cfg.endpoint, cfg.events_endpoint };
+    for (size_t i = 0; i < SHOP_ARRAY_LEN(guarded); i++)
+        if (netguard_watch(guarded[i]) != 0)
+            log_warn("%s: connections not counted (no fixed port or socket path)", guarded[i]);
 
     int wake[2];
     if (pipe2(wake, O_NONBLOCK | O_CLOEXEC) != 0) {
@@ -258,6 +327,8 @@ main(int argc, char **argv)
     if (!srv) {
         log_err("%s", err);
         sd_notifyf(0, "STATUS=failed: %s", err);
+        for (int i = 0; i < 3; i++)
+            lock_release(&locks[i]);
         return 1;
     }
     s_write_pidfile(cfg.pid_file);
@@ -301,16 +372,31 @@ main(int argc, char **argv)
             sd_notify(0, "RELOADING=1");
             conf_t next;
             char path[CONF_PATH_MAX];
+            int dblock = -1;
+            bool newdb = false;
             if (s_build_config(&o, &next, path, sizeof path, err, sizeof err) != 0
-                || server_reload(srv, &next, err, sizeof err) != 0)
+                || ((newdb = strcmp(next.database, cfg.database) != 0)
+                    && lock_database(next.database, &dblock, err, sizeof err) != 0)
+                || server_reload(srv, &next, err, sizeof err) != 0) {
+                lock_release(&dblock);
                 log_err("reload refused, keeping the running configuration: %s", err);
-            else
+            } else {
+                if (newdb) {
+                    lock_release(&locks[2]);
+                    locks[2] = dblock;
+                    shop_strlcpy(cfg.database, next.database, sizeof cfg.database);
+                }
+                gopts = s_guard_opts(&next, nofile);
+                netguard_set_opts(&gopts);
                 log_notice("reloaded %s", path[0] ? path : "built-in defaults");
+            }
             sd_notify(0, "READY=1");
         }
     }
     sd_notify(0, "STOPPING=1");
     server_destroy(&srv);
+    for (int i = 0; i < 3; i++)
+        lock_release(&locks[i]);
     if (cfg.pid_file[0])
         unlink(cfg.pid_file);
     close(wake[0]);

@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "common/log.h"
+#include "common/ratelimit.h"
 #include "common/util.h"
 
 #define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
@@ -24,12 +25,14 @@ struct _zap_t {
     char (*keys)[KEYS_Z85_LEN + 1];      /* allowed client public keys, Z85 */
     size_t count;                        /* entries in keys */
     unsigned long accepted, refused;     /* connection decisions so far */
+    ratelimit_t *rl;                     /* one refusal line per key per interval */
 };
 
 zap_t *
 zap_new(void *ctx, char *err, size_t errlen)
 {
     zap_t *self = xcalloc(1, sizeof *self);
+    self->rl = ratelimit_new(10000);
     self->sock = zmq_socket(ctx, ZMQ_REP);
     if (!self->sock) {
         snprintf(err, errlen, "ZAP socket: %s", zmq_strerror(zmq_errno()));
@@ -57,6 +60,7 @@ zap_destroy(zap_t **self_p)
     if (self->sock)
         zmq_close(self->sock);
     free(self->keys);
+    ratelimit_destroy(&self->rl);
     free(self);
     *self_p = NULL;
 }
@@ -69,6 +73,12 @@ zap_set_allowed(zap_t *self, const char (*keys)[KEYS_Z85_LEN + 1], size_t count)
     if (count)
         memcpy(self->keys, keys, count * sizeof *self->keys);
     self->count = count;
+}
+
+void
+zap_set_log_interval(zap_t *self, int interval_ms)
+{
+    ratelimit_set_interval(self->rl, interval_ms);
 }
 
 size_t
@@ -169,7 +179,15 @@ zap_handle(zap_t *self)
             self->accepted++;
         else {
             self->refused++;
-            log_notice("zap: refused a connection: %s%s%s", text, user[0] ? " " : "", user);
+            unsigned long held = 0;
+            if (ratelimit_allow(self->rl, user[0] ? user : text, shop_now_ns(), &held)) {
+                if (held)
+                    log_notice("zap: refused a connection: %s%s%s (%lu more refused since "
+                               "the last line)", text, user[0] ? " " : "", user, held);
+                else
+                    log_notice("zap: refused a connection: %s%s%s", text, user[0] ? " " : "",
+                               user);
+            }
         }
         /* reply: version, request id, status code, text, user id, metadata */
         int src = s_send(self->sock, "1.0", 3, true);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/ratelimit.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -72,6 +73,13 @@ test_strlcpy(void **state)
     assert_string_equal(b, "abc");
 }
 
+static void
+test_ratelimit(void **state)
+{
+    (void) state;
+    assert_int_equal(ratelimit_test(false), 0);
+}
+
 int
 main(void)
 {
@@ -80,6 +88,7 @@ main(void)
         cmocka_unit_test(test_file_roundtrip_and_limit),
         cmocka_unit_test(test_data_path),
         cmocka_unit_test(test_strlcpy),
+        cmocka_unit_test(test_ratelimit),
     };
     return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }

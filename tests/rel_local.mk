@@ -30,6 +30,15 @@ tests_rel_load_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_rel_load_test_LDADD = $(TEST_LIBS)
 TESTS += tests/rel_load_test
 
+## what an attacker and an unlucky operator tried: descriptors, a second
+## instance, memory, sessions and events, revocation, abstract sockets, log
+## floods, timestamps, and forgetting a customer
+check_PROGRAMS += tests/rel_attack_test
+tests_rel_attack_test_SOURCES = tests/rel_attack_test.c $(SHOPD_HARNESS)
+tests_rel_attack_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_rel_attack_test_LDADD = $(TEST_LIBS)
+TESTS += tests/rel_attack_test
+
 ## the long runs: 1000 SIGKILL cycles, then 60 s of load per phase
 ## (REL_CYCLES, REL_LOAD_SECONDS, REL_LOAD_CLIENTS, REL_SEED override them)
 BENCH_RUN += soak

@@ -1,0 +1,551 @@
+/* tests/rel_attack_test.c: what an attacker and an unlucky operator tried
+ * against a private shopd, each against a real shopd over real sockets.
+ *
+ * 1. descriptors: 1,100 connections against a shopd whose descriptor limit
+ *    is 256 soft / 1,024 hard (ipc:// and loopback tcp://);
+ * 2. a second shopd on the same endpoint, or on the same database;
+ * 3. an unfinished multipart message of 1 MiB frames, RSS measured;
+ * 6. an abstract ipc://@ endpoint without CURVE;
+ * 7. a client with an unknown CURVE key reconnecting as fast as it can;
+ * and, with the request and event path (4, 5, 8 and forget), the tests
+ * below them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+#include <zmq.h>
+
+#include "common/util.h"
+#include "ipc/client.h"
+#include "ipc/keys.h"
+#include "ipc/proto.h"
+#include "tests/shopd_harness.h"
+
+static harness_t s_d, s_e;
+
+static int
+s_teardown(void **state)
+{
+    (void) state;
+    harness_cleanup(&s_d);
+    harness_cleanup(&s_e);
+    return 0;
+}
+
+static int
+s_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* status over c within timeout_ms: 0 when answered ok. */
+static int
+s_status(client_t *c, int timeout_ms)
+{
+    proto_reply_t r;
+    char err[512];
+    if (client_request(c, "status", NULL, NULL, NULL, NULL, 0, timeout_ms, &r, err, sizeof err)
+        != 0)
+        return -1;
+    int ok = r.ok ? 0 : -1;
+    proto_reply_clear(&r);
+    return ok;
+}
+
+/* Whether d's shopd still runs (reaps it when not). */
+static bool
+s_alive(harness_t *d)
+{
+    int st;
+    if (d->pid > 0 && waitpid(d->pid, &st, WNOHANG) == d->pid) {
+        fprintf(stderr, "# shopd %ld ended: %s %d\n", (long) d->pid,
+                WIFSIGNALED(st) ? "signal" : "exit",
+                WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+        d->pid = 0;
+    }
+    return d->pid > 0;
+}
+
+/* Waits up to seconds for d's shopd to exit; returns its exit status, or
+ * -1 when it still runs. */
+static int
+s_wait_exit(harness_t *d, int seconds)
+{
+    for (int i = 0; i < seconds * 20; i++) {
+        int st;
+        if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+            d->pid = 0;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        usleep(50000);
+    }
+    return -1;
+}
+
+/* A number from /proc/PID/FILE's line starting with key ("VmRSS:"), or -1. */
+static long
+s_proc_value(pid_t pid, const char *file, const char *key)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%ld/%s", (long) pid, file);
+    FILE *f = fopen(path, "r");
+    long v = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, key, strlen(key)) == 0) {
+            const char *p = line + strlen(key);
+            while (*p && (*p < '0' || *p > '9'))
+                p++;
+            v = strtol(p, NULL, 10);
+            break;
+        }
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* --- 1. descriptors ------------------------------------------------------- */
+
+#define S_FLOOD 1100
+
+static void
+s_lower_nofile(void)
+{
+    struct rlimit rl = { 256, 1024 };
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* Opens S_FLOOD connections to the ipc path or tcp port (from 127.0.0.2, so
+ * the attacker is another peer than the test's own client), reports how
+ * many connected on wfd, waits for a byte on rfd, then reports how many are
+ * still open once at most max_open remain (or after 15 s). Runs in a child. */
+static void
+s_attacker(const char *path, int port, int rfd, int wfd, int max_open)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    static int fds[S_FLOOD];
+    int n = 0;
+    /* a dead or spinning shopd makes connects wait: 30 s for all of them */
+    uint64_t end = shop_now_ns() + 30000000000ull;
+    for (int i = 0; i < S_FLOOD && shop_now_ns() < end; i++) {
+        int fd = socket(path ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            break;
+        struct timeval tv = { 0, 200000 };
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        int rc;
+        if (path) {
+            struct sockaddr_un a = { .sun_family = AF_UNIX };
+            shop_strlcpy(a.sun_path, path, sizeof a.sun_path);
+            rc = connect(fd, (struct sockaddr *) &a, sizeof a);
+        } else {
+            struct sockaddr_in src = { .sin_family = AF_INET };
+            inet_pton(AF_INET, "127.0.0.2", &src.sin_addr);
+            struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
+            inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+            rc = bind(fd, (struct sockaddr *) &src, sizeof src) == 0
+                     ? connect(fd, (struct sockaddr *) &a, sizeof a) : -1;
+        }
+        if (rc != 0) {
+            close(fd);
+            continue;
+        }
+        fds[n++] = fd;
+    }
+    (void) !write(wfd, &n, sizeof n);
+    char go;
+    (void) !read(rfd, &go, 1);
+    int open_now = n;
+    for (int t = 0; t < 300; t++) {
+        open_now = 0;
+        for (int i = 0; i < n; i++) {
+            if (fds[i] < 0)
+                continue;
+            struct pollfd p = { .fd = fds[i], .events = POLLIN };
+            char b;
+            if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)
+                                        || recv(fds[i], &b, 1, MSG_DONTWAIT) <= 0)) {
+                close(fds[i]);
+                fds[i] = -1;
+                continue;
+            }
+            open_now++;
+        }
+        if (open_now <= max_open)
+            break;
+        usleep(50000);
+    }
+    (void) !write(wfd, &open_now, sizeof open_now);
+    _exit(0);
+}
+
+static void
+s_fd_flood(bool tcp)
+{
+    harness_t *d = &s_d;
+    char conf[4096];
+    harness_prepare(d, "flood", NULL);
+    int port = 0;
+    if (tcp) {
+        port = s_free_port();
+        snprintf(d->ep, sizeof d->ep, "tcp://127.0.0.1:%d", port);
+    }
+    /* the default caps (max_connections fitted to the limit, 64 per peer);
+     * stalled handshakes are kept for a minute, so only the caps can free
+     * descriptors while the test runs */
+    snprintf(conf, sizeof conf,
+             "[daemon]\nstatus_interval = 0\n[ipc]\nendpoint = %s\nevents_endpoint = %s\n"
+             "handshake_timeout = 60000\n[store]\nimport_demo = no\n", d->ep, d->pub_ep);
+    harness_write(d->conf, conf);
+    harness_spawn(d, &(harness_spawn_t) { .conf_endpoints = true,
+                                          .before_exec = s_lower_nofile });
+    harness_wait_ready(d, NULL, 60);
+    struct rlimit own;
+    getrlimit(RLIMIT_NOFILE, &own);
+    if (own.rlim_max < S_FLOOD + 100)
+        fail_msg("the test needs a hard descriptor limit of %d (ulimit -Hn: %ld)", S_FLOOD + 100,
+                 (long) own.rlim_max);
+
+    int to_child[2], to_parent[2];
+    assert_int_equal(pipe(to_child), 0);
+    assert_int_equal(pipe(to_parent), 0);
+    pid_t att = fork();
+    assert_true(att >= 0);
+    if (att == 0)
+        s_attacker(tcp ? NULL : d->sock, port, to_child[0], to_parent[1], 64);
+    int connected = 0, still_open = -1;
+    assert_int_equal(read(to_parent[0], &connected, sizeof connected), (ssize_t) sizeof connected);
+    fprintf(stderr, "# attacker connected %d of %d times\n", connected, S_FLOOD);
+    /* a legitimate client is still answered, by the same shopd */
+    client_t *c = harness_client(d);
+    int answered = -1;
+    for (int i = 0; i < 10 && answered != 0 && s_alive(d); i++)
+        answered = s_status(c, 2000);
+    client_destroy(&c);
+    assert_true(s_alive(d));
+    assert_int_equal(answered, 0);
+    /* the soft limit was raised to the hard one */
+    assert_int_equal(s_proc_value(d->pid, "limits", "Max open files"), 1024);
+    /* the attacker holds at most its per-peer share */
+    (void) !write(to_child[1], "g", 1);
+    assert_int_equal(read(to_parent[0], &still_open, sizeof still_open),
+                     (ssize_t) sizeof still_open);
+    waitpid(att, NULL, 0);
+    fprintf(stderr, "# attacker's connections still open: %d\n", still_open);
+    assert_true(still_open <= 64);
+    assert_true(harness_log_has(d, "max_connections_per_peer = 64", 2000));
+    assert_int_equal(harness_stop(d, SIGTERM), 0);
+    close(to_child[0]);
+    close(to_child[1]);
+    close(to_parent[0]);
+    close(to_parent[1]);
+    harness_cleanup(d);
+}
+
+static void
+test_fd_flood_ipc(void **state)
+{
+    (void) state;
+    s_fd_flood(false);
+}
+
+static void
+test_fd_flood_tcp(void **state)
+{
+    (void) state;
+    s_fd_flood(true);
+}
+
+/* --- 2. a second instance ------------------------------------------------- */
+
+static void
+test_second_instance_refused(void **state)
+{
+    (void) state;
+    harness_t *a = &s_d, *b = &s_e;
+    harness_prepare(a, "first", NULL);
+    harness_start(a);
+    struct stat before, after;
+    assert_int_equal(stat(a->sock, &before), 0);
+
+    /* same request endpoint, its event port busy: it must neither take the
+     * socket over nor remove it when it fails */
+    harness_prepare(b, "second", NULL);
+    int busy = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in ba = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t bl = sizeof ba;
+    assert_int_equal(bind(busy, (struct sockaddr *) &ba, sizeof ba), 0);
+    assert_int_equal(listen(busy, 1), 0);
+    assert_int_equal(getsockname(busy, (struct sockaddr *) &ba, &bl), 0);
+    memcpy(b->ep, a->ep, sizeof b->ep);
+    snprintf(b->pub_ep, sizeof b->pub_ep, "tcp://127.0.0.1:%d", ntohs(ba.sin_port));
+    harness_spawn(b, NULL);
+    assert_int_not_equal(s_wait_exit(b, 30), -1);
+    char needle[64];
+    snprintf(needle, sizeof needle, "in use by shopd pid %ld", (long) a->pid);
+    assert_true(harness_log_has(b, needle, 0));
+    close(busy);
+    assert_int_equal(stat(a->sock, &after), 0);
+    assert_int_equal(before.st_ino, after.st_ino);
+    client_t *c = harness_client(a);
+    assert_int_equal(s_status(c, 5000), 0);
+    client_destroy(&c);
+
+    /* its own endpoints, the first one's database */
+    harness_cleanup(b);
+    harness_prepare(b, "third", NULL);
+    memcpy(b->db, a->db, sizeof b->db);
+    harness_spawn(b, NULL);
+    assert_int_equal(s_wait_exit(b, 30), 1);
+    assert_true(harness_log_has(b, "is in use by another shopd", 0));
+    c = harness_client(a);
+    assert_int_equal(s_status(c, 5000), 0);
+    client_destroy(&c);
+    assert_int_equal(harness_stop(a, SIGTERM), 0);
+    /* after a clean stop the endpoint is free again */
+    harness_cleanup(b);
+    harness_prepare(b, "fourth", NULL);
+    memcpy(b->ep, a->ep, sizeof b->ep);
+    memcpy(b->sock, a->sock, sizeof b->sock);
+    memcpy(b->db, a->db, sizeof b->db);
+    harness_start(b);
+    assert_int_equal(harness_stop(b, SIGTERM), 0);
+    harness_cleanup(b);
+    harness_cleanup(a);
+}
+
+/* --- 3. memory held by an unfinished multipart message --------------------- */
+
+/* Writes all of buf to fd; false when the peer went away. */
+static bool
+s_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n <= 0)
+            return false;
+        p += n;
+        len -= (size_t) n;
+    }
+    return true;
+}
+
+/* A raw ZMTP 3.0 peer (NULL mechanism, DEALER) on the ipc socket path:
+ * libzmq itself never sends the frames of an unfinished message, a hostile
+ * peer does. Returns the connected descriptor after the handshake. */
+static int
+s_zmtp_dealer(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    shop_strlcpy(a.sun_path, path, sizeof a.sun_path);
+    assert_int_equal(connect(fd, (struct sockaddr *) &a, sizeof a), 0);
+    unsigned char greet[64] = { 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0, 'N', 'U', 'L', 'L' };
+    assert_true(s_write_all(fd, greet, sizeof greet));
+    static const char ready[] = "\x05READY\x0bSocket-Type\0\0\0\x06" "DEALER";
+    unsigned char cmd[2] = { 0x04, sizeof ready - 1 };
+    assert_true(s_write_all(fd, cmd, 2) && s_write_all(fd, ready, sizeof ready - 1));
+    /* the server's greeting and READY */
+    unsigned char in[64 + 64];
+    size_t got = 0;
+    while (got < 64 + 2) {
+        ssize_t n = recv(fd, in + got, sizeof in - got, 0);
+        assert_true(n > 0);
+        got += (size_t) n;
+    }
+    return fd;
+}
+
+static void
+test_unfinished_multipart_bounded(void **state)
+{
+    (void) state;
+    harness_t *d = &s_d;
+    harness_prepare(d, "mpart", "[daemon]\nstatus_interval = 0\n[ipc]\nmax_message_size = 2M\n"
+                                "max_photo_size = 1M\nmax_audio_size = 1M\n"
+                                "[store]\nimport_demo = no\n");
+    /* ASan keeps freed blocks in a quarantine (256 MB by default): a small
+     * one lets a sanitizer build return memory as the real allocator does */
+    static char asan[512];
+    const char *prev = getenv("ASAN_OPTIONS");
+    snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s%squarantine_size_mb=4", prev ? prev : "",
+             prev && *prev ? ":" : "");
+    const char *env[] = { asan, NULL };
+    harness_spawn(d, &(harness_spawn_t) { .env = env });
+    harness_wait_ready(d, NULL, 60);
+    client_t *c = harness_client(d);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(s_status(c, 5000), 0);
+    long base = s_proc_value(d->pid, "status", "VmRSS:");
+    assert_true(base > 0);
+
+    int att = s_zmtp_dealer(d->sock);
+    /* 1 MiB frames, every one flagged MORE (and LONG: an 8-byte size) */
+    enum { FRAMES = 120, MIB = 1 << 20 };
+    char *frame = xmalloc(MIB);
+    memset(frame, 'x', MIB);
+    unsigned char head[9] = { 0x03, 0, 0, 0, 0, 0, 0x10, 0, 0 };
+    long peak = base;
+    int sent = 0;
+    for (; sent < FRAMES; sent++) {
+        if (!s_write_all(att, head, sizeof head) || !s_write_all(att, frame, MIB))
+            break;
+        peak = SHOP_MAX(peak, s_proc_value(d->pid, "status", "VmRSS:"));
+    }
+    free(frame);
+    /* shopd drops the peer once it holds max_pending_size (2 x 2 MiB) of it */
+    bool dropped = harness_log_has(d, "over max_pending_size", 5000);
+    peak = SHOP_MAX(peak, s_proc_value(d->pid, "status", "VmRSS:"));
+    fprintf(stderr, "# %d of %d frames written before shopd closed the connection\n", sent,
+            FRAMES);
+    fprintf(stderr, "# RSS %ld kB at rest, peak %ld kB while %d MiB were sent\n", base, peak,
+            FRAMES);
+    assert_true(dropped);
+    assert_true(peak - base < 48 * 1024);
+    /* when the client leaves, the memory goes back */
+    close(att);
+    long rss = 0;
+    for (int i = 0; i < 200; i++) {
+        rss = s_proc_value(d->pid, "status", "VmRSS:");
+        if (rss - base < 16 * 1024)
+            break;
+        usleep(50000);
+    }
+    fprintf(stderr, "# RSS %ld kB after the client left\n", rss);
+    assert_true(rss - base < 16 * 1024);
+    assert_int_equal(s_status(c, 5000), 0);
+    client_destroy(&c);
+    assert_int_equal(harness_stop(d, SIGTERM), 0);
+    harness_cleanup(d);
+}
+
+/* --- 6. abstract ipc without CURVE ---------------------------------------- */
+
+static void
+test_abstract_ipc_needs_curve(void **state)
+{
+    (void) state;
+    harness_t *d = &s_d;
+    harness_prepare(d, "abstract", NULL);
+    snprintf(d->ep, sizeof d->ep, "ipc://@shopd-test-%ld-req", (long) getpid());
+    harness_spawn(d, NULL);
+    assert_int_equal(s_wait_exit(d, 30), 1);
+    assert_true(harness_log_has(d, "an abstract socket has no file permissions", 0));
+    harness_cleanup(d);
+}
+
+/* --- 7. refusals logged once per key per interval --------------------------- */
+
+static void
+test_refusal_log_rate_limited(void **state)
+{
+    (void) state;
+    harness_t *d = &s_d;
+    harness_prepare(d, "ratelog", NULL);
+    char err[512], base[1024], allow[1024], conf[8192];
+    char spub[41], ssec[41], gpub[41], gsec[41], bpub[41], bsec[41];
+    snprintf(base, sizeof base, "%s/server", d->dir);
+    snprintf(allow, sizeof allow, "%s/allow", d->dir);
+    assert_int_equal(keys_generate(spub, ssec, err, sizeof err), 0);
+    assert_int_equal(keys_write_pair(base, spub, ssec, err, sizeof err), 0);
+    assert_int_equal(keys_generate(gpub, gsec, err, sizeof err), 0);
+    assert_int_equal(keys_generate(bpub, bsec, err, sizeof err), 0);
+    char line[64];
+    snprintf(line, sizeof line, "%s\n", gpub);
+    harness_write(allow, line);
+    snprintf(d->ep, sizeof d->ep, "tcp://127.0.0.1:%d", s_free_port());
+    snprintf(d->pub_ep, sizeof d->pub_ep, "tcp://127.0.0.1:%d", s_free_port());
+    snprintf(conf, sizeof conf,
+             "[daemon]\nstatus_interval = 0\n[ipc]\nendpoint = %s\n"
+             "events_endpoint = %s\n[curve]\nsecret_key_file = %s.key\nallow_list = %s\n"
+             "[store]\nimport_demo = no\n", d->ep, d->pub_ep, base, allow);
+    harness_write(d->conf, conf);
+    harness_spawn(d, &(harness_spawn_t) { .conf_endpoints = true });
+    client_curve_t good = { spub, gpub, gsec };
+    harness_wait_ready(d, &good, 60);
+
+    /* new connections with the unknown key, one after the other, as fast as
+     * the handshakes go */
+    void *ctx = zmq_ctx_new();
+    uint64_t t0 = shop_now_ns();
+    bool counted = false;
+    for (int i = 0; !counted && shop_now_ns() - t0 < 30000000000ull; i++) {
+        void *bad = zmq_socket(ctx, ZMQ_DEALER);
+        int zero = 0;
+        zmq_setsockopt(bad, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_setsockopt(bad, ZMQ_CURVE_SERVERKEY, spub, 40);
+        zmq_setsockopt(bad, ZMQ_CURVE_PUBLICKEY, bpub, 40);
+        zmq_setsockopt(bad, ZMQ_CURVE_SECRETKEY, bsec, 40);
+        assert_int_equal(zmq_connect(bad, d->ep), 0);
+        zmq_pollitem_t it = { .socket = bad, .events = ZMQ_POLLIN };
+        zmq_poll(&it, 1, 5);
+        zmq_close(bad);
+        /* the line after the first interval (10 s) counts what was held back */
+        if (i % 50 == 0)
+            counted = harness_log_has(d, "more refused since the last line", 0);
+    }
+    counted = counted || harness_log_has(d, "more refused since the last line", 1000);
+    double seconds = (double) (shop_now_ns() - t0) / 1e9;
+    zmq_ctx_term(ctx);
+    client_t *c = client_new(d->ep, &good, err, sizeof err);
+    proto_reply_t r;
+    assert_int_equal(client_request(c, "status", NULL, NULL, NULL, NULL, 0, 5000, &r, err,
+                                    sizeof err), 0);
+    json_int_t refused = json_integer_value(json_object_get(r.body, "refused_connections"));
+    proto_reply_clear(&r);
+    client_destroy(&c);
+    int lines = harness_log_count(d, "zap: refused a connection");
+    fprintf(stderr, "# %lld refusals in %.1f s, %d log lines\n", (long long) refused, seconds,
+            lines);
+    assert_true(counted);
+    assert_true(refused > lines);
+    /* one line per 10 s for the one key, plus the first */
+    assert_true(lines <= (int) seconds / 10 + 2);
+    assert_int_equal(harness_stop(d, SIGTERM), 0);
+    harness_cleanup(d);
+}
+
+int
+main(void)
+{
+    if (harness_init() != 0) {
+        fprintf(stderr, "shopd is not built\n");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_fd_flood_ipc, s_teardown),
+        cmocka_unit_test_teardown(test_fd_flood_tcp, s_teardown),
+        cmocka_unit_test_teardown(test_second_instance_refused, s_teardown),
+        cmocka_unit_test_teardown(test_unfinished_multipart_bounded, s_teardown),
+        cmocka_unit_test_teardown(test_abstract_ipc_needs_curve, s_teardown),
+        cmocka_unit_test_teardown(test_refusal_log_rate_limited, s_teardown),
+    };
+    return cmocka_run_group_tests_name("rel_attack", tests, NULL, NULL);
+}
