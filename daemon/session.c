@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -64,6 +65,9 @@ session_load(store_t *store, const char *id, session_t *s)
     s->price = s_num(o, "price");
     s->page = (int) s_num(o, "page");
     s_copy(o, "pending", s->pending, sizeof s->pending);
+    s_copy(o, "owner", s->owner, sizeof s->owner);
+    const json_t *t = json_object_get(o, "touched");
+    s->touched = json_is_integer(t) ? json_integer_value(t) : 0;
     const json_t *q = json_object_get(o, "last");
     if (json_is_object(q)) {
         s_copy(q, "kind", s->last.kind, sizeof s->last.kind);
@@ -92,9 +96,21 @@ session_json(const session_t *s)
 }
 
 int
+session_may_use(store_t *store, const char *id, const char *user)
+{
+    session_t s;
+    if (session_load(store, id, &s) != 0)
+        return -1;
+    return !s.owner[0] || strcmp(s.owner, user ? user : "") == 0;
+}
+
+int
 session_save(store_t *store, const session_t *s)
 {
     json_t *o = session_json(s);
+    json_object_set_new(o, "touched", json_integer((json_int_t) time(NULL)));
+    if (s->owner[0])
+        json_object_set_new(o, "owner", json_string(s->owner));
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     char key[PROTO_SESSION_MAX + 16];

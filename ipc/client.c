@@ -22,9 +22,13 @@ struct _client_t {
     uint64_t counter;   /* requests sent */
 };
 
+#define S_SUB_TYPES 16
+
 struct _client_sub_t {
     void *ctx;
     void *sock;         /* SUB connected to shopd's PUB */
+    char types[S_SUB_TYPES][PROTO_TYPE_MAX + 1]; /* types wanted (all when none) */
+    int ntypes;
 };
 
 static uint64_t
@@ -183,22 +187,68 @@ client_request(client_t *self, const char *type, const char *session, const json
     }
 }
 
+/* Subscribes to topic prefix t. */
+static void
+s_subscribe(client_sub_t *self, const char *t)
+{
+    zmq_setsockopt(self->sock, ZMQ_SUBSCRIBE, t, strlen(t));
+}
+
 client_sub_t *
-client_sub_new(const char *endpoint, const client_curve_t *curve, const char *const *topics,
-               char *err, size_t errlen)
+client_sub_new(const char *endpoint, const client_curve_t *curve, const char *session,
+               const char *const *types, char *err, size_t errlen)
 {
     client_sub_t *self = xcalloc(1, sizeof *self);
+    for (size_t i = 0; types && types[i]; i++) {
+        if (self->ntypes == S_SUB_TYPES || strlen(types[i]) > PROTO_TYPE_MAX) {
+            snprintf(err, errlen, "at most %d event types of at most %d bytes", S_SUB_TYPES,
+                     PROTO_TYPE_MAX);
+            free(self);
+            return NULL;
+        }
+        shop_strlcpy(self->types[self->ntypes++], types[i], sizeof self->types[0]);
+    }
+    if (session && (!*session || strlen(session) > PROTO_SESSION_MAX || strchr(session, '/'))) {
+        snprintf(err, errlen, "a session is 1 to %d bytes without '/'", PROTO_SESSION_MAX);
+        free(self);
+        return NULL;
+    }
     if (s_open(ZMQ_SUB, endpoint, curve, &self->ctx, &self->sock, err, errlen) != 0) {
         free(self);
         return NULL;
     }
-    if (!topics) {
-        zmq_setsockopt(self->sock, ZMQ_SUBSCRIBE, "", 0);
+    char t[PROTO_SESSION_MAX + PROTO_TYPE_MAX + 4];
+    if (session) {
+        /* the session's events, and the daemon's status when asked for */
+        bool status = self->ntypes == 0;
+        for (int i = 0; i < self->ntypes; i++) {
+            status |= strcmp(self->types[i], "status") == 0;
+            if (proto_event_topic(self->types[i], session, t, sizeof t) > 0)
+                s_subscribe(self, t);
+        }
+        if (self->ntypes == 0 && proto_event_topic("", session, t, sizeof t) > 0)
+            s_subscribe(self, t);
+        if (status)
+            s_subscribe(self, "status");
+    } else if (self->ntypes == 0) {
+        s_subscribe(self, "");
     } else {
-        for (size_t i = 0; topics[i]; i++)
-            zmq_setsockopt(self->sock, ZMQ_SUBSCRIBE, topics[i], strlen(topics[i]));
+        /* every session's events of these types: "@" and a filter here */
+        s_subscribe(self, "@");
+        for (int i = 0; i < self->ntypes; i++)
+            s_subscribe(self, self->types[i]);
     }
     return self;
+}
+
+/* Whether the event type is one the subscriber asked for. */
+static bool
+s_wanted(const client_sub_t *self, const char *type)
+{
+    for (int i = 0; i < self->ntypes; i++)
+        if (strcmp(self->types[i], type) == 0)
+            return true;
+    return self->ntypes == 0;
 }
 
 void
@@ -213,9 +263,10 @@ client_sub_destroy(client_sub_t **self_p)
     *self_p = NULL;
 }
 
-int
-client_sub_recv(client_sub_t *self, int timeout_ms, char *topic, size_t topiclen,
-                json_t **event, char *err, size_t errlen)
+/* Receives one event as client_sub_recv does, whatever its type. */
+static int
+s_sub_recv_any(client_sub_t *self, int timeout_ms, char *topic, size_t topiclen,
+               json_t **event, char *err, size_t errlen)
 {
     zmq_pollitem_t item = { .socket = self->sock, .events = ZMQ_POLLIN };
     int n = zmq_poll(&item, 1, timeout_ms);
@@ -234,9 +285,11 @@ client_sub_recv(client_sub_t *self, int timeout_ms, char *topic, size_t topiclen
         snprintf(err, errlen, "malformed event: expected [topic][envelope]");
         goto out;
     }
-    size_t tl = SHOP_MIN(zmq_msg_size(&t), topiclen - 1);
-    memcpy(topic, zmq_msg_data(&t), tl);
-    topic[tl] = 0;
+    char full[PROTO_SESSION_MAX + PROTO_TYPE_MAX + 4];
+    size_t tl = SHOP_MIN(zmq_msg_size(&t), sizeof full - 1);
+    memcpy(full, zmq_msg_data(&t), tl);
+    full[tl] = 0;
+    shop_strlcpy(topic, proto_topic_type(full), topiclen);
     json_error_t jerr;
     *event = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, &jerr);
     if (!*event) {
@@ -255,4 +308,25 @@ out:
     zmq_msg_close(&t);
     zmq_msg_close(&m);
     return rc;
+}
+
+int
+client_sub_recv(client_sub_t *self, int timeout_ms, char *topic, size_t topiclen,
+                json_t **event, char *err, size_t errlen)
+{
+    uint64_t end = shop_now_ns() + (uint64_t) (timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
+    for (;;) {
+        int wait = timeout_ms;
+        if (timeout_ms > 0) {
+            uint64_t now = shop_now_ns();
+            wait = now >= end ? 0 : (int) ((end - now) / 1000000u);
+        }
+        int rc = s_sub_recv_any(self, wait, topic, topiclen, event, err, errlen);
+        if (rc != 0 || s_wanted(self, topic))
+            return rc;
+        json_decref(*event);
+        *event = NULL;
+        if (timeout_ms == 0 || (timeout_ms > 0 && shop_now_ns() >= end))
+            return 1;
+    }
 }

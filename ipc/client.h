@@ -50,15 +50,19 @@ int client_request(client_t *self, const char *type, const char *session, const 
 /* The raw DEALER socket, for tests that must send hand-made frames. */
 void *client_socket(client_t *self);
 
-/* Subscribes to the events endpoint; topics is a NULL-terminated list of
- * event types ("status", "intent", ...), or NULL for all. Returns the
- * subscriber, or NULL with err filled. */
+/* Subscribes to the events endpoint: the events of session (topics
+ * "@SESSION/TYPE"), or with session NULL those of every session (an
+ * operator's view: shopd refuses it to other clients) and the daemon's own
+ * (status); types is a NULL-terminated list of event types ("status",
+ * "intent", ...), or NULL for all. shopd decides which subscriptions it
+ * honours (docs/protocol.md). Returns the subscriber, or NULL with err. */
 client_sub_t *client_sub_new(const char *endpoint, const client_curve_t *curve,
-                             const char *const *topics, char *err, size_t errlen);
+                             const char *session, const char *const *types, char *err,
+                             size_t errlen);
 void client_sub_destroy(client_sub_t **self_p);
 
-/* Waits up to timeout_ms (-1: forever) for the next event. Returns 0 with
- * topic filled and *event a new JSON envelope (caller json_decref's), 1 on
+/* Waits up to timeout_ms (-1: forever) for the next event of the types
+ * asked for. Returns 0 with topic filled with its type and *event a new JSON envelope (caller json_decref's), 1 on
  * timeout, -1 on error or interruption with err filled. */
 int client_sub_recv(client_sub_t *self, int timeout_ms, char *topic, size_t topiclen,
                     json_t **event, char *err, size_t errlen);

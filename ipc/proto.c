@@ -293,6 +293,21 @@ proto_event_encode(const char *type, uint64_t seq, double ts, const char *sessio
     return s_dump(root, len, false);
 }
 
+int
+proto_event_topic(const char *type, const char *session, char *buf, size_t buflen)
+{
+    int n = session && *session ? snprintf(buf, buflen, "@%s/%s", session, type)
+                                : snprintf(buf, buflen, "%s", type);
+    return n >= 0 && (size_t) n < buflen ? n : -1;
+}
+
+const char *
+proto_topic_type(const char *topic)
+{
+    const char *slash = topic[0] == '@' ? strchr(topic, '/') : NULL;
+    return slash ? slash + 1 : topic;
+}
+
 const char *
 proto_default_endpoint(bool events, char *buf, size_t buflen)
 {

@@ -91,10 +91,18 @@ proto_err_t proto_reply_decode(const void *data, size_t len, proto_reply_t *repl
                                char *err, size_t errlen);
 void proto_reply_clear(proto_reply_t *reply);
 
-/* Encodes an event envelope (published with the topic type). body is
- * borrowed; session may be NULL. ts is wall-clock seconds. Caller frees. */
+/* Encodes an event envelope (published with the topic of
+ * proto_event_topic). body is borrowed; session may be NULL. ts is
+ * wall-clock seconds. Caller frees. */
 char *proto_event_encode(const char *type, uint64_t seq, double ts, const char *session,
                          const json_t *body, size_t *len);
+
+/* The topic frame of an event: "@SESSION/TYPE" for an event of a session,
+ * "TYPE" for one of the whole daemon (status). Writes into buf; returns its
+ * length, or -1 when it does not fit. */
+int proto_event_topic(const char *type, const char *session, char *buf, size_t buflen);
+/* The event type of a topic frame (what follows "@SESSION/", or the topic). */
+const char *proto_topic_type(const char *topic);
 
 /* The default request and event endpoints for this user: ipc:// sockets in
  * $RUNTIME_DIRECTORY (systemd), else /run/shopd when root, else

@@ -54,12 +54,16 @@ s_usage(FILE *f)
         "  photo FILE [key=value ...]          a product photo (JPEG/PNG/BMP)\n"
         "  text WORDS...                       a typed request, e.g. text show me sneakers\n"
         "  request TYPE [JSON-BODY]            any request, body given as JSON\n"
-        "  watch [TOPIC ...]                   print events (status, intent, product, ...)\n"
+        "  watch [TYPE ...]                    print events (status, intent, product, ...): of\n"
+        "                                      the session (-s), or of every session (operators)\n"
+        "  forget CUSTOMER                     erase a customer's events, carts, sessions and\n"
+        "                                      history (operators); prints what was removed\n"
         "  keygen BASE                         write BASE.key (secret) and BASE.pub\n"
         "options:\n"
         "  -e, --endpoint EP       request endpoint (default $SHOPD_ENDPOINT or shopd's default)\n"
         "  -p, --pub-endpoint EP   event endpoint for watch ($SHOPD_EVENTS_ENDPOINT)\n"
-        "  -s, --session ID        session (frontend) id, needed by cart\n"
+        "  -s, --session ID        session (frontend) id; without one, each request gets\n"
+        "                          an anonymous session of its own connection\n"
         "  -k, --key FILE          client key pair file: use CURVE ($SHOPCTL_KEY)\n"
         "  -S, --server-key KEY    server public key, Z85 or a .pub file ($SHOPD_SERVER_KEY)\n"
         "  -t, --timeout MS        reply timeout (default 5000)\n"
@@ -286,7 +290,7 @@ s_watch(s_ctx_t *c, int argc, char **argv)
             topics[i] = argv[i];
     }
     client_sub_t *sub = client_sub_new(c->events_endpoint, c->key_file ? &c->curve : NULL,
-                                       topics, err, sizeof err);
+                                       c->session, topics, err, sizeof err);
     free(topics);
     if (!sub) {
         fprintf(stderr, "shopctl: %s\n", err);
@@ -492,6 +496,8 @@ main(int argc, char **argv)
             return S_EUSAGE;
         }
         rc = s_call(&c, args[0], b, NULL, 0);
+    } else if (!strcmp(cmd, "forget") && n == 1) {
+        rc = s_call(&c, "forget", json_pack("{s:s}", "customer", args[0]), NULL, 0);
     } else if (!strcmp(cmd, "watch")) {
         rc = s_watch(&c, n, args);
     } else {

@@ -527,6 +527,33 @@ rec_engine_generation(rec_engine_t *e)
 }
 
 int
+rec_engine_forget(rec_engine_t *e, const char *customer, long *events)
+{
+    if (events)
+        *events = 0;
+    pthread_rwlock_wrlock(&e->lock);
+    int c = customer && customer[0] ? rec_dict_find(e->custs, customer) : -1;
+    s_hist_t *h = c >= 0 && c < e->hist_cap ? &e->hist[c] : NULL;
+    int found = h && h->n > 0;
+    if (h) {
+        for (int k = 0; k < h->n; k++)
+            if (h->ev[k].type == STORE_EVENT_PURCHASE) {
+                e->it[h->ev[k].item].pop -= 1;
+                s_update_base(e, h->ev[k].item);
+            }
+        e->n_events -= h->n;
+        if (events)
+            *events = h->n;
+        free(h->ev);
+        memset(h, 0, sizeof *h);
+        free(e->pcache[c].scores);
+        memset(&e->pcache[c], 0, sizeof e->pcache[c]);
+    }
+    pthread_rwlock_unlock(&e->lock);
+    return found;
+}
+
+int
 rec_engine_add_event(rec_engine_t *e, const char *customer, const char *item, int64_t time,
                      store_event_type_t type, int quantity, bool to_store, char *err,
                      size_t errlen)

@@ -105,6 +105,12 @@ int rec_engine_add_event(rec_engine_t *e, const char *customer, const char *item
                          store_event_type_t type, int quantity, bool to_store, char *err,
                          size_t errlen);
 
+/* Erases customer's history from memory (the store's rows are erased by
+ * store_forget_customer): its events no longer count for it, nor for the
+ * items' popularity; its cached scores go. *events (may be NULL) gets the
+ * events dropped. Returns 1 when the customer had a history, 0 when not. */
+int rec_engine_forget(rec_engine_t *e, const char *customer, long *events);
+
 /* Answers q into out[0..q->k). Returns the number of results (>= 0), or -1
  * with a message in err (unknown kind, bad k, missing item for SIMILAR...). */
 int rec_engine_query(rec_engine_t *e, const rec_query_t *q, rec_result_t *out, char *err,

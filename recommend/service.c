@@ -312,6 +312,19 @@ s_handle(rec_engine_t *engine, const char *worker, json_t *j, bool top)
                 json_object_set(r, "id", id);
             out = s_dump(r);
         }
+    } else if (strcmp(op, "forget") == 0) {
+        const char *cust = s_str(j, "customer");
+        if (!cust || !cust[0]) {
+            out = s_error(id, worker, "forget needs a \"customer\"");
+        } else {
+            long n = 0;
+            int had = rec_engine_forget(engine, cust, &n);
+            json_t *r = json_pack("{s:b, s:s, s:b, s:I}", "ok", 1, "worker", worker,
+                                  "history", had, "events", (json_int_t) n);
+            if (id)
+                json_object_set(r, "id", id);
+            out = s_dump(r);
+        }
     } else if (strcmp(op, "reload") == 0) {
         const char *path = s_str(j, "path");
         int rc = -1;

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1004,6 +1005,119 @@ store_cart_checkout(store_t *s, const char *session, const char *customer, int64
 err:
     free(lines);
     if (s->in_tx) {
+        char keep[sizeof s->err];
+        shop_strlcpy(keep, s->err, sizeof keep);
+        store_rollback(s);
+        shop_strlcpy(s->err, keep, sizeof s->err);
+    }
+    return -1;
+}
+
+/* --- erasure ------------------------------------------------------------- */
+
+/* Runs sql with ?1 = text a and ?2 = integer b (when the statement has
+ * them); *changes (may be NULL) gets the rows changed. */
+static int
+s_run(store_t *s, const char *sql, const char *a, int64_t b, int64_t *changes, const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return s_fail_db(s, what);
+    if (a && sqlite3_bind_parameter_index(st, "?1"))
+        sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+    if (sqlite3_bind_parameter_index(st, "?2"))
+        sqlite3_bind_int64(st, 2, b);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return s_fail_db(s, what);
+    if (changes)
+        *changes = sqlite3_changes(s->db);
+    return 0;
+}
+
+/* The session contexts (meta rows) whose JSON has customer ?1. */
+#define S_SESSIONS_OF "SELECT key FROM meta WHERE substr(key, 1, 8) = 'session:'" \
+                      " AND json_valid(value) AND json_extract(value, '$.customer') = ?1"
+
+int
+store_forget_customer(store_t *s, const char *customer, store_forget_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (s_check_id(s, customer, "customer id") != 0)
+        return -1;
+    if (s->readonly)
+        return s_fail(s, "database is read-only");
+    if (s->in_tx)
+        return s_fail(s, "store_forget_customer runs its own transaction");
+    /* zeros over what is deleted, in the file and in every page the WAL gets */
+    if (s_run(s, "PRAGMA secure_delete = ON", NULL, 0, NULL, "secure_delete") != 0
+        || store_begin(s) != 0)
+        return -1;
+    store_forget_t n = { 0 };
+    if (s_run(s, "DELETE FROM carts WHERE customer = ?1 OR 'session:' || session IN ("
+                 S_SESSIONS_OF ")", customer, 0, &n.cart_lines, "forget carts") != 0
+        || s_run(s, "DELETE FROM meta WHERE key IN (" S_SESSIONS_OF ")", customer, 0,
+                 &n.sessions, "forget sessions") != 0
+        || s_run(s, "DELETE FROM interactions WHERE customer = ?1", customer, 0, &n.events,
+                 "forget events") != 0
+        || s_run(s, "DELETE FROM customers WHERE id = ?1", customer, 0, &n.customers,
+                 "forget customer") != 0)
+        goto err;
+    /* the crash test: killed with everything deleted but nothing committed */
+    if (getenv("SHOP_STORE_TEST_KILL_IN_FORGET"))
+        raise(SIGKILL);
+    if (store_commit(s) != 0)
+        goto err;
+    s_run(s, "PRAGMA secure_delete = OFF", NULL, 0, NULL, "secure_delete");
+    int logged = 0, done = 0;
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &logged, &done);
+    if (rc != SQLITE_OK)
+        log_info("store: forget: the -wal of %s keeps its old pages until the next "
+                 "checkpoint (%s)", s->path, sqlite3_errmsg(s->db));
+    *out = n;
+    s->err[0] = '\0';
+    return 0;
+err:;
+    char keep[sizeof s->err];
+    shop_strlcpy(keep, s->err, sizeof keep);
+    if (s->in_tx)
+        store_rollback(s);
+    s_run(s, "PRAGMA secure_delete = OFF", NULL, 0, NULL, "secure_delete");
+    shop_strlcpy(s->err, keep, sizeof s->err);
+    return -1;
+}
+
+int
+store_expire_sessions(store_t *s, int64_t before, int64_t *sessions, int64_t *cart_lines)
+{
+    int64_t ns = 0, nc = 0;
+    if (s->readonly)
+        return s_fail(s, "database is read-only");
+    bool own_tx = !s->in_tx;
+    if (own_tx && store_begin(s) != 0)
+        return -1;
+    /* contexts still fresh keep their carts; carts still fresh keep their contexts */
+    if (s_run(s, "DELETE FROM carts WHERE session IN (SELECT session FROM carts GROUP BY session"
+                 " HAVING max(updated) < ?2) AND 'session:' || session NOT IN (SELECT key"
+                 " FROM meta WHERE substr(key, 1, 8) = 'session:' AND json_valid(value)"
+                 " AND coalesce(json_extract(value, '$.touched'), 0) >= ?2)",
+              NULL, before, &nc, "expire carts") != 0
+        || s_run(s, "DELETE FROM meta WHERE substr(key, 1, 8) = 'session:'"
+                    " AND (NOT json_valid(value)"
+                    " OR coalesce(json_extract(value, '$.touched'), 0) < ?2)"
+                    " AND substr(key, 9) NOT IN (SELECT session FROM carts)",
+                 NULL, before, &ns, "expire sessions") != 0)
+        goto err;
+    if (own_tx && store_commit(s) != 0)
+        goto err;
+    if (sessions)
+        *sessions = ns;
+    if (cart_lines)
+        *cart_lines = nc;
+    return 0;
+err:
+    if (own_tx && s->in_tx) {
         char keep[sizeof s->err];
         shop_strlcpy(keep, s->err, sizeof keep);
         store_rollback(s);

@@ -216,6 +216,34 @@ int store_cart_customer(store_t *s, const char *session, char *buf, size_t bufle
 int store_cart_checkout(store_t *s, const char *session, const char *customer,
                         int64_t now, int *n_lines);
 
+/* --- erasure ------------------------------------------------------------- */
+
+/* What store_forget_customer removed (out). */
+typedef struct {
+    int64_t events;       /* interaction rows of the customer */
+    int64_t cart_lines;   /* lines of carts attached to the customer or in its sessions */
+    int64_t sessions;     /* session contexts (meta "session:<id>") naming the customer */
+    int64_t customers;    /* the customer row: 0 or 1 */
+} store_forget_t;
+
+/* Erases every row that names customer, in ONE transaction (a crash half-way
+ * leaves everything as it was): its interactions, its customer row, the
+ * session contexts whose customer it is, and the cart lines attached to it
+ * or in those sessions. SQLite's secure_delete is on for it, so the deleted
+ * cells and freed pages are overwritten with zeros, and a TRUNCATE
+ * checkpoint then empties the -wal (best effort: a reader holding the WAL
+ * open leaves it to the next checkpoint, logged). Refused on a read-only
+ * store and inside store_begin. Returns 0 with *out filled (all zero when
+ * nothing named the customer), or -1 (nothing changed). */
+int store_forget_customer(store_t *s, const char *customer, store_forget_t *out);
+
+/* Erases the sessions idle since before (Unix seconds): a session's last
+ * activity is the later of its context's "touched" time and its cart's
+ * newest line; contexts without a "touched" time count as idle. Both the
+ * contexts and the cart lines of idle sessions go, in one transaction.
+ * *sessions and *cart_lines (may be NULL) get the counts. Returns 0 / -1. */
+int store_expire_sessions(store_t *s, int64_t before, int64_t *sessions, int64_t *cart_lines);
+
 /* --- status and small settings ------------------------------------------ */
 
 int store_counts(store_t *s, store_counts_t *out);

@@ -558,7 +558,7 @@ test_event_stream(void **state)
     harness_start(dp);
     char err[512];
     const char *topics[] = { "cart", "status", NULL };
-    client_sub_t *sub = client_sub_new(dp->pub_ep, NULL, topics, err, sizeof err);
+    client_sub_t *sub = client_sub_new(dp->pub_ep, NULL, NULL, topics, err, sizeof err);
     assert_non_null(sub);
     client_t *c = harness_client(dp);
     /* the heartbeat arrives within its period; it proves the subscription is live */
@@ -602,7 +602,7 @@ test_demo_store_and_recommendations(void **state)
     harness_start(dp);
     char err[512];
     const char *topics[] = { "recommendations", NULL };
-    client_sub_t *sub = client_sub_new(dp->pub_ep, NULL, topics, err, sizeof err);
+    client_sub_t *sub = client_sub_new(dp->pub_ep, NULL, NULL, topics, err, sizeof err);
     assert_non_null(sub);
     client_t *c = harness_client(dp);
     proto_reply_t r;
