@@ -1027,7 +1027,10 @@ s_run(store_t *s, const char *sql, const char *a, int64_t b, int64_t *changes, c
         sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
     if (sqlite3_bind_parameter_index(st, "?2"))
         sqlite3_bind_int64(st, 2, b);
-    int rc = sqlite3_step(st);
+    int rc;
+    /* a pragma answers with a row */
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        ;
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return s_fail_db(s, what);

@@ -9,6 +9,8 @@
  * 7. a client with an unknown CURVE key reconnecting as fast as it can;
  * and, with the request and event path (4, 5, 8 and forget), the tests
  * below them. */
+#include "config.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -37,6 +40,7 @@
 #include "ipc/client.h"
 #include "ipc/keys.h"
 #include "ipc/proto.h"
+#include "recommend/store.h"
 #include "tests/shopd_harness.h"
 
 static harness_t s_d, s_e;
@@ -126,6 +130,72 @@ s_proc_value(pid_t pid, const char *file, const char *key)
         fclose(f);
     return v;
 }
+
+
+/* --- requests ------------------------------------------------------------- */
+
+/* Sends a request (body stolen, may be NULL); 0 with *r filled, or -1. */
+static int
+s_req(client_t *c, const char *type, const char *session, json_t *body, int timeout,
+      proto_reply_t *r)
+{
+    char err[512];
+    int rc = client_request(c, type, session, body, NULL, NULL, 0, timeout, r, err, sizeof err);
+    json_decref(body);
+    return rc;
+}
+
+/* A typed request that must be answered ok; returns the reply body (a new
+ * reference). */
+static json_t *
+s_text(client_t *c, const char *session, const char *text, const char *customer)
+{
+    proto_reply_t r;
+    json_t *b = json_pack("{s:s}", "text", text);
+    if (customer)
+        json_object_set_new(b, "customer", json_string(customer));
+    if (s_req(c, "text", session, b, 20000, &r) != 0)
+        fail_msg("text \"%s\": no reply", text);
+    if (!r.ok)
+        fail_msg("text \"%s\": %s: %s", text, proto_err_name(r.code), r.message);
+    json_t *body = json_incref(r.body);
+    proto_reply_clear(&r);
+    return body;
+}
+
+static const char *
+s_jstr(const json_t *o, const char *a, const char *b)
+{
+    const json_t *v = json_object_get(o, a);
+    if (b)
+        v = json_object_get(v, b);
+    return json_string_value(v);
+}
+
+/* One integer from a SQL query on the database file (read-only). */
+static long long
+s_sql_int(const char *db, const char *sql)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(h, 5000);
+        if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK
+            && sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int64(st, 0);
+        else
+            fprintf(stderr, "# %s: %s\n", sql, sqlite3_errmsg(h));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+/* The demo store without the vision model (not needed here, and indexing
+ * every catalogue photo is the slowest part of a start). */
+#define S_DEMO_CONF "[daemon]\nstatus_interval = 0\n[store]\nimport_demo = yes\n" \
+                    "[models]\nvision = /nonexistent/vision.nn\n"
 
 /* --- 1. descriptors ------------------------------------------------------- */
 
@@ -532,6 +602,474 @@ test_refusal_log_rate_limited(void **state)
     harness_cleanup(d);
 }
 
+
+/* --- 4. privacy: anonymous sessions, expiry, events by session ------------- */
+
+static void
+test_no_shared_default_session(void **state)
+{
+    (void) state;
+    harness_t *d = &s_d;
+    harness_prepare(d, "anon", "[daemon]\nstatus_interval = 0\n[store]\nimport_demo = no\n");
+    harness_start(d);
+    client_t *a = harness_client(d), *b = harness_client(d);
+    json_t *ra = s_text(a, NULL, "show my cart", "c0042");
+    const char *sa = s_jstr(ra, "session", "session");
+    assert_non_null(sa);
+    assert_string_equal(s_jstr(ra, "session", "customer"), "c0042");
+    /* another connection without a session: nothing of the first one's */
+    json_t *rb = s_text(b, NULL, "show my cart", NULL);
+    const char *sb = s_jstr(rb, "session", "session");
+    assert_non_null(sb);
+    assert_null(s_jstr(rb, "session", "customer"));
+    assert_string_not_equal(sa, sb);
+    assert_true(strncmp(sa, "anon-", 5) == 0 && strlen(sa) == 37);
+    /* the first connection keeps its own */
+    json_t *ra2 = s_text(a, NULL, "show my cart", NULL);
+    assert_string_equal(s_jstr(ra2, "session", "session"), sa);
+    assert_string_equal(s_jstr(ra2, "session", "customer"), "c0042");
+    json_decref(ra);
+    json_decref(rb);
+    json_decref(ra2);
+    client_destroy(&a);
+    client_destroy(&b);
+    assert_int_equal(harness_stop(d, SIGTERM), 0);
+    harness_cleanup(d);
+}
+
+static void
+test_session_expires(void **state)
+{
+    (void) state;
+    harness_t *d = &s_d;
+    harness_prepare(d, "expire", "[daemon]\nstatus_interval = 0\nsession_idle = 1\n"
+                                 "[store]\nimport_demo = no\n");
+    harness_start(d);
+    client_t *c = harness_client(d);
+    json_t *r = s_text(c, "kiosk-e", "show my cart", "c0042");
+    json_decref(r);
+    client_destroy(&c);
+    const char *q = "SELECT count(*) FROM meta WHERE key = 'session:kiosk-e'";
+    /* written, then erased by the idle sweep */
+    long long n = s_sql_int(d->db, q);
+    assert_true(n == 1 || n == 0);
+    for (int i = 0; i < 300 && (n = s_sql_int(d->db, q)) != 0; i++)
+        usleep(50000);
+    assert_int_equal(n, 0);
+    assert_true(harness_log_has(d, "idle session", 2000));
+    assert_int_equal(harness_stop(d, SIGTERM), 0);
+    harness_cleanup(d);
+}
+
+/* CURVE on loopback tcp with three keys: two kiosks and an operator. */
+typedef struct {
+    char spub[41], ssec[41];
+    char pub[3][41], sec[3][41];
+    char allow[1024];
+} s_keys_t;
+
+static void
+s_curve_shopd(harness_t *d, s_keys_t *k, const char *extra)
+{
+    char err[512], base[1024], ops[1024], conf[8192], text[512];
+    snprintf(base, sizeof base, "%s/server", d->dir);
+    snprintf(k->allow, sizeof k->allow, "%s/allow", d->dir);
+    snprintf(ops, sizeof ops, "%s/operators", d->dir);
+    assert_int_equal(keys_generate(k->spub, k->ssec, err, sizeof err), 0);
+    assert_int_equal(keys_write_pair(base, k->spub, k->ssec, err, sizeof err), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(keys_generate(k->pub[i], k->sec[i], err, sizeof err), 0);
+    snprintf(text, sizeof text, "%s kiosk-1\n%s kiosk-2\n%s operator\n", k->pub[0], k->pub[1],
+             k->pub[2]);
+    harness_write(k->allow, text);
+    snprintf(text, sizeof text, "%s operator\n", k->pub[2]);
+    harness_write(ops, text);
+    snprintf(d->ep, sizeof d->ep, "tcp://127.0.0.1:%d", s_free_port());
+    snprintf(d->pub_ep, sizeof d->pub_ep, "tcp://127.0.0.1:%d", s_free_port());
+    snprintf(conf, sizeof conf,
+             "[daemon]\nstatus_interval = 1\n%s[ipc]\nendpoint = %s\nevents_endpoint = %s\n"
+             "[curve]\nsecret_key_file = %s.key\nallow_list = %s\noperator_keys = %s\n"
+             "[store]\nimport_demo = no\n", extra ? extra : "", d->ep, d->pub_ep, base,
+             k->allow, ops);
+    harness_write(d->conf, conf);
+    harness_spawn(d, &(harness_spawn_t) { .conf_endpoints = true });
+    client_curve_t op = { k->spub, k->pub[2], k->sec[2] };
+    harness_wait_ready(d, &op, 60);
+}
+
+/* Waits for the next event of type want on sub (others are skipped);
+ * returns it (a new reference) or NULL after timeout_ms. */
+static json_t *
+s_next(client_sub_t *sub, const char *want, int timeout_ms)
+{
+    uint64_t end = shop_now_ns() + (uint64_t) timeout_ms * 1000000u;
+    char topic[64], err[256];
+    while (shop_now_ns() < end) {
+        json_t *ev = NULL;
+        int left = (int) ((end - shop_now_ns()) / 1000000u);
+        if (client_sub_recv(sub, left > 0 ? left : 1, topic, sizeof topic, &ev, err, sizeof err)
+            != 0)
+            continue;
+        if (!strcmp(topic, want))
+            return ev;
+        json_decref(ev);
+    }
+    return NULL;
+}
+
+static void
+test_events_only_to_their_session(void **state)
+{
+    (void) state;
+    harness_t *d = &s_d;
+    harness_prepare(d, "events", NULL);
+    s_keys_t k;
+    s_curve_shopd(d, &k, NULL);
+    client_curve_t k1 = { k.spub, k.pub[0], k.sec[0] }, k2 = { k.spub, k.pub[1], k.sec[1] },
+                   op = { k.spub, k.pub[2], k.sec[2] };
+    char err[512];
+    client_t *c1 = client_new(d->ep, &k1, err, sizeof err), *c2 = client_new(d->ep, &k2, err,
+                                                                             sizeof err);
+    /* kiosk-1's key makes the session its own */
+    proto_reply_t r;
+    assert_int_equal(s_req(c1, "cart", "kiosk-1", json_pack("{s:s}", "op", "get"), 5000, &r), 0);
+    assert_true(r.ok);
+    proto_reply_clear(&r);
+    /* the other kiosk may not use it */
+    assert_int_equal(s_req(c2, "cart", "kiosk-1", json_pack("{s:s}", "op", "get"), 5000, &r), 0);
+    assert_false(r.ok);
+    fprintf(stderr, "# kiosk-2 on kiosk-1's session: %s: %s\n", proto_err_name(r.code),
+            r.message);
+    proto_reply_clear(&r);
+
+    const char *types[] = { "cart", "answer", "status", NULL };
+    client_sub_t *own = client_sub_new(d->pub_ep, &k1, "kiosk-1", types, err, sizeof err);
+    client_sub_t *other_all = client_sub_new(d->pub_ep, &k2, NULL, types, err, sizeof err);
+    client_sub_t *other_s1 = client_sub_new(d->pub_ep, &k2, "kiosk-1", types, err, sizeof err);
+    client_sub_t *oper = client_sub_new(d->pub_ep, &op, NULL, types, err, sizeof err);
+    assert_true(own && other_all && other_s1 && oper);
+    /* every subscriber sees the public status heartbeat: its subscriptions
+     * have been decided (shopd handles them in order) */
+    client_sub_t *subs[] = { own, other_all, other_s1, oper };
+    for (int i = 0; i < 4; i++) {
+        json_t *ev = s_next(subs[i], "status", 10000);
+        assert_non_null(ev);
+        json_decref(ev);
+    }
+    /* a "show my cart" answer names the customer: published on kiosk-1 */
+    json_t *ans = s_text(c1, "kiosk-1", "show my cart", "c0042");
+    json_decref(ans);
+    json_t *ev = s_next(own, "answer", 10000);
+    assert_non_null(ev);
+    assert_string_equal(s_jstr(ev, "session", NULL), "kiosk-1");
+    json_decref(ev);
+    ev = s_next(oper, "answer", 10000);
+    assert_non_null(ev);
+    json_decref(ev);
+    /* the others got neither the answer nor anything of kiosk-1: by now the
+     * next heartbeat has reached them, so the answer would have too */
+    for (int i = 1; i < 3; i++) {
+        char topic[64];
+        json_t *e = NULL;
+        int got_status = 0;
+        while (got_status < 1
+               && client_sub_recv(subs[i], 5000, topic, sizeof topic, &e, err, sizeof err) == 0) {
+            assert_string_equal(topic, "status");
+            got_status++;
+            json_decref(e);
+        }
+        assert_int_equal(got_status, 1);
+    }
+    assert_true(harness_log_has(d, "subscription refused", 2000));
+    for (int i = 0; i < 4; i++)
+        client_sub_destroy(&subs[i]);
+    client_destroy(&c1);
+    client_destroy(&c2);
+    assert_int_equal(harness_stop(d, SIGTERM), 0);
+    harness_cleanup(d);
+}
+
+/* --- 5. revocation --------------------------------------------------------- */
+
+static void
+test_revoked_key_cut_off(void **state)
+{
+    (void) state;
+    harness_t *d = &s_d;
+    harness_prepare(d, "revoke", NULL);
+    s_keys_t k;
+    s_curve_shopd(d, &k, NULL);
+    client_curve_t k1 = { k.spub, k.pub[0], k.sec[0] }, op = { k.spub, k.pub[2], k.sec[2] };
+    char err[512], text[512];
+    client_t *c1 = client_new(d->ep, &k1, err, sizeof err), *cop = client_new(d->ep, &op, err,
+                                                                              sizeof err);
+    const char *types[] = { "status", NULL };
+    client_sub_t *s1 = client_sub_new(d->pub_ep, &k1, "kiosk-1", types, err, sizeof err);
+    assert_int_equal(s_status(c1, 5000), 0);
+    json_t *ev = s_next(s1, "status", 10000);
+    assert_non_null(ev);
+    json_decref(ev);
+    /* kiosk-1's key leaves the list; connected, it is cut off at once */
+    snprintf(text, sizeof text, "%s kiosk-2\n%s operator\n", k.pub[1], k.pub[2]);
+    harness_write(k.allow, text);
+    assert_int_equal(kill(d->pid, SIGHUP), 0);
+    assert_true(harness_log_has(d, "reloaded", 10000));
+    assert_int_equal(s_status(cop, 5000), 0);
+    assert_int_equal(s_status(c1, 1500), -1);
+    /* its subscription too: the heartbeat (every second) no longer reaches it */
+    while ((ev = s_next(s1, "status", 0)) != NULL)
+        json_decref(ev);
+    ev = s_next(s1, "status", 3000);
+    assert_null(ev);
+    assert_int_equal(s_status(cop, 5000), 0);
+    client_sub_destroy(&s1);
+    client_destroy(&c1);
+    client_destroy(&cop);
+    assert_int_equal(harness_stop(d, SIGTERM), 0);
+    harness_cleanup(d);
+}
+
+/* --- 8. purchases by voice or typed checkout carry their time -------------- */
+
+static void
+test_checkout_has_real_time(void **state)
+{
+    (void) state;
+    harness_t *d = &s_d;
+    harness_prepare(d, "time", S_DEMO_CONF);
+    harness_start(d);
+    client_t *c = harness_client(d);
+    long long t0 = (long long) time(NULL);
+    const char *steps[] = { "show me sneakers", "add to cart", "checkout", "yes" };
+    for (size_t i = 0; i < SHOP_ARRAY_LEN(steps); i++) {
+        json_t *r = s_text(c, "kiosk-t", steps[i], i == 0 ? "c0777" : NULL);
+        fprintf(stderr, "# %s -> %s\n", steps[i], s_jstr(r, "say", NULL));
+        json_decref(r);
+    }
+    long long t1 = (long long) time(NULL);
+    char q[256];
+    snprintf(q, sizeof q, "SELECT count(*) FROM interactions WHERE customer = 'c0777'"
+                          " AND type = 'purchase'");
+    assert_true(s_sql_int(d->db, q) >= 1);
+    snprintf(q, sizeof q, "SELECT count(*) FROM interactions WHERE customer = 'c0777'"
+                          " AND type = 'purchase' AND time BETWEEN %lld AND %lld", t0, t1);
+    assert_int_equal(s_sql_int(d->db, q),
+                     s_sql_int(d->db, "SELECT count(*) FROM interactions WHERE"
+                                      " customer = 'c0777' AND type = 'purchase'"));
+    client_destroy(&c);
+    assert_int_equal(harness_stop(d, SIGTERM), 0);
+    harness_cleanup(d);
+}
+
+/* --- forget ----------------------------------------------------------------- */
+
+/* Cells of every column of every table of db holding needle. */
+static long long
+s_cells_holding(const char *db, const char *needle)
+{
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *tabs = NULL;
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT name FROM sqlite_schema WHERE type = 'table'",
+                                        -1, &tabs, NULL), SQLITE_OK);
+    long long hits = 0;
+    int ntab = 0, ncol = 0;
+    while (sqlite3_step(tabs) == SQLITE_ROW) {
+        char tab[128], sql[512];
+        shop_strlcpy(tab, (const char *) sqlite3_column_text(tabs, 0), sizeof tab);
+        ntab++;
+        snprintf(sql, sizeof sql, "SELECT name FROM pragma_table_info('%s')", tab);
+        sqlite3_stmt *cols = NULL;
+        assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &cols, NULL), SQLITE_OK);
+        while (sqlite3_step(cols) == SQLITE_ROW) {
+            char col[128];
+            shop_strlcpy(col, (const char *) sqlite3_column_text(cols, 0), sizeof col);
+            ncol++;
+            snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\" WHERE"
+                     " instr(CAST(\"%s\" AS BLOB), CAST(?1 AS BLOB)) > 0", tab, col);
+            sqlite3_stmt *st = NULL;
+            assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+            sqlite3_bind_text(st, 1, needle, -1, SQLITE_STATIC);
+            assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+            long long n = sqlite3_column_int64(st, 0);
+            if (n)
+                fprintf(stderr, "# %s.%s: %lld cells hold %s\n", tab, col, n, needle);
+            hits += n;
+            sqlite3_finalize(st);
+        }
+        sqlite3_finalize(cols);
+    }
+    sqlite3_finalize(tabs);
+    sqlite3_close(h);
+    fprintf(stderr, "# scanned %d tables, %d columns for %s: %lld cells\n", ntab, ncol, needle,
+            hits);
+    return hits;
+}
+
+/* The item ids of a personal recommendation for customer, comma-joined. */
+static void
+s_recs(client_t *c, const char *customer, char *out, size_t len)
+{
+    proto_reply_t r;
+    assert_int_equal(s_req(c, "recommend", "kiosk-f",
+                           json_pack("{s:s, s:i}", "customer", customer, "limit", 10), 10000, &r),
+                     0);
+    if (!r.ok)
+        fail_msg("recommend: %s", r.message);
+    out[0] = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(r.body, "results"), i, v)
+    {
+        size_t n = strlen(out);
+        snprintf(out + n, len - n, "%s%s", i ? "," : "", s_jstr(v, "item", NULL));
+    }
+    proto_reply_clear(&r);
+}
+
+static void
+test_forget_customer(void **state)
+{
+    (void) state;
+    harness_t *d = &s_d;
+    harness_prepare(d, "forget", S_DEMO_CONF);
+    harness_start(d);
+    client_t *c = harness_client(d);
+    char before[1024], stranger[1024], after[1024], cmd[2048];
+    s_recs(c, "c0042", before, sizeof before);
+    s_recs(c, "c-never-seen", stranger, sizeof stranger);
+    assert_string_not_equal(before, stranger);
+    /* c0042 at a kiosk: a session context and a cart line naming it */
+    json_t *r = s_text(c, "kiosk-f", "show me sneakers", "c0042");
+    json_decref(r);
+    r = s_text(c, "kiosk-f", "add to cart", NULL);
+    json_decref(r);
+    proto_reply_t pr;
+    assert_int_equal(s_req(c, "cart", "kiosk-g",
+                           json_pack("{s:s, s:s, s:s}", "op", "add", "item", "bag-01", "customer",
+                                     "c0042"), 5000, &pr), 0);
+    assert_true(pr.ok);
+    proto_reply_clear(&pr);
+    long long events = s_sql_int(d->db, "SELECT count(*) FROM interactions WHERE customer = 'c0042'");
+    assert_true(events > 0);
+    assert_true(s_cells_holding(d->db, "c0042") > events);
+
+    /* shopctl forget c0042 */
+    snprintf(cmd, sizeof cmd, "%s/shopctl -e '%s' -c forget c0042 > %s/forget.json",
+             getenv("SHOP_TOP_BUILDDIR") ? getenv("SHOP_TOP_BUILDDIR") : ".", d->ep, d->dir);
+    assert_int_equal(system(cmd), 0);
+    char path[1024], ferr[256];
+    snprintf(path, sizeof path, "%s/forget.json", d->dir);
+    size_t len;
+    char *text = (char *) shop_read_file(path, 1 << 16, &len, ferr, sizeof ferr);
+    assert_non_null(text);
+    fprintf(stderr, "# shopctl forget c0042: %s", text);
+    json_t *rep = json_loadb(text, len, 0, NULL);
+    free(text);
+    assert_non_null(rep);
+    assert_int_equal(json_integer_value(json_object_get(rep, "events")), events);
+    assert_int_equal(json_integer_value(json_object_get(rep, "customers")), 1);
+    assert_true(json_integer_value(json_object_get(rep, "sessions")) >= 1);
+    assert_true(json_integer_value(json_object_get(rep, "cart_lines")) >= 2);
+    assert_true(json_is_true(json_object_get(json_object_get(rep, "model"), "history")));
+    json_decref(rep);
+
+    /* no cell of the database holds c0042 any more */
+    assert_int_equal(s_cells_holding(d->db, "c0042"), 0);
+    /* recommendations for c0042 are those of a customer never seen */
+    s_recs(c, "c0042", after, sizeof after);
+    s_recs(c, "c-never-seen", stranger, sizeof stranger);
+    fprintf(stderr, "# c0042 before: %s\n# c0042 after:  %s\n# new customer: %s\n", before,
+            after, stranger);
+    assert_string_equal(after, stranger);
+    /* the audit line names a keyed hash, not the customer */
+    assert_true(harness_log_has(d, "forget: customer ", 2000));
+    assert_int_equal(harness_log_count(d, "c0042"), 0);
+    client_destroy(&c);
+    assert_int_equal(harness_stop(d, SIGTERM), 0);
+    harness_cleanup(d);
+}
+
+/* The store alone: killed half-way through an erasure, nothing is lost;
+ * finished, nothing is left; idle sessions go, fresh ones stay. */
+static void
+test_forget_survives_a_crash(void **state)
+{
+    (void) state;
+    harness_t *d = &s_d;
+    harness_prepare(d, "fcrash", NULL);
+    store_t *st = store_open(d->db, NULL);
+    assert_non_null(st);
+    for (int i = 0; i < 50; i++) {
+        store_event_t ev = { .time = 1700000000 + i, .type = i % 3, .quantity = 1 };
+        shop_strlcpy(ev.customer, i % 2 ? "c0042" : "c0007", sizeof ev.customer);
+        snprintf(ev.item, sizeof ev.item, "item-%d", i % 7);
+        assert_int_equal(store_add_event(st, &ev), 0);
+    }
+    assert_int_equal(store_cart_set(st, "kiosk-1", "c0042", "item-1", 2), 0);
+    assert_int_equal(store_cart_set(st, "kiosk-2", NULL, "item-2", 1), 0);
+    assert_int_equal(store_meta_set(st, "session:kiosk-2",
+                                    "{\"session\":\"kiosk-2\",\"customer\":\"c0042\","
+                                    "\"touched\":1700000000}"), 0);
+    assert_int_equal(store_meta_set(st, "session:kiosk-3",
+                                    "{\"session\":\"kiosk-3\",\"customer\":\"c0007\"}"), 0);
+    store_close(&st);
+    long long cells = s_cells_holding(d->db, "c0042");
+    assert_int_equal(cells, 25 + 1 + 1 + 1); /* events, the customer, a cart line, a context */
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setenv("SHOP_STORE_TEST_KILL_IN_FORGET", "1", 1);
+        store_t *s2 = store_open(d->db, NULL);
+        store_forget_t f;
+        store_forget_customer(s2, "c0042", &f);
+        _exit(3); /* not reached: killed before COMMIT */
+    }
+    int wst;
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    assert_true(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL);
+    assert_int_equal(s_sql_int(d->db, "SELECT count(*) FROM pragma_integrity_check"
+                                      " WHERE integrity_check = 'ok'"), 1);
+    assert_int_equal(s_cells_holding(d->db, "c0042"), cells);
+
+    st = store_open(d->db, NULL);
+    store_forget_t f;
+    assert_int_equal(store_forget_customer(st, "c0042", &f), 0);
+    assert_int_equal(f.events, 25);
+    assert_int_equal(f.customers, 1);
+    assert_int_equal(f.sessions, 1);
+    assert_int_equal(f.cart_lines, 2); /* its own line, and the line of its session kiosk-2 */
+    store_close(&st);
+    assert_int_equal(s_cells_holding(d->db, "c0042"), 0);
+    assert_int_equal(s_sql_int(d->db, "SELECT count(*) FROM interactions"), 25);
+    /* not even in the file's free pages or the -wal: secure_delete and the checkpoint */
+    const char *sfx[] = { "", "-wal" };
+    for (int i = 0; i < 2; i++) {
+        char path[1024], err[256];
+        size_t len = 0;
+        snprintf(path, sizeof path, "%s%s", d->db, sfx[i]);
+        uint8_t *bytes = shop_read_file(path, 64u << 20, &len, err, sizeof err);
+        if (bytes)
+            assert_null(memmem(bytes, len, "c0042", 5));
+        free(bytes);
+    }
+
+    /* idle sessions: kiosk-3's context (no touched time) and kiosk-9's old cart */
+    st = store_open(d->db, NULL);
+    assert_int_equal(store_cart_set(st, "kiosk-9", NULL, "item-3", 1), 0);
+    int64_t ns = -1, nc = -1;
+    assert_int_equal(store_expire_sessions(st, (int64_t) time(NULL) - 3600, &ns, &nc), 0);
+    assert_int_equal(ns, 1);
+    assert_int_equal(nc, 0);
+    assert_int_equal(store_expire_sessions(st, (int64_t) time(NULL) + 10, &ns, &nc), 0);
+    assert_int_equal(nc, 1);
+    store_close(&st);
+    assert_int_equal(s_sql_int(d->db, "SELECT count(*) FROM carts"), 0);
+    assert_int_equal(s_sql_int(d->db, "SELECT count(*) FROM meta WHERE key LIKE 'session:%'"), 0);
+    harness_cleanup(d);
+}
+
 int
 main(void)
 {
@@ -546,6 +1084,13 @@ main(void)
         cmocka_unit_test_teardown(test_unfinished_multipart_bounded, s_teardown),
         cmocka_unit_test_teardown(test_abstract_ipc_needs_curve, s_teardown),
         cmocka_unit_test_teardown(test_refusal_log_rate_limited, s_teardown),
+        cmocka_unit_test_teardown(test_no_shared_default_session, s_teardown),
+        cmocka_unit_test_teardown(test_session_expires, s_teardown),
+        cmocka_unit_test_teardown(test_events_only_to_their_session, s_teardown),
+        cmocka_unit_test_teardown(test_revoked_key_cut_off, s_teardown),
+        cmocka_unit_test_teardown(test_checkout_has_real_time, s_teardown),
+        cmocka_unit_test_teardown(test_forget_customer, s_teardown),
+        cmocka_unit_test_teardown(test_forget_survives_a_crash, s_teardown),
     };
     return cmocka_run_group_tests_name("rel_attack", tests, NULL, NULL);
 }
