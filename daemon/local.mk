@@ -3,7 +3,8 @@ libshop_a_SOURCES += daemon/conf.c daemon/conf.h daemon/models.c daemon/models.h
 	daemon/handlers.c daemon/handlers.h daemon/server.c daemon/server.h \
 	daemon/session.c daemon/session.h daemon/flow.c daemon/flow.h \
 	daemon/handler.c daemon/handler.h daemon/recommender.c daemon/recommender.h daemon/lock.c \
-	daemon/lock.h daemon/netguard.c daemon/netguard.h daemon/privacy.c daemon/privacy.h
+	daemon/lock.h daemon/netguard.c daemon/netguard.h daemon/privacy.c daemon/privacy.h \
+	daemon/events.c daemon/events.h
 sbin_PROGRAMS += shopd
 shopd_SOURCES = daemon/shopd.c
 dist_man_MANS += daemon/shopd.8

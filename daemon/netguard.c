@@ -31,6 +31,7 @@ typedef struct {
     _Atomic int64_t pending;     /* bytes received since the last whole message */
     atomic_int state;            /* 0 none, 1 guarded connection, 2 watched listener */
     int peer;                    /* index in s.peers (connections) */
+    char user[41];               /* CURVE key of its messages, "" unknown (under s.mu) */
 } s_fd_t;
 
 typedef struct {
@@ -342,6 +343,7 @@ s_after_accept(int lfd, int fd)
     s.peers[slot].count++;
     s.open++;
     s.fds[fd].peer = slot;
+    s.fds[fd].user[0] = 0;
     atomic_store(&s.fds[fd].pending, 0);
     atomic_store(&s.fds[fd].state, 1);
     pthread_mutex_unlock(&s.mu);
@@ -431,6 +433,34 @@ netguard_drop(int fd)
         return -1;
     atomic_fetch_add(&s.cut, 1);
     return shutdown(fd, SHUT_RDWR) == 0 ? 0 : -1;
+}
+
+void
+netguard_set_user(int fd, const char *user)
+{
+    if (fd < 0 || fd >= s.nfds || !user || atomic_load(&s.fds[fd].state) != 1)
+        return;
+    pthread_mutex_lock(&s.mu);
+    if (strcmp(s.fds[fd].user, user) != 0)
+        shop_strlcpy(s.fds[fd].user, user, sizeof s.fds[fd].user);
+    pthread_mutex_unlock(&s.mu);
+}
+
+int
+netguard_cut_users(bool (*allowed)(void *ud, const char *user), void *ud)
+{
+    int cut = 0;
+    pthread_mutex_lock(&s.mu);
+    for (int fd = 0; fd < s.nfds; fd++)
+        if (atomic_load(&s.fds[fd].state) == 1 && s.fds[fd].user[0]
+            && !allowed(ud, s.fds[fd].user)) {
+            shutdown(fd, SHUT_RDWR);
+            s.fds[fd].user[0] = 0;
+            cut++;
+        }
+    pthread_mutex_unlock(&s.mu);
+    atomic_fetch_add(&s.cut, cut);
+    return cut;
 }
 
 void

@@ -77,6 +77,14 @@ void netguard_message_read(int fd);
  * the peer. Returns 0, or -1 when fd is not a guarded connection. */
 int netguard_drop(int fd);
 
+/* Records the CURVE key (ZAP User-Id) a message from connection fd carried,
+ * so a revoked key can be found on its connections (netguard_cut_users). */
+void netguard_set_user(int fd, const char *user);
+
+/* Shuts down every guarded connection whose recorded key allowed() refuses
+ * (a key removed from the allow-list at SIGHUP). Returns how many. */
+int netguard_cut_users(bool (*allowed)(void *ud, const char *user), void *ud);
+
 void netguard_stats(netguard_stats_t *st);
 
 #endif

@@ -99,9 +99,15 @@ class ShopClient:
 
 
 class EventStream:
-    """The PUB side of shopd: yields (topic, envelope) pairs."""
+    """The event side of shopd: yields (type, envelope) pairs.
 
-    def __init__(self, endpoint, topics=("",), curve=None, context=None):
+    Topics are "@SESSION/TYPE" for a session's events and "TYPE" for the
+    daemon's own (status). With a session, subscribes to that session's
+    events of the given types (all when none) and to status; without one,
+    to every session (an operator's view, refused by shopd to other clients),
+    filtering the types here."""
+
+    def __init__(self, endpoint, topics=(), curve=None, context=None, session=None):
         self.ctx = context or zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.SUB)
         self.sock.setsockopt(zmq.LINGER, 0)
@@ -110,16 +116,34 @@ class EventStream:
             self.sock.curve_serverkey = server_public.encode()
             self.sock.curve_publickey = public.encode()
             self.sock.curve_secretkey = secret.encode()
-        for t in topics:
+        self.types = set(t for t in topics if t)
+        subs = []
+        if session:
+            subs = ["@%s/%s" % (session, t) for t in self.types] or ["@%s/" % session]
+            if not self.types or "status" in self.types:
+                subs.append("status")
+        elif not self.types:
+            subs = [""]
+        else:
+            subs = ["@"] + sorted(self.types)
+        for t in subs:
             self.sock.setsockopt(zmq.SUBSCRIBE, t.encode())
         self.sock.connect(endpoint)
 
     def next(self, timeout=5.0):
-        """The next (topic, envelope), or None after timeout seconds."""
-        if not self.sock.poll(int(timeout * 1000)):
-            return None
-        topic, env = self.sock.recv_multipart()[:2]
-        return topic.decode(), json.loads(env)
+        """The next (type, envelope) of the types asked for, or None after
+        timeout seconds."""
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0 or not self.sock.poll(int(left * 1000)):
+                return None
+            topic, env = self.sock.recv_multipart()[:2]
+            topic = topic.decode()
+            if topic.startswith("@") and "/" in topic:
+                topic = topic.split("/", 1)[1]
+            if not self.types or topic in self.types:
+                return topic, json.loads(env)
 
     def close(self):
         self.sock.close()
