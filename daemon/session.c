@@ -105,6 +105,18 @@ session_may_use(store_t *store, const char *id, const char *user)
 }
 
 int
+session_claim(store_t *store, const char *id, const char *user)
+{
+    session_t s;
+    if (session_load(store, id, &s) != 0)
+        return -1;
+    if (s.owner[0])
+        return strcmp(s.owner, user) == 0;
+    shop_strlcpy(s.owner, user, sizeof s.owner);
+    return session_save(store, &s) == 0 ? 1 : -1;
+}
+
+int
 session_save(store_t *store, const session_t *s)
 {
     json_t *o = session_json(s);

@@ -60,6 +60,11 @@ int session_save(store_t *store, const session_t *s);
  * -1 when the store fails. */
 int session_may_use(store_t *store, const char *id, const char *user);
 
+/* Makes session id user's when nobody owns it yet (saving its context),
+ * for a client with a CURVE key. Returns 1 when user owns it now, 0 when
+ * another key does, -1 when the store fails. */
+int session_claim(store_t *store, const char *id, const char *user);
+
 /* The context as a JSON object (a new reference), for replies and events. */
 json_t *session_json(const session_t *s);
 
