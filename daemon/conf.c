@@ -41,7 +41,7 @@ conf_defaults(conf_t *cfg)
     cfg->heartbeat_ivl_ms = 5000;
     cfg->heartbeat_timeout_ms = 15000;
     cfg->max_connections = 1024;
-    cfg->max_connections_per_peer = 64;
+    cfg->max_connections_per_peer = 256;
     const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
     const char *sd_state = getenv("STATE_DIRECTORY"); /* systemd's StateDirectory= */
     if (sd_state && *sd_state == '/' && !strchr(sd_state, ':'))

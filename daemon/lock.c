@@ -78,6 +78,15 @@ lock_database(const char *path, int *fd, char *err, size_t errlen)
         char *slash = strrchr(dir, '/');
         if (slash && slash != dir) {
             *slash = 0;
+            /* parents as mkdir -p, the database's own directory private */
+            for (char *p = dir + 1; *p; p++) {
+                if (*p != '/')
+                    continue;
+                *p = 0;
+                if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+                    break;
+                *p = '/';
+            }
             if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
                 snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
                 return -1;

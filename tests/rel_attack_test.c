@@ -286,7 +286,7 @@ s_fd_flood(bool tcp)
         port = s_free_port();
         snprintf(d->ep, sizeof d->ep, "tcp://127.0.0.1:%d", port);
     }
-    /* the default caps (max_connections fitted to the limit, 64 per peer);
+    /* the default caps (max_connections fitted to the limit, 256 per peer);
      * stalled handshakes are kept for a minute, so only the caps can free
      * descriptors while the test runs */
     snprintf(conf, sizeof conf,
@@ -308,7 +308,7 @@ s_fd_flood(bool tcp)
     pid_t att = fork();
     assert_true(att >= 0);
     if (att == 0)
-        s_attacker(tcp ? NULL : d->sock, port, to_child[0], to_parent[1], 64);
+        s_attacker(tcp ? NULL : d->sock, port, to_child[0], to_parent[1], 256);
     int connected = 0, still_open = -1;
     assert_int_equal(read(to_parent[0], &connected, sizeof connected), (ssize_t) sizeof connected);
     fprintf(stderr, "# attacker connected %d of %d times\n", connected, S_FLOOD);
@@ -328,8 +328,8 @@ s_fd_flood(bool tcp)
                      (ssize_t) sizeof still_open);
     waitpid(att, NULL, 0);
     fprintf(stderr, "# attacker's connections still open: %d\n", still_open);
-    assert_true(still_open <= 64);
-    assert_true(harness_log_has(d, "max_connections_per_peer = 64", 2000));
+    assert_true(still_open <= 256);
+    assert_true(harness_log_has(d, "max_connections_per_peer = 256", 2000));
     assert_int_equal(harness_stop(d, SIGTERM), 0);
     close(to_child[0]);
     close(to_child[1]);
