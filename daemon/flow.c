@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "audio/source.h"
 #include "audio/vocab.h"
@@ -486,7 +487,7 @@ s_do_yes(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
     snprintf(cust, sizeof cust, "%s%s", s->customer[0] ? "" : "guest:",
              s->customer[0] ? s->customer : s->id);
     int lines = 0;
-    if (store_cart_checkout(a->env->store, s->id, cust, 0, &lines) != 0)
+    if (store_cart_checkout(a->env->store, s->id, cust, (int64_t) time(NULL), &lines) != 0)
         return s_store_err(a, "buying the cart", err, errlen);
     s->pending[0] = 0;
     proto_err_t rc;

@@ -37,6 +37,7 @@ typedef struct {
     bool curve;                     /* CURVE and the allow-list are on */
     unsigned long allowed_keys;     /* client keys allowed */
     unsigned long refused;          /* connections the allow-list refused */
+    unsigned long refused_subscriptions; /* event subscriptions not allowed */
     const char *conf_path;          /* config file, "" = built-in defaults */
 } handler_status_t;
 
@@ -47,6 +48,8 @@ typedef struct {
     models_t *models;
     recommender_t *rec;             /* NULL when no recommendation service */
     handler_status_t status;
+    const char *user;               /* the client's CURVE key (ZAP User-Id); NULL or "" without */
+    bool operator;                  /* an operator: may watch every session, forget customers */
 } handler_env_t;
 
 /* One binary frame of a request (in, borrowed). */

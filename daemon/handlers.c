@@ -13,6 +13,8 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/flow.h"
+#include "daemon/netguard.h"
+#include "daemon/privacy.h"
 
 /* --- body field helpers: each returns PROTO_OK, or PROTO_E_INVALID in out --- */
 
@@ -414,9 +416,61 @@ handlers_status_json(const handler_env_t *env)
                           "reloads", (json_int_t) st->reloads,
                           "config", st->conf_path && st->conf_path[0] ? st->conf_path
                                                                      : "(built-in defaults)");
+    netguard_stats_t ng;
+    netguard_stats(&ng);
+    json_object_set_new(o, "connections",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "open",
+                                  (json_int_t) ng.open, "max",
+                                  (json_int_t) env->cfg->max_connections, "max_per_peer",
+                                  (json_int_t) env->cfg->max_connections_per_peer, "refused",
+                                  (json_int_t) ng.refused, "exhausted", (json_int_t) ng.exhausted,
+                                  "dropped_over_budget", (json_int_t) ng.dropped, "cut_off",
+                                  (json_int_t) ng.cut, "descriptor_limit", (json_int_t) ng.limit));
+    json_object_set_new(o, "refused_subscriptions",
+                        json_integer((json_int_t) st->refused_subscriptions));
     json_object_set_new(o, "models", models_status_json(env->models));
     json_object_set_new(o, "recommend", recommender_status_json(env->rec));
     return o;
+}
+
+/* --- forget: erase a customer (operators) ------------------------------------ */
+
+static proto_err_t
+s_forget(const handler_env_t *env, const proto_request_t *req, const handler_frame_t *frames,
+         size_t nframes, handler_result_t *out)
+{
+    char customer[STORE_ID_MAX], hash[PRIVACY_HASH_LEN], rerr[256] = "";
+    proto_err_t rc;
+    if (!env->operator)
+        return handler_fail(out, PROTO_E_INVALID,
+                            "forget is for operators (an operator key, or the local socket)");
+    if ((rc = s_str(req->body, "customer", customer, sizeof customer, true, out)))
+        return rc;
+    if (privacy_audit_hash(env->store, customer, hash) != 0)
+        return s_store_err(env, "the audit key", out);
+    store_forget_t f;
+    /* one transaction: a crash half-way leaves everything as it was */
+    if (store_forget_customer(env->store, customer, &f) != 0)
+        return s_store_err(env, "erasing the customer", out);
+    bool had = false;
+    long hist = 0;
+    json_t *model = json_object();
+    if (env->rec && recommender_forget(env->rec, customer, &had, &hist, rerr, sizeof rerr) != 0) {
+        log_warn("forget: customer %s: the recommendation service: %s (it keeps the history "
+                 "until its restart)", hash, rerr);
+        json_object_set_new(model, "error", json_string(rerr));
+    }
+    json_object_set_new(model, "history", json_boolean(had));
+    json_object_set_new(model, "events", json_integer(hist));
+    log_notice("forget: customer %s erased: %lld events, %lld customer row, %lld session%s, "
+               "%lld cart line%s, history in the engine: %s", hash, (long long) f.events,
+               (long long) f.customers, (long long) f.sessions, f.sessions == 1 ? "" : "s",
+               (long long) f.cart_lines, f.cart_lines == 1 ? "" : "s", had ? "yes" : "no");
+    return handler_reply(out, json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "customer_hash", hash,
+                                        "events", (json_int_t) f.events, "customers",
+                                        (json_int_t) f.customers, "sessions",
+                                        (json_int_t) f.sessions, "cart_lines",
+                                        (json_int_t) f.cart_lines, "model", model));
 }
 
 /* The dispatch table: adding a request type is one row. */
@@ -430,6 +484,7 @@ static const handler_route_t s_routes[] = {
     { "audio", 1, s_audio },
     { "photo", 1, s_photo },
     { "text", 0, s_text },
+    { "forget", 0, s_forget },
 };
 
 const handler_route_t *

@@ -111,6 +111,36 @@ recommender_query(recommender_t *self, const rec_query_t *q, rec_result_t *out, 
     return -1;
 }
 
+int
+recommender_forget(recommender_t *self, const char *customer, bool *had, long *events,
+                   char *err, size_t errlen)
+{
+    *had = false;
+    *events = 0;
+    if (self->engine) {
+        *had = rec_engine_forget(self->engine, customer, events) == 1;
+        return 0;
+    }
+    json_t *q = json_pack("{s:s, s:s}", "op", "forget", "customer", customer);
+    char *text = json_dumps(q, JSON_COMPACT);
+    json_decref(q);
+    char *out = text ? rec_client_request(self->client, text, err, errlen) : NULL;
+    free(text);
+    json_t *r = out ? json_loads(out, 0, NULL) : NULL;
+    free(out);
+    int rc = -1;
+    if (json_is_true(json_object_get(r, "ok"))) {
+        *had = json_is_true(json_object_get(r, "history"));
+        *events = (long) json_integer_value(json_object_get(r, "events"));
+        rc = 0;
+    } else if (r) {
+        snprintf(err, errlen, "the service refused: %s",
+                 json_string_value(json_object_get(r, "error")) ?: "?");
+    }
+    json_decref(r);
+    return rc;
+}
+
 void
 recommender_reload(recommender_t *self, const conf_t *cfg)
 {

@@ -40,6 +40,13 @@ int recommender_query(recommender_t *self, const rec_query_t *q, rec_result_t *o
                       char *worker, size_t worker_len, proto_err_t *code, char *err,
                       size_t errlen);
 
+/* Drops customer's history from the engine (built in: directly; remote: the
+ * service's "forget" op, answered by one of its workers). *had and *events
+ * get whether it had one and its events. Returns 0, or -1 with err when the
+ * remote service did not answer. */
+int recommender_forget(recommender_t *self, const char *customer, bool *had, long *events,
+                       char *err, size_t errlen);
+
 /* Built-in engine: re-reads the catalogue and loads cfg->rec_model again.
  * Remote: nothing to do. Failures are logged. */
 void recommender_reload(recommender_t *self, const conf_t *cfg);

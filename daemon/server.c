@@ -14,11 +14,16 @@
 #include <zmq.h>
 
 #include "common/log.h"
+#include "common/ratelimit.h"
 #include "common/util.h"
+#include "daemon/events.h"
 #include "daemon/handler.h"
 #include "daemon/handlers.h"
 #include "daemon/models.h"
+#include "daemon/netguard.h"
+#include "daemon/privacy.h"
 #include "daemon/recommender.h"
+#include "daemon/session.h"
 #include "ipc/keys.h"
 #include "ipc/proto.h"
 #include "ipc/sock.h"
@@ -37,7 +42,12 @@ struct _server_t {
     void *ctx;                    /* the one ZeroMQ context of shopd */
     zap_t *zap;                   /* CURVE allow-list; NULL without CURVE */
     void *router;                 /* requests */
-    void *pub;                    /* events */
+    void *pub;                    /* events (XPUB) */
+    events_t *events;             /* who may subscribe to what */
+    char (*ops)[KEYS_Z85_LEN + 1]; /* operator keys */
+    size_t nops;
+    ratelimit_t *rl;              /* one line per revoked key per interval */
+    uint64_t next_sweep_ns;       /* when idle sessions are next erased */
     store_t *store;               /* SQLite, this thread's connection */
     models_t *models;             /* recognisers (may each be missing) */
     recommender_t *rec;           /* built-in engine or remote service; NULL when none */
@@ -121,6 +131,56 @@ s_open_store(const conf_t *cfg, char *err, size_t errlen)
     return st;
 }
 
+/* Reads the operator keys of cfg into self (none when unset). Returns 0 or -1. */
+static int
+s_load_operators(server_t *self, const conf_t *cfg, char *err, size_t errlen)
+{
+    char (*keys)[KEYS_Z85_LEN + 1] = NULL;
+    size_t n = 0;
+    if (cfg->operator_keys[0]
+        && keys_read_allowlist(cfg->operator_keys, &keys, &n, err, errlen) != 0)
+        return -1;
+    free(self->ops);
+    self->ops = keys;
+    self->nops = n;
+    if (self->events)
+        events_set_operators(self->events, (const char (*)[KEYS_Z85_LEN + 1]) keys, n);
+    if (n)
+        log_info("curve: %zu operator key%s (%s)", n, n == 1 ? "" : "s", cfg->operator_keys);
+    return 0;
+}
+
+/* Whether user (a Z85 key, "" without CURVE) is an operator: an operator key,
+ * or any client of an ipc:// socket file when there is no CURVE (only shopd's
+ * user and root can open it). */
+static bool
+s_is_operator(const server_t *self, const char *user)
+{
+    if (!user[0])
+        return !self->zap && strncmp(self->cfg.endpoint, "ipc://", 6) == 0
+               && self->cfg.endpoint[6] != '@';
+    for (size_t i = 0; i < self->nops; i++)
+        if (strcmp(self->ops[i], user) == 0)
+            return true;
+    return false;
+}
+
+/* netguard_cut_users' test: the key is on the allow-list in force. */
+static bool
+s_key_allowed(void *ud, const char *user)
+{
+    server_t *self = ud;
+    return !self->zap || zap_is_allowed(self->zap, user);
+}
+
+/* events_may_fn: the session's owner check. */
+static bool
+s_may_see(void *ud, const char *session, const char *user)
+{
+    server_t *self = ud;
+    return session_may_use(self->store, session, user) == 1;
+}
+
 /* Loads the CURVE server key and the allow-list into zap. Returns 0 or -1. */
 static int
 s_load_allowlist(zap_t *zap, const char *path, char *err, size_t errlen)
@@ -155,10 +215,23 @@ s_listen(server_t *self, int type, const char *endpoint, const char *secret, cha
         || (secret && sock_curve_server(s, secret, err, errlen) != 0)
         || sock_prepare_ipc_dir(endpoint, err, errlen) != 0)
         goto err;
+    if (type == ZMQ_XPUB) {
+        /* subscriptions are shopd's to decide (daemon/events.h), from the first one */
+        bool null_op = !secret && strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '@';
+        self->events = events_new(s, null_op, err, errlen);
+        if (!self->events)
+            goto err;
+        events_set_log_interval(self->events, self->cfg.refusal_log_interval_s * 1000);
+    }
     if (zmq_bind(s, endpoint) != 0) {
         snprintf(err, errlen, "cannot listen on %s: %s", endpoint, zmq_strerror(zmq_errno()));
         goto err;
     }
+    /* a port chosen at bind (tcp://...:*) is guarded as bound */
+    char bound[CONF_PATH_MAX];
+    size_t blen = sizeof bound;
+    if (zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, bound, &blen) == 0 && strcmp(bound, endpoint) != 0)
+        netguard_watch(bound);
     log_info("listening on %s (%s%s)", endpoint, type == ZMQ_ROUTER ? "requests" : "events",
              secret ? ", CURVE" : "");
     return s;
@@ -172,8 +245,11 @@ server_new(const conf_t *cfg, const char *conf_path, char *err, size_t errlen)
 {
     if (conf_check(cfg, err, errlen) != 0)
         return NULL;
+    if (privacy_init(err, errlen) != 0)
+        return NULL;
     server_t *self = xcalloc(1, sizeof *self);
     self->cfg = *cfg;
+    self->rl = ratelimit_new(cfg->refusal_log_interval_s * 1000);
     shop_strlcpy(self->conf_path, conf_path ? conf_path : "", sizeof self->conf_path);
     self->started_ns = shop_now_ns();
     char secret[KEYS_Z85_LEN + 1] = "", public[KEYS_Z85_LEN + 1];
@@ -194,6 +270,7 @@ server_new(const conf_t *cfg, const char *conf_path, char *err, size_t errlen)
         self->zap = zap_new(self->ctx, err, errlen);
         if (!self->zap || s_load_allowlist(self->zap, cfg->allow_list, err, errlen) != 0)
             goto err;
+        zap_set_log_interval(self->zap, cfg->refusal_log_interval_s * 1000);
         log_info("curve: server public key %s", public);
     }
     self->rec = recommender_new(self->ctx, cfg);
@@ -201,9 +278,9 @@ server_new(const conf_t *cfg, const char *conf_path, char *err, size_t errlen)
                             errlen);
     if (!self->router)
         goto err;
-    self->pub = s_listen(self, ZMQ_PUB, cfg->events_endpoint, secret[0] ? secret : NULL, err,
+    self->pub = s_listen(self, ZMQ_XPUB, cfg->events_endpoint, secret[0] ? secret : NULL, err,
                          errlen);
-    if (!self->pub)
+    if (!self->pub || s_load_operators(self, cfg, err, errlen) != 0)
         goto err;
     explicit_bzero(secret, sizeof secret);
     self->next_status_ns = shop_now_ns() + (uint64_t) cfg->status_interval_s * 1000000000u;
@@ -238,6 +315,9 @@ server_destroy(server_t **self_p)
         s_unlink_ipc(self->cfg.events_endpoint);
     }
     zap_destroy(&self->zap);
+    events_destroy(&self->events);
+    free(self->ops);
+    ratelimit_destroy(&self->rl);
     /* a remote service's client has a socket of ctx: close it before ctx goes */
     recommender_destroy(&self->rec);
     if (self->ctx)
@@ -256,10 +336,14 @@ s_publish(server_t *self, const char *type, const char *session, const json_t *b
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     size_t len;
+    char topic[PROTO_SESSION_MAX + PROTO_TYPE_MAX + 4];
+    int tlen = proto_event_topic(type, session, topic, sizeof topic);
+    if (tlen < 0)
+        return;
     char *env = proto_event_encode(type, ++self->pub_seq, ts.tv_sec + ts.tv_nsec / 1e9, session,
                                    body, &len);
     /* PUB never blocks: a slow subscriber loses events beyond its queue */
-    if (zmq_send(self->pub, type, strlen(type), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+    if (zmq_send(self->pub, topic, (size_t) tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
         || zmq_send(self->pub, env, len, ZMQ_DONTWAIT) < 0)
         log_debug("publish %s: %s", type, zmq_strerror(zmq_errno()));
     free(env);
@@ -283,6 +367,7 @@ s_env(server_t *self)
         st->allowed_keys = zap_allowed_count(self->zap);
     }
     st->conf_path = self->conf_path;
+    st->refused_subscriptions = self->events ? events_refused(self->events) : 0;
     return env;
 }
 
@@ -327,7 +412,7 @@ s_complete(server_t *self, zmq_msg_t *identity, bool delimiter, const proto_requ
  * count that arrived, more than n when some were dropped), routes it
  * through the dispatch table and sends what the handler answered. */
 static void
-s_dispatch(server_t *self, zmq_msg_t *f, int n, int total)
+s_dispatch(server_t *self, zmq_msg_t *f, int n, int total, const char *user)
 {
     proto_request_t req = { 0 };
     handler_result_t res;
@@ -346,6 +431,27 @@ s_dispatch(server_t *self, zmq_msg_t *f, int n, int total)
         res.code = code;
         goto reply;
     }
+    /* no session named: the connection's own, never one shared with others */
+    if (!req.session[0])
+        privacy_anon_session(zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), req.session);
+    if (strchr(req.session, '/')) {
+        handler_fail(&res, PROTO_E_MALFORMED, "\"session\" must not contain '/'");
+        goto reply;
+    }
+    bool op = s_is_operator(self, user);
+    if (user[0] && !op) {
+        int own = session_claim(self->store, req.session, user);
+        if (own < 0) {
+            handler_fail(&res, PROTO_E_STORE, "reading the session: %s",
+                         store_errmsg(self->store));
+            goto reply;
+        }
+        if (own == 0) {
+            handler_fail(&res, PROTO_E_INVALID, "session \"%s\" belongs to another client",
+                         req.session);
+            goto reply;
+        }
+    }
     const handler_route_t *route = handlers_find(req.type);
     if (!route) {
         handler_fail(&res, PROTO_E_UNKNOWN_TYPE, "unknown request type \"%s\"", req.type);
@@ -363,6 +469,8 @@ s_dispatch(server_t *self, zmq_msg_t *f, int n, int total)
         bins[i].size = zmq_msg_size(&f[first + 1 + (int) i]);
     }
     handler_env_t env = s_env(self);
+    env.user = user;
+    env.operator = op;
     route->fn(&env, &req, bins, nbin, &res);
 reply:
     s_complete(self, &f[0], delimiter, &req, &res);
@@ -394,7 +502,22 @@ s_drain(server_t *self)
             else
                 zmq_msg_close(&m);
         }
-        if (total > S_MAX_FRAMES) {
+        /* the connection it came from: its byte budget starts again, and its
+         * key is checked against the allow-list in force (revocation) */
+        zmq_msg_t *last = &f[n - 1];
+        int fd = zmq_msg_get(last, ZMQ_SRCFD);
+        const char *uid = zmq_msg_gets(last, "User-Id");
+        char user[KEYS_Z85_LEN + 1];
+        shop_strlcpy(user, uid ? uid : "", sizeof user);
+        netguard_message_read(fd);
+        netguard_set_user(fd, user);
+        if (self->zap && user[0] && !zap_is_allowed(self->zap, user)) {
+            netguard_drop(fd);
+            unsigned long held = 0;
+            if (ratelimit_allow(self->rl, user, shop_now_ns(), &held))
+                log_notice("curve: dropped a request of the revoked key %s and its "
+                           "connection%s", user, held ? " (again since the last line)" : "");
+        } else if (total > S_MAX_FRAMES) {
             /* answer with an error naming the type when the envelope is readable */
             proto_request_t req = { 0 };
             char err[256];
@@ -412,7 +535,7 @@ s_drain(server_t *self)
             self->requests++;
             self->errors++;
         } else {
-            s_dispatch(self, f, n, total);
+            s_dispatch(self, f, n, total, user);
         }
         for (int i = 0; i < n; i++)
             zmq_msg_close(&f[i]);
@@ -434,6 +557,29 @@ s_status_heartbeat(server_t *self)
     json_decref(body);
 }
 
+/* How often idle sessions are looked for: half the idle time, at most a minute. */
+static uint64_t
+s_sweep_period_ns(const conf_t *cfg)
+{
+    uint64_t half_ms = (uint64_t) cfg->session_idle_s * 500u;
+    return SHOP_MIN(half_ms ? half_ms : 1, (uint64_t) 60000) * 1000000u;
+}
+
+/* Erases the sessions idle for session_idle seconds (context and cart). */
+static void
+s_sweep_sessions(server_t *self)
+{
+    int64_t ns = 0, nc = 0;
+    if (store_readonly(self->store))
+        return;
+    if (store_expire_sessions(self->store, (int64_t) time(NULL) - self->cfg.session_idle_s, &ns,
+                              &nc) != 0)
+        log_warn("sessions: erasing idle sessions: %s", store_errmsg(self->store));
+    else if (ns || nc)
+        log_info("sessions: erased %lld idle session(s) and %lld cart line(s) (idle over %d s)",
+                 (long long) ns, (long long) nc, self->cfg.session_idle_s);
+}
+
 int
 server_poll(server_t *self, int fd, int timeout_ms, bool *fd_ready)
 {
@@ -448,9 +594,22 @@ server_poll(server_t *self, int fd, int timeout_ms, bool *fd_ready)
         if (timeout_ms < 0 || until < timeout_ms)
             timeout_ms = (int) until;
     }
-    zmq_pollitem_t items[3];
-    int n = 0, izap = -1, ifd = -1;
+    if (self->cfg.session_idle_s > 0) {
+        if (now >= self->next_sweep_ns) {
+            s_sweep_sessions(self);
+            self->next_sweep_ns = now + s_sweep_period_ns(&self->cfg);
+        }
+        long until = (long) ((self->next_sweep_ns - now) / 1000000u) + 1;
+        if (timeout_ms < 0 || until < timeout_ms)
+            timeout_ms = (int) until;
+    }
+    zmq_pollitem_t items[4];
+    int n = 0, izap = -1, ifd = -1, ipub = -1;
     items[n++] = (zmq_pollitem_t) { .socket = self->router, .events = ZMQ_POLLIN };
+    if (self->events) {
+        ipub = n;
+        items[n++] = (zmq_pollitem_t) { .socket = self->pub, .events = ZMQ_POLLIN };
+    }
     if (self->zap) {
         izap = n;
         items[n++] = (zmq_pollitem_t) { .socket = zap_socket(self->zap), .events = ZMQ_POLLIN };
@@ -468,6 +627,11 @@ server_poll(server_t *self, int fd, int timeout_ms, bool *fd_ready)
     /* ZAP first: a handshake in progress is waiting for it */
     if (izap >= 0 && (items[izap].revents & ZMQ_POLLIN) && zap_handle(self->zap) < 0) {
         log_err("zap: %s", zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    if (ipub >= 0 && (items[ipub].revents & ZMQ_POLLIN)
+        && events_handle(self->events, s_may_see, self) < 0) {
+        log_err("events: %s", zmq_strerror(zmq_errno()));
         return -1;
     }
     if ((items[0].revents & ZMQ_POLLIN) && s_drain(self) != 0) {
@@ -515,7 +679,18 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
         zap_set_allowed(self->zap, (const char (*)[KEYS_Z85_LEN + 1]) keys, nkeys);
         log_info("curve: %zu client key%s allowed (%s)", nkeys, nkeys == 1 ? "" : "s",
                  cfg->allow_list);
+        zap_set_log_interval(self->zap, cfg->refusal_log_interval_s * 1000);
+        /* revocation is immediate: connections of keys no longer listed go now */
+        int cut = netguard_cut_users(s_key_allowed, self);
+        if (cut)
+            log_notice("curve: cut off %d connection%s of keys no longer allowed", cut,
+                       cut == 1 ? "" : "s");
     }
+    if (s_load_operators(self, cfg, err, errlen) != 0)
+        log_warn("reload: operator keys: %s (keeping the previous ones)", err);
+    ratelimit_set_interval(self->rl, cfg->refusal_log_interval_s * 1000);
+    if (self->events)
+        events_set_log_interval(self->events, cfg->refusal_log_interval_s * 1000);
     free(keys);
     if (st) {
         store_close(&self->store);

@@ -137,11 +137,19 @@ s_event_within(char *topic, size_t cap, int wait_ms)
     assert_true(zmq_msg_recv(&t, s_s.sub, 0) >= 0);
     assert_true(zmq_msg_more(&t));
     assert_true(zmq_msg_recv(&e, s_s.sub, 0) >= 0);
-    size_t n = zmq_msg_size(&t) < cap - 1 ? zmq_msg_size(&t) : cap - 1;
-    memcpy(topic, zmq_msg_data(&t), n);
-    topic[n] = 0;
+    /* the topic frame is "@SESSION/TYPE" (or "TYPE" without a session); topic
+     * gets the type */
+    char frame[PROTO_SESSION_MAX + PROTO_TYPE_MAX + 4], want[sizeof frame];
+    size_t n = zmq_msg_size(&t) < sizeof frame - 1 ? zmq_msg_size(&t) : sizeof frame - 1;
+    memcpy(frame, zmq_msg_data(&t), n);
+    frame[n] = 0;
     json_t *j = json_loadb(zmq_msg_data(&e), zmq_msg_size(&e), 0, NULL);
     assert_non_null(j);
+    assert_true(proto_event_topic(json_string_value(json_object_get(j, "type")),
+                                  json_string_value(json_object_get(j, "session")), want,
+                                  sizeof want) > 0);
+    assert_string_equal(frame, want);
+    shop_strlcpy(topic, proto_topic_type(frame), cap);
     zmq_msg_close(&t);
     zmq_msg_close(&e);
     return j;
