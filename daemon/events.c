@@ -84,6 +84,23 @@ s_operator(const events_t *self, const char *user)
     return false;
 }
 
+events_topic_t
+events_classify(const char *topic, size_t len, char *session)
+{
+    session[0] = 0;
+    if (len == 0)
+        return EVENTS_TOPIC_WIDE;
+    if (topic[0] != '@')
+        return EVENTS_TOPIC_DAEMON; /* never matches "@..." topics */
+    const char *slash = memchr(topic, '/', len);
+    size_t slen = slash ? (size_t) (slash - topic) - 1 : 0;
+    if (!slash || slen == 0 || slen > PROTO_SESSION_MAX || memchr(topic + 1, 0, slen))
+        return EVENTS_TOPIC_WIDE;
+    memcpy(session, topic + 1, slen);
+    session[slen] = 0;
+    return EVENTS_TOPIC_SESSION;
+}
+
 /* Whether a subscription to topic (len bytes) may be applied for user. */
 static bool
 s_allowed(const events_t *self, const char *topic, size_t len, const char *user,
@@ -91,20 +108,16 @@ s_allowed(const events_t *self, const char *topic, size_t len, const char *user,
 {
     if (s_operator(self, user))
         return true;
-    if (len == 0)
-        return false;
-    if (topic[0] != '@')
-        return true; /* never matches "@..." topics: the daemon's own events */
-    const char *slash = memchr(topic, '/', len);
-    size_t slen = slash ? (size_t) (slash - topic) - 1 : 0;
-    if (!slash || slen == 0 || slen > PROTO_SESSION_MAX)
-        return false;
     char session[PROTO_SESSION_MAX + 1];
-    memcpy(session, topic + 1, slen);
-    session[slen] = 0;
-    if (memchr(session, 0, slen))
-        return false;
-    return may(ud, session, user);
+    switch (events_classify(topic, len, session)) {
+    case EVENTS_TOPIC_DAEMON:
+        return true;
+    case EVENTS_TOPIC_SESSION:
+        return may(ud, session, user);
+    case EVENTS_TOPIC_WIDE:
+        break;
+    }
+    return false;
 }
 
 int

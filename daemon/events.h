@@ -26,6 +26,17 @@
 
 typedef struct _events_t events_t;
 
+/* What a subscription topic (len bytes, any bytes) can match. */
+typedef enum {
+    EVENTS_TOPIC_DAEMON = 0,   /* no session's events: "status", "ca" */
+    EVENTS_TOPIC_SESSION,      /* one session's: "@SESSION/..." (*session filled) */
+    EVENTS_TOPIC_WIDE,         /* several sessions': "", "@", "@kio", a bad session */
+} events_topic_t;
+
+/* Classifies topic; session (PROTO_SESSION_MAX + 1 bytes) gets the session
+ * of an EVENTS_TOPIC_SESSION topic. */
+events_topic_t events_classify(const char *topic, size_t len, char *session);
+
 /* Whether the client with key user ("" without CURVE) may receive the
  * events of session. */
 typedef bool (*events_may_fn)(void *ud, const char *session, const char *user);

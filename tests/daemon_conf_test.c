@@ -141,6 +141,44 @@ test_check_refuses_open_tcp_without_curve(void **state)
 }
 
 static void
+test_hardening_settings(void **state)
+{
+    (void) state;
+    conf_t cfg;
+    char err[512];
+    conf_defaults(&cfg);
+    assert_int_equal(cfg.max_connections, 1024);
+    assert_int_equal(cfg.max_connections_per_peer, 256);
+    assert_int_equal(cfg.session_idle_s, 1800);
+    assert_int_equal(cfg.refusal_log_interval_s, 10);
+    assert_int_equal(conf_max_pending(&cfg), 2 * cfg.max_message_bytes);
+    assert_int_equal(s_parse(&cfg, "[daemon]\nsession_idle = 60\nrefusal_log_interval = 1\n"
+                                   "[ipc]\nmax_connections = 10\nmax_connections_per_peer = 2\n"
+                                   "max_pending_size = 40M\n[curve]\noperator_keys = /ops\n",
+                             err), 0);
+    assert_int_equal(cfg.session_idle_s, 60);
+    assert_int_equal(cfg.max_connections_per_peer, 2);
+    assert_int_equal(conf_max_pending(&cfg), 40 << 20);
+    assert_string_equal(cfg.operator_keys, "/ops");
+    assert_int_equal(conf_check(&cfg, err, sizeof err), 0);
+    /* a whole one-frame request must fit the byte budget */
+    assert_int_equal(s_parse(&cfg, "[ipc]\nmax_pending_size = 1M\n", err), 0);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "max_pending_size"));
+    conf_defaults(&cfg);
+    assert_int_equal(s_parse(&cfg, "[ipc]\nmax_connections = 10\nmax_connections_per_peer = 11\n",
+                             err), 0);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), -1);
+    /* an abstract socket has no file permissions: CURVE or nothing */
+    conf_defaults(&cfg);
+    assert_int_equal(s_parse(&cfg, "[ipc]\nendpoint = ipc://@shopd\n", err), 0);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "abstract socket"));
+    assert_int_equal(s_parse(&cfg, "[curve]\nsecret_key_file = /k\nallow_list = /a\n", err), 0);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), 0);
+}
+
+static void
 test_load_file(void **state)
 {
     (void) state;
@@ -168,6 +206,7 @@ main(void)
         cmocka_unit_test(test_parse_values),
         cmocka_unit_test(test_refusals_name_the_line),
         cmocka_unit_test(test_check_refuses_open_tcp_without_curve),
+        cmocka_unit_test(test_hardening_settings),
         cmocka_unit_test(test_load_file),
     };
     return cmocka_run_group_tests_name("daemon_conf", tests, NULL, NULL);
