@@ -25,7 +25,8 @@
  *    down and libzmq sees ECONNRESET: it drops the peer and frees the
  *    unfinished message at once.
  * Other descriptors (files, the recommendation client, listeners of other
- * libraries) pass straight through. */
+ * libraries) pass straight through, and so does everything in a program
+ * that links this module but never calls netguard_enable (the unit tests). */
 #ifndef SHOP_DAEMON_NETGUARD_H
 #define SHOP_DAEMON_NETGUARD_H
 

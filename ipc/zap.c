@@ -179,14 +179,25 @@ zap_handle(zap_t *self)
             self->accepted++;
         else {
             self->refused++;
+            /* one line per peer address (a client making up a new key for
+             * every connection is still one peer), else per key */
+            char addr[64] = "";
+            if (n >= 4 && zmq_msg_size(&f[3]) > 0 && zmq_msg_size(&f[3]) < sizeof addr) {
+                memcpy(addr, zmq_msg_data(&f[3]), zmq_msg_size(&f[3]));
+                for (char *p = addr; *p; p++)
+                    if (*p < 0x20 || *p > 0x7e)
+                        *p = '?';
+            }
             unsigned long held = 0;
-            if (ratelimit_allow(self->rl, user[0] ? user : text, shop_now_ns(), &held)) {
+            const char *key = addr[0] ? addr : user[0] ? user : text;
+            if (ratelimit_allow(self->rl, key, shop_now_ns(), &held)) {
                 if (held)
-                    log_notice("zap: refused a connection: %s%s%s (%lu more refused since "
-                               "the last line)", text, user[0] ? " " : "", user, held);
+                    log_notice("zap: refused a connection%s%s: %s%s%s (%lu more refused since "
+                               "the last line)", addr[0] ? " from " : "", addr, text,
+                               user[0] ? " " : "", user, held);
                 else
-                    log_notice("zap: refused a connection: %s%s%s", text, user[0] ? " " : "",
-                               user);
+                    log_notice("zap: refused a connection%s%s: %s%s%s", addr[0] ? " from " : "",
+                               addr, text, user[0] ? " " : "", user);
             }
         }
         /* reply: version, request id, status code, text, user id, metadata */

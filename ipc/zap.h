@@ -35,8 +35,8 @@ void *zap_socket(zap_t *self);
 /* Answers every pending ZAP request without blocking. Returns the number
  * answered, or -1 on a socket error. */
 int zap_handle(zap_t *self);
-/* Refusals are logged at most once per key (the client key, else the
- * reason) per interval_ms, the line counting those held back since the
+/* Refusals are logged at most once per peer address (else per client key,
+ * else per reason) per interval_ms, the line counting those held back since the
  * last one (default 10 s; 0 logs every refusal). */
 void zap_set_log_interval(zap_t *self, int interval_ms);
 
