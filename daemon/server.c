@@ -401,8 +401,21 @@ s_complete(server_t *self, zmq_msg_t *identity, bool delimiter, const proto_requ
     self->requests++;
     if (res->code != PROTO_OK) {
         self->errors++;
-        log_info("request %s \"%s\": %s: %s", req->id[0] ? req->id : "(no id)",
-                 req->type[0] ? req->type : "?", proto_err_name(res->code), res->message);
+        /* a client sending garbage costs one line per interval, not one per request */
+        char key[48] = "request from ";
+        size_t idn = SHOP_MIN(zmq_msg_size(identity), (size_t) 8);
+        for (size_t i = 0; i < idn; i++)
+            snprintf(key + 13 + 2 * i, 3, "%02x", ((const unsigned char *) zmq_msg_data(identity))[i]);
+        unsigned long held = 0;
+        bool allow = ratelimit_allow(self->rl, key, shop_now_ns(), &held);
+        if (allow && held)
+            log_info("request %s \"%s\": %s: %s (%lu more errors from this connection since "
+                     "the last line)", req->id[0] ? req->id : "(no id)",
+                     req->type[0] ? req->type : "?", proto_err_name(res->code), res->message,
+                     held);
+        else if (allow)
+            log_info("request %s \"%s\": %s: %s", req->id[0] ? req->id : "(no id)",
+                     req->type[0] ? req->type : "?", proto_err_name(res->code), res->message);
     } else {
         log_debug("request %s \"%s\": ok", req->id, req->type);
     }
