@@ -70,6 +70,19 @@ def plain_tests(d):
             break
     check(seen is not None and seen.get("session") == "py-1" and seen["body"]["count"] == 2,
           "the cart change is published as a cart event for the session")
+    # a stream of one session (topics @py-2/cart and status) sees its own cart only
+    own = frontend.EventStream(d.pub, topics=("cart", "status"), session="py-2")
+    check(own.next(timeout=5) is not None, "a session's stream gets the status heartbeat")
+    d.client.request("cart", {"op": "add", "item": "bag-01"}, session="py-3")
+    d.client.request("cart", {"op": "add", "item": "bag-01"}, session="py-2")
+    got = []
+    for _ in range(6):
+        ev = own.next(timeout=2)
+        if ev and ev[0] == "cart":
+            got.append(ev[1]["session"])
+            break
+    check(got == ["py-2"], f"a session's stream gets that session's cart event only ({got})")
+    own.close()
     try:
         d.client.request("catalogue", {"op": "get", "id": "nope"})
         check(False, "an unknown product gives a not_found error reply")
