@@ -168,7 +168,9 @@ def main(argv=None):
         curve = (server_public, public, secret)
 
     if a.command == "watch":
-        stream = EventStream(a.events, curve=curve)
+        # the kiosk's own session (its events and status); an operator may
+        # pass --session "" to watch every session
+        stream = EventStream(a.events, curve=curve, session=a.session or None)
         limit = int(a.args[0]) if a.args else 0
         seen = 0
         while not limit or seen < limit:
