@@ -400,10 +400,16 @@ recv(int fd, void *buf, size_t n, int flags)
     char key[S_PEER_MAX];
     s_peer_of(fd, key, sizeof key);
     unsigned long held = 0;
-    if (s.rl && ratelimit_allow(s.rl, key, shop_now_ns(), &held))
-        log_notice("connection from %s dropped: %lld bytes received and not yet a whole "
-                   "request, over max_pending_size = %lld%s", key, (long long) pending,
-                   (long long) max, held ? " (more refusals since the last line)" : "");
+    if (s.rl && ratelimit_allow(s.rl, key, shop_now_ns(), &held)) {
+        if (held)
+            log_notice("connection from %s dropped: %lld bytes received and not yet a whole "
+                       "request, over max_pending_size = %lld (%lu more refused since the "
+                       "last line)", key, (long long) pending, (long long) max, held);
+        else
+            log_notice("connection from %s dropped: %lld bytes received and not yet a whole "
+                       "request, over max_pending_size = %lld", key, (long long) pending,
+                       (long long) max);
+    }
     errno = ECONNRESET;
     return -1;
 }
