@@ -39,6 +39,12 @@ tests_rel_attack_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_rel_attack_test_LDADD = $(TEST_LIBS)
 TESTS += tests/rel_attack_test
 
+## netguard alone: EMFILE under a libzmq ROUTER never reaches libzmq
+check_PROGRAMS += tests/daemon_netguard_test
+tests_daemon_netguard_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_netguard_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_netguard_test
+
 ## the long runs: 1000 SIGKILL cycles, then 60 s of load per phase
 ## (REL_CYCLES, REL_LOAD_SECONDS, REL_LOAD_CLIENTS, REL_SEED override them)
 BENCH_RUN += soak
