@@ -523,6 +523,19 @@ store_rollback(store_t *s)
     return s_tx(s, Q_ROLLBACK, "rollback");
 }
 
+/* Rolls back the open transaction, if any, keeping the message of the
+ * failure that led here (the rollback's own would replace it). */
+static void
+s_rollback_keep(store_t *s)
+{
+    if (!s->in_tx)
+        return;
+    char keep[sizeof s->err];
+    shop_strlcpy(keep, s->err, sizeof keep);
+    store_rollback(s);
+    shop_strlcpy(s->err, keep, sizeof s->err);
+}
+
 /* --- catalogue --------------------------------------------------------- */
 
 int
@@ -754,10 +767,7 @@ store_add_event(store_t *s, const store_event_t *ev)
     if (store_begin(s) != 0)
         return -1;
     if (s_insert_event(s, ev) != 0) {
-        char keep[sizeof s->err];
-        shop_strlcpy(keep, s->err, sizeof keep);
-        store_rollback(s);
-        shop_strlcpy(s->err, keep, sizeof s->err);
+        s_rollback_keep(s);
         return -1;
     }
     return store_commit(s);
@@ -931,12 +941,8 @@ store_cart_add(store_t *s, const char *session, const char *customer, const char
         *new_qty = (int) qty;
     return 0;
 err:
-    if (own_tx && s->in_tx) {
-        char keep[sizeof s->err];
-        shop_strlcpy(keep, s->err, sizeof keep);
-        store_rollback(s);
-        shop_strlcpy(s->err, keep, sizeof s->err);
-    }
+    if (own_tx)
+        s_rollback_keep(s);
     return -1;
 }
 
@@ -1004,12 +1010,7 @@ store_cart_checkout(store_t *s, const char *session, const char *customer, int64
     return 0;
 err:
     free(lines);
-    if (s->in_tx) {
-        char keep[sizeof s->err];
-        shop_strlcpy(keep, s->err, sizeof keep);
-        store_rollback(s);
-        shop_strlcpy(s->err, keep, sizeof s->err);
-    }
+    s_rollback_keep(s);
     return -1;
 }
 
@@ -1081,11 +1082,10 @@ store_forget_customer(store_t *s, const char *customer, store_forget_t *out)
     *out = n;
     s->err[0] = '\0';
     return 0;
-err:;
+err:
+    s_rollback_keep(s);
     char keep[sizeof s->err];
     shop_strlcpy(keep, s->err, sizeof keep);
-    if (s->in_tx)
-        store_rollback(s);
     s_run(s, "PRAGMA secure_delete = OFF", NULL, 0, NULL, "secure_delete");
     shop_strlcpy(s->err, keep, sizeof s->err);
     return -1;
@@ -1120,12 +1120,8 @@ store_expire_sessions(store_t *s, int64_t before, int64_t *sessions, int64_t *ca
         *cart_lines = nc;
     return 0;
 err:
-    if (own_tx && s->in_tx) {
-        char keep[sizeof s->err];
-        shop_strlcpy(keep, s->err, sizeof keep);
-        store_rollback(s);
-        shop_strlcpy(s->err, keep, sizeof s->err);
-    }
+    if (own_tx)
+        s_rollback_keep(s);
     return -1;
 }
 

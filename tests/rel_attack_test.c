@@ -54,18 +54,6 @@ s_teardown(void **state)
     return 0;
 }
 
-static int
-s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* status over c within timeout_ms: 0 when answered ok. */
 static int
 s_status(client_t *c, int timeout_ms)
@@ -283,7 +271,7 @@ s_fd_flood(bool tcp)
     harness_prepare(d, "flood", NULL);
     int port = 0;
     if (tcp) {
-        port = s_free_port();
+        port = harness_free_port();
         snprintf(d->ep, sizeof d->ep, "tcp://127.0.0.1:%d", port);
     }
     /* the default caps (max_connections fitted to the limit, 256 per peer);
@@ -550,8 +538,8 @@ test_refusal_log_rate_limited(void **state)
     char line[64];
     snprintf(line, sizeof line, "%s\n", gpub);
     harness_write(allow, line);
-    snprintf(d->ep, sizeof d->ep, "tcp://127.0.0.1:%d", s_free_port());
-    snprintf(d->pub_ep, sizeof d->pub_ep, "tcp://127.0.0.1:%d", s_free_port());
+    snprintf(d->ep, sizeof d->ep, "tcp://127.0.0.1:%d", harness_free_port());
+    snprintf(d->pub_ep, sizeof d->pub_ep, "tcp://127.0.0.1:%d", harness_free_port());
     snprintf(conf, sizeof conf,
              "[daemon]\nstatus_interval = 0\n[ipc]\nendpoint = %s\n"
              "events_endpoint = %s\n[curve]\nsecret_key_file = %s.key\nallow_list = %s\n"
@@ -686,8 +674,8 @@ s_curve_shopd(harness_t *d, s_keys_t *k, bool operators)
     harness_write(k->allow, text);
     snprintf(text, sizeof text, "%s operator\n", k->pub[2]);
     harness_write(ops, text);
-    snprintf(d->ep, sizeof d->ep, "tcp://127.0.0.1:%d", s_free_port());
-    snprintf(d->pub_ep, sizeof d->pub_ep, "tcp://127.0.0.1:%d", s_free_port());
+    snprintf(d->ep, sizeof d->ep, "tcp://127.0.0.1:%d", harness_free_port());
+    snprintf(d->pub_ep, sizeof d->pub_ep, "tcp://127.0.0.1:%d", harness_free_port());
     snprintf(conf, sizeof conf,
              "[daemon]\nstatus_interval = 1\n[ipc]\nendpoint = %s\nevents_endpoint = %s\n"
              "[curve]\nsecret_key_file = %s.key\nallow_list = %s\n%s%s%s"

@@ -10,6 +10,9 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,6 +217,19 @@ harness_log_count(const harness_t *d, const char *needle)
         n++;
     free(text);
     return n;
+}
+
+int
+harness_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *) &a, sizeof a) != 0
+        || getsockname(fd, (struct sockaddr *) &a, &len) != 0)
+        fail_msg("no free loopback port");
+    close(fd);
+    return ntohs(a.sin_port);
 }
 
 client_t *

@@ -75,6 +75,10 @@ bool harness_log_has(const harness_t *d, const char *needle, int wait_ms);
 /* How many times needle appears in shopd's log (0 when unreadable). */
 int harness_log_count(const harness_t *d, const char *needle);
 
+/* A loopback TCP port free at the time of the call (bound to port 0, then
+ * released), for tcp:// endpoints. */
+int harness_free_port(void);
+
 /* A new client of d's request endpoint (the test destroys it). */
 client_t *harness_client(const harness_t *d);
 
