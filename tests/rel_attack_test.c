@@ -592,7 +592,6 @@ test_refusal_log_rate_limited(void **state)
     harness_cleanup(d);
 }
 
-
 /* --- 4. privacy: anonymous sessions, expiry, events by session ------------- */
 
 static void
