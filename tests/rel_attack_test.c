@@ -44,11 +44,17 @@
 #include "tests/shopd_harness.h"
 
 static harness_t s_d, s_e;
+static pid_t s_attacker_pid; /* a flooding child still running, 0 none */
 
 static int
 s_teardown(void **state)
 {
     (void) state;
+    if (s_attacker_pid > 0) {
+        kill(s_attacker_pid, SIGKILL);
+        waitpid(s_attacker_pid, NULL, 0);
+        s_attacker_pid = 0;
+    }
     harness_cleanup(&s_d);
     harness_cleanup(&s_e);
     return 0;
@@ -295,8 +301,12 @@ s_fd_flood(bool tcp)
     assert_int_equal(pipe(to_parent), 0);
     pid_t att = fork();
     assert_true(att >= 0);
-    if (att == 0)
+    s_attacker_pid = att;
+    if (att == 0) {
+        /* only the test writes here: if it fails and exits, the child's read ends */
+        close(to_child[1]);
         s_attacker(tcp ? NULL : d->sock, port, to_child[0], to_parent[1], 256);
+    }
     int connected = 0, still_open = -1;
     assert_int_equal(read(to_parent[0], &connected, sizeof connected), (ssize_t) sizeof connected);
     fprintf(stderr, "# attacker connected %d of %d times\n", connected, S_FLOOD);
@@ -315,6 +325,7 @@ s_fd_flood(bool tcp)
     assert_int_equal(read(to_parent[0], &still_open, sizeof still_open),
                      (ssize_t) sizeof still_open);
     waitpid(att, NULL, 0);
+    s_attacker_pid = 0;
     fprintf(stderr, "# attacker's connections still open: %d\n", still_open);
     assert_true(still_open <= 256);
     assert_true(harness_log_has(d, "max_connections_per_peer = 256", 2000));
