@@ -139,6 +139,7 @@ events_handle(events_t *self, events_may_fn may, void *ud)
         char user[KEYS_Z85_LEN + 1];
         shop_strlcpy(user, u ? u : "", sizeof user);
         int fd = zmq_msg_get(&m, ZMQ_SRCFD);
+        netguard_message_read(fd);
         if (fd >= 0 && user[0])
             netguard_set_user(fd, user);
         if (len >= 1 && (data[0] == 0 || data[0] == 1) && !zmq_msg_more(&m)) {
