@@ -562,6 +562,12 @@ kws_stride(const kws_t *self)
     return self->opts.stride;
 }
 
+bool
+kws_in_word(const kws_t *self)
+{
+    return self->dec.cur >= 0;
+}
+
 float
 kws_threshold(const kws_t *self, int word)
 {
