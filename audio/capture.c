@@ -319,7 +319,10 @@ s_lost(audio_capture_t *self, const char *fmt, ...)
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
     log_warn("capture: %s: reopening it", why);
+    /* said now: closing a device that hangs can take until it moves again */
     pthread_mutex_lock(&self->lock);
+    self->stats.state = AUDIO_CAPTURE_REOPENING;
+    self->stats.running = false;
     shop_strlcpy(self->stats.error, why, sizeof self->stats.error);
     pthread_mutex_unlock(&self->lock);
 }

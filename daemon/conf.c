@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "audio/vocab.h"
 #include "ipc/proto.h"
 #include "nn/nn.h"
 #include "ipc/sock.h"
@@ -62,6 +63,12 @@ conf_defaults(conf_t *cfg)
     shop_strlcpy(cfg->rec_model, "data/demo/recommend.model", sizeof cfg->rec_model);
     cfg->rec_workers = 1;
     cfg->rec_timeout_ms = 2000;
+    cfg->mic_require_wake = true;
+    shop_strlcpy(cfg->mic_wake_word, "shopwise", sizeof cfg->mic_wake_word);
+    shop_strlcpy(cfg->mic_session, "mic", sizeof cfg->mic_session);
+    cfg->mic_gap_ms = 1000;
+    cfg->mic_wake_timeout_ms = 3000;
+    cfg->mic_max_command_ms = 8000;
 }
 
 /* --- value parsers: each returns 0 or -1 with a reason in why -------------- */
@@ -164,6 +171,13 @@ static const s_key_t s_keys[] = {
     S_K_INT("recommend", "workers", rec_workers, 1, 64),
     S_K_INT("recommend", "timeout", rec_timeout_ms, 10, 600000),
     S_K_STR("nn", "blas_coretype", nn_blas_coretype),
+    S_K_STR("microphone", "device", mic_device),
+    S_K_BOOL("microphone", "require_wake", mic_require_wake),
+    S_K_STR("microphone", "wake_word", mic_wake_word),
+    S_K_STR("microphone", "session", mic_session),
+    S_K_INT("microphone", "gap", mic_gap_ms, 100, 10000),
+    S_K_INT("microphone", "wake_timeout", mic_wake_timeout_ms, 100, 60000),
+    S_K_INT("microphone", "max_command", mic_max_command_ms, 100, 60000),
 };
 
 static int
@@ -358,6 +372,20 @@ conf_check(const conf_t *cfg, char *err, size_t errlen)
     }
     if (!cfg->database[0]) {
         snprintf(err, errlen, "[store] database is empty");
+        return -1;
+    }
+    int wake = vocab_find(cfg->mic_wake_word);
+    if (!vocab_is_keyword(wake)) {
+        snprintf(err, errlen, "[microphone] wake_word \"%.40s\" is not a word the keyword "
+                 "spotter knows (docs/speech.md lists them)", cfg->mic_wake_word);
+        return -1;
+    }
+    if (!cfg->mic_session[0] || strlen(cfg->mic_session) > PROTO_SESSION_MAX) {
+        snprintf(err, errlen, "[microphone] session must be 1 to %d bytes", PROTO_SESSION_MAX);
+        return -1;
+    }
+    if (cfg->mic_max_command_ms < cfg->mic_gap_ms) {
+        snprintf(err, errlen, "[microphone] max_command must not be shorter than gap");
         return -1;
     }
     if (!nn_blas_policy_valid(cfg->nn_blas_coretype)) {

@@ -57,6 +57,14 @@ typedef struct {
     char rec_model[CONF_PATH_MAX];          /* model file of the built-in engine */
     int rec_workers;                        /* accepted, unused: the built-in engine has no threads */
     int rec_timeout_ms;                     /* per try; one retry (Lazy Pirate) */
+    /* [microphone] */
+    char mic_device[CONF_PATH_MAX];         /* "" = none; "default", an index or a name */
+    bool mic_require_wake;                  /* commands must follow the wake word */
+    char mic_wake_word[CONF_PATH_MAX];      /* a keyword of audio/vocab.h */
+    char mic_session[CONF_PATH_MAX];        /* session the commands are answered on */
+    int mic_gap_ms;                         /* pause that ends a command */
+    int mic_wake_timeout_ms;                /* wait for a command after the wake word */
+    int mic_max_command_ms;                 /* longest command */
     /* [nn] OpenBLAS kernel policy: auto, env or a kernel (nn_blas_ensure_fast_path_policy) */
     char nn_blas_coretype[CONF_PATH_MAX];
 } conf_t;
@@ -80,7 +88,8 @@ int conf_load(conf_t *cfg, const char *path, char *err, size_t errlen);
 
 /* Checks the combination of settings: CURVE keys for non-local endpoints
  * and for abstract ipc://@ ones (no file permissions guard those), sizes in
- * range. Returns 0 or -1 with err filled. */
+ * range, the microphone's wake word, session and time-outs. Returns 0 or -1
+ * with err filled. */
 int conf_check(const conf_t *cfg, char *err, size_t errlen);
 
 /* The byte budget of one connection in force (max_pending_bytes, or its

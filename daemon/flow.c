@@ -659,27 +659,52 @@ s_finish(s_answer_t *a, handler_result_t *out, char *err, size_t errlen)
 }
 
 /* Matches words (or text when words is NULL) and answers the intent. */
+static proto_err_t s_answer_intent(s_answer_t *a, const intent_result_t *r, const char *why,
+                                   char *err, size_t errlen);
+
 static proto_err_t
 s_understand(s_answer_t *a, const int *words, const float *conf, size_t n, const char *text,
              char *err, size_t errlen)
 {
     intent_result_t r;
-    char why[256], fmt[256];
+    char why[256];
     const intent_t *g = models_grammar(a->env->models);
     int m = words ? intent_match(g, words, conf, n, &r, why, sizeof why)
                   : intent_match_text(g, text, &r, why, sizeof why);
-    if (m != 0) {
+    return s_answer_intent(a, m == 0 ? &r : NULL, why, err, errlen);
+}
+
+/* Answers the intent r, or (r NULL) that nothing was understood and why. */
+static proto_err_t
+s_answer_intent(s_answer_t *a, const intent_result_t *r, const char *why, char *err,
+                size_t errlen)
+{
+    char fmt[256];
+    if (!r) {
         a->intent = json_pack("{s:b, s:s}", "understood", 0, "reason", why);
         s_say(a, "Sorry, I did not understand that. Say \"help\" to hear what you can say.");
         return PROTO_OK;
     }
     json_t *slots = json_object();
-    for (int i = 0; i < r.n_slots; i++)
-        json_object_set_new(slots, r.slots[i].name, json_string(r.slots[i].value));
-    a->intent = json_pack("{s:b, s:s, s:o, s:f, s:s}", "understood", 1, "name", r.intent,
-                          "slots", slots, "confidence", (double) r.confidence, "text",
-                          intent_result_format(&r, fmt, sizeof fmt));
-    return s_intent(a, &r, err, errlen);
+    for (int i = 0; i < r->n_slots; i++)
+        json_object_set_new(slots, r->slots[i].name, json_string(r->slots[i].value));
+    a->intent = json_pack("{s:b, s:s, s:o, s:f, s:s}", "understood", 1, "name", r->intent,
+                          "slots", slots, "confidence", (double) r->confidence, "text",
+                          intent_result_format(r, fmt, sizeof fmt));
+    return s_intent(a, r, err, errlen);
+}
+
+/* The words of hits as the "heard" member: [{"word", "confidence", "time"}]. */
+static json_t *
+s_heard_json(const kws_hit_t *hits, int n)
+{
+    json_t *heard = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(heard, json_pack("{s:s, s:f, s:f}", "word",
+                                               vocab_name(hits[i].word), "confidence",
+                                               (double) hits[i].confidence, "time",
+                                               hits[i].time));
+    return heard;
 }
 
 static proto_err_t
@@ -709,15 +734,11 @@ s_audio(const handler_env_t *env, const proto_request_t *req, const void *bytes,
     }
     int words[S_MAX_HITS];
     float conf[S_MAX_HITS];
-    json_t *heard = json_array();
     for (int i = 0; i < nh; i++) {
         words[i] = hits[i].word;
         conf[i] = hits[i].confidence;
-        json_array_append_new(heard, json_pack("{s:s, s:f, s:f}", "word",
-                                               vocab_name(hits[i].word), "confidence",
-                                               (double) hits[i].confidence, "time",
-                                               hits[i].time));
     }
+    json_t *heard = s_heard_json(hits, nh);
     json_object_set_new(a.extra, "heard", heard);
     json_object_set_new(a.extra, "audio_seconds", json_real((double) n / 16000.0));
     if ((rc = s_understand(&a, words, conf, (size_t) nh, NULL, err, errlen)) != PROTO_OK) {
@@ -729,6 +750,36 @@ s_audio(const handler_env_t *env, const proto_request_t *req, const void *bytes,
                         json_pack("{s:f, s:f, s:f}", "decode", (double) (t1 - t0) / 1e6,
                                   "recognise", (double) (t2 - t1) / 1e6, "total",
                                   (double) (shop_now_ns() - t0) / 1e6));
+    return s_finish(&a, out, err, errlen);
+}
+
+static proto_err_t
+s_heard(const handler_env_t *env, const char *session, const listener_utterance_t *u,
+        handler_result_t *out, char *err, size_t errlen)
+{
+    proto_request_t req = { 0 };
+    shop_strlcpy(req.session, session, sizeof req.session);
+    s_answer_t a;
+    proto_err_t rc = s_begin(&a, env, &req, err, errlen);
+    if (rc != PROTO_OK) {
+        s_end(&a);
+        return rc;
+    }
+    json_t *heard = s_heard_json(u->words, u->n_words);
+    json_object_set_new(a.extra, "heard", heard);
+    json_object_set_new(a.extra, "microphone",
+                        json_pack("{s:f, s:f, s:f}", "start", u->start, "end", u->end,
+                                  "wake_confidence", (double) u->wake_confidence));
+    if ((rc = s_answer_intent(&a, u->understood ? &u->result : NULL, u->reason, err, errlen))
+        != PROTO_OK) {
+        s_end(&a);
+        return rc;
+    }
+    json_object_set(a.intent, "heard", heard);
+    char fmt[256];
+    log_info("microphone: heard %d word%s on session '%s': %s", u->n_words,
+             u->n_words == 1 ? "" : "s", session,
+             u->understood ? intent_result_format(&u->result, fmt, sizeof fmt) : u->reason);
     return s_finish(&a, out, err, errlen);
 }
 
@@ -914,5 +965,14 @@ flow_photo(const handler_env_t *env, const proto_request_t *req, const void *byt
 {
     char err[sizeof out->message] = "";
     proto_err_t rc = s_photo(env, req, bytes, len, out, err, sizeof err);
+    return rc == PROTO_OK ? rc : handler_fail(out, rc, "%s", err);
+}
+
+proto_err_t
+flow_heard(const handler_env_t *env, const char *session, const listener_utterance_t *u,
+           handler_result_t *out)
+{
+    char err[sizeof out->message] = "";
+    proto_err_t rc = s_heard(env, session, u, out, err, sizeof err);
     return rc == PROTO_OK ? rc : handler_fail(out, rc, "%s", err);
 }

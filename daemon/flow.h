@@ -23,6 +23,7 @@
 
 #include <jansson.h>
 
+#include "audio/listener.h"
 #include "daemon/handler.h"
 #include "daemon/sandbox.h"
 #include "ipc/proto.h"
@@ -42,6 +43,13 @@ proto_err_t flow_audio(const handler_env_t *env, const proto_request_t *req, con
  * own speech recogniser, or a keyboard). */
 proto_err_t flow_text(const handler_env_t *env, const proto_request_t *req,
                       handler_result_t *out);
+
+/* Answers a command the microphone heard (daemon/mic.h) on session into
+ * out, as flow_audio answers a spoken request: the same events; the body
+ * is what a reply would be, though nobody waits for one (subscribers get
+ * it as the "answer" event). Returns out->code. */
+proto_err_t flow_heard(const handler_env_t *env, const char *session,
+                       const listener_utterance_t *u, handler_result_t *out);
 
 /* As flow_audio for a photo (len bytes of JPEG/PNG/BMP, borrowed). */
 proto_err_t flow_photo(const handler_env_t *env, const proto_request_t *req, const void *bytes,

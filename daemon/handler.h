@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "daemon/conf.h"
+#include "daemon/mic.h"
 #include "daemon/models.h"
 #include "daemon/recommender.h"
 #include "ipc/proto.h"
@@ -47,6 +48,7 @@ typedef struct {
     const conf_t *cfg;
     models_t *models;
     recommender_t *rec;             /* NULL when no recommendation service */
+    mic_t *mic;                     /* the microphone, NULL when none */
     handler_status_t status;
     const char *user;               /* the client's CURVE key (ZAP User-Id); NULL or "" without */
     bool operator;                  /* an operator: may watch every session, forget customers */

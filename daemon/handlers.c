@@ -430,6 +430,8 @@ handlers_status_json(const handler_env_t *env)
                         json_integer((json_int_t) st->refused_subscriptions));
     json_object_set_new(o, "models", models_status_json(env->models));
     json_object_set_new(o, "recommend", recommender_status_json(env->rec));
+    json_object_set_new(o, "microphone", env->mic ? mic_status_json(env->mic)
+                                                  : json_pack("{s:s}", "state", "off"));
     return o;
 }
 

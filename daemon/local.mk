@@ -4,7 +4,8 @@ libshop_a_SOURCES += daemon/conf.c daemon/conf.h daemon/models.c daemon/models.h
 	daemon/session.c daemon/session.h daemon/flow.c daemon/flow.h \
 	daemon/handler.c daemon/handler.h daemon/recommender.c daemon/recommender.h daemon/lock.c \
 	daemon/lock.h daemon/netguard.c daemon/netguard.h daemon/privacy.c daemon/privacy.h \
-	daemon/events.c daemon/events.h
+	daemon/events.c daemon/events.h \
+	daemon/mic.c daemon/mic.h
 sbin_PROGRAMS += shopd
 shopd_SOURCES = daemon/shopd.c
 dist_man_MANS += daemon/shopd.8
@@ -64,6 +65,14 @@ tests_daemon_index_cache_test_SOURCES = tests/daemon_index_cache_test.c \
 tests_daemon_index_cache_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_daemon_index_cache_test_LDADD = $(TEST_LIBS)
 TESTS += tests/daemon_index_cache_test
+
+## shopd's own microphone: a real shopd on an ALSA virtual microphone
+check_PROGRAMS += tests/daemon_mic_test
+tests_daemon_mic_test_SOURCES = tests/daemon_mic_test.c tests/shopd_harness.c \
+	tests/shopd_harness.h
+tests_daemon_mic_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_mic_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_mic_test
 
 ## the Python tests' and bench/e2e_bench.py's shared shopd helper
 EXTRA_DIST += tests/shopd_py_harness.py

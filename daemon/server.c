@@ -18,7 +18,9 @@
 #include "common/util.h"
 #include "daemon/events.h"
 #include "daemon/handler.h"
+#include "daemon/flow.h"
 #include "daemon/handlers.h"
+#include "daemon/mic.h"
 #include "daemon/models.h"
 #include "daemon/netguard.h"
 #include "daemon/privacy.h"
@@ -51,6 +53,7 @@ struct _server_t {
     store_t *store;               /* SQLite, this thread's connection */
     models_t *models;             /* recognisers (may each be missing) */
     recommender_t *rec;           /* built-in engine or remote service; NULL when none */
+    mic_t *mic;                   /* the microphone, NULL when none is configured */
     uint64_t started_ns;          /* monotonic start, for uptime */
     uint64_t next_status_ns;      /* when the next status heartbeat is due */
     uint64_t pub_seq;             /* sequence number of the last event */
@@ -274,6 +277,8 @@ server_new(const conf_t *cfg, const char *conf_path, char *err, size_t errlen)
         log_info("curve: server public key %s", public);
     }
     self->rec = recommender_new(self->ctx, cfg);
+    if (cfg->mic_device[0] && !(self->mic = mic_new(self->ctx, cfg, err, errlen)))
+        goto err;
     self->router = s_listen(self, ZMQ_ROUTER, cfg->endpoint, secret[0] ? secret : NULL, err,
                             errlen);
     if (!self->router)
@@ -315,6 +320,8 @@ server_destroy(server_t **self_p)
         s_unlink_ipc(self->cfg.events_endpoint);
     }
     zap_destroy(&self->zap);
+    /* the microphone's listening thread holds a socket of ctx too */
+    mic_destroy(&self->mic);
     events_destroy(&self->events);
     free(self->ops);
     ratelimit_destroy(&self->rl);
@@ -354,7 +361,7 @@ static handler_env_t
 s_env(server_t *self)
 {
     handler_env_t env = { .store = self->store, .cfg = &self->cfg, .models = self->models,
-                          .rec = self->rec };
+                          .rec = self->rec, .mic = self->mic };
     handler_status_t *st = &env.status;
     st->started_ns = self->started_ns;
     st->requests = self->requests;
@@ -555,6 +562,25 @@ s_drain(server_t *self)
     }
 }
 
+/* Answers every command the microphone heard, as a request on its session:
+ * the events are published; the body goes nowhere else (nobody asked). */
+static void
+s_drain_mic(server_t *self)
+{
+    listener_utterance_t u;
+    while (mic_recv(self->mic, &u) == 1) {
+        handler_env_t env = s_env(self);
+        handler_result_t res;
+        handler_result_init(&res);
+        if (flow_heard(&env, mic_session(self->mic), &u, &res) == PROTO_OK)
+            for (size_t i = 0; i < res.nevents; i++)
+                s_publish(self, res.events[i].type, res.events[i].session, res.events[i].body);
+        else
+            log_warn("microphone: %s: %s", proto_err_name(res.code), res.message);
+        handler_result_clear(&res);
+    }
+}
+
 static void
 s_status_heartbeat(server_t *self)
 {
@@ -616,8 +642,8 @@ server_poll(server_t *self, int fd, int timeout_ms, bool *fd_ready)
         if (timeout_ms < 0 || until < timeout_ms)
             timeout_ms = (int) until;
     }
-    zmq_pollitem_t items[4];
-    int n = 0, izap = -1, ifd = -1, ipub = -1;
+    zmq_pollitem_t items[5];
+    int n = 0, izap = -1, ifd = -1, ipub = -1, imic = -1;
     items[n++] = (zmq_pollitem_t) { .socket = self->router, .events = ZMQ_POLLIN };
     if (self->events) {
         ipub = n;
@@ -630,6 +656,10 @@ server_poll(server_t *self, int fd, int timeout_ms, bool *fd_ready)
     if (fd >= 0) {
         ifd = n;
         items[n++] = (zmq_pollitem_t) { .fd = fd, .events = ZMQ_POLLIN };
+    }
+    if (self->mic) {
+        imic = n;
+        items[n++] = (zmq_pollitem_t) { .socket = mic_socket(self->mic), .events = ZMQ_POLLIN };
     }
     if (zmq_poll(items, n, timeout_ms) < 0) {
         if (zmq_errno() == EINTR)
@@ -651,9 +681,35 @@ server_poll(server_t *self, int fd, int timeout_ms, bool *fd_ready)
         log_err("receive: %s", zmq_strerror(zmq_errno()));
         return -1;
     }
+    if (imic >= 0 && (items[imic].revents & ZMQ_POLLIN))
+        s_drain_mic(self);
     if (ifd >= 0 && (items[ifd].revents & ZMQ_POLLIN))
         *fd_ready = true;
     return 0;
+}
+
+/* The [microphone] settings of a and b differ. */
+static bool
+s_mic_changed(const conf_t *a, const conf_t *b)
+{
+    return strcmp(a->mic_device, b->mic_device) != 0 || a->mic_require_wake != b->mic_require_wake
+           || strcmp(a->mic_wake_word, b->mic_wake_word) != 0
+           || strcmp(a->mic_session, b->mic_session) != 0 || a->mic_gap_ms != b->mic_gap_ms
+           || a->mic_wake_timeout_ms != b->mic_wake_timeout_ms
+           || a->mic_max_command_ms != b->mic_max_command_ms;
+}
+
+/* Copies the running [microphone] settings into next: they need a restart. */
+static void
+s_mic_keep(conf_t *next, const conf_t *running)
+{
+    memcpy(next->mic_device, running->mic_device, sizeof next->mic_device);
+    next->mic_require_wake = running->mic_require_wake;
+    memcpy(next->mic_wake_word, running->mic_wake_word, sizeof next->mic_wake_word);
+    memcpy(next->mic_session, running->mic_session, sizeof next->mic_session);
+    next->mic_gap_ms = running->mic_gap_ms;
+    next->mic_wake_timeout_ms = running->mic_wake_timeout_ms;
+    next->mic_max_command_ms = running->mic_max_command_ms;
 }
 
 int
@@ -669,9 +725,9 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
         || cfg->heartbeat_ivl_ms != self->cfg.heartbeat_ivl_ms
         || cfg->heartbeat_timeout_ms != self->cfg.heartbeat_timeout_ms
         || strcmp(cfg->rec_endpoint, self->cfg.rec_endpoint) != 0
-        || cfg->rec_timeout_ms != self->cfg.rec_timeout_ms)
-        log_warn("reload: endpoints, the server key, socket options and the recommendation "
-                 "service's endpoint and timeout change only on restart");
+        || cfg->rec_timeout_ms != self->cfg.rec_timeout_ms || s_mic_changed(cfg, &self->cfg))
+        log_warn("reload: endpoints, the server key, socket options, [microphone] and the "
+                 "recommendation service's endpoint and timeout change only on restart");
     /* everything that can fail is prepared first, then swapped in at once */
     char (*keys)[KEYS_Z85_LEN + 1] = NULL;
     size_t nkeys = 0;
@@ -728,6 +784,7 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
     memcpy(next.rec_endpoint, self->cfg.rec_endpoint, sizeof next.rec_endpoint);
     next.rec_workers = self->cfg.rec_workers;
     next.rec_timeout_ms = self->cfg.rec_timeout_ms;
+    s_mic_keep(&next, &self->cfg);
     if (next.max_photo_bytes > next.max_message_bytes)
         next.max_photo_bytes = next.max_message_bytes;
     if (next.max_audio_bytes > next.max_message_bytes)

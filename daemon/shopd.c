@@ -37,6 +37,7 @@ typedef struct {
     const char *events_endpoint;
     const char *database;
     const char *log_level;
+    const char *mic;         /* --mic: [microphone] device */
     bool foreground;         /* --foreground: never detach (wins over --daemon) */
     bool daemon;             /* --daemon: detach like a classic daemon */
     bool check_only;
@@ -55,6 +56,8 @@ s_usage(FILE *f)
             "  -p, --pub-endpoint EP      event endpoint (PUB)\n"
             "  -d, --db FILE              SQLite database\n"
             "  -l, --log-level LEVEL      error, warning, notice, info or debug\n"
+            "  -m, --mic DEVICE           listen on a microphone: \"default\", a PortAudio\n"
+            "                             device index or part of its name ([microphone])\n"
             "  -t, --check-config         check the configuration and exit\n"
             "  -h, --help                 this text\n"
             "  -V, --version              print the version\n"
@@ -92,6 +95,8 @@ s_build_config(const s_opts_t *o, conf_t *cfg, char *path_used, size_t pathlen, 
         shop_strlcpy(cfg->events_endpoint, o->events_endpoint, sizeof cfg->events_endpoint);
     if (o->database)
         shop_strlcpy(cfg->database, o->database, sizeof cfg->database);
+    if (o->mic)
+        shop_strlcpy(cfg->mic_device, o->mic, sizeof cfg->mic_device);
     if (o->log_level) {
         int lv = log_level_from_name(o->log_level);
         if (lv < 0) {
@@ -227,6 +232,7 @@ main(int argc, char **argv)
         { "pub-endpoint", required_argument, NULL, 'p' },
         { "db", required_argument, NULL, 'd' },
         { "log-level", required_argument, NULL, 'l' },
+        { "mic", required_argument, NULL, 'm' },
         { "check-config", no_argument, NULL, 't' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -234,7 +240,7 @@ main(int argc, char **argv)
     };
     s_opts_t o = { 0 };
     int c;
-    while ((c = getopt_long(argc, argv, "fDc:e:p:d:l:thV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "fDc:e:p:d:l:m:thV", longopts, NULL)) != -1) {
         switch (c) {
         case 'f': o.foreground = true; break;
         case 'D': o.daemon = true; break;
@@ -243,6 +249,7 @@ main(int argc, char **argv)
         case 'p': o.events_endpoint = optarg; break;
         case 'd': o.database = optarg; break;
         case 'l': o.log_level = optarg; break;
+        case 'm': o.mic = optarg; break;
         case 't': o.check_only = true; break;
         case 'h': s_usage(stdout); return 0;
         case 'V': printf("shopd %s (protocol 1)\n", PACKAGE_VERSION); return 0;
