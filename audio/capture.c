@@ -399,6 +399,8 @@ static void *
 s_thread(void *arg)
 {
     audio_capture_t *self = arg;
+    /* named for top -H and the CPU benchmark */
+    pthread_setname_np(pthread_self(), "mic-capture");
     double delay = self->cfg.retry_min_s;
     /* the current outage has its log line (one per state change) */
     bool outage_logged = false;

@@ -45,6 +45,7 @@ static void *
 s_listen(void *arg)
 {
     mic_t *self = arg;
+    pthread_setname_np(pthread_self(), "mic-listen");
     void *out = zmq_socket(self->ctx, ZMQ_PAIR);
     if (!out || zmq_connect(out, self->endpoint) != 0) {
         log_err("microphone: cannot connect %s: %s", self->endpoint, zmq_strerror(zmq_errno()));
