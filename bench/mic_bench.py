@@ -140,9 +140,13 @@ def main():
                                         "-t", "raw", raw], check=True)
         with open(raw, "rb") as f:
             speech = f.read()
-        with open(os.path.join(tmp, ".asoundrc"), "w") as f:
+        # the only ALSA configuration shopd and arecord read: no other plugin
+        # is probed (PortAudio's ALSA back end wants a "default" in the list)
+        alsa_conf = os.path.join(tmp, "asound.conf")
+        with open(alsa_conf, "w") as f:
+            f.write("pcm.default { type null }\n")
             for name in ("vmic", "vpeer"):
-                f.write(f'pcm.{name}_file {{ type file; slave.pcm "null"; file "/dev/null";'
+                f.write(f'pcm.{name}_file {{ type file; slave.pcm {{ type null }}; file "/dev/null";'
                         f' infile "{tmp}/{name}.fifo"; format "raw" }}\n'
                         f'pcm.{name} {{ type plug; slave {{ pcm "{name}_file"; format S16_LE;'
                         f' rate 16000; channels 1 }} }}\n')
@@ -150,7 +154,7 @@ def main():
         feeds = [mic, peer_feed]
         for fd in feeds:
             fd.start()
-        env = dict(os.environ, HOME=tmp)
+        env = dict(os.environ, HOME=tmp, ALSA_CONFIG_PATH=alsa_conf)
         env.pop("MALLOC_PERTURB_", None)  # ALSA's 275 MB probe buffers
         d = h.Shopd(tmp, conf="[store]\nimport_demo = yes\n[models]\nvision =\n"
                               "[microphone]\ndevice = vmic\n")

@@ -3,7 +3,8 @@
  * virtual microphone.
  *
  * The virtual microphone is ALSA's `file` plugin reading a named pipe
- * (its `null` slave has no clock): a feeder thread writes 10 ms of audio
+ * (its `null` slave has no clock), the one device of the ALSA configuration
+ * shopd is given: a feeder thread writes 10 ms of audio
  * into the pipe every 10 ms, silence unless a spoken command is playing.
  * The commands are espeak-ng's en-us+f4, a voice held out of the keyword
  * spotter's training (docs/speech.md). Events are read from shopd's real
@@ -325,20 +326,27 @@ test_microphone_in_the_daemon(void **state)
     assert_int_equal(system(cmd), 0);
     s_wake_cmd = s_load("wake.raw", &s_wake_len);
     s_no_wake = s_load("nowake.raw", &s_no_wake_len);
-    /* the virtual microphone, in the ~/.asoundrc shopd reads (HOME below) */
+    /* the virtual microphone, in the only ALSA configuration shopd reads
+     * (ALSA_CONFIG_PATH below): no other plugin is probed, so PortAudio's
+     * enumeration is quick, and none is loaded and unloaded at each retry
+     * (the JACK, PulseAudio and A52 plugins' libraries leak a little at
+     * every load, which LeakSanitizer reports). PortAudio's ALSA back end
+     * wants a "default" device in the list. */
     char rc[300], text[1024];
-    snprintf(rc, sizeof rc, "%s/.asoundrc", s_home);
+    snprintf(rc, sizeof rc, "%s/asound.conf", s_home);
     snprintf(text, sizeof text,
-             "pcm.vmic_file { type file; slave.pcm \"null\"; file \"/dev/null\";"
+             "pcm.default { type null }\n"
+             "pcm.vmic_file { type file; slave.pcm { type null }; file \"/dev/null\";"
              " infile \"%s/mic.fifo\"; format \"raw\" }\n"
              "pcm.vmic { type plug; slave { pcm \"vmic_file\"; format S16_LE; rate 16000;"
              " channels 1 } }\n",
              s_home);
     harness_write(rc, text);
     s_feeder_start(&s_feed);
-    char home_env[256];
+    char home_env[256], alsa_env[320];
     snprintf(home_env, sizeof home_env, "HOME=%s", s_home);
-    const char *const env[] = { home_env, NULL };
+    snprintf(alsa_env, sizeof alsa_env, "ALSA_CONFIG_PATH=%s", rc);
+    const char *const env[] = { home_env, alsa_env, NULL };
     harness_spawn_t opts = { .env = env };
     harness_spawn(d, &opts);
     harness_wait_ready(d, NULL, 120);
