@@ -69,7 +69,7 @@ TESTS += tests/daemon_index_cache_test
 ## shopd's own microphone: a real shopd on an ALSA virtual microphone
 check_PROGRAMS += tests/daemon_mic_test
 tests_daemon_mic_test_SOURCES = tests/daemon_mic_test.c tests/shopd_harness.c \
-	tests/shopd_harness.h
+	tests/shopd_harness.h tests/vmic.c tests/vmic.h
 tests_daemon_mic_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_daemon_mic_test_LDADD = $(TEST_LIBS)
 TESTS += tests/daemon_mic_test

@@ -45,6 +45,7 @@
 #include "audio/listener.h"
 #include "audio/vocab.h"
 #include "common/util.h"
+#include "tests/vmic.h"
 
 static char s_dir[] = "/tmp/shop-audio-capture-XXXXXX";
 
@@ -84,93 +85,23 @@ s_load_raw(const char *name, size_t *n)
     return (int16_t *) b;
 }
 
-/* ---- the feeder: writes a raw file into a pipe in real time -------------- */
+/* ---- the feeder (tests/vmic.h) -------------------------------------------- */
 
-typedef struct {
+/* Starts a feeder of data (len bytes, chunk per 10 ms) on the pipe
+ * fifo_name of the test's directory; it writes once f->go is set. */
+static void
+s_feeder_start(vmic_feeder_t *f, const char *fifo_name, const void *data, size_t len,
+               size_t chunk)
+{
     char fifo[512];
-    const uint8_t *data;
-    size_t len;
-    size_t chunk;         /* bytes per 10 ms */
-    atomic_bool quit;
-    atomic_bool hold;     /* stop writing (the device stalls) while set */
-    atomic_bool go;       /* start writing (once the device is open) */
-    atomic_size_t sent;   /* bytes written so far */
-    pthread_t thread;
-} s_feeder_t;
-
-static void *
-s_feed(void *arg)
-{
-    s_feeder_t *f = arg;
-    /* O_RDWR: opening never blocks, and the capture side may open and close
-     * the pipe (device enumeration) without the feeder seeing EPIPE.
-     * O_NONBLOCK: once the capture side is gone nobody reads, and a blocking
-     * write into the full pipe would never see quit (a CPU-starved run hung
-     * here for 40 min): a full pipe skips the tick, as a microphone whose
-     * reader is late overruns, and the data waits in order */
-    int fd = open(f->fifo, O_RDWR | O_NONBLOCK);
-    if (fd < 0)
-        return NULL;
-    /* wait for the device to be open: data written earlier would pile up
-     * in the pipe and be read in bursts, which invites short reads */
-    while (!atomic_load(&f->go) && !atomic_load(&f->quit))
-        usleep(1000);
-    struct timespec next;
-    clock_gettime(CLOCK_MONOTONIC, &next);
-    size_t at = 0;
-    while (!atomic_load(&f->quit)) {
-        next.tv_nsec += 10000000L;
-        if (next.tv_nsec >= 1000000000L) {
-            next.tv_sec++;
-            next.tv_nsec -= 1000000000L;
-        }
-        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
-        if (atomic_load(&f->hold))
-            continue;
-        if (at >= f->len) {
-            /* after the recording, silence, as a real microphone would give */
-            static const uint8_t zeros[4096];
-            if (write(fd, zeros, SHOP_MIN(f->chunk, sizeof zeros)) < 0 && errno != EAGAIN)
-                break;
-            continue;
-        }
-        size_t n = SHOP_MIN(f->chunk, f->len - at);
-        ssize_t w = write(fd, f->data + at, n);
-        if (w > 0) {
-            at += (size_t) w;
-            atomic_store(&f->sent, at);
-        }
-    }
-    close(fd);
-    return NULL;
-}
-
-static void
-s_feeder_start(s_feeder_t *f, const char *fifo_name, const void *data, size_t len, size_t chunk)
-{
-    memset(f, 0, sizeof *f);
-    s_path(f->fifo, sizeof f->fifo, fifo_name);
-    unlink(f->fifo);
-    assert_int_equal(mkfifo(f->fifo, 0600), 0);
-    f->data = data;
-    f->len = len;
-    f->chunk = chunk;
-    assert_int_equal(pthread_create(&f->thread, NULL, s_feed, f), 0);
-}
-
-static void
-s_feeder_stop(s_feeder_t *f)
-{
-    /* unlink while the feeder still holds the pipe: a device enumeration
-     * must never open a pipe that has no writer (it would block) */
-    unlink(f->fifo);
-    atomic_store(&f->quit, true);
-    pthread_join(f->thread, NULL);
+    s_path(fifo, sizeof fifo, fifo_name);
+    vmic_feeder_start(f, fifo, chunk, false);
+    vmic_feeder_play(f, data, len);
 }
 
 /* Waits until cap has a device open (up to seconds); then lets f write. */
 static void
-s_go_when_open(audio_capture_t *cap, s_feeder_t *f, double seconds)
+s_go_when_open(audio_capture_t *cap, vmic_feeder_t *f, double seconds)
 {
     audio_capture_stats_t st;
     double end = shop_now_s() + seconds;
@@ -278,32 +209,23 @@ s_setup(void **state)
              " -t raw cmds16.raw",
              s_dir) != 0)
         return -1;
-    /* virtual microphones: plug fixes the format the file plugin reads.
-     * They are the whole ALSA configuration (ALSA_CONFIG_PATH): no other
-     * plugin is probed, so enumeration is quick, and none is loaded and
-     * unloaded at each retry (the JACK, PulseAudio and A52 plugins'
-     * libraries leak a little at every load, which LeakSanitizer reports).
-     * PortAudio's ALSA back end wants a "default" device in the list. */
-    char rc[512];
-    s_path(rc, sizeof rc, "asound.conf");
-    FILE *f = fopen(rc, "w");
-    if (!f)
-        return -1;
-    fprintf(f, "pcm.default { type null }\n");
-    const char *const mics[][3] = {
+    /* virtual microphones (tests/vmic.h), the whole ALSA configuration */
+    static const char *const mics[][3] = {
         { "vmic16", "mic16.fifo", "rate 16000; channels 1" },
         { "vmic48", "mic48.fifo", "rate 48000; channels 2" },
         { "vlate", "late.fifo", "rate 16000; channels 1" },
         { "vfast", "utt16.raw", "rate 16000; channels 1" },
         { "vcmd", "cmd.fifo", "rate 16000; channels 1" },
     };
-    for (size_t i = 0; i < SHOP_ARRAY_LEN(mics); i++)
-        fprintf(f,
-                "pcm.%s_file { type file; slave.pcm { type null }; file \"/dev/null\";"
-                " infile \"%s/%s\"; format \"raw\" }\n"
-                "pcm.%s { type plug; slave { pcm \"%s_file\"; format S16_LE; %s } }\n",
-                mics[i][0], s_dir, mics[i][1], mics[i][0], mics[i][0], mics[i][2]);
-    fclose(f);
+    static char infiles[SHOP_ARRAY_LEN(mics)][512];
+    vmic_device_t devs[SHOP_ARRAY_LEN(mics)];
+    for (size_t i = 0; i < SHOP_ARRAY_LEN(mics); i++) {
+        s_path(infiles[i], sizeof infiles[i], mics[i][1]);
+        devs[i] = (vmic_device_t) { mics[i][0], infiles[i], mics[i][2] };
+    }
+    char rc[512];
+    s_path(rc, sizeof rc, "asound.conf");
+    vmic_write_config(rc, devs, SHOP_ARRAY_LEN(devs));
     setenv("ALSA_CONFIG_PATH", rc, 1);
     setenv("HOME", s_dir, 1);
     return 0;
@@ -343,7 +265,7 @@ s_capture_command(const char *device, int rate, const char *fifo, const char *ra
     int16_t *ref = s_load_raw("utt16.raw", &n16);
     int16_t *fed = s_load_raw(raw, &n_raw);
     int16_t *other = s_load_raw("other16.raw", &n_other);
-    static s_feeder_t feed; /* static: outlives a failed assertion */
+    static vmic_feeder_t feed; /* static: outlives a failed assertion */
     s_feeder_start(&feed, fifo, fed, n_raw * 2, chunk);
     audio_capture_config_t cfg = s_config(device, rate);
     audio_capture_t *cap = audio_capture_new(&cfg);
@@ -368,7 +290,7 @@ s_capture_command(const char *device, int rate, const char *fifo, const char *ra
     audio_capture_destroy(&cap);
     assert_null(cap);
     audio_capture_destroy(&cap);
-    s_feeder_stop(&feed);
+    vmic_feeder_stop(&feed);
 
     float *r = s_to_float(ref, n16), *o = s_to_float(other, n_other);
     double d = s_dtw_distance(r, n16, got, want);
@@ -462,7 +384,7 @@ test_late_and_stalling_device_is_retried(void **state)
     assert_int_equal(audio_capture_read(cap, buf, 1600, 50), 0);
 
     /* the device appears: found at the next attempt (back-off <= 0.4 s) */
-    static s_feeder_t feed;
+    static vmic_feeder_t feed;
     s_feeder_start(&feed, "late.fifo", pcm, n * 2, 320);
     atomic_store(&feed.go, true);
     float *got = malloc(n * sizeof *got);
@@ -498,7 +420,7 @@ test_late_and_stalling_device_is_retried(void **state)
     double t0 = shop_now_s();
     audio_capture_destroy(&cap);
     assert_true(shop_now_s() - t0 < S_SLOW);
-    s_feeder_stop(&feed);
+    vmic_feeder_stop(&feed);
     free(got);
     free(pcm);
 }
@@ -521,7 +443,7 @@ test_spoken_commands_are_recognised(void **state)
 
     size_t n = 0;
     int16_t *pcm = s_load_raw("cmds16.raw", &n);
-    static s_feeder_t feed;
+    static vmic_feeder_t feed;
     s_feeder_start(&feed, "cmd.fifo", pcm, n * 2, 320);
     audio_capture_config_t cfg = s_config("vcmd", 0);
     audio_capture_t *cap = audio_capture_new(&cfg);
@@ -563,7 +485,7 @@ test_spoken_commands_are_recognised(void **state)
     listener_stats(ears, &st);
     assert_int_equal(st.wakes, 2);
     audio_capture_destroy(&cap);
-    s_feeder_stop(&feed);
+    vmic_feeder_stop(&feed);
     listener_destroy(&ears);
     free(pcm);
 }

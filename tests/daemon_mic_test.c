@@ -2,10 +2,10 @@
  * shopd started with [microphone] device = vmic, PortAudio, and an ALSA
  * virtual microphone.
  *
- * The virtual microphone is ALSA's `file` plugin reading a named pipe
- * (its `null` slave has no clock), the one device of the ALSA configuration
- * shopd is given: a feeder thread writes 10 ms of audio
- * into the pipe every 10 ms, silence unless a spoken command is playing.
+ * The virtual microphone (tests/vmic.h) is ALSA's `file` plugin reading a
+ * named pipe, the one device of the ALSA configuration shopd is given: a
+ * feeder thread writes 10 ms of audio into the pipe every 10 ms, silence
+ * unless a spoken command is playing.
  * The commands are espeak-ng's en-us+f4, a voice held out of the keyword
  * spotter's training (docs/speech.md). Events are read from shopd's real
  * PUB socket and status from its ROUTER socket.
@@ -39,6 +39,7 @@
 #include "common/util.h"
 #include "ipc/client.h"
 #include "tests/shopd_harness.h"
+#include "tests/vmic.h"
 
 /* bound for anything that waits on PortAudio opening a device: its ALSA
  * probing takes seconds under sanitizers on a busy machine */
@@ -47,94 +48,17 @@
 static harness_t s_d;
 static char s_home[200];
 
-/* ---- the feeder: silence, or a clip, into the pipe in real time ---------- */
+/* ---- the virtual microphone (tests/vmic.h) ----------------------------------- */
 
-typedef struct {
-    char fifo[256];
-    pthread_mutex_t lock;
-    const uint8_t *clip;      /* playing clip (guarded by lock), NULL: silence */
-    size_t clip_len, clip_at;
-    atomic_bool quit;
-    atomic_bool hold;         /* write nothing: the device stalls */
-    pthread_t thread;
-} s_feeder_t;
+static vmic_feeder_t s_feed;
 
-static s_feeder_t s_feed;
-
-static void *
-s_feed_run(void *arg)
-{
-    s_feeder_t *f = arg;
-    /* O_RDWR: never blocks and the pipe always has a writer, so an ALSA
-     * probe opening it never blocks; O_NONBLOCK: a full pipe (nobody
-     * reading) skips the tick instead of hanging the feeder */
-    int fd = open(f->fifo, O_RDWR | O_NONBLOCK);
-    if (fd < 0)
-        return NULL;
-    struct timespec next;
-    clock_gettime(CLOCK_MONOTONIC, &next);
-    static const uint8_t zeros[320];
-    while (!atomic_load(&f->quit)) {
-        next.tv_nsec += 10000000L;
-        if (next.tv_nsec >= 1000000000L) {
-            next.tv_sec++;
-            next.tv_nsec -= 1000000000L;
-        }
-        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
-        if (atomic_load(&f->hold))
-            continue;
-        pthread_mutex_lock(&f->lock);
-        const uint8_t *p = zeros;
-        size_t n = sizeof zeros;
-        if (f->clip) {
-            p = f->clip + f->clip_at;
-            n = SHOP_MIN(n, f->clip_len - f->clip_at);
-        }
-        ssize_t w = write(fd, p, n);
-        if (w > 0 && f->clip) {
-            f->clip_at += (size_t) w;
-            if (f->clip_at >= f->clip_len)
-                f->clip = NULL;
-        }
-        pthread_mutex_unlock(&f->lock);
-        if (w < 0 && errno != EAGAIN)
-            break;
-    }
-    close(fd);
-    return NULL;
-}
-
+/* The device appears: its pipe, fed silence from now on. */
 static void
-s_feeder_start(s_feeder_t *f)
+s_feeder_start(vmic_feeder_t *f)
 {
-    memset(f, 0, sizeof *f);
-    snprintf(f->fifo, sizeof f->fifo, "%s/mic.fifo", s_home);
-    unlink(f->fifo);
-    assert_int_equal(mkfifo(f->fifo, 0600), 0);
-    pthread_mutex_init(&f->lock, NULL);
-    assert_int_equal(pthread_create(&f->thread, NULL, s_feed_run, f), 0);
-}
-
-/* The device disappears: the pipe is removed while the feeder still holds
- * it (so no probe ever opens a pipe without a writer), then the feeder
- * closes it. */
-static void
-s_feeder_stop(s_feeder_t *f)
-{
-    unlink(f->fifo);
-    atomic_store(&f->quit, true);
-    pthread_join(f->thread, NULL);
-    pthread_mutex_destroy(&f->lock);
-}
-
-static void
-s_play(s_feeder_t *f, const uint8_t *clip, size_t len)
-{
-    pthread_mutex_lock(&f->lock);
-    f->clip = clip;
-    f->clip_len = len;
-    f->clip_at = 0;
-    pthread_mutex_unlock(&f->lock);
+    char fifo[300];
+    snprintf(fifo, sizeof fifo, "%s/mic.fifo", s_home);
+    vmic_feeder_start(f, fifo, 320, true);
 }
 
 /* ---- speech ------------------------------------------------------------------ */
@@ -276,7 +200,7 @@ s_command_works(client_t *c, client_sub_t *sub)
     double until = s_num(m, "audio_seconds") + (double) s_wake_len / 32000.0 + 4.0;
     json_decref(m);
     s_events_t e = { 0 };
-    s_play(&s_feed, s_wake_cmd, s_wake_len);
+    vmic_feeder_play(&s_feed, s_wake_cmd, s_wake_len);
     /* the intent comes within about a second of the command's end */
     double end = shop_now_s() + S_SLOW;
     while (e.intents == 0 && shop_now_s() < end)
@@ -326,22 +250,13 @@ test_microphone_in_the_daemon(void **state)
     assert_int_equal(system(cmd), 0);
     s_wake_cmd = s_load("wake.raw", &s_wake_len);
     s_no_wake = s_load("nowake.raw", &s_no_wake_len);
-    /* the virtual microphone, in the only ALSA configuration shopd reads
-     * (ALSA_CONFIG_PATH below): no other plugin is probed, so PortAudio's
-     * enumeration is quick, and none is loaded and unloaded at each retry
-     * (the JACK, PulseAudio and A52 plugins' libraries leak a little at
-     * every load, which LeakSanitizer reports). PortAudio's ALSA back end
-     * wants a "default" device in the list. */
-    char rc[300], text[1024];
+    /* the virtual microphone, the only device of the ALSA configuration
+     * shopd reads (ALSA_CONFIG_PATH below) */
+    char rc[300], fifo[300];
     snprintf(rc, sizeof rc, "%s/asound.conf", s_home);
-    snprintf(text, sizeof text,
-             "pcm.default { type null }\n"
-             "pcm.vmic_file { type file; slave.pcm { type null }; file \"/dev/null\";"
-             " infile \"%s/mic.fifo\"; format \"raw\" }\n"
-             "pcm.vmic { type plug; slave { pcm \"vmic_file\"; format S16_LE; rate 16000;"
-             " channels 1 } }\n",
-             s_home);
-    harness_write(rc, text);
+    snprintf(fifo, sizeof fifo, "%s/mic.fifo", s_home);
+    const vmic_device_t dev = { "vmic", fifo, "rate 16000; channels 1" };
+    vmic_write_config(rc, &dev, 1);
     s_feeder_start(&s_feed);
     char home_env[256], alsa_env[320];
     snprintf(home_env, sizeof home_env, "HOME=%s", s_home);
@@ -378,7 +293,7 @@ test_microphone_in_the_daemon(void **state)
     m = s_mic_status(c);
     double until = s_num(m, "audio_seconds") + (double) s_no_wake_len / 32000.0 + 4.0;
     json_decref(m);
-    s_play(&s_feed, s_no_wake, s_no_wake_len);
+    vmic_feeder_play(&s_feed, s_no_wake, s_no_wake_len);
     m = s_wait_heard_until(c, until);
     s_events_t e = { 0 };
     s_drain(sub, &e, 500);
@@ -403,7 +318,7 @@ test_microphone_in_the_daemon(void **state)
     /* the device stops delivering, then is gone: shopd says so and why */
     atomic_store(&s_feed.hold, true);
     json_decref(s_wait_state(c, "state", "reopening", S_SLOW));
-    s_feeder_stop(&s_feed);
+    vmic_feeder_stop(&s_feed);
     m = s_wait_state(c, "error", "no input device named like 'vmic'", S_SLOW);
     assert_string_equal(s_str(m, "state"), "reopening");
     json_decref(m);
@@ -424,7 +339,7 @@ test_microphone_in_the_daemon(void **state)
     client_sub_destroy(&sub);
     client_destroy(&c);
     assert_int_equal(harness_stop(d, SIGTERM), 0);
-    s_feeder_stop(&s_feed);
+    vmic_feeder_stop(&s_feed);
 }
 
 static int
