@@ -40,8 +40,10 @@ s_feed(void *arg)
      * O_NONBLOCK: once the capture side is gone nobody reads, and a blocking
      * write into the full pipe would never see quit (a CPU-starved run hung
      * like that for 40 min): a full pipe skips the tick, as a microphone
-     * whose reader is late overruns, and the data waits in order */
-    int fd = open(f->fifo, O_RDWR | O_NONBLOCK);
+     * whose reader is late overruns, and the data waits in order.
+     * O_CLOEXEC: a shopd the test starts must not inherit a write end, or
+     * the pipe would never reach end-of-file when the feeder closes it */
+    int fd = open(f->fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return NULL;
     /* data written before the device opens would pile up in the pipe and be
