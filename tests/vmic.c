@@ -51,8 +51,17 @@ s_feed(void *arg)
     while (!atomic_load(&f->go) && !atomic_load(&f->quit))
         usleep(1000);
     static const uint8_t zeros[4096];
+    /* start 100 ms ahead: the first ten chunks go at once, so the pipe
+     * holds a cushion and a feeder that a busy machine wakes late does not
+     * leave the device a short read (the file plugin pads those with stale
+     * samples) */
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
+    next.tv_nsec -= 100000000L;
+    if (next.tv_nsec < 0) {
+        next.tv_sec--;
+        next.tv_nsec += 1000000000L;
+    }
     while (!atomic_load(&f->quit)) {
         next.tv_nsec += 10000000L;
         if (next.tv_nsec >= 1000000000L) {
