@@ -51,6 +51,7 @@ TESTS += tests/daemon_shopctl.sh tests/daemon_systemd.py
 noinst_PROGRAMS += tests/e2e_mkdata
 tests_e2e_mkdata_SOURCES = tests/e2e_mkdata.c tests/vision_util.c tests/vision_util.h
 tests_e2e_mkdata_CFLAGS = $(VISION_TEST_CFLAGS)
+tests_e2e_mkdata_LDADD = $(OFFLINE_LIBS)
 dist_check_SCRIPTS += tests/e2e_flow.py
 TESTS += tests/e2e_flow.py
 check_PROGRAMS += tests/e2e_session_test

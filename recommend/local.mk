@@ -4,11 +4,15 @@ libshop_a_SOURCES += recommend/store.c recommend/store.h \
 	recommend/data.c recommend/data.h \
 	recommend/import.c recommend/import.h \
 	recommend/linalg.c recommend/linalg.h \
-	recommend/model.c recommend/model.h \
-	recommend/eval.c recommend/eval.h \
+	recommend/model.c recommend/model.h recommend/model_internal.h \
+	recommend/model_file.c \
 	recommend/query.c recommend/query.h \
-	recommend/service.c recommend/service.h \
-	recommend/cli.c recommend/demo.c
+	recommend/service.c recommend/service.h
+## offline: training, retraining a running engine, evaluation, the demo store generator
+libshop_offline_a_SOURCES += recommend/model_train.c \
+	recommend/retrain.c recommend/retrain.h \
+	recommend/eval.c recommend/eval.h \
+	recommend/demo.c recommend/demo.h
 
 check_PROGRAMS += tests/recommend_store_test
 tests_recommend_store_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
@@ -19,9 +23,6 @@ check_PROGRAMS += tests/recommend_test
 tests_recommend_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_recommend_test_LDADD = $(TEST_LIBS)
 TESTS += tests/recommend_test
-
-bin_PROGRAMS += shop-recommend
-shop_recommend_SOURCES = recommend/shop-recommend.c
 
 check_PROGRAMS += tests/recommend_service_test
 tests_recommend_service_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)

@@ -3,11 +3,12 @@ libshop_a_SOURCES += \
 	vision/decode.c vision/decode.h \
 	vision/preprocess.c vision/preprocess.h \
 	vision/camera.c vision/camera.h \
-	vision/fmnist.c vision/fmnist.h \
 	vision/model.c vision/model.h \
 	vision/classify.c vision/classify.h \
-	vision/index.c vision/index.h \
-	vision/train.c vision/eval.c
+	vision/index.c vision/index.h
+## offline: the Fashion-MNIST reader, training and evaluation
+libshop_offline_a_SOURCES += vision/fmnist.c vision/fmnist.h \
+	vision/train.c vision/train.h vision/eval.c vision/eval.h
 ## the product model, made by `shop-train vision` (models/README.md)
 nobase_dist_pkgdata_DATA += models/vision.nn
 
@@ -46,6 +47,7 @@ TESTS += tests/vision_camera_test
 noinst_PROGRAMS += tests/vision_mkdata
 tests_vision_mkdata_SOURCES = tests/vision_mkdata.c tests/vision_util.c
 tests_vision_mkdata_CFLAGS = $(VISION_TEST_CFLAGS)
+tests_vision_mkdata_LDADD = $(OFFLINE_LIBS)
 EXTRA_DIST += tests/data/vision
 
 ## issue 4's must-show 2 through a running shopd (tests/shopd_harness)
