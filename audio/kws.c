@@ -574,12 +574,6 @@ kws_threshold(const kws_t *self, int word)
     return word >= 0 && word < VOCAB_COUNT ? self->dec.thr[word] : -1.f;
 }
 
-const features_config_t *
-kws_features_config(const kws_t *self)
-{
-    return &self->fc;
-}
-
 void
 kws_timing(const kws_t *self, double *audio_s, double *wall_s, double *cpu_s)
 {

@@ -118,9 +118,6 @@ bool kws_in_word(const kws_t *self);
 /* Threshold of word (vocab id), or -1 for a bad id. */
 float kws_threshold(const kws_t *self, int word);
 
-/* The feature configuration the model was trained with (owned by self). */
-const features_config_t *kws_features_config(const kws_t *self);
-
 /* Seconds of audio pushed since the detector was made, and the wall-clock
  * and thread CPU seconds spent in kws_push/kws_flush (any may be NULL). The
  * real-time factor is time / audio; CPU time is what one core would need

@@ -97,14 +97,6 @@ s_result_json(const char *item, const char *name, const char *category, double p
                      category, "price", price, "score", score, "reason", reason);
 }
 
-static json_t *
-s_item_json(const store_item_t *it)
-{
-    return json_pack("{s:s, s:s, s:s, s:f, s:s, s:b}", "id", it->id, "name", it->name,
-                     "category", it->category, "price", it->price, "photo", it->photo,
-                     "in_stock", it->in_stock);
-}
-
 static bool
 s_has_item(const json_t *arr, const char *item)
 {
@@ -901,7 +893,7 @@ s_photo(const handler_env_t *env, const proto_request_t *req, const void *bytes,
         }
         s_say(&a, "That looks like a %s; here are %ss from the shop.", cat, cat);
     } else {
-        json_object_set_new(a.product, "item", s_item_json(&item));
+        json_object_set_new(a.product, "item", store_item_json(&item));
         shop_strlcpy(a.sess.category, cat, sizeof a.sess.category);
         if ((rc = s_query(&a, "similar", NULL, item.id, 0, err, errlen)) != PROTO_OK) {
             s_end(&a);

@@ -65,15 +65,6 @@ s_store_err(const handler_env_t *env, const char *what, handler_result_t *out)
     return PROTO_E_STORE;
 }
 
-static json_t *
-s_item_json(const store_item_t *it)
-{
-    json_t *attrs = json_loads(it->attributes, 0, NULL);
-    return json_pack("{s:s, s:s, s:s, s:f, s:o, s:s, s:b}", "id", it->id, "name", it->name,
-                     "category", it->category, "price", it->price, "attributes",
-                     attrs ? attrs : json_object(), "photo", it->photo, "in_stock", it->in_stock);
-}
-
 /* --- status --------------------------------------------------------------- */
 
 static proto_err_t
@@ -116,7 +107,7 @@ s_catalogue(const handler_env_t *env, const proto_request_t *req, const handler_
             return s_store_err(env, "listing the catalogue", out);
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, s_item_json(&items[i]));
+            json_array_append_new(arr, store_item_json(&items[i]));
         free(items);
         return handler_reply(out, json_pack("{s:o, s:I, s:I}", "items", arr, "offset",
                                             (json_int_t) offset, "count", (json_int_t) n));
@@ -130,7 +121,7 @@ s_catalogue(const handler_env_t *env, const proto_request_t *req, const handler_
             return s_store_err(env, "reading an item", out);
         if (g == 1)
             return handler_fail(out, PROTO_E_NOT_FOUND, "no product \"%s\" in the catalogue", id);
-        return handler_reply(out, json_pack("{s:o}", "item", s_item_json(&it)));
+        return handler_reply(out, json_pack("{s:o}", "item", store_item_json(&it)));
     }
     if (strcmp(op, "categories") == 0) {
         char **cats = NULL;

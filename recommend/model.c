@@ -386,12 +386,6 @@ rec_model_item_index(const rec_model_t *m, const char *id)
     return rec_dict_find(m->index, id);
 }
 
-const rec_params_t *
-rec_model_params(const rec_model_t *m)
-{
-    return &m->p;
-}
-
 bool
 rec_model_has(const rec_model_t *m, rec_kind_t k)
 {
@@ -408,12 +402,6 @@ double
 rec_model_train_seconds(const rec_model_t *m, rec_kind_t k)
 {
     return (int) k >= 0 && k < REC_N_KINDS ? m->secs[k] : 0;
-}
-
-float
-rec_model_pop(const rec_model_t *m, int i)
-{
-    return i >= 0 && i < m->n ? m->pop[i] : 0;
 }
 
 float
@@ -473,28 +461,28 @@ s_ease_add(const rec_model_t *m, const float *x, const int32_t *nz, int nnz, flo
     }
 }
 
-static void
-s_als_user(const rec_model_t *m, const float *cnt, const int32_t *nz, int nnz, float *a,
-           float *b)
+void
+rec_als_solve(const float *y, const float *yty, int f, float reg, float alpha,
+              const int32_t *rows, size_t n, const float *cnt, bool cnt_by_row, float *a,
+              float *x)
 {
-    int f = m->als_f;
-    memcpy(a, m->als_yty, (size_t) f * f * sizeof *a);
+    memcpy(a, yty, (size_t) f * f * sizeof *a);
     for (int k = 0; k < f; k++)
-        a[(size_t) k * f + k] += m->p.als_reg;
-    memset(b, 0, (size_t) f * sizeof *b);
-    for (int q = 0; q < nnz; q++) {
-        const float *yi = m->als_y + (size_t) nz[q] * f;
-        float c = rec_als_conf(m->p.als_alpha, cnt[nz[q]]);
+        a[(size_t) k * f + k] += reg;
+    memset(x, 0, (size_t) f * sizeof *x);
+    for (size_t q = 0; q < n; q++) {
+        const float *yi = y + (size_t) rows[q] * f;
+        float c = 1.0f + alpha * logf(1.0f + (cnt_by_row ? cnt[rows[q]] : cnt[q]));
         for (int k = 0; k < f; k++) {
             float s = (c - 1.0f) * yi[k];
             float *ak = a + (size_t) k * f;
             for (int l = 0; l < f; l++)
                 ak[l] += s * yi[l];
-            b[k] += c * yi[k];
+            x[k] += c * yi[k];
         }
     }
-    if (la_spd_solve(a, b, f) != 0)
-        memset(b, 0, (size_t) f * sizeof *b);
+    if (la_spd_solve(a, x, f) != 0)
+        memset(x, 0, (size_t) f * sizeof *x);
 }
 
 /* Neural scores (softmax probabilities) of a profile x (its nnz items listed
@@ -576,7 +564,8 @@ rec_model_score(const rec_model_t *m, rec_kind_t k, const rec_hist_t *h, int64_t
         }
         int f = m->als_f;
         float *a = als, *b = als + (size_t) f * f;
-        s_als_user(m, x, nz, nnz, a, b);
+        rec_als_solve(m->als_y, m->als_yty, f, m->p.als_reg, m->p.als_alpha, nz, (size_t) nnz,
+                      x, true, a, b);
         la_gemv(false, n, f, 1.0f, m->als_y, f, b, 0.0f, scores);
         return 0;
     }

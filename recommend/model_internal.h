@@ -5,7 +5,7 @@
 #ifndef SHOP_RECOMMEND_MODEL_INTERNAL_H
 #define SHOP_RECOMMEND_MODEL_INTERNAL_H
 
-#include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,12 +55,15 @@ bool rec_params_sane(const rec_params_t *p);
  * returns its length, or -1 past the last parameter (or when len is short). */
 int rec_params_line(const rec_params_t *p, size_t i, char *line, size_t len);
 
-/* ALS confidence of a (customer, item) pair with count purchases. */
-static inline float
-rec_als_conf(float alpha, float count)
-{
-    return 1.0f + alpha * logf(1.0f + count);
-}
+/* Solves one row of implicit ALS (Hu, Koren, Volinsky 2008):
+ * x = (Y'Y + Y'(C - I)Y + reg I)^-1 Y' C 1, where C holds the confidence
+ * 1 + alpha log(1 + count) of the n listed rows of Y (f columns; yty = Y'Y).
+ * The count of rows[q] is cnt[rows[q]] when cnt_by_row, else cnt[q]. a is
+ * f x f scratch; x gets f floats (zero when the system is singular). Training
+ * solves customers and items with it, scoring a customer at query time. */
+void rec_als_solve(const float *y, const float *yty, int f, float reg, float alpha,
+                   const int32_t *rows, size_t n, const float *cnt, bool cnt_by_row, float *a,
+                   float *x);
 
 /* Recency-weighted profile of a history at time now: x[i] = sum of w *
  * 2^(-age / half-life) (half-life 0: every item 1). Returns the number of

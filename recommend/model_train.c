@@ -187,7 +187,6 @@ s_als_half(const size_t *start, const int32_t *col, const float *cnt, int rows, 
 {
     float *yty = xmallocarray((size_t) f * f, sizeof *yty);
     float *a = xmallocarray((size_t) f * f, sizeof *a);
-    float *b = xmallocarray((size_t) f, sizeof *b);
     la_gemm(true, false, f, f, ny, 1.0f, y, f, y, f, 0.0f, yty, f);
     for (int r = 0; r < rows; r++) {
         float *xr = x + (size_t) r * f;
@@ -195,28 +194,11 @@ s_als_half(const size_t *start, const int32_t *col, const float *cnt, int rows, 
             memset(xr, 0, (size_t) f * sizeof *xr);
             continue;
         }
-        memcpy(a, yty, (size_t) f * f * sizeof *a);
-        for (int k = 0; k < f; k++)
-            a[(size_t) k * f + k] += reg;
-        memset(b, 0, (size_t) f * sizeof *b);
-        for (size_t e = start[r]; e < start[r + 1]; e++) {
-            const float *yi = y + (size_t) col[e] * f;
-            float c = rec_als_conf(alpha, cnt[e]);
-            for (int k = 0; k < f; k++) {
-                float s = (c - 1.0f) * yi[k];
-                float *ak = a + (size_t) k * f;
-                for (int l = 0; l < f; l++)
-                    ak[l] += s * yi[l];
-                b[k] += c * yi[k];
-            }
-        }
-        if (la_spd_solve(a, b, f) != 0)
-            memset(b, 0, (size_t) f * sizeof *b);
-        memcpy(xr, b, (size_t) f * sizeof *xr);
+        rec_als_solve(y, yty, f, reg, alpha, col + start[r], start[r + 1] - start[r],
+                      cnt + start[r], false, a, xr);
     }
     free(yty);
     free(a);
-    free(b);
 }
 
 static void
