@@ -467,7 +467,7 @@ test_curve_unknown_key_gets_nothing(void **state)
     snprintf(both, sizeof both, "%s kiosk-good\n%s kiosk-new\n", gpub, bpub);
     harness_write(allow, both);
     assert_int_equal(kill(dp->pid, SIGHUP), 0);
-    usleep(300000);
+    assert_true(harness_log_has(dp, "reloaded", 10000));
     client_destroy(&bad);
     bad = client_new(dp->ep, &bad_keys, err, sizeof err);
     assert_int_equal(s_req(bad, "status", NULL, NULL, 2000, &r), 0);
@@ -516,7 +516,7 @@ test_sighup_broken_config_keeps_old(void **state)
     /* a broken file: the reload is refused, clients keep being served */
     harness_write(dp->conf, "[ipc]\nmax_photo_size = lots\n");
     assert_int_equal(kill(dp->pid, SIGHUP), 0);
-    usleep(300000);
+    assert_true(harness_log_has(dp, "reload refused", 10000));
     assert_int_equal(s_req(c, "status", NULL, NULL, 2000, &r), 0);
     assert_int_equal(s_int(r.body, "reloads", NULL), 0);
     proto_reply_clear(&r);
@@ -531,7 +531,7 @@ test_sighup_broken_config_keeps_old(void **state)
     /* a good file is taken, on the same connection */
     harness_write(dp->conf, "[ipc]\nmax_photo_size = 1M\n[store]\nimport_demo = no\n");
     assert_int_equal(kill(dp->pid, SIGHUP), 0);
-    usleep(300000);
+    assert_true(harness_log_has(dp, "reloaded", 10000));
     assert_int_equal(s_req(c, "status", NULL, NULL, 2000, &r), 0);
     assert_int_equal(s_int(r.body, "reloads", NULL), 1);
     proto_reply_clear(&r);
@@ -596,6 +596,36 @@ test_event_stream(void **state)
 }
 
 #ifdef SHOP_DEMO_ONLY
+/* Returns once sub's subscription has reached shopd's PUB socket (a new
+ * subscriber misses what is published before): popular recommendations on a
+ * probe session until that probe's event arrives; earlier probes' events are
+ * consumed. */
+static void
+s_await_subscription(client_t *c, client_sub_t *sub)
+{
+    char err[256], topic[64], probe[32];
+    for (int n = 1; n <= 100; n++) {
+        snprintf(probe, sizeof probe, "probe-%d", n);
+        proto_reply_t r;
+        assert_int_equal(s_req(c, "recommend", probe,
+                               json_pack("{s:s, s:i}", "kind", "popular", "limit", 1), 5000, &r),
+                         0);
+        assert_true(r.ok);
+        proto_reply_clear(&r);
+        bool seen = false;
+        json_t *ev = NULL;
+        while (!seen && client_sub_recv(sub, 100, topic, sizeof topic, &ev, err, sizeof err) == 0) {
+            const char *s = json_string_value(json_object_get(ev, "session"));
+            seen = s && strcmp(s, probe) == 0;
+            json_decref(ev);
+            ev = NULL;
+        }
+        if (seen)
+            return;
+    }
+    fail_msg("the event subscription did not reach shopd after 100 probes");
+}
+
 static void
 test_demo_store_and_recommendations(void **state)
 {
@@ -616,8 +646,7 @@ test_demo_store_and_recommendations(void **state)
     assert_true(events > 1000);
     assert_true(json_is_true(json_object_get(json_object_get(r.body, "recommend"), "available")));
     proto_reply_clear(&r);
-    /* the subscription needs a moment to reach the PUB socket */
-    usleep(300000);
+    s_await_subscription(c, sub);
     assert_int_equal(s_req(c, "recommend", "kiosk-3",
                            json_pack("{s:s, s:i}", "customer", "c0042", "limit", 5), 5000, &r), 0);
     if (!r.ok)

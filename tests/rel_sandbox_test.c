@@ -342,6 +342,26 @@ static int s_status(pid_t pid, const char *key, char *val, size_t vlen)
     return rc;
 }
 
+/* Waits up to ms for pid to be dead (a zombie not yet reaped, or gone). */
+static bool s_dead(pid_t pid, int ms)
+{
+    char path[64], stat[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    for (int i = 0; i < ms; i++) {
+        FILE *f = fopen(path, "r");
+        if (!f)
+            return true;
+        size_t n = fread(stat, 1, sizeof stat - 1, f);
+        fclose(f);
+        stat[n] = 0;
+        const char *rp = strrchr(stat, ')');   /* "pid (comm) S ..." */
+        if (rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'))
+            return true;
+        usleep(1000);
+    }
+    return false;
+}
+
 static void test_worker_is_jailed(void **state)
 {
     (void) state;
@@ -357,7 +377,12 @@ static void test_worker_is_jailed(void **state)
     assert_string_equal(v, "2");
     assert_int_equal(s_status(st.pid, "NoNewPrivs", v, sizeof v), 0);
     assert_string_equal(v, "1");
-    if (geteuid() == 0) {
+    /* the jail's user switch needs root: without it the worker would run as
+     * the caller, which this test refuses to call jailed */
+    if (geteuid() != 0)
+        fail_msg("run as root: the worker's switch to the user nobody, its empty groups "
+                 "and its descriptors are what is checked here");
+    {
         struct passwd *pw = getpwnam("nobody");
         assert_non_null(pw);
         char want[64];
@@ -385,7 +410,7 @@ static void test_worker_is_jailed(void **state)
     close(fd);
     /* a worker killed from outside between requests costs no request */
     kill(st.pid, SIGKILL);
-    usleep(100000);
+    assert_true(s_dead(st.pid, 10000));
     s_same_image(sb, "tests/data/vision/boot_dark.png", 3);
     sandbox_stats_t st2;
     sandbox_stats(sb, &st2);
