@@ -282,7 +282,7 @@ nobase_dist_pkgdata_DATA += data/demo/catalogue.csv data/demo/events.csv data/de
 	data/demo/photos/trouser-24.png \
 	data/demo/photos/trouser-25.png
 
-## `make eval`: the table of docs/recommend.md (UCI Online Retail, issue 6 protocol)
+## `make eval`: the table of docs/recommend.md (UCI Online Retail, its protocol)
 EVAL_RUN += eval-recommend
 eval-recommend: shop-eval$(EXEEXT)
 	SHOP_TOP_SRCDIR='$(abs_top_srcdir)' nice -n 10 ./shop-eval$(EXEEXT) recommend --json

@@ -1,6 +1,6 @@
 /* tests/audio_intent_test.c: audio/intent self-test.
  *
- * The shipped grammar maps the commands of issue 5 to the right intents and
+ * The shipped grammar maps the spoken commands to the right intents and
  * slots; confidences follow the documented product rule; the wake word
  * setting works both ways; broken grammar files are refused with the line
  * and the reason. */

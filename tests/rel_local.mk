@@ -1,4 +1,4 @@
-## reliability (issue 8): the jailed decoder worker, durability under SIGKILL,
+## reliability: the jailed decoder worker, durability under SIGKILL,
 ## load with hostile clients. Included from fuzz/local.mk with the fuzz runner
 ## (fuzz/all.mk) so that no other folder's fragment changes.
 

@@ -50,7 +50,7 @@ tests_vision_mkdata_CFLAGS = $(VISION_TEST_CFLAGS)
 tests_vision_mkdata_LDADD = $(OFFLINE_LIBS)
 EXTRA_DIST += tests/data/vision
 
-## issue 4's must-show 2 through a running shopd (tests/shopd_harness)
+## photos to products and similar items through a running shopd (tests/shopd_harness)
 check_PROGRAMS += tests/vision_daemon_test
 tests_vision_daemon_test_SOURCES = tests/vision_daemon_test.c tests/vision_util.c \
 	tests/shopd_harness.c tests/shopd_harness.h
