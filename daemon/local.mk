@@ -10,6 +10,9 @@ sbin_PROGRAMS += shopd
 shopd_SOURCES = daemon/shopd.c
 dist_man_MANS += daemon/shopd.8
 
+## the jailed decoder worker (fork + seccomp) for untrusted image and audio bytes
+libshop_a_SOURCES += daemon/sandbox.c daemon/sandbox.h
+
 ## the commented example configuration, installed with the docs
 shopdexampledir = $(docdir)/examples
 dist_shopdexample_DATA = daemon/shopd.conf examples/frontend.py examples/latency.py

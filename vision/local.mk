@@ -1,4 +1,6 @@
 ## vision/: photos and camera frames -> recognised products, visual search
+## the downstream patch of stb_image that vision/decode.c is built against
+include $(srcdir)/vision/stb.mk
 libshop_a_SOURCES += \
 	vision/decode.c vision/decode.h \
 	vision/preprocess.c vision/preprocess.h \
