@@ -25,6 +25,8 @@ tests_recommend_test_LDADD = $(TEST_LIBS)
 TESTS += tests/recommend_test
 
 check_PROGRAMS += tests/recommend_service_test
+tests_recommend_service_test_SOURCES = tests/recommend_service_test.c \
+	tests/shopd_harness.c tests/shopd_harness.h
 tests_recommend_service_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_recommend_service_test_LDADD = $(TEST_LIBS)
 TESTS += tests/recommend_service_test

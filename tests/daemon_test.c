@@ -11,15 +11,12 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -395,19 +392,6 @@ test_hostile_frames_refused_others_served(void **state)
     harness_cleanup(dp);
 }
 
-/* A TCP port on 127.0.0.1 that was free a moment ago. */
-static int
-s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static void
 test_curve_unknown_key_gets_nothing(void **state)
 {
@@ -426,7 +410,7 @@ test_curve_unknown_key_gets_nothing(void **state)
     char line[100];
     snprintf(line, sizeof line, "%s kiosk-good\n", gpub);
     harness_write(allow, line);
-    int p1 = s_free_port(), p2 = s_free_port();
+    int p1 = harness_free_port(), p2 = harness_free_port();
     snprintf(dp->ep, sizeof dp->ep, "tcp://127.0.0.1:%d", p1);
     snprintf(dp->pub_ep, sizeof dp->pub_ep, "tcp://127.0.0.1:%d", p2);
     snprintf(conf, sizeof conf,
@@ -487,7 +471,7 @@ test_open_tcp_without_curve_refused(void **state)
     (void) state;
     harness_t *dp = &s_d;
     harness_prepare(dp, "test", NULL);
-    snprintf(dp->ep, sizeof dp->ep, "tcp://0.0.0.0:%d", s_free_port());
+    snprintf(dp->ep, sizeof dp->ep, "tcp://0.0.0.0:%d", harness_free_port());
     harness_spawn(dp, NULL);
     int st;
     assert_int_equal(waitpid(dp->pid, &st, 0), dp->pid);

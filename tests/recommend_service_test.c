@@ -8,16 +8,13 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +24,7 @@
 
 #include "common/util.h"
 #include "recommend/service.h"
+#include "tests/shopd_harness.h"
 
 static rec_engine_t *
 s_engine(void)
@@ -312,21 +310,6 @@ test_batch_answers_in_order(void **state)
     rec_engine_destroy(&e);
 }
 
-/* A loopback TCP port free a moment ago (the kernel's pick for port 0);
- * callers retry with another when someone took it meanwhile. */
-static int
-s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 enum { PORT_TRIES = 20 };
 
 static void
@@ -339,7 +322,7 @@ test_service_tcp_loopback(void **state)
     rec_service_opts_t o = { .bind = ep, .threads = 1, .name = "t" };
     rec_service_t *s = NULL;
     for (int t = 0; t < PORT_TRIES && !s; t++) {
-        snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", s_free_port());
+        snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", harness_free_port());
         s = rec_service_new(ctx, e, &o, err, sizeof err);
     }
     if (!s)
@@ -422,8 +405,8 @@ test_broker_two_workers_lose_no_query(void **state)
     rec_broker_t *b = NULL;
     err[0] = 0;
     for (int t = 0; t < PORT_TRIES && !b; t++) {
-        snprintf(front, sizeof front, "tcp://127.0.0.1:%d", s_free_port());
-        snprintf(back, sizeof back, "tcp://127.0.0.1:%d", s_free_port());
+        snprintf(front, sizeof front, "tcp://127.0.0.1:%d", harness_free_port());
+        snprintf(back, sizeof back, "tcp://127.0.0.1:%d", harness_free_port());
         b = rec_broker_new(ctx, front, back, err, sizeof err);
     }
     if (!b)
