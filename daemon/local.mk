@@ -96,3 +96,10 @@ tests_daemon_flow_test_LDADD = $(TEST_LIBS)
 tests_daemon_handlers_test_LDADD = $(TEST_LIBS)
 tests_daemon_server_test_LDADD = $(TEST_LIBS)
 tests_daemon_models_test_LDADD = $(TEST_LIBS)
+
+## the worker pool: decoding and the CNNs off the main thread
+libshop_a_SOURCES += daemon/pool.c daemon/pool.h
+check_PROGRAMS += tests/daemon_pool_test
+tests_daemon_pool_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_pool_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_pool_test

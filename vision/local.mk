@@ -55,3 +55,11 @@ tests_vision_daemon_test_SOURCES = tests/vision_daemon_test.c tests/vision_util.
 tests_vision_daemon_test_CFLAGS = $(VISION_TEST_CFLAGS)
 tests_vision_daemon_test_LDADD = $(TEST_LIBS)
 TESTS += tests/vision_daemon_test
+
+## the JPEG scan limit, on progressive files written by libjpeg
+check_PROGRAMS += tests/vision_scan_limit_test
+tests_vision_scan_limit_test_SOURCES = tests/vision_scan_limit_test.c tests/jpeg_prog.c \
+	tests/jpeg_prog.h
+tests_vision_scan_limit_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JPEG_CFLAGS)
+tests_vision_scan_limit_test_LDADD = $(TEST_LIBS) $(JPEG_LIBS)
+TESTS += tests/vision_scan_limit_test
