@@ -75,6 +75,7 @@ struct _sandbox_t {
     gid_t gid;
     bool drop;             /* whether to change user */
     int timeout_ms;        /* per-request bound */
+    int cancel_fd;         /* readable: give up the request, -1 = none */
     uint64_t next_id;      /* id of the next request */
     sandbox_stats_t stats; /* counters */
 };
@@ -450,11 +451,16 @@ static int s_io(sandbox_t *sb, bool out, void *buf, size_t len, uint64_t deadlin
             *why = "timed out";
             return -1;
         }
-        struct pollfd pfd = {.fd = sb->fd, .events = out ? POLLOUT : POLLIN};
+        struct pollfd pfd[2] = {{.fd = sb->fd, .events = out ? POLLOUT : POLLIN},
+                                {.fd = sb->cancel_fd, .events = POLLIN}};
         uint64_t left_ms = (deadline_ns - now + 999999) / 1000000;
-        int pr = poll(&pfd, 1, left_ms > 60000 ? 60000 : (int) left_ms);
+        int pr = poll(pfd, sb->cancel_fd >= 0 ? 2 : 1, left_ms > 60000 ? 60000 : (int) left_ms);
         if (pr < 0 && errno != EINTR) {
             *why = strerror(errno);
+            return -1;
+        }
+        if (pr > 0 && sb->cancel_fd >= 0 && (pfd[1].revents & POLLIN)) {
+            *why = "was stopped: shopd is shutting down";
             return -1;
         }
     }
@@ -542,6 +548,7 @@ sandbox_t *sandbox_new(const sandbox_opts_t *opts, char *err, size_t errlen)
     sb->fd = -1;
     sb->next_id = 1;
     sb->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : SB_DEFAULT_TIMEOUT_MS;
+    sb->cancel_fd = opts && opts->cancel_fd > 0 ? opts->cancel_fd : -1;
     if (geteuid() == 0) {
         /* resolved here: NSS may open files, which the worker cannot */
         const char *user = opts && opts->user && *opts->user ? opts->user : "nobody";

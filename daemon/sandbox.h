@@ -20,8 +20,9 @@
  *
  * Same contracts as the direct decoders, so a call site switches by adding
  * the sb argument. A sandbox_t serves one request at a time and is not
- * thread-safe: use one per thread. Requests block the caller for at most
- * opts.timeout_ms plus the time to send the input. */
+ * thread-safe: use one per thread (shopd's worker pool gives each worker
+ * its own). Requests block the caller for at most opts.timeout_ms plus the
+ * time to send the input, or until opts.cancel_fd becomes readable. */
 #ifndef SHOP_DAEMON_SANDBOX_H
 #define SHOP_DAEMON_SANDBOX_H
 
@@ -38,6 +39,8 @@ typedef struct _sandbox_t sandbox_t;
 typedef struct {
     const char *user;   /* user the worker runs as when shopd is root; "nobody" */
     int timeout_ms;     /* longest decode, per request; 10000 */
+    int cancel_fd;      /* > 0: a request gives up at once when this fd is
+                           readable (daemon/pool.h's stop fd); 0 = none */
 } sandbox_opts_t;
 
 /* What a sandbox has done, for status and tests. */

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -309,6 +310,47 @@ static void test_hang_times_out(void **state)
     sandbox_destroy(&sb);
 }
 
+static void *s_cancel_later(void *arg)
+{
+    int fd = *(int *) arg;
+    usleep(200000);
+    (void) !write(fd, "x", 1);
+    return NULL;
+}
+
+/* A request blocked on a hanging worker gives up as soon as its cancel fd
+ * is readable (shopd's worker pool stopping on SIGTERM), long before its
+ * 60 s timeout, and says why. */
+static void test_cancel_fd_ends_a_request_at_once(void **state)
+{
+    (void) state;
+    int cancel[2];
+    assert_int_equal(pipe(cancel), 0);
+    char err[256] = "";
+    sandbox_opts_t opts = {.timeout_ms = 60000, .cancel_fd = cancel[0]};
+    sandbox_t *sb = sandbox_new(&opts, err, sizeof err);
+    assert_non_null(sb);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, s_cancel_later, &cancel[1]), 0);
+    const char in[] = "SHOPD-SANDBOX-TEST:hang";
+    vision_image_t img;
+    uint64_t t0 = shop_now_ns();
+    assert_int_equal(sandbox_decode_image(sb, (const uint8_t *) in, sizeof in - 1, NULL, 3, &img,
+                                          err, sizeof err), -1);
+    double s = (double) (shop_now_ns() - t0) / 1e9;
+    pthread_join(t, NULL);
+    printf("# cancelled after %.3f s: %s\n", s, err);
+    assert_non_null(strstr(err, "shutting down"));
+    assert_true(s >= 0.19);
+    assert_true(s < 30.0);
+    sandbox_stats_t st;
+    sandbox_stats(sb, &st);
+    assert_int_equal(st.pid, 0);
+    sandbox_destroy(&sb);
+    close(cancel[0]);
+    close(cancel[1]);
+}
+
 /* The parent takes exactly w*h*channels bytes: one more or one less is a lie. */
 static void test_reply_size_checked_exactly(void **state)
 {
@@ -455,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_worker_cannot_open_exec_or_map_code),
         cmocka_unit_test(test_crash_rejects_one_request_and_restarts),
         cmocka_unit_test(test_hang_times_out),
+        cmocka_unit_test(test_cancel_fd_ends_a_request_at_once),
         cmocka_unit_test(test_reply_size_checked_exactly),
         cmocka_unit_test(test_worker_is_jailed),
         cmocka_unit_test(test_filter_installed_under_systemd_filter),
