@@ -3,6 +3,7 @@ libshop_a_SOURCES += \
 	vision/decode.c vision/decode.h \
 	vision/preprocess.c vision/preprocess.h \
 	vision/camera.c vision/camera.h \
+	vision/avi.c vision/avi.h vision/framesrc.c vision/framesrc.h \
 	vision/fmnist.c vision/fmnist.h \
 	vision/model.c vision/model.h \
 	vision/classify.c vision/classify.h \
@@ -63,3 +64,9 @@ tests_vision_scan_limit_test_SOURCES = tests/vision_scan_limit_test.c tests/jpeg
 tests_vision_scan_limit_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JPEG_CFLAGS)
 tests_vision_scan_limit_test_LDADD = $(TEST_LIBS) $(JPEG_LIBS)
 TESTS += tests/vision_scan_limit_test
+
+## frame sources: recordings (AVI, written by ffmpeg) and the V4L2 camera
+check_PROGRAMS += tests/vision_framesrc_test
+tests_vision_framesrc_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_vision_framesrc_test_LDADD = $(TEST_LIBS)
+TESTS += tests/vision_framesrc_test
