@@ -98,8 +98,14 @@ tests_daemon_server_test_LDADD = $(TEST_LIBS)
 tests_daemon_models_test_LDADD = $(TEST_LIBS)
 
 ## the worker pool: decoding and the CNNs off the main thread
-libshop_a_SOURCES += daemon/pool.c daemon/pool.h
+libshop_a_SOURCES += daemon/pool.c daemon/pool.h daemon/recog.c daemon/recog.h \
+	daemon/camera.c daemon/camera.h
 check_PROGRAMS += tests/daemon_pool_test
 tests_daemon_pool_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_daemon_pool_test_LDADD = $(TEST_LIBS)
 TESTS += tests/daemon_pool_test
+## the camera thread on recordings (no camera on the machines that test)
+check_PROGRAMS += tests/daemon_camera_test
+tests_daemon_camera_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_camera_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_camera_test

@@ -4,6 +4,7 @@
 #include "daemon/models.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ struct _models_t {
     bool index_cached;          /* the index came from the cache file */
     char cache[CONF_PATH_MAX];  /* the cache file, "" when the database has no file */
     sandbox_t *sandbox;         /* decoder worker for request bytes, NULL when none */
+    pthread_mutex_t lock;       /* the recognisers, against the pool's threads */
 };
 
 static const char *
@@ -371,6 +373,7 @@ models_t *
 models_new(const conf_t *cfg, store_t *store)
 {
     models_t *self = xcalloc(1, sizeof *self);
+    pthread_mutex_init(&self->lock, NULL);
     char err[512];
     /* next to the database, whose directory shopd may write */
     const char *db = store ? store_path(store) : NULL;
@@ -396,13 +399,29 @@ models_destroy(models_t **self_p)
     intent_destroy(&self->grammar);
     s_index_clear(self);
     sandbox_destroy(&self->sandbox);
+    pthread_mutex_destroy(&self->lock);
     free(self);
     *self_p = NULL;
+}
+
+void
+models_lock(models_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+}
+
+void
+models_unlock(models_t *self)
+{
+    pthread_mutex_unlock(&self->lock);
 }
 
 int
 models_reload(models_t *self, const conf_t *cfg, store_t *store)
 {
+    /* workers wait while the models change (their jobs are off the main
+     * thread: only they wait) */
+    models_lock(self);
     int rc = 0;
     for (int k = 0; k < MODELS_COUNT; k++)
         if (s_load(&self->m[k], (models_kind_t) k, s_config_path(cfg, (models_kind_t) k)) != 0)
@@ -424,6 +443,7 @@ models_reload(models_t *self, const conf_t *cfg, store_t *store)
         rc = -1;
     }
     s_index_build(self, store);
+    models_unlock(self);
     return rc;
 }
 

@@ -16,8 +16,13 @@
  * that does not load (damaged, forged, another format), does not match the
  * key, names photos that do not exist or whose first photo no longer embeds
  * to the cached vector (the code that embeds changed) is logged and rebuilt.
- * Everything here is used by the server's one thread. The set also owns the
- * decoder worker, started before any ZeroMQ thread exists. */
+ * Everything here is used by the server's main thread, except the keyword
+ * spotter and the product classifier, which the worker pool's threads use
+ * too: any thread other than the main one calls models_kws / models_vision
+ * and uses what they return only between models_lock and models_unlock;
+ * models_reload holds the lock while it swaps models and rebuilds the
+ * index. The set also owns the decoder worker, started before any ZeroMQ
+ * thread exists. */
 #ifndef SHOP_DAEMON_MODELS_H
 #define SHOP_DAEMON_MODELS_H
 
@@ -48,6 +53,10 @@ void models_destroy(models_t **self_p);
  * version) and rebuilds the visual index from store. Returns 0 when all
  * loaded, -1 when one failed (logged). */
 int models_reload(models_t *self, const conf_t *cfg, store_t *store);
+
+/* The lock over the recognisers (see above). Not recursive. */
+void models_lock(models_t *self);
+void models_unlock(models_t *self);
 
 /* True when the model of that kind is loaded (for MODELS_KWS: with its
  * grammar). When false and why is not NULL, *why is a message saying why
