@@ -31,6 +31,7 @@ conf_defaults(conf_t *cfg)
     cfg->session_idle_s = 1800;
     cfg->refusal_log_interval_s = 10;
     cfg->workers = 2;
+    cfg->decode_timeout_ms = 10000;
     cfg->camera_width = 640;
     cfg->camera_height = 480;
     shop_strlcpy(cfg->camera_trigger, "none", sizeof cfg->camera_trigger);
@@ -157,6 +158,7 @@ static const s_key_t s_keys[] = {
     S_K_INT("daemon", "session_idle", session_idle_s, 0, 365 * 86400),
     S_K_INT("daemon", "refusal_log_interval", refusal_log_interval_s, 0, 86400),
     S_K_INT("daemon", "workers", workers, 1, 16),
+    S_K_INT("daemon", "decode_timeout", decode_timeout_ms, 100, 600000),
     S_K_STR("ipc", "endpoint", endpoint),
     S_K_STR("ipc", "events_endpoint", events_endpoint),
     S_K_INT("ipc", "max_message_size", max_message_bytes, 1024, INT64_C(1) << 31),

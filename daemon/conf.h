@@ -30,6 +30,7 @@ typedef struct {
     int session_idle_s;                     /* a session idle this long is erased, 0 = never */
     int refusal_log_interval_s;             /* one refusal line per peer per interval */
     int workers;                            /* worker pool threads (decoding, CNNs) */
+    int decode_timeout_ms;                  /* longest decode in the jailed decoder */
     /* [ipc] */
     char endpoint[CONF_PATH_MAX];         /* ROUTER: requests */
     char events_endpoint[CONF_PATH_MAX];  /* PUB: events */

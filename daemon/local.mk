@@ -109,3 +109,12 @@ check_PROGRAMS += tests/daemon_camera_test
 tests_daemon_camera_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_daemon_camera_test_LDADD = $(TEST_LIBS)
 TESTS += tests/daemon_camera_test
+## the loop never stalls: status and the watchdog while a slow photo
+## decodes, SIGTERM at once (a real shopd; libjpeg writes the photo)
+check_PROGRAMS += tests/daemon_busy_test
+tests_daemon_busy_test_SOURCES = tests/daemon_busy_test.c tests/shopd_harness.c \
+	tests/shopd_harness.h tests/jpeg_prog.c tests/jpeg_prog.h tests/vision_util.c \
+	tests/vision_util.h
+tests_daemon_busy_test_CFLAGS = $(VISION_TEST_CFLAGS) $(JPEG_CFLAGS)
+tests_daemon_busy_test_LDADD = $(TEST_LIBS) $(JPEG_LIBS)
+TESTS += tests/daemon_busy_test

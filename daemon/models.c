@@ -34,7 +34,6 @@ struct _models_t {
     int n_items;
     bool index_cached;          /* the index came from the cache file */
     char cache[CONF_PATH_MAX];  /* the cache file, "" when the database has no file */
-    sandbox_t *sandbox;         /* decoder worker for request bytes, NULL when none */
     pthread_mutex_t lock;       /* the recognisers, against the pool's threads */
 };
 
@@ -374,16 +373,12 @@ models_new(const conf_t *cfg, store_t *store)
 {
     models_t *self = xcalloc(1, sizeof *self);
     pthread_mutex_init(&self->lock, NULL);
-    char err[512];
     /* next to the database, whose directory shopd may write */
     const char *db = store ? store_path(store) : NULL;
     if (db && db[0] && strcmp(db, ":memory:") != 0
         && (size_t) snprintf(self->cache, sizeof self->cache, "%s.vindex", db)
                >= sizeof self->cache)
         self->cache[0] = 0;
-    self->sandbox = sandbox_new(NULL, err, sizeof err);
-    if (!self->sandbox)
-        log_warn("models: no decoder worker (%s); photos and audio are decoded in-process", err);
     models_reload(self, cfg, store);
     return self;
 }
@@ -398,7 +393,6 @@ models_destroy(models_t **self_p)
         s_free_obj((models_kind_t) k, &self->m[k].obj);
     intent_destroy(&self->grammar);
     s_index_clear(self);
-    sandbox_destroy(&self->sandbox);
     pthread_mutex_destroy(&self->lock);
     free(self);
     *self_p = NULL;
@@ -475,12 +469,6 @@ models_vision(models_t *self)
     return self->m[MODELS_VISION].obj;
 }
 
-sandbox_t *
-models_sandbox(models_t *self)
-{
-    return self->sandbox;
-}
-
 int
 models_visual_search(models_t *self, const float *emb, int k, const char *exclude,
                      models_match_t *out)
@@ -540,14 +528,5 @@ models_status_json(const models_t *self)
         }
         json_object_set_new(o, s_names[k], e);
     }
-    json_t *dec = json_pack("{s:b}", "jailed", self->sandbox != NULL);
-    if (self->sandbox) {
-        sandbox_stats_t st;
-        sandbox_stats(self->sandbox, &st);
-        json_object_set_new(dec, "requests", json_integer((json_int_t) st.requests));
-        json_object_set_new(dec, "rejected", json_integer((json_int_t) st.rejected));
-        json_object_set_new(dec, "restarts", json_integer((json_int_t) st.restarts));
-    }
-    json_object_set_new(o, "decoder", dec);
     return o;
 }

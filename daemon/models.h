@@ -21,8 +21,7 @@
  * too: any thread other than the main one calls models_kws / models_vision
  * and uses what they return only between models_lock and models_unlock;
  * models_reload holds the lock while it swaps models and rebuilds the
- * index. The set also owns the decoder worker, started before any ZeroMQ
- * thread exists. */
+ * index. */
 #ifndef SHOP_DAEMON_MODELS_H
 #define SHOP_DAEMON_MODELS_H
 
@@ -34,7 +33,6 @@
 #include "audio/intent.h"
 #include "audio/kws.h"
 #include "daemon/conf.h"
-#include "daemon/sandbox.h"
 #include "recommend/store.h"
 #include "vision/classify.h"
 
@@ -70,11 +68,6 @@ kws_t *models_kws(models_t *self);
 const intent_t *models_grammar(models_t *self);
 vision_classifier_t *models_vision(models_t *self);
 
-/* The jailed worker that decodes the photos and audio of requests
- * (daemon/sandbox.h), started with the set; NULL when it could not start
- * (logged), and then the flow decodes in-process. Owned by self. */
-sandbox_t *models_sandbox(models_t *self);
-
 /* One product found by visual search (out). */
 typedef struct {
     char item[STORE_ID_MAX];
@@ -94,8 +87,8 @@ const float *models_item_embedding(models_t *self, const char *item);
 
 /* {"kws": {"loaded": bool, "path": ..., "error": ...}, "vision": {...,
  * "indexed_photos": n, "index_from": "cache" | "photos", "index_cache":
- * path}, "decoder": {"jailed": bool, "requests", "rejected", "restarts"}}:
- * a new object. */
+ * path}}: a new object (the server adds "decoder", its workers' jailed
+ * decoders). */
 json_t *models_status_json(const models_t *self);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include "daemon/recog.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 struct _recog_shared_t {
     models_t *models;          /* borrowed */
     bool jail;                 /* fork a decoder per worker */
+    int timeout_ms;            /* one decode, at most */
     pthread_mutex_t lock;      /* guards the counters */
     recog_stats_t totals;      /* of the workers gone and the last sample of each live one */
 };
@@ -24,14 +26,36 @@ typedef struct {
     recog_shared_t *shared;
     sandbox_t *sb;             /* this worker's decoder, NULL: in-process */
     sandbox_stats_t last;      /* its counters when last added to the totals */
+    int stop_fd;               /* readable once the pool stops */
 } s_worker_t;
 
+/* Whether the pool is stopping (a decode that failed was cut short). */
+static bool
+s_stopping(const s_worker_t *w)
+{
+    struct pollfd p = { .fd = w->stop_fd, .events = POLLIN };
+    return w->stop_fd >= 0 && poll(&p, 1, 0) == 1;
+}
+
+/* A failed decode: the input's fault, or cut short because shopd stops. */
+static void
+s_decode_failed(const s_worker_t *w, recog_job_t *j)
+{
+    if (s_stopping(w)) {
+        j->code = PROTO_E_NOT_AVAILABLE;
+        shop_errf(j->err, sizeof j->err, "shopd is stopping");
+    } else {
+        j->code = PROTO_E_INVALID;
+    }
+}
+
 recog_shared_t *
-recog_shared_new(models_t *models, bool jail)
+recog_shared_new(models_t *models, bool jail, int timeout_ms)
 {
     recog_shared_t *self = xcalloc(1, sizeof *self);
     self->models = models;
     self->jail = jail;
+    self->timeout_ms = timeout_ms;
     pthread_mutex_init(&self->lock, NULL);
     return self;
 }
@@ -75,9 +99,10 @@ recog_worker_start(int index, int stop_fd, void *arg)
 {
     s_worker_t *w = xcalloc(1, sizeof *w);
     w->shared = arg;
+    w->stop_fd = stop_fd;
     if (w->shared->jail) {
         char err[256];
-        sandbox_opts_t o = { .cancel_fd = stop_fd };
+        sandbox_opts_t o = { .cancel_fd = stop_fd, .timeout_ms = w->shared->timeout_ms };
         w->sb = sandbox_new(&o, err, sizeof err);
         if (!w->sb)
             log_warn("worker %d: no jailed decoder (%s): it decodes in-process", index, err);
@@ -189,7 +214,7 @@ s_vision(s_worker_t *w, recog_job_t *j)
     uint64_t t1 = shop_now_ns();
     j->decode_ms = (double) (t1 - t0) / 1e6;
     if (rc != 0) {
-        j->code = PROTO_E_INVALID;
+        s_decode_failed(w, j);
         return;
     }
     models_t *m = w->shared->models;
@@ -234,7 +259,7 @@ s_audio(s_worker_t *w, recog_job_t *j)
     uint64_t t1 = shop_now_ns();
     j->decode_ms = (double) (t1 - t0) / 1e6;
     if (rc != 0) {
-        j->code = PROTO_E_INVALID;
+        s_decode_failed(w, j);
         return;
     }
     j->samples = n;

@@ -42,8 +42,9 @@ typedef struct {
 typedef struct _recog_shared_t recog_shared_t;
 
 /* models is borrowed (it must outlive the pool); jail false decodes in the
- * worker threads themselves (tests, or when no worker can be forked). */
-recog_shared_t *recog_shared_new(models_t *models, bool jail);
+ * worker threads themselves (tests, or when no worker can be forked);
+ * timeout_ms bounds one decode in a jailed decoder (0: its default). */
+recog_shared_t *recog_shared_new(models_t *models, bool jail, int timeout_ms);
 void recog_shared_destroy(recog_shared_t **self_p);
 void recog_shared_stats(recog_shared_t *self, recog_stats_t *stats);
 
