@@ -118,3 +118,10 @@ tests_daemon_busy_test_SOURCES = tests/daemon_busy_test.c tests/shopd_harness.c 
 tests_daemon_busy_test_CFLAGS = $(VISION_TEST_CFLAGS) $(JPEG_CFLAGS)
 tests_daemon_busy_test_LDADD = $(TEST_LIBS) $(JPEG_LIBS)
 TESTS += tests/daemon_busy_test
+## the camera through a real shopd, fed with ffmpeg recordings
+check_PROGRAMS += tests/daemon_look_test
+tests_daemon_look_test_SOURCES = tests/daemon_look_test.c tests/shopd_harness.c \
+	tests/shopd_harness.h
+tests_daemon_look_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_look_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_look_test
