@@ -37,6 +37,8 @@
  * with more frames than this is refused without reading them all into memory
  * twice (they are dropped as they arrive). */
 #define S_MAX_FRAMES 8
+/* requests read per turn of the loop */
+#define S_DRAIN_BATCH 64
 
 struct _server_t {
     conf_t cfg;                 /* settings in force */
@@ -498,11 +500,13 @@ reply:
     proto_request_clear(&req);
 }
 
-/* Reads and answers every request waiting on the ROUTER. */
+/* Reads and answers the requests waiting on the ROUTER, S_DRAIN_BATCH at
+ * most: clients that never stop sending must not keep the loop from the
+ * workers' finished jobs (poll returns at once while more wait). */
 static int
 s_drain(server_t *self)
 {
-    for (;;) {
+    for (int batch = 0; batch < S_DRAIN_BATCH; batch++) {
         zmq_msg_t f[S_MAX_FRAMES];
         int n = 0, total = 0, more = 1;
         while (more) {
@@ -560,6 +564,7 @@ s_drain(server_t *self)
         for (int i = 0; i < n; i++)
             zmq_msg_close(&f[i]);
     }
+    return 0;
 }
 
 /* Answers every command the microphone heard, as a request on its session:
