@@ -239,7 +239,9 @@ test_camera_unplugged_plugged_and_looked_at(void **state)
     uint8_t *mjpeg = s_recording("camera_still_320x240_mjpeg.avi", &len);
     assert_int_equal(shop_write_file_atomic(dev, mjpeg, len), 0);
     free(mjpeg);
-    json_int_t frames = json_integer_value(json_object_get(s_camera(c), "frames"));
+    cam = s_camera(c);
+    json_int_t frames = json_integer_value(json_object_get(cam, "frames"));
+    json_decref(cam);
     cam = s_wait_camera(c, "streaming", frames + 3);
     assert_string_equal(json_string_value(json_object_get(cam, "format")), "MJPEG");
     assert_int_equal(json_integer_value(json_object_get(cam, "width")), 320);
