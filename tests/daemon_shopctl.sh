@@ -26,7 +26,7 @@ check() { # check "what" command...
   if "$@"; then ok "$what"; else notok "$what"; fi
 }
 
-echo "1..19"
+echo "1..20"
 ep="ipc://$tmp/req.sock"
 pub="ipc://$tmp/events.sock"
 C="$shopctl -e $ep -p $pub -t 3000 -c"
@@ -61,6 +61,8 @@ $C request teleport >/dev/null 2>"$tmp/err"; rc=$?
 check "an unknown request type: unknown_type" sh -c "[ $rc -eq 1 ] && grep -q 'unknown_type' '$tmp/err'"
 $C recommend customer=c1 >/dev/null 2>"$tmp/err"; rc=$?
 check "recommend answers (or says why it cannot)" sh -c "[ $rc -eq 0 ] || grep -q 'not_available' '$tmp/err'"
+$C look >/dev/null 2>"$tmp/err"; rc=$?
+check "look without a camera: not_available, saying how to give shopd one" sh -c "[ $rc -eq 1 ] && grep -q '^shopctl: not_available: shopd has no camera' '$tmp/err'"
 printf 'GIF89a....' > "$tmp/x.gif"
 $C photo "$tmp/x.gif" >/dev/null 2>"$tmp/err"
 check "a GIF photo is refused as invalid" grep -q 'not JPEG, PNG or BMP' "$tmp/err"
