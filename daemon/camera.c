@@ -29,6 +29,7 @@ struct _camera_t {
     void *arg;
     pthread_t tid;
     bool started;                /* the thread runs */
+    sandbox_t *sb;               /* the trigger's decoder, until the thread takes it */
     int stop_pipe[2];            /* readable once camera_destroy is called */
     pthread_mutex_t lock;        /* guards everything below */
     s_state_t state;
@@ -115,16 +116,11 @@ s_main(void *arg)
 {
     camera_t *self = arg;
     pthread_setname_np(pthread_self(), "camera");
-    sandbox_t *sb = NULL;
+    sandbox_t *sb = self->sb;
+    self->sb = NULL;
     vision_trigger_t *trig = NULL;
-    if (self->opts.trigger == CAMERA_TRIGGER_SCENE) {
-        char err[256];
+    if (self->opts.trigger == CAMERA_TRIGGER_SCENE)
         trig = vision_trigger_new(&self->opts.scene);
-        sandbox_opts_t so = { .cancel_fd = self->stop_pipe[0] };
-        if (self->opts.jail && !(sb = sandbox_new(&so, err, sizeof err)))
-            log_warn("camera %s: no jailed decoder (%s): frames are decoded in-process",
-                     self->device, err);
-    }
     vision_framesrc_t *src = NULL;
     int backoff = self->opts.backoff_min_ms;
     uint64_t next_interval = 0;
@@ -233,16 +229,30 @@ camera_new(const camera_opts_t *opts, camera_picture_fn on_picture, void *arg, c
         shop_errf(err, errlen, "camera: %s", strerror(errno));
         goto fail;
     }
-    int rc = pthread_create(&self->tid, NULL, s_main, self);
-    if (rc != 0) {
-        shop_errf(err, errlen, "camera: thread: %s", strerror(rc));
-        goto fail;
+    if (self->opts.trigger == CAMERA_TRIGGER_SCENE && self->opts.jail) {
+        /* forked here, on the caller's thread: see daemon/recog.h */
+        char serr[256];
+        sandbox_opts_t so = { .cancel_fd = self->stop_pipe[0] };
+        if (!(self->sb = sandbox_new(&so, serr, sizeof serr)))
+            log_warn("camera %s: no jailed decoder (%s): frames are decoded in-process",
+                     self->device, serr);
     }
-    self->started = true;
     return self;
 fail:
     camera_destroy(&self);
     return NULL;
+}
+
+int
+camera_start(camera_t *self, char *err, size_t errlen)
+{
+    int rc = pthread_create(&self->tid, NULL, s_main, self);
+    if (rc != 0) {
+        shop_errf(err, errlen, "camera: thread: %s", strerror(rc));
+        return -1;
+    }
+    self->started = true;
+    return 0;
 }
 
 void
@@ -258,6 +268,7 @@ camera_destroy(camera_t **self_p)
     for (int i = 0; i < 2; i++)
         if (self->stop_pipe[i] >= 0)
             close(self->stop_pipe[i]);
+    sandbox_destroy(&self->sb);
     pthread_mutex_destroy(&self->lock);
     json_decref(self->last);
     free(self->latest);

@@ -59,11 +59,15 @@ typedef void (*camera_picture_fn)(camera_picture_t *pic, void *arg);
 
 typedef struct _camera_t camera_t;
 
-/* Starts the thread (the device is opened there: a missing one is not an
- * error here). Returns the camera, or NULL with a message when opts are
- * invalid or the thread cannot start. */
+/* Makes the camera (with opts.jail and the scene trigger, forks its jailed
+ * decoder now, on the caller's thread: do it before other threads start).
+ * Returns the camera, or NULL with a message when opts are invalid. */
 camera_t *camera_new(const camera_opts_t *opts, camera_picture_fn on_picture, void *arg,
                      char *err, size_t errlen);
+
+/* Starts the thread (the device is opened there: a missing one is not an
+ * error). Returns 0, or -1 with a message when the thread cannot start. */
+int camera_start(camera_t *self, char *err, size_t errlen);
 
 /* Stops the thread (within a frame period or 200 ms) and frees everything;
  * safe on NULL and twice. */

@@ -16,8 +16,8 @@
 
 struct _recog_shared_t {
     models_t *models;          /* borrowed */
-    bool jail;                 /* fork a decoder per worker */
-    int timeout_ms;            /* one decode, at most */
+    sandbox_t **sb;            /* the decoders forked for the workers, taken by them */
+    int nsb;
     pthread_mutex_t lock;      /* guards the counters */
     recog_stats_t totals;      /* of the workers gone and the last sample of each live one */
 };
@@ -50,13 +50,22 @@ s_decode_failed(const s_worker_t *w, recog_job_t *j)
 }
 
 recog_shared_t *
-recog_shared_new(models_t *models, bool jail, int timeout_ms)
+recog_shared_new(models_t *models, bool jail, int workers, int timeout_ms)
 {
     recog_shared_t *self = xcalloc(1, sizeof *self);
     self->models = models;
-    self->jail = jail;
-    self->timeout_ms = timeout_ms;
     pthread_mutex_init(&self->lock, NULL);
+    if (jail && workers > 0) {
+        self->nsb = workers;
+        self->sb = xcalloc((size_t) workers, sizeof *self->sb);
+        for (int i = 0; i < workers; i++) {
+            char err[256];
+            sandbox_opts_t o = { .timeout_ms = timeout_ms };
+            self->sb[i] = sandbox_new(&o, err, sizeof err);
+            if (!self->sb[i])
+                log_warn("worker %d: no jailed decoder (%s): it decodes in-process", i, err);
+        }
+    }
     return self;
 }
 
@@ -65,6 +74,9 @@ recog_shared_destroy(recog_shared_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    for (int i = 0; i < (*self_p)->nsb; i++)
+        sandbox_destroy(&(*self_p)->sb[i]);
+    free((*self_p)->sb);
     pthread_mutex_destroy(&(*self_p)->lock);
     free(*self_p);
     *self_p = NULL;
@@ -100,14 +112,13 @@ recog_worker_start(int index, int stop_fd, void *arg)
     s_worker_t *w = xcalloc(1, sizeof *w);
     w->shared = arg;
     w->stop_fd = stop_fd;
-    if (w->shared->jail) {
-        char err[256];
-        sandbox_opts_t o = { .cancel_fd = stop_fd, .timeout_ms = w->shared->timeout_ms };
-        w->sb = sandbox_new(&o, err, sizeof err);
-        if (!w->sb)
-            log_warn("worker %d: no jailed decoder (%s): it decodes in-process", index, err);
+    if (index < w->shared->nsb) {
+        /* each index is taken by one thread only: no lock needed */
+        w->sb = w->shared->sb[index];
+        w->shared->sb[index] = NULL;
     }
     if (w->sb) {
+        sandbox_set_cancel_fd(w->sb, stop_fd);
         pthread_mutex_lock(&w->shared->lock);
         w->shared->totals.workers++;
         pthread_mutex_unlock(&w->shared->lock);

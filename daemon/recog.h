@@ -41,17 +41,21 @@ typedef struct {
 /* What the workers share: the models and the counters. */
 typedef struct _recog_shared_t recog_shared_t;
 
-/* models is borrowed (it must outlive the pool); jail false decodes in the
- * worker threads themselves (tests, or when no worker can be forked);
- * timeout_ms bounds one decode in a jailed decoder (0: its default). */
-recog_shared_t *recog_shared_new(models_t *models, bool jail, int timeout_ms);
+/* models is borrowed (it must outlive the pool). With jail, forks the
+ * jailed decoders of `workers` pool threads here, on the calling thread,
+ * before the pool's threads exist: a fork while other threads may hold
+ * allocator locks is what a sanitizer runtime does not survive. jail false
+ * decodes in the worker threads themselves (tests, or when no decoder can be
+ * forked); timeout_ms bounds one decode in a jailed decoder (0: its
+ * default). */
+recog_shared_t *recog_shared_new(models_t *models, bool jail, int workers, int timeout_ms);
 void recog_shared_destroy(recog_shared_t **self_p);
 void recog_shared_stats(recog_shared_t *self, recog_stats_t *stats);
 
 /* pool_opts_t.thread_start / thread_stop: arg is the recog_shared_t. Each
- * worker forks its own decoder, which gives up at once when stop_fd is
- * readable. A worker whose decoder cannot start decodes in-process
- * (logged). */
+ * worker takes the decoder forked for its index, which gives up at once
+ * when stop_fd is readable. A worker without a decoder (none could be
+ * forked) decodes in-process (logged). */
 void *recog_worker_start(int index, int stop_fd, void *arg);
 void recog_worker_stop(void *state);
 

@@ -582,6 +582,11 @@ void sandbox_destroy(sandbox_t **sb_p)
     *sb_p = NULL;
 }
 
+void sandbox_set_cancel_fd(sandbox_t *sb, int fd)
+{
+    sb->cancel_fd = fd;
+}
+
 void sandbox_stats(const sandbox_t *sb, sandbox_stats_t *stats)
 {
     *stats = sb->stats;

@@ -79,4 +79,8 @@ int sandbox_decode_audio(sandbox_t *sb, const void *bytes, size_t len,
 /* Copies the counters into *stats. */
 void sandbox_stats(const sandbox_t *sb, sandbox_stats_t *stats);
 
+/* Sets the cancel fd afterwards (see sandbox_opts_t; -1 = none), for a
+ * sandbox made on one thread and used on another. */
+void sandbox_set_cancel_fd(sandbox_t *sb, int fd);
+
 #endif

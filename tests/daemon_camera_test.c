@@ -134,6 +134,7 @@ test_scene_trigger_takes_one_picture(void **state)
     camera_opts_t o = { .device = path, .trigger = CAMERA_TRIGGER_SCENE, .jail = true };
     camera_t *c = camera_new(&o, s_on_picture, &s_npics, err, sizeof err);
     assert_non_null(c);
+    assert_int_equal(camera_start(c, err, sizeof err), 0);
     /* two passes of 14 frames at 10 a second */
     s_wait_frames(c, 28, 30000);
     assert_int_equal(s_count(), 1);
@@ -164,6 +165,7 @@ test_interval_and_latest(void **state)
     camera_opts_t o = { .device = path, .trigger = CAMERA_TRIGGER_INTERVAL, .interval_ms = 300 };
     camera_t *c = camera_new(&o, s_on_picture, &s_npics, err, sizeof err);
     assert_non_null(c);
+    assert_int_equal(camera_start(c, err, sizeof err), 0);
     s_wait_frames(c, 20, 30000);
     /* 20 frames at 10 a second: 2 s, a picture every 0.3 s at most */
     int n = s_count();
@@ -198,6 +200,7 @@ test_missing_then_plugged_then_removed(void **state)
     camera_opts_t o = { .device = rec, .backoff_min_ms = 50, .backoff_max_ms = 200 };
     camera_t *c = camera_new(&o, s_on_picture, &s_npics, err, sizeof err);
     assert_non_null(c);
+    assert_int_equal(camera_start(c, err, sizeof err), 0);
     s_wait_state(c, "unavailable", 10000);
     camera_picture_t pic;
     assert_int_equal(camera_latest(c, &pic, err, sizeof err), -1);
