@@ -306,3 +306,14 @@ recog_work(void *state, void *arg)
         s_vision(w, j);
     s_count(w);
 }
+
+void
+recog_run(models_t *models, sandbox_t *sb, recog_job_t *job)
+{
+    recog_shared_t shared = { .models = models };
+    s_worker_t w = { .shared = &shared, .sb = sb, .stop_fd = -1 };
+    if (job->kind == RECOG_AUDIO)
+        s_audio(&w, job);
+    else
+        s_vision(&w, job);
+}

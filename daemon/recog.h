@@ -88,6 +88,11 @@ void recog_job_free(recog_job_t *job);
 /* pool_work_fn: runs the job on a worker (state from recog_worker_start). */
 void recog_work(void *state, void *job);
 
+/* Runs the job on the caller's thread: decoded in sb (NULL: in-process),
+ * recognised with models under their lock. For tools and tests; shopd runs
+ * jobs on its pool. */
+void recog_run(models_t *models, sandbox_t *sb, recog_job_t *job);
+
 /* Turns one camera frame into an image with channels (1 or 3): MJPEG in sb
  * (the standard Huffman tables added when missing, limits of the stream's
  * size; in-process when sb is NULL), YUYV converted here. Returns 0 with
