@@ -134,6 +134,20 @@ s_collect_until(pool_t *p, int have, int want)
     return have;
 }
 
+/* Waits up to 60 s until one worker is running a job. */
+static void
+s_wait_one_busy(pool_t *p)
+{
+    pool_stats_t st;
+    for (int i = 0; i < 60000; i++) {
+        pool_stats(p, &st);
+        if (st.busy == 1)
+            return;
+        usleep(1000);
+    }
+    fail_msg("no worker took the job within 60 s");
+}
+
 static void
 test_jobs_run_on_workers_and_finish_on_owner(void **state)
 {
@@ -239,15 +253,9 @@ test_full_queue_refuses(void **state)
     s_job_t *held = s_job(1);
     held->gate_fd = gate[0];
     assert_int_equal(pool_submit(p, s_work, s_done, held), 0);
-    /* wait until the worker took it, so the queue is empty */
+    /* the worker took it: the queue is empty */
+    s_wait_one_busy(p);
     pool_stats_t st;
-    for (int i = 0; i < 60000; i++) {
-        pool_stats(p, &st);
-        if (st.busy == 1)
-            break;
-        usleep(1000);
-    }
-    assert_int_equal(st.busy, 1);
     s_job_t *a = s_job(2), *b = s_job(3), *c = s_job(4);
     assert_int_equal(pool_submit(p, s_work, s_done, a), 0);
     assert_int_equal(pool_submit(p, s_work, s_done, b), 0);
@@ -284,14 +292,7 @@ test_stop_wakes_blocked_work_and_cancels_the_queue(void **state)
     s_job_t *blocked = s_job(3);
     blocked->use_stop_fd = true;
     assert_int_equal(pool_submit(p, s_work, s_done, blocked), 0);
-    pool_stats_t st;
-    for (int i = 0; i < 60000; i++) {
-        pool_stats(p, &st);
-        if (st.busy == 1)
-            break;
-        usleep(1000);
-    }
-    assert_int_equal(st.busy, 1);
+    s_wait_one_busy(p);
     s_job_t *never = s_job(5);
     assert_int_equal(pool_submit(p, s_work, s_done, never), 0);
     /* the blocked job waits up to 60 s on its own; stop must end it now */
