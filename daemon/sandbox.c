@@ -36,6 +36,8 @@
 #define SB_DEFAULT_TIMEOUT_MS 10000
 #define SB_WORKER_FD 3
 #define SB_MAX_ERR 512
+/* niceness the worker adds to shopd's */
+#define SB_NICE 5
 /* the resampler may round the output up by a few samples past max_seconds */
 #define SB_AUDIO_SLACK 64
 
@@ -340,6 +342,11 @@ static void s_worker_main(int fd, const sandbox_t *sb)
     }
     struct rlimit no_core = {0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
+    /* below shopd's own priority: on a busy machine a long decode yields
+     * the CPU to the loop that answers everyone else */
+    errno = 0;
+    if (nice(SB_NICE) == -1 && errno != 0)
+        _exit(1);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_DUMPABLE, 0) != 0)
         _exit(1);
     if (s_install_filter() != 0)

@@ -7,6 +7,8 @@
  *   - closes every inherited descriptor but its socketpair and stderr,
  *   - drops to an unprivileged user when started as root (setgroups, setgid,
  *     setuid to "nobody" or opts.user) and sets PR_SET_NO_NEW_PRIVS,
+ *   - runs 5 nice levels below shopd, so a long decode yields the CPU to
+ *     shopd's main loop,
  *   - runs under a libseccomp allow-list: read on its socket, write on its
  *     socket and stderr, memory (brk, mmap/mprotect WITHOUT PROT_EXEC, munmap,
  *     mremap, madvise), futex, getrandom, clock reads and exit. Anything else
