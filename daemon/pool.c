@@ -232,9 +232,10 @@ int
 pool_collect(pool_t *self)
 {
     uint64_t count;
-    /* reset the counter first: a job finishing meanwhile sets it again */
-    (void) !read(self->event_fd, &count, sizeof count);
+    /* the counter is reset with the list taken, under the lock the workers
+     * hold while they add to both: readable exactly while jobs wait */
     pthread_mutex_lock(&self->lock);
+    (void) !read(self->event_fd, &count, sizeof count);
     s_job_t *list = self->done;
     self->done = self->done_tail = NULL;
     pthread_mutex_unlock(&self->lock);
