@@ -36,6 +36,8 @@
 #define SB_DEFAULT_TIMEOUT_MS 10000
 #define SB_WORKER_FD 3
 #define SB_MAX_ERR 512
+/* why a request ended when the cancel fd became readable */
+static const char S_WHY_CANCELLED[] = "was stopped: shopd is shutting down";
 /* niceness the worker adds to shopd's */
 #define SB_NICE 5
 /* the resampler may round the output up by a few samples past max_seconds */
@@ -467,7 +469,7 @@ static int s_io(sandbox_t *sb, bool out, void *buf, size_t len, uint64_t deadlin
             return -1;
         }
         if (pr > 0 && sb->cancel_fd >= 0 && (pfd[1].revents & POLLIN)) {
-            *why = "was stopped: shopd is shutting down";
+            *why = S_WHY_CANCELLED;
             return -1;
         }
     }
@@ -493,7 +495,11 @@ static int s_reject(sandbox_t *sb, const char *why, char *err, size_t errlen)
     sb->stats.rejected++;
     shop_errf(err, errlen, "input rejected: the decoder worker %s%s%s", why, how[0] ? ", " : "",
               how);
-    log_warn("sandbox: %s", err ? err : why);
+    /* stopping is not the input's fault, nor a problem */
+    if (why == S_WHY_CANCELLED)
+        log_info("sandbox: %s", err ? err : why);
+    else
+        log_warn("sandbox: %s", err ? err : why);
     return -1;
 }
 
