@@ -11,6 +11,8 @@
  *   its own id and the true label; the systemd watchdog (a NOTIFY_SOCKET of
  *   the test's own) keeps its pings meanwhile: no gap between WATCHDOG=1
  *   messages comes near the decode time.
+ * - A hostile photo (1,500 progressive scans, 86 KB) is refused at once as
+ *   invalid, naming the scans.
  * - SIGTERM while the photo decodes: shopd exits 0 without waiting for the
  *   decode, and the waiting client is told "shopd is stopping".
  * Skipped (77) when shopd is not built or the dataset is missing. */
@@ -276,6 +278,30 @@ test_sigterm_while_a_slow_photo_decodes(void **state)
                                       "[daemon]\ndecode_timeout = 120000\n");
     harness_start(&s_d);
     client_t *c = harness_client(&s_d);
+    /* the hostile photo: a flat 4000x3000 progressive JPEG of 1,500 scans
+     * (libjpeg's 6 and copies of one), refused before any pixel is decoded */
+    uint8_t *flat = malloc((size_t) 4000 * 3000);
+    memset(flat, 128, (size_t) 4000 * 3000);
+    size_t hlen;
+    int hscans;
+    uint8_t *hostile = jp_progressive(flat, 4000, 3000, 1, 75, 1500 - 6, &hlen, &hscans);
+    free(flat);
+    assert_int_equal(hscans, 1500);
+    proto_reply_t hr;
+    char herr[256];
+    const void *hframes[1] = { hostile };
+    size_t hsizes[1] = { hlen };
+    uint64_t h0 = shop_now_ns();
+    assert_int_equal(client_request(c, "photo", "busy", NULL, hframes, hsizes, 1, 30000, &hr, herr,
+                                    sizeof herr), 0);
+    printf("# hostile photo (%zu bytes, %d scans): %s in %.1f ms: %s\n", hlen, hscans,
+           hr.ok ? "accepted" : proto_err_name(hr.code), (double) (shop_now_ns() - h0) / 1e6,
+           hr.message);
+    assert_false(hr.ok);
+    assert_int_equal(hr.code, PROTO_E_INVALID);
+    assert_non_null(strstr(hr.message, "more than 100 scans"));
+    proto_reply_clear(&hr);
+    free(hostile);
     s_photo_req_t p = { .d = &s_d };
     pthread_t pt;
     assert_int_equal(pthread_create(&pt, NULL, s_photo_thread, &p), 0);
