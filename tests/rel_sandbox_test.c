@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -399,6 +400,11 @@ static void test_worker_is_jailed(void **state)
     assert_string_equal(v, "2");
     assert_int_equal(s_status(st.pid, "NoNewPrivs", v, sizeof v), 0);
     assert_string_equal(v, "1");
+    /* 5 nice levels below its parent: a decode yields to shopd's loop */
+    errno = 0;
+    int parent_nice = getpriority(PRIO_PROCESS, 0);
+    assert_int_equal(errno, 0);
+    assert_int_equal(getpriority(PRIO_PROCESS, (id_t) st.pid), SHOP_MIN(parent_nice + 5, 19));
     if (geteuid() == 0) {
         struct passwd *pw = getpwnam("nobody");
         assert_non_null(pw);
