@@ -2,11 +2,12 @@
  * request (decoding untrusted bytes in the jailed decoder, the CNNs), so the
  * thread that owns the sockets never waits for them.
  *
- * A job is a pointer the owner thread submits with two functions: work runs
- * on one of the workers, done runs later on the owner thread, inside
- * pool_collect, which the owner calls when pool_fd becomes readable. The
- * owner thread alone submits, collects and destroys; the workers never touch
- * the owner's state (sockets, store, sessions) except through their job.
+ * A job is a pointer submitted with two functions: work runs on one of the
+ * workers, done runs later on the owner thread, inside pool_collect, which
+ * the owner calls when pool_fd becomes readable. Any thread may submit (the
+ * camera thread does); the owner thread alone collects and destroys; the
+ * workers never touch the owner's state (sockets, store, sessions) except
+ * through their job.
  * This is how shopd keeps every ZeroMQ socket on its main thread: a worker's
  * result is sent and published by done, on the main thread.
  *
@@ -64,9 +65,9 @@ pool_t *pool_new(const pool_opts_t *opts, char *err, size_t errlen);
  * frees the pool and nulls *self_p; safe on NULL and twice. */
 void pool_destroy(pool_t **self_p);
 
-/* Queues job for work on a worker, done on the owner thread afterwards.
- * Returns 0, or -1 when the queue is full or the pool is stopping (the job
- * stays the caller's). */
+/* Queues job for work on a worker, done on the owner thread afterwards; any
+ * thread may call it. Returns 0, or -1 when the queue is full or the pool is
+ * stopping (the job stays the caller's). */
 int pool_submit(pool_t *self, pool_work_fn work, pool_done_fn done, void *job);
 
 /* A file descriptor that is readable while finished jobs wait for
