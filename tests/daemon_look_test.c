@@ -12,7 +12,9 @@
  * - the recording removed: "unavailable" again (one more log line); an
  *   MJPEG recording put back: streaming MJPEG 320x240, `look` as before;
  * - the scene recording with trigger = scene: over two passes exactly one
- *   `product` event, the boot held still, with its recommendations.
+ *   `product` event, the boot held still, with its recommendations;
+ * - trigger = interval on the still recording: a picture a second, its
+ *   `product` event on the configured session (kiosk-7).
  * Skipped (77) when shopd is not built or the dataset is missing. */
 #include "config.h"
 
@@ -313,6 +315,51 @@ test_scene_trigger_publishes_once(void **state)
     harness_cleanup(&s_d);
 }
 
+static void
+test_interval_trigger_publishes_pictures(void **state)
+{
+    (void) state;
+    s_truth_label();
+    char conf[4400], path[4096];
+    if (!shop_data_path("tests/data/vision/camera_still_160x120_yuyv.avi", path, sizeof path))
+        fail_msg("the still recording is missing");
+    harness_prepare(&s_d, "lookivl", NULL);
+    snprintf(conf, sizeof conf, "[camera]\ndevice = %s\ntrigger = interval\ninterval = 1\n"
+                                "session = kiosk-7\n", path);
+    harness_write(s_d.conf, conf);
+    harness_start(&s_d);
+    client_t *c = harness_client(&s_d);
+    char err[256], topic[64];
+    const char *topics[] = { "product", NULL };
+    client_sub_t *sub = client_sub_new(s_d.pub_ep, NULL, topics, err, sizeof err);
+    assert_non_null(sub);
+    /* two pictures, a second apart, on the configured session */
+    int got = 0;
+    for (int i = 0; i < 30 && got < 2; i++) {
+        json_t *ev = NULL;
+        if (client_sub_recv(sub, 1000, topic, sizeof topic, &ev, err, sizeof err) != 0)
+            continue;
+        assert_string_equal(json_string_value(json_object_get(ev, "session")), "kiosk-7");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "body"),
+                                                              "label")), s_truth);
+        got++;
+        json_decref(ev);
+    }
+    json_t *cam = s_camera(c);
+    printf("# interval 1 s: %d product events; status: %lld pictures, trigger %s\n", got,
+           (long long) json_integer_value(json_object_get(cam, "pictures")),
+           json_string_value(json_object_get(cam, "trigger")));
+    assert_int_equal(got, 2);
+    assert_string_equal(json_string_value(json_object_get(cam, "trigger")), "interval");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(cam, "last"), "by")),
+                        "trigger");
+    json_decref(cam);
+    client_sub_destroy(&sub);
+    client_destroy(&c);
+    assert_int_equal(harness_stop(&s_d, SIGTERM), 0);
+    harness_cleanup(&s_d);
+}
+
 int
 main(void)
 {
@@ -321,6 +368,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_camera_unplugged_plugged_and_looked_at, s_teardown),
         cmocka_unit_test_teardown(test_scene_trigger_publishes_once, s_teardown),
+        cmocka_unit_test_teardown(test_interval_trigger_publishes_pictures, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
