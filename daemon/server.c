@@ -80,6 +80,8 @@ typedef struct {
     proto_request_t req;          /* the request, moved here */
     bool camera;                  /* a camera picture: answered on the camera's session */
     bool by_trigger;              /* taken by the camera's trigger */
+    char user[64];                /* the requester's CURVE key, "" without */
+    bool operator;                /* the requester is an operator */
 } s_pending_t;
 
 static void s_job_done(void *arg, bool ran);
@@ -527,10 +529,12 @@ s_complete(server_t *self, zmq_msg_t *identity, bool delimiter, const proto_requ
  * is freed, *req stays the caller's). */
 static int
 s_defer(server_t *self, zmq_msg_t *identity, bool delimiter, proto_request_t *req,
-        recog_job_t *job, bool camera)
+        recog_job_t *job, bool camera, const handler_env_t *env)
 {
     s_pending_t *p = xcalloc(1, sizeof *p);
     p->server = self;
+    shop_strlcpy(p->user, env->user ? env->user : "", sizeof p->user);
+    p->operator = env->operator;
     p->reply = true;
     zmq_msg_init(&p->identity);
     zmq_msg_copy(&p->identity, identity);
@@ -564,6 +568,8 @@ s_job_done(void *arg, bool ran)
         handler_fail(&res, PROTO_E_NOT_AVAILABLE, "shopd is stopping");
     } else {
         handler_env_t env = s_env(self);
+        env.user = p->user;
+        env.operator = p->operator;
         proto_request_t req = p->req;
         /* a camera's answers belong to the camera's session */
         if (p->camera)
@@ -656,7 +662,7 @@ s_dispatch(server_t *self, zmq_msg_t *f, int n, int total, const char *user)
     if (res.code == PROTO_OK && res.job) {
         recog_job_t *job = res.job;
         res.job = NULL;
-        if (s_defer(self, &f[0], delimiter, &req, job, res.job_camera) == 0) {
+        if (s_defer(self, &f[0], delimiter, &req, job, res.job_camera, &env) == 0) {
             handler_result_clear(&res);
             return; /* answered by s_job_done once a worker has done the job */
         }

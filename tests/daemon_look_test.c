@@ -198,7 +198,7 @@ test_camera_unplugged_plugged_and_looked_at(void **state)
     client_t *c = harness_client(&s_d);
     char err[256];
     const char *topics[] = { "product", "recommendations", NULL };
-    client_sub_t *sub = client_sub_new(s_d.pub_ep, NULL, topics, err, sizeof err);
+    client_sub_t *sub = client_sub_new(s_d.pub_ep, NULL, NULL, topics, err, sizeof err);
     assert_non_null(sub);
 
     /* nothing there */
@@ -271,7 +271,7 @@ test_scene_trigger_publishes_once(void **state)
     client_t *c = harness_client(&s_d);
     char err[256], topic[64];
     const char *topics[] = { "product", "recommendations", "status", NULL };
-    client_sub_t *sub = client_sub_new(s_d.pub_ep, NULL, topics, err, sizeof err);
+    client_sub_t *sub = client_sub_new(s_d.pub_ep, NULL, NULL, topics, err, sizeof err);
     assert_non_null(sub);
     /* a status heartbeat received: the subscription is live before the
      * camera shows anything */
@@ -331,7 +331,7 @@ test_interval_trigger_publishes_pictures(void **state)
     client_t *c = harness_client(&s_d);
     char err[256], topic[64];
     const char *topics[] = { "product", NULL };
-    client_sub_t *sub = client_sub_new(s_d.pub_ep, NULL, topics, err, sizeof err);
+    client_sub_t *sub = client_sub_new(s_d.pub_ep, NULL, NULL, topics, err, sizeof err);
     assert_non_null(sub);
     /* two pictures, a second apart, on the configured session */
     int got = 0;
