@@ -29,6 +29,8 @@ typedef struct {
     int status_interval_s;                  /* status event period, 0 = off */
     int session_idle_s;                     /* a session idle this long is erased, 0 = never */
     int refusal_log_interval_s;             /* one refusal line per peer per interval */
+    int workers;                            /* worker pool threads (decoding, CNNs) */
+    int decode_timeout_ms;                  /* longest decode in the jailed decoder */
     /* [ipc] */
     char endpoint[CONF_PATH_MAX];         /* ROUTER: requests */
     char events_endpoint[CONF_PATH_MAX];  /* PUB: events */
@@ -65,6 +67,13 @@ typedef struct {
     int mic_gap_ms;                         /* pause that ends a command */
     int mic_wake_timeout_ms;                /* wait for a command after the wake word */
     int mic_max_command_ms;                 /* longest command */
+    /* [camera] */
+    char camera_device[CONF_PATH_MAX];      /* "" = no camera; /dev/videoN or a recording */
+    int camera_width, camera_height;        /* asked of the camera */
+    char camera_trigger[16];                /* none, interval or scene */
+    int camera_interval_s;                  /* interval trigger period */
+    int camera_still_frames;                /* scene trigger: still frames before a picture */
+    char camera_session[CONF_PATH_MAX];     /* session its answers are published on */
     /* [nn] OpenBLAS kernel policy: auto, env or a kernel (nn_blas_ensure_fast_path_policy) */
     char nn_blas_coretype[CONF_PATH_MAX];
 } conf_t;

@@ -10,13 +10,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "audio/source.h"
 #include "audio/vocab.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/session.h"
 
-#define S_MAX_HITS 64
 
 /* What one request builds up before it is sent and published. */
 typedef struct {
@@ -45,27 +43,6 @@ s_store_err(s_answer_t *a, const char *what, char *err, size_t errlen)
     snprintf(err, errlen, "%s: %s", what, store_errmsg(a->env->store));
     log_err("flow: %s", err);
     return PROTO_E_STORE;
-}
-
-/* --- decoding: the one place (see flow.h) ------------------------------- */
-
-int
-flow_decode_audio(sandbox_t *sb, const void *bytes, size_t len, float **pcm, size_t *n,
-                  char *err, size_t errlen)
-{
-    if (sb)
-        return sandbox_decode_audio(sb, bytes, len, NULL, pcm, n, err, errlen);
-    return audio_source_decode_mem(bytes, len, NULL, pcm, n, err, errlen);
-}
-
-int
-flow_decode_photo(sandbox_t *sb, const void *bytes, size_t len, vision_image_t *img, char *err,
-                  size_t errlen)
-{
-    /* grey is what the classifier's preprocessing uses anyway */
-    if (sb)
-        return sandbox_decode_image(sb, bytes, len, NULL, 1, img, err, errlen);
-    return vision_decode_mem(bytes, len, NULL, 1, img, err, errlen);
 }
 
 /* --- pieces of answers --------------------------------------------------- */
@@ -699,49 +676,46 @@ s_heard_json(const kws_hit_t *hits, int n)
     return heard;
 }
 
+/* The answer's timing_ms: the worker's decode and recognition, and the
+ * total with the answer's own time since t2. */
+static void
+s_timing(s_answer_t *a, const recog_job_t *job, uint64_t t2)
+{
+    double answer_ms = (double) (shop_now_ns() - t2) / 1e6;
+    json_object_set_new(a->extra, "timing_ms",
+                        json_pack("{s:f, s:f, s:f}", "decode", job->decode_ms, "recognise",
+                                  job->recognise_ms, "total",
+                                  job->decode_ms + job->recognise_ms + answer_ms));
+}
+
 static proto_err_t
-s_audio(const handler_env_t *env, const proto_request_t *req, const void *bytes, size_t len,
+s_audio(const handler_env_t *env, const proto_request_t *req, const recog_job_t *job,
         handler_result_t *out, char *err, size_t errlen)
 {
     s_answer_t a;
     proto_err_t rc;
-    uint64_t t0 = shop_now_ns();
-    float *pcm = NULL;
-    size_t n = 0;
-    if (flow_decode_audio(models_sandbox(env->models), bytes, len, &pcm, &n, err, errlen) != 0)
-        return PROTO_E_INVALID;
-    uint64_t t1 = shop_now_ns();
-    kws_hit_t hits[S_MAX_HITS];
-    int nh = kws_decode(models_kws(env->models), pcm, n, hits, S_MAX_HITS);
-    free(pcm);
-    if (nh < 0) {
-        snprintf(err, errlen, "speech recognition failed: %s",
-                 kws_error(models_kws(env->models)));
-        return PROTO_E_INTERNAL;
-    }
     uint64_t t2 = shop_now_ns();
     if ((rc = s_begin(&a, env, req, err, errlen)) != PROTO_OK) {
         s_end(&a);
         return rc;
     }
-    int words[S_MAX_HITS];
-    float conf[S_MAX_HITS];
+    int nh = job->nhits;
+    const kws_hit_t *hits = job->hits;
+    int words[RECOG_MAX_HITS];
+    float conf[RECOG_MAX_HITS];
     for (int i = 0; i < nh; i++) {
         words[i] = hits[i].word;
         conf[i] = hits[i].confidence;
     }
     json_t *heard = s_heard_json(hits, nh);
     json_object_set_new(a.extra, "heard", heard);
-    json_object_set_new(a.extra, "audio_seconds", json_real((double) n / 16000.0));
+    json_object_set_new(a.extra, "audio_seconds", json_real((double) job->samples / 16000.0));
     if ((rc = s_understand(&a, words, conf, (size_t) nh, NULL, err, errlen)) != PROTO_OK) {
         s_end(&a);
         return rc;
     }
     json_object_set(a.intent, "heard", heard);
-    json_object_set_new(a.extra, "timing_ms",
-                        json_pack("{s:f, s:f, s:f}", "decode", (double) (t1 - t0) / 1e6,
-                                  "recognise", (double) (t2 - t1) / 1e6, "total",
-                                  (double) (shop_now_ns() - t0) / 1e6));
+    s_timing(&a, job, t2);
     return s_finish(&a, out, err, errlen);
 }
 
@@ -817,23 +791,11 @@ s_category_of(char *const *cats, size_t n, const char *label, char *out, size_t 
 }
 
 static proto_err_t
-s_photo(const handler_env_t *env, const proto_request_t *req, const void *bytes, size_t len,
+s_photo(const handler_env_t *env, const proto_request_t *req, const recog_job_t *job,
         handler_result_t *out, char *err, size_t errlen)
 {
-    uint64_t t0 = shop_now_ns();
-    vision_image_t img;
-    if (flow_decode_photo(models_sandbox(env->models), bytes, len, &img, err, errlen) != 0)
-        return PROTO_E_INVALID;
-    uint64_t t1 = shop_now_ns();
-    vision_classifier_t *clf = models_vision(env->models);
-    vision_result_t res;
-    int c = vision_classify(clf, &img, &res);
-    vision_image_release(&img);
-    if (c != 0) {
-        snprintf(err, errlen, "product recognition failed: %s", vision_classifier_error(clf));
-        return PROTO_E_INVALID;
-    }
     uint64_t t2 = shop_now_ns();
+    const vision_result_t res = job->vision;
     s_answer_t a;
     proto_err_t rc;
     if ((rc = s_begin(&a, env, req, err, errlen)) != PROTO_OK) {
@@ -925,22 +887,43 @@ s_photo(const handler_env_t *env, const proto_request_t *req, const void *bytes,
         s_say(&a, "That looks like %s (%.2f).%s%s", item.name, item.price,
               s_nrecs(&a) ? " Similar: " : "", s_first_name(&a));
     }
-    json_object_set_new(a.extra, "timing_ms",
-                        json_pack("{s:f, s:f, s:f}", "decode", (double) (t1 - t0) / 1e6,
-                                  "recognise", (double) (t2 - t1) / 1e6, "total",
-                                  (double) (shop_now_ns() - t0) / 1e6));
+    s_timing(&a, job, t2);
     return s_finish(&a, out, err, errlen);
 }
 
 /* --- the entry points: one error convention (code + message in out) ------- */
 
 proto_err_t
+flow_answer(const handler_env_t *env, const proto_request_t *req, const recog_job_t *job,
+            handler_result_t *out)
+{
+    if (job->code != PROTO_OK)
+        return handler_fail(out, job->code, "%s", job->err);
+    char err[sizeof out->message] = "";
+    proto_err_t rc = job->kind == RECOG_AUDIO ? s_audio(env, req, job, out, err, sizeof err)
+                                              : s_photo(env, req, job, out, err, sizeof err);
+    return rc == PROTO_OK ? rc : handler_fail(out, rc, "%s", err);
+}
+
+/* Recognises bytes of kind on this thread, in-process, then answers. */
+static proto_err_t
+s_now(const handler_env_t *env, const proto_request_t *req, recog_kind_t kind,
+      const void *bytes, size_t len, handler_result_t *out)
+{
+    uint8_t *copy = xmalloc(len ? len : 1);
+    memcpy(copy, bytes, len);
+    recog_job_t *job = recog_job_new(kind, copy, len);
+    recog_run(env->models, NULL, job);
+    proto_err_t rc = flow_answer(env, req, job, out);
+    recog_job_free(job);
+    return rc;
+}
+
+proto_err_t
 flow_audio(const handler_env_t *env, const proto_request_t *req, const void *bytes, size_t len,
            handler_result_t *out)
 {
-    char err[sizeof out->message] = "";
-    proto_err_t rc = s_audio(env, req, bytes, len, out, err, sizeof err);
-    return rc == PROTO_OK ? rc : handler_fail(out, rc, "%s", err);
+    return s_now(env, req, RECOG_AUDIO, bytes, len, out);
 }
 
 proto_err_t
@@ -955,9 +938,7 @@ proto_err_t
 flow_photo(const handler_env_t *env, const proto_request_t *req, const void *bytes, size_t len,
            handler_result_t *out)
 {
-    char err[sizeof out->message] = "";
-    proto_err_t rc = s_photo(env, req, bytes, len, out, err, sizeof err);
-    return rc == PROTO_OK ? rc : handler_fail(out, rc, "%s", err);
+    return s_now(env, req, RECOG_PHOTO, bytes, len, out);
 }
 
 proto_err_t

@@ -100,3 +100,32 @@ tests_daemon_flow_test_LDADD = $(TEST_LIBS)
 tests_daemon_handlers_test_LDADD = $(TEST_LIBS)
 tests_daemon_server_test_LDADD = $(TEST_LIBS)
 tests_daemon_models_test_LDADD = $(TEST_LIBS)
+
+## the worker pool: decoding and the CNNs off the main thread
+libshop_a_SOURCES += daemon/pool.c daemon/pool.h daemon/recog.c daemon/recog.h \
+	daemon/camera.c daemon/camera.h
+check_PROGRAMS += tests/daemon_pool_test
+tests_daemon_pool_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_pool_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_pool_test
+## the camera thread on recordings (no camera on the machines that test)
+check_PROGRAMS += tests/daemon_camera_test
+tests_daemon_camera_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_camera_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_camera_test
+## the loop never stalls: status and the watchdog while a slow photo
+## decodes, SIGTERM at once (a real shopd; libjpeg writes the photo)
+check_PROGRAMS += tests/daemon_busy_test
+tests_daemon_busy_test_SOURCES = tests/daemon_busy_test.c tests/shopd_harness.c \
+	tests/shopd_harness.h tests/jpeg_prog.c tests/jpeg_prog.h tests/vision_util.c \
+	tests/vision_util.h
+tests_daemon_busy_test_CFLAGS = $(VISION_TEST_CFLAGS) $(JPEG_CFLAGS)
+tests_daemon_busy_test_LDADD = $(TEST_LIBS) $(JPEG_LIBS)
+TESTS += tests/daemon_busy_test
+## the camera through a real shopd, fed with ffmpeg recordings
+check_PROGRAMS += tests/daemon_look_test
+tests_daemon_look_test_SOURCES = tests/daemon_look_test.c tests/shopd_harness.c \
+	tests/shopd_harness.h
+tests_daemon_look_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_look_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_look_test

@@ -9,7 +9,7 @@ socket for events. Usage:
                 [--key FILE --server-key FILE] COMMAND [ARGS]
 
 COMMAND is one of: status, catalogue [CATEGORY], cart-add ITEM [QTY],
-cart, event CUSTOMER ITEM KIND, photo FILE, audio FILE, watch [N].
+cart, event CUSTOMER ITEM KIND, photo FILE, audio FILE, look, watch [N].
 """
 
 import argparse
@@ -198,6 +198,9 @@ def main(argv=None):
         elif a.command == "event":
             body = client.request("event", {"customer": a.args[0], "item": a.args[1],
                                             "kind": a.args[2]}, session=a.session)
+        elif a.command == "look":
+            # what shopd's own camera sees (shopd --camera); answered on its session
+            body = client.request("look", timeout=30.0)
         elif a.command in ("photo", "audio"):
             with open(a.args[0], "rb") as f:
                 data = f.read()

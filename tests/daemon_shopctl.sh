@@ -26,7 +26,7 @@ check() { # check "what" command...
   if "$@"; then ok "$what"; else notok "$what"; fi
 }
 
-echo "1..19"
+echo "1..20"
 ep="ipc://$tmp/req.sock"
 pub="ipc://$tmp/events.sock"
 C="$shopctl -e $ep -p $pub -t 3000 -c"
@@ -62,6 +62,8 @@ check "an unknown request type: unknown_type" sh -c "[ $rc -eq 1 ] && grep -q 'u
 $C recommend customer=c1 >"$tmp/out" 2>"$tmp/err"; rc=$?
 check "recommend on an empty catalogue: c1's personal list, empty" sh -c \
   "[ $rc -eq 0 ] && grep -q '\"kind\":\"personal\",\"results\":\[\]' '$tmp/out' && grep -q '\"customer\":\"c1\"' '$tmp/out'"
+$C look >/dev/null 2>"$tmp/err"; rc=$?
+check "look without a camera: not_available, saying how to give shopd one" sh -c "[ $rc -eq 1 ] && grep -q '^shopctl: not_available: shopd has no camera' '$tmp/err'"
 printf 'GIF89a....' > "$tmp/x.gif"
 $C photo "$tmp/x.gif" >/dev/null 2>"$tmp/err"
 check "a GIF photo is refused as invalid" grep -q 'not JPEG, PNG or BMP' "$tmp/err"

@@ -5,6 +5,7 @@ libshop_a_SOURCES += \
 	vision/decode.c vision/decode.h \
 	vision/preprocess.c vision/preprocess.h \
 	vision/camera.c vision/camera.h \
+	vision/avi.c vision/avi.h vision/framesrc.c vision/framesrc.h \
 	vision/model.c vision/model.h \
 	vision/classify.c vision/classify.h \
 	vision/index.c vision/index.h
@@ -59,3 +60,17 @@ tests_vision_daemon_test_SOURCES = tests/vision_daemon_test.c tests/vision_util.
 tests_vision_daemon_test_CFLAGS = $(VISION_TEST_CFLAGS)
 tests_vision_daemon_test_LDADD = $(TEST_LIBS)
 TESTS += tests/vision_daemon_test
+
+## the JPEG scan limit, on progressive files written by libjpeg
+check_PROGRAMS += tests/vision_scan_limit_test
+tests_vision_scan_limit_test_SOURCES = tests/vision_scan_limit_test.c tests/jpeg_prog.c \
+	tests/jpeg_prog.h
+tests_vision_scan_limit_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JPEG_CFLAGS)
+tests_vision_scan_limit_test_LDADD = $(TEST_LIBS) $(JPEG_LIBS)
+TESTS += tests/vision_scan_limit_test
+
+## frame sources: recordings (AVI, written by ffmpeg) and the V4L2 camera
+check_PROGRAMS += tests/vision_framesrc_test
+tests_vision_framesrc_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_vision_framesrc_test_LDADD = $(TEST_LIBS)
+TESTS += tests/vision_framesrc_test
