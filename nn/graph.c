@@ -1,7 +1,7 @@
 /* nn/graph.c: nets as graphs of layers: creating and freeing a net, adding
  * layers (arguments and shapes checked by each kind's op, so the model
  * loader can use the same builders on untrusted files), names, queries and
- * the engine options. */
+ * the engine options; the inference workspace is freed with the net. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,6 +77,53 @@ nn_new(uint64_t seed)
     net->threads = cpus >= 2 ? 2 : 1;
     nn_opts_default(&net->opts);
     return net;
+}
+
+/* Frees the inference workspace the executor (nn/infer.c) grew inside the
+ * net: it belongs to the net and goes with it, or with a change of layers or
+ * options that invalidates it. */
+void
+nn_infer_free(nn_net_t *net)
+{
+    if (net->ibuf)
+        for (int l = 0; l < net->n_layers; l++)
+            free(net->ibuf[l]);
+    free(net->ibuf);
+    free(net->iout);
+    free(net->folded);
+    free(net->relu_fused);
+    net->relu_fused = NULL;
+    free(net->ialias);
+    net->ialias = NULL;
+    free(net->ires);
+    net->ires = NULL;
+    if (net->iwt)
+        for (int l = 0; l < net->n_layers; l++)
+            free(net->iwt[l]);
+    free(net->iwt);
+    net->iwt = NULL;
+    free(net->iparams);
+    for (int t = 0; t < net->n_ishards; t++) {
+        free(net->ishards[t].out);
+        free(net->ishards[t].col);
+        free(net->ishards[t].tmp);
+        free(net->ishards[t].pad);
+        free(net->ishards[t].pad2);
+        free(net->ishards[t].wt);
+        free(net->ishards[t].wu);
+        nn_wino_ws_free(&net->ishards[t].wino);
+    }
+    free(net->ishards);
+    free(net->prof);
+    net->prof = NULL;
+    net->ibuf = net->iout = NULL;
+    net->folded = NULL;
+    net->iparams = NULL;
+    net->ishards = NULL;
+    net->n_ishards = 0;
+    net->icap = 0;
+    net->ibatch = 0;
+    net->fold_valid = false;
 }
 
 void

@@ -10,50 +10,6 @@
 #include "common/util.h"
 #include "nn/ops.h"
 
-void
-nn_infer_free(nn_net_t *net)
-{
-    if (net->ibuf)
-        for (int l = 0; l < net->n_layers; l++)
-            free(net->ibuf[l]);
-    free(net->ibuf);
-    free(net->iout);
-    free(net->folded);
-    free(net->relu_fused);
-    net->relu_fused = NULL;
-    free(net->ialias);
-    net->ialias = NULL;
-    free(net->ires);
-    net->ires = NULL;
-    if (net->iwt)
-        for (int l = 0; l < net->n_layers; l++)
-            free(net->iwt[l]);
-    free(net->iwt);
-    net->iwt = NULL;
-    free(net->iparams);
-    for (int t = 0; t < net->n_ishards; t++) {
-        free(net->ishards[t].out);
-        free(net->ishards[t].col);
-        free(net->ishards[t].tmp);
-        free(net->ishards[t].pad);
-        free(net->ishards[t].pad2);
-        free(net->ishards[t].wt);
-        free(net->ishards[t].wu);
-        nn_wino_ws_free(&net->ishards[t].wino);
-    }
-    free(net->ishards);
-    free(net->prof);
-    net->prof = NULL;
-    net->ibuf = net->iout = NULL;
-    net->folded = NULL;
-    net->iparams = NULL;
-    net->ishards = NULL;
-    net->n_ishards = 0;
-    net->icap = 0;
-    net->ibatch = 0;
-    net->fold_valid = false;
-}
-
 /* Grows the inference buffers to cap samples; aliased layers share them. */
 static void
 s_inference_reserve(nn_net_t *net, int cap)
