@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <math.h>
 #include <samplerate.h>
 #include <sndfile.h>
@@ -1058,50 +1057,6 @@ fail_nowriter:
     free(voices[1].v);
     return -1;
 }
-
-int
-audio_corpus_main(int argc, char **argv)
-{
-    corpus_gen_opts_t o = { .out_dir = NULL, .seed = 1, .scale = 1.0, .verbose = true };
-    static const struct option longopts[] = {
-        { "out", required_argument, NULL, 'o' },  { "seed", required_argument, NULL, 's' },
-        { "scale", required_argument, NULL, 'x' }, { "quiet", no_argument, NULL, 'q' },
-        { "limit", required_argument, NULL, 'L' }, { "from", required_argument, NULL, 'F' },
-        { "extra", no_argument, NULL, 'X' },
-        { "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
-    };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:s:x:L:F:Xqh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'o': o.out_dir = optarg; break;
-        case 's': o.seed = strtoull(optarg, NULL, 10); break;
-        case 'x': o.scale = atof(optarg); break;
-        case 'L': o.limit = atoi(optarg); break;
-        case 'F': o.from = atoi(optarg); break;
-        case 'X': o.extra = true; break;
-        case 'q': o.verbose = false; break;
-        default:
-            fprintf(stderr, "usage: shop-train audio-corpus --out DIR [--seed N] [--scale X] "
-                            "[--limit N] [--from N] [--extra] [--quiet]\n  synthesises the "
-                            "keyword-spotting corpus (espeak-ng, flite, festival) into DIR;\n"
-                            "  --extra: training utterances of the extra flite/festival voices "
-                            "only\n");
-            return c == 'h' ? 0 : 2;
-        }
-    }
-    if (!o.out_dir || o.scale <= 0 || o.scale > 100) {
-        fprintf(stderr, "shop-train audio-corpus: --out DIR is required, --scale in (0, 100]\n");
-        return 2;
-    }
-    char err[512];
-    if (corpus_generate(&o, err, sizeof err) != 0) {
-        fprintf(stderr, "shop-train audio-corpus: %s\n", err);
-        return 1;
-    }
-    return 0;
-}
-
 
 /* ================================================================ self-test */
 

@@ -82,9 +82,6 @@ typedef struct {
  * warning). Returns 0, or -1 with a message in err. */
 int corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen);
 
-/* `shop-train audio-corpus --out DIR [--seed N] [--scale X] [--limit N] [--from N] [--extra] [--quiet]`. */
-int audio_corpus_main(int argc, char **argv);
-
 /* True when voice (engine + name) is one of the held-out test voices. */
 bool corpus_voice_is_test(const char *engine, const char *voice);
 

@@ -1,4 +1,5 @@
-/* audio/eval.c: `shop-eval audio`: the speech-to-intent measures, after
+/* audio/eval.c: the work of `shop-eval audio` (its options are parsed in
+ * tools/audio.c): the speech-to-intent measures, after
  * Picovoice's speech-to-intent benchmark, and the real-speech measures of
  * audio/realdata.h.
  *
@@ -24,22 +25,20 @@
  * designs, epochs and thresholds can be chosen without a look at the test
  * voices. Acceptance is also given per voice group (espeak-ng's voices
  * together, each flite and festival voice on its own). */
-#include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "audio/corpus.h"
+#include "audio/eval.h"
 #include "audio/intent.h"
 #include "audio/kws.h"
 #include "audio/realdata.h"
 #include "audio/vocab.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "tools/cli.h"
 
 #define S_MAX_HITS 64
 #define S_N_SNR 7
@@ -116,26 +115,6 @@ s_truth(const corpus_clip_t *c, int *words)
     return c->n_marks;
 }
 
-static void
-s_usage(void)
-{
-    fprintf(stderr,
-            "usage: shop-eval audio [--corpus DIR] [--real-data DIR | --no-real] [--model PATH]\n"
-            "                       [--json] [--commands N] [--background-min M] [--seed N]\n"
-            "                       [--pad-silence] [--voices test|val] [--holdout V1,V2]\n"
-            "                       [--stride S] [--skip-penalty P]\n"
-            "  --corpus: command acceptance by SNR, false accepts per hour, wake-word miss\n"
-            "  rate and real-time factor of the keyword spotter on the synthetic corpus's\n"
-            "  held-out test voices (or on the validation voices, to tune without looking\n"
-            "  at the test voices; --holdout adds training voices a model was trained\n"
-            "  without, as its `shop-train audio --holdout` did);\n"
-            "  real speech (Speech Commands, FSDD) of the validation speakers in\n"
-            "  --real-data DIR (default: ../shared/data beside the data directory, i.e.\n"
-            "  $SHOPD_DATADIR/../shared/data, when it exists): yes/no acceptance, false\n"
-            "  accepts per non-command clip, digit word accuracy, overall and per speaker;\n"
-            "  --skip-penalty overrides the grammar's unmatched_penalty (0.5)\n");
-}
-
 /* The real-speech summary of real_eval's JSON, for people. */
 static void
 s_print_real(const json_t *r)
@@ -167,69 +146,19 @@ s_print_real(const json_t *r)
 }
 
 int
-audio_eval_main(int argc, char **argv)
+audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
 {
-    const char *corpus_dir = NULL, *model = NULL, *holdout = NULL, *real_dir = NULL;
-    bool json = false, pad_silence = false, val = false, no_real = false;
-    int n_cmd = 400, seed = 1, stride = 0;
-    double bg_min = 30;
-    float skip_penalty = 0;     /* 0: the grammar default */
-    static const struct option longopts[] = {
-        { "corpus", required_argument, NULL, 'c' }, { "model", required_argument, NULL, 'm' },
-        { "json", no_argument, NULL, 'j' },         { "commands", required_argument, NULL, 'n' },
-        { "background-min", required_argument, NULL, 'b' },
-        { "seed", required_argument, NULL, 's' },   { "help", no_argument, NULL, 'h' },
-        { "pad-silence", no_argument, NULL, 'p' }, { "voices", required_argument, NULL, 'v' },
-        { "stride", required_argument, NULL, 'S' }, { "skip-penalty", required_argument, NULL, 'P' },
-        { "holdout", required_argument, NULL, 'O' },
-        { "real-data", required_argument, NULL, 'R' }, { "no-real", no_argument, NULL, 'N' },
-        { NULL, 0, NULL, 0 },
-    };
-    int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:m:jn:b:s:pv:S:P:O:R:Nh", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'c': corpus_dir = optarg; break;
-        case 'm': model = optarg; break;
-        case 'j': json = true; break;
-        case 'n': n_cmd = atoi(optarg); break;
-        case 'b': bg_min = atof(optarg); break;
-        case 's': seed = atoi(optarg); break;
-        case 'p': pad_silence = true; break;
-        case 'S': stride = atoi(optarg); break;
-        case 'P': skip_penalty = strtof(optarg, NULL); break;
-        case 'O': holdout = optarg; break;
-        case 'R': real_dir = optarg; break;
-        case 'N': no_real = true; break;
-        case 'v':
-            if (strcmp(optarg, "val") != 0 && strcmp(optarg, "test") != 0) {
-                s_usage();
-                return 2;
-            }
-            val = strcmp(optarg, "val") == 0;
-            break;
-        default: s_usage(); return ch == 'h' ? 0 : 2;
-        }
-    }
-    char real_buf[1024];
-    if (!real_dir && !no_real) {
-        /* the shared data folder beside the source tree, when there is one */
-        real_dir = shop_data_path("../shared/data", real_buf, sizeof real_buf);
-        struct stat st;
-        if (stat(real_dir, &st) != 0)
-            real_dir = NULL;
-    }
-    if (no_real)
-        real_dir = NULL;
-    if ((!corpus_dir && !real_dir) || n_cmd < 1 || !(bg_min > 0) || stride < 0 || stride > 50
-        || !(skip_penalty >= 0 && skip_penalty <= 1)) {
-        s_usage();
-        return 2;
-    }
-    char err[512];
+    const char *corpus_dir = opts->corpus_dir, *model = opts->model, *holdout = opts->holdout;
+    const char *real_dir = opts->real_dir;
+    bool json = opts->json, pad_silence = opts->pad_silence, val = opts->val;
+    int n_cmd = opts->n_cmd, seed = opts->seed, stride = opts->stride;
+    double bg_min = opts->bg_min;
+    float skip_penalty = opts->skip_penalty;
+    if (errlen)
+        err[0] = '\0';
     s_eval_t e = { 0 };
-    int rc = 1;
-    corpus_t *corpus = corpus_dir ? corpus_open(corpus_dir, err, sizeof err) : NULL;
+    int rc = -1;
+    corpus_t *corpus = corpus_dir ? corpus_open(corpus_dir, err, errlen) : NULL;
     real_t *real = NULL;
     kws_opts_t ko, lo;
     kws_opts_default(&ko);
@@ -245,21 +174,19 @@ audio_eval_main(int argc, char **argv)
     int *cmd = NULL, *wake = NULL, *bg = NULL;
     json_t *root = NULL;
     bool synthetic_done = false;
-    if (corpus_dir && !corpus) {
-        fprintf(stderr, "shop-eval audio: %s\n", err);
-        return 1;
-    }
+    if (corpus_dir && !corpus)
+        return -1;
     e.corpus = corpus;
-    e.kws = kws_new(model, &ko, err, sizeof err);
+    e.kws = kws_new(model, &ko, err, errlen);
     if (e.kws)
-        e.low = kws_new(model, &lo, err, sizeof err);
-    if (!e.kws || !e.low) {
-        fprintf(stderr, "shop-eval audio: %s\n", err);
+        e.low = kws_new(model, &lo, err, errlen);
+    if (!e.kws || !e.low)
         goto done;
-    }
-    e.intent = intent_new_from_file(NULL, &ic, err, sizeof err);
+    e.intent = intent_new_from_file(NULL, &ic, err, errlen);
     if (!e.intent) {
-        fprintf(stderr, "shop-eval audio: grammar: %s\n", err);
+        char why[512];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, errlen, "grammar: %s", why);
         goto done;
     }
     if (!corpus) {
@@ -299,8 +226,8 @@ audio_eval_main(int argc, char **argv)
             cmd[n_eligible++] = i;
     }
     if (n_eligible == 0 || n_bg == 0) {
-        fprintf(stderr, "shop-eval audio: %s has no %s-voice commands or background speech\n",
-                corpus_dir, val ? "validation" : "test");
+        snprintf(err, errlen, "%s has no %s-voice commands or background speech", corpus_dir,
+                 val ? "validation" : "test");
         goto done;
     }
     /* the same n_cmd utterances at every SNR, drawn with the seed */
@@ -333,7 +260,7 @@ audio_eval_main(int argc, char **argv)
             size_t n = s_make_stream(&e, m, cmd[i], (float) s_snrs[s]);
             int nh = s_stream(e.kws, e.pcm, n, hits, S_MAX_HITS);
             if (nh < 0) {
-                fprintf(stderr, "shop-eval audio: %s\n", kws_error(e.kws));
+                snprintf(err, errlen, "%s", kws_error(e.kws));
                 corpus_mixer_destroy(&m);
                 goto done;
             }
@@ -425,7 +352,7 @@ audio_eval_main(int argc, char **argv)
                 kws_t *k = pass == 0 ? e.kws : e.low;
                 int nh = s_stream(k, stream, stream_n, bh, 4096);
                 if (nh < 0) {
-                    fprintf(stderr, "shop-eval audio: %s\n", kws_error(k));
+                    snprintf(err, errlen, "%s", kws_error(k));
                     goto bg_done;
                 }
                 if (pass == 1) {
@@ -564,12 +491,14 @@ bg_done:
         goto done;
 real_speech:
     if (real_dir) {
-        real = real_open(real_dir, err, sizeof err);
+        real = real_open(real_dir, err, errlen);
         json_t *r = real ? real_eval(real, e.kws, e.intent, getenv("SHOP_EVAL_VERBOSE") != NULL,
-                                     err, sizeof err)
+                                     err, errlen)
                          : NULL;
         if (!r) {
-            fprintf(stderr, "shop-eval audio: real speech in %s: %s\n", real_dir, err);
+            char why[512];
+            snprintf(why, sizeof why, "%s", err);
+            snprintf(err, errlen, "real speech in %s: %s", real_dir, why);
             goto done;
         }
         json_object_set_new(root, "real", r);

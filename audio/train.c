@@ -1,4 +1,5 @@
-/* audio/train.c: `shop-train audio`: trains the keyword-spotting DS-CNN on
+/* audio/train.c: the work of `shop-train audio` (its options are parsed in
+ * tools/audio.c): trains the keyword-spotting DS-CNN on
  * the synthetic corpus (audio/corpus.h) and recordings of real speakers
  * (audio/realdata.h) and writes models/kws.nn.
  *
@@ -12,7 +13,6 @@
  * one. The features are then warped in frequency and time and masked
  * (s_augment), anew every epoch. Validation voices and validation speakers
  * are kept apart; the test voices are never read here. */
-#include <getopt.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,8 +28,8 @@
 #include "audio/vocab.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "audio/train.h"
 #include "nn/nn.h"
-#include "tools/cli.h"
 
 #define S_WIN 16000            /* samples per example: 1 s */
 #define S_PRE 4000             /* reverberation lead-in before the window */
@@ -38,7 +38,7 @@
  * windows in between (mid-word, between words), where its first streaming
  * runs showed stray posteriors of 0.2-0.4 (the floor was raised from 0.2 to
  * 0.5 after seeing them; docs/speech.md says so). */
-#define S_THR_MAX 0.8f
+#define S_THR_MAX AUDIO_TRAIN_THR_MAX
 
 typedef struct {
     int clip;
@@ -605,23 +605,24 @@ s_calibrate(nn_net_t *net, const nn_data_t *val, float thr_min, float fa_rate, f
     free(neg);
 }
 
-/* --calibrate: new thresholds for a trained model. Returns an exit status. */
+/* --calibrate: new thresholds for a trained model. Returns 0, or -1 with a message in err. */
 static int
 s_recalibrate(const char *path, const s_src_t *src, const features_config_t *fc,
               const s_list_t *va, uint64_t seed, int threads, float thr_min, float fa_rate,
-              int stride, const char *out, float *xv, int32_t *yv)
+              int stride, const char *out, float *xv, int32_t *yv, char *err, size_t errlen)
 {
-    char err[512];
-    nn_net_t *net = nn_load(path, err, sizeof err);
+    nn_net_t *net = nn_load(path, err, errlen);
     if (!net) {
-        fprintf(stderr, "shop-train audio: %s: %s\n", path, err);
-        return 1;
+        char why[512];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, errlen, "%s: %s", path, why);
+        return -1;
     }
     const char *m = nn_meta_get(net, "kws.mean"), *d = nn_meta_get(net, "kws.std");
     float mean = m ? strtof(m, NULL) : 0, std = d ? strtof(d, NULL) : 0;
-    int rc = 1;
+    int rc = -1;
     if (!(std > 0) || s_render(src, fc, va, seed + 1000003, threads, xv, yv, true, "validation") != 0) {
-        fprintf(stderr, "shop-train audio: %s: no kws.std, or feature extraction failed\n", path);
+        snprintf(err, errlen, "%s: no kws.std, or feature extraction failed", path);
         goto out;
     }
     kws_normalise(xv, (size_t) va->n * KWS_FRAMES * (size_t) fc->n_mels, mean, 1.f / std);
@@ -635,8 +636,10 @@ s_recalibrate(const char *path, const s_src_t *src, const features_config_t *fc,
              old ? old : "", (double) thr_min, (double) S_THR_MAX, (double) fa_rate, stride);
     if (kws_net_set_meta(net, fc, mean, std, thr, stride) != 0
         || nn_meta_set(net, "provenance", prov) != 0
-        || nn_save(net, out, err, sizeof err) != 0) {
-        fprintf(stderr, "shop-train audio: cannot write %s: %s\n", out, err);
+        || nn_save(net, out, err, errlen) != 0) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, errlen, "cannot write %s: %s", out, why);
         goto out;
     }
     printf("audio: wrote %s with thresholds", out);
@@ -658,110 +661,25 @@ s_progress(const nn_epoch_t *e, void *user)
             (double) e->val_acc, e->seconds, e->images_per_s);
 }
 
-static void
-s_usage(void)
-{
-    fprintf(stderr,
-            "usage: shop-train audio --corpus DIR [--out models/kws.nn] [--epochs N] [--copies K]\n"
-            "                        [--channels C] [--blocks B] [--between X]\n"
-            "                        [--batch B] [--lr X] [--seed N] [--threads T] [--limit N]\n"
-            "                        [--thr-min X] [--stride S] [--skip-voices V1,V2]\n"
-            "                        [--holdout V1,V2]\n"
-            "                        [--real-data DIR] [--real-copies K] [--fsdd-copies K]\n"
-            "                        [--fa-rate R] [--init MODEL] [--calibrate MODEL]\n"
-            "  --init MODEL goes on training MODEL (its weights, input mean and std)\n"
-            "  instead of a new net;\n"
-            "  --real-data DIR adds recordings of real speakers (audio/realdata.h: Speech\n"
-            "  Commands and FSDD under DIR; training speakers to training, validation\n"
-            "  speakers to validation): vocabulary words as positives, other words and\n"
-            "  noise as _unknown_ / _silence_, K noisy copies each (8 / 1);\n"
-            "  thresholds: per word, the score that a fraction R (0.005) of the\n"
-            "  validation windows of other classes reach;\n"
-            "  DIR may list several corpora (v2,v3); --skip-voices leaves those\n"
-            "  training voices out (to measure what they bring), --holdout makes them\n"
-            "  validation voices (\"awb\" also names awb-f85s10 ...);\n"
-            "  trains the keyword-spotting DS-CNN on the synthetic corpus made by\n"
-            "  `shop-train audio-corpus`; K noisy copies of every word (default 2);\n"
-            "  X windows at random places of each command clip (default 1);\n"
-            "  thresholds no lower than --thr-min (0.5); the detector runs the CNN\n"
-            "  every S frames (3). --calibrate MODEL only recomputes MODEL's thresholds\n"
-            "  and stride on the validation voices (same --corpus, --seed, --between and\n"
-            "  --real-data as its training) and writes --out\n");
-}
-
 int
-audio_train_main(int argc, char **argv)
+audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
 {
-    const char *corpus_dir = NULL, *out = "models/kws.nn", *calibrate = NULL, *skip = NULL;
-    const char *holdout = NULL, *real_dir = NULL, *init = NULL;
-    int real_copies = 8, fsdd_copies = 1;
-    float fa_rate = 0.005f;
-    int epochs = 12, copies = 2, channels = 64, blocks = 4, batch = 128, threads = 2, limit = 0;
-    int stride = 3;
-    float lr = 0.003f, between = 1.f, thr_min = 0.5f;
-    uint64_t seed = 1;
-    static const struct option longopts[] = {
-        { "corpus", required_argument, NULL, 'c' }, { "out", required_argument, NULL, 'o' },
-        { "epochs", required_argument, NULL, 'e' }, { "copies", required_argument, NULL, 'k' },
-        { "channels", required_argument, NULL, 'C' }, { "blocks", required_argument, NULL, 'B' },
-        { "batch", required_argument, NULL, 'b' },  { "lr", required_argument, NULL, 'l' },
-        { "seed", required_argument, NULL, 's' },   { "threads", required_argument, NULL, 't' },
-        { "limit", required_argument, NULL, 'L' },  { "help", no_argument, NULL, 'h' },
-        { "calibrate", required_argument, NULL, 'T' },
-        { "between", required_argument, NULL, 'W' }, { "thr-min", required_argument, NULL, 'M' },
-        { "stride", required_argument, NULL, 'S' }, { "skip-voices", required_argument, NULL, 'V' },
-        { "holdout", required_argument, NULL, 'O' },
-        { "real-data", required_argument, NULL, 'r' }, { "real-copies", required_argument, NULL, 'K' },
-        { "fsdd-copies", required_argument, NULL, 'F' }, { "fa-rate", required_argument, NULL, 'A' },
-        { "init", required_argument, NULL, 'I' },
-        { NULL, 0, NULL, 0 },
-    };
-    int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:h", longopts, NULL))
-           != -1) {
-        switch (ch) {
-        case 'c': corpus_dir = optarg; break;
-        case 'o': out = optarg; break;
-        case 'e': epochs = atoi(optarg); break;
-        case 'k': copies = atoi(optarg); break;
-        case 'C': channels = atoi(optarg); break;
-        case 'B': blocks = atoi(optarg); break;
-        case 'b': batch = atoi(optarg); break;
-        case 'l': lr = strtof(optarg, NULL); break;
-        case 's': seed = strtoull(optarg, NULL, 10); break;
-        case 't': threads = atoi(optarg); break;
-        case 'L': limit = atoi(optarg); break;
-        case 'T': calibrate = optarg; break;
-        case 'W': between = strtof(optarg, NULL); break;
-        case 'M': thr_min = strtof(optarg, NULL); break;
-        case 'S': stride = atoi(optarg); break;
-        case 'V': skip = optarg; break;
-        case 'O': holdout = optarg; break;
-        case 'r': real_dir = optarg; break;
-        case 'K': real_copies = atoi(optarg); break;
-        case 'F': fsdd_copies = atoi(optarg); break;
-        case 'A': fa_rate = strtof(optarg, NULL); break;
-        case 'I': init = optarg; break;
-        default: s_usage(); return ch == 'h' ? 0 : 2;
-        }
-    }
-    if (!corpus_dir || epochs < 1 || copies < 1 || copies > 20 || channels < 4 || channels > 512
-        || blocks < 1 || blocks > 8 || batch < 2 || !(lr > 0) || threads < 1
-        || !(between >= 0 && between <= 8)
-        || !(thr_min > 0 && thr_min <= S_THR_MAX) || stride < 1 || stride > 50 || real_copies < 0
-        || real_copies > 50 || fsdd_copies < 0 || fsdd_copies > 50
-        || !(fa_rate > 0 && fa_rate < 0.5f)) {
-        s_usage();
-        return 2;
-    }
+    const char *corpus_dir = opts->corpus_dir, *out = opts->out, *calibrate = opts->calibrate;
+    const char *skip = opts->skip, *holdout = opts->holdout, *real_dir = opts->real_dir;
+    const char *init = opts->init;
+    int real_copies = opts->real_copies, fsdd_copies = opts->fsdd_copies;
+    float fa_rate = opts->fa_rate;
+    int epochs = opts->epochs, copies = opts->copies, channels = opts->channels;
+    int blocks = opts->blocks, batch = opts->batch, threads = opts->threads, limit = opts->limit;
+    int stride = opts->stride;
+    float lr = opts->lr, between = opts->between, thr_min = opts->thr_min;
+    uint64_t seed = opts->seed;
+    if (errlen)
+        err[0] = '\0';
     nn_blas_init();
-    char err[512];
-    corpus_t *corpus = corpus_open(corpus_dir, err, sizeof err);
-    if (!corpus) {
-        fprintf(stderr, "shop-train audio: %s\n", err);
-        return 1;
-    }
+    corpus_t *corpus = corpus_open(corpus_dir, err, errlen);
+    if (!corpus)
+        return -1;
     features_config_t fc;
     features_config_default(&fc);
 
@@ -772,11 +690,13 @@ audio_train_main(int argc, char **argv)
     s_real_set_t rs = { 0 };
     s_src_t src = { .corpus = corpus, .real = &rs };
     if (real_dir) {
-        if (s_real_load(real_dir, real_copies, fsdd_copies, &rs, err, sizeof err) != 0) {
-            fprintf(stderr, "shop-train audio: real speech: %s\n", err);
+        if (s_real_load(real_dir, real_copies, fsdd_copies, &rs, err, errlen) != 0) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", err);
+            snprintf(err, errlen, "real speech: %s", why);
             corpus_mixer_destroy(&pick);
             corpus_destroy(&corpus);
-            return 1;
+            return -1;
         }
         int before = tr.n;
         s_collect_real(&rs, corpus_count(corpus), false, 0, pick, &tr);
@@ -789,10 +709,10 @@ audio_train_main(int argc, char **argv)
     if (limit > 0 && tr.n > limit)
         tr.n = limit;
     if (tr.n == 0 || va.n == 0) {
-        fprintf(stderr, "shop-train audio: no training or validation clips in %s\n", corpus_dir);
+        snprintf(err, errlen, "no training or validation clips in %s", corpus_dir);
         s_real_free(&rs);
         corpus_destroy(&corpus);
-        return 1;
+        return -1;
     }
     int count[VOCAB_COUNT] = { 0 };
     for (int i = 0; i < tr.n; i++)
@@ -809,22 +729,22 @@ audio_train_main(int argc, char **argv)
     float *xt = malloc((size_t) tr.n * per * sizeof *xt);
     float *xv = malloc((size_t) va.n * per * sizeof *xv);
     int32_t *yt = malloc((size_t) tr.n * sizeof *yt), *yv = malloc((size_t) va.n * sizeof *yv);
-    int rc = 1;
+    int rc = -1;
     nn_net_t *net = NULL;
     nn_history_t hist = { 0 };
     if (!xt || !xv || !yt || !yv) {
-        fprintf(stderr, "shop-train audio: out of memory for %d examples\n", tr.n + va.n);
+        snprintf(err, errlen, "out of memory for %d examples", tr.n + va.n);
         goto done;
     }
     if (calibrate) {
         rc = s_recalibrate(calibrate, &src, &fc, &va, seed, threads, thr_min, fa_rate, stride, out,
-                           xv, yv);
+                           xv, yv, err, errlen);
         goto done;
     }
     uint64_t t0 = shop_now_ns();
     if (s_render(&src, &fc, &tr, seed, threads, xt, yt, true, "training") != 0
         || s_render(&src, &fc, &va, seed + 1000003, threads, xv, yv, true, "validation") != 0) {
-        fprintf(stderr, "shop-train audio: feature extraction failed\n");
+        snprintf(err, errlen, "feature extraction failed");
         goto done;
     }
     double render_s = (double) (shop_now_ns() - t0) / 1e9;
@@ -839,12 +759,13 @@ audio_train_main(int argc, char **argv)
     float std = (float) sqrt(fmax(sq / (double) total - (double) mean * mean, 1e-6));
     if (init) {
         /* go on from a trained model: its weights expect its input statistics */
-        net = nn_load(init, err, sizeof err);
+        net = nn_load(init, err, errlen);
         const char *m = net ? nn_meta_get(net, "kws.mean") : NULL;
         const char *d = net ? nn_meta_get(net, "kws.std") : NULL;
         if (!m || !d || !(strtof(d, NULL) > 0)) {
-            fprintf(stderr, "shop-train audio: --init %s: %s\n", init,
-                    net ? "no kws.mean / kws.std" : err);
+            char why[512];
+            snprintf(why, sizeof why, "%s", net ? "no kws.mean / kws.std" : err);
+            snprintf(err, errlen, "--init %s: %s", init, why);
             goto done;
         }
         mean = strtof(m, NULL);
@@ -885,10 +806,8 @@ audio_train_main(int argc, char **argv)
     o.verbose = 2;
     o.progress = s_progress;
     t0 = shop_now_ns();
-    if (nn_train(net, &dtr, &o, &hist, err, sizeof err) != 0) {
-        fprintf(stderr, "shop-train audio: %s\n", err);
+    if (nn_train(net, &dtr, &o, &hist, err, errlen) != 0)
         goto done;
-    }
     double train_s = (double) (shop_now_ns() - t0) / 1e9;
     double val_acc = nn_evaluate(net, &dva, NULL);
 
@@ -917,10 +836,8 @@ audio_train_main(int argc, char **argv)
              (double) fa_rate, tr.n, va.n, val_acc,
              render_s, train_s, when);
     nn_meta_set(net, "provenance", prov);
-    if (nn_save(net, out, err, sizeof err) != 0) {
-        fprintf(stderr, "shop-train audio: %s\n", err);
+    if (nn_save(net, out, err, errlen) != 0)
         goto done;
-    }
     printf("audio: wrote %s: validation accuracy %.4f (best epoch %d of %d), %.0f s training\n",
            out, val_acc, hist.best_epoch, hist.n, train_s);
     rc = 0;

@@ -2,8 +2,7 @@
  *
  * Each subcommand parses its options in tools/ (for example tools/vision.c)
  * and calls its area's library function; the signature is below: argv[0] is
- * the subcommand's name, the return value is the process exit status. The
- * speech subcommands (audio_*_main) still live in audio/ for now. */
+ * the subcommand's name, the return value is the process exit status. */
 #ifndef SHOP_TOOLS_CLI_H
 #define SHOP_TOOLS_CLI_H
 
@@ -20,7 +19,7 @@ typedef struct {
 int cli_dispatch(const char *prog, const char *what, const cli_command_t *table, int n,
                  int argc, char **argv);
 
-/* shop-train subcommands (declared here, defined in each area's folder) */
+/* shop-train subcommands (declared here, defined in tools/) */
 int vision_train_main(int argc, char **argv);
 int audio_train_main(int argc, char **argv);
 int audio_corpus_main(int argc, char **argv);

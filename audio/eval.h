@@ -1,0 +1,29 @@
+/* audio/eval.h: the speech-to-intent measures of the keyword spotter (the
+ * work of `shop-eval audio`, whose options tools/audio.c parses). */
+#ifndef SHOP_AUDIO_EVAL_H
+#define SHOP_AUDIO_EVAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+    const char *corpus_dir;   /* synthetic corpus, or NULL: real speech only */
+    const char *model;        /* keyword model, NULL: the shipped one */
+    const char *holdout;      /* training voices the model was trained without, or NULL */
+    const char *real_dir;     /* real speech (audio/realdata.h), or NULL */
+    bool json;                /* one JSON object on stdout instead of text */
+    bool pad_silence;         /* the detector's pad_silence */
+    bool val;                 /* the validation voices instead of the test voices */
+    int n_cmd;                /* command utterances per SNR (>= 1) */
+    int seed;
+    int stride;               /* CNN every stride frames; 0: the model's */
+    double bg_min;            /* minutes of background streams (> 0) */
+    float skip_penalty;       /* the grammar's unmatched_penalty; 0: its default */
+} audio_eval_opts_t;
+
+/* Measures on opts->corpus_dir and/or opts->real_dir (at least one) and
+ * prints the results on stdout (per-SNR progress on stderr). Returns 0, or
+ * -1 with a message in err. */
+int audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,37 @@
+/* audio/train.h: training the keyword-spotting DS-CNN (the work of
+ * `shop-train audio`, whose options tools/audio.c parses). */
+#ifndef SHOP_AUDIO_TRAIN_H
+#define SHOP_AUDIO_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* highest per-word threshold; --thr-min lies in (0, AUDIO_TRAIN_THR_MAX] */
+#define AUDIO_TRAIN_THR_MAX 0.8f
+
+typedef struct {
+    const char *corpus_dir;   /* synthetic corpus (several: comma-separated); required */
+    const char *out;          /* model file written */
+    const char *calibrate;    /* non-NULL: only recompute this model's thresholds and stride */
+    const char *skip;         /* training voices left out (comma-separated), or NULL */
+    const char *holdout;      /* training voices made validation voices, or NULL */
+    const char *real_dir;     /* recordings of real speakers (audio/realdata.h), or NULL */
+    const char *init;         /* non-NULL: go on training this model */
+    int real_copies;          /* noisy copies of each Speech Commands recording */
+    int fsdd_copies;          /* noisy copies of each FSDD recording */
+    float fa_rate;            /* thresholds: fraction of other-class validation windows */
+    int epochs, copies, channels, blocks, batch, threads;
+    int limit;                /* > 0: at most this many training windows */
+    int stride;               /* the detector runs the CNN every stride frames */
+    float lr;                 /* peak learning rate (AdamW, cosine schedule) */
+    float between;            /* windows at random places of each command clip */
+    float thr_min;            /* threshold floor */
+    uint64_t seed;
+} audio_train_opts_t;
+
+/* Trains (or, with opts->calibrate, recalibrates) and writes opts->out,
+ * with progress on stderr and the result on stdout. Returns 0, or -1 with a
+ * message in err (possibly empty when the net could not be built). */
+int audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,268 @@
+/* tools/audio.c: `shop-train audio-corpus`, `shop-train audio` and
+ * `shop-eval audio`: their options; the work is corpus_generate
+ * (audio/corpus.c), audio_train_run (audio/train.c) and audio_eval_run
+ * (audio/eval.c). */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "audio/corpus.h"
+#include "audio/eval.h"
+#include "audio/train.h"
+#include "common/util.h"
+#include "tools/cli.h"
+
+int
+audio_corpus_main(int argc, char **argv)
+{
+    corpus_gen_opts_t o = { .out_dir = NULL, .seed = 1, .scale = 1.0, .verbose = true };
+    static const struct option longopts[] = {
+        { "out", required_argument, NULL, 'o' },  { "seed", required_argument, NULL, 's' },
+        { "scale", required_argument, NULL, 'x' }, { "quiet", no_argument, NULL, 'q' },
+        { "limit", required_argument, NULL, 'L' }, { "from", required_argument, NULL, 'F' },
+        { "extra", no_argument, NULL, 'X' },
+        { "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:s:x:L:F:Xqh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o.out_dir = optarg; break;
+        case 's': o.seed = strtoull(optarg, NULL, 10); break;
+        case 'x': o.scale = atof(optarg); break;
+        case 'L': o.limit = atoi(optarg); break;
+        case 'F': o.from = atoi(optarg); break;
+        case 'X': o.extra = true; break;
+        case 'q': o.verbose = false; break;
+        default:
+            fprintf(stderr, "usage: shop-train audio-corpus --out DIR [--seed N] [--scale X] "
+                            "[--limit N] [--from N] [--extra] [--quiet]\n  synthesises the "
+                            "keyword-spotting corpus (espeak-ng, flite, festival) into DIR;\n"
+                            "  --extra: training utterances of the extra flite/festival voices "
+                            "only\n");
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    if (!o.out_dir || o.scale <= 0 || o.scale > 100) {
+        fprintf(stderr, "shop-train audio-corpus: --out DIR is required, --scale in (0, 100]\n");
+        return 2;
+    }
+    char err[512];
+    if (corpus_generate(&o, err, sizeof err) != 0) {
+        fprintf(stderr, "shop-train audio-corpus: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+static void
+s_usage_train(void)
+{
+    fprintf(stderr,
+            "usage: shop-train audio --corpus DIR [--out models/kws.nn] [--epochs N] [--copies K]\n"
+            "                        [--channels C] [--blocks B] [--between X]\n"
+            "                        [--batch B] [--lr X] [--seed N] [--threads T] [--limit N]\n"
+            "                        [--thr-min X] [--stride S] [--skip-voices V1,V2]\n"
+            "                        [--holdout V1,V2]\n"
+            "                        [--real-data DIR] [--real-copies K] [--fsdd-copies K]\n"
+            "                        [--fa-rate R] [--init MODEL] [--calibrate MODEL]\n"
+            "  --init MODEL goes on training MODEL (its weights, input mean and std)\n"
+            "  instead of a new net;\n"
+            "  --real-data DIR adds recordings of real speakers (audio/realdata.h: Speech\n"
+            "  Commands and FSDD under DIR; training speakers to training, validation\n"
+            "  speakers to validation): vocabulary words as positives, other words and\n"
+            "  noise as _unknown_ / _silence_, K noisy copies each (8 / 1);\n"
+            "  thresholds: per word, the score that a fraction R (0.005) of the\n"
+            "  validation windows of other classes reach;\n"
+            "  DIR may list several corpora (v2,v3); --skip-voices leaves those\n"
+            "  training voices out (to measure what they bring), --holdout makes them\n"
+            "  validation voices (\"awb\" also names awb-f85s10 ...);\n"
+            "  trains the keyword-spotting DS-CNN on the synthetic corpus made by\n"
+            "  `shop-train audio-corpus`; K noisy copies of every word (default 2);\n"
+            "  X windows at random places of each command clip (default 1);\n"
+            "  thresholds no lower than --thr-min (0.5); the detector runs the CNN\n"
+            "  every S frames (3). --calibrate MODEL only recomputes MODEL's thresholds\n"
+            "  and stride on the validation voices (same --corpus, --seed, --between and\n"
+            "  --real-data as its training) and writes --out\n");
+}
+
+int
+audio_train_main(int argc, char **argv)
+{
+    const char *corpus_dir = NULL, *out = "models/kws.nn", *calibrate = NULL, *skip = NULL;
+    const char *holdout = NULL, *real_dir = NULL, *init = NULL;
+    int real_copies = 8, fsdd_copies = 1;
+    float fa_rate = 0.005f;
+    int epochs = 12, copies = 2, channels = 64, blocks = 4, batch = 128, threads = 2, limit = 0;
+    int stride = 3;
+    float lr = 0.003f, between = 1.f, thr_min = 0.5f;
+    uint64_t seed = 1;
+    static const struct option longopts[] = {
+        { "corpus", required_argument, NULL, 'c' }, { "out", required_argument, NULL, 'o' },
+        { "epochs", required_argument, NULL, 'e' }, { "copies", required_argument, NULL, 'k' },
+        { "channels", required_argument, NULL, 'C' }, { "blocks", required_argument, NULL, 'B' },
+        { "batch", required_argument, NULL, 'b' },  { "lr", required_argument, NULL, 'l' },
+        { "seed", required_argument, NULL, 's' },   { "threads", required_argument, NULL, 't' },
+        { "limit", required_argument, NULL, 'L' },  { "help", no_argument, NULL, 'h' },
+        { "calibrate", required_argument, NULL, 'T' },
+        { "between", required_argument, NULL, 'W' }, { "thr-min", required_argument, NULL, 'M' },
+        { "stride", required_argument, NULL, 'S' }, { "skip-voices", required_argument, NULL, 'V' },
+        { "holdout", required_argument, NULL, 'O' },
+        { "real-data", required_argument, NULL, 'r' }, { "real-copies", required_argument, NULL, 'K' },
+        { "fsdd-copies", required_argument, NULL, 'F' }, { "fa-rate", required_argument, NULL, 'A' },
+        { "init", required_argument, NULL, 'I' },
+        { NULL, 0, NULL, 0 },
+    };
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:h", longopts, NULL))
+           != -1) {
+        switch (ch) {
+        case 'c': corpus_dir = optarg; break;
+        case 'o': out = optarg; break;
+        case 'e': epochs = atoi(optarg); break;
+        case 'k': copies = atoi(optarg); break;
+        case 'C': channels = atoi(optarg); break;
+        case 'B': blocks = atoi(optarg); break;
+        case 'b': batch = atoi(optarg); break;
+        case 'l': lr = strtof(optarg, NULL); break;
+        case 's': seed = strtoull(optarg, NULL, 10); break;
+        case 't': threads = atoi(optarg); break;
+        case 'L': limit = atoi(optarg); break;
+        case 'T': calibrate = optarg; break;
+        case 'W': between = strtof(optarg, NULL); break;
+        case 'M': thr_min = strtof(optarg, NULL); break;
+        case 'S': stride = atoi(optarg); break;
+        case 'V': skip = optarg; break;
+        case 'O': holdout = optarg; break;
+        case 'r': real_dir = optarg; break;
+        case 'K': real_copies = atoi(optarg); break;
+        case 'F': fsdd_copies = atoi(optarg); break;
+        case 'A': fa_rate = strtof(optarg, NULL); break;
+        case 'I': init = optarg; break;
+        default: s_usage_train(); return ch == 'h' ? 0 : 2;
+        }
+    }
+    if (!corpus_dir || epochs < 1 || copies < 1 || copies > 20 || channels < 4 || channels > 512
+        || blocks < 1 || blocks > 8 || batch < 2 || !(lr > 0) || threads < 1
+        || !(between >= 0 && between <= 8)
+        || !(thr_min > 0 && thr_min <= AUDIO_TRAIN_THR_MAX) || stride < 1 || stride > 50 || real_copies < 0
+        || real_copies > 50 || fsdd_copies < 0 || fsdd_copies > 50
+        || !(fa_rate > 0 && fa_rate < 0.5f)) {
+        s_usage_train();
+        return 2;
+    }
+    audio_train_opts_t o = {
+        .corpus_dir = corpus_dir, .out = out, .calibrate = calibrate, .skip = skip,
+        .holdout = holdout, .real_dir = real_dir, .init = init, .real_copies = real_copies,
+        .fsdd_copies = fsdd_copies, .fa_rate = fa_rate, .epochs = epochs, .copies = copies,
+        .channels = channels, .blocks = blocks, .batch = batch, .threads = threads,
+        .limit = limit, .stride = stride, .lr = lr, .between = between, .thr_min = thr_min,
+        .seed = seed,
+    };
+    char err[512];
+    if (audio_train_run(&o, err, sizeof err) != 0) {
+        if (err[0])
+            fprintf(stderr, "shop-train audio: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+static void
+s_usage_eval(void)
+{
+    fprintf(stderr,
+            "usage: shop-eval audio [--corpus DIR] [--real-data DIR | --no-real] [--model PATH]\n"
+            "                       [--json] [--commands N] [--background-min M] [--seed N]\n"
+            "                       [--pad-silence] [--voices test|val] [--holdout V1,V2]\n"
+            "                       [--stride S] [--skip-penalty P]\n"
+            "  --corpus: command acceptance by SNR, false accepts per hour, wake-word miss\n"
+            "  rate and real-time factor of the keyword spotter on the synthetic corpus's\n"
+            "  held-out test voices (or on the validation voices, to tune without looking\n"
+            "  at the test voices; --holdout adds training voices a model was trained\n"
+            "  without, as its `shop-train audio --holdout` did);\n"
+            "  real speech (Speech Commands, FSDD) of the validation speakers in\n"
+            "  --real-data DIR (default: ../shared/data beside the data directory, i.e.\n"
+            "  $SHOPD_DATADIR/../shared/data, when it exists): yes/no acceptance, false\n"
+            "  accepts per non-command clip, digit word accuracy, overall and per speaker;\n"
+            "  --skip-penalty overrides the grammar's unmatched_penalty (0.5)\n");
+}
+
+int
+audio_eval_main(int argc, char **argv)
+{
+    const char *corpus_dir = NULL, *model = NULL, *holdout = NULL, *real_dir = NULL;
+    bool json = false, pad_silence = false, val = false, no_real = false;
+    int n_cmd = 400, seed = 1, stride = 0;
+    double bg_min = 30;
+    float skip_penalty = 0;     /* 0: the grammar default */
+    static const struct option longopts[] = {
+        { "corpus", required_argument, NULL, 'c' }, { "model", required_argument, NULL, 'm' },
+        { "json", no_argument, NULL, 'j' },         { "commands", required_argument, NULL, 'n' },
+        { "background-min", required_argument, NULL, 'b' },
+        { "seed", required_argument, NULL, 's' },   { "help", no_argument, NULL, 'h' },
+        { "pad-silence", no_argument, NULL, 'p' }, { "voices", required_argument, NULL, 'v' },
+        { "stride", required_argument, NULL, 'S' }, { "skip-penalty", required_argument, NULL, 'P' },
+        { "holdout", required_argument, NULL, 'O' },
+        { "real-data", required_argument, NULL, 'R' }, { "no-real", no_argument, NULL, 'N' },
+        { NULL, 0, NULL, 0 },
+    };
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:m:jn:b:s:pv:S:P:O:R:Nh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': corpus_dir = optarg; break;
+        case 'm': model = optarg; break;
+        case 'j': json = true; break;
+        case 'n': n_cmd = atoi(optarg); break;
+        case 'b': bg_min = atof(optarg); break;
+        case 's': seed = atoi(optarg); break;
+        case 'p': pad_silence = true; break;
+        case 'S': stride = atoi(optarg); break;
+        case 'P': skip_penalty = strtof(optarg, NULL); break;
+        case 'O': holdout = optarg; break;
+        case 'R': real_dir = optarg; break;
+        case 'N': no_real = true; break;
+        case 'v':
+            if (strcmp(optarg, "val") != 0 && strcmp(optarg, "test") != 0) {
+                s_usage_eval();
+                return 2;
+            }
+            val = strcmp(optarg, "val") == 0;
+            break;
+        default: s_usage_eval(); return ch == 'h' ? 0 : 2;
+        }
+    }
+    char real_buf[1024];
+    if (!real_dir && !no_real) {
+        /* the shared data folder beside the source tree, when there is one */
+        real_dir = shop_data_path("../shared/data", real_buf, sizeof real_buf);
+        struct stat st;
+        if (stat(real_dir, &st) != 0)
+            real_dir = NULL;
+    }
+    if (no_real)
+        real_dir = NULL;
+    if ((!corpus_dir && !real_dir) || n_cmd < 1 || !(bg_min > 0) || stride < 0 || stride > 50
+        || !(skip_penalty >= 0 && skip_penalty <= 1)) {
+        s_usage_eval();
+        return 2;
+    }
+    audio_eval_opts_t o = {
+        .corpus_dir = corpus_dir, .model = model, .holdout = holdout, .real_dir = real_dir,
+        .json = json, .pad_silence = pad_silence, .val = val, .n_cmd = n_cmd, .seed = seed,
+        .stride = stride, .bg_min = bg_min, .skip_penalty = skip_penalty,
+    };
+    char err[512];
+    if (audio_eval_run(&o, err, sizeof err) != 0) {
+        if (err[0])
+            fprintf(stderr, "shop-eval audio: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
