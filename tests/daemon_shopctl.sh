@@ -29,7 +29,7 @@ check() { # check "what" command...
 echo "1..19"
 ep="ipc://$tmp/req.sock"
 pub="ipc://$tmp/events.sock"
-C="$shopctl -e $ep -p $pub -t 3000 -c"
+C="$shopctl -e $ep -p $pub -t 3000 -C"
 printf '[daemon]\nstatus_interval = 1\n[store]\nimport_demo = no\n' > "$tmp/shopd.conf"
 
 check "shopd --version names the protocol" sh -c "'$shopd' --version | grep -q 'protocol 1'"

@@ -98,7 +98,7 @@ def plain_tests(d):
     check(reply.get("id") == "req-1" and reply.get("ok") is True, "a REQ socket gets its reply")
     req.close()
     # the C tool sees the same cart
-    out = subprocess.run([SHOPCTL, "-e", d.ep, "-s", "py-1", "-c", "cart"], capture_output=True,
+    out = subprocess.run([SHOPCTL, "-e", d.ep, "-s", "py-1", "-C", "cart"], capture_output=True,
                          text=True, timeout=10)
     check(out.returncode == 0 and '"count":2' in out.stdout,
           "shopctl reads the cart the Python client filled")
