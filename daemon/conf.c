@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/web.h"
 #include "ipc/proto.h"
 #include "nn/nn.h"
 #include "ipc/sock.h"
@@ -164,6 +165,8 @@ static const s_key_t s_keys[] = {
     S_K_INT("recommend", "workers", rec_workers, 1, 64),
     S_K_INT("recommend", "timeout", rec_timeout_ms, 10, 600000),
     S_K_STR("nn", "blas_coretype", nn_blas_coretype),
+    S_K_STR("web", "listen", web_listen),
+    S_K_STR("web", "token", web_token),
 };
 
 static int
@@ -360,6 +363,8 @@ conf_check(const conf_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "[store] database is empty");
         return -1;
     }
+    if (cfg->web_listen[0] && web_check(cfg->web_listen, cfg->web_token, err, errlen) != 0)
+        return -1;
     if (!nn_blas_policy_valid(cfg->nn_blas_coretype)) {
         snprintf(err, errlen, "[nn] blas_coretype is not auto, env or an OpenBLAS kernel "
                  "(Haswell, SkylakeX, Cooperlake, ...)");

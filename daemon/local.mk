@@ -5,6 +5,11 @@ libshop_a_SOURCES += daemon/conf.c daemon/conf.h daemon/models.c daemon/models.h
 	daemon/handler.c daemon/handler.h daemon/recommender.c daemon/recommender.h daemon/lock.c \
 	daemon/lock.h daemon/netguard.c daemon/netguard.h daemon/privacy.c daemon/privacy.h \
 	daemon/events.c daemon/events.h
+## the kiosk page's HTTP + WebSocket bridge (libwebsockets) and the page itself
+libshop_a_SOURCES += daemon/web.c daemon/web.h
+DEP_CFLAGS += $(WEBSOCKETS_CFLAGS)
+DEP_LIBS += $(WEBSOCKETS_LIBS)
+nobase_dist_pkgdata_DATA += data/web/index.html data/web/kiosk.css data/web/kiosk.js
 sbin_PROGRAMS += shopd
 shopd_SOURCES = daemon/shopd.c
 dist_man_MANS += daemon/shopd.8

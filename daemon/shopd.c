@@ -37,6 +37,7 @@ typedef struct {
     const char *events_endpoint;
     const char *database;
     const char *log_level;
+    const char *web;         /* --web ADDR:PORT: the kiosk page */
     bool foreground;         /* --foreground: never detach (wins over --daemon) */
     bool daemon;             /* --daemon: detach like a classic daemon */
     bool check_only;
@@ -55,6 +56,9 @@ s_usage(FILE *f)
             "  -p, --pub-endpoint EP      event endpoint (PUB)\n"
             "  -d, --db FILE              SQLite database\n"
             "  -l, --log-level LEVEL      error, warning, notice, info or debug\n"
+            "  -w, --web ADDR:PORT        serve the kiosk page, e.g. 127.0.0.1:8080\n"
+            "                             (http://ADDR:PORT/?session=ID; other than loopback\n"
+            "                             only with [web] token)\n"
             "  -t, --check-config         check the configuration and exit\n"
             "  -h, --help                 this text\n"
             "  -V, --version              print the version\n"
@@ -92,6 +96,8 @@ s_build_config(const s_opts_t *o, conf_t *cfg, char *path_used, size_t pathlen, 
         shop_strlcpy(cfg->events_endpoint, o->events_endpoint, sizeof cfg->events_endpoint);
     if (o->database)
         shop_strlcpy(cfg->database, o->database, sizeof cfg->database);
+    if (o->web)
+        shop_strlcpy(cfg->web_listen, o->web, sizeof cfg->web_listen);
     if (o->log_level) {
         int lv = log_level_from_name(o->log_level);
         if (lv < 0) {
@@ -227,6 +233,7 @@ main(int argc, char **argv)
         { "pub-endpoint", required_argument, NULL, 'p' },
         { "db", required_argument, NULL, 'd' },
         { "log-level", required_argument, NULL, 'l' },
+        { "web", required_argument, NULL, 'w' },
         { "check-config", no_argument, NULL, 't' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -234,7 +241,7 @@ main(int argc, char **argv)
     };
     s_opts_t o = { 0 };
     int c;
-    while ((c = getopt_long(argc, argv, "fDc:e:p:d:l:thV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "fDc:e:p:d:l:w:thV", longopts, NULL)) != -1) {
         switch (c) {
         case 'f': o.foreground = true; break;
         case 'D': o.daemon = true; break;
@@ -243,6 +250,7 @@ main(int argc, char **argv)
         case 'p': o.events_endpoint = optarg; break;
         case 'd': o.database = optarg; break;
         case 'l': o.log_level = optarg; break;
+        case 'w': o.web = optarg; break;
         case 't': o.check_only = true; break;
         case 'h': s_usage(stdout); return 0;
         case 'V': printf("shopd %s (protocol 1)\n", PACKAGE_VERSION); return 0;
