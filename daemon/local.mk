@@ -92,3 +92,25 @@ tests_daemon_flow_test_LDADD = $(TEST_LIBS)
 tests_daemon_handlers_test_LDADD = $(TEST_LIBS)
 tests_daemon_server_test_LDADD = $(TEST_LIBS)
 tests_daemon_models_test_LDADD = $(TEST_LIBS)
+
+## the kiosk page in Debian's headless chromium, through a real shopd --web
+dist_check_SCRIPTS += tests/daemon_web.py
+TESTS += tests/daemon_web.py
+
+## the kiosk page bridge's parsers of browser input: fuzz target, seeds
+## replayed in every make check
+EXTRA_DIST += fuzz/corpus/daemon_web
+check_PROGRAMS += tests/daemon_web_replay
+tests_daemon_web_replay_SOURCES = fuzz/ipc_replay.c fuzz/daemon_web_fuzz.c
+tests_daemon_web_replay_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"daemon_web"'
+TESTS += tests/daemon_web_replay
+if ENABLE_FUZZERS
+noinst_PROGRAMS += fuzz/daemon_web_fuzz
+fuzz_daemon_web_fuzz_SOURCES = fuzz/daemon_web_fuzz.c
+fuzz_daemon_web_fuzz_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+FUZZ_RUN += fuzz-web
+fuzz-web: fuzz/daemon_web_fuzz
+	mkdir -p fuzz-web-corpus
+	nice -n 10 fuzz/daemon_web_fuzz -max_total_time=$${FUZZ_SECONDS:-120} -max_len=4096 \
+		-rss_limit_mb=2048 fuzz-web-corpus $(srcdir)/fuzz/corpus/daemon_web
+endif

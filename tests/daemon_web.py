@@ -1,0 +1,245 @@
+#!/usr/bin/python3
+"""tests/daemon_web.py: the kiosk page through a real shopd --web and
+Debian's headless chromium: after a typed request on session S, the page
+/?session=S shows the first recommended product of the reply; a request
+typed into the page's WebSocket goes through shopd's protocol; bad messages
+get an error and the connection stays; a token is required when
+configured, and a non-loopback address without one is refused. Prints TAP."""
+
+import base64
+import html.parser
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.environ.get("SHOP_TOP_SRCDIR", "."), "tests"))
+import shopd_py_harness as h  # noqa: E402  (exits 77 without python3-zmq)
+
+CHROMIUM = shutil.which("chromium")
+if not os.access(h.SHOPD, os.X_OK):
+    print(f"1..0 # SKIP {h.SHOPD} not built")
+    sys.exit(77)
+
+tap = h.Tap()
+check = tap.check
+SHOPDS = []  # every shopd started, killed at the end if still running
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Ws:
+    """A WebSocket client (RFC 6455) on a plain socket, for the bridge."""
+
+    def __init__(self, port, query):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=20)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.s.sendall((f"GET /ws?{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                        "Sec-WebSocket-Protocol: shopd-kiosk\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.s.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+        self.status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/1.1 ") else 0
+        self.buf = head.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in head else b""
+
+    def send(self, text):
+        data = text.encode()
+        mask = os.urandom(4)
+        n = len(data)
+        hdr = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else
+                               bytes([0x80 | 126]) + struct.pack(">H", n) if n < 65536 else
+                               bytes([0x80 | 127]) + struct.pack(">Q", n))
+        self.s.sendall(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError("closed")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def recv(self):
+        """The next text message as JSON (None when the server closed)."""
+        try:
+            b0, b1 = self._read(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = struct.unpack(">H", self._read(2))[0]
+            elif n == 127:
+                n = struct.unpack(">Q", self._read(8))[0]
+            data = self._read(n)
+        except (EOFError, OSError):
+            return None
+        if b0 & 0x0F == 8:
+            return None
+        return json.loads(data)
+
+    def until(self, cond):
+        """Messages until one for which cond is true; returns it (or None)."""
+        while True:
+            m = self.recv()
+            if m is None or cond(m):
+                return m
+
+    def close(self):
+        self.s.close()
+
+
+class FirstRec(html.parser.HTMLParser):
+    """The text of the first .name inside <ol id="recs"> of a dumped DOM."""
+
+    def __init__(self):
+        super().__init__()
+        self.in_recs = self.in_name = False
+        self.name = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "ol" and a.get("id") == "recs":
+            self.in_recs = True
+        elif self.in_recs and self.name is None and "name" in (a.get("class") or "").split():
+            self.in_name = True
+            self.name = ""
+
+    def handle_endtag(self, tag):
+        if tag == "ol":
+            self.in_recs = False
+        if tag == "span":
+            self.in_name = False
+
+    def handle_data(self, data):
+        if self.in_name:
+            self.name += data
+
+
+def page_first_rec(url, profile):
+    """Loads url in headless chromium (scripts run, the WebSocket talks) and
+    returns the first recommended product name the page shows, or None."""
+    r = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                        "--no-first-run", f"--user-data-dir={profile}",
+                        "--virtual-time-budget=5000", "--dump-dom", url],
+                       capture_output=True, text=True, timeout=120)
+    p = FirstRec()
+    p.feed(r.stdout)
+    return p.name
+
+
+def web_tests(tmp):
+    port = free_port()
+    d = h.Shopd(tmp, conf="[daemon]\nstatus_interval = 0\n")
+    SHOPDS.append(d)
+    d.spawn(["--foreground", "--config", d.conf, "--endpoint", d.ep, "--pub-endpoint", d.pub,
+             "--db", d.db, "--web", f"127.0.0.1:{port}"])
+    st = d.connect()
+    check(st.get("web", {}).get("port") == port, f"status names the kiosk page's port {port}")
+
+    # the requester's reply is the reference the page must agree with
+    reply = d.client.request("text", {"text": "show me sneakers"}, session="kiosk-web")
+    first = reply["recommendations"]["results"][0]["name"]
+    url = f"http://127.0.0.1:{port}/?session=kiosk-web"
+    if not CHROMIUM:
+        check(False, "chromium is installed (scripts/setup installs it)")
+    else:
+        shown, deadline = None, time.monotonic() + 120
+        while shown != first and time.monotonic() < deadline:
+            shown = page_first_rec(url, os.path.join(tmp, "profile"))
+        check(shown == first, f"the page of the session shows the first recommendation "
+                              f"({shown!r}, reply: {first!r})")
+
+    with open(os.path.join(h.TOP_SRC, "data/demo/photos/boot-01.png"), "rb") as f:
+        want = f.read()
+    got = urllib.request.urlopen(f"http://127.0.0.1:{port}/photo/photos/boot-01.png",
+                                 timeout=20).read()
+    check(got == want, "a catalogue photo is served at /photo/")
+
+    # the page's typed request, through the WebSocket
+    ws = Ws(port, "session=kiosk-ws")
+    check(ws.status == 101, f"the WebSocket opens for a session ({ws.status})")
+    ws.send(json.dumps({"id": 7, "type": "text", "body": {"text": "show me bags"}}))
+    rep = ws.until(lambda m: m.get("kind") == "reply")
+    ok = rep and rep["id"] == 7 and rep["reply"]["ok"]
+    res = rep["reply"]["body"]["recommendations"]["results"] if ok else []
+    check(ok and res and all(r["category"] == "bag" for r in res),
+          "a text request from the page is answered through shopd's protocol")
+    ev = ws.until(lambda m: m.get("kind") == "event" and m["event"]["type"] == "answer")
+    check(ev and ev["event"]["session"] == "kiosk-ws"
+          and ev["event"]["body"]["recommendations"] == rep["reply"]["body"]["recommendations"],
+          "and the page gets its session's events, the answer the same as the reply")
+    for bad, why in (("not json", "not JSON"), ('{"id": -1, "type": "text"}', "a bad id"),
+                     ('{"id": 1, "type": "audio"}', "a type with frames"),
+                     ('{"id": 1, "type": "text", "body": []}', "a body not an object")):
+        ws.send(bad)
+        m = ws.until(lambda m: m.get("kind") in ("error", "reply"))
+        check(m and m["kind"] == "error" and m["message"], f"{why} gets an error message")
+    ws.send(json.dumps({"id": 8, "type": "status"}))
+    m = ws.until(lambda m: m.get("kind") == "reply")
+    check(m and m["id"] == 8 and m["reply"]["ok"], "the connection still serves after them")
+    ws.close()
+    bad = Ws(port, "session=no%20spaces")
+    check(bad.status != 101, f"a WebSocket with a bad session id is refused ({bad.status})")
+    bad.close()
+    check(d.stop() == 0, "SIGTERM: exit status 0 with the kiosk page running")
+
+
+def token_tests(tmp):
+    port = free_port()
+    d = h.Shopd(tmp, conf=f"[store]\nimport_demo = no\n[web]\nlisten = 127.0.0.1:{port}\n"
+                          "token = s3cret-kiosk\n")
+    SHOPDS.append(d)
+    d.start()
+    ws = Ws(port, "session=k")
+    check(ws.status != 101, f"with a token configured, a page without it is refused ({ws.status})")
+    ws.close()
+    ws = Ws(port, "session=k&token=wrong")
+    check(ws.status != 101, "and one with a wrong token")
+    ws.close()
+    ws = Ws(port, "session=k&token=s3cret-kiosk")
+    ws.send(json.dumps({"id": 1, "type": "status"}))
+    m = ws.until(lambda m: m.get("kind") == "reply") if ws.status == 101 else None
+    check(m and m["reply"]["ok"], "the right token opens it")
+    ws.close()
+    check(d.stop() == 0, "SIGTERM: exit status 0")
+    conf = os.path.join(tmp, "open.conf")
+    with open(conf, "w") as f:
+        f.write("[web]\nlisten = 0.0.0.0:8080\n")
+    r = subprocess.run([h.SHOPD, "--check-config", "--config", conf], capture_output=True,
+                       text=True)
+    check(r.returncode != 0 and "without a token" in r.stderr,
+          "a non-loopback kiosk page without a token is refused at start")
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="shopd-web-")
+    try:
+        for i, t in enumerate((web_tests, token_tests)):
+            sub = os.path.join(tmp, str(i))
+            os.mkdir(sub)
+            t(sub)
+    finally:
+        for d in SHOPDS:
+            d.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return tap.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
