@@ -114,3 +114,8 @@ fuzz-web: fuzz/daemon_web_fuzz
 	nice -n 10 fuzz/daemon_web_fuzz -max_total_time=$${FUZZ_SECONDS:-120} -max_len=4096 \
 		-rss_limit_mb=2048 fuzz-web-corpus $(srcdir)/fuzz/corpus/daemon_web
 endif
+
+## what a new user hits first: process names, shopctl's options, typed
+## plurals and prices, spoken answers, refusals (a real shopd and shopctl)
+dist_check_SCRIPTS += tests/daemon_newuser.py
+TESTS += tests/daemon_newuser.py
