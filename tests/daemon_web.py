@@ -32,14 +32,6 @@ check = tap.check
 SHOPDS = []  # every shopd started, killed at the end if still running
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class Ws:
     """A WebSocket client (RFC 6455) on a plain socket, for the bridge."""
 
@@ -144,7 +136,7 @@ def page_first_rec(url, profile):
 
 
 def web_tests(tmp):
-    port = free_port()
+    port = h.free_port()
     d = h.Shopd(tmp, conf="[daemon]\nstatus_interval = 0\n")
     SHOPDS.append(d)
     d.spawn(["--foreground", "--config", d.conf, "--endpoint", d.ep, "--pub-endpoint", d.pub,
@@ -201,7 +193,7 @@ def web_tests(tmp):
 
 
 def token_tests(tmp):
-    port = free_port()
+    port = h.free_port()
     d = h.Shopd(tmp, conf=f"[store]\nimport_demo = no\n[web]\nlisten = 127.0.0.1:{port}\n"
                           "token = s3cret-kiosk\n")
     SHOPDS.append(d)

@@ -6,7 +6,6 @@ set in the config file. Prints TAP."""
 
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,14 +24,6 @@ if not os.access(h.SHOPD, os.X_OK):
 
 tap = h.Tap()
 check = tap.check
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def seed(db):
@@ -111,8 +102,8 @@ def curve_tests(tmp):
                        capture_output=True, timeout=10)
     with open(os.path.join(tmp, "allow"), "w") as f:
         f.write(open(os.path.join(tmp, "good.pub")).read())
-    ep = f"tcp://127.0.0.1:{free_port()}"
-    pub = f"tcp://127.0.0.1:{free_port()}"
+    ep = f"tcp://127.0.0.1:{h.free_port()}"
+    pub = f"tcp://127.0.0.1:{h.free_port()}"
     d = h.Shopd(tmp, conf=(f"[ipc]\nendpoint = {ep}\nevents_endpoint = {pub}\n"
                            f"[curve]\nsecret_key_file = {tmp}/server.key\nallow_list = {tmp}/allow\n"
                            "[store]\nimport_demo = no\n"))

@@ -14,6 +14,7 @@ Exits 77 (skipped) at import when python3-zmq is missing."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,6 +31,15 @@ DATADIR = os.environ.get("SHOPD_DATADIR", TOP_SRC)
 SHOPD = os.path.join(TOP_BUILD, "shopd")
 sys.path.insert(0, os.path.join(TOP_SRC, "examples"))
 import frontend  # noqa: E402
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 class Tap:
