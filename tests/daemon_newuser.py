@@ -8,6 +8,7 @@ audio. Prints TAP."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,8 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.environ.get("SHOP_TOP_SRCDIR", "."), "tests"))
 import shopd_py_harness as h  # noqa: E402  (exits 77 without python3-zmq)
+
+import zmq  # noqa: E402
 
 SHOPCTL = os.path.join(h.TOP_BUILD, "shopctl")
 SHOP_EVAL = os.path.join(h.TOP_BUILD, "shop-eval")
@@ -113,6 +116,148 @@ def cli_tests(d, tmp):
           "an unknown option: a short hint, not the whole usage")
 
 
+ID = re.compile(r"\b[a-z]+-\d\d\b")   # a catalogue id read out ("dress-01")
+
+
+def catalogue(d):
+    return {i["id"]: i for i in d.client.request("catalogue", {"limit": 1000})["items"]}
+
+
+def say_tests(d, tmp):
+    items = catalogue(d)
+    c = d.client
+
+    def text(session, words):
+        return c.request("text", {"text": words}, session=session, timeout=20)
+
+    a = text("nu-plural", "show me dresses")
+    first = a["recommendations"]["results"][0]["name"]
+    check(a["say"] == f"Here are dresses for you, starting with {first}.",
+          f"plural answer: {a['say']!r}")
+    a = text("nu-price", "show me bags under 50")
+    res = a["recommendations"]["results"]
+    cheap_bags = {i for i, it in items.items() if it["category"] == "bag" and it["price"] <= 50
+                  and it["in_stock"]}
+    check(a["intent"]["slots"] == {"category": "bag", "max_price": "50.00"} and res
+          and all(r["item"] in cheap_bags for r in res),
+          f"\"under 50\" filters the price ({len(res)} bags, all at most 50)")
+    check(a["say"] == f"Here are bags under 50.00 for you, starting with {res[0]['name']}.",
+          f"and says so: {a['say']!r}")
+
+    text("nu-boots", "show me trousers")
+    a = text("nu-boots", "add two boots to my cart")
+    lines = a["cart"]["lines"]
+    check(len(lines) == 1 and items[lines[0]["item"]]["category"] == "boot"
+          and lines[0]["quantity"] == 2,
+          f"\"add two boots\" after trousers adds two boots ({lines})")
+    check(not ID.search(a["say"]), f"no id read out: {a['say']!r}")
+    a = text("nu-boots", "similar")
+    check(a["say"].startswith("Similar to ") and not ID.search(a["say"]),
+          f"similar names the product, not its id: {a['say']!r}")
+    cart = c.request("cart", {}, session="nu-boots")
+    count = cart["count"]
+    total = sum(items[l["item"]]["price"] * l["quantity"] for l in cart["lines"])
+    text("nu-boots", "checkout")
+    a = text("nu-boots", "yes")
+    check(a["say"] == f"Done: you bought {count} item{'s' if count != 1 else ''} for "
+                      f"{total:.2f}. Thank you!", f"checkout in words: {a['say']!r}")
+
+    # a say on every reply a speaker may read out
+    r = c.request("recommend", {"kind": "popular", "limit": 3})
+    names = [x["name"] for x in r["results"]]
+    check(r.get("say") == f"You might like {names[0]}, {names[1]} and {names[2]}.",
+          f"recommend says: {r.get('say')!r}")
+    r = c.request("similar", {"item": "bag-01", "limit": 1})
+    check(r.get("say") == f"Similar to {items['bag-01']['name']}: {r['results'][0]['name']}.",
+          f"similar says: {r.get('say')!r}")
+    r = c.request("cart", {"op": "add", "item": "bag-01", "quantity": 2}, session="nu-say")
+    check(r.get("say") == f"You have 2 of {items['bag-01']['name']} in your cart, 2 items in all.",
+          f"cart says: {r.get('say')!r}")
+    r = c.request("event", {"customer": "c0001", "item": "bag-01", "kind": "view"})
+    check(r.get("say") == f"Noted: you looked at {items['bag-01']['name']}.",
+          f"event says: {r.get('say')!r}")
+    dealer = zmq.Context.instance().socket(zmq.DEALER)
+    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.connect(d.ep)
+    dealer.send_json({"v": 1, "id": "nu-1", "type": "catalogue",
+                      "body": {"op": "get", "id": "nope-99"}})
+    err = dealer.recv_json() if dealer.poll(10000) else {}
+    dealer.close()
+    check(err.get("error", {}).get("say") == "Sorry, I cannot find that.",
+          f"an error reply says something too: {err.get('error')}")
+
+
+def refusal_tests(d, tmp):
+    c = d.client
+    rc, out, err = shopctl("-e", d.ep, "recommend", "foo=bar")
+    check(rc == 1 and 'no body field "foo"' in err and "invalid" in err,
+          f"recommend foo=bar is refused: {err.strip()}")
+    try:
+        c.request("event", {"customer": "c0001", "item": "ghost-01", "kind": "view"})
+        check(False, "an event for a product not in the catalogue is refused")
+    except h.frontend.ShopdError as e:
+        check(e.code == "not_found", f"an event for a product not in the catalogue is refused "
+                                     f"({e.code})")
+    c.request("cart", {"op": "set", "item": "coat-01", "quantity": 995}, session="nu-cap")
+    try:
+        c.request("cart", {"op": "add", "item": "coat-01", "quantity": 10}, session="nu-cap")
+        check(False, "a cart add past 1000 is refused")
+    except h.frontend.ShopdError as e:
+        check(e.code == "invalid" and "at most 1000" in e.message,
+              f"a cart add past 1000 is refused like set ({e.message})")
+    c.request("text", {"text": "show me coats"}, session="nu-cap")
+    sess = c.request("session", {}, session="nu-cap")["session"]
+    c.request("cart", {"op": "set", "item": sess["product"], "quantity": 995}, session="nu-cap")
+    a = c.request("text", {"text": "add ten"}, session="nu-cap")
+    line = [l for l in c.request("cart", {}, session="nu-cap")["lines"]
+            if l["item"] == sess["product"]]
+    check(line[0]["quantity"] == 995 and "at most 1000" in a["say"],
+          f"so is a spoken one: {a['say']!r}")
+
+
+def audio_tests(d, tmp):
+    wav = os.path.join(h.TOP_SRC, "data/demo/requests/show-me-sneakers.wav")
+    with open(wav, "rb") as f:
+        ref = d.client.request("audio", {}, frames=[f.read()], session="nu-wav", timeout=30)
+    for ext in ("aiff", "au"):
+        out = os.path.join(tmp, "req." + ext)
+        subprocess.run(["sox", wav, out], check=True)
+        with open(out, "rb") as f:
+            a = d.client.request("audio", {}, frames=[f.read()], session="nu-" + ext, timeout=30)
+        check(a["intent"].get("text") == ref["intent"].get("text") == "search{category=sneaker}",
+              f"{ext.upper()} audio is understood as the WAV is ({a['intent'].get('text')})")
+
+
+def session_tests(d, tmp):
+    c = d.client
+    a = c.request("text", {"text": "show me coats"}, session="nu-state")
+    c.request("cart", {"op": "add", "item": "bag-02"}, session="nu-state")
+    s = c.request("session", {}, session="nu-state")
+    check(s["recommendations"]["results"] == a["recommendations"]["results"]
+          and s["item"]["id"] == a["session"]["product"]
+          and [l["item"] for l in s["cart"]["lines"]] == ["bag-02"],
+          "the session request gives the session's recommendations, product and cart")
+    # the Python example covers every request type
+    fe = os.path.join(h.TOP_SRC, "examples/frontend.py")
+    photo = os.path.join(h.TOP_SRC, "data/demo/requests/sneaker-photo.jpg")
+    wav = os.path.join(h.TOP_SRC, "data/demo/requests/show-me-sneakers.wav")
+    cmds = [["status"], ["catalogue", "bag"], ["catalogue-get", "bag-01"], ["categories"],
+            ["event", "c0001", "bag-01", "view"], ["cart-add", "bag-01", "2"],
+            ["cart-set", "bag-01", "3"], ["cart"], ["cart-remove", "bag-01"], ["cart-clear"],
+            ["cart-add", "coat-01"], ["checkout", "c0001"], ["recommend", "kind=popular"],
+            ["similar", "bag-01", "limit=3"], ["text", "show", "me", "bags", "customer=c0002"],
+            ["audio", wav], ["photo", photo], ["session"]]
+    bad = []
+    for cmd in cmds:
+        r = subprocess.run([sys.executable, fe, "--endpoint", d.ep, "--session", "nu-fe"] + cmd,
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0 or not json.loads(r.stdout):
+            bad.append((cmd[0], r.stderr.strip()))
+    types = {"status", "catalogue", "event", "cart", "recommend", "similar", "text", "audio",
+             "photo", "session"}
+    check(not bad, f"examples/frontend.py sends every request type {sorted(types)} ({bad})")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="shopd-newuser-")
     try:
@@ -123,6 +268,10 @@ def main():
         SHOPDS.append(d)
         d.start(topics=("answer",))
         cli_tests(d, tmp)
+        say_tests(d, tmp)
+        refusal_tests(d, tmp)
+        audio_tests(d, tmp)
+        session_tests(d, tmp)
         check(d.stop() == 0, "SIGTERM: exit status 0")
     finally:
         for d in SHOPDS:
