@@ -191,6 +191,20 @@ def web_tests(tmp):
     bad.close()
     check(d.stop() == 0, "SIGTERM: exit status 0 with the kiosk page running")
 
+    # a fresh shopd on the same database: the bridge has seen no answer, the
+    # page gets the session's state from the session request
+    port = h.free_port()
+    d.spawn(["--foreground", "--config", d.conf, "--endpoint", d.ep, "--pub-endpoint", d.pub,
+             "--db", d.db, "--web", f"127.0.0.1:{port}"])
+    d.connect()
+    if CHROMIUM:
+        url = f"http://127.0.0.1:{port}/?session=kiosk-web"
+        shown, deadline = None, time.monotonic() + 120
+        while shown != first and time.monotonic() < deadline:
+            shown = page_first_rec(url, os.path.join(tmp, "profile"))
+        check(shown == first, f"after a restart the page opens on the session's state ({shown!r})")
+    check(d.stop() == 0, "SIGTERM: exit status 0")
+
 
 def token_tests(tmp):
     port = h.free_port()
