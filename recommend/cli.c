@@ -260,8 +260,8 @@ s_usage_eval(void)
     fprintf(stderr,
             "usage: shop-eval recommend [--data UCI.csv] [--json] [--validation] [--tune]\n"
             "                           [--set name=value]... [--models a,b,...] [--save MODEL]\n"
-            "Issue 6 protocol on UCI Online Retail: train before 2011-11-09, test on the\n"
-            "customers buying both before and after, tracks \"all\" and \"new\".\n"
+            "The protocol of docs/recommend.md on UCI Online Retail: train before 2011-11-09,\n"
+            "test on the customers buying both before and after, tracks \"all\" and \"new\".\n"
             "--validation: train before 2011-10-09, test on 2011-10-09..2011-11-09 (tuning).\n"
             "--tune: the validation table, then a grid search of the blend on it.\n"
             "--save: also write the trained model (e.g. for bench/recommend-bench).\n");

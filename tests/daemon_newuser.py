@@ -86,6 +86,16 @@ def process_tests(tmp):
     r = subprocess.run([h.SHOPD, "--help"], capture_output=True, text=True, env=env)
     check(" nn: " not in r.stdout + r.stderr and "issue" not in r.stdout,
           "shopd --help: no OpenBLAS note, no issue numbers")
+    texts = []
+    for prog in ("shop-train", "shop-eval"):
+        for sub in ([], ["audio"], ["vision"], ["recommend"]):
+            path = os.path.join(h.TOP_BUILD, prog)
+            if os.access(path, os.X_OK):
+                r = subprocess.run([path] + sub + ["--help"], capture_output=True, text=True,
+                                   env=env, timeout=60)
+                texts.append(r.stdout + r.stderr)
+    told = [m.group(0) for t in texts for m in re.finditer(r"(?i)\b(issue|session) \d+", t)]
+    check(texts and not told, f"the tools' help texts name no issue or session ({told})")
     r = subprocess.run([SHOPCTL, "--help"], capture_output=True, text=True)
     check("issue" not in r.stdout and "-C, --compact" in r.stdout
           and "-c, --config FILE" in r.stdout, "shopctl --help: -c is the config as in shopd")

@@ -51,7 +51,8 @@ $C status > "$tmp/status" 2>&1
 check "status answers with the database path" grep -q "\"database\":\"$tmp/shop.db\"" "$tmp/status"
 check "catalogue on an empty store: 0 items" sh -c "$C catalogue | grep -q '\"count\":0'"
 check "catalogue categories" sh -c "$C catalogue categories | grep -q '\"categories\":\\[\\]'"
-check "event is acknowledged with its id" sh -c "$C event c1 sneaker-01 purchase 2 | grep -q '\"event_id\":1'"
+$C event c1 sneaker-01 purchase 2 >/dev/null 2>"$tmp/err"; rc=$?
+check "an event for a product not in the catalogue: exit 1, not_found" sh -c "[ $rc -eq 1 ] && grep -q '^shopctl: not_found:' '$tmp/err'"
 $C event c1 x steal >/dev/null 2>"$tmp/err"; rc=$?
 check "a bad event kind: exit 1 and the code invalid" sh -c "[ $rc -eq 1 ] && grep -q '^shopctl: invalid:' '$tmp/err'"
 $C -s k1 cart add nothing >/dev/null 2>"$tmp/err"; rc=$?
