@@ -241,10 +241,51 @@ def token_tests(tmp):
           "a non-loopback kiosk page without a token is refused at start")
 
 
+def curve_tests(tmp):
+    """With CURVE on, the bridge's own sockets get a key the ZAP handler
+    admits: a page's requests and its session's events still flow."""
+    shopctl = os.path.join(h.TOP_BUILD, "shopctl")
+    for name in ("server", "client"):
+        subprocess.run([shopctl, "keygen", os.path.join(tmp, name)], check=True,
+                       capture_output=True, timeout=10)
+    with open(os.path.join(tmp, "allow"), "w") as f:
+        f.write(open(os.path.join(tmp, "client.pub")).read())
+    port = h.free_port()
+    d = h.Shopd(tmp, conf=(f"[curve]\nsecret_key_file = {tmp}/server.key\n"
+                           f"allow_list = {tmp}/allow\n[store]\nimport_demo = no\n"
+                           f"[web]\nlisten = 127.0.0.1:{port}\n"))
+    SHOPDS.append(d)
+    d.spawn()
+    spub, _ = h.frontend.read_key_file(os.path.join(tmp, "server.pub"))
+    cpub, csec = h.frontend.read_key_file(os.path.join(tmp, "client.key"))
+    st = d.connect(curve=(spub, cpub, csec))
+    check(st.get("curve") is True and st.get("allowed_keys") == 1,
+          "CURVE on, one client key allowed")
+    ws = Ws(port, "session=kiosk-curve")
+    ws.send(json.dumps({"id": 3, "type": "text", "body": {"text": "help"}}))
+    rep = ev = None
+    while ws.status == 101 and (rep is None or ev is None):
+        m = ws.recv()
+        if m is None:
+            break
+        if m.get("kind") == "reply":
+            rep = m
+        elif m.get("kind") == "event" and m["event"]["type"] == "answer":
+            ev = m
+    check(rep and rep["id"] == 3 and rep["reply"]["ok"] and ev
+          and ev["event"]["body"]["say"] == rep["reply"]["body"]["say"],
+          "the page's request and its event pass the bridge's CURVE sockets")
+    ws.close()
+    st = d.client.request("status")
+    check(st["allowed_keys"] == 1 and st["refused_connections"] == 0,
+          "the bridge's key is not on the allow-list and nothing was refused")
+    check(d.stop() == 0, "SIGTERM: exit status 0")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="shopd-web-")
     try:
-        for i, t in enumerate((web_tests, token_tests)):
+        for i, t in enumerate((web_tests, token_tests, curve_tests)):
             sub = os.path.join(tmp, str(i))
             os.mkdir(sub)
             t(sub)
