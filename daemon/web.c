@@ -775,9 +775,3 @@ web_destroy(web_t **self_p)
     free(w);
     *self_p = NULL;
 }
-
-int
-web_port(const web_t *self)
-{
-    return self->port;
-}

@@ -62,9 +62,6 @@ web_t *web_new(void *ctx, const web_opts_t *o, char *err, size_t errlen);
  * nulls *self_p. */
 void web_destroy(web_t **self_p);
 
-/* The TCP port the bridge listens on. */
-int web_port(const web_t *self);
-
 /* Parses a message a page sent on its WebSocket (len bytes, outside
  * input): a JSON object {"id": 0..1e9, "type": "text", "body": {...}}
  * ("body" optional). Types with binary frames (audio, photo) are refused.
