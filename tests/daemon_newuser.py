@@ -229,7 +229,7 @@ def audio_tests(d, tmp):
     wav = os.path.join(h.TOP_SRC, "data/demo/requests/show-me-sneakers.wav")
     with open(wav, "rb") as f:
         ref = d.client.request("audio", {}, frames=[f.read()], session="nu-wav", timeout=30)
-    for ext in ("aiff", "au"):
+    for ext in ("aiff", "au", "caf"):
         out = os.path.join(tmp, "req." + ext)
         subprocess.run(["sox", wav, out], check=True)
         with open(out, "rb") as f:
