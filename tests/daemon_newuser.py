@@ -136,6 +136,10 @@ def catalogue(d):
 def say_tests(d, tmp):
     items = catalogue(d)
     c = d.client
+    names = [it["name"] for it in items.values()]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    check(len(items) == 250 and not twice,
+          f"the demo catalogue's 250 names are all different ({twice})")
 
     def text(session, words):
         return c.request("text", {"text": words}, session=session, timeout=20)
