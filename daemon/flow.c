@@ -251,6 +251,7 @@ s_run_query(s_answer_t *a, char *err, size_t errlen)
             shop_strlcpy(s->category, json_string_value(json_object_get(first, "category")),
                          sizeof s->category);
     }
+    json_decref(a->recs); /* a second query in one answer replaces the first's */
     a->recs = json_pack("{s:s, s:o, s:i, s:b}", "kind", l->kind, "results", page, "page",
                         s->page, "more", total == (size_t) k && k < REC_MAX_K);
     if (l->category[0])
