@@ -225,11 +225,10 @@ s_call(s_ctx_t *c, const char *type, json_t *body, const void *frame, size_t fra
  * word is an option when it starts with "-" and a letter ("-C",
  * "--compact"), so negative numbers ("cart add ITEM -1") stay arguments;
  * "--" ends the options and the words after it stay arguments. An option
- * that takes a value moves with it: takes_value lists the short letters
- * that do, long_value the long names. */
+ * that takes a value (required_argument in opts, whose short letters are
+ * the long ones' vals) moves with it. */
 static char **
-s_options_first(int *argc_p, char **argv, const char *takes_value,
-                const char *const *long_value)
+s_options_first(int *argc_p, char **argv, const struct option *opts)
 {
     int argc = *argc_p;
     char **out = xcalloc((size_t) argc + 2, sizeof *out);
@@ -252,15 +251,17 @@ s_options_first(int *argc_p, char **argv, const char *takes_value,
         out[k++] = argv[i];
         bool needs = false;
         if (is_long) {
-            for (size_t j = 0; long_value[j] && !strchr(a, '='); j++)
-                needs |= !strcmp(a + 2, long_value[j]);
+            for (size_t j = 0; opts[j].name && !strchr(a, '='); j++)
+                needs |= opts[j].has_arg == required_argument && !strcmp(a + 2, opts[j].name);
         } else {
             /* "-Cs ID": the first letter that takes a value ends the cluster */
-            for (const char *l = a + 1; *l; l++)
-                if (strchr(takes_value, *l)) {
-                    needs = l[1] == 0;
-                    break;
-                }
+            bool found = false;
+            for (const char *l = a + 1; *l && !found; l++)
+                for (size_t j = 0; opts[j].name && !found; j++)
+                    if (opts[j].val == *l && opts[j].has_arg == required_argument) {
+                        found = true;
+                        needs = l[1] == 0;
+                    }
         }
         if (needs && i + 1 < argc)
             out[k++] = argv[++i];
@@ -499,10 +500,7 @@ main(int argc, char **argv)
     };
     static char def_ep[512], def_pub[512];
     static conf_t shopd_cfg;
-    static const char *const long_value[] = { "endpoint", "pub-endpoint", "session", "key",
-                                              "server-key", "timeout", "count", "config",
-                                              NULL };
-    char **all = s_options_first(&argc, argv, "epskStnc", long_value);
+    char **all = s_options_first(&argc, argv, longopts);
     argv = all;
     s_ctx_t c = { .timeout_ms = 5000 };
     c.endpoint = getenv("SHOPD_ENDPOINT");

@@ -121,6 +121,9 @@ def cli_tests(d, tmp):
     rc2, out2, err2 = shopctl("-e", d.ep, "-C", "-s", "nu-neg", "cart", "add", "bag-01", "-1")
     check(rc == 0 and rc2 == 0 and json.loads(out2)["count"] == 2,
           "a negative quantity stays an argument (cart add ITEM -1)")
+    rc, out, err = shopctl("cart", "-Cs", "nu-cluster", "--endpoint", d.ep)
+    check(rc == 0 and json.loads(out)["session"] == "nu-cluster",
+          "a short option cluster and a long option with its value after the command")
     rc, out, err = shopctl("-e", d.ep, "status", "--frobnicate")
     check(rc == 2 and len(err.splitlines()) <= 2 and "--help" in err,
           "an unknown option: a short hint, not the whole usage")
