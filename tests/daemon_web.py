@@ -92,6 +92,22 @@ class Ws:
             if m is None or cond(m):
                 return m
 
+    def ask(self, id_, type_, body):
+        """Sends a request; returns (its reply, the answer event on the
+        session), either None when it did not come. The two come on two
+        sockets inside shopd: either may be first."""
+        self.send(json.dumps({"id": id_, "type": type_, "body": body}))
+        rep = ev = None
+        while self.status == 101 and (rep is None or ev is None):
+            m = self.recv()
+            if m is None:
+                break
+            if m.get("kind") == "reply":
+                rep = m
+            elif m.get("kind") == "event" and m["event"]["type"] == "answer":
+                ev = m
+        return rep, ev
+
     def close(self):
         self.s.close()
 
@@ -166,17 +182,7 @@ def web_tests(tmp):
     # the page's typed request, through the WebSocket
     ws = Ws(port, "session=kiosk-ws")
     check(ws.status == 101, f"the WebSocket opens for a session ({ws.status})")
-    ws.send(json.dumps({"id": 7, "type": "text", "body": {"text": "show me bags"}}))
-    # the reply and the answer event come on two sockets: either may be first
-    rep = ev = None
-    while rep is None or ev is None:
-        m = ws.recv()
-        if m is None:
-            break
-        if m.get("kind") == "reply":
-            rep = m
-        elif m.get("kind") == "event" and m["event"]["type"] == "answer":
-            ev = m
+    rep, ev = ws.ask(7, "text", {"text": "show me bags"})
     ok = rep and rep["id"] == 7 and rep["reply"]["ok"]
     res = rep["reply"]["body"]["recommendations"]["results"] if ok else []
     check(ok and res and all(r["category"] == "bag" for r in res),
@@ -262,16 +268,7 @@ def curve_tests(tmp):
     check(st.get("curve") is True and st.get("allowed_keys") == 1,
           "CURVE on, one client key allowed")
     ws = Ws(port, "session=kiosk-curve")
-    ws.send(json.dumps({"id": 3, "type": "text", "body": {"text": "help"}}))
-    rep = ev = None
-    while ws.status == 101 and (rep is None or ev is None):
-        m = ws.recv()
-        if m is None:
-            break
-        if m.get("kind") == "reply":
-            rep = m
-        elif m.get("kind") == "event" and m["event"]["type"] == "answer":
-            ev = m
+    rep, ev = ws.ask(3, "text", {"text": "help"})
     check(rep and rep["id"] == 3 and rep["reply"]["ok"] and ev
           and ev["event"]["body"]["say"] == rep["reply"]["body"]["say"],
           "the page's request and its event pass the bridge's CURVE sockets")
