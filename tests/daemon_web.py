@@ -143,6 +143,7 @@ def page_first_rec(url, profile):
     """Loads url in headless chromium (scripts run, the WebSocket talks) and
     returns the first recommended product name the page shows, or None."""
     r = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                        "--disable-dev-shm-usage",
                         "--no-first-run", f"--user-data-dir={profile}",
                         "--virtual-time-budget=5000", "--dump-dom", url],
                        capture_output=True, text=True, timeout=120)
