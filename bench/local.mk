@@ -4,3 +4,4 @@ include $(srcdir)/bench/vision.mk
 include $(srcdir)/bench/kws.mk
 include $(srcdir)/bench/recommend.mk
 include $(srcdir)/bench/e2e.mk
+include $(srcdir)/bench/web.mk

@@ -49,7 +49,7 @@ TESTS += tests/daemon_demo_test
 dist_check_SCRIPTS += tests/daemon_shopctl.sh tests/daemon_systemd.py
 TESTS += tests/daemon_shopctl.sh tests/daemon_systemd.py
 
-## end to end (issue 7): photos rendered from held-apart Fashion-MNIST items
+## end to end: photos rendered from held-apart Fashion-MNIST items
 ## (tests/e2e_mkdata, also used by bench/e2e), spoken requests synthesised by
 ## espeak-ng with held-out voices, all through a real shopd
 noinst_PROGRAMS += tests/e2e_mkdata

@@ -6,13 +6,10 @@ typed into the page's WebSocket goes through shopd's protocol; bad messages
 get an error and the connection stays; a token is required when
 configured, and a non-loopback address without one is refused. Prints TAP."""
 
-import base64
 import html.parser
 import json
 import os
 import shutil
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -30,86 +27,6 @@ if not os.access(h.SHOPD, os.X_OK):
 tap = h.Tap()
 check = tap.check
 SHOPDS = []  # every shopd started, killed at the end if still running
-
-
-class Ws:
-    """A WebSocket client (RFC 6455) on a plain socket, for the bridge."""
-
-    def __init__(self, port, query):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=20)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.s.sendall((f"GET /ws?{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                        "Sec-WebSocket-Protocol: shopd-kiosk\r\n\r\n").encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = self.s.recv(4096)
-            if not chunk:
-                break
-            head += chunk
-        self.status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/1.1 ") else 0
-        self.buf = head.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in head else b""
-
-    def send(self, text):
-        data = text.encode()
-        mask = os.urandom(4)
-        n = len(data)
-        hdr = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else
-                               bytes([0x80 | 126]) + struct.pack(">H", n) if n < 65536 else
-                               bytes([0x80 | 127]) + struct.pack(">Q", n))
-        self.s.sendall(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
-
-    def _read(self, n):
-        while len(self.buf) < n:
-            chunk = self.s.recv(65536)
-            if not chunk:
-                raise EOFError("closed")
-            self.buf += chunk
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def recv(self):
-        """The next text message as JSON (None when the server closed)."""
-        try:
-            b0, b1 = self._read(2)
-            n = b1 & 0x7F
-            if n == 126:
-                n = struct.unpack(">H", self._read(2))[0]
-            elif n == 127:
-                n = struct.unpack(">Q", self._read(8))[0]
-            data = self._read(n)
-        except (EOFError, OSError):
-            return None
-        if b0 & 0x0F == 8:
-            return None
-        return json.loads(data)
-
-    def until(self, cond):
-        """Messages until one for which cond is true; returns it (or None)."""
-        while True:
-            m = self.recv()
-            if m is None or cond(m):
-                return m
-
-    def ask(self, id_, type_, body):
-        """Sends a request; returns (its reply, the answer event on the
-        session), either None when it did not come. The two come on two
-        sockets inside shopd: either may be first."""
-        self.send(json.dumps({"id": id_, "type": type_, "body": body}))
-        rep = ev = None
-        while self.status == 101 and (rep is None or ev is None):
-            m = self.recv()
-            if m is None:
-                break
-            if m.get("kind") == "reply":
-                rep = m
-            elif m.get("kind") == "event" and m["event"]["type"] == "answer":
-                ev = m
-        return rep, ev
-
-    def close(self):
-        self.s.close()
 
 
 class FirstRec(html.parser.HTMLParser):
@@ -181,7 +98,7 @@ def web_tests(tmp):
     check(got == want, "a catalogue photo is served at /photo/")
 
     # the page's typed request, through the WebSocket
-    ws = Ws(port, "session=kiosk-ws")
+    ws = h.Ws(port, "session=kiosk-ws")
     check(ws.status == 101, f"the WebSocket opens for a session ({ws.status})")
     rep, ev = ws.ask(7, "text", {"text": "show me bags"})
     ok = rep and rep["id"] == 7 and rep["reply"]["ok"]
@@ -201,7 +118,7 @@ def web_tests(tmp):
     m = ws.until(lambda m: m.get("kind") == "reply")
     check(m and m["id"] == 8 and m["reply"]["ok"], "the connection still serves after them")
     ws.close()
-    bad = Ws(port, "session=no%20spaces")
+    bad = h.Ws(port, "session=no%20spaces")
     check(bad.status != 101, f"a WebSocket with a bad session id is refused ({bad.status})")
     bad.close()
     check(d.stop() == 0, "SIGTERM: exit status 0 with the kiosk page running")
@@ -227,13 +144,13 @@ def token_tests(tmp):
                           "token = s3cret-kiosk\n")
     SHOPDS.append(d)
     d.start()
-    ws = Ws(port, "session=k")
+    ws = h.Ws(port, "session=k")
     check(ws.status != 101, f"with a token configured, a page without it is refused ({ws.status})")
     ws.close()
-    ws = Ws(port, "session=k&token=wrong")
+    ws = h.Ws(port, "session=k&token=wrong")
     check(ws.status != 101, "and one with a wrong token")
     ws.close()
-    ws = Ws(port, "session=k&token=s3cret-kiosk")
+    ws = h.Ws(port, "session=k&token=s3cret-kiosk")
     ws.send(json.dumps({"id": 1, "type": "status"}))
     m = ws.until(lambda m: m.get("kind") == "reply") if ws.status == 101 else None
     check(m and m["reply"]["ok"], "the right token opens it")
@@ -268,7 +185,7 @@ def curve_tests(tmp):
     st = d.connect(curve=(spub, cpub, csec))
     check(st.get("curve") is True and st.get("allowed_keys") == 1,
           "CURVE on, one client key allowed")
-    ws = Ws(port, "session=kiosk-curve")
+    ws = h.Ws(port, "session=kiosk-curve")
     rep, ev = ws.ask(3, "text", {"text": "help"})
     check(rep and rep["id"] == 3 and rep["reply"]["ok"] and ev
           and ev["event"]["body"]["say"] == rep["reply"]["body"]["say"],
