@@ -97,8 +97,12 @@ tests_daemon_models_test_LDADD = $(TEST_LIBS)
 dist_check_SCRIPTS += tests/daemon_web.py
 TESTS += tests/daemon_web.py
 
-## the kiosk page bridge's parsers of browser input: fuzz target, seeds
-## replayed in every make check
+## the kiosk page bridge's parsers of browser input: their answers, a fuzz
+## target and its seeds replayed in every make check
+check_PROGRAMS += tests/daemon_web_test
+tests_daemon_web_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_web_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_web_test
 EXTRA_DIST += fuzz/corpus/daemon_web
 check_PROGRAMS += tests/daemon_web_replay
 tests_daemon_web_replay_SOURCES = fuzz/ipc_replay.c fuzz/daemon_web_fuzz.c
