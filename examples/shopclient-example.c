@@ -58,7 +58,7 @@ main(int argc, char **argv)
      * default) shows the stream is live, so the request's events arrive. */
     const char *const topics[] = { "status", "intent", "recommendations", "cart", "answer",
                                    NULL };
-    shopclient_events_t *ev = shopclient_events_new(events_endpoint, topics, &e);
+    shopclient_events_t *ev = shopclient_events_new(events_endpoint, session, topics, &e);
     char *topic = NULL, *event = NULL;
     if (!ev || (e = shopclient_events_next(ev, 30000, &topic, &event)) != SHOPCLIENT_OK) {
         fprintf(stderr, "events: %s\n", shopclient_strerror(e));

@@ -232,14 +232,15 @@ shopclient_send_file(shopclient_t *self, const char *type, const char *path, cha
 }
 
 shopclient_events_t *
-shopclient_events_new(const char *endpoint, const char *const *topics, shopclient_error_t *error)
+shopclient_events_new(const char *endpoint, const char *session, const char *const *types,
+                      shopclient_error_t *error)
 {
     char def[512], err[512];
     if (!endpoint)
         endpoint = getenv("SHOPD_EVENTS_ENDPOINT");
     if (!endpoint)
         endpoint = proto_default_endpoint(true, def, sizeof def);
-    client_sub_t *sub = endpoint ? client_sub_new(endpoint, NULL, topics, err, sizeof err) : NULL;
+    client_sub_t *sub = endpoint ? client_sub_new(endpoint, NULL, session, types, err, sizeof err) : NULL;
     if (!sub) {
         if (error)
             *error = SHOPCLIENT_E_CONNECT;

@@ -107,10 +107,13 @@ const char *shopclient_errmsg(const shopclient_t *self);
 typedef struct _shopclient_events_t shopclient_events_t;
 
 /* Subscribes to shopd's event endpoint (NULL = $SHOPD_EVENTS_ENDPOINT or the
- * default) for topics, a NULL-terminated list of event types ("intent",
- * "recommendations", "cart", "answer", "status", ...), or NULL for all.
- * Returns the handle or NULL with *error set. */
-shopclient_events_t *shopclient_events_new(const char *endpoint, const char *const *topics,
+ * default) for the events of session (NULL: of every session, an operator's
+ * view that shopd refuses to other clients) of the types in a
+ * NULL-terminated list ("intent", "recommendations", "cart", "answer",
+ * "status", ...), or NULL for all. Returns the handle or NULL with *error
+ * set. */
+shopclient_events_t *shopclient_events_new(const char *endpoint, const char *session,
+                                           const char *const *types,
                                            shopclient_error_t *error);
 
 /* Waits up to timeout_ms (-1: forever) for the next event. Returns
