@@ -16,6 +16,7 @@
 #include <math.h>
 #include <portaudio.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,6 +306,27 @@ s_stopping(audio_capture_t *self)
     return stop;
 }
 
+/* The open device is lost: one log line, the reason kept for stats. */
+static void
+s_lost(audio_capture_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+s_lost(audio_capture_t *self, const char *fmt, ...)
+{
+    char why[192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    log_warn("capture: %s: reopening it", why);
+    /* said now: closing a device that hangs can take until it moves again */
+    pthread_mutex_lock(&self->lock);
+    self->stats.state = AUDIO_CAPTURE_REOPENING;
+    self->stats.running = false;
+    shop_strlcpy(self->stats.error, why, sizeof self->stats.error);
+    pthread_mutex_unlock(&self->lock);
+}
+
 /* Runs one opened stream until it fails or stop; returns true on stop. */
 static bool
 s_run_stream(audio_capture_t *self, PaStream *stream, int rate, const char *name)
@@ -358,12 +380,11 @@ s_run_stream(audio_capture_t *self, PaStream *stream, int rate, const char *name
             logged_overruns = overruns;
         }
         if (Pa_IsStreamActive(stream) != 1) {
-            log_warn("capture: the stream of '%s' stopped", name);
+            s_lost(self, "the stream of '%s' stopped", name);
             break;
         }
         if (now - last_audio > self->cfg.stall_s) {
-            log_warn("capture: no audio from '%s' for %.1f s: reopening it", name,
-                     now - last_audio);
+            s_lost(self, "no audio from '%s' for %.1f s", name, now - last_audio);
             break;
         }
         struct timespec ts = { 0, S_TICK_MS * 1000000L };
@@ -378,7 +399,11 @@ static void *
 s_thread(void *arg)
 {
     audio_capture_t *self = arg;
+    /* named for top -H and the CPU benchmark */
+    pthread_setname_np(pthread_self(), "mic-capture");
     double delay = self->cfg.retry_min_s;
+    /* the current outage has its log line (one per state change) */
+    bool outage_logged = false;
     for (;;) {
         if (s_stopping(self))
             break;
@@ -394,7 +419,9 @@ s_thread(void *arg)
         if (stream) {
             log_info("capture: recording from '%s' at %d Hz, %d channel(s)", name, rate,
                      self->channels);
+            outage_logged = false;
             pthread_mutex_lock(&self->lock);
+            self->stats.state = AUDIO_CAPTURE_RUNNING;
             self->stats.opens++;
             shop_strlcpy(self->stats.device, name, sizeof self->stats.device);
             self->stats.device_rate = rate;
@@ -409,6 +436,7 @@ s_thread(void *arg)
             atomic_store(&self->raw.head, 0);
             atomic_store(&self->raw.tail, 0);
             pthread_mutex_lock(&self->lock);
+            self->stats.state = AUDIO_CAPTURE_REOPENING;
             self->stats.running = false;
             self->stats.device[0] = 0;
             self->stats.device_rate = 0;
@@ -416,14 +444,22 @@ s_thread(void *arg)
             if (!stop)
                 self->stats.failures++;
             pthread_mutex_unlock(&self->lock);
+            outage_logged = !stop;
             /* a device that worked for a while starts the back-off afresh */
             if (shop_now_s() - opened > 10 * self->cfg.retry_max_s)
                 delay = self->cfg.retry_min_s;
         } else {
             pthread_mutex_lock(&self->lock);
             self->stats.failures++;
+            shop_strlcpy(self->stats.error, why, sizeof self->stats.error);
             pthread_mutex_unlock(&self->lock);
-            log_warn("capture: %s; retrying in %.2f s", why, delay);
+            if (outage_logged) {
+                log_debug("capture: %s; retrying in %.2f s", why, delay);
+            } else {
+                log_warn("capture: %s; retrying with back-off (%.2f s, up to %.2f s)", why,
+                         delay, self->cfg.retry_max_s);
+                outage_logged = true;
+            }
         }
         if (e == paNoError)
             Pa_Terminate();
@@ -552,4 +588,15 @@ audio_capture_stats(audio_capture_t *self, audio_capture_stats_t *stats)
     pthread_mutex_lock(&self->lock);
     *stats = self->stats;
     pthread_mutex_unlock(&self->lock);
+}
+
+const char *
+audio_capture_state_name(audio_capture_state_t state)
+{
+    switch (state) {
+    case AUDIO_CAPTURE_OPENING: return "opening";
+    case AUDIO_CAPTURE_RUNNING: return "running";
+    case AUDIO_CAPTURE_REOPENING: return "reopening";
+    }
+    return "?";
 }

@@ -12,7 +12,10 @@
  * single-consumer ring (device rate) -> capture thread (resampling) ->
  * output buffer (16 kHz) -> audio_capture_read. When a reader falls behind
  * by more than buffer_s, new samples are dropped (never ones already
- * queued), counted as overruns and logged (at most every 5 s). */
+ * queued), counted as overruns and logged (at most every 5 s).
+ *
+ * The log gets one line per change of state (recording, lost, cannot open),
+ * not one per retry: retries are logged at debug level. */
 #ifndef SHOP_AUDIO_CAPTURE_H
 #define SHOP_AUDIO_CAPTURE_H
 
@@ -37,7 +40,18 @@ typedef struct {
     double stall_s;       /* no audio for this long means the device is lost; 2 */
 } audio_capture_config_t;
 
+/* Where the capture thread is. */
+typedef enum {
+    AUDIO_CAPTURE_OPENING = 0,    /* no device opened yet (retrying with back-off) */
+    AUDIO_CAPTURE_RUNNING,        /* a device is open and delivering */
+    AUDIO_CAPTURE_REOPENING,      /* the device was lost (stalled, stream ended,
+                                   * unplugged); retrying with back-off */
+} audio_capture_state_t;
+
 typedef struct {
+    audio_capture_state_t state;
+    char error[192];              /* why the last attempt failed or the device was
+                                   * lost ("" before any failure) */
     bool running;                 /* a device is open and delivering */
     char device[128];             /* name of the device in use ("" when none) */
     int device_rate;              /* its sample rate, Hz (0 when none) */
@@ -76,5 +90,8 @@ void audio_capture_flush(audio_capture_t *self);
 
 /* Copies the current statistics into *stats. */
 void audio_capture_stats(audio_capture_t *self, audio_capture_stats_t *stats);
+
+/* "opening", "running" or "reopening". */
+const char *audio_capture_state_name(audio_capture_state_t state);
 
 #endif

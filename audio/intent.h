@@ -93,37 +93,4 @@ char *intent_result_format(const intent_result_t *result, char *buf, size_t len)
 /* Returns the value of slot name in result, or NULL (owned by result). */
 const char *intent_result_slot(const intent_result_t *result, const char *name);
 
-/* ---- commands from a continuous stream of words ----------------------- */
-
-/* Collects the words a keyword spotter reports while a microphone runs and
- * hands them to the grammar once the speaker pauses: a command ends when no
- * word came for gap_s seconds (of stream time) after the last one. The gap
- * is measured from the reported end of the last word to the time the
- * stream has reached, so it must cover the spotter's reporting delay (up
- * to ~0.3 s for audio/kws) as well as the pauses between the words of one
- * command. After a wake word alone (when the grammar requires it) the
- * speaker gets at least INTENT_WAKE_WAIT_S to begin the command. */
-#define INTENT_WAKE_WAIT_S 2.0
-typedef struct _intent_stream_t intent_stream_t;
-
-/* Creates a collector over grammar (not owned: it must outlive the
- * collector); gap_s <= 0 means 1.0 s. Returns it (free with
- * intent_stream_destroy). */
-intent_stream_t *intent_stream_new(const intent_t *grammar, double gap_s);
-
-/* Frees *self_p and sets it to NULL; safe on NULL and twice. */
-void intent_stream_destroy(intent_stream_t **self_p);
-
-/* Adds a heard word (vocab id, confidence 0..1) that ended at time t
- * (seconds, as the spotter reports it). At most 64 words are kept per
- * command; later ones are dropped. */
-void intent_stream_word(intent_stream_t *self, int word, float confidence, double t);
-
-/* Tells the collector the stream has reached time now. When words are
- * pending and the last came at least gap_s before now, they are matched and
- * forgotten: returns 1 with *result filled if an intent matched, or -1 with
- * the reason in err if not. Returns 0 (nothing to report) otherwise. */
-int intent_stream_poll(intent_stream_t *self, double now, intent_result_t *result, char *err,
-                       size_t errlen);
-
 #endif

@@ -562,16 +562,16 @@ kws_stride(const kws_t *self)
     return self->opts.stride;
 }
 
+bool
+kws_in_word(const kws_t *self)
+{
+    return self->dec.cur >= 0;
+}
+
 float
 kws_threshold(const kws_t *self, int word)
 {
     return word >= 0 && word < VOCAB_COUNT ? self->dec.thr[word] : -1.f;
-}
-
-const features_config_t *
-kws_features_config(const kws_t *self)
-{
-    return &self->fc;
 }
 
 void

@@ -109,11 +109,14 @@ int kws_decode(kws_t *self, const float *pcm, size_t n, kws_hit_t *hits, int max
 /* Frames between CNN runs in use (the option or the model's). */
 int kws_stride(const kws_t *self);
 
+/* True while a word is being heard: a keyword is the most probable class
+ * above its threshold and has not been reported yet (the push that ends
+ * that stretch reports it, or drops it as a refractory repeat). A caller
+ * that ends a command after a pause must not end it now. */
+bool kws_in_word(const kws_t *self);
+
 /* Threshold of word (vocab id), or -1 for a bad id. */
 float kws_threshold(const kws_t *self, int word);
-
-/* The feature configuration the model was trained with (owned by self). */
-const features_config_t *kws_features_config(const kws_t *self);
 
 /* Seconds of audio pushed since the detector was made, and the wall-clock
  * and thread CPU seconds spent in kws_push/kws_flush (any may be NULL). The

@@ -1,7 +1,9 @@
 ## speech corpus, keyword-spotting CNN, training, evaluation
-libshop_a_SOURCES += audio/vocab.c audio/vocab.h audio/corpus.c audio/corpus.h \
-	audio/corpus_store.c audio/corpus_int.h \
-	audio/kws.c audio/kws.h audio/train.c audio/eval.c audio/realdata.c audio/realdata.h
+libshop_a_SOURCES += audio/vocab.c audio/vocab.h audio/kws.c audio/kws.h
+## offline: the corpus generator and store, the real-speech reader, training and
+## evaluation of the spotter
+libshop_offline_a_SOURCES += audio/corpus.c audio/corpus.h audio/corpus_store.c audio/corpus_int.h \
+	audio/realdata.c audio/realdata.h audio/train.c audio/eval.c
 
 check_PROGRAMS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/audio_kws_test \
 	tests/audio_kws_model_test tests/audio_kws_real_test

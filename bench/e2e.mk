@@ -1,6 +1,6 @@
 ## benchmarks of e2e: the main job's latency through a real shopd, from a
 ## spoken request (end of speech) and from a 1 MP photo to the recommendations
-## event (issue 7; figures in docs/main-job.md)
+## event (figures in docs/main-job.md)
 EXTRA_DIST += bench/e2e_bench.py
 BENCH_RUN += bench-e2e
 bench-e2e: shopd tests/e2e_mkdata

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""bench/e2e_bench.py: the main job's latency through a real shopd (issue 7).
+"""bench/e2e_bench.py: the main job's latency through a real shopd.
 
 Starts shopd on the built-in defaults (demo store, shipped models) and, over
 its real ZeroMQ sockets, measures for RUNS requests each (default 200):

@@ -5,3 +5,4 @@ include $(srcdir)/bench/kws.mk
 include $(srcdir)/bench/recommend.mk
 include $(srcdir)/bench/e2e.mk
 include $(srcdir)/bench/web.mk
+include $(srcdir)/bench/mic.mk

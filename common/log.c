@@ -35,12 +35,6 @@ log_set_level(int level)
     atomic_store(&s_level, level);
 }
 
-int
-log_get_level(void)
-{
-    return atomic_load(&s_level);
-}
-
 static const char *const s_names[] = {
     [LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
     [LOG_ERR] = "error", [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",

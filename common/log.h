@@ -12,7 +12,6 @@
 void log_open(const char *ident, bool use_syslog);
 /* Messages less important than level (a LOG_* value) are dropped. */
 void log_set_level(int level);
-int log_get_level(void);
 /* Parses "error", "warning", "notice", "info" or "debug"; -1 if unknown. */
 int log_level_from_name(const char *name);
 void log_close(void);

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/web.h"
+#include "audio/vocab.h"
 #include "ipc/proto.h"
 #include "nn/nn.h"
 #include "ipc/sock.h"
@@ -30,6 +31,14 @@ conf_defaults(conf_t *cfg)
     cfg->status_interval_s = 10;
     cfg->session_idle_s = 1800;
     cfg->refusal_log_interval_s = 10;
+    cfg->workers = 2;
+    cfg->decode_timeout_ms = 10000;
+    cfg->camera_width = 640;
+    cfg->camera_height = 480;
+    shop_strlcpy(cfg->camera_trigger, "none", sizeof cfg->camera_trigger);
+    cfg->camera_interval_s = 5;
+    cfg->camera_still_frames = 5;
+    shop_strlcpy(cfg->camera_session, "camera", sizeof cfg->camera_session);
     if (!proto_default_endpoint(false, cfg->endpoint, sizeof cfg->endpoint))
         shop_strlcpy(cfg->endpoint, "ipc:///tmp/shopd.sock", sizeof cfg->endpoint);
     if (!proto_default_endpoint(true, cfg->events_endpoint, sizeof cfg->events_endpoint))
@@ -63,6 +72,12 @@ conf_defaults(conf_t *cfg)
     shop_strlcpy(cfg->rec_model, "data/demo/recommend.model", sizeof cfg->rec_model);
     cfg->rec_workers = 1;
     cfg->rec_timeout_ms = 2000;
+    cfg->mic_require_wake = true;
+    shop_strlcpy(cfg->mic_wake_word, "shopwise", sizeof cfg->mic_wake_word);
+    shop_strlcpy(cfg->mic_session, "mic", sizeof cfg->mic_session);
+    cfg->mic_gap_ms = 1000;
+    cfg->mic_wake_timeout_ms = 3000;
+    cfg->mic_max_command_ms = 8000;
 }
 
 /* --- value parsers: each returns 0 or -1 with a reason in why -------------- */
@@ -110,9 +125,9 @@ s_bool(const char *v, bool *out, const char **why)
 }
 
 static int
-s_str(const char *v, char *dst, const char **why)
+s_str(const char *v, char *dst, size_t cap, const char **why)
 {
-    if (shop_strlcpy(dst, v, CONF_PATH_MAX) >= CONF_PATH_MAX) {
+    if (shop_strlcpy(dst, v, cap) >= cap) {
         *why = "too long";
         return -1;
     }
@@ -127,10 +142,11 @@ typedef struct {
     s_kind_t kind;
     size_t offset;
     int64_t lo, hi; /* S_INT range */
-    int width;      /* S_INT: sizeof the field (4 or 8) */
+    int width;      /* S_INT: sizeof the field (4 or 8); S_STR: its size */
 } s_key_t;
 
-#define S_K_STR(sec, k, f) { sec, k, S_STR, offsetof(conf_t, f), 0, 0, 0 }
+#define S_K_STR(sec, k, f) \
+    { sec, k, S_STR, offsetof(conf_t, f), 0, 0, (int) sizeof(((conf_t *) 0)->f) }
 #define S_K_INT(sec, k, f, lo, hi) \
     { sec, k, S_INT, offsetof(conf_t, f), lo, hi, (int) sizeof(((conf_t *) 0)->f) }
 #define S_K_BOOL(sec, k, f) { sec, k, S_BOOL, offsetof(conf_t, f), 0, 0, 0 }
@@ -142,6 +158,8 @@ static const s_key_t s_keys[] = {
     S_K_INT("daemon", "status_interval", status_interval_s, 0, 86400),
     S_K_INT("daemon", "session_idle", session_idle_s, 0, 365 * 86400),
     S_K_INT("daemon", "refusal_log_interval", refusal_log_interval_s, 0, 86400),
+    S_K_INT("daemon", "workers", workers, 1, 16),
+    S_K_INT("daemon", "decode_timeout", decode_timeout_ms, 100, 600000),
     S_K_STR("ipc", "endpoint", endpoint),
     S_K_STR("ipc", "events_endpoint", events_endpoint),
     S_K_INT("ipc", "max_message_size", max_message_bytes, 1024, INT64_C(1) << 31),
@@ -167,6 +185,20 @@ static const s_key_t s_keys[] = {
     S_K_STR("nn", "blas_coretype", nn_blas_coretype),
     S_K_STR("web", "listen", web_listen),
     S_K_STR("web", "token", web_token),
+    S_K_STR("microphone", "device", mic_device),
+    S_K_BOOL("microphone", "require_wake", mic_require_wake),
+    S_K_STR("microphone", "wake_word", mic_wake_word),
+    S_K_STR("microphone", "session", mic_session),
+    S_K_INT("microphone", "gap", mic_gap_ms, 100, 10000),
+    S_K_INT("microphone", "wake_timeout", mic_wake_timeout_ms, 100, 60000),
+    S_K_INT("microphone", "max_command", mic_max_command_ms, 100, 60000),
+    S_K_STR("camera", "device", camera_device),
+    S_K_INT("camera", "width", camera_width, 16, 8192),
+    S_K_INT("camera", "height", camera_height, 16, 8192),
+    S_K_STR("camera", "trigger", camera_trigger),
+    S_K_INT("camera", "interval", camera_interval_s, 1, 86400),
+    S_K_INT("camera", "still_frames", camera_still_frames, 1, 1000),
+    S_K_STR("camera", "session", camera_session),
 };
 
 static int
@@ -182,7 +214,7 @@ s_apply(conf_t *cfg, const char *section, const char *key, const char *value,
         bool bv;
         switch (k->kind) {
         case S_STR:
-            return s_str(value, field, why);
+            return s_str(value, field, (size_t) k->width, why);
         case S_BOOL:
             if (s_bool(value, &bv, why) != 0)
                 return -1;
@@ -365,6 +397,29 @@ conf_check(const conf_t *cfg, char *err, size_t errlen)
     }
     if (cfg->web_listen[0] && web_check(cfg->web_listen, cfg->web_token, err, errlen) != 0)
         return -1;
+    int wake = vocab_find(cfg->mic_wake_word);
+    if (!vocab_is_keyword(wake)) {
+        snprintf(err, errlen, "[microphone] wake_word \"%.40s\" is not a word the keyword "
+                 "spotter knows (docs/speech.md lists them)", cfg->mic_wake_word);
+        return -1;
+    }
+    if (!cfg->mic_session[0] || strlen(cfg->mic_session) > PROTO_SESSION_MAX) {
+        snprintf(err, errlen, "[microphone] session must be 1 to %d bytes", PROTO_SESSION_MAX);
+        return -1;
+    }
+    if (cfg->mic_max_command_ms < cfg->mic_gap_ms) {
+        snprintf(err, errlen, "[microphone] max_command must not be shorter than gap");
+        return -1;
+    }
+    if (strcmp(cfg->camera_trigger, "none") && strcmp(cfg->camera_trigger, "interval")
+        && strcmp(cfg->camera_trigger, "scene")) {
+        snprintf(err, errlen, "[camera] trigger is not none, interval or scene");
+        return -1;
+    }
+    if (!cfg->camera_session[0] || strlen(cfg->camera_session) > PROTO_SESSION_MAX) {
+        snprintf(err, errlen, "[camera] session must be 1 to %d bytes", PROTO_SESSION_MAX);
+        return -1;
+    }
     if (!nn_blas_policy_valid(cfg->nn_blas_coretype)) {
         snprintf(err, errlen, "[nn] blas_coretype is not auto, env or an OpenBLAS kernel "
                  "(Haswell, SkylakeX, Cooperlake, ...)");

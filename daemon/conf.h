@@ -29,6 +29,8 @@ typedef struct {
     int status_interval_s;                  /* status event period, 0 = off */
     int session_idle_s;                     /* a session idle this long is erased, 0 = never */
     int refusal_log_interval_s;             /* one refusal line per peer per interval */
+    int workers;                            /* worker pool threads (decoding, CNNs) */
+    int decode_timeout_ms;                  /* longest decode in the jailed decoder */
     /* [ipc] */
     char endpoint[CONF_PATH_MAX];         /* ROUTER: requests */
     char events_endpoint[CONF_PATH_MAX];  /* PUB: events */
@@ -57,6 +59,21 @@ typedef struct {
     char rec_model[CONF_PATH_MAX];          /* model file of the built-in engine */
     int rec_workers;                        /* accepted, unused: the built-in engine has no threads */
     int rec_timeout_ms;                     /* per try; one retry (Lazy Pirate) */
+    /* [microphone] */
+    char mic_device[CONF_PATH_MAX];         /* "" = none; "default", an index or a name */
+    bool mic_require_wake;                  /* commands must follow the wake word */
+    char mic_wake_word[CONF_PATH_MAX];      /* a keyword of audio/vocab.h */
+    char mic_session[CONF_PATH_MAX];        /* session the commands are answered on */
+    int mic_gap_ms;                         /* pause that ends a command */
+    int mic_wake_timeout_ms;                /* wait for a command after the wake word */
+    int mic_max_command_ms;                 /* longest command */
+    /* [camera] */
+    char camera_device[CONF_PATH_MAX];      /* "" = no camera; /dev/videoN or a recording */
+    int camera_width, camera_height;        /* asked of the camera */
+    char camera_trigger[16];                /* none, interval or scene */
+    int camera_interval_s;                  /* interval trigger period */
+    int camera_still_frames;                /* scene trigger: still frames before a picture */
+    char camera_session[CONF_PATH_MAX];     /* session its answers are published on */
     /* [nn] OpenBLAS kernel policy: auto, env or a kernel (nn_blas_ensure_fast_path_policy) */
     char nn_blas_coretype[CONF_PATH_MAX];
     /* [web] the kiosk page's HTTP + WebSocket bridge (daemon/web.h) */
@@ -83,7 +100,8 @@ int conf_load(conf_t *cfg, const char *path, char *err, size_t errlen);
 
 /* Checks the combination of settings: CURVE keys for non-local endpoints
  * and for abstract ipc://@ ones (no file permissions guard those), sizes in
- * range. Returns 0 or -1 with err filled. */
+ * range, the microphone's wake word, session and time-outs. Returns 0 or -1
+ * with err filled. */
 int conf_check(const conf_t *cfg, char *err, size_t errlen);
 
 /* The byte budget of one connection in force (max_pending_bytes, or its

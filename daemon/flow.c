@@ -10,13 +10,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "audio/source.h"
 #include "audio/vocab.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/session.h"
 
-#define S_MAX_HITS 64
 
 /* What one request builds up before it is sent and published. */
 typedef struct {
@@ -47,27 +45,6 @@ s_store_err(s_answer_t *a, const char *what, char *err, size_t errlen)
     return PROTO_E_STORE;
 }
 
-/* --- decoding: the one place (see flow.h) ------------------------------- */
-
-int
-flow_decode_audio(sandbox_t *sb, const void *bytes, size_t len, float **pcm, size_t *n,
-                  char *err, size_t errlen)
-{
-    if (sb)
-        return sandbox_decode_audio(sb, bytes, len, NULL, pcm, n, err, errlen);
-    return audio_source_decode_mem(bytes, len, NULL, pcm, n, err, errlen);
-}
-
-int
-flow_decode_photo(sandbox_t *sb, const void *bytes, size_t len, vision_image_t *img, char *err,
-                  size_t errlen)
-{
-    /* grey is what the classifier's preprocessing uses anyway */
-    if (sb)
-        return sandbox_decode_image(sb, bytes, len, NULL, 1, img, err, errlen);
-    return vision_decode_mem(bytes, len, NULL, 1, img, err, errlen);
-}
-
 /* --- pieces of answers --------------------------------------------------- */
 
 json_t *
@@ -95,14 +72,6 @@ s_result_json(const char *item, const char *name, const char *category, double p
 {
     return json_pack("{s:s, s:s, s:s, s:f, s:f, s:s}", "item", item, "name", name, "category",
                      category, "price", price, "score", score, "reason", reason);
-}
-
-static json_t *
-s_item_json(const store_item_t *it)
-{
-    return json_pack("{s:s, s:s, s:s, s:f, s:s, s:b}", "id", it->id, "name", it->name,
-                     "category", it->category, "price", it->price, "photo", it->photo,
-                     "in_stock", it->in_stock);
 }
 
 static bool
@@ -797,76 +766,124 @@ s_finish(s_answer_t *a, handler_result_t *out, char *err, size_t errlen)
 }
 
 /* Matches words (or text when words is NULL) and answers the intent. */
+static proto_err_t s_answer_intent(s_answer_t *a, const intent_result_t *r, const char *why,
+                                   char *err, size_t errlen);
+
 static proto_err_t
 s_understand(s_answer_t *a, const int *words, const float *conf, size_t n, const char *text,
              char *err, size_t errlen)
 {
     intent_result_t r;
-    char why[256], fmt[256];
+    char why[256];
     const intent_t *g = models_grammar(a->env->models);
     int m = words ? intent_match(g, words, conf, n, &r, why, sizeof why)
                   : intent_match_text(g, text, &r, why, sizeof why);
-    if (m != 0) {
+    return s_answer_intent(a, m == 0 ? &r : NULL, why, err, errlen);
+}
+
+/* Answers the intent r, or (r NULL) that nothing was understood and why. */
+static proto_err_t
+s_answer_intent(s_answer_t *a, const intent_result_t *r, const char *why, char *err,
+                size_t errlen)
+{
+    char fmt[256];
+    if (!r) {
         a->intent = json_pack("{s:b, s:s}", "understood", 0, "reason", why);
         s_say(a, "Sorry, I did not understand that. Say \"help\" to hear what you can say.");
         return PROTO_OK;
     }
     json_t *slots = json_object();
-    for (int i = 0; i < r.n_slots; i++)
-        json_object_set_new(slots, r.slots[i].name, json_string(r.slots[i].value));
-    a->intent = json_pack("{s:b, s:s, s:o, s:f, s:s}", "understood", 1, "name", r.intent,
-                          "slots", slots, "confidence", (double) r.confidence, "text",
-                          intent_result_format(&r, fmt, sizeof fmt));
-    return s_intent(a, &r, err, errlen);
+    for (int i = 0; i < r->n_slots; i++)
+        json_object_set_new(slots, r->slots[i].name, json_string(r->slots[i].value));
+    a->intent = json_pack("{s:b, s:s, s:o, s:f, s:s}", "understood", 1, "name", r->intent,
+                          "slots", slots, "confidence", (double) r->confidence, "text",
+                          intent_result_format(r, fmt, sizeof fmt));
+    return s_intent(a, r, err, errlen);
+}
+
+/* The words of hits as the "heard" member: [{"word", "confidence", "time"}]. */
+static json_t *
+s_heard_json(const kws_hit_t *hits, int n)
+{
+    json_t *heard = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(heard, json_pack("{s:s, s:f, s:f}", "word",
+                                               vocab_name(hits[i].word), "confidence",
+                                               (double) hits[i].confidence, "time",
+                                               hits[i].time));
+    return heard;
+}
+
+/* The answer's timing_ms: the worker's decode and recognition, and the
+ * total with the answer's own time since t2. */
+static void
+s_timing(s_answer_t *a, const recog_job_t *job, uint64_t t2)
+{
+    double answer_ms = (double) (shop_now_ns() - t2) / 1e6;
+    json_object_set_new(a->extra, "timing_ms",
+                        json_pack("{s:f, s:f, s:f}", "decode", job->decode_ms, "recognise",
+                                  job->recognise_ms, "total",
+                                  job->decode_ms + job->recognise_ms + answer_ms));
 }
 
 static proto_err_t
-s_audio(const handler_env_t *env, const proto_request_t *req, const void *bytes, size_t len,
+s_audio(const handler_env_t *env, const proto_request_t *req, const recog_job_t *job,
         handler_result_t *out, char *err, size_t errlen)
 {
     s_answer_t a;
     proto_err_t rc;
-    uint64_t t0 = shop_now_ns();
-    float *pcm = NULL;
-    size_t n = 0;
-    if (flow_decode_audio(models_sandbox(env->models), bytes, len, &pcm, &n, err, errlen) != 0)
-        return PROTO_E_INVALID;
-    uint64_t t1 = shop_now_ns();
-    kws_hit_t hits[S_MAX_HITS];
-    int nh = kws_decode(models_kws(env->models), pcm, n, hits, S_MAX_HITS);
-    free(pcm);
-    if (nh < 0) {
-        snprintf(err, errlen, "speech recognition failed: %s",
-                 kws_error(models_kws(env->models)));
-        return PROTO_E_INTERNAL;
-    }
     uint64_t t2 = shop_now_ns();
     if ((rc = s_begin(&a, env, req, err, errlen)) != PROTO_OK) {
         s_end(&a);
         return rc;
     }
-    int words[S_MAX_HITS];
-    float conf[S_MAX_HITS];
-    json_t *heard = json_array();
+    int nh = job->nhits;
+    const kws_hit_t *hits = job->hits;
+    int words[RECOG_MAX_HITS];
+    float conf[RECOG_MAX_HITS];
     for (int i = 0; i < nh; i++) {
         words[i] = hits[i].word;
         conf[i] = hits[i].confidence;
-        json_array_append_new(heard, json_pack("{s:s, s:f, s:f}", "word",
-                                               vocab_name(hits[i].word), "confidence",
-                                               (double) hits[i].confidence, "time",
-                                               hits[i].time));
     }
+    json_t *heard = s_heard_json(hits, nh);
     json_object_set_new(a.extra, "heard", heard);
-    json_object_set_new(a.extra, "audio_seconds", json_real((double) n / 16000.0));
+    json_object_set_new(a.extra, "audio_seconds", json_real((double) job->samples / 16000.0));
     if ((rc = s_understand(&a, words, conf, (size_t) nh, NULL, err, errlen)) != PROTO_OK) {
         s_end(&a);
         return rc;
     }
     json_object_set(a.intent, "heard", heard);
-    json_object_set_new(a.extra, "timing_ms",
-                        json_pack("{s:f, s:f, s:f}", "decode", (double) (t1 - t0) / 1e6,
-                                  "recognise", (double) (t2 - t1) / 1e6, "total",
-                                  (double) (shop_now_ns() - t0) / 1e6));
+    s_timing(&a, job, t2);
+    return s_finish(&a, out, err, errlen);
+}
+
+static proto_err_t
+s_heard(const handler_env_t *env, const char *session, const listener_utterance_t *u,
+        handler_result_t *out, char *err, size_t errlen)
+{
+    proto_request_t req = { 0 };
+    shop_strlcpy(req.session, session, sizeof req.session);
+    s_answer_t a;
+    proto_err_t rc = s_begin(&a, env, &req, err, errlen);
+    if (rc != PROTO_OK) {
+        s_end(&a);
+        return rc;
+    }
+    json_t *heard = s_heard_json(u->words, u->n_words);
+    json_object_set_new(a.extra, "heard", heard);
+    json_object_set_new(a.extra, "microphone",
+                        json_pack("{s:f, s:f, s:f}", "start", u->start, "end", u->end,
+                                  "wake_confidence", (double) u->wake_confidence));
+    if ((rc = s_answer_intent(&a, u->understood ? &u->result : NULL, u->reason, err, errlen))
+        != PROTO_OK) {
+        s_end(&a);
+        return rc;
+    }
+    json_object_set(a.intent, "heard", heard);
+    char fmt[256];
+    log_info("microphone: heard %d word%s on session '%s': %s", u->n_words,
+             u->n_words == 1 ? "" : "s", session,
+             u->understood ? intent_result_format(&u->result, fmt, sizeof fmt) : u->reason);
     return s_finish(&a, out, err, errlen);
 }
 
@@ -912,23 +929,11 @@ s_category_of(char *const *cats, size_t n, const char *label, char *out, size_t 
 }
 
 static proto_err_t
-s_photo(const handler_env_t *env, const proto_request_t *req, const void *bytes, size_t len,
+s_photo(const handler_env_t *env, const proto_request_t *req, const recog_job_t *job,
         handler_result_t *out, char *err, size_t errlen)
 {
-    uint64_t t0 = shop_now_ns();
-    vision_image_t img;
-    if (flow_decode_photo(models_sandbox(env->models), bytes, len, &img, err, errlen) != 0)
-        return PROTO_E_INVALID;
-    uint64_t t1 = shop_now_ns();
-    vision_classifier_t *clf = models_vision(env->models);
-    vision_result_t res;
-    int c = vision_classify(clf, &img, &res);
-    vision_image_release(&img);
-    if (c != 0) {
-        snprintf(err, errlen, "product recognition failed: %s", vision_classifier_error(clf));
-        return PROTO_E_INVALID;
-    }
     uint64_t t2 = shop_now_ns();
+    const vision_result_t res = job->vision;
     s_answer_t a;
     proto_err_t rc;
     if ((rc = s_begin(&a, env, req, err, errlen)) != PROTO_OK) {
@@ -990,7 +995,7 @@ s_photo(const handler_env_t *env, const proto_request_t *req, const void *bytes,
         s_say(&a, "That looks like %s; here are %s from the shop.",
               s_spoken(cat, false, one, sizeof one), s_spoken(cat, true, many, sizeof many));
     } else {
-        json_object_set_new(a.product, "item", s_item_json(&item));
+        json_object_set_new(a.product, "item", store_item_json(&item));
         shop_strlcpy(a.sess.category, cat, sizeof a.sess.category);
         if ((rc = s_query(&a, "similar", NULL, item.id, 0, err, errlen)) != PROTO_OK) {
             s_end(&a);
@@ -1022,22 +1027,43 @@ s_photo(const handler_env_t *env, const proto_request_t *req, const void *bytes,
         s_say(&a, "That looks like %s (%.2f).%s%s", item.name, item.price,
               s_nrecs(&a) ? " Similar: " : "", s_first_name(&a));
     }
-    json_object_set_new(a.extra, "timing_ms",
-                        json_pack("{s:f, s:f, s:f}", "decode", (double) (t1 - t0) / 1e6,
-                                  "recognise", (double) (t2 - t1) / 1e6, "total",
-                                  (double) (shop_now_ns() - t0) / 1e6));
+    s_timing(&a, job, t2);
     return s_finish(&a, out, err, errlen);
 }
 
 /* --- the entry points: one error convention (code + message in out) ------- */
 
 proto_err_t
+flow_answer(const handler_env_t *env, const proto_request_t *req, const recog_job_t *job,
+            handler_result_t *out)
+{
+    if (job->code != PROTO_OK)
+        return handler_fail(out, job->code, "%s", job->err);
+    char err[sizeof out->message] = "";
+    proto_err_t rc = job->kind == RECOG_AUDIO ? s_audio(env, req, job, out, err, sizeof err)
+                                              : s_photo(env, req, job, out, err, sizeof err);
+    return rc == PROTO_OK ? rc : handler_fail(out, rc, "%s", err);
+}
+
+/* Recognises bytes of kind on this thread, in-process, then answers. */
+static proto_err_t
+s_now(const handler_env_t *env, const proto_request_t *req, recog_kind_t kind,
+      const void *bytes, size_t len, handler_result_t *out)
+{
+    uint8_t *copy = xmalloc(len ? len : 1);
+    memcpy(copy, bytes, len);
+    recog_job_t *job = recog_job_new(kind, copy, len);
+    recog_run(env->models, NULL, job);
+    proto_err_t rc = flow_answer(env, req, job, out);
+    recog_job_free(job);
+    return rc;
+}
+
+proto_err_t
 flow_audio(const handler_env_t *env, const proto_request_t *req, const void *bytes, size_t len,
            handler_result_t *out)
 {
-    char err[sizeof out->message] = "";
-    proto_err_t rc = s_audio(env, req, bytes, len, out, err, sizeof err);
-    return rc == PROTO_OK ? rc : handler_fail(out, rc, "%s", err);
+    return s_now(env, req, RECOG_AUDIO, bytes, len, out);
 }
 
 proto_err_t
@@ -1052,8 +1078,15 @@ proto_err_t
 flow_photo(const handler_env_t *env, const proto_request_t *req, const void *bytes, size_t len,
            handler_result_t *out)
 {
+    return s_now(env, req, RECOG_PHOTO, bytes, len, out);
+}
+
+proto_err_t
+flow_heard(const handler_env_t *env, const char *session, const listener_utterance_t *u,
+           handler_result_t *out)
+{
     char err[sizeof out->message] = "";
-    proto_err_t rc = s_photo(env, req, bytes, len, out, err, sizeof err);
+    proto_err_t rc = s_heard(env, session, u, out, err, sizeof err);
     return rc == PROTO_OK ? rc : handler_fail(out, rc, "%s", err);
 }
 
@@ -1080,7 +1113,7 @@ flow_session(const handler_env_t *env, const proto_request_t *req, handler_resul
     if (a.sess.product[0]) {
         store_item_t it;
         if (store_item_get(env->store, a.sess.product, &it) == 0)
-            json_object_set_new(o, "item", s_item_json(&it));
+            json_object_set_new(o, "item", store_item_json(&it));
     }
     if (a.sess.last.kind[0]) {
         /* the page on screen now; what it makes the product in view is not

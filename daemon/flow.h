@@ -1,12 +1,12 @@
 /* daemon/flow.h: the main job, from a spoken request, a typed sentence or a
  * product photo to recommendations, with the session's context.
  *
- * audio -> decode (flow_decode_audio) -> keyword spotter -> grammar -> intent
+ * audio -> decode, keyword spotter (daemon/recog.h, on a worker) -> grammar -> intent
  * text  -> grammar -> intent
  * intent + session -> store / recommendation queries (search, cheaper,
  *          similar, add/remove, cart, checkout with yes/no, recommend,
  *          next/back, help) -> answer
- * photo -> decode (flow_decode_photo) -> classifier -> category + nearest
+ * photo -> decode, classifier (daemon/recog.h, on a worker) -> category + nearest
  *          catalogue products (visual index) -> similar + bought together
  *
  * Every answer is the reply body and, for the server to publish on the
@@ -23,40 +23,44 @@
 
 #include <jansson.h>
 
+#include "audio/listener.h"
 #include "daemon/handler.h"
-#include "daemon/sandbox.h"
+#include "daemon/recog.h"
 #include "ipc/proto.h"
-#include "vision/decode.h"
 
 /* Results per page of recommendations. */
 #define FLOW_PAGE 5
 /* The most one cart line holds (cart set's limit, and adds stop there). */
 #define FLOW_CART_LINE_MAX 1000
 
-/* Answers an audio request (len bytes of WAV/FLAC/Ogg, borrowed) into out
- * (empty on entry): the reply body and the events, or an error code and
- * message. An utterance with no matching command is not an error: the
- * reply says what was heard. Returns out->code. */
+/* Finishes the answer of a photo, camera frame or audio request whose job a
+ * worker has done (daemon/recog.h) into out (empty on entry): the reply
+ * body and the events, or an error code and message (the job's own when it
+ * failed). An utterance with no matching command is not an error: the reply
+ * says what was heard. Runs on the server's thread. Returns out->code. */
+proto_err_t flow_answer(const handler_env_t *env, const proto_request_t *req,
+                        const recog_job_t *job, handler_result_t *out);
+
+/* Recognise len bytes of WAV/FLAC/Ogg (audio) or JPEG/PNG/BMP (photo)
+ * here, in-process, then flow_answer: for tools and tests (shopd runs the
+ * recognition on its workers, in jailed decoders). */
 proto_err_t flow_audio(const handler_env_t *env, const proto_request_t *req, const void *bytes,
                        size_t len, handler_result_t *out);
 
-/* As flow_audio for the sentence in the body's "text" (a frontend with its
- * own speech recogniser, or a keyboard). */
-proto_err_t flow_text(const handler_env_t *env, const proto_request_t *req,
-                      handler_result_t *out);
-
-/* As flow_audio for a photo (len bytes of JPEG/PNG/BMP, borrowed). */
+/* Answers a command the microphone heard (daemon/mic.h) on session into
+ * out, as flow_answer answers a spoken request: the same events; the body
+ * is what a reply would be, though nobody waits for one (subscribers get
+ * it as the "answer" event). Returns out->code. */
+proto_err_t flow_heard(const handler_env_t *env, const char *session,
+                       const listener_utterance_t *u, handler_result_t *out);
 proto_err_t flow_photo(const handler_env_t *env, const proto_request_t *req, const void *bytes,
                        size_t len, handler_result_t *out);
 
-/* The one place the flow decodes untrusted bytes: in the jailed worker sb
- * (daemon/sandbox.h), or in-process when sb is NULL, with the contracts of
- * audio_source_decode_mem and vision_decode_mem (default limits; photos as
- * grey). Return 0 or -1 with err. */
-int flow_decode_audio(sandbox_t *sb, const void *bytes, size_t len, float **pcm, size_t *n,
-                      char *err, size_t errlen);
-int flow_decode_photo(sandbox_t *sb, const void *bytes, size_t len, vision_image_t *img,
-                      char *err, size_t errlen);
+/* The sentence in the body's "text" (a frontend with its own speech
+ * recogniser, or a keyboard): grammar, intent, answer, on the caller's
+ * thread. */
+proto_err_t flow_text(const handler_env_t *env, const proto_request_t *req,
+                      handler_result_t *out);
 
 /* {"session", "lines": [{"item", "quantity", "updated"}], "count"} for
  * session's cart: a new object, or NULL when the store fails. */

@@ -17,7 +17,7 @@ handler_result_init(handler_result_t *r)
     r->code = PROTO_OK;
 }
 
-/* Drops the body and the events, keeping code and message. */
+/* Drops the body, the events and the job, keeping code and message. */
 static void
 s_drop(handler_result_t *r)
 {
@@ -26,6 +26,9 @@ s_drop(handler_result_t *r)
     for (size_t i = 0; i < r->nevents; i++)
         json_decref(r->events[i].body);
     r->nevents = 0;
+    recog_job_free(r->job);
+    r->job = NULL;
+    r->job_camera = false;
 }
 
 void

@@ -9,7 +9,8 @@
  *
  * A result owns everything it holds (no pointer into the request or the
  * environment), so work done elsewhere (another thread) can fill one and
- * hand it back to the server's thread to be sent. */
+ * hand it back to the server's thread to be sent. A handler whose answer
+ * needs a worker (photo, audio, look) returns a job instead (below). */
 #ifndef SHOP_DAEMON_HANDLER_H
 #define SHOP_DAEMON_HANDLER_H
 
@@ -20,7 +21,9 @@
 #include <jansson.h>
 
 #include "daemon/conf.h"
+#include "daemon/mic.h"
 #include "daemon/models.h"
+#include "daemon/recog.h"
 #include "daemon/recommender.h"
 #include "ipc/proto.h"
 #include "recommend/store.h"
@@ -41,15 +44,27 @@ typedef struct {
     const char *conf_path;          /* config file, "" = built-in defaults */
 } handler_status_t;
 
+/* The worker pool's and the camera's figures for status (in). */
+typedef struct {
+    bool pool;                      /* the fields below are set */
+    int threads, busy;              /* worker threads, of which running a job */
+    size_t queued;                  /* jobs waiting for a worker */
+    uint64_t submitted, completed, refused;
+    recog_stats_t decoders;         /* the workers' jailed decoders together */
+} handler_workers_t;
+
 /* What a handler may use (in, borrowed for the call). */
 typedef struct {
     store_t *store;
     const conf_t *cfg;
     models_t *models;
     recommender_t *rec;             /* NULL when no recommendation service */
+    mic_t *mic;                     /* the microphone, NULL when none */
+    struct _camera_t *camera;       /* shopd's camera (daemon/camera.h), NULL when none */
     handler_status_t status;
     const char *user;               /* the client's CURVE key (ZAP User-Id); NULL or "" without */
     bool operator;                  /* an operator: may watch every session, forget customers */
+    handler_workers_t workers;
 } handler_env_t;
 
 /* One binary frame of a request (in, borrowed). */
@@ -73,6 +88,12 @@ typedef struct {
     json_t *body;                   /* reply body on success (owned), else NULL */
     handler_event_t events[HANDLER_EVENTS_MAX];
     size_t nevents;
+    /* Set (owned) by a handler whose answer needs a worker: decoding
+     * untrusted bytes and a CNN (daemon/recog.h). code is PROTO_OK and body
+     * NULL; the server runs the job on its worker pool, then completes the
+     * result on its own thread with handlers_finish. */
+    recog_job_t *job;
+    bool job_camera;                /* a camera picture: answered on the camera's session */
 } handler_result_t;
 
 /* Answers req into out (empty on entry). Returns out->code. */

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/camera.h"
 #include "daemon/flow.h"
 #include "daemon/netguard.h"
 #include "daemon/privacy.h"
@@ -118,15 +119,6 @@ s_store_err(const handler_env_t *env, const char *what, handler_result_t *out)
     return PROTO_E_STORE;
 }
 
-static json_t *
-s_item_json(const store_item_t *it)
-{
-    json_t *attrs = json_loads(it->attributes, 0, NULL);
-    return json_pack("{s:s, s:s, s:s, s:f, s:o, s:s, s:b}", "id", it->id, "name", it->name,
-                     "category", it->category, "price", it->price, "attributes",
-                     attrs ? attrs : json_object(), "photo", it->photo, "in_stock", it->in_stock);
-}
-
 /* --- status --------------------------------------------------------------- */
 
 static proto_err_t
@@ -174,7 +166,7 @@ s_catalogue(const handler_env_t *env, const proto_request_t *req, const handler_
             return s_store_err(env, "listing the catalogue", out);
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, s_item_json(&items[i]));
+            json_array_append_new(arr, store_item_json(&items[i]));
         free(items);
         return handler_reply(out, json_pack("{s:o, s:I, s:I}", "items", arr, "offset",
                                             (json_int_t) offset, "count", (json_int_t) n));
@@ -188,7 +180,7 @@ s_catalogue(const handler_env_t *env, const proto_request_t *req, const handler_
             return s_store_err(env, "reading an item", out);
         if (g == 1)
             return handler_fail(out, PROTO_E_NOT_FOUND, "no product \"%s\" in the catalogue", id);
-        return handler_reply(out, json_pack("{s:o}", "item", s_item_json(&it)));
+        return handler_reply(out, json_pack("{s:o}", "item", store_item_json(&it)));
     }
     if (strcmp(op, "categories") == 0) {
         char **cats = NULL;
@@ -475,6 +467,16 @@ s_has_prefix(const handler_frame_t *f, const void *magic, size_t n, size_t at)
     return f->size >= at + n && memcmp((const char *) f->data + at, magic, n) == 0;
 }
 
+/* Hands the frame's bytes (copied) to a worker: out gets the job. */
+static proto_err_t
+s_job(handler_result_t *out, recog_kind_t kind, const handler_frame_t *f)
+{
+    uint8_t *copy = xmalloc(f->size ? f->size : 1);
+    memcpy(copy, f->data, f->size);
+    out->job = recog_job_new(kind, copy, f->size);
+    return PROTO_OK;
+}
+
 static proto_err_t
 s_audio(const handler_env_t *env, const proto_request_t *req, const handler_frame_t *frames,
         size_t nframes, handler_result_t *out)
@@ -501,7 +503,7 @@ s_audio(const handler_env_t *env, const proto_request_t *req, const handler_fram
     if (!models_ready(env->models, MODELS_KWS, &why))
         return handler_fail(out, PROTO_E_NOT_AVAILABLE,
                             "speech recognition is not available: %s", why);
-    return flow_audio(env, req, f->data, f->size, out);
+    return s_job(out, RECOG_AUDIO, f);
 }
 
 static proto_err_t
@@ -525,7 +527,30 @@ s_photo(const handler_env_t *env, const proto_request_t *req, const handler_fram
     if (!models_ready(env->models, MODELS_VISION, &why))
         return handler_fail(out, PROTO_E_NOT_AVAILABLE,
                             "product recognition is not available: %s", why);
-    return flow_photo(env, req, f->data, f->size, out);
+    return s_job(out, RECOG_PHOTO, f);
+}
+
+/* --- look: what shopd's own camera sees now -------------------------------- */
+
+static proto_err_t
+s_look(const handler_env_t *env, const proto_request_t *req, const handler_frame_t *frames,
+       size_t nframes, handler_result_t *out)
+{
+    if (!env->camera)
+        return handler_fail(out, PROTO_E_NOT_AVAILABLE, "shopd has no camera (set [camera] "
+                            "device, or start it with --camera)");
+    const char *why = NULL;
+    if (!models_ready(env->models, MODELS_VISION, &why))
+        return handler_fail(out, PROTO_E_NOT_AVAILABLE,
+                            "product recognition is not available: %s", why);
+    camera_picture_t pic;
+    char err[sizeof out->message];
+    if (camera_latest(env->camera, &pic, err, sizeof err) != 0)
+        return handler_fail(out, PROTO_E_NOT_AVAILABLE, "%s", err);
+    out->job = recog_job_new(RECOG_FRAME, pic.data, pic.len);
+    out->job->fmt = pic.fmt;
+    out->job_camera = true;
+    return PROTO_OK;
 }
 
 /* --- text: a typed or externally recognised sentence ---------------------- */
@@ -593,7 +618,25 @@ handlers_status_json(const handler_env_t *env)
                                   (json_int_t) ng.cut, "descriptor_limit", (json_int_t) ng.limit));
     json_object_set_new(o, "refused_subscriptions",
                         json_integer((json_int_t) st->refused_subscriptions));
-    json_object_set_new(o, "models", models_status_json(env->models));
+    json_t *models = models_status_json(env->models);
+    const handler_workers_t *w = &env->workers;
+    json_object_set_new(models, "decoder",
+                        json_pack("{s:b, s:i, s:I, s:I, s:I}", "jailed", w->decoders.workers > 0,
+                                  "workers", w->decoders.workers, "requests",
+                                  (json_int_t) w->decoders.requests, "rejected",
+                                  (json_int_t) w->decoders.rejected, "restarts",
+                                  (json_int_t) w->decoders.restarts));
+    json_object_set_new(o, "models", models);
+    if (w->pool)
+        json_object_set_new(o, "workers",
+                            json_pack("{s:i, s:i, s:I, s:I, s:I, s:I}", "threads", w->threads,
+                                      "busy", w->busy, "queued", (json_int_t) w->queued,
+                                      "submitted", (json_int_t) w->submitted, "completed",
+                                      (json_int_t) w->completed, "refused",
+                                      (json_int_t) w->refused));
+    json_object_set_new(o, "camera", env->camera ? camera_status_json(env->camera)
+                                                 : json_pack("{s:s, s:s}", "device", "",
+                                                             "state", "off"));
     json_object_set_new(o, "recommend", recommender_status_json(env->rec));
     char addr[WEB_LISTEN_MAX], why[200];
     int port;
@@ -602,6 +645,8 @@ handlers_status_json(const handler_env_t *env)
         json_object_set_new(o, "web", json_pack("{s:s, s:i, s:b}", "listen",
                                                 env->cfg->web_listen, "port", port, "token",
                                                 env->cfg->web_token[0] != 0));
+    json_object_set_new(o, "microphone", env->mic ? mic_status_json(env->mic)
+                                                  : json_pack("{s:s}", "state", "off"));
     return o;
 }
 
@@ -647,6 +692,13 @@ s_forget(const handler_env_t *env, const proto_request_t *req, const handler_fra
                                         (json_int_t) f.cart_lines, "model", model));
 }
 
+proto_err_t
+handlers_finish(const handler_env_t *env, const proto_request_t *req, const recog_job_t *job,
+                handler_result_t *out)
+{
+    return flow_answer(env, req, job, out);
+}
+
 /* The dispatch table: adding a request type is one row. */
 static const handler_route_t s_routes[] = {
     { "status", 0, s_status },
@@ -660,6 +712,7 @@ static const handler_route_t s_routes[] = {
     { "text", 0, s_text },
     { "forget", 0, s_forget },
     { "session", 0, s_session },
+    { "look", 0, s_look },
 };
 
 const handler_route_t *

@@ -21,6 +21,13 @@ typedef struct {
 /* Returns the route for type, or NULL when there is none. */
 const handler_route_t *handlers_find(const char *type);
 
+/* Completes the answer of a request whose handler returned a job (see
+ * handler_result_t.job) once a worker has done it, into out (empty on
+ * entry), on the server's thread. req is the request (for a camera picture:
+ * one naming the camera's session). Returns out->code. */
+proto_err_t handlers_finish(const handler_env_t *env, const proto_request_t *req,
+                            const recog_job_t *job, handler_result_t *out);
+
 /* The status of the daemon (version, uptime, counters, sockets, models,
  * recommendations) from env: a new object. The status reply adds the
  * store's counts; the server publishes it as the heartbeat. */

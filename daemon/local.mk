@@ -4,7 +4,8 @@ libshop_a_SOURCES += daemon/conf.c daemon/conf.h daemon/models.c daemon/models.h
 	daemon/session.c daemon/session.h daemon/flow.c daemon/flow.h \
 	daemon/handler.c daemon/handler.h daemon/recommender.c daemon/recommender.h daemon/lock.c \
 	daemon/lock.h daemon/netguard.c daemon/netguard.h daemon/privacy.c daemon/privacy.h \
-	daemon/events.c daemon/events.h
+	daemon/events.c daemon/events.h \
+	daemon/mic.c daemon/mic.h
 ## the kiosk page's HTTP + WebSocket bridge (libwebsockets) and the page itself
 libshop_a_SOURCES += daemon/web.c daemon/web.h
 DEP_CFLAGS += $(WEBSOCKETS_CFLAGS)
@@ -13,6 +14,9 @@ nobase_dist_pkgdata_DATA += data/web/index.html data/web/kiosk.css data/web/kios
 sbin_PROGRAMS += shopd
 shopd_SOURCES = daemon/shopd.c
 dist_man_MANS += daemon/shopd.8
+
+## the jailed decoder worker (fork + seccomp) for untrusted image and audio bytes
+libshop_a_SOURCES += daemon/sandbox.c daemon/sandbox.h
 
 ## the commented example configuration, installed with the docs
 shopdexampledir = $(docdir)/examples
@@ -55,6 +59,7 @@ TESTS += tests/daemon_shopctl.sh tests/daemon_systemd.py
 noinst_PROGRAMS += tests/e2e_mkdata
 tests_e2e_mkdata_SOURCES = tests/e2e_mkdata.c tests/vision_util.c tests/vision_util.h
 tests_e2e_mkdata_CFLAGS = $(VISION_TEST_CFLAGS)
+tests_e2e_mkdata_LDADD = $(OFFLINE_LIBS)
 dist_check_SCRIPTS += tests/e2e_flow.py
 TESTS += tests/e2e_flow.py
 check_PROGRAMS += tests/e2e_session_test
@@ -69,6 +74,14 @@ tests_daemon_index_cache_test_SOURCES = tests/daemon_index_cache_test.c \
 tests_daemon_index_cache_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_daemon_index_cache_test_LDADD = $(TEST_LIBS)
 TESTS += tests/daemon_index_cache_test
+
+## shopd's own microphone: a real shopd on an ALSA virtual microphone
+check_PROGRAMS += tests/daemon_mic_test
+tests_daemon_mic_test_SOURCES = tests/daemon_mic_test.c tests/shopd_harness.c \
+	tests/shopd_harness.h tests/vmic.c tests/vmic.h
+tests_daemon_mic_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_mic_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_mic_test
 
 ## the Python tests' and bench/e2e_bench.py's shared shopd helper
 EXTRA_DIST += tests/shopd_py_harness.py
@@ -123,3 +136,31 @@ endif
 ## plurals and prices, spoken answers, refusals (a real shopd and shopctl)
 dist_check_SCRIPTS += tests/daemon_newuser.py
 TESTS += tests/daemon_newuser.py
+## the worker pool: decoding and the CNNs off the main thread
+libshop_a_SOURCES += daemon/pool.c daemon/pool.h daemon/recog.c daemon/recog.h \
+	daemon/camera.c daemon/camera.h
+check_PROGRAMS += tests/daemon_pool_test
+tests_daemon_pool_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_pool_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_pool_test
+## the camera thread on recordings (no camera on the machines that test)
+check_PROGRAMS += tests/daemon_camera_test
+tests_daemon_camera_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_camera_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_camera_test
+## the loop never stalls: status and the watchdog while a slow photo
+## decodes, SIGTERM at once (a real shopd; libjpeg writes the photo)
+check_PROGRAMS += tests/daemon_busy_test
+tests_daemon_busy_test_SOURCES = tests/daemon_busy_test.c tests/shopd_harness.c \
+	tests/shopd_harness.h tests/jpeg_prog.c tests/jpeg_prog.h tests/vision_util.c \
+	tests/vision_util.h
+tests_daemon_busy_test_CFLAGS = $(VISION_TEST_CFLAGS) $(JPEG_CFLAGS)
+tests_daemon_busy_test_LDADD = $(TEST_LIBS) $(JPEG_LIBS)
+TESTS += tests/daemon_busy_test
+## the camera through a real shopd, fed with ffmpeg recordings
+check_PROGRAMS += tests/daemon_look_test
+tests_daemon_look_test_SOURCES = tests/daemon_look_test.c tests/shopd_harness.c \
+	tests/shopd_harness.h
+tests_daemon_look_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_look_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_look_test

@@ -4,6 +4,7 @@
 #include "daemon/models.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,7 @@ struct _models_t {
     int n_items;
     bool index_cached;          /* the index came from the cache file */
     char cache[CONF_PATH_MAX];  /* the cache file, "" when the database has no file */
-    sandbox_t *sandbox;         /* decoder worker for request bytes, NULL when none */
+    pthread_mutex_t lock;       /* the recognisers, against the pool's threads */
 };
 
 static const char *
@@ -371,16 +372,13 @@ models_t *
 models_new(const conf_t *cfg, store_t *store)
 {
     models_t *self = xcalloc(1, sizeof *self);
-    char err[512];
+    pthread_mutex_init(&self->lock, NULL);
     /* next to the database, whose directory shopd may write */
     const char *db = store ? store_path(store) : NULL;
     if (db && db[0] && strcmp(db, ":memory:") != 0
         && (size_t) snprintf(self->cache, sizeof self->cache, "%s.vindex", db)
                >= sizeof self->cache)
         self->cache[0] = 0;
-    self->sandbox = sandbox_new(NULL, err, sizeof err);
-    if (!self->sandbox)
-        log_warn("models: no decoder worker (%s); photos and audio are decoded in-process", err);
     models_reload(self, cfg, store);
     return self;
 }
@@ -395,14 +393,29 @@ models_destroy(models_t **self_p)
         s_free_obj((models_kind_t) k, &self->m[k].obj);
     intent_destroy(&self->grammar);
     s_index_clear(self);
-    sandbox_destroy(&self->sandbox);
+    pthread_mutex_destroy(&self->lock);
     free(self);
     *self_p = NULL;
+}
+
+void
+models_lock(models_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+}
+
+void
+models_unlock(models_t *self)
+{
+    pthread_mutex_unlock(&self->lock);
 }
 
 int
 models_reload(models_t *self, const conf_t *cfg, store_t *store)
 {
+    /* workers wait while the models change (their jobs are off the main
+     * thread: only they wait) */
+    models_lock(self);
     int rc = 0;
     for (int k = 0; k < MODELS_COUNT; k++)
         if (s_load(&self->m[k], (models_kind_t) k, s_config_path(cfg, (models_kind_t) k)) != 0)
@@ -424,6 +437,7 @@ models_reload(models_t *self, const conf_t *cfg, store_t *store)
         rc = -1;
     }
     s_index_build(self, store);
+    models_unlock(self);
     return rc;
 }
 
@@ -453,12 +467,6 @@ vision_classifier_t *
 models_vision(models_t *self)
 {
     return self->m[MODELS_VISION].obj;
-}
-
-sandbox_t *
-models_sandbox(models_t *self)
-{
-    return self->sandbox;
 }
 
 int
@@ -520,14 +528,5 @@ models_status_json(const models_t *self)
         }
         json_object_set_new(o, s_names[k], e);
     }
-    json_t *dec = json_pack("{s:b}", "jailed", self->sandbox != NULL);
-    if (self->sandbox) {
-        sandbox_stats_t st;
-        sandbox_stats(self->sandbox, &st);
-        json_object_set_new(dec, "requests", json_integer((json_int_t) st.requests));
-        json_object_set_new(dec, "rejected", json_integer((json_int_t) st.rejected));
-        json_object_set_new(dec, "restarts", json_integer((json_int_t) st.restarts));
-    }
-    json_object_set_new(o, "decoder", dec);
     return o;
 }

@@ -16,8 +16,12 @@
  * that does not load (damaged, forged, another format), does not match the
  * key, names photos that do not exist or whose first photo no longer embeds
  * to the cached vector (the code that embeds changed) is logged and rebuilt.
- * Everything here is used by the server's one thread. The set also owns the
- * decoder worker, started before any ZeroMQ thread exists. */
+ * Everything here is used by the server's main thread, except the keyword
+ * spotter and the product classifier, which the worker pool's threads use
+ * too: any thread other than the main one calls models_kws / models_vision
+ * and uses what they return only between models_lock and models_unlock;
+ * models_reload holds the lock while it swaps models and rebuilds the
+ * index. */
 #ifndef SHOP_DAEMON_MODELS_H
 #define SHOP_DAEMON_MODELS_H
 
@@ -29,7 +33,6 @@
 #include "audio/intent.h"
 #include "audio/kws.h"
 #include "daemon/conf.h"
-#include "daemon/sandbox.h"
 #include "recommend/store.h"
 #include "vision/classify.h"
 
@@ -49,6 +52,10 @@ void models_destroy(models_t **self_p);
  * loaded, -1 when one failed (logged). */
 int models_reload(models_t *self, const conf_t *cfg, store_t *store);
 
+/* The lock over the recognisers (see above). Not recursive. */
+void models_lock(models_t *self);
+void models_unlock(models_t *self);
+
 /* True when the model of that kind is loaded (for MODELS_KWS: with its
  * grammar). When false and why is not NULL, *why is a message saying why
  * (owned by self). */
@@ -60,11 +67,6 @@ bool models_ready(const models_t *self, models_kind_t kind, const char **why);
 kws_t *models_kws(models_t *self);
 const intent_t *models_grammar(models_t *self);
 vision_classifier_t *models_vision(models_t *self);
-
-/* The jailed worker that decodes the photos and audio of requests
- * (daemon/sandbox.h), started with the set; NULL when it could not start
- * (logged), and then the flow decodes in-process. Owned by self. */
-sandbox_t *models_sandbox(models_t *self);
 
 /* One product found by visual search (out). */
 typedef struct {
@@ -85,8 +87,8 @@ const float *models_item_embedding(models_t *self, const char *item);
 
 /* {"kws": {"loaded": bool, "path": ..., "error": ...}, "vision": {...,
  * "indexed_photos": n, "index_from": "cache" | "photos", "index_cache":
- * path}, "decoder": {"jailed": bool, "requests", "rejected", "restarts"}}:
- * a new object. */
+ * path}}: a new object (the server adds "decoder", its workers' jailed
+ * decoders). */
 json_t *models_status_json(const models_t *self);
 
 #endif

@@ -36,6 +36,10 @@
 #define SB_DEFAULT_TIMEOUT_MS 10000
 #define SB_WORKER_FD 3
 #define SB_MAX_ERR 512
+/* why a request ended when the cancel fd became readable */
+static const char S_WHY_CANCELLED[] = "was stopped: shopd is shutting down";
+/* niceness the worker adds to shopd's */
+#define SB_NICE 5
 /* the resampler may round the output up by a few samples past max_seconds */
 #define SB_AUDIO_SLACK 64
 
@@ -75,6 +79,7 @@ struct _sandbox_t {
     gid_t gid;
     bool drop;             /* whether to change user */
     int timeout_ms;        /* per-request bound */
+    int cancel_fd;         /* readable: give up the request, -1 = none */
     uint64_t next_id;      /* id of the next request */
     sandbox_stats_t stats; /* counters */
 };
@@ -341,6 +346,10 @@ static void s_worker_main(int fd, const sandbox_t *sb)
     }
     struct rlimit no_core = {0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
+    /* below shopd's own priority: on a busy machine a long decode yields
+     * the CPU to the loop that answers everyone else (best effort: a
+     * worker that cannot lower its priority still decodes) */
+    (void) !nice(SB_NICE);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_DUMPABLE, 0) != 0)
         _exit(1);
     if (s_install_filter() != 0)
@@ -452,11 +461,16 @@ static int s_io(sandbox_t *sb, bool out, void *buf, size_t len, uint64_t deadlin
             *why = "timed out";
             return -1;
         }
-        struct pollfd pfd = {.fd = sb->fd, .events = out ? POLLOUT : POLLIN};
+        struct pollfd pfd[2] = {{.fd = sb->fd, .events = out ? POLLOUT : POLLIN},
+                                {.fd = sb->cancel_fd, .events = POLLIN}};
         uint64_t left_ms = (deadline_ns - now + 999999) / 1000000;
-        int pr = poll(&pfd, 1, left_ms > 60000 ? 60000 : (int) left_ms);
+        int pr = poll(pfd, sb->cancel_fd >= 0 ? 2 : 1, left_ms > 60000 ? 60000 : (int) left_ms);
         if (pr < 0 && errno != EINTR) {
             *why = strerror(errno);
+            return -1;
+        }
+        if (pr > 0 && sb->cancel_fd >= 0 && (pfd[1].revents & POLLIN)) {
+            *why = S_WHY_CANCELLED;
             return -1;
         }
     }
@@ -482,7 +496,11 @@ static int s_reject(sandbox_t *sb, const char *why, char *err, size_t errlen)
     sb->stats.rejected++;
     shop_errf(err, errlen, "input rejected: the decoder worker %s%s%s", why, how[0] ? ", " : "",
               how);
-    log_warn("sandbox: %s", err ? err : why);
+    /* stopping is not the input's fault, nor a problem */
+    if (why == S_WHY_CANCELLED)
+        log_info("sandbox: %s", err ? err : why);
+    else
+        log_warn("sandbox: %s", err ? err : why);
     return -1;
 }
 
@@ -544,6 +562,7 @@ sandbox_t *sandbox_new(const sandbox_opts_t *opts, char *err, size_t errlen)
     sb->fd = -1;
     sb->next_id = 1;
     sb->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : SB_DEFAULT_TIMEOUT_MS;
+    sb->cancel_fd = opts && opts->cancel_fd > 0 ? opts->cancel_fd : -1;
     if (geteuid() == 0) {
         /* resolved here: NSS may open files, which the worker cannot */
         const char *user = opts && opts->user && *opts->user ? opts->user : "nobody";
@@ -575,6 +594,11 @@ void sandbox_destroy(sandbox_t **sb_p)
     s_kill(*sb_p, NULL, 0);
     free(*sb_p);
     *sb_p = NULL;
+}
+
+void sandbox_set_cancel_fd(sandbox_t *sb, int fd)
+{
+    sb->cancel_fd = fd;
 }
 
 void sandbox_stats(const sandbox_t *sb, sandbox_stats_t *stats)

@@ -7,6 +7,8 @@
  *   - closes every inherited descriptor but its socketpair and stderr,
  *   - drops to an unprivileged user when started as root (setgroups, setgid,
  *     setuid to "nobody" or opts.user) and sets PR_SET_NO_NEW_PRIVS,
+ *   - runs 5 nice levels below shopd, so a long decode yields the CPU to
+ *     shopd's main loop,
  *   - runs under a libseccomp allow-list: read on its socket, write on its
  *     socket and stderr, memory (brk, mmap/mprotect WITHOUT PROT_EXEC, munmap,
  *     mremap, madvise), futex, getrandom, clock reads and exit. Anything else
@@ -20,8 +22,9 @@
  *
  * Same contracts as the direct decoders, so a call site switches by adding
  * the sb argument. A sandbox_t serves one request at a time and is not
- * thread-safe: use one per thread. Requests block the caller for at most
- * opts.timeout_ms plus the time to send the input. */
+ * thread-safe: use one per thread (shopd's worker pool gives each worker
+ * its own). Requests block the caller for at most opts.timeout_ms plus the
+ * time to send the input, or until opts.cancel_fd becomes readable. */
 #ifndef SHOP_DAEMON_SANDBOX_H
 #define SHOP_DAEMON_SANDBOX_H
 
@@ -38,6 +41,8 @@ typedef struct _sandbox_t sandbox_t;
 typedef struct {
     const char *user;   /* user the worker runs as when shopd is root; "nobody" */
     int timeout_ms;     /* longest decode, per request; 10000 */
+    int cancel_fd;      /* > 0: a request gives up at once when this fd is
+                           readable (daemon/pool.h's stop fd); 0 = none */
 } sandbox_opts_t;
 
 /* What a sandbox has done, for status and tests. */
@@ -75,5 +80,9 @@ int sandbox_decode_audio(sandbox_t *sb, const void *bytes, size_t len,
 
 /* Copies the counters into *stats. */
 void sandbox_stats(const sandbox_t *sb, sandbox_stats_t *stats);
+
+/* Sets the cancel fd afterwards (see sandbox_opts_t; -1 = none), for a
+ * sandbox made on one thread and used on another. */
+void sandbox_set_cancel_fd(sandbox_t *sb, int fd);
 
 #endif

@@ -16,12 +16,17 @@
 #include "common/log.h"
 #include "common/ratelimit.h"
 #include "common/util.h"
+#include "daemon/camera.h"
 #include "daemon/events.h"
 #include "daemon/handler.h"
+#include "daemon/flow.h"
 #include "daemon/handlers.h"
+#include "daemon/mic.h"
 #include "daemon/models.h"
 #include "daemon/netguard.h"
+#include "daemon/pool.h"
 #include "daemon/privacy.h"
+#include "daemon/recog.h"
 #include "daemon/recommender.h"
 #include "daemon/session.h"
 #include "daemon/web.h"
@@ -36,6 +41,8 @@
  * with more frames than this is refused without reading them all into memory
  * twice (they are dropped as they arrive). */
 #define S_MAX_FRAMES 8
+/* requests read per turn of the loop */
+#define S_DRAIN_BATCH 64
 
 /* where the kiosk page bridge's thread reaches the request and event sockets */
 #define S_WEB_REQUESTS "inproc://shopd-web-requests"
@@ -59,6 +66,10 @@ struct _server_t {
     store_t *store;               /* SQLite, this thread's connection */
     models_t *models;             /* recognisers (may each be missing) */
     recommender_t *rec;           /* built-in engine or remote service; NULL when none */
+    mic_t *mic;                   /* the microphone, NULL when none is configured */
+    recog_shared_t *recog;        /* what the pool's workers share (models, counters) */
+    pool_t *pool;                 /* workers: decoding and the CNNs, off this thread */
+    camera_t *camera;             /* the camera thread, NULL without [camera] device */
     uint64_t started_ns;          /* monotonic start, for uptime */
     uint64_t next_status_ns;      /* when the next status heartbeat is due */
     uint64_t pub_seq;             /* sequence number of the last event */
@@ -66,6 +77,22 @@ struct _server_t {
     unsigned long errors;         /* of which error replies */
     unsigned long reloads;        /* successful SIGHUP reloads */
 };
+
+/* A request (or a camera picture) whose job runs on a worker: what this
+ * thread needs to answer it once the job is done. */
+typedef struct {
+    server_t *server;
+    bool reply;                   /* a client waits: identity is set */
+    zmq_msg_t identity;           /* its ROUTER identity (a copy) */
+    bool delimiter;               /* it sent an empty delimiter frame (REQ) */
+    proto_request_t req;          /* the request, moved here */
+    bool camera;                  /* a camera picture: answered on the camera's session */
+    bool by_trigger;              /* taken by the camera's trigger */
+    char user[64];                /* the requester's CURVE key, "" without */
+    bool operator;                /* the requester is an operator */
+} s_pending_t;
+
+static void s_job_done(void *arg, bool ran);
 
 /* Creates the directory that will hold path (and its parents), mode 0700. */
 static int
@@ -285,6 +312,45 @@ s_start_web(server_t *self, const char *server_public, char *err, size_t errlen)
     self->web = web_new(self->ctx, &o, err, errlen);
     explicit_bzero(sec, sizeof sec);
     return self->web ? 0 : -1;
+/* Runs on the camera thread: the trigger took a picture; it goes to the
+ * workers like a photo, and is answered on the camera's session. */
+static void
+s_on_picture(camera_picture_t *pic, void *arg)
+{
+    server_t *self = arg;
+    recog_job_t *job = recog_job_new(RECOG_FRAME, pic->data, pic->len);
+    job->fmt = pic->fmt;
+    s_pending_t *p = xcalloc(1, sizeof *p);
+    p->server = self;
+    p->camera = true;
+    p->by_trigger = true;
+    shop_strlcpy(p->req.type, "look", sizeof p->req.type);
+    job->owner = p;
+    if (pool_submit(self->pool, recog_work, s_job_done, job) != 0) {
+        log_warn("camera: picture of frame %llu dropped: the workers are busy",
+                 (unsigned long long) pic->seq);
+        recog_job_free(job);
+        free(p);
+    }
+}
+
+/* Makes the camera (not started yet) from the [camera] settings. */
+static int
+s_new_camera(server_t *self, const conf_t *cfg, char *err, size_t errlen)
+{
+    camera_opts_t o = { .device = cfg->camera_device, .width = cfg->camera_width,
+                        .height = cfg->camera_height,
+                        .trigger = (camera_trigger_t) camera_trigger_from_name(cfg->camera_trigger),
+                        .interval_ms = cfg->camera_interval_s * 1000,
+                        .scene = { .still_frames = cfg->camera_still_frames },
+                        .jail = true };
+    self->camera = camera_new(&o, s_on_picture, self, err, errlen);
+    if (!self->camera)
+        return -1;
+    log_info("camera %s: pictures on request%s%s, answered on session \"%s\"",
+             cfg->camera_device, o.trigger == CAMERA_TRIGGER_NONE ? "" : " and by the trigger ",
+             o.trigger == CAMERA_TRIGGER_NONE ? "" : cfg->camera_trigger, cfg->camera_session);
+    return 0;
 }
 
 server_t *
@@ -305,6 +371,18 @@ server_new(const conf_t *cfg, const char *conf_path, char *err, size_t errlen)
     if (!self->store)
         goto err;
     self->models = models_new(cfg, self->store);
+    /* the jailed decoders (the workers', the camera trigger's) are forked
+     * now, from this thread, before the pool's, the camera's and ZeroMQ's
+     * threads exist */
+    self->recog = recog_shared_new(self->models, true, cfg->workers, cfg->decode_timeout_ms);
+    if (cfg->camera_device[0] && s_new_camera(self, cfg, err, errlen) != 0)
+        goto err;
+    pool_opts_t po = { .threads = cfg->workers, .thread_start = recog_worker_start,
+                       .thread_stop = recog_worker_stop, .arg = self->recog,
+                       .name = "worker" };
+    self->pool = pool_new(&po, err, errlen);
+    if (!self->pool)
+        goto err;
     self->ctx = zmq_ctx_new();
     if (!self->ctx) {
         snprintf(err, errlen, "cannot create a ZeroMQ context");
@@ -321,6 +399,8 @@ server_new(const conf_t *cfg, const char *conf_path, char *err, size_t errlen)
         log_info("curve: server public key %s", public);
     }
     self->rec = recommender_new(self->ctx, cfg);
+    if (cfg->mic_device[0] && !(self->mic = mic_new(self->ctx, cfg, err, errlen)))
+        goto err;
     self->router = s_listen(self, ZMQ_ROUTER, cfg->endpoint, secret[0] ? secret : NULL, err,
                             errlen);
     if (!self->router)
@@ -333,6 +413,8 @@ server_new(const conf_t *cfg, const char *conf_path, char *err, size_t errlen)
         goto err;
     explicit_bzero(secret, sizeof secret);
     self->next_status_ns = shop_now_ns() + (uint64_t) cfg->status_interval_s * 1000000000u;
+    if (self->camera && camera_start(self->camera, err, errlen) != 0)
+        goto err;
     return self;
 err:
     explicit_bzero(secret, sizeof secret);
@@ -359,6 +441,12 @@ server_destroy(server_t **self_p)
     web_destroy(&self->web);
     if (self->web_pub)
         zmq_close(self->web_pub);
+    /* the camera first (it submits jobs), then the workers: jobs in flight
+     * give up at once, and every waiting client gets its reply before the
+     * sockets close */
+    camera_destroy(&self->camera);
+    pool_destroy(&self->pool);
+    recog_shared_destroy(&self->recog);
     if (self->router) {
         zmq_close(self->router);
         s_unlink_ipc(self->cfg.endpoint);
@@ -368,6 +456,8 @@ server_destroy(server_t **self_p)
         s_unlink_ipc(self->cfg.events_endpoint);
     }
     zap_destroy(&self->zap);
+    /* the microphone's listening thread holds a socket of ctx too */
+    mic_destroy(&self->mic);
     events_destroy(&self->events);
     free(self->ops);
     ratelimit_destroy(&self->rl);
@@ -411,7 +501,7 @@ static handler_env_t
 s_env(server_t *self)
 {
     handler_env_t env = { .store = self->store, .cfg = &self->cfg, .models = self->models,
-                          .rec = self->rec };
+                          .rec = self->rec, .mic = self->mic };
     handler_status_t *st = &env.status;
     st->started_ns = self->started_ns;
     st->requests = self->requests;
@@ -425,6 +515,17 @@ s_env(server_t *self)
     }
     st->conf_path = self->conf_path;
     st->refused_subscriptions = self->events ? events_refused(self->events) : 0;
+    env.camera = self->camera;
+    if (self->pool) {
+        pool_stats_t ps;
+        pool_stats(self->pool, &ps);
+        env.workers = (handler_workers_t) { .pool = true, .threads = ps.threads,
+                                            .busy = ps.busy, .queued = ps.queued,
+                                            .submitted = ps.submitted,
+                                            .completed = ps.completed, .refused = ps.refused };
+    }
+    if (self->recog)
+        recog_shared_stats(self->recog, &env.workers.decoders);
     return env;
 }
 
@@ -476,6 +577,77 @@ s_complete(server_t *self, zmq_msg_t *identity, bool delimiter, const proto_requ
     } else {
         log_debug("request %s \"%s\": ok", req->id, req->type);
     }
+}
+
+/* Hands job to the workers; the request (moved from *req on success) is
+ * answered by s_job_done. Returns 0, or -1 when the queue is full (the job
+ * is freed, *req stays the caller's). */
+static int
+s_defer(server_t *self, zmq_msg_t *identity, bool delimiter, proto_request_t *req,
+        recog_job_t *job, bool camera, const handler_env_t *env)
+{
+    s_pending_t *p = xcalloc(1, sizeof *p);
+    p->server = self;
+    shop_strlcpy(p->user, env->user ? env->user : "", sizeof p->user);
+    p->operator = env->operator;
+    p->reply = true;
+    zmq_msg_init(&p->identity);
+    zmq_msg_copy(&p->identity, identity);
+    p->delimiter = delimiter;
+    p->camera = camera;
+    p->req = *req;
+    job->owner = p;
+    if (pool_submit(self->pool, recog_work, s_job_done, job) != 0) {
+        zmq_msg_close(&p->identity);
+        free(p);
+        recog_job_free(job);
+        return -1;
+    }
+    memset(req, 0, sizeof *req);
+    return 0;
+}
+
+/* pool_done_fn, on this thread: the flow finishes the answer of a job a
+ * worker has done (session, store, recommendations, events); it is sent
+ * like any handler's, events first, then the reply with the request's id
+ * (a trigger's picture has no requester: only its events). */
+static void
+s_job_done(void *arg, bool ran)
+{
+    recog_job_t *job = arg;
+    s_pending_t *p = job->owner;
+    server_t *self = p->server;
+    handler_result_t res;
+    handler_result_init(&res);
+    if (!ran) {
+        handler_fail(&res, PROTO_E_NOT_AVAILABLE, "shopd is stopping");
+    } else {
+        handler_env_t env = s_env(self);
+        env.user = p->user;
+        env.operator = p->operator;
+        proto_request_t req = p->req;
+        /* a camera's answers belong to the camera's session */
+        if (p->camera)
+            shop_strlcpy(req.session, self->cfg.camera_session, sizeof req.session);
+        handlers_finish(&env, &req, job, &res);
+        if (p->camera && res.code == PROTO_OK && self->camera)
+            camera_set_last(self->camera, json_object_get(res.body, "product"), p->by_trigger);
+    }
+    if (p->reply) {
+        s_complete(self, &p->identity, p->delimiter, &p->req, &res);
+        zmq_msg_close(&p->identity);
+    } else if (res.code == PROTO_OK) {
+        for (size_t i = 0; i < res.nevents; i++)
+            s_publish(self, res.events[i].type, res.events[i].session, res.events[i].body);
+        log_debug("camera picture: %s", json_string_value(json_object_get(
+                                              json_object_get(res.body, "product"), "label")));
+    } else {
+        log_info("camera picture: %s: %s", proto_err_name(res.code), res.message);
+    }
+    handler_result_clear(&res);
+    proto_request_clear(&p->req);
+    free(p);
+    recog_job_free(job);
 }
 
 /* Decodes one request made of n frames (f[0] the peer identity; total the
@@ -542,17 +714,29 @@ s_dispatch(server_t *self, zmq_msg_t *f, int n, int total, const char *user)
     env.user = user;
     env.operator = op;
     route->fn(&env, &req, bins, nbin, &res);
+    if (res.code == PROTO_OK && res.job) {
+        recog_job_t *job = res.job;
+        res.job = NULL;
+        if (s_defer(self, &f[0], delimiter, &req, job, res.job_camera, &env) == 0) {
+            handler_result_clear(&res);
+            return; /* answered by s_job_done once a worker has done the job */
+        }
+        handler_fail(&res, PROTO_E_NOT_AVAILABLE, "all %d workers are busy and %zu requests "
+                     "wait: try again later", env.workers.threads, env.workers.queued);
+    }
 reply:
     s_complete(self, &f[0], delimiter, &req, &res);
     handler_result_clear(&res);
     proto_request_clear(&req);
 }
 
-/* Reads and answers every request waiting on the ROUTER. */
+/* Reads and answers the requests waiting on the ROUTER, S_DRAIN_BATCH at
+ * most: clients that never stop sending must not keep the loop from the
+ * workers' finished jobs (poll returns at once while more wait). */
 static int
 s_drain(server_t *self)
 {
-    for (;;) {
+    for (int batch = 0; batch < S_DRAIN_BATCH; batch++) {
         zmq_msg_t f[S_MAX_FRAMES];
         int n = 0, total = 0, more = 1;
         while (more) {
@@ -609,6 +793,26 @@ s_drain(server_t *self)
         }
         for (int i = 0; i < n; i++)
             zmq_msg_close(&f[i]);
+    }
+    return 0;
+}
+
+/* Answers every command the microphone heard, as a request on its session:
+ * the events are published; the body goes nowhere else (nobody asked). */
+static void
+s_drain_mic(server_t *self)
+{
+    listener_utterance_t u;
+    while (mic_recv(self->mic, &u) == 1) {
+        handler_env_t env = s_env(self);
+        handler_result_t res;
+        handler_result_init(&res);
+        if (flow_heard(&env, mic_session(self->mic), &u, &res) == PROTO_OK)
+            for (size_t i = 0; i < res.nevents; i++)
+                s_publish(self, res.events[i].type, res.events[i].session, res.events[i].body);
+        else
+            log_warn("microphone: %s: %s", proto_err_name(res.code), res.message);
+        handler_result_clear(&res);
     }
 }
 
@@ -673,9 +877,11 @@ server_poll(server_t *self, int fd, int timeout_ms, bool *fd_ready)
         if (timeout_ms < 0 || until < timeout_ms)
             timeout_ms = (int) until;
     }
-    zmq_pollitem_t items[4];
-    int n = 0, izap = -1, ifd = -1, ipub = -1;
+    zmq_pollitem_t items[6];
+    int n = 0, izap = -1, ifd = -1, ipub = -1, imic = -1, ipool;
     items[n++] = (zmq_pollitem_t) { .socket = self->router, .events = ZMQ_POLLIN };
+    ipool = n;
+    items[n++] = (zmq_pollitem_t) { .fd = pool_fd(self->pool), .events = ZMQ_POLLIN };
     if (self->events) {
         ipub = n;
         items[n++] = (zmq_pollitem_t) { .socket = self->pub, .events = ZMQ_POLLIN };
@@ -687,6 +893,10 @@ server_poll(server_t *self, int fd, int timeout_ms, bool *fd_ready)
     if (fd >= 0) {
         ifd = n;
         items[n++] = (zmq_pollitem_t) { .fd = fd, .events = ZMQ_POLLIN };
+    }
+    if (self->mic) {
+        imic = n;
+        items[n++] = (zmq_pollitem_t) { .socket = mic_socket(self->mic), .events = ZMQ_POLLIN };
     }
     if (zmq_poll(items, n, timeout_ms) < 0) {
         if (zmq_errno() == EINTR)
@@ -704,13 +914,41 @@ server_poll(server_t *self, int fd, int timeout_ms, bool *fd_ready)
         log_err("events: %s", zmq_strerror(zmq_errno()));
         return -1;
     }
+    if (items[ipool].revents & ZMQ_POLLIN)
+        pool_collect(self->pool);
     if ((items[0].revents & ZMQ_POLLIN) && s_drain(self) != 0) {
         log_err("receive: %s", zmq_strerror(zmq_errno()));
         return -1;
     }
+    if (imic >= 0 && (items[imic].revents & ZMQ_POLLIN))
+        s_drain_mic(self);
     if (ifd >= 0 && (items[ifd].revents & ZMQ_POLLIN))
         *fd_ready = true;
     return 0;
+}
+
+/* The [microphone] settings of a and b differ. */
+static bool
+s_mic_changed(const conf_t *a, const conf_t *b)
+{
+    return strcmp(a->mic_device, b->mic_device) != 0 || a->mic_require_wake != b->mic_require_wake
+           || strcmp(a->mic_wake_word, b->mic_wake_word) != 0
+           || strcmp(a->mic_session, b->mic_session) != 0 || a->mic_gap_ms != b->mic_gap_ms
+           || a->mic_wake_timeout_ms != b->mic_wake_timeout_ms
+           || a->mic_max_command_ms != b->mic_max_command_ms;
+}
+
+/* Copies the running [microphone] settings into next: they need a restart. */
+static void
+s_mic_keep(conf_t *next, const conf_t *running)
+{
+    memcpy(next->mic_device, running->mic_device, sizeof next->mic_device);
+    next->mic_require_wake = running->mic_require_wake;
+    memcpy(next->mic_wake_word, running->mic_wake_word, sizeof next->mic_wake_word);
+    memcpy(next->mic_session, running->mic_session, sizeof next->mic_session);
+    next->mic_gap_ms = running->mic_gap_ms;
+    next->mic_wake_timeout_ms = running->mic_wake_timeout_ms;
+    next->mic_max_command_ms = running->mic_max_command_ms;
 }
 
 int
@@ -726,11 +964,21 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
         || cfg->heartbeat_ivl_ms != self->cfg.heartbeat_ivl_ms
         || cfg->heartbeat_timeout_ms != self->cfg.heartbeat_timeout_ms
         || strcmp(cfg->rec_endpoint, self->cfg.rec_endpoint) != 0
-        || cfg->rec_timeout_ms != self->cfg.rec_timeout_ms
+        || cfg->rec_timeout_ms != self->cfg.rec_timeout_ms || s_mic_changed(cfg, &self->cfg)
         || strcmp(cfg->web_listen, self->cfg.web_listen) != 0
         || strcmp(cfg->web_token, self->cfg.web_token) != 0)
-        log_warn("reload: endpoints, the server key, socket options, the recommendation "
-                 "service's endpoint and timeout, and the kiosk page's [web] settings change "
+        log_warn("reload: endpoints, the server key, socket options, [microphone], the "
+                 "recommendation service's endpoint and timeout, and the kiosk page's [web] "
+                 "settings change only on restart");
+    if (cfg->workers != self->cfg.workers || cfg->decode_timeout_ms != self->cfg.decode_timeout_ms
+        || strcmp(cfg->camera_device, self->cfg.camera_device) != 0
+        || cfg->camera_width != self->cfg.camera_width
+        || cfg->camera_height != self->cfg.camera_height
+        || strcmp(cfg->camera_trigger, self->cfg.camera_trigger) != 0
+        || cfg->camera_interval_s != self->cfg.camera_interval_s
+        || cfg->camera_still_frames != self->cfg.camera_still_frames
+        || strcmp(cfg->camera_session, self->cfg.camera_session) != 0)
+        log_warn("reload: [daemon] workers and decode_timeout and the [camera] section change "
                  "only on restart");
     /* everything that can fail is prepared first, then swapped in at once */
     char (*keys)[KEYS_Z85_LEN + 1] = NULL;
@@ -790,6 +1038,16 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
     next.rec_timeout_ms = self->cfg.rec_timeout_ms;
     memcpy(next.web_listen, self->cfg.web_listen, sizeof next.web_listen);
     memcpy(next.web_token, self->cfg.web_token, sizeof next.web_token);
+    s_mic_keep(&next, &self->cfg);
+    next.workers = self->cfg.workers;
+    next.decode_timeout_ms = self->cfg.decode_timeout_ms;
+    memcpy(next.camera_device, self->cfg.camera_device, sizeof next.camera_device);
+    next.camera_width = self->cfg.camera_width;
+    next.camera_height = self->cfg.camera_height;
+    memcpy(next.camera_trigger, self->cfg.camera_trigger, sizeof next.camera_trigger);
+    next.camera_interval_s = self->cfg.camera_interval_s;
+    next.camera_still_frames = self->cfg.camera_still_frames;
+    memcpy(next.camera_session, self->cfg.camera_session, sizeof next.camera_session);
     if (next.max_photo_bytes > next.max_message_bytes)
         next.max_photo_bytes = next.max_message_bytes;
     if (next.max_audio_bytes > next.max_message_bytes)

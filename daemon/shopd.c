@@ -38,6 +38,8 @@ typedef struct {
     const char *database;
     const char *log_level;
     const char *web;         /* --web ADDR:PORT: the kiosk page */
+    const char *mic;         /* --mic: [microphone] device */
+    const char *camera;      /* --camera: V4L2 device or recording */
     bool foreground;         /* --foreground: never detach (wins over --daemon) */
     bool daemon;             /* --daemon: detach like a classic daemon */
     bool check_only;
@@ -59,6 +61,10 @@ s_usage(FILE *f)
             "  -w, --web ADDR:PORT        serve the kiosk page, e.g. 127.0.0.1:8080\n"
             "                             (http://ADDR:PORT/?session=ID; other than loopback\n"
             "                             only with [web] token)\n"
+            "  -m, --mic DEVICE           listen on a microphone: \"default\", a PortAudio\n"
+            "                             device index or part of its name ([microphone])\n"
+            "      --camera DEVICE        look through a V4L2 camera (/dev/videoN) or an AVI\n"
+            "                             recording of MJPEG/YUYV frames ([camera] device)\n"
             "  -t, --check-config         check the configuration and exit\n"
             "  -h, --help                 this text\n"
             "  -V, --version              print the version\n"
@@ -98,6 +104,10 @@ s_build_config(const s_opts_t *o, conf_t *cfg, char *path_used, size_t pathlen, 
         shop_strlcpy(cfg->database, o->database, sizeof cfg->database);
     if (o->web)
         shop_strlcpy(cfg->web_listen, o->web, sizeof cfg->web_listen);
+    if (o->mic)
+        shop_strlcpy(cfg->mic_device, o->mic, sizeof cfg->mic_device);
+    if (o->camera)
+        shop_strlcpy(cfg->camera_device, o->camera, sizeof cfg->camera_device);
     if (o->log_level) {
         int lv = log_level_from_name(o->log_level);
         if (lv < 0) {
@@ -234,14 +244,16 @@ main(int argc, char **argv)
         { "db", required_argument, NULL, 'd' },
         { "log-level", required_argument, NULL, 'l' },
         { "web", required_argument, NULL, 'w' },
+        { "mic", required_argument, NULL, 'm' },
         { "check-config", no_argument, NULL, 't' },
+        { "camera", required_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     s_opts_t o = { 0 };
     int c;
-    while ((c = getopt_long(argc, argv, "fDc:e:p:d:l:w:thV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "fDc:e:p:d:l:m:w:thV", longopts, NULL)) != -1) {
         switch (c) {
         case 'f': o.foreground = true; break;
         case 'D': o.daemon = true; break;
@@ -251,7 +263,9 @@ main(int argc, char **argv)
         case 'd': o.database = optarg; break;
         case 'l': o.log_level = optarg; break;
         case 'w': o.web = optarg; break;
+        case 'm': o.mic = optarg; break;
         case 't': o.check_only = true; break;
+        case 'C': o.camera = optarg; break;
         case 'h': s_usage(stdout); return 0;
         case 'V': printf("shopd %s (protocol 1)\n", PACKAGE_VERSION); return 0;
         default: s_usage(stderr); return 2;

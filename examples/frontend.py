@@ -19,6 +19,7 @@ COMMAND covers every request type of the protocol:
     similar ITEM [key=value ...]
     text WORDS... [key=value ...]    a typed request, e.g. text show me bags under 50
     audio FILE | photo FILE          a spoken request, a product photo
+    look                             what shopd's own camera sees (shopd --camera)
     session                          the session's state (cart, recommendations)
     watch [N]                        print events
 """
@@ -255,6 +256,9 @@ def main(argv=None):
             req = kv_body([w for w in args if is_kv(w)])
             req["text"] = " ".join(w for w in args if not is_kv(w))
             body = client.request("text", req, session=sess)
+        elif c == "look":
+            # what shopd's own camera sees (shopd --camera); answered on its session
+            body = client.request("look", timeout=30.0)
         elif c in ("photo", "audio"):
             with open(args[0], "rb") as f:
                 data = f.read()

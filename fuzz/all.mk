@@ -1,4 +1,4 @@
-## fuzz/all.mk: every libFuzzer target at once (reliability, issue 8).
+## fuzz/all.mk: every libFuzzer target at once (reliability).
 ## `make fuzz` runs each area's targets for FUZZ_TIME seconds (default 60);
 ## `make fuzz-report` runs each target, one after the other under nice, to
 ## FUZZ_RUNS executions (default 1000000) or FUZZ_REPORT_TIME seconds (default

@@ -30,6 +30,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cfg.max_message_bytes < 1024 || cfg.handshake_ms < 100 || cfg.status_interval_s < 0
         || cfg.heartbeat_ivl_ms < 0)
         abort();
+    if (memchr(cfg.mic_device, 0, sizeof cfg.mic_device) == NULL
+        || memchr(cfg.mic_wake_word, 0, sizeof cfg.mic_wake_word) == NULL
+        || memchr(cfg.mic_session, 0, sizeof cfg.mic_session) == NULL || cfg.mic_gap_ms < 100
+        || cfg.mic_wake_timeout_ms < 100 || cfg.mic_max_command_ms < 100)
+        abort();
     /* the combined check never crashes either */
     conf_check(&cfg, err, sizeof err);
     return 0;

@@ -7,8 +7,5 @@ include $(srcdir)/fuzz/vision.mk
 include $(srcdir)/fuzz/audio.mk
 include $(srcdir)/fuzz/recommend.mk
 include $(srcdir)/fuzz/ipc.mk
-## reliability: `make fuzz` runner rules and smoke run, and the issue-8 tests
+## reliability: `make fuzz` runner rules and smoke run
 include $(srcdir)/fuzz/all.mk
-include $(srcdir)/tests/rel_local.mk
-## the downstream patch of stb_image that vision/decode.c is built against
-include $(srcdir)/vision/stb.mk

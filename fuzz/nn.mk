@@ -4,6 +4,8 @@ if ENABLE_FUZZERS
 noinst_PROGRAMS += fuzz/nn_load_fuzz
 fuzz_nn_load_fuzz_SOURCES = fuzz/nn_load_fuzz.c
 fuzz_nn_load_fuzz_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+## nn_selftest_fix_crc lives with the self-test, in the offline library
+fuzz_nn_load_fuzz_LDADD = $(OFFLINE_LIBS)
 FUZZ_RUN += fuzz-nn
 # new inputs go to a scratch corpus in the build tree; the seeds stay untouched
 fuzz-nn: fuzz/nn_load_fuzz

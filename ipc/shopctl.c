@@ -56,6 +56,7 @@ s_usage(FILE *f)
         "  photo FILE [key=value ...]          a product photo (JPEG/PNG/BMP)\n"
         "  text WORDS... [key=value ...]       a typed request, e.g. text show me sneakers\n"
         "                                      customer=c0042 (key=value words are body fields)\n"
+        "  look [key=value ...]                what shopd's camera sees now: product, similar\n"
         "  request TYPE [JSON-BODY]            any request, body given as JSON\n"
         "  watch [TYPE ...]                    print events (status, intent, product, ...): of\n"
         "                                      the session (-s), or of every session (operators)\n"
@@ -73,7 +74,7 @@ s_usage(FILE *f)
         "  -t, --timeout MS        reply timeout (default 5000)\n"
         "  -n, --count N           watch: exit after N events\n"
         "  -C, --compact           one-line JSON\n"
-        "  -H, --human             audio/photo/text answers and watch events as readable lines\n"
+        "  -H, --human             audio/photo/text/look answers and watch events as readable lines\n"
         "  -h, --help, -V, --version\n");
 }
 
@@ -580,6 +581,9 @@ main(int argc, char **argv)
         rc = bad ? (json_decref(b), S_EUSAGE) : s_call(&c, cmd, b, NULL, 0);
     } else if ((!strcmp(cmd, "audio") || !strcmp(cmd, "photo")) && n >= 1) {
         rc = s_file_request(&c, cmd, args[0], n - 1, args + 1);
+    } else if (!strcmp(cmd, "look")) {
+        json_t *b = s_kv_body(n, args, &bad);
+        rc = bad ? (json_decref(b), S_EUSAGE) : s_call(&c, "look", b, NULL, 0);
     } else if (!strcmp(cmd, "text") && n >= 1) {
         /* key=value words (customer=c0042) are body fields, the rest the sentence */
         char text[1024] = "";

@@ -209,9 +209,6 @@ void nn_infer_free(nn_net_t *net);
 /* Standard normal number (Box-Muller) for init, trainer and tests. */
 float nn_rand_normal(uint64_t *state);
 
-/* CRC-32 (IEEE) of len bytes, continuing from crc (start with 0). */
-uint32_t nn_crc32(uint32_t crc, const void *data, size_t len);
-
 /* Numerical gradient check of one layer type inside a small net: returns the
  * largest relative error found (params and input), or a negative value on
  * setup failure. */

@@ -1,10 +1,11 @@
-## nn/: the CNN engine (layers, trainer, inference, model files), the ONE caller of BLAS
+## nn/: the CNN engine (layers, inference, model files), the ONE caller of BLAS
 libshop_a_SOURCES += nn/nn.h nn/internal.h nn/ops.h nn/conv.h nn/blas.c nn/blas.h \
 	nn/graph.c nn/meta.c nn/rand.c nn/vec.c \
 	nn/op_eltwise.c nn/op_conv.c nn/op_dwconv.c nn/op_bn.c nn/op_pool.c nn/op_dense.c \
 	nn/op_softmax.c nn/conv_gemm.c nn/conv_shift.c nn/conv_phase.c nn/wino.c nn/wino.h \
-	nn/plan.c nn/infer.c nn/model.c \
-	nn/exec.c nn/train.c nn/selftest.c nn/selftest.h
+	nn/plan.c nn/infer.c nn/model.c
+## offline: the training executor, the trainer and the engine's self-test (it trains a small net)
+libshop_offline_a_SOURCES += nn/exec.c nn/train.c nn/selftest.c nn/selftest.h
 
 check_PROGRAMS += tests/nn_test
 tests_nn_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)

@@ -5,10 +5,10 @@
  * against the bytes left before anything is allocated, and the layers are
  * rebuilt through the same validating builder the API uses. */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "common/util.h"
 #include "nn/internal.h"
@@ -19,31 +19,6 @@
 #define HEADER_LEN 32
 /* whole-file limit: the parameter limit plus generous room for the rest */
 #define MAX_FILE ((size_t) NN_MAX_PARAMS * 4 + (64u << 20))
-
-static uint32_t s_crc_table[256];
-static pthread_once_t s_crc_once = PTHREAD_ONCE_INIT;
-
-static void
-s_crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        s_crc_table[i] = c;
-    }
-}
-
-uint32_t
-nn_crc32(uint32_t crc, const void *data, size_t len)
-{
-    pthread_once(&s_crc_once, s_crc_init);
-    const uint8_t *p = data;
-    crc = ~crc;
-    for (size_t i = 0; i < len; i++)
-        crc = s_crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
 
 /* ------------------------------------------------------------------ writing */
 
@@ -145,7 +120,7 @@ nn_save_mem(const nn_net_t *net, size_t *len, char *err, size_t errlen)
     s_put_u32(&h, VERSION);
     s_put_u32(&h, 0);
     s_put_u64(&h, w.len - HEADER_LEN);
-    s_put_u32(&h, nn_crc32(0, w.buf + HEADER_LEN, w.len - HEADER_LEN));
+    s_put_u32(&h, (uint32_t) crc32_z(0, w.buf + HEADER_LEN, w.len - HEADER_LEN));
     s_put_u32(&h, 0);
     memcpy(w.buf, h.buf, HEADER_LEN);
     free(h.buf);
@@ -304,7 +279,7 @@ nn_load_mem(const void *data, size_t len, char *err, size_t errlen)
                 (unsigned long long) body + HEADER_LEN);
         return NULL;
     }
-    if (nn_crc32(0, p + HEADER_LEN, (size_t) body) != crc) {
+    if ((uint32_t) crc32_z(0, p + HEADER_LEN, (size_t) body) != crc) {
         nn_errf(err, errlen, "model file checksum mismatch (corrupted)");
         return NULL;
     }

@@ -1,4 +1,5 @@
-/* recommend/demo.c: `shop-train demo`, the demo store generator.
+/* recommend/demo.c: the demo store generator (`shop-train demo`, whose
+ * options tools/demo.c parses).
  *
  * Makes data/demo/: catalogue.csv (25 products in each of the ten
  * Fashion-MNIST categories, named, priced), photos/<id>.png (one real
@@ -12,7 +13,6 @@
  * The only stb_image_write user; linked only into shop-train.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +34,7 @@
 
 #include "common/util.h"
 #include "recommend/data.h"
-#include "tools/cli.h"
+#include "recommend/demo.h"
 
 #define N_CAT 10
 #define PER_CAT 25
@@ -127,15 +127,6 @@ s_mkdir(const char *path)
     return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1;
 }
 
-static void
-s_usage(void)
-{
-    fprintf(stderr,
-            "usage: shop-train demo [--fmnist DIR] [--out DIR] [--customers N] [--seed N]\n"
-            "Writes DIR/catalogue.csv, DIR/events.csv and DIR/photos/*.png (default\n"
-            "--out data/demo, --fmnist /usr/share/datasets/fashion-mnist).\n");
-}
-
 /* Category weight in a month (1..12): 1 +- the season's strength. */
 static double
 s_season_w(int c, int month)
@@ -145,57 +136,40 @@ s_season_w(int c, int month)
 }
 
 int
-demo_store_main(int argc, char **argv)
+demo_store_make(const char *fm, const char *out, int n_cust, uint64_t seed,
+                demo_store_report_t *report, char *err, size_t errlen)
 {
-    static const struct option opts[] = {
-        { "fmnist", required_argument, NULL, 'f' }, { "out", required_argument, NULL, 'o' },
-        { "customers", required_argument, NULL, 'c' }, { "seed", required_argument, NULL, 's' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
-    };
-    const char *fm = "/usr/share/datasets/fashion-mnist", *out = "data/demo";
-    int n_cust = 300;
-    uint64_t seed = 2026;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "f:o:c:s:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f': fm = optarg; break;
-        case 'o': out = optarg; break;
-        case 'c': n_cust = atoi(optarg); break;
-        case 's': seed = strtoull(optarg, NULL, 10); break;
-        default: s_usage(); return c == 'h' ? 0 : 2;
-        }
-    }
     if (n_cust < 10 || n_cust > 100000) {
-        fprintf(stderr, "--customers must be 10..100000\n");
-        return 2;
+        snprintf(err, errlen, "the number of customers must be 10..100000, not %d", n_cust);
+        return -1;
     }
-    char path[1024], err[512];
+    char path[1024];
     size_t ilen = 0, llen = 0;
     snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte.gz", fm);
-    uint8_t *img = s_read_idx(path, &ilen, err, sizeof err);
+    uint8_t *img = s_read_idx(path, &ilen, err, errlen);
     snprintf(path, sizeof path, "%s/t10k-labels-idx1-ubyte.gz", fm);
-    uint8_t *lab = img ? s_read_idx(path, &llen, err, sizeof err) : NULL;
+    uint8_t *lab = img ? s_read_idx(path, &llen, err, errlen) : NULL;
     if (!img || !lab) {
-        fprintf(stderr, "%s (install the Debian package dataset-fashion-mnist)\n", err);
+        size_t l = strlen(err);
+        snprintf(err + l, errlen - l, " (install the Debian package dataset-fashion-mnist)");
         free(img);
-        return 1;
+        return -1;
     }
     uint32_t n_img = s_be32(img + 4);
     if (s_be32(img) != 0x803 || s_be32(lab) != 0x801 || s_be32(img + 8) != IMG
         || s_be32(img + 12) != IMG || s_be32(lab + 4) != n_img
         || ilen < 16 + (size_t) n_img * IMG * IMG || llen < 8 + (size_t) n_img) {
-        fprintf(stderr, "Fashion-MNIST test files have an unexpected layout\n");
+        snprintf(err, errlen, "Fashion-MNIST test files have an unexpected layout");
         free(img);
         free(lab);
-        return 1;
+        return -1;
     }
     snprintf(path, sizeof path, "%s/photos", out);
     if (s_mkdir(out) != 0 || s_mkdir(path) != 0) {
-        fprintf(stderr, "cannot create %s: %s\n", path, strerror(errno));
+        snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
         free(img);
         free(lab);
-        return 1;
+        return -1;
     }
     /* --- catalogue and photos: the first PER_CAT test images of each class */
     uint64_t rng = seed;
@@ -205,10 +179,10 @@ demo_store_main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/catalogue.csv", out);
     FILE *cf = fopen(path, "w");
     if (!cf) {
-        fprintf(stderr, "cannot write %s\n", path);
+        snprintf(err, errlen, "cannot write %s", path);
         free(img);
         free(lab);
-        return 1;
+        return -1;
     }
     fprintf(cf, "id,name,category,price,in_stock,photo,attributes\n");
     int taken[N_CAT] = { 0 };
@@ -229,11 +203,11 @@ demo_store_main(int argc, char **argv)
         snprintf(photo, sizeof photo, "photos/%s.png", ids[i]);
         snprintf(path, sizeof path, "%s/%s", out, photo);
         if (!stbi_write_png(path, IMG, IMG, 1, img + 16 + (size_t) k * IMG * IMG, IMG)) {
-            fprintf(stderr, "cannot write %s\n", path);
+            snprintf(err, errlen, "cannot write %s", path);
             fclose(cf);
             free(img);
             free(lab);
-            return 1;
+            return -1;
         }
         /* a name no earlier product of the category has, so a spoken answer
          * tells them apart: the next style when the drawn one is taken
@@ -260,8 +234,8 @@ demo_store_main(int argc, char **argv)
     free(lab);
     for (int cat = 0; cat < N_CAT; cat++) {
         if (taken[cat] < PER_CAT) {
-            fprintf(stderr, "only %d test images of class %d\n", taken[cat], cat);
-            return 1;
+            snprintf(err, errlen, "only %d test images of class %d", taken[cat], cat);
+            return -1;
         }
     }
     /* --- outfits: 3 concrete items each, from the templates */
@@ -277,8 +251,8 @@ demo_store_main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/events.csv", out);
     FILE *ef = fopen(path, "w");
     if (!ef) {
-        fprintf(stderr, "cannot write %s\n", path);
-        return 1;
+        snprintf(err, errlen, "cannot write %s", path);
+        return -1;
     }
     fprintf(ef, "customer,item,time,type,quantity,source\n");
     int64_t t_start, t_end;
@@ -367,7 +341,10 @@ demo_store_main(int argc, char **argv)
         }
     }
     fclose(ef);
-    printf("demo store in %s: %d items with photos, %d customers, %ld events (%ld purchases)\n",
-           out, N_ITEMS, n_cust, n_ev, n_buy);
+    if (report) {
+        report->items = N_ITEMS;
+        report->events = n_ev;
+        report->purchases = n_buy;
+    }
     return 0;
 }

@@ -1,4 +1,4 @@
-/* recommend/eval.h: the offline evaluation protocol of issue 6.
+/* recommend/eval.h: the offline evaluation protocol of the recommenders.
  *
  * Train on purchases before `train_until`; test customers are those with
  * purchases both before it and in [train_until, test_until); the truth is

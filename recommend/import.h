@@ -7,8 +7,8 @@
  *   (time: "YYYY-MM-DD HH:MM:SS" UTC or Unix seconds; type view|cart|purchase,
  *   default purchase; quantity default 1)
  * - UCI Online Retail (InvoiceNo,StockCode,Description,Quantity,InvoiceDate,
- *   UnitPrice,CustomerID,Country), filtered by the evaluation protocol of
- *   issue 6: a CustomerID, an invoice not starting with "C", Quantity > 0,
+ *   UnitPrice,CustomerID,Country), filtered by the evaluation protocol
+ *   (recommend/eval.h): a CustomerID, an invoice not starting with "C", Quantity > 0,
  *   UnitPrice > 0, a StockCode starting with five digits.
  *
  * No row is dropped silently: every row is imported, or counted under a

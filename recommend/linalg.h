@@ -1,6 +1,6 @@
 /* recommend/linalg.h: the recommender's only calls into BLAS and LAPACK
  * (OpenBLAS). nn/ keeps its own GEMM call site (nn/blas.c) and does not
- * export LAPACK, so recommend/ has this one file, as agreed for issue 6.
+ * export LAPACK, so recommend/ has this one file of its own.
  * All matrices are float, row-major. */
 #ifndef SHOP_RECOMMEND_LINALG_H
 #define SHOP_RECOMMEND_LINALG_H

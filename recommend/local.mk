@@ -4,11 +4,15 @@ libshop_a_SOURCES += recommend/store.c recommend/store.h \
 	recommend/data.c recommend/data.h \
 	recommend/import.c recommend/import.h \
 	recommend/linalg.c recommend/linalg.h \
-	recommend/model.c recommend/model.h \
-	recommend/eval.c recommend/eval.h \
+	recommend/model.c recommend/model.h recommend/model_internal.h \
+	recommend/model_file.c \
 	recommend/query.c recommend/query.h \
-	recommend/service.c recommend/service.h \
-	recommend/cli.c recommend/demo.c
+	recommend/service.c recommend/service.h
+## offline: training, retraining a running engine, evaluation, the demo store generator
+libshop_offline_a_SOURCES += recommend/model_train.c \
+	recommend/retrain.c recommend/retrain.h \
+	recommend/eval.c recommend/eval.h \
+	recommend/demo.c recommend/demo.h
 
 check_PROGRAMS += tests/recommend_store_test
 tests_recommend_store_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
@@ -20,10 +24,9 @@ tests_recommend_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_recommend_test_LDADD = $(TEST_LIBS)
 TESTS += tests/recommend_test
 
-bin_PROGRAMS += shop-recommend
-shop_recommend_SOURCES = recommend/shop-recommend.c
-
 check_PROGRAMS += tests/recommend_service_test
+tests_recommend_service_test_SOURCES = tests/recommend_service_test.c \
+	tests/shopd_harness.c tests/shopd_harness.h
 tests_recommend_service_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_recommend_service_test_LDADD = $(TEST_LIBS)
 TESTS += tests/recommend_service_test
@@ -281,7 +284,7 @@ nobase_dist_pkgdata_DATA += data/demo/catalogue.csv data/demo/events.csv data/de
 	data/demo/photos/trouser-24.png \
 	data/demo/photos/trouser-25.png
 
-## `make eval`: the table of docs/recommend.md (UCI Online Retail, issue 6 protocol)
+## `make eval`: the table of docs/recommend.md (UCI Online Retail, its protocol)
 EVAL_RUN += eval-recommend
 eval-recommend: shop-eval$(EXEEXT)
 	SHOP_TOP_SRCDIR='$(abs_top_srcdir)' nice -n 10 ./shop-eval$(EXEEXT) recommend --json

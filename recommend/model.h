@@ -117,13 +117,11 @@ int rec_model_n_items(const rec_model_t *m);
 const char *rec_model_item_id(const rec_model_t *m, int i);
 /* Index of an item id, or -1. */
 int rec_model_item_index(const rec_model_t *m, const char *id);
-const rec_params_t *rec_model_params(const rec_model_t *m);
 /* Whether the model can score kind k (EASE, ALS, neural may be disabled). */
 bool rec_model_has(const rec_model_t *m, rec_kind_t k);
 /* Seconds each part took to train (0 when loaded from a file). */
 double rec_model_train_seconds(const rec_model_t *m, rec_kind_t k);
-/* Global popularity (purchases) and trend of item i. */
-float rec_model_pop(const rec_model_t *m, int i);
+/* Time-decayed popularity (trend) of item i. */
 float rec_model_trend(const rec_model_t *m, int i);
 
 /* Neighbours of item i: *idx / *sim point into the model (valid while it

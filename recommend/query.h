@@ -89,13 +89,6 @@ void rec_engine_set_model(rec_engine_t *e, rec_model_t **m_p);
 int rec_engine_reload(rec_engine_t *e, const char *path, char *err, size_t errlen);
 /* Waits for a background reload; returns its result (0 or -1 with err). */
 int rec_engine_reload_wait(rec_engine_t *e, char *err, size_t errlen);
-/* Retrains: reads the store at db_path through a connection of its own,
- * trains a model with p, saves it to save_path when non-NULL (atomically),
- * and swaps it in. Blocking (seconds to minutes): the caller runs it in a
- * thread of its own ("retrain on command or schedule"); queries go on
- * meanwhile. Returns 0 / -1 with a message. */
-int rec_engine_retrain(rec_engine_t *e, const char *db_path, const rec_params_t *p,
-                       const char *save_path, char *err, size_t errlen);
 /* The number of models swapped in so far (tests watch reloads with it). */
 int rec_engine_generation(rec_engine_t *e);
 

@@ -1170,14 +1170,6 @@ store_meta_get(store_t *s, const char *key, char *buf, size_t buflen)
     return s_fail_db(s, "meta get");
 }
 
-const char *
-store_event_type_name(store_event_type_t t)
-{
-    if ((int) t < 0 || (size_t) t >= SHOP_ARRAY_LEN(s_type_names))
-        return "unknown";
-    return s_type_names[t];
-}
-
 int
 store_event_type_from_name(const char *name)
 {
@@ -1347,4 +1339,17 @@ out:
     }
     rmdir(dir);
     return ret;
+}
+
+json_t *
+store_item_json(const store_item_t *it)
+{
+    json_t *attrs = json_loads(it->attributes, 0, NULL);
+    if (attrs && !json_is_object(attrs)) {
+        json_decref(attrs);
+        attrs = NULL;
+    }
+    return json_pack("{s:s, s:s, s:s, s:f, s:o, s:s, s:b}", "id", it->id, "name", it->name,
+                     "category", it->category, "price", it->price, "attributes",
+                     attrs ? attrs : json_object(), "photo", it->photo, "in_stock", it->in_stock);
 }

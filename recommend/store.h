@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 /* Current schema version (PRAGMA user_version after store_open). */
 #define STORE_SCHEMA_VERSION 1
 
@@ -55,6 +57,11 @@ typedef struct {
     char photo[STORE_PHOTO_MAX];
     bool in_stock;
 } store_item_t;
+
+/* The item as the protocol sends it (docs/protocol.md): {"id", "name",
+ * "category", "price", "attributes": {...}, "photo", "in_stock"}; attributes
+ * that are not a JSON object become {}. Returns a new reference. */
+json_t *store_item_json(const store_item_t *it);
 
 typedef enum {
     STORE_EVENT_VIEW = 0,
@@ -253,8 +260,7 @@ int store_counts(store_t *s, store_counts_t *out);
 int store_meta_set(store_t *s, const char *key, const char *value);
 int store_meta_get(store_t *s, const char *key, char *buf, size_t buflen);
 
-/* "view", "cart", "purchase"; and back (returns -1 for an unknown name). */
-const char *store_event_type_name(store_event_type_t t);
+/* The event type named "view", "cart" or "purchase"; -1 for another name. */
 int store_event_type_from_name(const char *name);
 
 /* Self-test: exercises every function on a temporary file. 0 on success. */

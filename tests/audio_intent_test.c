@@ -317,62 +317,6 @@ test_format(void **state)
     assert_null(intent_result_slot(&r, "colour"));
 }
 
-static void
-test_stream_of_words(void **state)
-{
-    (void) state;
-    intent_t *g = s_shipped(true);
-    intent_stream_t *st = intent_stream_new(g, 0.7);
-    assert_non_null(st);
-    intent_result_t r;
-    char err[256], buf[160];
-    /* nothing heard: nothing to report, however long */
-    assert_int_equal(intent_stream_poll(st, 10.0, &r, err, sizeof err), 0);
-    /* "shopwise show sneakers", then a pause */
-    intent_stream_word(st, VOCAB_WAKE, 0.9f, 11.0);
-    intent_stream_word(st, VOCAB_SHOW, 0.8f, 11.4);
-    assert_int_equal(intent_stream_poll(st, 11.6, &r, err, sizeof err), 0); /* mid-command */
-    intent_stream_word(st, VOCAB_SNEAKERS, 0.9f, 11.9);
-    assert_int_equal(intent_stream_poll(st, 12.5, &r, err, sizeof err), 0); /* 0.6 s quiet */
-    assert_int_equal(intent_stream_poll(st, 12.61, &r, err, sizeof err), 1);
-    assert_string_equal(intent_result_format(&r, buf, sizeof buf), "search{category=sneaker}");
-    assert_float_equal(r.confidence, 0.9 * 0.8 * 0.9, 1e-6);
-    /* reported once: the words are gone */
-    assert_int_equal(intent_stream_poll(st, 20.0, &r, err, sizeof err), 0);
-    /* words without the wake word end in a refusal with the reason */
-    intent_stream_word(st, VOCAB_YES, 0.9f, 21.0);
-    assert_int_equal(intent_stream_poll(st, 22.0, &r, err, sizeof err), -1);
-    assert_non_null(strstr(err, "no wake word"));
-    /* a command of more than 64 words keeps the first 64 */
-    intent_stream_word(st, VOCAB_WAKE, 1.0f, 30.0);
-    intent_stream_word(st, VOCAB_HELP, 1.0f, 30.1);
-    for (int i = 0; i < 100; i++)
-        intent_stream_word(st, VOCAB_UNKNOWN, 1.0f, 30.2 + i * 0.01);
-    assert_int_equal(intent_stream_poll(st, 40.0, &r, err, sizeof err), 1);
-    assert_string_equal(r.intent, "help");
-    intent_stream_destroy(&st);
-    assert_null(st);
-    intent_stream_destroy(&st);
-    st = intent_stream_new(g, 0); /* default gap 1.0 s */
-    intent_stream_word(st, VOCAB_WAKE, 1.0f, 1.0);
-    intent_stream_word(st, VOCAB_NEXT, 1.0f, 1.3);
-    assert_int_equal(intent_stream_poll(st, 2.2, &r, err, sizeof err), 0);
-    assert_int_equal(intent_stream_poll(st, 2.31, &r, err, sizeof err), 1);
-    assert_string_equal(r.intent, "next");
-    /* "shopwise ... (pause) ... help": a lone wake word waits 2 s */
-    intent_stream_word(st, VOCAB_WAKE, 1.0f, 10.0);
-    assert_int_equal(intent_stream_poll(st, 11.5, &r, err, sizeof err), 0);
-    intent_stream_word(st, VOCAB_HELP, 1.0f, 11.8);
-    assert_int_equal(intent_stream_poll(st, 12.81, &r, err, sizeof err), 1);
-    assert_string_equal(r.intent, "help");
-    intent_stream_word(st, VOCAB_WAKE, 1.0f, 20.0);
-    assert_int_equal(intent_stream_poll(st, 21.9, &r, err, sizeof err), 0);
-    assert_int_equal(intent_stream_poll(st, 22.01, &r, err, sizeof err), -1);
-    assert_non_null(strstr(err, "nothing heard after the wake word"));
-    intent_stream_destroy(&st);
-    intent_destroy(&g);
-}
-
 int
 main(void)
 {
@@ -384,7 +328,6 @@ main(void)
         cmocka_unit_test(test_grammar_is_editable),
         cmocka_unit_test(test_bad_grammars_name_the_line),
         cmocka_unit_test(test_format),
-        cmocka_unit_test(test_stream_of_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

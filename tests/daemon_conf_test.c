@@ -179,6 +179,83 @@ test_hardening_settings(void **state)
 }
 
 static void
+test_microphone_section(void **state)
+{
+    (void) state;
+    conf_t cfg;
+    char err[512];
+    conf_defaults(&cfg);
+    /* off by default; the documented defaults */
+    assert_string_equal(cfg.mic_device, "");
+    assert_true(cfg.mic_require_wake);
+    assert_string_equal(cfg.mic_wake_word, "shopwise");
+    assert_string_equal(cfg.mic_session, "mic");
+    assert_int_equal(cfg.mic_gap_ms, 1000);
+    assert_int_equal(cfg.mic_wake_timeout_ms, 3000);
+    assert_int_equal(cfg.mic_max_command_ms, 8000);
+    assert_int_equal(s_parse(&cfg, "[microphone]\ndevice = USB Audio\nrequire_wake = no\n"
+                                   "wake_word = Help\nsession = speaker-2\ngap = 700\n"
+                                   "wake_timeout = 5000\nmax_command = 700\n", err), 0);
+    assert_string_equal(cfg.mic_device, "USB Audio");
+    assert_false(cfg.mic_require_wake);
+    assert_string_equal(cfg.mic_session, "speaker-2");
+    assert_int_equal(cfg.mic_gap_ms, 700);
+    assert_int_equal(cfg.mic_wake_timeout_ms, 5000);
+    assert_int_equal(cfg.mic_max_command_ms, 700);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), 0);   /* any known word wakes */
+    /* refused: words the spotter does not know, a command shorter than its gap */
+    assert_int_equal(s_parse(&cfg, "[microphone]\nwake_word = alexa\n", err), 0);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "wake_word \"alexa\""));
+    assert_int_equal(s_parse(&cfg, "[microphone]\nwake_word = _silence_\n", err), 0);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), -1);
+    assert_int_equal(s_parse(&cfg, "[microphone]\nwake_word = shopwise\ngap = 2000\n"
+                                   "max_command = 1000\n", err), 0);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "max_command"));
+    assert_int_equal(s_parse(&cfg, "[microphone]\nmax_command = 8000\nsession =\n", err), 0);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "session"));
+    conf_defaults(&cfg);
+    assert_int_equal(s_parse(&cfg, "[microphone]\ngap = 50\n", err), -1);
+    assert_non_null(strstr(err, "test.conf:2: [microphone] gap: out of range"));
+}
+
+static void
+test_camera_and_workers(void **state)
+{
+    (void) state;
+    conf_t cfg;
+    char err[512];
+    conf_defaults(&cfg);
+    assert_int_equal(cfg.workers, 2);
+    assert_string_equal(cfg.camera_device, "");
+    assert_string_equal(cfg.camera_trigger, "none");
+    assert_string_equal(cfg.camera_session, "camera");
+    assert_int_equal(s_parse(&cfg, "[daemon]\nworkers = 3\n[camera]\ndevice = /dev/video2\n"
+                                   "width = 320\nheight = 240\ntrigger = scene\n"
+                                   "interval = 7\nstill_frames = 8\nsession = kiosk-1\n", err), 0);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), 0);
+    assert_int_equal(cfg.workers, 3);
+    assert_string_equal(cfg.camera_device, "/dev/video2");
+    assert_int_equal(cfg.camera_width, 320);
+    assert_int_equal(cfg.camera_height, 240);
+    assert_string_equal(cfg.camera_trigger, "scene");
+    assert_int_equal(cfg.camera_interval_s, 7);
+    assert_int_equal(cfg.camera_still_frames, 8);
+    assert_string_equal(cfg.camera_session, "kiosk-1");
+    assert_int_equal(s_parse(&cfg, "[camera]\ntrigger = motion\n", err), 0);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "none, interval or scene"));
+    conf_defaults(&cfg);
+    assert_int_equal(s_parse(&cfg, "[daemon]\nworkers = 0\n", err), -1);
+    assert_non_null(strstr(err, "out of range"));
+    /* a trigger name longer than the field is refused, not cut */
+    assert_int_equal(s_parse(&cfg, "[camera]\ntrigger = intervalintervalinterval\n", err), -1);
+    assert_non_null(strstr(err, "too long"));
+}
+
+static void
 test_load_file(void **state)
 {
     (void) state;
@@ -207,6 +284,8 @@ main(void)
         cmocka_unit_test(test_refusals_name_the_line),
         cmocka_unit_test(test_check_refuses_open_tcp_without_curve),
         cmocka_unit_test(test_hardening_settings),
+        cmocka_unit_test(test_microphone_section),
+        cmocka_unit_test(test_camera_and_workers),
         cmocka_unit_test(test_load_file),
     };
     return cmocka_run_group_tests_name("daemon_conf", tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* tests/daemon_flow_test.c: the main job (daemon/flow) without a daemon:
- * typed, spoken and photographed requests against a test store
+ * typed, spoken and photographed requests, and commands the microphone
+ * heard, against a test store
  * (tests/daemon_fixture.h: nine products, popularity known by hand), the
  * shipped models and the built-in recommendation engine. Each test checks
  * the reply and the exact events the flow hands back for the server to
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audio/vocab.h"
 #include "common/util.h"
 #include "daemon/flow.h"
 #include "tests/daemon_fixture.h"
@@ -499,6 +501,64 @@ test_bytes_that_do_not_decode_are_invalid(void **state)
     handler_result_clear(&r);
 }
 
+/* A command the microphone heard: the words the listener passes on. */
+static listener_utterance_t
+s_heard_words(const int *words, int n, bool understood)
+{
+    listener_utterance_t u;
+    memset(&u, 0, sizeof u);
+    u.n_words = n;
+    for (int i = 0; i < n; i++)
+        u.words[i] = (kws_hit_t) { words[i], 1.0 + 0.4 * i, 0.9f };
+    u.wake_confidence = 0.95f;
+    u.start = 0.5;
+    u.end = 2.5;
+    u.understood = understood;
+    return u;
+}
+
+static void
+test_a_command_the_microphone_heard_is_answered_on_its_session(void **state)
+{
+    (void) state;
+    listener_utterance_t u = s_heard_words((const int[]) { VOCAB_SHOW, VOCAB_SNEAKERS }, 2, true);
+    shop_strlcpy(u.result.intent, "search", sizeof u.result.intent);
+    u.result.n_slots = 1;
+    shop_strlcpy(u.result.slots[0].name, "category", sizeof u.result.slots[0].name);
+    shop_strlcpy(u.result.slots[0].value, "sneaker", sizeof u.result.slots[0].value);
+    u.result.confidence = 0.7f;
+    handler_result_t r;
+    handler_result_init(&r);
+    assert_int_equal(flow_heard(&s_f.env, "mic", &u, &r), PROTO_OK);
+    /* the same answer as the typed request, on the microphone's session */
+    s_results_are(&r, (const char *[]) { "sneaker-03", "sneaker-01", "sneaker-04", "sneaker-02",
+                                         NULL });
+    assert_string_equal(s_say(&r), "Here are sneakers for you, starting with Classic grey Sneakers.");
+    assert_string_equal(s_sess(&r, "product"), "sneaker-03");
+    fixture_events_are(&r, "mic", (const char *[]) { "intent", "recommendations", "answer",
+                                                     NULL });
+    s_events_match_reply(&r);
+    const json_t *heard = json_object_get(r.body, "heard");
+    assert_int_equal(json_array_size(heard), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(heard, 1), "word")),
+                        "sneakers");
+    const json_t *mic = json_object_get(r.body, "microphone");
+    assert_true(json_real_value(json_object_get(mic, "end")) == 2.5);
+    handler_result_clear(&r);
+
+    /* words that matched no sentence: an answer saying so, on the session */
+    u = s_heard_words((const int[]) { VOCAB_SIX }, 1, false);
+    shop_strlcpy(u.reason, "no sentence of the grammar matches the 1 words heard",
+                 sizeof u.reason);
+    handler_result_init(&r);
+    assert_int_equal(flow_heard(&s_f.env, "mic", &u, &r), PROTO_OK);
+    const json_t *intent = json_object_get(r.body, "intent");
+    assert_false(json_is_true(json_object_get(intent, "understood")));
+    assert_string_equal(json_string_value(json_object_get(intent, "reason")), u.reason);
+    fixture_events_are(&r, "mic", (const char *[]) { "intent", "answer", NULL });
+    handler_result_clear(&r);
+}
+
 int
 main(void)
 {
@@ -517,6 +577,7 @@ main(void)
         T(test_spoken_show_me_sneakers_is_the_sneaker_search),
         T(test_a_catalogue_photo_finds_its_product_and_similar_items),
         T(test_bytes_that_do_not_decode_are_invalid),
+        T(test_a_command_the_microphone_heard_is_answered_on_its_session),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,8 @@ against a real shopd: status, catalogue, cart with its event, an error reply,
 a REQ socket, and CURVE with an allowed and an unknown key on TCP endpoints
 set in the config file. Prints TAP."""
 
+import contextlib
+import io
 import os
 import shutil
 import sqlite3
@@ -79,6 +81,12 @@ def plain_tests(d):
         check(False, "an unknown product gives a not_found error reply")
     except frontend.ShopdError as e:
         check(e.code == "not_found", "an unknown product gives a not_found error reply")
+    # look, through the example's own command: this shopd has no camera
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = frontend.main(["--endpoint", d.ep, "look"])
+    check(rc == 1 and "not_available: shopd has no camera" in err.getvalue(),
+          f"frontend.py look without a camera: not_available ({err.getvalue().strip()})")
     # a plain REQ socket works too: shopd echoes the empty delimiter frame
     req = zmq.Context.instance().socket(zmq.REQ)
     req.setsockopt(zmq.LINGER, 0)

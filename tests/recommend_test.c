@@ -19,6 +19,7 @@
 #include "recommend/import.h"
 #include "recommend/model.h"
 #include "recommend/query.h"
+#include "recommend/retrain.h"
 
 #define DAY 86400
 

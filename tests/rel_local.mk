@@ -1,6 +1,5 @@
-## reliability (issue 8): the jailed decoder worker, durability under SIGKILL,
-## load with hostile clients. Included from fuzz/local.mk with the fuzz runner
-## (fuzz/all.mk) so that no other folder's fragment changes.
+## reliability: the jailed decoder worker, durability under SIGKILL,
+## load with hostile clients, faults. Included from tests/local.mk.
 
 ## tests/shopd_harness: start / wait-ready / stop of a real shopd, shared by
 ## the integration tests. daemon_test's sources are named here (its other
@@ -8,8 +7,6 @@
 SHOPD_HARNESS = tests/shopd_harness.c tests/shopd_harness.h
 tests_daemon_test_SOURCES = tests/daemon_test.c $(SHOPD_HARNESS)
 tests_daemon_demo_test_SOURCES += $(SHOPD_HARNESS)
-
-libshop_a_SOURCES += daemon/sandbox.c daemon/sandbox.h
 
 check_PROGRAMS += tests/rel_sandbox_test
 tests_rel_sandbox_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)

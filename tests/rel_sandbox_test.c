@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -309,6 +311,47 @@ static void test_hang_times_out(void **state)
     sandbox_destroy(&sb);
 }
 
+static void *s_cancel_later(void *arg)
+{
+    int fd = *(int *) arg;
+    usleep(200000);
+    (void) !write(fd, "x", 1);
+    return NULL;
+}
+
+/* A request blocked on a hanging worker gives up as soon as its cancel fd
+ * is readable (shopd's worker pool stopping on SIGTERM), long before its
+ * 60 s timeout, and says why. */
+static void test_cancel_fd_ends_a_request_at_once(void **state)
+{
+    (void) state;
+    int cancel[2];
+    assert_int_equal(pipe(cancel), 0);
+    char err[256] = "";
+    sandbox_opts_t opts = {.timeout_ms = 60000, .cancel_fd = cancel[0]};
+    sandbox_t *sb = sandbox_new(&opts, err, sizeof err);
+    assert_non_null(sb);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, s_cancel_later, &cancel[1]), 0);
+    const char in[] = "SHOPD-SANDBOX-TEST:hang";
+    vision_image_t img;
+    uint64_t t0 = shop_now_ns();
+    assert_int_equal(sandbox_decode_image(sb, (const uint8_t *) in, sizeof in - 1, NULL, 3, &img,
+                                          err, sizeof err), -1);
+    double s = (double) (shop_now_ns() - t0) / 1e9;
+    pthread_join(t, NULL);
+    printf("# cancelled after %.3f s: %s\n", s, err);
+    assert_non_null(strstr(err, "shutting down"));
+    assert_true(s >= 0.19);
+    assert_true(s < 30.0);
+    sandbox_stats_t st;
+    sandbox_stats(sb, &st);
+    assert_int_equal(st.pid, 0);
+    sandbox_destroy(&sb);
+    close(cancel[0]);
+    close(cancel[1]);
+}
+
 /* The parent takes exactly w*h*channels bytes: one more or one less is a lie. */
 static void test_reply_size_checked_exactly(void **state)
 {
@@ -342,6 +385,26 @@ static int s_status(pid_t pid, const char *key, char *val, size_t vlen)
     return rc;
 }
 
+/* Waits up to ms for pid to be dead (a zombie not yet reaped, or gone). */
+static bool s_dead(pid_t pid, int ms)
+{
+    char path[64], stat[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    for (int i = 0; i < ms; i++) {
+        FILE *f = fopen(path, "r");
+        if (!f)
+            return true;
+        size_t n = fread(stat, 1, sizeof stat - 1, f);
+        fclose(f);
+        stat[n] = 0;
+        const char *rp = strrchr(stat, ')');   /* "pid (comm) S ..." */
+        if (rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'))
+            return true;
+        usleep(1000);
+    }
+    return false;
+}
+
 static void test_worker_is_jailed(void **state)
 {
     (void) state;
@@ -357,7 +420,17 @@ static void test_worker_is_jailed(void **state)
     assert_string_equal(v, "2");
     assert_int_equal(s_status(st.pid, "NoNewPrivs", v, sizeof v), 0);
     assert_string_equal(v, "1");
-    if (geteuid() == 0) {
+    /* 5 nice levels below its parent: a decode yields to shopd's loop */
+    errno = 0;
+    int parent_nice = getpriority(PRIO_PROCESS, 0);
+    assert_int_equal(errno, 0);
+    assert_int_equal(getpriority(PRIO_PROCESS, (id_t) st.pid), SHOP_MIN(parent_nice + 5, 19));
+    /* the jail's user switch needs root: without it the worker would run as
+     * the caller, which this test refuses to call jailed */
+    if (geteuid() != 0)
+        fail_msg("run as root: the worker's switch to the user nobody, its empty groups "
+                 "and its descriptors are what is checked here");
+    {
         struct passwd *pw = getpwnam("nobody");
         assert_non_null(pw);
         char want[64];
@@ -385,7 +458,7 @@ static void test_worker_is_jailed(void **state)
     close(fd);
     /* a worker killed from outside between requests costs no request */
     kill(st.pid, SIGKILL);
-    usleep(100000);
+    assert_true(s_dead(st.pid, 10000));
     s_same_image(sb, "tests/data/vision/boot_dark.png", 3);
     sandbox_stats_t st2;
     sandbox_stats(sb, &st2);
@@ -455,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_worker_cannot_open_exec_or_map_code),
         cmocka_unit_test(test_crash_rejects_one_request_and_restarts),
         cmocka_unit_test(test_hang_times_out),
+        cmocka_unit_test(test_cancel_fd_ends_a_request_at_once),
         cmocka_unit_test(test_reply_size_checked_exactly),
         cmocka_unit_test(test_worker_is_jailed),
         cmocka_unit_test(test_filter_installed_under_systemd_filter),

@@ -202,8 +202,35 @@ class Shopd:
         status = self.client.request("status", timeout=max(5.0, end - time.monotonic()))
         if topics:
             self.events = frontend.EventStream(self.pub, topics=topics)
-            time.sleep(0.3)  # the subscription reaches the PUB socket
+            self._await_subscription(topics, end)
         return status
+
+    def _await_subscription(self, topics, end):
+        """Returns once the subscription has reached shopd's PUB socket (a
+        new subscriber misses what is published before): typed "help" on a
+        probe session of its own until that probe's answer event arrives.
+        Earlier probes' events, and anything else before, are consumed."""
+        # the stream hears every session's events and keeps the types asked
+        # for: the probe's answer is kept too while probing
+        extra = bool(self.events.types) and "answer" not in self.events.types
+        if extra:
+            self.events.types.add("answer")
+        n = 0
+        while True:
+            n += 1
+            probe = f"harness-probe-{os.getpid()}-{n}"
+            self.client.request("text", {"text": "help"}, session=probe, timeout=10)
+            wait = time.monotonic() + 0.5
+            seen = False
+            while not seen and time.monotonic() < wait:
+                ev = self.events.next(timeout=0.1)
+                seen = bool(ev) and ev[0] == "answer" and ev[1].get("session") == probe
+            if seen:
+                break
+            if time.monotonic() > end:
+                raise RuntimeError("the event subscription did not reach shopd")
+        if extra:
+            self.events.types.discard("answer")
 
     def stop(self, sig=signal.SIGTERM):
         """Closes the sockets, sends sig, waits; returns the exit status."""

@@ -2,7 +2,8 @@
  * from Fashion-MNIST test items (not seen in training): a product on a light
  * background, on a dark one and in a 4000x3000 JPEG is recognised alike;
  * nothing in the photo means "unsure"; visual search finds the same kind of
- * product; the number of test-time views is the model's tta_views. Skipped (77) when models/vision.nn or the dataset is missing. */
+ * product; the number of test-time views is the model's tta_views. Without
+ * models/vision.nn or the dataset it prints a TAP skip plan. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -218,26 +219,34 @@ test_tta_views_come_from_the_model(void **state)
     assert_true(fd >= 0);
     close(fd);
     char err[256];
-    /* 2 views: the answer is the mean of the image's and its mirror's */
+    /* 2 views: the answer is the mean of the net's answers for the image and
+     * for its left-right mirror, both made here by hand (not by the
+     * classifier's own variant code) */
     s_model_with_views("2", path);
     vision_classifier_t *clf = vision_classifier_new(path, err, sizeof err);
     assert_non_null(clf);
     assert_int_equal(vision_classifier_views(clf), 2);
     nn_net_t *net = nn_load(path, err, sizeof err);
     assert_non_null(net);
-    float x[784], xv[784], p[VISION_FMNIST_CLASSES], mean[VISION_FMNIST_CLASSES] = { 0 };
+    float x[784], xm[784], p[VISION_FMNIST_CLASSES], mean[VISION_FMNIST_CLASSES] = { 0 };
     vision_model_normalise(s_test.pixels + 7 * 784, 784, x);
-    float bg = vision_model_normalise_value(0);
+    for (int row = 0; row < 28; row++)
+        for (int col = 0; col < 28; col++)
+            xm[row * 28 + col] = x[row * 28 + 27 - col];
+    const float *views[2] = { x, xm };
     for (int v = 0; v < 2; v++) {
-        vision_model_variant(x, 28, v, bg, xv);
-        assert_int_equal(nn_forward(net, xv, 1, p), 0);
+        assert_int_equal(nn_forward(net, views[v], 1, p), 0);
         for (int c = 0; c < VISION_FMNIST_CLASSES; c++)
             mean[c] += p[c] / 2;
     }
+    int best = 0;
+    for (int c = 1; c < VISION_FMNIST_CLASSES; c++)
+        if (mean[c] > mean[best])
+            best = c;
     vision_result_t r;
     assert_int_equal(vision_classify_input(clf, x, &r), 0);
-    assert_int_equal(r.top[0].label, nn_argmax(mean, VISION_FMNIST_CLASSES));
-    assert_float_equal(r.top[0].prob, mean[r.top[0].label], 1e-5);
+    assert_int_equal(r.top[0].label, best);
+    assert_float_equal(r.top[0].prob, mean[best], 1e-5);
     nn_destroy(&net);
     vision_classifier_destroy(&clf);
     /* out of range or not a whole number: refused by name */

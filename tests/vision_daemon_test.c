@@ -1,4 +1,4 @@
-/* tests/vision_daemon_test.c: issue 4's second "must show" through a running
+/* tests/vision_daemon_test.c: photos to products through a running
  * shopd (the demo store, the shipped product model, photos decoded in its
  * jailed worker), over the same ipc client shopctl uses:
  *   - one product (Fashion-MNIST test item 0, an ankle boot, never trained

@@ -3,12 +3,27 @@
  * usage: tests/vision_mkdata FASHION_MNIST_DIR OUT_DIR
  * Renders Fashion-MNIST test item 0 (an ankle boot) as photos and camera
  * frames, and writes the broken inputs the decoder must refuse. The files are
- * committed; this program documents and reproduces how they were made. */
+ * committed; this program documents and reproduces how they were made.
+ *
+ * The camera recordings (camera_*.avi, the recorded-frames source of
+ * vision/framesrc.h) are wrapped by ffmpeg, a writer independent of our
+ * reader, from the raw frame streams this program writes to OUT_DIR/raw/
+ * (frames back to back, as `v4l2-ctl --stream-to` saves them):
+ *   ffmpeg -f rawvideo -pix_fmt yuyv422 -video_size 160x120 -framerate 10 \
+ *     -i raw/camera_still_160x120.yuyv -c:v copy camera_still_160x120_yuyv.avi
+ *   ffmpeg -f image2pipe -framerate 10 -c:v mjpeg -i raw/camera_still_320x240.mjpeg \
+ *     -c:v copy camera_still_320x240_mjpeg.avi
+ *   ffmpeg -f image2pipe -framerate 10 -c:v mjpeg -i raw/camera_scene_320x240.mjpeg \
+ *     -c:v copy camera_scene_320x240_mjpeg.avi
+ * (ffmpeg 5.1, Debian 12). The still recordings hold the boot in front of a
+ * wall (2 frames, sensor noise differing); the scene is 3 frames of the
+ * empty wall, the boot brought in over 3 frames, then held still for 8. */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "common/util.h"
@@ -151,6 +166,51 @@ main(int argc, char **argv)
     rc |= s_put(out, "frame_boot_320x240.mjpg", mj, len);
     free(mj);
     free(big);
+
+    /* raw frame streams for the recordings (see the top of this file) */
+    char raw[4096];
+    snprintf(raw, sizeof raw, "%s/raw", out);
+    mkdir(raw, 0755);
+    FILE *still_yuyv = NULL, *still_mj = NULL, *scene_mj = NULL;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/camera_still_160x120.yuyv", raw);
+    still_yuyv = fopen(path, "wb");
+    snprintf(path, sizeof path, "%s/camera_still_320x240.mjpeg", raw);
+    still_mj = fopen(path, "wb");
+    snprintf(path, sizeof path, "%s/camera_scene_320x240.mjpeg", raw);
+    scene_mj = fopen(path, "wb");
+    if (!still_yuyv || !still_mj || !scene_mj) {
+        fprintf(stderr, "vision_mkdata: cannot write in %s\n", raw);
+        return 1;
+    }
+    for (uint32_t k = 0; k < 2; k++) {
+        uint8_t *f = vt_render(boot, 160, 120, 0.7f, 0.5f, 0.5f, red, wall, 2, 10 + k);
+        yuyv = s_to_yuyv(f, 160, 120);
+        fwrite(yuyv, 1, 160 * 120 * 2, still_yuyv);
+        free(yuyv);
+        free(f);
+        f = vt_render(boot, 320, 240, 0.7f, 0.5f, 0.5f, red, wall, 2, 20 + k);
+        mj = vt_encode_jpeg(f, 320, 240, 80, &len);
+        len = s_strip_dht(mj, len);
+        fwrite(mj, 1, len, still_mj);
+        free(mj);
+        free(f);
+    }
+    /* the scene: empty, the boot coming in from the left, the boot held still */
+    static const float xs[14] = { -1, -1, -1, 0.05f, 0.2f, 0.35f, 0.5f, 0.5f, 0.5f, 0.5f,
+                                  0.5f, 0.5f, 0.5f, 0.5f };
+    for (uint32_t k = 0; k < 14; k++) {
+        float fill = xs[k] < 0 ? 0.0f : 0.7f;
+        uint8_t *f = vt_render(boot, 320, 240, fill, xs[k] < 0 ? 0.5f : xs[k], 0.5f, red, wall,
+                               2, 30 + k);
+        mj = vt_encode_jpeg(f, 320, 240, 80, &len);
+        len = s_strip_dht(mj, len);
+        fwrite(mj, 1, len, scene_mj);
+        free(mj);
+        free(f);
+    }
+    rc |= fclose(still_yuyv) | fclose(still_mj) | fclose(scene_mj);
+    printf("%s: raw frame streams for ffmpeg\n", raw);
     vision_fmnist_release(&ds);
     return rc ? 1 : 0;
 }

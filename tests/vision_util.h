@@ -1,5 +1,5 @@
 /* tests/vision_util.h: photo-like renders of Fashion-MNIST products for the
- * vision tests and tests/vision_mkdata (never part of libshop). */
+ * vision tests and tests/vision_mkdata (never part of a library). */
 #ifndef SHOP_TESTS_VISION_UTIL_H
 #define SHOP_TESTS_VISION_UTIL_H
 

@@ -1,8 +1,9 @@
 /* tools/cli.h: the subcommands of shop-train and shop-eval.
  *
- * Each area implements its subcommands in its own folder (for example
- * vision/train_cli.c) with the signature below: argv[0] is the subcommand's
- * name, the return value is the process exit status. */
+ * Each subcommand parses its options in tools/ (for example tools/vision.c)
+ * and calls its area's library function; the signature is below: argv[0] is
+ * the subcommand's name, the return value is the process exit status. The
+ * speech subcommands (audio_*_main) still live in audio/ for now. */
 #ifndef SHOP_TOOLS_CLI_H
 #define SHOP_TOOLS_CLI_H
 

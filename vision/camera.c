@@ -82,11 +82,8 @@ static const uint8_t s_std_dht[] = {
     0xf7, 0xf8, 0xf9, 0xfa,
 };
 
-/* Returns a copy of an MJPEG frame with s_std_dht inserted before its first
- * SOS when no DHT precedes it (caller frees), or NULL when none is needed or
- * the markers cannot be followed (the decoder then reports the problem). */
-static uint8_t *
-s_mjpeg_add_dht(const uint8_t *p, size_t n, size_t *out_len)
+uint8_t *
+vision_mjpeg_add_dht(const uint8_t *p, size_t n, size_t *out_len)
 {
     if (n < 4 || p[0] != 0xFF || p[1] != 0xD8)
         return NULL;
@@ -127,7 +124,7 @@ vision_frame_to_image(uint32_t fourcc, const uint8_t *data, size_t len, int w, i
         vision_limits_t lim = { .max_pixels = (uint64_t) w * (uint64_t) h,
                                 .max_side = w > h ? w : h };
         size_t fixed_len = 0;
-        uint8_t *fixed = s_mjpeg_add_dht(data, len, &fixed_len);
+        uint8_t *fixed = vision_mjpeg_add_dht(data, len, &fixed_len);
         char derr[256] = "";
         int rc = vision_decode_mem(fixed ? fixed : data, fixed ? fixed_len : len, &lim, 3, img,
                                    derr, sizeof derr);
@@ -452,34 +449,85 @@ vision_camera_format(const vision_camera_t *self, int *w, int *h, uint32_t *four
         *fourcc = self->fourcc;
 }
 
-int
-vision_camera_poll(vision_camera_t *self, int timeout_ms, vision_image_t *img, char *err,
-                   size_t errlen)
+size_t
+vision_camera_stride(const vision_camera_t *self)
 {
-    memset(img, 0, sizeof *img);
+    return self->stride;
+}
+
+/* Waits for and dequeues one driver buffer. Returns 1 with *b, 0 on
+ * timeout, -1 with a message. */
+static int
+s_dequeue(vision_camera_t *self, int timeout_ms, struct v4l2_buffer *b, char *err,
+          size_t errlen)
+{
     struct pollfd pfd = { .fd = self->fd, .events = POLLIN };
     int pr = poll(&pfd, 1, timeout_ms);
     if (pr < 0 && errno != EINTR) {
         shop_errf(err, errlen, "camera %s: %s", self->device, strerror(errno));
         return -1;
     }
+    if (pr > 0 && (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) && !(pfd.revents & POLLIN)) {
+        shop_errf(err, errlen, "camera %s: the device went away (unplugged?)", self->device);
+        return -1;
+    }
     if (pr <= 0)
         return 0;
-    struct v4l2_buffer b;
-    memset(&b, 0, sizeof b);
-    b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-    b.memory = V4L2_MEMORY_MMAP;
-    if (s_ioctl(self->fd, VIDIOC_DQBUF, &b) < 0) {
+    memset(b, 0, sizeof *b);
+    b->type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+    b->memory = V4L2_MEMORY_MMAP;
+    if (s_ioctl(self->fd, VIDIOC_DQBUF, b) < 0) {
         if (errno == EAGAIN)
             return 0;
         shop_errf(err, errlen, "camera %s: %s (unplugged?)", self->device, strerror(errno));
         return -1;
     }
-    int rc = 0;
-    if (b.index >= (uint32_t) self->nbuf || b.bytesused > self->map_len[b.index]) {
+    if (b->index >= (uint32_t) self->nbuf || b->bytesused > self->map_len[b->index]) {
         shop_errf(err, errlen, "camera %s: driver returned an invalid buffer", self->device);
         return -1;
     }
+    return 1;
+}
+
+static int
+s_requeue(vision_camera_t *self, struct v4l2_buffer *b, char *err, size_t errlen)
+{
+    if (s_ioctl(self->fd, VIDIOC_QBUF, b) < 0) {
+        shop_errf(err, errlen, "camera %s: requeueing: %s", self->device, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int
+vision_camera_read(vision_camera_t *self, int timeout_ms, uint8_t **buf, size_t *cap,
+                   size_t *len, char *err, size_t errlen)
+{
+    *len = 0;
+    struct v4l2_buffer b;
+    int rc = s_dequeue(self, timeout_ms, &b, err, errlen);
+    if (rc <= 0)
+        return rc;
+    size_t n = b.bytesused;
+    if (*cap < n || !*buf) {
+        *buf = xrealloc(*buf, n ? n : 1);
+        *cap = n ? n : 1;
+    }
+    memcpy(*buf, self->map[b.index], n);
+    *len = n;
+    return s_requeue(self, &b, err, errlen) == 0 ? 1 : -1;
+}
+
+int
+vision_camera_poll(vision_camera_t *self, int timeout_ms, vision_image_t *img, char *err,
+                   size_t errlen)
+{
+    memset(img, 0, sizeof *img);
+    struct v4l2_buffer b;
+    int rc = s_dequeue(self, timeout_ms, &b, err, errlen);
+    if (rc <= 0)
+        return rc;
+    rc = 0;
     char ferr[256];
     if (vision_frame_to_image(self->fourcc, self->map[b.index], b.bytesused, self->w, self->h,
                               self->stride, img, ferr, sizeof ferr) < 0) {
@@ -492,9 +540,8 @@ vision_camera_poll(vision_camera_t *self, int timeout_ms, vision_image_t *img, c
     } else {
         rc = 1;
     }
-    if (s_ioctl(self->fd, VIDIOC_QBUF, &b) < 0) {
+    if (s_requeue(self, &b, err, errlen) < 0) {
         vision_image_release(img);
-        shop_errf(err, errlen, "camera %s: requeueing: %s", self->device, strerror(errno));
         return -1;
     }
     return rc;

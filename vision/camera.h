@@ -28,6 +28,12 @@
  * w x h (w even), rows stride bytes apart, into RGB dst (w*h*3 bytes). */
 void vision_yuyv_to_rgb(const uint8_t *src, int w, int h, size_t stride, uint8_t *dst);
 
+/* Returns a copy of an MJPEG frame with the standard Huffman tables (JPEG
+ * Annex K.3) inserted before its first scan when it has none, as many webcams
+ * send them (caller frees; length in *out_len), or NULL when the frame needs
+ * none or its markers cannot be followed (the decoder then says why). */
+uint8_t *vision_mjpeg_add_dht(const uint8_t *p, size_t n, size_t *out_len);
+
 /* Turns one captured frame into an RGB image: MJPEG through vision_decode_mem
  * (with the standard Huffman tables inserted when the frame has none, as many
  * webcams send them), YUYV through vision_yuyv_to_rgb after checking len
@@ -93,6 +99,15 @@ void vision_camera_destroy(vision_camera_t **cam_p);
 int vision_camera_fd(const vision_camera_t *cam);
 /* Negotiated frame size and format. */
 void vision_camera_format(const vision_camera_t *cam, int *w, int *h, uint32_t *fourcc);
+/* Waits up to timeout_ms for a frame and copies it, unconverted, into *buf
+ * (grown as needed, *cap its size; the caller frees *buf), its length in
+ * *len. Returns 1 with a frame, 0 on timeout, -1 on a device error
+ * (unplugged) with a message. */
+int vision_camera_read(vision_camera_t *cam, int timeout_ms, uint8_t **buf, size_t *cap,
+                       size_t *len, char *err, size_t errlen);
+/* Bytes per row of a YUYV frame. */
+size_t vision_camera_stride(const vision_camera_t *cam);
+
 /* Waits up to timeout_ms for a frame and processes it. Returns 1 with a
  * picture in *img (caller releases), 0 when there was no picture (timeout, or
  * the trigger did not fire), -1 on a device error with a message. */

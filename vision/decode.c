@@ -216,6 +216,7 @@ s_jpeg_scan(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h, char *err, siz
 {
     size_t i = 2;
     bool have_sof = false, progressive = false;
+    int scans = 0;
     unsigned tables = 0; /* Huffman tables defined so far: bit class * 4 + id */
     *w = *h = 0;
     for (;;) {
@@ -261,6 +262,11 @@ s_jpeg_scan(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h, char *err, siz
             progressive = m == 0xC2 || m == 0xC6 || m == 0xCA || m == 0xCE;
         if (m == 0xC4 && s_jpeg_dht_check(p + i + 2, len - 2, &tables, err, errlen) != 0)
             return -1;
+        if (m == 0xDA && ++scans > VISION_MAX_JPEG_SCANS) {
+            shop_errf(err, errlen, "JPEG of more than %d scans refused (encoders write a dozen "
+                      "at most; each costs a pass over the whole image)", VISION_MAX_JPEG_SCANS);
+            return -1;
+        }
         if (m == 0xDA && s_jpeg_sos_check(p + i + 2, len - 2, progressive, tables, err,
                                           errlen) != 0)
             return -1;

@@ -7,7 +7,8 @@
  * from its magic bytes, the size is checked against the limits, the header is
  * read with stbi_info_from_memory and the dimensions are checked, and JPEG
  * and BMP data are checked for truncation (stb_image pads a short JPEG with
- * zeros instead of failing). Every refusal comes with a sentence a user can
+ * zeros instead of failing), and a JPEG of more than VISION_MAX_JPEG_SCANS
+ * scans is refused before any is decoded. Every refusal comes with a sentence a user can
  * read, e.g. "truncated JPEG (no end-of-image marker)". */
 #ifndef SHOP_VISION_DECODE_H
 #define SHOP_VISION_DECODE_H
@@ -21,6 +22,12 @@
 #define VISION_DEFAULT_MAX_BYTES ((size_t) 64 << 20)
 #define VISION_DEFAULT_MAX_PIXELS ((uint64_t) 24000000)
 #define VISION_DEFAULT_MAX_SIDE 16384
+/* Most scans a JPEG may have. stb_image walks every block of the image once
+ * per scan, so a small file of many empty progressive scans costs seconds
+ * (1,500 scans over 6000x4000: 3.5 s here, against 0.16 s for the 10 scans
+ * of libjpeg's own progressive script); encoders write 10 or fewer for
+ * colour (libjpeg, mozjpeg's searched scripts a few more). */
+#define VISION_MAX_JPEG_SCANS 100
 
 typedef enum {
     VISION_FMT_UNKNOWN = 0,

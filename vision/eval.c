@@ -1,11 +1,10 @@
-/* vision/eval.c: `shop-eval vision`, the product model measured on the
- * Fashion-MNIST test set: accuracy, per-class precision and recall, the
+/* vision/eval.c: the product model measured on the Fashion-MNIST test set
+ * (`shop-eval vision`, whose options tools/vision.c parses): accuracy, per-class precision and recall, the
  * confusion matrix, the unsure answer's cost, precision@5 of visual search
  * and batch-1 latency. Every image goes through the same call the daemon
  * uses (vision_classify_input, batch 1), so the latency is the real one. */
 #include "config.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,25 +13,13 @@
 
 #include "common/util.h"
 #include "nn/nn.h"
-#include "tools/cli.h"
 #include "vision/classify.h"
+#include "vision/eval.h"
 #include "vision/fmnist.h"
 #include "vision/index.h"
 #include "vision/model.h"
 
 enum { C = VISION_FMNIST_CLASSES };
-
-static void
-s_usage(FILE *f)
-{
-    fprintf(f, "usage: shop-eval vision [--model PATH] [--data DIR] [--json] [--limit N]\n"
-               "                        [--index-size N]\n"
-               "  --model PATH      product model (default: the shipped models/vision.nn)\n"
-               "  --data DIR        Fashion-MNIST idx files (default " VISION_FMNIST_DIR ")\n"
-               "  --json            print one JSON object instead of text\n"
-               "  --limit N         evaluate the first N test images (default all)\n"
-               "  --index-size N    training images indexed for visual search (default 10000)\n");
-}
 
 static int
 s_cmp_double(const void *a, const void *b)
@@ -67,49 +54,27 @@ s_run(vision_classifier_t *clf, const vision_fmnist_t *ds, int n, int *pred, flo
 }
 
 int
-vision_eval_main(int argc, char **argv)
+vision_eval_run(const vision_eval_opts_t *opts)
 {
     nn_blas_init();
-    static const struct option longopts[] = {
-        { "model", required_argument, NULL, 'm' }, { "data", required_argument, NULL, 'd' },
-        { "json", no_argument, NULL, 'j' },        { "limit", required_argument, NULL, 'l' },
-        { "index-size", required_argument, NULL, 'i' }, { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *model = NULL, *data = VISION_FMNIST_DIR;
-    bool json = false;
-    int limit = 0, index_size = 10000, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'm': model = optarg; break;
-        case 'd': data = optarg; break;
-        case 'j': json = true; break;
-        case 'l': limit = atoi(optarg); break;
-        case 'i': index_size = atoi(optarg); break;
-        case 'h': s_usage(stdout); return 0;
-        default: s_usage(stderr); return 2;
-        }
-    }
-    if (optind != argc || limit < 0 || index_size < 0) {
-        s_usage(stderr);
-        return 2;
-    }
+    const char *model = opts->model, *data = opts->data;
+    bool json = opts->json;
+    int limit = opts->limit, index_size = opts->index_size;
     char err[512], mpath[4096];
     if (!model) {
         model = shop_data_path("models/vision.nn", mpath, sizeof mpath);
         if (!model) {
             fprintf(stderr, "shop-eval vision: models/vision.nn not found\n");
-            return 1;
+            return -1;
         }
     }
     vision_classifier_t *clf = vision_classifier_new(model, err, sizeof err);
     if (!clf) {
         fprintf(stderr, "shop-eval vision: %s\n", err);
-        return 1;
+        return -1;
     }
     vision_fmnist_t test = { 0 }, train = { 0 };
-    int rc = 1;
+    int rc = -1;
     if (vision_fmnist_load_set(data, "t10k", &test, err, sizeof err) < 0
         || (index_size > 0 && vision_fmnist_load_set(data, "train", &train, err, sizeof err) < 0)) {
         fprintf(stderr, "shop-eval vision: %s\n", err);

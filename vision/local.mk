@@ -1,13 +1,17 @@
 ## vision/: photos and camera frames -> recognised products, visual search
+## the downstream patch of stb_image that vision/decode.c is built against
+include $(srcdir)/vision/stb.mk
 libshop_a_SOURCES += \
 	vision/decode.c vision/decode.h \
 	vision/preprocess.c vision/preprocess.h \
 	vision/camera.c vision/camera.h \
-	vision/fmnist.c vision/fmnist.h \
+	vision/avi.c vision/avi.h vision/framesrc.c vision/framesrc.h \
 	vision/model.c vision/model.h \
 	vision/classify.c vision/classify.h \
-	vision/index.c vision/index.h \
-	vision/train.c vision/eval.c
+	vision/index.c vision/index.h
+## offline: the Fashion-MNIST reader, training and evaluation
+libshop_offline_a_SOURCES += vision/fmnist.c vision/fmnist.h \
+	vision/train.c vision/train.h vision/eval.c vision/eval.h
 ## the product model, made by `shop-train vision` (models/README.md)
 nobase_dist_pkgdata_DATA += models/vision.nn
 
@@ -46,12 +50,27 @@ TESTS += tests/vision_camera_test
 noinst_PROGRAMS += tests/vision_mkdata
 tests_vision_mkdata_SOURCES = tests/vision_mkdata.c tests/vision_util.c
 tests_vision_mkdata_CFLAGS = $(VISION_TEST_CFLAGS)
+tests_vision_mkdata_LDADD = $(OFFLINE_LIBS)
 EXTRA_DIST += tests/data/vision
 
-## issue 4's must-show 2 through a running shopd (tests/shopd_harness)
+## photos to products and similar items through a running shopd (tests/shopd_harness)
 check_PROGRAMS += tests/vision_daemon_test
 tests_vision_daemon_test_SOURCES = tests/vision_daemon_test.c tests/vision_util.c \
 	tests/shopd_harness.c tests/shopd_harness.h
 tests_vision_daemon_test_CFLAGS = $(VISION_TEST_CFLAGS)
 tests_vision_daemon_test_LDADD = $(TEST_LIBS)
 TESTS += tests/vision_daemon_test
+
+## the JPEG scan limit, on progressive files written by libjpeg
+check_PROGRAMS += tests/vision_scan_limit_test
+tests_vision_scan_limit_test_SOURCES = tests/vision_scan_limit_test.c tests/jpeg_prog.c \
+	tests/jpeg_prog.h
+tests_vision_scan_limit_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JPEG_CFLAGS)
+tests_vision_scan_limit_test_LDADD = $(TEST_LIBS) $(JPEG_LIBS)
+TESTS += tests/vision_scan_limit_test
+
+## frame sources: recordings (AVI, written by ffmpeg) and the V4L2 camera
+check_PROGRAMS += tests/vision_framesrc_test
+tests_vision_framesrc_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_vision_framesrc_test_LDADD = $(TEST_LIBS)
+TESTS += tests/vision_framesrc_test

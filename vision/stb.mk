@@ -1,4 +1,4 @@
-## vision/stb.mk (reliability, issue 8): vision/decode.c, the one unit that
+## vision/stb.mk (reliability): vision/decode.c, the one unit that
 ## compiles stb_image, is built against a copy of the system's stb_image.h
 ## with shopd's downstream patch applied (vision/stb_image-shift.patch says
 ## why). The copy is made here at build time, the way a distribution carries

@@ -1,4 +1,5 @@
-/* vision/train.c: `shop-train vision`, the product CNN on Fashion-MNIST.
+/* vision/train.c: training of the product CNN on Fashion-MNIST (`shop-train
+ * vision` parses its options in tools/vision.c).
  *
  * The net is a small ResNet: a 3x3 stem at 28x28, then stages of residual
  * blocks at 14x14 and 7x7 (two 3x3 conv+BN, a 1x1 projection when the width
@@ -12,7 +13,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,44 +22,9 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "nn/nn.h"
-#include "tools/cli.h"
 #include "vision/fmnist.h"
 #include "vision/model.h"
-
-typedef struct {
-    const char *data_dir;
-    const char *out;
-    const char *finalize;
-    const char *init;
-    int epochs, batch, width, blocks, val, threads, limit;
-    float lr, wd, smoothing, erase;
-    bool adamw;
-    uint64_t seed;
-} s_opts_t;
-
-static void
-s_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: shop-train vision [OPTIONS]\n"
-            "Trains the product CNN on Fashion-MNIST and writes the model file.\n"
-            "  --data DIR       idx files (default " VISION_FMNIST_DIR ")\n"
-            "  --out PATH       model file (default models/vision.nn)\n"
-            "  --epochs N       (default 22)      --batch N   (default 128)\n"
-            "  --lr X           peak learning rate (default 0.1 SGD, 0.003 AdamW)\n"
-            "  --wd X           weight decay (default 5e-4 SGD, 0.05 AdamW)\n"
-            "  --adamw          AdamW instead of SGD with Nesterov momentum\n"
-            "  --width N        channels of the first stage (default 32)\n"
-            "  --blocks N       residual blocks per stage (default 1)\n"
-            "  --smoothing X    label smoothing (default 0.1)\n"
-            "  --erase P        random-erasing probability (default 0.25)\n"
-            "  --val N          training images held out for every choice (default 5000)\n"
-            "  --limit N        train on the first N images only (quick runs)\n"
-            "  --threads N      (default 2)       --seed N    (default 1)\n"
-            "  --init PATH      start from a trained model's weights (fine-tuning)\n"
-            "  --finalize PATH  no training: take the weights of a checkpoint (<out>.partial\n"
-            "                   of a run cut short), choose views and threshold, write --out\n");
-}
+#include "vision/train.h"
 
 /* Residual block: conv-BN-ReLU-conv-BN + shortcut, ReLU. Returns the id. */
 static int
@@ -233,91 +198,25 @@ out:
     return next == N_VIEWS ? best : -1;
 }
 
-static int
-s_parse(int argc, char **argv, s_opts_t *o)
-{
-    static const struct option longopts[] = {
-        { "data", required_argument, NULL, 'd' },   { "out", required_argument, NULL, 'o' },
-        { "epochs", required_argument, NULL, 'e' }, { "batch", required_argument, NULL, 'b' },
-        { "lr", required_argument, NULL, 'l' },     { "wd", required_argument, NULL, 'w' },
-        { "adamw", no_argument, NULL, 'a' },        { "width", required_argument, NULL, 'W' },
-        { "blocks", required_argument, NULL, 'B' }, { "smoothing", required_argument, NULL, 's' },
-        { "erase", required_argument, NULL, 'E' },  { "val", required_argument, NULL, 'v' },
-        { "limit", required_argument, NULL, 'L' },  { "threads", required_argument, NULL, 't' },
-        { "seed", required_argument, NULL, 'S' },   { "help", no_argument, NULL, 'h' },
-        { "finalize", required_argument, NULL, 'F' },
-        { "init", required_argument, NULL, 'I' },
-        { NULL, 0, NULL, 0 },
-    };
-    *o = (s_opts_t) { .data_dir = VISION_FMNIST_DIR, .out = "models/vision.nn", .epochs = 22,
-                      .batch = 128, .width = 32, .blocks = 1, .val = 5000, .threads = 2,
-                      .lr = -1, .wd = -1, .smoothing = 0.1f, .erase = 0.25f, .seed = 1 };
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'd': o->data_dir = optarg; break;
-        case 'o': o->out = optarg; break;
-        case 'e': o->epochs = atoi(optarg); break;
-        case 'b': o->batch = atoi(optarg); break;
-        case 'l': o->lr = strtof(optarg, NULL); break;
-        case 'w': o->wd = strtof(optarg, NULL); break;
-        case 'a': o->adamw = true; break;
-        case 'W': o->width = atoi(optarg); break;
-        case 'B': o->blocks = atoi(optarg); break;
-        case 's': o->smoothing = strtof(optarg, NULL); break;
-        case 'E': o->erase = strtof(optarg, NULL); break;
-        case 'v': o->val = atoi(optarg); break;
-        case 'L': o->limit = atoi(optarg); break;
-        case 't': o->threads = atoi(optarg); break;
-        case 'S': o->seed = strtoull(optarg, NULL, 10); break;
-        case 'F': o->finalize = optarg; break;
-        case 'I': o->init = optarg; break;
-        case 'h': s_usage(stdout); return 1;
-        default: s_usage(stderr); return -1;
-        }
-    }
-    if (optind != argc || o->epochs < 1 || o->batch < 1 || o->width < 4 || o->width > 256
-        || o->blocks < 1 || o->blocks > 8 || o->val < 100 || o->threads < 1 || o->limit < 0
-        || o->smoothing < 0 || o->smoothing >= 1 || o->erase < 0 || o->erase > 1) {
-        s_usage(stderr);
-        return -1;
-    }
-    if (o->lr < 0)
-        o->lr = o->adamw ? 0.003f : 0.1f;
-    if (o->wd < 0)
-        o->wd = o->adamw ? 0.05f : 5e-4f;
-    return 0;
-}
-
 int
-vision_train_main(int argc, char **argv)
+vision_train_run(const vision_train_opts_t *opts_in, const char *cmd)
 {
     /* nn threads over the batch itself; OpenBLAS's own threads would spin
      * against them */
     nn_blas_init();
     double t_start = shop_now_s();
-    /* the exact command, for the model's provenance */
-    char cmd[1024] = "shop-train vision";
-    for (int i = 1; i < argc; i++) {
-        size_t l = strlen(cmd);
-        snprintf(cmd + l, sizeof cmd - l, " %s", argv[i]);
-    }
-    s_opts_t o;
-    int rc = s_parse(argc, argv, &o);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-    char err[512];
+    const vision_train_opts_t o = *opts_in;
+    int rc;    char err[512];
     vision_fmnist_t ds;
     if (vision_fmnist_load_set(o.data_dir, "train", &ds, err, sizeof err) < 0) {
         fprintf(stderr, "shop-train vision: %s\n", err);
-        return 1;
+        return -1;
     }
     if (ds.rows != 28 || ds.cols != 28 || ds.n <= o.val + 100) {
         fprintf(stderr, "shop-train vision: need more than %d 28x28 images, got %d of %dx%d\n",
                 o.val + 100, ds.n, ds.rows, ds.cols);
         vision_fmnist_release(&ds);
-        return 1;
+        return -1;
     }
     /* seeded shuffle; the last o.val of it is the validation split */
     int n = ds.n;
@@ -351,7 +250,7 @@ vision_train_main(int argc, char **argv)
         fprintf(stderr, "shop-train vision: %s\n", err);
         free(x);
         free(y);
-        return 1;
+        return -1;
     }
     nn_set_threads(net, o.threads);
     fprintf(stderr, "vision: %d train, %d validation images; %zu parameters, %.1f M multiply-adds"
@@ -474,5 +373,5 @@ out:
     nn_destroy(&net);
     free(x);
     free(y);
-    return rc < 0 ? 1 : 0;
+    return rc < 0 ? -1 : 0;
 }

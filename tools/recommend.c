@@ -1,4 +1,6 @@
-/* recommend/cli.c: `shop-train recommend` and `shop-eval recommend`. */
+/* tools/recommend.c: `shop-train recommend` and `shop-eval recommend`: options,
+ * imports, training, the evaluation table and the blend's tuning, over the
+ * library's import_*, rec_model_train and rec_eval. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* recommend/shop-recommend.c: the recommendation service as its own process,
+/* tools/shop-recommend.c: the recommendation service as its own process,
  * or the broker that spreads queries over several of them.
  *
  *   shop-recommend [--db STORE.db [--demo]] [--model FILE]
@@ -24,6 +24,7 @@
 #include "nn/nn.h"
 #include "common/util.h"
 #include "recommend/import.h"
+#include "recommend/retrain.h"
 #include "recommend/service.h"
 
 static volatile sig_atomic_t s_stop, s_hup;
