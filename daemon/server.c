@@ -312,6 +312,8 @@ s_start_web(server_t *self, const char *server_public, char *err, size_t errlen)
     self->web = web_new(self->ctx, &o, err, errlen);
     explicit_bzero(sec, sizeof sec);
     return self->web ? 0 : -1;
+}
+
 /* Runs on the camera thread: the trigger took a picture; it goes to the
  * workers like a photo, and is answered on the camera's session. */
 static void
