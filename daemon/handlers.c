@@ -536,6 +536,9 @@ static proto_err_t
 s_look(const handler_env_t *env, const proto_request_t *req, const handler_frame_t *frames,
        size_t nframes, handler_result_t *out)
 {
+    static const char *const fields[] = { "customer", NULL };
+    if (s_known_fields(req, fields, out) != PROTO_OK)
+        return out->code;
     if (!env->camera)
         return handler_fail(out, PROTO_E_NOT_AVAILABLE, "shopd has no camera (set [camera] "
                             "device, or start it with --camera)");
