@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "audio/vocab.h"
 #include "common/log.h"
@@ -860,12 +861,72 @@ intent_match(const intent_t *self, const int *words, const float *conf, size_t n
     return 0;
 }
 
+/* the words that put an upper bound on the price when a number follows */
+static const char *const s_price_words[] = { "under", "below", "beneath", "less than",
+                                             "at most", "up to", "max", "maximum",
+                                             "no more than", "not more than" };
+
+/* Finds a price bound ("under 50", "below $19.99", "up to 30 euros") in
+ * text. Returns the bound (> 0) and blanks the phrase in out (a copy of
+ * text, outlen bytes), or 0 when text has none (out is the plain copy). */
+static double
+s_price_bound(const char *text, char *out, size_t outlen)
+{
+    shop_strlcpy(out, text, outlen);
+    for (char *p = out; *p; p++) {
+        if (p > out && isalnum((unsigned char) p[-1]))
+            continue; /* only at the start of a word */
+        for (size_t w = 0; w < SHOP_ARRAY_LEN(s_price_words); w++) {
+            size_t wl = strlen(s_price_words[w]);
+            if (strncasecmp(p, s_price_words[w], wl) != 0 || isalnum((unsigned char) p[wl]))
+                continue;
+            char *q = p + wl;
+            for (bool more = true; more;) {
+                /* blanks and the dollar, euro and pound signs (UTF-8) */
+                more = false;
+                if (*q == ' ' || *q == '\t' || *q == '$') {
+                    q++;
+                    more = true;
+                } else if (!strncmp(q, "\xe2\x82\xac", 3) || !strncmp(q, "\xc2\xa3", 2)) {
+                    q += *q == '\xe2' ? 3 : 2;
+                    more = true;
+                }
+            }
+            if (!isdigit((unsigned char) *q))
+                continue;
+            char *end;
+            double v = strtod(q, &end);
+            if (!(v > 0 && v <= 1e9))
+                continue;
+            /* a currency word after the number belongs to the phrase */
+            char *tail = end;
+            while (*tail == ' ')
+                tail++;
+            static const char *const units[] = { "euros", "euro", "dollars", "dollar",
+                                                  "pounds", "pound", "eur", "usd", "gbp" };
+            for (size_t u = 0; u < SHOP_ARRAY_LEN(units); u++) {
+                size_t ul = strlen(units[u]);
+                if (strncasecmp(tail, units[u], ul) == 0 && !isalnum((unsigned char) tail[ul])) {
+                    end = tail + ul;
+                    break;
+                }
+            }
+            memset(p, ' ', (size_t) (end - p));
+            return v;
+        }
+    }
+    return 0;
+}
+
 int
 intent_match_text(const intent_t *self, const char *text, intent_result_t *result, char *err,
                   size_t errlen)
 {
     char tok[S_MAX_WORDS][INTENT_NAME_MAX];
     int nt = 0;
+    char plain[1024];
+    double max_price = s_price_bound(text ? text : "", plain, sizeof plain);
+    text = plain;
     for (const char *p = text; p && *p && nt < S_MAX_WORDS;) {
         while (*p && !(isalnum((unsigned char) *p) || *p == '-' || *p == '_'))
             p++;
@@ -897,7 +958,13 @@ intent_match_text(const intent_t *self, const char *text, intent_result_t *resul
         if (vocab_is_keyword(id))
             words[n++] = id;
     }
-    return intent_match(self, words, NULL, (size_t) n, result, err, errlen);
+    int rc = intent_match(self, words, NULL, (size_t) n, result, err, errlen);
+    if (rc == 0 && max_price > 0 && result->n_slots < INTENT_MAX_SLOTS) {
+        intent_slot_t *sl = &result->slots[result->n_slots++];
+        shop_strlcpy(sl->name, "max_price", sizeof sl->name);
+        snprintf(sl->value, sizeof sl->value, "%.2f", max_price);
+    }
+    return rc;
 }
 
 char *

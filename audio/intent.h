@@ -78,7 +78,11 @@ int intent_match(const intent_t *self, const int *words, const float *conf, size
  * each looked up with vocab_find (so "shopwise, show me sneakers" or
  * "add 2 boots"; pairs such as "tee shirt" and "check out" are one word).
  * Words outside the recogniser's vocabulary are ignored, as the recogniser
- * never reports them. At most 64 words are used. */
+ * never reports them. At most 64 words are used. A typed price bound
+ * ("under 50", "below $19.99", "up to 30 euros": under, below, beneath,
+ * less than, at most, up to, max, maximum, no more than, followed by a
+ * number) adds the slot max_price ("50.00") to a match, and its number is
+ * not read as a quantity. */
 int intent_match_text(const intent_t *self, const char *text, intent_result_t *result,
                       char *err, size_t errlen);
 

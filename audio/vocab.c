@@ -64,6 +64,10 @@ static const struct {
     { "tshirt", VOCAB_TSHIRT }, { "t shirt", VOCAB_TSHIRT }, { "tee shirt", VOCAB_TSHIRT },
     { "t-shirts", VOCAB_TSHIRT }, { "trouser", VOCAB_TROUSERS }, { "sandal", VOCAB_SANDALS },
     { "sneaker", VOCAB_SNEAKERS }, { "boot", VOCAB_BOOTS }, { "check out", VOCAB_CHECKOUT },
+    /* plurals a typed request uses (the spotter hears the word either way) */
+    { "tshirts", VOCAB_TSHIRT }, { "t shirts", VOCAB_TSHIRT }, { "tee shirts", VOCAB_TSHIRT },
+    { "pullovers", VOCAB_PULLOVER }, { "dresses", VOCAB_DRESS }, { "coats", VOCAB_COAT },
+    { "shirts", VOCAB_SHIRT }, { "bags", VOCAB_BAG },
     { "1", VOCAB_ONE }, { "2", VOCAB_TWO }, { "3", VOCAB_THREE }, { "4", VOCAB_FOUR },
     { "5", VOCAB_FIVE }, { "6", VOCAB_SIX }, { "7", VOCAB_SEVEN }, { "8", VOCAB_EIGHT },
     { "9", VOCAB_NINE }, { "10", VOCAB_TEN },

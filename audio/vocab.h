@@ -78,8 +78,9 @@ const char *vocab_name(int id);
 
 /* Returns the id of the word called name, or -1 when there is none. Case is
  * ignored, and the spellings "tshirt", "t shirt", "tee shirt", "trouser",
- * "sandal", "sneaker", "boot", "shop wise" and the digits "1".."10" are
- * accepted for the labels they obviously mean. */
+ * "sandal", "sneaker", "boot", "shop wise", the plurals ("t-shirts", "tee
+ * shirts", "pullovers", "dresses", "coats", "shirts", "bags") and the digits
+ * "1".."10" are accepted for the labels they obviously mean. */
 int vocab_find(const char *name);
 
 /* Returns the kind of word id (VOCAB_KIND_FILLER when out of range). */

@@ -4,4 +4,5 @@ include $(srcdir)/bench/vision.mk
 include $(srcdir)/bench/kws.mk
 include $(srcdir)/bench/recommend.mk
 include $(srcdir)/bench/e2e.mk
+include $(srcdir)/bench/web.mk
 include $(srcdir)/bench/mic.mk

@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/web.h"
 #include "audio/vocab.h"
 #include "ipc/proto.h"
 #include "nn/nn.h"
@@ -182,6 +183,8 @@ static const s_key_t s_keys[] = {
     S_K_INT("recommend", "workers", rec_workers, 1, 64),
     S_K_INT("recommend", "timeout", rec_timeout_ms, 10, 600000),
     S_K_STR("nn", "blas_coretype", nn_blas_coretype),
+    S_K_STR("web", "listen", web_listen),
+    S_K_STR("web", "token", web_token),
     S_K_STR("microphone", "device", mic_device),
     S_K_BOOL("microphone", "require_wake", mic_require_wake),
     S_K_STR("microphone", "wake_word", mic_wake_word),
@@ -392,6 +395,8 @@ conf_check(const conf_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "[store] database is empty");
         return -1;
     }
+    if (cfg->web_listen[0] && web_check(cfg->web_listen, cfg->web_token, err, errlen) != 0)
+        return -1;
     int wake = vocab_find(cfg->mic_wake_word);
     if (!vocab_is_keyword(wake)) {
         snprintf(err, errlen, "[microphone] wake_word \"%.40s\" is not a word the keyword "

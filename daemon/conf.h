@@ -76,6 +76,9 @@ typedef struct {
     char camera_session[CONF_PATH_MAX];     /* session its answers are published on */
     /* [nn] OpenBLAS kernel policy: auto, env or a kernel (nn_blas_ensure_fast_path_policy) */
     char nn_blas_coretype[CONF_PATH_MAX];
+    /* [web] the kiosk page's HTTP + WebSocket bridge (daemon/web.h) */
+    char web_listen[CONF_PATH_MAX];         /* "ADDR:PORT", "" = no kiosk page */
+    char web_token[CONF_PATH_MAX];          /* "" = none: loopback addresses only */
 } conf_t;
 
 /* Fills cfg with the built-in defaults for the current user: endpoints in

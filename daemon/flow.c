@@ -192,6 +192,7 @@ s_run_query(s_answer_t *a, char *err, size_t errlen)
             free(lines);
         } else if (!strcmp(l->kind, "recommend")) {
             q.kind = cust ? REC_Q_PERSONAL : REC_Q_POPULAR;
+            q.max_price = l->max_price;
         } else {
             /* search and cheaper: the best of the category for this customer */
             q.kind = REC_Q_CATEGORY;
@@ -219,6 +220,7 @@ s_run_query(s_answer_t *a, char *err, size_t errlen)
             shop_strlcpy(s->category, json_string_value(json_object_get(first, "category")),
                          sizeof s->category);
     }
+    json_decref(a->recs); /* a second query in one answer replaces the first's */
     a->recs = json_pack("{s:s, s:o, s:i, s:b}", "kind", l->kind, "results", page, "page",
                         s->page, "more", total == (size_t) k && k < REC_MAX_K);
     if (l->category[0])
@@ -260,6 +262,72 @@ s_first_name(const s_answer_t *a)
     return f ? json_string_value(json_object_get(f, "name")) : "";
 }
 
+/* How a speaker says a category: "a dress" / "dresses" ("a pair of
+ * trousers" / "trousers"). Writes into buf, returns it. */
+static const char *
+s_spoken(const char *cat, bool plural, char *buf, size_t len)
+{
+    if (!cat || !cat[0]) {
+        snprintf(buf, len, "%s", plural ? "products" : "a product");
+        return buf;
+    }
+    size_t n = strlen(cat);
+    bool pair = !strcmp(cat, "trouser");
+    if (plural || pair) {
+        bool es = n > 0 && (strchr("sxz", cat[n - 1]) || (n > 1 && (!strcmp(cat + n - 2, "ch")
+                                                                   || !strcmp(cat + n - 2, "sh"))));
+        snprintf(buf, len, "%s%s%s", plural ? "" : "a pair of ", cat, es ? "es" : "s");
+        return buf;
+    }
+    snprintf(buf, len, "%s %s", strchr("aeiou", cat[0]) ? "an" : "a", cat);
+    return buf;
+}
+
+/* " under 50.00" when max_price is set, else "". */
+static const char *
+s_under(double max_price, char *buf, size_t len)
+{
+    if (max_price > 0)
+        snprintf(buf, len, " under %.2f", max_price);
+    else
+        buf[0] = 0;
+    return buf;
+}
+
+/* The price bound of a typed request ("under 50"), 0 when none. */
+static double
+s_max_price(const intent_result_t *r)
+{
+    const char *v = intent_result_slot(r, "max_price");
+    double p = v ? strtod(v, NULL) : 0;
+    return p > 0 && p <= 1e9 ? p : 0;
+}
+
+/* The quantity of item in session's cart (0 when absent), or -1. */
+static int
+s_cart_quantity(store_t *store, const char *session, const char *item)
+{
+    store_cart_line_t *lines = NULL;
+    size_t n = 0;
+    if (store_cart_get(store, session, &lines, &n) != 0)
+        return -1;
+    int q = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(lines[i].item, item))
+            q = lines[i].quantity;
+    free(lines);
+    return q;
+}
+
+int
+flow_cart_room(store_t *store, const char *session, const char *item, int delta)
+{
+    int now = s_cart_quantity(store, session, item);
+    if (now < 0)
+        return -1;
+    return now + delta > FLOW_CART_LINE_MAX ? FLOW_CART_LINE_MAX - now : delta;
+}
+
 /* --- intents --------------------------------------------------------------- */
 
 static const char *const s_help[] = {
@@ -276,30 +344,81 @@ s_cart_changed(s_answer_t *a, char *err, size_t errlen)
     return PROTO_OK;
 }
 
+/* The cart line a "remove the bag" means: the product in view when it is
+ * of that category, else the first line of the category. Writes "" when
+ * the cart has none. Returns 0 / -1. */
+static int
+s_cart_line_of(s_answer_t *a, const char *cat, char *item, size_t len)
+{
+    store_cart_line_t *lines = NULL;
+    size_t n = 0;
+    item[0] = 0;
+    if (store_cart_get(a->env->store, a->sess.id, &lines, &n) != 0)
+        return -1;
+    for (size_t i = 0; i < n && !item[0]; i++) {
+        store_item_t it;
+        if (store_item_get(a->env->store, lines[i].item, &it) == 0 && !strcmp(it.category, cat))
+            shop_strlcpy(item, it.id, len);
+    }
+    free(lines);
+    return 0;
+}
+
 static proto_err_t
 s_intent_cart(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
 {
     session_t *s = &a->sess;
     const char *qs = intent_result_slot(r, "quantity");
+    const char *cat = intent_result_slot(r, "category");
     int qty = qs ? atoi(qs) : 0;
     const char *cust = s->customer[0] ? s->customer : NULL;
-    if (!s->product[0]) {
+    bool add = !strcmp(r->intent, "add_to_cart");
+    char word[64];
+    store_item_t it;
+    proto_err_t rc;
+    int g = s->product[0] ? store_item_get(a->env->store, s->product, &it) : 1;
+    if (g < 0)
+        return s_store_err(a, "reading an item", err, errlen);
+    if (cat && (g == 1 || strcmp(it.category, cat) != 0)) {
+        /* "add two boots" names another category than the product in view:
+         * the best boot for this customer; "remove the bag": the bag in the cart */
+        char want[STORE_ID_MAX] = "";
+        if (add) {
+            if ((rc = s_query(a, "search", cat, NULL, s_max_price(r), err, errlen)) != PROTO_OK)
+                return rc;
+            if (s_nrecs(a))
+                shop_strlcpy(want, s->product, sizeof want);
+        } else if (s_cart_line_of(a, cat, want, sizeof want) != 0) {
+            return s_store_err(a, "reading the cart", err, errlen);
+        }
+        if (!want[0]) {
+            s_say(a, add ? "There are no %s in stock." : "There are no %s in your cart.",
+                  s_spoken(cat, true, word, sizeof word));
+            return PROTO_OK;
+        }
+        if ((g = store_item_get(a->env->store, want, &it)) < 0)
+            return s_store_err(a, "reading an item", err, errlen);
+    }
+    if (!s->product[0] && !cat) {
         s_say(a, "Which product? Show me one first, or say for example \"show me sneakers\".");
         return PROTO_OK;
     }
-    store_item_t it;
-    int g = store_item_get(a->env->store, s->product, &it);
-    if (g < 0)
-        return s_store_err(a, "reading an item", err, errlen);
     if (g == 1) {
         s->product[0] = 0;
         s_say(a, "That product is no longer in the catalogue.");
         return PROTO_OK;
     }
-    proto_err_t rc;
-    if (!strcmp(r->intent, "add_to_cart")) {
+    if (add) {
+        int want = qty > 0 ? qty : 1, room = flow_cart_room(a->env->store, s->id, it.id, want);
+        if (room < 0)
+            return s_store_err(a, "reading the cart", err, errlen);
+        if (room < want) {
+            s_say(a, "You have %d of %s in your cart already: a line holds at most %d.",
+                  FLOW_CART_LINE_MAX - room, it.name, FLOW_CART_LINE_MAX);
+            return PROTO_OK;
+        }
         int now = 0;
-        if (store_cart_add(a->env->store, s->id, cust, it.id, qty > 0 ? qty : 1, &now) != 0)
+        if (store_cart_add(a->env->store, s->id, cust, it.id, want, &now) != 0)
             return s_store_err(a, "updating the cart", err, errlen);
         if ((rc = s_cart_changed(a, err, errlen)) != PROTO_OK
             || (rc = s_query(a, "together", NULL, it.id, 0, err, errlen)) != PROTO_OK)
@@ -307,19 +426,18 @@ s_intent_cart(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
         /* the product in view stays the one just added */
         shop_strlcpy(s->product, it.id, sizeof s->product);
         s->price = it.price;
-        s_say(a, "Added %d %s; you now have %d in your cart.%s%s", qty > 0 ? qty : 1, it.name,
-              now, s_nrecs(a) ? " Often bought with it: " : "", s_first_name(a));
+        const char *with = s_nrecs(a) ? " Often bought with it: " : "";
+        if (now > want)
+            s_say(a, "Added %d %s to your cart; you have %d of it now.%s%s", want, it.name, now,
+                  with, s_first_name(a));
+        else
+            s_say(a, "Added %d %s to your cart.%s%s", want, it.name, with, s_first_name(a));
         return PROTO_OK;
     }
     /* "remove two" takes two off the line; "remove" the whole line */
-    store_cart_line_t *lines = NULL;
-    size_t n = 0;
-    bool in_cart = false;
-    if (store_cart_get(a->env->store, s->id, &lines, &n) != 0)
+    int in_cart = s_cart_quantity(a->env->store, s->id, it.id);
+    if (in_cart < 0)
         return s_store_err(a, "reading the cart", err, errlen);
-    for (size_t i = 0; i < n; i++)
-        in_cart |= !strcmp(lines[i].item, it.id);
-    free(lines);
     if (!in_cart) {
         s_say(a, "%s is not in your cart.", it.name);
         return PROTO_OK;
@@ -356,11 +474,17 @@ static proto_err_t
 s_do_search(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
 {
     const char *cat = intent_result_slot(r, "category");
+    double max = s_max_price(r);
+    char word[64], under[32];
     proto_err_t rc;
-    if ((rc = s_query(a, "search", cat, NULL, 0, err, errlen)) != PROTO_OK)
+    if ((rc = s_query(a, "search", cat, NULL, max, err, errlen)) != PROTO_OK)
         return rc;
-    s_say(a, s_nrecs(a) ? "Here are %ss for you, starting with %s." : "No %ss in stock.", cat,
-          s_first_name(a));
+    s_spoken(cat, true, word, sizeof word);
+    s_under(max, under, sizeof under);
+    if (s_nrecs(a))
+        s_say(a, "Here are %s%s for you, starting with %s.", word, under, s_first_name(a));
+    else
+        s_say(a, "There are no %s%s in stock.", word, under);
     return PROTO_OK;
 }
 
@@ -395,13 +519,22 @@ s_do_similar(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
         s_say(a, "Similar to what? Show me a product first.");
         return PROTO_OK;
     }
-    char base[STORE_ID_MAX];
-    shop_strlcpy(base, s->product, sizeof base);
+    store_item_t base;
+    int g = store_item_get(a->env->store, s->product, &base);
+    if (g < 0)
+        return s_store_err(a, "reading an item", err, errlen);
+    if (g == 1) {
+        s->product[0] = 0;
+        s_say(a, "That product is no longer in the catalogue.");
+        return PROTO_OK;
+    }
     proto_err_t rc;
-    if ((rc = s_query(a, "similar", NULL, base, 0, err, errlen)) != PROTO_OK)
+    if ((rc = s_query(a, "similar", NULL, base.id, 0, err, errlen)) != PROTO_OK)
         return rc;
-    s_say(a, s_nrecs(a) ? "Like %s: %s." : "Nothing similar to %s in stock.", base,
-          s_first_name(a));
+    if (s_nrecs(a))
+        s_say(a, "Similar to %s: %s.", base.name, s_first_name(a));
+    else
+        s_say(a, "Nothing similar to %s is in stock.", base.name);
     return PROTO_OK;
 }
 
@@ -420,8 +553,8 @@ s_do_show_cart(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen
     if ((rc = s_query(a, "together", NULL, json_string_value(json_object_get(first, "item")), 0,
                       err, errlen)) != PROTO_OK)
         return rc;
-    s_say(a, "You have %lld items in your cart.",
-          (long long) json_integer_value(json_object_get(a->cart, "count")));
+    long long count = (long long) json_integer_value(json_object_get(a->cart, "count"));
+    s_say(a, "You have %lld item%s in your cart.", count, count == 1 ? "" : "s");
     return PROTO_OK;
 }
 
@@ -438,7 +571,8 @@ s_do_checkout(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
         return PROTO_OK;
     }
     shop_strlcpy(a->sess.pending, "checkout", sizeof a->sess.pending);
-    s_say(a, "%d items for %.2f. Shall I buy them? Say yes or no.", count, total);
+    s_say(a, "%d item%s for %.2f. Shall I buy %s? Say yes or no.", count, count == 1 ? "" : "s",
+          total, count == 1 ? "it" : "them");
     return PROTO_OK;
 }
 
@@ -455,7 +589,10 @@ s_do_yes(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
     /* an anonymous session buys as a guest of that session */
     snprintf(cust, sizeof cust, "%s%s", s->customer[0] ? "" : "guest:",
              s->customer[0] ? s->customer : s->id);
-    int lines = 0;
+    int lines = 0, count;
+    double total;
+    if (s_cart_total(a, &count, &total) != 0)
+        return s_store_err(a, "reading the cart", err, errlen);
     if (store_cart_checkout(a->env->store, s->id, cust, (int64_t) time(NULL), &lines) != 0)
         return s_store_err(a, "buying the cart", err, errlen);
     s->pending[0] = 0;
@@ -463,7 +600,8 @@ s_do_yes(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
     if ((rc = s_cart_changed(a, err, errlen)) != PROTO_OK)
         return rc;
     json_object_set_new(a->cart, "bought_lines", json_integer(lines));
-    s_say(a, "Done: bought %d line%s. Thank you!", lines, lines == 1 ? "" : "s");
+    s_say(a, "Done: you bought %d item%s for %.2f. Thank you!", count, count == 1 ? "" : "s",
+          total);
     return PROTO_OK;
 }
 
@@ -481,8 +619,8 @@ static proto_err_t
 s_do_recommend(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
 {
     proto_err_t rc;
-    if ((rc = s_query(a, "recommend", intent_result_slot(r, "category"), NULL, 0, err,
-                      errlen)) != PROTO_OK)
+    if ((rc = s_query(a, "recommend", intent_result_slot(r, "category"), NULL, s_max_price(r),
+                      err, errlen)) != PROTO_OK)
         return rc;
     s_say(a, s_nrecs(a) ? "You might like %s." : "I have nothing to recommend.",
           s_first_name(a));
@@ -853,7 +991,9 @@ s_photo(const handler_env_t *env, const proto_request_t *req, const recog_job_t 
             s_end(&a);
             return rc;
         }
-        s_say(&a, "That looks like a %s; here are %ss from the shop.", cat, cat);
+        char one[64], many[64];
+        s_say(&a, "That looks like %s; here are %s from the shop.",
+              s_spoken(cat, false, one, sizeof one), s_spoken(cat, true, many, sizeof many));
     } else {
         json_object_set_new(a.product, "item", store_item_json(&item));
         shop_strlcpy(a.sess.category, cat, sizeof a.sess.category);
@@ -948,4 +1088,42 @@ flow_heard(const handler_env_t *env, const char *session, const listener_utteran
     char err[sizeof out->message] = "";
     proto_err_t rc = s_heard(env, session, u, out, err, sizeof err);
     return rc == PROTO_OK ? rc : handler_fail(out, rc, "%s", err);
+}
+
+proto_err_t
+flow_session(const handler_env_t *env, const proto_request_t *req, handler_result_t *out)
+{
+    char err[sizeof out->message] = "";
+    s_answer_t a;
+    proto_err_t rc = s_begin(&a, env, req, err, sizeof err);
+    if (rc != PROTO_OK) {
+        s_end(&a);
+        return handler_fail(out, rc, "%s", err);
+    }
+    json_t *o = json_object();
+    json_t *cart = flow_cart_json(env->store, a.sess.id);
+    if (!cart) {
+        rc = s_store_err(&a, "reading the cart", err, sizeof err);
+        s_end(&a);
+        json_decref(o);
+        return handler_fail(out, rc, "%s", err);
+    }
+    json_object_set_new(o, "cart", cart);
+    json_object_set_new(o, "session", session_json(&a.sess));
+    if (a.sess.product[0]) {
+        store_item_t it;
+        if (store_item_get(env->store, a.sess.product, &it) == 0)
+            json_object_set_new(o, "item", store_item_json(&it));
+    }
+    if (a.sess.last.kind[0]) {
+        /* the page on screen now; what it makes the product in view is not
+         * kept (nothing is saved) */
+        if (s_run_query(&a, err, sizeof err) == PROTO_OK)
+            json_object_set(o, "recommendations", a.recs);
+        else
+            log_info("flow: session %s: its recommendations are not available: %s", a.sess.id,
+                     err);
+    }
+    s_end(&a);
+    return handler_reply(out, o);
 }

@@ -30,6 +30,8 @@
 
 /* Results per page of recommendations. */
 #define FLOW_PAGE 5
+/* The most one cart line holds (cart set's limit, and adds stop there). */
+#define FLOW_CART_LINE_MAX 1000
 
 /* Finishes the answer of a photo, camera frame or audio request whose job a
  * worker has done (daemon/recog.h) into out (empty on entry): the reply
@@ -63,5 +65,17 @@ proto_err_t flow_text(const handler_env_t *env, const proto_request_t *req,
 /* {"session", "lines": [{"item", "quantity", "updated"}], "count"} for
  * session's cart: a new object, or NULL when the store fails. */
 json_t *flow_cart_json(store_t *store, const char *session);
+
+/* How many of item may be added to session's cart (delta > 0): delta
+ * itself when the line stays within FLOW_CART_LINE_MAX, else what is
+ * left of it (0 or more). -1 when the store fails. */
+int flow_cart_room(store_t *store, const char *session, const char *item, int delta);
+
+/* The state of the request's session (the kiosk page asks it when it
+ * opens): {"session", "cart", "recommendations" (the current page of its
+ * last query, when it has one), "item" (the product in view, when any)}.
+ * Changes nothing and publishes nothing. Returns out->code. */
+proto_err_t flow_session(const handler_env_t *env, const proto_request_t *req,
+                         handler_result_t *out);
 
 #endif

@@ -16,6 +16,7 @@
 #include "daemon/flow.h"
 #include "daemon/netguard.h"
 #include "daemon/privacy.h"
+#include "daemon/web.h"
 
 /* --- body field helpers: each returns PROTO_OK, or PROTO_E_INVALID in out --- */
 
@@ -58,6 +59,58 @@ s_int(const json_t *body, const char *key, int64_t def, int64_t lo, int64_t hi, 
     return PROTO_OK;
 }
 
+/* Refuses a body field the request type does not take, so a typo
+ * ("recommend catgory=bag") is an error instead of being ignored. allowed
+ * is NULL-terminated. */
+static proto_err_t
+s_known_fields(const proto_request_t *req, const char *const *allowed, handler_result_t *out)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(req->body, key, v)
+    {
+        size_t i = 0;
+        while (allowed[i] && strcmp(allowed[i], key) != 0)
+            i++;
+        if (allowed[i])
+            continue;
+        char list[256] = "";
+        for (size_t j = 0; allowed[j]; j++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", j ? ", " : "",
+                     allowed[j]);
+        return handler_fail(out, PROTO_E_INVALID, "\"%s\" takes no body field \"%.64s\" (%s%s)",
+                            req->type, key, list[0] ? "it takes: " : "it takes none",
+                            list);
+    }
+    return PROTO_OK;
+}
+
+/* A spoken list of the first (at most three) results' names: "A, B and C". */
+static void
+s_names(const json_t *results, char *buf, size_t len)
+{
+    size_t n = json_array_size(results) < 3 ? json_array_size(results) : 3;
+    buf[0] = 0;
+    for (size_t i = 0; i < n; i++)
+        snprintf(buf + strlen(buf), len - strlen(buf), "%s%s",
+                 i == 0 ? "" : i + 1 == n ? " and " : ", ",
+                 json_string_value(json_object_get(json_array_get(results, i), "name")));
+}
+
+/* The quantity of item in a cart reply body (0 when absent). */
+static int
+s_line_quantity(const json_t *cart, const char *item)
+{
+    size_t i;
+    const json_t *l;
+    json_array_foreach(json_object_get(cart, "lines"), i, l)
+    {
+        if (!strcmp(json_string_value(json_object_get(l, "item")), item))
+            return (int) json_integer_value(json_object_get(l, "quantity"));
+    }
+    return 0;
+}
+
 static proto_err_t
 s_store_err(const handler_env_t *env, const char *what, handler_result_t *out)
 {
@@ -72,6 +125,9 @@ static proto_err_t
 s_status(const handler_env_t *env, const proto_request_t *req, const handler_frame_t *frames,
          size_t nframes, handler_result_t *out)
 {
+    static const char *const fields[] = { NULL };
+    if (s_known_fields(req, fields, out) != PROTO_OK)
+        return out->code;
     store_counts_t c;
     if (store_counts(env->store, &c) != 0)
         return s_store_err(env, "counting rows", out);
@@ -93,8 +149,10 @@ s_catalogue(const handler_env_t *env, const proto_request_t *req, const handler_
             size_t nframes, handler_result_t *out)
 {
     char op[16], id[STORE_ID_MAX], cat[STORE_CATEGORY_MAX];
+    static const char *const fields[] = { "op", "category", "offset", "limit", "id", NULL };
     proto_err_t rc;
-    if ((rc = s_str(req->body, "op", op, sizeof op, false, out)) != PROTO_OK)
+    if ((rc = s_known_fields(req, fields, out))
+        || (rc = s_str(req->body, "op", op, sizeof op, false, out)) != PROTO_OK)
         return rc;
     if (!op[0] || strcmp(op, "list") == 0) {
         int64_t offset, limit;
@@ -147,8 +205,10 @@ s_event(const handler_env_t *env, const proto_request_t *req, const handler_fram
     store_event_t ev = { 0 };
     char kind[16];
     int64_t qty, when;
+    static const char *const fields[] = { "customer", "item", "kind", "quantity", "time", NULL };
     proto_err_t rc;
-    if ((rc = s_str(req->body, "customer", ev.customer, sizeof ev.customer, true, out))
+    if ((rc = s_known_fields(req, fields, out))
+        || (rc = s_str(req->body, "customer", ev.customer, sizeof ev.customer, true, out))
         || (rc = s_str(req->body, "item", ev.item, sizeof ev.item, true, out))
         || (rc = s_str(req->body, "kind", kind, sizeof kind, true, out))
         || (rc = s_int(req->body, "quantity", 1, 1, 1000000, &qty, out))
@@ -157,6 +217,15 @@ s_event(const handler_env_t *env, const proto_request_t *req, const handler_fram
     int type = store_event_type_from_name(kind);
     if (type < 0)
         return handler_fail(out, PROTO_E_INVALID, "\"kind\" must be view, cart or purchase");
+    /* an interaction with a product the shop does not have would only
+     * mislead the recommendations */
+    store_item_t it;
+    int g = store_item_get(env->store, ev.item, &it);
+    if (g < 0)
+        return s_store_err(env, "reading an item", out);
+    if (g == 1)
+        return handler_fail(out, PROTO_E_NOT_FOUND, "no product \"%s\" in the catalogue",
+                            ev.item);
     ev.type = (store_event_type_t) type;
     ev.quantity = (int) qty;
     ev.time = when;
@@ -167,7 +236,13 @@ s_event(const handler_env_t *env, const proto_request_t *req, const handler_fram
         return s_store_err(env, "recording the event", out);
     if (store_last_event_id(env->store, &id) != 0)
         return s_store_err(env, "reading the event id", out);
-    return handler_reply(out, json_pack("{s:b, s:I}", "recorded", 1, "event_id", (json_int_t) id));
+    char say[300];
+    snprintf(say, sizeof say, "Noted: %s %s.",
+             type == STORE_EVENT_VIEW ? "you looked at" : type == STORE_EVENT_CART ? "you put in the cart"
+                                                                             : "you bought",
+             it.name);
+    return handler_reply(out, json_pack("{s:b, s:I, s:s}", "recorded", 1, "event_id",
+                                        (json_int_t) id, "say", say));
 }
 
 /* --- cart: get / add / set / remove / clear / checkout per session -------- */
@@ -182,28 +257,42 @@ s_cart(const handler_env_t *env, const proto_request_t *req, const handler_frame
     if (!req->session[0])
         return handler_fail(out, PROTO_E_INVALID,
                             "cart requests need a \"session\" in the envelope");
-    if ((rc = s_str(req->body, "op", op, sizeof op, false, out))
+    static const char *const fields[] = { "op", "item", "quantity", "customer", NULL };
+    if ((rc = s_known_fields(req, fields, out))
+        || (rc = s_str(req->body, "op", op, sizeof op, false, out))
         || (rc = s_str(req->body, "customer", customer, sizeof customer, false, out)))
         return rc;
     bool changed = true, needs_item = !strcmp(op, "add") || !strcmp(op, "set")
                                       || !strcmp(op, "remove");
     if (needs_item && (rc = s_str(req->body, "item", item, sizeof item, true, out)))
         return rc;
-    if ((!strcmp(op, "add") || !strcmp(op, "set"))) {
-        store_item_t it;
+    store_item_t it = { .name = "" };
+    if (needs_item) {
         int g = store_item_get(env->store, item, &it);
         if (g < 0)
             return s_store_err(env, "reading an item", out);
-        if (g == 1)
+        if (g == 1 && strcmp(op, "remove") != 0)
             return handler_fail(out, PROTO_E_NOT_FOUND, "no product \"%s\" in the catalogue", item);
+        if (g == 1)
+            shop_strlcpy(it.name, item, sizeof it.name); /* a line of a product gone since */
     }
     const char *cust = customer[0] ? customer : NULL;
-    int sr = 0, lines = 0;
+    int sr = 0, lines = 0, bought = 0;
+    double spent = 0;
     if (!op[0] || !strcmp(op, "get")) {
         changed = false;
     } else if (!strcmp(op, "add")) {
         if ((rc = s_int(req->body, "quantity", 1, -1000, 1000, &qty, out)))
             return rc;
+        int room = qty > 0 ? flow_cart_room(env->store, req->session, item, (int) qty) : 0;
+        if (room < 0)
+            return s_store_err(env, "reading the cart", out);
+        if (room < qty)
+            return handler_fail(out, PROTO_E_INVALID,
+                                "a cart line holds at most %d: \"%s\" has %d, adding %lld "
+                                "would make %lld", FLOW_CART_LINE_MAX, item,
+                                FLOW_CART_LINE_MAX - room, (long long) qty,
+                                (long long) (FLOW_CART_LINE_MAX - room + qty));
         sr = store_cart_add(env->store, req->session, cust, item, (int) qty, NULL);
     } else if (!strcmp(op, "set")) {
         if ((rc = s_int(req->body, "quantity", 1, 0, 1000, &qty, out)))
@@ -224,6 +313,19 @@ s_cart(const handler_env_t *env, const proto_request_t *req, const handler_frame
         }
         if (!cust)
             return handler_fail(out, PROTO_E_INVALID, "checkout needs a \"customer\"");
+        /* what is bought, for the sentence, before the cart empties */
+        json_t *before = flow_cart_json(env->store, req->session);
+        size_t i;
+        json_t *l;
+        json_array_foreach(json_object_get(before, "lines"), i, l)
+        {
+            store_item_t b;
+            int q = (int) json_integer_value(json_object_get(l, "quantity"));
+            bought += q;
+            if (store_item_get(env->store, json_string_value(json_object_get(l, "item")), &b) == 0)
+                spent += b.price * q;
+        }
+        json_decref(before);
         sr = store_cart_checkout(env->store, req->session, cust, (int64_t) time(NULL), &lines);
     } else {
         return handler_fail(out, PROTO_E_INVALID,
@@ -236,9 +338,26 @@ s_cart(const handler_env_t *env, const proto_request_t *req, const handler_frame
         return s_store_err(env, "reading the cart", out);
     if (!strcmp(op, "checkout"))
         json_object_set_new(o, "bought_lines", json_integer(lines));
+    json_t *reply = o;
+    long long count = (long long) json_integer_value(json_object_get(reply, "count"));
+    char say[400];
+    if (!strcmp(op, "checkout"))
+        snprintf(say, sizeof say, "Done: you bought %d item%s for %.2f. Thank you!", bought,
+                 bought == 1 ? "" : "s", spent);
+    else if (!strcmp(op, "remove"))
+        snprintf(say, sizeof say, "Removed %s from your cart.", it.name);
+    else if (!strcmp(op, "add") || !strcmp(op, "set"))
+        snprintf(say, sizeof say, "You have %d of %s in your cart, %lld item%s in all.",
+                 s_line_quantity(reply, item), it.name, count, count == 1 ? "" : "s");
+    else if (count == 0)
+        snprintf(say, sizeof say, "Your cart is empty.");
+    else
+        snprintf(say, sizeof say, "You have %lld item%s in your cart.", count,
+                 count == 1 ? "" : "s");
+    json_object_set_new(reply, "say", json_string(say));
     if (changed)
-        handler_event(out, "cart", req->session, o);
-    return handler_reply(out, o);
+        handler_event(out, "cart", req->session, reply);
+    return handler_reply(out, reply);
 }
 
 /* --- recommend / similar: answered by the recommendation service ---------- */
@@ -271,8 +390,12 @@ s_recommend(const handler_env_t *env, const proto_request_t *req, const handler_
     char kind[16], customer[STORE_ID_MAX], item[STORE_ID_MAX], cat[STORE_CATEGORY_MAX];
     int64_t k;
     rec_query_t q = { 0 };
+    static const char *const fields[] = { "kind", "customer", "item", "category", "min_price",
+                                          "max_price", "limit", "exclude_bought",
+                                          "include_out_of_stock", NULL };
     proto_err_t rc;
-    if ((rc = s_str(req->body, "kind", kind, sizeof kind, false, out))
+    if ((rc = s_known_fields(req, fields, out))
+        || (rc = s_str(req->body, "kind", kind, sizeof kind, false, out))
         || (rc = s_str(req->body, "customer", customer, sizeof customer, false, out))
         || (rc = s_str(req->body, "item", item, sizeof item, similar, out))
         || (rc = s_str(req->body, "category", cat, sizeof cat, false, out))
@@ -320,8 +443,20 @@ s_recommend(const handler_env_t *env, const proto_request_t *req, const handler_
         json_object_set_new(o, "item", json_string(q.item));
     if (q.category)
         json_object_set_new(o, "category", json_string(q.category));
-    handler_event(out, "recommendations", req->session, o);
-    return handler_reply(out, o);
+    json_t *reply = o;
+    char names[400], say[600];
+    s_names(json_object_get(reply, "results"), names, sizeof names);
+    store_item_t base;
+    if (!names[0])
+        snprintf(say, sizeof say, "%s", similar ? "Nothing similar is in stock."
+                                                : "I have nothing to recommend.");
+    else if (similar && store_item_get(env->store, q.item, &base) == 0)
+        snprintf(say, sizeof say, "Similar to %s: %s.", base.name, names);
+    else
+        snprintf(say, sizeof say, "You might like %s.", names);
+    json_object_set_new(reply, "say", json_string(say));
+    handler_event(out, "recommendations", req->session, reply);
+    return handler_reply(out, reply);
 }
 
 /* --- audio / photo: one binary frame each ---------------------------------- */
@@ -347,14 +482,23 @@ s_audio(const handler_env_t *env, const proto_request_t *req, const handler_fram
         size_t nframes, handler_result_t *out)
 {
     const handler_frame_t *f = &frames[0];
+    static const char *const fields[] = { "name", "customer", NULL };
+    if (s_known_fields(req, fields, out) != PROTO_OK)
+        return out->code;
     if ((int64_t) f->size > env->cfg->max_audio_bytes)
         return handler_fail(out, PROTO_E_TOO_LARGE,
                             "audio of %zu bytes over the %lld byte limit", f->size,
                             (long long) env->cfg->max_audio_bytes);
-    /* the containers libsndfile reads for us: WAV, FLAC, Ogg */
-    if (!(s_has_prefix(f, "RIFF", 4, 0) && s_has_prefix(f, "WAVE", 4, 8))
-        && !s_has_prefix(f, "fLaC", 4, 0) && !s_has_prefix(f, "OggS", 4, 0))
-        return handler_fail(out, PROTO_E_INVALID, "audio frame is not WAV, FLAC or Ogg");
+    /* the containers libsndfile reads for us: WAV (RIFF, RF64), FLAC, Ogg,
+     * AIFF/AIFC, AU and CAF */
+    bool form = s_has_prefix(f, "FORM", 4, 0)
+                && (s_has_prefix(f, "AIFF", 4, 8) || s_has_prefix(f, "AIFC", 4, 8));
+    bool riff = (s_has_prefix(f, "RIFF", 4, 0) || s_has_prefix(f, "RF64", 4, 0))
+                && s_has_prefix(f, "WAVE", 4, 8);
+    if (!riff && !form && !s_has_prefix(f, "fLaC", 4, 0) && !s_has_prefix(f, "OggS", 4, 0)
+        && !s_has_prefix(f, ".snd", 4, 0) && !s_has_prefix(f, "caff", 4, 0))
+        return handler_fail(out, PROTO_E_INVALID,
+                            "audio frame is not WAV, FLAC, Ogg, AIFF, AU or CAF");
     const char *why = NULL;
     if (!models_ready(env->models, MODELS_KWS, &why))
         return handler_fail(out, PROTO_E_NOT_AVAILABLE,
@@ -367,6 +511,9 @@ s_photo(const handler_env_t *env, const proto_request_t *req, const handler_fram
         size_t nframes, handler_result_t *out)
 {
     const handler_frame_t *f = &frames[0];
+    static const char *const fields[] = { "name", "customer", NULL };
+    if (s_known_fields(req, fields, out) != PROTO_OK)
+        return out->code;
     if ((int64_t) f->size > env->cfg->max_photo_bytes)
         return handler_fail(out, PROTO_E_TOO_LARGE,
                             "photo of %zu bytes over the %lld byte limit", f->size,
@@ -389,6 +536,9 @@ static proto_err_t
 s_look(const handler_env_t *env, const proto_request_t *req, const handler_frame_t *frames,
        size_t nframes, handler_result_t *out)
 {
+    static const char *const fields[] = { "customer", NULL };
+    if (s_known_fields(req, fields, out) != PROTO_OK)
+        return out->code;
     if (!env->camera)
         return handler_fail(out, PROTO_E_NOT_AVAILABLE, "shopd has no camera (set [camera] "
                             "device, or start it with --camera)");
@@ -412,6 +562,9 @@ static proto_err_t
 s_text(const handler_env_t *env, const proto_request_t *req, const handler_frame_t *frames,
        size_t nframes, handler_result_t *out)
 {
+    static const char *const fields[] = { "text", "customer", NULL };
+    if (s_known_fields(req, fields, out) != PROTO_OK)
+        return out->code;
     const char *why = NULL;
     if (!models_grammar(env->models)) {
         models_ready(env->models, MODELS_KWS, &why);
@@ -419,6 +572,21 @@ s_text(const handler_env_t *env, const proto_request_t *req, const handler_frame
                             "the command grammar is not available: %s", why);
     }
     return flow_text(env, req, out);
+}
+
+/* --- session: its state, for a screen that opens (the kiosk page) --------- */
+
+static proto_err_t
+s_session(const handler_env_t *env, const proto_request_t *req, const handler_frame_t *frames,
+          size_t nframes, handler_result_t *out)
+{
+    static const char *const fields[] = { NULL };
+    if (s_known_fields(req, fields, out) != PROTO_OK)
+        return out->code;
+    if (!req->session[0])
+        return handler_fail(out, PROTO_E_INVALID,
+                            "session requests need a \"session\" in the envelope");
+    return flow_session(env, req, out);
 }
 
 /* --- the status of the daemon (also the server's heartbeat) --------------- */
@@ -473,6 +641,13 @@ handlers_status_json(const handler_env_t *env)
                                                  : json_pack("{s:s, s:s}", "device", "",
                                                              "state", "off"));
     json_object_set_new(o, "recommend", recommender_status_json(env->rec));
+    char addr[WEB_LISTEN_MAX], why[200];
+    int port;
+    if (env->cfg->web_listen[0]
+        && web_parse_listen(env->cfg->web_listen, addr, sizeof addr, &port, why, sizeof why) == 0)
+        json_object_set_new(o, "web", json_pack("{s:s, s:i, s:b}", "listen",
+                                                env->cfg->web_listen, "port", port, "token",
+                                                env->cfg->web_token[0] != 0));
     json_object_set_new(o, "microphone", env->mic ? mic_status_json(env->mic)
                                                   : json_pack("{s:s}", "state", "off"));
     return o;
@@ -486,10 +661,12 @@ s_forget(const handler_env_t *env, const proto_request_t *req, const handler_fra
 {
     char customer[STORE_ID_MAX], hash[PRIVACY_HASH_LEN], rerr[256] = "";
     proto_err_t rc;
+    static const char *const fields[] = { "customer", NULL };
     if (!env->operator)
         return handler_fail(out, PROTO_E_INVALID,
                             "forget is for operators (an operator key, or the local socket)");
-    if ((rc = s_str(req->body, "customer", customer, sizeof customer, true, out)))
+    if ((rc = s_known_fields(req, fields, out))
+        || (rc = s_str(req->body, "customer", customer, sizeof customer, true, out)))
         return rc;
     if (privacy_audit_hash(env->store, customer, hash) != 0)
         return s_store_err(env, "the audit key", out);
@@ -537,6 +714,7 @@ static const handler_route_t s_routes[] = {
     { "photo", 1, s_photo },
     { "text", 0, s_text },
     { "forget", 0, s_forget },
+    { "session", 0, s_session },
     { "look", 0, s_look },
 };
 

@@ -6,6 +6,11 @@ libshop_a_SOURCES += daemon/conf.c daemon/conf.h daemon/models.c daemon/models.h
 	daemon/lock.h daemon/netguard.c daemon/netguard.h daemon/privacy.c daemon/privacy.h \
 	daemon/events.c daemon/events.h \
 	daemon/mic.c daemon/mic.h
+## the kiosk page's HTTP + WebSocket bridge (libwebsockets) and the page itself
+libshop_a_SOURCES += daemon/web.c daemon/web.h
+DEP_CFLAGS += $(WEBSOCKETS_CFLAGS)
+DEP_LIBS += $(WEBSOCKETS_LIBS)
+nobase_dist_pkgdata_DATA += data/web/index.html data/web/kiosk.css data/web/kiosk.js
 sbin_PROGRAMS += shopd
 shopd_SOURCES = daemon/shopd.c
 dist_man_MANS += daemon/shopd.8
@@ -101,6 +106,36 @@ tests_daemon_handlers_test_LDADD = $(TEST_LIBS)
 tests_daemon_server_test_LDADD = $(TEST_LIBS)
 tests_daemon_models_test_LDADD = $(TEST_LIBS)
 
+## the kiosk page in Debian's headless chromium, through a real shopd --web
+dist_check_SCRIPTS += tests/daemon_web.py
+TESTS += tests/daemon_web.py
+
+## the kiosk page bridge's parsers of browser input: their answers, a fuzz
+## target and its seeds replayed in every make check
+check_PROGRAMS += tests/daemon_web_test
+tests_daemon_web_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_web_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_web_test
+EXTRA_DIST += fuzz/corpus/daemon_web
+check_PROGRAMS += tests/daemon_web_replay
+tests_daemon_web_replay_SOURCES = fuzz/ipc_replay.c fuzz/daemon_web_fuzz.c
+tests_daemon_web_replay_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"daemon_web"'
+TESTS += tests/daemon_web_replay
+if ENABLE_FUZZERS
+noinst_PROGRAMS += fuzz/daemon_web_fuzz
+fuzz_daemon_web_fuzz_SOURCES = fuzz/daemon_web_fuzz.c
+fuzz_daemon_web_fuzz_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+FUZZ_RUN += fuzz-web
+fuzz-web: fuzz/daemon_web_fuzz
+	mkdir -p fuzz-web-corpus
+	nice -n 10 fuzz/daemon_web_fuzz -max_total_time=$${FUZZ_SECONDS:-120} -max_len=4096 \
+		-rss_limit_mb=2048 fuzz-web-corpus $(srcdir)/fuzz/corpus/daemon_web
+endif
+
+## what a new user hits first: process names, shopctl's options, typed
+## plurals and prices, spoken answers, refusals (a real shopd and shopctl)
+dist_check_SCRIPTS += tests/daemon_newuser.py
+TESTS += tests/daemon_newuser.py
 ## the worker pool: decoding and the CNNs off the main thread
 libshop_a_SOURCES += daemon/pool.c daemon/pool.h daemon/recog.c daemon/recog.h \
 	daemon/camera.c daemon/camera.h

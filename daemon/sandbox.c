@@ -309,6 +309,8 @@ static void s_worker_loop(int fd, bool hooks)
 /* The child side of the fork: jail itself, then serve. Never returns. */
 static void s_worker_main(int fd, const sandbox_t *sb)
 {
+    /* a name that says what it is in ps and top (the fork's is the daemon's) */
+    prctl(PR_SET_NAME, "shopd-decoder", 0, 0, 0);
     /* die with the parent rather than linger as an orphan */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1)

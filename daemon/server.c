@@ -29,6 +29,7 @@
 #include "daemon/recog.h"
 #include "daemon/recommender.h"
 #include "daemon/session.h"
+#include "daemon/web.h"
 #include "ipc/keys.h"
 #include "ipc/proto.h"
 #include "ipc/sock.h"
@@ -43,6 +44,10 @@
 /* requests read per turn of the loop */
 #define S_DRAIN_BATCH 64
 
+/* where the kiosk page bridge's thread reaches the request and event sockets */
+#define S_WEB_REQUESTS "inproc://shopd-web-requests"
+#define S_WEB_EVENTS "inproc://shopd-web-events"
+
 struct _server_t {
     conf_t cfg;                 /* settings in force */
     char conf_path[CONF_PATH_MAX]; /* file they came from, "" = defaults */
@@ -55,6 +60,9 @@ struct _server_t {
     size_t nops;
     ratelimit_t *rl;              /* one line per revoked key per interval */
     uint64_t next_sweep_ns;       /* when idle sessions are next erased */
+    web_t *web;                   /* kiosk page bridge thread, NULL without [web] listen */
+    void *web_pub;                /* every event again, for the bridge alone (inproc) */
+    char web_key[KEYS_Z85_LEN + 1]; /* the bridge's CURVE key, an operator's; "" none */
     store_t *store;               /* SQLite, this thread's connection */
     models_t *models;             /* recognisers (may each be missing) */
     recommender_t *rec;           /* built-in engine or remote service; NULL when none */
@@ -186,6 +194,10 @@ s_is_operator(const server_t *self, const char *user)
     if (!user[0])
         return !self->zap && strncmp(self->cfg.endpoint, "ipc://", 6) == 0
                && self->cfg.endpoint[6] != '@';
+    /* the kiosk page bridge serves pages of any session (they have the token
+     * or are local) */
+    if (self->web_key[0] && strcmp(self->web_key, user) == 0)
+        return true;
     for (size_t i = 0; i < self->nops; i++)
         if (strcmp(self->ops[i], user) == 0)
             return true;
@@ -265,6 +277,41 @@ s_listen(server_t *self, int type, const char *endpoint, const char *secret, cha
 err:
     zmq_close(s);
     return NULL;
+}
+
+/* Starts the kiosk page bridge: the request socket also listens on an
+ * inproc endpoint, and every event also goes to a PUB socket of its own on
+ * another (the bridge forwards each page its session's; the event socket's
+ * subscription rules are for clients outside), which its thread connects
+ * to. With CURVE on, the bridge gets a key pair made for it, admitted by
+ * the ZAP handler and treated as an operator's. */
+static int
+s_start_web(server_t *self, const char *server_public, char *err, size_t errlen)
+{
+    self->web_pub = zmq_socket(self->ctx, ZMQ_PUB);
+    if (!self->web_pub || zmq_bind(self->router, S_WEB_REQUESTS) != 0
+        || zmq_bind(self->web_pub, S_WEB_EVENTS) != 0) {
+        snprintf(err, errlen, "web: cannot bind the inproc endpoints: %s",
+                 zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    web_opts_t o = { .listen = self->cfg.web_listen, .token = self->cfg.web_token,
+                     .requests = S_WEB_REQUESTS, .events = S_WEB_EVENTS };
+    char pub[KEYS_Z85_LEN + 1], sec[KEYS_Z85_LEN + 1];
+    if (server_public) {
+        if (zmq_curve_keypair(pub, sec) != 0) {
+            snprintf(err, errlen, "web: cannot make a CURVE key pair");
+            return -1;
+        }
+        zap_set_internal(self->zap, pub);
+        shop_strlcpy(self->web_key, pub, sizeof self->web_key);
+        o.server_public = server_public;
+        o.client_public = pub;
+        o.client_secret = sec;
+    }
+    self->web = web_new(self->ctx, &o, err, errlen);
+    explicit_bzero(sec, sizeof sec);
+    return self->web ? 0 : -1;
 }
 
 /* Runs on the camera thread: the trigger took a picture; it goes to the
@@ -364,6 +411,8 @@ server_new(const conf_t *cfg, const char *conf_path, char *err, size_t errlen)
                          errlen);
     if (!self->pub || s_load_operators(self, cfg, err, errlen) != 0)
         goto err;
+    if (cfg->web_listen[0] && s_start_web(self, secret[0] ? public : NULL, err, errlen) != 0)
+        goto err;
     explicit_bzero(secret, sizeof secret);
     self->next_status_ns = shop_now_ns() + (uint64_t) cfg->status_interval_s * 1000000000u;
     if (self->camera && camera_start(self->camera, err, errlen) != 0)
@@ -390,6 +439,10 @@ server_destroy(server_t **self_p)
     if (!self_p || !*self_p)
         return;
     server_t *self = *self_p;
+    /* its thread's sockets must be closed before the context ends */
+    web_destroy(&self->web);
+    if (self->web_pub)
+        zmq_close(self->web_pub);
     /* the camera first (it submits jobs), then the workers: jobs in flight
      * give up at once, and every waiting client gets its reply before the
      * sockets close */
@@ -438,6 +491,10 @@ s_publish(server_t *self, const char *type, const char *session, const json_t *b
     if (zmq_send(self->pub, topic, (size_t) tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
         || zmq_send(self->pub, env, len, ZMQ_DONTWAIT) < 0)
         log_debug("publish %s: %s", type, zmq_strerror(zmq_errno()));
+    if (self->web_pub
+        && (zmq_send(self->web_pub, topic, (size_t) tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+            || zmq_send(self->web_pub, env, len, ZMQ_DONTWAIT) < 0))
+        log_debug("publish %s to the kiosk page bridge: %s", type, zmq_strerror(zmq_errno()));
     free(env);
 }
 
@@ -909,9 +966,12 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
         || cfg->heartbeat_ivl_ms != self->cfg.heartbeat_ivl_ms
         || cfg->heartbeat_timeout_ms != self->cfg.heartbeat_timeout_ms
         || strcmp(cfg->rec_endpoint, self->cfg.rec_endpoint) != 0
-        || cfg->rec_timeout_ms != self->cfg.rec_timeout_ms || s_mic_changed(cfg, &self->cfg))
-        log_warn("reload: endpoints, the server key, socket options, [microphone] and the "
-                 "recommendation service's endpoint and timeout change only on restart");
+        || cfg->rec_timeout_ms != self->cfg.rec_timeout_ms || s_mic_changed(cfg, &self->cfg)
+        || strcmp(cfg->web_listen, self->cfg.web_listen) != 0
+        || strcmp(cfg->web_token, self->cfg.web_token) != 0)
+        log_warn("reload: endpoints, the server key, socket options, [microphone], the "
+                 "recommendation service's endpoint and timeout, and the kiosk page's [web] "
+                 "settings change only on restart");
     if (cfg->workers != self->cfg.workers || cfg->decode_timeout_ms != self->cfg.decode_timeout_ms
         || strcmp(cfg->camera_device, self->cfg.camera_device) != 0
         || cfg->camera_width != self->cfg.camera_width
@@ -978,6 +1038,8 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
     memcpy(next.rec_endpoint, self->cfg.rec_endpoint, sizeof next.rec_endpoint);
     next.rec_workers = self->cfg.rec_workers;
     next.rec_timeout_ms = self->cfg.rec_timeout_ms;
+    memcpy(next.web_listen, self->cfg.web_listen, sizeof next.web_listen);
+    memcpy(next.web_token, self->cfg.web_token, sizeof next.web_token);
     s_mic_keep(&next, &self->cfg);
     next.workers = self->cfg.workers;
     next.decode_timeout_ms = self->cfg.decode_timeout_ms;

@@ -37,6 +37,7 @@ typedef struct {
     const char *events_endpoint;
     const char *database;
     const char *log_level;
+    const char *web;         /* --web ADDR:PORT: the kiosk page */
     const char *mic;         /* --mic: [microphone] device */
     const char *camera;      /* --camera: V4L2 device or recording */
     bool foreground;         /* --foreground: never detach (wins over --daemon) */
@@ -57,6 +58,9 @@ s_usage(FILE *f)
             "  -p, --pub-endpoint EP      event endpoint (PUB)\n"
             "  -d, --db FILE              SQLite database\n"
             "  -l, --log-level LEVEL      error, warning, notice, info or debug\n"
+            "  -w, --web ADDR:PORT        serve the kiosk page, e.g. 127.0.0.1:8080\n"
+            "                             (http://ADDR:PORT/?session=ID; other than loopback\n"
+            "                             only with [web] token)\n"
             "  -m, --mic DEVICE           listen on a microphone: \"default\", a PortAudio\n"
             "                             device index or part of its name ([microphone])\n"
             "      --camera DEVICE        look through a V4L2 camera (/dev/videoN) or an AVI\n"
@@ -98,6 +102,8 @@ s_build_config(const s_opts_t *o, conf_t *cfg, char *path_used, size_t pathlen, 
         shop_strlcpy(cfg->events_endpoint, o->events_endpoint, sizeof cfg->events_endpoint);
     if (o->database)
         shop_strlcpy(cfg->database, o->database, sizeof cfg->database);
+    if (o->web)
+        shop_strlcpy(cfg->web_listen, o->web, sizeof cfg->web_listen);
     if (o->mic)
         shop_strlcpy(cfg->mic_device, o->mic, sizeof cfg->mic_device);
     if (o->camera)
@@ -237,6 +243,7 @@ main(int argc, char **argv)
         { "pub-endpoint", required_argument, NULL, 'p' },
         { "db", required_argument, NULL, 'd' },
         { "log-level", required_argument, NULL, 'l' },
+        { "web", required_argument, NULL, 'w' },
         { "mic", required_argument, NULL, 'm' },
         { "check-config", no_argument, NULL, 't' },
         { "camera", required_argument, NULL, 'C' },
@@ -246,7 +253,7 @@ main(int argc, char **argv)
     };
     s_opts_t o = { 0 };
     int c;
-    while ((c = getopt_long(argc, argv, "fDc:e:p:d:l:m:thV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "fDc:e:p:d:l:m:w:thV", longopts, NULL)) != -1) {
         switch (c) {
         case 'f': o.foreground = true; break;
         case 'D': o.daemon = true; break;
@@ -255,6 +262,7 @@ main(int argc, char **argv)
         case 'p': o.events_endpoint = optarg; break;
         case 'd': o.database = optarg; break;
         case 'l': o.log_level = optarg; break;
+        case 'w': o.web = optarg; break;
         case 'm': o.mic = optarg; break;
         case 't': o.check_only = true; break;
         case 'C': o.camera = optarg; break;

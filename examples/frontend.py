@@ -8,8 +8,20 @@ socket for events. Usage:
     frontend.py [--endpoint EP] [--events EP] [--session ID]
                 [--key FILE --server-key FILE] COMMAND [ARGS]
 
-COMMAND is one of: status, catalogue [CATEGORY], cart-add ITEM [QTY],
-cart, event CUSTOMER ITEM KIND, photo FILE, audio FILE, look, watch [N].
+COMMAND covers every request type of the protocol:
+
+    status
+    catalogue [CATEGORY] | catalogue-get ID | categories
+    event CUSTOMER ITEM view|cart|purchase [QTY]
+    cart | cart-add ITEM [QTY] | cart-set ITEM QTY | cart-remove ITEM
+         | cart-clear | checkout [CUSTOMER]
+    recommend [key=value ...]        e.g. customer=c0042 category=bag limit=5
+    similar ITEM [key=value ...]
+    text WORDS... [key=value ...]    a typed request, e.g. text show me bags under 50
+    audio FILE | photo FILE          a spoken request, a product photo
+    look                             what shopd's own camera sees (shopd --camera)
+    session                          the session's state (cart, recommendations)
+    watch [N]                        print events
 """
 
 import argparse
@@ -149,6 +161,27 @@ class EventStream:
         self.sock.close()
 
 
+def kv_body(words):
+    """key=value words as a body: numbers and true/false become JSON ones."""
+    body = {}
+    for w in words:
+        k, _, v = w.partition("=")
+        for conv in (int, float):
+            try:
+                body[k] = conv(v)
+                break
+            except ValueError:
+                pass
+        else:
+            body[k] = {"true": True, "false": False}.get(v, v)
+    return body
+
+
+def is_kv(word):
+    k, eq, _ = word.partition("=")
+    return bool(eq and k) and all(c.islower() or c.isdigit() or c == "_" for c in k)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--endpoint", default=os.environ.get("SHOPD_ENDPOINT") or default_endpoint())
@@ -182,30 +215,56 @@ def main(argv=None):
 
     client = ShopClient(a.endpoint, curve=curve)
     try:
-        if a.command == "status":
+        c, args, sess = a.command, a.args, a.session
+        if c == "status":
             body = client.request("status")
-        elif a.command == "catalogue":
+        elif c == "catalogue":
             req = {"op": "list"}
-            if a.args:
-                req["category"] = a.args[0]
+            if args:
+                req["category"] = args[0]
             body = client.request("catalogue", req)
-        elif a.command == "cart":
-            body = client.request("cart", {"op": "get"}, session=a.session)
-        elif a.command == "cart-add":
-            qty = int(a.args[1]) if len(a.args) > 1 else 1
-            body = client.request("cart", {"op": "add", "item": a.args[0], "quantity": qty},
-                                  session=a.session)
-        elif a.command == "event":
-            body = client.request("event", {"customer": a.args[0], "item": a.args[1],
-                                            "kind": a.args[2]}, session=a.session)
-        elif a.command == "look":
+        elif c == "catalogue-get":
+            body = client.request("catalogue", {"op": "get", "id": args[0]})
+        elif c == "categories":
+            body = client.request("catalogue", {"op": "categories"})
+        elif c == "event":
+            req = {"customer": args[0], "item": args[1], "kind": args[2]}
+            if len(args) > 3:
+                req["quantity"] = int(args[3])
+            body = client.request("event", req, session=sess)
+        elif c == "cart":
+            body = client.request("cart", {"op": "get"}, session=sess)
+        elif c in ("cart-add", "cart-set"):
+            qty = int(args[1]) if len(args) > 1 else 1
+            body = client.request("cart", {"op": c[5:], "item": args[0], "quantity": qty},
+                                  session=sess)
+        elif c == "cart-remove":
+            body = client.request("cart", {"op": "remove", "item": args[0]}, session=sess)
+        elif c == "cart-clear":
+            body = client.request("cart", {"op": "clear"}, session=sess)
+        elif c == "checkout":
+            req = {"op": "checkout"}
+            if args:
+                req["customer"] = args[0]
+            body = client.request("cart", req, session=sess)
+        elif c == "recommend":
+            body = client.request("recommend", kv_body(args), session=sess)
+        elif c == "similar":
+            body = client.request("similar", dict(kv_body(args[1:]), item=args[0]),
+                                  session=sess)
+        elif c == "text":
+            req = kv_body([w for w in args if is_kv(w)])
+            req["text"] = " ".join(w for w in args if not is_kv(w))
+            body = client.request("text", req, session=sess)
+        elif c == "look":
             # what shopd's own camera sees (shopd --camera); answered on its session
             body = client.request("look", timeout=30.0)
-        elif a.command in ("photo", "audio"):
-            with open(a.args[0], "rb") as f:
+        elif c in ("photo", "audio"):
+            with open(args[0], "rb") as f:
                 data = f.read()
-            body = client.request(a.command, {"name": a.args[0]}, session=a.session,
-                                  frames=[data])
+            body = client.request(c, {"name": args[0]}, session=sess, frames=[data])
+        elif c == "session":
+            body = client.request("session", {}, session=sess)
         else:
             ap.error(f"unknown command {a.command}")
     except ShopdError as e:

@@ -203,10 +203,27 @@ proto_reply_encode_ok(const char *id, const char *type, const json_t *body, size
     return s_dump(root, len, false);
 }
 
+const char *
+proto_err_say(proto_err_t code)
+{
+    switch (code) {
+    case PROTO_OK: return "";
+    case PROTO_E_TOO_LARGE: return "Sorry, that is too large for me.";
+    case PROTO_E_INVALID: return "Sorry, I cannot do that as asked.";
+    case PROTO_E_NOT_FOUND: return "Sorry, I cannot find that.";
+    case PROTO_E_NOT_AVAILABLE: return "Sorry, I cannot do that right now.";
+    case PROTO_E_STORE:
+    case PROTO_E_INTERNAL: return "Sorry, something went wrong on my side. Please try again.";
+    case PROTO_E_TIMEOUT: return "Sorry, the shop assistant does not answer.";
+    default: return "Sorry, that request did not reach me properly.";
+    }
+}
+
 char *
 proto_reply_encode_error(const char *id, const char *type, proto_err_t code,
                          const char *message, size_t *len)
 {
+    /* (the say sentence: proto_err_say) */
     json_t *root = json_object();
     json_object_set_new(root, "v", json_integer(PROTO_VERSION));
     json_object_set_new(root, "id", id && *id ? json_string(id) : json_null());
@@ -217,8 +234,8 @@ proto_reply_encode_error(const char *id, const char *type, proto_err_t code,
     json_t *msg = json_string(message ? message : "");
     if (!msg)
         msg = json_string("(message not valid UTF-8)");
-    json_object_set_new(root, "error", json_pack("{s:s, s:o}", "code", proto_err_name(code),
-                                                 "message", msg));
+    json_object_set_new(root, "error", json_pack("{s:s, s:o, s:s}", "code", proto_err_name(code),
+                                                 "message", msg, "say", proto_err_say(code)));
     return s_dump(root, len, false);
 }
 

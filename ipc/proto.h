@@ -40,6 +40,10 @@ typedef enum {
 
 /* Returns the wire name of code ("malformed", ...), "unknown" if out of range. */
 const char *proto_err_name(proto_err_t code);
+/* Returns a sentence a speaker can say for an error of code ("Sorry, I
+ * cannot find that."), a static string; "" for PROTO_OK. Error replies carry
+ * it as "say". */
+const char *proto_err_say(proto_err_t code);
 /* Returns the code named name, or -1 when name is not a known code. */
 int proto_err_from_name(const char *name);
 

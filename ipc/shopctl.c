@@ -5,6 +5,7 @@
  * Exit status: 0 success, 1 error reply, 2 usage, 3 no reply or I/O error. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <jansson.h>
 
 #include "common/util.h"
+#include "daemon/conf.h"
 #include "ipc/client.h"
 #include "ipc/keys.h"
 #include "ipc/proto.h"
@@ -41,7 +43,7 @@ static void
 s_usage(FILE *f)
 {
     fprintf(f,
-        "usage: shopctl [options] COMMAND [ARGS]\n"
+        "usage: shopctl [options] COMMAND [ARGS] [options]\n"
         "commands:\n"
         "  status                              daemon, store and model status\n"
         "  catalogue [list [CATEGORY]]         products (--limit/--offset via key=value)\n"
@@ -52,7 +54,8 @@ s_usage(FILE *f)
         "  similar item=ID [key=value ...]\n"
         "  audio FILE [key=value ...]          a spoken request (WAV/FLAC/Ogg), e.g. customer=c0042\n"
         "  photo FILE [key=value ...]          a product photo (JPEG/PNG/BMP)\n"
-        "  text WORDS...                       a typed request, e.g. text show me sneakers\n"
+        "  text WORDS... [key=value ...]       a typed request, e.g. text show me sneakers\n"
+        "                                      customer=c0042 (key=value words are body fields)\n"
         "  look [key=value ...]                what shopd's camera sees now: product, similar\n"
         "  request TYPE [JSON-BODY]            any request, body given as JSON\n"
         "  watch [TYPE ...]                    print events (status, intent, product, ...): of\n"
@@ -60,7 +63,8 @@ s_usage(FILE *f)
         "  forget CUSTOMER                     erase a customer's events, carts, sessions and\n"
         "                                      history (operators); prints what was removed\n"
         "  keygen BASE                         write BASE.key (secret) and BASE.pub\n"
-        "options:\n"
+        "options (anywhere on the line; \"--\" ends them):\n"
+        "  -c, --config FILE       take the endpoints from shopd's configuration FILE\n"
         "  -e, --endpoint EP       request endpoint (default $SHOPD_ENDPOINT or shopd's default)\n"
         "  -p, --pub-endpoint EP   event endpoint for watch ($SHOPD_EVENTS_ENDPOINT)\n"
         "  -s, --session ID        session (frontend) id; without one, each request gets\n"
@@ -69,7 +73,7 @@ s_usage(FILE *f)
         "  -S, --server-key KEY    server public key, Z85 or a .pub file ($SHOPD_SERVER_KEY)\n"
         "  -t, --timeout MS        reply timeout (default 5000)\n"
         "  -n, --count N           watch: exit after N events\n"
-        "  -c, --compact           one-line JSON\n"
+        "  -C, --compact           one-line JSON\n"
         "  -H, --human             audio/photo/text/look answers and watch events as readable lines\n"
         "  -h, --help, -V, --version\n");
 }
@@ -216,6 +220,61 @@ s_call(s_ctx_t *c, const char *type, json_t *body, const void *frame, size_t fra
     return status;
 }
 
+/* Returns a new argument vector (free the array, not the strings) with the
+ * options that follow the command moved in front of it, so getopt sees
+ * them wherever they stand ("shopctl status -C"); *argc_p is updated. A
+ * word is an option when it starts with "-" and a letter ("-C",
+ * "--compact"), so negative numbers ("cart add ITEM -1") stay arguments;
+ * "--" ends the options and the words after it stay arguments. An option
+ * that takes a value (required_argument in opts, whose short letters are
+ * the long ones' vals) moves with it. */
+static char **
+s_options_first(int *argc_p, char **argv, const struct option *opts)
+{
+    int argc = *argc_p;
+    char **out = xcalloc((size_t) argc + 2, sizeof *out);
+    char **args = xcalloc((size_t) argc + 1, sizeof *args);
+    int k = 0, na = 0;
+    bool ended = false;
+    out[k++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!ended && !strcmp(a, "--")) {
+            ended = true;
+            continue;
+        }
+        bool is_long = a[0] == '-' && a[1] == '-' && isalpha((unsigned char) a[2]);
+        bool is_short = a[0] == '-' && isalpha((unsigned char) a[1]);
+        if (ended || !(is_long || is_short)) {
+            args[na++] = argv[i];
+            continue;
+        }
+        out[k++] = argv[i];
+        bool needs = false;
+        if (is_long) {
+            for (size_t j = 0; opts[j].name && !strchr(a, '='); j++)
+                needs |= opts[j].has_arg == required_argument && !strcmp(a + 2, opts[j].name);
+        } else {
+            /* "-Cs ID": the first letter that takes a value ends the cluster */
+            bool found = false;
+            for (const char *l = a + 1; *l && !found; l++)
+                for (size_t j = 0; opts[j].name && !found; j++)
+                    if (opts[j].val == *l && opts[j].has_arg == required_argument) {
+                        found = true;
+                        needs = l[1] == 0;
+                    }
+        }
+        if (needs && i + 1 < argc)
+            out[k++] = argv[++i];
+    }
+    out[k++] = (char *) "--";
+    for (int i = 0; i < na; i++)
+        out[k++] = args[i];
+    free(args);
+    *argc_p = k;
+    return out;
+}
+
 /* Builds a body from key=value words; values that are integers or numbers
  * become JSON numbers, true/false booleans, the rest strings. */
 static json_t *
@@ -246,6 +305,19 @@ s_kv_body(int argc, char **argv, int *bad)
         json_object_set_new(b, key, val ? val : json_null());
     }
     return b;
+}
+
+/* A key=value word: a name of lower-case letters, digits and _ before '='. */
+static bool
+s_is_kv(const char *w)
+{
+    const char *eq = strchr(w, '=');
+    if (!eq || eq == w)
+        return false;
+    for (const char *p = w; p < eq; p++)
+        if (!(islower((unsigned char) *p) || isdigit((unsigned char) *p) || *p == '_'))
+            return false;
+    return true;
 }
 
 static int
@@ -420,13 +492,17 @@ main(int argc, char **argv)
         { "server-key", required_argument, NULL, 'S' },
         { "timeout", required_argument, NULL, 't' },
         { "count", required_argument, NULL, 'n' },
-        { "compact", no_argument, NULL, 'c' },
+        { "compact", no_argument, NULL, 'C' },
+        { "config", required_argument, NULL, 'c' },
         { "human", no_argument, NULL, 'H' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     static char def_ep[512], def_pub[512];
+    static conf_t shopd_cfg;
+    char **all = s_options_first(&argc, argv, longopts);
+    argv = all;
     s_ctx_t c = { .timeout_ms = 5000 };
     c.endpoint = getenv("SHOPD_ENDPOINT");
     c.events_endpoint = getenv("SHOPD_EVENTS_ENDPOINT");
@@ -436,35 +512,58 @@ main(int argc, char **argv)
         c.endpoint = proto_default_endpoint(false, def_ep, sizeof def_ep);
     if (!c.events_endpoint)
         c.events_endpoint = proto_default_endpoint(true, def_pub, sizeof def_pub);
-    int opt;
-    while ((opt = getopt_long(argc, argv, "+e:p:s:k:S:t:n:cHhV", longopts, NULL)) != -1) {
+    int opt, rc = S_EUSAGE;
+    const char *config = NULL;
+    bool endpoint_given = false, pub_given = false;
+    while ((opt = getopt_long(argc, argv, "+e:p:s:k:S:t:n:c:CHhV", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'e': c.endpoint = optarg; break;
-        case 'p': c.events_endpoint = optarg; break;
+        case 'e': c.endpoint = optarg; endpoint_given = true; break;
+        case 'p': c.events_endpoint = optarg; pub_given = true; break;
+        case 'c': config = optarg; break;
         case 's': c.session = optarg; break;
         case 'k': c.key_file = optarg; break;
         case 'S': c.server_key = optarg; break;
         case 't': c.timeout_ms = atoi(optarg); break;
         case 'n': c.count = atoi(optarg); break;
-        case 'c': c.compact = true; break;
+        case 'C': c.compact = true; break;
         case 'H': c.human = true; break;
-        case 'h': s_usage(stdout); return S_OK;
-        case 'V': printf("shopctl %s (protocol %d)\n", PACKAGE_VERSION, PROTO_VERSION); return 0;
-        default: s_usage(stderr); return S_EUSAGE;
+        case 'h': s_usage(stdout); rc = S_OK; goto done;
+        case 'V':
+            printf("shopctl %s (protocol %d)\n", PACKAGE_VERSION, PROTO_VERSION);
+            rc = S_OK;
+            goto done;
+        default:
+            fprintf(stderr, "shopctl --help lists the commands and options\n");
+            goto done;
         }
+    }
+    if (config) {
+        /* shopd's own file says where it listens; -e and -p still win */
+        char err[1024];
+        conf_defaults(&shopd_cfg);
+        if (conf_load(&shopd_cfg, config, err, sizeof err) != 0) {
+            fprintf(stderr, "shopctl: %s\n", err);
+            goto done;
+        }
+        if (!endpoint_given)
+            c.endpoint = shopd_cfg.endpoint;
+        if (!pub_given)
+            c.events_endpoint = shopd_cfg.events_endpoint;
     }
     if (optind >= argc || c.timeout_ms <= 0 || !c.endpoint || !c.events_endpoint) {
         s_usage(stderr);
-        return S_EUSAGE;
+        goto done;
     }
     const char *cmd = argv[optind];
     int n = argc - optind - 1;
     char **args = argv + optind + 1;
-    if (!strcmp(cmd, "keygen"))
-        return s_keygen(n, args);
+    int bad = 0;
+    if (!strcmp(cmd, "keygen")) {
+        rc = s_keygen(n, args);
+        goto done;
+    }
     if (s_setup_curve(&c) != 0)
-        return S_EUSAGE;
-    int rc = S_EUSAGE, bad = 0;
+        goto done;
     if (!strcmp(cmd, "status") && n == 0) {
         rc = s_call(&c, "status", NULL, NULL, 0);
     } else if (!strcmp(cmd, "catalogue") || !strcmp(cmd, "catalog")) {
@@ -486,18 +585,32 @@ main(int argc, char **argv)
         json_t *b = s_kv_body(n, args, &bad);
         rc = bad ? (json_decref(b), S_EUSAGE) : s_call(&c, "look", b, NULL, 0);
     } else if (!strcmp(cmd, "text") && n >= 1) {
+        /* key=value words (customer=c0042) are body fields, the rest the sentence */
         char text[1024] = "";
-        for (int i = 0; i < n; i++)
-            snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s", i ? " " : "",
-                     args[i]);
-        rc = s_call(&c, "text", json_pack("{s:s}", "text", text), NULL, 0);
+        int nkv = 0;
+        char **kv = xcalloc((size_t) n, sizeof *kv);
+        for (int i = 0; i < n; i++) {
+            if (s_is_kv(args[i]))
+                kv[nkv++] = args[i];
+            else
+                snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s",
+                         text[0] ? " " : "", args[i]);
+        }
+        json_t *b = s_kv_body(nkv, kv, &bad);
+        free(kv);
+        if (!text[0]) {
+            fprintf(stderr, "shopctl: text needs words besides key=value fields\n");
+            bad = 1;
+        }
+        json_object_set_new(b, "text", json_string(text));
+        rc = bad ? (json_decref(b), S_EUSAGE) : s_call(&c, "text", b, NULL, 0);
     } else if (!strcmp(cmd, "request") && (n == 1 || n == 2)) {
         json_error_t jerr;
         json_t *b = n == 2 ? json_loads(args[1], 0, &jerr) : json_object();
         if (!json_is_object(b)) {
             fprintf(stderr, "shopctl: the body must be a JSON object\n");
             json_decref(b);
-            return S_EUSAGE;
+            goto done;
         }
         rc = s_call(&c, args[0], b, NULL, 0);
     } else if (!strcmp(cmd, "forget") && n == 1) {
@@ -505,9 +618,12 @@ main(int argc, char **argv)
     } else if (!strcmp(cmd, "watch")) {
         rc = s_watch(&c, n, args);
     } else {
-        fprintf(stderr, "shopctl: unknown command or wrong arguments: %s\n", cmd);
+        fprintf(stderr, "shopctl: unknown command or wrong arguments: %s (shopctl --help lists "
+                        "them)\n", cmd);
     }
     if (rc == S_EUSAGE)
-        s_usage(stderr);
+        fprintf(stderr, "shopctl: usage of %s: shopctl --help\n", cmd);
+done:
+    free(all);
     return rc;
 }

@@ -24,6 +24,7 @@ struct _zap_t {
     void *sock;                          /* REP bound on the ZAP endpoint */
     char (*keys)[KEYS_Z85_LEN + 1];      /* allowed client public keys, Z85 */
     size_t count;                        /* entries in keys */
+    char internal[KEYS_Z85_LEN + 1];     /* the daemon's own client key, "" = none */
     unsigned long accepted, refused;     /* connection decisions so far */
     ratelimit_t *rl;                     /* one refusal line per key per interval */
 };
@@ -87,9 +88,17 @@ zap_allowed_count(const zap_t *self)
     return self->count;
 }
 
+void
+zap_set_internal(zap_t *self, const char *z85)
+{
+    shop_strlcpy(self->internal, z85 ? z85 : "", sizeof self->internal);
+}
+
 bool
 zap_is_allowed(const zap_t *self, const char *z85)
 {
+    if (self->internal[0] && strcmp(self->internal, z85) == 0)
+        return true;
     for (size_t i = 0; i < self->count; i++)
         if (strcmp(self->keys[i], z85) == 0)
             return true;

@@ -25,7 +25,11 @@ void zap_destroy(zap_t **self_p);
 
 /* Replaces the allow-list with the count keys (copied). */
 void zap_set_allowed(zap_t *self, const char (*keys)[KEYS_Z85_LEN + 1], size_t count);
-/* Number of keys allowed. */
+/* Allows the public key z85 besides the list, also after zap_set_allowed:
+ * the key of a client inside the daemon (its kiosk page bridge). NULL or ""
+ * removes it. */
+void zap_set_internal(zap_t *self, const char *z85);
+/* Number of keys allowed (the list's). */
 size_t zap_allowed_count(const zap_t *self);
 /* True when the Z85 public key is on the list. */
 bool zap_is_allowed(const zap_t *self, const char *z85);

@@ -248,18 +248,35 @@ nn_blas_choose_coretype(const char *policy, const char *env_coretype, const char
 }
 
 /* Logs a note of nn_blas_choose_coretype: a warning when shopd's own setting
- * cannot be honoured, a notice when it overrides OPENBLAS_CORETYPE. */
+ * cannot be honoured; that it overrides OPENBLAS_CORETYPE is a notice in the
+ * daemon's log (loud) and a debug line for the tools, which start often. */
 static void
-s_log_note(const char *note)
+s_log_note(const char *note, bool loud)
 {
     if (strncmp(note, "kernel setting", 14) == 0)
         log_warn("nn: %s", note);
-    else if (note[0])
+    else if (note[0] && loud)
         log_notice("nn: %s", note);
+    else if (note[0])
+        log_debug("nn: %s", note);
 }
 
-void
-nn_blas_ensure_fast_path_policy(char **argv, const char *policy)
+/* Executes the running program again with argv: through its real path, so
+ * the new process keeps its name (ps, pgrep -x) instead of "exe". */
+static void
+s_reexec(char **argv)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0 && (size_t) n < sizeof self - 1) {
+        self[n] = 0;
+        execv(self, argv);
+    }
+    execv("/proc/self/exe", argv);
+}
+
+static void
+s_ensure(char **argv, const char *policy, bool loud)
 {
     const char *env_policy = getenv("SHOPD_BLAS_CORETYPE");
     if (env_policy && *env_policy)
@@ -278,10 +295,10 @@ nn_blas_ensure_fast_path_policy(char **argv, const char *policy)
         else
             log_debug("nn: OpenBLAS kernel %s after re-exec", core);
     } else if (want && argv && argv[0]) {
-        s_log_note(note);
+        s_log_note(note, loud);
         log_debug("nn: OpenBLAS runs %s; re-executing with OPENBLAS_CORETYPE=%s", core, want);
         if (setenv("OPENBLAS_CORETYPE", want, 1) == 0 && setenv(REEXEC_MARK, "1", 1) == 0) {
-            execv("/proc/self/exe", argv);
+            s_reexec(argv);
             log_warn("nn: cannot re-execute /proc/self/exe: OpenBLAS stays on %s", core);
         }
         unsetenv(REEXEC_MARK);
@@ -290,7 +307,7 @@ nn_blas_ensure_fast_path_policy(char **argv, const char *policy)
         else
             unsetenv("OPENBLAS_CORETYPE");
     } else if (note[0]) {
-        s_log_note(note);
+        s_log_note(note, loud);
     } else {
         log_debug("nn: OpenBLAS kernel %s", core);
     }
@@ -298,7 +315,13 @@ nn_blas_ensure_fast_path_policy(char **argv, const char *policy)
 }
 
 void
+nn_blas_ensure_fast_path_policy(char **argv, const char *policy)
+{
+    s_ensure(argv, policy, true);
+}
+
+void
 nn_blas_ensure_fast_path(char **argv)
 {
-    nn_blas_ensure_fast_path_policy(argv, NULL);
+    s_ensure(argv, NULL, false);
 }

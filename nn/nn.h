@@ -320,18 +320,21 @@ void *nn_save_mem(const nn_net_t *net, size_t *len, char *err, size_t errlen);
  *   auto  the fastest kernel this CPU and OS support (cpuid + xgetbv:
  *         Cooperlake with AVX-512 BF16, SkylakeX with AVX-512, Haswell with
  *         AVX2+FMA); an OPENBLAS_CORETYPE naming a weaker kernel (or one the
- *         CPU cannot run) is overridden, with one notice-level log line;
+ *         CPU cannot run) is overridden, with one debug-level log line (a
+ *         notice in shopd's log: nn_blas_ensure_fast_path_policy);
  *   env   OPENBLAS_CORETYPE as set is respected; when it is unset and OpenBLAS
  *         fell back to a generic kernel, as auto;
  *   NAME  an OpenBLAS kernel (Haswell, SkylakeX, ...), forced if this CPU can
  *         run it, else a log line and auto.
- * A different kernel means setting OPENBLAS_CORETYPE and re-executing
- * /proc/self/exe once with the same argv (OpenBLAS reads the variable only at
+ * A different kernel means setting OPENBLAS_CORETYPE and re-executing the
+ * program (the path /proc/self/exe links to, so it keeps its name in ps)
+ * once with the same argv (OpenBLAS reads the variable only at
  * load time; an environment marker prevents loops). Also makes OpenBLAS
  * single-threaded. Returns only if no re-exec happened. */
 void nn_blas_ensure_fast_path(char **argv);
 /* Same with a policy from a config file ([nn] blas_coretype; NULL = auto);
- * SHOPD_BLAS_CORETYPE in the environment, when set, wins over it. */
+ * SHOPD_BLAS_CORETYPE in the environment, when set, wins over it. For the
+ * daemon: overriding OPENBLAS_CORETYPE is logged as a notice, once a start. */
 void nn_blas_ensure_fast_path_policy(char **argv, const char *policy);
 /* True if policy is a value the above accept without a warning: NULL, "",
  * "auto", "env" or a known kernel name (any case). For config checks. */

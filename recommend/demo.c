@@ -174,6 +174,7 @@ demo_store_make(const char *fm, const char *out, int n_cust, uint64_t seed,
     /* --- catalogue and photos: the first PER_CAT test images of each class */
     uint64_t rng = seed;
     s_item_t items[N_ITEMS];
+    int style_of[N_ITEMS];
     char ids[N_ITEMS][32];
     snprintf(path, sizeof path, "%s/catalogue.csv", out);
     FILE *cf = fopen(path, "w");
@@ -208,7 +209,20 @@ demo_store_make(const char *fm, const char *out, int n_cust, uint64_t seed,
             free(lab);
             return -1;
         }
-        const char *style = s_style[s_int(&rng, (int) SHOP_ARRAY_LEN(s_style))];
+        /* a name no earlier product of the category has, so a spoken answer
+         * tells them apart: the next style when the drawn one is taken
+         * (the random stream, and so everything else, stays the same) */
+        int si = s_int(&rng, (int) SHOP_ARRAY_LEN(s_style));
+        for (int tries = 0; tries < (int) SHOP_ARRAY_LEN(s_style); tries++) {
+            bool taken_name = false;
+            for (int e = cat * PER_CAT; e < i; e++)
+                taken_name |= style_of[e] == si && items[e].colour == it->colour;
+            if (!taken_name)
+                break;
+            si = (si + 1) % (int) SHOP_ARRAY_LEN(s_style);
+        }
+        style_of[i] = si;
+        const char *style = s_style[si];
         fprintf(cf, "%s,%s %s %s,%s,%.2f,%d,%s,\"{\"\"colour\"\":\"\"%s\"\",\"\"tier\"\":\"\"%s\"\","
                 "\"\"fmnist_test_index\"\":%u}\"\n",
                 ids[i], style, s_colour[it->colour], s_noun[cat], s_cat[cat], it->price,

@@ -1,7 +1,7 @@
 /* tests/audio_intent_test.c: audio/intent self-test.
  *
- * The shipped grammar maps the spoken commands to the right intents and
- * slots; confidences follow the documented product rule; the wake word
+ * The shipped grammar maps the spoken and typed commands to the right
+ * intents and slots; confidences follow the documented product rule; the wake word
  * setting works both ways; broken grammar files are refused with the line
  * and the reason. */
 #include <setjmp.h>
@@ -96,6 +96,32 @@ test_shipped_grammar_intents(void **state)
     s_expect(g, "yes shopwise no", "no");
     intent_destroy(&g);
     assert_null(g);
+    intent_destroy(&g);
+}
+
+/* typed requests use plurals and price bounds the spoken ones need not */
+static void
+test_typed_plurals_and_price(void **state)
+{
+    (void) state;
+    intent_t *g = s_shipped(true);
+    s_expect(g, "shopwise show me bags", "search{category=bag}");
+    s_expect(g, "shopwise show me dresses", "search{category=dress}");
+    s_expect(g, "shopwise show me coats", "search{category=coat}");
+    s_expect(g, "shopwise show me shirts", "search{category=shirt}");
+    s_expect(g, "shopwise show me pullovers", "search{category=pullover}");
+    s_expect(g, "shopwise show me tshirts", "search{category=t-shirt}");
+    s_expect(g, "shopwise show me tee shirts", "search{category=t-shirt}");
+    s_expect(g, "shopwise add two boots to my cart", "add_to_cart{quantity=2,category=boot}");
+    s_expect(g, "shopwise show me bags under 50", "search{category=bag,max_price=50.00}");
+    s_expect(g, "shopwise dresses below $19.99", "search{category=dress,max_price=19.99}");
+    s_expect(g, "shopwise coats up to 30 euros", "search{category=coat,max_price=30.00}");
+    /* the number of a price bound is no quantity */
+    s_expect(g, "shopwise show me coats under 5", "search{category=coat,max_price=5.00}");
+    s_expect(g, "shopwise add 5", "add_to_cart{quantity=5}");
+    /* a bound word without a number is no bound */
+    s_expect(g, "shopwise show me coats under the stairs", "search{category=coat}");
+    s_expect(g, "shopwise recommend something under 40", "recommend{max_price=40.00}");
     intent_destroy(&g);
 }
 
@@ -296,6 +322,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shipped_grammar_intents),
+        cmocka_unit_test(test_typed_plurals_and_price),
         cmocka_unit_test(test_wake_word_setting),
         cmocka_unit_test(test_confidence_rule),
         cmocka_unit_test(test_grammar_is_editable),

@@ -167,8 +167,8 @@ test_add_and_remove_change_the_cart_and_return_a_cart_event(void **state)
     /* bought together: no model, so the most popular in stock, not the item itself */
     s_results_are(&r, (const char *[]) { "sneaker-01", "boot-02", "sneaker-04", "bag-02",
                                          "sneaker-02", NULL });
-    assert_string_equal(s_say(&r), "Added 2 Classic grey Sneakers; you now have 2 in your "
-                                   "cart. Often bought with it: Urban black Sneakers");
+    assert_string_equal(s_say(&r), "Added 2 Classic grey Sneakers to your cart. Often bought "
+                                   "with it: Urban black Sneakers");
     assert_string_equal(s_sess(&r, "product"), "sneaker-03");
     fixture_events_are(&r, SESSION, (const char *[]) { "intent", "recommendations", "cart",
                                                        "answer", NULL });
@@ -194,7 +194,7 @@ test_add_and_remove_change_the_cart_and_return_a_cart_event(void **state)
     handler_result_clear(&r);
 
     s_text("show cart", &r);
-    assert_string_equal(s_say(&r), "You have 1 items in your cart.");
+    assert_string_equal(s_say(&r), "You have 1 item in your cart.");
     fixture_events_are(&r, SESSION, (const char *[]) { "intent", "recommendations", "cart",
                                                        "answer", NULL });
     handler_result_clear(&r);
@@ -241,7 +241,8 @@ test_checkout_asks_then_no_keeps_and_yes_buys_the_cart(void **state)
     s_text("checkout", &r);
     handler_result_clear(&r);
     s_text("yes", &r);
-    assert_string_equal(s_say(&r), "Done: bought 1 line. Thank you!");
+    /* what the question above named, no line count, no ids */
+    assert_string_equal(s_say(&r), "Done: you bought 3 items for 80.97. Thank you!");
     const json_t *cart = json_object_get(r.body, "cart");
     assert_int_equal(json_integer_value(json_object_get(cart, "count")), 0);
     assert_int_equal(json_integer_value(json_object_get(cart, "bought_lines")), 1);

@@ -440,7 +440,7 @@ test_audio_and_photo_frames_are_checked_before_recognition(void **state)
 
     f = (handler_frame_t) { "GIF89a....", 10 };
     assert_int_equal(s_call(&s_f.env, "audio", SESSION, NULL, &f, 1, &r), PROTO_E_INVALID);
-    assert_string_equal(r.message, "audio frame is not WAV, FLAC or Ogg");
+    assert_string_equal(r.message, "audio frame is not WAV, FLAC, Ogg, AIFF, AU or CAF");
     handler_result_clear(&r);
     assert_int_equal(s_call(&s_f.env, "photo", SESSION, NULL, &f, 1, &r), PROTO_E_INVALID);
     assert_string_equal(r.message, "photo frame is not JPEG, PNG or BMP");

@@ -29,7 +29,7 @@ check() { # check "what" command...
 echo "1..20"
 ep="ipc://$tmp/req.sock"
 pub="ipc://$tmp/events.sock"
-C="$shopctl -e $ep -p $pub -t 3000 -c"
+C="$shopctl -e $ep -p $pub -t 3000 -C"
 printf '[daemon]\nstatus_interval = 1\n[store]\nimport_demo = no\n' > "$tmp/shopd.conf"
 
 check "shopd --version names the protocol" sh -c "'$shopd' --version | grep -q 'protocol 1'"
@@ -51,7 +51,8 @@ $C status > "$tmp/status" 2>&1
 check "status answers with the database path" grep -q "\"database\":\"$tmp/shop.db\"" "$tmp/status"
 check "catalogue on an empty store: 0 items" sh -c "$C catalogue | grep -q '\"count\":0'"
 check "catalogue categories" sh -c "$C catalogue categories | grep -q '\"categories\":\\[\\]'"
-check "event is acknowledged with its id" sh -c "$C event c1 sneaker-01 purchase 2 | grep -q '\"event_id\":1'"
+$C event c1 sneaker-01 purchase 2 >/dev/null 2>"$tmp/err"; rc=$?
+check "an event for a product not in the catalogue: exit 1, not_found" sh -c "[ $rc -eq 1 ] && grep -q '^shopctl: not_found:' '$tmp/err'"
 $C event c1 x steal >/dev/null 2>"$tmp/err"; rc=$?
 check "a bad event kind: exit 1 and the code invalid" sh -c "[ $rc -eq 1 ] && grep -q '^shopctl: invalid:' '$tmp/err'"
 $C -s k1 cart add nothing >/dev/null 2>"$tmp/err"; rc=$?

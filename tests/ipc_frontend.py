@@ -8,7 +8,6 @@ import contextlib
 import io
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -27,14 +26,6 @@ if not os.access(h.SHOPD, os.X_OK):
 
 tap = h.Tap()
 check = tap.check
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def seed(db):
@@ -106,7 +97,7 @@ def plain_tests(d):
     check(reply.get("id") == "req-1" and reply.get("ok") is True, "a REQ socket gets its reply")
     req.close()
     # the C tool sees the same cart
-    out = subprocess.run([SHOPCTL, "-e", d.ep, "-s", "py-1", "-c", "cart"], capture_output=True,
+    out = subprocess.run([SHOPCTL, "-e", d.ep, "-s", "py-1", "-C", "cart"], capture_output=True,
                          text=True, timeout=10)
     check(out.returncode == 0 and '"count":2' in out.stdout,
           "shopctl reads the cart the Python client filled")
@@ -119,8 +110,8 @@ def curve_tests(tmp):
                        capture_output=True, timeout=10)
     with open(os.path.join(tmp, "allow"), "w") as f:
         f.write(open(os.path.join(tmp, "good.pub")).read())
-    ep = f"tcp://127.0.0.1:{free_port()}"
-    pub = f"tcp://127.0.0.1:{free_port()}"
+    ep = f"tcp://127.0.0.1:{h.free_port()}"
+    pub = f"tcp://127.0.0.1:{h.free_port()}"
     d = h.Shopd(tmp, conf=(f"[ipc]\nendpoint = {ep}\nevents_endpoint = {pub}\n"
                            f"[curve]\nsecret_key_file = {tmp}/server.key\nallow_list = {tmp}/allow\n"
                            "[store]\nimport_demo = no\n"))

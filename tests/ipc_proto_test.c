@@ -122,6 +122,13 @@ test_reply_roundtrip(void **state)
     assert_string_equal(r.message, "speak 1");
     assert_null(r.body);
     free(env);
+    /* an error reply carries a sentence a speaker can say, never an id */
+    env = proto_reply_encode_error("q3", "cart", PROTO_E_NOT_FOUND, "no product \"x-01\"", &len);
+    assert_non_null(strstr(env, "\"say\":\"Sorry, I cannot find that.\""));
+    free(env);
+    for (int i = 1; i < PROTO_E_COUNT; i++)
+        assert_true(strncmp(proto_err_say((proto_err_t) i), "Sorry, ", 7) == 0);
+    assert_string_equal(proto_err_say(PROTO_OK), "");
     /* a message that is not UTF-8 still yields a valid reply */
     env = proto_reply_encode_error("q2", "x", PROTO_E_MALFORMED, "bad \xff byte", &len);
     assert_int_equal(proto_reply_decode(env, len, &r, err, sizeof err), PROTO_OK);

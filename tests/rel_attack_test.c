@@ -956,7 +956,7 @@ test_forget_customer(void **state)
     assert_true(s_cells_holding(d->db, "c0042") > events);
 
     /* shopctl forget c0042 */
-    snprintf(cmd, sizeof cmd, "%s/shopctl -e '%s' -c forget c0042 > %s/forget.json",
+    snprintf(cmd, sizeof cmd, "%s/shopctl -e '%s' -C forget c0042 > %s/forget.json",
              getenv("SHOP_TOP_BUILDDIR") ? getenv("SHOP_TOP_BUILDDIR") : ".", d->ep, d->dir);
     assert_int_equal(system(cmd), 0);
     char path[1024], ferr[256];

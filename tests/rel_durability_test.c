@@ -198,6 +198,14 @@ static void test_sigkill_keeps_acknowledged_events(void **state)
                                          0x7fffffff);
     printf("# %d cycles, %d clients, REL_SEED=%u\n", cycles, nclients, seed);
     harness_prepare(&s_d, "rel", s_conf);
+    /* the products the clients' events name (shopd refuses unknown ones) */
+    char ids[50][16];
+    const char *idp[50];
+    for (int i = 0; i < 50; i++) {
+        snprintf(ids[i], sizeof ids[i], "item-%02d", i);
+        idp[i] = ids[i];
+    }
+    harness_catalogue(&s_d, idp, 50);
     long long total_acks = 0, total_rows = 0, total_timeouts = 0;
     int killed_with_acks = 0;
     uint64_t t0 = shop_now_ns();
@@ -260,6 +268,7 @@ static void test_full_disk_refuses_events(void **state)
 {
     (void) state;
     harness_prepare(&s_d, "rel", s_conf);
+    harness_catalogue(&s_d, (const char *const[]) { "item-01" }, 1);
     /* create the database, then stop cleanly so the WAL is folded in */
     harness_spawn(&s_d, NULL);
     harness_wait_ready(&s_d, NULL, 60);

@@ -318,6 +318,7 @@ test_database_locked_by_another_process(void **state)
     (void) state;
     harness_t *d = &s_d;
     harness_prepare(d, "faults", "[daemon]\nstatus_interval = 0\n[store]\nimport_demo = no\n");
+    harness_catalogue(d, (const char *const[]) { "bag-01" }, 1);
     harness_start(d);
     client_t *c = harness_client(d);
     proto_reply_t r;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "recommend/store.h"
 
 static char s_bin[1024];
 
@@ -39,6 +40,25 @@ const char *
 harness_shopd_bin(void)
 {
     return s_bin;
+}
+
+void
+harness_catalogue(harness_t *d, const char *const *ids, int n)
+{
+    char *err = NULL;
+    store_t *st = store_open(d->db, &err);
+    if (!st)
+        fail_msg("cannot create %s: %s", d->db, err ? err : "?");
+    for (int i = 0; i < n; i++) {
+        store_item_t it = { .price = 1.0, .in_stock = true };
+        shop_strlcpy(it.id, ids[i], sizeof it.id);
+        shop_strlcpy(it.name, ids[i], sizeof it.name);
+        shop_strlcpy(it.category, "test", sizeof it.category);
+        shop_strlcpy(it.attributes, "{}", sizeof it.attributes);
+        if (store_item_upsert(st, &it) != 0)
+            fail_msg("cannot add %s: %s", ids[i], store_errmsg(st));
+    }
+    store_close(&st);
 }
 
 void

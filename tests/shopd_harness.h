@@ -43,6 +43,11 @@ const char *harness_shopd_bin(void);
  * and writes conf_text (NULL: "[store]\nimport_demo = no\n") to d->conf. */
 void harness_prepare(harness_t *d, const char *tag, const char *conf_text);
 
+/* Puts the n products ids (category "test", price 1, in stock) into the
+ * catalogue of d's database, creating it: shopd records events only for
+ * products it has. Call before starting shopd. */
+void harness_catalogue(harness_t *d, const char *const *ids, int n);
+
 /* Writes text to path (the test's own files: configs, models); fails the
  * test when it cannot. */
 void harness_write(const char *path, const char *text);

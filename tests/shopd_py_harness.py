@@ -1,6 +1,7 @@
 """tests/shopd_py_harness.py: what the Python tests (e2e_flow.py,
-daemon_systemd.py, ipc_frontend.py) and bench/e2e_bench.py share: the build's paths, TAP
-output, and one shopd under test on ipc endpoints in a temporary directory.
+daemon_systemd.py, ipc_frontend.py, daemon_web.py, ...) and the Python benchmarks share: the
+build's paths, TAP output, one shopd under test on ipc endpoints in a temporary directory,
+and a WebSocket client for its kiosk page bridge (Ws).
 
     import shopd_py_harness as h      # after sys.path has $SHOP_TOP_SRCDIR/tests
     tap = h.Tap()
@@ -12,8 +13,12 @@ output, and one shopd under test on ipc endpoints in a temporary directory.
 
 Exits 77 (skipped) at import when python3-zmq is missing."""
 
+import base64
+import json
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -30,6 +35,96 @@ DATADIR = os.environ.get("SHOPD_DATADIR", TOP_SRC)
 SHOPD = os.path.join(TOP_BUILD, "shopd")
 sys.path.insert(0, os.path.join(TOP_SRC, "examples"))
 import frontend  # noqa: E402
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Ws:
+    """A WebSocket client (RFC 6455) on a plain socket, for the bridge."""
+
+    def __init__(self, port, query):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=20)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.s.sendall((f"GET /ws?{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                        "Sec-WebSocket-Protocol: shopd-kiosk\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.s.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+        self.status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/1.1 ") else 0
+        self.buf = head.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in head else b""
+
+    def send(self, text):
+        data = text.encode()
+        mask = os.urandom(4)
+        n = len(data)
+        hdr = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else
+                               bytes([0x80 | 126]) + struct.pack(">H", n) if n < 65536 else
+                               bytes([0x80 | 127]) + struct.pack(">Q", n))
+        self.s.sendall(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError("closed")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def recv(self):
+        """The next text message as JSON (None when the server closed)."""
+        try:
+            b0, b1 = self._read(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = struct.unpack(">H", self._read(2))[0]
+            elif n == 127:
+                n = struct.unpack(">Q", self._read(8))[0]
+            data = self._read(n)
+        except (EOFError, OSError):
+            return None
+        if b0 & 0x0F == 8:
+            return None
+        return json.loads(data)
+
+    def until(self, cond):
+        """Messages until one for which cond is true; returns it (or None)."""
+        while True:
+            m = self.recv()
+            if m is None or cond(m):
+                return m
+
+    def ask(self, id_, type_, body, answer=True):
+        """Sends a request; returns (its reply, the answer event on the
+        session), either None when it did not come; with answer False, only
+        the reply is waited for. The two come on two sockets inside shopd:
+        either may be first."""
+        self.send(json.dumps({"id": id_, "type": type_, "body": body}))
+        rep = ev = None
+        while self.status == 101 and (rep is None or (answer and ev is None)):
+            m = self.recv()
+            if m is None:
+                break
+            if m.get("kind") == "reply":
+                rep = m
+            elif m.get("kind") == "event" and m["event"]["type"] == "answer":
+                ev = m
+        return rep, ev
+
+    def close(self):
+        self.s.close()
 
 
 class Tap:
