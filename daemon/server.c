@@ -683,7 +683,11 @@ s_dispatch(server_t *self, zmq_msg_t *f, int n, int total, const char *user)
         goto reply;
     }
     bool op = s_is_operator(self, user);
-    if (user[0] && !op) {
+    /* the microphone's and the camera's sessions belong to those devices: no
+     * key claims them, so every allowed frontend can follow and use them */
+    bool device = !strcmp(req.session, self->cfg.mic_session)
+                  || !strcmp(req.session, self->cfg.camera_session);
+    if (user[0] && !op && !device) {
         int own = session_claim(self->store, req.session, user);
         if (own < 0) {
             handler_fail(&res, PROTO_E_STORE, "reading the session: %s",

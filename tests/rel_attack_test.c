@@ -742,6 +742,20 @@ test_events_only_to_their_session(void **state)
             r.message);
     proto_reply_clear(&r);
 
+    /* the devices' sessions ("mic", "camera" by default) are nobody's: a
+     * request of kiosk-1 there does not keep kiosk-2 out */
+    const char *devs[] = { "mic", "camera" };
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(s_req(c1, "cart", devs[i], json_pack("{s:s}", "op", "get"), 5000, &r),
+                         0);
+        assert_true(r.ok);
+        proto_reply_clear(&r);
+        assert_int_equal(s_req(c2, "cart", devs[i], json_pack("{s:s}", "op", "get"), 5000, &r),
+                         0);
+        assert_true(r.ok);
+        proto_reply_clear(&r);
+    }
+
     const char *types[] = { "cart", "answer", "status", NULL };
     client_sub_t *own = client_sub_new(d->pub_ep, &k1, "kiosk-1", types, err, sizeof err);
     client_sub_t *other_all = client_sub_new(d->pub_ep, &k2, NULL, types, err, sizeof err);
