@@ -64,24 +64,6 @@ s_reserve(float **p, size_t *cap, size_t n)
     }
 }
 
-/* Streams pcm through kws in 100 ms pushes (as the microphone path does) and
- * flushes. Returns the number of hits. */
-static int
-s_stream(kws_t *k, const float *pcm, size_t n, kws_hit_t *hits, int max)
-{
-    int nh = 0;
-    kws_reset(k);
-    for (size_t at = 0; at < n; at += 1600) {
-        size_t len = n - at < 1600 ? n - at : 1600;
-        int r = kws_push(k, pcm + at, len, hits + nh, max - nh);
-        if (r < 0)
-            return -1;
-        nh += r;
-    }
-    int r = kws_flush(k, hits + nh, max - nh);
-    return r < 0 ? -1 : nh + r;
-}
-
 /* Builds a stream: 300 ms lead, the clip, 300 ms tail, noise at snr dB
  * (NAN: none), level peak between -30 and -3 dBFS. Returns samples. */
 static size_t
@@ -258,7 +240,7 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
         for (int i = 0; i < n_cmd; i++) {
             const corpus_clip_t *c = corpus_clip(corpus, cmd[i]);
             size_t n = s_make_stream(&e, m, cmd[i], (float) s_snrs[s]);
-            int nh = s_stream(e.kws, e.pcm, n, hits, S_MAX_HITS);
+            int nh = kws_decode(e.kws, e.pcm, n, hits, S_MAX_HITS);
             if (nh < 0) {
                 snprintf(err, errlen, "%s", kws_error(e.kws));
                 corpus_mixer_destroy(&m);
@@ -350,7 +332,7 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
                 stream[i] *= g;
             for (int pass = 0; pass < 2; pass++) {
                 kws_t *k = pass == 0 ? e.kws : e.low;
-                int nh = s_stream(k, stream, stream_n, bh, 4096);
+                int nh = kws_decode(k, stream, stream_n, bh, 4096);
                 if (nh < 0) {
                     snprintf(err, errlen, "%s", kws_error(k));
                     goto bg_done;
@@ -399,7 +381,7 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
     corpus_mixer_t *wm = corpus_mixer_new(corpus, split, (uint64_t) seed * 31 + 10 + vs);
     for (int i = 0; i < n_wake; i++) {
         size_t n = s_make_stream(&e, wm, wake[i], 10.f);
-        int nh = s_stream(e.low, e.pcm, n, hits, S_MAX_HITS);
+        int nh = kws_decode(e.low, e.pcm, n, hits, S_MAX_HITS);
         float best = 0;
         for (int k = 0; k < nh; k++)
             if (hits[k].word == VOCAB_WAKE)

@@ -549,11 +549,17 @@ int
 kws_decode(kws_t *self, const float *pcm, size_t n, kws_hit_t *hits, int max_hits)
 {
     kws_reset(self);
-    int a = kws_push(self, pcm, n, hits, max_hits);
-    if (a < 0)
-        return -1;
-    int b = kws_flush(self, hits + a, max_hits - a);
-    return b < 0 ? -1 : a + b;
+    int nh = 0;
+    /* 100 ms pushes, as the microphone path feeds the spotter */
+    for (size_t at = 0; at < n; at += 1600) {
+        size_t len = n - at < 1600 ? n - at : 1600;
+        int r = kws_push(self, pcm + at, len, hits + nh, max_hits - nh);
+        if (r < 0)
+            return -1;
+        nh += r;
+    }
+    int r = kws_flush(self, hits + nh, max_hits - nh);
+    return r < 0 ? -1 : nh + r;
 }
 
 int

@@ -102,8 +102,8 @@ int kws_push(kws_t *self, const float *pcm, size_t n, kws_hit_t *hits, int max_h
  * kws_reset. Returns the number of hits written, or -1. */
 int kws_flush(kws_t *self, kws_hit_t *hits, int max_hits);
 
-/* One-shot word sequence of a whole recording (reset, push, flush). Returns
- * the number of hits, or -1. */
+/* One-shot word sequence of a whole recording: reset, pushes of 100 ms (as
+ * the microphone path feeds it), flush. Returns the number of hits, or -1. */
 int kws_decode(kws_t *self, const float *pcm, size_t n, kws_hit_t *hits, int max_hits);
 
 /* Frames between CNN runs in use (the option or the model's). */

@@ -418,23 +418,6 @@ s_tally_json(s_tally_t *t, const char *rate_name, const char *by_name)
     return o;
 }
 
-/* Streams one clip (100 ms pushes, then flush). Returns hits or -1. */
-static int
-s_decode(kws_t *kws, const float *pcm, size_t n, kws_hit_t *hits, int max)
-{
-    int nh = 0;
-    kws_reset(kws);
-    for (size_t at = 0; at < n; at += 1600) {
-        size_t len = n - at < 1600 ? n - at : 1600;
-        int r = kws_push(kws, pcm + at, len, hits + nh, max - nh);
-        if (r < 0)
-            return -1;
-        nh += r;
-    }
-    int r = kws_flush(kws, hits + nh, max - nh);
-    return r < 0 ? -1 : nh + r;
-}
-
 json_t *
 real_eval(const real_t *set, kws_t *kws, const intent_t *g, bool verbose, char *err,
           size_t errlen)
@@ -454,7 +437,7 @@ real_eval(const real_t *set, kws_t *kws, const intent_t *g, bool verbose, char *
         size_t n;
         if (real_clip_pcm(set, i, &pcm, &n, err, errlen) != 0)
             goto fail;
-        int nh = s_decode(kws, pcm, n, hits, S_MAX_HITS);
+        int nh = kws_decode(kws, pcm, n, hits, S_MAX_HITS);
         free(pcm);
         if (nh < 0) {
             s_err(err, errlen, "%s: %s", c->path, kws_error(kws));
