@@ -186,13 +186,12 @@ s_collect(const corpus_t *corpus, bool val, int copies, float between, const cha
 
 /* Reads the recordings under dir: every clip of a training speaker (val
  * false) or of a calibration speaker (val true) is decoded; the validation
- * speakers' are never read. sc_copies (neg_copies for the Speech Commands
- * clips that are no vocabulary word) and fsdd_copies noisy copies of each
+ * speakers' are never read. sc_copies and fsdd_copies noisy copies of each
  * training clip are rendered. The training speakers' noise clips also
  * become noise sources for a share real_noise of all windows. Returns 0 or
  * -1. */
 static int
-s_real_load(const char *dir, int sc_copies, int neg_copies, int fsdd_copies, float real_noise,
+s_real_load(const char *dir, int sc_copies, int fsdd_copies, float real_noise,
             s_real_set_t *rs, char *err, size_t errlen)
 {
     memset(rs, 0, sizeof *rs);
@@ -240,8 +239,7 @@ s_real_load(const char *dir, int sc_copies, int neg_copies, int fsdd_copies, flo
         rs->noise[rs->n] = rc->vocab == VOCAB_SILENCE;
         if (rs->noise[rs->n] && !rc->calibration && (int) len >= S_WIN)
             rs->noise_pool[rs->n_noise_pool++] = rs->n;
-        rs->copies[rs->n] = rc->source == REAL_FSDD ? fsdd_copies
-                            : vocab_is_keyword(rc->vocab) ? sc_copies : neg_copies;
+        rs->copies[rs->n] = rc->source == REAL_FSDD ? fsdd_copies : sc_copies;
         rs->end[rs->n] = end;
         rs->n++;
     }
@@ -727,7 +725,7 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     s_real_set_t rs = { 0 };
     s_src_t src = { .corpus = corpus, .real = &rs };
     if (real_dir) {
-        if (s_real_load(real_dir, real_copies, opts->neg_copies, fsdd_copies, opts->real_noise,
+        if (s_real_load(real_dir, real_copies, fsdd_copies, opts->real_noise,
                         &rs, err, errlen) != 0) {
             char why[512];
             snprintf(why, sizeof why, "%s", err);
@@ -864,14 +862,14 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     snprintf(prov, sizeof prov,
              "shop-train audio --corpus %s --epochs %d --copies %d --channels %d --blocks %d "
              "--between %g --batch %d --lr %g --seed %llu --thr-min %g --stride %d"
-             "%s%s%s%s%s%s%s%s --real-copies %d --neg-copies %d --fsdd-copies %d --real-noise %g --fa-rate %g; "
+             "%s%s%s%s%s%s%s%s --real-copies %d --fsdd-copies %d --real-noise %g --fa-rate %g; "
              "%d train / %d val windows; val_acc %.4f; %.0f s features, %.0f s training; %s",
              corpus_dir, epochs, copies, channels, blocks, (double) between, batch, (double) lr,
              (unsigned long long) seed, (double) thr_min, stride,
              skip ? " --skip-voices " : "", skip ? skip : "",
              holdout ? " --holdout " : "", holdout ? holdout : "",
              real_dir ? " --real-data " : "", real_dir ? real_dir : "",
-             init ? " --init " : "", init ? init : "", real_copies, opts->neg_copies, fsdd_copies,
+             init ? " --init " : "", init ? init : "", real_copies, fsdd_copies,
              (double) opts->real_noise, (double) fa_rate, tr.n, va.n, val_acc,
              render_s, train_s, when);
     nn_meta_set(net, "provenance", prov);

@@ -19,7 +19,6 @@ typedef struct {
     const char *init;         /* non-NULL: go on training this model */
     int real_copies;          /* noisy copies of each Speech Commands recording */
     int fsdd_copies;          /* noisy copies of each FSDD recording */
-    int neg_copies;           /* noisy copies of each Speech Commands clip of no vocabulary word */
     float real_noise;         /* share of windows mixed with recorded noise of training speakers */
     float fa_rate;            /* thresholds: fraction of other-class validation windows */
     int epochs, copies, channels, blocks, batch, threads;
