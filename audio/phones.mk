@@ -1,0 +1,9 @@
+## the keyword spotter's phone model: phone set and word spotter (run by
+## audio/kws.c), CTC and the model's training (offline)
+libshop_a_SOURCES += audio/phones.c audio/phones.h
+libshop_offline_a_SOURCES += audio/ctc.c audio/ctc.h audio/phones_train.c audio/phones_train.h
+
+check_PROGRAMS += tests/audio_ctc_test
+tests_audio_ctc_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_audio_ctc_test_LDADD = $(TEST_LIBS)
+TESTS += tests/audio_ctc_test
