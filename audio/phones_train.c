@@ -102,15 +102,15 @@ s_text_phones(s_lex_t *lx, const char *text, int *out, int *words, char *err, si
             break;
         memcpy(out + n, tmp, (size_t) k * sizeof *tmp);
         n += k;
-        /* "tee shirt" is one vocabulary word */
+        /* two words that are one vocabulary word: "tee shirt", "shop wise" */
         char pair[80];
         snprintf(pair, sizeof pair, "%s %s", prev, tok);
-        int v = prev[0] ? vocab_find(pair) : -1;
-        if (v >= 0 && vocab_is_keyword(v) && nw > 0 && words[nw - 1] == -2)
+        int v = prev[0] && nw > 0 ? vocab_find(pair) : -1;
+        if (v >= 0 && vocab_is_keyword(v))
             words[nw - 1] = v;
         else if (nw < S_MAXW) {
             v = vocab_find(tok);
-            words[nw++] = v >= 0 && vocab_is_keyword(v) ? v : (strcmp(tok, "tee") == 0 ? -2 : -3);
+            words[nw++] = v >= 0 && vocab_is_keyword(v) ? v : -2;
         }
         snprintf(prev, sizeof prev, "%s", tok);
     }
@@ -664,5 +664,113 @@ done:
     free(lx.n);
     s_free_real(&real);
     corpus_destroy(&corpus);
+    return rc;
+}
+
+int
+phones_eval_run(const char *model, const char *real_dir, char *err, size_t errlen)
+{
+    nn_blas_init();
+    nn_net_t *net = nn_load(model, err, errlen);
+    if (!net)
+        return -1;
+    const char *units = nn_meta_get(net, "kws.units");
+    const char *m = nn_meta_get(net, "kws.mean"), *d = nn_meta_get(net, "kws.std");
+    nn_shape_t in = nn_input_shape(net);
+    if (!units || strcmp(units, "phones") != 0 || !m || !d || in.h != S_T) {
+        snprintf(err, errlen, "%s is not a phone model", model);
+        nn_destroy(&net);
+        return -1;
+    }
+    float mean = strtof(m, NULL), inv = 1.f / strtof(d, NULL);
+    real_t *set = real_open(real_dir, err, errlen);
+    if (!set) {
+        nn_destroy(&net);
+        return -1;
+    }
+    features_config_t fc;
+    features_config_default(&fc);
+    features_t *feat = features_new(&fc);
+    s_lex_t lx = { 0 };
+    float *win = xmalloc(S_WIN * sizeof *win), *x = xmalloc((size_t) S_T * 40 * sizeof *x);
+    float *out = xmalloc((size_t) PHONES_CLASSES * S_TOUT * sizeof *out);
+    char cls[64][16];
+    long cerr[64] = { 0 }, ctot[64] = { 0 }, serr[2] = { 0 }, stot[2] = { 0 };
+    int ncls = 0, rc = 0;
+    uint64_t rng = 12345;
+    for (int i = 0; i < real_count(set) && rc == 0; i++) {
+        const real_clip_t *c = real_clip(set, i);
+        if (!c->validation || c->vocab == VOCAB_SILENCE)
+            continue;
+        float *pcm;
+        size_t n;
+        int ph[S_MAXPH], words[S_MAXW];
+        if (real_clip_pcm(set, i, &pcm, &n, err, errlen) != 0) {
+            rc = -1;
+            break;
+        }
+        int nph = s_text_phones(&lx, c->word, ph, words, err, errlen);
+        if (nph < 0) {
+            free(pcm);
+            rc = -1;
+            break;
+        }
+        /* the clip in the middle, white noise at its quietest frame's level around it */
+        double q = 1e30;
+        for (size_t a = 0; a + 400 <= n; a += 160) {
+            double e = 0;
+            for (size_t k = 0; k < 400; k++)
+                e += (double) pcm[a + k] * pcm[a + k];
+            q = fmin(q, e / 400);
+        }
+        float sd = (float) sqrt(q < 1e29 ? q : 0);
+        for (int k = 0; k < S_WIN; k++)
+            win[k] = sd * 1.7320508f * (2.f * nn_rand_float(&rng) - 1.f);
+        size_t len = n < (size_t) S_WIN ? n : (size_t) S_WIN;
+        memcpy(win + (S_WIN - len) / 2, pcm, len * sizeof *win);
+        free(pcm);
+        features_reset(feat);
+        if (features_push(feat, win, S_WIN, x, S_T) != S_T || (kws_normalise(x, (size_t) S_T * 40, mean, inv), 0)
+            || nn_forward(net, x, 1, out) != 0) {
+            snprintf(err, errlen, "features or forward failed");
+            rc = -1;
+            break;
+        }
+        int hyp[S_TOUT];
+        int nh = ctc_greedy(out, S_TOUT, PHONES_CLASSES, PHONES_BLANK, hyp, S_TOUT);
+        int e = ctc_edit_distance(ph, nph, hyp, nh);
+        int src = c->source == REAL_FSDD ? 1 : 0;
+        serr[src] += e;
+        stot[src] += nph;
+        const char *name = src ? "fsdd" : c->cls;
+        int k;
+        for (k = 0; k < ncls && strcmp(cls[k], name) != 0; k++)
+            ;
+        if (k == ncls && ncls < 64)
+            snprintf(cls[ncls++], sizeof cls[0], "%s", name);
+        if (k < 64) {
+            cerr[k] += e;
+            ctot[k] += nph;
+        }
+    }
+    if (rc == 0) {
+        printf("{\"per_speech_commands\": %.4f, \"phones_speech_commands\": %ld, "
+               "\"per_fsdd\": %.4f, \"phones_fsdd\": %ld, \"per_class\": {",
+               stot[0] ? (double) serr[0] / (double) stot[0] : 0.0, stot[0],
+               stot[1] ? (double) serr[1] / (double) stot[1] : 0.0, stot[1]);
+        for (int k = 0; k < ncls; k++)
+            printf("%s\"%s\": %.4f", k ? ", " : "", cls[k],
+                   ctot[k] ? (double) cerr[k] / (double) ctot[k] : 0.0);
+        printf("}}\n");
+    }
+    free(win);
+    free(x);
+    free(out);
+    free(lx.word);
+    free(lx.ph);
+    free(lx.n);
+    features_destroy(&feat);
+    real_destroy(&set);
+    nn_destroy(&net);
     return rc;
 }

@@ -38,4 +38,12 @@ bool phones_speaker_is_calibration(const char *speaker);
 /* Trains and writes opts->out. Returns 0, or -1 with a message in err. */
 int phones_train_run(const phones_train_opts_t *opts, char *err, size_t errlen);
 
+/* Phone error rate of a phone model (greedy CTC decoding against espeak-ng's
+ * phones of the word said) on the real validation speakers' recordings in
+ * real_dir, each clip alone in the model's window (the rest filled with
+ * white noise at its quietest frame's level), per Speech Commands class and
+ * overall (Speech Commands, FSDD). Prints one JSON object on stdout.
+ * Returns 0 or -1 with a message in err. */
+int phones_eval_run(const char *model, const char *real_dir, char *err, size_t errlen);
+
 #endif

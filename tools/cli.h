@@ -30,6 +30,7 @@ int demo_store_main(int argc, char **argv);
 /* shop-eval subcommands */
 int vision_eval_main(int argc, char **argv);
 int audio_eval_main(int argc, char **argv);
+int audio_phones_eval_main(int argc, char **argv);
 int recommend_eval_main(int argc, char **argv);
 
 #endif

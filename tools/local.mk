@@ -7,7 +7,7 @@ shop_train_SOURCES = tools/shop-train.c $(TOOLS_CLI) tools/vision.c tools/audio.
 	tools/demo.c tools/phones.c
 shop_train_LDADD = $(OFFLINE_LIBS)
 shop_eval_SOURCES = tools/shop-eval.c $(TOOLS_CLI) tools/vision.c tools/audio.c \
-	tools/recommend.c
+	tools/recommend.c tools/phones.c
 shop_eval_LDADD = $(OFFLINE_LIBS)
 ## the recommendation service process; --retrain trains, hence the offline library
 shop_recommend_SOURCES = tools/shop-recommend.c

@@ -89,3 +89,36 @@ audio_phones_main(int argc, char **argv)
     }
     return 0;
 }
+
+int
+audio_phones_eval_main(int argc, char **argv)
+{
+    const char *model = NULL, *real_dir = NULL;
+    static const struct option longopts[] = {
+        { "model", required_argument, NULL, 'm' }, { "real-data", required_argument, NULL, 'r' },
+        { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
+    };
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "m:r:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'm': model = optarg; break;
+        case 'r': real_dir = optarg; break;
+        default:
+            fprintf(stderr, "usage: shop-eval audio-phones --model MODEL --real-data DIR\n"
+                            "  phone error rate of a phone model on the real validation "
+                            "speakers (JSON)\n");
+            return ch == 'h' ? 0 : 2;
+        }
+    }
+    if (!model || !real_dir) {
+        fprintf(stderr, "shop-eval audio-phones: --model and --real-data are required\n");
+        return 2;
+    }
+    char err[512] = "";
+    if (phones_eval_run(model, real_dir, err, sizeof err) != 0) {
+        fprintf(stderr, "shop-eval audio-phones: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
