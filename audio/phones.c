@@ -244,6 +244,8 @@ struct _phones_spotter_t {
     int open[64];              /* index of the word's open candidate, or -1 */
     s_cand_t cand[S_MAX_CAND];
     int n_cand;
+    s_cand_t done[8];          /* the last words reported, newest at done[n_done - 1 ... ] */
+    int n_done;
     long long last_end[64];    /* end frame of the word's last report */
     float peaks[64];
     long long t;               /* frames seen */
@@ -287,6 +289,7 @@ phones_spotter_reset(phones_spotter_t *self)
         self->peaks[w] = 0;
     }
     self->n_cand = 0;
+    self->n_done = 0;
     self->t = 0;
 }
 
@@ -348,6 +351,11 @@ s_decide(phones_spotter_t *self, bool force, phones_hit_t *hits, int n, int max)
             if (i != best && self->cand[i].word != c.word && s_overlap(&c, &self->cand[i])
                 && s_beats(self, &self->cand[i], &c))
                 keep = false;
+        /* nor against a word already reported for the same stretch */
+        for (int i = 0; i < self->n_done && keep; i++)
+            if (self->done[i].word != c.word && s_overlap(&c, &self->done[i])
+                && s_beats(self, &self->done[i], &c))
+                keep = false;
         /* remove it (keep the others' order) */
         for (int i = best; i + 1 < self->n_cand; i++)
             self->cand[i] = self->cand[i + 1];
@@ -360,6 +368,11 @@ s_decide(phones_spotter_t *self, bool force, phones_hit_t *hits, int n, int max)
         if (!keep)
             continue;
         self->last_end[c.word] = c.end;
+        if (self->n_done == 8)
+            memmove(self->done, self->done + 1, 7 * sizeof *self->done);
+        else
+            self->n_done++;
+        self->done[self->n_done - 1] = c;
         if (n < max)
             hits[n++] = (phones_hit_t) { c.word, c.start, c.end, c.conf };
     }

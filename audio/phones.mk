@@ -3,7 +3,9 @@
 libshop_a_SOURCES += audio/phones.c audio/phones.h
 libshop_offline_a_SOURCES += audio/ctc.c audio/ctc.h audio/phones_train.c audio/phones_train.h
 
-check_PROGRAMS += tests/audio_ctc_test
+check_PROGRAMS += tests/audio_ctc_test tests/audio_phones_test
 tests_audio_ctc_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_ctc_test_LDADD = $(TEST_LIBS)
-TESTS += tests/audio_ctc_test
+tests_audio_phones_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_audio_phones_test_LDADD = $(TEST_LIBS)
+TESTS += tests/audio_ctc_test tests/audio_phones_test
