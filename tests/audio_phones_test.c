@@ -9,7 +9,11 @@
  * - the spotter on made-up posteriors: a word's phones in order give one
  *   report with its frames; "go" is not "no"; noise (blank) gives nothing;
  *   "t-shirt" beats the "shirt" inside it; a word said twice 1 s apart is
- *   reported twice. */
+ *   reported twice;
+ * - the detector (audio/kws.h) runs a phone model: a small untrained one
+ *   with the metadata of a phone model loads, and a recording gives the
+ *   same words in 100 ms pushes as in one push, in time order; metadata
+ *   without pronunciations or with an odd look-ahead is refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,8 +23,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audio/features.h"
+#include "audio/kws.h"
 #include "audio/phones.h"
 #include "audio/vocab.h"
+#include "nn/nn.h"
 
 static void
 s_expect(const char *espeak, const char *want)
@@ -162,6 +169,79 @@ test_spotter(void **state)
     phones_spotter_destroy(&sp);
 }
 
+/* An untrained phone model: 1 x 160 x 40 -> 40 x 80 x 1, with metadata. */
+static nn_net_t *
+s_phone_net(const char *lookahead, bool with_phones)
+{
+    nn_net_t *net = nn_new(11);
+    int x = nn_input(net, (nn_shape_t) { 1, 160, 40 });
+    x = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, x, 8, 4, 40, 2, 1, 1, 0, false)));
+    x = nn_pointwise(net, x, PHONES_CLASSES, true);
+    assert_true(x >= 0);
+    assert_int_equal(nn_layer_shape(net, x).h, 80);
+    features_config_t fc;
+    features_config_default(&fc);
+    float thr[VOCAB_COUNT];
+    for (int i = 0; i < VOCAB_COUNT; i++)
+        thr[i] = 0.5f;
+    assert_int_equal(kws_net_set_meta(net, &fc, -5.f, 3.f, thr, 10), 0);
+    nn_meta_set(net, "kws.units", "phones");
+    nn_meta_set(net, "kws.lookahead", lookahead);
+    if (with_phones)
+        nn_meta_set(net, "kws.phones", "yes=j E s;no=n oU;stop=s t 0 p;two=t u;six=s I k s");
+    return net;
+}
+
+static void
+test_kws_runs_a_phone_model(void **state)
+{
+    (void) state;
+    char err[256];
+    kws_opts_t o;
+    kws_opts_default(&o);
+    o.threshold = 0.15f;   /* low: an untrained model must report some words */
+    nn_net_t *net = s_phone_net("24", true);
+    kws_t *a = kws_new_from_net(&net, &o, err, sizeof err);
+    assert_non_null(a);
+    assert_int_equal(kws_stride(a), 10);
+    net = s_phone_net("24", true);
+    kws_t *b = kws_new_from_net(&net, &o, err, sizeof err);
+    assert_non_null(b);
+    /* 3 s of a rising tone with bursts */
+    enum { N = 48000 };
+    static float pcm[N];
+    for (int i = 0; i < N; i++)
+        pcm[i] = 0.3f * sinf(0.02f * (float) i * (1.f + (float) i / N))
+                 * (((i / 3000) % 2) ? 1.f : 0.1f);
+    kws_hit_t h1[64], h2[64];
+    int n1 = kws_decode(a, pcm, N, h1, 64);
+    int n2 = kws_push(b, pcm, N, h2, 64);
+    assert_true(n2 >= 0);
+    int r = kws_flush(b, h2 + n2, 64 - n2);
+    assert_true(r >= 0);
+    n2 += r;
+    assert_true(n1 > 0);
+    assert_int_equal(n1, n2);
+    for (int i = 0; i < n1; i++) {
+        assert_int_equal(h1[i].word, h2[i].word);
+        assert_true(fabs(h1[i].time - h2[i].time) < 1e-9);
+        assert_true(h1[i].confidence == h2[i].confidence);
+        assert_true(h1[i].time >= 0 && h1[i].time <= 3.5);
+        if (i)
+            assert_true(h1[i].time >= h1[i - 1].time - 0.5);
+    }
+    assert_false(kws_in_word(a));
+    kws_destroy(&a);
+    kws_destroy(&b);
+    /* refusals */
+    net = s_phone_net("24", false);
+    assert_null(kws_new_from_net(&net, &o, err, sizeof err));
+    assert_non_null(strstr(err, "kws.phones"));
+    net = s_phone_net("23", true);
+    assert_null(kws_new_from_net(&net, &o, err, sizeof err));
+    assert_non_null(strstr(err, "lookahead"));
+}
+
 int
 main(void)
 {
@@ -169,6 +249,7 @@ main(void)
         cmocka_unit_test(test_espeak_mapping),
         cmocka_unit_test(test_lexicon),
         cmocka_unit_test(test_spotter),
+        cmocka_unit_test(test_kws_runs_a_phone_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
