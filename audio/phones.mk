@@ -9,3 +9,12 @@ tests_audio_ctc_test_LDADD = $(TEST_LIBS)
 tests_audio_phones_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_phones_test_LDADD = $(TEST_LIBS)
 TESTS += tests/audio_ctc_test tests/audio_phones_test
+
+## make models-speech-phones: the phone model of docs/speech.md from the
+## main corpus (under the build folder) and the real training speakers
+## (SHOP_REAL_DATA); writes $(SPEECH_DIR)/kws-phones.nn
+.PHONY: models-speech-phones
+models-speech-phones: speech-corpus shop-train
+	./shop-train audio-phones --corpus $(SPEECH_CORPUS) --real-data $(SHOP_REAL_DATA) \
+	  --copies 1 --real-copies 3 --fsdd-copies 1 --epochs 8 --batch 32 --lr 0.005 --seed 1 \
+	  --threads 2 --out $(SPEECH_DIR)/kws-phones.nn

@@ -437,6 +437,64 @@ s_measure(nn_net_t *net, const float *xv, const s_exs_t *va, size_t per,
 
 /* ---------------------------------------------------------------- run */
 
+static void s_free_real(s_real_t *r);
+
+/* --calibrate: the model's thresholds anew from the validation examples;
+ * frees what phones_train_run made. Returns 0 or -1. */
+static int
+s_recalibrate(const phones_train_opts_t *o, corpus_t *corpus, s_real_t *real, s_exs_t *va,
+              const phones_lexicon_t *lex, s_lex_t *lx, s_exs_t *tr, char *err, size_t errlen)
+{
+    int rc = -1;
+    size_t per = (size_t) S_T * 40;
+    float *xv = malloc((size_t) va->n * per * sizeof *xv);
+    nn_net_t *net = nn_load(o->calibrate, err, errlen);
+    const char *m = net ? nn_meta_get(net, "kws.mean") : NULL;
+    const char *d = net ? nn_meta_get(net, "kws.std") : NULL;
+    const char *u = net ? nn_meta_get(net, "kws.units") : NULL;
+    const char *st = net ? nn_meta_get(net, "kws.stride") : NULL;
+    if (!xv || !m || !d || !u || strcmp(u, "phones") != 0 || !st) {
+        if (net)
+            snprintf(err, errlen, "%s is not a phone model", o->calibrate);
+        goto out;
+    }
+    if (s_render(corpus, real, va, o->seed + 7777, o->threads, xv) != 0) {
+        snprintf(err, errlen, "feature extraction failed");
+        goto out;
+    }
+    float mean = strtof(m, NULL), std = strtof(d, NULL);
+    kws_normalise(xv, (size_t) va->n * per, mean, 1.f / std);
+    float thr[VOCAB_COUNT];
+    s_measure(net, xv, va, per, lex, o->fa_rate, o->thr_min, thr);
+    for (int w = 0; w < VOCAB_COUNT; w++)
+        if (!vocab_is_keyword(w))
+            thr[w] = 1.f;
+    char buf[VOCAB_COUNT * 12 + 16], prov[2048];
+    size_t at = 0;
+    for (int i = 0; i < VOCAB_COUNT; i++)
+        at += (size_t) snprintf(buf + at, sizeof buf - at, "%s%.3f", i ? "," : "", (double) thr[i]);
+    const char *old = nn_meta_get(net, "provenance");
+    snprintf(prov, sizeof prov, "%s; thresholds recalibrated at --fa-rate %g --thr-min %g by "
+             "shop-train audio-phones --calibrate", old ? old : "", (double) o->fa_rate,
+             (double) o->thr_min);
+    if (nn_meta_set(net, "kws.thresholds", buf) != 0 || nn_meta_set(net, "provenance", prov) != 0
+        || nn_save(net, o->out, err, errlen) != 0)
+        goto out;
+    printf("phones: wrote %s with new thresholds\n", o->out);
+    rc = 0;
+out:
+    free(xv);
+    nn_destroy(&net);
+    free(tr->v);
+    free(va->v);
+    free(lx->word);
+    free(lx->ph);
+    free(lx->n);
+    s_free_real(real);
+    corpus_destroy(&corpus);
+    return rc;
+}
+
 static int
 s_load_real(const char *dir, s_real_t *r, char *err, size_t errlen)
 {
@@ -550,6 +608,8 @@ phones_train_run(const phones_train_opts_t *o, char *err, size_t errlen)
     features_config_t fc;
     features_config_default(&fc);
     size_t per = (size_t) S_T * (size_t) fc.n_mels;
+    if (o->calibrate)
+        return s_recalibrate(o, corpus, &real, &va, &lex, &lx, &tr, err, errlen);
     xt = malloc((size_t) tr.n * per * sizeof *xt);
     xv = malloc((size_t) va.n * per * sizeof *xv);
     if (!xt || !xv) {

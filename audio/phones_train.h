@@ -19,6 +19,7 @@ typedef struct {
     const char *real_dir;     /* real speech (audio/realdata.h), or NULL */
     const char *out;          /* model file written */
     const char *init;         /* non-NULL: go on from this phone model */
+    const char *calibrate;    /* non-NULL: only new thresholds for this phone model */
     int epochs, copies;       /* noisy copies of every synthetic clip */
     int real_copies;          /* ... of every Speech Commands recording */
     int fsdd_copies;          /* ... of every FSDD recording */

@@ -16,7 +16,7 @@ s_usage(void)
             "                               [--fsdd-copies K] [--channels C] [--batch B]\n"
             "                               [--lr X] [--seed N] [--threads T] [--limit N]\n"
             "                               [--stride S] [--lookahead L] [--fa-rate R]\n"
-            "                               [--thr-min X] [--init MODEL]\n"
+            "                               [--thr-min X] [--init MODEL] [--calibrate MODEL]\n"
             "  trains the phone model of the keyword spotter with CTC on the synthetic\n"
             "  corpus (DIR may list several) and the real training speakers of\n"
             "  --real-data (audio/realdata.h; the validation speakers are never read),\n"
@@ -24,7 +24,8 @@ s_usage(void)
             "  S frames (10) and uses its output L frames (24) before the window's end;\n"
             "  per-word thresholds: the confidence a fraction R (0.01) of the validation\n"
             "  examples not saying the word reach (corpus validation voices and real\n"
-            "  calibration speakers), at least --thr-min (0.3)\n");
+            "  calibration speakers), at least --thr-min (0.3); --calibrate MODEL only\n"
+            "  recomputes MODEL's thresholds (same --corpus, --real-data, --seed) into --out\n");
 }
 
 int
@@ -45,11 +46,12 @@ audio_phones_main(int argc, char **argv)
         { "limit", required_argument, NULL, 'L' },       { "stride", required_argument, NULL, 'S' },
         { "lookahead", required_argument, NULL, 'A' },   { "fa-rate", required_argument, NULL, 'R' },
         { "thr-min", required_argument, NULL, 'M' },     { "init", required_argument, NULL, 'I' },
+        { "calibrate", required_argument, NULL, 'T' },
         { "help", no_argument, NULL, 'h' },              { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:r:o:e:k:K:F:C:b:l:s:t:L:S:A:R:M:I:h", longopts, NULL))
+    while ((ch = getopt_long(argc, argv, "c:r:o:e:k:K:F:C:b:l:s:t:L:S:A:R:M:I:T:h", longopts, NULL))
            != -1) {
         switch (ch) {
         case 'c': o.corpus_dir = optarg; break;
@@ -70,6 +72,7 @@ audio_phones_main(int argc, char **argv)
         case 'R': o.fa_rate = strtof(optarg, NULL); break;
         case 'M': o.thr_min = strtof(optarg, NULL); break;
         case 'I': o.init = optarg; break;
+        case 'T': o.calibrate = optarg; break;
         default: s_usage(); return ch == 'h' ? 0 : 2;
         }
     }
