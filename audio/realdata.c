@@ -36,15 +36,21 @@ s_err(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
-bool
-real_speaker_is_validation(const char *speaker)
+uint64_t
+real_speaker_hash(const char *speaker)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (const unsigned char *p = (const unsigned char *) speaker; *p; p++) {
         h ^= *p;
         h *= 0x100000001b3ULL;
     }
-    return h % 4 == 0;
+    return h;
+}
+
+bool
+real_speaker_is_validation(const char *speaker)
+{
+    return real_speaker_hash(speaker) % 4 == 0;
 }
 
 /* Copies src into dst (size bytes). Returns 0, or -1 when it does not fit. */
