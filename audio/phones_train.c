@@ -364,9 +364,23 @@ s_says(const s_ex_t *e, int w)
     return false;
 }
 
+/* True when the example's phones hold the word's phones in a row: a
+ * homophone ("to" for "two") or a word inside another ("one" in "someone"),
+ * which no acoustic match can reject, so never a negative of the word. */
+static bool
+s_holds(const s_ex_t *e, const phones_lexicon_t *lex, int w)
+{
+    int n = lex->n[w];
+    for (int i = 0; i + n <= e->nph; i++)
+        if (memcmp(e->ph + i, lex->ph[w], (size_t) n * sizeof *e->ph) == 0)
+            return true;
+    return false;
+}
+
 /* Phone error rate of the validation examples (greedy decoding) by source,
  * and per-word thresholds: the word's peak confidence that a fraction
- * fa_rate of the validation examples not saying it reach. */
+ * fa_rate of the validation examples not saying it (nor its phones in a
+ * row) reach. */
 static void
 s_measure(nn_net_t *net, const float *xv, const s_exs_t *va, size_t per,
           const phones_lexicon_t *lex, float fa_rate, float thr_min, float *thr)
@@ -412,7 +426,7 @@ s_measure(nn_net_t *net, const float *xv, const s_exs_t *va, size_t per,
             continue;
         int m = 0, pos = 0, acc = 0;
         for (int i = 0; i < va->n; i++)
-            if (!s_says(&va->v[i], w))
+            if (!s_says(&va->v[i], w) && !s_holds(&va->v[i], lex, w))
                 neg[m++] = peaks[(size_t) i * 64 + w];
         qsort(neg, (size_t) m, sizeof *neg, s_cmp_float);
         float q = m ? neg[(int) ((1.0 - fa_rate) * (m - 1))] : 0.5f;
@@ -794,6 +808,12 @@ phones_eval_run(const char *model, const char *real_dir, char *err, size_t errle
         int hyp[S_TOUT];
         int nh = ctc_greedy(out, S_TOUT, PHONES_CLASSES, PHONES_BLANK, hyp, S_TOUT);
         int e = ctc_edit_distance(ph, nph, hyp, nh);
+        if (getenv("SHOP_EVAL_VERBOSE")) {
+            fprintf(stderr, "phones: [%s] %s:", c->speaker, c->word);
+            for (int k2 = 0; k2 < nh; k2++)
+                fprintf(stderr, " %s", phones_name(hyp[k2]));
+            fprintf(stderr, " (%d errors of %d)\n", e, nph);
+        }
         int src = c->source == REAL_FSDD ? 1 : 0;
         serr[src] += e;
         stot[src] += nph;
