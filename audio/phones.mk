@@ -12,9 +12,13 @@ TESTS += tests/audio_ctc_test tests/audio_phones_test
 
 ## make models-speech-phones: the phone model of docs/speech.md from the
 ## main corpus (under the build folder) and the real training speakers
-## (SHOP_REAL_DATA); writes $(SPEECH_DIR)/kws-phones.nn
+## (SHOP_REAL_DATA): 8 epochs, then 4 more at a lower rate on new noisy
+## copies; writes $(SPEECH_DIR)/kws-phones.nn
 .PHONY: models-speech-phones
+PHONES_TRAIN_ARGS = --corpus $(SPEECH_CORPUS) --real-data $(SHOP_REAL_DATA) --copies 1 \
+	--real-copies 3 --fsdd-copies 1 --batch 32 --threads 2
 models-speech-phones: speech-corpus shop-train
-	./shop-train audio-phones --corpus $(SPEECH_CORPUS) --real-data $(SHOP_REAL_DATA) \
-	  --copies 1 --real-copies 3 --fsdd-copies 1 --epochs 8 --batch 32 --lr 0.005 --seed 1 \
-	  --threads 2 --out $(SPEECH_DIR)/kws-phones.nn
+	./shop-train audio-phones $(PHONES_TRAIN_ARGS) --epochs 8 --lr 0.005 --seed 1 \
+	  --out $(SPEECH_DIR)/kws-phones-base.nn
+	./shop-train audio-phones $(PHONES_TRAIN_ARGS) --epochs 4 --lr 0.002 --seed 2 \
+	  --init $(SPEECH_DIR)/kws-phones-base.nn --out $(SPEECH_DIR)/kws-phones.nn
