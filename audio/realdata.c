@@ -36,29 +36,29 @@ s_err(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
-/* The speaker split: 64-bit FNV-1a of the speaker id, modulo 4 (0:
+/* The speaker split's hash: 64-bit FNV-1a of the speaker id (modulo 4, 0:
  * validation, 1: calibration, 2 and 3: training). */
-static unsigned
-s_speaker_quarter(const char *speaker)
+uint64_t
+real_speaker_hash(const char *speaker)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (const unsigned char *p = (const unsigned char *) speaker; *p; p++) {
         h ^= *p;
         h *= 0x100000001b3ULL;
     }
-    return (unsigned) (h % 4);
+    return h;
 }
 
 bool
 real_speaker_is_validation(const char *speaker)
 {
-    return s_speaker_quarter(speaker) == 0;
+    return real_speaker_hash(speaker) % 4 == 0;
 }
 
 bool
 real_speaker_is_calibration(const char *speaker)
 {
-    return s_speaker_quarter(speaker) == 1;
+    return real_speaker_hash(speaker) % 4 == 1;
 }
 
 /* Copies src into dst (size bytes). Returns 0, or -1 when it does not fit. */

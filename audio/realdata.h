@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "audio/intent.h"
 #include "audio/kws.h"
@@ -44,6 +45,9 @@ typedef struct {
 } real_clip_t;
 
 typedef struct _real_t real_t;
+
+/* The 64-bit FNV-1a hash of a speaker id, which the split rules use. */
+uint64_t real_speaker_hash(const char *speaker);
 
 /* True when speaker is a validation speaker (the rule above). */
 bool real_speaker_is_validation(const char *speaker);
