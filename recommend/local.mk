@@ -6,6 +6,7 @@ libshop_a_SOURCES += recommend/store.c recommend/store.h \
 	recommend/linalg.c recommend/linalg.h \
 	recommend/model.c recommend/model.h recommend/model_internal.h \
 	recommend/model_file.c \
+	recommend/outbox.c recommend/outbox.h \
 	recommend/query.c recommend/query.h \
 	recommend/service.c recommend/service.h
 ## offline: training, retraining a running engine, evaluation, the demo store generator
@@ -18,6 +19,11 @@ check_PROGRAMS += tests/recommend_store_test
 tests_recommend_store_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_recommend_store_test_LDADD = $(TEST_LIBS)
 TESTS += tests/recommend_store_test
+
+check_PROGRAMS += tests/recommend_outbox_test
+tests_recommend_outbox_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_recommend_outbox_test_LDADD = $(TEST_LIBS)
+TESTS += tests/recommend_outbox_test
 
 check_PROGRAMS += tests/recommend_test
 tests_recommend_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
