@@ -375,9 +375,11 @@ models_new(const conf_t *cfg, store_t *store)
     models_t *self = xcalloc(1, sizeof *self);
     pthread_mutex_init(&self->lock, NULL);
     /* next to the database file, whose directory shopd may write; a server
-     * database has no directory here: no cache, the index is built at start */
+     * database has no directory here: next to the device's outbox then */
     const char *db = store ? store_path(store) : NULL;
-    if (db && db[0] && strcmp(db, ":memory:") != 0 && !store_is_server(db)
+    if (db && store_is_server(db))
+        db = cfg->outbox;
+    if (db && db[0] && strcmp(db, ":memory:") != 0
         && (size_t) snprintf(self->cache, sizeof self->cache, "%s.vindex", db)
                >= sizeof self->cache)
         self->cache[0] = 0;

@@ -164,13 +164,12 @@ outbox_make_uid(char *buf, size_t len)
 }
 
 int
-outbox_put(outbox_t *ob, const store_event_t *evs, const char *const *uids, size_t n,
-           int64_t *seq)
+outbox_put(outbox_t *ob, const store_event_t *evs, size_t n, int64_t *seq)
 {
     ob->err[0] = 0;
     for (size_t i = 0; i < n; i++) {
         const store_event_t *e = &evs[i];
-        if (!outbox_uid_valid(uids[i]))
+        if (!outbox_uid_valid(e->uid))
             return s_fail(ob, "outbox: event %zu: the uid must be 1 to %d bytes of "
                           "letters, digits and . _ : -", i, OUTBOX_UID_MAX - 1);
         if (!e->customer[0] || !e->item[0] || e->quantity < 1 || (int) e->type < 0
@@ -188,7 +187,7 @@ outbox_put(outbox_t *ob, const store_event_t *evs, const char *const *uids, size
     for (size_t i = 0; i < n; i++) {
         const store_event_t *e = &evs[i];
         sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, uids[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, e->uid, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, e->customer, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, e->item, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, e->time);
@@ -244,7 +243,7 @@ outbox_peek(outbox_t *ob, size_t max, outbox_entry_t **out, size_t *n)
         outbox_entry_t *e = &(*out)[(*n)++];
         memset(e, 0, sizeof *e);
         e->seq = sqlite3_column_int64(st, 0);
-        s_text(st, 1, e->uid, sizeof e->uid);
+        s_text(st, 1, e->ev.uid, sizeof e->ev.uid);
         s_text(st, 2, e->ev.customer, sizeof e->ev.customer);
         s_text(st, 3, e->ev.item, sizeof e->ev.item);
         e->ev.time = sqlite3_column_int64(st, 4);
@@ -289,9 +288,11 @@ outbox_remove(outbox_t *ob, int64_t upto)
     } while (0)
 
 static store_event_t
-s_ev(const char *customer, const char *item, int64_t time, store_event_type_t type)
+s_ev(const char *customer, const char *item, int64_t time, store_event_type_t type,
+     const char *uid)
 {
     store_event_t e = { .time = time, .type = type, .quantity = 1 };
+    shop_strlcpy(e.uid, uid, sizeof e.uid);
     shop_strlcpy(e.customer, customer, sizeof e.customer);
     shop_strlcpy(e.item, item, sizeof e.item);
     shop_strlcpy(e.source, "kiosk-1", sizeof e.source);
@@ -319,25 +320,24 @@ outbox_test(bool verbose)
 
     ob = outbox_open(path, NULL);
     S_CHECK(ob && outbox_depth(ob) == 0);
-    store_event_t a = s_ev("c1", "boot-01", 100, STORE_EVENT_PURCHASE);
-    store_event_t b[2] = { s_ev("c2", "bag-02", 101, STORE_EVENT_VIEW),
-                           s_ev("c1", "coat-03", 102, STORE_EVENT_CART) };
-    const char *ua[1] = { u1 }, *ub[2] = { u2, u3 };
+    store_event_t a = s_ev("c1", "boot-01", 100, STORE_EVENT_PURCHASE, u1);
+    store_event_t b[2] = { s_ev("c2", "bag-02", 101, STORE_EVENT_VIEW, u2),
+                           s_ev("c1", "coat-03", 102, STORE_EVENT_CART, u3) };
     int64_t seq = 0;
-    S_CHECK(outbox_put(ob, &a, ua, 1, &seq) == 0 && seq == 1 && outbox_depth(ob) == 1);
-    S_CHECK(outbox_put(ob, b, ub, 2, &seq) == 0 && seq == 3 && outbox_depth(ob) == 3);
+    S_CHECK(outbox_put(ob, &a, 1, &seq) == 0 && seq == 1 && outbox_depth(ob) == 1);
+    S_CHECK(outbox_put(ob, b, 2, &seq) == 0 && seq == 3 && outbox_depth(ob) == 3);
     /* a uid already queued refuses the whole batch */
-    store_event_t c[2] = { s_ev("c3", "bag-05", 103, STORE_EVENT_VIEW),
-                           s_ev("c3", "bag-06", 104, STORE_EVENT_VIEW) };
-    const char *uc[2] = { "fresh-uid", u1 };
-    S_CHECK(outbox_put(ob, c, uc, 2, NULL) == -1 && outbox_errmsg(ob)[0]);
+    store_event_t c[2] = { s_ev("c3", "bag-05", 103, STORE_EVENT_VIEW, "fresh-uid"),
+                           s_ev("c3", "bag-06", 104, STORE_EVENT_VIEW, u1) };
+    S_CHECK(outbox_put(ob, c, 2, NULL) == -1 && outbox_errmsg(ob)[0]);
     S_CHECK(outbox_depth(ob) == 3);
     /* bad events and uids are refused before anything is written */
-    const char *bad[1] = { "no spaces" };
-    S_CHECK(outbox_put(ob, &a, bad, 1, NULL) == -1);
     store_event_t z = a;
+    shop_strlcpy(z.uid, "no spaces", sizeof z.uid);
+    S_CHECK(outbox_put(ob, &z, 1, NULL) == -1);
+    z = c[0];
     z.quantity = 0;
-    S_CHECK(outbox_put(ob, &z, uc, 1, NULL) == -1 && outbox_depth(ob) == 3);
+    S_CHECK(outbox_put(ob, &z, 1, NULL) == -1 && outbox_depth(ob) == 3);
 
     /* survives a reopen, in order */
     outbox_close(&ob);
@@ -346,22 +346,22 @@ outbox_test(bool verbose)
     ob = outbox_open(path, NULL);
     S_CHECK(ob && outbox_depth(ob) == 3);
     S_CHECK(outbox_peek(ob, 2, &got, &n) == 0 && n == 2);
-    S_CHECK(got[0].seq == 1 && !strcmp(got[0].uid, u1) && !strcmp(got[0].ev.item, "boot-01")
+    S_CHECK(got[0].seq == 1 && !strcmp(got[0].ev.uid, u1) && !strcmp(got[0].ev.item, "boot-01")
             && got[0].ev.type == STORE_EVENT_PURCHASE && got[0].ev.time == 100
             && !strcmp(got[0].ev.source, "kiosk-1") && got[0].ev.quantity == 1);
-    S_CHECK(got[1].seq == 2 && !strcmp(got[1].uid, u2) && !strcmp(got[1].ev.customer, "c2"));
+    S_CHECK(got[1].seq == 2 && !strcmp(got[1].ev.uid, u2) && !strcmp(got[1].ev.customer, "c2"));
     S_CHECK(outbox_remove(ob, got[1].seq) == 0 && outbox_depth(ob) == 1);
     free(got);
     got = NULL;
     S_CHECK(outbox_peek(ob, 10, &got, &n) == 0 && n == 1 && got[0].seq == 3
-            && !strcmp(got[0].uid, u3) && got[0].ev.type == STORE_EVENT_CART);
+            && !strcmp(got[0].ev.uid, u3) && got[0].ev.type == STORE_EVENT_CART);
     /* removing again is harmless; an emptied outbox peeks nothing */
     S_CHECK(outbox_remove(ob, 3) == 0 && outbox_remove(ob, 3) == 0 && outbox_depth(ob) == 0);
     free(got);
     got = NULL;
     S_CHECK(outbox_peek(ob, 10, &got, &n) == 0 && n == 0 && got == NULL);
     /* seq keeps growing after the outbox empties (AUTOINCREMENT) */
-    S_CHECK(outbox_put(ob, &a, uc, 1, &seq) == 0 && seq == 4);
+    S_CHECK(outbox_put(ob, &c[0], 1, &seq) == 0 && seq == 4);
     S_CHECK(!strcmp(outbox_path(ob), path));
     rc = 0;
     if (verbose)

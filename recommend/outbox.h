@@ -26,17 +26,17 @@
 
 #include "recommend/store.h"
 
-/* Size of a uid, NUL included: 32 hex digits made by outbox_make_uid, or
- * up to 63 bytes of [A-Za-z0-9._:-] given by a caller. */
-#define OUTBOX_UID_MAX 64
+/* Size of a uid, NUL included (the store's): 32 hex digits made by
+ * outbox_make_uid, or up to STORE_UID_MAX-1 bytes of [A-Za-z0-9._:-] given
+ * by a caller. */
+#define OUTBOX_UID_MAX STORE_UID_MAX
 
 typedef struct _outbox_t outbox_t;
 
 /* One queued event (out). */
 typedef struct {
     int64_t seq;                        /* position in the outbox, increasing */
-    char uid[OUTBOX_UID_MAX];
-    store_event_t ev;                   /* ev.id is 0 */
+    store_event_t ev;                   /* with its uid; ev.id is 0 */
 } outbox_entry_t;
 
 /* Opens (creating it and its table when needed) the outbox in the SQLite
@@ -53,11 +53,10 @@ const char *outbox_errmsg(const outbox_t *ob);
 /* The path it was opened with. */
 const char *outbox_path(const outbox_t *ob);
 
-/* Appends n events (uids[i] goes with evs[i]; each uid non-empty, valid and
- * not already queued) in one durable transaction: all or none. *seq (may be
- * NULL) gets the seq of the last one. Returns 0 / -1. */
-int outbox_put(outbox_t *ob, const store_event_t *evs, const char *const *uids, size_t n,
-               int64_t *seq);
+/* Appends n events (each with its uid: valid and not already queued) in one
+ * durable transaction: all or none. *seq (may be NULL) gets the seq of the
+ * last one. Returns 0 / -1. */
+int outbox_put(outbox_t *ob, const store_event_t *evs, size_t n, int64_t *seq);
 
 /* The number of events queued (kept in memory, no query). */
 int64_t outbox_depth(const outbox_t *ob);

@@ -44,10 +44,8 @@ test_outbox_acknowledged_survive_kill(void **state)
             store_event_t e = { .time = 1000 + i, .type = STORE_EVENT_PURCHASE, .quantity = 1 };
             snprintf(e.customer, sizeof e.customer, "c%04d", i);
             shop_strlcpy(e.item, "boot-01", sizeof e.item);
-            char uid[OUTBOX_UID_MAX];
-            snprintf(uid, sizeof uid, "kill-test-%04d", i);
-            const char *u[1] = { uid };
-            if (outbox_put(ob, &e, u, 1, NULL) != 0)
+            snprintf(e.uid, sizeof e.uid, "kill-test-%04d", i);
+            if (outbox_put(ob, &e, 1, NULL) != 0)
                 _exit(2);
             int32_t k = i;
             if (write(p[1], &k, sizeof k) != sizeof k)
@@ -79,7 +77,7 @@ test_outbox_acknowledged_survive_kill(void **state)
         char uid[OUTBOX_UID_MAX], cust[32];
         snprintf(uid, sizeof uid, "kill-test-%04zu", i);
         snprintf(cust, sizeof cust, "c%04zu", i);
-        assert_string_equal(e[i].uid, uid);
+        assert_string_equal(e[i].ev.uid, uid);
         assert_string_equal(e[i].ev.customer, cust);
         assert_int_equal(e[i].ev.time, 1000 + (int64_t) i);
     }
