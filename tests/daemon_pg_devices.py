@@ -122,6 +122,7 @@ class Sender(threading.Thread):
         self.client = h.frontend.ShopClient(ep)
         self.item, self.prefix = item, prefix
         self.accepted = []       # (customer, uid)
+        self.queued = 0          # of which acknowledged from the outbox
         self.errors = []
         self.halt = threading.Event()
 
@@ -133,6 +134,7 @@ class Sender(threading.Thread):
             try:
                 r = purchase(self.client, cust, self.item, "soak")
                 self.accepted.append((cust, r["uid"]))
+                self.queued += bool(r["queued"])
             except Exception as e:  # an error reply or no reply: not accepted
                 self.errors.append(f"{cust}: {e}")
         self.client.close()
@@ -143,6 +145,7 @@ def soak(pg, a, item, rounds):
     worst_drain = 0.0
     accepted = []
     errors = []
+    queued = 0
     for r in range(rounds):
         s = Sender(a.ep, item, f"{TAG}-r{r}")
         s.start()
@@ -161,13 +164,16 @@ def soak(pg, a, item, rounds):
                                else None)(store_status(a)), 120)
         accepted += s.accepted
         errors += s.errors
+        queued += s.queued
         lost, dup = counts(pg, [c for c, _ in accepted], [u for _, u in accepted])
-        print(f"# round {r + 1}: {len(s.accepted)} accepted, {len(s.errors)} refused; "
+        print(f"# round {r + 1}: {len(s.accepted)} accepted ({s.queued} queued), "
+              f"{len(s.errors)} refused; "
               f"so far lost {lost}, duplicated {dup}; outbox {st and st['outbox']}", flush=True)
     total_acc = len(accepted)
     total_lost, total_dup = counts(pg, [c for c, _ in accepted], [u for _, u in accepted])
-    print(f"soak-pg: {rounds} outages (pg_ctl stop -m immediate), {total_acc} events accepted, "
-          f"{total_lost} lost, {total_dup} duplicated, {len(errors)} refused; "
+    print(f"soak-pg: {rounds} outages (pg_ctl stop -m immediate), {total_acc} events accepted "
+          f"({queued} of them into the outbox), {total_lost} lost, {total_dup} duplicated, "
+          f"{len(errors)} refused; "
           f"slowest reconnect + drain {worst_drain:.1f} s")
     for e in errors[:5]:
         print(f"# refused: {e}")
