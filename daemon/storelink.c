@@ -3,11 +3,16 @@
 
 #include "daemon/storelink.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -29,9 +34,16 @@ struct _storelink_t {
     outbox_t *outbox;             /* events waiting for the server */
     uint64_t since_ns;            /* when up last changed */
     int64_t down_wall;            /* Unix time it went down (contexts saved since are merged) */
-    uint64_t backoff_ns;          /* the wait before the next try */
-    uint64_t next_try_ns;         /* when to try to connect again */
+    /* the reconnecting thread: it alone touches store while down, so a try
+     * that waits for a silent server never holds up the main loop */
+    pthread_t th;
+    bool th_running;              /* started, not joined yet */
+    pthread_mutex_t mu;           /* guards the three below */
+    pthread_cond_t cv;            /* wakes the thread to stop */
+    bool th_stop;                 /* asked to give up */
+    bool th_connected;            /* it connected: the main loop takes over */
     unsigned attempts;            /* failed tries in this outage */
+    int efd;                      /* eventfd: readable once it connected */
     long reconnects;              /* outages that ended */
     bool catalogue_due;           /* copy the catalogue into the offline copy */
     bool news;                    /* the store holds events the caller was not told of */
@@ -56,19 +68,76 @@ s_jitter(uint64_t ns)
     return ns / 10 * 8 + ns / 10 * 4 * r / 65535;
 }
 
+/* The reconnecting thread: tries after 0.1 s, then doubles the wait up to
+ * 5 s (each +-20 %), until it connects or is asked to stop. */
+static void *
+s_reconnect_main(void *arg)
+{
+    storelink_t *self = arg;
+    uint64_t backoff = S_BACKOFF_MIN_NS;
+    pthread_mutex_lock(&self->mu);
+    while (!self->th_stop) {
+        struct timespec at;
+        clock_gettime(CLOCK_MONOTONIC, &at);
+        uint64_t ns = (uint64_t) at.tv_nsec + s_jitter(backoff);
+        at.tv_sec += (time_t) (ns / 1000000000u);
+        at.tv_nsec = (long) (ns % 1000000000u);
+        while (!self->th_stop && pthread_cond_timedwait(&self->cv, &self->mu, &at) != ETIMEDOUT)
+            ;
+        if (self->th_stop)
+            break;
+        pthread_mutex_unlock(&self->mu);
+        int rc = store_reconnect(self->store);
+        pthread_mutex_lock(&self->mu);
+        if (rc == 0) {
+            self->th_connected = true;
+            uint64_t one = 1;
+            if (write(self->efd, &one, sizeof one) != (ssize_t) sizeof one)
+                log_err("store: eventfd: %s", strerror(errno));
+            break;
+        }
+        self->attempts++;
+        backoff = SHOP_MIN(backoff * 2, S_BACKOFF_MAX_NS);
+    }
+    pthread_mutex_unlock(&self->mu);
+    return NULL;
+}
+
+/* Stops the reconnecting thread (a try in progress ends first: at most the
+ * store's connect timeout) and joins it. */
+static void
+s_join(storelink_t *self)
+{
+    if (!self->th_running)
+        return;
+    pthread_mutex_lock(&self->mu);
+    self->th_stop = true;
+    pthread_cond_signal(&self->cv);
+    pthread_mutex_unlock(&self->mu);
+    pthread_join(self->th, NULL);
+    self->th_running = false;
+    uint64_t v;
+    while (read(self->efd, &v, sizeof v) == (ssize_t) sizeof v)
+        ;
+}
+
 static void
 s_down(storelink_t *self, uint64_t now)
 {
     self->up = false;
     self->since_ns = now;
     self->down_wall = (int64_t) time(NULL);
-    self->attempts = 0;
-    self->backoff_ns = S_BACKOFF_MIN_NS;
-    self->next_try_ns = now + s_jitter(self->backoff_ns);
     log_warn("store: the database server %s is unreachable (%s): answering from memory and "
              "the offline copy, events go to the outbox %s (%lld waiting)",
              store_path(self->store), store_errmsg(self->store), outbox_path(self->outbox),
              (long long) outbox_depth(self->outbox));
+    self->th_stop = self->th_connected = false;
+    self->attempts = 0;
+    if (pthread_create(&self->th, NULL, s_reconnect_main, self) != 0) {
+        log_err("store: cannot start the reconnecting thread: the device stays offline");
+        return;
+    }
+    self->th_running = true;
 }
 
 /* Copies the server's catalogue into the offline copy, in one transaction. */
@@ -101,23 +170,19 @@ s_copy_catalogue(storelink_t *self)
     log_debug("store: %zu catalogue items copied to the offline copy", n);
 }
 
+/* The thread connected: the main loop takes the store back. */
 static void
-s_try(storelink_t *self, uint64_t now)
+s_up_again(storelink_t *self, uint64_t now)
 {
-    if (store_reconnect(self->store) != 0) {
-        self->attempts++;
-        self->backoff_ns = SHOP_MIN(self->backoff_ns * 2, S_BACKOFF_MAX_NS);
-        self->next_try_ns = now + s_jitter(self->backoff_ns);
-        return;
-    }
+    s_join(self);
     self->up = true;
     self->reconnects++;
     self->catalogue_due = true;
     self->news = true; /* what other devices committed meanwhile */
     self->one_by_one = false;
-    log_notice("store: connected to %s again after %.1f s (%u failed attempts): %lld events "
+    log_notice("store: connected to %s again after %.1f s (%u attempt%s failed): %lld events "
                "to forward, %zu sessions to merge", store_path(self->store),
-               (now - self->since_ns) / 1e9, self->attempts,
+               (now - self->since_ns) / 1e9, self->attempts, self->attempts == 1 ? "" : "s",
                (long long) outbox_depth(self->outbox), self->ntouched);
     self->since_ns = now;
 }
@@ -258,9 +323,21 @@ storelink_new(store_t *store, const char *outbox_path, char *err, size_t errlen)
     self->store = store;
     self->up = true;
     self->since_ns = shop_now_ns();
+    self->efd = -1;
+    pthread_mutex_init(&self->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&self->cv, &ca);
+    pthread_condattr_destroy(&ca);
     self->shared = strcmp(store_backend(store), "postgresql") == 0;
     if (!self->shared)
         return self;
+    self->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (self->efd < 0) {
+        snprintf(err, errlen, "eventfd: %s", strerror(errno));
+        goto err;
+    }
     char *serr = NULL;
     self->offline = store_open(outbox_path, &serr);
     if (!self->offline || store_readonly(self->offline)) {
@@ -294,6 +371,11 @@ storelink_destroy(storelink_t **self_p)
     if (!self_p || !*self_p)
         return;
     storelink_t *self = *self_p;
+    s_join(self);
+    if (self->efd >= 0)
+        close(self->efd);
+    pthread_mutex_destroy(&self->mu);
+    pthread_cond_destroy(&self->cv);
     outbox_close(&self->outbox);
     store_close(&self->offline);
     free(self->touched);
@@ -322,7 +404,9 @@ storelink_store(const storelink_t *self)
 int
 storelink_poll_fd(const storelink_t *self)
 {
-    return self->shared && self->up ? store_notify_fd(self->store) : -1;
+    if (!self->shared)
+        return -1;
+    return self->up ? store_notify_fd(self->store) : self->th_running ? self->efd : -1;
 }
 
 int
@@ -331,8 +415,7 @@ storelink_timeout_ms(const storelink_t *self, uint64_t now_ns)
     if (!self->shared)
         return -1;
     if (!self->up)
-        return now_ns >= self->next_try_ns ? 0
-                                           : (int) ((self->next_try_ns - now_ns) / 1000000u) + 1;
+        return -1; /* the thread's eventfd wakes the loop */
     if (self->ntouched || self->catalogue_due)
         return 0;
     if (!outbox_depth(self->outbox))
@@ -347,11 +430,12 @@ storelink_tick(storelink_t *self, uint64_t now_ns)
     if (!self->shared)
         return false;
     if (!self->up) {
-        if (now_ns < self->next_try_ns)
+        pthread_mutex_lock(&self->mu);
+        bool connected = self->th_connected;
+        pthread_mutex_unlock(&self->mu);
+        if (!connected)
             return false;
-        s_try(self, now_ns);
-        if (!self->up)
-            return false;
+        s_up_again(self, now_ns);
     }
     int64_t max_id = 0;
     int got = store_notifications(self->store, &max_id);
@@ -486,7 +570,7 @@ storelink_checkout(storelink_t *self, const char *session, const char *customer,
 }
 
 json_t *
-storelink_status_json(const storelink_t *self)
+storelink_status_json(storelink_t *self)
 {
     json_t *o = json_pack("{s:s, s:b, s:I, s:f, s:I}", "backend", store_backend(self->store),
                           "connected", self->up, "outbox",
@@ -494,6 +578,11 @@ storelink_status_json(const storelink_t *self)
                           "state_since_s", (shop_now_ns() - self->since_ns) / 1e9,
                           "reconnects", (json_int_t) self->reconnects);
     if (self->shared) {
+        pthread_mutex_lock(&self->mu);
+        unsigned attempts = self->attempts;
+        pthread_mutex_unlock(&self->mu);
+        if (!self->up)
+            json_object_set_new(o, "reconnect_attempts", json_integer(attempts));
         json_object_set_new(o, "outbox_file", json_string(outbox_path(self->outbox)));
         json_object_set_new(o, "outbox_refused", json_integer((json_int_t) self->refused));
         json_object_set_new(o, "offline_sessions", json_integer((json_int_t) self->ntouched));

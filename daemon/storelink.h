@@ -12,8 +12,10 @@
  *         use the device's offline copy (a SQLite store in the outbox file:
  *         the catalogue as last seen, and the sessions and carts used during
  *         the outage); events are accepted into the outbox (recommend/
- *         outbox.h), durably; the link tries to connect again with
- *         exponential back-off (0.1 s doubling to 5 s, +-20 % jitter).
+ *         outbox.h), durably; a thread of the link tries to connect again
+ *         with exponential back-off (0.1 s doubling to 5 s, +-20 % jitter)
+ *         and wakes the loop (storelink_poll_fd) once it did: a try that
+ *         waits for a silent server never holds up the answers.
  *         Back up: the outbox is forwarded in order, each event once
  *         (uids), the sessions used meanwhile are merged into the server
  *         (their context saved, their cart lines added to the server's
@@ -51,15 +53,17 @@ bool storelink_up(const storelink_t *self);
 /* The store requests use now: the store when up, the offline copy when down. */
 store_t *storelink_store(const storelink_t *self);
 
-/* The descriptor to poll for the server's notifications, -1 when none. */
+/* The descriptor to poll: up, the server's notifications; down, the
+ * reconnecting thread's "connected"; -1 when none. */
 int storelink_poll_fd(const storelink_t *self);
 
-/* How long the loop may sleep before storelink_tick has work (a reconnect
- * due, or the outbox to forward: 0), in ms; -1 when nothing is pending. */
+/* How long the loop may sleep before storelink_tick has work (0: the
+ * outbox to forward, sessions to merge), in ms; -1 when nothing is pending
+ * but what storelink_poll_fd says. */
 int storelink_timeout_ms(const storelink_t *self, uint64_t now_ns);
 
-/* One turn of the loop: when down and the back-off has passed, tries to
- * connect again; when up, reads the notifications that arrived, forwards a
+/* One turn of the loop: when down and the thread connected, takes the
+ * store back; when up, reads the notifications that arrived, forwards a
  * batch of the outbox, and merges the sessions used during an outage.
  * Returns true when the store holds events the caller has not been told of
  * (a notification arrived, or the server came back): refresh from it. */
@@ -91,7 +95,9 @@ int storelink_checkout(storelink_t *self, const char *session, const char *custo
                        size_t errlen);
 
 /* The status reply's store fields: {"backend", "connected", "outbox",
- * "outbox_file" (shared only), "state_since_s", "reconnects"}. */
-json_t *storelink_status_json(const storelink_t *self);
+ * "state_since_s", "reconnects"}; shared also "outbox_file",
+ * "outbox_refused", "offline_sessions", and while down
+ * "reconnect_attempts". */
+json_t *storelink_status_json(storelink_t *self);
 
 #endif
