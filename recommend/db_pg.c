@@ -125,15 +125,15 @@ silent:
 static int
 s_fail_res(db_t *db, PGresult *res)
 {
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-    char msg[sizeof db->err];
+    char msg[sizeof db->err], state[8];
+    shop_strlcpy(state, sqlstate ? sqlstate : "", sizeof state);
     if (primary)
         shop_strlcpy(msg, primary, sizeof msg);
     else
         s_conn_msg(db->pg, msg, sizeof msg);
     PQclear(res);
-    state = state ? state : "";
     if (PQstatus(db->pg) == CONNECTION_BAD || strncmp(state, "08", 2) == 0
         || strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0
         || strcmp(state, "57P03") == 0)
