@@ -246,6 +246,18 @@ def devices_and_outage(tap, pg, a, b, boots):
               f"B: within 1 s of A's acknowledgement ({dt * 1000:.0f} ms) the boots for "
               f"the buyer are every boot in stock but {x}")
 
+    # ... and a checkout's purchases too
+    c3, z = f"{TAG}-c3", boots[3]
+    a.client.request("cart", {"op": "add", "item": z, "customer": c3}, session="kiosk-c")
+    rep = a.client.request("cart", {"op": "checkout"}, session="kiosk-c")
+    t0 = time.monotonic()
+    want3 = set(boots) - {z}
+    got = wait_for(lambda: (lambda s: s if s == want3 else None)(boots_for(b, c3)), 1.0)
+    dt = time.monotonic() - t0
+    tap.check(rep["bought_lines"] == 1 and got == want3 and dt <= 1.0,
+              f"B: within 1 s of A's checkout ({dt * 1000:.0f} ms) the boots for its buyer are "
+              f"every boot in stock but {z}")
+
     # 2. the server stops; A keeps answering and queues events
     pg.stop("immediate")
     st = wait_for(lambda: (lambda s: s if not s["connected"] else None)(store_status(a)), 30)
@@ -276,6 +288,11 @@ def devices_and_outage(tap, pg, a, b, boots):
     cart = a.client.request("cart", {"op": "add", "item": boots[2], "customer": c2},
                             session="kiosk-a")
     tap.check(cart["count"] == 1, "A: a cart works during the outage (offline copy)")
+    ans = a.client.request("text", {"text": "show me boots"}, session="kiosk-t", timeout=20)
+    recs = [r["item"] for r in ans["recommendations"]["results"]]
+    tap.check(ans["intent"].get("text") == "search{category=boot}" and recs
+              and set(recs) <= set(boots),
+              f"A: a typed request is answered during the outage (boots in stock: {recs[:3]}...)")
 
     # 3. the server is back: the outbox empties, each event stored once
     pg.start()
