@@ -7,13 +7,16 @@ PostgreSQL server (tests/pg_server.sh), over real ZeroMQ sockets.
    poll. The expected answer comes from the catalogue, not from the
    engine: a category query for the buyer with exclude_bought lists every
    boot in stock before, and every boot in stock but the one bought after.
+   The same for a checkout's purchase.
 2. The server stopped with `pg_ctl stop -m immediate`: A keeps answering
    (status, the catalogue from its offline copy, recommendations from
-   memory, the queued purchase already counted) and accepts N events, each
-   acknowledged as queued; status shows the outbox holding N. The server
-   started again: the outbox empties, every accepted event is in the
-   server exactly once (counted by uid and by its own customer with psql),
-   and B's answer shows the purchase made during the outage.
+   memory, the queued purchase already counted, a cart, a typed request)
+   and accepts N events, each acknowledged as queued; status shows the
+   outbox holding N. The server started again: the outbox empties, every
+   accepted event is in the server exactly once (counted by uid and by its
+   own customer with psql), the offline cart line is in the server's cart,
+   B's answer shows the purchase made during the outage, and each engine
+   holds exactly the server's events (none counted twice).
 
     tests/daemon_pg_devices.py              # the test (make check)
     tests/daemon_pg_devices.py --soak 20    # the outage 20 times, events
