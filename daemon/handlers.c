@@ -243,8 +243,9 @@ s_event(const handler_env_t *env, const proto_request_t *req, const handler_fram
     int64_t id = 0;
     bool queued = false;
     char why[512];
-    /* returns only once the row is durably committed, in the store or, while
-     * a shared store is away, in the device's outbox */
+    /* returns only once the row is durably committed, with its own id (the
+     * newest id may be another device's on a shared server), in the store
+     * or, while a shared store is away, in the device's outbox */
     if (handler_add_event(env, &ev, &queued, &id, why, sizeof why) != 0) {
         handler_fail(out, PROTO_E_STORE, "recording the event: %s", why);
         log_err("store: %s", out->message);
