@@ -222,7 +222,7 @@ s_forward(storelink_t *self, uint64_t now)
         } else if (self->one_by_one) {
             /* the server refuses this event for itself: keeping it would
              * hold every later one back forever */
-            log_err("store: the server refused the queued event %s (%s bought/viewed by %s): "
+            log_err("store: the server refused the queued event %s (item %s, customer %s): "
                     "%s; it is dropped from the outbox", e[0].ev.uid, e[0].ev.item,
                     e[0].ev.customer, why);
             if (outbox_remove(self->outbox, e[0].seq) == 0)
@@ -251,9 +251,10 @@ s_forward(storelink_t *self, uint64_t now)
     free(e);
 }
 
-/* Merges one session used during the outage into the server: its context
- * when saved during the outage, and its cart lines, added to the server's
- * cart of the session. Returns 0, or -1 when the server was lost. */
+/* Merges one session used during the outage into the server, in one
+ * transaction (a loss half-way adds nothing twice when it runs again): its
+ * context when saved during the outage, and its cart lines, added to the
+ * server's cart of the session. Returns 0, or -1 when the server was lost. */
 static int
 s_merge_session(storelink_t *self, const char *id)
 {
@@ -270,8 +271,6 @@ s_merge_session(storelink_t *self, const char *id)
         store_cart_clear(self->offline, id);
         return 0;
     }
-    if (s.touched >= self->down_wall && session_save(self->store, &s) != 0)
-        goto fail;
     store_cart_line_t *lines = NULL;
     size_t n = 0;
     char customer[STORE_ID_MAX] = "";
@@ -279,15 +278,23 @@ s_merge_session(storelink_t *self, const char *id)
         || store_cart_customer(self->offline, id, customer, sizeof customer) != 0) {
         log_warn("store: the offline cart of session %s: %s", id, store_errmsg(self->offline));
         free(lines);
-        return 0;
+        n = 0;
+        lines = NULL;
     }
-    for (size_t i = 0; i < n; i++)
-        if (store_cart_add(self->store, id, customer[0] ? customer : NULL, lines[i].item,
-                           lines[i].quantity, NULL) != 0) {
-            free(lines);
-            goto fail;
-        }
+    int rc = store_begin(self->store);
+    if (rc == 0 && s.touched >= self->down_wall)
+        rc = session_save(self->store, &s);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = store_cart_add(self->store, id, customer[0] ? customer : NULL, lines[i].item,
+                            lines[i].quantity, NULL);
     free(lines);
+    if (rc == 0)
+        rc = store_commit(self->store);
+    if (rc != 0) {
+        if (!store_unavailable(self->store))
+            store_rollback(self->store);
+        goto fail;
+    }
     store_cart_clear(self->offline, id);
     session_t empty = { 0 };
     shop_strlcpy(empty.id, id, sizeof empty.id);
