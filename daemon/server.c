@@ -68,6 +68,7 @@ struct _server_t {
     store_t *store;               /* this thread's connection: a SQLite file or a server */
     storelink_t *link;            /* follows it; on a server, the outbox and offline copy */
     int outbox_lock;              /* flock on the outbox file, -1 when none */
+    bool rec_due;                 /* started offline: the built-in engine is still to start */
     models_t *models;             /* recognisers (may each be missing) */
     recommender_t *rec;           /* built-in engine or remote service; NULL when none */
     mic_t *mic;                   /* the microphone, NULL when none is configured */
@@ -185,6 +186,27 @@ s_open_link(store_t *st, const conf_t *cfg, int *lock_fd, char *err, size_t errl
     storelink_t *link = storelink_new(st, cfg->outbox, err, errlen);
     if (!link)
         lock_release(lock_fd);
+    return link;
+}
+
+/* The server of cfg->database could not be reached at start (err says
+ * why): a link that starts offline from the outbox's offline copy, or NULL
+ * with err saying both why. */
+static storelink_t *
+s_open_offline(const conf_t *cfg, int *lock_fd, char *err, size_t errlen)
+{
+    char why[512], more[CONF_PATH_MAX + 256];
+    shop_strlcpy(why, err, sizeof why);
+    *lock_fd = -1;
+    storelink_t *link = NULL;
+    if (access(cfg->outbox, F_OK) != 0)
+        snprintf(more, sizeof more, "no outbox %s to start offline from", cfg->outbox);
+    else if (lock_database(cfg->outbox, lock_fd, more, sizeof more) == 0)
+        link = storelink_new_offline(cfg->database, why, cfg->outbox, more, sizeof more);
+    if (!link) {
+        lock_release(lock_fd);
+        snprintf(err, errlen, "%s (%s)", why, more);
+    }
     return link;
 }
 
@@ -393,12 +415,15 @@ server_new(const conf_t *cfg, const char *conf_path, char *err, size_t errlen)
 
     self->outbox_lock = -1;
     self->store = s_open_store(cfg, err, errlen);
-    if (!self->store)
-        goto err;
-    self->link = s_open_link(self->store, cfg, &self->outbox_lock, err, errlen);
+    if (self->store)
+        self->link = s_open_link(self->store, cfg, &self->outbox_lock, err, errlen);
+    else if (store_is_server(cfg->database))
+        self->link = s_open_offline(cfg, &self->outbox_lock, err, errlen);
     if (!self->link)
         goto err;
-    self->models = models_new(cfg, self->store);
+    /* started offline: the built-in engine starts once the server answers */
+    self->rec_due = !self->store && !cfg->rec_endpoint[0];
+    self->models = models_new(cfg, storelink_store(self->link));
     /* the jailed decoders (the workers', the camera trigger's) are forked
      * now, from this thread, before the pool's, the camera's and ZeroMQ's
      * threads exist */
@@ -426,7 +451,8 @@ server_new(const conf_t *cfg, const char *conf_path, char *err, size_t errlen)
         zap_set_log_interval(self->zap, cfg->refusal_log_interval_s * 1000);
         log_info("curve: server public key %s", public);
     }
-    self->rec = recommender_new(self->ctx, cfg);
+    if (!self->rec_due)
+        self->rec = recommender_new(self->ctx, cfg);
     if (cfg->mic_device[0] && !(self->mic = mic_new(self->ctx, cfg, err, errlen)))
         goto err;
     self->router = s_listen(self, ZMQ_ROUTER, cfg->endpoint, secret[0] ? secret : NULL, err,
@@ -877,7 +903,7 @@ s_status_heartbeat(server_t *self)
     json_t *body = handlers_status_json(&env);
     json_t *so = storelink_status_json(self->link);
     store_counts_t c;
-    if (storelink_up(self->link) && store_counts(self->store, &c) == 0)
+    if (storelink_up(self->link) && store_counts(storelink_store(self->link), &c) == 0)
         json_object_update_new(so, json_pack("{s:I, s:I, s:I}", "items", (json_int_t) c.items,
                                              "events", (json_int_t) c.events, "cart_sessions",
                                              (json_int_t) c.cart_sessions));
@@ -981,8 +1007,14 @@ server_poll(server_t *self, int fd, int timeout_ms, bool *fd_ready)
     }
     (void) inotify; /* the tick below reads the notifications whether or not it woke us */
     /* notifications first: a query answered this turn sees the events they name */
-    if (storelink_tick(self->link, shop_now_ns()))
+    if (storelink_tick(self->link, shop_now_ns())) {
+        if (self->rec_due) {
+            /* a shopd started offline: the server answers at last */
+            self->rec_due = false;
+            self->rec = recommender_new(self->ctx, &self->cfg);
+        }
         recommender_sync(self->rec);
+    }
     if (items[ipool].revents & ZMQ_POLLIN)
         pool_collect(self->pool);
     if ((items[0].revents & ZMQ_POLLIN) && s_drain(self) != 0) {
@@ -1074,7 +1106,7 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
         }
     }
     if (!st && cfg->import_demo && storelink_up(self->link))
-        s_import_demo(self->store);
+        s_import_demo(storelink_store(self->link));
     recommender_reload(self->rec, cfg);
     if (self->zap) {
         zap_set_allowed(self->zap, (const char (*)[KEYS_Z85_LEN + 1]) keys, nkeys);

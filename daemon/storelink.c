@@ -27,7 +27,10 @@
 typedef char s_session_id_t[PROTO_SESSION_MAX + 1];
 
 struct _storelink_t {
-    store_t *store;               /* borrowed: the store given */
+    store_t *store;               /* the server's store: borrowed; or NULL until the
+                                     thread of a link started offline opens it */
+    bool owns_store;              /* it did: the link closes it */
+    char *where;                  /* started offline: the location to open */
     bool shared;                  /* PostgreSQL: the rest below is used */
     bool up;                      /* requests reach the server */
     store_t *offline;             /* the offline copy (SQLite, in the outbox file) */
@@ -87,7 +90,23 @@ s_reconnect_main(void *arg)
         if (self->th_stop)
             break;
         pthread_mutex_unlock(&self->mu);
-        int rc = store_reconnect(self->store);
+        int rc;
+        if (self->where) {
+            /* started offline: no connection yet (the main loop never reads
+             * self->store while down) */
+            store_t *st = store_open(self->where, NULL);
+            rc = st && store_listen(st) == 0 ? 0 : -1;
+            if (rc == 0) {
+                self->store = st;
+                self->owns_store = true;
+                free(self->where);
+                self->where = NULL;
+            } else {
+                store_close(&st);
+            }
+        } else {
+            rc = store_reconnect(self->store);
+        }
         pthread_mutex_lock(&self->mu);
         if (rc == 0) {
             self->th_connected = true;
@@ -122,6 +141,18 @@ s_join(storelink_t *self)
 }
 
 static void
+s_start_thread(storelink_t *self)
+{
+    self->th_stop = self->th_connected = false;
+    self->attempts = 0;
+    if (pthread_create(&self->th, NULL, s_reconnect_main, self) != 0) {
+        log_err("store: cannot start the reconnecting thread: the device stays offline");
+        return;
+    }
+    self->th_running = true;
+}
+
+static void
 s_down(storelink_t *self, uint64_t now)
 {
     self->up = false;
@@ -131,13 +162,7 @@ s_down(storelink_t *self, uint64_t now)
              "the offline copy, events go to the outbox %s (%lld waiting)",
              store_path(self->store), store_errmsg(self->store), outbox_path(self->outbox),
              (long long) outbox_depth(self->outbox));
-    self->th_stop = self->th_connected = false;
-    self->attempts = 0;
-    if (pthread_create(&self->th, NULL, s_reconnect_main, self) != 0) {
-        log_err("store: cannot start the reconnecting thread: the device stays offline");
-        return;
-    }
-    self->th_running = true;
+    s_start_thread(self);
 }
 
 /* Copies the server's catalogue into the offline copy, in one transaction. */
@@ -323,8 +348,10 @@ s_merge(storelink_t *self, uint64_t now)
 
 /* --- the API ------------------------------------------------------------------------ */
 
-storelink_t *
-storelink_new(store_t *store, const char *outbox_path, char *err, size_t errlen)
+/* The link's own parts: the lock, the eventfd; on a shared store the
+ * offline copy and the outbox at outbox_path. Returns it, or NULL with err. */
+static storelink_t *
+s_new(store_t *store, bool shared, const char *outbox_path, char *err, size_t errlen)
 {
     storelink_t *self = xcalloc(1, sizeof *self);
     self->store = store;
@@ -337,7 +364,7 @@ storelink_new(store_t *store, const char *outbox_path, char *err, size_t errlen)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&self->cv, &ca);
     pthread_condattr_destroy(&ca);
-    self->shared = strcmp(store_backend(store), "postgresql") == 0;
+    self->shared = shared;
     if (!self->shared)
         return self;
     self->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -359,17 +386,59 @@ storelink_new(store_t *store, const char *outbox_path, char *err, size_t errlen)
         free(serr);
         goto err;
     }
+    return self;
+err:
+    storelink_destroy(&self);
+    return NULL;
+}
+
+storelink_t *
+storelink_new(store_t *store, const char *outbox_path, char *err, size_t errlen)
+{
+    storelink_t *self = s_new(store, strcmp(store_backend(store), "postgresql") == 0,
+                              outbox_path, err, errlen);
+    if (!self || !self->shared)
+        return self;
     if (store_listen(store) != 0) {
         snprintf(err, errlen, "LISTEN on %s: %s", store_path(store), store_errmsg(store));
-        goto err;
+        storelink_destroy(&self);
+        return NULL;
     }
     s_copy_catalogue(self);
     log_info("store: %s shared with other devices; outbox %s (%lld events waiting)",
              store_path(store), outbox_path, (long long) outbox_depth(self->outbox));
     return self;
-err:
-    storelink_destroy(&self);
-    return NULL;
+}
+
+storelink_t *
+storelink_new_offline(const char *where, const char *why, const char *outbox_path, char *err,
+                      size_t errlen)
+{
+    storelink_t *self = s_new(NULL, true, outbox_path, err, errlen);
+    if (!self)
+        return NULL;
+    store_counts_t c;
+    if (store_counts(self->offline, &c) != 0 || c.items == 0) {
+        snprintf(err, errlen, "no offline copy of the catalogue in %s yet (it is made at the "
+                 "first connection)", outbox_path);
+        storelink_destroy(&self);
+        return NULL;
+    }
+    self->where = xstrdup(where);
+    self->up = false;
+    self->down_wall = (int64_t) time(NULL);
+    log_warn("store: the database server %s cannot be reached (%s): starting offline from %s "
+             "(%lld catalogue items, %lld events waiting); recommendations start when it "
+             "answers", where, why, outbox_path, (long long) c.items,
+             (long long) outbox_depth(self->outbox));
+    s_start_thread(self);
+    return self;
+}
+
+store_t *
+storelink_server_store(const storelink_t *self)
+{
+    return self->store;
 }
 
 void
@@ -385,6 +454,9 @@ storelink_destroy(storelink_t **self_p)
     pthread_cond_destroy(&self->cv);
     outbox_close(&self->outbox);
     store_close(&self->offline);
+    if (self->owns_store)
+        store_close(&self->store);
+    free(self->where);
     free(self->touched);
     free(self);
     *self_p = NULL;
@@ -579,7 +651,9 @@ storelink_checkout(storelink_t *self, const char *session, const char *customer,
 json_t *
 storelink_status_json(storelink_t *self)
 {
-    json_t *o = json_pack("{s:s, s:b, s:I, s:f, s:I}", "backend", store_backend(self->store),
+    /* the store is the reconnecting thread's while down: not read here */
+    json_t *o = json_pack("{s:s, s:b, s:I, s:f, s:I}", "backend",
+                          self->shared ? "postgresql" : store_backend(self->store),
                           "connected", self->up, "outbox",
                           (json_int_t) (self->outbox ? outbox_depth(self->outbox) : 0),
                           "state_since_s", (shop_now_ns() - self->since_ns) / 1e9,

@@ -45,6 +45,19 @@ typedef struct _storelink_t storelink_t;
 storelink_t *storelink_new(store_t *store, const char *outbox_path, char *err, size_t errlen);
 void storelink_destroy(storelink_t **self_p);
 
+/* A link for the server at where (a libpq URI) that could not be reached
+ * at start (why: the reason, for the log): it starts down, from the offline
+ * copy in outbox_path, which must hold a catalogue (made at an earlier
+ * connection); its thread opens the store with the usual back-off, and the
+ * link then owns it (storelink_server_store). Returns NULL with err when
+ * there is no offline copy to start from. */
+storelink_t *storelink_new_offline(const char *where, const char *why, const char *outbox_path,
+                                   char *err, size_t errlen);
+
+/* The server's store: the one given, or the one a link started offline
+ * opened (NULL until then). */
+store_t *storelink_server_store(const storelink_t *self);
+
 /* Whether the store is shared (PostgreSQL): only then is there an outbox. */
 bool storelink_shared(const storelink_t *self);
 /* Whether requests reach the store itself (always on SQLite). */

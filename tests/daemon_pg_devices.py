@@ -62,16 +62,22 @@ class Pg:
         return self._run("psql", self.dir, "-Atc", sql)
 
 
+def spawn(dev, uri):
+    """Starts dev (a Shopd) on the server at uri, its outbox in its folder,
+    and waits until it answers."""
+    dev.spawn(["--foreground", "--config", dev.conf, "--endpoint", dev.ep, "--pub-endpoint",
+               dev.pub, "--db", uri, "--outbox", os.path.join(dev.tmp, "outbox.db"),
+               "--log-level", "info"])
+    # the first device imports the demo store into the server
+    dev.connect(seconds=600)
+
+
 def device(tmp, name, uri):
     """A shopd on the server at uri, its files (outbox, sockets, log) in tmp/name."""
     d = os.path.join(tmp, name)
     os.mkdir(d)
     dev = h.Shopd(d)
-    dev.spawn(["--foreground", "--config", dev.conf, "--endpoint", dev.ep, "--pub-endpoint",
-               dev.pub, "--db", uri, "--outbox", os.path.join(d, "outbox.db"),
-               "--log-level", "info"])
-    # the first device imports the demo store into the server
-    dev.connect(seconds=600)
+    spawn(dev, uri)
     return dev
 
 
@@ -195,11 +201,14 @@ def main():
     os.mkdir(pgdir)
     pg = Pg(pgdir)
     a = b = None
+    devs = []  # every shopd started, stopped at the end
     ok = False
     try:
         uri = pg.start()
         a = device(tmp, "a", uri)
+        devs.append(a)
         b = device(tmp, "b", uri)
+        devs.append(b)
         st_a, st_b = store_status(a), store_status(b)
         tap.check(st_a["backend"] == "postgresql" and st_a["connected"] and st_a["outbox"] == 0,
                   f"A: status shows the postgresql backend, connected, outbox 0 ({st_a})")
@@ -212,13 +221,13 @@ def main():
             soaked = soak(pg, a, boots[0], args.soak)
             tap.check(soaked, f"soak: {args.soak} outages, no accepted event lost or duplicated")
         else:
-            devices_and_outage(tap, pg, a, b, boots)
+            devices_and_outage(tap, pg, a, b, boots, devs)
         ok = True
     except Exception as e:
         tap.check(False, f"unexpected: {type(e).__name__}: {e}")
     finally:
-        for d in (a, b):
-            if d and d.proc:
+        for d in devs:
+            if d.proc:
                 log = d.log_tail(30)
                 rc = d.stop()
                 tap.check(rc == 0, f"shopd {os.path.basename(d.tmp)} stops with exit status 0")
@@ -232,7 +241,7 @@ def main():
     sys.exit(tap.finish())
 
 
-def devices_and_outage(tap, pg, a, b, boots):
+def devices_and_outage(tap, pg, a, b, boots, devs):
     # 1. a purchase at A reaches B's answer within 1 s
     c1 = f"{TAG}-c1"
     x = boots[0]
@@ -324,6 +333,46 @@ def devices_and_outage(tap, pg, a, b, boots):
         held = dev.client.request("status")["recommend"]["events"]
         tap.check(held == rows, f"{name}: its engine holds {held} events, the server {rows} "
                   f"(the queued ones counted once)")
+
+    # 4. A restarted while the server is down starts from its offline copy
+    rc = a.stop()
+    tap.check(rc == 0, "A: stops with exit status 0")
+    pg.stop("immediate")
+    a = h.Shopd(a.tmp)
+    devs.append(a)
+    spawn(a, pg.uri)
+    st = store_status(a)
+    tap.check(not st["connected"] and st["backend"] == "postgresql",
+              f"A: started offline while the server is down ({st})")
+    item = a.client.request("catalogue", {"op": "get", "id": x})["item"]
+    tap.check(item["id"] == x, "A (offline start): the catalogue answers from the offline copy")
+    c4, w = f"{TAG}-c4", boots[4]
+    r = purchase(a.client, c4, w, "kiosk-a")
+    tap.check(r["queued"] is True, "A (offline start): a purchase is acknowledged as queued")
+    try:
+        boots_for(a, c4)
+        refused = None
+    except h.frontend.ShopdError as e:
+        refused = e.code
+    tap.check(refused == "not_available",
+              f"A (offline start): recommendations answer not_available until the server "
+              f"answers ({refused})")
+    pg.start()
+    got = wait_for(lambda: (lambda s: s if s == set(boots) - {w} else None)(
+        boots_for_or_none(a, c4)), 120)
+    tap.check(got == set(boots) - {w},
+              "A: once the server answers, its engine starts and counts the queued purchase")
+    st = store_status(a)
+    lost, dup = counts(pg, [c4], [r["uid"]])
+    tap.check(st["connected"] and st["outbox"] == 0 and lost == 0 and dup == 0,
+              "A: the purchase queued before it ever connected is in the server once")
+
+
+def boots_for_or_none(dev, customer):
+    try:
+        return boots_for(dev, customer)
+    except h.frontend.ShopdError:
+        return None
 
 
 if __name__ == "__main__":
