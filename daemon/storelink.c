@@ -54,7 +54,7 @@ struct _storelink_t {
     int64_t forwarded;            /* events forwarded since the outbox last emptied */
     int64_t refused;              /* events the server refused (logged, dropped) */
     uint64_t hold_until_ns;       /* the outbox file failed: no forwarding before then */
-    s_session_id_t *touched;      /* sessions used while down */
+    s_session_id_t *touched;      /* sessions used while down (also in the outbox file) */
     size_t ntouched, cap_touched;
 };
 
@@ -338,12 +338,30 @@ static void
 s_merge(storelink_t *self, uint64_t now)
 {
     while (self->ntouched) {
-        if (s_merge_session(self, self->touched[self->ntouched - 1]) != 0) {
+        const char *id = self->touched[self->ntouched - 1];
+        if (s_merge_session(self, id) != 0) {
             s_down(self, now);
             return;
         }
+        if (outbox_session_remove(self->outbox, id) != 0)
+            log_warn("store: %s", outbox_errmsg(self->outbox));
         self->ntouched--;
     }
+}
+
+/* Adds session to the sessions to merge; false when it was there already. */
+static bool
+s_remember(storelink_t *self, const char *session)
+{
+    for (size_t i = 0; i < self->ntouched; i++)
+        if (strcmp(self->touched[i], session) == 0)
+            return false;
+    if (self->ntouched == self->cap_touched) {
+        self->cap_touched = self->cap_touched ? 2 * self->cap_touched : 16;
+        self->touched = xrealloc(self->touched, self->cap_touched * sizeof *self->touched);
+    }
+    shop_strlcpy(self->touched[self->ntouched++], session, sizeof *self->touched);
+    return true;
 }
 
 /* --- the API ------------------------------------------------------------------------ */
@@ -357,6 +375,9 @@ s_new(store_t *store, bool shared, const char *outbox_path, char *err, size_t er
     self->store = store;
     self->up = true;
     self->since_ns = shop_now_ns();
+    /* sessions left by an earlier run: their carts are merged, not their
+     * contexts (when they were saved is not known) */
+    self->down_wall = INT64_MAX;
     self->efd = -1;
     pthread_mutex_init(&self->mu, NULL);
     pthread_condattr_t ca;
@@ -386,6 +407,14 @@ s_new(store_t *store, bool shared, const char *outbox_path, char *err, size_t er
         free(serr);
         goto err;
     }
+    /* sessions used offline before a restart: merged when the server answers */
+    char **ids = NULL;
+    size_t n = 0;
+    if (outbox_session_list(self->outbox, &ids, &n) != 0)
+        log_warn("store: %s", outbox_errmsg(self->outbox));
+    for (size_t i = 0; i < n; i++)
+        s_remember(self, ids[i]);
+    store_strings_free(ids, n);
     return self;
 err:
     storelink_destroy(&self);
@@ -550,14 +579,9 @@ storelink_touch_session(storelink_t *self, const char *session)
 {
     if (!self->shared || self->up || !session[0])
         return;
-    for (size_t i = 0; i < self->ntouched; i++)
-        if (strcmp(self->touched[i], session) == 0)
-            return;
-    if (self->ntouched == self->cap_touched) {
-        self->cap_touched = self->cap_touched ? 2 * self->cap_touched : 16;
-        self->touched = xrealloc(self->touched, self->cap_touched * sizeof *self->touched);
-    }
-    shop_strlcpy(self->touched[self->ntouched++], session, sizeof *self->touched);
+    if (s_remember(self, session) && outbox_session_add(self->outbox, session) != 0)
+        log_warn("store: %s (session %s is merged only if shopd runs until the server is back)",
+                 outbox_errmsg(self->outbox), session);
 }
 
 /* Queues evs[0..n) (uids made when empty) in one durable transaction. */

@@ -29,7 +29,8 @@ static const char *const s_schema =
     " customer TEXT NOT NULL, item TEXT NOT NULL, time INTEGER NOT NULL,"
     " type INTEGER NOT NULL CHECK (type BETWEEN 0 AND 2),"
     " quantity INTEGER NOT NULL CHECK (quantity >= 1),"
-    " source TEXT NOT NULL DEFAULT '')";
+    " source TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE IF NOT EXISTS outbox_sessions (session TEXT PRIMARY KEY)";
 
 static int
 s_fail(outbox_t *ob, const char *fmt, ...)
@@ -277,6 +278,64 @@ outbox_remove(outbox_t *ob, int64_t upto)
     return s_count(ob);
 }
 
+/* Runs sql with one text parameter to its end. */
+static int
+s_run_text(outbox_t *ob, const char *sql, const char *text)
+{
+    ob->err[0] = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(ob->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return s_fail(ob, "outbox %s: %s", ob->path, sqlite3_errmsg(ob->db));
+    return 0;
+}
+
+int
+outbox_session_add(outbox_t *ob, const char *session)
+{
+    return s_run_text(ob, "INSERT OR IGNORE INTO outbox_sessions (session) VALUES (?)", session);
+}
+
+int
+outbox_session_remove(outbox_t *ob, const char *session)
+{
+    return s_run_text(ob, "DELETE FROM outbox_sessions WHERE session = ?", session);
+}
+
+int
+outbox_session_list(outbox_t *ob, char ***ids, size_t *n)
+{
+    ob->err[0] = 0;
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(ob->db, "SELECT session FROM outbox_sessions ORDER BY session", -1,
+                           &st, NULL) != SQLITE_OK)
+        return s_fail(ob, "outbox %s: %s", ob->path, sqlite3_errmsg(ob->db));
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            *ids = xrealloc(*ids, cap * sizeof **ids);
+        }
+        (*ids)[(*n)++] = xstrdup((const char *) sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        store_strings_free(*ids, *n);
+        *ids = NULL;
+        *n = 0;
+        return s_fail(ob, "outbox %s: %s", ob->path, sqlite3_errmsg(ob->db));
+    }
+    return 0;
+}
+
 /* --- self-test ------------------------------------------------------------ */
 
 #define S_CHECK(c)                                                              \
@@ -363,6 +422,20 @@ outbox_test(bool verbose)
     /* seq keeps growing after the outbox empties (AUTOINCREMENT) */
     S_CHECK(outbox_put(ob, &c[0], 1, &seq) == 0 && seq == 4);
     S_CHECK(!strcmp(outbox_path(ob), path));
+    /* sessions used offline: idempotent, kept across a reopen, removed one by one */
+    char **ids = NULL;
+    size_t nid = 0;
+    S_CHECK(outbox_session_add(ob, "kiosk-2") == 0 && outbox_session_add(ob, "kiosk-1") == 0
+            && outbox_session_add(ob, "kiosk-2") == 0);
+    outbox_close(&ob);
+    ob = outbox_open(path, NULL);
+    S_CHECK(ob && outbox_session_list(ob, &ids, &nid) == 0 && nid == 2
+            && !strcmp(ids[0], "kiosk-1") && !strcmp(ids[1], "kiosk-2"));
+    store_strings_free(ids, nid);
+    ids = NULL;
+    S_CHECK(outbox_session_remove(ob, "kiosk-1") == 0
+            && outbox_session_list(ob, &ids, &nid) == 0 && nid == 1 && !strcmp(ids[0], "kiosk-2"));
+    store_strings_free(ids, nid);
     rc = 0;
     if (verbose)
         fprintf(stderr, "outbox_test: ok\n");

@@ -69,6 +69,15 @@ int outbox_peek(outbox_t *ob, size_t max, outbox_entry_t **out, size_t *n);
  * durably. Returns 0 / -1. */
 int outbox_remove(outbox_t *ob, int64_t upto);
 
+/* The sessions a device used while the server was away (their offline
+ * carts are merged into the server when it is back), kept here so that a
+ * restart forgets none. add: idempotent; list: *ids is a new array of new
+ * strings (free with store_strings_free); remove: after the merge.
+ * Each returns 0 / -1. */
+int outbox_session_add(outbox_t *ob, const char *session);
+int outbox_session_list(outbox_t *ob, char ***ids, size_t *n);
+int outbox_session_remove(outbox_t *ob, const char *session);
+
 /* Whether uid is a valid uid (1..OUTBOX_UID_MAX-1 bytes of [A-Za-z0-9._:-]). */
 bool outbox_uid_valid(const char *uid);
 

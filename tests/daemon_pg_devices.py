@@ -357,6 +357,15 @@ def devices_and_outage(tap, pg, a, b, boots, devs):
     tap.check(refused == "not_available",
               f"A (offline start): recommendations answer not_available until the server "
               f"answers ({refused})")
+    cart = a.client.request("cart", {"op": "add", "item": boots[5], "customer": c4},
+                            session="kiosk-r")
+    tap.check(cart["count"] == 1, "A (offline start): a cart works")
+    # restarted once more, still offline: the session used is remembered in the outbox
+    tap.check(a.stop() == 0, "A: stops with exit status 0 (still offline)")
+    a = h.Shopd(a.tmp)
+    devs.append(a)
+    spawn(a, pg.uri)
+    tap.check(not store_status(a)["connected"], "A: starts offline again")
     pg.start()
     got = wait_for(lambda: (lambda s: s if s == set(boots) - {w} else None)(
         boots_for_or_none(a, c4)), 120)
@@ -366,6 +375,10 @@ def devices_and_outage(tap, pg, a, b, boots, devs):
     lost, dup = counts(pg, [c4], [r["uid"]])
     tap.check(st["connected"] and st["outbox"] == 0 and lost == 0 and dup == 0,
               "A: the purchase queued before it ever connected is in the server once")
+    lines = wait_for(lambda: pg.psql("SELECT item, quantity FROM carts WHERE session = "
+                                     "'kiosk-r'").split(), 30)
+    tap.check(lines == [f"{boots[5]}|1"],
+              f"the cart line added offline before a restart is merged into the server ({lines})")
 
 
 def boots_for_or_none(dev, customer):
