@@ -17,6 +17,7 @@
 #include "audio/vocab.h"
 #include "ipc/proto.h"
 #include "nn/nn.h"
+#include "recommend/store.h"
 #include "ipc/sock.h"
 
 #define S_FILE_MAX (1024 * 1024)
@@ -65,6 +66,10 @@ conf_defaults(conf_t *cfg)
     else
         snprintf(cfg->database, sizeof cfg->database, "/tmp/shopd-%u/shop.db",
                  (unsigned) geteuid());
+    /* the outbox lives beside the default database, in the daemon's state */
+    shop_strlcpy(cfg->outbox, cfg->database, sizeof cfg->outbox);
+    char *slash = strrchr(cfg->outbox, '/');
+    shop_strlcpy(slash + 1, "outbox.db", sizeof cfg->outbox - (size_t) (slash + 1 - cfg->outbox));
     cfg->import_demo = true;
     shop_strlcpy(cfg->kws_model, "models/kws.nn", sizeof cfg->kws_model);
     shop_strlcpy(cfg->nn_blas_coretype, "auto", sizeof cfg->nn_blas_coretype);
@@ -175,6 +180,7 @@ static const s_key_t s_keys[] = {
     S_K_STR("curve", "allow_list", allow_list),
     S_K_STR("curve", "operator_keys", operator_keys),
     S_K_STR("store", "database", database),
+    S_K_STR("store", "outbox", outbox),
     S_K_BOOL("store", "import_demo", import_demo),
     S_K_STR("models", "kws", kws_model),
     S_K_STR("models", "vision", vision_model),
@@ -393,6 +399,15 @@ conf_check(const conf_t *cfg, char *err, size_t errlen)
     }
     if (!cfg->database[0]) {
         snprintf(err, errlen, "[store] database is empty");
+        return -1;
+    }
+    char why[256];
+    if (store_check_location(cfg->database, why, sizeof why) != 0) {
+        snprintf(err, errlen, "[store] database: %s", why);
+        return -1;
+    }
+    if (cfg->outbox[0] != '/') {
+        snprintf(err, errlen, "[store] outbox must be an absolute path of a file");
         return -1;
     }
     if (cfg->web_listen[0] && web_check(cfg->web_listen, cfg->web_token, err, errlen) != 0)

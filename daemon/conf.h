@@ -50,6 +50,8 @@ typedef struct {
     char operator_keys[CONF_PATH_MAX];    /* keys that see every session, "" = none */
     /* [store] */
     char database[CONF_PATH_MAX];
+    char outbox[CONF_PATH_MAX];             /* on a PostgreSQL database: the device's outbox
+                                               and offline copy (SQLite) */
     bool import_demo;                       /* import the demo store into an empty catalogue */
     /* [models] (relative paths are looked up with shop_data_path) */
     char kws_model[CONF_PATH_MAX];

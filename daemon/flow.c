@@ -593,8 +593,13 @@ s_do_yes(s_answer_t *a, const intent_result_t *r, char *err, size_t errlen)
     double total;
     if (s_cart_total(a, &count, &total) != 0)
         return s_store_err(a, "reading the cart", err, errlen);
-    if (store_cart_checkout(a->env->store, s->id, cust, (int64_t) time(NULL), &lines) != 0)
-        return s_store_err(a, "buying the cart", err, errlen);
+    char why[512];
+    if (handler_checkout(a->env, s->id, cust, (int64_t) time(NULL), &lines, why,
+                         sizeof why) != 0) {
+        snprintf(err, errlen, "buying the cart: %s", why);
+        log_err("flow: %s", err);
+        return PROTO_E_STORE;
+    }
     s->pending[0] = 0;
     proto_err_t rc;
     if ((rc = s_cart_changed(a, err, errlen)) != PROTO_OK)

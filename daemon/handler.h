@@ -55,7 +55,8 @@ typedef struct {
 
 /* What a handler may use (in, borrowed for the call). */
 typedef struct {
-    store_t *store;
+    store_t *store;                 /* the store requests use now (daemon/storelink.h) */
+    struct _storelink_t *link;      /* the link to it; NULL: store is used directly */
     const conf_t *cfg;
     models_t *models;
     recommender_t *rec;             /* NULL when no recommendation service */
@@ -120,5 +121,18 @@ proto_err_t handler_reply(handler_result_t *r, json_t *body);
  * is a programmer error (assert). */
 void handler_event(handler_result_t *r, const char *type, const char *session,
                    json_t *body);
+
+/* Records ev through env->link (into the store, or the outbox while a
+ * shared store is away: *queued then, and the built-in engine learns of it
+ * at once) or straight into env->store without a link. *id gets the event's
+ * id when the store gave one (0 when queued). Returns 0, or -1 with err. */
+int handler_add_event(const handler_env_t *env, store_event_t *ev, bool *queued, int64_t *id,
+                      char *err, size_t errlen);
+
+/* Buys session's cart for customer (store_cart_checkout, or the outbox
+ * while a shared store is away; see storelink_checkout). *lines gets the
+ * lines bought. Returns 0, or -1 with err. */
+int handler_checkout(const handler_env_t *env, const char *session, const char *customer,
+                     int64_t now, int *lines, char *err, size_t errlen);
 
 #endif

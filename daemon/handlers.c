@@ -16,6 +16,7 @@
 #include "daemon/flow.h"
 #include "daemon/netguard.h"
 #include "daemon/privacy.h"
+#include "daemon/storelink.h"
 #include "daemon/web.h"
 
 /* --- body field helpers: each returns PROTO_OK, or PROTO_E_INVALID in out --- */
@@ -128,17 +129,26 @@ s_status(const handler_env_t *env, const proto_request_t *req, const handler_fra
     static const char *const fields[] = { NULL };
     if (s_known_fields(req, fields, out) != PROTO_OK)
         return out->code;
+    bool up = !env->link || storelink_up(env->link);
     store_counts_t c;
-    if (store_counts(env->store, &c) != 0)
+    /* the counts are the store's: none while a shared store is away */
+    if (up && store_counts(env->store, &c) != 0)
         return s_store_err(env, "counting rows", out);
     json_t *o = handlers_status_json(env);
-    json_object_set_new(o, "store",
-                        json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "database",
-                                  store_path(env->store), "items", (json_int_t) c.items,
-                                  "in_stock", (json_int_t) c.in_stock, "customers",
-                                  (json_int_t) c.customers, "events", (json_int_t) c.events,
-                                  "purchases", (json_int_t) c.purchases, "cart_sessions",
-                                  (json_int_t) c.cart_sessions));
+    json_t *so = env->link ? storelink_status_json(env->link)
+                           : json_pack("{s:s, s:b, s:i}", "backend", store_backend(env->store),
+                                       "connected", 1, "outbox", 0);
+    if (up) {
+        json_object_set_new(so, "database", json_string(store_path(env->store)));
+        json_object_update_new(so, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "items",
+                                             (json_int_t) c.items, "in_stock",
+                                             (json_int_t) c.in_stock, "customers",
+                                             (json_int_t) c.customers, "events",
+                                             (json_int_t) c.events, "purchases",
+                                             (json_int_t) c.purchases, "cart_sessions",
+                                             (json_int_t) c.cart_sessions));
+    }
+    json_object_set_new(o, "store", so);
     return handler_reply(out, o);
 }
 
@@ -231,18 +241,26 @@ s_event(const handler_env_t *env, const proto_request_t *req, const handler_fram
     ev.time = when;
     shop_strlcpy(ev.source, req->session, sizeof ev.source);
     int64_t id = 0;
-    /* store_add_event returns only once the row is durably committed */
-    if (store_add_event(env->store, &ev) != 0)
-        return s_store_err(env, "recording the event", out);
-    if (store_last_event_id(env->store, &id) != 0)
-        return s_store_err(env, "reading the event id", out);
+    bool queued = false;
+    char why[512];
+    /* returns only once the row is durably committed, with its own id (the
+     * newest id may be another device's on a shared server), in the store
+     * or, while a shared store is away, in the device's outbox */
+    if (handler_add_event(env, &ev, &queued, &id, why, sizeof why) != 0) {
+        handler_fail(out, PROTO_E_STORE, "recording the event: %s", why);
+        log_err("store: %s", out->message);
+        return PROTO_E_STORE;
+    }
     char say[300];
     snprintf(say, sizeof say, "Noted: %s %s.",
              type == STORE_EVENT_VIEW ? "you looked at" : type == STORE_EVENT_CART ? "you put in the cart"
                                                                              : "you bought",
              it.name);
-    return handler_reply(out, json_pack("{s:b, s:I, s:s}", "recorded", 1, "event_id",
-                                        (json_int_t) id, "say", say));
+    json_t *o = json_pack("{s:b, s:s, s:b, s:s}", "recorded", 1, "uid", ev.uid, "queued", queued,
+                          "say", say);
+    /* a queued event gets its id when it reaches the store */
+    json_object_set_new(o, "event_id", queued ? json_null() : json_integer((json_int_t) id));
+    return handler_reply(out, o);
 }
 
 /* --- cart: get / add / set / remove / clear / checkout per session -------- */
@@ -326,7 +344,13 @@ s_cart(const handler_env_t *env, const proto_request_t *req, const handler_frame
                 spent += b.price * q;
         }
         json_decref(before);
-        sr = store_cart_checkout(env->store, req->session, cust, (int64_t) time(NULL), &lines);
+        char why[512];
+        if (handler_checkout(env, req->session, cust, (int64_t) time(NULL), &lines, why,
+                             sizeof why) != 0) {
+            handler_fail(out, PROTO_E_STORE, "buying the cart: %s", why);
+            log_err("store: %s", out->message);
+            return PROTO_E_STORE;
+        }
     } else {
         return handler_fail(out, PROTO_E_INVALID,
                             "cart \"op\" must be get, add, set, remove, clear or checkout");
@@ -668,6 +692,12 @@ s_forget(const handler_env_t *env, const proto_request_t *req, const handler_fra
     if ((rc = s_known_fields(req, fields, out))
         || (rc = s_str(req->body, "customer", customer, sizeof customer, true, out)))
         return rc;
+    /* the customer's rows are on the server: erasing a device's copy only
+     * would report an erasure that did not happen */
+    if (env->link && !storelink_up(env->link))
+        return handler_fail(out, PROTO_E_NOT_AVAILABLE,
+                            "store unavailable: the database server cannot be reached; "
+                            "forget the customer once it is back");
     if (privacy_audit_hash(env->store, customer, hash) != 0)
         return s_store_err(env, "the audit key", out);
     store_forget_t f;

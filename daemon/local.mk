@@ -5,7 +5,8 @@ libshop_a_SOURCES += daemon/conf.c daemon/conf.h daemon/models.c daemon/models.h
 	daemon/handler.c daemon/handler.h daemon/recommender.c daemon/recommender.h daemon/lock.c \
 	daemon/lock.h daemon/netguard.c daemon/netguard.h daemon/privacy.c daemon/privacy.h \
 	daemon/events.c daemon/events.h \
-	daemon/mic.c daemon/mic.h
+	daemon/mic.c daemon/mic.h \
+	daemon/storelink.c daemon/storelink.h
 ## the kiosk page's HTTP + WebSocket bridge (libwebsockets) and the page itself
 libshop_a_SOURCES += daemon/web.c daemon/web.h
 DEP_CFLAGS += $(WEBSOCKETS_CFLAGS)
@@ -74,6 +75,14 @@ tests_daemon_index_cache_test_SOURCES = tests/daemon_index_cache_test.c \
 tests_daemon_index_cache_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_daemon_index_cache_test_LDADD = $(TEST_LIBS)
 TESTS += tests/daemon_index_cache_test
+
+## shopd on a PostgreSQL database (a real server, tests/pg_server.sh)
+check_PROGRAMS += tests/daemon_pg_test
+tests_daemon_pg_test_SOURCES = tests/daemon_pg_test.c tests/pg_fixture.c tests/pg_fixture.h \
+	tests/shopd_harness.c tests/shopd_harness.h
+tests_daemon_pg_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_pg_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_pg_test
 
 ## shopd's own microphone: a real shopd on an ALSA virtual microphone
 check_PROGRAMS += tests/daemon_mic_test
@@ -164,3 +173,19 @@ tests_daemon_look_test_SOURCES = tests/daemon_look_test.c tests/shopd_harness.c 
 tests_daemon_look_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_daemon_look_test_LDADD = $(TEST_LIBS)
 TESTS += tests/daemon_look_test
+
+## several devices on one PostgreSQL: a purchase at one reaches the other's
+## answers (LISTEN/NOTIFY); an outage: answers from memory, events into the
+## outbox, forwarded once when the server is back (tests/pg_server.sh)
+dist_check_SCRIPTS += tests/daemon_pg_devices.py
+TESTS += tests/daemon_pg_devices.py
+check_PROGRAMS += tests/daemon_storelink_test
+tests_daemon_storelink_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_storelink_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_storelink_test
+## `make soak-pg`: the outage 20 times (SOAK_ROUNDS), events sent all the
+## while; prints the events accepted, lost and duplicated
+.PHONY: soak-pg
+soak-pg: shopd$(EXEEXT)
+	SHOP_TOP_SRCDIR='$(abs_top_srcdir)' SHOP_TOP_BUILDDIR='$(abs_top_builddir)' \
+		nice -n 10 $(PYTHON3) $(srcdir)/tests/daemon_pg_devices.py --soak $${SOAK_ROUNDS:-20}

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -50,16 +51,23 @@ recommender_new(void *ctx, const conf_t *cfg)
     char err[512], *serr = NULL;
     store_t *st = store_open(cfg->database, &serr);
     if (!st) {
-        log_warn("recommend: cannot open %s: %s", cfg->database, serr ? serr : "?");
+        char where[CONF_PATH_MAX];
+        store_location_redact(cfg->database, where, sizeof where);
+        log_warn("recommend: cannot open %s: %s", where, serr ? serr : "?");
         free(serr);
         goto err;
     }
+    bool shared = strcmp(store_backend(st), "postgresql") == 0;
     self->engine = rec_engine_new(&st, err, sizeof err);
     store_close(&st);
     if (!self->engine) {
         log_warn("recommend: engine: %s", err);
         goto err;
     }
+    /* a query must not wait for a server, nor fail when it is away: the
+     * store's notifications say when to read new events */
+    if (shared)
+        rec_engine_set_manual_sync(self->engine, true);
     s_load_model(self->engine, cfg->rec_model);
     log_info("recommend: the built-in engine answers queries");
     return self;
@@ -150,6 +158,30 @@ recommender_reload(recommender_t *self, const conf_t *cfg)
     if (rec_engine_refresh_catalogue(self->engine, err, sizeof err) != 0)
         log_warn("reload: recommendation catalogue: %s", err);
     s_load_model(self->engine, cfg->rec_model);
+}
+
+long
+recommender_sync(recommender_t *self)
+{
+    if (!self || !self->engine)
+        return 0;
+    char err[512];
+    long n = 0;
+    if (rec_engine_sync(self->engine, &n, err, sizeof err) != 0) {
+        log_warn("recommend: following the store: %s", err);
+        return -1;
+    }
+    return n;
+}
+
+void
+recommender_add_local(recommender_t *self, const store_event_t *ev)
+{
+    if (!self || !self->engine)
+        return;
+    char err[256];
+    if (rec_engine_add_local(self->engine, ev, err, sizeof err) != 0)
+        log_warn("recommend: %s", err);
 }
 
 bool

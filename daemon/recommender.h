@@ -24,7 +24,9 @@ typedef struct _recommender_t recommender_t;
 #define RECOMMENDER_BUILTIN_NAME "shopd"
 
 /* Starts the built-in engine (its own connection to cfg->database, the
- * model cfg->rec_model loading in the background) or a client of
+ * model cfg->rec_model loading in the background; on PostgreSQL its
+ * queries touch no store: recommender_sync follows the store's
+ * notifications) or a client of
  * cfg->rec_endpoint on the ZeroMQ context ctx (kept alive by the caller
  * until recommender_destroy). Returns NULL when it cannot start (logged):
  * recommendations are then not available. */
@@ -50,6 +52,17 @@ int recommender_forget(recommender_t *self, const char *customer, bool *had, lon
 /* Built-in engine: re-reads the catalogue and loads cfg->rec_model again.
  * Remote: nothing to do. Failures are logged. */
 void recommender_reload(recommender_t *self, const conf_t *cfg);
+
+/* Built-in engine: applies the store's new events now (shopd calls it
+ * when the store notifies it of new events; a lost server is connected
+ * again once). Remote: nothing to do (the service follows the store).
+ * Returns the events applied, or -1 (logged). */
+long recommender_sync(recommender_t *self);
+
+/* Built-in engine: applies ev (queued in the outbox, not in the store yet)
+ * in memory now; it counts once when the store shows it later. Remote:
+ * nothing (the service learns of it when it reaches the store). */
+void recommender_add_local(recommender_t *self, const store_event_t *ev);
 
 /* True for the built-in engine. */
 bool recommender_builtin(const recommender_t *self);

@@ -29,6 +29,8 @@
 #include "daemon/recog.h"
 #include "daemon/recommender.h"
 #include "daemon/session.h"
+#include "daemon/storelink.h"
+#include "daemon/lock.h"
 #include "daemon/web.h"
 #include "ipc/keys.h"
 #include "ipc/proto.h"
@@ -63,7 +65,10 @@ struct _server_t {
     web_t *web;                   /* kiosk page bridge thread, NULL without [web] listen */
     void *web_pub;                /* every event again, for the bridge alone (inproc) */
     char web_key[KEYS_Z85_LEN + 1]; /* the bridge's CURVE key, an operator's; "" none */
-    store_t *store;               /* SQLite, this thread's connection */
+    store_t *store;               /* this thread's connection: a SQLite file or a server */
+    storelink_t *link;            /* follows it; on a server, the outbox and offline copy */
+    int outbox_lock;              /* flock on the outbox file, -1 when none */
+    bool rec_due;                 /* started offline: the built-in engine is still to start */
     models_t *models;             /* recognisers (may each be missing) */
     recommender_t *rec;           /* built-in engine or remote service; NULL when none */
     mic_t *mic;                   /* the microphone, NULL when none is configured */
@@ -151,12 +156,14 @@ s_import_demo(store_t *st)
 static store_t *
 s_open_store(const conf_t *cfg, char *err, size_t errlen)
 {
-    if (s_mkdir_parents(cfg->database, err, errlen) != 0)
+    /* a file's folder is made here; a server's database exists already */
+    if (!store_is_server(cfg->database) && s_mkdir_parents(cfg->database, err, errlen) != 0)
         return NULL;
-    char *serr = NULL;
+    char *serr = NULL, where[CONF_PATH_MAX];
     store_t *st = store_open(cfg->database, &serr);
     if (!st) {
-        snprintf(err, errlen, "cannot open the database %s: %s", cfg->database,
+        store_location_redact(cfg->database, where, sizeof where);
+        snprintf(err, errlen, "cannot open the database %s: %s", where,
                  serr ? serr : "unknown error");
         free(serr);
         return NULL;
@@ -164,6 +171,43 @@ s_open_store(const conf_t *cfg, char *err, size_t errlen)
     if (cfg->import_demo)
         s_import_demo(st);
     return st;
+}
+
+/* The link for st (a shared store: its outbox at cfg->outbox, locked into
+ * *lock_fd, one shopd per outbox). Returns it, or NULL with err. */
+static storelink_t *
+s_open_link(store_t *st, const conf_t *cfg, int *lock_fd, char *err, size_t errlen)
+{
+    *lock_fd = -1;
+    if (strcmp(store_backend(st), "postgresql") == 0
+        && (s_mkdir_parents(cfg->outbox, err, errlen) != 0
+            || lock_database(cfg->outbox, lock_fd, err, errlen) != 0))
+        return NULL;
+    storelink_t *link = storelink_new(st, cfg->outbox, err, errlen);
+    if (!link)
+        lock_release(lock_fd);
+    return link;
+}
+
+/* The server of cfg->database could not be reached at start (err says
+ * why): a link that starts offline from the outbox's offline copy, or NULL
+ * with err saying both why. */
+static storelink_t *
+s_open_offline(const conf_t *cfg, int *lock_fd, char *err, size_t errlen)
+{
+    char why[512], more[CONF_PATH_MAX + 256];
+    shop_strlcpy(why, err, sizeof why);
+    *lock_fd = -1;
+    storelink_t *link = NULL;
+    if (access(cfg->outbox, F_OK) != 0)
+        snprintf(more, sizeof more, "no outbox %s to start offline from", cfg->outbox);
+    else if (lock_database(cfg->outbox, lock_fd, more, sizeof more) == 0)
+        link = storelink_new_offline(cfg->database, why, cfg->outbox, more, sizeof more);
+    if (!link) {
+        lock_release(lock_fd);
+        snprintf(err, errlen, "%s (%s)", why, more);
+    }
+    return link;
 }
 
 /* Reads the operator keys of cfg into self (none when unset). Returns 0 or -1. */
@@ -217,7 +261,7 @@ static bool
 s_may_see(void *ud, const char *session, const char *user)
 {
     server_t *self = ud;
-    return session_may_use(self->store, session, user) == 1;
+    return session_may_use(storelink_store(self->link), session, user) == 1;
 }
 
 /* Loads the CURVE server key and the allow-list into zap. Returns 0 or -1. */
@@ -369,10 +413,17 @@ server_new(const conf_t *cfg, const char *conf_path, char *err, size_t errlen)
     self->started_ns = shop_now_ns();
     char secret[KEYS_Z85_LEN + 1] = "", public[KEYS_Z85_LEN + 1];
 
+    self->outbox_lock = -1;
     self->store = s_open_store(cfg, err, errlen);
-    if (!self->store)
+    if (self->store)
+        self->link = s_open_link(self->store, cfg, &self->outbox_lock, err, errlen);
+    else if (store_is_server(cfg->database))
+        self->link = s_open_offline(cfg, &self->outbox_lock, err, errlen);
+    if (!self->link)
         goto err;
-    self->models = models_new(cfg, self->store);
+    /* started offline: the built-in engine starts once the server answers */
+    self->rec_due = !self->store && !cfg->rec_endpoint[0];
+    self->models = models_new(cfg, storelink_store(self->link));
     /* the jailed decoders (the workers', the camera trigger's) are forked
      * now, from this thread, before the pool's, the camera's and ZeroMQ's
      * threads exist */
@@ -400,7 +451,8 @@ server_new(const conf_t *cfg, const char *conf_path, char *err, size_t errlen)
         zap_set_log_interval(self->zap, cfg->refusal_log_interval_s * 1000);
         log_info("curve: server public key %s", public);
     }
-    self->rec = recommender_new(self->ctx, cfg);
+    if (!self->rec_due)
+        self->rec = recommender_new(self->ctx, cfg);
     if (cfg->mic_device[0] && !(self->mic = mic_new(self->ctx, cfg, err, errlen)))
         goto err;
     self->router = s_listen(self, ZMQ_ROUTER, cfg->endpoint, secret[0] ? secret : NULL, err,
@@ -468,6 +520,8 @@ server_destroy(server_t **self_p)
     if (self->ctx)
         zmq_ctx_term(self->ctx);
     models_destroy(&self->models);
+    storelink_destroy(&self->link);
+    lock_release(&self->outbox_lock);
     store_close(&self->store);
     free(self);
     *self_p = NULL;
@@ -502,8 +556,9 @@ s_publish(server_t *self, const char *type, const char *session, const json_t *b
 static handler_env_t
 s_env(server_t *self)
 {
-    handler_env_t env = { .store = self->store, .cfg = &self->cfg, .models = self->models,
-                          .rec = self->rec, .mic = self->mic };
+    handler_env_t env = { .store = storelink_store(self->link), .link = self->link,
+                          .cfg = &self->cfg, .models = self->models, .rec = self->rec,
+                          .mic = self->mic };
     handler_status_t *st = &env.status;
     st->started_ns = self->started_ns;
     st->requests = self->requests;
@@ -632,6 +687,15 @@ s_job_done(void *arg, bool ran)
         if (p->camera)
             shop_strlcpy(req.session, self->cfg.camera_session, sizeof req.session);
         handlers_finish(&env, &req, job, &res);
+        if (res.code == PROTO_E_STORE && storelink_check(self->link, shop_now_ns())) {
+            /* the server was lost under this answer: again, on the offline copy */
+            handler_result_clear(&res);
+            env = s_env(self);
+            env.user = p->user;
+            env.operator = p->operator;
+            handlers_finish(&env, &req, job, &res);
+        }
+        storelink_touch_session(self->link, req.session);
         if (p->camera && res.code == PROTO_OK && self->camera)
             camera_set_last(self->camera, json_object_get(res.body, "product"), p->by_trigger);
     }
@@ -687,19 +751,6 @@ s_dispatch(server_t *self, zmq_msg_t *f, int n, int total, const char *user)
      * key claims them, so every allowed frontend can follow and use them */
     bool device = !strcmp(req.session, self->cfg.mic_session)
                   || !strcmp(req.session, self->cfg.camera_session);
-    if (user[0] && !op && !device) {
-        int own = session_claim(self->store, req.session, user);
-        if (own < 0) {
-            handler_fail(&res, PROTO_E_STORE, "reading the session: %s",
-                         store_errmsg(self->store));
-            goto reply;
-        }
-        if (own == 0) {
-            handler_fail(&res, PROTO_E_INVALID, "session \"%s\" belongs to another client",
-                         req.session);
-            goto reply;
-        }
-    }
     const handler_route_t *route = handlers_find(req.type);
     if (!route) {
         handler_fail(&res, PROTO_E_UNKNOWN_TYPE, "unknown request type \"%s\"", req.type);
@@ -716,10 +767,26 @@ s_dispatch(server_t *self, zmq_msg_t *f, int n, int total, const char *user)
         bins[i].data = zmq_msg_data(&f[first + 1 + (int) i]);
         bins[i].size = zmq_msg_size(&f[first + 1 + (int) i]);
     }
-    handler_env_t env = s_env(self);
-    env.user = user;
-    env.operator = op;
-    route->fn(&env, &req, bins, nbin, &res);
+    handler_env_t env;
+    /* a second time only when a shared store was lost under the first: on
+     * the offline copy */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        handler_result_clear(&res);
+        env = s_env(self);
+        env.user = user;
+        env.operator = op;
+        int own = user[0] && !op && !device ? session_claim(env.store, req.session, user) : 1;
+        if (own < 0)
+            handler_fail(&res, PROTO_E_STORE, "reading the session: %s", store_errmsg(env.store));
+        else if (own == 0)
+            handler_fail(&res, PROTO_E_INVALID, "session \"%s\" belongs to another client",
+                         req.session);
+        else
+            route->fn(&env, &req, bins, nbin, &res);
+        if (res.code != PROTO_E_STORE || !storelink_check(self->link, shop_now_ns()))
+            break;
+    }
+    storelink_touch_session(self->link, req.session);
     if (res.code == PROTO_OK && res.job) {
         recog_job_t *job = res.job;
         res.job = NULL;
@@ -813,7 +880,14 @@ s_drain_mic(server_t *self)
         handler_env_t env = s_env(self);
         handler_result_t res;
         handler_result_init(&res);
-        if (flow_heard(&env, mic_session(self->mic), &u, &res) == PROTO_OK)
+        flow_heard(&env, mic_session(self->mic), &u, &res);
+        if (res.code == PROTO_E_STORE && storelink_check(self->link, shop_now_ns())) {
+            handler_result_clear(&res);
+            env = s_env(self);
+            flow_heard(&env, mic_session(self->mic), &u, &res);
+        }
+        storelink_touch_session(self->link, mic_session(self->mic));
+        if (res.code == PROTO_OK)
             for (size_t i = 0; i < res.nevents; i++)
                 s_publish(self, res.events[i].type, res.events[i].session, res.events[i].body);
         else
@@ -827,12 +901,13 @@ s_status_heartbeat(server_t *self)
 {
     handler_env_t env = s_env(self);
     json_t *body = handlers_status_json(&env);
+    json_t *so = storelink_status_json(self->link);
     store_counts_t c;
-    if (store_counts(self->store, &c) == 0)
-        json_object_set_new(body, "store", json_pack("{s:I, s:I, s:I}", "items", (json_int_t) c.items,
-                                                     "events", (json_int_t) c.events,
-                                                     "cart_sessions",
-                                                     (json_int_t) c.cart_sessions));
+    if (storelink_up(self->link) && store_counts(storelink_store(self->link), &c) == 0)
+        json_object_update_new(so, json_pack("{s:I, s:I, s:I}", "items", (json_int_t) c.items,
+                                             "events", (json_int_t) c.events, "cart_sessions",
+                                             (json_int_t) c.cart_sessions));
+    json_object_set_new(body, "store", so);
     s_publish(self, "status", NULL, body);
     json_decref(body);
 }
@@ -850,11 +925,12 @@ static void
 s_sweep_sessions(server_t *self)
 {
     int64_t ns = 0, nc = 0;
-    if (store_readonly(self->store))
+    store_t *st = storelink_store(self->link);
+    if (store_readonly(st))
         return;
-    if (store_expire_sessions(self->store, (int64_t) time(NULL) - self->cfg.session_idle_s, &ns,
+    if (store_expire_sessions(st, (int64_t) time(NULL) - self->cfg.session_idle_s, &ns,
                               &nc) != 0)
-        log_warn("sessions: erasing idle sessions: %s", store_errmsg(self->store));
+        log_warn("sessions: erasing idle sessions: %s", store_errmsg(st));
     else if (ns || nc)
         log_info("sessions: erased %lld idle session(s) and %lld cart line(s) (idle over %d s)",
                  (long long) ns, (long long) nc, self->cfg.session_idle_s);
@@ -883,8 +959,11 @@ server_poll(server_t *self, int fd, int timeout_ms, bool *fd_ready)
         if (timeout_ms < 0 || until < timeout_ms)
             timeout_ms = (int) until;
     }
-    zmq_pollitem_t items[6];
-    int n = 0, izap = -1, ifd = -1, ipub = -1, imic = -1, ipool;
+    int link_ms = storelink_timeout_ms(self->link, now);
+    if (link_ms >= 0 && (timeout_ms < 0 || link_ms < timeout_ms))
+        timeout_ms = link_ms;
+    zmq_pollitem_t items[7];
+    int n = 0, izap = -1, ifd = -1, ipub = -1, imic = -1, ipool, inotify = -1;
     items[n++] = (zmq_pollitem_t) { .socket = self->router, .events = ZMQ_POLLIN };
     ipool = n;
     items[n++] = (zmq_pollitem_t) { .fd = pool_fd(self->pool), .events = ZMQ_POLLIN };
@@ -904,6 +983,12 @@ server_poll(server_t *self, int fd, int timeout_ms, bool *fd_ready)
         imic = n;
         items[n++] = (zmq_pollitem_t) { .socket = mic_socket(self->mic), .events = ZMQ_POLLIN };
     }
+    /* another device's event reaches this one as a notification on this socket */
+    int nfd = storelink_poll_fd(self->link);
+    if (nfd >= 0) {
+        inotify = n;
+        items[n++] = (zmq_pollitem_t) { .fd = nfd, .events = ZMQ_POLLIN };
+    }
     if (zmq_poll(items, n, timeout_ms) < 0) {
         if (zmq_errno() == EINTR)
             return 0;
@@ -919,6 +1004,16 @@ server_poll(server_t *self, int fd, int timeout_ms, bool *fd_ready)
         && events_handle(self->events, s_may_see, self) < 0) {
         log_err("events: %s", zmq_strerror(zmq_errno()));
         return -1;
+    }
+    (void) inotify; /* the tick below reads the notifications whether or not it woke us */
+    /* notifications first: a query answered this turn sees the events they name */
+    if (storelink_tick(self->link, shop_now_ns())) {
+        if (self->rec_due) {
+            /* a shopd started offline: the server answers at last */
+            self->rec_due = false;
+            self->rec = recommender_new(self->ctx, &self->cfg);
+        }
+        recommender_sync(self->rec);
     }
     if (items[ipool].revents & ZMQ_POLLIN)
         pool_collect(self->pool);
@@ -992,15 +1087,26 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
     if (self->zap && keys_read_allowlist(cfg->allow_list, &keys, &nkeys, err, errlen) != 0)
         return -1;
     store_t *st = NULL;
-    if (strcmp(cfg->database, self->cfg.database) != 0) {
+    storelink_t *link = NULL;
+    int link_lock = -1;
+    if (strcmp(cfg->database, self->cfg.database) != 0
+        || strcmp(cfg->outbox, self->cfg.outbox) != 0) {
         st = s_open_store(cfg, err, errlen);
+        /* the running link keeps its outbox lock until it goes */
+        if (st && strcmp(cfg->outbox, self->cfg.outbox) == 0 && self->outbox_lock >= 0) {
+            snprintf(err, errlen, "a new database with the same outbox %s: change the outbox "
+                     "too, or restart", cfg->outbox);
+            store_close(&st);
+        }
+        if (st && !(link = s_open_link(st, cfg, &link_lock, err, errlen)))
+            store_close(&st);
         if (!st) {
             free(keys);
             return -1;
         }
     }
-    if (!st && cfg->import_demo)
-        s_import_demo(self->store);
+    if (!st && cfg->import_demo && storelink_up(self->link))
+        s_import_demo(storelink_store(self->link));
     recommender_reload(self->rec, cfg);
     if (self->zap) {
         zap_set_allowed(self->zap, (const char (*)[KEYS_Z85_LEN + 1]) keys, nkeys);
@@ -1020,15 +1126,19 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
         events_set_log_interval(self->events, cfg->refusal_log_interval_s * 1000);
     free(keys);
     if (st) {
+        storelink_destroy(&self->link);
+        lock_release(&self->outbox_lock);
         store_close(&self->store);
         self->store = st;
-        log_info("reload: database now %s", cfg->database);
+        self->link = link;
+        self->outbox_lock = link_lock;
+        log_info("reload: database now %s", store_path(st));
         if (recommender_builtin(self->rec))
             log_warn("reload: the recommendation engine keeps reading the previous database "
                      "until restart");
     }
     /* after the store swap: the visual index follows the current catalogue */
-    if (models_reload(self->models, cfg, self->store) != 0)
+    if (models_reload(self->models, cfg, storelink_store(self->link)) != 0)
         log_warn("reload: a model failed to load; the previous one stays (see above)");
     /* keep what only a restart can change */
     conf_t next = *cfg;

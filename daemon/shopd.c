@@ -36,6 +36,7 @@ typedef struct {
     const char *endpoint;
     const char *events_endpoint;
     const char *database;
+    const char *outbox;      /* --outbox: [store] outbox */
     const char *log_level;
     const char *web;         /* --web ADDR:PORT: the kiosk page */
     const char *mic;         /* --mic: [microphone] device */
@@ -56,7 +57,10 @@ s_usage(FILE *f)
             "  -c, --config FILE          read FILE (default %s, if it exists)\n"
             "  -e, --endpoint EP          request endpoint (ROUTER), e.g. ipc:///run/shopd/shopd.sock\n"
             "  -p, --pub-endpoint EP      event endpoint (PUB)\n"
-            "  -d, --db FILE              SQLite database\n"
+            "  -d, --db FILE|URI          SQLite database file, or a PostgreSQL server\n"
+            "                             (postgresql://USER@HOST/DB?...)\n"
+            "      --outbox FILE          with a PostgreSQL server, the outbox that keeps\n"
+            "                             events while it is unreachable ([store] outbox)\n"
             "  -l, --log-level LEVEL      error, warning, notice, info or debug\n"
             "  -w, --web ADDR:PORT        serve the kiosk page, e.g. 127.0.0.1:8080\n"
             "                             (http://ADDR:PORT/?session=ID; other than loopback\n"
@@ -102,6 +106,8 @@ s_build_config(const s_opts_t *o, conf_t *cfg, char *path_used, size_t pathlen, 
         shop_strlcpy(cfg->events_endpoint, o->events_endpoint, sizeof cfg->events_endpoint);
     if (o->database)
         shop_strlcpy(cfg->database, o->database, sizeof cfg->database);
+    if (o->outbox)
+        shop_strlcpy(cfg->outbox, o->outbox, sizeof cfg->outbox);
     if (o->web)
         shop_strlcpy(cfg->web_listen, o->web, sizeof cfg->web_listen);
     if (o->mic)
@@ -247,6 +253,7 @@ main(int argc, char **argv)
         { "mic", required_argument, NULL, 'm' },
         { "check-config", no_argument, NULL, 't' },
         { "camera", required_argument, NULL, 'C' },
+        { "outbox", required_argument, NULL, 'O' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -266,6 +273,7 @@ main(int argc, char **argv)
         case 'm': o.mic = optarg; break;
         case 't': o.check_only = true; break;
         case 'C': o.camera = optarg; break;
+        case 'O': o.outbox = optarg; break;
         case 'h': s_usage(stdout); return 0;
         case 'V': printf("shopd %s (protocol 1)\n", PACKAGE_VERSION); return 0;
         default: s_usage(stderr); return 2;

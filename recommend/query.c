@@ -54,6 +54,11 @@ struct _rec_engine_t {
     pthread_mutex_t store_mu;  /* the store connection and last_event_id */
     store_t *store;            /* owned, may be NULL */
     int64_t last_event_id;
+    bool manual_sync;          /* queries do not sync: the owner calls rec_engine_sync */
+    rec_dict_t *local_uids;    /* uids applied by rec_engine_add_local, not yet seen in the store */
+    int local_pending;         /* how many of them the store has not shown yet */
+    uint8_t *local_seen;       /* per local_uids entry: the store has shown it */
+    int local_cap;
     rec_dict_t *items;
     s_item_t *it;
     int it_cap;
@@ -274,23 +279,67 @@ s_collect(const store_event_t *ev, void *ud)
     return 0;
 }
 
-/* Applies the store's events newer than the last seen. Returns 0 / -1. */
-static int
-s_sync(rec_engine_t *e, char *err, size_t errlen)
+/* Whether ev was applied already by rec_engine_add_local (it then counts
+ * once: the store's copy is skipped, and forgotten from the set). Under
+ * store_mu. */
+static bool
+s_applied_locally(rec_engine_t *e, const store_event_t *ev)
 {
+    if (!e->local_pending || !ev->uid[0])
+        return false;
+    int i = rec_dict_find(e->local_uids, ev->uid);
+    if (i < 0 || e->local_seen[i])
+        return false;
+    e->local_seen[i] = 1;
+    if (--e->local_pending == 0) {
+        /* start afresh: the set only ever holds an outage's events */
+        rec_dict_destroy(&e->local_uids);
+        free(e->local_seen);
+        e->local_seen = NULL;
+        e->local_cap = 0;
+    }
+    return true;
+}
+
+/* Reads the store's events newer than the last seen into b (under store_mu).
+ * check: ask for the largest id first (a cheap "anything new?"). */
+static int
+s_fetch(rec_engine_t *e, bool check, s_evbuf_t *b)
+{
+    int64_t last = 0;
+    int rc = check ? store_last_event_id(e->store, &last) : 0;
+    if (rc == 0 && (!check || last > e->last_event_id)) {
+        rc = store_event_foreach(e->store, e->last_event_id, s_collect, b) < 0 ? -1 : 0;
+        if (rc == 0 && b->n)
+            e->last_event_id = b->ev[b->n - 1].id;
+    }
+    return rc;
+}
+
+/* Applies the store's events newer than the last seen. A lost database
+ * server is connected again once. *applied (may be NULL) gets how many
+ * events were new. Returns 0 / -1. */
+static int
+s_sync_n(rec_engine_t *e, bool check, long *applied, char *err, size_t errlen)
+{
+    if (applied)
+        *applied = 0;
     if (!e->store)
         return 0;
     s_evbuf_t b = { 0 };
     pthread_mutex_lock(&e->store_mu);
-    int64_t last = 0;
-    int rc = store_last_event_id(e->store, &last);
-    if (rc == 0 && last > e->last_event_id) {
-        rc = store_event_foreach(e->store, e->last_event_id, s_collect, &b) < 0 ? -1 : 0;
-        if (rc == 0 && b.n)
-            e->last_event_id = b.ev[b.n - 1].id;
+    int rc = s_fetch(e, check, &b);
+    if (rc != 0 && store_unavailable(e->store) && store_reconnect(e->store) == 0) {
+        b.n = 0;
+        rc = s_fetch(e, check, &b);
     }
     if (rc != 0)
         snprintf(err, errlen, "store: %s", store_errmsg(e->store));
+    size_t kept = 0;
+    for (size_t k = 0; k < b.n; k++)
+        if (!s_applied_locally(e, &b.ev[k]))
+            b.ev[kept++] = b.ev[k];
+    b.n = kept;
     pthread_mutex_unlock(&e->store_mu);
     if (b.n) {
         pthread_rwlock_wrlock(&e->lock);
@@ -298,8 +347,57 @@ s_sync(rec_engine_t *e, char *err, size_t errlen)
             s_add_event(e, b.ev[k].customer, b.ev[k].item, b.ev[k].time, b.ev[k].type);
         pthread_rwlock_unlock(&e->lock);
     }
+    if (applied)
+        *applied = (long) b.n;
     free(b.ev);
     return rc;
+}
+
+static int
+s_sync(rec_engine_t *e, char *err, size_t errlen)
+{
+    return s_sync_n(e, true, NULL, err, errlen);
+}
+
+int
+rec_engine_sync(rec_engine_t *e, long *applied, char *err, size_t errlen)
+{
+    return s_sync_n(e, false, applied, err, errlen);
+}
+
+void
+rec_engine_set_manual_sync(rec_engine_t *e, bool manual)
+{
+    pthread_mutex_lock(&e->store_mu);
+    e->manual_sync = manual;
+    pthread_mutex_unlock(&e->store_mu);
+}
+
+int
+rec_engine_add_local(rec_engine_t *e, const store_event_t *ev, char *err, size_t errlen)
+{
+    if (!ev->uid[0]) {
+        snprintf(err, errlen, "event: a local event needs its uid");
+        return -1;
+    }
+    if (rec_engine_add_event(e, ev->customer, ev->item, ev->time, ev->type, ev->quantity, false,
+                             err, errlen) != 0)
+        return -1;
+    pthread_mutex_lock(&e->store_mu);
+    if (!e->local_uids)
+        e->local_uids = rec_dict_new();
+    int n0 = rec_dict_size(e->local_uids);
+    int i = rec_dict_add(e->local_uids, ev->uid);
+    if (i == n0) {
+        if (i >= e->local_cap) {
+            e->local_cap = e->local_cap ? 2 * e->local_cap : 64;
+            e->local_seen = xrealloc(e->local_seen, (size_t) e->local_cap);
+        }
+        e->local_seen[i] = 0;
+        e->local_pending++;
+    }
+    pthread_mutex_unlock(&e->store_mu);
+    return 0;
 }
 
 /* --- life cycle ------------------------------------------------------------ */
@@ -376,6 +474,8 @@ rec_engine_destroy(rec_engine_t **e_p)
     rec_model_destroy(&e->model);
     free(e->m2e);
     store_close(&e->store);
+    rec_dict_destroy(&e->local_uids);
+    free(e->local_seen);
     pthread_rwlock_destroy(&e->lock);
     pthread_mutex_destroy(&e->store_mu);
     pthread_mutex_destroy(&e->reload_mu);
@@ -597,7 +697,10 @@ rec_engine_query(rec_engine_t *e, const rec_query_t *q, rec_result_t *out, char 
         snprintf(err, errlen, "at most %d cart items", REC_MAX_SEEDS);
         return -1;
     }
-    if (s_sync(e, err, errlen) != 0)
+    pthread_mutex_lock(&e->store_mu);
+    bool manual = e->manual_sync;
+    pthread_mutex_unlock(&e->store_mu);
+    if (!manual && s_sync(e, err, errlen) != 0)
         return -1;
     int64_t now = q->now ? q->now : (int64_t) time(NULL);
     pthread_rwlock_rdlock(&e->lock);

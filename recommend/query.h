@@ -10,6 +10,10 @@
  * With a store attached, each query first applies the store's new events
  * (rows with an id above the last one seen), so a purchase recorded by the
  * daemon, or by another worker, changes that customer's very next answer.
+ * With manual sync (rec_engine_set_manual_sync) queries touch no store:
+ * the owner calls rec_engine_sync when it learns of new events (shopd on
+ * PostgreSQL: a notification), so a query costs no round trip to a server
+ * and keeps answering from memory while the server is unreachable.
  * The engine owns the store handle it is given and is its only user.
  *
  * Cold start: an unknown customer gets what is trending (in the category
@@ -97,6 +101,21 @@ int rec_engine_generation(rec_engine_t *e);
 int rec_engine_add_event(rec_engine_t *e, const char *customer, const char *item, int64_t time,
                          store_event_type_t type, int quantity, bool to_store, char *err,
                          size_t errlen);
+
+/* Applies the store's events newer than the last one seen (all of them:
+ * no "anything new?" query first). A lost database server is connected
+ * again once (store_reconnect). *applied (may be NULL) gets how many were
+ * new. Returns 0 / -1 with err. */
+int rec_engine_sync(rec_engine_t *e, long *applied, char *err, size_t errlen);
+
+/* manual: queries no longer apply the store's new events themselves (the
+ * default is false: every query does). */
+void rec_engine_set_manual_sync(rec_engine_t *e, bool manual);
+
+/* Applies ev (with its uid, not in the store yet: a device's outbox holds
+ * it) in memory now; when the store later shows an event with that uid,
+ * rec_engine_sync skips it, so it counts once. Returns 0 / -1 with err. */
+int rec_engine_add_local(rec_engine_t *e, const store_event_t *ev, char *err, size_t errlen);
 
 /* Erases customer's history from memory (the store's rows are erased by
  * store_forget_customer): its events no longer count for it, nor for the

@@ -35,10 +35,29 @@ test_defaults_are_usable(void **state)
     if (geteuid() == 0) {
         assert_string_equal(cfg.endpoint, "ipc:///run/shopd/shopd.sock");
         assert_string_equal(cfg.database, "/var/lib/shopd/shop.db");
+        assert_string_equal(cfg.outbox, "/var/lib/shopd/outbox.db");
     } else {
         assert_string_equal(cfg.endpoint, "ipc:///run/user/1000/shopd/shopd.sock");
         assert_string_equal(cfg.database, "/home/u/.local/state/shopd/shop.db");
+        assert_string_equal(cfg.outbox, "/home/u/.local/state/shopd/outbox.db");
     }
+}
+
+/* [store] outbox: an absolute path, or the configuration is refused. */
+static void
+test_store_outbox(void **state)
+{
+    (void) state;
+    conf_t cfg;
+    char err[512];
+    conf_defaults(&cfg);
+    assert_int_equal(s_parse(&cfg, "[store]\ndatabase = postgresql:///shop?host=/tmp\n"
+                                   "outbox = /srv/kiosk/outbox.db\n", err), 0);
+    assert_string_equal(cfg.outbox, "/srv/kiosk/outbox.db");
+    assert_int_equal(conf_check(&cfg, err, sizeof err), 0);
+    assert_int_equal(s_parse(&cfg, "[store]\noutbox = outbox.db\n", err), 0);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "[store] outbox must be an absolute path"));
 }
 
 static void
@@ -281,6 +300,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_are_usable),
         cmocka_unit_test(test_parse_values),
+        cmocka_unit_test(test_store_outbox),
         cmocka_unit_test(test_refusals_name_the_line),
         cmocka_unit_test(test_check_refuses_open_tcp_without_curve),
         cmocka_unit_test(test_hardening_settings),

@@ -1,6 +1,8 @@
 ## tests/: module self-tests (cmocka, TAP) and integration tests.
 ## Each folder's local.mk adds its own tests; shared ones live here.
 TEST_LIBS = libshop-offline.a libshop.a $(CMOCKA_LIBS) $(DEP_LIBS)
+## a private PostgreSQL server for the tests of the PostgreSQL store
+dist_check_SCRIPTS += tests/pg_server.sh
 ## reliability: the jailed decoder worker, durability, load, faults
 include $(srcdir)/tests/rel_local.mk
 

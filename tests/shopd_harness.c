@@ -113,12 +113,15 @@ harness_spawn(harness_t *d, const harness_spawn_t *opts)
         }
         if (o.before_exec)
             o.before_exec();
+        /* on a PostgreSQL database, the device's outbox is the test's too */
+        char outbox[200];
+        snprintf(outbox, sizeof outbox, "%s/outbox.db", d->dir);
         if (o.conf_endpoints)
             execl(s_bin, "shopd", "--foreground", "--config", d->conf, "--db", d->db,
-                  (char *) NULL);
+                  "--outbox", outbox, (char *) NULL);
         else
             execl(s_bin, "shopd", "--foreground", "--config", d->conf, "--endpoint", d->ep,
-                  "--pub-endpoint", d->pub_ep, "--db", d->db, (char *) NULL);
+                  "--pub-endpoint", d->pub_ep, "--db", d->db, "--outbox", outbox, (char *) NULL);
         _exit(127);
     }
 }

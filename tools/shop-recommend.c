@@ -60,10 +60,12 @@ s_retrain_main(void *arg)
             break;
         char err[256];
         double t0 = shop_now_s();
+        char where[1024];
+        store_location_redact(r->db, where, sizeof where);
         if (rec_engine_retrain(r->engine, r->db, &p, r->save, err, sizeof err) != 0)
             log_warn("retrain: %s (the old model stays)", err);
         else
-            log_info("retrained from %s in %.1f s", r->db, shop_now_s() - t0);
+            log_info("retrained from %s in %.1f s", where, shop_now_s() - t0);
     }
     return NULL;
 }
@@ -72,11 +74,12 @@ static void
 s_usage(void)
 {
     fprintf(stderr,
-            "usage: shop-recommend [--db STORE.db [--demo]] [--model FILE]\n"
+            "usage: shop-recommend [--db STORE.db|URI [--demo]] [--model FILE]\n"
             "                      (--bind EP[,EP...] | --connect BROKER_BACK)\n"
             "                      [--threads N] [--name NAME] [--retrain SECONDS] [-v]\n"
             "       shop-recommend --broker FRONT BACK\n"
             "Serves recommendation queries (JSON over ZeroMQ, see docs/recommend.md).\n"
+            "--db is a SQLite file or a PostgreSQL URI (postgresql://...), shared with shopd.\n"
             "--demo imports the bundled demo store into an empty --db and uses its model.\n");
 }
 
