@@ -44,7 +44,15 @@ recommender_new(void *ctx, const conf_t *cfg)
             log_warn("recommend: cannot create a client of %s", cfg->rec_endpoint);
             goto err;
         }
-        log_info("recommend: queries go to %s", cfg->rec_endpoint);
+        char err[512];
+        if (cfg->rec_key_file[0]
+            && rec_client_set_curve(self->client, cfg->rec_key_file, cfg->rec_server_key, err,
+                                    sizeof err) != 0) {
+            log_warn("recommend: %s", err);
+            goto err;
+        }
+        log_info("recommend: queries go to %s%s", cfg->rec_endpoint,
+                 cfg->rec_key_file[0] ? " (CURVE)" : "");
         return self;
     }
     char err[512], *serr = NULL;
