@@ -905,6 +905,9 @@ s_client_connect(rec_client_t *c)
     c->sock = zmq_socket(c->ctx, ZMQ_REQ);
     int linger = 0;
     zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+    /* a send waits at most a try's time: a REQ whose only peer refused its
+     * CURVE handshake has no pipe, and a blocking send would never return */
+    zmq_setsockopt(c->sock, ZMQ_SNDTIMEO, &c->timeout_ms, sizeof c->timeout_ms);
     char err[256];
     if (c->curve && sock_curve_client(c->sock, c->server, c->pub, c->sec, err, sizeof err) != 0)
         log_warn("recommend client: %s", err);   /* keys were checked when set */

@@ -12,7 +12,10 @@
  *    broker sees a CURVE greeting and none of the query's or answer's text,
  *    where the same relay on a broker without CURVE sees both;
  * 4. bad key files, allow-lists and open endpoints without CURVE stop the
- *    broker and the worker with a message naming the file and line. */
+ *    broker and the worker with a message naming the file and line;
+ * 5. a real shopd with [recommend] key_file and server_key asks through the
+ *    CURVE front end and gets the worker's answer; with a key the broker
+ *    does not list, its queries are not_available. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -714,6 +717,71 @@ test_bad_key_files_are_refused_clearly(void **state)
     (void) clients;
 }
 
+/* shopd -> CURVE front -> broker -> CURVE back -> worker. */
+static void
+s_shopd_similar(harness_t *d, const char *key_name, proto_reply_t *r)
+{
+    char key[256], bpub[256], conf[1024];
+    s_path(key, sizeof key, key_name);
+    s_path(bpub, sizeof bpub, "broker.pub");
+    harness_prepare(d, "rec-curve", NULL);
+    snprintf(conf, sizeof conf, "[daemon]\nstatus_interval = 0\n[store]\nimport_demo = no\n"
+             "[recommend]\nendpoint = %s\ntimeout = 1000\nkey_file = %s\nserver_key = %s\n",
+             s_fix.front, key, bpub);
+    harness_write(d->conf, conf);
+    harness_start(d);
+    client_t *c = harness_client(d);
+    char err[512];
+    /* the worker is up: the first answer comes at once, or never */
+    json_t *body = json_pack("{s:s, s:i}", "item", "sneaker-01", "limit", 5);
+    if (client_request(c, "similar", "kiosk-1", body, NULL, NULL, 0, 20000, r, err,
+                       sizeof err) != 0)
+        fail_msg("similar: no reply from shopd: %s", err);
+    json_decref(body);
+    client_destroy(&c);
+    assert_int_equal(harness_stop(d, SIGTERM), 0);
+}
+
+static void
+test_shopd_asks_through_curve(void **state)
+{
+    (void) state;
+    s_start_curve_broker();
+    s_start_worker(1, "good", "good", s_fix.back);
+    void *ctx = zmq_ctx_new();
+    rec_client_t *rc = s_client(ctx, 1000, 3);
+    s_wait_worker(rc, "good");
+    rec_client_destroy(&rc);
+    zmq_ctx_term(ctx);
+    rec_query_t q = { .kind = REC_Q_SIMILAR, .item = "sneaker-01", .k = 5 };
+    rec_result_t want[5];
+    assert_int_equal(s_reference(&q, want), 5);
+    harness_t d;
+    proto_reply_t r;
+    /* shopd's key is the broker's client key: answered by the worker */
+    s_shopd_similar(&d, "client.key", &r);
+    if (!r.ok)
+        fail_msg("similar refused: %s", r.message);
+    assert_string_equal(json_string_value(json_object_get(r.body, "worker")), "good");
+    json_t *res = json_object_get(r.body, "results");
+    assert_int_equal(json_array_size(res), 5);
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(res, (size_t) i),
+                                                              "item")), want[i].item);
+    proto_reply_clear(&r);
+    assert_true(harness_log_has(&d, "(CURVE)", 0));
+    harness_cleanup(&d);
+    /* a key the front end does not list: no answer, said as not_available */
+    s_shopd_similar(&d, "bad.key", &r);
+    assert_false(r.ok);
+    assert_int_equal(r.code, PROTO_E_NOT_AVAILABLE);
+    proto_reply_clear(&r);
+    harness_cleanup(&d);
+    char bad[KEYS_Z85_LEN + 1];
+    s_pub("bad", bad);
+    assert_true(s_count(s_fix.log[0], bad) >= 1);
+}
+
 int
 main(void)
 {
@@ -722,6 +790,11 @@ main(void)
         cmocka_unit_test_teardown(test_unknown_worker_key_gets_no_query, s_teardown_one),
         cmocka_unit_test_teardown(test_back_hop_is_encrypted, s_teardown_one),
         cmocka_unit_test_teardown(test_bad_key_files_are_refused_clearly, s_teardown_one),
+        cmocka_unit_test_teardown(test_shopd_asks_through_curve, s_teardown_one),
     };
+    if (harness_init() != 0) {
+        fprintf(stderr, "%s is not built\n", harness_shopd_bin());
+        return 1;
+    }
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
