@@ -1,7 +1,8 @@
 /* bench/recommend_stores.c: `recommend-bench --stores`, the store backends
  * side by side on this machine. For SQLite (a WAL file) and PostgreSQL (a
- * private server started with tests/pg_server.sh, fsync and synchronous
- * commit on, so both acknowledge only durable writes), two devices -- two
+ * private server started with tests/pg_server.sh, fsync, full-page writes
+ * and synchronous commit turned back on, so both acknowledge only durable
+ * writes), two devices -- two
  * `shop-recommend` worker processes on the same store, each bound on its own
  * loopback port -- are driven by REQ clients, half on each:
  * - queries: the kiosk mix (60 % personal, 20 % similar, 10 % bought
@@ -431,6 +432,9 @@ rec_bench_stores(const char *builddir, const char *srcdir, double seconds)
     snprintf(args, sizeof args, "psql '%s' -Atc \"ALTER SYSTEM SET fsync = on\"", pgdir);
     s_pg(srcdir, args, NULL, 0);
     snprintf(args, sizeof args, "psql '%s' -Atc \"ALTER SYSTEM SET synchronous_commit = on\"",
+             pgdir);
+    s_pg(srcdir, args, NULL, 0);
+    snprintf(args, sizeof args, "psql '%s' -Atc \"ALTER SYSTEM SET full_page_writes = on\"",
              pgdir);
     s_pg(srcdir, args, NULL, 0);
     snprintf(args, sizeof args, "stop '%s'", pgdir);
