@@ -497,6 +497,10 @@ struct _rec_service_t {
     char pub[KEYS_Z85_LEN + 1], sec[KEYS_Z85_LEN + 1]; /* the service's key pair */
     char server[KEYS_Z85_LEN + 1]; /* connect mode: the broker's public key */
     s_zapper_t *zapper;        /* bind mode with CURVE: the clients' allow-list */
+    void *mon[MAX_WORKERS];    /* connect mode with CURVE: PAIRs of the handshake monitors */
+    int n_mon;
+    pthread_t mon_th;          /* logs refused and accepted handshakes */
+    bool mon_running;
     s_conn_t conns[MAX_WORKERS]; /* bind: conns[0] only; connect: one per worker */
     int n_conns;
     s_worker_t workers[MAX_WORKERS];
@@ -640,6 +644,82 @@ s_bind_all(void *sock, const char *endpoints, char *err, size_t errlen)
     return rc;
 }
 
+/* A worker whose key the broker refuses would wait for queries forever
+ * without a word: the handshake monitors of its sockets say why, once per
+ * change (refused, then accepted again after the broker's list changed). */
+static void *
+s_monitor_main(void *arg)
+{
+    rec_service_t *s = arg;
+    zmq_pollitem_t it[MAX_WORKERS];
+    for (int i = 0; i < s->n_mon; i++)
+        it[i] = (zmq_pollitem_t) { s->mon[i], 0, ZMQ_POLLIN, 0 };
+    int state = 0;   /* 0 unknown, 1 accepted, -1 refused */
+    while (!atomic_load(&s->stop)) {
+        if (zmq_poll(it, s->n_mon, 100) <= 0)
+            continue;
+        for (int i = 0; i < s->n_mon; i++) {
+            if (!(it[i].revents & ZMQ_POLLIN))
+                continue;
+            zmq_msg_t ev, addr;
+            zmq_msg_init(&ev);
+            zmq_msg_init(&addr);
+            if (zmq_msg_recv(&ev, s->mon[i], 0) < 0 || zmq_msg_recv(&addr, s->mon[i], 0) < 0) {
+                zmq_msg_close(&ev);
+                zmq_msg_close(&addr);
+                continue;
+            }
+            uint16_t what = 0;
+            uint32_t value = 0;
+            if (zmq_msg_size(&ev) == 6) {
+                memcpy(&what, zmq_msg_data(&ev), 2);
+                memcpy(&value, (char *) zmq_msg_data(&ev) + 2, 4);
+            }
+            int now = what == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ? 1 : what ? -1 : 0;
+            if (now == -1 && state != -1)
+                log_warn("%s: the broker at %.*s refused the CURVE handshake%s: is this "
+                         "service's public key on its --worker-keys list, and --server-key "
+                         "the broker's public key?", s->name, (int) zmq_msg_size(&addr),
+                         (const char *) zmq_msg_data(&addr),
+                         what == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && value == 400
+                             ? " (key not allowed)" : "");
+            else if (now == 1 && state != 1)
+                log_info("%s: CURVE handshake with the broker at %.*s done", s->name,
+                         (int) zmq_msg_size(&addr), (const char *) zmq_msg_data(&addr));
+            if (now)
+                state = now;
+            zmq_msg_close(&ev);
+            zmq_msg_close(&addr);
+        }
+    }
+    return NULL;
+}
+
+/* Watches the handshakes of conns[i] (connect mode with CURVE). */
+static int
+s_monitor_add(rec_service_t *s, int i, char *err, size_t errlen)
+{
+    char ep[96];
+    snprintf(ep, sizeof ep, "inproc://rec-service-mon-%p-%d", (void *) s, i);
+    if (zmq_socket_monitor(s->conns[i].sock, ep, ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+                           | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                           | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                           | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
+        snprintf(err, errlen, "service socket monitor: %s", zmq_strerror(errno));
+        return -1;
+    }
+    void *m = zmq_socket(s->ctx, ZMQ_PAIR);
+    int linger = 0;
+    zmq_setsockopt(m, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect(m, ep) != 0) {
+        snprintf(err, errlen, "service socket monitor: %s", zmq_strerror(errno));
+        zmq_close(m);
+        return -1;
+    }
+    s->mon[s->n_mon++] = m;
+    return 0;
+}
+
 /* Opens conns[s->n_conns] as a ROUTER bound to endpoints or a REP connected
  * to a broker. Returns 0, or -1 with a message. */
 static int
@@ -663,6 +743,9 @@ s_conn_open(rec_service_t *s, const char *bind, const char *connect, char *err, 
         && sock_curve_client(c->sock, s->server, s->pub, s->sec, err, errlen) != 0)
         return -1;
     if (c->router && s_bind_all(c->sock, bind, err, errlen) != 0)
+        return -1;
+    /* the monitor first: the handshake starts with the connect */
+    if (s->curve && !c->router && s_monitor_add(s, s->n_conns - 1, err, errlen) != 0)
         return -1;
     if (!c->router && zmq_connect(c->sock, connect) != 0) {
         snprintf(err, errlen, "cannot connect %s: %s", connect, zmq_strerror(errno));
@@ -732,6 +815,13 @@ rec_service_new(void *ctx, rec_engine_t *engine, const rec_service_opts_t *opts,
         }
         s->n_threads++;
     }
+    if (s->n_mon > 0) {
+        if (pthread_create(&s->mon_th, NULL, s_monitor_main, s) != 0) {
+            snprintf(err, errlen, "cannot start the monitor thread");
+            goto err;
+        }
+        s->mon_running = true;
+    }
     return s;
 err:
     rec_service_destroy(&s);
@@ -747,6 +837,12 @@ rec_service_destroy(rec_service_t **s_p)
     atomic_store(&s->stop, true);
     for (int i = 0; i < s->n_threads; i++)
         pthread_join(s->th[i], NULL);
+    if (s->mon_running)
+        pthread_join(s->mon_th, NULL);
+    for (int i = 0; i < s->n_conns; i++)
+        zmq_socket_monitor(s->conns[i].sock, NULL, 0);
+    for (int i = 0; i < s->n_mon; i++)
+        zmq_close(s->mon[i]);
     for (int i = 0; i < s->n_conns; i++) {
         zmq_close(s->conns[i].sock);
         pthread_mutex_destroy(&s->conns[i].lock);

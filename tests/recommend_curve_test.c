@@ -420,6 +420,9 @@ test_unknown_worker_key_gets_no_query(void **state)
     char line[128];
     snprintf(line, sizeof line, "client key not allowed %s", bad);
     assert_true(s_wait_log(s_fix.log[0], line));
+    /* and the worker says why it gets nothing, once */
+    assert_true(s_wait_log(s_fix.log[1], "bad: the broker at "));
+    assert_int_equal(s_count(s_fix.log[1], "refused the CURVE handshake (key not allowed)"), 1);
     /* the only worker connected is the refused one: no reply */
     void *ctx = zmq_ctx_new();
     rec_client_t *c = s_client(ctx, 500, 0);
@@ -433,6 +436,7 @@ test_unknown_worker_key_gets_no_query(void **state)
     c = s_client(ctx, 2000, 3);
     s_start_worker(2, "good", "good", s_fix.back);
     s_wait_worker(c, "good");
+    assert_int_equal(s_count(s_fix.log[2], "good: CURVE handshake with the broker at "), 1);
     long retries0 = rec_client_retries(c);
     for (int i = 0; i < 40; i++) {
         assert_int_equal(rec_client_query(c, &q, r, worker, sizeof worker, err, sizeof err), 5);

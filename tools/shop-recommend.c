@@ -68,8 +68,8 @@ s_retrain_main(void *arg)
         double t0 = shop_now_s();
         if (rec_engine_retrain(r->engine, r->db, &p, r->save, err, sizeof err) != 0)
             log_warn("retrain: %s (the old model stays)", err);
-        else
-            log_info("retrained from %s in %.1f s", r->db, shop_now_s() - t0);
+        else   /* not r->db: a postgresql:// URI may hold a password */
+            log_info("retrained from the store in %.1f s", shop_now_s() - t0);
     }
     return NULL;
 }
