@@ -468,6 +468,18 @@ s_check_local(const char *endpoints, bool curve, const char *verb, char *err, si
     return rc;
 }
 
+/* The transport options of a hop between machines (ipc/sock.h: handshake
+ * deadline, ZMTP heartbeats, so a worker whose host vanished is dropped
+ * instead of being handed queries), without linger. */
+static int
+s_hop_opts(void *sock, char *err, size_t errlen)
+{
+    sock_opts_t o;
+    sock_opts_default(&o);
+    o.linger_ms = 0;
+    return sock_apply(sock, &o, err, errlen);
+}
+
 /* --- service ------------------------------------------------------------- */
 
 /* A socket that worker threads share. ZeroMQ sockets are not thread-safe,
@@ -737,6 +749,8 @@ s_conn_open(rec_service_t *s, const char *bind, const char *connect, char *err, 
     int linger = 0;
     size_t len = sizeof c->fd;
     zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (!c->router && s_hop_opts(c->sock, err, errlen) != 0)
+        return -1;
     if (s->curve && c->router && sock_curve_server(c->sock, s->sec, err, errlen) != 0)
         return -1;
     if (s->curve && !c->router
@@ -896,9 +910,8 @@ s_broker_end(void *ctx, void **own_ctx, s_zapper_t **zapper, int type, const cha
             return NULL;
     }
     void *sock = zmq_socket(ctx, type);
-    int linger = 0;
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    if ((allow && sock_curve_server(sock, secret, err, errlen) != 0)
+    if (s_hop_opts(sock, err, errlen) != 0
+        || (allow && sock_curve_server(sock, secret, err, errlen) != 0)
         || s_bind_all(sock, endpoints, err, errlen) != 0) {
         zmq_close(sock);
         return NULL;
