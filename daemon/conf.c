@@ -17,6 +17,7 @@
 #include "audio/vocab.h"
 #include "ipc/proto.h"
 #include "nn/nn.h"
+#include "recommend/store.h"
 #include "ipc/sock.h"
 
 #define S_FILE_MAX (1024 * 1024)
@@ -407,6 +408,11 @@ conf_check(const conf_t *cfg, char *err, size_t errlen)
     }
     if (!cfg->database[0]) {
         snprintf(err, errlen, "[store] database is empty");
+        return -1;
+    }
+    char why[256];
+    if (store_check_location(cfg->database, why, sizeof why) != 0) {
+        snprintf(err, errlen, "[store] database: %s", why);
         return -1;
     }
     if (cfg->web_listen[0] && web_check(cfg->web_listen, cfg->web_token, err, errlen) != 0)

@@ -75,6 +75,14 @@ tests_daemon_index_cache_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_daemon_index_cache_test_LDADD = $(TEST_LIBS)
 TESTS += tests/daemon_index_cache_test
 
+## shopd on a PostgreSQL database (a real server, tests/pg_server.sh)
+check_PROGRAMS += tests/daemon_pg_test
+tests_daemon_pg_test_SOURCES = tests/daemon_pg_test.c tests/pg_fixture.c tests/pg_fixture.h \
+	tests/shopd_harness.c tests/shopd_harness.h
+tests_daemon_pg_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_pg_test_LDADD = $(TEST_LIBS)
+TESTS += tests/daemon_pg_test
+
 ## shopd's own microphone: a real shopd on an ALSA virtual microphone
 check_PROGRAMS += tests/daemon_mic_test
 tests_daemon_mic_test_SOURCES = tests/daemon_mic_test.c tests/shopd_harness.c \

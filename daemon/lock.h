@@ -22,7 +22,9 @@ int lock_endpoint(const char *endpoint, int *fd, char *err, size_t errlen);
 
 /* Locks the database file path (creating it, empty, and its directory with
  * mode 0700 when missing, as SQLite would). Opens read-only, so a database
- * on read-only media is locked too. Returns 0 with *fd, or -1 with err. */
+ * on read-only media is locked too. A PostgreSQL URI is not locked (many
+ * devices share one server): 0 with *fd = -1. Returns 0 with *fd, or -1
+ * with err. */
 int lock_database(const char *path, int *fd, char *err, size_t errlen);
 
 /* Releases a lock (closes *fd) and sets *fd to -1; safe on -1. */

@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "recommend/store.h"
 #include "vision/index.h"
 
 static const char *const s_names[MODELS_COUNT] = { "kws", "vision" };
@@ -373,9 +374,10 @@ models_new(const conf_t *cfg, store_t *store)
 {
     models_t *self = xcalloc(1, sizeof *self);
     pthread_mutex_init(&self->lock, NULL);
-    /* next to the database, whose directory shopd may write */
+    /* next to the database file, whose directory shopd may write; a server
+     * database has no directory here: no cache, the index is built at start */
     const char *db = store ? store_path(store) : NULL;
-    if (db && db[0] && strcmp(db, ":memory:") != 0
+    if (db && db[0] && strcmp(db, ":memory:") != 0 && !store_is_server(db)
         && (size_t) snprintf(self->cache, sizeof self->cache, "%s.vindex", db)
                >= sizeof self->cache)
         self->cache[0] = 0;

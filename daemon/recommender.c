@@ -58,7 +58,9 @@ recommender_new(void *ctx, const conf_t *cfg)
     char err[512], *serr = NULL;
     store_t *st = store_open(cfg->database, &serr);
     if (!st) {
-        log_warn("recommend: cannot open %s: %s", cfg->database, serr ? serr : "?");
+        char where[CONF_PATH_MAX];
+        store_location_redact(cfg->database, where, sizeof where);
+        log_warn("recommend: cannot open %s: %s", where, serr ? serr : "?");
         free(serr);
         goto err;
     }

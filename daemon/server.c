@@ -151,12 +151,14 @@ s_import_demo(store_t *st)
 static store_t *
 s_open_store(const conf_t *cfg, char *err, size_t errlen)
 {
-    if (s_mkdir_parents(cfg->database, err, errlen) != 0)
+    /* a file's folder is made here; a server's database exists already */
+    if (!store_is_server(cfg->database) && s_mkdir_parents(cfg->database, err, errlen) != 0)
         return NULL;
-    char *serr = NULL;
+    char *serr = NULL, where[CONF_PATH_MAX];
     store_t *st = store_open(cfg->database, &serr);
     if (!st) {
-        snprintf(err, errlen, "cannot open the database %s: %s", cfg->database,
+        store_location_redact(cfg->database, where, sizeof where);
+        snprintf(err, errlen, "cannot open the database %s: %s", where,
                  serr ? serr : "unknown error");
         free(serr);
         return NULL;
@@ -1022,7 +1024,7 @@ server_reload(server_t *self, const conf_t *cfg, char *err, size_t errlen)
     if (st) {
         store_close(&self->store);
         self->store = st;
-        log_info("reload: database now %s", cfg->database);
+        log_info("reload: database now %s", store_path(st));
         if (recommender_builtin(self->rec))
             log_warn("reload: the recommendation engine keeps reading the previous database "
                      "until restart");

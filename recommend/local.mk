@@ -1,5 +1,7 @@
-## recommend/: the SQLite store, importers, models, queries and the ZeroMQ service
+## recommend/: the store (SQLite or PostgreSQL), importers, models, queries and the ZeroMQ service
 libshop_a_SOURCES += recommend/store.c recommend/store.h \
+	recommend/db.c recommend/db.h recommend/db_internal.h \
+	recommend/db_sqlite.c recommend/db_pg.c \
 	recommend/csv.c recommend/csv.h \
 	recommend/data.c recommend/data.h \
 	recommend/import.c recommend/import.h \
@@ -15,6 +17,8 @@ libshop_offline_a_SOURCES += recommend/model_train.c \
 	recommend/demo.c recommend/demo.h
 
 check_PROGRAMS += tests/recommend_store_test
+tests_recommend_store_test_SOURCES = tests/recommend_store_test.c \
+	tests/pg_fixture.c tests/pg_fixture.h
 tests_recommend_store_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_recommend_store_test_LDADD = $(TEST_LIBS)
 TESTS += tests/recommend_store_test

@@ -459,7 +459,7 @@ s_check_local(const char *endpoints, bool curve, const char *verb, char *err, si
     for (char *ep = strtok_r(list, ",", &save); ep; ep = strtok_r(NULL, ",", &save)) {
         if (!sock_endpoint_is_local(ep)) {
             snprintf(err, errlen, "refusing to %s %s without CURVE (give key files: "
-                     "docs/protocol.md, \"Keys\")", verb, ep);
+                     "docs/protocol.md, \"Security\")", verb, ep);
             rc = -1;
             break;
         }

@@ -17,7 +17,7 @@
  * clients and a DEALER back end for workers: several `shop-recommend`
  * processes, on one machine or many, serve one or many daemons.
  *
- * CURVE (docs/protocol.md, "Keys"; the key files of ipc/keys.h, as shopd
+ * CURVE (docs/protocol.md, "Security"; the key files of ipc/keys.h, as shopd
  * and shopctl read them): a hop that leaves the machine is encrypted and
  * admits only listed keys. The broker's back end is a CURVE server whose
  * ZAP handler admits the workers' public keys, its front end one that

@@ -42,15 +42,17 @@ s_load(const char *uci, const char *db, bool quiet, import_report_t *rep)
     char err[512];
     rec_data_t *d = NULL;
     if (db) {
-        store_t *s = store_open(db, NULL);
+        char *oerr = NULL;
+        store_t *s = store_open(db, &oerr);
         if (!s) {
-            fprintf(stderr, "cannot open the store %s\n", db);
+            fprintf(stderr, "cannot open the store: %s\n", oerr ? oerr : "?");
+            free(oerr);
             return NULL;
         }
         d = rec_data_from_store(s, err, sizeof err);
-        store_close(&s);
         if (!d)
-            fprintf(stderr, "%s: %s\n", db, err);
+            fprintf(stderr, "%s: %s\n", store_path(s), err);
+        store_close(&s);
         return d;
     }
     d = rec_data_new();
@@ -68,12 +70,13 @@ static void
 s_usage_train(void)
 {
     fprintf(stderr,
-            "usage: shop-train recommend (--data UCI.csv | --db STORE.db) [-o MODEL]\n"
+            "usage: shop-train recommend (--data UCI.csv | --db STORE.db|URI) [-o MODEL]\n"
             "                            [--until YYYY-MM-DD] [--set name=value]... [-v]\n"
             "                            [--import-catalogue CSV] [--import-events CSV]\n"
             "                            [--import-uci UCI.csv]\n"
             "Trains popularity, item-kNN, EASE, ALS, the neural model and the blend on the\n"
             "purchases before --until (default: all) and writes one model file.\n"
+            "--db is a SQLite file or a PostgreSQL URI (postgresql://...).\n"
             "The --import-* options first load files into --db (reporting rejected rows by\n"
             "reason); without -o nothing is trained.\n");
 }

@@ -1,13 +1,13 @@
 /* tools/shop-recommend.c: the recommendation service as its own process,
  * or the broker that spreads queries over several of them.
  *
- *   shop-recommend [--db STORE [--demo]] [--model FILE]
+ *   shop-recommend [--db STORE.db|URI [--demo]] [--model FILE]
  *                  (--bind EP[,EP...] [--key FILE --client-keys FILE]
  *                   | --connect BROKER_BACK [--key FILE --server-key KEY])
  *                  [--threads N] [--name NAME] [--retrain SECONDS]
  *   shop-recommend --broker FRONT BACK [--key FILE [--worker-keys FILE] [--client-keys FILE]]
  *
- * CURVE (recommend/service.h): --key is this process's key pair file
+ * CURVE (recommend/service.h, docs/protocol.md "Security"): --key is this process's key pair file
  * (`shopctl keygen`), --server-key the broker's public key (Z85 or its .pub
  * file), --worker-keys and --client-keys the allow-lists of the broker's
  * back and front ends (or of a --bind service's clients).
@@ -66,10 +66,12 @@ s_retrain_main(void *arg)
             break;
         char err[256];
         double t0 = shop_now_s();
+        char where[1024];
+        store_location_redact(r->db, where, sizeof where);
         if (rec_engine_retrain(r->engine, r->db, &p, r->save, err, sizeof err) != 0)
             log_warn("retrain: %s (the old model stays)", err);
-        else   /* not r->db: a postgresql:// URI may hold a password */
-            log_info("retrained from the store in %.1f s", shop_now_s() - t0);
+        else
+            log_info("retrained from %s in %.1f s", where, shop_now_s() - t0);
     }
     return NULL;
 }
@@ -78,16 +80,16 @@ static void
 s_usage(void)
 {
     fprintf(stderr,
-            "usage: shop-recommend [--db STORE [--demo]] [--model FILE]\n"
+            "usage: shop-recommend [--db STORE.db|URI [--demo]] [--model FILE]\n"
             "                      (--bind EP[,EP...] [--key FILE --client-keys FILE]\n"
             "                       | --connect BROKER_BACK [--key FILE --server-key KEY])\n"
             "                      [--threads N] [--name NAME] [--retrain SECONDS] [-v]\n"
             "       shop-recommend --broker FRONT BACK\n"
             "                      [--key FILE [--worker-keys FILE] [--client-keys FILE]]\n"
             "Serves recommendation queries (JSON over ZeroMQ, see docs/recommend.md).\n"
-            "STORE is a SQLite file or a postgresql:// URI (docs/store.md).\n"
+            "--db is a SQLite file or a PostgreSQL URI (postgresql://...), shared with shopd.\n"
             "--demo imports the bundled demo store into an empty --db and uses its model.\n"
-            "CURVE (docs/protocol.md, \"Keys\"): --key is this process's key pair file\n"
+            "CURVE (docs/protocol.md, \"Security\"): --key is this process's key pair file\n"
             "(shopctl keygen), --server-key the broker's public key (Z85 or a .pub file),\n"
             "--worker-keys / --client-keys the allow-lists of the broker's back / front end\n"
             "(--client-keys: of a --bind service's clients). Endpoints that are not local\n"
