@@ -784,6 +784,21 @@ test_shopd_asks_through_curve(void **state)
     char bad[KEYS_Z85_LEN + 1];
     s_pub("bad", bad);
     assert_true(s_count(s_fix.log[0], bad) >= 1);
+    /* a key file that is no key file stops shopd at start, saying which */
+    char garbage[256], conf[1024], bpub[256];
+    s_path(garbage, sizeof garbage, "shopd-garbage.key");
+    s_path(bpub, sizeof bpub, "broker.pub");
+    harness_write(garbage, "public-key = 123\n");
+    harness_prepare(&d, "rec-curve", NULL);
+    snprintf(conf, sizeof conf, "[store]\nimport_demo = no\n[recommend]\nendpoint = %s\n"
+             "key_file = %s\nserver_key = %s\n", s_fix.front, garbage, bpub);
+    harness_write(d.conf, conf);
+    harness_spawn(&d, NULL);
+    char line[512];
+    snprintf(line, sizeof line, "[recommend] client key: %s: line 1 is not", garbage);
+    assert_true(harness_log_has(&d, line, 30000));
+    assert_int_not_equal(harness_stop(&d, SIGTERM), 0);
+    harness_cleanup(&d);
 }
 
 int
