@@ -853,10 +853,10 @@ rec_service_destroy(rec_service_t **s_p)
         pthread_join(s->th[i], NULL);
     if (s->mon_running)
         pthread_join(s->mon_th, NULL);
-    for (int i = 0; i < s->n_conns; i++)
-        zmq_socket_monitor(s->conns[i].sock, NULL, 0);
-    for (int i = 0; i < s->n_mon; i++)
+    for (int i = 0; i < s->n_mon; i++) {
+        zmq_socket_monitor(s->conns[i].sock, NULL, 0);   /* conns[i] is mon[i]'s socket */
         zmq_close(s->mon[i]);
+    }
     for (int i = 0; i < s->n_conns; i++) {
         zmq_close(s->conns[i].sock);
         pthread_mutex_destroy(&s->conns[i].lock);
