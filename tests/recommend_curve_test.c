@@ -23,7 +23,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -32,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -173,26 +171,8 @@ s_spawn(int slot, const char *const *args)
     char log[sizeof s_fix.log[0]];
     snprintf(log, sizeof log, "%s/log-%d", s_fix.dir, slot);
     memcpy(s_fix.log[slot], log, sizeof log);
-    const char *argv[32];
-    int n = 0;
-    argv[n++] = s_fix.bin;
-    for (int i = 0; args[i] && n < 31; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(s_fix.log[slot], O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, STDOUT_FILENO);
-            dup2(fd, STDERR_FILENO);
-        }
-        execv(s_fix.bin, (char *const *) argv);
-        _exit(127);
-    }
-    assert_true(pid > 0);
-    s_fix.pid[slot] = pid;
-    return pid;
+    s_fix.pid[slot] = harness_spawn_program(s_fix.bin, args, log, true);
+    return s_fix.pid[slot];
 }
 
 /* Runs shop-recommend with args to its end; returns the exit status and

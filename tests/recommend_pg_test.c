@@ -13,12 +13,10 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,25 +89,7 @@ s_teardown(void **state)
 static pid_t
 s_spawn(const char *const *args, const char *log)
 {
-    const char *argv[24];
-    int n = 0;
-    argv[n++] = s.bin;
-    for (int i = 0; args[i] && n < 23; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, STDOUT_FILENO);
-            dup2(fd, STDERR_FILENO);
-        }
-        execv(s.bin, (char *const *) argv);
-        _exit(127);
-    }
-    assert_true(pid > 0);
-    return pid;
+    return harness_spawn_program(s.bin, args, log, false);
 }
 
 /* Waits until the service on ep answers a ping, the process still up. */
