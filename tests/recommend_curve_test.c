@@ -416,6 +416,8 @@ test_unknown_worker_key_gets_no_query(void **state)
     c = s_client(ctx, 2000, 3);
     s_start_worker(2, "good", "good", s_fix.back);
     s_wait_worker(c, "good");
+    /* its monitor thread logs the handshake, maybe after the first answer */
+    assert_true(s_wait_log(s_fix.log[2], "good: CURVE handshake with the broker at "));
     assert_int_equal(s_count(s_fix.log[2], "good: CURVE handshake with the broker at "), 1);
     long retries0 = rec_client_retries(c);
     for (int i = 0; i < 40; i++) {
