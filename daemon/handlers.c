@@ -231,11 +231,10 @@ s_event(const handler_env_t *env, const proto_request_t *req, const handler_fram
     ev.time = when;
     shop_strlcpy(ev.source, req->session, sizeof ev.source);
     int64_t id = 0;
-    /* store_add_event returns only once the row is durably committed */
-    if (store_add_event(env->store, &ev) != 0)
+    /* returns only once the row is durably committed, with its own id (the
+     * newest id may be another device's on a shared server) */
+    if (store_add_event_id(env->store, &ev, &id) < 0)
         return s_store_err(env, "recording the event", out);
-    if (store_last_event_id(env->store, &id) != 0)
-        return s_store_err(env, "reading the event id", out);
     char say[300];
     snprintf(say, sizeof say, "Noted: %s %s.",
              type == STORE_EVENT_VIEW ? "you looked at" : type == STORE_EVENT_CART ? "you put in the cart"

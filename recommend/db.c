@@ -469,19 +469,13 @@ db_col_text(db_stmt_t *st, int col)
 int64_t
 db_col_int64(db_stmt_t *st, int col)
 {
-    if (st->db->backend == DB_SQLITE)
-        return sqlite3_column_int64(st->lite, col);
-    const char *t = db_col_text(st, col);
-    return t ? strtoll(t, NULL, 10) : 0;
+    return st->db->ops->col_int64(st, col);
 }
 
 double
 db_col_double(db_stmt_t *st, int col)
 {
-    if (st->db->backend == DB_SQLITE)
-        return sqlite3_column_double(st->lite, col);
-    const char *t = db_col_text(st, col);
-    return t ? strtod(t, NULL) : 0;
+    return st->db->ops->col_double(st, col);
 }
 
 int64_t
@@ -556,6 +550,8 @@ int
 db_reconnect(db_t *db)
 {
     s_ok(db);
+    if (!db->unavailable)
+        return 0;
     db->in_tx = false;
     return db->ops->reconnect(db);
 }

@@ -27,6 +27,8 @@ typedef struct {
     int (*step)(db_stmt_t *st);
     void (*reset)(db_stmt_t *st);
     const char *(*col_text)(db_stmt_t *st, int col);
+    int64_t (*col_int64)(db_stmt_t *st, int col);
+    double (*col_double)(db_stmt_t *st, int col);
     int (*schema_version)(db_t *db, int *version);
     int (*migrate_begin)(db_t *db);
     int (*schema_version_set)(db_t *db, int version);

@@ -125,15 +125,15 @@ silent:
 static int
 s_fail_res(db_t *db, PGresult *res)
 {
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-    char msg[sizeof db->err];
+    char msg[sizeof db->err], state[8];
+    shop_strlcpy(state, sqlstate ? sqlstate : "", sizeof state);
     if (primary)
         shop_strlcpy(msg, primary, sizeof msg);
     else
         s_conn_msg(db->pg, msg, sizeof msg);
     PQclear(res);
-    state = state ? state : "";
     if (PQstatus(db->pg) == CONNECTION_BAD || strncmp(state, "08", 2) == 0
         || strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0
         || strcmp(state, "57P03") == 0)
@@ -232,6 +232,7 @@ s_connect(db_t *db)
     if (PQserverVersion(pg) < 100000) {
         int v = PQserverVersion(pg);
         PQfinish(pg);
+        db->unavailable = true;
         return db_fail(db, DB_ERROR, "%s: PostgreSQL %d.%d is too old (10 or newer is needed)",
                        db->where, v / 10000, v % 10000);
     }
@@ -452,6 +453,21 @@ s_col_text(db_stmt_t *st, int col)
     return PQgetvalue(st->res, st->row, col);
 }
 
+/* Numbers arrive as text (int8, float8 output): NULL reads as 0, as in SQLite. */
+static int64_t
+s_col_int64(db_stmt_t *st, int col)
+{
+    const char *t = s_col_text(st, col);
+    return t ? strtoll(t, NULL, 10) : 0;
+}
+
+static double
+s_col_double(db_stmt_t *st, int col)
+{
+    const char *t = s_col_text(st, col);
+    return t ? strtod(t, NULL) : 0;
+}
+
 static int
 s_schema_version(db_t *db, int *version)
 {
@@ -575,8 +591,6 @@ s_notifications(db_t *db, db_notify_fn fn, void *ud)
 static int
 s_reconnect(db_t *db)
 {
-    if (db->pg && !db->unavailable && PQstatus(db->pg) == CONNECTION_OK)
-        return 0;
     if (db->pg)
         PQfinish(db->pg);
     db->pg = NULL;
@@ -619,6 +633,8 @@ const db_ops_t db_pg_ops = {
     .step = s_step,
     .reset = s_reset,
     .col_text = s_col_text,
+    .col_int64 = s_col_int64,
+    .col_double = s_col_double,
     .schema_version = s_schema_version,
     .migrate_begin = s_migrate_begin,
     .schema_version_set = s_schema_version_set,

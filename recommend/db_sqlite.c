@@ -265,6 +265,18 @@ s_col_text(db_stmt_t *st, int col)
     return (const char *) sqlite3_column_text(st->lite, col);
 }
 
+static int64_t
+s_col_int64(db_stmt_t *st, int col)
+{
+    return sqlite3_column_int64(st->lite, col);
+}
+
+static double
+s_col_double(db_stmt_t *st, int col)
+{
+    return sqlite3_column_double(st->lite, col);
+}
+
 static int
 s_schema_version(db_t *db, int *version)
 {
@@ -359,6 +371,8 @@ const db_ops_t db_sqlite_ops = {
     .step = s_step,
     .reset = s_reset,
     .col_text = s_col_text,
+    .col_int64 = s_col_int64,
+    .col_double = s_col_double,
     .schema_version = s_schema_version,
     .migrate_begin = s_migrate_begin,
     .schema_version_set = s_schema_version_set,

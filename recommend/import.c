@@ -100,9 +100,10 @@ s_copy(char *dst, const char *src, size_t len)
 }
 
 /* One data row of a store import: fields f[0..n), col[] the positions of
- * the importer's columns (-1 when absent). Returns NULL when the row went
- * into the store, or why it was rejected. */
-typedef const char *(*s_row_fn)(store_t *s, char **f, int n, const int *col);
+ * the importer's columns (-1 when absent), uid the event uid for the row
+ * ("" for none). Returns NULL when the row went into the store, or why it
+ * was rejected. */
+typedef const char *(*s_row_fn)(store_t *s, char **f, int n, const int *col, const char *uid);
 
 enum { S_MAX_COLS = 8 };
 
@@ -113,6 +114,7 @@ typedef struct {
     const char *cols[S_MAX_COLS + 1];  /* NULL-terminated */
     int n_required;
     s_row_fn row;
+    const char *uid_prefix;            /* rows get uid PREFIX<line>; NULL: none */
 } s_format_t;
 
 /* Imports a CSV of format fmt into s in one transaction: the header must
@@ -151,7 +153,10 @@ s_import_csv(store_t *s, const s_format_t *fmt, const char *buf, size_t len,
     }
     while ((rc = csv_next(c, &f, &n)) != CSV_EOF) {
         rep->rows++;
-        const char *why = rc == CSV_BAD ? csv_error(c) : fmt->row(s, f, n, col);
+        char uid[STORE_UID_MAX] = "";
+        if (fmt->uid_prefix)
+            snprintf(uid, sizeof uid, "%s%ld", fmt->uid_prefix, (long) csv_line(c));
+        const char *why = rc == CSV_BAD ? csv_error(c) : fmt->row(s, f, n, col, uid);
         if (why)
             import_report_reject(rep, why, (long) csv_line(c));
         else
@@ -168,7 +173,7 @@ s_import_csv(store_t *s, const s_format_t *fmt, const char *buf, size_t len,
 enum { C_ID, C_NAME, C_CAT, C_PRICE, C_STOCK, C_PHOTO, C_ATTR };
 
 static const char *
-s_catalogue_row(store_t *s, char **f, int n, const int *col)
+s_catalogue_row(store_t *s, char **f, int n, const int *col, const char *uid)
 {
     store_item_t it = { .in_stock = true };
     double price;
@@ -198,7 +203,7 @@ import_catalogue_csv(store_t *s, const char *buf, size_t len, import_report_t *r
 {
     static const s_format_t fmt = {
         "catalogue CSV", { "id", "name", "category", "price", "in_stock", "photo", "attributes" },
-        4, s_catalogue_row
+        4, s_catalogue_row, NULL
     };
     return s_import_csv(s, &fmt, buf, len, rep, err, errlen);
 }
@@ -206,9 +211,10 @@ import_catalogue_csv(store_t *s, const char *buf, size_t len, import_report_t *r
 enum { C_CUST, C_ITEM, C_TIME, C_TYPE, C_QTY, C_SRC };
 
 static const char *
-s_event_row(store_t *s, char **f, int n, const int *col)
+s_event_row(store_t *s, char **f, int n, const int *col, const char *uid)
 {
     store_event_t ev = { .type = STORE_EVENT_PURCHASE, .quantity = 1 };
+    shop_strlcpy(ev.uid, uid, sizeof ev.uid);
     const char *type = s_field(f, n, col[C_TYPE]), *qty = s_field(f, n, col[C_QTY]);
     double q = 1;
     int t = -1;
@@ -230,14 +236,23 @@ s_event_row(store_t *s, char **f, int n, const int *col)
     return store_add_event(s, &ev) == 0 ? NULL : "refused by the store";
 }
 
+#define S_EVENT_COLS { "customer", "item", "time", "type", "quantity", "source" }
+
 int
 import_events_csv(store_t *s, const char *buf, size_t len, import_report_t *rep, char *err,
                   size_t errlen)
 {
-    static const s_format_t fmt = {
-        "interactions CSV", { "customer", "item", "time", "type", "quantity", "source" }, 3,
-        s_event_row
-    };
+    static const s_format_t fmt = { "interactions CSV", S_EVENT_COLS, 3, s_event_row, NULL };
+    return s_import_csv(s, &fmt, buf, len, rep, err, errlen);
+}
+
+/* The demo store's events carry uids demo:<line>: devices starting together
+ * on one empty server both import it, and each event is stored once. */
+static int
+s_demo_events_csv(store_t *s, const char *buf, size_t len, import_report_t *rep, char *err,
+                  size_t errlen)
+{
+    static const s_format_t fmt = { "interactions CSV", S_EVENT_COLS, 3, s_event_row, "demo:" };
     return s_import_csv(s, &fmt, buf, len, rep, err, errlen);
 }
 
@@ -384,7 +399,7 @@ import_demo_store(store_t *s, const char *dir, import_report_t *catalogue,
     if (import_catalogue_file(s, path, catalogue, err, errlen) != 0)
         return -1;
     snprintf(path, sizeof path, "%s/events.csv", dir);
-    return import_events_file(s, path, events, err, errlen);
+    return s_import_file(s, path, s_demo_events_csv, events, err, errlen);
 }
 
 int

@@ -24,6 +24,7 @@ tests_recommend_store_test_LDADD = $(TEST_LIBS)
 TESTS += tests/recommend_store_test
 
 check_PROGRAMS += tests/recommend_test
+tests_recommend_test_SOURCES = tests/recommend_test.c tests/pg_fixture.c tests/pg_fixture.h
 tests_recommend_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_recommend_test_LDADD = $(TEST_LIBS)
 TESTS += tests/recommend_test

@@ -226,6 +226,7 @@ struct _store_t {
     bool readonly;                /* opened read-only (see store_open) */
     bool events_locked;           /* this transaction holds S_LOCK_EVENTS */
     int64_t notify_id;            /* largest event id inserted in this transaction */
+    char tx_customer[STORE_ID_MAX];  /* a customer row this transaction made sure of */
     char err[512];                /* last failure, "" after success */
 };
 
@@ -487,6 +488,7 @@ s_tx_over(store_t *s)
     s->in_tx = false;
     s->events_locked = false;
     s->notify_id = 0;
+    s->tx_customer[0] = '\0';
 }
 
 int
@@ -502,6 +504,7 @@ store_begin(store_t *s)
     s->in_tx = true;
     s->events_locked = false;
     s->notify_id = 0;
+    s->tx_customer[0] = '\0';
     return 0;
 }
 
@@ -802,10 +805,16 @@ s_insert_event(store_t *s, const store_event_t *ev, int64_t *id)
             return s_fail_db(s, "event lock");
         s->events_locked = true;
     }
-    db_stmt_t *st = s_stmt(s, Q_CUST_INSERT);
-    if (!st || s_bind_text(s, st, 1, ev->customer, STORE_ID_MAX, "customer id")
-        || s_bind_int(s, st, 2, s_now()) || s_exec_step(s, st, "customer insert"))
-        return -1;
+    /* an import's events come grouped by customer: one customer insert per
+     * run of them (a round trip each on a server) */
+    db_stmt_t *st;
+    if (strcmp(s->tx_customer, ev->customer) != 0) {
+        st = s_stmt(s, Q_CUST_INSERT);
+        if (!st || s_bind_text(s, st, 1, ev->customer, STORE_ID_MAX, "customer id")
+            || s_bind_int(s, st, 2, s_now()) || s_exec_step(s, st, "customer insert"))
+            return -1;
+        shop_strlcpy(s->tx_customer, ev->customer, sizeof s->tx_customer);
+    }
     st = s_stmt(s, Q_EVENT_ADD);
     if (!st || s_bind_text(s, st, 1, ev->customer, STORE_ID_MAX, "customer id")
         || s_bind_text(s, st, 2, ev->item, STORE_ID_MAX, "item id")
@@ -1335,7 +1344,9 @@ int
 store_reconnect(store_t *s)
 {
     s->err[0] = '\0';
-    s_tx_over(s);
+    if (!db_unavailable(s->db))
+        return 0;
+    s_tx_over(s);  /* the server ended it with the connection */
     return db_reconnect(s->db) == 0 ? 0 : s_fail_db(s, "reconnect");
 }
 

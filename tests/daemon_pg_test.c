@@ -2,8 +2,9 @@
  * started by tests/pg_server.sh): `shopd --db postgresql://...` starts,
  * imports the demo store into the empty database, answers requests exactly
  * as a shopd on a SQLite file with the same demo store does, restarts
- * without importing again, and never shows the URI's password; a bad URI
- * is refused at start with its reason. */
+ * without importing again, and never shows the URI's password; two shopd
+ * started together on one empty database store the demo events once; a
+ * bad URI is refused at start with its reason. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -206,6 +207,42 @@ test_shopd_on_postgresql(void **state)
     free(want);
 }
 
+/* Two devices started together on one empty database: both run (no lock
+ * file keeps the second out), both find or import the demo store, and each
+ * demo event is stored once (its uid is demo:<line>). */
+static void
+test_two_shopd_start_together(void **state)
+{
+    (void) state;
+    char uri[600], val[64];
+    assert_int_equal(pg_fixture_newdb(&s_pg, uri, sizeof uri), 0);
+    long long items = s_csv_rows("data/demo/catalogue.csv");
+    long long events = s_csv_rows("data/demo/events.csv");
+    harness_t *dev[2] = { &s_ref, &s_d };
+    for (int i = 0; i < 2; i++) {
+        harness_prepare(dev[i], i ? "pgdevb" : "pgdeva", S_CONF);
+        shop_strlcpy(dev[i]->db, uri, sizeof dev[i]->db);
+    }
+    harness_spawn(dev[0], NULL);
+    harness_spawn(dev[1], NULL);
+    for (int i = 0; i < 2; i++) {
+        harness_wait_ready(dev[i], NULL, 120);
+        client_t *c = harness_client(dev[i]);
+        json_t *st = s_ask(c, "status", "k1", NULL);
+        assert_int_equal(s_store_int(st, "items"), items);
+        assert_int_equal(s_store_int(st, "events"), events);
+        json_decref(st);
+        client_destroy(&c);
+    }
+    assert_int_equal(pg_fixture_sql(uri, "SELECT count(DISTINCT uid) FROM interactions"
+                                         " WHERE uid LIKE 'demo:%'", val, sizeof val), 0);
+    assert_int_equal(atoll(val), events);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(harness_stop(dev[i], SIGTERM), 0);
+        harness_cleanup(dev[i]);
+    }
+}
+
 /* A URI libpq would not accept stops shopd at start with the reason (and
  * never the password); a server that is not there too. */
 static void
@@ -241,6 +278,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shopd_refuses_bad_uri),
         cmocka_unit_test(test_shopd_on_postgresql),
+        cmocka_unit_test(test_two_shopd_start_together),
     };
     return cmocka_run_group_tests(tests, s_up, s_down);
 }

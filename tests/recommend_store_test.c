@@ -12,6 +12,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -523,6 +524,93 @@ test_reconnect_postgresql(void **state)
     store_close(&s);
 }
 
+/* A database whose sessions are read-only (as on a standby): a migrated one
+ * opens read-only, serves reads and refuses writes; an unmigrated one is
+ * refused. */
+static void
+test_readonly_postgresql(void **state)
+{
+    (void) state;
+    char uri[600], empty[600], sql[700];
+    s_newdb(uri, sizeof uri);
+    s_newdb(empty, sizeof empty);
+    store_t *s = s_open(uri);
+    store_event_t ev = s_event("c1", "boot-01", 1000, "dev-a:ro");
+    assert_int_equal(store_add_event(s, &ev), 0);
+    store_close(&s);
+    for (int i = 0; i < 2; i++) {
+        const char *u = i ? empty : uri;
+        /* the database's name: between "///" and "?" */
+        const char *name = strstr(u, "///") + 3;
+        snprintf(sql, sizeof sql, "ALTER DATABASE %.*s SET default_transaction_read_only = on",
+                 (int) (strchr(name, '?') - name), name);
+        assert_int_equal(pg_fixture_sql(s_pg.uri, sql, NULL, 0), 0);
+    }
+    s = s_open(uri);
+    assert_true(store_readonly(s));
+    int64_t last = 0;
+    assert_int_equal(store_last_event_id(s, &last), 0);
+    assert_true(last > 0);
+    ev.uid[0] = '\0';
+    assert_int_equal(store_add_event(s, &ev), -1);
+    assert_string_equal(store_errmsg(s), "database is read-only");
+    assert_int_equal(store_cart_set(s, "k1", NULL, "boot-01", 1), -1);
+    assert_int_equal(store_meta_set(s, "session:k1", "{}"), -1);
+    assert_int_equal(store_begin(s), -1);
+    store_forget_t f;
+    assert_int_equal(store_forget_customer(s, "c1", &f), -1);
+    assert_false(store_unavailable(s));
+    store_close(&s);
+    char *err = NULL;
+    assert_null(store_open(empty, &err));
+    assert_non_null(err);
+    assert_non_null(strstr(err, "read-only and has schema version 0"));
+    free(err);
+}
+
+/* A statement that waits on a lock stops at the statement_timeout (here
+ * 300 ms from the URI): the call fails as busy, the connection stays up.
+ * A server that stops answering (its process stopped with SIGSTOP) is
+ * given up after the statement_timeout plus 5 s: unavailable. */
+static void
+test_timeouts_postgresql(void **state)
+{
+    (void) state;
+    char uri[600], short_uri[700], pid[32];
+    s_newdb(uri, sizeof uri);
+    snprintf(short_uri, sizeof short_uri,
+             "%s&options=-c%%20statement_timeout%%3D300&application_name=timeouts", uri);
+    store_t *holder = s_open(uri), *s = s_open(short_uri);
+    /* the holder keeps the event lock in an open transaction */
+    assert_int_equal(store_begin(holder), 0);
+    store_event_t ev = s_event("c1", "boot-01", 1000, NULL);
+    assert_int_equal(store_add_event(holder, &ev), 0);
+    assert_int_equal(store_add_event(s, &ev), -1);
+    assert_non_null(strstr(store_errmsg(s), "statement timeout"));
+    assert_false(store_unavailable(s));
+    assert_int_equal(store_rollback(holder), 0);
+    assert_int_equal(store_add_event(s, &ev), 0);
+
+    /* the server process of s, stopped: nothing answers */
+    store_close(&holder);
+    store_t *probe = s_open(uri);
+    assert_int_equal(pg_fixture_sql(uri, "SELECT pid FROM pg_stat_activity WHERE"
+                                         " application_name = 'timeouts'", pid, sizeof pid), 0);
+    assert_true(atoi(pid) > 0);
+    assert_int_equal(kill((pid_t) atoi(pid), SIGSTOP), 0);
+    int64_t last = 0;
+    assert_int_equal(store_last_event_id(s, &last), -1);
+    assert_true(store_unavailable(s));
+    assert_non_null(strstr(store_errmsg(s), "no answer in 5300 ms"));
+    assert_int_equal(kill((pid_t) atoi(pid), SIGCONT), 0);
+    /* the other connection was never affected */
+    assert_int_equal(store_last_event_id(probe, &last), 0);
+    assert_int_equal(store_reconnect(s), 0);
+    assert_int_equal(store_last_event_id(s, &last), 0);
+    store_close(&probe);
+    store_close(&s);
+}
+
 /* A URI naming no server: refused at open with the reason, quickly (the
  * socket does not exist), its password never in the message. */
 static void
@@ -556,6 +644,8 @@ main(void)
         cmocka_unit_test(test_two_connections_postgresql),
         cmocka_unit_test(test_event_ids_commit_in_order_postgresql),
         cmocka_unit_test(test_reconnect_postgresql),
+        cmocka_unit_test(test_readonly_postgresql),
+        cmocka_unit_test(test_timeouts_postgresql),
         cmocka_unit_test(test_open_unreachable_postgresql),
     };
     return cmocka_run_group_tests(tests, s_pg_up, s_pg_down);

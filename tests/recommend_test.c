@@ -20,6 +20,7 @@
 #include "recommend/model.h"
 #include "recommend/query.h"
 #include "recommend/retrain.h"
+#include "tests/pg_fixture.h"
 
 #define DAY 86400
 
@@ -415,14 +416,13 @@ test_model_swap_without_stopping(void **state)
 }
 
 /* The store path: events written to the store reach the engine's next answer. */
+/* The engine on a store at where (a file in dir, or a server's database),
+ * written by another connection as the daemon's is. */
 static void
-test_engine_follows_the_store(void **state)
+s_engine_follows(const char *where, const char *dir)
 {
-    (void) state;
-    char dir[] = "/tmp/shop-rec-engine-XXXXXX", path[256], err[256];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/s.db", dir);
-    store_t *s = store_open(path, NULL);
+    char err[256];
+    store_t *s = store_open(where, NULL);
     assert_non_null(s);
     for (int i = 0; i < 10; i++) {
         store_item_t it = { .price = 5 + i, .in_stock = true };
@@ -431,7 +431,7 @@ test_engine_follows_the_store(void **state)
         snprintf(it.category, sizeof it.category, "%s", i < 5 ? "a" : "b");
         assert_int_equal(store_item_upsert(s, &it), 0);
     }
-    store_t *writer = store_open(path, NULL);     /* the daemon's connection */
+    store_t *writer = store_open(where, NULL);     /* the daemon's connection */
     assert_non_null(writer);
     rec_engine_t *e = rec_engine_new(&s, err, sizeof err);
     assert_non_null(e);
@@ -462,17 +462,57 @@ test_engine_follows_the_store(void **state)
     char model[300];
     snprintf(model, sizeof model, "%s/m.rec", dir);
     int g = rec_engine_generation(e);
-    assert_int_equal(rec_engine_retrain(e, path, &p, model, err, sizeof err), 0);
+    assert_int_equal(rec_engine_retrain(e, where, &p, model, err, sizeof err), 0);
     assert_int_equal(rec_engine_generation(e), g + 1);
     assert_int_equal(access(model, R_OK), 0);
     unlink(model);
     store_close(&writer);
     rec_engine_destroy(&e);
+}
+
+static void
+test_engine_follows_the_store(void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/shop-rec-engine-XXXXXX", path[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/s.db", dir);
+    s_engine_follows(path, dir);
     const char *suffix[] = { "", "-wal", "-shm" };
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s/s.db%s", dir, suffix[i]);
         unlink(path);
     }
+    rmdir(dir);
+}
+
+/* The same on a PostgreSQL database (a real server, tests/pg_server.sh,
+ * stopped by the teardown even when the test fails). */
+static pg_fixture_t s_pg;
+
+static int
+s_pg_up(void **state)
+{
+    (void) state;
+    return pg_fixture_start(&s_pg);
+}
+
+static int
+s_pg_down(void **state)
+{
+    (void) state;
+    pg_fixture_destroy(&s_pg);
+    return 0;
+}
+
+static void
+test_engine_follows_a_postgresql_store(void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/shop-rec-engine-XXXXXX", uri[600];
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(pg_fixture_newdb(&s_pg, uri, sizeof uri), 0);
+    s_engine_follows(uri, dir);
     rmdir(dir);
 }
 
@@ -491,6 +531,8 @@ main(void)
         cmocka_unit_test(test_new_event_changes_next_answer),
         cmocka_unit_test(test_model_swap_without_stopping),
         cmocka_unit_test(test_engine_follows_the_store),
+        cmocka_unit_test_setup_teardown(test_engine_follows_a_postgresql_store, s_pg_up,
+                                        s_pg_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
