@@ -15,7 +15,9 @@
  *    broker and the worker with a message naming the file and line;
  * 5. a real shopd with [recommend] key_file and server_key asks through the
  *    CURVE front end and gets the worker's answer; with a key the broker
- *    does not list, its queries are not_available. */
+ *    does not list, its queries are not_available;
+ * 6. a service bound without a broker (--bind with --key and --client-keys)
+ *    answers a listed CURVE client, and nothing to a plain one. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -783,6 +785,37 @@ test_shopd_asks_through_curve(void **state)
     harness_cleanup(&d);
 }
 
+static void
+test_bound_service_with_curve(void **state)
+{
+    (void) state;
+    s_keys();
+    char key[256], clients[256], ep[64];
+    s_path(key, sizeof key, "broker.key");     /* the service's key pair: the broker's files */
+    s_path(clients, sizeof clients, "clients.allow");
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", harness_free_port());
+    const char *args[] = { "--db", s_fix.db, "--model", s_fix.model, "--bind", ep, "--name",
+                           "bound", "--key", key, "--client-keys", clients, NULL };
+    s_spawn(1, args);
+    snprintf(s_fix.front, sizeof s_fix.front, "%s", ep);
+    void *ctx = zmq_ctx_new();
+    rec_client_t *c = s_client(ctx, 1000, 3);
+    s_wait_worker(c, "bound");
+    rec_query_t q = { .kind = REC_Q_SIMILAR, .item = "sneaker-01", .k = 5, .now = 1780000000 };
+    rec_result_t want[5], got[5];
+    char worker[64], err[256];
+    assert_int_equal(s_reference(&q, want), 5);
+    assert_int_equal(rec_client_query(c, &q, got, worker, sizeof worker, err, sizeof err), 5);
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(got[i].item, want[i].item);
+    rec_client_destroy(&c);
+    rec_client_t *plain = rec_client_new(ctx, ep, 300, 0);
+    char *rep = rec_client_request(plain, "{\"op\":\"ping\"}", err, sizeof err);
+    assert_null(rep);
+    rec_client_destroy(&plain);
+    zmq_ctx_term(ctx);
+}
+
 int
 main(void)
 {
@@ -792,6 +825,7 @@ main(void)
         cmocka_unit_test_teardown(test_back_hop_is_encrypted, s_teardown_one),
         cmocka_unit_test_teardown(test_bad_key_files_are_refused_clearly, s_teardown_one),
         cmocka_unit_test_teardown(test_shopd_asks_through_curve, s_teardown_one),
+        cmocka_unit_test_teardown(test_bound_service_with_curve, s_teardown_one),
     };
     if (harness_init() != 0) {
         fprintf(stderr, "%s is not built\n", harness_shopd_bin());
