@@ -641,12 +641,11 @@ test_bad_key_files_are_refused_clearly(void **state)
 {
     (void) state;
     s_keys();
-    char key[256], pub[256], workers[256], clients[256], garbage[256], badlist[256];
+    char key[256], pub[256], workers[256], garbage[256], badlist[256];
     char missing[256], out[8192], want[512];
     s_path(key, sizeof key, "broker.key");
     s_path(pub, sizeof pub, "broker.pub");
     s_path(workers, sizeof workers, "workers.allow");
-    s_path(clients, sizeof clients, "clients.allow");
     s_path(garbage, sizeof garbage, "garbage.key");
     s_path(badlist, sizeof badlist, "bad.allow");
     s_path(missing, sizeof missing, "missing.key");
@@ -702,7 +701,6 @@ test_bad_key_files_are_refused_clearly(void **state)
     /* --server-key without --key is a usage error */
     const char *w4[] = { "--db", s_fix.db, "--connect", port2, "--server-key", pub, NULL };
     assert_int_equal(s_run(w4, out, sizeof out), 2);
-    (void) clients;
 }
 
 /* shopd -> CURVE front -> broker -> CURVE back -> worker. */
