@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/util.h"
 
@@ -222,18 +223,33 @@ db_uri_check(const char *uri, char *err, size_t errlen)
     return ret;
 }
 
+int
+db_check(const char *where, char *err, size_t errlen)
+{
+    if (!where || !where[0]) {
+        shop_errf(err, errlen, "no database path given");
+        return -1;
+    }
+    if (db_is_uri(where))
+        return db_uri_check(where, err, errlen);
+    if (strncasecmp(where, "postgres:", 9) == 0 || strncasecmp(where, "postgresql:", 11) == 0
+        || strncasecmp(where, "postgres://", 11) == 0
+        || strncasecmp(where, "postgresql://", 13) == 0) {
+        shop_errf(err, errlen, "not a PostgreSQL URI (they start with postgresql:// or "
+                  "postgres://, in lower case) nor meant as a file name");
+        return -1;
+    }
+    return 0;
+}
+
 /* --- connections ---------------------------------------------------------- */
 
 db_t *
 db_open(const char *where, char *err, size_t errlen)
 {
-    if (!where || !where[0]) {
-        shop_errf(err, errlen, "no database path given");
+    if (db_check(where, err, errlen) != 0)
         return NULL;
-    }
     bool uri = db_is_uri(where);
-    if (uri && db_uri_check(where, err, errlen) != 0)
-        return NULL;
     db_t *db = xcalloc(1, sizeof *db);
     db->backend = uri ? DB_POSTGRESQL : DB_SQLITE;
     db->ops = uri ? &db_pg_ops : &db_sqlite_ops;
@@ -577,12 +593,14 @@ db_test(bool verbose)
         const char *in, *out;
     } redact[] = {
         { "/var/lib/shopd/shop.db", "/var/lib/shopd/shop.db" },
-        { "postgresql://shop:s3cret@db.example:5432/shop", "postgresql://shop@db.example:5432/shop" },
+        { "postgresql://shop:s3cret@db.example:5432/shop",
+          "postgresql://shop@db.example:5432/shop" },
         { "postgres://:pw@h/d", "postgres://@h/d" },
         { "postgresql://u@h/d?password=x&sslmode=require",
           "postgresql://u@h/d?sslmode=require" },
         { "postgresql://h/d?sslmode=require&pass%77ord=x", "postgresql://h/d?sslmode=require" },
-        { "postgresql:///shop?host=/tmp/pg&password=a&user=b", "postgresql:///shop?host=/tmp/pg&user=b" },
+        { "postgresql:///shop?host=/tmp/pg&password=a&user=b",
+          "postgresql:///shop?host=/tmp/pg&user=b" },
         { "postgresql://u:p?w@h/d", "postgresql://u@h/d" },
     };
     char buf[256], err[256];
@@ -629,6 +647,15 @@ db_test(bool verbose)
         if (verbose)
             fprintf(stderr, "db_test: %s -> %s\n", bad[i], err);
     }
+    static const char *const misspelt[] = {
+        "postgresql:/h/d", "POSTGRESQL://h/d", "postgres:d", "",
+    };
+    for (size_t i = 0; i < SHOP_ARRAY_LEN(misspelt); i++)
+        if (db_check(misspelt[i], err, sizeof err) == 0)
+            return -1;
+    if (db_check("postgres.db", err, sizeof err) != 0
+        || db_check("/var/lib/x.db", err, sizeof err) != 0)
+        return -1;
     char *long_uri = xmalloc(DB_URI_MAX + 32);
     snprintf(long_uri, DB_URI_MAX + 32, "postgresql://h/%0*d", DB_URI_MAX, 0);
     int rc = db_uri_check(long_uri, err, sizeof err);

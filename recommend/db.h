@@ -52,6 +52,12 @@ bool db_is_uri(const char *where);
  * repeats a password. */
 int db_uri_check(const char *uri, char *err, size_t errlen);
 
+/* Checks a location without opening it: not empty; a URI as db_uri_check;
+ * a path that starts like a misspelt URI ("postgresql:/h/d",
+ * "POSTGRES://...") is refused rather than taken for a SQLite file name.
+ * Returns 0, or -1 with a message in err. */
+int db_check(const char *where, char *err, size_t errlen);
+
 /* Copies where into buf with any password removed (a URI's user:password@
  * keeps the user, ?password=... goes); a file path is copied as it is. */
 void db_redact(const char *where, char *buf, size_t buflen);

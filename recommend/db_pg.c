@@ -6,6 +6,8 @@
  * when the server or the network goes silent; the connection is then
  * dropped and the db_t is "unavailable" until db_reconnect. Parameters are
  * sent as text and typed by the server from the SQL. */
+#include "config.h"
+
 #include "recommend/db_internal.h"
 
 #include <errno.h>
@@ -17,13 +19,14 @@
 
 #include "common/util.h"
 
-/* Connection settings a URI may override (it comes after them). */
+/* Connection settings a URI may override (it comes after them); the
+ * application_name is the program's (shopd, shop-recommend, ...). */
 static const char *const s_default_keys[] = {
-    "connect_timeout", "application_name", "keepalives_idle", "keepalives_interval",
-    "keepalives_count", "tcp_user_timeout", "options",
+    "connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
+    "tcp_user_timeout", "options", "application_name",
 };
 static const char *const s_default_vals[] = {
-    "5", "shopd", "10", "3", "3", "15000", "-c statement_timeout=15000",
+    "5", "10", "3", "3", "15000", "-c statement_timeout=15000", NULL,
 };
 
 /* Extra wait for an answer beyond the server's statement_timeout. */
@@ -211,7 +214,7 @@ s_connect(db_t *db)
     const char *keys[NDEF + 3], *vals[NDEF + 3];
     for (size_t i = 0; i < NDEF; i++) {
         keys[i] = s_default_keys[i];
-        vals[i] = s_default_vals[i];
+        vals[i] = s_default_vals[i] ? s_default_vals[i] : program_invocation_short_name;
     }
     keys[NDEF] = "dbname";
     vals[NDEF] = db->conninfo;

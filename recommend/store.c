@@ -468,11 +468,7 @@ store_is_server(const char *where)
 int
 store_check_location(const char *where, char *err, size_t errlen)
 {
-    if (!where || !where[0]) {
-        shop_errf(err, errlen, "no database path given");
-        return -1;
-    }
-    return db_is_uri(where) ? db_uri_check(where, err, errlen) : 0;
+    return db_check(where, err, errlen);
 }
 
 void

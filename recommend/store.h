@@ -160,7 +160,8 @@ const char *store_backend(const store_t *s);
  * are shared by design. */
 bool store_is_server(const char *where);
 
-/* Checks a database location without opening it: non-empty; a URI is
+/* Checks a database location without opening it: non-empty, not a
+ * misspelt URI ("postgresql:/h/d" is not taken for a file name); a URI is
  * parsed strictly (scheme, at most 1023 bytes, no spaces or control bytes,
  * libpq's own parser: unknown parameters, bad escapes; ports 1..65535).
  * Returns 0, or -1 with a message in err that never repeats a password. */

@@ -1,9 +1,12 @@
 /* tests/pg_fixture.c: a real PostgreSQL server for a test (see pg_fixture.h). */
 #include "tests/pg_fixture.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,16 +44,69 @@ s_script(const char *cmd, const char *dir, const char *arg, char *out, size_t ou
     return 0;
 }
 
+/* Stops the server in dir (immediately) and removes dir. */
+static void
+s_remove(const char *dir)
+{
+    struct stat sb;
+    if (stat(dir, &sb) != 0)
+        return;
+    s_script("stop", dir, "immediate", NULL, 0);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "pg_fixture: could not remove %s\n", dir);
+}
+
+/* The guard: a process of its own group (a kill of the test's group spares
+ * it) that reads the pipe until the test's end of it closes, however the
+ * test ended, then removes what is left. */
+static void
+s_guard(pg_fixture_t *f)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[1]);
+        setpgid(0, 0);
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        char c;
+        /* nobody writes: read returns at the end of the pipe */
+        while (read(p[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        s_remove(f->dir);
+        _exit(0);
+    }
+    close(p[0]);
+    if (pid < 0) {
+        close(p[1]);
+        return;
+    }
+    /* programs the test executes (shopd) do not keep the guard waiting */
+    fcntl(p[1], F_SETFD, FD_CLOEXEC);
+    f->guard_fd = p[1];
+    f->guard_pid = (int) pid;
+}
+
 int
 pg_fixture_start(pg_fixture_t *f)
 {
     memset(f, 0, sizeof *f);
+    f->guard_fd = -1;
     snprintf(f->dir, sizeof f->dir, "/tmp/shop-pg-XXXXXX");
     if (!mkdtemp(f->dir)) {
         perror("pg_fixture: mkdtemp");
         f->dir[0] = '\0';
         return -1;
     }
+    s_guard(f);
     if (s_script("start", f->dir, NULL, f->uri, sizeof f->uri) != 0 || !f->uri[0]) {
         fprintf(stderr, "pg_fixture: PostgreSQL did not start in %s (is the Debian package "
                 "postgresql installed? scripts/setup installs it)\n", f->dir);
@@ -120,10 +176,12 @@ pg_fixture_destroy(pg_fixture_t *f)
 {
     if (!f->dir[0])
         return;
-    s_script("stop", f->dir, "immediate", NULL, 0);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "pg_fixture: could not remove %s\n", f->dir);
+    s_remove(f->dir);
     f->dir[0] = '\0';
+    if (f->guard_fd >= 0) {
+        close(f->guard_fd);
+        f->guard_fd = -1;
+        waitpid((pid_t) f->guard_pid, NULL, 0);
+        f->guard_pid = 0;
+    }
 }

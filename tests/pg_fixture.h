@@ -1,6 +1,10 @@
 /* tests/pg_fixture.h: a real PostgreSQL server for a test program, started
  * by tests/pg_server.sh in a temporary folder (Unix socket only, no TCP).
  *
+ * A guard process outlives a test that crashes or is killed: it waits for
+ * the end of a pipe the test holds, then stops the server and removes its
+ * folder, so no server is left running behind a failed test.
+ *
  * A test that cannot start the server fails: CI installs PostgreSQL
  * (scripts/setup), so there is no skip. Plain C (no cmocka): functions
  * return 0 / -1 and print why on stderr. */
@@ -13,6 +17,8 @@ typedef struct {
     char dir[128];    /* the server's folder (cluster, log, socket), "" when none */
     char uri[512];    /* libpq URI of its "postgres" database */
     int ndb;          /* databases made by pg_fixture_newdb */
+    int guard_fd;     /* write end of the guard's pipe, -1 when none */
+    int guard_pid;    /* the guard process, 0 when none */
 } pg_fixture_t;
 
 /* Makes a temporary folder and starts a new server in it. */
