@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audio/phones.h"
 #include "audio/vocab.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -47,6 +48,10 @@ struct _kws_t {
     size_t frames_cap;
     long long n_frames;               /* frames seen in this stream */
     float post[VOCAB_COUNT];          /* last CNN output */
+    int win;                          /* frames per CNN input (KWS_FRAMES, or the phone model's) */
+    phones_spotter_t *ph;             /* phone model (kws.units "phones"): its word spotter */
+    int lookahead;                    /* phone model: input frames right of the frames it commits */
+    float *logits, *logp;             /* phone model: its output (classes x time), one column */
     double audio_s, wall_s, cpu_s;    /* totals for the real-time factor */
     char err[256];
 };
@@ -266,13 +271,64 @@ s_decider_step(s_decider_t *d, const float *post, double t, kws_hit_t *hits, int
 
 /* ---------------------------------------------------------------- detector */
 
+/* A phone model (audio/phones.h): its pronunciations (kws.phones) and the
+ * input frames it looks ahead (kws.lookahead); the stride must be even (two
+ * input frames per output frame). Returns 0 or -1. */
+static int
+s_phones_configure(kws_t *self, const float *thr)
+{
+    phones_lexicon_t lex;
+    char perr[200];
+    const char *spec = nn_meta_get(self->net, "kws.phones");
+    double la;
+    if (!spec || phones_lexicon_parse(spec, &lex, perr, sizeof perr) != 0) {
+        s_err(self, "model metadata kws.phones: %s", spec ? perr : "missing");
+        return -1;
+    }
+    if (s_meta_num(self->net, "kws.lookahead", 0, self->win / 2, &la) != 0 || (int) la % 2
+        || self->opts.stride % 2 || (int) la + self->opts.stride > self->win) {
+        s_err(self, "phone model: kws.lookahead or the stride is odd or out of range");
+        return -1;
+    }
+    self->lookahead = (int) la;
+    /* decide 8 frames (160 ms) after a peak; the same word not within 0.4 s */
+    self->ph = phones_spotter_new(&lex, thr, 8, 20);
+    self->logits = xmalloc((size_t) nn_output_size(self->net) * sizeof *self->logits);
+    self->logp = xmalloc(PHONES_CLASSES * sizeof *self->logp);
+    return self->ph ? 0 : -1;
+}
+
+/* The phone model's output frames that the run just made commits (those
+ * `lookahead` input frames before the window's end, one per two input
+ * frames of the stride) go to the word spotter. Returns the new hit count. */
+static int
+s_phones_step(kws_t *self, kws_hit_t *hits, int max_hits, int nh)
+{
+    int T = self->win / 2, first = T - self->lookahead / 2 - self->opts.stride / 2;
+    double hop = (double) self->fc.hop_length / self->fc.sample_rate;
+    phones_hit_t ph[8];
+    for (int j = first; j < first + self->opts.stride / 2; j++) {
+        phones_log_softmax(self->logits, T, PHONES_CLASSES, j, self->logp);
+        int n = phones_spotter_frame(self->ph, self->logp, ph, 0, 8);
+        for (int i = 0; i < n && nh < max_hits; i++) {
+            /* spotter frame f covers input frames 2f - lookahead and the next */
+            double t = (double) (2 * ph[i].end + 2 - self->lookahead) * hop;
+            hits[nh++] = (kws_hit_t) { ph[i].word, t > 0 ? t : 0, ph[i].confidence };
+        }
+    }
+    return nh;
+}
+
 static int
 s_configure(kws_t *self, const kws_opts_t *opts)
 {
     nn_net_t *net = self->net;
     nn_shape_t in = nn_input_shape(net);
-    if (in.c != 1 || in.h != KWS_FRAMES || in.w < 1 || in.w > FEATURES_MAX_MELS
-        || nn_output_size(net) != VOCAB_COUNT) {
+    const char *units = nn_meta_get(net, "kws.units");
+    bool phones = units && strcmp(units, "phones") == 0;
+    self->win = phones ? in.h : KWS_FRAMES;
+    if (in.c != 1 || in.h != self->win || in.w < 1 || in.w > FEATURES_MAX_MELS || in.h % 2
+        || nn_output_size(net) != (phones ? PHONES_CLASSES * in.h / 2 : VOCAB_COUNT)) {
         s_err(self, "model input %dx%dx%d / %d outputs is not a keyword spotter for this "
                     "vocabulary (%d words)", in.c, in.h, in.w, nn_output_size(net), VOCAB_COUNT);
         return -1;
@@ -364,13 +420,15 @@ s_configure(kws_t *self, const kws_opts_t *opts)
         s_err(self, "%s", nn_error(net));
         return -1;
     }
+    if (phones && s_phones_configure(self, thr) != 0)
+        return -1;
     self->feat = features_new(&self->fc);
     if (!self->feat) {
         s_err(self, "cannot start the features module");
         return -1;
     }
-    self->ring = xmalloc((size_t) KWS_FRAMES * (size_t) self->n_mels * sizeof *self->ring);
-    self->window = xmalloc((size_t) KWS_FRAMES * (size_t) self->n_mels * sizeof *self->window);
+    self->ring = xmalloc((size_t) self->win * (size_t) self->n_mels * sizeof *self->ring);
+    self->window = xmalloc((size_t) self->win * (size_t) self->n_mels * sizeof *self->window);
     kws_reset(self);
     return 0;
 }
@@ -425,6 +483,9 @@ kws_destroy(kws_t **self_p)
         return;
     kws_t *self = *self_p;
     nn_destroy(&self->net);
+    phones_spotter_destroy(&self->ph);
+    free(self->logits);
+    free(self->logp);
     features_destroy(&self->feat);
     free(self->ring);
     free(self->window);
@@ -437,8 +498,10 @@ void
 kws_reset(kws_t *self)
 {
     /* until the first frame arrives the history is digital silence */
-    for (int i = 0; i < KWS_FRAMES * self->n_mels; i++)
+    for (int i = 0; i < self->win * self->n_mels; i++)
         self->ring[i] = self->floor_value;
+    if (self->ph)
+        phones_spotter_reset(self->ph);
     self->ring_at = 0;
     self->n_frames = 0;
     features_reset(self->feat);
@@ -450,12 +513,12 @@ static int
 s_run(kws_t *self)
 {
     int m = self->n_mels;
-    for (int f = 0; f < KWS_FRAMES; f++) {
-        const float *src = self->ring + (size_t) ((self->ring_at + f) % KWS_FRAMES) * m;
+    for (int f = 0; f < self->win; f++) {
+        const float *src = self->ring + (size_t) ((self->ring_at + f) % self->win) * m;
         memcpy(self->window + (size_t) f * m, src, (size_t) m * sizeof *src);
     }
-    kws_normalise(self->window, (size_t) KWS_FRAMES * (size_t) m, self->mean, self->inv_std);
-    if (nn_forward(self->net, self->window, 1, self->post) != 0) {
+    kws_normalise(self->window, (size_t) self->win * (size_t) m, self->mean, self->inv_std);
+    if (nn_forward(self->net, self->window, 1, self->ph ? self->logits : self->post) != 0) {
         s_err(self, "%s", nn_error(self->net));
         return -1;
     }
@@ -475,16 +538,20 @@ s_frames(kws_t *self, const float *frames, size_t n, kws_hit_t *hits, int max_hi
          * first frame. Measured on short utterances at the start of a
          * stream, which the silence padding missed much more often. */
         if (self->n_frames == 0 && !self->opts.pad_silence)
-            for (int f = 0; f < KWS_FRAMES; f++)
+            for (int f = 0; f < self->win; f++)
                 memcpy(self->ring + (size_t) f * m, frames, (size_t) m * sizeof *frames);
         memcpy(self->ring + (size_t) self->ring_at * m, frames + i * (size_t) m,
                (size_t) m * sizeof *frames);
-        self->ring_at = (self->ring_at + 1) % KWS_FRAMES;
+        self->ring_at = (self->ring_at + 1) % self->win;
         self->n_frames++;
         if (self->n_frames % self->opts.stride)
             continue;
         if (s_run(self) != 0)
             return -1;
+        if (self->ph) {
+            nh = s_phones_step(self, hits, max_hits, nh);
+            continue;
+        }
         double t = (double) (self->n_frames - 1) * hop + win;
         nh = s_decider_step(&self->dec, self->post, t, hits, max_hits, nh);
     }
@@ -520,6 +587,20 @@ kws_push(kws_t *self, const float *pcm, size_t n, kws_hit_t *hits, int max_hits)
     return nh;
 }
 
+/* Decides the phone spotter's open candidates at the end of a stream. */
+static int
+s_phones_close(kws_t *self, kws_hit_t *hits, int max_hits, int nh)
+{
+    double hop = (double) self->fc.hop_length / self->fc.sample_rate;
+    phones_hit_t ph[16];
+    int n = phones_spotter_close(self->ph, ph, 0, 16);
+    for (int i = 0; i < n && nh < max_hits; i++) {
+        double t = (double) (2 * ph[i].end + 2 - self->lookahead) * hop;
+        hits[nh++] = (kws_hit_t) { ph[i].word, t > 0 ? t : 0, ph[i].confidence };
+    }
+    return nh;
+}
+
 int
 kws_flush(kws_t *self, kws_hit_t *hits, int max_hits)
 {
@@ -527,17 +608,20 @@ kws_flush(kws_t *self, kws_hit_t *hits, int max_hits)
     double c0 = s_thread_cpu();
     /* 400 ms more lets the model see a final word end: the stream's last
      * frame (its background) repeated, or digital silence */
-    enum { TAIL = 40 };
+    /* (a phone model: until its output has reached the last frame) */
+    int TAIL = self->ph ? self->lookahead + 2 * self->opts.stride : 40;
     int m = self->n_mels;
     float *tail = xmalloc((size_t) TAIL * (size_t) m * sizeof *tail);
-    const float *last = self->ring + (size_t) ((self->ring_at + KWS_FRAMES - 1) % KWS_FRAMES) * m;
+    const float *last = self->ring + (size_t) ((self->ring_at + self->win - 1) % self->win) * m;
     for (int f = 0; f < TAIL; f++)
         for (int k = 0; k < m; k++)
             tail[f * m + k] = self->opts.pad_silence || self->n_frames == 0 ? self->floor_value
                                                                             : last[k];
-    int nh = s_frames(self, tail, TAIL, hits, max_hits, 0);
+    int nh = s_frames(self, tail, (size_t) TAIL, hits, max_hits, 0);
     free(tail);
-    if (nh >= 0)
+    if (nh >= 0 && self->ph)
+        nh = s_phones_close(self, hits, max_hits, nh);
+    else if (nh >= 0)
         nh = s_decider_close(&self->dec, hits, max_hits, nh);
     self->wall_s += (double) (shop_now_ns() - t0) / 1e9;
     self->cpu_s += s_thread_cpu() - c0;
@@ -571,7 +655,7 @@ kws_stride(const kws_t *self)
 bool
 kws_in_word(const kws_t *self)
 {
-    return self->dec.cur >= 0;
+    return self->ph ? phones_spotter_busy(self->ph) : self->dec.cur >= 0;
 }
 
 float

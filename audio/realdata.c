@@ -36,15 +36,29 @@ s_err(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
-bool
-real_speaker_is_validation(const char *speaker)
+/* The speaker split's hash: 64-bit FNV-1a of the speaker id (modulo 4, 0:
+ * validation, 1: calibration, 2 and 3: training). */
+uint64_t
+real_speaker_hash(const char *speaker)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (const unsigned char *p = (const unsigned char *) speaker; *p; p++) {
         h ^= *p;
         h *= 0x100000001b3ULL;
     }
-    return h % 4 == 0;
+    return h;
+}
+
+bool
+real_speaker_is_validation(const char *speaker)
+{
+    return real_speaker_hash(speaker) % 4 == 0;
+}
+
+bool
+real_speaker_is_calibration(const char *speaker)
+{
+    return real_speaker_hash(speaker) % 4 == 1;
 }
 
 /* Copies src into dst (size bytes). Returns 0, or -1 when it does not fit. */
@@ -214,6 +228,7 @@ s_add_folder(real_t *self, const char *folder, const char *cls, char *err, size_
         snprintf(c->path, len, "%s/%s", folder, names[i]);
         c->source = cls ? REAL_SPEECH_COMMANDS : REAL_FSDD;
         c->validation = real_speaker_is_validation(c->speaker);
+        c->calibration = real_speaker_is_calibration(c->speaker);
     }
     s_free_names(names, n);
     return 0;

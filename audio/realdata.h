@@ -13,14 +13,18 @@
  * The speaker split: a speaker (the Speech Commands hash before `_nohash_`,
  * the FSDD name; a `_silence_` clip is its own "speaker" by file name) is a
  * validation speaker when the 64-bit FNV-1a hash of its id is 0 modulo 4,
- * else a training speaker. Training reads training speakers only; every
- * measure reads validation speakers only. */
+ * a calibration speaker when it is 1 modulo 4, else a training speaker.
+ * Gradient steps read training speakers only; calibration speakers are held
+ * out of them to choose the best epoch and the thresholds (with the
+ * synthetic validation voices); every measure reads validation speakers
+ * only, and training never reads them. */
 #ifndef SHOP_AUDIO_REALDATA_H
 #define SHOP_AUDIO_REALDATA_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "audio/intent.h"
 #include "audio/kws.h"
@@ -36,13 +40,19 @@ typedef struct {
     int vocab;             /* the word's vocab id (audio/vocab.h), VOCAB_UNKNOWN for
                             * other speech, VOCAB_SILENCE for noise */
     bool validation;       /* real_speaker_is_validation(speaker) */
+    bool calibration;      /* real_speaker_is_calibration(speaker) */
     char *path;
 } real_clip_t;
 
 typedef struct _real_t real_t;
 
+/* The 64-bit FNV-1a hash of a speaker id, which the split rules use. */
+uint64_t real_speaker_hash(const char *speaker);
+
 /* True when speaker is a validation speaker (the rule above). */
 bool real_speaker_is_validation(const char *speaker);
+/* True when speaker is a calibration speaker (the rule above). */
+bool real_speaker_is_calibration(const char *speaker);
 
 /* Lists the recordings under dir, in a fixed order (by path). Returns the
  * set (free with real_destroy) or NULL with a message in err when dir holds

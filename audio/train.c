@@ -59,8 +59,11 @@ typedef struct {
     int n;
     corpus_clip_t *clips;
     float **pcm;
-    bool *val;                 /* a validation speaker's */
+    bool *val;                 /* a calibration speaker's (held out of gradient steps) */
     bool *noise;               /* a noise clip (no speech) */
+    int *noise_pool;           /* training speakers' noise clips, as noise sources */
+    int n_noise_pool;
+    float real_noise;          /* share of windows mixed with one of them */
     int *copies;               /* noisy copies in the training set */
     int *end;                  /* end of speech (sample) */
 } s_real_set_t;
@@ -182,11 +185,14 @@ s_collect(const corpus_t *corpus, bool val, int copies, float between, const cha
 }
 
 /* Reads the recordings under dir: every clip of a training speaker (val
- * false) or of a validation speaker (val true) is decoded; sc_copies and
- * fsdd_copies noisy copies of each are rendered per set. Returns 0 or -1. */
+ * false) or of a calibration speaker (val true) is decoded; the validation
+ * speakers' are never read. sc_copies and fsdd_copies noisy copies of each
+ * training clip are rendered. The training speakers' noise clips also
+ * become noise sources for a share real_noise of all windows. Returns 0 or
+ * -1. */
 static int
-s_real_load(const char *dir, int sc_copies, int fsdd_copies, s_real_set_t *rs, char *err,
-            size_t errlen)
+s_real_load(const char *dir, int sc_copies, int fsdd_copies, float real_noise,
+            s_real_set_t *rs, char *err, size_t errlen)
 {
     memset(rs, 0, sizeof *rs);
     real_t *set = real_open(dir, err, errlen);
@@ -199,8 +205,12 @@ s_real_load(const char *dir, int sc_copies, int fsdd_copies, s_real_set_t *rs, c
     rs->noise = xcalloc((size_t) n, sizeof *rs->noise);
     rs->copies = xcalloc((size_t) n, sizeof *rs->copies);
     rs->end = xcalloc((size_t) n, sizeof *rs->end);
+    rs->noise_pool = xcalloc((size_t) n, sizeof *rs->noise_pool);
+    rs->real_noise = real_noise;
     for (int i = 0; i < n; i++) {
         const real_clip_t *rc = real_clip(set, i);
+        if (rc->validation)
+            continue;
         size_t len;
         float *pcm;
         if (real_clip_pcm(set, i, &pcm, &len, err, errlen) != 0) {
@@ -225,8 +235,10 @@ s_real_load(const char *dir, int sc_copies, int fsdd_copies, s_real_set_t *rs, c
             c->kind = CORPUS_KIND_UNKNOWN;
         }
         rs->pcm[rs->n] = pcm;
-        rs->val[rs->n] = rc->validation;
+        rs->val[rs->n] = rc->calibration;
         rs->noise[rs->n] = rc->vocab == VOCAB_SILENCE;
+        if (rs->noise[rs->n] && !rc->calibration && (int) len >= S_WIN)
+            rs->noise_pool[rs->n_noise_pool++] = rs->n;
         rs->copies[rs->n] = rc->source == REAL_FSDD ? fsdd_copies : sc_copies;
         rs->end[rs->n] = end;
         rs->n++;
@@ -246,10 +258,11 @@ s_real_free(s_real_set_t *rs)
     free(rs->noise);
     free(rs->copies);
     free(rs->end);
+    free(rs->noise_pool);
     memset(rs, 0, sizeof *rs);
 }
 
-/* The examples of the real recordings of one set (val: validation speakers)
+/* The examples of the real recordings of one set (val: calibration speakers)
  * into out; first is the index of the first real clip (after the corpus).
  * Per copy: a vocabulary word's window ends 30-250 ms after its end of
  * speech, and one more window at a random place is labelled by where it
@@ -295,6 +308,28 @@ typedef struct {
     float *noise;              /* S_WIN */
 } s_maker_t;
 
+/* One second of noise into out: a training speaker's recorded noise clip
+ * (the Speech Commands `_silence_` recordings: kitchen, bike, tap, ...),
+ * circularly shifted, for a share real_noise of the windows; else a
+ * synthetic training noise (corpus_mixer_pick_noise). */
+static void
+s_noise(s_maker_t *mk, float *out)
+{
+    const s_real_set_t *rs = mk->src->real;
+    corpus_mixer_t *m = mk->mixer;
+    if (rs && rs->n_noise_pool > 0 && rs->real_noise > 0
+        && corpus_mixer_uniform(m, 0, 1) < rs->real_noise) {
+        int k = (int) corpus_mixer_uniform(m, 0, (float) rs->n_noise_pool);
+        int c = rs->noise_pool[k < rs->n_noise_pool ? k : rs->n_noise_pool - 1];
+        const float *pcm = rs->pcm[c];
+        int n = rs->clips[c].n, off = (int) corpus_mixer_uniform(m, 0, (float) n);
+        for (int i = 0; i < S_WIN; i++)
+            out[i] = pcm[(off + i) % n];
+        return;
+    }
+    corpus_mixer_noise(m, corpus_mixer_pick_noise(m), out, S_WIN);
+}
+
 /* Renders example e into 98 x 40 log-mel frames at x. Returns 0 or -1. */
 static int
 s_make(s_maker_t *mk, const s_example_t *e, float *x)
@@ -316,13 +351,13 @@ s_make(s_maker_t *mk, const s_example_t *e, float *x)
         /* a tenth of the windows has no noise at all (40-60 dB SNR) */
         float snr = corpus_mixer_uniform(m, 0, 1) < 0.1f ? corpus_mixer_uniform(m, 40, 60)
                                                          : corpus_mixer_uniform(m, -3, 30);
-        corpus_mixer_noise(m, corpus_mixer_pick_noise(m), mk->noise, S_WIN);
+        s_noise(mk, mk->noise);
         if (corpus_peak_frame_power(win, S_WIN) > 0)
             corpus_add_at_snr(win, mk->noise, S_WIN, snr);
         else
             memcpy(win, mk->noise, S_WIN * sizeof *win);
     } else {
-        corpus_mixer_noise(m, corpus_mixer_pick_noise(m), win, S_WIN);
+        s_noise(mk, win);
     }
     /* level: peak between -40 and -1 dBFS, a quarter of the noise-only
      * windows much quieter (a silent room) */
@@ -690,7 +725,8 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     s_real_set_t rs = { 0 };
     s_src_t src = { .corpus = corpus, .real = &rs };
     if (real_dir) {
-        if (s_real_load(real_dir, real_copies, fsdd_copies, &rs, err, errlen) != 0) {
+        if (s_real_load(real_dir, real_copies, fsdd_copies, opts->real_noise,
+                        &rs, err, errlen) != 0) {
             char why[512];
             snprintf(why, sizeof why, "%s", err);
             snprintf(err, errlen, "real speech: %s", why);
@@ -702,8 +738,9 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
         s_collect_real(&rs, corpus_count(corpus), false, 0, pick, &tr);
         int vbefore = va.n;
         s_collect_real(&rs, corpus_count(corpus), true, 2, pick, &va);
-        fprintf(stderr, "audio: %d real recordings: %d training and %d validation windows\n",
-                rs.n, tr.n - before, va.n - vbefore);
+        fprintf(stderr, "audio: %d real recordings of training and calibration speakers: %d "
+                "training and %d calibration windows, %d noise clips as noise sources\n",
+                rs.n, tr.n - before, va.n - vbefore, rs.n_noise_pool);
     }
     corpus_mixer_destroy(&pick);
     if (limit > 0 && tr.n > limit)
@@ -825,7 +862,7 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     snprintf(prov, sizeof prov,
              "shop-train audio --corpus %s --epochs %d --copies %d --channels %d --blocks %d "
              "--between %g --batch %d --lr %g --seed %llu --thr-min %g --stride %d"
-             "%s%s%s%s%s%s%s%s --real-copies %d --fsdd-copies %d --fa-rate %g; "
+             "%s%s%s%s%s%s%s%s --real-copies %d --fsdd-copies %d --real-noise %g --fa-rate %g; "
              "%d train / %d val windows; val_acc %.4f; %.0f s features, %.0f s training; %s",
              corpus_dir, epochs, copies, channels, blocks, (double) between, batch, (double) lr,
              (unsigned long long) seed, (double) thr_min, stride,
@@ -833,7 +870,7 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
              holdout ? " --holdout " : "", holdout ? holdout : "",
              real_dir ? " --real-data " : "", real_dir ? real_dir : "",
              init ? " --init " : "", init ? init : "", real_copies, fsdd_copies,
-             (double) fa_rate, tr.n, va.n, val_acc,
+             (double) opts->real_noise, (double) fa_rate, tr.n, va.n, val_acc,
              render_s, train_s, when);
     nn_meta_set(net, "provenance", prov);
     if (nn_save(net, out, err, errlen) != 0)

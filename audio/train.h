@@ -19,6 +19,7 @@ typedef struct {
     const char *init;         /* non-NULL: go on training this model */
     int real_copies;          /* noisy copies of each Speech Commands recording */
     int fsdd_copies;          /* noisy copies of each FSDD recording */
+    float real_noise;         /* share of windows mixed with recorded noise of training speakers */
     float fa_rate;            /* thresholds: fraction of other-class validation windows */
     int epochs, copies, channels, blocks, batch, threads;
     int limit;                /* > 0: at most this many training windows */

@@ -25,6 +25,7 @@ typedef struct {
     const char *path;
     kws_t *kws;
     nn_net_t *net;
+    float *window, *out;      /* a batch-1 input and output of this model's net */
     double rtf_cpu[S_ROUNDS], rtf_wall[S_ROUNDS], b1_ms[S_ROUNDS];
 } s_model_t;
 
@@ -56,12 +57,19 @@ s_open(s_model_t *m, const char *path)
     }
     m->path = xstrdup(m->path);
     nn_set_threads(m->net, 1);
+    /* the models may differ in window (a phone model's is 160 frames) and output */
+    nn_shape_t sh = nn_input_shape(m->net);
+    size_t per = (size_t) sh.c * (size_t) sh.h * (size_t) sh.w;
+    m->window = xmalloc(per * sizeof *m->window);
+    for (size_t i = 0; i < per; i++)
+        m->window[i] = (float) sin(0.01 * (double) i);
+    m->out = xmalloc((size_t) nn_output_size(m->net) * sizeof *m->out);
     return 0;
 }
 
 /* One round: stream the audio, then S_REPS batch-1 forwards. */
 static int
-s_round(s_model_t *m, int r, const float *pcm, size_t n, const float *window, float *out)
+s_round(s_model_t *m, int r, const float *pcm, size_t n)
 {
     kws_hit_t hits[64];
     double a0, w0, c0, a1, w1, c1;
@@ -78,7 +86,7 @@ s_round(s_model_t *m, int r, const float *pcm, size_t n, const float *window, fl
     double t[S_REPS];
     for (int k = 0; k < S_REPS; k++) {
         uint64_t t0 = shop_now_ns();
-        if (nn_forward(m->net, window, 1, out) != 0)
+        if (nn_forward(m->net, m->window, 1, m->out) != 0)
             return -1;
         t[k] = (double) (shop_now_ns() - t0) / 1e6;
     }
@@ -105,14 +113,9 @@ main(int argc, char **argv)
         pcm[i] = (float) (0.2 * sin(2 * M_PI * (200 + 50 * sin(t)) * t)
                           + 0.05 * ((double) (seed >> 8) / 16777216.0 - 0.5));
     }
-    nn_shape_t sh = nn_input_shape(m[0].net);
-    size_t per = (size_t) sh.c * (size_t) sh.h * (size_t) sh.w;
-    float *window = xmalloc(per * sizeof *window), out[64];
-    for (size_t i = 0; i < per; i++)
-        window[i] = (float) sin(0.01 * (double) i);
     for (int r = 0; r < S_ROUNDS; r++)
         for (int i = 0; i < nm; i++)
-            if (s_round(&m[i], r, pcm, n, window, out) != 0) {
+            if (s_round(&m[i], r, pcm, n) != 0) {
                 fprintf(stderr, "kws-bench: %s: %s\n", m[i].path, kws_error(m[i].kws));
                 return 1;
             }
@@ -132,8 +135,9 @@ main(int argc, char **argv)
         kws_destroy(&m[i].kws);
         nn_destroy(&m[i].net);
         free((char *) m[i].path);
+        free(m[i].window);
+        free(m[i].out);
     }
     free(pcm);
-    free(window);
     return 0;
 }

@@ -5,6 +5,7 @@
 include $(srcdir)/fuzz/nn.mk
 include $(srcdir)/fuzz/vision.mk
 include $(srcdir)/fuzz/audio.mk
+include $(srcdir)/fuzz/phones.mk
 include $(srcdir)/fuzz/recommend.mk
 include $(srcdir)/fuzz/ipc.mk
 ## reliability: `make fuzz` runner rules and smoke run

@@ -108,6 +108,9 @@ nn_shard_backward(nn_net_t *net, nn_shard_t *s)
      * no gradient reaches are skipped. */
     bool *gset = s->gset;
     memset(gset, 0, (size_t) net->n_layers * sizeof(bool));
+    /* a caller's loss wrote the output layer's gradient before this pass */
+    if (s->loss_fn)
+        gset[net->output] = true;
     for (int l = net->n_layers - 1; l >= 1; l--) {
         const nn_layer_t *L = &net->layers[l];
         const nn_op_t *op = nn_ops[L->type];

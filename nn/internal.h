@@ -132,6 +132,9 @@ typedef struct {
     nn_net_t *net;          /* the net this shard belongs to (for worker threads) */
     const int32_t *labels;  /* training labels of the shard */
     const float *targets;   /* or soft targets, b x classes (wins over labels) */
+    nn_loss_fn loss_fn;     /* or the caller's loss of the output layer (nn_train_opts_t.loss) */
+    void *loss_user;
+    const int *sample_idx;  /* its samples' indices in the training set (for loss_fn) */
     float smoothing;        /* label smoothing */
     float grad_scale;       /* 1 / whole batch size */
     double loss;            /* summed loss of the shard after backward */

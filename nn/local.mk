@@ -7,7 +7,9 @@ libshop_a_SOURCES += nn/nn.h nn/internal.h nn/ops.h nn/conv.h nn/blas.c nn/blas.
 ## offline: the training executor, the trainer and the engine's self-test (it trains a small net)
 libshop_offline_a_SOURCES += nn/exec.c nn/train.c nn/selftest.c nn/selftest.h
 
-check_PROGRAMS += tests/nn_test
+check_PROGRAMS += tests/nn_test tests/nn_loss_test
 tests_nn_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_nn_test_LDADD = $(TEST_LIBS)
-TESTS += tests/nn_test
+tests_nn_loss_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_nn_loss_test_LDADD = $(TEST_LIBS)
+TESTS += tests/nn_test tests/nn_loss_test

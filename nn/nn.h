@@ -216,6 +216,17 @@ typedef struct {
 
 typedef void (*nn_progress_fn)(const nn_epoch_t *epoch, void *user);
 
+/* A caller's loss, for outputs softmax_xent cannot score (e.g. CTC over a
+ * sequence of per-frame logits). out holds n samples' output-layer values,
+ * `size` floats each (the layer's C x H x W, raw: no softmax applied); idx
+ * their indices in the data set (the training set, or opts.val when val is
+ * true). Writes scale * d(loss of sample i) / d(out of sample i) into grad
+ * (n x size floats; NULL for validation) and returns the summed loss of the
+ * n samples. Called from the trainer's worker threads at the same time, so
+ * it must not write shared state. */
+typedef double (*nn_loss_fn)(const float *out, int n, int size, const int *idx, bool val,
+                             float scale, float *grad, void *user);
+
 typedef struct {
     int epochs;              /* default 10 */
     int batch;               /* default 128 */
@@ -238,6 +249,12 @@ typedef struct {
     int verbose;             /* 0 quiet, 1 a line per epoch on stderr, 2 also every ~10 s */
     nn_progress_fn progress; /* optional, called after each epoch */
     void *progress_user;
+    nn_loss_fn loss;         /* NULL: the net ends in nn_softmax_xent and the data
+                              * have labels or targets; else the caller's loss of
+                              * the net's output layer (any layer but a softmax_xent),
+                              * the data need neither, val_acc is NAN and the best
+                              * epoch is the one of the lowest validation loss */
+    void *loss_user;
 } nn_train_opts_t;
 
 /* Fills opts with the defaults above. */
@@ -252,7 +269,8 @@ typedef struct {
 } nn_history_t;
 
 /* Trains net on train (labels must be < nn_output_size, or soft target rows
- * of nn_output_size floats; the net must end in nn_softmax_xent). hist may be
+ * of nn_output_size floats; the net must end in nn_softmax_xent), or on the
+ * caller's loss (opts.loss). hist may be
  * NULL; otherwise the caller frees it with nn_history_free(). Returns 0, or
  * -1 with a message in err. */
 int nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,

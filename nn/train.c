@@ -71,6 +71,13 @@ s_shard_job(void *arg)
 {
     nn_shard_t *s = arg;
     nn_shard_forward_train(s->net, s);
+    if (s->loss_fn) {
+        const nn_net_t *net = s->net;
+        s->loss = s->loss_fn(s->out[net->output], s->b, (int) net->layers[net->output].osz,
+                             s->sample_idx, false, s->grad_scale, s->grad[net->output],
+                             s->loss_user);
+        s->correct = 0.0;
+    }
     nn_shard_backward(s->net, s);
     return NULL;
 }
@@ -84,6 +91,8 @@ s_gather(const nn_data_t *d, const int *idx, int b, int k, float *dst, int32_t *
     size_t sz = (size_t) d->shape.c * d->shape.h * d->shape.w;
     for (int i = 0; i < b; i++) {
         memcpy(dst + (size_t) i * sz, d->x + (size_t) idx[i] * sz, sz * sizeof(float));
+        if (!labels && !targets)
+            continue;
         if (d->t)
             memcpy(targets + (size_t) i * k, d->t + (size_t) idx[i] * k, (size_t) k * sizeof(float));
         else
@@ -136,6 +145,33 @@ nn_evaluate(nn_net_t *net, const nn_data_t *data, double *loss)
     return hits / data->n;
 }
 
+/* Mean of a caller's loss over the validation set (inference mode) into
+ * *loss; returns 0 or -1. */
+static double
+s_val_loss(nn_net_t *net, const nn_data_t *data, const nn_train_opts_t *o, double *loss)
+{
+    nn_shape_t in = nn_input_shape(net);
+    int k = nn_output_size(net);
+    size_t sz = (size_t) in.c * in.h * in.w;
+    enum { CHUNK = 64 };
+    float *out = xmallocarray((size_t) CHUNK * k, sizeof(float));
+    int idx[CHUNK];
+    double total = 0.0;
+    for (int i = 0; i < data->n; i += CHUNK) {
+        int b = SHOP_MIN(CHUNK, data->n - i);
+        if (nn_forward(net, data->x + (size_t) i * sz, b, out) < 0) {
+            free(out);
+            return -1;
+        }
+        for (int j = 0; j < b; j++)
+            idx[j] = i + j;
+        total += o->loss(out, b, k, idx, true, 1.0f, NULL, o->loss_user);
+    }
+    free(out);
+    *loss = total / data->n;
+    return 0;
+}
+
 static void
 s_fmt_time(double s, char *buf, size_t len)
 {
@@ -149,14 +185,17 @@ s_fmt_time(double s, char *buf, size_t len)
 }
 
 static int
-s_check_data(const nn_net_t *net, const nn_data_t *d, const char *what, char *err, size_t errlen)
+s_check_data(const nn_net_t *net, const nn_data_t *d, bool own_loss, const char *what, char *err,
+             size_t errlen)
 {
     nn_shape_t in = nn_input_shape(net);
-    if (!d->x || (!d->y && !d->t) || d->n < 1)
+    if (!d->x || (!own_loss && !d->y && !d->t) || d->n < 1)
         return nn_errf(err, errlen, "%s data empty", what);
     if (d->shape.c != in.c || d->shape.h != in.h || d->shape.w != in.w)
         return nn_errf(err, errlen, "%s data is %dx%dx%d, the net takes %dx%dx%d", what,
                        d->shape.c, d->shape.h, d->shape.w, in.c, in.h, in.w);
+    if (own_loss)
+        return 0;
     int k = nn_output_size(net);
     if (d->t) {
         /* each row a probability distribution: a mistake here would train
@@ -191,12 +230,18 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
         memset(hist, 0, sizeof *hist);
     if (!net || !train || !opts)
         return nn_errf(err, errlen, "nn_train: missing argument");
-    if (net->output < 0 || net->layers[net->output].type != NN_L_SOFTMAX_XENT)
-        return nn_errf(err, errlen, "nn_train: the net's output must be a softmax_xent layer");
-    if (s_check_data(net, train, "training", err, errlen) < 0)
+    bool own = opts->loss != NULL;
+    if (net->output < 0 || (net->layers[net->output].type == NN_L_SOFTMAX_XENT) == own
+        || net->layers[net->output].type == NN_L_INPUT)
+        return nn_errf(err, errlen, own ? "nn_train: with a caller's loss the net's output must "
+                                          "be a layer other than softmax_xent or the input"
+                                        : "nn_train: the net's output must be a softmax_xent layer");
+    if (s_check_data(net, train, own, "training", err, errlen) < 0)
         return -1;
-    if (opts->val && s_check_data(net, opts->val, "validation", err, errlen) < 0)
+    if (opts->val && s_check_data(net, opts->val, own, "validation", err, errlen) < 0)
         return -1;
+    if (own && !opts->val && opts->val_split > 0)
+        return nn_errf(err, errlen, "nn_train: a caller's loss needs opts.val, not val_split");
     const nn_train_opts_t *o = opts;
     if (o->epochs < 1 || o->batch < 1 || !(o->lr > 0) || o->label_smoothing < 0
         || o->label_smoothing >= 1 || o->val_split < 0 || o->val_split >= 1 || o->weight_decay < 0)
@@ -285,7 +330,7 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
     if (o->max_steps_per_epoch > 0 && steps > o->max_steps_per_epoch)
         steps = o->max_steps_per_epoch;
     long total = steps * o->epochs, t_step = 0;
-    float best_acc = -1.0f;
+    float best_acc = -INFINITY;   /* val acc, or minus the val loss of a caller's loss */
     int since_best = 0;
     if (hist)
         hist->epochs = xcalloc((size_t) o->epochs, sizeof(nn_epoch_t));
@@ -311,12 +356,15 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
                 s->b = batch / shards + (t < batch % shards);
                 uint64_t srng = o->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t) (t_step * MAX_SHARDS + t + 1));
                 shop_splitmix64(&srng);
-                s->labels = labels + off;
-                s->targets = targets ? targets + (size_t) off * k : NULL;
+                s->labels = own ? NULL : labels + off;
+                s->targets = targets && !own ? targets + (size_t) off * k : NULL;
+                s->loss_fn = o->loss;
+                s->loss_user = o->loss_user;
+                s->sample_idx = bidx + off;
                 s->smoothing = o->label_smoothing;
                 s->grad_scale = 1.0f / (float) batch;
-                s_gather(train, bidx + off, s->b, k, s->out[net->input], labels + off,
-                         targets ? targets + (size_t) off * k : NULL, &srng);
+                s_gather(train, bidx + off, s->b, k, s->out[net->input], own ? NULL : labels + off,
+                         targets && !own ? targets + (size_t) off * k : NULL, &srng);
                 s->rng = srng;   /* dropout continues the stream the augmentation used */
                 off += s->b;
             }
@@ -406,13 +454,13 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
                          .val_acc = NAN, .images_per_s = seen / (t_train > 0 ? t_train : 1e-9) };
         if (has_val) {
             double vl = 0.0;
-            double va = nn_evaluate(net, &val, &vl);
+            double va = own ? s_val_loss(net, &val, o, &vl) : nn_evaluate(net, &val, &vl);
             if (va < 0) {
                 nn_errf(err, errlen, "validation failed: %s", net->err);
                 free(decay);
                 goto out;
             }
-            e.val_acc = (float) va;
+            e.val_acc = own ? NAN : (float) va;
             e.val_loss = (float) vl;
         }
         e.seconds = shop_now_s() - t0;
@@ -431,8 +479,9 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
         if (o->progress)
             o->progress(&e, o->progress_user);
         if (has_val) {
-            if (e.val_acc > best_acc) {
-                best_acc = e.val_acc;
+            float score = own ? -e.val_loss : e.val_acc;
+            if (score > best_acc) {
+                best_acc = score;
                 since_best = 0;
                 if (hist)
                     hist->best_epoch = ep;

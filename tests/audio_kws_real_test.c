@@ -1,7 +1,8 @@
 /* tests/audio_kws_real_test.c: the real-speech evaluation (audio/realdata.h)
  * on the twelve recordings of tests/data/realspeech (README there).
  *
- * - the speaker split rule against hashes computed by hand (FNV-1a 64);
+ * - the speaker split rule (validation and calibration speakers) against
+ *   hashes computed by hand (FNV-1a 64);
  * - the listing: words, speakers, vocab ids and split of every file;
  * - the end-of-speech estimate on a signal whose end is known;
  * - real_eval with the shipped model: its counts equal those the test
@@ -39,6 +40,15 @@ test_split_rule(void **state)
     assert_false(real_speaker_is_validation("0ea0e2f4"));
     assert_false(real_speaker_is_validation("1037"));
     assert_false(real_speaker_is_validation("lucas"));
+    /* calibration speakers, mod 4 == 1: theo ...0f49, 1cb788bc ...38f5,
+     * 27c30960 ...ce61; not george (0), jackson (2), lucas ...4527 (3) */
+    assert_true(real_speaker_is_calibration("theo"));
+    assert_true(real_speaker_is_calibration("1cb788bc"));
+    assert_true(real_speaker_is_calibration("27c30960"));
+    assert_false(real_speaker_is_calibration("george"));
+    assert_false(real_speaker_is_calibration("189cbabe"));
+    assert_false(real_speaker_is_calibration("jackson"));
+    assert_false(real_speaker_is_calibration("lucas"));
 }
 
 static const real_clip_t *
@@ -86,6 +96,7 @@ test_listing(void **state)
     c = s_find(set, "recordings/3_jackson_0.flac");
     assert_int_equal(c->vocab, VOCAB_THREE);
     assert_false(c->validation);
+    assert_false(c->calibration);
     /* FSDD is 8 kHz: decoded at 16 kHz, twice its samples (soxi: 3_george_0
      * holds 3,979 samples at 8 kHz) */
     float *pcm;

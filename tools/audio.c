@@ -69,13 +69,17 @@ s_usage_train(void)
             "                        [--thr-min X] [--stride S] [--skip-voices V1,V2]\n"
             "                        [--holdout V1,V2]\n"
             "                        [--real-data DIR] [--real-copies K] [--fsdd-copies K]\n"
+            "                        [--real-noise P]\n"
             "                        [--fa-rate R] [--init MODEL] [--calibrate MODEL]\n"
             "  --init MODEL goes on training MODEL (its weights, input mean and std)\n"
             "  instead of a new net;\n"
             "  --real-data DIR adds recordings of real speakers (audio/realdata.h: Speech\n"
-            "  Commands and FSDD under DIR; training speakers to training, validation\n"
-            "  speakers to validation): vocabulary words as positives, other words and\n"
-            "  noise as _unknown_ / _silence_, K noisy copies each (8 / 1);\n"
+            "  Commands and FSDD under DIR; training speakers to training, calibration\n"
+            "  speakers to validation with the validation voices, validation speakers\n"
+            "  never read): vocabulary words as positives, other words and noise as\n"
+            "  _unknown_ / _silence_, K noisy copies each (8 / 1);\n"
+            "  --real-noise P mixes a share P (0) of the windows with the training\n"
+            "  speakers' recorded noise clips instead of synthetic noise;\n"
             "  thresholds: per word, the score that a fraction R (0.005) of the\n"
             "  validation windows of other classes reach;\n"
             "  DIR may list several corpora (v2,v3); --skip-voices leaves those\n"
@@ -96,7 +100,7 @@ audio_train_main(int argc, char **argv)
     const char *corpus_dir = NULL, *out = "models/kws.nn", *calibrate = NULL, *skip = NULL;
     const char *holdout = NULL, *real_dir = NULL, *init = NULL;
     int real_copies = 8, fsdd_copies = 1;
-    float fa_rate = 0.005f;
+    float fa_rate = 0.005f, real_noise = 0;
     int epochs = 12, copies = 2, channels = 64, blocks = 4, batch = 128, threads = 2, limit = 0;
     int stride = 3;
     float lr = 0.003f, between = 1.f, thr_min = 0.5f;
@@ -114,12 +118,12 @@ audio_train_main(int argc, char **argv)
         { "holdout", required_argument, NULL, 'O' },
         { "real-data", required_argument, NULL, 'r' }, { "real-copies", required_argument, NULL, 'K' },
         { "fsdd-copies", required_argument, NULL, 'F' }, { "fa-rate", required_argument, NULL, 'A' },
-        { "init", required_argument, NULL, 'I' },
+        { "init", required_argument, NULL, 'I' }, { "real-noise", required_argument, NULL, 'N' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:h", longopts, NULL))
+    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:h", longopts, NULL))
            != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
@@ -144,6 +148,7 @@ audio_train_main(int argc, char **argv)
         case 'F': fsdd_copies = atoi(optarg); break;
         case 'A': fa_rate = strtof(optarg, NULL); break;
         case 'I': init = optarg; break;
+        case 'N': real_noise = strtof(optarg, NULL); break;
         default: s_usage_train(); return ch == 'h' ? 0 : 2;
         }
     }
@@ -152,6 +157,7 @@ audio_train_main(int argc, char **argv)
         || !(between >= 0 && between <= 8)
         || !(thr_min > 0 && thr_min <= AUDIO_TRAIN_THR_MAX) || stride < 1 || stride > 50 || real_copies < 0
         || real_copies > 50 || fsdd_copies < 0 || fsdd_copies > 50
+        || !(real_noise >= 0 && real_noise <= 1)
         || !(fa_rate > 0 && fa_rate < 0.5f)) {
         s_usage_train();
         return 2;
@@ -159,7 +165,7 @@ audio_train_main(int argc, char **argv)
     audio_train_opts_t o = {
         .corpus_dir = corpus_dir, .out = out, .calibrate = calibrate, .skip = skip,
         .holdout = holdout, .real_dir = real_dir, .init = init, .real_copies = real_copies,
-        .fsdd_copies = fsdd_copies, .fa_rate = fa_rate, .epochs = epochs, .copies = copies,
+        .fsdd_copies = fsdd_copies, .real_noise = real_noise, .fa_rate = fa_rate, .epochs = epochs, .copies = copies,
         .channels = channels, .blocks = blocks, .batch = batch, .threads = threads,
         .limit = limit, .stride = stride, .lr = lr, .between = between, .thr_min = thr_min,
         .seed = seed,

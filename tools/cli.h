@@ -23,12 +23,14 @@ int cli_dispatch(const char *prog, const char *what, const cli_command_t *table,
 int vision_train_main(int argc, char **argv);
 int audio_train_main(int argc, char **argv);
 int audio_corpus_main(int argc, char **argv);
+int audio_phones_main(int argc, char **argv);
 int recommend_train_main(int argc, char **argv);
 int demo_store_main(int argc, char **argv);
 
 /* shop-eval subcommands */
 int vision_eval_main(int argc, char **argv);
 int audio_eval_main(int argc, char **argv);
+int audio_phones_eval_main(int argc, char **argv);
 int recommend_eval_main(int argc, char **argv);
 
 #endif

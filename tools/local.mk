@@ -4,10 +4,10 @@
 TOOLS_CLI = tools/cli.c tools/cli.h
 bin_PROGRAMS += shop-train shop-eval shop-recommend
 shop_train_SOURCES = tools/shop-train.c $(TOOLS_CLI) tools/vision.c tools/audio.c tools/recommend.c \
-	tools/demo.c
+	tools/demo.c tools/phones.c
 shop_train_LDADD = $(OFFLINE_LIBS)
 shop_eval_SOURCES = tools/shop-eval.c $(TOOLS_CLI) tools/vision.c tools/audio.c \
-	tools/recommend.c
+	tools/recommend.c tools/phones.c
 shop_eval_LDADD = $(OFFLINE_LIBS)
 ## the recommendation service process; --retrain trains, hence the offline library
 shop_recommend_SOURCES = tools/shop-recommend.c

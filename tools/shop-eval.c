@@ -7,6 +7,7 @@
 static const cli_command_t s_commands[] = {
     { "recommend", recommend_eval_main, "HR@10, Recall@20, NDCG@10 of every recommender" },
     { "audio",     audio_eval_main,     "command acceptance by SNR, false accepts, RTF of the keyword spotter" },
+    { "audio-phones", audio_phones_eval_main, "phone error rate of a phone model on real validation speakers" },
     { "vision", vision_eval_main, "accuracy, confusion, visual search of the product CNN" },
 };
 

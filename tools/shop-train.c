@@ -9,6 +9,7 @@ static const cli_command_t s_commands[] = {
     { "recommend", recommend_train_main, "train the recommenders (UCI Online Retail or a store)" },
     { "audio",        audio_train_main,     "train the keyword-spotting DS-CNN on the speech corpus" },
     { "audio-corpus", audio_corpus_main, "synthesise the keyword-spotting speech corpus" },
+    { "audio-phones", audio_phones_main, "train the phone model of the keyword spotter (CTC)" },
     { "vision", vision_train_main, "train the product CNN on Fashion-MNIST" },
 };
 
