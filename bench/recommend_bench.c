@@ -1,7 +1,8 @@
 /* bench/recommend_bench.c: `make bench` for recommend/: training time of
  * every model on UCI Online Retail, then query latency (p50/p99) and
  * throughput in-process and over ZeroMQ (inproc and TCP loopback) with many
- * concurrent clients. Prints a table and one JSON line. */
+ * concurrent clients. Prints a table and one JSON line. With --stores: the
+ * store backends side by side instead (bench/recommend_stores.c). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "nn/nn.h"
 #include "recommend/import.h"
 #include "recommend/service.h"
+#include "bench/recommend_stores.h"
 
 /* seconds per run; SHOP_BENCH_REC_SECONDS overrides (a longer run to profile) */
 static double s_duration_s = 4.0;
@@ -387,6 +389,13 @@ main(int argc, char **argv)
     /* first: OpenBLAS's fast kernel, and single-threaded (its idle threads
      * otherwise spin in sched_yield: 7 % of this bench's CPU in a profile) */
     nn_blas_ensure_fast_path(argv);
+    /* --stores: SQLite and PostgreSQL side by side (bench/recommend_stores.c) */
+    if (argc > 1 && strcmp(argv[1], "--stores") == 0) {
+        const char *build = getenv("SHOP_TOP_BUILDDIR"), *src = getenv("SHOP_TOP_SRCDIR");
+        const char *secs = getenv("SHOP_BENCH_REC_SECONDS");
+        return rec_bench_stores(build ? build : ".", src ? src : "..",
+                                secs && atof(secs) > 0 ? atof(secs) : 5.0);
+    }
     char path[1024], err[512];
     const char *data = argc > 1 && argv[1][0] ? argv[1] : NULL;
     const char *top = getenv("SHOP_TOP_SRCDIR");

@@ -188,6 +188,8 @@ static const s_key_t s_keys[] = {
     S_K_STR("recommend", "model", rec_model),
     S_K_INT("recommend", "workers", rec_workers, 1, 64),
     S_K_INT("recommend", "timeout", rec_timeout_ms, 10, 600000),
+    S_K_STR("recommend", "key_file", rec_key_file),
+    S_K_STR("recommend", "server_key", rec_server_key),
     S_K_STR("nn", "blas_coretype", nn_blas_coretype),
     S_K_STR("web", "listen", web_listen),
     S_K_STR("web", "token", web_token),
@@ -376,6 +378,18 @@ conf_check(const conf_t *cfg, char *err, size_t errlen)
                      eps[i]);
             return -1;
         }
+    }
+    if (!cfg->rec_key_file[0] != !cfg->rec_server_key[0]) {
+        snprintf(err, errlen, "[recommend] key_file and server_key go together (CURVE to the "
+                 "broker: shopd's key pair and the broker's public key)");
+        return -1;
+    }
+    if (cfg->rec_endpoint[0] && !cfg->rec_key_file[0]
+        && !sock_endpoint_is_local(cfg->rec_endpoint)) {
+        snprintf(err, errlen,
+                 "refusing to send queries to %s without CURVE: set [recommend] key_file and "
+                 "server_key, or use an ipc:// or loopback tcp:// endpoint", cfg->rec_endpoint);
+        return -1;
     }
     if (curve && !cfg->allow_list[0]) {
         snprintf(err, errlen, "[curve] secret_key_file is set but allow_list is not: "

@@ -61,6 +61,8 @@ typedef struct {
     char rec_model[CONF_PATH_MAX];          /* model file of the built-in engine */
     int rec_workers;                        /* accepted, unused: the built-in engine has no threads */
     int rec_timeout_ms;                     /* per try; one retry (Lazy Pirate) */
+    char rec_key_file[CONF_PATH_MAX];       /* CURVE to the broker: shopd's key pair, "" off */
+    char rec_server_key[CONF_PATH_MAX];     /* the broker's public key, Z85 or a key file */
     /* [microphone] */
     char mic_device[CONF_PATH_MAX];         /* "" = none; "default", an index or a name */
     bool mic_require_wake;                  /* commands must follow the wake word */

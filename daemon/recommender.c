@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zmq.h>
+
 #include "common/log.h"
 #include "common/util.h"
 #include "recommend/service.h"
@@ -45,7 +47,15 @@ recommender_new(void *ctx, const conf_t *cfg)
             log_warn("recommend: cannot create a client of %s", cfg->rec_endpoint);
             goto err;
         }
-        log_info("recommend: queries go to %s", cfg->rec_endpoint);
+        char err[512];
+        if (cfg->rec_key_file[0]
+            && rec_client_set_curve(self->client, cfg->rec_key_file, cfg->rec_server_key, err,
+                                    sizeof err) != 0) {
+            log_warn("recommend: %s", err);
+            goto err;
+        }
+        log_info("recommend: queries go to %s%s", cfg->rec_endpoint,
+                 cfg->rec_key_file[0] ? " (CURVE)" : "");
         return self;
     }
     char err[512], *serr = NULL;
@@ -74,6 +84,23 @@ recommender_new(void *ctx, const conf_t *cfg)
 err:
     recommender_destroy(&self);
     return NULL;
+}
+
+int
+recommender_check(const conf_t *cfg, char *err, size_t errlen)
+{
+    if (!cfg->rec_endpoint[0] || !cfg->rec_key_file[0])
+        return 0;
+    /* a throwaway client reads the keys as the real one will */
+    void *ctx = zmq_ctx_new();
+    rec_client_t *c = rec_client_new(ctx, cfg->rec_endpoint, cfg->rec_timeout_ms, 0);
+    char why[512];
+    int rc = rec_client_set_curve(c, cfg->rec_key_file, cfg->rec_server_key, why, sizeof why);
+    if (rc != 0)
+        snprintf(err, errlen, "[recommend] %s", why);
+    rec_client_destroy(&c);
+    zmq_ctx_term(ctx);
+    return rc;
 }
 
 void

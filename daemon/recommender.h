@@ -31,6 +31,10 @@ typedef struct _recommender_t recommender_t;
  * until recommender_destroy). Returns NULL when it cannot start (logged):
  * recommendations are then not available. */
 recommender_t *recommender_new(void *ctx, const conf_t *cfg);
+/* Checks what would stop recommender_new for good, before shopd serves: the
+ * [recommend] key files. Returns 0, or -1 with err naming the setting and
+ * the file's fault. */
+int recommender_check(const conf_t *cfg, char *err, size_t errlen);
 void recommender_destroy(recommender_t **self_p);
 
 /* Answers q into out[0..q->k). Returns the number of results, or -1 with

@@ -451,6 +451,8 @@ server_new(const conf_t *cfg, const char *conf_path, char *err, size_t errlen)
         zap_set_log_interval(self->zap, cfg->refusal_log_interval_s * 1000);
         log_info("curve: server public key %s", public);
     }
+    if (recommender_check(cfg, err, errlen) != 0)
+        goto err;
     if (!self->rec_due)
         self->rec = recommender_new(self->ctx, cfg);
     if (cfg->mic_device[0] && !(self->mic = mic_new(self->ctx, cfg, err, errlen)))

@@ -108,6 +108,73 @@ s_split(char *line, char **name)
     return s_trim(eq + 1);
 }
 
+/* A copy of text[0..len) NUL-terminated, or NULL with err filled when it
+ * holds a NUL byte (not a text file). */
+static char *
+s_text_copy(const char *text, size_t len, const char *name, char *err, size_t errlen)
+{
+    if (memchr(text, 0, len)) {
+        snprintf(err, errlen, "%s: not a text file (it holds a NUL byte)", name);
+        return NULL;
+    }
+    char *t = xmalloc(len + 1);
+    memcpy(t, text, len);
+    t[len] = 0;
+    return t;
+}
+
+int
+keys_parse(const char *data, size_t len, const char *name, char pub[KEYS_Z85_LEN + 1],
+           char *sec, char *err, size_t errlen)
+{
+    pub[0] = 0;
+    if (sec)
+        sec[0] = 0;
+    char *text = s_text_copy(data, len, name, err, errlen);
+    if (!text)
+        return -1;
+    int rc = -1, lineno = 0;
+    char *p = text;
+    while (p && *p) {
+        char *nl = strchr(p, '\n');
+        if (nl)
+            *nl = 0;
+        lineno++;
+        char *key, *t = s_trim(p);
+        p = nl ? nl + 1 : NULL;
+        if (!*t || *t == '#')
+            continue;
+        char *value = s_split(t, &key);
+        if (!value || !keys_valid_z85(value)) {
+            snprintf(err, errlen, "%s: line %d is not \"public-key = <Z85>\" or "
+                     "\"secret-key = <Z85>\"", name, lineno);
+            goto out;
+        }
+        if (strcmp(key, "public-key") == 0)
+            memcpy(pub, value, KEYS_Z85_LEN + 1);
+        else if (strcmp(key, "secret-key") == 0 && sec)
+            memcpy(sec, value, KEYS_Z85_LEN + 1);
+        else if (strcmp(key, "secret-key") != 0) {
+            snprintf(err, errlen, "%s: line %d: unknown name \"%.32s\"", name, lineno, key);
+            goto out;
+        }
+    }
+    if (!pub[0] || (sec && !sec[0])) {
+        snprintf(err, errlen, "%s: no %s key", name, !pub[0] ? "public" : "secret");
+        goto out;
+    }
+    rc = 0;
+out:
+    explicit_bzero(text, len);
+    free(text);
+    if (rc != 0) {
+        pub[0] = 0;
+        if (sec)
+            explicit_bzero(sec, KEYS_Z85_LEN + 1);
+    }
+    return rc;
+}
+
 int
 keys_read(const char *path, char pub[KEYS_Z85_LEN + 1], char *sec, char *err, size_t errlen)
 {
@@ -115,48 +182,28 @@ keys_read(const char *path, char pub[KEYS_Z85_LEN + 1], char *sec, char *err, si
     char *text = (char *) shop_read_file(path, S_FILE_MAX, &len, err, errlen);
     if (!text)
         return -1;
-    pub[0] = 0;
-    if (sec)
-        sec[0] = 0;
-    int rc = -1, lineno = 0;
-    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        lineno++;
-        char *name, *t = s_trim(line);
-        if (!*t || *t == '#')
-            continue;
-        char *value = s_split(t, &name);
-        if (!value || !keys_valid_z85(value)) {
-            snprintf(err, errlen, "%s: line %d is not \"public-key = <Z85>\" or "
-                     "\"secret-key = <Z85>\"", path, lineno);
-            goto out;
-        }
-        if (strcmp(name, "public-key") == 0)
-            memcpy(pub, value, KEYS_Z85_LEN + 1);
-        else if (strcmp(name, "secret-key") == 0 && sec)
-            memcpy(sec, value, KEYS_Z85_LEN + 1);
-        else if (strcmp(name, "secret-key") != 0) {
-            snprintf(err, errlen, "%s: line %d: unknown name \"%s\"", path, lineno, name);
-            goto out;
-        }
-    }
-    if (!pub[0] || (sec && !sec[0])) {
-        snprintf(err, errlen, "%s: no %s key", path, !pub[0] ? "public" : "secret");
-        goto out;
-    }
-    rc = 0;
-out:
+    int rc = keys_parse(text, len, path, pub, sec, err, errlen);
     explicit_bzero(text, len);
     free(text);
     return rc;
 }
 
 int
-keys_read_allowlist(const char *path, char (**keys)[KEYS_Z85_LEN + 1], size_t *count,
-                    char *err, size_t errlen)
+keys_read_public(const char *key_or_path, char pub[KEYS_Z85_LEN + 1], char *err,
+                 size_t errlen)
 {
-    size_t len;
-    char *text = (char *) shop_read_file(path, S_FILE_MAX, &len, err, errlen);
+    if (keys_valid_z85(key_or_path)) {
+        memcpy(pub, key_or_path, KEYS_Z85_LEN + 1);
+        return 0;
+    }
+    return keys_read(key_or_path, pub, NULL, err, errlen);
+}
+
+int
+keys_parse_allowlist(const char *data, size_t len, const char *name,
+                     char (**keys)[KEYS_Z85_LEN + 1], size_t *count, char *err, size_t errlen)
+{
+    char *text = s_text_copy(data, len, name, err, errlen);
     if (!text)
         return -1;
     size_t n = 0, cap = 16;
@@ -172,9 +219,9 @@ keys_read_allowlist(const char *path, char (**keys)[KEYS_Z85_LEN + 1], size_t *c
         p = nl ? nl + 1 : NULL;
         if (!*t || *t == '#')
             continue;
-        char *key = t, *name;
+        char *key = t, *label;
         if (strncmp(t, "public-key", 10) == 0) {
-            key = s_split(t, &name);
+            key = s_split(t, &label);
         } else {
             /* "KEY [name]": the key ends at the first blank */
             char *sp = t;
@@ -183,7 +230,7 @@ keys_read_allowlist(const char *path, char (**keys)[KEYS_Z85_LEN + 1], size_t *c
             *sp = 0;
         }
         if (!key || !keys_valid_z85(key)) {
-            snprintf(err, errlen, "%s: line %d is not a 40-character Z85 public key", path,
+            snprintf(err, errlen, "%s: line %d is not a 40-character Z85 public key", name,
                      lineno);
             free(list);
             free(text);
@@ -199,4 +246,17 @@ keys_read_allowlist(const char *path, char (**keys)[KEYS_Z85_LEN + 1], size_t *c
     *keys = list;
     *count = n;
     return 0;
+}
+
+int
+keys_read_allowlist(const char *path, char (**keys)[KEYS_Z85_LEN + 1], size_t *count,
+                    char *err, size_t errlen)
+{
+    size_t len;
+    char *text = (char *) shop_read_file(path, S_FILE_MAX, &len, err, errlen);
+    if (!text)
+        return -1;
+    int rc = keys_parse_allowlist(text, len, path, keys, count, err, errlen);
+    free(text);
+    return rc;
 }

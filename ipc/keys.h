@@ -27,6 +27,16 @@ int keys_write_pair(const char *base, const char *pub, const char *sec, char *er
 int keys_read(const char *path, char pub[KEYS_Z85_LEN + 1], char *sec, char *err,
               size_t errlen);
 
+/* keys_read on the text data[0..len) (name: the file name put in errors). */
+int keys_parse(const char *data, size_t len, const char *name, char pub[KEYS_Z85_LEN + 1],
+               char *sec, char *err, size_t errlen);
+
+/* A public key given as itself (40 Z85 characters) or as a key file (a .pub
+ * or .key file: its public-key line), as --server-key options take it.
+ * Returns 0 with pub filled, or -1 with err filled. */
+int keys_read_public(const char *key_or_path, char pub[KEYS_Z85_LEN + 1], char *err,
+                     size_t errlen);
+
 /* True when s is a 40-character Z85 string that decodes to 32 bytes. */
 bool keys_valid_z85(const char *s);
 
@@ -36,5 +46,10 @@ bool keys_valid_z85(const char *s);
  * and *keys untouched. */
 int keys_read_allowlist(const char *path, char (**keys)[KEYS_Z85_LEN + 1], size_t *count,
                         char *err, size_t errlen);
+
+/* keys_read_allowlist on the text data[0..len) (name: put in errors). */
+int keys_parse_allowlist(const char *data, size_t len, const char *name,
+                         char (**keys)[KEYS_Z85_LEN + 1], size_t *count, char *err,
+                         size_t errlen);
 
 #endif

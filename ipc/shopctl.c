@@ -92,9 +92,7 @@ s_setup_curve(s_ctx_t *c)
         fprintf(stderr, "shopctl: --key needs --server-key (the server's public key)\n");
         return -1;
     }
-    if (keys_valid_z85(c->server_key))
-        shop_strlcpy(c->srv, c->server_key, sizeof c->srv);
-    else if (keys_read(c->server_key, c->srv, NULL, err, sizeof err) != 0) {
+    if (keys_read_public(c->server_key, c->srv, err, sizeof err) != 0) {
         fprintf(stderr, "shopctl: server key: %s\n", err);
         return -1;
     }

@@ -42,6 +42,20 @@ tests_recommend_service_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_recommend_service_test_LDADD = $(TEST_LIBS)
 TESTS += tests/recommend_service_test
 
+check_PROGRAMS += tests/recommend_curve_test
+tests_recommend_curve_test_SOURCES = tests/recommend_curve_test.c \
+	tests/shopd_harness.c tests/shopd_harness.h
+tests_recommend_curve_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_recommend_curve_test_LDADD = $(TEST_LIBS)
+TESTS += tests/recommend_curve_test
+
+check_PROGRAMS += tests/recommend_pg_test
+tests_recommend_pg_test_SOURCES = tests/recommend_pg_test.c \
+	tests/pg_fixture.c tests/pg_fixture.h tests/shopd_harness.c tests/shopd_harness.h
+tests_recommend_pg_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_recommend_pg_test_LDADD = $(TEST_LIBS)
+TESTS += tests/recommend_pg_test
+
 ## the demo store, installed with shopd (made by `shop-train demo`, see docs/recommend.md)
 nobase_dist_pkgdata_DATA += data/demo/catalogue.csv data/demo/events.csv data/demo/recommend.model \
 	data/demo/photos/bag-01.png \

@@ -16,6 +16,9 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "ipc/keys.h"
+#include "ipc/sock.h"
+#include "ipc/zap.h"
 
 #define MAX_WORKERS 64
 
@@ -356,6 +359,127 @@ s_handle(rec_engine_t *engine, const char *worker, json_t *j, bool top)
     return out;
 }
 
+/* --- CURVE ----------------------------------------------------------------- */
+
+/* A ZAP handler on a context, answered by a thread of its own (the service
+ * and broker threads block in ZeroMQ calls and cannot poll it). */
+typedef struct {
+    zap_t *zap;
+    pthread_t th;
+    atomic_bool stop;
+    bool running;
+} s_zapper_t;
+
+static void *
+s_zapper_main(void *arg)
+{
+    s_zapper_t *z = arg;
+    while (!atomic_load(&z->stop)) {
+        zmq_pollitem_t it = { zap_socket(z->zap), 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll(&it, 1, 100) > 0)
+            zap_handle(z->zap);
+    }
+    return NULL;
+}
+
+static void
+s_zapper_destroy(s_zapper_t **z_p)
+{
+    if (!z_p || !*z_p)
+        return;
+    s_zapper_t *z = *z_p;
+    if (z->running) {
+        atomic_store(&z->stop, true);
+        pthread_join(z->th, NULL);
+    }
+    zap_destroy(&z->zap);
+    free(z);
+    *z_p = NULL;
+}
+
+/* Binds a ZAP handler on ctx admitting the public keys listed in
+ * allow_path (what: "worker", "client", put in messages). Returns it, or
+ * NULL with a message. */
+static s_zapper_t *
+s_zapper_new(void *ctx, const char *allow_path, const char *what, char *err, size_t errlen)
+{
+    char (*keys)[KEYS_Z85_LEN + 1] = NULL;
+    size_t n = 0;
+    char kerr[512];
+    if (keys_read_allowlist(allow_path, &keys, &n, kerr, sizeof kerr) != 0) {
+        snprintf(err, errlen, "%s allow-list: %s", what, kerr);
+        return NULL;
+    }
+    s_zapper_t *z = xcalloc(1, sizeof *z);
+    atomic_init(&z->stop, false);
+    z->zap = zap_new(ctx, err, errlen);
+    if (!z->zap) {
+        free(keys);
+        s_zapper_destroy(&z);
+        return NULL;
+    }
+    zap_set_allowed(z->zap, (const char (*)[KEYS_Z85_LEN + 1]) keys, n);
+    free(keys);
+    if (pthread_create(&z->th, NULL, s_zapper_main, z) != 0) {
+        snprintf(err, errlen, "cannot start the ZAP thread");
+        s_zapper_destroy(&z);
+        return NULL;
+    }
+    z->running = true;
+    log_info("curve: %zu %s key%s allowed (%s)", n, what, n == 1 ? "" : "s", allow_path);
+    return z;
+}
+
+/* Reads the key pair file key_file (what: whose keys, for messages). */
+static int
+s_read_pair(const char *key_file, const char *what, char pub[KEYS_Z85_LEN + 1],
+            char sec[KEYS_Z85_LEN + 1], char *err, size_t errlen)
+{
+    char kerr[512];
+    if (!key_file || !key_file[0]) {
+        snprintf(err, errlen, "CURVE needs the %s's key pair file", what);
+        return -1;
+    }
+    if (keys_read(key_file, pub, sec, kerr, sizeof kerr) != 0) {
+        snprintf(err, errlen, "%s key: %s", what, kerr);
+        return -1;
+    }
+    return 0;
+}
+
+/* Refuses an endpoint of the comma-separated list that another machine
+ * could reach when there is no CURVE (verb: "listen on", "connect to"). */
+static int
+s_check_local(const char *endpoints, bool curve, const char *verb, char *err, size_t errlen)
+{
+    if (curve)
+        return 0;
+    char *list = xstrdup(endpoints), *save = NULL;
+    int rc = 0;
+    for (char *ep = strtok_r(list, ",", &save); ep; ep = strtok_r(NULL, ",", &save)) {
+        if (!sock_endpoint_is_local(ep)) {
+            snprintf(err, errlen, "refusing to %s %s without CURVE (give key files: "
+                     "docs/protocol.md, \"Security\")", verb, ep);
+            rc = -1;
+            break;
+        }
+    }
+    free(list);
+    return rc;
+}
+
+/* The transport options of a hop between machines (ipc/sock.h: handshake
+ * deadline, ZMTP heartbeats, so a worker whose host vanished is dropped
+ * instead of being handed queries), without linger. */
+static int
+s_hop_opts(void *sock, char *err, size_t errlen)
+{
+    sock_opts_t o;
+    sock_opts_default(&o);
+    o.linger_ms = 0;
+    return sock_apply(sock, &o, err, errlen);
+}
+
 /* --- service ------------------------------------------------------------- */
 
 /* A socket that worker threads share. ZeroMQ sockets are not thread-safe,
@@ -381,6 +505,14 @@ struct _rec_service_t {
     void *ctx;                 /* borrowed */
     rec_engine_t *engine;      /* borrowed */
     char name[64];
+    bool curve;                /* CURVE on the sockets below */
+    char pub[KEYS_Z85_LEN + 1], sec[KEYS_Z85_LEN + 1]; /* the service's key pair */
+    char server[KEYS_Z85_LEN + 1]; /* connect mode: the broker's public key */
+    s_zapper_t *zapper;        /* bind mode with CURVE: the clients' allow-list */
+    void *mon[MAX_WORKERS];    /* connect mode with CURVE: PAIRs of the handshake monitors */
+    int n_mon;
+    pthread_t mon_th;          /* logs refused and accepted handshakes */
+    bool mon_running;
     s_conn_t conns[MAX_WORKERS]; /* bind: conns[0] only; connect: one per worker */
     int n_conns;
     s_worker_t workers[MAX_WORKERS];
@@ -524,6 +656,82 @@ s_bind_all(void *sock, const char *endpoints, char *err, size_t errlen)
     return rc;
 }
 
+/* A worker whose key the broker refuses would wait for queries forever
+ * without a word: the handshake monitors of its sockets say why, once per
+ * change (refused, then accepted again after the broker's list changed). */
+static void *
+s_monitor_main(void *arg)
+{
+    rec_service_t *s = arg;
+    zmq_pollitem_t it[MAX_WORKERS];
+    for (int i = 0; i < s->n_mon; i++)
+        it[i] = (zmq_pollitem_t) { s->mon[i], 0, ZMQ_POLLIN, 0 };
+    int state = 0;   /* 0 unknown, 1 accepted, -1 refused */
+    while (!atomic_load(&s->stop)) {
+        if (zmq_poll(it, s->n_mon, 100) <= 0)
+            continue;
+        for (int i = 0; i < s->n_mon; i++) {
+            if (!(it[i].revents & ZMQ_POLLIN))
+                continue;
+            zmq_msg_t ev, addr;
+            zmq_msg_init(&ev);
+            zmq_msg_init(&addr);
+            if (zmq_msg_recv(&ev, s->mon[i], 0) < 0 || zmq_msg_recv(&addr, s->mon[i], 0) < 0) {
+                zmq_msg_close(&ev);
+                zmq_msg_close(&addr);
+                continue;
+            }
+            uint16_t what = 0;
+            uint32_t value = 0;
+            if (zmq_msg_size(&ev) == 6) {
+                memcpy(&what, zmq_msg_data(&ev), 2);
+                memcpy(&value, (char *) zmq_msg_data(&ev) + 2, 4);
+            }
+            int now = what == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ? 1 : what ? -1 : 0;
+            if (now == -1 && state != -1)
+                log_warn("%s: the broker at %.*s refused the CURVE handshake%s: is this "
+                         "service's public key on its --worker-keys list, and --server-key "
+                         "the broker's public key?", s->name, (int) zmq_msg_size(&addr),
+                         (const char *) zmq_msg_data(&addr),
+                         what == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && value == 400
+                             ? " (key not allowed)" : "");
+            else if (now == 1 && state != 1)
+                log_info("%s: CURVE handshake with the broker at %.*s done", s->name,
+                         (int) zmq_msg_size(&addr), (const char *) zmq_msg_data(&addr));
+            if (now)
+                state = now;
+            zmq_msg_close(&ev);
+            zmq_msg_close(&addr);
+        }
+    }
+    return NULL;
+}
+
+/* Watches the handshakes of conns[i] (connect mode with CURVE). */
+static int
+s_monitor_add(rec_service_t *s, int i, char *err, size_t errlen)
+{
+    char ep[96];
+    snprintf(ep, sizeof ep, "inproc://rec-service-mon-%p-%d", (void *) s, i);
+    if (zmq_socket_monitor(s->conns[i].sock, ep, ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+                           | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                           | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                           | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
+        snprintf(err, errlen, "service socket monitor: %s", zmq_strerror(errno));
+        return -1;
+    }
+    void *m = zmq_socket(s->ctx, ZMQ_PAIR);
+    int linger = 0;
+    zmq_setsockopt(m, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect(m, ep) != 0) {
+        snprintf(err, errlen, "service socket monitor: %s", zmq_strerror(errno));
+        zmq_close(m);
+        return -1;
+    }
+    s->mon[s->n_mon++] = m;
+    return 0;
+}
+
 /* Opens conns[s->n_conns] as a ROUTER bound to endpoints or a REP connected
  * to a broker. Returns 0, or -1 with a message. */
 static int
@@ -541,7 +749,17 @@ s_conn_open(rec_service_t *s, const char *bind, const char *connect, char *err, 
     int linger = 0;
     size_t len = sizeof c->fd;
     zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (!c->router && s_hop_opts(c->sock, err, errlen) != 0)
+        return -1;
+    if (s->curve && c->router && sock_curve_server(c->sock, s->sec, err, errlen) != 0)
+        return -1;
+    if (s->curve && !c->router
+        && sock_curve_client(c->sock, s->server, s->pub, s->sec, err, errlen) != 0)
+        return -1;
     if (c->router && s_bind_all(c->sock, bind, err, errlen) != 0)
+        return -1;
+    /* the monitor first: the handshake starts with the connect */
+    if (s->curve && !c->router && s_monitor_add(s, s->n_conns - 1, err, errlen) != 0)
         return -1;
     if (!c->router && zmq_connect(c->sock, connect) != 0) {
         snprintf(err, errlen, "cannot connect %s: %s", connect, zmq_strerror(errno));
@@ -568,6 +786,31 @@ rec_service_new(void *ctx, rec_engine_t *engine, const rec_service_opts_t *opts,
     shop_strlcpy(s->name, opts->name && opts->name[0] ? opts->name : "rec", sizeof s->name);
     atomic_init(&s->stop, false);
     atomic_init(&s->served, 0);
+    if (opts->key_file) {
+        char kerr[512];
+        s->curve = true;
+        if (s_read_pair(opts->key_file, "service", s->pub, s->sec, err, errlen) != 0)
+            goto err;
+        if (opts->connect && (!opts->server_key
+                              || keys_read_public(opts->server_key, s->server, kerr,
+                                                  sizeof kerr) != 0)) {
+            snprintf(err, errlen, "broker key: %s",
+                     opts->server_key ? kerr : "CURVE needs the broker's public key");
+            goto err;
+        }
+        if (opts->bind) {
+            if (!opts->allow_list) {
+                snprintf(err, errlen, "CURVE needs an allow-list of client keys");
+                goto err;
+            }
+            s->zapper = s_zapper_new(s->ctx, opts->allow_list, "client", err, errlen);
+            if (!s->zapper)
+                goto err;
+        }
+    }
+    if (s_check_local(opts->bind ? opts->bind : opts->connect, s->curve,
+                      opts->bind ? "listen on" : "connect to", err, errlen) != 0)
+        goto err;
     if (opts->bind && s_conn_open(s, opts->bind, NULL, err, errlen) != 0)
         goto err;
     for (int i = 0; i < opts->threads; i++) {
@@ -586,6 +829,13 @@ rec_service_new(void *ctx, rec_engine_t *engine, const rec_service_opts_t *opts,
         }
         s->n_threads++;
     }
+    if (s->n_mon > 0) {
+        if (pthread_create(&s->mon_th, NULL, s_monitor_main, s) != 0) {
+            snprintf(err, errlen, "cannot start the monitor thread");
+            goto err;
+        }
+        s->mon_running = true;
+    }
     return s;
 err:
     rec_service_destroy(&s);
@@ -601,10 +851,18 @@ rec_service_destroy(rec_service_t **s_p)
     atomic_store(&s->stop, true);
     for (int i = 0; i < s->n_threads; i++)
         pthread_join(s->th[i], NULL);
+    if (s->mon_running)
+        pthread_join(s->mon_th, NULL);
+    for (int i = 0; i < s->n_mon; i++) {
+        zmq_socket_monitor(s->conns[i].sock, NULL, 0);   /* conns[i] is mon[i]'s socket */
+        zmq_close(s->mon[i]);
+    }
     for (int i = 0; i < s->n_conns; i++) {
         zmq_close(s->conns[i].sock);
         pthread_mutex_destroy(&s->conns[i].lock);
     }
+    s_zapper_destroy(&s->zapper);
+    explicit_bzero(s->sec, sizeof s->sec);
     free(s);
     *s_p = NULL;
 }
@@ -620,6 +878,8 @@ rec_service_served(rec_service_t *s)
 struct _rec_broker_t {
     void *front, *back;        /* ROUTER for clients, DEALER for workers */
     void *ctl_send, *ctl_recv; /* PAIR to stop zmq_proxy_steerable */
+    void *ctx_front, *ctx_back; /* the CURVE ends' own contexts (owned), or NULL */
+    s_zapper_t *zap_front, *zap_back; /* their allow-lists */
     pthread_t th;
     bool running;
 };
@@ -632,21 +892,61 @@ s_broker_main(void *arg)
     return NULL;
 }
 
+/* Opens one end of the broker: a socket of type on ctx, or with allow (a
+ * file of peer keys) on a context of its own with its ZAP handler and the
+ * broker's secret key; then binds endpoints. Returns the socket or NULL. */
+static void *
+s_broker_end(void *ctx, void **own_ctx, s_zapper_t **zapper, int type, const char *endpoints,
+             const char *allow, const char *what, const char *secret, char *err,
+             size_t errlen)
+{
+    if (s_check_local(endpoints, allow != NULL, "listen on", err, errlen) != 0)
+        return NULL;
+    if (allow) {
+        ctx = *own_ctx = zmq_ctx_new();
+        /* the handler first: no peer is ever admitted unchecked */
+        *zapper = s_zapper_new(ctx, allow, what, err, errlen);
+        if (!*zapper)
+            return NULL;
+    }
+    void *sock = zmq_socket(ctx, type);
+    if (s_hop_opts(sock, err, errlen) != 0
+        || (allow && sock_curve_server(sock, secret, err, errlen) != 0)
+        || s_bind_all(sock, endpoints, err, errlen) != 0) {
+        zmq_close(sock);
+        return NULL;
+    }
+    return sock;
+}
+
 rec_broker_t *
-rec_broker_new(void *ctx, const char *front, const char *back, char *err, size_t errlen)
+rec_broker_new(void *ctx, const char *front, const char *back, const rec_broker_curve_t *curve,
+               char *err, size_t errlen)
 {
     rec_broker_t *b = xcalloc(1, sizeof *b);
-    int linger = 0;
-    b->front = zmq_socket(ctx, ZMQ_ROUTER);
-    b->back = zmq_socket(ctx, ZMQ_DEALER);
-    zmq_setsockopt(b->front, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(b->back, ZMQ_LINGER, &linger, sizeof linger);
+    char pub[KEYS_Z85_LEN + 1], sec[KEYS_Z85_LEN + 1] = "";
+    const char *wallow = curve ? curve->worker_allow : NULL;
+    const char *callow = curve ? curve->client_allow : NULL;
+    if ((wallow || callow || (curve && curve->key_file))
+        && s_read_pair(curve->key_file, "broker", pub, sec, err, errlen) != 0)
+        goto err;
+    if (curve && curve->key_file && !wallow && !callow) {
+        snprintf(err, errlen, "the broker's key pair needs an allow-list of worker keys, "
+                 "of client keys, or both");
+        goto err;
+    }
+    b->front = s_broker_end(ctx, &b->ctx_front, &b->zap_front, ZMQ_ROUTER, front, callow,
+                            "client", sec, err, errlen);
+    if (!b->front)
+        goto err;
+    b->back = s_broker_end(ctx, &b->ctx_back, &b->zap_back, ZMQ_DEALER, back, wallow,
+                           "worker", sec, err, errlen);
+    if (!b->back)
+        goto err;
     char ctl[96];
     snprintf(ctl, sizeof ctl, "inproc://rec-broker-ctl-%p", (void *) b);
     b->ctl_recv = zmq_socket(ctx, ZMQ_PAIR);
     b->ctl_send = zmq_socket(ctx, ZMQ_PAIR);
-    if (s_bind_all(b->front, front, err, errlen) != 0 || s_bind_all(b->back, back, err, errlen))
-        goto err;
     if (zmq_bind(b->ctl_recv, ctl) != 0 || zmq_connect(b->ctl_send, ctl) != 0) {
         snprintf(err, errlen, "broker control socket: %s", zmq_strerror(errno));
         goto err;
@@ -656,8 +956,10 @@ rec_broker_new(void *ctx, const char *front, const char *back, char *err, size_t
         goto err;
     }
     b->running = true;
+    explicit_bzero(sec, sizeof sec);
     return b;
 err:
+    explicit_bzero(sec, sizeof sec);
     rec_broker_destroy(&b);
     return NULL;
 }
@@ -672,10 +974,20 @@ rec_broker_destroy(rec_broker_t **b_p)
         zmq_send(b->ctl_send, "TERMINATE", 9, 0);
         pthread_join(b->th, NULL);
     }
-    zmq_close(b->ctl_send);
-    zmq_close(b->ctl_recv);
-    zmq_close(b->front);
-    zmq_close(b->back);
+    if (b->ctl_send)
+        zmq_close(b->ctl_send);
+    if (b->ctl_recv)
+        zmq_close(b->ctl_recv);
+    if (b->front)
+        zmq_close(b->front);
+    if (b->back)
+        zmq_close(b->back);
+    s_zapper_destroy(&b->zap_front);
+    s_zapper_destroy(&b->zap_back);
+    if (b->ctx_front)
+        zmq_ctx_term(b->ctx_front);
+    if (b->ctx_back)
+        zmq_ctx_term(b->ctx_back);
     free(b);
     *b_p = NULL;
 }
@@ -687,6 +999,8 @@ struct _rec_client_t {
     char *endpoint;
     void *sock;                /* REQ, replaced after every timeout */
     int timeout_ms, retries;
+    bool curve;                /* the keys below are set */
+    char pub[KEYS_Z85_LEN + 1], sec[KEYS_Z85_LEN + 1], server[KEYS_Z85_LEN + 1];
     long n_retries;
     unsigned long next_id;
     rec_client_err_t last_error; /* why the last request failed */
@@ -700,7 +1014,35 @@ s_client_connect(rec_client_t *c)
     c->sock = zmq_socket(c->ctx, ZMQ_REQ);
     int linger = 0;
     zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+    /* a send waits at most a try's time: a REQ whose only peer refused its
+     * CURVE handshake has no pipe, and a blocking send would never return */
+    zmq_setsockopt(c->sock, ZMQ_SNDTIMEO, &c->timeout_ms, sizeof c->timeout_ms);
+    char err[256];
+    if (c->curve && sock_curve_client(c->sock, c->server, c->pub, c->sec, err, sizeof err) != 0)
+        log_warn("recommend client: %s", err);   /* keys were checked when set */
     zmq_connect(c->sock, c->endpoint);
+}
+
+int
+rec_client_set_curve(rec_client_t *c, const char *key_file, const char *server_key, char *err,
+                     size_t errlen)
+{
+    char pub[KEYS_Z85_LEN + 1], sec[KEYS_Z85_LEN + 1], server[KEYS_Z85_LEN + 1], kerr[512];
+    if (s_read_pair(key_file, "client", pub, sec, err, errlen) != 0)
+        return -1;
+    if (!server_key || keys_read_public(server_key, server, kerr, sizeof kerr) != 0) {
+        snprintf(err, errlen, "server key: %s",
+                 server_key ? kerr : "CURVE needs the server's public key");
+        explicit_bzero(sec, sizeof sec);
+        return -1;
+    }
+    memcpy(c->pub, pub, sizeof pub);
+    memcpy(c->sec, sec, sizeof sec);
+    memcpy(c->server, server, sizeof server);
+    explicit_bzero(sec, sizeof sec);
+    c->curve = true;
+    s_client_connect(c);
+    return 0;
 }
 
 rec_client_t *
@@ -723,6 +1065,7 @@ rec_client_destroy(rec_client_t **c_p)
     rec_client_t *c = *c_p;
     if (c->sock)
         zmq_close(c->sock);
+    explicit_bzero(c->sec, sizeof c->sec);
     free(c->endpoint);
     free(c);
     *c_p = NULL;

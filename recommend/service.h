@@ -17,6 +17,16 @@
  * clients and a DEALER back end for workers: several `shop-recommend`
  * processes, on one machine or many, serve one or many daemons.
  *
+ * CURVE (docs/protocol.md, "Security"; the key files of ipc/keys.h, as shopd
+ * and shopctl read them): a hop that leaves the machine is encrypted and
+ * admits only listed keys. The broker's back end is a CURVE server whose
+ * ZAP handler admits the workers' public keys, its front end one that
+ * admits the clients' (each end has its own list, so a client key cannot
+ * pose as a worker and receive other clients' queries); workers and clients
+ * are CURVE clients with their key pair and the broker's public key. An
+ * endpoint that is not local (ipc://, inproc://, loopback tcp://) is
+ * refused without CURVE, as shopd refuses it.
+ *
  * The client (rec_client_*) is a Lazy Pirate REQ client: on a timeout it
  * drops the socket, opens a new one and resends, so a worker that stops
  * mid-request loses no query when another one is up.
@@ -38,6 +48,13 @@ typedef struct {
     const char *connect;    /* broker back end to connect to (connect mode) */
     int threads;            /* worker threads, >= 1 */
     const char *name;       /* worker name put in replies ("" -> "rec") */
+    /* CURVE, NULL = off. key_file: the service's key pair. connect mode:
+     * server_key, the broker's public key (Z85 or a key file). bind mode:
+     * allow_list, the clients' public keys (the ZAP handler runs in a thread
+     * of the service, on ctx, which must have no other). */
+    const char *key_file;
+    const char *server_key;
+    const char *allow_list;
 } rec_service_opts_t;
 
 typedef struct _rec_service_t rec_service_t;
@@ -59,16 +76,31 @@ char *rec_service_handle(rec_engine_t *engine, const char *worker, const char *r
 
 /* --- broker ----------------------------------------------------------- */
 typedef struct _rec_broker_t rec_broker_t;
+/* CURVE of the broker, every field NULL = off. */
+typedef struct {
+    const char *key_file;       /* the broker's key pair: needed by the two below */
+    const char *worker_allow;   /* back end: the workers' public keys (CURVE on the back) */
+    const char *client_allow;   /* front end: the clients' public keys (CURVE on the front) */
+} rec_broker_curve_t;
 /* Binds front (ROUTER, clients) and back (DEALER, workers) and runs
- * zmq_proxy in a thread. Returns NULL with a message when binding fails. */
-rec_broker_t *rec_broker_new(void *ctx, const char *front, const char *back, char *err,
-                             size_t errlen);
+ * zmq_proxy in a thread. An end with CURVE gets a zmq context of its own
+ * (its ZAP handler and allow-list; the handler runs in a thread of the
+ * broker); the others use ctx. curve may be NULL. Returns NULL with a
+ * message when a key file is bad or binding fails. */
+rec_broker_t *rec_broker_new(void *ctx, const char *front, const char *back,
+                             const rec_broker_curve_t *curve, char *err, size_t errlen);
+
 void rec_broker_destroy(rec_broker_t **b_p);
 
 /* --- client (Lazy Pirate) -------------------------------------------- */
 typedef struct _rec_client_t rec_client_t;
 /* A client of endpoint; each try waits timeout_ms, at most retries + 1 tries. */
 rec_client_t *rec_client_new(void *ctx, const char *endpoint, int timeout_ms, int retries);
+/* CURVE from now on: the client's key pair file and the server's public key
+ * (Z85 or a key file). Returns 0, or -1 with a message (the client is
+ * unchanged). */
+int rec_client_set_curve(rec_client_t *c, const char *key_file, const char *server_key,
+                         char *err, size_t errlen);
 void rec_client_destroy(rec_client_t **c_p);
 /* Sends a JSON request and returns the reply text (caller frees), or NULL
  * with a message in err when every try timed out. */

@@ -153,6 +153,16 @@ test_check_refuses_open_tcp_without_curve(void **state)
     assert_int_equal(s_parse(&cfg, "[curve]\nallow_list =\n", err), 0);
     assert_int_equal(conf_check(&cfg, err, sizeof err), -1);
     assert_non_null(strstr(err, "allow_list"));
+    /* queries to a broker on another machine need CURVE, keys go in pairs */
+    conf_defaults(&cfg);
+    assert_int_equal(s_parse(&cfg, "[recommend]\nendpoint = tcp://192.0.2.7:5559\n", err), 0);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "refusing to send queries to tcp://192.0.2.7:5559 without CURVE"));
+    assert_int_equal(s_parse(&cfg, "[recommend]\nkey_file = /c.key\n", err), 0);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "key_file and server_key go together"));
+    assert_int_equal(s_parse(&cfg, "[recommend]\nserver_key = /b.pub\n", err), 0);
+    assert_int_equal(conf_check(&cfg, err, sizeof err), 0);
     /* a photo limit above the transport limit can never be reached */
     conf_defaults(&cfg);
     assert_int_equal(s_parse(&cfg, "[ipc]\nmax_message_size = 1M\n", err), 0);

@@ -407,7 +407,7 @@ test_broker_two_workers_lose_no_query(void **state)
     for (int t = 0; t < PORT_TRIES && !b; t++) {
         snprintf(front, sizeof front, "tcp://127.0.0.1:%d", harness_free_port());
         snprintf(back, sizeof back, "tcp://127.0.0.1:%d", harness_free_port());
-        b = rec_broker_new(ctx, front, back, err, sizeof err);
+        b = rec_broker_new(ctx, front, back, NULL, err, sizeof err);
     }
     if (!b)
         fail_msg("no two loopback ports could be bound in %d tries: %s", PORT_TRIES, err);

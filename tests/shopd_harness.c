@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -240,6 +241,39 @@ harness_log_count(const harness_t *d, const char *needle)
         n++;
     free(text);
     return n;
+}
+
+pid_t
+harness_spawn_program(const char *bin, const char *const *args, const char *log, bool truncate)
+{
+    const char *argv[32];
+    int n = 0;
+    argv[n++] = bin;
+    for (int i = 0; args[i] && n < 31; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    /* emptied here, before the fork: a caller reading the log right after
+     * must not find the previous program's lines */
+    if (truncate) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0)
+            fail_msg("cannot create %s", log);
+        close(fd);
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+        }
+        execv(bin, (char *const *) argv);
+        _exit(127);
+    }
+    if (pid < 0)
+        fail_msg("cannot fork for %s", bin);
+    return pid;
 }
 
 int

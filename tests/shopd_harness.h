@@ -80,6 +80,12 @@ bool harness_log_has(const harness_t *d, const char *needle, int wait_ms);
 /* How many times needle appears in shopd's log (0 when unreadable). */
 int harness_log_count(const harness_t *d, const char *needle);
 
+/* Starts the program bin with args (NULL-terminated, without the program
+ * name), its output to log (emptied first when truncate), dying with the
+ * test. Returns its pid; fails the test when it cannot fork. */
+pid_t harness_spawn_program(const char *bin, const char *const *args, const char *log,
+                            bool truncate);
+
 /* A loopback TCP port free at the time of the call (bound to port 0, then
  * released), for tcp:// endpoints. */
 int harness_free_port(void);

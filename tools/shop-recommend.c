@@ -1,10 +1,16 @@
 /* tools/shop-recommend.c: the recommendation service as its own process,
  * or the broker that spreads queries over several of them.
  *
- *   shop-recommend [--db STORE.db [--demo]] [--model FILE]
- *                  (--bind EP[,EP...] | --connect BROKER_BACK) [--threads N] [--name NAME]
- *                  [--retrain SECONDS]
- *   shop-recommend --broker FRONT BACK
+ *   shop-recommend [--db STORE.db|URI [--demo]] [--model FILE]
+ *                  (--bind EP[,EP...] [--key FILE --client-keys FILE]
+ *                   | --connect BROKER_BACK [--key FILE --server-key KEY])
+ *                  [--threads N] [--name NAME] [--retrain SECONDS]
+ *   shop-recommend --broker FRONT BACK [--key FILE [--worker-keys FILE] [--client-keys FILE]]
+ *
+ * CURVE (recommend/service.h, docs/protocol.md "Security"): --key is this process's key pair file
+ * (`shopctl keygen`), --server-key the broker's public key (Z85 or its .pub
+ * file), --worker-keys and --client-keys the allow-lists of the broker's
+ * back and front ends (or of a --bind service's clients).
  *
  * SIGTERM / SIGINT stop it cleanly; SIGHUP reloads the model file in the
  * background (queries keep being answered); --retrain retrains from the
@@ -75,12 +81,19 @@ s_usage(void)
 {
     fprintf(stderr,
             "usage: shop-recommend [--db STORE.db|URI [--demo]] [--model FILE]\n"
-            "                      (--bind EP[,EP...] | --connect BROKER_BACK)\n"
+            "                      (--bind EP[,EP...] [--key FILE --client-keys FILE]\n"
+            "                       | --connect BROKER_BACK [--key FILE --server-key KEY])\n"
             "                      [--threads N] [--name NAME] [--retrain SECONDS] [-v]\n"
             "       shop-recommend --broker FRONT BACK\n"
+            "                      [--key FILE [--worker-keys FILE] [--client-keys FILE]]\n"
             "Serves recommendation queries (JSON over ZeroMQ, see docs/recommend.md).\n"
             "--db is a SQLite file or a PostgreSQL URI (postgresql://...), shared with shopd.\n"
-            "--demo imports the bundled demo store into an empty --db and uses its model.\n");
+            "--demo imports the bundled demo store into an empty --db and uses its model.\n"
+            "CURVE (docs/protocol.md, \"Security\"): --key is this process's key pair file\n"
+            "(shopctl keygen), --server-key the broker's public key (Z85 or a .pub file),\n"
+            "--worker-keys / --client-keys the allow-lists of the broker's back / front end\n"
+            "(--client-keys: of a --bind service's clients). Endpoints that are not local\n"
+            "need CURVE.\n");
 }
 
 static void
@@ -110,13 +123,17 @@ main(int argc, char **argv)
         { "connect", required_argument, NULL, 'c' }, { "threads", required_argument, NULL, 't' },
         { "name", required_argument, NULL, 'n' }, { "broker", no_argument, NULL, 'B' },
         { "retrain", required_argument, NULL, 'r' },
+        { "key", required_argument, NULL, 'k' }, { "server-key", required_argument, NULL, 'S' },
+        { "worker-keys", required_argument, NULL, 'W' },
+        { "client-keys", required_argument, NULL, 'C' },
         { "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *db = NULL, *model = NULL, *bind = NULL, *connect = NULL, *name = NULL;
+    const char *key = NULL, *server_key = NULL, *worker_keys = NULL, *client_keys = NULL;
     bool demo = false, broker = false;
     int threads = 1, retrain = 0, c;
-    while ((c = getopt_long(argc, argv, "d:Dm:b:c:t:n:Bvhr:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:Dm:b:c:t:n:Bvhr:k:S:W:C:", opts, NULL)) != -1) {
         switch (c) {
         case 'd': db = optarg; break;
         case 'D': demo = true; break;
@@ -127,6 +144,10 @@ main(int argc, char **argv)
         case 'n': name = optarg; break;
         case 'B': broker = true; break;
         case 'r': retrain = atoi(optarg); break;
+        case 'k': key = optarg; break;
+        case 'S': server_key = optarg; break;
+        case 'W': worker_keys = optarg; break;
+        case 'C': client_keys = optarg; break;
         case 'v': log_set_level(LOG_DEBUG); break;
         default: s_usage(); return c == 'h' ? 0 : 2;
         }
@@ -144,20 +165,29 @@ main(int argc, char **argv)
             zmq_ctx_term(ctx);
             return 2;
         }
-        rec_broker_t *b = rec_broker_new(ctx, argv[optind], argv[optind + 1], err, sizeof err);
+        if (server_key || (!key && (worker_keys || client_keys))) {
+            s_usage();
+            zmq_ctx_term(ctx);
+            return 2;
+        }
+        rec_broker_curve_t curve = { key, worker_keys, client_keys };
+        rec_broker_t *b = rec_broker_new(ctx, argv[optind], argv[optind + 1], &curve, err,
+                                         sizeof err);
         if (!b) {
             log_err("broker: %s", err);
             zmq_ctx_term(ctx);
             return 1;
         }
-        log_info("broker: clients on %s, workers on %s", argv[optind], argv[optind + 1]);
+        log_info("broker: clients on %s%s, workers on %s%s", argv[optind],
+                 client_keys ? " (CURVE)" : "", argv[optind + 1], worker_keys ? " (CURVE)" : "");
         s_wait_for_signal(NULL, NULL);
         rec_broker_destroy(&b);
         zmq_ctx_term(ctx);
         return 0;
     }
     if (!bind == !connect || optind != argc || threads < 1 || threads > 64 || retrain < 0
-        || (retrain > 0 && !db)) {
+        || (retrain > 0 && !db) || worker_keys || (bind && server_key) || (connect && client_keys)
+        || (!key && (server_key || client_keys))) {
         s_usage();
         zmq_ctx_term(ctx);
         return 2;
@@ -215,7 +245,8 @@ main(int argc, char **argv)
     char defname[64];
     snprintf(defname, sizeof defname, "rec-%ld", (long) getpid());
     rec_service_opts_t so = { .bind = bind, .connect = connect, .threads = threads,
-                              .name = name ? name : defname };
+                              .name = name ? name : defname, .key_file = key,
+                              .server_key = server_key, .allow_list = client_keys };
     rec_service_t *svc = rec_service_new(ctx, e, &so, err, sizeof err);
     if (!svc) {
         log_err("%s", err);
@@ -225,8 +256,9 @@ main(int argc, char **argv)
     }
     rec_engine_stats_t st;
     rec_engine_stats(e, &st);
-    log_info("%s: %s %s, %d threads, %d items (%d in the model), %d customers", so.name,
-             bind ? "serving" : "connected to", bind ? bind : connect, threads, st.items,
+    log_info("%s: %s %s%s, %d threads, %d items (%d in the model), %d customers", so.name,
+             bind ? "serving" : "connected to", bind ? bind : connect, key ? " (CURVE)" : "",
+             threads, st.items,
              st.items_in_model, st.customers);
     s_retrain_t rt = { e, db, save, retrain };
     pthread_t rth;
