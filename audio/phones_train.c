@@ -12,6 +12,7 @@
  * kept, the thresholds): the corpus's validation voices and the real
  * calibration speakers; the real validation speakers are never read. */
 #include "audio/phones_train.h"
+#include "audio/train.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -457,21 +458,21 @@ s_recalibrate(const phones_train_opts_t *o, corpus_t *corpus, s_real_t *real, s_
     int rc = -1;
     size_t per = (size_t) S_T * 40;
     float *xv = malloc((size_t) va->n * per * sizeof *xv);
-    nn_net_t *net = nn_load(o->calibrate, err, errlen);
-    const char *m = net ? nn_meta_get(net, "kws.mean") : NULL;
-    const char *d = net ? nn_meta_get(net, "kws.std") : NULL;
+    float mean, std;
+    nn_net_t *net = audio_load_with_stats(o->calibrate, &mean, &std, err, errlen);
     const char *u = net ? nn_meta_get(net, "kws.units") : NULL;
     const char *st = net ? nn_meta_get(net, "kws.stride") : NULL;
-    if (!xv || !m || !d || !u || strcmp(u, "phones") != 0 || !st) {
+    if (!xv || !net || !u || strcmp(u, "phones") != 0 || !st) {
         if (net)
             snprintf(err, errlen, "%s is not a phone model", o->calibrate);
+        else if (!xv)
+            snprintf(err, errlen, "out of memory for %d examples", va->n);
         goto out;
     }
     if (s_render(corpus, real, va, o->seed + 7777, o->threads, xv) != 0) {
         snprintf(err, errlen, "feature extraction failed");
         goto out;
     }
-    float mean = strtof(m, NULL), std = strtof(d, NULL);
     kws_normalise(xv, (size_t) va->n * per, mean, 1.f / std);
     float thr[VOCAB_COUNT];
     s_measure(net, xv, va, per, lex, o->fa_rate, o->thr_min, thr);
@@ -632,24 +633,19 @@ phones_train_run(const phones_train_opts_t *o, char *err, size_t errlen)
         goto done;
     }
     double render_s = (double) (shop_now_ns() - t0) / 1e9;
-    double sum = 0, sq = 0;
     size_t total = (size_t) tr.n * per;
-    for (size_t i = 0; i < total; i++) {
-        sum += xt[i];
-        sq += (double) xt[i] * xt[i];
-    }
-    float mean = (float) (sum / (double) total);
-    float std = (float) sqrt(fmax(sq / (double) total - (double) mean * mean, 1e-6));
+    float mean, std;
+    audio_input_stats(xt, total, &mean, &std);
     if (o->init) {
-        net = nn_load(o->init, err, errlen);
-        const char *m = net ? nn_meta_get(net, "kws.mean") : NULL;
-        const char *d = net ? nn_meta_get(net, "kws.std") : NULL;
-        if (!m || !d) {
+        /* go on from a phone model: its weights expect its input statistics */
+        net = audio_load_with_stats(o->init, &mean, &std, err, errlen);
+        const char *u = net ? nn_meta_get(net, "kws.units") : NULL;
+        if (net && (!u || strcmp(u, "phones") != 0)) {
             snprintf(err, errlen, "--init %s: not a phone model", o->init);
             goto done;
         }
-        mean = strtof(m, NULL);
-        std = strtof(d, NULL);
+        if (!net)
+            goto done;
     } else {
         net = s_build_net(o->channels, o->seed);
     }

@@ -640,24 +640,51 @@ s_calibrate(nn_net_t *net, const nn_data_t *val, float thr_min, float fa_rate, f
     free(neg);
 }
 
+void
+audio_input_stats(const float *x, size_t n, float *mean, float *std)
+{
+    double sum = 0, sq = 0;
+    for (size_t i = 0; i < n; i++) {
+        sum += x[i];
+        sq += (double) x[i] * x[i];
+    }
+    double m = n ? sum / (double) n : 0;
+    *mean = (float) m;
+    *std = (float) sqrt(fmax((n ? sq / (double) n : 0) - m * m, 1e-6));
+}
+
+nn_net_t *
+audio_load_with_stats(const char *path, float *mean, float *std, char *err, size_t errlen)
+{
+    nn_net_t *net = nn_load(path, err, errlen); /* its messages name the file */
+    if (!net)
+        return NULL;
+    const char *m = nn_meta_get(net, "kws.mean"), *d = nn_meta_get(net, "kws.std");
+    char *end_m = NULL, *end_d = NULL;
+    float mv = m ? strtof(m, &end_m) : NAN, dv = d ? strtof(d, &end_d) : NAN;
+    if (!m || !d || end_m == m || end_d == d || !isfinite(mv) || !isfinite(dv) || !(dv > 0)) {
+        snprintf(err, errlen, "%s: no kws.mean, or no positive kws.std", path);
+        nn_destroy(&net);
+        return NULL;
+    }
+    *mean = mv;
+    *std = dv;
+    return net;
+}
+
 /* --calibrate: new thresholds for a trained model. Returns 0, or -1 with a message in err. */
 static int
 s_recalibrate(const char *path, const s_src_t *src, const features_config_t *fc,
               const s_list_t *va, uint64_t seed, int threads, float thr_min, float fa_rate,
               int stride, const char *out, float *xv, int32_t *yv, char *err, size_t errlen)
 {
-    nn_net_t *net = nn_load(path, err, errlen);
-    if (!net) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", err);
-        snprintf(err, errlen, "%s: %s", path, why);
+    float mean, std;
+    nn_net_t *net = audio_load_with_stats(path, &mean, &std, err, errlen);
+    if (!net)
         return -1;
-    }
-    const char *m = nn_meta_get(net, "kws.mean"), *d = nn_meta_get(net, "kws.std");
-    float mean = m ? strtof(m, NULL) : 0, std = d ? strtof(d, NULL) : 0;
     int rc = -1;
-    if (!(std > 0) || s_render(src, fc, va, seed + 1000003, threads, xv, yv, true, "validation") != 0) {
-        snprintf(err, errlen, "%s: no kws.std, or feature extraction failed", path);
+    if (s_render(src, fc, va, seed + 1000003, threads, xv, yv, true, "validation") != 0) {
+        snprintf(err, errlen, "%s: feature extraction failed", path);
         goto out;
     }
     kws_normalise(xv, (size_t) va->n * KWS_FRAMES * (size_t) fc->n_mels, mean, 1.f / std);
@@ -786,28 +813,12 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     }
     double render_s = (double) (shop_now_ns() - t0) / 1e9;
     /* one mean and deviation for all inputs, from the training windows */
-    double sum = 0, sq = 0;
     size_t total = (size_t) tr.n * per;
-    for (size_t i = 0; i < total; i++) {
-        sum += xt[i];
-        sq += (double) xt[i] * xt[i];
-    }
-    float mean = (float) (sum / (double) total);
-    float std = (float) sqrt(fmax(sq / (double) total - (double) mean * mean, 1e-6));
-    if (init) {
-        /* go on from a trained model: its weights expect its input statistics */
-        net = nn_load(init, err, errlen);
-        const char *m = net ? nn_meta_get(net, "kws.mean") : NULL;
-        const char *d = net ? nn_meta_get(net, "kws.std") : NULL;
-        if (!m || !d || !(strtof(d, NULL) > 0)) {
-            char why[512];
-            snprintf(why, sizeof why, "%s", net ? "no kws.mean / kws.std" : err);
-            snprintf(err, errlen, "--init %s: %s", init, why);
-            goto done;
-        }
-        mean = strtof(m, NULL);
-        std = strtof(d, NULL);
-    }
+    float mean, std;
+    audio_input_stats(xt, total, &mean, &std);
+    /* go on from a trained model: its weights expect its input statistics */
+    if (init && !(net = audio_load_with_stats(init, &mean, &std, err, errlen)))
+        goto done;
     for (size_t i = 0; i < total; i++)
         xt[i] = (xt[i] - mean) / std;
     for (size_t i = 0; i < (size_t) va.n * per; i++)

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nn/nn.h"
+
 /* highest per-word threshold; --thr-min lies in (0, AUDIO_TRAIN_THR_MAX] */
 #define AUDIO_TRAIN_THR_MAX 0.8f
 
@@ -34,5 +36,16 @@ typedef struct {
  * with progress on stderr and the result on stdout. Returns 0, or -1 with a
  * message in err (possibly empty when the net could not be built). */
 int audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen);
+
+/* Mean and standard deviation over all n inputs (one pair for every
+ * feature): the normalisation a spotter's model file carries as kws.mean and
+ * kws.std, computed from the training windows. */
+void audio_input_stats(const float *x, size_t n, float *mean, float *std);
+
+/* Loads the spotter model at path (to go on training it, or to recalibrate
+ * it) with its input statistics: kws.mean, and kws.std which must be a
+ * positive number. Returns the net, or NULL with a message naming the file in err. */
+nn_net_t *audio_load_with_stats(const char *path, float *mean, float *std, char *err,
+                                size_t errlen);
 
 #endif
