@@ -474,7 +474,7 @@ bg_done:
 real_speech:
     if (real_dir) {
         real = real_open(real_dir, err, errlen);
-        json_t *r = real ? real_eval(real, e.kws, e.intent, getenv("SHOP_EVAL_VERBOSE") != NULL,
+        json_t *r = real ? real_eval(real, e.kws, e.intent, opts->val, getenv("SHOP_EVAL_VERBOSE") != NULL,
                                      err, errlen)
                          : NULL;
         if (!r) {

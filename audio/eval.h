@@ -13,7 +13,9 @@ typedef struct {
     const char *real_dir;     /* real speech (audio/realdata.h), or NULL */
     bool json;                /* one JSON object on stdout instead of text */
     bool pad_silence;         /* the detector's pad_silence */
-    bool val;                 /* the validation voices instead of the test voices */
+    bool val;                 /* the validation voices instead of the test voices, and
+                               * the real calibration speakers instead of the
+                               * validation speakers */
     int n_cmd;                /* command utterances per SNR (>= 1) */
     int seed;
     int stride;               /* CNN every stride frames; 0: the model's */

@@ -434,8 +434,8 @@ s_tally_json(s_tally_t *t, const char *rate_name, const char *by_name)
 }
 
 json_t *
-real_eval(const real_t *set, kws_t *kws, const intent_t *g, bool verbose, char *err,
-          size_t errlen)
+real_eval(const real_t *set, kws_t *kws, const intent_t *g, bool calibration, bool verbose,
+          char *err, size_t errlen)
 {
     s_tally_t yes_no = { 0 }, stop = { 0 }, fa_spk = { 0 }, fa_cls = { 0 }, digits = { 0 };
     s_tally_t zero = { 0 };
@@ -446,7 +446,7 @@ real_eval(const real_t *set, kws_t *kws, const intent_t *g, bool verbose, char *
     float conf[S_MAX_HITS];
     for (int i = 0; i < set->n; i++) {
         const real_clip_t *c = &set->clips[i];
-        if (!c->validation)
+        if (calibration ? !c->calibration : !c->validation)
             continue;
         float *pcm;
         size_t n;
@@ -509,8 +509,11 @@ real_eval(const real_t *set, kws_t *kws, const intent_t *g, bool verbose, char *
     }
     json_decref(seen);
     json_t *o = json_object();
-    json_object_set_new(o, "split", json_string("validation speakers only: FNV-1a 64 of the "
-                                                "speaker id = 0 mod 4"));
+    json_object_set_new(o, "split",
+                        json_string(calibration ? "calibration speakers only: FNV-1a 64 of the "
+                                                  "speaker id = 1 mod 4"
+                                                : "validation speakers only: FNV-1a 64 of the "
+                                                  "speaker id = 0 mod 4"));
     json_object_set_new(o, "speakers", json_pack("{s:i, s:i}", "speech_commands", speakers_sc,
                                                  "fsdd", speakers_fsdd));
     json_object_set_new(o, "yes_no_acceptance", s_tally_json(&yes_no, "acceptance",

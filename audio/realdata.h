@@ -79,7 +79,8 @@ void real_speech_extent(const float *pcm, size_t n, int *onset, int *end);
 bool real_same_intent(const intent_result_t *want, const intent_result_t *got);
 
 /* The real-speech measures of a detector on the validation speakers of set
- * (require_wake off in g). Each clip is streamed on its own in 100 ms pushes
+ * (or, with calibration, on the calibration speakers: the split to tune on
+ * without looking at the measured speakers; require_wake off in g). Each clip is streamed on its own in 100 ms pushes
  * and flushed; its words go to g.
  * - commands: clips whose word alone makes an intent (yes, no, stop):
  *   accepted when the intent and its slots equal the word's; "yes_no" is
@@ -91,7 +92,7 @@ bool real_same_intent(const intent_result_t *want, const intent_result_t *got);
  * Each overall, per speaker and (false accepts) per class. Returns a new
  * JSON object (caller decrefs) or NULL with a message in err. verbose logs
  * every miss and false accept on stderr. */
-json_t *real_eval(const real_t *set, kws_t *kws, const intent_t *g, bool verbose, char *err,
-                  size_t errlen);
+json_t *real_eval(const real_t *set, kws_t *kws, const intent_t *g, bool calibration,
+                  bool verbose, char *err, size_t errlen);
 
 #endif

@@ -1,5 +1,5 @@
 /* tests/audio_kws_real_test.c: the real-speech evaluation (audio/realdata.h)
- * on the twelve recordings of tests/data/realspeech (README there).
+ * on the thirteen recordings of tests/data/realspeech (README there).
  *
  * - the speaker split rule (validation and calibration speakers) against
  *   hashes computed by hand (FNV-1a 64);
@@ -8,7 +8,8 @@
  * - real_eval with the shipped model: its counts equal those the test
  *   makes itself from the one-shot decoder (kws_decode) and the grammar on
  *   the validation clips only, and the training speakers' clips are left
- *   out (counts by class and speaker are those of the files). */
+ *   out (counts by class and speaker are those of the files); on the
+ *   calibration speakers instead, only their clip. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -70,8 +71,12 @@ test_listing(void **state)
     char err[256];
     real_t *set = real_open(s_data, err, sizeof err);
     assert_non_null(set);
-    assert_int_equal(real_count(set), 12);
-    const real_clip_t *c = s_find(set, "yes/0ea0e2f4_nohash_0.flac");
+    assert_int_equal(real_count(set), 13);
+    const real_clip_t *c = s_find(set, "yes/1cb788bc_nohash_0.flac");
+    assert_non_null(c);
+    assert_true(c->calibration);
+    assert_false(c->validation);
+    c = s_find(set, "yes/0ea0e2f4_nohash_0.flac");
     assert_non_null(c);
     assert_string_equal(c->word, "yes");
     assert_string_equal(c->speaker, "0ea0e2f4");
@@ -184,7 +189,7 @@ test_eval_counts(void **state)
             fa += any;
         }
     }
-    json_t *r = real_eval(set, kws, g, false, err, sizeof err);
+    json_t *r = real_eval(set, kws, g, false, false, err, sizeof err);
     assert_non_null(r);
     const json_t *yn = json_object_get(r, "yes_no_acceptance");
     /* validation yes/no clips: yes 189cbabe x2, no 189cbabe (not yes 0ea0e2f4) */
@@ -219,6 +224,22 @@ test_eval_counts(void **state)
     const json_t *sp = json_object_get(r, "speakers");
     assert_int_equal(json_integer_value(json_object_get(sp, "speech_commands")), 2);
     assert_int_equal(json_integer_value(json_object_get(sp, "fsdd")), 1);
+    json_decref(r);
+
+    /* the calibration speakers instead: the one calibration clip, yes of
+     * 1cb788bc, and nothing else */
+    r = real_eval(set, kws, g, true, false, err, sizeof err);
+    assert_non_null(r);
+    assert_non_null(strstr(json_string_value(json_object_get(r, "split")), "calibration"));
+    yn = json_object_get(r, "yes_no_acceptance");
+    assert_int_equal(json_integer_value(json_object_get(yn, "trials")), 1);
+    assert_non_null(json_object_get(json_object_get(yn, "by_speaker"), "1cb788bc"));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "false_accepts"),
+                                                        "trials")), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "speakers"),
+                                                        "speech_commands")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "speakers"),
+                                                        "fsdd")), 0);
     json_decref(r);
     intent_destroy(&g);
     kws_destroy(&kws);
