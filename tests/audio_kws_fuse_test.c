@@ -7,6 +7,10 @@
  *   net run on its own normalised input, and through the run-time path
  *   (the model saved to a file, loaded by kws_new, the recordings streamed)
  *   it reports the same words at the same times.
+ * - `shop-train audio --fuse` (audio_train_run) calibrates the fused model
+ *   as --calibrate does: on a small corpus synthesised here, the shipped
+ *   model fused with itself gets the thresholds --calibrate gives the
+ *   shipped model, and the file it writes loads in the spotter.
  * - Spotter files that cannot be fused are refused with a message naming
  *   the file and what differs: the feature configuration, the labels, a
  *   phone model, a missing file, a weight out of range. */
@@ -21,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audio/corpus.h"
 #include "audio/features.h"
 #include "audio/kws.h"
 #include "audio/source.h"
@@ -138,6 +143,81 @@ test_shipped_model_fused_with_itself_is_itself(void **state)
     unlink(file);
 }
 
+/* The thresholds in a model file's metadata. */
+static void
+s_thresholds(const char *path, float *thr)
+{
+    char err[256];
+    nn_net_t *net = nn_load(path, err, sizeof err);
+    if (!net)
+        fail_msg("%s", err);
+    const char *p = nn_meta_get(net, "kws.thresholds");
+    assert_non_null(p);
+    for (int i = 0; i < VOCAB_COUNT; i++) {
+        char *end;
+        thr[i] = strtof(p, &end);
+        assert_true(end > p);
+        p = *end ? end + 1 : end;
+    }
+    nn_destroy(&net);
+}
+
+static void
+test_command_calibrates_as_calibrate(void **state)
+{
+    (void) state;
+    char corpus[256], cal[256], fused[256], err[512];
+    snprintf(corpus, sizeof corpus, "%s/corpus", s_dir);
+    snprintf(cal, sizeof cal, "%s/calibrated.nn", s_dir);
+    snprintf(fused, sizeof fused, "%s/fused.nn", s_dir);
+    corpus_gen_opts_t g = { .out_dir = corpus, .seed = 1, .scale = 1, .limit = 160 };
+    if (corpus_generate(&g, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    audio_train_opts_t o = {
+        .corpus_dir = corpus, .out = cal, .calibrate = s_model, .fa_rate = 0.01f, .epochs = 1,
+        .copies = 1, .channels = 64, .blocks = 4, .batch = 128, .threads = 1, .stride = 5,
+        .lr = 0.001f, .between = 1, .thr_min = 0.001f, .seed = 3, .holdout = "kal,kal16,awb,slt",
+    };
+    if (audio_train_run(&o, err, sizeof err) != 0)
+        fail_msg("--calibrate: %s", err);
+    char two[2100];
+    snprintf(two, sizeof two, "%s,%s", s_model, s_model);
+    o.calibrate = NULL;
+    o.fuse = two;
+    o.fuse_weights = "0.5,0.5";
+    o.out = fused;
+    if (audio_train_run(&o, err, sizeof err) != 0)
+        fail_msg("--fuse: %s", err);
+    float a[VOCAB_COUNT], b[VOCAB_COUNT];
+    s_thresholds(cal, a);
+    s_thresholds(fused, b);
+    int set = 0;   /* thresholds the validation windows set (above the floor) */
+    for (int i = 0; i < VOCAB_COUNT; i++)
+        set += a[i] > 0.0215f;
+    assert_true(set >= 10);
+    for (int i = 0; i < VOCAB_COUNT; i++)
+        if (fabsf(a[i] - b[i]) > 0.0015f)   /* the 3 decimals of the metadata */
+            fail_msg("%s: fused %.3f, calibrated %.3f", vocab_name(i), (double) b[i],
+                     (double) a[i]);
+    kws_t *k = kws_new(fused, NULL, err, sizeof err);
+    if (!k)
+        fail_msg("%s", err);
+    assert_int_equal(kws_stride(k), 5);
+    kws_destroy(&k);
+    /* bad weights lists are refused */
+    o.fuse_weights = "0.5";
+    assert_int_equal(audio_train_run(&o, err, sizeof err), -1);
+    assert_non_null(strstr(err, "one number per model"));
+    o.fuse_weights = "0.5,x";
+    assert_int_equal(audio_train_run(&o, err, sizeof err), -1);
+    assert_non_null(strstr(err, "one number per model"));
+    unlink(cal);
+    unlink(fused);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", corpus);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* Writes a copy of the shipped model changed by change(net) to name. */
 static void
 s_variant(const char *name, void (*change)(nn_net_t *net), char *path, size_t len)
@@ -223,6 +303,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shipped_model_fused_with_itself_is_itself),
         cmocka_unit_test(test_refuses_models_that_differ),
+        cmocka_unit_test(test_command_calibrates_as_calibrate),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rmdir(s_dir);
