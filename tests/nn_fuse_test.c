@@ -16,6 +16,7 @@
 
 #include "nn/internal.h"
 #include "nn/nn.h"
+#include "nn/ops.h"
 
 #define H 12
 #define W 10
@@ -152,6 +153,18 @@ test_output_is_softmax_of_weighted_logits(void **state)
     s_softmax(z, n, want);
     assert_int_equal(nn_forward(f, x, n, got), 0);
     s_expect_close(got, want, n * K, 2e-6);
+    /* each branch's input: a x + b (the batchnorm's divisor sqrt(1 - eps + eps) is 1) */
+    assert_true((1.f - BN_EPS) + BN_EPS == 1.f);
+    for (int i = 0; i < 2; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "e%d.input", i);
+        const float *xi = nn_layer_output(f, nn_find_layer(f, name), NULL);
+        assert_non_null(xi);
+        for (int k = 0; k < n * H * W; k++) {
+            float ax = scale[i] * x[k] + shift[i];
+            assert_true(fabsf(xi[k] - ax) <= 1e-6f * (1.f + fabsf(ax)));
+        }
+    }
     /* the summed logits themselves */
     const float *zf = nn_layer_output(f, nn_find_layer(f, "logits"), NULL);
     for (int i = 0; i < n * K; i++)
