@@ -204,7 +204,8 @@ s_usage_eval(void)
             "  --real-data DIR (default: ../shared/data beside the data directory, i.e.\n"
             "  $SHOPD_DATADIR/../shared/data, when it exists): yes/no acceptance, false\n"
             "  accepts per non-command clip, digit word accuracy, overall and per speaker;\n"
-            "  --skip-penalty overrides the grammar's unmatched_penalty (0.5)\n");
+            "  --skip-penalty overrides the grammar's unmatched_penalty, the least factor a\n"
+            "                 skipped heard word costs (0.2)\n");
 }
 
 int
