@@ -132,6 +132,7 @@ static void
 s_import_demo(store_t *st)
 {
     store_counts_t c;
+    /* the quick look; import_demo_store decides under the import lock */
     if (store_counts(st, &c) != 0 || c.items > 0)
         return;
     char dir[CONF_PATH_MAX], err[512];
@@ -142,8 +143,13 @@ s_import_demo(store_t *st)
     *strrchr(dir, '/') = 0;
     import_report_t cat = { 0 }, ev = { 0 };
     uint64_t t0 = shop_now_ns();
-    if (import_demo_store(st, dir, &cat, &ev, err, sizeof err) != 0) {
+    int rc = import_demo_store(st, dir, &cat, &ev, err, sizeof err);
+    if (rc < 0) {
         log_warn("store: demo store import from %s failed: %s", dir, err);
+        return;
+    }
+    if (rc > 0) {
+        log_info("store: the demo store was imported by another device meanwhile");
         return;
     }
     log_notice("store: imported the demo store from %s: %ld products, %ld events "

@@ -117,13 +117,13 @@ typedef struct {
     const char *uid_prefix;            /* rows get uid PREFIX<line>; NULL: none */
 } s_format_t;
 
-/* Imports a CSV of format fmt into s in one transaction: the header must
- * name the required columns; every later row is imported or counted in rep
- * by reason. Returns 0, or -1 (no header, missing column, store failure)
- * with a message in err. */
+/* Imports a CSV of format fmt into s: the header must name the required
+ * columns; every later row is imported or counted in rep by reason. In one
+ * transaction of its own when own_tx, else in the caller's. Returns 0, or
+ * -1 (no header, missing column, store failure) with a message in err. */
 static int
-s_import_csv(store_t *s, const s_format_t *fmt, const char *buf, size_t len,
-             import_report_t *rep, char *err, size_t errlen)
+s_import_csv_tx(store_t *s, const s_format_t *fmt, const char *buf, size_t len,
+                import_report_t *rep, bool own_tx, char *err, size_t errlen)
 {
     memset(rep, 0, sizeof *rep);
     csv_t *c = csv_new(buf, len);
@@ -146,7 +146,7 @@ s_import_csv(store_t *s, const s_format_t *fmt, const char *buf, size_t len,
             return -1;
         }
     }
-    if (store_begin(s) != 0) {
+    if (own_tx && store_begin(s) != 0) {
         snprintf(err, errlen, "%s", store_errmsg(s));
         csv_destroy(&c);
         return -1;
@@ -163,11 +163,19 @@ s_import_csv(store_t *s, const s_format_t *fmt, const char *buf, size_t len,
             rep->imported++;
     }
     csv_destroy(&c);
-    if (store_commit(s) != 0) {
+    if (own_tx && store_commit(s) != 0) {
         snprintf(err, errlen, "%s", store_errmsg(s));
         return -1;
     }
     return 0;
+}
+
+/* s_import_csv_tx in a transaction of its own. */
+static int
+s_import_csv(store_t *s, const s_format_t *fmt, const char *buf, size_t len,
+             import_report_t *rep, char *err, size_t errlen)
+{
+    return s_import_csv_tx(s, fmt, buf, len, rep, true, err, errlen);
 }
 
 enum { C_ID, C_NAME, C_CAT, C_PRICE, C_STOCK, C_PHOTO, C_ATTR };
@@ -197,15 +205,16 @@ s_catalogue_row(store_t *s, char **f, int n, const int *col, const char *uid)
     return strstr(store_errmsg(s), "JSON") ? "attributes not valid JSON" : "refused by the store";
 }
 
+static const s_format_t s_catalogue_fmt = {
+    "catalogue CSV", { "id", "name", "category", "price", "in_stock", "photo", "attributes" },
+    4, s_catalogue_row, NULL
+};
+
 int
 import_catalogue_csv(store_t *s, const char *buf, size_t len, import_report_t *rep,
                      char *err, size_t errlen)
 {
-    static const s_format_t fmt = {
-        "catalogue CSV", { "id", "name", "category", "price", "in_stock", "photo", "attributes" },
-        4, s_catalogue_row, NULL
-    };
-    return s_import_csv(s, &fmt, buf, len, rep, err, errlen);
+    return s_import_csv(s, &s_catalogue_fmt, buf, len, rep, err, errlen);
 }
 
 enum { C_CUST, C_ITEM, C_TIME, C_TYPE, C_QTY, C_SRC };
@@ -238,21 +247,17 @@ s_event_row(store_t *s, char **f, int n, const int *col, const char *uid)
 
 #define S_EVENT_COLS { "customer", "item", "time", "type", "quantity", "source" }
 
+/* The demo store's events carry uids demo:<line>: an event of it is stored
+ * once however it reaches the server. */
+static const s_format_t s_demo_events_fmt = {
+    "interactions CSV", S_EVENT_COLS, 3, s_event_row, "demo:"
+};
+
 int
 import_events_csv(store_t *s, const char *buf, size_t len, import_report_t *rep, char *err,
                   size_t errlen)
 {
     static const s_format_t fmt = { "interactions CSV", S_EVENT_COLS, 3, s_event_row, NULL };
-    return s_import_csv(s, &fmt, buf, len, rep, err, errlen);
-}
-
-/* The demo store's events carry uids demo:<line>: devices starting together
- * on one empty server both import it, and each event is stored once. */
-static int
-s_demo_events_csv(store_t *s, const char *buf, size_t len, import_report_t *rep, char *err,
-                  size_t errlen)
-{
-    static const s_format_t fmt = { "interactions CSV", S_EVENT_COLS, 3, s_event_row, "demo:" };
     return s_import_csv(s, &fmt, buf, len, rep, err, errlen);
 }
 
@@ -394,12 +399,42 @@ int
 import_demo_store(store_t *s, const char *dir, import_report_t *catalogue,
                   import_report_t *events, char *err, size_t errlen)
 {
+    memset(catalogue, 0, sizeof *catalogue);
+    memset(events, 0, sizeof *events);
     char path[1024];
+    size_t clen = 0, elen = 0;
     snprintf(path, sizeof path, "%s/catalogue.csv", dir);
-    if (import_catalogue_file(s, path, catalogue, err, errlen) != 0)
-        return -1;
+    uint8_t *cbuf = shop_read_file(path, IMPORT_MAX_FILE, &clen, err, errlen), *ebuf = NULL;
     snprintf(path, sizeof path, "%s/events.csv", dir);
-    return s_import_file(s, path, s_demo_events_csv, events, err, errlen);
+    if (cbuf)
+        ebuf = shop_read_file(path, IMPORT_MAX_FILE, &elen, err, errlen);
+    if (!ebuf) {
+        free(cbuf);
+        return -1;
+    }
+    /* one transaction under the import lock: a device that starts while
+     * another imports waits for its commit, then finds the whole store (a
+     * catalogue seen without its events would be taken for imported) */
+    store_counts_t n;
+    int rc = -1;
+    if (store_begin_import(s) != 0 || store_counts(s, &n) != 0) {
+        snprintf(err, errlen, "%s", store_errmsg(s));
+    } else if (n.items > 0) {
+        rc = 1;
+    } else if (s_import_csv_tx(s, &s_catalogue_fmt, (const char *) cbuf, clen, catalogue, false,
+                               err, errlen) == 0
+               && s_import_csv_tx(s, &s_demo_events_fmt, (const char *) ebuf, elen, events,
+                                  false, err, errlen) == 0) {
+        if (store_commit(s) == 0)
+            rc = 0;
+        else
+            snprintf(err, errlen, "%s", store_errmsg(s));
+    }
+    if (rc != 0)
+        store_rollback(s);  /* fails harmlessly when no transaction is open */
+    free(cbuf);
+    free(ebuf);
+    return rc;
 }
 
 int

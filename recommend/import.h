@@ -66,8 +66,11 @@ int import_uci_file(rec_data_t *d, const char *path, import_report_t *rep, char 
                     size_t errlen);
 
 /* The demo store shipped in dir (catalogue.csv and events.csv, as made by
- * `shop-train demo`) into s; the daemon calls this on first start when the
- * store has no items. Returns 0 / -1. */
+ * `shop-train demo`) into s when its catalogue is empty, in one transaction
+ * begun with store_begin_import: devices starting together on one empty
+ * database import it once, and none sees the catalogue without the events.
+ * Its events carry the uids demo:<line>. Returns 0 (imported), 1 (the
+ * catalogue held items: nothing imported, reports zero) or -1 with err. */
 int import_demo_store(store_t *s, const char *dir, import_report_t *catalogue,
                       import_report_t *events, char *err, size_t errlen);
 

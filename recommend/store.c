@@ -119,6 +119,13 @@ _Static_assert(SHOP_ARRAY_LEN(s_pg_migrations) == STORE_SCHEMA_VERSION,
 /* PostgreSQL advisory lock keys ("shopd" and a number): event inserts hold
  * S_LOCK_EVENTS until their transaction ends, so event ids commit in order. */
 #define S_LOCK_EVENTS 0x73686f7064000002LL
+/* ...and store_begin_import's transactions hold S_LOCK_IMPORT, so devices
+ * starting together on one empty database import the demo store once. */
+#define S_LOCK_IMPORT 0x73686f7064000003LL
+
+/* How many statement timeouts store_begin_import waits for another
+ * connection's import before it gives up. */
+#define S_IMPORT_LOCK_TRIES 8
 
 /* The channel every committed event insert notifies, with its id. */
 #define S_CHANNEL "shop_events"
@@ -526,6 +533,27 @@ store_commit(store_t *s)
     }
     s_tx_over(s);
     return 0;
+}
+
+int
+store_begin_import(store_t *s)
+{
+    for (int attempt = 1;; attempt++) {
+        if (store_begin(s) != 0)
+            return -1;
+        if (db_xact_lock(s->db, S_LOCK_IMPORT) == 0)
+            return 0;
+        /* a wait cut by the statement timeout ends the transaction: another
+         * connection's import is still running, wait again in a new one */
+        bool busy = db_error(s->db) == DB_BUSY;
+        s_fail_db(s, "import lock");
+        char keep[sizeof s->err];
+        shop_strlcpy(keep, s->err, sizeof keep);
+        store_rollback(s);
+        shop_strlcpy(s->err, keep, sizeof s->err);
+        if (!busy || attempt == S_IMPORT_LOCK_TRIES)
+            return -1;
+    }
 }
 
 int

@@ -178,6 +178,15 @@ int store_begin(store_t *s);
 int store_commit(store_t *s);
 int store_rollback(store_t *s);
 
+/* store_begin for a bulk import that must happen once per database: the
+ * transaction holds the import lock until it ends (PostgreSQL: a
+ * transaction-level advisory lock; SQLite has one writer anyway), so a
+ * connection that begins one while another connection's import runs waits
+ * for that import to commit or roll back, and then sees its rows. A wait is
+ * cut at the statement timeout and begun again, up to 8 times. Returns 0 or
+ * -1 with a message. */
+int store_begin_import(store_t *s);
+
 /* --- catalogue ---------------------------------------------------------- */
 
 /* Inserts or replaces the item with it->id. Checks: non-empty id, name and

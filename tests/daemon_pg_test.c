@@ -208,8 +208,11 @@ test_shopd_on_postgresql(void **state)
 }
 
 /* Two devices started together on one empty database: both run (no lock
- * file keeps the second out), both find or import the demo store, and each
- * demo event is stored once (its uid is demo:<line>). */
+ * file keeps the second out), exactly one imports the demo store, and each
+ * device, once ready, reports the whole of it (the import is one
+ * transaction under the import lock: the other device waits for its commit
+ * and never sees the catalogue without the events); each demo event is
+ * stored once (its uid is demo:<line>). */
 static void
 test_two_shopd_start_together(void **state)
 {
@@ -237,6 +240,9 @@ test_two_shopd_start_together(void **state)
     assert_int_equal(pg_fixture_sql(uri, "SELECT count(DISTINCT uid) FROM interactions"
                                          " WHERE uid LIKE 'demo:%'", val, sizeof val), 0);
     assert_int_equal(atoll(val), events);
+    /* one of them imported it; the other waited for that import's commit */
+    assert_int_equal(harness_log_count(dev[0], "imported the demo store")
+                         + harness_log_count(dev[1], "imported the demo store"), 1);
     for (int i = 0; i < 2; i++) {
         assert_int_equal(harness_stop(dev[i], SIGTERM), 0);
         harness_cleanup(dev[i]);

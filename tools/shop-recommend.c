@@ -213,13 +213,16 @@ main(int argc, char **argv)
                 return 1;
             }
             import_report_t rc, re;
-            if (import_demo_store(s, demo_dir, &rc, &re, err, sizeof err) != 0) {
+            int got = import_demo_store(s, demo_dir, &rc, &re, err, sizeof err);
+            if (got < 0) {
                 log_err("demo import: %s", err);
                 store_close(&s);
                 zmq_ctx_term(ctx);
                 return 1;
             }
-            log_info("imported the demo store: %ld items, %ld events", rc.imported, re.imported);
+            if (got == 0)
+                log_info("imported the demo store: %ld items, %ld events", rc.imported,
+                         re.imported);
         }
         if (demo && !model && shop_data_path("data/demo/recommend.model", demo_model,
                                              sizeof demo_model))
