@@ -71,6 +71,10 @@ s_usage_train(void)
             "                        [--real-data DIR] [--real-copies K] [--fsdd-copies K]\n"
             "                        [--real-noise P]\n"
             "                        [--fa-rate R] [--init MODEL] [--calibrate MODEL]\n"
+            "                        [--prefix-ends]\n"
+            "  a word that is not the last of its sentence ends where its prefix clip,\n"
+            "  aligned to the sentence, ends (--prefix-ends: at the prefix clip's own\n"
+            "  end of speech, as the corpus stores it, 70-170 ms late);\n"
             "  --init MODEL goes on training MODEL (its weights, input mean and std)\n"
             "  instead of a new net;\n"
             "  --real-data DIR adds recordings of real speakers (audio/realdata.h: Speech\n"
@@ -100,6 +104,7 @@ audio_train_main(int argc, char **argv)
     const char *corpus_dir = NULL, *out = "models/kws.nn", *calibrate = NULL, *skip = NULL;
     const char *holdout = NULL, *real_dir = NULL, *init = NULL;
     int real_copies = 8, fsdd_copies = 1;
+    bool prefix_ends = false;
     float fa_rate = 0.005f, real_noise = 0;
     int epochs = 12, copies = 2, channels = 64, blocks = 4, batch = 128, threads = 2, limit = 0;
     int stride = 3;
@@ -119,11 +124,12 @@ audio_train_main(int argc, char **argv)
         { "real-data", required_argument, NULL, 'r' }, { "real-copies", required_argument, NULL, 'K' },
         { "fsdd-copies", required_argument, NULL, 'F' }, { "fa-rate", required_argument, NULL, 'A' },
         { "init", required_argument, NULL, 'I' }, { "real-noise", required_argument, NULL, 'N' },
+        { "prefix-ends", no_argument, NULL, 'P' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:h", longopts, NULL))
+    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:Ph", longopts, NULL))
            != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
@@ -149,6 +155,7 @@ audio_train_main(int argc, char **argv)
         case 'A': fa_rate = strtof(optarg, NULL); break;
         case 'I': init = optarg; break;
         case 'N': real_noise = strtof(optarg, NULL); break;
+        case 'P': prefix_ends = true; break;
         default: s_usage_train(); return ch == 'h' ? 0 : 2;
         }
     }
@@ -168,7 +175,7 @@ audio_train_main(int argc, char **argv)
         .fsdd_copies = fsdd_copies, .real_noise = real_noise, .fa_rate = fa_rate, .epochs = epochs, .copies = copies,
         .channels = channels, .blocks = blocks, .batch = batch, .threads = threads,
         .limit = limit, .stride = stride, .lr = lr, .between = between, .thr_min = thr_min,
-        .seed = seed,
+        .seed = seed, .prefix_ends = prefix_ends,
     };
     char err[512];
     if (audio_train_run(&o, err, sizeof err) != 0) {
