@@ -32,6 +32,7 @@
 #define S_MAX_SLOT_VALUES 256 /* per list */
 #define S_MAX_FILE (1u << 20)
 #define S_MAX_WORDS 64        /* heard words one match considers */
+#define S_TEXT_SKIP 0.5f      /* factor per word a sentence skips, words without confidences */
 
 typedef enum { S_EPS, S_WORD, S_SLOT } s_edge_kind_t;
 
@@ -76,8 +77,10 @@ void
 intent_config_default(intent_config_t *cfg)
 {
     cfg->require_wake = true;
-    cfg->unmatched_penalty = 0.5f;
+    cfg->unmatched_penalty = 0.2f;
     cfg->min_confidence = 0.1f;
+    cfg->belief_odds = 1.64f;
+    cfg->belief_power = 2.43f;
 }
 
 /* ---- parsing ---------------------------------------------------------- */
@@ -544,10 +547,13 @@ static int
 s_check_config(const intent_config_t *cfg, char *err, size_t errlen)
 {
     if (!(cfg->unmatched_penalty > 0.0f && cfg->unmatched_penalty <= 1.0f)
-        || !(cfg->min_confidence >= 0.0f && cfg->min_confidence <= 1.0f)) {
+        || !(cfg->min_confidence >= 0.0f && cfg->min_confidence <= 1.0f)
+        || !(cfg->belief_odds > 0.0f && cfg->belief_odds <= 1e6f)
+        || !(cfg->belief_power > 0.0f && cfg->belief_power <= 100.0f)) {
         if (err && errlen)
-            snprintf(err, errlen, "intent: unmatched_penalty must be in (0, 1] and "
-                                  "min_confidence in [0, 1]");
+            snprintf(err, errlen, "intent: unmatched_penalty must be in (0, 1], "
+                                  "min_confidence in [0, 1], belief_odds in (0, 1e6] and "
+                                  "belief_power in (0, 100]");
         return -1;
     }
     return 0;
@@ -717,6 +723,42 @@ s_slot_value(const s_slot_list_t *sl, int word)
     return NULL;
 }
 
+/* What one heard word costs a sentence: log scores for the search when the
+ * sentence uses it or skips it, and the factors it puts into the result's
+ * confidence either way. */
+typedef struct {
+    double use, skip;
+    float conf_use, conf_skip;
+} s_word_cost_t;
+
+/* The belief that heard word w at confidence c was said (see intent.h):
+ * its odds are belief_odds * (c / (1 - c)) ^ belief_power. */
+static double
+s_belief(const intent_config_t *cfg, double c)
+{
+    if (c >= 1.0)
+        return 1.0;
+    double x = cfg->belief_odds * pow(c, cfg->belief_power);
+    return x / (x + pow(1.0 - c, cfg->belief_power));
+}
+
+/* The costs of a heard word at confidence c: a sentence that uses it
+ * multiplies by its belief b, one that skips it by 1 - b, but by no less
+ * than unmatched_penalty. */
+static s_word_cost_t
+s_word_cost(const intent_config_t *cfg, float c)
+{
+    double b = s_belief(cfg, c), k = fmax(1.0 - b, cfg->unmatched_penalty);
+    return (s_word_cost_t) { log(b), log(k), (float) b, (float) k };
+}
+
+float
+intent_belief(const intent_t *self, float c)
+{
+    c = c >= 1e-6f ? (c <= 1.0f ? c : 1.0f) : 1e-6f; /* NaN too */
+    return (float) s_belief(&self->cfg, c);
+}
+
 /* Viterbi cell: best log score and how it was reached */
 typedef struct {
     double score;
@@ -727,8 +769,8 @@ typedef struct {
 /* Best path of sentence s over words w[0..m) into *r (intent name left to
  * the caller); returns its log score, -INFINITY when it cannot match. */
 static double
-s_viterbi(const intent_t *g, const s_sentence_t *s, const int *w, const double *lc, int m,
-          double lp, s_cell_t *cells, intent_result_t *r)
+s_viterbi(const intent_t *g, const s_sentence_t *s, const int *w, const s_word_cost_t *wc, int m,
+          s_cell_t *cells, intent_result_t *r)
 {
     const int S = s->n_states;
     for (int i = 0; i < (m + 1) * S; i++)
@@ -745,16 +787,17 @@ s_viterbi(const intent_t *g, const s_sentence_t *s, const int *w, const double *
             break;
         s_cell_t *next = row + S;
         for (int st = 0; st < S; st++)
-            if (row[st].score + lp > next[st].score)
-                next[st] = (s_cell_t) { row[st].score + lp, st, -1 };
+            if (row[st].score + wc[i].skip > next[st].score)
+                next[st] = (s_cell_t) { row[st].score + wc[i].skip, st, -1 };
         for (int k = 0; k < s->n_edges; k++) {
             const s_edge_t *e = &s->edges[k];
             if (e->kind == S_EPS || row[e->from].score == -INFINITY)
                 continue;
             bool fits = e->kind == S_WORD ? e->arg == w[i]
                                           : s_slot_value(&g->slots[e->arg], w[i]) != NULL;
-            double sc = row[e->from].score + lc[i];
-            if (fits && sc > next[e->to].score)
+            double sc = row[e->from].score + wc[i].use;
+            /* on a tie, using the word beats skipping it */
+            if (fits && (sc > next[e->to].score || (sc == next[e->to].score && next[e->to].how == -1)))
                 next[e->to] = (s_cell_t) { sc, e->from, k };
         }
     }
@@ -763,18 +806,21 @@ s_viterbi(const intent_t *g, const s_sentence_t *s, const int *w, const double *
         return best;
     /* walk back, collecting slots in reverse */
     memset(r, 0, sizeof *r);
+    r->confidence = 1.0f;
     intent_slot_t rev[INTENT_MAX_SLOTS];
     int n_rev = 0, i = m, st = S - 1;
     while (!(i == 0 && st == 0)) {
         const s_cell_t *c = &cells[(size_t) i * S + st];
         if (c->how == -1) {
             r->skipped++;
+            r->confidence *= wc[i - 1].conf_skip;
             i--;
             continue;
         }
         const s_edge_t *e = &s->edges[c->how];
         if (e->kind != S_EPS) {
             r->matched++;
+            r->confidence *= wc[i - 1].conf_use;
             if (e->kind == S_SLOT && n_rev < INTENT_MAX_SLOTS) {
                 const s_slot_list_t *sl = &g->slots[e->arg];
                 shop_strlcpy(rev[n_rev].name, sl->name, INTENT_NAME_MAX);
@@ -798,7 +844,7 @@ intent_match(const intent_t *self, const int *words, const float *conf, size_t n
 {
     memset(result, 0, sizeof *result);
     int w[S_MAX_WORDS];
-    double lc[S_MAX_WORDS];
+    s_word_cost_t wc[S_MAX_WORDS];
     int m = 0;
     bool woke = false;
     float wake_conf = 1.0f;
@@ -812,14 +858,16 @@ intent_match(const intent_t *self, const int *words, const float *conf, size_t n
             if (self->cfg.require_wake) {
                 /* a command follows the last wake word */
                 woke = true;
-                wake_conf = c;
+                wake_conf = (float) s_belief(&self->cfg, c);
                 m = 0;
             }
             continue;
         }
         if (m < S_MAX_WORDS) {
             w[m] = id;
-            lc[m] = log(c);
+            /* typed words are certain; skipping one costs a fixed half */
+            wc[m] = conf ? s_word_cost(&self->cfg, c)
+                         : (s_word_cost_t) { 0.0, log(S_TEXT_SKIP), 1.0f, S_TEXT_SKIP };
             m++;
         }
     }
@@ -833,11 +881,11 @@ intent_match(const intent_t *self, const int *words, const float *conf, size_t n
     for (int k = 0; k < self->n_sentences; k++)
         max_states = SHOP_MAX(max_states, self->sentences[k].n_states);
     s_cell_t *cells = xmallocarray((size_t) (m + 1) * (size_t) max_states, sizeof(s_cell_t));
-    double lp = log(self->cfg.unmatched_penalty), best = -INFINITY;
+    double best = -INFINITY;
     intent_result_t r;
     for (int k = 0; k < self->n_sentences; k++) {
         const s_sentence_t *s = &self->sentences[k];
-        double sc = s_viterbi(self, s, w, lc, m, lp, cells, &r);
+        double sc = s_viterbi(self, s, w, wc, m, cells, &r);
         if (sc == -INFINITY)
             continue;
         if (sc > best || (sc == best && r.matched > result->matched)) {
@@ -850,7 +898,7 @@ intent_match(const intent_t *self, const int *words, const float *conf, size_t n
     if (best == -INFINITY)
         return s_fail(result, err, errlen, "no sentence of the grammar matches the %d words heard",
                       m);
-    result->confidence = (float) exp(best) * (self->cfg.require_wake ? wake_conf : 1.0f);
+    result->confidence *= self->cfg.require_wake ? wake_conf : 1.0f;
     if (result->confidence < self->cfg.min_confidence) {
         char what[160];
         intent_result_format(result, what, sizeof what);

@@ -7,7 +7,8 @@ libshop_offline_a_SOURCES += audio/corpus.c audio/corpus.h audio/corpus_store.c 
 	audio/eval.h
 
 check_PROGRAMS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/audio_kws_test \
-	tests/audio_kws_model_test tests/audio_kws_real_test tests/audio_align_test
+	tests/audio_kws_model_test tests/audio_kws_real_test tests/audio_align_test \
+	tests/audio_kws_fuse_test
 tests_audio_kws_vocab_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_kws_vocab_test_LDADD = $(TEST_LIBS)
 tests_audio_kws_corpus_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
@@ -20,8 +21,11 @@ tests_audio_kws_real_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_kws_real_test_LDADD = $(TEST_LIBS)
 tests_audio_align_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_align_test_LDADD = $(TEST_LIBS)
+tests_audio_kws_fuse_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_audio_kws_fuse_test_LDADD = $(TEST_LIBS)
 TESTS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/audio_kws_test \
-	tests/audio_kws_model_test tests/audio_kws_real_test tests/audio_align_test
+	tests/audio_kws_model_test tests/audio_kws_real_test tests/audio_align_test \
+	tests/audio_kws_fuse_test
 ## recordings of real speakers for the real-speech evaluation test (README there)
 EXTRA_DIST += tests/data/realspeech
 
@@ -56,7 +60,7 @@ $(SPEECH_DIR)/extra-b/clips.tsv: | shop-train
 	: > $(SPEECH_DIR)/extra-b.tmp/clips.pcm
 	./shop-train audio-corpus --out $(SPEECH_DIR)/extra-b.tmp --seed 2 --scale 1 --extra --from 3630
 	rm -rf $(SPEECH_DIR)/extra-b && mv $(SPEECH_DIR)/extra-b.tmp $(SPEECH_DIR)/extra-b
-.PHONY: speech-corpus models-speech models-speech-real models-speech-joint
+.PHONY: speech-corpus models-speech models-speech-real models-speech-joint models-speech-fused
 speech-corpus: $(SPEECH_DIR)/corpus-a/clips.tsv $(SPEECH_DIR)/corpus-b/clips.tsv
 
 ## make models-speech: the shipped models/kws.nn's recipe from a clean clone
@@ -92,6 +96,18 @@ models-speech-joint: speech-corpus $(SPEECH_DIR)/extra-a/clips.tsv $(SPEECH_DIR)
 	  --channels 96 --epochs 10 --copies 2 --lr 0.004 --seed 3 --between 1 --thr-min 0.25 \
 	  --stride 5 --threads 2 --real-copies 10 --fsdd-copies 1 --real-noise 0.3 --fa-rate 0.003 \
 	  --prefix-ends --out $(SPEECH_DIR)/kws-joint.nn
+
+## make models-speech-fused: the product-of-experts candidate of
+## docs/speech.md: the shipped recipe's model and the joint candidate as one
+## model file (logits summed with weights 0.5 / 0.5), thresholds from the
+## synthetic validation voices and the real calibration speakers; writes
+## $(SPEECH_DIR)/kws-fused.nn
+models-speech-fused: models-speech models-speech-joint
+	./shop-train audio --corpus $(KWS_ALL) $(KWS_SKIP) --real-data $(SHOP_REAL_DATA) \
+	  --copies 2 --seed 3 --between 1 --thr-min 0.25 --stride 5 --threads 2 --real-copies 10 \
+	  --fsdd-copies 1 --real-noise 0.3 --fa-rate 0.002 \
+	  --fuse $(SPEECH_DIR)/kws.nn,$(SPEECH_DIR)/kws-joint.nn --fuse-weights 0.5,0.5 \
+	  --prefix-ends --out $(SPEECH_DIR)/kws-fused.nn
 
 ## make eval: the speech-to-intent measures on the corpus's held-out test
 ## voices and on the real validation speakers (docs/speech.md)

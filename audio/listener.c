@@ -169,7 +169,7 @@ s_end(listener_t *self, double now, listener_utterance_t *u)
     if (intent_match(self->grammar, ids, conf, (size_t) self->n, &u->result, u->reason,
                      sizeof u->reason) == 0) {
         u->understood = true;
-        u->result.confidence *= self->wake_conf;
+        u->result.confidence *= intent_belief(self->grammar, self->wake_conf);
         self->stats.understood++;
     }
     self->stats.commands++;
@@ -358,7 +358,9 @@ listener_test(bool verbose)
     S_CHECK(strcmp(intent_result_slot(&u.result, "category"), "sneaker") == 0);
     S_CHECK(u.n_words == 2 && u.words[0].word == VOCAB_SHOW);
     S_CHECK(fabs(u.end - 12.06) < 0.005 && fabs(u.start - 10.0) < 1e-9);
-    S_CHECK(fabsf(u.result.confidence - 0.9f * 0.9f * 0.9f) < 1e-5f);
+    float b9 = intent_belief(l->grammar, 0.9f);
+    S_CHECK(b9 > 0.99f && b9 < 1.0f);
+    S_CHECK(fabsf(u.result.confidence - b9 * b9 * b9) < 1e-5f);
 
     /* while the spotter is inside a word the command does not end, however
      * long after the last report */

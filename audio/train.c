@@ -683,17 +683,17 @@ audio_load_with_stats(const char *path, float *mean, float *std, char *err, size
     return net;
 }
 
-/* --calibrate: new thresholds for a trained model. Returns 0, or -1 with a message in err. */
+/* --calibrate and --fuse: new thresholds for the trained model net (read
+ * from path, its input statistics mean and std), written to out; takes net.
+ * Returns 0, or -1 with a message in err. */
 static int
-s_recalibrate(const char *path, const s_src_t *src, const features_config_t *fc,
-              const s_list_t *va, uint64_t seed, int threads, float thr_min, float fa_rate,
-              int stride, const char *out, float *xv, int32_t *yv, char *err, size_t errlen)
+s_recalibrate(nn_net_t *net, const char *path, float mean, float std, const s_src_t *src,
+              const features_config_t *fc, const s_list_t *va, uint64_t seed, int threads,
+              float thr_min, float fa_rate, int stride, const char *out, float *xv, int32_t *yv,
+              char *err, size_t errlen)
 {
-    float mean, std;
-    nn_net_t *net = audio_load_with_stats(path, &mean, &std, err, errlen);
-    if (!net)
-        return -1;
     int rc = -1;
+    char *prov = NULL, *arch = NULL;
     if (s_render(src, fc, va, seed + 1000003, threads, xv, yv, true, "validation") != 0) {
         snprintf(err, errlen, "%s: feature extraction failed", path);
         goto out;
@@ -702,13 +702,15 @@ s_recalibrate(const char *path, const s_src_t *src, const features_config_t *fc,
     nn_data_t dva = { .x = xv, .y = yv, .n = va->n, .shape = nn_input_shape(net) };
     float thr[VOCAB_COUNT];
     s_calibrate(net, &dva, thr_min, fa_rate, thr);
-    char prov[1024];
-    const char *old = nn_meta_get(net, "provenance");
-    snprintf(prov, sizeof prov, "%s; thresholds recalibrated in [%.2f, %.2f] at a false-accept "
+    const char *old = nn_meta_get(net, "provenance"), *a = nn_meta_get(net, "arch");
+    size_t plen = (old ? strlen(old) : 0) + 256;
+    prov = xmalloc(plen);
+    arch = xstrdup(a ? a : "ds-cnn-kws");
+    snprintf(prov, plen, "%s; thresholds recalibrated in [%.2f, %.2f] at a false-accept "
              "rate of %g per validation window, stride %d by shop-train audio --calibrate",
              old ? old : "", (double) thr_min, (double) S_THR_MAX, (double) fa_rate, stride);
     if (kws_net_set_meta(net, fc, mean, std, thr, stride) != 0
-        || nn_meta_set(net, "provenance", prov) != 0
+        || nn_meta_set(net, "arch", arch) != 0 || nn_meta_set(net, "provenance", prov) != 0
         || nn_save(net, out, err, errlen) != 0) {
         char why[512];
         snprintf(why, sizeof why, "%s", err);
@@ -721,8 +723,112 @@ s_recalibrate(const char *path, const s_src_t *src, const features_config_t *fc,
     printf("\n");
     rc = 0;
 out:
-    nn_destroy(&net);
+    free(prov);
+    free(arch);
     return rc;
+}
+
+nn_net_t *
+audio_fuse_models(const char *const *paths, int n, const float *weights, char *err,
+                  size_t errlen)
+{
+    if (n < 1 || n > AUDIO_FUSE_MAX) {
+        snprintf(err, errlen, "fusion takes 1 to %d models, not %d", AUDIO_FUSE_MAX, n);
+        return NULL;
+    }
+    nn_net_t *m[AUDIO_FUSE_MAX] = { 0 }, *net = NULL, *ref = kws_build_net(VOCAB_COUNT, 4, 1, 1);
+    float scale[AUDIO_FUSE_MAX], shift[AUDIO_FUSE_MAX], thr[VOCAB_COUNT];
+    features_config_t fc;
+    features_config_default(&fc);
+    for (int k = 0; k < VOCAB_COUNT; k++)
+        thr[k] = 0.5f;
+    /* the keys a spotter of today's features carries, as calibration writes them */
+    static const char *const keys[] = {
+        "features.sample_rate", "features.win_length", "features.hop_length",
+        "features.n_fft", "features.n_mels", "features.fmin", "features.fmax",
+        "features.log_floor", "features.mel_scale", "kws.frames",
+    };
+    if (!ref || kws_net_set_meta(ref, &fc, 0.f, 1.f, thr, 1) != 0) {
+        snprintf(err, errlen, "cannot build the reference spotter");
+        goto out;
+    }
+    size_t plen = 256;
+    for (int i = 0; i < n; i++) {
+        float mean, std;
+        if (!(m[i] = audio_load_with_stats(paths[i], &mean, &std, err, errlen)))
+            goto out;
+        const char *units = nn_meta_get(m[i], "kws.units"), *norm = nn_meta_get(m[i], "kws.norm");
+        if ((units && strcmp(units, "words") != 0) || (norm && strcmp(norm, "global") != 0)) {
+            snprintf(err, errlen, "%s: not a whole-word spotter with one global normalisation "
+                     "(kws.units %s, kws.norm %s)", paths[i], units ? units : "-",
+                     norm ? norm : "-");
+            goto out;
+        }
+        if (nn_num_labels(m[i]) != VOCAB_COUNT) {
+            snprintf(err, errlen, "%s: %d labels, the vocabulary %d", paths[i],
+                     nn_num_labels(m[i]), VOCAB_COUNT);
+            goto out;
+        }
+        for (int k = 0; k < VOCAB_COUNT; k++)
+            if (strcmp(nn_label(m[i], k), vocab_name(k)) != 0) {
+                snprintf(err, errlen, "%s: label %d is \"%s\", the vocabulary says \"%s\"",
+                         paths[i], k, nn_label(m[i], k), vocab_name(k));
+                goto out;
+            }
+        for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+            const char *v = nn_meta_get(m[i], keys[k]), *want = nn_meta_get(ref, keys[k]);
+            if (!v || strcmp(v, want) != 0) {
+                snprintf(err, errlen, "%s: %s is %s, the features of this build %s", paths[i],
+                         keys[k], v ? v : "missing", want);
+                goto out;
+            }
+        }
+        if (!(weights[i] > 0 && weights[i] <= 100)) {
+            snprintf(err, errlen, "%s: weight %g is not in (0, 100]", paths[i],
+                     (double) weights[i]);
+            goto out;
+        }
+        /* member i sees (x - mean) / std of the fused net's raw input */
+        scale[i] = 1.f / std;
+        shift[i] = -mean / std;
+        const char *p = nn_meta_get(m[i], "provenance");
+        plen += strlen(paths[i]) + (p ? strlen(p) : 0) + 64;
+    }
+    if (!(net = nn_fuse_experts(m, n, weights, scale, shift, err, errlen)))
+        goto out;
+    char *prov = xmalloc(plen), arch[64];
+    size_t at = (size_t) snprintf(prov, plen, "product of %d spotters by shop-train audio --fuse "
+                                  "(logits summed with weights", n);
+    for (int i = 0; i < n; i++)
+        at += (size_t) snprintf(prov + at, plen - at, "%s%g", i ? "," : " ", (double) weights[i]);
+    at += (size_t) snprintf(prov + at, plen - at, ")");
+    for (int i = 0; i < n; i++) {
+        const char *p = nn_meta_get(m[i], "provenance");
+        at += (size_t) snprintf(prov + at, plen - at, "; member %d (%s, weight %g): %s", i + 1,
+                                paths[i], (double) weights[i], p ? p : "no provenance");
+    }
+    snprintf(arch, sizeof arch, "ds-cnn-kws product of %d", n);
+    /* the members' thresholds and stride stay until calibration; the input
+     * is the raw log-mel features, each branch normalises its own */
+    const char *tv = nn_meta_get(m[0], "kws.thresholds"), *st = nn_meta_get(m[0], "kws.stride");
+    for (int i = 0; i < nn_meta_count(ref); i++) {
+        const char *k, *v;
+        nn_meta_at(ref, i, &k, &v);
+        if (nn_meta_set(net, k, v) != 0)
+            break;
+    }
+    if (nn_meta_set(net, "arch", arch) != 0 || nn_meta_set(net, "provenance", prov) != 0
+        || (tv && nn_meta_set(net, "kws.thresholds", tv) != 0)
+        || (st && nn_meta_set(net, "kws.stride", st) != 0)) {
+        snprintf(err, errlen, "fusion: %s", nn_error(net));
+        nn_destroy(&net);
+    }
+    free(prov);
+out:
+    for (int i = 0; i < n; i++)
+        nn_destroy(&m[i]);
+    nn_destroy(&ref);
+    return net;
 }
 
 static void
@@ -732,6 +838,42 @@ s_progress(const nn_epoch_t *e, void *user)
     fprintf(stderr, "audio: epoch %d loss %.4f acc %.4f val_loss %.4f val_acc %.4f (%.0f s, %.0f ex/s)\n",
             e->epoch, (double) e->loss, (double) e->acc, (double) e->val_loss,
             (double) e->val_acc, e->seconds, e->images_per_s);
+}
+
+/* --fuse A,B [--fuse-weights W1,W2]: the fused net (equal weights 1/n by
+ * default), or NULL with a message in err. */
+static nn_net_t *
+s_fuse_arg(const char *models, const char *weights, char *err, size_t errlen)
+{
+    char *list = xstrdup(models), *save = NULL;
+    const char *paths[AUDIO_FUSE_MAX + 1];
+    float w[AUDIO_FUSE_MAX + 1];
+    int n = 0, nw = 0;
+    for (char *t = strtok_r(list, ",", &save); t && n <= AUDIO_FUSE_MAX; t = strtok_r(NULL, ",", &save))
+        paths[n++] = t;
+    nn_net_t *net = NULL;
+    if (weights) {
+        const char *p = weights;
+        char *end;
+        while (nw <= AUDIO_FUSE_MAX) {
+            w[nw++] = strtof(p, &end);
+            if (end == p || (*end != ',' && *end))
+                nw = -1;
+            if (nw < 0 || !*end)
+                break;
+            p = end + 1;
+        }
+    } else {
+        for (nw = 0; nw < n; nw++)
+            w[nw] = 1.f / (float) n;
+    }
+    if (n < 1 || n > AUDIO_FUSE_MAX || nw != n)
+        snprintf(err, errlen, "--fuse takes 1 to %d models and --fuse-weights one number per "
+                 "model", AUDIO_FUSE_MAX);
+    else
+        net = audio_fuse_models(paths, n, w, err, errlen);
+    free(list);
+    return net;
 }
 
 int
@@ -822,9 +964,14 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory for %d examples", tr.n + va.n);
         goto done;
     }
-    if (calibrate) {
-        rc = s_recalibrate(calibrate, &src, &fc, &va, seed, threads, thr_min, fa_rate, stride, out,
-                           xv, yv, err, errlen);
+    if (calibrate || opts->fuse) {
+        float mean = 0.f, std = 1.f;
+        net = calibrate ? audio_load_with_stats(calibrate, &mean, &std, err, errlen)
+                        : s_fuse_arg(opts->fuse, opts->fuse_weights, err, errlen);
+        if (net)
+            rc = s_recalibrate(net, calibrate ? calibrate : opts->fuse, mean, std, &src, &fc,
+                               &va, seed, threads, thr_min, fa_rate, stride, out, xv, yv, err,
+                               errlen);
         goto done;
     }
     uint64_t t0 = shop_now_ns();

@@ -16,6 +16,9 @@ typedef struct {
     const char *corpus_dir;   /* synthetic corpus (several: comma-separated); required */
     const char *out;          /* model file written */
     const char *calibrate;    /* non-NULL: only recompute this model's thresholds and stride */
+    const char *fuse;         /* non-NULL: comma-separated spotter models fused into one
+                               * (audio_fuse_models), then calibrated as calibrate */
+    const char *fuse_weights; /* their weights, comma-separated; NULL: 1/n each */
     const char *skip;         /* training voices left out (comma-separated), or NULL */
     const char *holdout;      /* training voices made validation voices, or NULL */
     const char *real_dir;     /* recordings of real speakers (audio/realdata.h), or NULL */
@@ -51,5 +54,21 @@ void audio_input_stats(const float *x, size_t n, float *mean, float *std);
  * positive number. Returns the net, or NULL with a message naming the file in err. */
 nn_net_t *audio_load_with_stats(const char *path, float *mean, float *std, char *err,
                                 size_t errlen);
+
+/* at most this many models in one fusion */
+#define AUDIO_FUSE_MAX 8
+
+/* One spotter made of the whole-word spotter models at paths[0..n-1]
+ * (same vocabulary, same feature configuration): its logits are the
+ * members' logits weighted by weights[i] (> 0) and summed, its posteriors
+ * the members' weighted geometric mean, renormalised (nn_fuse_experts).
+ * Its input is the raw log-mel features (kws.mean 0, kws.std 1): each
+ * member's branch applies that member's kws.mean and kws.std first. The
+ * metadata: today's features, member 1's thresholds and stride (to be
+ * recalibrated), the provenance of every member with its weight. Returns
+ * the net (caller frees with nn_destroy), or NULL with a message naming the
+ * file at fault in err. */
+nn_net_t *audio_fuse_models(const char *const *paths, int n, const float *weights, char *err,
+                            size_t errlen);
 
 #endif

@@ -19,6 +19,7 @@
  *   exec.c      training executor: a shard's forward and backward passes
  *   train.c     the trainer (nn_train, nn_evaluate)
  *   model.c     model files;  blas.c  GEMM and the OpenBLAS kernel choice
+ *   fuse.c      one net made of several trained ones (product of experts)
  *   selftest.c  gradient checks and the other parts of nn_test()
  * Inference needs none of exec.c, train.c and selftest.c (training and
  * tests only); the op table's backward passes live with their forward ones. */

@@ -330,6 +330,29 @@ nn_net_t *nn_load_mem(const void *data, size_t len, char *err, size_t errlen);
 /* Serialises into a new buffer (caller frees) of *len bytes; NULL on error. */
 void *nn_save_mem(const nn_net_t *net, size_t *len, char *err, size_t errlen);
 
+/* ---------------------------------------------------------------- fusion */
+
+/* A product of experts: one net whose output is
+ *     softmax(sum_i w[i] * z_i(scale[i] * x + shift[i]))
+ * where z_i is member i's logits (the input of its softmax), i.e. the
+ * members' posteriors' weighted geometric mean, renormalised. members are n
+ * (1..16) nets with the same input shape and the same labels (or the same
+ * output size without labels), each ending in a dense layer read only by a
+ * softmax_xent output (or in a sum of such dense layers: a fused net). Their layers are copied with their parameters and
+ * batch-norm statistics into one branch each (names prefixed "e<i>."),
+ * reading the shared input through a batchnorm in inference form (gamma
+ * scale[i], beta shift[i], mean 0, variance 1 - eps: exactly scale * x +
+ * shift, before any padded layer) unless scale[i] is 1 and shift[i] 0; w[i]
+ * (> 0) is folded into the weights and bias of member i's logits' dense layers, and add layers
+ * (the last one named "logits") sum the branches into one softmax_xent. The
+ * result is an inference net (training it would turn the input affines into
+ * batch normalisations); it has the members' labels and no metadata.
+ * scale and shift may be NULL (1 and 0). The members are not changed.
+ * Returns the new net (caller frees with nn_destroy), or NULL with a message
+ * in err naming the member at fault. */
+nn_net_t *nn_fuse_experts(nn_net_t *const *members, int n, const float *w, const float *scale,
+                          const float *shift, char *err, size_t errlen);
+
 /* ---------------------------------------------------------------- BLAS */
 
 /* Call FIRST in main() of every program that uses nn (before any BLAS work):

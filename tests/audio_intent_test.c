@@ -1,7 +1,7 @@
 /* tests/audio_intent_test.c: audio/intent self-test.
  *
  * The shipped grammar maps the spoken and typed commands to the right
- * intents and slots; confidences follow the documented product rule; the wake word
+ * intents and slots; confidences follow the documented belief rule; the wake word
  * setting works both ways; broken grammar files are refused with the line
  * and the reason. */
 #include <setjmp.h>
@@ -149,6 +149,15 @@ test_wake_word_setting(void **state)
     intent_destroy(&g);
 }
 
+/* the belief of a confidence, written out from the formula of
+ * docs/grammar.md: odds 1.64 * (c / (1 - c)) ^ 2.43 */
+static double
+s_belief(double c)
+{
+    double odds = 1.64 * pow(c / (1.0 - c), 2.43);
+    return odds / (1.0 + odds);
+}
+
 static void
 test_confidence_rule(void **state)
 {
@@ -156,23 +165,85 @@ test_confidence_rule(void **state)
     intent_t *g = s_shipped(true);
     intent_result_t r;
     char err[256];
-    /* wake, show, sneakers: the product of the three */
+    /* the belief is the calibration's: 0.46 is just more likely said than
+     * not, 0.3 unlikely, 0.8 nearly sure */
+    assert_true(s_belief(0.46) > 0.5 && s_belief(0.44) < 0.5);
+    assert_float_equal(s_belief(0.3), 0.173, 0.001);
+    assert_float_equal(s_belief(0.8), 0.979, 0.001);
+
+    /* wake, show, sneakers: the product of the three beliefs */
     int w1[] = { VOCAB_WAKE, VOCAB_SHOW, VOCAB_SNEAKERS };
     float c1[] = { 0.9f, 0.8f, 0.7f };
     assert_int_equal(intent_match(g, w1, c1, 3, &r, err, sizeof err), 0);
     assert_string_equal(r.intent, "search");
-    assert_float_equal(r.confidence, 0.9 * 0.8 * 0.7, 1e-6);
+    assert_float_equal(r.confidence, s_belief(0.9) * s_belief(0.8) * s_belief(0.7), 1e-5);
     assert_int_equal(r.matched, 2);
     assert_int_equal(r.skipped, 0);
     assert_true(r.line > 0);
 
-    /* a stray word the sentence cannot use costs the penalty (0.5) */
+    /* "remove four trousers" heard as remove(0.86) four(0.46)
+     * trousers(0.99): "four" is more likely said than not, so the sentence
+     * uses it (the old flat 0.5 per skipped word dropped it) */
+    int wq[] = { VOCAB_WAKE, VOCAB_REMOVE, VOCAB_FOUR, VOCAB_TROUSERS };
+    float cq[] = { 1.0f, 0.86f, 0.46f, 0.99f };
+    assert_int_equal(intent_match(g, wq, cq, 4, &r, err, sizeof err), 0);
+    assert_string_equal(r.intent, "remove_from_cart");
+    assert_string_equal(intent_result_slot(&r, "quantity"), "4");
+    assert_string_equal(intent_result_slot(&r, "category"), "trouser");
+    assert_int_equal(r.skipped, 0);
+    assert_float_equal(r.confidence, s_belief(0.86) * s_belief(0.46) * s_belief(0.99), 1e-5);
+    /* the same heard at 0.40 is more likely a stray detection: skipped at
+     * 1 - belief */
+    cq[2] = 0.40f;
+    assert_int_equal(intent_match(g, wq, cq, 4, &r, err, sizeof err), 0);
+    assert_null(intent_result_slot(&r, "quantity"));
+    assert_string_equal(intent_result_slot(&r, "category"), "trouser");
+    assert_int_equal(r.skipped, 1);
+    assert_float_equal(r.confidence,
+                       s_belief(0.86) * (1 - s_belief(0.40)) * s_belief(0.99), 1e-5);
+
+    /* a weak stray word that would change the intent is skipped cheaply:
+     * show(0.93) cheaper(0.31) pullover(0.89) is a search */
+    int ws[] = { VOCAB_WAKE, VOCAB_SHOW, VOCAB_CHEAPER, VOCAB_PULLOVER };
+    float cs[] = { 1.0f, 0.93f, 0.31f, 0.89f };
+    assert_int_equal(intent_match(g, ws, cs, 4, &r, err, sizeof err), 0);
+    assert_string_equal(r.intent, "search");
+    assert_string_equal(intent_result_slot(&r, "category"), "pullover");
+    assert_float_equal(r.confidence,
+                       s_belief(0.93) * (1 - s_belief(0.31)) * s_belief(0.89), 1e-5);
+    assert_true(r.confidence > 0.6f);
+
+    /* a stray word the spotter is sure of costs unmatched_penalty (0.2):
+     * show(0.8) nine(0.95) sneakers(0.7) has no place for "nine" */
     int w2[] = { VOCAB_WAKE, VOCAB_SHOW, VOCAB_NINE, VOCAB_SNEAKERS };
-    float c2[] = { 0.9f, 0.8f, 0.95f, 0.7f };
+    float c2[] = { 1.0f, 0.8f, 0.95f, 0.7f };
     assert_int_equal(intent_match(g, w2, c2, 4, &r, err, sizeof err), 0);
     assert_string_equal(r.intent, "search");
-    assert_float_equal(r.confidence, 0.9 * 0.8 * 0.7 * 0.5, 1e-6);
+    assert_string_equal(intent_result_slot(&r, "category"), "sneaker");
     assert_int_equal(r.skipped, 1);
+    assert_float_equal(r.confidence, s_belief(0.8) * 0.2 * s_belief(0.7), 1e-5);
+    /* two of them: 0.2 * 0.2 * ..., below min_confidence (0.1): refused */
+    int w8[] = { VOCAB_WAKE, VOCAB_SHOW, VOCAB_NINE, VOCAB_TWO, VOCAB_SNEAKERS };
+    float c8[] = { 1.0f, 0.8f, 0.95f, 0.9f, 0.7f };
+    assert_int_equal(intent_match(g, w8, c8, 5, &r, err, sizeof err), -1);
+    assert_non_null(strstr(err, "below"));
+    /* a lower floor refuses the one-stray reading too */
+    intent_config_t cfg;
+    intent_config_default(&cfg);
+    assert_float_equal(cfg.unmatched_penalty, 0.2, 1e-6);
+    cfg.unmatched_penalty = 0.1f;
+    intent_t *strict = intent_new_from_file(NULL, &cfg, err, sizeof err);
+    assert_non_null(strict);
+    assert_int_equal(intent_match(strict, w2, c2, 4, &r, err, sizeof err), -1);
+    assert_non_null(strstr(err, "search{category=sneaker}"));
+    intent_destroy(&strict);
+
+    /* typed words (no confidences) are certain; a stray one costs 0.5 */
+    assert_int_equal(intent_match_text(g, "shopwise no, show me one dress", &r, err, sizeof err),
+                     0);
+    assert_string_equal(r.intent, "search");
+    assert_int_equal(r.skipped, 2);
+    assert_float_equal(r.confidence, 0.25, 1e-6);
 
     /* fillers and ids outside the vocabulary are not words */
     int w3[] = { VOCAB_SILENCE, VOCAB_WAKE, VOCAB_UNKNOWN, 999, -4, VOCAB_HELP };
@@ -181,7 +252,7 @@ test_confidence_rule(void **state)
     assert_float_equal(r.confidence, 1.0, 1e-6);
 
     /* "add sneakers": a full add_to_cart beats search with "add" skipped,
-     * unless "add" was heard with less confidence than the penalty */
+     * unless "add" was heard so weakly that it is more likely not said */
     int w4[] = { VOCAB_WAKE, VOCAB_ADD, VOCAB_SNEAKERS };
     float c4[] = { 1.0f, 0.9f, 0.9f };
     assert_int_equal(intent_match(g, w4, c4, 3, &r, err, sizeof err), 0);
@@ -191,16 +262,17 @@ test_confidence_rule(void **state)
     c4[1] = 0.3f;
     assert_int_equal(intent_match(g, w4, c4, 3, &r, err, sizeof err), 0);
     assert_string_equal(r.intent, "search");
-    assert_float_equal(r.confidence, 0.9 * 0.5, 1e-6);
+    assert_float_equal(r.confidence, (1 - s_belief(0.3)) * s_belief(0.9), 1e-5);
 
-    /* below min_confidence (0.1): refused, with the guess in the message.
-     * The best reading skips "show" (0.5 beats its 0.3): 0.3 * 0.5 * 0.3 */
+    /* junk is refused below min_confidence (0.1), with the guess in the
+     * message: weak wake word, show and sneakers (0.3 each, belief 0.173)
+     * make 0.173 ^ 3 = 0.005 when all are used; skipping "show" costs 0.827,
+     * so the best reading skips it: 0.173 * 0.827 * 0.173 = 0.025 */
     float c5[] = { 0.3f, 0.3f, 0.3f };
     assert_int_equal(intent_match(g, w1, c5, 3, &r, err, sizeof err), -1);
     assert_string_equal(r.intent, "");
     assert_non_null(strstr(err, "search{category=sneaker}"));
-    assert_non_null(strstr(err, "0.045"));
-
+    assert_non_null(strstr(err, "0.025"));
     /* nothing fits: quantity alone is no sentence */
     int w6[] = { VOCAB_WAKE, VOCAB_TWO };
     assert_int_equal(intent_match(g, w6, NULL, 2, &r, err, sizeof err), -1);
@@ -291,6 +363,10 @@ test_bad_grammars_name_the_line(void **state)
     cfg.unmatched_penalty = 0.0f;
     assert_null(intent_new_from_text("[a]\nyes\n", 8, &cfg, err, sizeof err));
     assert_non_null(strstr(err, "unmatched_penalty"));
+    intent_config_default(&cfg);
+    cfg.belief_power = 0.0f;
+    assert_null(intent_new_from_text("[a]\nyes\n", 8, &cfg, err, sizeof err));
+    assert_non_null(strstr(err, "belief_power"));
     assert_null(intent_new_from_file("/nonexistent/shop.ini", NULL, err, sizeof err));
     assert_non_null(strstr(err, "/nonexistent/shop.ini"));
 }

@@ -71,6 +71,7 @@ s_usage_train(void)
             "                        [--real-data DIR] [--real-copies K] [--fsdd-copies K]\n"
             "                        [--real-noise P]\n"
             "                        [--fa-rate R] [--init MODEL] [--calibrate MODEL]\n"
+            "                        [--fuse MODEL1,MODEL2 [--fuse-weights W1,W2]]\n"
             "                        [--prefix-ends]\n"
             "  a word that is not the last of its sentence ends where its prefix clip,\n"
             "  aligned to the sentence, ends (--prefix-ends: at the prefix clip's own\n"
@@ -95,14 +96,17 @@ s_usage_train(void)
             "  thresholds no lower than --thr-min (0.5); the detector runs the CNN\n"
             "  every S frames (3). --calibrate MODEL only recomputes MODEL's thresholds\n"
             "  and stride on the validation voices (same --corpus, --seed, --between and\n"
-            "  --real-data as its training) and writes --out\n");
+            "  --real-data as its training) and writes --out; --fuse makes one model of\n"
+            "  several (a product of experts: their logits weighted by W, 1/n each by\n"
+            "  default, and summed; each keeps its own input normalisation), calibrates\n"
+            "  it as --calibrate does and writes --out\n");
 }
 
 int
 audio_train_main(int argc, char **argv)
 {
     const char *corpus_dir = NULL, *out = "models/kws.nn", *calibrate = NULL, *skip = NULL;
-    const char *holdout = NULL, *real_dir = NULL, *init = NULL;
+    const char *holdout = NULL, *real_dir = NULL, *init = NULL, *fuse = NULL, *fuse_w = NULL;
     int real_copies = 8, fsdd_copies = 1;
     bool prefix_ends = false;
     float fa_rate = 0.005f, real_noise = 0;
@@ -125,11 +129,12 @@ audio_train_main(int argc, char **argv)
         { "fsdd-copies", required_argument, NULL, 'F' }, { "fa-rate", required_argument, NULL, 'A' },
         { "init", required_argument, NULL, 'I' }, { "real-noise", required_argument, NULL, 'N' },
         { "prefix-ends", no_argument, NULL, 'P' },
+        { "fuse", required_argument, NULL, 'U' }, { "fuse-weights", required_argument, NULL, 'w' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:Ph", longopts, NULL))
+    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:PU:w:h", longopts, NULL))
            != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
@@ -156,6 +161,8 @@ audio_train_main(int argc, char **argv)
         case 'I': init = optarg; break;
         case 'N': real_noise = strtof(optarg, NULL); break;
         case 'P': prefix_ends = true; break;
+        case 'U': fuse = optarg; break;
+        case 'w': fuse_w = optarg; break;
         default: s_usage_train(); return ch == 'h' ? 0 : 2;
         }
     }
@@ -165,7 +172,7 @@ audio_train_main(int argc, char **argv)
         || !(thr_min > 0 && thr_min <= AUDIO_TRAIN_THR_MAX) || stride < 1 || stride > 50 || real_copies < 0
         || real_copies > 50 || fsdd_copies < 0 || fsdd_copies > 50
         || !(real_noise >= 0 && real_noise <= 1)
-        || !(fa_rate > 0 && fa_rate < 0.5f)) {
+        || !(fa_rate > 0 && fa_rate < 0.5f) || (fuse && (calibrate || init)) || (fuse_w && !fuse)) {
         s_usage_train();
         return 2;
     }
@@ -175,7 +182,7 @@ audio_train_main(int argc, char **argv)
         .fsdd_copies = fsdd_copies, .real_noise = real_noise, .fa_rate = fa_rate, .epochs = epochs, .copies = copies,
         .channels = channels, .blocks = blocks, .batch = batch, .threads = threads,
         .limit = limit, .stride = stride, .lr = lr, .between = between, .thr_min = thr_min,
-        .seed = seed, .prefix_ends = prefix_ends,
+        .seed = seed, .prefix_ends = prefix_ends, .fuse = fuse, .fuse_weights = fuse_w,
     };
     char err[512];
     if (audio_train_run(&o, err, sizeof err) != 0) {
@@ -204,7 +211,8 @@ s_usage_eval(void)
             "  --real-data DIR (default: ../shared/data beside the data directory, i.e.\n"
             "  $SHOPD_DATADIR/../shared/data, when it exists): yes/no acceptance, false\n"
             "  accepts per non-command clip, digit word accuracy, overall and per speaker;\n"
-            "  --skip-penalty overrides the grammar's unmatched_penalty (0.5)\n");
+            "  --skip-penalty overrides the grammar's unmatched_penalty, the least factor a\n"
+            "                 skipped heard word costs (0.2)\n");
 }
 
 int
