@@ -75,7 +75,7 @@ s_usage_train(void)
             "                        [--prefix-ends]\n"
             "  a word that is not the last of its sentence ends where its prefix clip,\n"
             "  aligned to the sentence, ends (--prefix-ends: at the prefix clip's own\n"
-            "  end of speech, as the corpus stores it, 70-170 ms late);\n"
+            "  end of speech, as the corpus stores it: 70-170 ms late on average);\n"
             "  --init MODEL goes on training MODEL (its weights, input mean and std)\n"
             "  instead of a new net;\n"
             "  --real-data DIR adds recordings of real speakers (audio/realdata.h: Speech\n"
