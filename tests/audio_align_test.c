@@ -117,6 +117,23 @@ s_write_pcm(FILE *f, const float *x, int n)
     }
 }
 
+/* The corpus index at path: the prefix "add" (np samples, voice
+ * prefix_voice) and the sentence of awb after it, as the generator stores
+ * them: "add" ends in the sentence where the prefix's speech ends. */
+static void
+s_write_index(const char *path, const char *prefix_voice, int np, int p_on, int p_end, int ns,
+              int s_on, int stored, int s_end)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "#shopd-speech-corpus 1\n");
+    fprintf(f, "train\tflite\t%s\tcommand\t0\t%d\t%d\t%d@%d\tadd\n", prefix_voice, np, p_on,
+            VOCAB_ADD, p_end);
+    fprintf(f, "train\tflite\tawb\tcommand\t%d\t%d\t%d\t%d@%d,%d@%d\tadd six sneakers to my cart\n",
+            np, ns, s_on, VOCAB_ADD, stored, VOCAB_CART, s_end);
+    fclose(f);
+}
+
 /* "add" alone and "add six sneakers to my cart" by flite's awb, stored as
  * the corpus generator stores a sentence and its prefix: the prefix's end
  * of speech is the stored end of "add" in the sentence. flite's own segment
@@ -151,13 +168,7 @@ test_realigned_end_matches_the_synthesiser(void **state)
     s_write_pcm(f, s, ns);
     fclose(f);
     snprintf(path, sizeof path, "%s/clips.tsv", dir);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f, "#shopd-speech-corpus 1\n");
-    fprintf(f, "train\tflite\tawb\tcommand\t0\t%d\t%d\t%d@%d\tadd\n", np, p_on, VOCAB_ADD, p_end);
-    fprintf(f, "train\tflite\tawb\tcommand\t%d\t%d\t%d\t%d@%d,%d@%d\tadd six sneakers to my cart\n",
-            np, ns, s_on, VOCAB_ADD, stored, VOCAB_CART, s_end);
-    fclose(f);
+    s_write_index(path, "awb", np, p_on, p_end, ns, s_on, stored, s_end);
 
     char err[256];
     corpus_t *c = corpus_open(dir, err, sizeof err);
@@ -176,13 +187,7 @@ test_realigned_end_matches_the_synthesiser(void **state)
     corpus_destroy(&c);
 
     /* a clip of another voice is no prefix: the end stays */
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f, "#shopd-speech-corpus 1\n");
-    fprintf(f, "train\tflite\tslt\tcommand\t0\t%d\t%d\t%d@%d\tadd\n", np, p_on, VOCAB_ADD, p_end);
-    fprintf(f, "train\tflite\tawb\tcommand\t%d\t%d\t%d\t%d@%d,%d@%d\tadd six sneakers to my cart\n",
-            np, ns, s_on, VOCAB_ADD, stored, VOCAB_CART, s_end);
-    fclose(f);
+    s_write_index(path, "slt", np, p_on, p_end, ns, s_on, stored, s_end);
     c = corpus_open(dir, err, sizeof err);
     assert_non_null(c);
     assert_int_equal(corpus_realign_marks(c, NULL, NULL, &st), 0);
