@@ -113,6 +113,10 @@ void corpus_destroy(corpus_t **self_p);
 int corpus_count(const corpus_t *self);
 /* Clip i (owned by the corpus), or NULL when out of range. */
 const corpus_clip_t *corpus_clip(const corpus_t *self, int i);
+/* Sets the end (sample) of mark m of clip i in the opened corpus (the
+ * files are not touched). Returns 0, or -1 for a bad index or an end
+ * outside the clip. */
+int corpus_set_mark_end(corpus_t *self, int i, int m, int end);
 /* Copies clip i as floats in [-1, 1] into out (room for clip->n samples).
  * Returns 0 or -1 for a bad index. */
 int corpus_clip_pcm(const corpus_t *self, int i, float *out);

@@ -225,6 +225,16 @@ corpus_clip(const corpus_t *self, int i)
 }
 
 int
+corpus_set_mark_end(corpus_t *self, int i, int m, int end)
+{
+    corpus_clip_t *c = self && i >= 0 && i < self->n ? &self->clips[i] : NULL;
+    if (!c || m < 0 || m >= c->n_marks || end < 0 || end > c->n)
+        return -1;
+    c->marks[m].end = end;
+    return 0;
+}
+
+int
 corpus_clip_pcm(const corpus_t *self, int i, float *out)
 {
     const corpus_clip_t *c = corpus_clip(self, i);

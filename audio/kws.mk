@@ -3,11 +3,12 @@ libshop_a_SOURCES += audio/vocab.c audio/vocab.h audio/kws.c audio/kws.h
 ## offline: the corpus generator and store, the real-speech reader, training and
 ## evaluation of the spotter
 libshop_offline_a_SOURCES += audio/corpus.c audio/corpus.h audio/corpus_store.c audio/corpus_int.h \
-	audio/realdata.c audio/realdata.h audio/train.c audio/train.h audio/eval.c \
+	audio/align.c audio/align.h audio/realdata.c audio/realdata.h audio/train.c audio/train.h audio/eval.c \
 	audio/eval.h
 
 check_PROGRAMS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/audio_kws_test \
-	tests/audio_kws_model_test tests/audio_kws_real_test tests/audio_kws_fuse_test
+	tests/audio_kws_model_test tests/audio_kws_real_test tests/audio_align_test \
+	tests/audio_kws_fuse_test
 tests_audio_kws_vocab_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_kws_vocab_test_LDADD = $(TEST_LIBS)
 tests_audio_kws_corpus_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
@@ -18,10 +19,13 @@ tests_audio_kws_model_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_kws_model_test_LDADD = $(TEST_LIBS)
 tests_audio_kws_real_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_kws_real_test_LDADD = $(TEST_LIBS)
+tests_audio_align_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_audio_align_test_LDADD = $(TEST_LIBS)
 tests_audio_kws_fuse_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_kws_fuse_test_LDADD = $(TEST_LIBS)
 TESTS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/audio_kws_test \
-	tests/audio_kws_model_test tests/audio_kws_real_test tests/audio_kws_fuse_test
+	tests/audio_kws_model_test tests/audio_kws_real_test tests/audio_align_test \
+	tests/audio_kws_fuse_test
 ## recordings of real speakers for the real-speech evaluation test (README there)
 EXTRA_DIST += tests/data/realspeech
 
@@ -61,14 +65,17 @@ speech-corpus: $(SPEECH_DIR)/corpus-a/clips.tsv $(SPEECH_DIR)/corpus-b/clips.tsv
 
 ## make models-speech: the shipped models/kws.nn's recipe from a clean clone
 ## (docs/speech.md): both corpora, 15 epochs on one thread, thresholds
-## recalibrated with a lower floor; writes $(SPEECH_DIR)/kws.nn
+## recalibrated with a lower floor, the word ends the corpus stores (as that
+## model was trained: --prefix-ends, also for the candidates below); writes
+## $(SPEECH_DIR)/kws.nn
 KWS_ALL = $(SPEECH_CORPUS),$(SPEECH_DIR)/extra-a,$(SPEECH_DIR)/extra-b
 KWS_SKIP = --skip-voices lp_diphone,hy_fi_mv_diphone,suo_fi_lj_diphone,upc_ca_ona_hts
 models-speech: speech-corpus $(SPEECH_DIR)/extra-a/clips.tsv $(SPEECH_DIR)/extra-b/clips.tsv shop-train
 	./shop-train audio --corpus $(KWS_ALL) --out $(SPEECH_DIR)/kws-base.nn --epochs 15 \
-	  --copies 3 --lr 0.004 --seed 3 --between 1 --thr-min 0.35 --stride 5 --threads 1 $(KWS_SKIP)
+	  --copies 3 --lr 0.004 --seed 3 --between 1 --thr-min 0.35 --stride 5 --threads 1 $(KWS_SKIP) \
+	  --prefix-ends
 	./shop-train audio --corpus $(KWS_ALL) --seed 3 --copies 3 --between 1 --thr-min 0.25 \
-	  --stride 5 $(KWS_SKIP) --calibrate $(SPEECH_DIR)/kws-base.nn --out $(SPEECH_DIR)/kws.nn
+	  --stride 5 $(KWS_SKIP) --prefix-ends --calibrate $(SPEECH_DIR)/kws-base.nn --out $(SPEECH_DIR)/kws.nn
 
 ## make models-speech-real: the real-speaker candidate of docs/speech.md: the
 ## shipped model trained on for 3 epochs with the real training speakers
@@ -77,7 +84,7 @@ models-speech-real: speech-corpus shop-train
 	./shop-train audio --corpus $(SPEECH_CORPUS) --real-data $(SHOP_REAL_DATA) \
 	  --init $(abs_top_srcdir)/models/kws.nn --epochs 3 --copies 1 --lr 0.001 --seed 3 \
 	  --between 1 --thr-min 0.25 --stride 5 --threads 2 --real-copies 8 --fsdd-copies 1 \
-	  --real-noise 0.3 --out $(SPEECH_DIR)/kws-real.nn
+	  --real-noise 0.3 --prefix-ends --out $(SPEECH_DIR)/kws-real.nn
 
 ## make models-speech-joint: the joint candidate of docs/speech.md: a new net
 ## 96 channels wide trained on both corpora and the real training speakers
@@ -88,7 +95,7 @@ models-speech-joint: speech-corpus $(SPEECH_DIR)/extra-a/clips.tsv $(SPEECH_DIR)
 	./shop-train audio --corpus $(KWS_ALL) $(KWS_SKIP) --real-data $(SHOP_REAL_DATA) \
 	  --channels 96 --epochs 10 --copies 2 --lr 0.004 --seed 3 --between 1 --thr-min 0.25 \
 	  --stride 5 --threads 2 --real-copies 10 --fsdd-copies 1 --real-noise 0.3 --fa-rate 0.003 \
-	  --out $(SPEECH_DIR)/kws-joint.nn
+	  --prefix-ends --out $(SPEECH_DIR)/kws-joint.nn
 
 ## make models-speech-fused: the product-of-experts candidate of
 ## docs/speech.md: the shipped recipe's model and the joint candidate as one
@@ -100,7 +107,7 @@ models-speech-fused: models-speech models-speech-joint
 	  --copies 2 --seed 3 --between 1 --thr-min 0.25 --stride 5 --threads 2 --real-copies 10 \
 	  --fsdd-copies 1 --real-noise 0.3 --fa-rate 0.002 \
 	  --fuse $(SPEECH_DIR)/kws.nn,$(SPEECH_DIR)/kws-joint.nn --fuse-weights 0.5,0.5 \
-	  --out $(SPEECH_DIR)/kws-fused.nn
+	  --prefix-ends --out $(SPEECH_DIR)/kws-fused.nn
 
 ## make eval: the speech-to-intent measures on the corpus's held-out test
 ## voices and on the real validation speakers (docs/speech.md)

@@ -12,7 +12,10 @@
  * places of command clips that end mid-word, between words or long after
  * one. The features are then warped in frequency and time and masked
  * (s_augment), anew every epoch. Validation voices and validation speakers
- * are kept apart; the test voices are never read here. */
+ * are kept apart; the test voices are never read here. A word followed by
+ * more speech ends where its prefix clip, aligned to the sentence, ends
+ * (corpus_realign_marks), not where the prefix clip's lengthened last word
+ * stops sounding. */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audio/align.h"
 #include "audio/corpus.h"
 #include "audio/features.h"
 #include "audio/kws.h"
@@ -74,6 +78,13 @@ typedef struct {
     const corpus_t *corpus;
     const s_real_set_t *real;
 } s_src_t;
+
+static bool
+s_training_split(const corpus_clip_t *c, void *user)
+{
+    (void) user;
+    return c->split == CORPUS_TRAIN;
+}
 
 static const corpus_clip_t *
 s_clip(const s_src_t *src, int i)
@@ -886,6 +897,17 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
         return -1;
     features_config_t fc;
     features_config_default(&fc);
+    if (!opts->prefix_ends) {
+        align_stats_t st;
+        if (corpus_realign_marks(corpus, s_training_split, NULL, &st) != 0) {
+            snprintf(err, errlen, "%s: cannot read a clip to align its words", corpus_dir);
+            corpus_destroy(&corpus);
+            return -1;
+        }
+        fprintf(stderr, "audio: %d word ends inside sentences realigned (mean %+.0f ms), %d "
+                "without a prefix clip kept\n", st.marks, st.mean_shift * 1000.0 / CORPUS_RATE,
+                st.missing);
+    }
 
     corpus_mixer_t *pick = corpus_mixer_new(NULL, CORPUS_TRAIN, seed * 7919 + 1);
     s_list_t tr = { 0 }, va = { 0 };
@@ -1020,14 +1042,15 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     snprintf(prov, sizeof prov,
              "shop-train audio --corpus %s --epochs %d --copies %d --channels %d --blocks %d "
              "--between %g --batch %d --lr %g --seed %llu --thr-min %g --stride %d"
-             "%s%s%s%s%s%s%s%s --real-copies %d --fsdd-copies %d --real-noise %g --fa-rate %g; "
+             "%s%s%s%s%s%s%s%s%s --real-copies %d --fsdd-copies %d --real-noise %g --fa-rate %g; "
              "%d train / %d val windows; val_acc %.4f; %.0f s features, %.0f s training; %s",
              corpus_dir, epochs, copies, channels, blocks, (double) between, batch, (double) lr,
              (unsigned long long) seed, (double) thr_min, stride,
              skip ? " --skip-voices " : "", skip ? skip : "",
              holdout ? " --holdout " : "", holdout ? holdout : "",
              real_dir ? " --real-data " : "", real_dir ? real_dir : "",
-             init ? " --init " : "", init ? init : "", real_copies, fsdd_copies,
+             init ? " --init " : "", init ? init : "", opts->prefix_ends ? " --prefix-ends" : "",
+             real_copies, fsdd_copies,
              (double) opts->real_noise, (double) fa_rate, tr.n, va.n, val_acc,
              render_s, train_s, when);
     nn_meta_set(net, "provenance", prov);

@@ -3,6 +3,7 @@
 #ifndef SHOP_AUDIO_TRAIN_H
 #define SHOP_AUDIO_TRAIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,9 @@ typedef struct {
     float between;            /* windows at random places of each command clip */
     float thr_min;            /* threshold floor */
     uint64_t seed;
+    bool prefix_ends;         /* true: a sentence's words end where the corpus stores them (the
+                               * end of speech of their prefix clips); false: realigned
+                               * (corpus_realign_marks, audio/align.h) */
 } audio_train_opts_t;
 
 /* Trains (or, with opts->calibrate, recalibrates) and writes opts->out,

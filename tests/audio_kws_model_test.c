@@ -6,10 +6,9 @@
  * pushed through the detector in 100 ms chunks, as the microphone path
  * does. Skipped (77) when espeak-ng or models/kws.nn is missing.
  *
- * A regression check, not a measure: these are utterances the shipped model
- * gets right (it misses some short numbers between words, e.g. "three" in
- * "add three to my cart" by en-us+f4); the rates over hundreds of held-out
- * utterances are in docs/speech.md. */
+ * A regression check, not a measure: each utterance must give the
+ * vocabulary words of its text, in order, each once; the acceptance rates over
+ * hundreds of held-out utterances are in docs/speech.md. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -72,6 +72,10 @@ s_usage_train(void)
             "                        [--real-noise P]\n"
             "                        [--fa-rate R] [--init MODEL] [--calibrate MODEL]\n"
             "                        [--fuse MODEL1,MODEL2 [--fuse-weights W1,W2]]\n"
+            "                        [--prefix-ends]\n"
+            "  a word that is not the last of its sentence ends where its prefix clip,\n"
+            "  aligned to the sentence, ends (--prefix-ends: at the prefix clip's own\n"
+            "  end of speech, as the corpus stores it: 70-170 ms late on average);\n"
             "  --init MODEL goes on training MODEL (its weights, input mean and std)\n"
             "  instead of a new net;\n"
             "  --real-data DIR adds recordings of real speakers (audio/realdata.h: Speech\n"
@@ -104,6 +108,7 @@ audio_train_main(int argc, char **argv)
     const char *corpus_dir = NULL, *out = "models/kws.nn", *calibrate = NULL, *skip = NULL;
     const char *holdout = NULL, *real_dir = NULL, *init = NULL, *fuse = NULL, *fuse_w = NULL;
     int real_copies = 8, fsdd_copies = 1;
+    bool prefix_ends = false;
     float fa_rate = 0.005f, real_noise = 0;
     int epochs = 12, copies = 2, channels = 64, blocks = 4, batch = 128, threads = 2, limit = 0;
     int stride = 3;
@@ -123,12 +128,13 @@ audio_train_main(int argc, char **argv)
         { "real-data", required_argument, NULL, 'r' }, { "real-copies", required_argument, NULL, 'K' },
         { "fsdd-copies", required_argument, NULL, 'F' }, { "fa-rate", required_argument, NULL, 'A' },
         { "init", required_argument, NULL, 'I' }, { "real-noise", required_argument, NULL, 'N' },
+        { "prefix-ends", no_argument, NULL, 'P' },
         { "fuse", required_argument, NULL, 'U' }, { "fuse-weights", required_argument, NULL, 'w' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:U:w:h", longopts, NULL))
+    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:PU:w:h", longopts, NULL))
            != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
@@ -154,6 +160,7 @@ audio_train_main(int argc, char **argv)
         case 'A': fa_rate = strtof(optarg, NULL); break;
         case 'I': init = optarg; break;
         case 'N': real_noise = strtof(optarg, NULL); break;
+        case 'P': prefix_ends = true; break;
         case 'U': fuse = optarg; break;
         case 'w': fuse_w = optarg; break;
         default: s_usage_train(); return ch == 'h' ? 0 : 2;
@@ -175,7 +182,7 @@ audio_train_main(int argc, char **argv)
         .fsdd_copies = fsdd_copies, .real_noise = real_noise, .fa_rate = fa_rate, .epochs = epochs, .copies = copies,
         .channels = channels, .blocks = blocks, .batch = batch, .threads = threads,
         .limit = limit, .stride = stride, .lr = lr, .between = between, .thr_min = thr_min,
-        .seed = seed, .fuse = fuse, .fuse_weights = fuse_w,
+        .seed = seed, .prefix_ends = prefix_ends, .fuse = fuse, .fuse_weights = fuse_w,
     };
     char err[512];
     if (audio_train_run(&o, err, sizeof err) != 0) {
