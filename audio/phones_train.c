@@ -324,17 +324,8 @@ s_augment(float *x, int n, const nn_shape_t *shape, uint64_t *rng, void *user)
     for (int i = 0; i < n; i++) {
         float *s = x + (size_t) i * (size_t) (T * F);
         for (int m = 0; m < 2; m++) {
-            if (nn_rand_float(rng) < 0.5f) {
-                int w = (int) (nn_rand_u32(rng) % 6), f0 = (int) (nn_rand_u32(rng) % (uint32_t) F);
-                for (int t = 0; t < T; t++)
-                    for (int f = f0; f < f0 + w && f < F; f++)
-                        s[t * F + f] = 0;
-            }
-            if (nn_rand_float(rng) < 0.4f) {
-                int w = (int) (nn_rand_u32(rng) % 8), t0 = (int) (nn_rand_u32(rng) % (uint32_t) T);
-                for (int t = t0; t < t0 + w && t < T; t++)
-                    memset(s + t * F, 0, (size_t) F * sizeof *s);
-            }
+            audio_mask_bands(s, T, F, rng);
+            audio_mask_frames(s, T, F, 0.4f, rng);
         }
     }
 }
@@ -348,13 +339,6 @@ s_progress(const nn_epoch_t *e, void *user)
 }
 
 /* ---------------------------------------------------------------- measures */
-
-static int
-s_cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *) a, y = *(const float *) b;
-    return (x > y) - (x < y);
-}
 
 static bool
 s_says(const s_ex_t *e, int w)
@@ -429,8 +413,7 @@ s_measure(nn_net_t *net, const float *xv, const s_exs_t *va, size_t per,
         for (int i = 0; i < va->n; i++)
             if (!s_says(&va->v[i], w) && !s_holds(&va->v[i], lex, w))
                 neg[m++] = peaks[(size_t) i * 64 + w];
-        qsort(neg, (size_t) m, sizeof *neg, s_cmp_float);
-        float q = m ? neg[(int) ((1.0 - fa_rate) * (m - 1))] : 0.5f;
+        float q = audio_fa_score(neg, m, fa_rate);
         thr[w] = fminf(0.99f, fmaxf(thr_min, q + 0.01f));
         for (int i = 0; i < va->n; i++)
             if (s_says(&va->v[i], w)) {

@@ -568,6 +568,43 @@ s_warp_bands(float *s, float *tmp, int T, int F, const float *src_band)
         }
 }
 
+void
+audio_mask_bands(float *s, int T, int F, uint64_t *rng)
+{
+    if (nn_rand_float(rng) < 0.5f) {
+        int w = (int) (nn_rand_u32(rng) % 6), f0 = (int) (nn_rand_u32(rng) % (uint32_t) F);
+        for (int t = 0; t < T; t++)
+            for (int f = f0; f < f0 + w && f < F; f++)
+                s[t * F + f] = 0;
+    }
+}
+
+void
+audio_mask_frames(float *s, int T, int F, float p, uint64_t *rng)
+{
+    if (nn_rand_float(rng) < p) {
+        int w = (int) (nn_rand_u32(rng) % 8), t0 = (int) (nn_rand_u32(rng) % (uint32_t) T);
+        for (int t = t0; t < t0 + w && t < T; t++)
+            memset(s + t * F, 0, (size_t) F * sizeof *s);
+    }
+}
+
+static int
+s_cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *) a, y = *(const float *) b;
+    return (x > y) - (x < y);
+}
+
+float
+audio_fa_score(float *neg, int m, float fa_rate)
+{
+    if (m <= 0)
+        return 0.5f;
+    qsort(neg, (size_t) m, sizeof *neg, s_cmp_float);
+    return neg[(int) ((1.0 - fa_rate) * (m - 1))];
+}
+
 static void
 s_augment(float *x, int n, const nn_shape_t *shape, uint64_t *rng, void *user)
 {
@@ -603,26 +640,10 @@ s_augment(float *x, int n, const nn_shape_t *shape, uint64_t *rng, void *user)
             }
         }
         for (int m = 0; m < 2; m++)
-            if (nn_rand_float(rng) < 0.5f) {
-                int w = (int) (nn_rand_u32(rng) % 6), f0 = (int) (nn_rand_u32(rng) % (uint32_t) F);
-                for (int t = 0; t < T; t++)
-                    for (int f = f0; f < f0 + w && f < F; f++)
-                        s[t * F + f] = 0;
-            }
-        if (nn_rand_float(rng) < 0.3f) {
-            int w = (int) (nn_rand_u32(rng) % 8), t0 = (int) (nn_rand_u32(rng) % (uint32_t) T);
-            for (int t = t0; t < t0 + w && t < T; t++)
-                memset(s + t * F, 0, (size_t) F * sizeof *s);
-        }
+            audio_mask_bands(s, T, F, rng);
+        audio_mask_frames(s, T, F, 0.3f, rng);
     }
     free(tmp);
-}
-
-static int
-s_cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *) a, y = *(const float *) b;
-    return (x > y) - (x < y);
 }
 
 /* Per-word thresholds from the validation windows (see the caller). */
@@ -643,8 +664,7 @@ s_calibrate(nn_net_t *net, const nn_data_t *val, float thr_min, float fa_rate, f
         for (int i = 0; i < n; i++)
             if (val->y[i] != w)
                 neg[m++] = post[(size_t) i * VOCAB_COUNT + w];
-        qsort(neg, (size_t) m, sizeof *neg, s_cmp_float);
-        float q = m ? neg[(int) ((1.0 - fa_rate) * (m - 1))] : 0.5f;
+        float q = audio_fa_score(neg, m, fa_rate);
         thr[w] = fminf(S_THR_MAX, fmaxf(thr_min, q + 0.02f));
     }
     free(post);

@@ -55,6 +55,18 @@ void audio_input_stats(const float *x, size_t n, float *mean, float *std);
 nn_net_t *audio_load_with_stats(const char *path, float *mean, float *std, char *err,
                                 size_t errlen);
 
+/* SpecAugment-style masks on one window of T frames x F bands (row-major),
+ * drawn from rng in a fixed order so that trainings stay reproducible:
+ * audio_mask_bands zeroes, with probability 0.5, up to 5 adjacent bands at
+ * a random place; audio_mask_frames, with probability p, up to 7 adjacent
+ * frames. Both trainers (whole words, phones) use them. */
+void audio_mask_bands(float *s, int T, int F, uint64_t *rng);
+void audio_mask_frames(float *s, int T, int F, float p, uint64_t *rng);
+
+/* The score a fraction fa_rate of the m negative scores in neg reach (neg is
+ * sorted in place), the base of a word's threshold; 0.5 when m is 0. */
+float audio_fa_score(float *neg, int m, float fa_rate);
+
 /* at most this many models in one fusion */
 #define AUDIO_FUSE_MAX 8
 
