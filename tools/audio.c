@@ -24,12 +24,12 @@ audio_corpus_main(int argc, char **argv)
         { "out", required_argument, NULL, 'o' },  { "seed", required_argument, NULL, 's' },
         { "scale", required_argument, NULL, 'x' }, { "quiet", no_argument, NULL, 'q' },
         { "limit", required_argument, NULL, 'L' }, { "from", required_argument, NULL, 'F' },
-        { "extra", no_argument, NULL, 'X' },
+        { "extra", no_argument, NULL, 'X' },      { "confusables", no_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
     };
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:s:x:L:F:Xqh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:s:x:L:F:XCqh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': o.out_dir = optarg; break;
         case 's': o.seed = strtoull(optarg, NULL, 10); break;
@@ -37,13 +37,16 @@ audio_corpus_main(int argc, char **argv)
         case 'L': o.limit = atoi(optarg); break;
         case 'F': o.from = atoi(optarg); break;
         case 'X': o.extra = true; break;
+        case 'C': o.confusables = true; break;
         case 'q': o.verbose = false; break;
         default:
             fprintf(stderr, "usage: shop-train audio-corpus --out DIR [--seed N] [--scale X] "
-                            "[--limit N] [--from N] [--extra] [--quiet]\n  synthesises the "
+                            "[--limit N] [--from N] [--extra | --confusables] [--quiet]\n"
+                            "  synthesises the "
                             "keyword-spotting corpus (espeak-ng, flite, festival) into DIR;\n"
                             "  --extra: training utterances of the extra flite/festival voices "
-                            "only\n");
+                            "only;\n  --confusables: the training voices saying the non-vocabulary "
+                            "words of the\n  real recordings (up, off, left, ...)\n");
             return c == 'h' ? 0 : 2;
         }
     }
