@@ -386,7 +386,7 @@ s_make(s_maker_t *mk, const s_example_t *e, float *x)
     float u = corpus_mixer_uniform(m, 0, 1);
     if (e->clip >= 0 && u < 0.08f) {
         const corpus_clip_t *c = s_clip(mk->src, e->clip);
-        int onset_in_win = c->onset - (e->t - S_WIN);
+        int onset_in_win = audio_samples_before_onset(c->onset, e->t, S_WIN);
         if (onset_in_win > 0) {
             int z = (int) corpus_mixer_uniform(m, 0, (float) onset_in_win);
             memset(win, 0, (size_t) z * sizeof *win);
@@ -587,6 +587,13 @@ audio_mask_frames(float *s, int T, int F, float p, uint64_t *rng)
         for (int t = t0; t < t0 + w && t < T; t++)
             memset(s + t * F, 0, (size_t) F * sizeof *s);
     }
+}
+
+int
+audio_samples_before_onset(int onset, int t, int win)
+{
+    int n = onset - (t - win);
+    return n < 0 ? 0 : n > win ? win : n;
 }
 
 static int

@@ -63,6 +63,12 @@ nn_net_t *audio_load_with_stats(const char *path, float *mean, float *std, char 
 void audio_mask_bands(float *s, int T, int F, uint64_t *rng);
 void audio_mask_frames(float *s, int T, int F, float p, uint64_t *rng);
 
+/* How many of the first samples of a window of win samples ending at sample
+ * t of a clip lie before its onset of speech: 0 to win (a window that ends
+ * before the onset, as a real word shorter than 100 ms can give, is all
+ * before it). A cut to digital silence before the onset zeroes at most these. */
+int audio_samples_before_onset(int onset, int t, int win);
+
 /* The score a fraction fa_rate of the m negative scores in neg reach (neg is
  * sorted in place), the base of a word's threshold; 0.5 when m is 0. */
 float audio_fa_score(float *neg, int m, float fa_rate);

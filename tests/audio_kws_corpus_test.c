@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "audio/corpus.h"
+#include "audio/train.h"
 #include "audio/vocab.h"
 
 static void
@@ -127,6 +128,19 @@ test_confusables_plan_says_only_other_words(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void
+test_cut_before_onset_stays_in_the_window(void **state)
+{
+    (void) state;
+    assert_int_equal(audio_samples_before_onset(8000, 16000, 16000), 8000);
+    assert_int_equal(audio_samples_before_onset(0, 16000, 16000), 0);
+    assert_int_equal(audio_samples_before_onset(100, 30000, 16000), 0);
+    /* the window ends before the onset: all of it, never more */
+    assert_int_equal(audio_samples_before_onset(20000, 16000, 16000), 16000);
+    assert_int_equal(audio_samples_before_onset(2400, 800, 16000), 16000);
+    assert_int_equal(audio_samples_before_onset(16000, 16000, 16000), 16000);
+}
+
 int
 main(void)
 {
@@ -135,6 +149,7 @@ main(void)
         cmocka_unit_test(test_snr_from_loudest_frames),
         cmocka_unit_test(test_missing_corpus_is_an_error),
         cmocka_unit_test(test_confusables_plan_says_only_other_words),
+        cmocka_unit_test(test_cut_before_onset_stays_in_the_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
