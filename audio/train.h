@@ -23,6 +23,11 @@ typedef struct {
     const char *holdout;      /* training voices made validation voices, or NULL */
     const char *real_dir;     /* recordings of real speakers (audio/realdata.h), or NULL */
     const char *init;         /* non-NULL: go on training this model */
+    const char *teacher;      /* non-NULL: a trained spotter whose posteriors (at temperature
+                               * teacher_temp) are mixed into the targets of the synthetic
+                               * windows with weight teacher_weight (distillation, "learning
+                               * without forgetting"); the real windows keep their labels */
+    float teacher_weight, teacher_temp;
     int real_copies;          /* noisy copies of each Speech Commands recording */
     int fsdd_copies;          /* noisy copies of each FSDD recording */
     float real_noise;         /* share of windows mixed with recorded noise of training speakers */
