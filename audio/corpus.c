@@ -332,6 +332,19 @@ static const char *const s_unknown_words[] = {
     "okay", "maybe", "whatever", "really", "nothing", "something", "anything", "everything",
 };
 
+/* The words of the real recordings (Speech Commands) that are not vocabulary
+ * words: the confusables plan (`--confusables`) has the synthetic training
+ * voices say them, so that "up", "off" or "left" are `_unknown_` in
+ * synthetic voices as in real ones and the model cannot learn "unknown" as
+ * a property of the real voices (an unseen synthetic voice saying a short
+ * word such as "add" would fall on that side). "go" is a vocabulary word
+ * only in "go back"; alone it is none. */
+static const char *const s_confusable_words[] = {
+    "up", "down", "left", "right", "on", "off", "go", "zero", "bed", "bird", "cat", "dog",
+    "happy", "house", "marvin", "sheila", "tree", "wow", "learn", "follow", "forward",
+    "backward", "visual",
+};
+
 static const char *const s_carriers[] = {
     "the", "a", "me", "my", "some", "please", "it", "that", "this", "now", "and", "then",
 };
@@ -805,6 +818,27 @@ s_plan_split(corpus_split_t split, double scale, s_rng_t *rng, s_utt_t **utts, i
         s_make_text(rng, CORPUS_KIND_UNKNOWN, 0, &(*utts)[(*n)++]);
 }
 
+/* The confusables plan: training-split utterances of the words in
+ * s_confusable_words, alone (three in four, as the real clips are) or two
+ * or three of them in a row. */
+#define S_CONFUSABLE 1200
+
+static void
+s_plan_confusable(double scale, s_rng_t *rng, s_utt_t **utts, int *n, int *cap)
+{
+    int total = (int) lrint(S_CONFUSABLE * scale);
+    int nw = (int) (sizeof s_confusable_words / sizeof s_confusable_words[0]);
+    *cap = *n + total;
+    *utts = xrealloc(*utts, (size_t) *cap * sizeof **utts);
+    for (int k = 0; k < total; k++) {
+        s_utt_t *u = &(*utts)[(*n)++];
+        u->kind = CORPUS_KIND_UNKNOWN;
+        u->n_items = s_rng_unit(rng) < 0.75 ? 1 : 2 + s_rng_int(rng, 2);
+        for (int i = 0; i < u->n_items; i++)
+            s_item_text(&u->items[i], s_confusable_words[s_rng_int(rng, nw)]);
+    }
+}
+
 /* A random voice: the engine first (by share: espeak-ng 50 %, flite 30 %,
  * festival 20 % in the main plan, as installed), then a voice of it, so the
  * few flite and festival voices are not drowned by espeak-ng's hundreds of
@@ -882,7 +916,11 @@ corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen)
     /* the main plan: espeak-ng 50 %, flite 30 %, festival 20 %; the extra
      * voices (training only) are mostly festival's */
     static const double share_main[3] = { 0.5, 0.3, 0.2 }, share_extra[3] = { 0, 0.35, 0.65 };
-    bool extra = opts->extra;
+    bool extra = opts->extra || opts->confusables;   /* one split: training */
+    if (opts->extra && opts->confusables) {
+        s_set_err(err, errlen, "the extra and the confusables plans are two corpora: one at a time");
+        return -1;
+    }
     if (opts->extra) {
         s_voices_extra(&voices[0], opts->verbose);
     } else {
@@ -897,11 +935,14 @@ corpus_generate(const corpus_gen_opts_t *opts, char *err, size_t errlen)
     int n_utts = 0, cap = 0;
     for (int s = 0; s < (extra ? 1 : 2); s++) {
         int from = n_utts;
-        s_plan_split((corpus_split_t) s, scale, &rng, &utts, &n_utts, &cap);
+        if (opts->confusables)
+            s_plan_confusable(scale, &rng, &utts, &n_utts, &cap);
+        else
+            s_plan_split((corpus_split_t) s, scale, &rng, &utts, &n_utts, &cap);
         for (int i = from; i < n_utts; i++) {
             s_utt_t *u = &utts[i];
             u->split = (corpus_split_t) s;
-            u->voice = s_pick_voice(&rng, &voices[s], extra ? share_extra : share_main);
+            u->voice = s_pick_voice(&rng, &voices[s], opts->extra ? share_extra : share_main);
             u->speed = (float) s_rng_range(&rng, 0.8, 1.25);
             u->pitch = (float) s_rng_range(&rng, 0.75, 1.3);
         }

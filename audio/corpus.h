@@ -74,6 +74,10 @@ typedef struct {
                                * extra voices only (new flite and festival speakers
                                * made by their parameters, festival's non-English
                                * voices), for a second corpus read with the first */
+    bool confusables;         /* the confusables plan instead: training utterances of
+                               * the main plan's training voices saying the words of
+                               * the real recordings that are not vocabulary words
+                               * (up, off, left, ...), alone or two or three in a row */
     bool verbose;             /* progress on stderr */
 } corpus_gen_opts_t;
 

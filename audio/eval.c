@@ -303,8 +303,10 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
     float *stream = xmalloc(stream_n * sizeof *stream), *noise = xmalloc(stream_n * sizeof *noise);
     kws_hit_t *bh = xmalloc(4096 * sizeof *bh);
     int next_bg = 0;
+    bool verbose = getenv("SHOP_EVAL_VERBOSE") != NULL;
     for (int part = 0; part < 2; part++) {
         while (bg_s[part] < bg_min * 30.0) {
+            corpus_noise_t noise_type;
             memset(stream, 0, stream_n * sizeof *stream);
             if (part == 0) {
                 /* speech with 0.2-1.5 s pauses */
@@ -319,10 +321,12 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
                         stream[at + (size_t) k] += g * e.pcm[k];
                     at += (size_t) c->n + (size_t) corpus_mixer_uniform(m, 3200, 24000);
                 }
-                corpus_mixer_noise(m, corpus_mixer_pick_noise(m), noise, stream_n);
+                noise_type = corpus_mixer_pick_noise(m);
+                corpus_mixer_noise(m, noise_type, noise, stream_n);
                 corpus_add_at_snr(stream, noise, stream_n, corpus_mixer_uniform(m, 6, 24));
             } else {
-                corpus_mixer_noise(m, corpus_mixer_pick_noise(m), stream, stream_n);
+                noise_type = corpus_mixer_pick_noise(m);
+                corpus_mixer_noise(m, noise_type, stream, stream_n);
             }
             float peak = 0;
             for (size_t i = 0; i < stream_n; i++)
@@ -363,8 +367,18 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
                         fa_wake[part] += bh[r].word == VOCAB_WAKE;
                     }
                     intent_result_t got;
-                    if (intent_match(e.intent, w, cf, (size_t) nw, &got, NULL, 0) == 0)
+                    if (intent_match(e.intent, w, cf, (size_t) nw, &got, NULL, 0) == 0) {
                         fa_intents[part]++;
+                        if (verbose) {
+                            char b[160];
+                            fprintf(stderr, "false accept [%s, %s noise] at %.1f s:",
+                                    part == 0 ? "speech" : "noise alone",
+                                    corpus_noise_name(noise_type), bh[h].time);
+                            for (int r = 0; r < nw; r++)
+                                fprintf(stderr, " %s(%.2f)", vocab_name(w[r]), (double) cf[r]);
+                            fprintf(stderr, " -> %s\n", intent_result_format(&got, b, sizeof b));
+                        }
+                    }
                     h = q;
                 }
             }

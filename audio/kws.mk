@@ -8,7 +8,7 @@ libshop_offline_a_SOURCES += audio/corpus.c audio/corpus.h audio/corpus_store.c 
 
 check_PROGRAMS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/audio_kws_test \
 	tests/audio_kws_model_test tests/audio_kws_real_test tests/audio_align_test \
-	tests/audio_kws_fuse_test
+	tests/audio_kws_fuse_test tests/audio_kws_teacher_test
 tests_audio_kws_vocab_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_kws_vocab_test_LDADD = $(TEST_LIBS)
 tests_audio_kws_corpus_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
@@ -23,9 +23,11 @@ tests_audio_align_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_align_test_LDADD = $(TEST_LIBS)
 tests_audio_kws_fuse_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_kws_fuse_test_LDADD = $(TEST_LIBS)
+tests_audio_kws_teacher_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_audio_kws_teacher_test_LDADD = $(TEST_LIBS)
 TESTS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/audio_kws_test \
 	tests/audio_kws_model_test tests/audio_kws_real_test tests/audio_align_test \
-	tests/audio_kws_fuse_test
+	tests/audio_kws_fuse_test tests/audio_kws_teacher_test
 ## recordings of real speakers for the real-speech evaluation test (README there)
 EXTRA_DIST += tests/data/realspeech
 
@@ -38,7 +40,7 @@ SPEECH_CORPUS = $(SPEECH_DIR)/corpus-a,$(SPEECH_DIR)/corpus-b
 ## real speech (Speech Commands, FSDD): the shared data folder beside the source tree
 SHOP_REAL_DATA ?= $(abs_top_srcdir)/../shared/data
 $(SPEECH_DIR)/corpus-a/clips.tsv: | shop-train
-	rm -rf $(SPEECH_DIR)/corpus-a.tmp
+	rm -rf $(SPEECH_DIR)/corpus-a.tmp && mkdir -p $(SPEECH_DIR)
 	./shop-train audio-corpus --out $(SPEECH_DIR)/corpus-a.tmp --seed 1 --scale 2.5 --limit 11200
 	rm -rf $(SPEECH_DIR)/corpus-a && mv $(SPEECH_DIR)/corpus-a.tmp $(SPEECH_DIR)/corpus-a
 ## the second half continues the plan (--from) in an empty corpus
@@ -51,7 +53,7 @@ $(SPEECH_DIR)/corpus-b/clips.tsv: | shop-train
 ## the extra training speakers (flite/festival voices by their parameters),
 ## a second corpus read with the first, also in two halves
 $(SPEECH_DIR)/extra-a/clips.tsv: | shop-train
-	rm -rf $(SPEECH_DIR)/extra-a.tmp
+	rm -rf $(SPEECH_DIR)/extra-a.tmp && mkdir -p $(SPEECH_DIR)
 	./shop-train audio-corpus --out $(SPEECH_DIR)/extra-a.tmp --seed 2 --scale 1 --extra --limit 3630
 	rm -rf $(SPEECH_DIR)/extra-a && mv $(SPEECH_DIR)/extra-a.tmp $(SPEECH_DIR)/extra-a
 $(SPEECH_DIR)/extra-b/clips.tsv: | shop-train
@@ -60,6 +62,12 @@ $(SPEECH_DIR)/extra-b/clips.tsv: | shop-train
 	: > $(SPEECH_DIR)/extra-b.tmp/clips.pcm
 	./shop-train audio-corpus --out $(SPEECH_DIR)/extra-b.tmp --seed 2 --scale 1 --extra --from 3630
 	rm -rf $(SPEECH_DIR)/extra-b && mv $(SPEECH_DIR)/extra-b.tmp $(SPEECH_DIR)/extra-b
+## the training voices saying the real recordings' non-vocabulary words
+## (up, off, left, ...; `--confusables`), a corpus read with the others
+$(SPEECH_DIR)/confusables/clips.tsv: | shop-train
+	rm -rf $(SPEECH_DIR)/confusables.tmp && mkdir -p $(SPEECH_DIR)
+	./shop-train audio-corpus --out $(SPEECH_DIR)/confusables.tmp --seed 5 --scale 2.5 --confusables
+	rm -rf $(SPEECH_DIR)/confusables && mv $(SPEECH_DIR)/confusables.tmp $(SPEECH_DIR)/confusables
 .PHONY: speech-corpus models-speech models-speech-real models-speech-joint models-speech-fused
 speech-corpus: $(SPEECH_DIR)/corpus-a/clips.tsv $(SPEECH_DIR)/corpus-b/clips.tsv
 

@@ -16,6 +16,7 @@
  * more speech ends where its prefix clip, aligned to the sentence, ends
  * (corpus_realign_marks), not where the prefix clip's lengthened last word
  * stops sounding. */
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audio/align.h"
 #include "audio/corpus.h"
@@ -386,7 +388,7 @@ s_make(s_maker_t *mk, const s_example_t *e, float *x)
     float u = corpus_mixer_uniform(m, 0, 1);
     if (e->clip >= 0 && u < 0.08f) {
         const corpus_clip_t *c = s_clip(mk->src, e->clip);
-        int onset_in_win = c->onset - (e->t - S_WIN);
+        int onset_in_win = audio_samples_before_onset(c->onset, e->t, S_WIN);
         if (onset_in_win > 0) {
             int z = (int) corpus_mixer_uniform(m, 0, (float) onset_in_win);
             memset(win, 0, (size_t) z * sizeof *win);
@@ -587,6 +589,13 @@ audio_mask_frames(float *s, int T, int F, float p, uint64_t *rng)
         for (int t = t0; t < t0 + w && t < T; t++)
             memset(s + t * F, 0, (size_t) F * sizeof *s);
     }
+}
+
+int
+audio_samples_before_onset(int onset, int t, int win)
+{
+    int n = onset - (t - win);
+    return n < 0 ? 0 : n > win ? win : n;
 }
 
 static int
@@ -896,6 +905,79 @@ s_fuse_arg(const char *models, const char *weights, char *err, size_t errlen)
     return net;
 }
 
+/* --teacher: soft targets for the training windows (x: normalised by mean
+ * and std, labels y). A window of the synthetic corpus (clip below n_synth,
+ * or noise alone) gets weight * the teacher's posteriors at temperature temp
+ * (p^(1/temp), renormalised) + (1 - weight) * its label; a real recording's
+ * window keeps its label. The teacher sees each window unaugmented, through
+ * its own input normalisation. Returns the n x VOCAB_COUNT targets or NULL
+ * with a message in err. */
+static float *
+s_teacher_targets(const char *path, float weight, float temp, const float *x, size_t per,
+                  const int32_t *y, const s_list_t *l, int n_synth, float mean, float std,
+                  char *err, size_t errlen)
+{
+    float tm = 0, ts = 1;
+    nn_net_t *teacher = audio_load_with_stats(path, &tm, &ts, err, errlen);
+    if (!teacher)
+        return NULL;
+    if (nn_output_size(teacher) != VOCAB_COUNT) {
+        snprintf(err, errlen, "%s: not a whole-word spotter of this vocabulary", path);
+        nn_destroy(&teacher);
+        return NULL;
+    }
+    enum { B = 64 };
+    nn_shape_t shape = nn_input_shape(teacher);
+    if ((size_t) shape.c * (size_t) shape.h * (size_t) shape.w != per) {
+        snprintf(err, errlen, "%s: its input is not this training's windows", path);
+        nn_destroy(&teacher);
+        return NULL;
+    }
+    float *t = xcalloc((size_t) l->n * VOCAB_COUNT, sizeof *t);
+    float *in = xmalloc(B * per * sizeof *in), *post = xmalloc(B * VOCAB_COUNT * sizeof *post);
+    int idx[B], taught = 0, agree = 0;
+    float a = std / ts, b = (mean - tm) / ts;    /* teacher input from the student's */
+    for (int i = 0; i < l->n;) {
+        int nb = 0;
+        for (; i < l->n && nb < B; i++) {
+            t[(size_t) i * VOCAB_COUNT + y[i]] = 1.f;
+            if (l->v[i].clip >= n_synth)
+                continue;                        /* a real recording: its label */
+            const float *src = x + (size_t) i * per;
+            for (size_t k = 0; k < per; k++)
+                in[(size_t) nb * per + k] = a * src[k] + b;
+            idx[nb++] = i;
+        }
+        if (nb == 0)
+            continue;
+        if (nn_forward(teacher, in, nb, post) != 0) {
+            snprintf(err, errlen, "%s: %s", path, nn_error(teacher));
+            free(t);
+            t = NULL;
+            break;
+        }
+        for (int j = 0; j < nb; j++) {
+            float *p = post + (size_t) j * VOCAB_COUNT, sum = 0;
+            agree += nn_argmax(p, VOCAB_COUNT) == y[idx[j]];
+            for (int c = 0; c < VOCAB_COUNT; c++)
+                sum += p[c] = powf(fmaxf(p[c], 1e-12f), 1.f / temp);
+            float *row = t + (size_t) idx[j] * VOCAB_COUNT;
+            for (int c = 0; c < VOCAB_COUNT; c++)
+                row[c] = weight * p[c] / sum + (1.f - weight) * row[c];
+        }
+        taught += nb;
+    }
+    if (t)
+        fprintf(stderr, "audio: teacher %s: soft targets for %d of %d training windows "
+                "(weight %g, temperature %g); its top class is the label in %.1f %% of them\n",
+                path, taught, l->n, (double) weight, (double) temp,
+                100.0 * agree / (taught ? taught : 1));
+    free(in);
+    free(post);
+    nn_destroy(&teacher);
+    return t;
+}
+
 int
 audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
 {
@@ -911,6 +993,10 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     uint64_t seed = opts->seed;
     if (errlen)
         err[0] = '\0';
+    if (opts->teacher && access(opts->teacher, R_OK) != 0) {
+        snprintf(err, errlen, "teacher %s: %s", opts->teacher, strerror(errno));
+        return -1;
+    }
     nn_blas_init();
     corpus_t *corpus = corpus_open(corpus_dir, err, errlen);
     if (!corpus)
@@ -977,6 +1063,7 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     float *xt = malloc((size_t) tr.n * per * sizeof *xt);
     float *xv = malloc((size_t) va.n * per * sizeof *xv);
     int32_t *yt = malloc((size_t) tr.n * sizeof *yt), *yv = malloc((size_t) va.n * sizeof *yv);
+    float *tt = NULL;                  /* soft targets (--teacher) */
     int rc = -1;
     nn_net_t *net = NULL;
     nn_history_t hist = { 0 };
@@ -1017,6 +1104,12 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
         net = kws_build_net(VOCAB_COUNT, channels, blocks, seed);
     if (!net)
         goto done;
+    if (opts->teacher) {
+        tt = s_teacher_targets(opts->teacher, opts->teacher_weight, opts->teacher_temp, xt, per,
+                               yt, &tr, corpus_count(corpus), mean, std, err, errlen);
+        if (!tt)
+            goto done;
+    }
     nn_set_threads(net, threads);
     nn_print_summary(net);
     fprintf(stderr, "audio: %zu parameters, %.1f M multiply-adds per window\n",
@@ -1025,7 +1118,7 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     s_aug_t aug;
     s_aug_init(&aug, &fc);
     nn_data_t dtr = { .x = xt, .y = yt, .n = tr.n, .shape = shape, .augment = s_augment,
-                      .augment_user = &aug };
+                      .augment_user = &aug, .t = tt };
     nn_data_t dva = { .x = xv, .y = yv, .n = va.n, .shape = shape };
     nn_train_opts_t o;
     nn_train_opts_default(&o);
@@ -1055,14 +1148,17 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     s_calibrate(net, &dva, thr_min, fa_rate, thr);
     if (kws_net_set_meta(net, &fc, mean, std, thr, stride) != 0)
         goto done;
-    char prov[1024];
+    char prov[1400], teach[600] = "";
+    if (opts->teacher)
+        snprintf(teach, sizeof teach, "%s --teacher-weight %g --teacher-temp %g", opts->teacher,
+                 (double) opts->teacher_weight, (double) opts->teacher_temp);
     time_t now = time(NULL);
     char when[32];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     snprintf(prov, sizeof prov,
              "shop-train audio --corpus %s --epochs %d --copies %d --channels %d --blocks %d "
              "--between %g --batch %d --lr %g --seed %llu --thr-min %g --stride %d"
-             "%s%s%s%s%s%s%s%s%s --real-copies %d --fsdd-copies %d --real-noise %g --fa-rate %g; "
+             "%s%s%s%s%s%s%s%s%s%s%s --real-copies %d --fsdd-copies %d --real-noise %g --fa-rate %g; "
              "%d train / %d val windows; val_acc %.4f; %.0f s features, %.0f s training; %s",
              corpus_dir, epochs, copies, channels, blocks, (double) between, batch, (double) lr,
              (unsigned long long) seed, (double) thr_min, stride,
@@ -1070,6 +1166,7 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
              holdout ? " --holdout " : "", holdout ? holdout : "",
              real_dir ? " --real-data " : "", real_dir ? real_dir : "",
              init ? " --init " : "", init ? init : "", opts->prefix_ends ? " --prefix-ends" : "",
+             opts->teacher ? " --teacher " : "", teach,
              real_copies, fsdd_copies,
              (double) opts->real_noise, (double) fa_rate, tr.n, va.n, val_acc,
              render_s, train_s, when);
@@ -1082,6 +1179,7 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
 done:
     nn_history_free(&hist);
     nn_destroy(&net);
+    free(tt);
     free(xt);
     free(xv);
     free(yt);

@@ -23,6 +23,11 @@ typedef struct {
     const char *holdout;      /* training voices made validation voices, or NULL */
     const char *real_dir;     /* recordings of real speakers (audio/realdata.h), or NULL */
     const char *init;         /* non-NULL: go on training this model */
+    const char *teacher;      /* non-NULL: a trained spotter whose posteriors (at temperature
+                               * teacher_temp) are mixed into the targets of the synthetic
+                               * windows with weight teacher_weight (distillation, "learning
+                               * without forgetting"); the real windows keep their labels */
+    float teacher_weight, teacher_temp;
     int real_copies;          /* noisy copies of each Speech Commands recording */
     int fsdd_copies;          /* noisy copies of each FSDD recording */
     float real_noise;         /* share of windows mixed with recorded noise of training speakers */
@@ -62,6 +67,12 @@ nn_net_t *audio_load_with_stats(const char *path, float *mean, float *std, char 
  * frames. Both trainers (whole words, phones) use them. */
 void audio_mask_bands(float *s, int T, int F, uint64_t *rng);
 void audio_mask_frames(float *s, int T, int F, float p, uint64_t *rng);
+
+/* How many of the first samples of a window of win samples ending at sample
+ * t of a clip lie before its onset of speech: 0 to win (a window that ends
+ * before the onset, as a real word shorter than 100 ms can give, is all
+ * before it). A cut to digital silence before the onset zeroes at most these. */
+int audio_samples_before_onset(int onset, int t, int win);
 
 /* The score a fraction fa_rate of the m negative scores in neg reach (neg is
  * sorted in place), the base of a word's threshold; 0.5 when m is 0. */

@@ -24,12 +24,12 @@ audio_corpus_main(int argc, char **argv)
         { "out", required_argument, NULL, 'o' },  { "seed", required_argument, NULL, 's' },
         { "scale", required_argument, NULL, 'x' }, { "quiet", no_argument, NULL, 'q' },
         { "limit", required_argument, NULL, 'L' }, { "from", required_argument, NULL, 'F' },
-        { "extra", no_argument, NULL, 'X' },
+        { "extra", no_argument, NULL, 'X' },      { "confusables", no_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
     };
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:s:x:L:F:Xqh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:s:x:L:F:XCqh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': o.out_dir = optarg; break;
         case 's': o.seed = strtoull(optarg, NULL, 10); break;
@@ -37,13 +37,16 @@ audio_corpus_main(int argc, char **argv)
         case 'L': o.limit = atoi(optarg); break;
         case 'F': o.from = atoi(optarg); break;
         case 'X': o.extra = true; break;
+        case 'C': o.confusables = true; break;
         case 'q': o.verbose = false; break;
         default:
             fprintf(stderr, "usage: shop-train audio-corpus --out DIR [--seed N] [--scale X] "
-                            "[--limit N] [--from N] [--extra] [--quiet]\n  synthesises the "
+                            "[--limit N] [--from N] [--extra | --confusables] [--quiet]\n"
+                            "  synthesises the "
                             "keyword-spotting corpus (espeak-ng, flite, festival) into DIR;\n"
                             "  --extra: training utterances of the extra flite/festival voices "
-                            "only\n");
+                            "only;\n  --confusables: the training voices saying the non-vocabulary "
+                            "words of the\n  real recordings (up, off, left, ...)\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -73,11 +76,15 @@ s_usage_train(void)
             "                        [--fa-rate R] [--init MODEL] [--calibrate MODEL]\n"
             "                        [--fuse MODEL1,MODEL2 [--fuse-weights W1,W2]]\n"
             "                        [--prefix-ends]\n"
+            "                        [--teacher MODEL [--teacher-weight W] [--teacher-temp T]]\n"
             "  a word that is not the last of its sentence ends where its prefix clip,\n"
             "  aligned to the sentence, ends (--prefix-ends: at the prefix clip's own\n"
             "  end of speech, as the corpus stores it: 70-170 ms late on average);\n"
             "  --init MODEL goes on training MODEL (its weights, input mean and std)\n"
             "  instead of a new net;\n"
+            "  --teacher MODEL mixes MODEL's posteriors (at temperature T, 2) into the\n"
+            "  targets of the synthetic windows with weight W (0.5): distillation, so\n"
+            "  the new model keeps what MODEL does on synthetic speech;\n"
             "  --real-data DIR adds recordings of real speakers (audio/realdata.h: Speech\n"
             "  Commands and FSDD under DIR; training speakers to training, calibration\n"
             "  speakers to validation with the validation voices, validation speakers\n"
@@ -107,6 +114,8 @@ audio_train_main(int argc, char **argv)
 {
     const char *corpus_dir = NULL, *out = "models/kws.nn", *calibrate = NULL, *skip = NULL;
     const char *holdout = NULL, *real_dir = NULL, *init = NULL, *fuse = NULL, *fuse_w = NULL;
+    const char *teacher = NULL;
+    float teacher_weight = 0.5f, teacher_temp = 2.f;
     int real_copies = 8, fsdd_copies = 1;
     bool prefix_ends = false;
     float fa_rate = 0.005f, real_noise = 0;
@@ -128,13 +137,15 @@ audio_train_main(int argc, char **argv)
         { "real-data", required_argument, NULL, 'r' }, { "real-copies", required_argument, NULL, 'K' },
         { "fsdd-copies", required_argument, NULL, 'F' }, { "fa-rate", required_argument, NULL, 'A' },
         { "init", required_argument, NULL, 'I' }, { "real-noise", required_argument, NULL, 'N' },
-        { "prefix-ends", no_argument, NULL, 'P' },
+        { "prefix-ends", no_argument, NULL, 'P' }, { "teacher", required_argument, NULL, 'D' },
+        { "teacher-weight", required_argument, NULL, 'G' },
+        { "teacher-temp", required_argument, NULL, 'H' },
         { "fuse", required_argument, NULL, 'U' }, { "fuse-weights", required_argument, NULL, 'w' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:PU:w:h", longopts, NULL))
+    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:PU:w:D:G:H:h", longopts, NULL))
            != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
@@ -163,6 +174,9 @@ audio_train_main(int argc, char **argv)
         case 'P': prefix_ends = true; break;
         case 'U': fuse = optarg; break;
         case 'w': fuse_w = optarg; break;
+        case 'D': teacher = optarg; break;
+        case 'G': teacher_weight = strtof(optarg, NULL); break;
+        case 'H': teacher_temp = strtof(optarg, NULL); break;
         default: s_usage_train(); return ch == 'h' ? 0 : 2;
         }
     }
@@ -172,7 +186,9 @@ audio_train_main(int argc, char **argv)
         || !(thr_min > 0 && thr_min <= AUDIO_TRAIN_THR_MAX) || stride < 1 || stride > 50 || real_copies < 0
         || real_copies > 50 || fsdd_copies < 0 || fsdd_copies > 50
         || !(real_noise >= 0 && real_noise <= 1)
-        || !(fa_rate > 0 && fa_rate < 0.5f) || (fuse && (calibrate || init)) || (fuse_w && !fuse)) {
+        || !(fa_rate > 0 && fa_rate < 0.5f) || (fuse && (calibrate || init)) || (fuse_w && !fuse)
+        || !(teacher_weight >= 0 && teacher_weight <= 1) || !(teacher_temp >= 0.5f && teacher_temp <= 10)
+        || (teacher && (calibrate || fuse))) {
         s_usage_train();
         return 2;
     }
@@ -183,6 +199,7 @@ audio_train_main(int argc, char **argv)
         .channels = channels, .blocks = blocks, .batch = batch, .threads = threads,
         .limit = limit, .stride = stride, .lr = lr, .between = between, .thr_min = thr_min,
         .seed = seed, .prefix_ends = prefix_ends, .fuse = fuse, .fuse_weights = fuse_w,
+        .teacher = teacher, .teacher_weight = teacher_weight, .teacher_temp = teacher_temp,
     };
     char err[512];
     if (audio_train_run(&o, err, sizeof err) != 0) {
