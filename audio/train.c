@@ -757,6 +757,64 @@ out:
     return rc;
 }
 
+/* Loads the whole-word spotter at path with its input statistics, refused
+ * (NULL, message in err naming the file and what differs) unless it has
+ * one global normalisation, the vocabulary's labels and the features of
+ * this build: for fusing (--fuse) and for teaching (--teacher). */
+static nn_net_t *
+s_load_spotter(const char *path, float *mean, float *std, char *err, size_t errlen)
+{
+    /* the keys a spotter of today's features carries, as calibration writes them */
+    static const char *const keys[] = {
+        "features.sample_rate", "features.win_length", "features.hop_length",
+        "features.n_fft", "features.n_mels", "features.fmin", "features.fmax",
+        "features.log_floor", "features.mel_scale", "kws.frames",
+    };
+    nn_net_t *ref = kws_build_net(VOCAB_COUNT, 4, 1, 1), *m = NULL;
+    float thr[VOCAB_COUNT];
+    features_config_t fc;
+    features_config_default(&fc);
+    for (int k = 0; k < VOCAB_COUNT; k++)
+        thr[k] = 0.5f;
+    if (!ref || kws_net_set_meta(ref, &fc, 0.f, 1.f, thr, 1) != 0) {
+        snprintf(err, errlen, "cannot build the reference spotter");
+        goto fail;
+    }
+    if (!(m = audio_load_with_stats(path, mean, std, err, errlen)))
+        goto fail;
+    const char *units = nn_meta_get(m, "kws.units"), *norm = nn_meta_get(m, "kws.norm");
+    if ((units && strcmp(units, "words") != 0) || (norm && strcmp(norm, "global") != 0)) {
+        snprintf(err, errlen, "%s: not a whole-word spotter with one global normalisation "
+                 "(kws.units %s, kws.norm %s)", path, units ? units : "-", norm ? norm : "-");
+        goto fail;
+    }
+    if (nn_num_labels(m) != VOCAB_COUNT) {
+        snprintf(err, errlen, "%s: %d labels, the vocabulary %d", path, nn_num_labels(m),
+                 VOCAB_COUNT);
+        goto fail;
+    }
+    for (int k = 0; k < VOCAB_COUNT; k++)
+        if (strcmp(nn_label(m, k), vocab_name(k)) != 0) {
+            snprintf(err, errlen, "%s: label %d is \"%s\", the vocabulary says \"%s\"", path,
+                     k, nn_label(m, k), vocab_name(k));
+            goto fail;
+        }
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+        const char *v = nn_meta_get(m, keys[k]), *want = nn_meta_get(ref, keys[k]);
+        if (!v || strcmp(v, want) != 0) {
+            snprintf(err, errlen, "%s: %s is %s, the features of this build %s", path, keys[k],
+                     v ? v : "missing", want);
+            goto fail;
+        }
+    }
+    nn_destroy(&ref);
+    return m;
+fail:
+    nn_destroy(&m);
+    nn_destroy(&ref);
+    return NULL;
+}
+
 nn_net_t *
 audio_fuse_models(const char *const *paths, int n, const float *weights, char *err,
                   size_t errlen)
@@ -771,12 +829,6 @@ audio_fuse_models(const char *const *paths, int n, const float *weights, char *e
     features_config_default(&fc);
     for (int k = 0; k < VOCAB_COUNT; k++)
         thr[k] = 0.5f;
-    /* the keys a spotter of today's features carries, as calibration writes them */
-    static const char *const keys[] = {
-        "features.sample_rate", "features.win_length", "features.hop_length",
-        "features.n_fft", "features.n_mels", "features.fmin", "features.fmax",
-        "features.log_floor", "features.mel_scale", "kws.frames",
-    };
     if (!ref || kws_net_set_meta(ref, &fc, 0.f, 1.f, thr, 1) != 0) {
         snprintf(err, errlen, "cannot build the reference spotter");
         goto out;
@@ -784,34 +836,8 @@ audio_fuse_models(const char *const *paths, int n, const float *weights, char *e
     size_t plen = 256;
     for (int i = 0; i < n; i++) {
         float mean, std;
-        if (!(m[i] = audio_load_with_stats(paths[i], &mean, &std, err, errlen)))
+        if (!(m[i] = s_load_spotter(paths[i], &mean, &std, err, errlen)))
             goto out;
-        const char *units = nn_meta_get(m[i], "kws.units"), *norm = nn_meta_get(m[i], "kws.norm");
-        if ((units && strcmp(units, "words") != 0) || (norm && strcmp(norm, "global") != 0)) {
-            snprintf(err, errlen, "%s: not a whole-word spotter with one global normalisation "
-                     "(kws.units %s, kws.norm %s)", paths[i], units ? units : "-",
-                     norm ? norm : "-");
-            goto out;
-        }
-        if (nn_num_labels(m[i]) != VOCAB_COUNT) {
-            snprintf(err, errlen, "%s: %d labels, the vocabulary %d", paths[i],
-                     nn_num_labels(m[i]), VOCAB_COUNT);
-            goto out;
-        }
-        for (int k = 0; k < VOCAB_COUNT; k++)
-            if (strcmp(nn_label(m[i], k), vocab_name(k)) != 0) {
-                snprintf(err, errlen, "%s: label %d is \"%s\", the vocabulary says \"%s\"",
-                         paths[i], k, nn_label(m[i], k), vocab_name(k));
-                goto out;
-            }
-        for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
-            const char *v = nn_meta_get(m[i], keys[k]), *want = nn_meta_get(ref, keys[k]);
-            if (!v || strcmp(v, want) != 0) {
-                snprintf(err, errlen, "%s: %s is %s, the features of this build %s", paths[i],
-                         keys[k], v ? v : "missing", want);
-                goto out;
-            }
-        }
         if (!(weights[i] > 0 && weights[i] <= 100)) {
             snprintf(err, errlen, "%s: weight %g is not in (0, 100]", paths[i],
                      (double) weights[i]);
@@ -918,14 +944,9 @@ s_teacher_targets(const char *path, float weight, float temp, const float *x, si
                   char *err, size_t errlen)
 {
     float tm = 0, ts = 1;
-    nn_net_t *teacher = audio_load_with_stats(path, &tm, &ts, err, errlen);
+    nn_net_t *teacher = s_load_spotter(path, &tm, &ts, err, errlen);
     if (!teacher)
         return NULL;
-    if (nn_output_size(teacher) != VOCAB_COUNT) {
-        snprintf(err, errlen, "%s: not a whole-word spotter of this vocabulary", path);
-        nn_destroy(&teacher);
-        return NULL;
-    }
     enum { B = 64 };
     nn_shape_t shape = nn_input_shape(teacher);
     if ((size_t) shape.c * (size_t) shape.h * (size_t) shape.w != per) {

@@ -7,7 +7,8 @@
  *   soft target trains exactly as its label);
  * - with weight 1 the targets are the shipped model's posteriors and the net
  *   differs;
- * - a teacher that cannot be read is refused with its name. */
+ * - a teacher that cannot be read, or a spotter of other words, is refused
+ *   with its name. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -101,6 +102,20 @@ test_teacher_weight_zero_is_no_teacher_and_one_changes_the_net(void **state)
     snprintf(missing, sizeof missing, "%s/none.nn", s_dir);
     assert_int_equal(s_train("bad.nn", missing, 0.5f, err, sizeof err), -1);
     assert_non_null(strstr(err, "none.nn"));
+    /* so is a spotter of other words, as --fuse refuses it */
+    char other[256];
+    snprintf(other, sizeof other, "%s/other.nn", s_dir);
+    net = nn_load(s_model, err, sizeof err);
+    assert_non_null(net);
+    const char *labels[VOCAB_COUNT];
+    for (int i = 0; i < VOCAB_COUNT; i++)
+        labels[i] = vocab_name(i);
+    labels[5] = "purchase";
+    assert_int_equal(nn_set_labels(net, labels, VOCAB_COUNT), 0);
+    assert_int_equal(nn_save(net, other, err, sizeof err), 0);
+    nn_destroy(&net);
+    assert_int_equal(s_train("bad.nn", other, 0.5f, err, sizeof err), -1);
+    assert_non_null(strstr(err, "other.nn: label 5 is \"purchase\""));
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'/*", s_dir);
     assert_int_equal(system(cmd), 0);
