@@ -16,7 +16,6 @@
  * more speech ends where its prefix clip, aligned to the sentence, ends
  * (corpus_realign_marks), not where the prefix clip's lengthened last word
  * stops sounding. */
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "audio/align.h"
 #include "audio/corpus.h"
@@ -757,20 +755,13 @@ out:
     return rc;
 }
 
-/* Loads the whole-word spotter at path with its input statistics, refused
- * (NULL, message in err naming the file and what differs) unless it has
- * one global normalisation, the vocabulary's labels and the features of
- * this build: for fusing (--fuse) and for teaching (--teacher). */
+/* A spotter net carrying the metadata calibration writes for this build's
+ * features: the reference a loaded spotter's features are compared with.
+ * NULL with a message in err if it cannot be built. */
 static nn_net_t *
-s_load_spotter(const char *path, float *mean, float *std, char *err, size_t errlen)
+s_reference_spotter(char *err, size_t errlen)
 {
-    /* the keys a spotter of today's features carries, as calibration writes them */
-    static const char *const keys[] = {
-        "features.sample_rate", "features.win_length", "features.hop_length",
-        "features.n_fft", "features.n_mels", "features.fmin", "features.fmax",
-        "features.log_floor", "features.mel_scale", "kws.frames",
-    };
-    nn_net_t *ref = kws_build_net(VOCAB_COUNT, 4, 1, 1), *m = NULL;
+    nn_net_t *ref = kws_build_net(VOCAB_COUNT, 4, 1, 1);
     float thr[VOCAB_COUNT];
     features_config_t fc;
     features_config_default(&fc);
@@ -778,10 +769,28 @@ s_load_spotter(const char *path, float *mean, float *std, char *err, size_t errl
         thr[k] = 0.5f;
     if (!ref || kws_net_set_meta(ref, &fc, 0.f, 1.f, thr, 1) != 0) {
         snprintf(err, errlen, "cannot build the reference spotter");
-        goto fail;
+        nn_destroy(&ref);
     }
-    if (!(m = audio_load_with_stats(path, mean, std, err, errlen)))
-        goto fail;
+    return ref;
+}
+
+/* Loads the whole-word spotter at path with its input statistics, refused
+ * (NULL, message in err naming the file and what differs) unless it has
+ * one global normalisation, the vocabulary's labels and the features of
+ * ref (s_reference_spotter): for fusing (--fuse) and for teaching (--teacher). */
+static nn_net_t *
+s_load_spotter(const char *path, const nn_net_t *ref, float *mean, float *std, char *err,
+               size_t errlen)
+{
+    /* the keys a spotter of today's features carries, as calibration writes them */
+    static const char *const keys[] = {
+        "features.sample_rate", "features.win_length", "features.hop_length",
+        "features.n_fft", "features.n_mels", "features.fmin", "features.fmax",
+        "features.log_floor", "features.mel_scale", "kws.frames",
+    };
+    nn_net_t *m = audio_load_with_stats(path, mean, std, err, errlen);
+    if (!m)
+        return NULL;
     const char *units = nn_meta_get(m, "kws.units"), *norm = nn_meta_get(m, "kws.norm");
     if ((units && strcmp(units, "words") != 0) || (norm && strcmp(norm, "global") != 0)) {
         snprintf(err, errlen, "%s: not a whole-word spotter with one global normalisation "
@@ -807,11 +816,9 @@ s_load_spotter(const char *path, float *mean, float *std, char *err, size_t errl
             goto fail;
         }
     }
-    nn_destroy(&ref);
     return m;
 fail:
     nn_destroy(&m);
-    nn_destroy(&ref);
     return NULL;
 }
 
@@ -823,20 +830,14 @@ audio_fuse_models(const char *const *paths, int n, const float *weights, char *e
         snprintf(err, errlen, "fusion takes 1 to %d models, not %d", AUDIO_FUSE_MAX, n);
         return NULL;
     }
-    nn_net_t *m[AUDIO_FUSE_MAX] = { 0 }, *net = NULL, *ref = kws_build_net(VOCAB_COUNT, 4, 1, 1);
-    float scale[AUDIO_FUSE_MAX], shift[AUDIO_FUSE_MAX], thr[VOCAB_COUNT];
-    features_config_t fc;
-    features_config_default(&fc);
-    for (int k = 0; k < VOCAB_COUNT; k++)
-        thr[k] = 0.5f;
-    if (!ref || kws_net_set_meta(ref, &fc, 0.f, 1.f, thr, 1) != 0) {
-        snprintf(err, errlen, "cannot build the reference spotter");
+    nn_net_t *m[AUDIO_FUSE_MAX] = { 0 }, *net = NULL, *ref = s_reference_spotter(err, errlen);
+    float scale[AUDIO_FUSE_MAX], shift[AUDIO_FUSE_MAX];
+    if (!ref)
         goto out;
-    }
     size_t plen = 256;
     for (int i = 0; i < n; i++) {
         float mean, std;
-        if (!(m[i] = s_load_spotter(paths[i], &mean, &std, err, errlen)))
+        if (!(m[i] = s_load_spotter(paths[i], ref, &mean, &std, err, errlen)))
             goto out;
         if (!(weights[i] > 0 && weights[i] <= 100)) {
             snprintf(err, errlen, "%s: weight %g is not in (0, 100]", paths[i],
@@ -931,6 +932,16 @@ s_fuse_arg(const char *models, const char *weights, char *err, size_t errlen)
     return net;
 }
 
+/* The teacher at path, checked as a member of a fusion is. */
+static nn_net_t *
+s_check_teacher(const char *path, float *mean, float *std, char *err, size_t errlen)
+{
+    nn_net_t *ref = s_reference_spotter(err, errlen);
+    nn_net_t *teacher = ref ? s_load_spotter(path, ref, mean, std, err, errlen) : NULL;
+    nn_destroy(&ref);
+    return teacher;
+}
+
 /* --teacher: soft targets for the training windows (x: normalised by mean
  * and std, labels y). A window of the synthetic corpus (clip below n_synth,
  * or noise alone) gets weight * the teacher's posteriors at temperature temp
@@ -944,7 +955,7 @@ s_teacher_targets(const char *path, float weight, float temp, const float *x, si
                   char *err, size_t errlen)
 {
     float tm = 0, ts = 1;
-    nn_net_t *teacher = s_load_spotter(path, &tm, &ts, err, errlen);
+    nn_net_t *teacher = s_check_teacher(path, &tm, &ts, err, errlen);
     if (!teacher)
         return NULL;
     enum { B = 64 };
@@ -1014,9 +1025,12 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     uint64_t seed = opts->seed;
     if (errlen)
         err[0] = '\0';
-    if (opts->teacher && access(opts->teacher, R_OK) != 0) {
-        snprintf(err, errlen, "teacher %s: %s", opts->teacher, strerror(errno));
-        return -1;
+    if (opts->teacher) {   /* a bad teacher is refused before any work */
+        float tm, ts;
+        nn_net_t *t = s_check_teacher(opts->teacher, &tm, &ts, err, errlen);
+        if (!t)
+            return -1;
+        nn_destroy(&t);
     }
     nn_blas_init();
     corpus_t *corpus = corpus_open(corpus_dir, err, errlen);
