@@ -11,8 +11,12 @@
  *   not required), and the utterance counts as accepted when the intent and
  *   every slot equal those of the words actually spoken.
  * - False accepts per hour: long streams of non-command speech of the test
- *   voices in noise, and of noise alone; every reported word, every intent
- *   the grammar makes of the words, and every wake word counts.
+ *   voices in noise, and of noise alone (every noise kind of the split for
+ *   the same time); every reported word, every intent the grammar makes of
+ *   the words, and every wake word counts, per noise kind. Babble (3-8
+ *   talkers of non-command speech) is speech: the noise alone is also given
+ *   without it, and babble alone apart, each rate with its exact one-sided
+ *   95 % Poisson upper bound.
  * - Wake-word miss rate at the threshold that keeps wake false accepts on
  *   the background at or below 1 per 10 hours (Porcupine's operating point),
  *   on test utterances containing the wake word at 10 dB SNR.
@@ -388,7 +392,7 @@ s_print_background(const audio_background_t *bg)
                bg->seconds[AUDIO_BG_SPEECH][t] / 3600.0, bg->intents[AUDIO_BG_SPEECH][t],
                ns / 3600.0, ni);
         if (ns > 0)
-            printf(" %6.2f %14.2f", ni / (ns / 3600.0),
+            printf(" %6.2f %13.2f", ni / (ns / 3600.0),
                    audio_poisson_upper(ni, 0.95) / (ns / 3600.0));
         printf("\n");
     }
