@@ -310,15 +310,21 @@ s_rate(int events, double seconds)
     return seconds > 0 ? json_real(events / (seconds / 3600.0)) : json_null();
 }
 
+/* The 95 % upper bound of that rate, or null without hours. */
+static json_t *
+s_upper(int events, double seconds)
+{
+    return seconds > 0 ? json_real(audio_poisson_upper(events, 0.95) / (seconds / 3600.0))
+                       : json_null();
+}
+
 /* hours, events, rate and its 95 % upper bound */
 static json_t *
 s_count_json(int events, double seconds)
 {
     json_t *o = json_pack("{s:f, s:i}", "hours", seconds / 3600.0, "intents", events);
     json_object_set_new(o, "intents_per_hour", s_rate(events, seconds));
-    json_object_set_new(o, "upper95_per_hour",
-                        seconds > 0 ? json_real(audio_poisson_upper(events, 0.95) / (seconds / 3600.0))
-                                    : json_null());
+    json_object_set_new(o, "upper95_per_hour", s_upper(events, seconds));
     return o;
 }
 
@@ -345,10 +351,7 @@ audio_background_json(const audio_background_t *bg)
         json_object_set_new(k, "noise_intents_per_hour",
                             s_rate(bg->intents[AUDIO_BG_NOISE][t], bg->seconds[AUDIO_BG_NOISE][t]));
         json_object_set_new(k, "noise_upper95_per_hour",
-                            bg->seconds[AUDIO_BG_NOISE][t] > 0
-                                ? json_real(audio_poisson_upper(bg->intents[AUDIO_BG_NOISE][t], 0.95)
-                                            / (bg->seconds[AUDIO_BG_NOISE][t] / 3600.0))
-                                : json_null());
+                            s_upper(bg->intents[AUDIO_BG_NOISE][t], bg->seconds[AUDIO_BG_NOISE][t]));
         json_object_set_new(by, corpus_noise_name((corpus_noise_t) t), k);
     }
     double all = s[0] + s[1];
