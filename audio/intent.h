@@ -37,6 +37,8 @@
 
 #define INTENT_NAME_MAX 32   /* intent, slot and value names: < 32 bytes */
 #define INTENT_MAX_SLOTS 4   /* slots one result carries */
+#define INTENT_BELIEF_ODDS_MAX 1e6f    /* belief_odds lies in (0, this] */
+#define INTENT_BELIEF_POWER_MAX 100.f  /* belief_power in (0, this] */
 
 typedef struct _intent_t intent_t;
 
@@ -44,8 +46,9 @@ typedef struct {
     bool require_wake;        /* only words after the wake word count; true */
     float unmatched_penalty;  /* least factor a skipped heard word costs; 0.2 */
     float min_confidence;     /* results below are rejected; 0.1 */
-    float belief_odds;        /* confidence to belief, see above; 1.64 */
-    float belief_power;       /* 2.43 */
+    float belief_odds;        /* confidence to belief, see above; 1.64, or the
+                               * spotter model's own (kws_belief, audio/kws.h) */
+    float belief_power;       /* 2.43, or the model's */
 } intent_config_t;
 
 typedef struct {
