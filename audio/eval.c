@@ -345,6 +345,7 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
     int words[S_MAX_HITS];
     float conf[S_MAX_HITS];
     int accepted[S_N_SNR] = { 0 }, exact_words[S_N_SNR] = { 0 };
+    int misread[S_N_SNR] = { 0 };   /* an intent, not the one spoken (intent or a slot) */
     /* acceptance over all SNRs per voice group: espeak-ng's voices together,
      * each flite and festival voice on its own (they differ most) */
     enum { MAX_GROUPS = 16 };
@@ -386,11 +387,14 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
             if (eng == MAX_GROUPS)
                 eng = MAX_GROUPS - 1;   /* more voices than groups: the last one collects them */
             eng_trials[eng]++;
-            if (intent_match(e.intent, words, conf, (size_t) nh, &got, NULL, 0) == 0
-                && real_same_intent(&want, &got)) {
+            bool matched = intent_match(e.intent, words, conf, (size_t) nh, &got, NULL, 0) == 0;
+            if (matched && real_same_intent(&want, &got)) {
                 accepted[s]++;
                 eng_accepted[eng]++;
-            } else if (getenv("SHOP_EVAL_VERBOSE")) {
+                continue;
+            }
+            misread[s] += matched;
+            if (getenv("SHOP_EVAL_VERBOSE")) {
                 char a[160], b[160];
                 fprintf(stderr, "miss %2d dB [%s %s] \"%s\": want %s got", s_snrs[s], c->engine,
                         c->voice, c->text, intent_result_format(&want, a, sizeof a));
@@ -525,18 +529,22 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
     double rtf = (c_s + c2) / (a_s + a2), rtf_wall = (w_s + w2) / (a_s + a2);
     double hours = (bg_s[0] + bg_s[1]) / 3600.0;
     double mean_acc = 0;
-    for (int s = 0; s < S_N_SNR; s++)
+    int n_misread = 0;
+    for (int s = 0; s < S_N_SNR; s++) {
         mean_acc += 100.0 * accepted[s] / n_cmd / S_N_SNR;
+        n_misread += misread[s];
+    }
 
     root = json_object();
     json_t *tab = json_array();
     for (int s = 0; s < S_N_SNR; s++)
-        json_array_append_new(tab, json_pack("{s:i, s:f, s:f, s:i}", "snr_db", s_snrs[s],
+        json_array_append_new(tab, json_pack("{s:i, s:f, s:f, s:i, s:i}", "snr_db", s_snrs[s],
                                              "acceptance_pct", 100.0 * accepted[s] / n_cmd,
                                              "words_exact_pct", 100.0 * exact_words[s] / n_cmd,
-                                             "commands", n_cmd));
+                                             "commands", n_cmd, "misread", misread[s]));
     json_object_set_new(root, "acceptance", tab);
     json_object_set_new(root, "acceptance_mean_pct", json_real(mean_acc));
+    json_object_set_new(root, "misread_commands", json_integer(n_misread));
     json_t *by_eng = json_object();
     for (int k = 0; k < n_groups; k++)
         if (eng_trials[k])
@@ -576,7 +584,8 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
         for (int s = 0; s < S_N_SNR; s++)
             printf("%6d  %12.1f  %13.1f\n", s_snrs[s], 100.0 * accepted[s] / n_cmd,
                    100.0 * exact_words[s] / n_cmd);
-        printf("mean    %12.1f   (%d commands of held-out voices per SNR)\n", mean_acc, n_cmd);
+        printf("mean    %12.1f   (%d commands of held-out voices per SNR; %d read as another "
+               "intent)\n", mean_acc, n_cmd, n_misread);
         for (int k = 0; k < n_groups; k++)
             if (eng_trials[k])
                 printf("%-36s %5.1f %%  (%d trials over all SNRs)\n", groups[k],

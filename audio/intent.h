@@ -14,10 +14,13 @@
  * word's threshold, not a probability that the word was said, so each heard
  * word first gets a belief b, the calibrated probability that it was said:
  *     b / (1 - b) = belief_odds * (c / (1 - c)) ^ belief_power
- * (1.64 and 2.43: the fraction of heard words that were said, by
- * confidence, among the shipped spotter's words in commands of the
- * synthetic validation voices; c = 0.3 gives b = 0.17, 0.46 gives 0.53,
- * 0.6 gives 0.81, 0.8 gives 0.98). A sentence that uses a word multiplies
+ * The constants belong to the spotter model, whose confidences they read:
+ * a model file carries its own (kws_belief, audio/kws.h; fitted by
+ * `shop-train audio`, audio/belief.h), and 1.64 and 2.43, the defaults,
+ * are those of the shipped spotter (the fraction of heard words that were
+ * said, by confidence, among its words in commands of the synthetic
+ * validation voices; c = 0.3 gives b = 0.17, 0.46 gives 0.53, 0.6 gives
+ * 0.81, 0.8 gives 0.98). A sentence that uses a word multiplies
  * its score by b; one that skips it by 1 - b, but by no less than
  * unmatched_penalty. So a word is used exactly when it is more likely said
  * than not (b > 0.5, c above about 0.45), a weak stray word costs little to

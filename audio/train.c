@@ -768,7 +768,8 @@ s_fit_beliefs(nn_net_t *net, const corpus_t *corpus, const char *holdout, char *
         char *prov = xmalloc(plen);
         snprintf(prov, plen, "%s%sbelief constants fitted on %d words of the validation voices' "
                  "commands", old ? old : "", old ? "; " : "", n);
-        rc = nn_meta_set(net, "provenance", prov);
+        if ((rc = nn_meta_set(net, "provenance", prov)) != 0)
+            snprintf(err, errlen, "%s", nn_error(net));
         free(prov);
         printf("audio: belief constants odds %.4f (log odds %.4f +- %.4f), power %.4f (+- %.4f) "
                "from %d words, %d said, of the validation voices' commands (%.0f s)\n", f.odds,

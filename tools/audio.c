@@ -245,7 +245,8 @@ s_usage_eval(void)
             "                 skipped heard word costs (0.2);\n"
             "  the grammar reads confidences with the model's belief constants when it\n"
             "  carries them (`shop-train audio --beliefs`), else with its defaults; the\n"
-            "  JSON's \"beliefs\" says which\n");
+            "  JSON's \"beliefs\" says which; \"misread_commands\": commands read as\n"
+            "  another intent (or other slots)\n");
 }
 
 int
