@@ -154,6 +154,10 @@ void corpus_mixer_destroy(corpus_mixer_t **self_p);
  * BABBLE only with a corpus). */
 corpus_noise_t corpus_mixer_pick_noise(corpus_mixer_t *self);
 
+/* True when type is one corpus_mixer_pick_noise can draw: FAN only for the
+ * test split, BABBLE only with unknown-speech clips of the split. */
+bool corpus_mixer_allows(const corpus_mixer_t *self, corpus_noise_t type);
+
 /* Writes n samples of noise of type (random settings) to out, peak about 0.5. */
 void corpus_mixer_noise(corpus_mixer_t *self, corpus_noise_t type, float *out, size_t n);
 

@@ -312,16 +312,23 @@ corpus_mixer_uniform(corpus_mixer_t *self, float lo, float hi)
     return (float) s_rng_range(&self->rng, lo, hi);
 }
 
+bool
+corpus_mixer_allows(const corpus_mixer_t *self, corpus_noise_t type)
+{
+    if (type < 0 || type >= CORPUS_NOISE_COUNT)
+        return false;
+    if (type == CORPUS_NOISE_FAN && self->split != CORPUS_TEST)
+        return false;
+    return type != CORPUS_NOISE_BABBLE || self->n_unknown > 0;
+}
+
 corpus_noise_t
 corpus_mixer_pick_noise(corpus_mixer_t *self)
 {
     for (;;) {
         corpus_noise_t t = (corpus_noise_t) s_rng_int(&self->rng, CORPUS_NOISE_COUNT);
-        if (t == CORPUS_NOISE_FAN && self->split != CORPUS_TEST)
-            continue;
-        if (t == CORPUS_NOISE_BABBLE && self->n_unknown == 0)
-            continue;
-        return t;
+        if (corpus_mixer_allows(self, t))
+            return t;
     }
 }
 

@@ -11,8 +11,12 @@
  *   not required), and the utterance counts as accepted when the intent and
  *   every slot equal those of the words actually spoken.
  * - False accepts per hour: long streams of non-command speech of the test
- *   voices in noise, and of noise alone; every reported word, every intent
- *   the grammar makes of the words, and every wake word counts.
+ *   voices in noise, and of noise alone (every noise kind of the split for
+ *   the same time); every reported word, every intent the grammar makes of
+ *   the words, and every wake word counts, per noise kind. Babble (3-8
+ *   talkers of non-command speech) is speech: the noise alone is also given
+ *   without it, and babble alone apart, each rate with its exact one-sided
+ *   95 % Poisson upper bound.
  * - Wake-word miss rate at the threshold that keeps wake false accepts on
  *   the background at or below 1 per 10 hours (Porcupine's operating point),
  *   on test utterances containing the wake word at 10 dB SNR.
@@ -269,6 +273,284 @@ s_print_real(const json_t *r)
            (int) json_integer_value(json_object_get(dg, "trials")));
 }
 
+/* ------------------------------------------------------------ background */
+
+double
+audio_poisson_upper(int events, double level)
+{
+    if (events < 0 || !(level > 0 && level < 1))
+        return NAN;
+    /* P(X <= k; mu) falls from 1 to 0 as mu grows: bisect for 1 - level */
+    double lo = 0, hi = events + 10.0 + 10.0 * sqrt(events + 1.0);
+    for (int it = 0; it < 200 && hi - lo > 1e-12 * hi; it++) {
+        double mu = 0.5 * (lo + hi), cdf = 0;
+        for (int i = 0; i <= events; i++)
+            cdf += exp(i * log(mu) - mu - lgamma(i + 1.0));
+        if (cdf > 1 - level)
+            lo = mu;
+        else
+            hi = mu;
+    }
+    return 0.5 * (lo + hi);
+}
+
+void
+audio_background_clear(audio_background_t *bg)
+{
+    if (!bg)
+        return;
+    free(bg->wake_peaks);
+    memset(bg, 0, sizeof *bg);
+}
+
+/* One stream of the background through both detectors into part and type
+ * of bg. Returns 0 or -1 with a message in err. */
+static int
+s_background_stream(kws_t *kws, kws_t *low, intent_t *intent, const float *x, size_t n,
+                    int part, corpus_noise_t type, bool verbose, kws_hit_t *bh, int max_hits,
+                    audio_background_t *bg, char *err, size_t errlen)
+{
+    int nh = kws_decode(low, x, n, bh, max_hits);
+    if (nh < 0) {
+        snprintf(err, errlen, "%s", kws_error(low));
+        return -1;
+    }
+    for (int h = 0; h < nh; h++)
+        if (bh[h].word == VOCAB_WAKE) {
+            if (!(bg->n_wake_peaks & 255))
+                bg->wake_peaks = xrealloc(bg->wake_peaks,
+                                          (size_t) (bg->n_wake_peaks + 256) * sizeof *bg->wake_peaks);
+            bg->wake_peaks[bg->n_wake_peaks++] = bh[h].confidence;
+        }
+    nh = kws_decode(kws, x, n, bh, max_hits);
+    if (nh < 0) {
+        snprintf(err, errlen, "%s", kws_error(kws));
+        return -1;
+    }
+    bg->words[part][type] += nh;
+    /* utterances: hits less than 1.5 s apart */
+    for (int h = 0; h < nh;) {
+        int q = h + 1;
+        while (q < nh && bh[q].time - bh[q - 1].time < 1.5)
+            q++;
+        int w[S_MAX_HITS];
+        float cf[S_MAX_HITS];
+        int nw = 0;
+        for (int r = h; r < q; r++) {
+            bg->wake[part][type] += bh[r].word == VOCAB_WAKE;
+            if (nw < S_MAX_HITS) {
+                w[nw] = bh[r].word;
+                cf[nw++] = bh[r].confidence;
+            }
+        }
+        intent_result_t got;
+        if (intent_match(intent, w, cf, (size_t) nw, &got, NULL, 0) == 0) {
+            bg->intents[part][type]++;
+            if (verbose) {
+                char b[160];
+                fprintf(stderr, "false accept [%s, %s noise] at %.1f s:",
+                        part == AUDIO_BG_SPEECH ? "speech" : "noise alone",
+                        corpus_noise_name(type), bh[h].time);
+                for (int r = 0; r < nw; r++)
+                    fprintf(stderr, " %s(%.2f)", vocab_name(w[r]), (double) cf[r]);
+                fprintf(stderr, " -> %s\n", intent_result_format(&got, b, sizeof b));
+            }
+        }
+        h = q;
+    }
+    bg->seconds[part][type] += (double) n / CORPUS_RATE;
+    return 0;
+}
+
+/* Scales x so that its peak is between -30 and -3 dBFS. */
+static void
+s_random_level(corpus_mixer_t *m, float *x, size_t n)
+{
+    float peak = 0;
+    for (size_t i = 0; i < n; i++)
+        peak = fmaxf(peak, fabsf(x[i]));
+    float g = powf(10.f, corpus_mixer_uniform(m, -30, -3) / 20.f) / fmaxf(peak, 1e-9f);
+    for (size_t i = 0; i < n; i++)
+        x[i] *= g;
+}
+
+int
+audio_eval_background(kws_t *kws, kws_t *low, intent_t *intent,
+                      const audio_background_opts_t *o, audio_background_t *out,
+                      char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (o->speech_s > 0 && (!o->corpus || o->n_speech <= 0)) {
+        snprintf(err, errlen, "background speech needs non-command clips");
+        return -1;
+    }
+    corpus_mixer_t *m = corpus_mixer_new(o->corpus, o->split, o->seed);
+    const size_t stream_n = 60 * CORPUS_RATE;
+    const int max_hits = 4096;
+    float *stream = xmalloc(stream_n * sizeof *stream), *noise = xmalloc(stream_n * sizeof *noise);
+    float *clip = NULL;
+    size_t clip_cap = 0;
+    kws_hit_t *bh = xmalloc((size_t) max_hits * sizeof *bh);
+    int rc = -1, next = 0;
+    /* speech with 0.2-1.5 s pauses in a random noise at 6-24 dB, 60 s streams */
+    for (size_t done = 0, total = (size_t) llround(o->speech_s * CORPUS_RATE); done < total;) {
+        size_t n = total - done < stream_n ? total - done : stream_n;
+        memset(stream, 0, n * sizeof *stream);
+        size_t at = (size_t) corpus_mixer_uniform(m, 0, 8000);
+        while (at < n) {
+            int ci = o->speech[next++ % o->n_speech];
+            const corpus_clip_t *c = corpus_clip(o->corpus, ci);
+            s_reserve(&clip, &clip_cap, (size_t) c->n);
+            corpus_clip_pcm(o->corpus, ci, clip);
+            float g = corpus_mixer_uniform(m, 0.3f, 1.0f);
+            for (int k = 0; k < c->n && at + (size_t) k < n; k++)
+                stream[at + (size_t) k] += g * clip[k];
+            at += (size_t) c->n + (size_t) corpus_mixer_uniform(m, 3200, 24000);
+        }
+        corpus_noise_t type = corpus_mixer_pick_noise(m);
+        corpus_mixer_noise(m, type, noise, n);
+        corpus_add_at_snr(stream, noise, n, corpus_mixer_uniform(m, 6, 24));
+        s_random_level(m, stream, n);
+        if (s_background_stream(kws, low, intent, stream, n, AUDIO_BG_SPEECH, type, o->verbose,
+                                bh, max_hits, out, err, errlen) != 0)
+            goto done;
+        done += n;
+    }
+    /* noise alone: every noise kind of the split for the same time, in
+     * turn, streams of up to 60 s with their own random settings */
+    corpus_noise_t kinds[CORPUS_NOISE_COUNT];
+    int n_kinds = 0;
+    for (int t = 0; t < CORPUS_NOISE_COUNT; t++)
+        if (corpus_mixer_allows(m, (corpus_noise_t) t))
+            kinds[n_kinds++] = (corpus_noise_t) t;
+    size_t quota = (size_t) llround(o->noise_s * CORPUS_RATE / n_kinds);
+    for (size_t done = 0; done < quota;) {
+        size_t n = quota - done < stream_n ? quota - done : stream_n;
+        for (int k = 0; k < n_kinds; k++) {
+            corpus_mixer_noise(m, kinds[k], stream, n);
+            s_random_level(m, stream, n);
+            if (s_background_stream(kws, low, intent, stream, n, AUDIO_BG_NOISE, kinds[k],
+                                    o->verbose, bh, max_hits, out, err, errlen) != 0)
+                goto done;
+        }
+        done += n;
+    }
+    rc = 0;
+done:
+    corpus_mixer_destroy(&m);
+    free(stream);
+    free(noise);
+    free(clip);
+    free(bh);
+    return rc;
+}
+
+/* A rate per hour, or null without hours. */
+static json_t *
+s_rate(int events, double seconds)
+{
+    return seconds > 0 ? json_real(events / (seconds / 3600.0)) : json_null();
+}
+
+/* The 95 % upper bound of that rate, or null without hours. */
+static json_t *
+s_upper(int events, double seconds)
+{
+    return seconds > 0 ? json_real(audio_poisson_upper(events, 0.95) / (seconds / 3600.0))
+                       : json_null();
+}
+
+/* hours, events, rate and its 95 % upper bound */
+static json_t *
+s_count_json(int events, double seconds)
+{
+    json_t *o = json_pack("{s:f, s:i}", "hours", seconds / 3600.0, "intents", events);
+    json_object_set_new(o, "intents_per_hour", s_rate(events, seconds));
+    json_object_set_new(o, "upper95_per_hour", s_upper(events, seconds));
+    return o;
+}
+
+json_t *
+audio_background_json(const audio_background_t *bg)
+{
+    double s[AUDIO_BG_PARTS] = { 0, 0 };
+    int words[AUDIO_BG_PARTS] = { 0, 0 }, intents[AUDIO_BG_PARTS] = { 0, 0 }, wake = 0;
+    json_t *by = json_object();
+    for (int t = 0; t < CORPUS_NOISE_COUNT; t++) {
+        for (int p = 0; p < AUDIO_BG_PARTS; p++) {
+            s[p] += bg->seconds[p][t];
+            words[p] += bg->words[p][t];
+            intents[p] += bg->intents[p][t];
+            wake += bg->wake[p][t];
+        }
+        json_t *k = json_pack("{s:f, s:i, s:i, s:f, s:i, s:i}",
+                              "speech_hours", bg->seconds[AUDIO_BG_SPEECH][t] / 3600.0,
+                              "speech_words", bg->words[AUDIO_BG_SPEECH][t],
+                              "speech_intents", bg->intents[AUDIO_BG_SPEECH][t],
+                              "noise_hours", bg->seconds[AUDIO_BG_NOISE][t] / 3600.0,
+                              "noise_words", bg->words[AUDIO_BG_NOISE][t],
+                              "noise_intents", bg->intents[AUDIO_BG_NOISE][t]);
+        json_object_set_new(k, "noise_intents_per_hour",
+                            s_rate(bg->intents[AUDIO_BG_NOISE][t], bg->seconds[AUDIO_BG_NOISE][t]));
+        json_object_set_new(k, "noise_upper95_per_hour",
+                            s_upper(bg->intents[AUDIO_BG_NOISE][t], bg->seconds[AUDIO_BG_NOISE][t]));
+        json_object_set_new(by, corpus_noise_name((corpus_noise_t) t), k);
+    }
+    double all = s[0] + s[1];
+    json_t *o = json_pack("{s:f, s:f, s:i, s:i, s:i, s:i}", "speech_hours", s[0] / 3600.0,
+                          "noise_hours", s[1] / 3600.0, "words_speech", words[0],
+                          "words_noise", words[1], "intents_speech", intents[0],
+                          "intents_noise", intents[1]);
+    json_object_set_new(o, "words_per_hour_speech", s_rate(words[0], s[0]));
+    json_object_set_new(o, "words_per_hour_noise", s_rate(words[1], s[1]));
+    json_object_set_new(o, "intents_per_hour_speech", s_rate(intents[0], s[0]));
+    json_object_set_new(o, "intents_per_hour_noise", s_rate(intents[1], s[1]));
+    json_object_set_new(o, "intents_per_hour", s_rate(intents[0] + intents[1], all));
+    json_object_set_new(o, "wake_per_hour", s_rate(wake, all));
+    json_object_set_new(o, "noise_alone", s_count_json(intents[1], s[1]));
+    /* babble is speech of many talkers: apart from the noise proper */
+    int b = bg->intents[AUDIO_BG_NOISE][CORPUS_NOISE_BABBLE];
+    double bs = bg->seconds[AUDIO_BG_NOISE][CORPUS_NOISE_BABBLE];
+    json_object_set_new(o, "noise_alone_without_babble", s_count_json(intents[1] - b, s[1] - bs));
+    json_object_set_new(o, "babble_alone", s_count_json(b, bs));
+    json_object_set_new(o, "by_noise", by);
+    json_object_set_new(o, "bound_note", json_string(
+        "upper95_per_hour: the one-sided 95 % upper bound of the rate (exact Poisson, "
+        "Garwood) for the intents counted in those hours; 0 events in T hours give 3.0/T"));
+    return o;
+}
+
+/* The per-kind table of the background, for people. */
+static void
+s_print_background(const audio_background_t *bg)
+{
+    printf("false accepts by noise   speech in noise: h  intents   noise alone: h  intents"
+           "  per h  95 %% upper/h\n");
+    double s = 0, bs = bg->seconds[AUDIO_BG_NOISE][CORPUS_NOISE_BABBLE];
+    int n = 0, b = bg->intents[AUDIO_BG_NOISE][CORPUS_NOISE_BABBLE];
+    for (int t = 0; t < CORPUS_NOISE_COUNT; t++) {
+        double ns = bg->seconds[AUDIO_BG_NOISE][t];
+        int ni = bg->intents[AUDIO_BG_NOISE][t];
+        s += ns;
+        n += ni;
+        printf("  %-22s %18.2f %8d %16.2f %8d", corpus_noise_name((corpus_noise_t) t),
+               bg->seconds[AUDIO_BG_SPEECH][t] / 3600.0, bg->intents[AUDIO_BG_SPEECH][t],
+               ns / 3600.0, ni);
+        if (ns > 0)
+            printf(" %6.2f %13.2f", ni / (ns / 3600.0),
+                   audio_poisson_upper(ni, 0.95) / (ns / 3600.0));
+        printf("\n");
+    }
+    const char *names[3] = { "noise alone", "noise alone without babble", "babble alone" };
+    const double secs[3] = { s, s - bs, bs };
+    const int events[3] = { n, n - b, b };
+    for (int i = 0; i < 3; i++)
+        if (secs[i] > 0)
+            printf("%s: %d intents in %.2f h: %.2f/h (95 %% upper bound %.2f/h)\n", names[i],
+                   events[i], secs[i] / 3600.0, events[i] / (secs[i] / 3600.0),
+                   audio_poisson_upper(events[i], 0.95) / (secs[i] / 3600.0));
+}
+
 int
 audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
 {
@@ -297,7 +579,7 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
         ic.unmatched_penalty = skip_penalty;   /* the grammar's cost of skipping a heard word */
     int *cmd = NULL, *wake = NULL, *bg = NULL;
     json_t *root = NULL;
-    bool synthetic_done = false;
+    audio_background_t back = { 0 };
     if (corpus_dir && !corpus)
         return -1;
     e.corpus = corpus;
@@ -411,105 +693,31 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
                     100.0 * exact_words[s] / n_cmd);
     }
 
-    /* background: non-command speech in noise, then noise alone, each half
-     * of bg_min minutes, in 60 s streams */
+    /* background: non-command speech in noise (half of bg_min), then noise
+     * alone (the other half, or noise_hours) */
+    audio_background_opts_t bo = {
+        .corpus = corpus, .split = split, .speech = bg, .n_speech = n_bg,
+        .speech_s = bg_min * 30.0,
+        .noise_s = opts->noise_hours > 0 ? opts->noise_hours * 3600.0 : bg_min * 30.0,
+        .seed = (uint64_t) seed * 7777 + 1 + vs, .verbose = getenv("SHOP_EVAL_VERBOSE") != NULL,
+    };
+    if (audio_eval_background(e.kws, e.low, e.intent, &bo, &back, err, errlen) != 0)
+        goto done;
     double bg_s[2] = { 0, 0 };
     int fa_words[2] = { 0, 0 }, fa_intents[2] = { 0, 0 }, fa_wake[2] = { 0, 0 };
-    int n_bg_wake = 0, cap_bg_wake = 256;
-    float *bg_wake = xmalloc((size_t) cap_bg_wake * sizeof *bg_wake);
-    corpus_mixer_t *m = corpus_mixer_new(corpus, split, (uint64_t) seed * 7777 + 1 + vs);
-    const size_t stream_n = 60 * CORPUS_RATE;
-    float *stream = xmalloc(stream_n * sizeof *stream), *noise = xmalloc(stream_n * sizeof *noise);
-    kws_hit_t *bh = xmalloc(4096 * sizeof *bh);
-    int next_bg = 0;
-    bool verbose = getenv("SHOP_EVAL_VERBOSE") != NULL;
-    for (int part = 0; part < 2; part++) {
-        while (bg_s[part] < bg_min * 30.0) {
-            corpus_noise_t noise_type;
-            memset(stream, 0, stream_n * sizeof *stream);
-            if (part == 0) {
-                /* speech with 0.2-1.5 s pauses */
-                size_t at = (size_t) corpus_mixer_uniform(m, 0, 8000);
-                while (at < stream_n) {
-                    int ci = bg[next_bg++ % n_bg];
-                    const corpus_clip_t *c = corpus_clip(corpus, ci);
-                    s_reserve(&e.pcm, &e.cap, (size_t) c->n);
-                    corpus_clip_pcm(corpus, ci, e.pcm);
-                    float g = corpus_mixer_uniform(m, 0.3f, 1.0f);
-                    for (int k = 0; k < c->n && at + (size_t) k < stream_n; k++)
-                        stream[at + (size_t) k] += g * e.pcm[k];
-                    at += (size_t) c->n + (size_t) corpus_mixer_uniform(m, 3200, 24000);
-                }
-                noise_type = corpus_mixer_pick_noise(m);
-                corpus_mixer_noise(m, noise_type, noise, stream_n);
-                corpus_add_at_snr(stream, noise, stream_n, corpus_mixer_uniform(m, 6, 24));
-            } else {
-                noise_type = corpus_mixer_pick_noise(m);
-                corpus_mixer_noise(m, noise_type, stream, stream_n);
-            }
-            float peak = 0;
-            for (size_t i = 0; i < stream_n; i++)
-                peak = fmaxf(peak, fabsf(stream[i]));
-            float g = powf(10.f, corpus_mixer_uniform(m, -30, -3) / 20.f) / fmaxf(peak, 1e-9f);
-            for (size_t i = 0; i < stream_n; i++)
-                stream[i] *= g;
-            for (int pass = 0; pass < 2; pass++) {
-                kws_t *k = pass == 0 ? e.kws : e.low;
-                int nh = kws_decode(k, stream, stream_n, bh, 4096);
-                if (nh < 0) {
-                    snprintf(err, errlen, "%s", kws_error(k));
-                    goto bg_done;
-                }
-                if (pass == 1) {
-                    for (int h = 0; h < nh; h++)
-                        if (bh[h].word == VOCAB_WAKE) {
-                            if (n_bg_wake == cap_bg_wake) {
-                                cap_bg_wake *= 2;
-                                bg_wake = xrealloc(bg_wake, (size_t) cap_bg_wake * sizeof *bg_wake);
-                            }
-                            bg_wake[n_bg_wake++] = bh[h].confidence;
-                        }
-                    continue;
-                }
-                fa_words[part] += nh;
-                /* utterances: hits less than 1.5 s apart */
-                for (int h = 0; h < nh;) {
-                    int q = h + 1;
-                    while (q < nh && bh[q].time - bh[q - 1].time < 1.5)
-                        q++;
-                    int w[S_MAX_HITS];
-                    float cf[S_MAX_HITS];
-                    int nw = 0;
-                    for (int r = h; r < q && nw < S_MAX_HITS; r++) {
-                        w[nw] = bh[r].word;
-                        cf[nw++] = bh[r].confidence;
-                        fa_wake[part] += bh[r].word == VOCAB_WAKE;
-                    }
-                    intent_result_t got;
-                    if (intent_match(e.intent, w, cf, (size_t) nw, &got, NULL, 0) == 0) {
-                        fa_intents[part]++;
-                        if (verbose) {
-                            char b[160];
-                            fprintf(stderr, "false accept [%s, %s noise] at %.1f s:",
-                                    part == 0 ? "speech" : "noise alone",
-                                    corpus_noise_name(noise_type), bh[h].time);
-                            for (int r = 0; r < nw; r++)
-                                fprintf(stderr, " %s(%.2f)", vocab_name(w[r]), (double) cf[r]);
-                            fprintf(stderr, " -> %s\n", intent_result_format(&got, b, sizeof b));
-                        }
-                    }
-                    h = q;
-                }
-            }
-            bg_s[part] += 60.0;
+    for (int part = 0; part < AUDIO_BG_PARTS; part++)
+        for (int t = 0; t < CORPUS_NOISE_COUNT; t++) {
+            bg_s[part] += back.seconds[part][t];
+            fa_words[part] += back.words[part][t];
+            fa_intents[part] += back.intents[part][t];
+            fa_wake[part] += back.wake[part][t];
         }
-    }
 
     /* wake word: misses at the threshold above every background wake peak
      * (0 false accepts in the background hours; 1 per 10 h needs >= 10 h) */
     float wake_thr = 0.05f;
-    for (int i = 0; i < n_bg_wake; i++)
-        wake_thr = fmaxf(wake_thr, bg_wake[i]);
+    for (int i = 0; i < back.n_wake_peaks; i++)
+        wake_thr = fmaxf(wake_thr, back.wake_peaks[i]);
     int wake_miss = 0;
     corpus_mixer_t *wm = corpus_mixer_new(corpus, split, (uint64_t) seed * 31 + 10 + vs);
     for (int i = 0; i < n_wake; i++) {
@@ -551,15 +759,7 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
             json_object_set_new(by_eng, groups[k], json_pack("{s:f, s:i}", "acceptance_pct",
                                 100.0 * eng_accepted[k] / eng_trials[k], "trials", eng_trials[k]));
     json_object_set_new(root, "acceptance_by_voice", by_eng);
-    json_object_set_new(root, "false_accepts", json_pack(
-        "{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
-        "speech_hours", bg_s[0] / 3600.0, "noise_hours", bg_s[1] / 3600.0,
-        "words_per_hour_speech", fa_words[0] / (bg_s[0] / 3600.0),
-        "words_per_hour_noise", fa_words[1] / (bg_s[1] / 3600.0),
-        "intents_per_hour_speech", fa_intents[0] / (bg_s[0] / 3600.0),
-        "intents_per_hour_noise", fa_intents[1] / (bg_s[1] / 3600.0),
-        "intents_per_hour", (fa_intents[0] + fa_intents[1]) / hours,
-        "wake_per_hour", (fa_wake[0] + fa_wake[1]) / hours));
+    json_object_set_new(root, "false_accepts", audio_background_json(&back));
     json_object_set_new(root, "wake", json_pack(
         "{s:f, s:i, s:f, s:f, s:s}", "threshold", (double) wake_thr, "utterances", n_wake,
         "miss_pct", n_wake ? 100.0 * wake_miss / n_wake : 0.0, "snr_db", 10.0,
@@ -594,21 +794,13 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
                "%d words, %d intents), wake %.2f/h\n", (fa_intents[0] + fa_intents[1]) / hours,
                bg_s[0] / 3600, fa_words[0], fa_intents[0], bg_s[1] / 3600, fa_words[1],
                fa_intents[1], (fa_wake[0] + fa_wake[1]) / hours);
+        s_print_background(&back);
         printf("wake word: %.1f %% missed at 10 dB (%d utterances) at threshold %.3f "
                "(no wake false accept in %.2f h)\n", n_wake ? 100.0 * wake_miss / n_wake : 0.0,
                n_wake, (double) wake_thr, hours);
         printf("real-time factor: %.4f CPU, %.4f wall-clock (one thread, %.2f h of audio)\n",
                rtf, rtf_wall, (a_s + a2) / 3600.0);
     }
-    synthetic_done = true;
-bg_done:
-    corpus_mixer_destroy(&m);
-    free(stream);
-    free(noise);
-    free(bh);
-    free(bg_wake);
-    if (!synthetic_done)
-        goto done;
 real_speech:
     json_object_set_new(root, "beliefs", json_pack("{s:f, s:f, s:s}", "odds",
                         (double) ic.belief_odds, "power", (double) ic.belief_power, "from",
@@ -635,6 +827,7 @@ real_speech:
     }
     rc = 0;
 done:
+    audio_background_clear(&back);
     real_destroy(&real);
     json_decref(root);
     free(cmd);

@@ -3,10 +3,13 @@
 #ifndef SHOP_AUDIO_EVAL_H
 #define SHOP_AUDIO_EVAL_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "audio/corpus.h"
+#include "audio/intent.h"
 #include "audio/kws.h"
 
 typedef struct {
@@ -22,7 +25,9 @@ typedef struct {
     int n_cmd;                /* command utterances per SNR (>= 1) */
     int seed;
     int stride;               /* CNN every stride frames; 0: the model's */
-    double bg_min;            /* minutes of background streams (> 0) */
+    double bg_min;            /* minutes of background streams (> 0): half non-command
+                               * speech in noise, half noise alone */
+    double noise_hours;       /* > 0: hours of noise alone instead of bg_min / 2 minutes */
     float skip_penalty;       /* the grammar's unmatched_penalty; 0: its default */
 } audio_eval_opts_t;
 
@@ -30,6 +35,58 @@ typedef struct {
  * prints the results on stdout (per-SNR progress on stderr). Returns 0, or
  * -1 with a message in err. */
 int audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen);
+
+/* The two parts of the background: non-command speech in noise, and noise
+ * alone. */
+enum { AUDIO_BG_SPEECH = 0, AUDIO_BG_NOISE = 1, AUDIO_BG_PARTS = 2 };
+
+/* What the detector made of the background, per part and noise kind. */
+typedef struct {
+    double seconds[AUDIO_BG_PARTS][CORPUS_NOISE_COUNT];
+    int words[AUDIO_BG_PARTS][CORPUS_NOISE_COUNT];     /* every reported word */
+    int intents[AUDIO_BG_PARTS][CORPUS_NOISE_COUNT];   /* utterances (hits < 1.5 s apart)
+                                                        * the grammar makes an intent of */
+    int wake[AUDIO_BG_PARTS][CORPUS_NOISE_COUNT];      /* wake words reported */
+    float *wake_peaks;        /* confidence of every wake word the detector reports at
+                               * threshold 0.05 (owned; audio_background_clear) */
+    int n_wake_peaks;
+} audio_background_t;
+
+typedef struct {
+    const corpus_t *corpus;   /* source of the speech and of babble; NULL: noise
+                               * alone without babble only */
+    corpus_split_t split;     /* the noises of this split (fan only in the test split) */
+    const int *speech;        /* non-command clips of corpus, played in turn */
+    int n_speech;
+    double speech_s;          /* seconds of speech in noise: 60 s streams, a random
+                               * noise kind each, 6-24 dB SNR (needs n_speech > 0) */
+    double noise_s;           /* seconds of noise alone, shared equally by the
+                               * split's noise kinds, in streams of up to 60 s */
+    uint64_t seed;            /* of the mixer: the same seed, the same streams */
+    bool verbose;             /* every false accept on stderr */
+} audio_background_opts_t;
+
+/* Streams the background through kws (operating thresholds; every word and
+ * every intent of intent counts) and low (threshold 0.05: wake-word peaks)
+ * and counts into *out (zeroed first). Returns 0, or -1 with a message in
+ * err; either way audio_background_clear frees what *out holds. */
+int audio_eval_background(kws_t *kws, kws_t *low, intent_t *intent,
+                          const audio_background_opts_t *opts, audio_background_t *out,
+                          char *err, size_t errlen);
+void audio_background_clear(audio_background_t *bg);
+
+/* The "false_accepts" object of `shop-eval audio --json` (a new reference):
+ * hours, words, intents and rates per part, per noise kind, noise alone
+ * without babble and babble alone, each with the 95 % upper bound of its
+ * rate. Rates of parts that have no hours are null. */
+json_t *audio_background_json(const audio_background_t *bg);
+
+/* The upper bound of a one-sided confidence interval at level (0.95) of the
+ * mean of a Poisson variable of which events were counted: the mu at which
+ * P(X <= events; mu) = 1 - level (Garwood's exact bound; 2.996 for 0
+ * events at 0.95). Divided by the hours observed, the upper bound of a
+ * rate per hour. */
+double audio_poisson_upper(int events, double level);
 
 /* The words the spotter kws reports in the command utterances of the
  * validation voices (and the training voices listed in holdout) that

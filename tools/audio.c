@@ -228,7 +228,8 @@ s_usage_eval(void)
 {
     fprintf(stderr,
             "usage: shop-eval audio [--corpus DIR] [--real-data DIR | --no-real] [--model PATH]\n"
-            "                       [--json] [--commands N] [--background-min M] [--seed N]\n"
+            "                       [--json] [--commands N] [--background-min M]\n"
+            "                       [--noise-hours H] [--seed N]\n"
             "                       [--pad-silence] [--voices test|val] [--holdout V1,V2]\n"
             "                       [--stride S] [--skip-penalty P]\n"
             "  --corpus: command acceptance by SNR, false accepts per hour, wake-word miss\n"
@@ -241,6 +242,15 @@ s_usage_eval(void)
             "  --real-data DIR (default: ../shared/data beside the data directory, i.e.\n"
             "  $SHOPD_DATADIR/../shared/data, when it exists): yes/no acceptance, false\n"
             "  accepts per non-command clip, digit word accuracy, overall and per speaker;\n"
+            "  --background-min M: the false accepts' background, M/2 minutes of\n"
+            "  non-command speech in noise and M/2 of noise alone (30), the noise alone\n"
+            "  shared equally by the split's noise kinds (white, pink, brown, hum, music,\n"
+            "  babble, fan; fan in the test split only); --noise-hours H makes the noise\n"
+            "  alone H hours instead; printed: the false accepts per noise kind, for the\n"
+            "  noise alone with and without babble (background speech) and for babble\n"
+            "  alone, each with the one-sided 95 %% upper bound of its rate (exact\n"
+            "  Poisson: 0 events in T hours, 3.0/T);\n"
+
             "  --skip-penalty overrides the grammar's unmatched_penalty, the least factor a\n"
             "                 skipped heard word costs (0.2);\n"
             "  the grammar reads confidences with the model's belief constants when it\n"
@@ -255,12 +265,13 @@ audio_eval_main(int argc, char **argv)
     const char *corpus_dir = NULL, *model = NULL, *holdout = NULL, *real_dir = NULL;
     bool json = false, pad_silence = false, val = false, no_real = false;
     int n_cmd = 400, seed = 1, stride = 0;
-    double bg_min = 30;
+    double bg_min = 30, noise_hours = 0;
     float skip_penalty = 0;     /* 0: the grammar default */
     static const struct option longopts[] = {
         { "corpus", required_argument, NULL, 'c' }, { "model", required_argument, NULL, 'm' },
         { "json", no_argument, NULL, 'j' },         { "commands", required_argument, NULL, 'n' },
         { "background-min", required_argument, NULL, 'b' },
+        { "noise-hours", required_argument, NULL, 'H' },
         { "seed", required_argument, NULL, 's' },   { "help", no_argument, NULL, 'h' },
         { "pad-silence", no_argument, NULL, 'p' }, { "voices", required_argument, NULL, 'v' },
         { "stride", required_argument, NULL, 'S' }, { "skip-penalty", required_argument, NULL, 'P' },
@@ -270,13 +281,14 @@ audio_eval_main(int argc, char **argv)
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:m:jn:b:s:pv:S:P:O:R:Nh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:m:jn:b:H:s:pv:S:P:O:R:Nh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
         case 'm': model = optarg; break;
         case 'j': json = true; break;
         case 'n': n_cmd = atoi(optarg); break;
         case 'b': bg_min = atof(optarg); break;
+        case 'H': noise_hours = atof(optarg); break;
         case 's': seed = atoi(optarg); break;
         case 'p': pad_silence = true; break;
         case 'S': stride = atoi(optarg); break;
@@ -304,7 +316,7 @@ audio_eval_main(int argc, char **argv)
     }
     if (no_real)
         real_dir = NULL;
-    if ((!corpus_dir && !real_dir) || n_cmd < 1 || !(bg_min > 0) || stride < 0 || stride > 50
+    if ((!corpus_dir && !real_dir) || n_cmd < 1 || !(bg_min > 0) || !(noise_hours >= 0 && noise_hours <= 1000) || stride < 0 || stride > 50
         || !(skip_penalty >= 0 && skip_penalty <= 1)) {
         s_usage_eval();
         return 2;
@@ -312,7 +324,8 @@ audio_eval_main(int argc, char **argv)
     audio_eval_opts_t o = {
         .corpus_dir = corpus_dir, .model = model, .holdout = holdout, .real_dir = real_dir,
         .json = json, .pad_silence = pad_silence, .val = val, .n_cmd = n_cmd, .seed = seed,
-        .stride = stride, .bg_min = bg_min, .skip_penalty = skip_penalty,
+        .stride = stride, .bg_min = bg_min, .noise_hours = noise_hours,
+        .skip_penalty = skip_penalty,
     };
     char err[512];
     if (audio_eval_run(&o, err, sizeof err) != 0) {

@@ -1,0 +1,241 @@
+/* tests/audio_eval_background_test.c: the background false accepts of
+ * `shop-eval audio` per noise kind (audio_eval_background) and the Poisson
+ * upper bound of their rates.
+ *
+ * - audio_poisson_upper against the chi-square table: the one-sided upper
+ *   bound at level 1 - a of k events is chi2(1 - a; 2k + 2) / 2;
+ * - a short real run with the shipped model on a small corpus of
+ *   non-command speech synthesised here by espeak-ng (the confusables plan,
+ *   training split): every noise kind of the split gets exactly the seconds
+ *   asked for, the fan (a test-split noise) none; the per-kind events and
+ *   hours add up to the totals of the JSON, and its rates and bounds are
+ *   those of its counts; in the test split without a corpus, babble gets
+ *   none and the fan its share. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio/corpus.h"
+#include "audio/eval.h"
+#include "audio/intent.h"
+#include "audio/kws.h"
+
+static corpus_t *s_corpus;
+static kws_t *s_kws, *s_low;
+static intent_t *s_intent;
+static char s_dir[] = "/tmp/shop-eval-bg-test-XXXXXX";
+
+static void
+test_poisson_upper_matches_chi_square_table(void **state)
+{
+    (void) state;
+    /* chi2 quantiles (0.95; df 2, 4, 6, 8, 22) and (0.975; df 2), halved */
+    static const struct {
+        int k;
+        double level, want;
+    } t[] = {
+        { 0, 0.95, 5.991465 / 2 },  { 1, 0.95, 9.487729 / 2 },  { 2, 0.95, 12.591587 / 2 },
+        { 3, 0.95, 15.507313 / 2 }, { 10, 0.95, 33.924438 / 2 }, { 0, 0.975, 7.377759 / 2 },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        double got = audio_poisson_upper(t[i].k, t[i].level);
+        if (fabs(got - t[i].want) > 2e-6)
+            fail_msg("k=%d level %.3f: %.7f, want %.7f", t[i].k, t[i].level, got, t[i].want);
+    }
+    /* 0 events: exactly -ln(1 - level) */
+    assert_true(fabs(audio_poisson_upper(0, 0.95) - -log(0.05)) < 1e-9);
+    assert_true(isnan(audio_poisson_upper(-1, 0.95)));
+    assert_true(isnan(audio_poisson_upper(1, 1.0)));
+}
+
+static double
+s_num(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    if (!json_is_number(v))
+        fail_msg("%s is not a number", key);
+    return json_number_value(v);
+}
+
+/* The JSON's totals, rates and bounds against the per-kind counts. */
+static void
+s_check_json(const audio_background_t *bg)
+{
+    json_t *o = audio_background_json(bg);
+    assert_non_null(o);
+    const json_t *by = json_object_get(o, "by_noise");
+    assert_int_equal(json_object_size(by), CORPUS_NOISE_COUNT);
+    double sh = 0, nh = 0, bh = 0;
+    int sw = 0, nw = 0, si = 0, ni = 0, bi = 0;
+    for (int t = 0; t < CORPUS_NOISE_COUNT; t++) {
+        const json_t *k = json_object_get(by, corpus_noise_name((corpus_noise_t) t));
+        assert_non_null(k);
+        sh += s_num(k, "speech_hours");
+        nh += s_num(k, "noise_hours");
+        sw += (int) s_num(k, "speech_words");
+        nw += (int) s_num(k, "noise_words");
+        si += (int) s_num(k, "speech_intents");
+        ni += (int) s_num(k, "noise_intents");
+        assert_true(fabs(s_num(k, "noise_hours") - bg->seconds[AUDIO_BG_NOISE][t] / 3600) < 1e-12);
+        assert_int_equal((int) s_num(k, "noise_intents"), bg->intents[AUDIO_BG_NOISE][t]);
+        if (t == CORPUS_NOISE_BABBLE) {
+            bh = s_num(k, "noise_hours");
+            bi = (int) s_num(k, "noise_intents");
+        }
+        if (s_num(k, "noise_hours") > 0)
+            assert_true(fabs(s_num(k, "noise_upper95_per_hour")
+                             - audio_poisson_upper((int) s_num(k, "noise_intents"), 0.95)
+                                   / s_num(k, "noise_hours")) < 1e-9);
+        else
+            assert_true(json_is_null(json_object_get(k, "noise_upper95_per_hour")));
+    }
+    assert_true(fabs(sh - s_num(o, "speech_hours")) < 1e-12);
+    assert_true(fabs(nh - s_num(o, "noise_hours")) < 1e-12);
+    assert_int_equal(sw, (int) s_num(o, "words_speech"));
+    assert_int_equal(nw, (int) s_num(o, "words_noise"));
+    assert_int_equal(si, (int) s_num(o, "intents_speech"));
+    assert_int_equal(ni, (int) s_num(o, "intents_noise"));
+    assert_true(fabs(s_num(o, "intents_per_hour_noise") - ni / nh) < 1e-9);
+    assert_true(fabs(s_num(o, "words_per_hour_noise") - nw / nh) < 1e-9);
+    assert_true(fabs(s_num(o, "intents_per_hour") - (si + ni) / (sh + nh)) < 1e-9);
+    const json_t *alone = json_object_get(o, "noise_alone");
+    const json_t *wo = json_object_get(o, "noise_alone_without_babble");
+    const json_t *bab = json_object_get(o, "babble_alone");
+    assert_true(fabs(s_num(alone, "hours") - nh) < 1e-12);
+    assert_int_equal((int) s_num(alone, "intents"), ni);
+    assert_true(fabs(s_num(wo, "hours") - (nh - bh)) < 1e-12);
+    assert_int_equal((int) s_num(wo, "intents"), ni - bi);
+    assert_true(fabs(s_num(wo, "upper95_per_hour")
+                     - audio_poisson_upper(ni - bi, 0.95) / (nh - bh)) < 1e-9);
+    assert_true(fabs(s_num(bab, "hours") - bh) < 1e-12);
+    assert_int_equal((int) s_num(bab, "intents"), bi);
+    json_decref(o);
+}
+
+static void
+test_training_split_every_kind_but_fan(void **state)
+{
+    (void) state;
+    int speech[64], n = 0;
+    for (int i = 0; i < corpus_count(s_corpus) && n < 64; i++)
+        if (corpus_clip(s_corpus, i)->kind == CORPUS_KIND_UNKNOWN)
+            speech[n++] = i;
+    assert_true(n > 0);
+    audio_background_opts_t o = { .corpus = s_corpus, .split = CORPUS_TRAIN, .speech = speech,
+                                  .n_speech = n, .speech_s = 20, .noise_s = 6 * 5.0, .seed = 9 };
+    audio_background_t bg;
+    char err[256] = "";
+    /* the low-threshold detector also as the operating one: many words to count */
+    for (int pass = 0; pass < 2; pass++) {
+        if (audio_eval_background(pass ? s_low : s_kws, s_low, s_intent, &o, &bg, err, sizeof err)
+            != 0)
+            fail_msg("%s", err);
+        double speech_s = 0;
+        for (int t = 0; t < CORPUS_NOISE_COUNT; t++) {
+            speech_s += bg.seconds[AUDIO_BG_SPEECH][t];
+            /* five seconds of every noise of the split, none of the fan */
+            assert_true(bg.seconds[AUDIO_BG_NOISE][t] == (t == CORPUS_NOISE_FAN ? 0.0 : 5.0));
+        }
+        assert_true(speech_s == 20.0);
+        assert_true(bg.seconds[AUDIO_BG_SPEECH][CORPUS_NOISE_FAN] == 0.0);
+        assert_int_equal(bg.words[AUDIO_BG_NOISE][CORPUS_NOISE_FAN], 0);
+        assert_int_equal(bg.intents[AUDIO_BG_NOISE][CORPUS_NOISE_FAN], 0);
+        if (pass == 1) {
+            int words = 0;
+            for (int t = 0; t < CORPUS_NOISE_COUNT; t++)
+                words += bg.words[AUDIO_BG_SPEECH][t] + bg.words[AUDIO_BG_NOISE][t];
+            assert_true(words > 0);   /* the sums below are not of zeros alone */
+        }
+        s_check_json(&bg);
+        audio_background_clear(&bg);
+    }
+}
+
+static void
+test_test_split_without_corpus_has_fan_no_babble(void **state)
+{
+    (void) state;
+    audio_background_opts_t o = { .split = CORPUS_TEST, .noise_s = 6 * 3.0, .seed = 4 };
+    audio_background_t bg;
+    char err[256] = "";
+    if (audio_eval_background(s_low, s_low, s_intent, &o, &bg, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    for (int t = 0; t < CORPUS_NOISE_COUNT; t++) {
+        assert_true(bg.seconds[AUDIO_BG_SPEECH][t] == 0.0);
+        assert_true(bg.seconds[AUDIO_BG_NOISE][t] == (t == CORPUS_NOISE_BABBLE ? 0.0 : 3.0));
+    }
+    s_check_json(&bg);
+    json_t *j = audio_background_json(&bg);
+    /* no speech hours: its rates are null, not a division by zero */
+    assert_true(json_is_null(json_object_get(j, "intents_per_hour_speech")));
+    assert_true(json_is_null(json_object_get(json_object_get(j, "babble_alone"),
+                                             "upper95_per_hour")));
+    json_decref(j);
+    audio_background_clear(&bg);
+    /* speech asked for without clips: refused */
+    o.speech_s = 10;
+    assert_int_equal(audio_eval_background(s_kws, s_low, s_intent, &o, &bg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "non-command"));
+    audio_background_clear(&bg);
+}
+
+static int
+s_setup(void **state)
+{
+    (void) state;
+    char err[512] = "";
+    if (!mkdtemp(s_dir))
+        return -1;
+    corpus_gen_opts_t g = { .out_dir = s_dir, .seed = 5, .scale = 1, .limit = 12,
+                            .confusables = true };
+    if (corpus_generate(&g, err, sizeof err) != 0
+        || !(s_corpus = corpus_open(s_dir, err, sizeof err))) {
+        fprintf(stderr, "# corpus: %s\n", err);
+        return -1;
+    }
+    kws_opts_t ko, lo;
+    kws_opts_default(&ko);
+    kws_opts_default(&lo);
+    lo.threshold = 0.05f;
+    s_kws = kws_new(NULL, &ko, err, sizeof err);
+    s_low = s_kws ? kws_new(NULL, &lo, err, sizeof err) : NULL;
+    intent_config_t ic;
+    intent_config_default(&ic);
+    ic.require_wake = false;
+    s_intent = s_low ? intent_new_from_file(NULL, &ic, err, sizeof err) : NULL;
+    if (!s_intent) {
+        fprintf(stderr, "# %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_teardown(void **state)
+{
+    (void) state;
+    corpus_destroy(&s_corpus);
+    kws_destroy(&s_kws);
+    kws_destroy(&s_low);
+    intent_destroy(&s_intent);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_poisson_upper_matches_chi_square_table),
+        cmocka_unit_test(test_training_split_every_kind_but_fan),
+        cmocka_unit_test(test_test_split_without_corpus_has_fan_no_babble),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
