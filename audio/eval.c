@@ -101,6 +101,148 @@ s_truth(const corpus_clip_t *c, int *words)
     return c->n_marks;
 }
 
+/* The clips of the command measure: commands of the test voices (val: of
+ * the validation voices and the voices listed in holdout, training split)
+ * whose spoken words make an intent of g, into cmd in an order shuffled
+ * with seed (its first n are the n utterances of every SNR); when bg is not
+ * NULL, their non-command clips into bg and the commands with the wake word
+ * into wake. Arrays hold corpus_count + 1. Returns the number of commands. */
+static int
+s_select(const corpus_t *corpus, const intent_t *g, bool val, const char *holdout, int seed,
+         int *cmd, int *bg, int *n_bg, int *wake, int *n_wake)
+{
+    int n_eligible = 0;
+    for (int i = 0; i < corpus_count(corpus); i++) {
+        const corpus_clip_t *c = corpus_clip(corpus, i);
+        bool is_val = corpus_voice_is_validation(c->engine, c->voice)
+                      || corpus_voice_listed(holdout, c->voice);
+        if (val ? c->split != CORPUS_TRAIN || !is_val : c->split != CORPUS_TEST)
+            continue;
+        if (c->kind == CORPUS_KIND_UNKNOWN) {
+            if (bg)
+                bg[(*n_bg)++] = i;
+            continue;
+        }
+        int words[CORPUS_MAX_MARKS];
+        int nw = s_truth(c, words);
+        bool has_wake = false;
+        for (int k = 0; k < nw; k++)
+            has_wake |= words[k] == VOCAB_WAKE;
+        if (has_wake && wake)
+            wake[(*n_wake)++] = i;
+        intent_result_t r;
+        if (intent_match(g, words, NULL, (size_t) nw, &r, NULL, 0) == 0)
+            cmd[n_eligible++] = i;
+    }
+    /* the same utterances at every SNR, drawn with the seed */
+    corpus_mixer_t *pick = corpus_mixer_new(NULL, val ? CORPUS_TRAIN : CORPUS_TEST,
+                                            (uint64_t) seed + (val ? (uint64_t) 1 << 40 : 0));
+    for (int i = n_eligible - 1; i > 0; i--) {
+        int j = (int) corpus_mixer_uniform(pick, 0, (float) (i + 1));
+        j = j > i ? i : j;
+        int t = cmd[i];
+        cmd[i] = cmd[j];
+        cmd[j] = t;
+    }
+    corpus_mixer_destroy(&pick);
+    return n_eligible;
+}
+
+/* The noise of the command streams at SNR s_snrs[s]: the same mixer in
+ * every run of a seed (the validation voices' from seeds no training uses). */
+static corpus_mixer_t *
+s_snr_mixer(const corpus_t *corpus, bool val, int seed, int s)
+{
+    return corpus_mixer_new(corpus, val ? CORPUS_TRAIN : CORPUS_TEST,
+                            (uint64_t) seed * 1000 + (uint64_t) s_snrs[s]
+                                + (val ? (uint64_t) 1 << 40 : 0));
+}
+
+/* Words the belief fit counts: the wake word stands apart, and show, find
+ * and cart are words of several intents, whose truth the intent of a
+ * command does not tell (the population of the grammar's default fit). */
+static bool
+s_belief_word(int w)
+{
+    return vocab_is_keyword(w) && w != VOCAB_WAKE && w != VOCAB_SHOW && w != VOCAB_FIND
+           && w != VOCAB_CART;
+}
+
+int
+audio_eval_heard_words(const corpus_t *corpus, kws_t *kws, const char *holdout, int n_cmd,
+                       int seed, float **conf, unsigned char **said, int *n, char *err,
+                       size_t errlen)
+{
+    *conf = NULL;
+    *said = NULL;
+    *n = 0;
+    intent_config_t ic;
+    intent_config_default(&ic);
+    ic.require_wake = false;
+    intent_t *g = intent_new_from_file(NULL, &ic, err, errlen);
+    if (!g)
+        return -1;
+    int *cmd = xmalloc((size_t) (corpus_count(corpus) + 1) * sizeof *cmd);
+    int n_eligible = s_select(corpus, g, true, holdout, seed, cmd, NULL, NULL, NULL, NULL);
+    intent_destroy(&g);
+    if (n_eligible == 0) {
+        snprintf(err, errlen, "the corpus has no validation-voice commands");
+        free(cmd);
+        return -1;
+    }
+    if (n_cmd > n_eligible)
+        n_cmd = n_eligible;
+    s_eval_t e = { .corpus = corpus };
+    size_t cap = 1024;
+    int rc = -1, m = 0;
+    float *cf = xmalloc(cap * sizeof *cf);
+    unsigned char *sd = xmalloc(cap);
+    kws_hit_t hits[S_MAX_HITS];
+    for (int s = 0; s < S_N_SNR; s++) {
+        corpus_mixer_t *mx = s_snr_mixer(corpus, true, seed, s);
+        for (int i = 0; i < n_cmd; i++) {
+            const corpus_clip_t *c = corpus_clip(corpus, cmd[i]);
+            size_t len = s_make_stream(&e, mx, cmd[i], (float) s_snrs[s]);
+            int nh = kws_decode(kws, e.pcm, len, hits, S_MAX_HITS);
+            if (nh < 0) {
+                snprintf(err, errlen, "%s", kws_error(kws));
+                corpus_mixer_destroy(&mx);
+                goto out;
+            }
+            int truth[CORPUS_MAX_MARKS];
+            int nt = s_truth(c, truth);
+            for (int k = 0; k < nh; k++) {
+                if (!s_belief_word(hits[k].word))
+                    continue;
+                if ((size_t) m == cap) {
+                    cap *= 2;
+                    cf = xrealloc(cf, cap * sizeof *cf);
+                    sd = xrealloc(sd, cap);
+                }
+                bool spoken = false;
+                for (int t = 0; t < nt; t++)
+                    spoken |= truth[t] == hits[k].word;
+                cf[m] = hits[k].confidence;
+                sd[m++] = spoken;
+            }
+        }
+        corpus_mixer_destroy(&mx);
+    }
+    *conf = cf;
+    *said = sd;
+    *n = m;
+    cf = NULL;
+    sd = NULL;
+    rc = 0;
+out:
+    free(cf);
+    free(sd);
+    free(cmd);
+    free(e.pcm);
+    free(e.noise);
+    return rc;
+}
+
 /* The real-speech summary of real_eval's JSON, for people. */
 static void
 s_print_real(const json_t *r)
@@ -446,6 +588,8 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
         e.low = kws_new(model, &lo, err, errlen);
     if (!e.kws || !e.low)
         goto done;
+    /* the model's belief constants, when it carries them */
+    bool own_belief = kws_belief(e.kws, &ic.belief_odds, &ic.belief_power);
     e.intent = intent_new_from_file(NULL, &ic, err, errlen);
     if (!e.intent) {
         char why[512];
@@ -457,53 +601,25 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
         root = json_object();
         goto real_speech;
     }
+    if (!json)
+        fprintf(stderr, "audio: belief constants %.4g, %.4g (%s)\n", (double) ic.belief_odds,
+                (double) ic.belief_power, own_belief ? "the model's" : "the grammar's defaults");
 
     /* validation: training noises and babble, from seeds no training run
      * uses (those are small numbers and their simple offsets) */
     corpus_split_t split = val ? CORPUS_TRAIN : CORPUS_TEST;
     uint64_t vs = val ? (uint64_t) 1 << 40 : 0;
 
-    /* the test set: command clips whose spoken words make an intent */
-    int n_total = corpus_count(corpus), n_eligible = 0, n_wake = 0, n_bg = 0;
+    int n_total = corpus_count(corpus), n_wake = 0, n_bg = 0;
     cmd = xmalloc((size_t) (n_total + 1) * sizeof *cmd);
     wake = xmalloc((size_t) (n_total + 1) * sizeof *wake);
     bg = xmalloc((size_t) (n_total + 1) * sizeof *bg);
-    for (int i = 0; i < n_total; i++) {
-        const corpus_clip_t *c = corpus_clip(corpus, i);
-        bool is_val = corpus_voice_is_validation(c->engine, c->voice)
-                      || corpus_voice_listed(holdout, c->voice);
-        if (val ? c->split != CORPUS_TRAIN || !is_val : c->split != CORPUS_TEST)
-            continue;
-        if (c->kind == CORPUS_KIND_UNKNOWN) {
-            bg[n_bg++] = i;
-            continue;
-        }
-        int words[CORPUS_MAX_MARKS];
-        int nw = s_truth(c, words);
-        bool has_wake = false;
-        for (int k = 0; k < nw; k++)
-            has_wake |= words[k] == VOCAB_WAKE;
-        if (has_wake)
-            wake[n_wake++] = i;
-        intent_result_t r;
-        if (intent_match(e.intent, words, NULL, (size_t) nw, &r, NULL, 0) == 0)
-            cmd[n_eligible++] = i;
-    }
+    int n_eligible = s_select(corpus, e.intent, val, holdout, seed, cmd, bg, &n_bg, wake, &n_wake);
     if (n_eligible == 0 || n_bg == 0) {
         snprintf(err, errlen, "%s has no %s-voice commands or background speech", corpus_dir,
                  val ? "validation" : "test");
         goto done;
     }
-    /* the same n_cmd utterances at every SNR, drawn with the seed */
-    corpus_mixer_t *pick = corpus_mixer_new(NULL, split, (uint64_t) seed + vs);
-    for (int i = n_eligible - 1; i > 0; i--) {
-        int j = (int) corpus_mixer_uniform(pick, 0, (float) (i + 1));
-        j = j > i ? i : j;
-        int t = cmd[i];
-        cmd[i] = cmd[j];
-        cmd[j] = t;
-    }
-    corpus_mixer_destroy(&pick);
     if (n_cmd > n_eligible)
         n_cmd = n_eligible;
 
@@ -511,14 +627,14 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
     int words[S_MAX_HITS];
     float conf[S_MAX_HITS];
     int accepted[S_N_SNR] = { 0 }, exact_words[S_N_SNR] = { 0 };
+    int misread[S_N_SNR] = { 0 };   /* an intent, not the one spoken (intent or a slot) */
     /* acceptance over all SNRs per voice group: espeak-ng's voices together,
      * each flite and festival voice on its own (they differ most) */
     enum { MAX_GROUPS = 16 };
     char groups[MAX_GROUPS][72];
     int n_groups = 0, eng_trials[MAX_GROUPS] = { 0 }, eng_accepted[MAX_GROUPS] = { 0 };
     for (int s = 0; s < S_N_SNR; s++) {
-        corpus_mixer_t *m = corpus_mixer_new(corpus, split,
-                                             (uint64_t) seed * 1000 + (uint64_t) s_snrs[s] + vs);
+        corpus_mixer_t *m = s_snr_mixer(corpus, val, seed, s);
         for (int i = 0; i < n_cmd; i++) {
             const corpus_clip_t *c = corpus_clip(corpus, cmd[i]);
             size_t n = s_make_stream(&e, m, cmd[i], (float) s_snrs[s]);
@@ -553,11 +669,14 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
             if (eng == MAX_GROUPS)
                 eng = MAX_GROUPS - 1;   /* more voices than groups: the last one collects them */
             eng_trials[eng]++;
-            if (intent_match(e.intent, words, conf, (size_t) nh, &got, NULL, 0) == 0
-                && real_same_intent(&want, &got)) {
+            bool matched = intent_match(e.intent, words, conf, (size_t) nh, &got, NULL, 0) == 0;
+            if (matched && real_same_intent(&want, &got)) {
                 accepted[s]++;
                 eng_accepted[eng]++;
-            } else if (getenv("SHOP_EVAL_VERBOSE")) {
+                continue;
+            }
+            misread[s] += matched;
+            if (getenv("SHOP_EVAL_VERBOSE")) {
                 char a[160], b[160];
                 fprintf(stderr, "miss %2d dB [%s %s] \"%s\": want %s got", s_snrs[s], c->engine,
                         c->voice, c->text, intent_result_format(&want, a, sizeof a));
@@ -618,18 +737,22 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
     double rtf = (c_s + c2) / (a_s + a2), rtf_wall = (w_s + w2) / (a_s + a2);
     double hours = (bg_s[0] + bg_s[1]) / 3600.0;
     double mean_acc = 0;
-    for (int s = 0; s < S_N_SNR; s++)
+    int n_misread = 0;
+    for (int s = 0; s < S_N_SNR; s++) {
         mean_acc += 100.0 * accepted[s] / n_cmd / S_N_SNR;
+        n_misread += misread[s];
+    }
 
     root = json_object();
     json_t *tab = json_array();
     for (int s = 0; s < S_N_SNR; s++)
-        json_array_append_new(tab, json_pack("{s:i, s:f, s:f, s:i}", "snr_db", s_snrs[s],
+        json_array_append_new(tab, json_pack("{s:i, s:f, s:f, s:i, s:i}", "snr_db", s_snrs[s],
                                              "acceptance_pct", 100.0 * accepted[s] / n_cmd,
                                              "words_exact_pct", 100.0 * exact_words[s] / n_cmd,
-                                             "commands", n_cmd));
+                                             "commands", n_cmd, "misread", misread[s]));
     json_object_set_new(root, "acceptance", tab);
     json_object_set_new(root, "acceptance_mean_pct", json_real(mean_acc));
+    json_object_set_new(root, "misread_commands", json_integer(n_misread));
     json_t *by_eng = json_object();
     for (int k = 0; k < n_groups; k++)
         if (eng_trials[k])
@@ -661,7 +784,8 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
         for (int s = 0; s < S_N_SNR; s++)
             printf("%6d  %12.1f  %13.1f\n", s_snrs[s], 100.0 * accepted[s] / n_cmd,
                    100.0 * exact_words[s] / n_cmd);
-        printf("mean    %12.1f   (%d commands of held-out voices per SNR)\n", mean_acc, n_cmd);
+        printf("mean    %12.1f   (%d commands of held-out voices per SNR; %d read as another "
+               "intent)\n", mean_acc, n_cmd, n_misread);
         for (int k = 0; k < n_groups; k++)
             if (eng_trials[k])
                 printf("%-36s %5.1f %%  (%d trials over all SNRs)\n", groups[k],
@@ -678,6 +802,9 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
                rtf, rtf_wall, (a_s + a2) / 3600.0);
     }
 real_speech:
+    json_object_set_new(root, "beliefs", json_pack("{s:f, s:f, s:s}", "odds",
+                        (double) ic.belief_odds, "power", (double) ic.belief_power, "from",
+                        own_belief ? "model" : "grammar defaults"));
     if (real_dir) {
         real = real_open(real_dir, err, errlen);
         json_t *r = real ? real_eval(real, e.kws, e.intent, opts->val, getenv("SHOP_EVAL_VERBOSE") != NULL,

@@ -88,4 +88,19 @@ json_t *audio_background_json(const audio_background_t *bg);
  * rate per hour. */
 double audio_poisson_upper(int events, double level);
 
+/* The words the spotter kws reports in the command utterances of the
+ * validation voices (and the training voices listed in holdout) that
+ * `shop-eval audio --voices val --commands n_cmd --seed seed` streams (the
+ * same utterances in the same noise, n_cmd per SNR), for fitting the
+ * grammar's belief constants (audio/belief.h). Of the words it reports,
+ * the fit counts every keyword but the wake word and show, find and cart,
+ * which several intents share: for each, its confidence in (*conf)[i] and
+ * in (*said)[i] 1 when it is one of the words spoken in the utterance, 0
+ * when not. Both arrays are allocated (caller frees), *n words. Returns 0,
+ * or -1 with a message in err (no validation-voice commands, the shipped
+ * grammar unreadable, the spotter failing). */
+int audio_eval_heard_words(const corpus_t *corpus, kws_t *kws, const char *holdout, int n_cmd,
+                           int seed, float **conf, unsigned char **said, int *n, char *err,
+                           size_t errlen);
+
 #endif

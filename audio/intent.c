@@ -548,8 +548,8 @@ s_check_config(const intent_config_t *cfg, char *err, size_t errlen)
 {
     if (!(cfg->unmatched_penalty > 0.0f && cfg->unmatched_penalty <= 1.0f)
         || !(cfg->min_confidence >= 0.0f && cfg->min_confidence <= 1.0f)
-        || !(cfg->belief_odds > 0.0f && cfg->belief_odds <= 1e6f)
-        || !(cfg->belief_power > 0.0f && cfg->belief_power <= 100.0f)) {
+        || !(cfg->belief_odds > 0.0f && cfg->belief_odds <= INTENT_BELIEF_ODDS_MAX)
+        || !(cfg->belief_power > 0.0f && cfg->belief_power <= INTENT_BELIEF_POWER_MAX)) {
         if (err && errlen)
             snprintf(err, errlen, "intent: unmatched_penalty must be in (0, 1], "
                                   "min_confidence in [0, 1], belief_odds in (0, 1e6] and "

@@ -14,10 +14,13 @@
  * word's threshold, not a probability that the word was said, so each heard
  * word first gets a belief b, the calibrated probability that it was said:
  *     b / (1 - b) = belief_odds * (c / (1 - c)) ^ belief_power
- * (1.64 and 2.43: the fraction of heard words that were said, by
- * confidence, among the shipped spotter's words in commands of the
- * synthetic validation voices; c = 0.3 gives b = 0.17, 0.46 gives 0.53,
- * 0.6 gives 0.81, 0.8 gives 0.98). A sentence that uses a word multiplies
+ * The constants belong to the spotter model, whose confidences they read:
+ * a model file carries its own (kws_belief, audio/kws.h; fitted by
+ * `shop-train audio`, audio/belief.h), and 1.64 and 2.43, the defaults,
+ * are those of the shipped spotter (the fraction of heard words that were
+ * said, by confidence, among its words in commands of the synthetic
+ * validation voices; c = 0.3 gives b = 0.17, 0.46 gives 0.53, 0.6 gives
+ * 0.81, 0.8 gives 0.98). A sentence that uses a word multiplies
  * its score by b; one that skips it by 1 - b, but by no less than
  * unmatched_penalty. So a word is used exactly when it is more likely said
  * than not (b > 0.5, c above about 0.45), a weak stray word costs little to
@@ -37,6 +40,8 @@
 
 #define INTENT_NAME_MAX 32   /* intent, slot and value names: < 32 bytes */
 #define INTENT_MAX_SLOTS 4   /* slots one result carries */
+#define INTENT_BELIEF_ODDS_MAX 1e6f    /* belief_odds lies in (0, this] */
+#define INTENT_BELIEF_POWER_MAX 100.f  /* belief_power in (0, this] */
 
 typedef struct _intent_t intent_t;
 
@@ -44,8 +49,9 @@ typedef struct {
     bool require_wake;        /* only words after the wake word count; true */
     float unmatched_penalty;  /* least factor a skipped heard word costs; 0.2 */
     float min_confidence;     /* results below are rejected; 0.1 */
-    float belief_odds;        /* confidence to belief, see above; 1.64 */
-    float belief_power;       /* 2.43 */
+    float belief_odds;        /* confidence to belief, see above; 1.64, or the
+                               * spotter model's own (kws_belief, audio/kws.h) */
+    float belief_power;       /* 2.43, or the model's */
 } intent_config_t;
 
 typedef struct {

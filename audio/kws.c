@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audio/intent.h"
 #include "audio/phones.h"
 #include "audio/vocab.h"
 #include "common/log.h"
@@ -52,6 +53,8 @@ struct _kws_t {
     phones_spotter_t *ph;             /* phone model (kws.units "phones"): its word spotter */
     int lookahead;                    /* phone model: input frames right of the frames it commits */
     float *logits, *logp;             /* phone model: its output (classes x time), one column */
+    bool has_belief;                  /* the model carries the grammar's belief constants */
+    float belief_odds, belief_power;  /* they (kws.belief_odds, kws.belief_power) */
     double audio_s, wall_s, cpu_s;    /* totals for the real-time factor */
     char err[256];
 };
@@ -188,6 +191,43 @@ s_meta_num(const nn_net_t *net, const char *key, double lo, double hi, double *o
     if (end == v || *end || !(d >= lo && d <= hi))
         return -1;
     *out = d;
+    return 0;
+}
+
+/* Reads belief constant key (a finite number in (0, max]) into *out.
+ * Returns 1 when present and good, 0 when absent, -1 when bad. */
+static int
+s_meta_belief(const nn_net_t *net, const char *key, double max, double *out)
+{
+    const char *v = nn_meta_get(net, key);
+    if (!v)
+        return 0;
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || *end || !(d > 0 && d <= max && (float) d > 0))
+        return -1;
+    *out = d;
+    return 1;
+}
+
+int
+kws_net_set_belief(nn_net_t *net, double odds, double power, char *err, size_t errlen)
+{
+    if (!(odds > 0 && odds <= INTENT_BELIEF_ODDS_MAX && (float) odds > 0)
+        || !(power > 0 && power <= INTENT_BELIEF_POWER_MAX && (float) power > 0)) {
+        snprintf(err, errlen, "belief constants odds %g, power %g: the grammar takes odds in "
+                 "(0, %g] and power in (0, %g]", odds, power, (double) INTENT_BELIEF_ODDS_MAX,
+                 (double) INTENT_BELIEF_POWER_MAX);
+        return -1;
+    }
+    char o[32], p[32];
+    snprintf(o, sizeof o, "%.9g", odds);
+    snprintf(p, sizeof p, "%.9g", power);
+    if (nn_meta_set(net, KWS_META_BELIEF_ODDS, o) != 0
+        || nn_meta_set(net, KWS_META_BELIEF_POWER, p) != 0) {
+        snprintf(err, errlen, "%s", nn_error(net));
+        return -1;
+    }
     return 0;
 }
 
@@ -390,6 +430,25 @@ s_configure(kws_t *self, const kws_opts_t *opts)
         s_err(self, "model metadata kws.norm is \"%s\": only \"global\" is known", norm);
         return -1;
     }
+    /* the grammar's belief constants: both or neither, each in its range */
+    double bo = 0, bp = 0;
+    int ho = s_meta_belief(net, KWS_META_BELIEF_ODDS, INTENT_BELIEF_ODDS_MAX, &bo);
+    int hp = s_meta_belief(net, KWS_META_BELIEF_POWER, INTENT_BELIEF_POWER_MAX, &bp);
+    if (ho < 0 || hp < 0) {
+        s_err(self, "model metadata %s is \"%.40s\": needs a number in (0, %g]",
+              ho < 0 ? KWS_META_BELIEF_ODDS : KWS_META_BELIEF_POWER,
+              nn_meta_get(net, ho < 0 ? KWS_META_BELIEF_ODDS : KWS_META_BELIEF_POWER),
+              ho < 0 ? (double) INTENT_BELIEF_ODDS_MAX : (double) INTENT_BELIEF_POWER_MAX);
+        return -1;
+    }
+    if (ho != hp) {
+        s_err(self, "model metadata %s without %s", ho ? KWS_META_BELIEF_ODDS : KWS_META_BELIEF_POWER,
+              ho ? KWS_META_BELIEF_POWER : KWS_META_BELIEF_ODDS);
+        return -1;
+    }
+    self->has_belief = ho == 1;
+    self->belief_odds = (float) bo;
+    self->belief_power = (float) bp;
     self->mean = (float) mean;
     self->inv_std = (float) (1.0 / std);
     self->n_mels = self->fc.n_mels;
@@ -656,6 +715,16 @@ bool
 kws_in_word(const kws_t *self)
 {
     return self->ph ? phones_spotter_busy(self->ph) : self->dec.cur >= 0;
+}
+
+bool
+kws_belief(const kws_t *self, float *odds, float *power)
+{
+    if (!self || !self->has_belief)
+        return false;
+    *odds = self->belief_odds;
+    *power = self->belief_power;
+    return true;
 }
 
 float

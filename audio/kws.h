@@ -15,7 +15,11 @@
  * The model file (nn format) carries everything needed to run it: labels
  * (checked against audio/vocab.h), the feature configuration (checked
  * against the running features module), input normalisation and the
- * per-word thresholds, as metadata keys "kws.*" and "features.*".
+ * per-word thresholds, as metadata keys "kws.*" and "features.*"; and, when
+ * they were fitted for it, the intent grammar's belief constants
+ * (kws.belief_odds, kws.belief_power: how its confidences translate into the
+ * probability that a word was said, audio/intent.h), which whoever builds a
+ * grammar for its words takes from kws_belief.
  *
  * Threads: one kws_t per stream, used by one thread at a time. */
 #ifndef SHOP_AUDIO_KWS_H
@@ -74,11 +78,23 @@ void kws_normalise(float *x, size_t n, float mean, float inv_std);
 int kws_net_set_meta(nn_net_t *net, const features_config_t *fc, float mean, float std,
                      const float *thresholds, int stride);
 
+/* Metadata keys of the grammar's belief constants (audio/intent.h). */
+#define KWS_META_BELIEF_ODDS "kws.belief_odds"
+#define KWS_META_BELIEF_POWER "kws.belief_power"
+
+/* Writes the grammar's belief constants fitted for net's confidences into
+ * its metadata. Returns 0, or -1 with a message in err when a value is not
+ * finite or lies outside the grammar's ranges (odds in (0, 1e6], power in
+ * (0, 100]). */
+int kws_net_set_belief(nn_net_t *net, double odds, double power, char *err, size_t errlen);
+
 /* Loads a model file (path NULL: the shipped models/kws.nn via shop_data_path)
  * and makes a detector. opts NULL means the model's defaults. Returns the
  * detector (free with kws_destroy) or NULL with a message in err: unreadable
- * or corrupt file, labels that differ from audio/vocab.h, or a feature
- * configuration the features module does not accept. */
+ * or corrupt file, labels that differ from audio/vocab.h, a feature
+ * configuration the features module does not accept, or metadata out of
+ * range (thresholds, stride, belief constants: one without the other, not
+ * a number, or outside the grammar's ranges). */
 kws_t *kws_new(const char *path, const kws_opts_t *opts, char *err, size_t errlen);
 
 /* As kws_new with a net in memory; takes ownership of *net_p (set to NULL),
@@ -114,6 +130,13 @@ int kws_stride(const kws_t *self);
  * that stretch reports it, or drops it as a refractory repeat). A caller
  * that ends a command after a pause must not end it now. */
 bool kws_in_word(const kws_t *self);
+
+/* When the model carries belief constants (kws.belief_odds and
+ * kws.belief_power) writes them to *odds and *power and returns true;
+ * otherwise leaves both alone (the grammar's defaults stay) and returns
+ * false. Build a grammar for this spotter's words with:
+ *     intent_config_default(&ic); kws_belief(kws, &ic.belief_odds, &ic.belief_power); */
+bool kws_belief(const kws_t *self, float *odds, float *power);
 
 /* Threshold of word (vocab id), or -1 for a bad id. */
 float kws_threshold(const kws_t *self, int word);

@@ -4,11 +4,12 @@ libshop_a_SOURCES += audio/vocab.c audio/vocab.h audio/kws.c audio/kws.h
 ## evaluation of the spotter
 libshop_offline_a_SOURCES += audio/corpus.c audio/corpus.h audio/corpus_store.c audio/corpus_int.h \
 	audio/align.c audio/align.h audio/realdata.c audio/realdata.h audio/train.c audio/train.h audio/eval.c \
-	audio/eval.h
+	audio/eval.h audio/belief.c audio/belief.h
 
 check_PROGRAMS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/audio_kws_test \
 	tests/audio_kws_model_test tests/audio_kws_real_test tests/audio_align_test \
-	tests/audio_kws_fuse_test tests/audio_kws_teacher_test tests/audio_eval_background_test
+	tests/audio_kws_fuse_test tests/audio_kws_teacher_test tests/audio_eval_background_test \
+	tests/audio_belief_test tests/audio_kws_belief_test
 tests_audio_kws_vocab_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_kws_vocab_test_LDADD = $(TEST_LIBS)
 tests_audio_kws_corpus_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
@@ -27,9 +28,14 @@ tests_audio_kws_teacher_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_kws_teacher_test_LDADD = $(TEST_LIBS)
 tests_audio_eval_background_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_eval_background_test_LDADD = $(TEST_LIBS)
+tests_audio_belief_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_audio_belief_test_LDADD = $(TEST_LIBS)
+tests_audio_kws_belief_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_audio_kws_belief_test_LDADD = $(TEST_LIBS)
 TESTS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/audio_kws_test \
 	tests/audio_kws_model_test tests/audio_kws_real_test tests/audio_align_test \
-	tests/audio_kws_fuse_test tests/audio_kws_teacher_test tests/audio_eval_background_test
+	tests/audio_kws_fuse_test tests/audio_kws_teacher_test tests/audio_eval_background_test \
+	tests/audio_belief_test tests/audio_kws_belief_test
 ## recordings of real speakers for the real-speech evaluation test (README there)
 EXTRA_DIST += tests/data/realspeech
 

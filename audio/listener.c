@@ -97,6 +97,7 @@ listener_new(kws_t **kws_p, const char *grammar_path, const listener_config_t *c
     intent_config_t ic;
     intent_config_default(&ic);
     ic.require_wake = false;
+    kws_belief(kws, &ic.belief_odds, &ic.belief_power);   /* the model's, when it has them */
     intent_t *g = intent_new_from_file(grammar_path, &ic, err, errlen);
     if (!g) {
         kws_destroy(&kws);
@@ -253,6 +254,12 @@ void
 listener_stats(const listener_t *self, listener_stats_t *st)
 {
     *st = self->stats;
+}
+
+const intent_t *
+listener_grammar(const listener_t *self)
+{
+    return self->grammar;
 }
 
 const kws_t *

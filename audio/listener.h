@@ -86,7 +86,9 @@ int listener_config_check(const listener_config_t *cfg, char *err, size_t errlen
  * to NULL, also on failure) and the grammar file grammar_path (NULL: the
  * shipped one), compiled without its own wake-word rule since the listener
  * applies it. cfg NULL means the defaults. Returns the listener (free with
- * listener_destroy) or NULL with the reason in err. */
+ * listener_destroy) or NULL with the reason in err. The grammar turns
+ * confidences into beliefs with the spotter model's constants when it
+ * carries them (kws_belief). */
 listener_t *listener_new(kws_t **kws_p, const char *grammar_path, const listener_config_t *cfg,
                          char *err, size_t errlen);
 
@@ -106,6 +108,11 @@ void listener_reset(listener_t *self);
 
 /* Copies the counters into *st. */
 void listener_stats(const listener_t *self, listener_stats_t *st);
+
+/* The grammar the listener matches commands with (owned by self): the
+ * file's, with the spotter model's belief constants when it carries them
+ * (kws_belief), else the grammar's defaults. */
+const intent_t *listener_grammar(const listener_t *self);
 
 /* The spotter's CPU and wall time (kws_timing). */
 const kws_t *listener_kws(const listener_t *self);

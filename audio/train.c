@@ -25,7 +25,9 @@
 #include <time.h>
 
 #include "audio/align.h"
+#include "audio/belief.h"
 #include "audio/corpus.h"
+#include "audio/eval.h"
 #include "audio/features.h"
 #include "audio/kws.h"
 #include "audio/realdata.h"
@@ -43,6 +45,10 @@
  * runs showed stray posteriors of 0.2-0.4 (the floor was raised from 0.2 to
  * 0.5 after seeing them; docs/speech.md says so). */
 #define S_THR_MAX AUDIO_TRAIN_THR_MAX
+/* the belief fit's command utterances: those of `shop-eval audio --voices
+ * val --commands 300` at its default seed */
+#define S_BELIEF_COMMANDS 300
+#define S_BELIEF_SEED 1
 
 typedef struct {
     int clip;
@@ -710,14 +716,94 @@ audio_load_with_stats(const char *path, float *mean, float *std, char *err, size
     return net;
 }
 
+/* Fits the grammar's belief constants for net as it is (thresholds, stride)
+ * on the words it reports in the validation voices' commands
+ * (audio_eval_heard_words) and writes them into its metadata, with a note
+ * in its provenance; prints them on stdout and the share of words said by
+ * confidence on stderr. Returns 0, or -1 with the reason in err (too few
+ * words, one label, a fit out of the grammar's ranges): net then carries
+ * no belief constants, stale ones removed. */
+static int
+s_fit_beliefs(nn_net_t *net, const corpus_t *corpus, const char *holdout, char *err,
+              size_t errlen)
+{
+    nn_meta_unset(net, KWS_META_BELIEF_ODDS);
+    nn_meta_unset(net, KWS_META_BELIEF_POWER);
+    size_t len = 0;
+    void *mem = nn_save_mem(net, &len, err, errlen);
+    nn_net_t *copy = mem ? nn_load_mem(mem, len, err, errlen) : NULL;
+    free(mem);
+    kws_t *kws = copy ? kws_new_from_net(&copy, NULL, err, errlen) : NULL;
+    if (!kws)
+        return -1;
+    float *conf = NULL;
+    unsigned char *said = NULL;
+    int n = 0;
+    uint64_t t0 = shop_now_ns();
+    int rc = audio_eval_heard_words(corpus, kws, holdout, S_BELIEF_COMMANDS, S_BELIEF_SEED, &conf,
+                                    &said, &n, err, errlen);
+    kws_destroy(&kws);
+    belief_fit_t f;
+    if (rc == 0)
+        rc = belief_fit(conf, said, n, &f, err, errlen);
+    if (rc == 0)
+        rc = kws_net_set_belief(net, f.odds, f.power, err, errlen);
+    if (rc == 0) {
+        /* the data beside the fit: share said per confidence band */
+        int tot[10] = { 0 }, yes[10] = { 0 };
+        for (int i = 0; i < n; i++) {
+            int b = (int) (conf[i] * 10);
+            b = b < 0 ? 0 : b > 9 ? 9 : b;
+            tot[b]++;
+            yes[b] += said[i] != 0;
+        }
+        fprintf(stderr, "audio: words said by confidence (validation voices' commands):");
+        for (int b = 0; b < 10; b++)
+            if (tot[b])
+                fprintf(stderr, " %.1f-%.1f %.2f (%d)", b / 10.0, (b + 1) / 10.0,
+                        (double) yes[b] / tot[b], tot[b]);
+        fprintf(stderr, "\n");
+        const char *old = nn_meta_get(net, "provenance");
+        size_t plen = (old ? strlen(old) : 0) + 200;
+        char *prov = xmalloc(plen);
+        snprintf(prov, plen, "%s%sbelief constants fitted on %d words of the validation voices' "
+                 "commands", old ? old : "", old ? "; " : "", n);
+        if ((rc = nn_meta_set(net, "provenance", prov)) != 0)
+            snprintf(err, errlen, "%s", nn_error(net));
+        free(prov);
+        printf("audio: belief constants odds %.4f (log odds %.4f +- %.4f), power %.4f (+- %.4f) "
+               "from %d words, %d said, of the validation voices' commands (%.0f s)\n", f.odds,
+               log(f.odds), f.se_log_odds, f.power, f.se_power, n, f.n_said,
+               (double) (shop_now_ns() - t0) / 1e9);
+    }
+    if (rc != 0) {
+        nn_meta_unset(net, KWS_META_BELIEF_ODDS);
+        nn_meta_unset(net, KWS_META_BELIEF_POWER);
+    }
+    free(conf);
+    free(said);
+    return rc;
+}
+
+/* After a training or a calibration: the belief fit, and the grammar's
+ * defaults when the data cannot give one (a small corpus), said. */
+static void
+s_fit_beliefs_or_defaults(nn_net_t *net, const corpus_t *corpus, const char *holdout)
+{
+    char why[512];
+    if (s_fit_beliefs(net, corpus, holdout, why, sizeof why) != 0)
+        fprintf(stderr, "audio: belief constants not fitted (%s): the model leaves the "
+                "grammar's defaults\n", why);
+}
+
 /* --calibrate and --fuse: new thresholds for the trained model net (read
  * from path, its input statistics mean and std), written to out; takes net.
  * Returns 0, or -1 with a message in err. */
 static int
 s_recalibrate(nn_net_t *net, const char *path, float mean, float std, const s_src_t *src,
               const features_config_t *fc, const s_list_t *va, uint64_t seed, int threads,
-              float thr_min, float fa_rate, int stride, const char *out, float *xv, int32_t *yv,
-              char *err, size_t errlen)
+              float thr_min, float fa_rate, int stride, const char *holdout, const char *out,
+              float *xv, int32_t *yv, char *err, size_t errlen)
 {
     int rc = -1;
     char *prov = NULL, *arch = NULL;
@@ -737,8 +823,13 @@ s_recalibrate(nn_net_t *net, const char *path, float mean, float std, const s_sr
              "rate of %g per validation window, stride %d by shop-train audio --calibrate",
              old ? old : "", (double) thr_min, (double) S_THR_MAX, (double) fa_rate, stride);
     if (kws_net_set_meta(net, fc, mean, std, thr, stride) != 0
-        || nn_meta_set(net, "arch", arch) != 0 || nn_meta_set(net, "provenance", prov) != 0
-        || nn_save(net, out, err, errlen) != 0) {
+        || nn_meta_set(net, "arch", arch) != 0 || nn_meta_set(net, "provenance", prov) != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", out, nn_error(net));
+        goto out;
+    }
+    /* the beliefs follow the thresholds: a word's confidence is read above them */
+    s_fit_beliefs_or_defaults(net, src->corpus, holdout);
+    if (nn_save(net, out, err, errlen) != 0) {
         char why[512];
         snprintf(why, sizeof why, "%s", err);
         snprintf(err, errlen, "cannot write %s: %s", out, why);
@@ -1010,6 +1101,28 @@ s_teacher_targets(const char *path, float weight, float temp, const float *x, si
     return t;
 }
 
+/* --beliefs: the belief constants of the model at path, its thresholds
+ * and stride kept, written with it to out. Returns 0, or -1 with a message
+ * in err. */
+static int
+s_beliefs_only(const char *path, const corpus_t *corpus, const char *holdout, const char *out,
+               char *err, size_t errlen)
+{
+    nn_net_t *net = nn_load(path, err, errlen);   /* its messages name the file */
+    if (!net)
+        return -1;
+    char why[512];
+    int rc = s_fit_beliefs(net, corpus, holdout, why, sizeof why);
+    if (rc != 0)
+        snprintf(err, errlen, "%s: belief constants: %s", path, why);
+    else if ((rc = nn_save(net, out, why, sizeof why)) != 0)
+        snprintf(err, errlen, "cannot write %s: %s", out, why);
+    else
+        printf("audio: wrote %s\n", out);
+    nn_destroy(&net);
+    return rc;
+}
+
 int
 audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
 {
@@ -1036,6 +1149,11 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     corpus_t *corpus = corpus_open(corpus_dir, err, errlen);
     if (!corpus)
         return -1;
+    if (opts->beliefs) {
+        int rc = s_beliefs_only(opts->beliefs, corpus, holdout, out, err, errlen);
+        corpus_destroy(&corpus);
+        return rc;
+    }
     features_config_t fc;
     features_config_default(&fc);
     if (!opts->prefix_ends) {
@@ -1112,8 +1230,8 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
                         : s_fuse_arg(opts->fuse, opts->fuse_weights, err, errlen);
         if (net)
             rc = s_recalibrate(net, calibrate ? calibrate : opts->fuse, mean, std, &src, &fc,
-                               &va, seed, threads, thr_min, fa_rate, stride, out, xv, yv, err,
-                               errlen);
+                               &va, seed, threads, thr_min, fa_rate, stride, holdout, out, xv,
+                               yv, err, errlen);
         goto done;
     }
     uint64_t t0 = shop_now_ns();
@@ -1206,6 +1324,7 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
              (double) opts->real_noise, (double) fa_rate, tr.n, va.n, val_acc,
              render_s, train_s, when);
     nn_meta_set(net, "provenance", prov);
+    s_fit_beliefs_or_defaults(net, corpus, holdout);
     if (nn_save(net, out, err, errlen) != 0)
         goto done;
     printf("audio: wrote %s: validation accuracy %.4f (best epoch %d of %d), %.0f s training\n",

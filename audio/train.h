@@ -15,7 +15,10 @@
 typedef struct {
     const char *corpus_dir;   /* synthetic corpus (several: comma-separated); required */
     const char *out;          /* model file written */
-    const char *calibrate;    /* non-NULL: only recompute this model's thresholds and stride */
+    const char *calibrate;    /* non-NULL: only recompute this model's thresholds and stride
+                               * (and its belief constants, as every training does) */
+    const char *beliefs;      /* non-NULL: only fit this model's belief constants (its
+                               * thresholds and stride kept) and write it to out */
     const char *fuse;         /* non-NULL: comma-separated spotter models fused into one
                                * (audio_fuse_models), then calibrated as calibrate */
     const char *fuse_weights; /* their weights, comma-separated; NULL: 1/n each */
@@ -44,8 +47,14 @@ typedef struct {
                                * (corpus_realign_marks, audio/align.h) */
 } audio_train_opts_t;
 
-/* Trains (or, with opts->calibrate, recalibrates) and writes opts->out,
- * with progress on stderr and the result on stdout. Returns 0, or -1 with a
+/* Trains (or, with opts->calibrate, recalibrates; with opts->beliefs, only
+ * fits belief constants) and writes opts->out, with progress on stderr and
+ * the result on stdout. A training, a calibration and a fusion end with the
+ * grammar's belief constants fitted for the model (kws.belief_odds,
+ * kws.belief_power: the confidences of the words it reports in the
+ * validation voices' commands against whether they were said, audio/belief.h);
+ * where the corpus has too few such words for a fit the model carries none
+ * and the grammar's defaults apply, said on stderr. Returns 0, or -1 with a
  * message in err (possibly empty when the net could not be built). */
 int audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen);
 

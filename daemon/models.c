@@ -427,6 +427,9 @@ models_reload(models_t *self, const conf_t *cfg, store_t *store)
     intent_config_t ic;
     intent_config_default(&ic);
     ic.require_wake = false;
+    /* the spotter's confidences read with its own belief constants */
+    if (self->m[MODELS_KWS].obj)
+        kws_belief(self->m[MODELS_KWS].obj, &ic.belief_odds, &ic.belief_power);
     char err[400];
     intent_t *g = intent_new_from_file(NULL, &ic, err, sizeof err);
     if (g) {

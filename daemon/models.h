@@ -62,8 +62,9 @@ void models_unlock(models_t *self);
 bool models_ready(const models_t *self, models_kind_t kind, const char **why);
 
 /* The keyword spotter, the grammar (wake word not required: a request is
- * already addressed to the shop) and the product classifier, owned by
- * self; NULL when not loaded. */
+ * already addressed to the shop; the spotter model's belief constants when
+ * it carries them, kws_belief) and the product classifier, owned by self;
+ * NULL when not loaded. */
 kws_t *models_kws(models_t *self);
 const intent_t *models_grammar(models_t *self);
 vision_classifier_t *models_vision(models_t *self);

@@ -1,5 +1,12 @@
-## fuzz targets of nn/: the model loader
+## fuzz targets of nn/: the model loader (and the spotter's checks of a model's metadata)
 EXTRA_DIST += fuzz/corpus/nn_load
+
+## the seeds replayed through the target in every build (make check)
+check_PROGRAMS += tests/nn_load_replay
+tests_nn_load_replay_SOURCES = fuzz/ipc_replay.c fuzz/nn_load_fuzz.c
+tests_nn_load_replay_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"nn_load"'
+tests_nn_load_replay_LDADD = $(OFFLINE_LIBS)
+TESTS += tests/nn_load_replay
 if ENABLE_FUZZERS
 noinst_PROGRAMS += fuzz/nn_load_fuzz
 fuzz_nn_load_fuzz_SOURCES = fuzz/nn_load_fuzz.c

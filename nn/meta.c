@@ -40,6 +40,26 @@ nn_meta_get(const nn_net_t *net, const char *key)
     return NULL;
 }
 
+int
+nn_meta_unset(nn_net_t *net, const char *key)
+{
+    if (!net || !key)
+        return -1;
+    for (int i = 0; i < net->n_meta; i++)
+        if (strcmp(net->meta_k[i], key) == 0) {
+            free(net->meta_k[i]);
+            free(net->meta_v[i]);
+            /* later keys move up: the file keeps the order they were set in */
+            memmove(net->meta_k + i, net->meta_k + i + 1,
+                    (size_t) (net->n_meta - i - 1) * sizeof(char *));
+            memmove(net->meta_v + i, net->meta_v + i + 1,
+                    (size_t) (net->n_meta - i - 1) * sizeof(char *));
+            net->n_meta--;
+            return 0;
+        }
+    return 0;
+}
+
 int nn_meta_count(const nn_net_t *net) { return net ? net->n_meta : 0; }
 
 int

@@ -164,6 +164,9 @@ int nn_set_threads(nn_net_t *net, int threads);
 int nn_meta_set(nn_net_t *net, const char *key, const char *value);
 /* Value for key (owned by net, valid until changed), or NULL. */
 const char *nn_meta_get(const nn_net_t *net, const char *key);
+/* Removes key and its value (a model whose value no longer holds); 0 also
+ * when net has no such key, -1 for a NULL net or key. */
+int nn_meta_unset(nn_net_t *net, const char *key);
 int nn_meta_count(const nn_net_t *net);
 /* i-th pair (0 <= i < count); returns 0 or -1. Pointers owned by net. */
 int nn_meta_at(const nn_net_t *net, int i, const char **key, const char **value);

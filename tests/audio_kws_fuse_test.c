@@ -10,7 +10,12 @@
  * - `shop-train audio --fuse` (audio_train_run) calibrates the fused model
  *   as --calibrate does: on a small corpus synthesised here, the shipped
  *   model fused with itself gets the thresholds --calibrate gives the
- *   shipped model, and the file it writes loads in the spotter.
+ *   shipped model, and the file it writes loads in the spotter; both end
+ *   with the same belief constants for the grammar, and `--beliefs` fits
+ *   the shipped model's own, its thresholds kept: at the file's constants
+ *   the likelihood's score equations hold on the words the model reports in
+ *   the validation voices' commands (computed here from the grammar's
+ *   belief formula).
  * - Spotter files that cannot be fused are refused with a message naming
  *   the file and what differs: the feature configuration, the labels, a
  *   phone model, a missing file, a weight out of range. */
@@ -26,6 +31,7 @@
 #include <unistd.h>
 
 #include "audio/corpus.h"
+#include "audio/eval.h"
 #include "audio/features.h"
 #include "audio/kws.h"
 #include "audio/source.h"
@@ -162,6 +168,56 @@ s_thresholds(const char *path, float *thr)
     nn_destroy(&net);
 }
 
+/* The belief constants in the model file at path (both must be there). */
+static void
+s_constants(const char *path, double *odds, double *power)
+{
+    char err[256];
+    nn_net_t *net = nn_load(path, err, sizeof err);
+    if (!net)
+        fail_msg("%s", err);
+    const char *o = nn_meta_get(net, KWS_META_BELIEF_ODDS), *p = nn_meta_get(net, KWS_META_BELIEF_POWER);
+    if (!o || !p)
+        fail_msg("%s: no belief constants", path);
+    *odds = atof(o);
+    *power = atof(p);
+    nn_destroy(&net);
+}
+
+/* The model at path carries the maximum-likelihood constants of the words
+ * it reports in the validation voices' commands of corpus: the score
+ * equations sum (y - b) = 0 and sum (y - b) logit(c) = 0 hold at them. */
+static void
+s_check_fit(const char *path, const char *corpus_dir, const char *holdout)
+{
+    double odds, power;
+    s_constants(path, &odds, &power);
+    char err[512];
+    corpus_t *corpus = corpus_open(corpus_dir, err, sizeof err);
+    kws_t *kws = kws_new(path, NULL, err, sizeof err);
+    if (!corpus || !kws)
+        fail_msg("%s", err);
+    float *conf;
+    unsigned char *said;
+    int n;
+    assert_int_equal(audio_eval_heard_words(corpus, kws, holdout, 300, 1, &conf, &said, &n, err,
+                                            sizeof err), 0);
+    assert_true(n >= 50);
+    double g0 = 0, g1 = 0;
+    for (int i = 0; i < n; i++) {
+        double c = conf[i], x = odds * pow(c / (1 - c), power), r = said[i] - x / (1 + x);
+        g0 += r;
+        g1 += r * log(c / (1 - c));
+    }
+    /* the file's 9 digits leave the sums at rounding */
+    if (fabs(g0) > 1e-4 * n || fabs(g1) > 1e-4 * n)
+        fail_msg("%s: score %g, %g at odds %g power %g (%d words)", path, g0, g1, odds, power, n);
+    free(conf);
+    free(said);
+    kws_destroy(&kws);
+    corpus_destroy(&corpus);
+}
+
 static void
 test_command_calibrates_as_calibrate(void **state)
 {
@@ -204,6 +260,24 @@ test_command_calibrates_as_calibrate(void **state)
         fail_msg("%s", err);
     assert_int_equal(kws_stride(k), 5);
     kws_destroy(&k);
+    /* the belief constants follow: the same words, the same fit */
+    double oc, pc, of, pf;
+    s_constants(cal, &oc, &pc);
+    s_constants(fused, &of, &pf);
+    assert_true(fabs(oc - of) < 1e-3 * oc && fabs(pc - pf) < 1e-3 * pc);
+    /* --beliefs: the shipped model's constants, its thresholds kept */
+    char own[256];
+    snprintf(own, sizeof own, "%s/beliefs.nn", s_dir);
+    audio_train_opts_t ob = { .corpus_dir = corpus, .out = own, .beliefs = s_model,
+                              .holdout = o.holdout };
+    if (audio_train_run(&ob, err, sizeof err) != 0)
+        fail_msg("--beliefs: %s", err);
+    float ts[VOCAB_COUNT], tb[VOCAB_COUNT];
+    s_thresholds(s_model, ts);
+    s_thresholds(own, tb);
+    assert_memory_equal(ts, tb, sizeof ts);
+    s_check_fit(own, corpus, o.holdout);
+    unlink(own);
     /* bad weights lists are refused */
     o.fuse_weights = "0.5";
     assert_int_equal(audio_train_run(&o, err, sizeof err), -1);

@@ -3,20 +3,26 @@
  * index the catalogue photos (then the index comes from its cache); a photo
  * is its own nearest neighbour; a missing, an unconfigured or a damaged
  * model file is not fatal but a warning in the log and a reason that names
- * the file; a reload that fails keeps the model loaded before. */
+ * the file; a reload that fails keeps the model loaded before; the grammar
+ * reads confidences with the spotter model's belief constants when it
+ * carries them, with its defaults when not. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "audio/intent.h"
+#include "audio/kws.h"
 #include "common/util.h"
 #include "daemon/models.h"
+#include "nn/nn.h"
 #include "tests/daemon_fixture.h"
 
 static fixture_t s_f;
@@ -269,6 +275,52 @@ test_a_reload_that_fails_keeps_the_model_loaded_before(void **state)
     models_destroy(&m);
 }
 
+/* The shipped spotter written to path with belief constants odds and power
+ * (odds <= 0: none). */
+static void
+s_spotter(const char *path, double odds, double power)
+{
+    char src[CONF_PATH_MAX], err[256];
+    assert_non_null(shop_data_path("models/kws.nn", src, sizeof src));
+    nn_net_t *net = nn_load(src, err, sizeof err);
+    assert_non_null(net);
+    nn_meta_unset(net, KWS_META_BELIEF_ODDS);
+    nn_meta_unset(net, KWS_META_BELIEF_POWER);
+    if (odds > 0)
+        assert_int_equal(kws_net_set_belief(net, odds, power, err, sizeof err), 0);
+    assert_int_equal(nn_save(net, path, err, sizeof err), 0);
+    nn_destroy(&net);
+}
+
+/* The grammar's belief at c against odds * (c / (1 - c)) ^ power. */
+static void
+s_belief_is(const intent_t *g, double odds, double power)
+{
+    static const double cs[] = { 0.1, 0.3, 0.5, 0.7, 0.9 };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+        double x = odds * pow(cs[i] / (1 - cs[i]), power);
+        assert_true(fabs(intent_belief(g, (float) cs[i]) - x / (1 + x)) < 1e-6);
+    }
+}
+
+static void
+test_the_grammar_reads_confidences_with_the_spotters_constants(void **state)
+{
+    (void) state;
+    conf_t cfg = s_f.cfg;
+    snprintf(cfg.kws_model, sizeof cfg.kws_model, "%s/own.nn", s_f.dir);
+    s_spotter(cfg.kws_model, 3.5, 1.25);
+    models_t *m = models_new(&cfg, s_f.store);
+    assert_true(models_ready(m, MODELS_KWS, NULL));
+    s_belief_is(models_grammar(m), 3.5, 1.25);
+    /* a reload with a spotter without them: the grammar's defaults */
+    snprintf(cfg.kws_model, sizeof cfg.kws_model, "%s/plain.nn", s_f.dir);
+    s_spotter(cfg.kws_model, 0, 0);
+    assert_int_equal(models_reload(m, &cfg, s_f.store), 0);
+    s_belief_is(models_grammar(m), 1.64, 2.43);
+    models_destroy(&m);
+}
+
 int
 main(void)
 {
@@ -279,6 +331,7 @@ main(void)
         T(test_a_missing_model_file_is_a_warning_and_a_reason_naming_it),
         T(test_a_damaged_model_file_is_refused_with_a_reason_naming_it),
         T(test_a_reload_that_fails_keeps_the_model_loaded_before),
+        T(test_the_grammar_reads_confidences_with_the_spotters_constants),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

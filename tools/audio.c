@@ -74,6 +74,7 @@ s_usage_train(void)
             "                        [--real-data DIR] [--real-copies K] [--fsdd-copies K]\n"
             "                        [--real-noise P]\n"
             "                        [--fa-rate R] [--init MODEL] [--calibrate MODEL]\n"
+            "                        [--beliefs MODEL]\n"
             "                        [--fuse MODEL1,MODEL2 [--fuse-weights W1,W2]]\n"
             "                        [--prefix-ends]\n"
             "                        [--teacher MODEL [--teacher-weight W] [--teacher-temp T]]\n"
@@ -106,7 +107,16 @@ s_usage_train(void)
             "  --real-data as its training) and writes --out; --fuse makes one model of\n"
             "  several (a product of experts: their logits weighted by W, 1/n each by\n"
             "  default, and summed; each keeps its own input normalisation), calibrates\n"
-            "  it as --calibrate does and writes --out\n");
+            "  it as --calibrate does and writes --out;\n"
+            "  belief constants: a training, --calibrate and --fuse end by fitting the\n"
+            "  grammar's confidence-to-belief constants for the model (kws.belief_odds,\n"
+            "  kws.belief_power; docs/grammar.md): a logistic fit of whether a word was\n"
+            "  said on the log-odds of its confidence, over the words the model reports\n"
+            "  in the validation voices' commands (those `shop-eval audio --voices val\n"
+            "  --commands 300` streams; the wake word, show, find and cart left out);\n"
+            "  too few such words (a small corpus): none, the grammar's defaults apply;\n"
+            "  --beliefs MODEL only fits MODEL's constants (its thresholds and stride\n"
+            "  kept; same --corpus and --holdout as its training) and writes --out\n");
 }
 
 int
@@ -114,7 +124,7 @@ audio_train_main(int argc, char **argv)
 {
     const char *corpus_dir = NULL, *out = "models/kws.nn", *calibrate = NULL, *skip = NULL;
     const char *holdout = NULL, *real_dir = NULL, *init = NULL, *fuse = NULL, *fuse_w = NULL;
-    const char *teacher = NULL;
+    const char *teacher = NULL, *beliefs = NULL;
     float teacher_weight = 0.5f, teacher_temp = 2.f;
     int real_copies = 8, fsdd_copies = 1;
     bool prefix_ends = false;
@@ -141,11 +151,12 @@ audio_train_main(int argc, char **argv)
         { "teacher-weight", required_argument, NULL, 'G' },
         { "teacher-temp", required_argument, NULL, 'H' },
         { "fuse", required_argument, NULL, 'U' }, { "fuse-weights", required_argument, NULL, 'w' },
+        { "beliefs", required_argument, NULL, 'Y' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:PU:w:D:G:H:h", longopts, NULL))
+    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:PU:w:D:G:H:Y:h", longopts, NULL))
            != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
@@ -177,6 +188,7 @@ audio_train_main(int argc, char **argv)
         case 'D': teacher = optarg; break;
         case 'G': teacher_weight = strtof(optarg, NULL); break;
         case 'H': teacher_temp = strtof(optarg, NULL); break;
+        case 'Y': beliefs = optarg; break;
         default: s_usage_train(); return ch == 'h' ? 0 : 2;
         }
     }
@@ -188,7 +200,7 @@ audio_train_main(int argc, char **argv)
         || !(real_noise >= 0 && real_noise <= 1)
         || !(fa_rate > 0 && fa_rate < 0.5f) || (fuse && (calibrate || init)) || (fuse_w && !fuse)
         || !(teacher_weight >= 0 && teacher_weight <= 1) || !(teacher_temp >= 0.5f && teacher_temp <= 10)
-        || (teacher && (calibrate || fuse))) {
+        || (teacher && (calibrate || fuse)) || (beliefs && (calibrate || fuse || init || teacher))) {
         s_usage_train();
         return 2;
     }
@@ -200,6 +212,7 @@ audio_train_main(int argc, char **argv)
         .limit = limit, .stride = stride, .lr = lr, .between = between, .thr_min = thr_min,
         .seed = seed, .prefix_ends = prefix_ends, .fuse = fuse, .fuse_weights = fuse_w,
         .teacher = teacher, .teacher_weight = teacher_weight, .teacher_temp = teacher_temp,
+        .beliefs = beliefs,
     };
     char err[512];
     if (audio_train_run(&o, err, sizeof err) != 0) {
@@ -239,7 +252,11 @@ s_usage_eval(void)
             "  Poisson: 0 events in T hours, 3.0/T);\n"
 
             "  --skip-penalty overrides the grammar's unmatched_penalty, the least factor a\n"
-            "                 skipped heard word costs (0.2)\n");
+            "                 skipped heard word costs (0.2);\n"
+            "  the grammar reads confidences with the model's belief constants when it\n"
+            "  carries them (`shop-train audio --beliefs`), else with its defaults; the\n"
+            "  JSON's \"beliefs\" says which; \"misread_commands\": commands read as\n"
+            "  another intent (or other slots)\n");
 }
 
 int
