@@ -1288,6 +1288,7 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     o.threads = threads;
     o.verbose = 2;
     o.progress = s_progress;
+    o.freeze = opts->freeze;
     t0 = shop_now_ns();
     if (nn_train(net, &dtr, &o, &hist, err, errlen) != 0)
         goto done;
@@ -1305,20 +1306,23 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     if (opts->teacher)
         snprintf(teach, sizeof teach, "%s --teacher-weight %g --teacher-temp %g", opts->teacher,
                  (double) opts->teacher_weight, (double) opts->teacher_temp);
+    char frz[32] = "";
+    if (opts->freeze > 0)
+        snprintf(frz, sizeof frz, " --freeze %d", opts->freeze);
     time_t now = time(NULL);
     char when[32];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     snprintf(prov, sizeof prov,
              "shop-train audio --corpus %s --epochs %d --copies %d --channels %d --blocks %d "
              "--between %g --batch %d --lr %g --seed %llu --thr-min %g --stride %d"
-             "%s%s%s%s%s%s%s%s%s%s%s --real-copies %d --fsdd-copies %d --real-noise %g --fa-rate %g; "
+             "%s%s%s%s%s%s%s%s%s%s%s%s --real-copies %d --fsdd-copies %d --real-noise %g --fa-rate %g; "
              "%d train / %d val windows; val_acc %.4f; %.0f s features, %.0f s training; %s",
              corpus_dir, epochs, copies, channels, blocks, (double) between, batch, (double) lr,
              (unsigned long long) seed, (double) thr_min, stride,
              skip ? " --skip-voices " : "", skip ? skip : "",
              holdout ? " --holdout " : "", holdout ? holdout : "",
              real_dir ? " --real-data " : "", real_dir ? real_dir : "",
-             init ? " --init " : "", init ? init : "", opts->prefix_ends ? " --prefix-ends" : "",
+             init ? " --init " : "", init ? init : "", frz, opts->prefix_ends ? " --prefix-ends" : "",
              opts->teacher ? " --teacher " : "", teach,
              real_copies, fsdd_copies,
              (double) opts->real_noise, (double) fa_rate, tr.n, va.n, val_acc,

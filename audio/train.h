@@ -31,6 +31,8 @@ typedef struct {
                                * windows with weight teacher_weight (distillation, "learning
                                * without forgetting"); the real windows keep their labels */
     float teacher_weight, teacher_temp;
+    int freeze;               /* with init: its first freeze layers keep their weights and
+                               * batch-norm statistics (nn_train_opts_t.freeze) */
     int real_copies;          /* noisy copies of each Speech Commands recording */
     int fsdd_copies;          /* noisy copies of each FSDD recording */
     float real_noise;         /* share of windows mixed with recorded noise of training speakers */

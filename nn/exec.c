@@ -111,14 +111,14 @@ nn_shard_backward(nn_net_t *net, nn_shard_t *s)
     /* a caller's loss wrote the output layer's gradient before this pass */
     if (s->loss_fn)
         gset[net->output] = true;
-    for (int l = net->n_layers - 1; l >= 1; l--) {
+    for (int l = net->n_layers - 1; l >= 1 && l >= s->frozen; l--) {
         const nn_layer_t *L = &net->layers[l];
         const nn_op_t *op = nn_ops[L->type];
         if (op->loss ? l != net->output || (!s->labels && !s->targets) : !gset[l])
             continue;
         int p = L->in[0];
-        /* no gradient for the input image itself */
-        float *dx = net->layers[p].type == NN_L_INPUT ? NULL : s->grad[p];
+        /* no gradient for the input image itself, nor into a frozen layer */
+        float *dx = net->layers[p].type == NN_L_INPUT || p < s->frozen ? NULL : s->grad[p];
         bool acc = dx && gset[p];
         op->backward(net, l, s, dx, acc);
         if (dx)

@@ -130,6 +130,7 @@ typedef struct {
     size_t own_cap;         /* samples the training buffers hold */
     uint64_t rng;           /* dropout */
     int relu_done;          /* training forward: a ReLU its BN already wrote, else -1 */
+    int frozen;             /* training: layers below this id are frozen (nn_train_opts_t.freeze) */
     nn_net_t *net;          /* the net this shard belongs to (for worker threads) */
     const int32_t *labels;  /* training labels of the shard */
     const float *targets;   /* or soft targets, b x classes (wins over labels) */

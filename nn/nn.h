@@ -249,6 +249,10 @@ typedef struct {
     int threads;             /* 0 = nn_set_threads() value */
     int shards;              /* batch splits (BN groups), fixes results across thread counts; 0 = 2 */
     int max_steps_per_epoch; /* 0 = whole epoch; benchmarks time a fraction */
+    int freeze;              /* layers 0..freeze-1 keep their parameters, and their batch
+                              * norms normalise with (and keep) their running statistics,
+                              * as in inference; no gradient is computed below layer
+                              * `freeze` (fine-tuning a head on new data); default 0 */
     int verbose;             /* 0 quiet, 1 a line per epoch on stderr, 2 also every ~10 s */
     nn_progress_fn progress; /* optional, called after each epoch */
     void *progress_user;

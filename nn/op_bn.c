@@ -129,12 +129,35 @@ s_bn_init(nn_net_t *net, nn_layer_t *L)
     L->bn_slot = net->n_bn++;
 }
 
+/* A frozen layer's batch norm: the running statistics, as inference
+ * normalises, with the ReLU fused as in training. */
+static void
+s_bn_forward_frozen(const nn_layer_t *L, int b, const float *x, float *y, const float *gamma,
+                    const float *beta, const float *state, bool relu)
+{
+    s_bn_infer(L, b, x, y, gamma, beta, state);
+    if (relu) {
+        size_t n = (size_t) b * L->is.c * L->is.h * L->is.w;
+        for (size_t i = 0; i < n; i++)
+            y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+    }
+}
+
 static void
 s_batchnorm_forward(const nn_net_t *net, int l, nn_shard_t *s)
 {
     const nn_layer_t *L = &net->layers[l];
     const float *x = s->out[L->in[0]];
     const float *w = net->params + L->w_off, *bias = net->params + L->b_off;
+    if (l < s->frozen) {
+        bool relu = l + 1 < net->n_layers && net->layers[l + 1].type == NN_L_RELU
+                    && net->layers[l + 1].in[0] == l && L->consumers == 1;
+        s_bn_forward_frozen(L, s->b, x, relu ? s->out[l + 1] : s->out[l], w, bias,
+                            net->state + L->s_off, relu);
+        if (relu)
+            s->relu_done = l + 1;
+        return;
+    }
     /* BN -> ReLU, nothing else reading the BN: one pass into the ReLU's
      * output (the backward needs only x and the ReLU output) */
     if (l + 1 < net->n_layers && net->layers[l + 1].type == NN_L_RELU

@@ -246,6 +246,9 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
     if (o->epochs < 1 || o->batch < 1 || !(o->lr > 0) || o->label_smoothing < 0
         || o->label_smoothing >= 1 || o->val_split < 0 || o->val_split >= 1 || o->weight_decay < 0)
         return nn_errf(err, errlen, "nn_train: epochs, batch, lr, smoothing, split out of range");
+    if (o->freeze < 0 || o->freeze > net->output)
+        return nn_errf(err, errlen, "nn_train: freeze %d not in 0..%d (the output layer trains)",
+                       o->freeze, net->output);
     int shards = o->shards > 0 ? o->shards : 2;
     if (shards > MAX_SHARDS)
         shards = MAX_SHARDS;
@@ -313,17 +316,26 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
             goto out;
         }
         sh[t].net = net;
+        sh[t].frozen = o->freeze;
     }
     size_t np = net->n_params;
     mom = xcalloc(np + 1, sizeof(float));
     if (o->optimizer == NN_ADAMW)
         vel = xcalloc(np + 1, sizeof(float));
-    /* weight decay on conv and dense weights only, not on biases or BN */
+    /* weight decay (1) on conv and dense weights only, not on biases or BN */
     uint8_t *decay = xcalloc(np + 1, 1);
     for (int l = 0; l < net->n_layers; l++) {
         const nn_layer_t *L = &net->layers[l];
         if (L->type == NN_L_CONV || L->type == NN_L_DWCONV || L->type == NN_L_DENSE)
             memset(decay + L->w_off, 1, L->n_w);
+    }
+    /* frozen layers' parameters: never updated (decay 2) */
+    for (int l = 0; l < o->freeze; l++) {
+        const nn_layer_t *L = &net->layers[l];
+        if (L->n_w)
+            memset(decay + L->w_off, 2, L->n_w);
+        if (L->n_b)
+            memset(decay + L->b_off, 2, L->n_b);
     }
 
     long steps = n_train / batch;   /* the last partial batch is dropped: tiny BN shards are noise */
@@ -396,7 +408,7 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
             }
             seen += batch;
             /* BN running statistics: shard means and variances averaged */
-            for (int l = 0; l < net->n_layers; l++) {
+            for (int l = o->freeze; l < net->n_layers; l++) {
                 const nn_layer_t *L = &net->layers[l];
                 if (L->type != NN_L_BN)
                     continue;
@@ -425,6 +437,8 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
                 double c2 = 1.0 - pow(b2, (double) (t_step + 1));
                 float a = (float) (lr * sqrt(c2) / c1);
                 for (size_t i = 0; i < np; i++) {
+                    if (decay[i] == 2)
+                        continue;
                     float gi = g[i];
                     mom[i] = b1 * mom[i] + (1.0f - b1) * gi;
                     vel[i] = b2 * vel[i] + (1.0f - b2) * gi * gi;
@@ -435,6 +449,8 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
             } else {
                 float mu = o->momentum;
                 for (size_t i = 0; i < np; i++) {
+                    if (decay[i] == 2)
+                        continue;
                     float gi = g[i] + (decay[i] ? wd * p[i] : 0.0f);
                     mom[i] = mu * mom[i] + gi;
                     p[i] -= lr * (gi + mu * mom[i]);

@@ -186,6 +186,114 @@ test_soft_onehot_trains_as_labels(void **state)
     free(t);
 }
 
+/* Fine-tuning with the first layers frozen (nn_train_opts_t.freeze): the
+ * frozen layers keep their weights and batch-norm statistics bit for bit,
+ * and the layers above train on what inference computes below them. The
+ * reference is one plain SGD step of the dense layer written out: with
+ * momentum and weight decay 0 and the whole set in one batch, W' = W - lr *
+ * mean_i (softmax(W e_i + b) - onehot_i) e_i^T, e_i the inference embedding
+ * (the BN normalising with its running statistics, which are set far from
+ * the batch's so that batch statistics would give other numbers). */
+static void
+test_freeze_trains_the_head_on_inference_features(void **state)
+{
+    (void) state;
+    enum { N = 64, E = 4, K = 2 };
+    float *x = calloc(N * 64, sizeof(float));
+    int32_t *y = calloc(N, sizeof(int32_t));
+    s_column_data(N, x, y, NULL);
+    nn_net_t *net = nn_new(11);
+    int l = nn_input(net, (nn_shape_t) { 1, 8, 8 });
+    l = nn_relu(net, nn_batchnorm(net, nn_conv2d(net, l, E, 3, 3, 1, 1, 1, 1, false)));
+    int emb = nn_global_avgpool(net, l);
+    int dense = nn_dense(net, emb, K);
+    assert_true(nn_softmax_xent(net, dense) > 0);
+    assert_int_equal(net->layers[2].type, NN_L_BN);
+    /* running statistics unlike any batch's */
+    nn_layer_t *bn = &net->layers[2];
+    for (int c = 0; c < E; c++) {
+        net->state[bn->s_off + c] = 0.3f * (float) (c + 1);
+        net->state[bn->s_off + E + c] = 2.0f + (float) c;
+    }
+    nn_invalidate(net);
+    size_t np = net->n_params, ns = net->n_state;
+    float *p0 = malloc(np * sizeof(float)), *s0 = malloc(ns * sizeof(float));
+    memcpy(p0, net->params, np * sizeof(float));
+    memcpy(s0, net->state, ns * sizeof(float));
+
+    /* the reference step from inference embeddings */
+    float *out = malloc(N * K * sizeof(float));
+    assert_int_equal(nn_forward(net, x, N, out), 0);
+    float *e = malloc(N * E * sizeof(float));
+    memcpy(e, nn_layer_output(net, emb, NULL), N * E * sizeof(float));
+    const nn_layer_t *D = &net->layers[dense];
+    const float *W = p0 + D->w_off, *B = p0 + D->b_off;
+    float lr = 0.5f;
+    double gw[K * E] = { 0 }, gb[K] = { 0 };
+    for (int i = 0; i < N; i++) {
+        double z[K], m = -1e30, sum = 0;
+        for (int k = 0; k < K; k++) {
+            z[k] = B[k];
+            for (int j = 0; j < E; j++)
+                z[k] += (double) W[k * E + j] * e[i * E + j];
+            m = fmax(m, z[k]);
+        }
+        for (int k = 0; k < K; k++)
+            sum += exp(z[k] - m);
+        for (int k = 0; k < K; k++) {
+            double d = exp(z[k] - m) / sum - (y[i] == k ? 1.0 : 0.0);
+            gb[k] += d / N;
+            for (int j = 0; j < E; j++)
+                gw[k * E + j] += d * e[i * E + j] / N;
+        }
+    }
+
+    nn_data_t d = { .x = x, .y = y, .n = N, .shape = { 1, 8, 8 } };
+    nn_train_opts_t o;
+    nn_train_opts_default(&o);
+    o.epochs = 1;
+    o.batch = N;
+    o.shards = 1;
+    o.lr = lr;
+    o.momentum = 0;
+    o.weight_decay = 0;
+    o.warmup = 0;
+    o.schedule = NN_SCHED_CONSTANT;
+    o.restore_best = false;
+    o.verbose = 0;
+    o.freeze = dense;
+    char err[256];
+    assert_int_equal(nn_train(net, &d, &o, NULL, err, sizeof err), 0);
+    for (int q = 0; q < dense; q++) {
+        const nn_layer_t *L = &net->layers[q];
+        assert_memory_equal(net->params + L->w_off, p0 + L->w_off, L->n_w * sizeof(float));
+        assert_memory_equal(net->params + L->b_off, p0 + L->b_off, L->n_b * sizeof(float));
+        assert_memory_equal(net->state + L->s_off, s0 + L->s_off, L->n_s * sizeof(float));
+    }
+    for (int k = 0; k < K; k++) {
+        assert_float_equal(net->params[D->b_off + k], B[k] - lr * gb[k], 1e-5);
+        for (int j = 0; j < E; j++)
+            assert_float_equal(net->params[D->w_off + k * E + j], W[k * E + j] - lr * gw[k * E + j],
+                               1e-5);
+    }
+    /* the step moved the head: the check above is not vacuous */
+    assert_true(fabs(gw[0]) + fabs(gw[1]) > 1e-3);
+
+    /* the output layer must train; a negative count is refused */
+    o.freeze = net->output + 1;
+    assert_int_equal(nn_train(net, &d, &o, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "freeze"));
+    o.freeze = -1;
+    assert_int_equal(nn_train(net, &d, &o, NULL, err, sizeof err), -1);
+    nn_destroy(&net);
+    free(p0);
+    free(s0);
+    free(out);
+    free(e);
+    free(x);
+    free(y);
+}
+
 /* A net trained on soft targets predicts the distributions themselves:
  * class 0 samples have target (0.8, 0.2), class 1 samples (0.3, 0.7); the
  * mean predicted probability per class lands within 0.05 of them, and
@@ -1046,6 +1154,7 @@ main(void)
         cmocka_unit_test(test_builders_reject_bad_arguments),
         cmocka_unit_test(test_blas_kernel_policy_table),
         cmocka_unit_test(test_nn_selftest_passes),
+        cmocka_unit_test(test_freeze_trains_the_head_on_inference_features),
     };
     return cmocka_run_group_tests_name("nn", tests, NULL, NULL);
 }

@@ -73,7 +73,7 @@ s_usage_train(void)
             "                        [--holdout V1,V2]\n"
             "                        [--real-data DIR] [--real-copies K] [--fsdd-copies K]\n"
             "                        [--real-noise P]\n"
-            "                        [--fa-rate R] [--init MODEL] [--calibrate MODEL]\n"
+            "                        [--fa-rate R] [--init MODEL [--freeze N]] [--calibrate MODEL]\n"
             "                        [--beliefs MODEL]\n"
             "                        [--fuse MODEL1,MODEL2 [--fuse-weights W1,W2]]\n"
             "                        [--prefix-ends]\n"
@@ -82,7 +82,9 @@ s_usage_train(void)
             "  aligned to the sentence, ends (--prefix-ends: at the prefix clip's own\n"
             "  end of speech, as the corpus stores it: 70-170 ms late on average);\n"
             "  --init MODEL goes on training MODEL (its weights, input mean and std)\n"
-            "  instead of a new net;\n"
+            "  instead of a new net; --freeze N keeps its first N layers as they are\n"
+            "  (weights and batch-norm statistics; the layer list is printed first):\n"
+            "  with the DS-CNN, --freeze 29 trains only the embedding conv and the head;\n"
             "  --teacher MODEL mixes MODEL's posteriors (at temperature T, 2) into the\n"
             "  targets of the synthetic windows with weight W (0.5): distillation, so\n"
             "  the new model keeps what MODEL does on synthetic speech;\n"
@@ -130,7 +132,7 @@ audio_train_main(int argc, char **argv)
     bool prefix_ends = false;
     float fa_rate = 0.005f, real_noise = 0;
     int epochs = 12, copies = 2, channels = 64, blocks = 4, batch = 128, threads = 2, limit = 0;
-    int stride = 3;
+    int stride = 3, freeze = 0;
     float lr = 0.003f, between = 1.f, thr_min = 0.5f;
     uint64_t seed = 1;
     static const struct option longopts[] = {
@@ -151,12 +153,12 @@ audio_train_main(int argc, char **argv)
         { "teacher-weight", required_argument, NULL, 'G' },
         { "teacher-temp", required_argument, NULL, 'H' },
         { "fuse", required_argument, NULL, 'U' }, { "fuse-weights", required_argument, NULL, 'w' },
-        { "beliefs", required_argument, NULL, 'Y' },
+        { "beliefs", required_argument, NULL, 'Y' }, { "freeze", required_argument, NULL, 'Z' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:PU:w:D:G:H:Y:h", longopts, NULL))
+    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:PU:w:D:G:H:Y:Z:h", longopts, NULL))
            != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
@@ -189,6 +191,7 @@ audio_train_main(int argc, char **argv)
         case 'G': teacher_weight = strtof(optarg, NULL); break;
         case 'H': teacher_temp = strtof(optarg, NULL); break;
         case 'Y': beliefs = optarg; break;
+        case 'Z': freeze = atoi(optarg); break;
         default: s_usage_train(); return ch == 'h' ? 0 : 2;
         }
     }
@@ -200,7 +203,8 @@ audio_train_main(int argc, char **argv)
         || !(real_noise >= 0 && real_noise <= 1)
         || !(fa_rate > 0 && fa_rate < 0.5f) || (fuse && (calibrate || init)) || (fuse_w && !fuse)
         || !(teacher_weight >= 0 && teacher_weight <= 1) || !(teacher_temp >= 0.5f && teacher_temp <= 10)
-        || (teacher && (calibrate || fuse)) || (beliefs && (calibrate || fuse || init || teacher))) {
+        || (teacher && (calibrate || fuse)) || (beliefs && (calibrate || fuse || init || teacher))
+        || freeze < 0 || freeze > 1000 || (freeze > 0 && !init)) {
         s_usage_train();
         return 2;
     }
@@ -212,7 +216,7 @@ audio_train_main(int argc, char **argv)
         .limit = limit, .stride = stride, .lr = lr, .between = between, .thr_min = thr_min,
         .seed = seed, .prefix_ends = prefix_ends, .fuse = fuse, .fuse_weights = fuse_w,
         .teacher = teacher, .teacher_weight = teacher_weight, .teacher_temp = teacher_temp,
-        .beliefs = beliefs,
+        .beliefs = beliefs, .freeze = freeze,
     };
     char err[512];
     if (audio_train_run(&o, err, sizeof err) != 0) {
