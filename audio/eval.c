@@ -445,6 +445,25 @@ done:
     return rc;
 }
 
+/* One part of the background over all noise kinds. */
+typedef struct {
+    double seconds;
+    int words, intents, wake;
+} s_bg_total_t;
+
+static s_bg_total_t
+s_bg_total(const audio_background_t *bg, int part)
+{
+    s_bg_total_t t = { 0, 0, 0, 0 };
+    for (int k = 0; k < CORPUS_NOISE_COUNT; k++) {
+        t.seconds += bg->seconds[part][k];
+        t.words += bg->words[part][k];
+        t.intents += bg->intents[part][k];
+        t.wake += bg->wake[part][k];
+    }
+    return t;
+}
+
 /* A rate per hour, or null without hours. */
 static json_t *
 s_rate(int events, double seconds)
@@ -473,16 +492,12 @@ s_count_json(int events, double seconds)
 json_t *
 audio_background_json(const audio_background_t *bg)
 {
-    double s[AUDIO_BG_PARTS] = { 0, 0 };
-    int words[AUDIO_BG_PARTS] = { 0, 0 }, intents[AUDIO_BG_PARTS] = { 0, 0 }, wake = 0;
+    s_bg_total_t sp = s_bg_total(bg, AUDIO_BG_SPEECH), no = s_bg_total(bg, AUDIO_BG_NOISE);
+    double s[AUDIO_BG_PARTS] = { sp.seconds, no.seconds };
+    int words[AUDIO_BG_PARTS] = { sp.words, no.words };
+    int intents[AUDIO_BG_PARTS] = { sp.intents, no.intents }, wake = sp.wake + no.wake;
     json_t *by = json_object();
     for (int t = 0; t < CORPUS_NOISE_COUNT; t++) {
-        for (int p = 0; p < AUDIO_BG_PARTS; p++) {
-            s[p] += bg->seconds[p][t];
-            words[p] += bg->words[p][t];
-            intents[p] += bg->intents[p][t];
-            wake += bg->wake[p][t];
-        }
         json_t *k = json_pack("{s:f, s:i, s:i, s:f, s:i, s:i}",
                               "speech_hours", bg->seconds[AUDIO_BG_SPEECH][t] / 3600.0,
                               "speech_words", bg->words[AUDIO_BG_SPEECH][t],
@@ -526,13 +541,12 @@ s_print_background(const audio_background_t *bg)
 {
     printf("false accepts by noise   speech in noise: h  intents   noise alone: h  intents"
            "  per h  95 %% upper/h\n");
-    double s = 0, bs = bg->seconds[AUDIO_BG_NOISE][CORPUS_NOISE_BABBLE];
-    int n = 0, b = bg->intents[AUDIO_BG_NOISE][CORPUS_NOISE_BABBLE];
+    s_bg_total_t no = s_bg_total(bg, AUDIO_BG_NOISE);
+    double s = no.seconds, bs = bg->seconds[AUDIO_BG_NOISE][CORPUS_NOISE_BABBLE];
+    int n = no.intents, b = bg->intents[AUDIO_BG_NOISE][CORPUS_NOISE_BABBLE];
     for (int t = 0; t < CORPUS_NOISE_COUNT; t++) {
         double ns = bg->seconds[AUDIO_BG_NOISE][t];
         int ni = bg->intents[AUDIO_BG_NOISE][t];
-        s += ns;
-        n += ni;
         printf("  %-22s %18.2f %8d %16.2f %8d", corpus_noise_name((corpus_noise_t) t),
                bg->seconds[AUDIO_BG_SPEECH][t] / 3600.0, bg->intents[AUDIO_BG_SPEECH][t],
                ns / 3600.0, ni);
@@ -703,15 +717,8 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
     };
     if (audio_eval_background(e.kws, e.low, e.intent, &bo, &back, err, errlen) != 0)
         goto done;
-    double bg_s[2] = { 0, 0 };
-    int fa_words[2] = { 0, 0 }, fa_intents[2] = { 0, 0 }, fa_wake[2] = { 0, 0 };
-    for (int part = 0; part < AUDIO_BG_PARTS; part++)
-        for (int t = 0; t < CORPUS_NOISE_COUNT; t++) {
-            bg_s[part] += back.seconds[part][t];
-            fa_words[part] += back.words[part][t];
-            fa_intents[part] += back.intents[part][t];
-            fa_wake[part] += back.wake[part][t];
-        }
+    s_bg_total_t bt[AUDIO_BG_PARTS] = { s_bg_total(&back, AUDIO_BG_SPEECH),
+                                        s_bg_total(&back, AUDIO_BG_NOISE) };
 
     /* wake word: misses at the threshold above every background wake peak
      * (0 false accepts in the background hours; 1 per 10 h needs >= 10 h) */
@@ -735,7 +742,7 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
     kws_timing(e.kws, &a_s, &w_s, &c_s);
     kws_timing(e.low, &a2, &w2, &c2);
     double rtf = (c_s + c2) / (a_s + a2), rtf_wall = (w_s + w2) / (a_s + a2);
-    double hours = (bg_s[0] + bg_s[1]) / 3600.0;
+    double hours = (bt[0].seconds + bt[1].seconds) / 3600.0;
     double mean_acc = 0;
     int n_misread = 0;
     for (int s = 0; s < S_N_SNR; s++) {
@@ -791,9 +798,9 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
                 printf("%-36s %5.1f %%  (%d trials over all SNRs)\n", groups[k],
                        100.0 * eng_accepted[k] / eng_trials[k], eng_trials[k]);
         printf("false accepts: %.2f intents/h (%.2f h speech: %d words, %d intents; %.2f h noise: "
-               "%d words, %d intents), wake %.2f/h\n", (fa_intents[0] + fa_intents[1]) / hours,
-               bg_s[0] / 3600, fa_words[0], fa_intents[0], bg_s[1] / 3600, fa_words[1],
-               fa_intents[1], (fa_wake[0] + fa_wake[1]) / hours);
+               "%d words, %d intents), wake %.2f/h\n", (bt[0].intents + bt[1].intents) / hours,
+               bt[0].seconds / 3600, bt[0].words, bt[0].intents, bt[1].seconds / 3600, bt[1].words,
+               bt[1].intents, (bt[0].wake + bt[1].wake) / hours);
         s_print_background(&back);
         printf("wake word: %.1f %% missed at 10 dB (%d utterances) at threshold %.3f "
                "(no wake false accept in %.2f h)\n", n_wake ? 100.0 * wake_miss / n_wake : 0.0,
