@@ -853,6 +853,7 @@ kws_test(bool verbose)
     kws_t *k = NULL, *k2 = NULL;
     nn_net_t *net = NULL;
     float *pcm = NULL;
+    void *mem = NULL;
 
     /* decisions: a word rising and falling over several runs is reported
      * once, at its peak; a repeat within the refractory time is not */
@@ -920,10 +921,11 @@ kws_test(bool verbose)
     S_CHECK(strcmp(nn_meta_get(net, "kws.norm"), "global") == 0);
     size_t len = 0;
     char err[256];
-    void *mem = nn_save_mem(net, &len, err, sizeof err);
+    mem = nn_save_mem(net, &len, err, sizeof err);
     S_CHECK(mem != NULL);
     nn_net_t *net2 = nn_load_mem(mem, len, err, sizeof err);
     free(mem);
+    mem = NULL;
     S_CHECK(net2 != NULL);
     kws_opts_t o;
     kws_opts_default(&o);
@@ -957,10 +959,90 @@ kws_test(bool verbose)
     kws_destroy(&k2);
     k2 = kws_new_from_net(&net, &o, err, sizeof err);
     S_CHECK(k2 == NULL && strstr(err, "vocabulary") != NULL);
+
+    /* filler classes: merged into _unknown_, exactly */
+    {
+        float out[VOCAB_COUNT + 2], post[VOCAB_COUNT];
+        for (int i = 0; i < VOCAB_COUNT + 2; i++)
+            out[i] = (float) (i + 1) / 1024.f;
+        kws_merge_posteriors(out, 2, post);
+        S_CHECK(post[VOCAB_UNKNOWN] == (2.f + 40.f + 41.f) / 1024.f);
+        S_CHECK(post[VOCAB_SILENCE] == 1.f / 1024.f && post[VOCAB_COUNT - 1] == 39.f / 1024.f);
+        kws_merge_posteriors(out, 0, post);
+        S_CHECK(memcmp(post, out, sizeof post) == 0);
+    }
+    S_CHECK(kws_filler_word_ok("up") && kws_filler_word_ok("go") && !kws_filler_word_ok("yes")
+            && !kws_filler_word_ok("Up") && !kws_filler_word_ok("") && !kws_filler_word_ok("t-up")
+            && !kws_filler_word_ok("abcdefghijklmnopqrstu"));
+    /* a net with two: the metadata keeps their labels, the spotter loads
+     * it, and its posteriors are the net's with the fillers merged */
+    net = kws_build_net(VOCAB_COUNT + 2, 8, 1, 5);
+    S_CHECK(net != NULL);
+    {
+        const char *lab[VOCAB_COUNT + 2];
+        for (int i = 0; i < VOCAB_COUNT; i++)
+            lab[i] = vocab_name(i);
+        lab[VOCAB_COUNT] = KWS_FILLER_PREFIX "up";
+        lab[VOCAB_COUNT + 1] = KWS_FILLER_PREFIX "off";
+        S_CHECK(nn_set_labels(net, lab, VOCAB_COUNT + 2) == 0);
+    }
+    S_CHECK(kws_net_set_meta(net, &fc, -5.f, 4.f, thr, 3) == 0);
+    S_CHECK(nn_num_labels(net) == VOCAB_COUNT + 2
+            && strcmp(nn_label(net, VOCAB_COUNT + 1), "_filler_off") == 0);
+    S_CHECK(kws_check_labels(net, err, sizeof err) == 2);
+    mem = nn_save_mem(net, &len, err, sizeof err);
+    S_CHECK(mem != NULL);
+    kws_destroy(&k2);
+    k2 = kws_new_from_net(&net, &o, err, sizeof err);
+    S_CHECK(k2 != NULL && k2->n_fillers == 2);
+    S_CHECK(kws_push(k2, pcm, 24000, hits, 8) >= 0);
+    {
+        float want[VOCAB_COUNT], sum = 0;
+        kws_merge_posteriors(k2->out, 2, want);
+        S_CHECK(memcmp(want, k2->post, sizeof want) == 0);
+        for (int i = 0; i < VOCAB_COUNT; i++)
+            sum += k2->post[i];
+        S_CHECK(fabsf(sum - 1.f) < 1e-5f && k2->out[VOCAB_COUNT] > 0);
+    }
+    /* malformed filler labels are refused, the label named */
+    static const char *const bad[][2] = {
+        { "_filler_Up", "_filler_off" }, { "_filler_yes", "_filler_off" },
+        { "_filler_", "_filler_off" },   { "up", "_filler_off" },
+        { "_filler_off", "_filler_off" }, { "_filler_t-shirt", "_filler_off" },
+    };
+    for (size_t b = 0; b < sizeof bad / sizeof *bad; b++) {
+        net = nn_load_mem(mem, len, err, sizeof err);
+        S_CHECK(net != NULL);
+        const char *lab[VOCAB_COUNT + 2];
+        for (int i = 0; i < VOCAB_COUNT; i++)
+            lab[i] = vocab_name(i);
+        lab[VOCAB_COUNT] = bad[b][0];
+        lab[VOCAB_COUNT + 1] = bad[b][1];
+        S_CHECK(nn_set_labels(net, lab, VOCAB_COUNT + 2) == 0);
+        kws_destroy(&k2);
+        k2 = kws_new_from_net(&net, &o, err, sizeof err);
+        S_CHECK(k2 == NULL && strstr(err, bad[b][0]) != NULL);
+    }
+    /* a label missing for an output is refused */
+    net = nn_load_mem(mem, len, err, sizeof err);
+    S_CHECK(net != NULL);
+    {
+        const char *lab[VOCAB_COUNT + 1];
+        for (int i = 0; i < VOCAB_COUNT; i++)
+            lab[i] = vocab_name(i);
+        lab[VOCAB_COUNT] = "_filler_up";
+        S_CHECK(nn_set_labels(net, lab, VOCAB_COUNT + 1) == 0);
+    }
+    k2 = kws_new_from_net(&net, &o, err, sizeof err);
+    S_CHECK(k2 == NULL && strstr(err, "42 labels for 41 outputs") == NULL
+            && strstr(err, "40 labels for 41 outputs") != NULL);
+    free(mem);
+    mem = NULL;
     rc = 0;
     if (verbose)
         printf("OK\n");
 fail:
+    free(mem);
     free(pcm);
     nn_destroy(&net);
     kws_destroy(&k);
