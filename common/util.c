@@ -258,51 +258,58 @@ shop_splitmix64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+static int
+s_out_of_range(const char **why)
+{
+    *why = "out of range";
+    return SHOP_NUM_RANGE;
+}
+
+/* The digits of a whole number, after a '-' when minus allows one: the
+ * magnitude in *mag, the sign in *neg. strtoull alone would take a blank, a
+ * '+' or a '-' before the digits and stop at the first other character. */
+static int
+s_parse_whole(const char *v, bool minus, bool *neg, uint64_t *mag, const char **why)
+{
+    *neg = minus && v[0] == '-';
+    const char *d = v + *neg;
+    char *end;
+    errno = 0;
+    unsigned long long x = isdigit((unsigned char) d[0]) ? strtoull(d, &end, 10) : 0;
+    if (!isdigit((unsigned char) d[0]) || *end) {
+        *why = "not an integer";
+        return SHOP_NUM_SYNTAX;
+    }
+    *mag = x;
+    return errno == ERANGE ? s_out_of_range(why) : SHOP_NUM_OK;
+}
+
 int
 shop_parse_int(const char *v, int64_t lo, int64_t hi, int64_t *out, const char **why)
 {
-    /* strtoll alone would take a blank, a '+' or "0x" before the digits and
-     * stop at the first other character */
-    if (!isdigit((unsigned char) v[v[0] == '-'])) {
-        *why = "not an integer";
-        return SHOP_NUM_SYNTAX;
-    }
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (*end) {
-        *why = "not an integer";
-        return SHOP_NUM_SYNTAX;
-    }
-    if (errno == ERANGE || x < lo || x > hi) {
-        *why = "out of range";
-        return SHOP_NUM_RANGE;
-    }
-    *out = x;
-    return SHOP_NUM_OK;
+    bool neg;
+    uint64_t mag = 0;
+    int rc = s_parse_whole(v, true, &neg, &mag, why);
+    /* -2^63 is the one magnitude a negative number has beyond INT64_MAX */
+    int64_t x = neg ? (mag > (uint64_t) INT64_MAX ? INT64_MIN : -(int64_t) mag) : (int64_t) mag;
+    if (rc == SHOP_NUM_OK && (mag > (uint64_t) INT64_MAX + neg || x < lo || x > hi))
+        rc = s_out_of_range(why);
+    if (rc == SHOP_NUM_OK)
+        *out = x;
+    return rc;
 }
 
 int
 shop_parse_uint(const char *v, uint64_t lo, uint64_t hi, uint64_t *out, const char **why)
 {
-    /* strtoull would also take a '-' and negate */
-    if (!isdigit((unsigned char) v[0])) {
-        *why = "not an integer";
-        return SHOP_NUM_SYNTAX;
-    }
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 10);
-    if (*end) {
-        *why = "not an integer";
-        return SHOP_NUM_SYNTAX;
-    }
-    if (errno == ERANGE || x < lo || x > hi) {
-        *why = "out of range";
-        return SHOP_NUM_RANGE;
-    }
-    *out = x;
-    return SHOP_NUM_OK;
+    bool neg;
+    uint64_t x = 0;
+    int rc = s_parse_whole(v, false, &neg, &x, why);
+    if (rc == SHOP_NUM_OK && (x < lo || x > hi))
+        rc = s_out_of_range(why);
+    if (rc == SHOP_NUM_OK)
+        *out = x;
+    return rc;
 }
 
 int
@@ -314,22 +321,19 @@ shop_parse_double(const char *v, double lo, double hi, int open, double *out,
     for (const char *p = v; *p; p++) {
         if (!strchr("0123456789.eE+-", *p) || (p == v && *p == '+')) {
             *why = "not a number";
-            return -1;
+            return SHOP_NUM_SYNTAX;
         }
         digit |= isdigit((unsigned char) *p) != 0;
     }
     char *end;
-    errno = 0;
     double x = strtod(v, &end);
     if (!digit || end == v || *end) {
         *why = "not a number";
         return SHOP_NUM_SYNTAX;
     }
     if (!isfinite(x) || x < lo || x > hi || ((open & SHOP_OPEN_LO) && x == lo)
-        || ((open & SHOP_OPEN_HI) && x == hi)) {
-        *why = "out of range";
-        return SHOP_NUM_RANGE;
-    }
+        || ((open & SHOP_OPEN_HI) && x == hi))
+        return s_out_of_range(why);
     *out = x;
     return SHOP_NUM_OK;
 }

@@ -204,7 +204,9 @@ audio_train_main(int argc, char **argv)
                                   SHOP_OPEN_LO | SHOP_OPEN_HI, &fa_rate);
             break;
         case 'I': init = optarg; break;
-        case 'N': bad |= shop_opt_float(S_TRAIN, "--real-noise", optarg, 0, 1, 0, &real_noise); break;
+        case 'N':
+            bad |= shop_opt_float(S_TRAIN, "--real-noise", optarg, 0, 1, 0, &real_noise);
+            break;
         case 'P': prefix_ends = true; break;
         case 'U': fuse = optarg; break;
         case 'w': fuse_w = optarg; break;

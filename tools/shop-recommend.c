@@ -141,7 +141,9 @@ main(int argc, char **argv)
         case 'm': model = optarg; break;
         case 'b': bind = optarg; break;
         case 'c': connect = optarg; break;
-        case 't': bad |= shop_opt_int("shop-recommend", "--threads", optarg, 1, 64, &threads); break;
+        case 't':
+            bad |= shop_opt_int("shop-recommend", "--threads", optarg, 1, 64, &threads);
+            break;
         case 'n': name = optarg; break;
         case 'B': broker = true; break;
         case 'r':
@@ -190,7 +192,8 @@ main(int argc, char **argv)
         zmq_ctx_term(ctx);
         return 0;
     }
-    if (!bind == !connect || optind != argc || (retrain > 0 && !db) || worker_keys || (bind && server_key) || (connect && client_keys)
+    if (!bind == !connect || optind != argc || (retrain > 0 && !db) || worker_keys
+        || (bind && server_key) || (connect && client_keys)
         || (!key && (server_key || client_keys))) {
         s_usage();
         zmq_ctx_term(ctx);

@@ -67,7 +67,9 @@ s_parse_train(int argc, char **argv, vision_train_opts_t *o)
         case 'o': o->out = optarg; break;
         case 'e': bad |= shop_opt_int(P, "--epochs", optarg, 1, INT_MAX, &o->epochs); break;
         case 'b': bad |= shop_opt_int(P, "--batch", optarg, 1, INT_MAX, &o->batch); break;
-        case 'l': bad |= shop_opt_float(P, "--lr", optarg, 0, HUGE_VAL, SHOP_OPEN_LO, &o->lr); break;
+        case 'l':
+            bad |= shop_opt_float(P, "--lr", optarg, 0, HUGE_VAL, SHOP_OPEN_LO, &o->lr);
+            break;
         case 'w': bad |= shop_opt_float(P, "--wd", optarg, 0, HUGE_VAL, 0, &o->wd); break;
         case 'a': o->adamw = true; break;
         case 'W': bad |= shop_opt_int(P, "--width", optarg, 4, 256, &o->width); break;
