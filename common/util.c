@@ -401,8 +401,11 @@ shop_opt_float(const char *prog, const char *opt, const char *v, double lo, doub
                int open, float *out)
 {
     double x;
-    /* a float holds no more than FLT_MAX */
-    if (shop_opt_double(prog, opt, v, fmax(lo, -FLT_MAX), fmin(hi, FLT_MAX), open, &x) != 0)
+    /* a float holds no more than FLT_MAX (no fmin: the client library
+     * built from this file does not link libm) */
+    lo = lo < -FLT_MAX ? -FLT_MAX : lo;
+    hi = hi > FLT_MAX ? FLT_MAX : hi;
+    if (shop_opt_double(prog, opt, v, lo, hi, open, &x) != 0)
         return -1;
     *out = (float) x;
     return 0;
