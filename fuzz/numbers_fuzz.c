@@ -5,6 +5,7 @@
  * accepted is made of the characters its form allows and lies in the range;
  * a refusal leaves the output as it was and gives the reason. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +14,18 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* a refusal says why: the code and the reason agree */
+/* An acceptance gives a valid number (valid), a refusal leaves the output
+ * as it was (untouched) and says why: the code and the reason agree. */
 static void
-s_refused(int rc, const char *why, const char *syntax)
+s_check(int rc, bool valid, bool untouched, const char *why, const char *syntax)
 {
-    if (rc == SHOP_NUM_SYNTAX ? strcmp(why, syntax) != 0
-                              : rc != SHOP_NUM_RANGE || strcmp(why, "out of range") != 0)
+    if (rc == SHOP_NUM_OK) {
+        if (!valid)
+            abort();
+        return;
+    }
+    if (!untouched || (rc == SHOP_NUM_SYNTAX && strcmp(why, syntax) != 0)
+        || (rc != SHOP_NUM_SYNTAX && (rc != SHOP_NUM_RANGE || strcmp(why, "out of range") != 0)))
         abort();
 }
 
@@ -34,38 +41,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     int64_t i = 77;
     int rc = shop_parse_int(v, -1000, 1000, &i, &why);
-    if (rc == SHOP_NUM_OK) {
-        const char *digits = v + (v[0] == '-');
-        if (i < -1000 || i > 1000 || !digits[0] || strspn(digits, "0123456789") != strlen(digits))
-            abort();
-    } else if (i != 77) {
-        abort();
-    } else {
-        s_refused(rc, why, "not an integer");
-    }
+    const char *digits = v + (v[0] == '-');
+    s_check(rc,
+            i >= -1000 && i <= 1000 && digits[0]
+                && strspn(digits, "0123456789") == strlen(digits),
+            i == 77, why, "not an integer");
 
     uint64_t u = 77;
     rc = shop_parse_uint(v, 0, UINT64_MAX, &u, &why);
-    if (rc == SHOP_NUM_OK) {
-        if (!v[0] || strspn(v, "0123456789") != strlen(v))
-            abort();
-    } else if (u != 77) {
-        abort();
-    } else {
-        s_refused(rc, why, "not an integer");
-    }
+    s_check(rc, v[0] && strspn(v, "0123456789") == strlen(v), u == 77, why, "not an integer");
 
     double d = 77;
     rc = shop_parse_double(v, -1, 1, open, &d, &why);
-    if (rc == SHOP_NUM_OK) {
-        if (!isfinite(d) || d < -1 || d > 1 || ((open & SHOP_OPEN_LO) && d == -1)
-            || ((open & SHOP_OPEN_HI) && d == 1) || v[0] == '+'
-            || strspn(v, "0123456789.eE+-") != strlen(v))
-            abort();
-    } else if (d != 77) {
-        abort();
-    } else {
-        s_refused(rc, why, "not a number");
-    }
+    s_check(rc,
+            isfinite(d) && d >= -1 && d <= 1 && !((open & SHOP_OPEN_LO) && d == -1)
+                && !((open & SHOP_OPEN_HI) && d == 1) && v[0] != '+'
+                && strspn(v, "0123456789.eE+-") == strlen(v),
+            d == 77, why, "not a number");
     return 0;
 }
