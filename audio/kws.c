@@ -142,10 +142,13 @@ int
 kws_net_set_meta(nn_net_t *net, const features_config_t *fc, float mean, float std,
                  const float *thresholds, int stride)
 {
-    /* the vocabulary, then the net's filler labels as they are */
-    int n_out = nn_output_size(net), n_fill = n_out - VOCAB_COUNT;
-    if (n_fill < 0 || n_fill > KWS_MAX_FILLERS || (n_fill > 0 && nn_num_labels(net) != n_out))
-        return -1;
+    /* the vocabulary, then the net's filler labels as they are (a net with
+     * a label per output beyond the vocabulary's; a phone model's outputs
+     * are no classes) */
+    int n_out = nn_output_size(net), n_fill = 0;
+    if (n_out > VOCAB_COUNT && n_out <= VOCAB_COUNT + KWS_MAX_FILLERS
+        && nn_num_labels(net) == n_out)
+        n_fill = n_out - VOCAB_COUNT;
     const char *labels[VOCAB_COUNT + KWS_MAX_FILLERS];
     char fill[KWS_MAX_FILLERS][NN_MAX_NAME];
     for (int i = 0; i < VOCAB_COUNT; i++)
@@ -173,7 +176,8 @@ kws_net_set_meta(nn_net_t *net, const features_config_t *fc, float mean, float s
     snprintf(m, sizeof m, "%.9g", (double) mean);
     snprintf(s, sizeof s, "%.9g", (double) std);
     snprintf(st, sizeof st, "%d", stride);
-    if (nn_set_labels(net, labels, n_out) != 0 || nn_meta_set(net, "arch", "ds-cnn-kws") != 0
+    if (nn_set_labels(net, labels, VOCAB_COUNT + n_fill) != 0
+        || nn_meta_set(net, "arch", "ds-cnn-kws") != 0
         || nn_meta_set(net, "features.sample_rate", v[0]) != 0
         || nn_meta_set(net, "features.win_length", v[1]) != 0
         || nn_meta_set(net, "features.hop_length", v[2]) != 0

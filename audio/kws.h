@@ -74,8 +74,9 @@ void kws_normalise(float *x, size_t n, float mean, float inv_std);
 /* Writes the feature configuration, normalisation (kws.norm "global",
  * kws.mean, kws.std), thresholds (VOCAB_COUNT floats) and the frames between
  * CNN runs the model was tuned for (stride) into net's metadata, and the
- * vocabulary as its labels; a net with more outputs keeps its filler labels
- * (which must be there, see kws_check_labels). Returns 0 or -1. */
+ * vocabulary as its labels; a net with a label for each of its outputs
+ * beyond the vocabulary's (up to KWS_MAX_FILLERS) keeps those, its filler
+ * labels (kws_check_labels). Returns 0 or -1. */
 int kws_net_set_meta(nn_net_t *net, const features_config_t *fc, float mean, float std,
                      const float *thresholds, int stride);
 

@@ -228,8 +228,10 @@ nn_add_outputs(const nn_net_t *m, int k, const int *from, const float *shift,
             break;
         }
         const nn_layer_t *N = &net->layers[id];
-        memcpy(net->params + N->w_off, m->params + L->w_off, L->n_w * sizeof(float));
-        memcpy(net->params + N->b_off, m->params + L->b_off, L->n_b * sizeof(float));
+        if (L->n_w)
+            memcpy(net->params + N->w_off, m->params + L->w_off, L->n_w * sizeof(float));
+        if (L->n_b)
+            memcpy(net->params + N->b_off, m->params + L->b_off, L->n_b * sizeof(float));
         if (L->n_s)
             memcpy(net->state + N->s_off, m->state + L->s_off, L->n_s * sizeof(float));
         if (l == d) {
