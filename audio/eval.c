@@ -158,6 +158,39 @@ s_snr_mixer(const corpus_t *corpus, bool val, int seed, int s)
                                 + (val ? (uint64_t) 1 << 40 : 0));
 }
 
+/* One command utterance streamed: the SNR's index s, the clip, the words
+ * spoken (truth, nt) and the detector's hits (nh). */
+typedef void (*s_heard_fn)(void *arg, int s, const corpus_clip_t *c, const int *truth, int nt,
+                           const kws_hit_t *hits, int nh);
+
+/* Streams the first n_cmd commands of cmd (s_select's order) at SNR
+ * s_snrs[s], in the noise of s_snr_mixer, through kws and hands each to fn:
+ * the command measure of audio_eval_run and audio_eval_heard_words hear the
+ * same streams. Returns 0, or -1 with the detector's message in err. */
+static int
+s_stream_commands(s_eval_t *e, kws_t *kws, bool val, int seed, int s, const int *cmd,
+                  int n_cmd, s_heard_fn fn, void *arg, char *err, size_t errlen)
+{
+    corpus_mixer_t *m = s_snr_mixer(e->corpus, val, seed, s);
+    kws_hit_t hits[S_MAX_HITS];
+    int rc = 0;
+    for (int i = 0; i < n_cmd; i++) {
+        const corpus_clip_t *c = corpus_clip(e->corpus, cmd[i]);
+        size_t n = s_make_stream(e, m, cmd[i], (float) s_snrs[s]);
+        int nh = kws_decode(kws, e->pcm, n, hits, S_MAX_HITS);
+        if (nh < 0) {
+            snprintf(err, errlen, "%s", kws_error(kws));
+            rc = -1;
+            break;
+        }
+        int truth[CORPUS_MAX_MARKS];
+        int nt = s_truth(c, truth);
+        fn(arg, s, c, truth, nt, hits, nh);
+    }
+    corpus_mixer_destroy(&m);
+    return rc;
+}
+
 /* Words the belief fit counts: the wake word stands apart, and show, find
  * and cart are words of several intents, whose truth the intent of a
  * command does not tell (the population of the grammar's default fit). */
@@ -166,6 +199,36 @@ s_belief_word(int w)
 {
     return vocab_is_keyword(w) && w != VOCAB_WAKE && w != VOCAB_SHOW && w != VOCAB_FIND
            && w != VOCAB_CART;
+}
+
+/* The belief fit's words of the utterances streamed (grown by s_heard_add). */
+typedef struct {
+    float *conf;
+    unsigned char *said;
+    size_t n, cap;
+} s_heard_t;
+
+static void
+s_heard_add(void *arg, int s, const corpus_clip_t *c, const int *truth, int nt,
+            const kws_hit_t *hits, int nh)
+{
+    s_heard_t *h = arg;
+    (void) s;
+    (void) c;
+    for (int k = 0; k < nh; k++) {
+        if (!s_belief_word(hits[k].word))
+            continue;
+        if (h->n == h->cap) {
+            h->cap *= 2;
+            h->conf = xrealloc(h->conf, h->cap * sizeof *h->conf);
+            h->said = xrealloc(h->said, h->cap);
+        }
+        bool spoken = false;
+        for (int t = 0; t < nt; t++)
+            spoken |= truth[t] == hits[k].word;
+        h->conf[h->n] = hits[k].confidence;
+        h->said[h->n++] = spoken;
+    }
 }
 
 int
@@ -193,50 +256,20 @@ audio_eval_heard_words(const corpus_t *corpus, kws_t *kws, const char *holdout, 
     if (n_cmd > n_eligible)
         n_cmd = n_eligible;
     s_eval_t e = { .corpus = corpus };
-    size_t cap = 1024;
-    int rc = -1, m = 0;
-    float *cf = xmalloc(cap * sizeof *cf);
-    unsigned char *sd = xmalloc(cap);
-    kws_hit_t hits[S_MAX_HITS];
-    for (int s = 0; s < S_N_SNR; s++) {
-        corpus_mixer_t *mx = s_snr_mixer(corpus, true, seed, s);
-        for (int i = 0; i < n_cmd; i++) {
-            const corpus_clip_t *c = corpus_clip(corpus, cmd[i]);
-            size_t len = s_make_stream(&e, mx, cmd[i], (float) s_snrs[s]);
-            int nh = kws_decode(kws, e.pcm, len, hits, S_MAX_HITS);
-            if (nh < 0) {
-                snprintf(err, errlen, "%s", kws_error(kws));
-                corpus_mixer_destroy(&mx);
-                goto out;
-            }
-            int truth[CORPUS_MAX_MARKS];
-            int nt = s_truth(c, truth);
-            for (int k = 0; k < nh; k++) {
-                if (!s_belief_word(hits[k].word))
-                    continue;
-                if ((size_t) m == cap) {
-                    cap *= 2;
-                    cf = xrealloc(cf, cap * sizeof *cf);
-                    sd = xrealloc(sd, cap);
-                }
-                bool spoken = false;
-                for (int t = 0; t < nt; t++)
-                    spoken |= truth[t] == hits[k].word;
-                cf[m] = hits[k].confidence;
-                sd[m++] = spoken;
-            }
-        }
-        corpus_mixer_destroy(&mx);
+    s_heard_t h = { .cap = 1024 };
+    h.conf = xmalloc(h.cap * sizeof *h.conf);
+    h.said = xmalloc(h.cap);
+    int rc = 0;
+    for (int s = 0; s < S_N_SNR && rc == 0; s++)
+        rc = s_stream_commands(&e, kws, true, seed, s, cmd, n_cmd, s_heard_add, &h, err, errlen);
+    if (rc == 0) {
+        *conf = h.conf;
+        *said = h.said;
+        *n = (int) h.n;
+    } else {
+        free(h.conf);
+        free(h.said);
     }
-    *conf = cf;
-    *said = sd;
-    *n = m;
-    cf = NULL;
-    sd = NULL;
-    rc = 0;
-out:
-    free(cf);
-    free(sd);
     free(cmd);
     free(e.pcm);
     free(e.noise);
@@ -565,6 +598,68 @@ s_print_background(const audio_background_t *bg)
                    audio_poisson_upper(events[i], 0.95) / (secs[i] / 3600.0));
 }
 
+#define S_MAX_GROUPS 16
+
+/* The command measure's counts (s_command_add). */
+typedef struct {
+    intent_t *intent;          /* the grammar the words go to */
+    int accepted[S_N_SNR], exact_words[S_N_SNR];
+    int misread[S_N_SNR];      /* an intent, not the one spoken (intent or a slot) */
+    /* acceptance over all SNRs per voice group: espeak-ng's voices together,
+     * each flite and festival voice on its own (they differ most) */
+    char groups[S_MAX_GROUPS][72];
+    int n_groups, trials[S_MAX_GROUPS], group_accepted[S_MAX_GROUPS];
+} s_commands_t;
+
+/* Counts one command utterance: its words exact, its intent accepted or
+ * misread, in its voice group (s_heard_fn). */
+static void
+s_command_add(void *arg, int s, const corpus_clip_t *c, const int *truth, int nt,
+              const kws_hit_t *hits, int nh)
+{
+    s_commands_t *cm = arg;
+    int words[S_MAX_HITS];
+    float conf[S_MAX_HITS];
+    for (int k = 0; k < nh; k++) {
+        words[k] = hits[k].word;
+        conf[k] = hits[k].confidence;
+    }
+    bool same = nh == nt;
+    for (int k = 0; same && k < nt; k++)
+        same = truth[k] == words[k];
+    cm->exact_words[s] += same;
+    intent_result_t want, got;
+    intent_match(cm->intent, truth, NULL, (size_t) nt, &want, NULL, 0);
+    char key[72];
+    if (strcmp(c->engine, "espeak-ng") == 0)
+        snprintf(key, sizeof key, "espeak-ng");
+    else
+        snprintf(key, sizeof key, "%s %s", c->engine, c->voice);
+    int g = 0;
+    while (g < cm->n_groups && strcmp(cm->groups[g], key) != 0)
+        g++;
+    if (g == cm->n_groups && cm->n_groups < S_MAX_GROUPS)
+        snprintf(cm->groups[cm->n_groups++], sizeof cm->groups[0], "%s", key);
+    if (g == S_MAX_GROUPS)
+        g = S_MAX_GROUPS - 1;   /* more voices than groups: the last one collects them */
+    cm->trials[g]++;
+    bool matched = intent_match(cm->intent, words, conf, (size_t) nh, &got, NULL, 0) == 0;
+    if (matched && real_same_intent(&want, &got)) {
+        cm->accepted[s]++;
+        cm->group_accepted[g]++;
+        return;
+    }
+    cm->misread[s] += matched;
+    if (getenv("SHOP_EVAL_VERBOSE")) {
+        char a[160], b[160];
+        fprintf(stderr, "miss %2d dB [%s %s] \"%s\": want %s got", s_snrs[s], c->engine, c->voice,
+                c->text, intent_result_format(&want, a, sizeof a));
+        for (int k = 0; k < nh; k++)
+            fprintf(stderr, " %s(%.2f)", vocab_name(words[k]), (double) conf[k]);
+        fprintf(stderr, " -> %s\n", got.intent[0] ? intent_result_format(&got, b, sizeof b) : "-");
+    }
+}
+
 int
 audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
 {
@@ -637,74 +732,16 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
     if (n_cmd > n_eligible)
         n_cmd = n_eligible;
 
-    kws_hit_t hits[S_MAX_HITS];
-    int words[S_MAX_HITS];
-    float conf[S_MAX_HITS];
-    int accepted[S_N_SNR] = { 0 }, exact_words[S_N_SNR] = { 0 };
-    int misread[S_N_SNR] = { 0 };   /* an intent, not the one spoken (intent or a slot) */
-    /* acceptance over all SNRs per voice group: espeak-ng's voices together,
-     * each flite and festival voice on its own (they differ most) */
-    enum { MAX_GROUPS = 16 };
-    char groups[MAX_GROUPS][72];
-    int n_groups = 0, eng_trials[MAX_GROUPS] = { 0 }, eng_accepted[MAX_GROUPS] = { 0 };
+    s_commands_t cm = { .intent = e.intent };
     for (int s = 0; s < S_N_SNR; s++) {
-        corpus_mixer_t *m = s_snr_mixer(corpus, val, seed, s);
-        for (int i = 0; i < n_cmd; i++) {
-            const corpus_clip_t *c = corpus_clip(corpus, cmd[i]);
-            size_t n = s_make_stream(&e, m, cmd[i], (float) s_snrs[s]);
-            int nh = kws_decode(e.kws, e.pcm, n, hits, S_MAX_HITS);
-            if (nh < 0) {
-                snprintf(err, errlen, "%s", kws_error(e.kws));
-                corpus_mixer_destroy(&m);
-                goto done;
-            }
-            int truth[CORPUS_MAX_MARKS];
-            int nt = s_truth(c, truth);
-            for (int k = 0; k < nh; k++) {
-                words[k] = hits[k].word;
-                conf[k] = hits[k].confidence;
-            }
-            bool same = nh == nt;
-            for (int k = 0; same && k < nt; k++)
-                same = truth[k] == words[k];
-            exact_words[s] += same;
-            intent_result_t want, got;
-            intent_match(e.intent, truth, NULL, (size_t) nt, &want, NULL, 0);
-            char key[72];
-            if (strcmp(c->engine, "espeak-ng") == 0)
-                snprintf(key, sizeof key, "espeak-ng");
-            else
-                snprintf(key, sizeof key, "%s %s", c->engine, c->voice);
-            int eng = 0;
-            while (eng < n_groups && strcmp(groups[eng], key) != 0)
-                eng++;
-            if (eng == n_groups && n_groups < MAX_GROUPS)
-                snprintf(groups[n_groups++], sizeof groups[0], "%s", key);
-            if (eng == MAX_GROUPS)
-                eng = MAX_GROUPS - 1;   /* more voices than groups: the last one collects them */
-            eng_trials[eng]++;
-            bool matched = intent_match(e.intent, words, conf, (size_t) nh, &got, NULL, 0) == 0;
-            if (matched && real_same_intent(&want, &got)) {
-                accepted[s]++;
-                eng_accepted[eng]++;
-                continue;
-            }
-            misread[s] += matched;
-            if (getenv("SHOP_EVAL_VERBOSE")) {
-                char a[160], b[160];
-                fprintf(stderr, "miss %2d dB [%s %s] \"%s\": want %s got", s_snrs[s], c->engine,
-                        c->voice, c->text, intent_result_format(&want, a, sizeof a));
-                for (int k = 0; k < nh; k++)
-                    fprintf(stderr, " %s(%.2f)", vocab_name(words[k]), (double) conf[k]);
-                fprintf(stderr, " -> %s\n", got.intent[0] ? intent_result_format(&got, b, sizeof b)
-                                                          : "-");
-            }
-        }
-        corpus_mixer_destroy(&m);
+        if (s_stream_commands(&e, e.kws, val, seed, s, cmd, n_cmd, s_command_add, &cm, err,
+                              errlen)
+            != 0)
+            goto done;
         if (!json)
             fprintf(stderr, "audio: %2d dB SNR: %d/%d commands accepted (%.1f %%), words exact %.1f %%\n",
-                    s_snrs[s], accepted[s], n_cmd, 100.0 * accepted[s] / n_cmd,
-                    100.0 * exact_words[s] / n_cmd);
+                    s_snrs[s], cm.accepted[s], n_cmd, 100.0 * cm.accepted[s] / n_cmd,
+                    100.0 * cm.exact_words[s] / n_cmd);
     }
 
     /* background: non-command speech in noise (half of bg_min), then noise
@@ -726,6 +763,7 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
     for (int i = 0; i < back.n_wake_peaks; i++)
         wake_thr = fmaxf(wake_thr, back.wake_peaks[i]);
     int wake_miss = 0;
+    kws_hit_t hits[S_MAX_HITS];
     corpus_mixer_t *wm = corpus_mixer_new(corpus, split, (uint64_t) seed * 31 + 10 + vs);
     for (int i = 0; i < n_wake; i++) {
         size_t n = s_make_stream(&e, wm, wake[i], 10.f);
@@ -746,25 +784,27 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
     double mean_acc = 0;
     int n_misread = 0;
     for (int s = 0; s < S_N_SNR; s++) {
-        mean_acc += 100.0 * accepted[s] / n_cmd / S_N_SNR;
-        n_misread += misread[s];
+        mean_acc += 100.0 * cm.accepted[s] / n_cmd / S_N_SNR;
+        n_misread += cm.misread[s];
     }
 
     root = json_object();
     json_t *tab = json_array();
     for (int s = 0; s < S_N_SNR; s++)
         json_array_append_new(tab, json_pack("{s:i, s:f, s:f, s:i, s:i}", "snr_db", s_snrs[s],
-                                             "acceptance_pct", 100.0 * accepted[s] / n_cmd,
-                                             "words_exact_pct", 100.0 * exact_words[s] / n_cmd,
-                                             "commands", n_cmd, "misread", misread[s]));
+                                             "acceptance_pct", 100.0 * cm.accepted[s] / n_cmd,
+                                             "words_exact_pct", 100.0 * cm.exact_words[s] / n_cmd,
+                                             "commands", n_cmd, "misread", cm.misread[s]));
     json_object_set_new(root, "acceptance", tab);
     json_object_set_new(root, "acceptance_mean_pct", json_real(mean_acc));
     json_object_set_new(root, "misread_commands", json_integer(n_misread));
     json_t *by_eng = json_object();
-    for (int k = 0; k < n_groups; k++)
-        if (eng_trials[k])
-            json_object_set_new(by_eng, groups[k], json_pack("{s:f, s:i}", "acceptance_pct",
-                                100.0 * eng_accepted[k] / eng_trials[k], "trials", eng_trials[k]));
+    for (int k = 0; k < cm.n_groups; k++)
+        if (cm.trials[k])
+            json_object_set_new(by_eng, cm.groups[k],
+                                json_pack("{s:f, s:i}", "acceptance_pct",
+                                          100.0 * cm.group_accepted[k] / cm.trials[k], "trials",
+                                          cm.trials[k]));
     json_object_set_new(root, "acceptance_by_voice", by_eng);
     json_object_set_new(root, "false_accepts", audio_background_json(&back));
     json_object_set_new(root, "wake", json_pack(
@@ -789,14 +829,14 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
     if (!json) {
         printf("SNR dB  acceptance %%  words exact %%\n");
         for (int s = 0; s < S_N_SNR; s++)
-            printf("%6d  %12.1f  %13.1f\n", s_snrs[s], 100.0 * accepted[s] / n_cmd,
-                   100.0 * exact_words[s] / n_cmd);
+            printf("%6d  %12.1f  %13.1f\n", s_snrs[s], 100.0 * cm.accepted[s] / n_cmd,
+                   100.0 * cm.exact_words[s] / n_cmd);
         printf("mean    %12.1f   (%d commands of held-out voices per SNR; %d read as another "
                "intent)\n", mean_acc, n_cmd, n_misread);
-        for (int k = 0; k < n_groups; k++)
-            if (eng_trials[k])
-                printf("%-36s %5.1f %%  (%d trials over all SNRs)\n", groups[k],
-                       100.0 * eng_accepted[k] / eng_trials[k], eng_trials[k]);
+        for (int k = 0; k < cm.n_groups; k++)
+            if (cm.trials[k])
+                printf("%-36s %5.1f %%  (%d trials over all SNRs)\n", cm.groups[k],
+                       100.0 * cm.group_accepted[k] / cm.trials[k], cm.trials[k]);
         printf("false accepts: %.2f intents/h (%.2f h speech: %d words, %d intents; %.2f h noise: "
                "%d words, %d intents), wake %.2f/h\n", (bt[0].intents + bt[1].intents) / hours,
                bt[0].seconds / 3600, bt[0].words, bt[0].intents, bt[1].seconds / 3600, bt[1].words,

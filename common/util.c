@@ -2,8 +2,12 @@
 #include "common/util.h"
 #include "common/log.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,4 +256,157 @@ shop_splitmix64(uint64_t *state)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
+}
+
+static int
+s_out_of_range(const char **why)
+{
+    *why = "out of range";
+    return SHOP_NUM_RANGE;
+}
+
+/* The digits of a whole number, after a '-' when minus allows one: the
+ * magnitude in *mag, the sign in *neg. strtoull alone would take a blank, a
+ * '+' or a '-' before the digits and stop at the first other character. */
+static int
+s_parse_whole(const char *v, bool minus, bool *neg, uint64_t *mag, const char **why)
+{
+    *neg = minus && v[0] == '-';
+    const char *d = v + *neg;
+    char *end;
+    errno = 0;
+    unsigned long long x = isdigit((unsigned char) d[0]) ? strtoull(d, &end, 10) : 0;
+    if (!isdigit((unsigned char) d[0]) || *end) {
+        *why = "not an integer";
+        return SHOP_NUM_SYNTAX;
+    }
+    *mag = x;
+    return errno == ERANGE ? s_out_of_range(why) : SHOP_NUM_OK;
+}
+
+int
+shop_parse_int(const char *v, int64_t lo, int64_t hi, int64_t *out, const char **why)
+{
+    bool neg;
+    uint64_t mag = 0;
+    int rc = s_parse_whole(v, true, &neg, &mag, why);
+    /* -2^63 is the one magnitude a negative number has beyond INT64_MAX */
+    int64_t x = neg ? (mag > (uint64_t) INT64_MAX ? INT64_MIN : -(int64_t) mag) : (int64_t) mag;
+    if (rc == SHOP_NUM_OK && (mag > (uint64_t) INT64_MAX + neg || x < lo || x > hi))
+        rc = s_out_of_range(why);
+    if (rc == SHOP_NUM_OK)
+        *out = x;
+    return rc;
+}
+
+int
+shop_parse_uint(const char *v, uint64_t lo, uint64_t hi, uint64_t *out, const char **why)
+{
+    bool neg;
+    uint64_t x = 0;
+    int rc = s_parse_whole(v, false, &neg, &x, why);
+    if (rc == SHOP_NUM_OK && (x < lo || x > hi))
+        rc = s_out_of_range(why);
+    if (rc == SHOP_NUM_OK)
+        *out = x;
+    return rc;
+}
+
+int
+shop_parse_double(const char *v, double lo, double hi, int open, double *out,
+                  const char **why)
+{
+    /* decimal only: strtod would also read "inf", "nan", "0x1p3" and blanks */
+    bool digit = false;
+    for (const char *p = v; *p; p++) {
+        if (!strchr("0123456789.eE+-", *p) || (p == v && *p == '+')) {
+            *why = "not a number";
+            return SHOP_NUM_SYNTAX;
+        }
+        digit |= isdigit((unsigned char) *p) != 0;
+    }
+    char *end;
+    double x = strtod(v, &end);
+    if (!digit || end == v || *end) {
+        *why = "not a number";
+        return SHOP_NUM_SYNTAX;
+    }
+    if (!isfinite(x) || x < lo || x > hi || ((open & SHOP_OPEN_LO) && x == lo)
+        || ((open & SHOP_OPEN_HI) && x == hi))
+        return s_out_of_range(why);
+    *out = x;
+    return SHOP_NUM_OK;
+}
+
+static void
+s_opt_bad(const char *prog, const char *opt, const char *v, const char *why, const char *range)
+{
+    fprintf(stderr, "%s: %s \"%s\": %s%s%s\n", prog, opt, v, why, range[0] ? ": " : "", range);
+}
+
+int
+shop_opt_int(const char *prog, const char *opt, const char *v, int lo, int hi, int *out)
+{
+    int64_t x;
+    const char *why;
+    int rc = shop_parse_int(v, lo, hi, &x, &why);
+    if (rc == SHOP_NUM_OK) {
+        *out = (int) x;
+        return 0;
+    }
+    char range[64] = "";
+    if (rc == SHOP_NUM_RANGE) {
+        if (hi == INT_MAX)
+            snprintf(range, sizeof range, "at least %d", lo);
+        else
+            snprintf(range, sizeof range, "%d to %d", lo, hi);
+    }
+    s_opt_bad(prog, opt, v, why, range);
+    return -1;
+}
+
+int
+shop_opt_uint64(const char *prog, const char *opt, const char *v, uint64_t *out)
+{
+    const char *why;
+    int rc = shop_parse_uint(v, 0, UINT64_MAX, out, &why);
+    if (rc == SHOP_NUM_OK)
+        return 0;
+    s_opt_bad(prog, opt, v, why, rc == SHOP_NUM_RANGE ? "0 to 2^64 - 1" : "");
+    return -1;
+}
+
+int
+shop_opt_double(const char *prog, const char *opt, const char *v, double lo, double hi,
+                int open, double *out)
+{
+    const char *why;
+    int rc = shop_parse_double(v, lo, hi, open, out, &why);
+    if (rc == SHOP_NUM_OK)
+        return 0;
+    char range[96] = "";
+    if (rc == SHOP_NUM_RANGE) {
+        bool olo = open & SHOP_OPEN_LO, ohi = open & SHOP_OPEN_HI;
+        if (hi >= FLT_MAX)
+            snprintf(range, sizeof range, "%s %g", olo ? "above" : "at least", lo);
+        else
+            snprintf(range, sizeof range, "%s%g, %g%s", olo ? "(" : "[", lo, hi, ohi ? ")" : "]");
+    }
+    s_opt_bad(prog, opt, v, why, range);
+    return -1;
+}
+
+int
+shop_opt_float(const char *prog, const char *opt, const char *v, double lo, double hi,
+               int open, float *out)
+{
+    double x;
+    /* a float holds no more than FLT_MAX (no fmin: the client library
+     * built from this file does not link libm) */
+    lo = lo < -FLT_MAX ? -FLT_MAX : lo;
+    hi = hi > FLT_MAX ? FLT_MAX : hi;
+    if (shop_opt_double(prog, opt, v, lo, hi, open, &x) != 0)
+        return -1;
+    *out = (float) x;
+    return 0;
 }

@@ -55,4 +55,33 @@ size_t shop_strlcpy(char *dst, const char *src, size_t dstlen);
 void shop_errf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Strict numbers from text (command-line options, configuration values):
+ * the whole of v is one number, nothing before or after it (no blank, no
+ * '+', no unit), within the range. Each returns SHOP_NUM_OK (0) with the
+ * number in *out, or a negative code with *out untouched and the reason in
+ * *why (a static string: "not an integer", "not a number", "out of range").
+ * shop_parse_int: base 10, an optional '-', digits (no fraction, no
+ * exponent), lo <= x <= hi. */
+enum { SHOP_NUM_OK = 0, SHOP_NUM_SYNTAX = -1, SHOP_NUM_RANGE = -2 };
+int shop_parse_int(const char *v, int64_t lo, int64_t hi, int64_t *out, const char **why);
+/* The same for unsigned numbers (seeds): digits only, lo <= x <= hi. */
+int shop_parse_uint(const char *v, uint64_t lo, uint64_t hi, uint64_t *out, const char **why);
+/* A finite decimal number ("0.5", "-2", ".5", "1e-3"; not "inf", "nan" or
+ * hexadecimal) between lo and hi; an end whose flag is in open
+ * (SHOP_OPEN_LO, SHOP_OPEN_HI) excludes that end itself. */
+enum { SHOP_OPEN_LO = 1, SHOP_OPEN_HI = 2 };
+int shop_parse_double(const char *v, double lo, double hi, int open, double *out,
+                      const char **why);
+
+/* A numeric command-line option: parses its value v as above and, when it
+ * is bad, prints PROG: OPT "V": REASON on stderr (with the range when it is
+ * out of range) and returns -1; else stores it and returns 0. The
+ * float and double forms take the open flags of shop_parse_double. */
+int shop_opt_int(const char *prog, const char *opt, const char *v, int lo, int hi, int *out);
+int shop_opt_uint64(const char *prog, const char *opt, const char *v, uint64_t *out);
+int shop_opt_double(const char *prog, const char *opt, const char *v, double lo, double hi,
+                    int open, double *out);
+int shop_opt_float(const char *prog, const char *opt, const char *v, double lo, double hi,
+                   int open, float *out);
+
 #endif

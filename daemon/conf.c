@@ -90,28 +90,32 @@ conf_defaults(conf_t *cfg)
 static int
 s_int(const char *v, int64_t lo, int64_t hi, int64_t *out, const char **why)
 {
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
     /* a size may end in K, M or G (binary multiples) */
-    int64_t mult = 1;
-    if (*end == 'K' || *end == 'k')
-        mult = 1024, end++;
-    else if (*end == 'M' || *end == 'm')
-        mult = 1024 * 1024, end++;
-    else if (*end == 'G' || *end == 'g')
-        mult = 1024 * 1024 * 1024, end++;
-    if (errno || end == v || *end || !isdigit((unsigned char) v[v[0] == '-']) ) {
-        *why = "not an integer";
-        return -1;
-    }
+    size_t len = strlen(v);
+    int shift = 0;
+    if (len > 1 && strchr("Kk", v[len - 1]))
+        shift = 10;
+    else if (len > 1 && strchr("Mm", v[len - 1]))
+        shift = 20;
+    else if (len > 1 && strchr("Gg", v[len - 1]))
+        shift = 30;
+    if (!shift)
+        return shop_parse_int(v, lo, hi, out, why) == SHOP_NUM_OK ? 0 : -1;
+    char *digits = xstrdup(v);
+    digits[len - 1] = '\0';
     /* the range applies to the value after the suffix ("0M" is 0, not 0 MiB
-     * compared in MiB units); the first test keeps x * mult from overflowing */
-    if (x > INT64_MAX / mult || x < -(INT64_MAX / mult) || x * mult < lo || x * mult > hi) {
+     * compared in MiB units); the bounds keep x << shift from overflowing */
+    int64_t x;
+    int rc = shop_parse_int(digits, -(INT64_MAX >> shift), INT64_MAX >> shift, &x, why);
+    free(digits);
+    if (rc != SHOP_NUM_OK)
+        return -1;
+    x *= INT64_C(1) << shift;
+    if (x < lo || x > hi) {
         *why = "out of range";
         return -1;
     }
-    *out = x * mult;
+    *out = x;
     return 0;
 }
 

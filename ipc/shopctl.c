@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -459,8 +460,12 @@ s_cart(s_ctx_t *c, int argc, char **argv)
         if (argc < 2 || argc > 3 || (!strcmp(op, "set") && argc != 3))
             goto usage;
         json_object_set_new(body, "item", json_string(argv[1]));
-        if (argc == 3)
-            json_object_set_new(body, "quantity", json_integer(atoi(argv[2])));
+        int qty;
+        if (argc == 3) {
+            if (shop_opt_int("shopctl", "quantity", argv[2], INT_MIN, INT_MAX, &qty) != 0)
+                goto usage;
+            json_object_set_new(body, "quantity", json_integer(qty));
+        }
     } else if (!strcmp(op, "remove")) {
         if (argc != 2)
             goto usage;
@@ -521,8 +526,14 @@ main(int argc, char **argv)
         case 's': c.session = optarg; break;
         case 'k': c.key_file = optarg; break;
         case 'S': c.server_key = optarg; break;
-        case 't': c.timeout_ms = atoi(optarg); break;
-        case 'n': c.count = atoi(optarg); break;
+        case 't':
+            if (shop_opt_int("shopctl", "--timeout", optarg, 1, INT_MAX, &c.timeout_ms) != 0)
+                goto done;
+            break;
+        case 'n':
+            if (shop_opt_int("shopctl", "--count", optarg, 0, INT_MAX, &c.count) != 0)
+                goto done;
+            break;
         case 'C': c.compact = true; break;
         case 'H': c.human = true; break;
         case 'h': s_usage(stdout); rc = S_OK; goto done;
@@ -548,7 +559,7 @@ main(int argc, char **argv)
         if (!pub_given)
             c.events_endpoint = shopd_cfg.events_endpoint;
     }
-    if (optind >= argc || c.timeout_ms <= 0 || !c.endpoint || !c.events_endpoint) {
+    if (optind >= argc || !c.endpoint || !c.events_endpoint) {
         s_usage(stderr);
         goto done;
     }
@@ -567,10 +578,13 @@ main(int argc, char **argv)
     } else if (!strcmp(cmd, "catalogue") || !strcmp(cmd, "catalog")) {
         rc = s_catalogue(&c, n, args);
     } else if (!strcmp(cmd, "event") && (n == 3 || n == 4)) {
+        int qty = 1;
+        if (n == 4 && shop_opt_int("shopctl", "quantity", args[3], INT_MIN, INT_MAX, &qty) != 0)
+            goto done;
         json_t *b = json_pack("{s:s, s:s, s:s}", "customer", args[0], "item", args[1], "kind",
                               args[2]);
         if (n == 4)
-            json_object_set_new(b, "quantity", json_integer(atoi(args[3])));
+            json_object_set_new(b, "quantity", json_integer(qty));
         rc = s_call(&c, "event", b, NULL, 0);
     } else if (!strcmp(cmd, "cart")) {
         rc = s_cart(&c, n, args);

@@ -4,6 +4,7 @@
 #include "recommend/model.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,33 +144,30 @@ rec_params_set(rec_params_t *p, const char *assignment)
     for (size_t i = 0; i < SHOP_ARRAY_LEN(s_pdesc); i++) {
         if (strlen(s_pdesc[i].name) != klen || strncmp(s_pdesc[i].name, assignment, klen) != 0)
             continue;
-        char *end = NULL;
-        errno = 0;
         rec_params_t q = *p;
         void *dst = (char *) &q + s_pdesc[i].off;
+        const char *why;
+        double x;
+        int64_t k;
+        int rc = SHOP_NUM_OK;
         switch (s_pdesc[i].type) {
-        case P_FLOAT: {
-            double x = strtod(v, &end);
-            if (!isfinite(x))
-                return -1;
-            *(float *) dst = (float) x;
+        case P_FLOAT:
+            if ((rc = shop_parse_double(v, -FLT_MAX, FLT_MAX, 0, &x, &why)) == SHOP_NUM_OK)
+                *(float *) dst = (float) x;
             break;
-        }
-        case P_INT: {
-            long x = strtol(v, &end, 10);
-            if (x < -1000000 || x > 1000000)
-                return -1;
-            *(int *) dst = (int) x;
+        case P_INT:
+            if ((rc = shop_parse_int(v, -1000000, 1000000, &k, &why)) == SHOP_NUM_OK)
+                *(int *) dst = (int) k;
             break;
-        }
         case P_BOOL:
-            *(bool *) dst = strtol(v, &end, 10) != 0;
+            if ((rc = shop_parse_int(v, 0, 1, &k, &why)) == SHOP_NUM_OK)
+                *(bool *) dst = k != 0;
             break;
         case P_U64:
-            *(uint64_t *) dst = strtoull(v, &end, 10);
+            rc = shop_parse_uint(v, 0, UINT64_MAX, (uint64_t *) dst, &why);
             break;
         }
-        if (errno || end == v || *end || !rec_params_sane(&q))
+        if (rc != SHOP_NUM_OK || !rec_params_sane(&q))
             return -1;
         *p = q;
         return 0;

@@ -20,7 +20,8 @@ audio_source_fuzz:audio_source:-max_len=65536 -detect_leaks=0
 recommend_csv_fuzz:recommend_csv:
 recommend_model_fuzz:recommend_model:
 ipc_envelope_fuzz:ipc_envelope:-max_len=4096
-config_fuzz:config:-max_len=8192"
+config_fuzz:config:-max_len=8192
+numbers_fuzz:numbers:-max_len=256"
 
 if [ ! -x "$top_build/fuzz/ipc_envelope_fuzz" ]; then
     # TAP's own skip: the .sh harness has no exit-77 wrapper

@@ -3,6 +3,8 @@
  * (audio/corpus.c), audio_train_run (audio/train.c) and audio_eval_run
  * (audio/eval.c). */
 #include <getopt.h>
+#include <limits.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +18,9 @@
 #include "common/util.h"
 #include "tools/cli.h"
 
+static const char S_CORPUS[] = "shop-train audio-corpus", S_TRAIN[] = "shop-train audio",
+                  S_EVAL[] = "shop-eval audio";
+
 int
 audio_corpus_main(int argc, char **argv)
 {
@@ -27,15 +32,17 @@ audio_corpus_main(int argc, char **argv)
         { "extra", no_argument, NULL, 'X' },      { "confusables", no_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
     };
-    int c;
+    int c, bad = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:s:x:L:F:XCqh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': o.out_dir = optarg; break;
-        case 's': o.seed = strtoull(optarg, NULL, 10); break;
-        case 'x': o.scale = atof(optarg); break;
-        case 'L': o.limit = atoi(optarg); break;
-        case 'F': o.from = atoi(optarg); break;
+        case 's': bad |= shop_opt_uint64(S_CORPUS, "--seed", optarg, &o.seed); break;
+        case 'x':
+            bad |= shop_opt_double(S_CORPUS, "--scale", optarg, 0, 100, SHOP_OPEN_LO, &o.scale);
+            break;
+        case 'L': bad |= shop_opt_int(S_CORPUS, "--limit", optarg, 0, INT_MAX, &o.limit); break;
+        case 'F': bad |= shop_opt_int(S_CORPUS, "--from", optarg, 0, INT_MAX, &o.from); break;
         case 'X': o.extra = true; break;
         case 'C': o.confusables = true; break;
         case 'q': o.verbose = false; break;
@@ -50,8 +57,10 @@ audio_corpus_main(int argc, char **argv)
             return c == 'h' ? 0 : 2;
         }
     }
-    if (!o.out_dir || o.scale <= 0 || o.scale > 100) {
-        fprintf(stderr, "shop-train audio-corpus: --out DIR is required, --scale in (0, 100]\n");
+    if (bad)
+        return 2;
+    if (!o.out_dir) {
+        fprintf(stderr, "%s: --out DIR is required\n", S_CORPUS);
         return 2;
     }
     char err[512];
@@ -165,57 +174,71 @@ audio_train_main(int argc, char **argv)
         { "domain-adversarial", required_argument, NULL, 'J' },
         { NULL, 0, NULL, 0 },
     };
-    int ch;
+    int ch, bad = 0;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:PU:w:D:G:H:Y:Z:J:h", longopts, NULL))
            != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
         case 'o': out = optarg; break;
-        case 'e': epochs = atoi(optarg); break;
-        case 'k': copies = atoi(optarg); break;
-        case 'C': channels = atoi(optarg); break;
-        case 'B': blocks = atoi(optarg); break;
-        case 'b': batch = atoi(optarg); break;
-        case 'l': lr = strtof(optarg, NULL); break;
-        case 's': seed = strtoull(optarg, NULL, 10); break;
-        case 't': threads = atoi(optarg); break;
-        case 'L': limit = atoi(optarg); break;
+        case 'e': bad |= shop_opt_int(S_TRAIN, "--epochs", optarg, 1, INT_MAX, &epochs); break;
+        case 'k': bad |= shop_opt_int(S_TRAIN, "--copies", optarg, 1, 20, &copies); break;
+        case 'C': bad |= shop_opt_int(S_TRAIN, "--channels", optarg, 4, 512, &channels); break;
+        case 'B': bad |= shop_opt_int(S_TRAIN, "--blocks", optarg, 1, 8, &blocks); break;
+        case 'b': bad |= shop_opt_int(S_TRAIN, "--batch", optarg, 2, INT_MAX, &batch); break;
+        case 'l':
+            bad |= shop_opt_float(S_TRAIN, "--lr", optarg, 0, HUGE_VAL, SHOP_OPEN_LO, &lr);
+            break;
+        case 's': bad |= shop_opt_uint64(S_TRAIN, "--seed", optarg, &seed); break;
+        case 't': bad |= shop_opt_int(S_TRAIN, "--threads", optarg, 1, INT_MAX, &threads); break;
+        case 'L': bad |= shop_opt_int(S_TRAIN, "--limit", optarg, 0, INT_MAX, &limit); break;
         case 'T': calibrate = optarg; break;
-        case 'W': between = strtof(optarg, NULL); break;
-        case 'M': thr_min = strtof(optarg, NULL); break;
-        case 'S': stride = atoi(optarg); break;
+        case 'W': bad |= shop_opt_float(S_TRAIN, "--between", optarg, 0, 8, 0, &between); break;
+        case 'M':
+            bad |= shop_opt_float(S_TRAIN, "--thr-min", optarg, 0, AUDIO_TRAIN_THR_MAX,
+                                  SHOP_OPEN_LO, &thr_min);
+            break;
+        case 'S': bad |= shop_opt_int(S_TRAIN, "--stride", optarg, 1, 50, &stride); break;
         case 'V': skip = optarg; break;
         case 'O': holdout = optarg; break;
         case 'r': real_dir = optarg; break;
-        case 'K': real_copies = atoi(optarg); break;
-        case 'F': fsdd_copies = atoi(optarg); break;
-        case 'A': fa_rate = strtof(optarg, NULL); break;
+        case 'K':
+            bad |= shop_opt_int(S_TRAIN, "--real-copies", optarg, 0, 50, &real_copies);
+            break;
+        case 'F':
+            bad |= shop_opt_int(S_TRAIN, "--fsdd-copies", optarg, 0, 50, &fsdd_copies);
+            break;
+        case 'A':
+            bad |= shop_opt_float(S_TRAIN, "--fa-rate", optarg, 0, 0.5,
+                                  SHOP_OPEN_LO | SHOP_OPEN_HI, &fa_rate);
+            break;
         case 'I': init = optarg; break;
-        case 'N': real_noise = strtof(optarg, NULL); break;
+        case 'N':
+            bad |= shop_opt_float(S_TRAIN, "--real-noise", optarg, 0, 1, 0, &real_noise);
+            break;
         case 'P': prefix_ends = true; break;
         case 'U': fuse = optarg; break;
         case 'w': fuse_w = optarg; break;
         case 'D': teacher = optarg; break;
-        case 'G': teacher_weight = strtof(optarg, NULL); break;
-        case 'H': teacher_temp = strtof(optarg, NULL); break;
+        case 'G':
+            bad |= shop_opt_float(S_TRAIN, "--teacher-weight", optarg, 0, 1, 0, &teacher_weight);
+            break;
+        case 'H':
+            bad |= shop_opt_float(S_TRAIN, "--teacher-temp", optarg, 0.5, 10, 0, &teacher_temp);
+            break;
         case 'Y': beliefs = optarg; break;
-        case 'Z': freeze = atoi(optarg); break;
-        case 'J': dann = strtof(optarg, NULL); break;
+        case 'Z': bad |= shop_opt_int(S_TRAIN, "--freeze", optarg, 0, 1000, &freeze); break;
+        case 'J':
+            bad |= shop_opt_float(S_TRAIN, "--domain-adversarial", optarg, 0, 100, 0, &dann);
+            break;
         default: s_usage_train(); return ch == 'h' ? 0 : 2;
         }
     }
-    if (!corpus_dir || epochs < 1 || copies < 1 || copies > 20 || channels < 4 || channels > 512
-        || blocks < 1 || blocks > 8 || batch < 2 || !(lr > 0) || threads < 1
-        || !(between >= 0 && between <= 8)
-        || !(thr_min > 0 && thr_min <= AUDIO_TRAIN_THR_MAX) || stride < 1 || stride > 50 || real_copies < 0
-        || real_copies > 50 || fsdd_copies < 0 || fsdd_copies > 50
-        || !(real_noise >= 0 && real_noise <= 1)
-        || !(fa_rate > 0 && fa_rate < 0.5f) || (fuse && (calibrate || init)) || (fuse_w && !fuse)
-        || !(teacher_weight >= 0 && teacher_weight <= 1) || !(teacher_temp >= 0.5f && teacher_temp <= 10)
+    if (bad)
+        return 2;
+    if (!corpus_dir || (fuse && (calibrate || init)) || (fuse_w && !fuse)
         || (teacher && (calibrate || fuse)) || (beliefs && (calibrate || fuse || init || teacher))
-        || freeze < 0 || freeze > 1000 || (freeze > 0 && !init)
-        || !(dann >= 0 && dann <= 100) || (dann > 0 && (!real_dir || calibrate || fuse || beliefs))) {
+        || (freeze > 0 && !init) || (dann > 0 && (!real_dir || calibrate || fuse || beliefs))) {
         s_usage_train();
         return 2;
     }
@@ -294,20 +317,27 @@ audio_eval_main(int argc, char **argv)
         { "real-data", required_argument, NULL, 'R' }, { "no-real", no_argument, NULL, 'N' },
         { NULL, 0, NULL, 0 },
     };
-    int ch;
+    int ch, bad = 0;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:m:jn:b:H:s:pv:S:P:O:R:Nh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
         case 'm': model = optarg; break;
         case 'j': json = true; break;
-        case 'n': n_cmd = atoi(optarg); break;
-        case 'b': bg_min = atof(optarg); break;
-        case 'H': noise_hours = atof(optarg); break;
-        case 's': seed = atoi(optarg); break;
+        case 'n': bad |= shop_opt_int(S_EVAL, "--commands", optarg, 1, INT_MAX, &n_cmd); break;
+        case 'b':
+            bad |= shop_opt_double(S_EVAL, "--background-min", optarg, 0, HUGE_VAL, SHOP_OPEN_LO,
+                                   &bg_min);
+            break;
+        case 'H':
+            bad |= shop_opt_double(S_EVAL, "--noise-hours", optarg, 0, 1000, 0, &noise_hours);
+            break;
+        case 's': bad |= shop_opt_int(S_EVAL, "--seed", optarg, 0, INT_MAX, &seed); break;
         case 'p': pad_silence = true; break;
-        case 'S': stride = atoi(optarg); break;
-        case 'P': skip_penalty = strtof(optarg, NULL); break;
+        case 'S': bad |= shop_opt_int(S_EVAL, "--stride", optarg, 0, 50, &stride); break;
+        case 'P':
+            bad |= shop_opt_float(S_EVAL, "--skip-penalty", optarg, 0, 1, 0, &skip_penalty);
+            break;
         case 'O': holdout = optarg; break;
         case 'R': real_dir = optarg; break;
         case 'N': no_real = true; break;
@@ -321,6 +351,8 @@ audio_eval_main(int argc, char **argv)
         default: s_usage_eval(); return ch == 'h' ? 0 : 2;
         }
     }
+    if (bad)
+        return 2;
     char real_buf[1024];
     if (!real_dir && !no_real) {
         /* the shared data folder beside the source tree, when there is one */
@@ -331,8 +363,7 @@ audio_eval_main(int argc, char **argv)
     }
     if (no_real)
         real_dir = NULL;
-    if ((!corpus_dir && !real_dir) || n_cmd < 1 || !(bg_min > 0) || !(noise_hours >= 0 && noise_hours <= 1000) || stride < 0 || stride > 50
-        || !(skip_penalty >= 0 && skip_penalty <= 1)) {
+    if (!corpus_dir && !real_dir) {
         s_usage_eval();
         return 2;
     }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/util.h"
 #include "recommend/demo.h"
 #include "tools/cli.h"
 
@@ -28,21 +29,21 @@ demo_store_main(int argc, char **argv)
     const char *fm = "/usr/share/datasets/fashion-mnist", *out = "data/demo";
     int n_cust = 300;
     uint64_t seed = 2026;
-    int c;
+    int c, bad = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "f:o:c:s:h", opts, NULL)) != -1) {
         switch (c) {
         case 'f': fm = optarg; break;
         case 'o': out = optarg; break;
-        case 'c': n_cust = atoi(optarg); break;
-        case 's': seed = strtoull(optarg, NULL, 10); break;
+        case 'c':
+            bad |= shop_opt_int("shop-train demo", "--customers", optarg, 10, 100000, &n_cust);
+            break;
+        case 's': bad |= shop_opt_uint64("shop-train demo", "--seed", optarg, &seed); break;
         default: s_usage(); return c == 'h' ? 0 : 2;
         }
     }
-    if (n_cust < 10 || n_cust > 100000) {
-        fprintf(stderr, "--customers must be 10..100000\n");
+    if (bad)
         return 2;
-    }
     char err[512];
     demo_store_report_t rep;
     if (demo_store_make(fm, out, n_cust, seed, &rep, err, sizeof err) != 0) {

@@ -12,3 +12,6 @@ shop_eval_LDADD = $(OFFLINE_LIBS)
 ## the recommendation service process; --retrain trains, hence the offline library
 shop_recommend_SOURCES = tools/shop-recommend.c
 shop_recommend_LDADD = $(OFFLINE_LIBS)
+## every numeric option refuses a bad value before any work (the programs run)
+dist_check_SCRIPTS += tests/tools_options.sh
+TESTS += tests/tools_options.sh

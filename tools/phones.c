@@ -1,11 +1,16 @@
 /* tools/phones.c: `shop-train audio-phones`: its options; the work is
  * phones_train_run (audio/phones_train.c). */
 #include <getopt.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "audio/phones_train.h"
+#include "common/util.h"
 #include "tools/cli.h"
+
+static const char S_PROG[] = "shop-train audio-phones";
 
 static void
 s_usage(void)
@@ -49,7 +54,7 @@ audio_phones_main(int argc, char **argv)
         { "calibrate", required_argument, NULL, 'T' },
         { "help", no_argument, NULL, 'h' },              { NULL, 0, NULL, 0 },
     };
-    int ch;
+    int ch, bad = 0;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:r:o:e:k:K:F:C:b:l:s:t:L:S:A:R:M:I:T:h", longopts, NULL))
            != -1) {
@@ -57,31 +62,44 @@ audio_phones_main(int argc, char **argv)
         case 'c': o.corpus_dir = optarg; break;
         case 'r': o.real_dir = optarg; break;
         case 'o': o.out = optarg; break;
-        case 'e': o.epochs = atoi(optarg); break;
-        case 'k': o.copies = atoi(optarg); break;
-        case 'K': o.real_copies = atoi(optarg); break;
-        case 'F': o.fsdd_copies = atoi(optarg); break;
-        case 'C': o.channels = atoi(optarg); break;
-        case 'b': o.batch = atoi(optarg); break;
-        case 'l': o.lr = strtof(optarg, NULL); break;
-        case 's': o.seed = strtoull(optarg, NULL, 10); break;
-        case 't': o.threads = atoi(optarg); break;
-        case 'L': o.limit = atoi(optarg); break;
-        case 'S': o.stride = atoi(optarg); break;
-        case 'A': o.lookahead = atoi(optarg); break;
-        case 'R': o.fa_rate = strtof(optarg, NULL); break;
-        case 'M': o.thr_min = strtof(optarg, NULL); break;
+        case 'e': bad |= shop_opt_int(S_PROG, "--epochs", optarg, 1, INT_MAX, &o.epochs); break;
+        case 'k': bad |= shop_opt_int(S_PROG, "--copies", optarg, 0, 20, &o.copies); break;
+        case 'K':
+            bad |= shop_opt_int(S_PROG, "--real-copies", optarg, 0, 50, &o.real_copies);
+            break;
+        case 'F':
+            bad |= shop_opt_int(S_PROG, "--fsdd-copies", optarg, 0, 50, &o.fsdd_copies);
+            break;
+        case 'C': bad |= shop_opt_int(S_PROG, "--channels", optarg, 4, 256, &o.channels); break;
+        case 'b': bad |= shop_opt_int(S_PROG, "--batch", optarg, 2, INT_MAX, &o.batch); break;
+        case 'l':
+            bad |= shop_opt_float(S_PROG, "--lr", optarg, 0, HUGE_VAL, SHOP_OPEN_LO, &o.lr);
+            break;
+        case 's': bad |= shop_opt_uint64(S_PROG, "--seed", optarg, &o.seed); break;
+        case 't': bad |= shop_opt_int(S_PROG, "--threads", optarg, 1, INT_MAX, &o.threads); break;
+        case 'L': bad |= shop_opt_int(S_PROG, "--limit", optarg, 0, INT_MAX, &o.limit); break;
+        case 'S': bad |= shop_opt_int(S_PROG, "--stride", optarg, 2, 40, &o.stride); break;
+        case 'A':
+            bad |= shop_opt_int(S_PROG, "--lookahead", optarg, 0, PHONES_TRAIN_FRAMES,
+                                &o.lookahead);
+            break;
+        case 'R':
+            bad |= shop_opt_float(S_PROG, "--fa-rate", optarg, 0, 0.5, SHOP_OPEN_LO | SHOP_OPEN_HI,
+                                  &o.fa_rate);
+            break;
+        case 'M':
+            bad |= shop_opt_float(S_PROG, "--thr-min", optarg, 0, 1, SHOP_OPEN_LO | SHOP_OPEN_HI,
+                                  &o.thr_min);
+            break;
         case 'I': o.init = optarg; break;
         case 'T': o.calibrate = optarg; break;
         default: s_usage(); return ch == 'h' ? 0 : 2;
         }
     }
-    if ((!o.corpus_dir && !o.real_dir) || o.epochs < 1 || o.copies < 0 || o.copies > 20
-        || o.real_copies < 0 || o.real_copies > 50 || o.fsdd_copies < 0 || o.fsdd_copies > 50
-        || o.channels < 4 || o.channels > 256 || o.batch < 2 || !(o.lr > 0) || o.threads < 1
-        || o.stride < 2 || o.stride > 40 || o.stride % 2 || o.lookahead < 0 || o.lookahead % 2
-        || o.lookahead + o.stride > PHONES_TRAIN_FRAMES || !(o.fa_rate > 0 && o.fa_rate < 0.5f)
-        || !(o.thr_min > 0 && o.thr_min < 1)) {
+    if (bad)
+        return 2;
+    if ((!o.corpus_dir && !o.real_dir) || o.stride % 2 || o.lookahead % 2
+        || o.lookahead + o.stride > PHONES_TRAIN_FRAMES) {
         s_usage();
         return 2;
     }

@@ -16,6 +16,7 @@
  * background (queries keep being answered); --retrain retrains from the
  * store on that schedule in a thread of its own and swaps the model in. */
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -132,7 +133,7 @@ main(int argc, char **argv)
     const char *db = NULL, *model = NULL, *bind = NULL, *connect = NULL, *name = NULL;
     const char *key = NULL, *server_key = NULL, *worker_keys = NULL, *client_keys = NULL;
     bool demo = false, broker = false;
-    int threads = 1, retrain = 0, c;
+    int threads = 1, retrain = 0, c, bad = 0;
     while ((c = getopt_long(argc, argv, "d:Dm:b:c:t:n:Bvhr:k:S:W:C:", opts, NULL)) != -1) {
         switch (c) {
         case 'd': db = optarg; break;
@@ -140,10 +141,14 @@ main(int argc, char **argv)
         case 'm': model = optarg; break;
         case 'b': bind = optarg; break;
         case 'c': connect = optarg; break;
-        case 't': threads = atoi(optarg); break;
+        case 't':
+            bad |= shop_opt_int("shop-recommend", "--threads", optarg, 1, 64, &threads);
+            break;
         case 'n': name = optarg; break;
         case 'B': broker = true; break;
-        case 'r': retrain = atoi(optarg); break;
+        case 'r':
+            bad |= shop_opt_int("shop-recommend", "--retrain", optarg, 0, INT_MAX, &retrain);
+            break;
         case 'k': key = optarg; break;
         case 'S': server_key = optarg; break;
         case 'W': worker_keys = optarg; break;
@@ -152,6 +157,8 @@ main(int argc, char **argv)
         default: s_usage(); return c == 'h' ? 0 : 2;
         }
     }
+    if (bad)
+        return 2;
     struct sigaction sa = { .sa_handler = s_on_signal };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -185,8 +192,8 @@ main(int argc, char **argv)
         zmq_ctx_term(ctx);
         return 0;
     }
-    if (!bind == !connect || optind != argc || threads < 1 || threads > 64 || retrain < 0
-        || (retrain > 0 && !db) || worker_keys || (bind && server_key) || (connect && client_keys)
+    if (!bind == !connect || optind != argc || (retrain > 0 && !db) || worker_keys
+        || (bind && server_key) || (connect && client_keys)
         || (!key && (server_key || client_keys))) {
         s_usage();
         zmq_ctx_term(ctx);

@@ -2,10 +2,13 @@
  * the work is vision_train_run (vision/train.c) and vision_eval_run
  * (vision/eval.c). */
 #include <getopt.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "tools/cli.h"
 #include "vision/eval.h"
 #include "vision/fmnist.h"
@@ -55,34 +58,39 @@ s_parse_train(int argc, char **argv, vision_train_opts_t *o)
                                  .epochs = 22, .batch = 128, .width = 32, .blocks = 1,
                                  .val = 5000, .threads = 2, .lr = -1, .wd = -1,
                                  .smoothing = 0.1f, .erase = 0.25f, .seed = 1 };
+    static const char P[] = "shop-train vision";
     optind = 1;
-    int c;
+    int c, bad = 0;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'd': o->data_dir = optarg; break;
         case 'o': o->out = optarg; break;
-        case 'e': o->epochs = atoi(optarg); break;
-        case 'b': o->batch = atoi(optarg); break;
-        case 'l': o->lr = strtof(optarg, NULL); break;
-        case 'w': o->wd = strtof(optarg, NULL); break;
+        case 'e': bad |= shop_opt_int(P, "--epochs", optarg, 1, INT_MAX, &o->epochs); break;
+        case 'b': bad |= shop_opt_int(P, "--batch", optarg, 1, INT_MAX, &o->batch); break;
+        case 'l':
+            bad |= shop_opt_float(P, "--lr", optarg, 0, HUGE_VAL, SHOP_OPEN_LO, &o->lr);
+            break;
+        case 'w': bad |= shop_opt_float(P, "--wd", optarg, 0, HUGE_VAL, 0, &o->wd); break;
         case 'a': o->adamw = true; break;
-        case 'W': o->width = atoi(optarg); break;
-        case 'B': o->blocks = atoi(optarg); break;
-        case 's': o->smoothing = strtof(optarg, NULL); break;
-        case 'E': o->erase = strtof(optarg, NULL); break;
-        case 'v': o->val = atoi(optarg); break;
-        case 'L': o->limit = atoi(optarg); break;
-        case 't': o->threads = atoi(optarg); break;
-        case 'S': o->seed = strtoull(optarg, NULL, 10); break;
+        case 'W': bad |= shop_opt_int(P, "--width", optarg, 4, 256, &o->width); break;
+        case 'B': bad |= shop_opt_int(P, "--blocks", optarg, 1, 8, &o->blocks); break;
+        case 's':
+            bad |= shop_opt_float(P, "--smoothing", optarg, 0, 1, SHOP_OPEN_HI, &o->smoothing);
+            break;
+        case 'E': bad |= shop_opt_float(P, "--erase", optarg, 0, 1, 0, &o->erase); break;
+        case 'v': bad |= shop_opt_int(P, "--val", optarg, 100, INT_MAX, &o->val); break;
+        case 'L': bad |= shop_opt_int(P, "--limit", optarg, 0, INT_MAX, &o->limit); break;
+        case 't': bad |= shop_opt_int(P, "--threads", optarg, 1, INT_MAX, &o->threads); break;
+        case 'S': bad |= shop_opt_uint64(P, "--seed", optarg, &o->seed); break;
         case 'F': o->finalize = optarg; break;
         case 'I': o->init = optarg; break;
         case 'h': s_usage_train(stdout); return 1;
         default: s_usage_train(stderr); return -1;
         }
     }
-    if (optind != argc || o->epochs < 1 || o->batch < 1 || o->width < 4 || o->width > 256
-        || o->blocks < 1 || o->blocks > 8 || o->val < 100 || o->threads < 1 || o->limit < 0
-        || o->smoothing < 0 || o->smoothing >= 1 || o->erase < 0 || o->erase > 1) {
+    if (bad)
+        return -1;
+    if (optind != argc) {
         s_usage_train(stderr);
         return -1;
     }
@@ -130,21 +138,26 @@ vision_eval_main(int argc, char **argv)
         { "index-size", required_argument, NULL, 'i' }, { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    static const char P[] = "shop-eval vision";
     vision_eval_opts_t o = { .model = NULL, .data = VISION_FMNIST_DIR, .index_size = 10000 };
-    int c;
+    int c, bad = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'm': o.model = optarg; break;
         case 'd': o.data = optarg; break;
         case 'j': o.json = true; break;
-        case 'l': o.limit = atoi(optarg); break;
-        case 'i': o.index_size = atoi(optarg); break;
+        case 'l': bad |= shop_opt_int(P, "--limit", optarg, 0, INT_MAX, &o.limit); break;
+        case 'i':
+            bad |= shop_opt_int(P, "--index-size", optarg, 0, INT_MAX, &o.index_size);
+            break;
         case 'h': s_usage_eval(stdout); return 0;
         default: s_usage_eval(stderr); return 2;
         }
     }
-    if (optind != argc || o.limit < 0 || o.index_size < 0) {
+    if (bad)
+        return 2;
+    if (optind != argc) {
         s_usage_eval(stderr);
         return 2;
     }
