@@ -87,6 +87,7 @@ s_usage_train(void)
             "                        [--fuse MODEL1,MODEL2 [--fuse-weights W1,W2]]\n"
             "                        [--prefix-ends]\n"
             "                        [--teacher MODEL [--teacher-weight W] [--teacher-temp T]]\n"
+            "                        [--domain-adversarial LAMBDA]\n"
             "  a word that is not the last of its sentence ends where its prefix clip,\n"
             "  aligned to the sentence, ends (--prefix-ends: at the prefix clip's own\n"
             "  end of speech, as the corpus stores it: 70-170 ms late on average);\n"
@@ -102,6 +103,12 @@ s_usage_train(void)
             "  speakers to validation with the validation voices, validation speakers\n"
             "  never read): vocabulary words as positives, other words and noise as\n"
             "  _unknown_ / _silence_, K noisy copies each (8 / 1);\n"
+            "  --domain-adversarial LAMBDA (with --real-data) trains a real-vs-synthetic\n"
+            "  voice head on the embedding behind a gradient reversal whose lambda rises\n"
+            "  to LAMBDA (2 / (1 + exp(-10 p)) - 1 of it, p the share of steps done), so\n"
+            "  the embedding loses what tells real speakers from synthetic voices; noise\n"
+            "  alone has no domain; each epoch prints the head's balanced accuracy (0.5:\n"
+            "  no cue left); the head is dropped from the model written;\n"
             "  --real-noise P mixes a share P (0) of the windows with the training\n"
             "  speakers' recorded noise clips instead of synthetic noise;\n"
             "  thresholds: per word, the score that a fraction R (0.005) of the\n"
@@ -142,6 +149,7 @@ audio_train_main(int argc, char **argv)
     float fa_rate = 0.005f, real_noise = 0;
     int epochs = 12, copies = 2, channels = 64, blocks = 4, batch = 128, threads = 2, limit = 0;
     int stride = 3, freeze = 0;
+    float dann = 0;
     float lr = 0.003f, between = 1.f, thr_min = 0.5f;
     uint64_t seed = 1;
     static const struct option longopts[] = {
@@ -163,11 +171,12 @@ audio_train_main(int argc, char **argv)
         { "teacher-temp", required_argument, NULL, 'H' },
         { "fuse", required_argument, NULL, 'U' }, { "fuse-weights", required_argument, NULL, 'w' },
         { "beliefs", required_argument, NULL, 'Y' }, { "freeze", required_argument, NULL, 'Z' },
+        { "domain-adversarial", required_argument, NULL, 'J' },
         { NULL, 0, NULL, 0 },
     };
     int ch, bad = 0;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:PU:w:D:G:H:Y:Z:h", longopts, NULL))
+    while ((ch = getopt_long(argc, argv, "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:PU:w:D:G:H:Y:Z:J:h", longopts, NULL))
            != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
@@ -219,6 +228,9 @@ audio_train_main(int argc, char **argv)
             break;
         case 'Y': beliefs = optarg; break;
         case 'Z': bad |= shop_opt_int(S_TRAIN, "--freeze", optarg, 0, 1000, &freeze); break;
+        case 'J':
+            bad |= shop_opt_float(S_TRAIN, "--domain-adversarial", optarg, 0, 100, 0, &dann);
+            break;
         default: s_usage_train(); return ch == 'h' ? 0 : 2;
         }
     }
@@ -226,7 +238,7 @@ audio_train_main(int argc, char **argv)
         return 2;
     if (!corpus_dir || (fuse && (calibrate || init)) || (fuse_w && !fuse)
         || (teacher && (calibrate || fuse)) || (beliefs && (calibrate || fuse || init || teacher))
-        || (freeze > 0 && !init)) {
+        || (freeze > 0 && !init) || (dann > 0 && (!real_dir || calibrate || fuse || beliefs))) {
         s_usage_train();
         return 2;
     }
@@ -238,7 +250,7 @@ audio_train_main(int argc, char **argv)
         .limit = limit, .stride = stride, .lr = lr, .between = between, .thr_min = thr_min,
         .seed = seed, .prefix_ends = prefix_ends, .fuse = fuse, .fuse_weights = fuse_w,
         .teacher = teacher, .teacher_weight = teacher_weight, .teacher_temp = teacher_temp,
-        .beliefs = beliefs, .freeze = freeze,
+        .beliefs = beliefs, .freeze = freeze, .domain_adversarial = dann,
     };
     char err[512];
     if (audio_train_run(&o, err, sizeof err) != 0) {
