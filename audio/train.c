@@ -15,7 +15,9 @@
  * are kept apart; the test voices are never read here. A word followed by
  * more speech ends where its prefix clip, aligned to the sentence, ends
  * (corpus_realign_marks), not where the prefix clip's lengthened last word
- * stops sounding. */
+ * stops sounding. With --domain-adversarial, a second head behind a gradient
+ * reversal learns to tell a real speaker's window from a synthetic voice's
+ * while the layers below it learn to make it fail (s_dann_*). */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -1112,6 +1114,191 @@ s_progress(const nn_epoch_t *e, void *user)
             (double) e->val_acc, e->seconds, e->images_per_s);
 }
 
+/* Domain-adversarial training (Ganin & Lempitsky 2015): a small head on the
+ * embedding, behind a gradient reversal, tells the windows of real speakers
+ * (domain 1) from those of synthetic voices (domain 0); windows of noise
+ * alone, synthetic or recorded, have no voice and no domain. The reversal
+ * turns that head's gradient around for the layers below it, so the
+ * embedding loses what tells a real voice from a synthetic one and the
+ * word decision cannot lean on it. Its lambda rises over the training as
+ * lambda_max x (2 / (1 + exp(-10 p)) - 1), p the fraction of steps done.
+ * The two domains weigh alike in the loss (each by n / (2 n_d)), so the
+ * head cannot win by always naming the commoner one. */
+#define S_DANN_HIDDEN 64
+
+typedef struct {
+    nn_net_t *net;
+    int layers;                /* the spotter's layers: the head comes after them */
+    int grl, head;             /* the reversal and the domain logits */
+    float lambda_max, lambda;
+    int8_t *dom_tr, *dom_va;   /* per window: 0 synthetic, 1 real, -1 no domain */
+    float w[2];                /* loss weight of each domain */
+    int8_t *hit;               /* per training window: head right (1), wrong (0), unseen (-1) */
+    const float *xv;           /* the validation windows (normalised) */
+    int n_tr, n_va;
+    size_t per;
+} s_dann_t;
+
+static int8_t *
+s_dann_domains(const s_list_t *l, int n_corpus, const s_real_set_t *rs, int n[2])
+{
+    int8_t *d = xmallocarray((size_t) (l->n ? l->n : 1), 1);
+    for (int i = 0; i < l->n; i++) {
+        int c = l->v[i].clip;
+        d[i] = c < 0 ? -1 : c < n_corpus ? 0 : rs->noise[c - n_corpus] ? -1 : 1;
+        if (d[i] >= 0 && n)
+            n[d[i]]++;
+    }
+    return d;
+}
+
+/* The domain head's loss (nn_loss_fn): weighted softmax cross-entropy of its
+ * two logits; windows without a domain add nothing. */
+static double
+s_dann_loss(const float *out, int n, int size, const int *idx, bool val, float scale,
+            float *grad, void *user)
+{
+    (void) val;
+    s_dann_t *d = user;
+    double loss = 0.0;
+    for (int i = 0; i < n; i++) {
+        const float *z = out + (size_t) i * size;
+        float *g = grad ? grad + (size_t) i * size : NULL;
+        int dom = d->dom_tr[idx[i]];
+        if (dom < 0) {
+            if (g)
+                g[0] = g[1] = 0.0f;
+            continue;
+        }
+        double mx = fmax(z[0], z[1]), e0 = exp(z[0] - mx), e1 = exp(z[1] - mx);
+        double p1 = e1 / (e0 + e1), w = d->w[dom];
+        loss -= w * log(fmax(dom ? p1 : 1.0 - p1, 1e-30));
+        if (g) {
+            g[0] = (float) (w * ((1.0 - p1) - (dom == 0)) * scale);
+            g[1] = (float) (w * (p1 - (dom == 1)) * scale);
+        }
+        /* each window is in one shard: no two threads write one entry */
+        d->hit[idx[i]] = (int8_t) ((z[1] > z[0]) == (dom == 1));
+    }
+    return loss;
+}
+
+static void
+s_dann_step(long step, long total, void *user)
+{
+    s_dann_t *d = user;
+    double p = total > 1 ? (double) step / (double) (total - 1) : 1.0;
+    d->lambda = (float) (d->lambda_max * (2.0 / (1.0 + exp(-10.0 * p)) - 1.0));
+    nn_grad_reverse_set(d->net, d->grl, d->lambda);
+}
+
+/* Balanced accuracy (the mean of the two domains' recalls) from hits[i]
+ * (-1: not counted) and domains dom[i]. */
+static double
+s_balanced(const int8_t *hits, const int8_t *dom, int n)
+{
+    long right[2] = { 0, 0 }, all[2] = { 0, 0 };
+    for (int i = 0; i < n; i++) {
+        if (dom[i] < 0 || hits[i] < 0)
+            continue;
+        all[dom[i]]++;
+        right[dom[i]] += hits[i];
+    }
+    if (!all[0] || !all[1])
+        return NAN;
+    return 0.5 * ((double) right[0] / (double) all[0] + (double) right[1] / (double) all[1]);
+}
+
+/* After each epoch: the domain head's balanced accuracy on the epoch's
+ * training batches (as it stood at each step) and on the validation windows
+ * (the validation voices and the calibration speakers, never trained on):
+ * 0.5 means the embedding no longer tells a real voice from a synthetic one. */
+static void
+s_dann_progress(const nn_epoch_t *e, void *user)
+{
+    s_dann_t *d = user;
+    s_progress(e, NULL);
+    double tr = s_balanced(d->hit, d->dom_tr, d->n_tr);
+    memset(d->hit, -1, (size_t) d->n_tr);
+    enum { CHUNK = 256 };
+    int8_t *vh = xmallocarray((size_t) (d->n_va ? d->n_va : 1), 1);
+    for (int i = 0; i < d->n_va; i += CHUNK) {
+        int b = d->n_va - i < CHUNK ? d->n_va - i : CHUNK;
+        const float *z = NULL;
+        if (nn_forward(d->net, d->xv + (size_t) i * d->per, b, NULL) == 0)
+            z = nn_layer_output(d->net, d->head, NULL);
+        for (int j = 0; j < b; j++)
+            vh[i + j] = z ? (int8_t) ((z[2 * j + 1] > z[2 * j]) == (d->dom_va[i + j] == 1)) : -1;
+    }
+    double va = s_balanced(vh, d->dom_va, d->n_va);
+    free(vh);
+    fprintf(stderr, "audio: epoch %d domain head: loss %.4f, lambda %.3f, balanced accuracy "
+            "%.3f on the training batches, %.3f on the validation windows\n", e->epoch,
+            (double) e->aux_loss, (double) d->lambda, tr, va);
+}
+
+/* Puts the domain head on net's embedding (after the spotter's layers, which
+ * stay the output) with its labels for the training and validation windows;
+ * fills the trainer's options. Returns 0 or -1 with a message in err. */
+static int
+s_dann_attach(s_dann_t *d, nn_net_t *net, float lambda_max, const s_list_t *tr,
+              const s_list_t *va, int n_corpus, const s_real_set_t *rs, const float *xv,
+              size_t per, nn_train_opts_t *o, char *err, size_t errlen)
+{
+    memset(d, 0, sizeof *d);
+    d->net = net;
+    d->layers = nn_num_layers(net);
+    d->lambda_max = lambda_max;
+    int emb = nn_find_layer(net, "embedding");
+    if (emb < 0 || strcmp(nn_layer_type(net, d->layers - 1), "softmax_xent") != 0) {
+        snprintf(err, errlen, "--domain-adversarial: the net has no \"embedding\" layer or does "
+                 "not end in its softmax");
+        return -1;
+    }
+    d->grl = nn_grad_reverse(net, emb, 0.0f);
+    d->head = nn_dense(net, nn_relu(net, nn_dense(net, d->grl, S_DANN_HIDDEN)), 2);
+    if (d->head < 0 || nn_set_output(net, d->layers - 1) != 0) {
+        snprintf(err, errlen, "--domain-adversarial: %s", nn_error(net));
+        return -1;
+    }
+    int n[2] = { 0, 0 }, nv[2] = { 0, 0 };
+    d->dom_tr = s_dann_domains(tr, n_corpus, rs, n);
+    d->dom_va = s_dann_domains(va, n_corpus, rs, nv);
+    d->n_tr = tr->n;
+    d->n_va = va->n;
+    d->xv = xv;
+    d->per = per;
+    d->hit = xmallocarray((size_t) (tr->n ? tr->n : 1), 1);
+    memset(d->hit, -1, (size_t) tr->n);
+    fprintf(stderr, "audio: domain-adversarial head (lambda_max %g): %d real and %d synthetic "
+            "training windows, %d without a domain (noise alone); validation %d real, %d "
+            "synthetic\n", (double) lambda_max, n[1], n[0], tr->n - n[0] - n[1], nv[1], nv[0]);
+    if (!n[0] || !n[1]) {
+        snprintf(err, errlen, "--domain-adversarial needs real and synthetic training windows "
+                 "(--real-data)");
+        return -1;
+    }
+    d->w[0] = (float) (n[0] + n[1]) / (2.0f * (float) n[0]);
+    d->w[1] = (float) (n[0] + n[1]) / (2.0f * (float) n[1]);
+    o->aux = d->head;
+    o->aux_loss = s_dann_loss;
+    o->aux_user = d;
+    o->step = s_dann_step;
+    o->step_user = d;
+    o->progress = s_dann_progress;
+    o->progress_user = d;
+    return 0;
+}
+
+static void
+s_dann_free(s_dann_t *d)
+{
+    free(d->dom_tr);
+    free(d->dom_va);
+    free(d->hit);
+    memset(d, 0, sizeof *d);
+}
+
 /* --fuse A,B [--fuse-weights W1,W2]: the fused net (equal weights 1/n by
  * default), or NULL with a message in err. */
 static nn_net_t *
@@ -1431,6 +1618,7 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     int rc = -1;
     nn_net_t *net = NULL;
     nn_history_t hist = { 0 };
+    s_dann_t dann = { 0 };
     if (!xt || !xv || !yt || !yv) {
         snprintf(err, errlen, "out of memory for %d examples", tr.n + va.n);
         goto done;
@@ -1506,9 +1694,18 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     o.verbose = 2;
     o.progress = s_progress;
     o.freeze = opts->freeze;
+    if (opts->domain_adversarial > 0
+        && s_dann_attach(&dann, net, opts->domain_adversarial, &tr, &va, corpus_count(corpus),
+                         &rs, xv, per, &o, err, errlen) != 0)
+        goto done;
     t0 = shop_now_ns();
     if (nn_train(net, &dtr, &o, &hist, err, errlen) != 0)
         goto done;
+    /* the saved model is the spotter alone */
+    if (dann.net && nn_truncate(net, dann.layers) != 0) {
+        snprintf(err, errlen, "%s", nn_error(net));
+        goto done;
+    }
     double train_s = (double) (shop_now_ns() - t0) / 1e9;
     double val_acc = nn_evaluate(net, &dva, NULL);
 
@@ -1523,9 +1720,12 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     if (opts->teacher)
         snprintf(teach, sizeof teach, "%s --teacher-weight %g --teacher-temp %g", opts->teacher,
                  (double) opts->teacher_weight, (double) opts->teacher_temp);
-    char frz[32] = "";
+    char frz[64] = "";
     if (opts->freeze > 0)
         snprintf(frz, sizeof frz, " --freeze %d", opts->freeze);
+    if (opts->domain_adversarial > 0)
+        snprintf(frz + strlen(frz), sizeof frz - strlen(frz), " --domain-adversarial %g",
+                 (double) opts->domain_adversarial);
     time_t now = time(NULL);
     char when[32];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
@@ -1553,6 +1753,7 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
            out, val_acc, hist.best_epoch, hist.n, train_s);
     rc = 0;
 done:
+    s_dann_free(&dann);
     nn_history_free(&hist);
     nn_destroy(&net);
     free(tt);

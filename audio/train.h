@@ -33,6 +33,9 @@ typedef struct {
     float teacher_weight, teacher_temp;
     int freeze;               /* with init: its first freeze layers keep their weights and
                                * batch-norm statistics (nn_train_opts_t.freeze) */
+    float domain_adversarial; /* > 0 (needs real_dir): lambda_max of a real-vs-synthetic
+                               * head behind a gradient reversal on the embedding,
+                               * trained along and dropped before saving */
     int real_copies;          /* noisy copies of each Speech Commands recording */
     int fsdd_copies;          /* noisy copies of each FSDD recording */
     float real_noise;         /* share of windows mixed with recorded noise of training speakers */

@@ -111,6 +111,9 @@ nn_shard_backward(nn_net_t *net, nn_shard_t *s)
     /* a caller's loss wrote the output layer's gradient before this pass */
     if (s->loss_fn)
         gset[net->output] = true;
+    /* and a second head's loss its output layer's */
+    if (s->aux_fn)
+        gset[s->aux] = true;
     for (int l = net->n_layers - 1; l >= 1 && l >= s->frozen; l--) {
         const nn_layer_t *L = &net->layers[l];
         const nn_op_t *op = nn_ops[L->type];

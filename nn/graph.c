@@ -19,6 +19,7 @@ const nn_op_t *const nn_ops[NN_L_COUNT] = {
     [NN_L_AVGPOOL] = &nn_op_avgpool, [NN_L_GAP] = &nn_op_gap,
     [NN_L_DENSE] = &nn_op_dense,     [NN_L_DROPOUT] = &nn_op_dropout,
     [NN_L_ADD] = &nn_op_add,         [NN_L_SOFTMAX_XENT] = &nn_op_softmax_xent,
+    [NN_L_GRAD_REVERSE] = &nn_op_grad_reverse,
 };
 
 const char *
@@ -366,6 +367,59 @@ nn_add(nn_net_t *net, int x, int y)
 {
     int a[NN_NARGS] = { 0 };
     return nn_add_layer(net, NN_L_ADD, x, y, a, 0);
+}
+
+int
+nn_grad_reverse(nn_net_t *net, int in, float lambda)
+{
+    int a[NN_NARGS] = { 0 };
+    return nn_add_layer(net, NN_L_GRAD_REVERSE, in, -1, a, lambda);
+}
+
+int
+nn_grad_reverse_set(nn_net_t *net, int layer, float lambda)
+{
+    if (!net)
+        return -1;
+    if (layer < 0 || layer >= net->n_layers || net->layers[layer].type != NN_L_GRAD_REVERSE)
+        return nn_fail(net, "layer %d is not a gradient reversal", layer);
+    if (!(lambda >= 0.0f && lambda <= 1e6f))
+        return nn_fail(net, "grad_reverse: lambda must be in [0, 1e6]");
+    net->layers[layer].rate = lambda;
+    return 0;
+}
+
+int
+nn_truncate(nn_net_t *net, int n_layers)
+{
+    if (!net)
+        return -1;
+    if (n_layers < 2 || n_layers > net->n_layers)
+        return nn_fail(net, "truncate: %d layers, the net has %d (at least 2 stay)", n_layers,
+                       net->n_layers);
+    if (net->output >= n_layers)
+        return nn_fail(net, "truncate: the output layer %d would go", net->output);
+    /* layers read only earlier ones: the kept layers read none of the
+     * removed; their parameters and statistics are the arrays' tails */
+    nn_infer_free(net);
+    size_t n_state = 0;
+    for (int l = 0; l < n_layers; l++) {
+        const nn_layer_t *L = &net->layers[l];
+        if (L->n_s)
+            n_state = L->s_off + L->n_s;
+    }
+    for (int l = n_layers; l < net->n_layers; l++) {
+        const nn_layer_t *L = &net->layers[l];
+        for (int i = 0; i < 2; i++)
+            if (L->in[i] >= 0 && L->in[i] < n_layers)
+                net->layers[L->in[i]].consumers--;
+        if (L->type == NN_L_BN)
+            net->n_bn--;
+    }
+    net->n_params = net->layers[n_layers].w_off;
+    net->n_state = n_state;
+    net->n_layers = n_layers;
+    return 0;
 }
 
 int

@@ -9,7 +9,7 @@
  *   ops.h       the op table: per layer kind shape, forward, backward, infer
  *   op_*.c      the layer kinds: op_conv.c, op_dwconv.c, op_bn.c, op_dense.c,
  *               op_softmax.c, op_pool.c (max, average, global average),
- *               op_eltwise.c (input, relu, dropout, add)
+ *               op_eltwise.c (input, relu, dropout, add, gradient reversal)
  *   conv.h      the convolution algorithms op_conv.c chooses from:
  *               conv_gemm.c (im2col and 1x1), conv_shift.c (stride-1
  *               shifted GEMMs), conv_phase.c (stride-2 phases), wino.c
@@ -50,6 +50,7 @@ typedef enum {
     NN_L_DROPOUT,
     NN_L_ADD,
     NN_L_SOFTMAX_XENT,
+    NN_L_GRAD_REVERSE,
     NN_L_COUNT
 } nn_ltype_t;
 
@@ -92,7 +93,7 @@ typedef struct {
     nn_ltype_t type;
     int in[2];              /* input layer ids (-1 unused) */
     int args[NN_NARGS];     /* see the enum above */
-    float rate;             /* dropout rate */
+    float rate;             /* dropout rate; gradient reversal: its lambda */
     nn_shape_t is, os;      /* input (of in[0]) and output shape per sample */
     size_t isz, osz;        /* floats per sample in and out */
     size_t w_off, n_w;      /* weights (BN: gamma) in net->params */
@@ -137,6 +138,10 @@ typedef struct {
     nn_loss_fn loss_fn;     /* or the caller's loss of the output layer (nn_train_opts_t.loss) */
     void *loss_user;
     const int *sample_idx;  /* its samples' indices in the training set (for loss_fn) */
+    int aux;                /* a second head's output layer (nn_train_opts_t.aux), or -1 */
+    nn_loss_fn aux_fn;      /* its loss, and its summed value after forward */
+    void *aux_user;
+    double aux_loss;
     float smoothing;        /* label smoothing */
     float grad_scale;       /* 1 / whole batch size */
     double loss;            /* summed loss of the shard after backward */
@@ -222,5 +227,10 @@ double nn_gradcheck(nn_ltype_t type, bool verbose);
 double nn_gradcheck_opts(nn_ltype_t type, const nn_opts_t *opts, bool verbose);
 /* The same for the softmax cross-entropy against soft targets (smoothing 0.1). */
 double nn_gradcheck_soft(bool verbose);
+/* The same for a net of two heads, the second (a caller's loss on two
+ * domain logits, nn_train_opts_t.aux) behind a gradient reversal of this
+ * lambda: the shared layers' gradient must be the class loss's minus lambda
+ * times the domain loss's. */
+double nn_gradcheck_two_heads(float lambda, bool verbose);
 
 #endif

@@ -127,6 +127,19 @@ int nn_add(nn_net_t *net, int a, int b);
  * The target of an example is its class label (nn_data_t.y) or a probability
  * distribution over the classes (nn_data_t.t, "soft targets"). */
 int nn_softmax_xent(nn_net_t *net, int in);
+/* Gradient reversal (Ganin & Lempitsky 2015): the identity forward (and at
+ * inference); backward it passes -lambda x the gradient it receives. Put
+ * between a shared embedding and a second head (nn_train_opts_t.aux) that
+ * tells apart two domains, the layers below it learn to make that head fail:
+ * the embedding loses what tells the domains apart. lambda >= 0. */
+int nn_grad_reverse(nn_net_t *net, int in, float lambda);
+/* Sets the lambda of gradient reversal layer `layer` (between training steps,
+ * e.g. from nn_train_opts_t.step for a schedule). Returns 0 or -1. */
+int nn_grad_reverse_set(nn_net_t *net, int layer, float lambda);
+/* Removes the layers from n_layers on (the last ones added) with their
+ * parameters and statistics, e.g. a training-only second head before
+ * nn_save; the output layer must stay. Returns 0 or -1. */
+int nn_truncate(nn_net_t *net, int n_layers);
 
 /* Names a layer (<= NN_MAX_NAME - 1 bytes, saved in the model file) so users
  * of a loaded model find it, e.g. "embedding". Returns 0 or -1. */
@@ -213,11 +226,16 @@ typedef struct {
     float loss, acc;         /* training, running mean over the epoch; with soft
                               * targets acc is the mean target mass at the top-1 class */
     float val_loss, val_acc; /* NAN without validation data */
+    float aux_loss;          /* the second head's loss (opts.aux), mean per training
+                              * sample over the epoch; NAN without one */
     double seconds;          /* wall time of the epoch (training + validation) */
     double images_per_s;     /* training throughput */
 } nn_epoch_t;
 
 typedef void (*nn_progress_fn)(const nn_epoch_t *epoch, void *user);
+/* Called before training step `step` (0-based) of `total`, in the trainer's
+ * thread (e.g. to set a gradient reversal's lambda). */
+typedef void (*nn_step_fn)(long step, long total, void *user);
 
 /* A caller's loss, for outputs softmax_xent cannot score (e.g. CTC over a
  * sequence of per-frame logits). out holds n samples' output-layer values,
@@ -262,6 +280,15 @@ typedef struct {
                               * the data need neither, val_acc is NAN and the best
                               * epoch is the one of the lowest validation loss */
     void *loss_user;
+    int aux;                 /* > 0: a second head: this layer's output (not the output
+                              * layer, nor a softmax_xent; built after the output, e.g.
+                              * behind a gradient reversal) trains with aux_loss, its
+                              * gradient added to the output's in the shared layers */
+    nn_loss_fn aux_loss;     /* that head's loss (val is always false: validation and
+                              * the best epoch are the output's alone) */
+    void *aux_user;
+    nn_step_fn step;         /* optional, called before each training step */
+    void *step_user;
 } nn_train_opts_t;
 
 /* Fills opts with the defaults above. */

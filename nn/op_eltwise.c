@@ -1,5 +1,5 @@
-/* nn/op_eltwise.c: the element-wise layers: the input, ReLU, dropout and
- * the residual add. At inference a ReLU and an add usually cost nothing:
+/* nn/op_eltwise.c: the element-wise layers: the input, ReLU, dropout, the
+ * residual add and the gradient reversal. At inference a ReLU and an add usually cost nothing:
  * the planner runs them in place and fuses them into the conv that writes
  * their input (nn/plan.c). */
 #include <string.h>
@@ -131,9 +131,9 @@ s_dropout_backward(const nn_net_t *net, int l, nn_shard_t *s, float *dx, bool ac
         s_scale_into(s->grad[l], s->mask[l], dx, acc, (size_t) s->b * net->layers[l].osz);
 }
 
-/* identity at inference */
+/* the identity: dropout at inference, gradient reversal always */
 static void
-s_dropout_infer(const nn_net_t *net, int l, nn_shard_t *s)
+s_copy_forward(const nn_net_t *net, int l, nn_shard_t *s)
 {
     const nn_layer_t *L = &net->layers[l];
     memcpy(s->out[l], s->out[L->in[0]], (size_t) s->b * L->osz * sizeof(float));
@@ -144,7 +144,7 @@ const nn_op_t nn_op_dropout = {
     .shape = s_dropout_shape,
     .forward = s_dropout_forward,
     .backward = s_dropout_backward,
-    .infer = s_dropout_infer,
+    .infer = s_copy_forward,
 };
 
 static int
@@ -209,4 +209,48 @@ const nn_op_t nn_op_add = {
     .forward = s_add_forward,
     .backward = s_add_backward,
     .infer = s_add_infer,
+};
+
+/* Gradient reversal (Ganin & Lempitsky 2015, "Unsupervised domain adaptation
+ * by backpropagation"): the identity forward, training and inference; the
+ * backward pass hands its input -lambda times the gradient it receives, so
+ * the layers below it learn to make the head above it fail. lambda is
+ * L->rate, changed between steps by nn_grad_reverse_set (its schedule). */
+static int
+s_grad_reverse_shape(nn_net_t *net, nn_layer_t *L, const int *args, float rate, int in1)
+{
+    (void) args;
+    (void) in1;
+    if (!(rate >= 0.0f && rate <= 1e6f))
+        return nn_fail(net, "grad_reverse: lambda must be in [0, 1e6]");
+    L->rate = rate;
+    L->os = L->is;
+    return 0;
+}
+
+static NN_HOT void
+s_scaled_into(const float *dy, float k, float *dx, bool acc, size_t n)
+{
+    if (acc)
+        for (size_t i = 0; i < n; i++)
+            dx[i] += k * dy[i];
+    else
+        for (size_t i = 0; i < n; i++)
+            dx[i] = k * dy[i];
+}
+
+static void
+s_grad_reverse_backward(const nn_net_t *net, int l, nn_shard_t *s, float *dx, bool acc)
+{
+    const nn_layer_t *L = &net->layers[l];
+    if (dx)
+        s_scaled_into(s->grad[l], -L->rate, dx, acc, (size_t) s->b * L->osz);
+}
+
+const nn_op_t nn_op_grad_reverse = {
+    .name = "grad_reverse",
+    .shape = s_grad_reverse_shape,
+    .forward = s_copy_forward,
+    .backward = s_grad_reverse_backward,
+    .infer = s_copy_forward,
 };

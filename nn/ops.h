@@ -45,7 +45,7 @@ extern const nn_op_t *const nn_ops[NN_L_COUNT];
 
 extern const nn_op_t nn_op_input, nn_op_conv, nn_op_dwconv, nn_op_bn, nn_op_relu,
     nn_op_maxpool, nn_op_avgpool, nn_op_gap, nn_op_dense, nn_op_dropout, nn_op_add,
-    nn_op_softmax_xent;
+    nn_op_softmax_xent, nn_op_grad_reverse;
 
 /* A dimension (channels, size, kernel, stride, units) within 1..NN_MAX_DIM. */
 static inline bool

@@ -1,6 +1,6 @@
 /* nn/selftest.c: the engine's self-test: a numerical gradient check of every
  * layer type (convs also through Winograd and the stride-2 phases, the loss
- * also against soft targets), a small net that must learn a small problem, save -> load with
+ * also against soft targets, the gradient reversal in a net of two heads), a small net that must learn a small problem, save -> load with
  * bit-identical outputs, broken model files that must fail cleanly, and the
  * OpenBLAS kernel decision. tests/nn_test.c runs each part as a cmocka test. */
 #include <math.h>
@@ -191,6 +191,117 @@ double
 nn_gradcheck_soft(bool verbose)
 {
     return s_gradcheck(NN_L_SOFTMAX_XENT, NULL, true, verbose);
+}
+
+/* The second head's loss of the two-head check: softmax cross-entropy of
+ * two domain logits against the labels in user (int32, one per sample;
+ * -1: no loss), written independently of op_softmax.c. */
+static double
+s_domain_xent(const float *out, int n, int size, const int *idx, bool val, float scale,
+              float *grad, void *user)
+{
+    (void) val;
+    const int32_t *dom = user;
+    double loss = 0.0;
+    for (int i = 0; i < n; i++) {
+        const float *z = out + (size_t) i * size;
+        int d = dom[idx[i]];
+        double mx = z[0], sum = 0.0;
+        for (int k = 1; k < size; k++)
+            mx = fmax(mx, z[k]);
+        for (int k = 0; k < size; k++)
+            sum += exp(z[k] - mx);
+        if (d >= 0)
+            loss -= z[d] - mx - log(sum);
+        for (int k = 0; grad && k < size; k++)
+            grad[(size_t) i * size + k] =
+                d < 0 ? 0.0f : (float) ((exp(z[k] - mx) / sum - (k == d)) * scale);
+    }
+    return loss;
+}
+
+double
+nn_gradcheck_two_heads(float lambda, bool verbose)
+{
+    /* input -> conv -> relu ("embedding") -> dense -> softmax_xent (the
+     * output), and embedding -> grad_reverse -> dense -> relu -> dense (the
+     * second head's two logits, after the output) */
+    nn_net_t *net = nn_new(11);
+    int x = nn_input(net, (nn_shape_t) { 2, 5, 4 });
+    int emb = nn_relu(net, nn_conv2d(net, x, 3, 3, 3, 1, 1, 1, 1, true));
+    int out = nn_softmax_xent(net, nn_dense(net, emb, 3));
+    int grl = nn_grad_reverse(net, emb, lambda);
+    int aux = nn_dense(net, nn_relu(net, nn_dense(net, grl, 4)), 2);
+    if (aux < 0 || nn_set_output(net, out) < 0) {
+        fprintf(stderr, "two-head gradcheck net: %s\n", nn_error(net));
+        nn_destroy(&net);
+        return -1;
+    }
+    enum { B = 4 };
+    nn_shard_t s;
+    memset(&s, 0, sizeof s);
+    if (nn_shard_reserve(net, &s, B) < 0) {
+        nn_destroy(&net);
+        return -1;
+    }
+    int32_t labels[B] = { 0, 2, 1, 2 }, dom[B] = { 1, 0, -1, 0 };
+    int idx[B] = { 0, 1, 2, 3 };
+    s.net = net;
+    s.b = B;
+    s.labels = labels;
+    s.grad_scale = 1.0f / B;
+    s.aux = aux;
+    s.aux_fn = s_domain_xent;
+    s.aux_user = dom;
+    s.sample_idx = idx;
+    uint64_t rng = 5;
+    for (size_t i = 0; i < B * net->layers[net->input].osz; i++)
+        s.out[net->input][i] = nn_rand_normal(&rng);
+    for (size_t i = 0; i < net->n_params; i++)
+        if (net->params[i] == 0.0f)
+            net->params[i] = 0.3f * nn_rand_normal(&rng);
+    /* the analytic gradient of both losses, as nn_train computes it */
+    nn_shard_forward_train(net, &s);
+    s_domain_xent(s.out[aux], B, 2, idx, false, s.grad_scale, s.grad[aux], dom);
+    nn_shard_backward(net, &s);
+    float *g = xmallocarray(net->n_params, sizeof(float));
+    memcpy(g, s.gparams, net->n_params * sizeof(float));
+    /* numerically, each loss apart: a parameter below the reversal gets the
+     * class loss's derivative minus lambda times the domain loss's, one
+     * above it (the domain head) the domain loss's, the class head the
+     * class loss's */
+    double worst = 0.0;
+    const float h = 2e-3f;
+    for (int l = 0; l < net->n_layers; l++) {
+        const nn_layer_t *L = &net->layers[l];
+        for (size_t j = 0; j < L->n_w + L->n_b; j++) {
+            size_t i = j < L->n_w ? L->w_off + j : L->b_off + (j - L->n_w);
+            float keep = net->params[i];
+            double lc[2], ld[2];
+            for (int side = 0; side < 2; side++) {
+                net->params[i] = keep + (side ? -h : h);
+                nn_shard_forward_train(net, &s);
+                lc[side] = s.loss / B;
+                ld[side] = s_domain_xent(s.out[aux], B, 2, idx, false, 1.0f, NULL, dom) / B;
+            }
+            net->params[i] = keep;
+            double dc = (lc[0] - lc[1]) / (2.0 * h), dd = (ld[0] - ld[1]) / (2.0 * h);
+            double num = dc + (l < grl ? -(double) lambda : 1.0) * dd, ana = g[i];
+            double err = fabs(num - ana) / fmax(fabs(num) + fabs(ana), 1e-2);
+            if (err > worst)
+                worst = err;
+            if (verbose && err > 0.02)
+                fprintf(stderr, "gradcheck two heads: layer %d %s param %zu numeric %.6f "
+                        "analytic %.6f\n", l, nn_ltype_name(L->type), j, num, ana);
+        }
+    }
+    if (verbose)
+        fprintf(stderr, "gradcheck two heads (lambda %g) worst relative error %.2e\n",
+                (double) lambda, worst);
+    free(g);
+    nn_shard_free(net, &s);
+    nn_destroy(&net);
+    return worst;
 }
 
 /* Two classes of 1 x 8 x 8 images: a horizontal or a vertical bar at a
@@ -447,7 +558,9 @@ nn_test(bool verbose)
 {
     int fails = 0;
     for (int t = NN_L_CONV; t < NN_L_COUNT; t++) {
-        double e = nn_gradcheck((nn_ltype_t) t, verbose);
+        /* gradient reversal: a net of two heads, checked below */
+        double e = t == NN_L_GRAD_REVERSE ? nn_gradcheck_two_heads(0.7f, verbose)
+                                          : nn_gradcheck((nn_ltype_t) t, verbose);
         if (e < 0 || e > NN_GRADCHECK_TOL) {
             fails++;
             fprintf(stderr, "nn_test: gradient check of %s failed (%.3g)\n", nn_ltype_name(t), e);

@@ -78,6 +78,12 @@ s_shard_job(void *arg)
                              s->loss_user);
         s->correct = 0.0;
     }
+    if (s->aux_fn) {
+        const nn_net_t *net = s->net;
+        s->aux_loss = s->aux_fn(s->out[s->aux], s->b, (int) net->layers[s->aux].osz,
+                                s->sample_idx, false, s->grad_scale, s->grad[s->aux],
+                                s->aux_user);
+    }
     nn_shard_backward(s->net, s);
     return NULL;
 }
@@ -246,6 +252,11 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
     if (o->epochs < 1 || o->batch < 1 || !(o->lr > 0) || o->label_smoothing < 0
         || o->label_smoothing >= 1 || o->val_split < 0 || o->val_split >= 1 || o->weight_decay < 0)
         return nn_errf(err, errlen, "nn_train: epochs, batch, lr, smoothing, split out of range");
+    if (o->aux_loss
+        && (o->aux <= 0 || o->aux >= net->n_layers || o->aux == net->output
+            || o->aux < o->freeze || net->layers[o->aux].type == NN_L_SOFTMAX_XENT))
+        return nn_errf(err, errlen, "nn_train: the second head's layer %d must be a trained "
+                       "layer other than the output or a softmax_xent", o->aux);
     if (o->freeze < 0 || o->freeze > net->output)
         return nn_errf(err, errlen, "nn_train: freeze %d not in 0..%d (the output layer trains)",
                        o->freeze, net->output);
@@ -317,6 +328,9 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
         }
         sh[t].net = net;
         sh[t].frozen = o->freeze;
+        sh[t].aux = o->aux_loss ? o->aux : -1;
+        sh[t].aux_fn = o->aux_loss;
+        sh[t].aux_user = o->aux_user;
     }
     size_t np = net->n_params;
     mom = xcalloc(np + 1, sizeof(float));
@@ -357,10 +371,12 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
             perm[i] = perm[j];
             perm[j] = t;
         }
-        double loss_sum = 0.0;
+        double loss_sum = 0.0, aux_sum = 0.0;
         double correct = 0.0;
         long seen = 0;
         for (long st = 0; st < steps; st++, t_step++) {
+            if (o->step)
+                o->step(t_step, total, o->step_user);
             const int *bidx = perm + st * batch;
             int off = 0;
             for (int t = 0; t < shards; t++) {
@@ -404,6 +420,7 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
             }
             for (int t = 0; t < shards; t++) {
                 loss_sum += sh[t].loss;
+                aux_sum += sh[t].aux_loss;
                 correct += sh[t].correct;
             }
             seen += batch;
@@ -467,7 +484,8 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
         double t_train = shop_now_s() - t0;
         nn_epoch_t e = { .epoch = ep, .lr = lr, .loss = (float) (loss_sum / (seen ? seen : 1)),
                          .acc = (float) (correct / (seen ? seen : 1)), .val_loss = NAN,
-                         .val_acc = NAN, .images_per_s = seen / (t_train > 0 ? t_train : 1e-9) };
+                         .val_acc = NAN, .images_per_s = seen / (t_train > 0 ? t_train : 1e-9),
+                         .aux_loss = o->aux_loss ? (float) (aux_sum / (seen ? seen : 1)) : NAN };
         if (has_val) {
             double vl = 0.0;
             double va = own ? s_val_loss(net, &val, o, &vl) : nn_evaluate(net, &val, &vl);

@@ -49,6 +49,25 @@ s_xent(const float *out, int n, int size, const int *idx, bool val, float scale,
     return loss;
 }
 
+/* The same with samples labelled -1 left out (no loss, zero gradient). */
+static double
+s_xent_masked(const float *out, int n, int size, const int *idx, bool val, float scale,
+              float *grad, void *user)
+{
+    s_loss_ctx_t *c = user;
+    double loss = 0;
+    for (int i = 0; i < n; i++) {
+        if (c->train_y[idx[i]] >= 0) {
+            loss += s_xent(out + (size_t) i * size, 1, size, idx + i, val, scale,
+                           grad ? grad + (size_t) i * size : NULL, user);
+        } else if (grad) {
+            for (int k = 0; k < size; k++)
+                grad[(size_t) i * size + k] = 0.0f;
+        }
+    }
+    return loss;
+}
+
 static nn_net_t *
 s_net(bool softmax)
 {
@@ -147,11 +166,122 @@ test_caller_loss_trains_as_softmax_xent(void **state)
     nn_destroy(&own);
 }
 
+typedef struct {
+    nn_net_t *net;
+    int grl;
+    float lambda;
+    long calls, last, total;
+} s_step_ctx_t;
+
+static void
+s_step(long step, long total, void *user)
+{
+    s_step_ctx_t *c = user;
+    assert_int_equal(step, c->last + 1);
+    c->last = step;
+    c->total = total;
+    c->calls++;
+    assert_int_equal(nn_grad_reverse_set(c->net, c->grl, c->lambda), 0);
+}
+
+/* A second head (nn_train_opts_t.aux) behind a gradient reversal: with
+ * lambda 0 the shared layers and the class head train exactly (bit for bit)
+ * as the net without the head, which the reversal then leaves alone; with
+ * lambda 1 the domain loss reaches the shared layers. The step hook runs
+ * once before every step; the epochs report the second head's loss. Also
+ * the refusals of a bad second head. */
+static void
+test_second_head_behind_reversal(void **state)
+{
+    (void) state;
+    static float xt[N * SIDE * SIDE], xv[32 * SIDE * SIDE];
+    static int32_t yt[N], yv[32], dom[N];
+    s_data(xt, yt, N, 3);
+    s_data(xv, yv, 32, 4);
+    for (int i = 0; i < N; i++)
+        dom[i] = i % 5 == 4 ? -1 : (yt[i] + i / 7) % 2;   /* some samples without a domain */
+    nn_shape_t shape = { 1, SIDE, SIDE };
+    nn_data_t dt = { .x = xt, .y = yt, .n = N, .shape = shape };
+    nn_data_t dv = { .x = xv, .y = yv, .n = 32, .shape = shape };
+    nn_train_opts_t o;
+    nn_train_opts_default(&o);
+    o.epochs = 3;
+    o.batch = 16;
+    o.optimizer = NN_ADAMW;
+    o.lr = 0.01f;
+    o.threads = 2;
+    o.verbose = 0;
+    o.restore_best = false;
+    o.val = &dv;
+    char err[256];
+    nn_net_t *ref = s_net(true);
+    nn_history_t h;
+    assert_int_equal(nn_train(ref, &dt, &o, &h, err, sizeof err), 0);
+    assert_true(isnan(h.epochs[0].aux_loss));
+    nn_history_free(&h);
+    size_t np = ref->n_params;
+    for (int k = 0; k < 2; k++) {
+        nn_net_t *two = s_net(true);
+        int out = nn_num_layers(two) - 1, emb = out - 2;
+        int grl = nn_grad_reverse(two, emb, 0.5f);
+        int aux = nn_dense(two, nn_relu(two, nn_dense(two, grl, 6)), 2);
+        assert_true(aux > 0);
+        assert_int_equal(nn_set_output(two, out), 0);
+        s_loss_ctx_t lc = { .train_y = dom };
+        s_step_ctx_t sc = { .net = two, .grl = grl, .lambda = (float) k, .last = -1 };
+        o.aux = aux;
+        o.aux_loss = s_xent_masked;
+        o.aux_user = &lc;
+        o.step = s_step;
+        o.step_user = &sc;
+        assert_int_equal(nn_train(two, &dt, &o, &h, err, sizeof err), 0);
+        assert_int_equal(sc.calls, 3 * (N / 16));
+        assert_int_equal(sc.total, 3 * (N / 16));
+        for (int e = 0; e < 3; e++)
+            assert_true(isfinite(h.epochs[e].aux_loss) && h.epochs[e].aux_loss > 0.0f);
+        /* the domain head learned (lambda 0: nothing works against it) */
+        if (k == 0)
+            assert_true(h.epochs[2].aux_loss < h.epochs[0].aux_loss);
+        nn_history_free(&h);
+        bool same = memcmp(two->params, ref->params, np * sizeof(float)) == 0
+                    && memcmp(two->state, ref->state, ref->n_state * sizeof(float)) == 0;
+        assert_true(k == 0 ? same : !same);
+        /* the head's layers only */
+        if (k == 1) {
+            assert_int_equal(nn_truncate(two, out + 1), 0);
+            assert_int_equal(two->n_params, np);
+        }
+        nn_destroy(&two);
+    }
+    /* refusals: the output, a softmax_xent or a frozen layer as second head */
+    nn_net_t *two = s_net(true);
+    int out = nn_num_layers(two) - 1;
+    int aux = nn_dense(two, nn_grad_reverse(two, out - 2, 1.0f), 2);
+    int sm = nn_softmax_xent(two, aux);
+    assert_true(sm > 0);
+    assert_int_equal(nn_set_output(two, out), 0);
+    s_loss_ctx_t lc = { .train_y = dom };
+    o.aux_user = &lc;
+    o.step = NULL;
+    o.aux = out;
+    assert_int_equal(nn_train(two, &dt, &o, NULL, err, sizeof err), -1);
+    o.aux = sm;
+    assert_int_equal(nn_train(two, &dt, &o, NULL, err, sizeof err), -1);
+    o.aux = 0;
+    assert_int_equal(nn_train(two, &dt, &o, NULL, err, sizeof err), -1);
+    o.aux = 1;          /* the conv, frozen */
+    o.freeze = 2;
+    assert_int_equal(nn_train(two, &dt, &o, NULL, err, sizeof err), -1);
+    nn_destroy(&two);
+    nn_destroy(&ref);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_caller_loss_trains_as_softmax_xent),
+        cmocka_unit_test(test_second_head_behind_reversal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

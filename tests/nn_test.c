@@ -14,6 +14,7 @@
 
 #include "nn/internal.h"
 #include "nn/nn.h"
+#include "nn/ops.h"
 #include "nn/selftest.h"
 
 /* The gradient check of a layer type in a net built under opts (NULL: the
@@ -75,6 +76,137 @@ test_gradcheck_softmax_xent_soft_targets(void **state)
         nn_gradcheck_soft(true);
     assert_true(e >= 0.0);
     assert_true(e <= NN_GRADCHECK_TOL);
+}
+
+/* The gradient reversal in a net of two heads: the shared layers' gradient
+ * is the class loss's minus lambda times the domain loss's (central
+ * differences of each loss apart); lambda 0 leaves the class loss's alone. */
+static void
+test_gradcheck_grad_reverse_two_heads(void **state)
+{
+    (void) state;
+    static const float lambdas[] = { 0.7f, 0.0f, 2.0f };
+    for (size_t k = 0; k < sizeof lambdas / sizeof lambdas[0]; k++) {
+        double e = nn_gradcheck_two_heads(lambdas[k], false);
+        if (e < 0 || e > NN_GRADCHECK_TOL)
+            nn_gradcheck_two_heads(lambdas[k], true);
+        assert_true(e >= 0.0);
+        assert_true(e <= NN_GRADCHECK_TOL);
+    }
+}
+
+/* grad_reverse: its output is its input bit for bit (training forward and
+ * inference); its backward writes, or adds to what is there, exactly -lambda
+ * times the upstream gradient; nn_grad_reverse_set changes lambda and
+ * refuses another layer or a bad value. */
+static void
+test_grad_reverse_identity_and_reversed_gradient(void **state)
+{
+    (void) state;
+    nn_net_t *net = nn_new(3);
+    int x = nn_input(net, (nn_shape_t) { 2, 3, 3 });
+    int c = nn_conv2d(net, x, 2, 3, 3, 1, 1, 1, 1, true);
+    int r = nn_grad_reverse(net, c, 0.25f);
+    assert_true(r > c);
+    assert_string_equal(nn_layer_type(net, r), "grad_reverse");
+    assert_int_equal(nn_grad_reverse(net, c, -1.0f), -1);
+    assert_int_equal(nn_grad_reverse(net, c, NAN), -1);
+    assert_int_equal(nn_grad_reverse_set(net, c, 0.5f), -1);
+    assert_int_equal(nn_grad_reverse_set(net, r, -0.5f), -1);
+    enum { B = 3 };
+    nn_shard_t s;
+    memset(&s, 0, sizeof s);
+    assert_int_equal(nn_shard_reserve(net, &s, B), 0);
+    s.net = net;
+    s.b = B;
+    uint64_t rng = 9;
+    size_t n_in = B * net->layers[x].osz, n = B * net->layers[r].osz;
+    float in[B * 18];
+    for (size_t i = 0; i < n_in; i++)
+        in[i] = s.out[x][i] = nn_rand_normal(&rng);
+    nn_shard_forward_train(net, &s);
+    assert_memory_equal(s.out[r], s.out[c], n * sizeof(float));
+    float *y = malloc(n * sizeof(float));
+    assert_int_equal(nn_forward(net, in, B, y), 0);
+    assert_memory_equal(y, nn_layer_output(net, c, NULL), n * sizeof(float));
+    /* multiples of 1/64 below 8: every product and sum below is exact in
+     * float, with or without a fused multiply-add */
+    float dy[B * 18], dx[B * 18], prev[B * 18];
+    for (size_t i = 0; i < n; i++) {
+        dy[i] = s.grad[r][i] = roundf(nn_rand_normal(&rng) * 64.0f) / 64.0f;
+        prev[i] = dx[i] = roundf(nn_rand_normal(&rng) * 64.0f) / 64.0f;
+    }
+    const float lambdas[2] = { 0.25f, 1.5f };
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(nn_grad_reverse_set(net, r, lambdas[k]), 0);
+        nn_ops[NN_L_GRAD_REVERSE]->backward(net, r, &s, dx, false);
+        for (size_t i = 0; i < n; i++)
+            assert_true(dx[i] == -lambdas[k] * dy[i]);
+        memcpy(dx, prev, sizeof dx);
+        nn_ops[NN_L_GRAD_REVERSE]->backward(net, r, &s, dx, true);
+        for (size_t i = 0; i < n; i++)
+            assert_true(dx[i] == prev[i] + -lambdas[k] * dy[i]);
+        memcpy(dx, prev, sizeof dx);
+    }
+    free(y);
+    nn_shard_free(net, &s);
+    nn_destroy(&net);
+}
+
+/* nn_truncate removes a second head built after the output: the rest has the
+ * parameters, statistics and outputs it had (bit for bit), as many
+ * parameters as the same net built without the head, and saves and loads as
+ * that net; it refuses to remove the output layer. */
+static void
+test_truncate_drops_second_head(void **state)
+{
+    (void) state;
+    nn_net_t *plain = nn_new(21), *net = nn_new(21);
+    int outs[2] = { -1, -1 };
+    for (int k = 0; k < 2; k++) {
+        nn_net_t *m = k ? net : plain;
+        int x = nn_input(m, (nn_shape_t) { 1, 6, 5 });
+        x = nn_relu(m, nn_batchnorm(m, nn_conv2d(m, x, 4, 3, 3, 1, 1, 1, 1, false)));
+        outs[k] = nn_softmax_xent(m, nn_dense(m, x, 3));
+        if (k) {
+            int h = nn_relu(m, nn_batchnorm(m, nn_dense(m, nn_grad_reverse(m, x, 1.0f), 5)));
+            assert_true(nn_dense(m, h, 2) > 0);
+            assert_int_equal(nn_set_output(m, outs[k]), 0);
+        }
+    }
+    size_t np = nn_num_params(plain);
+    assert_true(nn_num_params(net) > np);
+    int n_plain = nn_num_layers(plain);
+    assert_int_equal(nn_truncate(net, outs[1]), -1);   /* the output would go */
+    assert_int_equal(nn_truncate(net, 1), -1);
+    enum { B = 5 };
+    float in[B * 30], y0[B * 3], y1[B * 3], y2[B * 3];
+    uint64_t rng = 4;
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
+        in[i] = nn_rand_normal(&rng);
+    assert_int_equal(nn_forward(net, in, B, y0), 0);
+    assert_int_equal(nn_truncate(net, n_plain), 0);
+    assert_int_equal(nn_num_layers(net), n_plain);
+    assert_int_equal(nn_num_params(net), np);
+    assert_int_equal(net->n_state, plain->n_state);
+    assert_int_equal(net->n_bn, plain->n_bn);
+    /* the same weights as the plain net's (same seed, same layers first) */
+    assert_memory_equal(net->params, plain->params, np * sizeof(float));
+    assert_int_equal(nn_forward(net, in, B, y1), 0);
+    assert_memory_equal(y0, y1, sizeof y0);
+    size_t len = 0;
+    char err[256];
+    void *buf = nn_save_mem(net, &len, err, sizeof err);
+    assert_non_null(buf);
+    nn_net_t *back = nn_load_mem(buf, len, err, sizeof err);
+    assert_non_null(back);
+    assert_int_equal(nn_num_layers(back), n_plain);
+    assert_int_equal(nn_forward(back, in, B, y2), 0);
+    assert_memory_equal(y0, y2, sizeof y0);
+    free(buf);
+    nn_destroy(&back);
+    nn_destroy(&plain);
+    nn_destroy(&net);
 }
 
 /* nn_softmax_xent_soft for a caller's own loop: loss equal to the formula
@@ -1139,6 +1271,9 @@ main(void)
         cmocka_unit_test(test_gradcheck_residual_add),
         cmocka_unit_test(test_gradcheck_softmax_xent),
         cmocka_unit_test(test_gradcheck_softmax_xent_soft_targets),
+        cmocka_unit_test(test_gradcheck_grad_reverse_two_heads),
+        cmocka_unit_test(test_grad_reverse_identity_and_reversed_gradient),
+        cmocka_unit_test(test_truncate_drops_second_head),
         cmocka_unit_test(test_softmax_xent_soft_function),
         cmocka_unit_test(test_soft_onehot_trains_as_labels),
         cmocka_unit_test(test_soft_targets_learned),

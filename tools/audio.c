@@ -88,6 +88,7 @@ s_usage_train(void)
             "                        [--prefix-ends]\n"
             "                        [--teacher MODEL [--teacher-weight W] [--teacher-temp T]]\n"
             "                        [--filler-classes]\n"
+            "                        [--domain-adversarial LAMBDA]\n"
             "  a word that is not the last of its sentence ends where its prefix clip,\n"
             "  aligned to the sentence, ends (--prefix-ends: at the prefix clip's own\n"
             "  end of speech, as the corpus stores it: 70-170 ms late on average);\n"
@@ -110,6 +111,12 @@ s_usage_train(void)
             "  word alone take its class too; with --init MODEL of the vocabulary alone the\n"
             "  new outputs start from _unknown_'s, its posterior kept; a model with filler\n"
             "  classes keeps them when trained on (--init) or recalibrated;\n"
+            "  --domain-adversarial LAMBDA (with --real-data) trains a real-vs-synthetic\n"
+            "  voice head on the embedding behind a gradient reversal whose lambda rises\n"
+            "  to LAMBDA (2 / (1 + exp(-10 p)) - 1 of it, p the share of steps done), so\n"
+            "  the embedding loses what tells real speakers from synthetic voices; noise\n"
+            "  alone has no domain; each epoch prints the head's balanced accuracy (0.5:\n"
+            "  no cue left); the head is dropped from the model written;\n"
             "  --real-noise P mixes a share P (0) of the windows with the training\n"
             "  speakers' recorded noise clips instead of synthetic noise;\n"
             "  thresholds: per word, the score that a fraction R (0.005) of the\n"
@@ -150,6 +157,7 @@ audio_train_main(int argc, char **argv)
     float fa_rate = 0.005f, real_noise = 0;
     int epochs = 12, copies = 2, channels = 64, blocks = 4, batch = 128, threads = 2, limit = 0;
     int stride = 3, freeze = 0;
+    float dann = 0;
     float lr = 0.003f, between = 1.f, thr_min = 0.5f;
     uint64_t seed = 1;
     static const struct option longopts[] = {
@@ -172,12 +180,13 @@ audio_train_main(int argc, char **argv)
         { "fuse", required_argument, NULL, 'U' }, { "fuse-weights", required_argument, NULL, 'w' },
         { "beliefs", required_argument, NULL, 'Y' }, { "freeze", required_argument, NULL, 'Z' },
         { "filler-classes", no_argument, NULL, 'Q' },
+        { "domain-adversarial", required_argument, NULL, 'J' },
         { NULL, 0, NULL, 0 },
     };
     int ch, bad = 0;
     optind = 1;
     while ((ch = getopt_long(argc, argv,
-                             "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:PU:w:D:G:H:Y:Z:Qh",
+                             "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:PU:w:D:G:H:Y:Z:J:Qh",
                              longopts, NULL))
            != -1) {
         switch (ch) {
@@ -231,6 +240,9 @@ audio_train_main(int argc, char **argv)
         case 'Y': beliefs = optarg; break;
         case 'Z': bad |= shop_opt_int(S_TRAIN, "--freeze", optarg, 0, 1000, &freeze); break;
         case 'Q': filler_classes = true; break;
+        case 'J':
+            bad |= shop_opt_float(S_TRAIN, "--domain-adversarial", optarg, 0, 100, 0, &dann);
+            break;
         default: s_usage_train(); return ch == 'h' ? 0 : 2;
         }
     }
@@ -238,7 +250,7 @@ audio_train_main(int argc, char **argv)
         return 2;
     if (!corpus_dir || (fuse && (calibrate || init)) || (fuse_w && !fuse)
         || (teacher && (calibrate || fuse)) || (beliefs && (calibrate || fuse || init || teacher))
-        || (freeze > 0 && !init)
+        || (freeze > 0 && !init) || (dann > 0 && (!real_dir || calibrate || fuse || beliefs))
         || (filler_classes && (!real_dir || calibrate || fuse || beliefs))) {
         s_usage_train();
         return 2;
@@ -251,7 +263,8 @@ audio_train_main(int argc, char **argv)
         .limit = limit, .stride = stride, .lr = lr, .between = between, .thr_min = thr_min,
         .seed = seed, .prefix_ends = prefix_ends, .fuse = fuse, .fuse_weights = fuse_w,
         .teacher = teacher, .teacher_weight = teacher_weight, .teacher_temp = teacher_temp,
-        .beliefs = beliefs, .freeze = freeze, .filler_classes = filler_classes,
+        .beliefs = beliefs, .freeze = freeze, .domain_adversarial = dann,
+        .filler_classes = filler_classes,
     };
     char err[512];
     if (audio_train_run(&o, err, sizeof err) != 0) {
