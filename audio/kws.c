@@ -48,7 +48,9 @@ struct _kws_t {
     float *frames;                    /* scratch for features_push */
     size_t frames_cap;
     long long n_frames;               /* frames seen in this stream */
-    float post[VOCAB_COUNT];          /* last CNN output */
+    float post[VOCAB_COUNT];          /* last CNN output (fillers merged into _unknown_) */
+    int n_fillers;                    /* filler classes after the vocabulary's outputs */
+    float *out;                       /* with fillers: the CNN's whole output */
     int win;                          /* frames per CNN input (KWS_FRAMES, or the phone model's) */
     phones_spotter_t *ph;             /* phone model (kws.units "phones"): its word spotter */
     int lookahead;                    /* phone model: input frames right of the frames it commits */
@@ -140,9 +142,21 @@ int
 kws_net_set_meta(nn_net_t *net, const features_config_t *fc, float mean, float std,
                  const float *thresholds, int stride)
 {
-    const char *labels[VOCAB_COUNT];
+    /* the vocabulary, then the net's filler labels as they are (a net with
+     * a label per output beyond the vocabulary's; a phone model's outputs
+     * are no classes) */
+    int n_out = nn_output_size(net), n_fill = 0;
+    if (n_out > VOCAB_COUNT && n_out <= VOCAB_COUNT + KWS_MAX_FILLERS
+        && nn_num_labels(net) == n_out)
+        n_fill = n_out - VOCAB_COUNT;
+    const char *labels[VOCAB_COUNT + KWS_MAX_FILLERS];
+    char fill[KWS_MAX_FILLERS][NN_MAX_NAME];
     for (int i = 0; i < VOCAB_COUNT; i++)
         labels[i] = vocab_name(i);
+    for (int i = 0; i < n_fill; i++) {
+        snprintf(fill[i], sizeof fill[i], "%s", nn_label(net, VOCAB_COUNT + i));
+        labels[VOCAB_COUNT + i] = fill[i];
+    }
     char buf[VOCAB_COUNT * 12 + 16];
     size_t at = 0;
     for (int i = 0; i < VOCAB_COUNT; i++)
@@ -162,7 +176,8 @@ kws_net_set_meta(nn_net_t *net, const features_config_t *fc, float mean, float s
     snprintf(m, sizeof m, "%.9g", (double) mean);
     snprintf(s, sizeof s, "%.9g", (double) std);
     snprintf(st, sizeof st, "%d", stride);
-    if (nn_set_labels(net, labels, VOCAB_COUNT) != 0 || nn_meta_set(net, "arch", "ds-cnn-kws") != 0
+    if (nn_set_labels(net, labels, VOCAB_COUNT + n_fill) != 0
+        || nn_meta_set(net, "arch", "ds-cnn-kws") != 0
         || nn_meta_set(net, "features.sample_rate", v[0]) != 0
         || nn_meta_set(net, "features.win_length", v[1]) != 0
         || nn_meta_set(net, "features.hop_length", v[2]) != 0
@@ -229,6 +244,63 @@ kws_net_set_belief(nn_net_t *net, double odds, double power, char *err, size_t e
         return -1;
     }
     return 0;
+}
+
+/* ---------------------------------------------------------------- filler classes */
+
+bool
+kws_filler_word_ok(const char *word)
+{
+    size_t n = strlen(word);
+    if (n < 1 || n > KWS_FILLER_WORD_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (word[i] < 'a' || word[i] > 'z')
+            return false;
+    return vocab_find(word) < 0;
+}
+
+int
+kws_check_labels(const nn_net_t *net, char *err, size_t errlen)
+{
+    int n = nn_num_labels(net), n_out = nn_output_size(net);
+    if (n < VOCAB_COUNT || n > VOCAB_COUNT + KWS_MAX_FILLERS || n != n_out) {
+        snprintf(err, errlen, "model has %d labels for %d outputs: needs the vocabulary's %d "
+                 "and at most %d filler classes, one label per output", n, n_out, VOCAB_COUNT,
+                 KWS_MAX_FILLERS);
+        return -1;
+    }
+    for (int i = 0; i < VOCAB_COUNT; i++)
+        if (strcmp(nn_label(net, i), vocab_name(i)) != 0) {
+            snprintf(err, errlen, "model label %d is \"%s\", the vocabulary says \"%s\"", i,
+                     nn_label(net, i), vocab_name(i));
+            return -1;
+        }
+    size_t pl = strlen(KWS_FILLER_PREFIX);
+    for (int i = VOCAB_COUNT; i < n; i++) {
+        const char *l = nn_label(net, i);
+        if (strncmp(l, KWS_FILLER_PREFIX, pl) != 0 || !kws_filler_word_ok(l + pl)) {
+            snprintf(err, errlen, "model label %d is \"%.60s\": a label after the vocabulary "
+                     "must be a filler class, \"%s\" and a word of 1 to %d lower-case letters "
+                     "that is not a vocabulary word", i, l, KWS_FILLER_PREFIX,
+                     KWS_FILLER_WORD_MAX);
+            return -1;
+        }
+        for (int j = VOCAB_COUNT; j < i; j++)
+            if (strcmp(l, nn_label(net, j)) == 0) {
+                snprintf(err, errlen, "model labels %d and %d are both \"%s\"", j, i, l);
+                return -1;
+            }
+    }
+    return n - VOCAB_COUNT;
+}
+
+void
+kws_merge_posteriors(const float *out, int n_fillers, float *post)
+{
+    memcpy(post, out, VOCAB_COUNT * sizeof *post);
+    for (int j = 0; j < n_fillers; j++)
+        post[VOCAB_UNKNOWN] += out[VOCAB_COUNT + j];
 }
 
 /* ---------------------------------------------------------------- decisions */
@@ -367,22 +439,34 @@ s_configure(kws_t *self, const kws_opts_t *opts)
     const char *units = nn_meta_get(net, "kws.units");
     bool phones = units && strcmp(units, "phones") == 0;
     self->win = phones ? in.h : KWS_FRAMES;
+    int n_out = nn_output_size(net);
     if (in.c != 1 || in.h != self->win || in.w < 1 || in.w > FEATURES_MAX_MELS || in.h % 2
-        || nn_output_size(net) != (phones ? PHONES_CLASSES * in.h / 2 : VOCAB_COUNT)) {
+        || (phones ? n_out != PHONES_CLASSES * in.h / 2
+                   : n_out < VOCAB_COUNT || n_out > VOCAB_COUNT + KWS_MAX_FILLERS)) {
         s_err(self, "model input %dx%dx%d / %d outputs is not a keyword spotter for this "
-                    "vocabulary (%d words)", in.c, in.h, in.w, nn_output_size(net), VOCAB_COUNT);
+                    "vocabulary (%d words, at most %d filler classes)", in.c, in.h, in.w, n_out,
+              VOCAB_COUNT, KWS_MAX_FILLERS);
         return -1;
     }
-    if (nn_num_labels(net) != VOCAB_COUNT) {
+    if (phones && nn_num_labels(net) != VOCAB_COUNT) {
         s_err(self, "model has %d labels, the vocabulary %d", nn_num_labels(net), VOCAB_COUNT);
         return -1;
     }
-    for (int i = 0; i < VOCAB_COUNT; i++)
-        if (strcmp(nn_label(net, i), vocab_name(i)) != 0) {
-            s_err(self, "model label %d is \"%s\", the vocabulary says \"%s\"", i,
-                  nn_label(net, i), vocab_name(i));
+    if (phones) {
+        for (int i = 0; i < VOCAB_COUNT; i++)
+            if (strcmp(nn_label(net, i), vocab_name(i)) != 0) {
+                s_err(self, "model label %d is \"%s\", the vocabulary says \"%s\"", i,
+                      nn_label(net, i), vocab_name(i));
+                return -1;
+            }
+    } else {
+        int nf = kws_check_labels(net, self->err, sizeof self->err);
+        if (nf < 0)
             return -1;
-        }
+        self->n_fillers = nf;
+        if (nf > 0)
+            self->out = xmalloc((size_t) n_out * sizeof *self->out);
+    }
     double d[9], mean, std;
     static const char *const keys[9] = {
         "features.sample_rate", "features.win_length", "features.hop_length",
@@ -545,6 +629,7 @@ kws_destroy(kws_t **self_p)
     phones_spotter_destroy(&self->ph);
     free(self->logits);
     free(self->logp);
+    free(self->out);
     features_destroy(&self->feat);
     free(self->ring);
     free(self->window);
@@ -577,10 +662,13 @@ s_run(kws_t *self)
         memcpy(self->window + (size_t) f * m, src, (size_t) m * sizeof *src);
     }
     kws_normalise(self->window, (size_t) self->win * (size_t) m, self->mean, self->inv_std);
-    if (nn_forward(self->net, self->window, 1, self->ph ? self->logits : self->post) != 0) {
+    float *out = self->ph ? self->logits : self->n_fillers ? self->out : self->post;
+    if (nn_forward(self->net, self->window, 1, out) != 0) {
         s_err(self, "%s", nn_error(self->net));
         return -1;
     }
+    if (!self->ph && self->n_fillers)
+        kws_merge_posteriors(self->out, self->n_fillers, self->post);
     return 0;
 }
 
@@ -769,6 +857,7 @@ kws_test(bool verbose)
     kws_t *k = NULL, *k2 = NULL;
     nn_net_t *net = NULL;
     float *pcm = NULL;
+    void *mem = NULL;
 
     /* decisions: a word rising and falling over several runs is reported
      * once, at its peak; a repeat within the refractory time is not */
@@ -836,10 +925,11 @@ kws_test(bool verbose)
     S_CHECK(strcmp(nn_meta_get(net, "kws.norm"), "global") == 0);
     size_t len = 0;
     char err[256];
-    void *mem = nn_save_mem(net, &len, err, sizeof err);
+    mem = nn_save_mem(net, &len, err, sizeof err);
     S_CHECK(mem != NULL);
     nn_net_t *net2 = nn_load_mem(mem, len, err, sizeof err);
     free(mem);
+    mem = NULL;
     S_CHECK(net2 != NULL);
     kws_opts_t o;
     kws_opts_default(&o);
@@ -873,10 +963,90 @@ kws_test(bool verbose)
     kws_destroy(&k2);
     k2 = kws_new_from_net(&net, &o, err, sizeof err);
     S_CHECK(k2 == NULL && strstr(err, "vocabulary") != NULL);
+
+    /* filler classes: merged into _unknown_, exactly */
+    {
+        float out[VOCAB_COUNT + 2], post[VOCAB_COUNT];
+        for (int i = 0; i < VOCAB_COUNT + 2; i++)
+            out[i] = (float) (i + 1) / 1024.f;
+        kws_merge_posteriors(out, 2, post);
+        S_CHECK(post[VOCAB_UNKNOWN] == (2.f + 40.f + 41.f) / 1024.f);
+        S_CHECK(post[VOCAB_SILENCE] == 1.f / 1024.f && post[VOCAB_COUNT - 1] == 39.f / 1024.f);
+        kws_merge_posteriors(out, 0, post);
+        S_CHECK(memcmp(post, out, sizeof post) == 0);
+    }
+    S_CHECK(kws_filler_word_ok("up") && kws_filler_word_ok("go") && !kws_filler_word_ok("yes")
+            && !kws_filler_word_ok("Up") && !kws_filler_word_ok("") && !kws_filler_word_ok("t-up")
+            && !kws_filler_word_ok("abcdefghijklmnopqrstu"));
+    /* a net with two: the metadata keeps their labels, the spotter loads
+     * it, and its posteriors are the net's with the fillers merged */
+    net = kws_build_net(VOCAB_COUNT + 2, 8, 1, 5);
+    S_CHECK(net != NULL);
+    {
+        const char *lab[VOCAB_COUNT + 2];
+        for (int i = 0; i < VOCAB_COUNT; i++)
+            lab[i] = vocab_name(i);
+        lab[VOCAB_COUNT] = KWS_FILLER_PREFIX "up";
+        lab[VOCAB_COUNT + 1] = KWS_FILLER_PREFIX "off";
+        S_CHECK(nn_set_labels(net, lab, VOCAB_COUNT + 2) == 0);
+    }
+    S_CHECK(kws_net_set_meta(net, &fc, -5.f, 4.f, thr, 3) == 0);
+    S_CHECK(nn_num_labels(net) == VOCAB_COUNT + 2
+            && strcmp(nn_label(net, VOCAB_COUNT + 1), "_filler_off") == 0);
+    S_CHECK(kws_check_labels(net, err, sizeof err) == 2);
+    mem = nn_save_mem(net, &len, err, sizeof err);
+    S_CHECK(mem != NULL);
+    kws_destroy(&k2);
+    k2 = kws_new_from_net(&net, &o, err, sizeof err);
+    S_CHECK(k2 != NULL && k2->n_fillers == 2);
+    S_CHECK(kws_push(k2, pcm, 24000, hits, 8) >= 0);
+    {
+        float want[VOCAB_COUNT], sum = 0;
+        kws_merge_posteriors(k2->out, 2, want);
+        S_CHECK(memcmp(want, k2->post, sizeof want) == 0);
+        for (int i = 0; i < VOCAB_COUNT; i++)
+            sum += k2->post[i];
+        S_CHECK(fabsf(sum - 1.f) < 1e-5f && k2->out[VOCAB_COUNT] > 0);
+    }
+    /* malformed filler labels are refused, the label named */
+    static const char *const bad[][2] = {
+        { "_filler_Up", "_filler_off" }, { "_filler_yes", "_filler_off" },
+        { "_filler_", "_filler_off" },   { "up", "_filler_off" },
+        { "_filler_off", "_filler_off" }, { "_filler_t-shirt", "_filler_off" },
+    };
+    for (size_t b = 0; b < sizeof bad / sizeof *bad; b++) {
+        net = nn_load_mem(mem, len, err, sizeof err);
+        S_CHECK(net != NULL);
+        const char *lab[VOCAB_COUNT + 2];
+        for (int i = 0; i < VOCAB_COUNT; i++)
+            lab[i] = vocab_name(i);
+        lab[VOCAB_COUNT] = bad[b][0];
+        lab[VOCAB_COUNT + 1] = bad[b][1];
+        S_CHECK(nn_set_labels(net, lab, VOCAB_COUNT + 2) == 0);
+        kws_destroy(&k2);
+        k2 = kws_new_from_net(&net, &o, err, sizeof err);
+        S_CHECK(k2 == NULL && strstr(err, bad[b][0]) != NULL);
+    }
+    /* a label missing for an output is refused */
+    net = nn_load_mem(mem, len, err, sizeof err);
+    S_CHECK(net != NULL);
+    {
+        const char *lab[VOCAB_COUNT + 1];
+        for (int i = 0; i < VOCAB_COUNT; i++)
+            lab[i] = vocab_name(i);
+        lab[VOCAB_COUNT] = "_filler_up";
+        S_CHECK(nn_set_labels(net, lab, VOCAB_COUNT + 1) == 0);
+    }
+    k2 = kws_new_from_net(&net, &o, err, sizeof err);
+    S_CHECK(k2 == NULL && strstr(err, "42 labels for 41 outputs") == NULL
+            && strstr(err, "40 labels for 41 outputs") != NULL);
+    free(mem);
+    mem = NULL;
     rc = 0;
     if (verbose)
         printf("OK\n");
 fail:
+    free(mem);
     free(pcm);
     nn_destroy(&net);
     kws_destroy(&k);

@@ -74,9 +74,40 @@ void kws_normalise(float *x, size_t n, float mean, float inv_std);
 /* Writes the feature configuration, normalisation (kws.norm "global",
  * kws.mean, kws.std), thresholds (VOCAB_COUNT floats) and the frames between
  * CNN runs the model was tuned for (stride) into net's metadata, and the
- * vocabulary as its labels. Returns 0 or -1. */
+ * vocabulary as its labels; a net with a label for each of its outputs
+ * beyond the vocabulary's (up to KWS_MAX_FILLERS) keeps those, its filler
+ * labels (kws_check_labels). Returns 0 or -1. */
 int kws_net_set_meta(nn_net_t *net, const features_config_t *fc, float mean, float std,
                      const float *thresholds, int stride);
+
+/* Filler classes: a model may have outputs beyond the VOCAB_COUNT labels of
+ * the vocabulary, one per word that is not a vocabulary word and that the
+ * model learnt as itself ("up", "off", ...: `shop-train audio
+ * --filler-classes`), so that it can reject such a word as that word rather
+ * than by widening _unknown_. Their labels follow the vocabulary's in the
+ * model's label table: KWS_FILLER_PREFIX and the word, in lower-case ASCII
+ * letters (at most KWS_FILLER_WORD_MAX), each once, never a vocabulary word
+ * ("_filler_up"). The spotter adds their posteriors into _unknown_'s
+ * (kws_merge_posteriors) before it decides: thresholds, the grammar and
+ * every measure see the vocabulary's classes only. */
+#define KWS_FILLER_PREFIX "_filler_"
+#define KWS_FILLER_WORD_MAX 20
+#define KWS_MAX_FILLERS 64
+
+/* Checks the labels of net: the vocabulary's, in its order, then only
+ * well-formed filler labels (above), one per output. Returns the number of
+ * filler classes (0 for a model of the vocabulary alone), or -1 with a
+ * message naming the bad label in err. */
+int kws_check_labels(const nn_net_t *net, char *err, size_t errlen);
+
+/* True when word (NUL-terminated) may name a filler class: 1 to
+ * KWS_FILLER_WORD_MAX lower-case ASCII letters, not a vocabulary word. */
+bool kws_filler_word_ok(const char *word);
+
+/* The vocabulary's posteriors of one run of a net with VOCAB_COUNT +
+ * n_fillers outputs: post[i] = out[i], plus, for _unknown_, the sum of the
+ * filler outputs out[VOCAB_COUNT..]. With no fillers post is out, copied. */
+void kws_merge_posteriors(const float *out, int n_fillers, float *post);
 
 /* Metadata keys of the grammar's belief constants (audio/intent.h). */
 #define KWS_META_BELIEF_ODDS "kws.belief_odds"

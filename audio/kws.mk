@@ -9,7 +9,8 @@ libshop_offline_a_SOURCES += audio/corpus.c audio/corpus.h audio/corpus_store.c 
 check_PROGRAMS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/audio_kws_test \
 	tests/audio_kws_model_test tests/audio_kws_real_test tests/audio_align_test \
 	tests/audio_kws_fuse_test tests/audio_kws_teacher_test tests/audio_eval_background_test \
-	tests/audio_belief_test tests/audio_kws_belief_test tests/audio_kws_dann_test
+	tests/audio_belief_test tests/audio_kws_belief_test tests/audio_kws_dann_test \
+	tests/audio_kws_filler_test
 tests_audio_kws_vocab_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_kws_vocab_test_LDADD = $(TEST_LIBS)
 tests_audio_kws_corpus_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
@@ -37,9 +38,13 @@ tests_audio_kws_dann_test_LDADD = $(TEST_LIBS)
 TESTS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/audio_kws_test \
 	tests/audio_kws_model_test tests/audio_kws_real_test tests/audio_align_test \
 	tests/audio_kws_fuse_test tests/audio_kws_teacher_test tests/audio_eval_background_test \
-	tests/audio_belief_test tests/audio_kws_belief_test tests/audio_kws_dann_test
-## recordings of real speakers for the real-speech evaluation test (README there)
-EXTRA_DIST += tests/data/realspeech
+	tests/audio_belief_test tests/audio_kws_belief_test tests/audio_kws_dann_test \
+	tests/audio_kws_filler_test
+tests_audio_kws_filler_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_audio_kws_filler_test_LDADD = $(TEST_LIBS)
+## recordings of real speakers for the real-speech evaluation test and the
+## filler-class test (READMEs there)
+EXTRA_DIST += tests/data/realspeech tests/data/fillerspeech
 
 ## The speech corpus: the seeded main plan (22,325 utterances, 29,880 clips)
 ## synthesised in two halves that `make -j2` runs side by side (one

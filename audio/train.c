@@ -87,6 +87,118 @@ typedef struct {
     const s_real_set_t *real;
 } s_src_t;
 
+/* Filler classes (--filler-classes, audio/kws.h): the words that are not
+ * vocabulary words, each its own output after the vocabulary's; a clip
+ * whose whole text is one of them (a real recording of "up", a synthetic
+ * voice saying "house" alone) is labelled with it instead of _unknown_. */
+typedef struct {
+    int n;
+    char word[KWS_MAX_FILLERS][KWS_FILLER_WORD_MAX + 1];
+} s_fillers_t;
+
+int
+audio_filler_label(const char *const *words, int n, const char *text)
+{
+    char w[KWS_FILLER_WORD_MAX + 2];
+    size_t len = 0;
+    while (*text == ' ')
+        text++;
+    for (; *text && *text != ' ' && len < sizeof w - 1; text++)
+        w[len++] = *text >= 'A' && *text <= 'Z' ? (char) (*text - 'A' + 'a') : *text;
+    w[len] = '\0';
+    while (*text == ' ')
+        text++;
+    if (*text)
+        return VOCAB_UNKNOWN;          /* more than one word */
+    for (int j = 0; j < n; j++)
+        if (strcmp(w, words[j]) == 0)
+            return VOCAB_COUNT + j;
+    return VOCAB_UNKNOWN;
+}
+
+/* The label of unknown speech with this text: its filler class in fl, or
+ * _unknown_ (also when fl is NULL or has none). */
+static int
+s_unknown_label(const s_fillers_t *fl, const char *text)
+{
+    if (!fl || fl->n == 0)
+        return VOCAB_UNKNOWN;
+    const char *words[KWS_MAX_FILLERS];
+    for (int j = 0; j < fl->n; j++)
+        words[j] = fl->word[j];
+    return audio_filler_label(words, fl->n, text);
+}
+
+static int
+s_cmp_word(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* --filler-classes: the distinct words of the real recordings (training and
+ * calibration speakers) that are not vocabulary words, sorted. Returns 0,
+ * or -1 with a message in err when there are more than KWS_MAX_FILLERS or
+ * a word cannot name a class. */
+static int
+s_fillers_from_real(const real_t *set, s_fillers_t *fl, char *err, size_t errlen)
+{
+    fl->n = 0;
+    for (int i = 0; i < real_count(set); i++) {
+        const real_clip_t *rc = real_clip(set, i);
+        if (rc->validation || rc->vocab != VOCAB_UNKNOWN)
+            continue;
+        int j = 0;
+        while (j < fl->n && strcmp(fl->word[j], rc->word) != 0)
+            j++;
+        if (j < fl->n)
+            continue;
+        if (!kws_filler_word_ok(rc->word) || fl->n == KWS_MAX_FILLERS) {
+            snprintf(err, errlen, "%s: \"%s\" cannot be a filler class (at most %d words of 1 "
+                     "to %d lower-case letters)", rc->path, rc->word, KWS_MAX_FILLERS,
+                     KWS_FILLER_WORD_MAX);
+            return -1;
+        }
+        memcpy(fl->word[fl->n++], rc->word, strlen(rc->word) + 1);   /* checked: it fits */
+    }
+    qsort(fl->word, (size_t) fl->n, sizeof fl->word[0], s_cmp_word);
+    return 0;
+}
+
+/* The filler classes of the spotter model at path (its labels after the
+ * vocabulary's). Returns 0, or -1 with a message in err. */
+static int
+s_fillers_of_model(const char *path, s_fillers_t *fl, char *err, size_t errlen)
+{
+    nn_net_t *m = nn_load(path, err, errlen);
+    if (!m)
+        return -1;
+    char why[300];
+    int n = kws_check_labels(m, why, sizeof why);
+    if (n < 0)
+        snprintf(err, errlen, "%s: %s", path, why);
+    fl->n = n < 0 ? 0 : n;
+    for (int j = 0; j < fl->n; j++)
+        snprintf(fl->word[j], sizeof fl->word[0], "%s",
+                 nn_label(m, VOCAB_COUNT + j) + strlen(KWS_FILLER_PREFIX));
+    nn_destroy(&m);
+    return n < 0 ? -1 : 0;
+}
+
+/* The labels of a net with the vocabulary's outputs and fl's. */
+static int
+s_set_labels(nn_net_t *net, const s_fillers_t *fl)
+{
+    const char *labels[VOCAB_COUNT + KWS_MAX_FILLERS];
+    char names[KWS_MAX_FILLERS][NN_MAX_NAME];
+    for (int i = 0; i < VOCAB_COUNT; i++)
+        labels[i] = vocab_name(i);
+    for (int j = 0; j < fl->n; j++) {
+        snprintf(names[j], sizeof names[j], "%s%s", KWS_FILLER_PREFIX, fl->word[j]);
+        labels[VOCAB_COUNT + j] = names[j];
+    }
+    return nn_set_labels(net, labels, VOCAB_COUNT + fl->n);
+}
+
 static bool
 s_training_split(const corpus_clip_t *c, void *user)
 {
@@ -148,13 +260,14 @@ s_label_at(const corpus_clip_t *c, int t)
 
 /* Picks the examples of one set (val = validation voices) from the corpus;
  * training leaves out the voices named in skip; the training voices named in
- * holdout (corpus_voice_listed) are validation voices too.
+ * holdout (corpus_voice_listed) are validation voices too. Unknown speech
+ * that is one filler word of fl (NULL: none) has its class.
  * between > 0 (time-order heads only): that many windows per command clip
  * and copy, on average, at random places, labelled by s_label_at, so the
  * model learns not to fire mid-word, between words or long after one. */
 static void
 s_collect(const corpus_t *corpus, bool val, int copies, float between, const char *skip,
-          const char *holdout, corpus_mixer_t *rng, s_list_t *out)
+          const char *holdout, const s_fillers_t *fl, corpus_mixer_t *rng, s_list_t *out)
 {
     int n_speech = 0;
     for (int i = 0; i < corpus_count(corpus); i++) {
@@ -170,7 +283,7 @@ s_collect(const corpus_t *corpus, bool val, int copies, float between, const cha
                 if (lo >= hi)
                     lo = hi - 1;
                 s_push(out, i, (int) corpus_mixer_uniform(rng, (float) lo, (float) hi),
-                       VOCAB_UNKNOWN, -1);
+                       s_unknown_label(fl, c->text), -1);
                 n_speech++;
                 continue;
             }
@@ -207,16 +320,21 @@ s_collect(const corpus_t *corpus, bool val, int copies, float between, const cha
  * false) or of a calibration speaker (val true) is decoded; the validation
  * speakers' are never read. sc_copies and fsdd_copies noisy copies of each
  * training clip are rendered. The training speakers' noise clips also
- * become noise sources for a share real_noise of all windows. Returns 0 or
- * -1. */
+ * become noise sources for a share real_noise of all windows. fl non-NULL:
+ * the filler classes of these recordings into it (s_fillers_from_real).
+ * Returns 0 or -1. */
 static int
 s_real_load(const char *dir, int sc_copies, int fsdd_copies, float real_noise,
-            s_real_set_t *rs, char *err, size_t errlen)
+            s_fillers_t *fl, s_real_set_t *rs, char *err, size_t errlen)
 {
     memset(rs, 0, sizeof *rs);
     real_t *set = real_open(dir, err, errlen);
     if (!set)
         return -1;
+    if (fl && s_fillers_from_real(set, fl, err, errlen) != 0) {
+        real_destroy(&set);
+        return -1;
+    }
     int n = real_count(set);
     rs->clips = xcalloc((size_t) n, sizeof *rs->clips);
     rs->pcm = xcalloc((size_t) n, sizeof *rs->pcm);
@@ -287,10 +405,11 @@ s_real_free(s_real_set_t *rs)
  * speech, and one more window at a random place is labelled by where it
  * ends (s_label_at: mid-word and long after it are _unknown_); other words'
  * windows end anywhere from 100 ms before their end of speech to 250 ms
- * after it (_unknown_); noise clips are _silence_. */
+ * after it (_unknown_, or the word's filler class in fl); noise clips are
+ * _silence_. */
 static void
 s_collect_real(const s_real_set_t *rs, int first, bool val, int copies_val,
-               corpus_mixer_t *rng, s_list_t *out)
+               const s_fillers_t *fl, corpus_mixer_t *rng, s_list_t *out)
 {
     for (int i = 0; i < rs->n; i++) {
         if (rs->val[i] != val)
@@ -304,7 +423,7 @@ s_collect_real(const s_real_set_t *rs, int first, bool val, int copies_val,
             }
             if (c->n_marks == 0) {
                 int t = rs->end[i] + (int) corpus_mixer_uniform(rng, -1600.f, 4000.f);
-                s_push(out, first + i, t, VOCAB_UNKNOWN, -1);
+                s_push(out, first + i, t, s_unknown_label(fl, c->text), -1);
                 continue;
             }
             int end = c->marks[0].end;
@@ -666,23 +785,29 @@ static void
 s_calibrate(nn_net_t *net, const nn_data_t *val, float thr_min, float fa_rate, float *thr)
 {
     int n = val->n, per = val->shape.c * val->shape.h * val->shape.w;
+    int n_out = nn_output_size(net), n_fill = n_out - VOCAB_COUNT;
     float *post = xmalloc((size_t) n * VOCAB_COUNT * sizeof *post);
+    float *out = xmalloc(64 * (size_t) n_out * sizeof *out);
     float *neg = xmalloc((size_t) n * sizeof *neg);
     for (int i = 0; i < n; i += 64) {
         int b = n - i < 64 ? n - i : 64;
-        if (nn_forward(net, val->x + (size_t) i * (size_t) per, b,
-                       post + (size_t) i * VOCAB_COUNT) != 0)
+        if (nn_forward(net, val->x + (size_t) i * (size_t) per, b, out) != 0)
             log_warn("audio: calibration forward failed: %s", nn_error(net));
+        /* the spotter's view: filler classes merged into _unknown_ */
+        for (int j = 0; j < b; j++)
+            kws_merge_posteriors(out + (size_t) j * n_out, n_fill,
+                                 post + (size_t) (i + j) * VOCAB_COUNT);
     }
     for (int w = 0; w < VOCAB_COUNT; w++) {
         int m = 0;
         for (int i = 0; i < n; i++)
-            if (val->y[i] != w)
+            if ((val->y[i] < VOCAB_COUNT ? val->y[i] : VOCAB_UNKNOWN) != w)
                 neg[m++] = post[(size_t) i * VOCAB_COUNT + w];
         float q = audio_fa_score(neg, m, fa_rate);
         thr[w] = fminf(S_THR_MAX, fmaxf(thr_min, q + 0.02f));
     }
     free(post);
+    free(out);
     free(neg);
 }
 
@@ -1225,12 +1350,13 @@ s_check_teacher(const char *path, float *mean, float *std, char *err, size_t err
  * or noise alone) gets weight * the teacher's posteriors at temperature temp
  * (p^(1/temp), renormalised) + (1 - weight) * its label; a real recording's
  * window keeps its label. The teacher sees each window unaugmented, through
- * its own input normalisation. Returns the n x VOCAB_COUNT targets or NULL
- * with a message in err. */
+ * its own input normalisation. Returns the n x n_out targets (a student
+ * with filler classes: the teacher's posteriors on the vocabulary's
+ * classes, none on the fillers) or NULL with a message in err. */
 static float *
 s_teacher_targets(const char *path, float weight, float temp, const float *x, size_t per,
-                  const int32_t *y, const s_list_t *l, int n_synth, float mean, float std,
-                  char *err, size_t errlen)
+                  const int32_t *y, const s_list_t *l, int n_synth, int n_out, float mean,
+                  float std, char *err, size_t errlen)
 {
     float tm = 0, ts = 1;
     nn_net_t *teacher = s_check_teacher(path, &tm, &ts, err, errlen);
@@ -1243,14 +1369,14 @@ s_teacher_targets(const char *path, float weight, float temp, const float *x, si
         nn_destroy(&teacher);
         return NULL;
     }
-    float *t = xcalloc((size_t) l->n * VOCAB_COUNT, sizeof *t);
+    float *t = xcalloc((size_t) l->n * (size_t) n_out, sizeof *t);
     float *in = xmalloc(B * per * sizeof *in), *post = xmalloc(B * VOCAB_COUNT * sizeof *post);
     int idx[B], taught = 0, agree = 0;
     float a = std / ts, b = (mean - tm) / ts;    /* teacher input from the student's */
     for (int i = 0; i < l->n;) {
         int nb = 0;
         for (; i < l->n && nb < B; i++) {
-            t[(size_t) i * VOCAB_COUNT + y[i]] = 1.f;
+            t[(size_t) i * (size_t) n_out + y[i]] = 1.f;
             if (l->v[i].clip >= n_synth)
                 continue;                        /* a real recording: its label */
             const float *src = x + (size_t) i * per;
@@ -1271,7 +1397,7 @@ s_teacher_targets(const char *path, float weight, float temp, const float *x, si
             agree += nn_argmax(p, VOCAB_COUNT) == y[idx[j]];
             for (int c = 0; c < VOCAB_COUNT; c++)
                 sum += p[c] = powf(fmaxf(p[c], 1e-12f), 1.f / temp);
-            float *row = t + (size_t) idx[j] * VOCAB_COUNT;
+            float *row = t + (size_t) idx[j] * (size_t) n_out;
             for (int c = 0; c < VOCAB_COUNT; c++)
                 row[c] = weight * p[c] / sum + (1.f - weight) * row[c];
         }
@@ -1308,6 +1434,63 @@ s_beliefs_only(const char *path, const corpus_t *corpus, const char *holdout, co
         printf("audio: wrote %s\n", out);
     nn_destroy(&net);
     return rc;
+}
+
+int
+audio_add_fillers(nn_net_t **net, const char *const *words, int k, char *err, size_t errlen)
+{
+    int from[KWS_MAX_FILLERS];
+    float shift[VOCAB_COUNT + KWS_MAX_FILLERS] = { 0 };
+    char names[KWS_MAX_FILLERS][NN_MAX_NAME];
+    const char *labels[KWS_MAX_FILLERS];
+    char why[300];
+    if (kws_check_labels(*net, why, sizeof why) != 0 || k < 1 || k > KWS_MAX_FILLERS) {
+        snprintf(err, errlen, "filler classes are added to a spotter of the vocabulary alone "
+                 "(%d to add): %s", k, why);
+        return -1;
+    }
+    float s = -logf((float) (k + 1));
+    shift[VOCAB_UNKNOWN] = s;
+    for (int j = 0; j < k; j++) {
+        if (!kws_filler_word_ok(words[j])) {
+            snprintf(err, errlen, "\"%.40s\" cannot name a filler class", words[j]);
+            return -1;
+        }
+        from[j] = VOCAB_UNKNOWN;
+        shift[VOCAB_COUNT + j] = s;
+        snprintf(names[j], sizeof names[j], "%s%s", KWS_FILLER_PREFIX, words[j]);
+        labels[j] = names[j];
+    }
+    nn_net_t *wide = nn_add_outputs(*net, k, from, shift, labels, err, errlen);
+    if (!wide)
+        return -1;
+    /* a duplicate word is refused by the labels' check */
+    if (kws_check_labels(wide, err, errlen) != k) {
+        nn_destroy(&wide);
+        return -1;
+    }
+    nn_destroy(net);
+    *net = wide;
+    return 0;
+}
+
+/* --filler-classes with --init M, M of the vocabulary alone: M gets fl's
+ * classes (audio_add_fillers), said on stderr. Returns 0, or -1 with a
+ * message naming M in err. */
+static int
+s_add_fillers(nn_net_t **net, const s_fillers_t *fl, const char *init, char *err, size_t errlen)
+{
+    const char *words[KWS_MAX_FILLERS];
+    for (int j = 0; j < fl->n; j++)
+        words[j] = fl->word[j];
+    char why[400];
+    if (audio_add_fillers(net, words, fl->n, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s: %s", init, why);
+        return -1;
+    }
+    fprintf(stderr, "audio: %s: %d filler outputs added, started from _unknown_'s (biases "
+            "%+.3f)\n", init, fl->n, -log(fl->n + 1.0));
+    return 0;
 }
 
 int
@@ -1355,26 +1538,51 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
                 st.missing);
     }
 
-    corpus_mixer_t *pick = corpus_mixer_new(NULL, CORPUS_TRAIN, seed * 7919 + 1);
-    s_list_t tr = { 0 }, va = { 0 };
-    s_collect(corpus, false, copies, between, skip, holdout, pick, &tr);
-    s_collect(corpus, true, 2, between, skip, holdout, pick, &va);
-    s_real_set_t rs = { 0 };
-    s_src_t src = { .corpus = corpus, .real = &rs };
-    if (real_dir) {
-        if (s_real_load(real_dir, real_copies, fsdd_copies, opts->real_noise,
-                        &rs, err, errlen) != 0) {
-            char why[512];
-            snprintf(why, sizeof why, "%s", err);
-            snprintf(err, errlen, "real speech: %s", why);
-            corpus_mixer_destroy(&pick);
+    /* filler classes: those of the model trained on, or with
+     * --filler-classes those of the real recordings (below); none for a
+     * calibration (it reads the posteriors merged) */
+    s_fillers_t fl = { 0 };
+    bool fill_from_real = false;
+    if (init && !calibrate && !opts->fuse && s_fillers_of_model(init, &fl, err, errlen) != 0) {
+        corpus_destroy(&corpus);
+        return -1;
+    }
+    int init_fillers = fl.n;
+    if (opts->filler_classes && !calibrate && !opts->fuse) {
+        if (!real_dir) {
+            snprintf(err, errlen, "--filler-classes needs --real-data: its words are the "
+                     "classes");
             corpus_destroy(&corpus);
             return -1;
         }
+        fill_from_real = fl.n == 0;
+    }
+    s_real_set_t rs = { 0 };
+    s_src_t src = { .corpus = corpus, .real = &rs };
+    if (real_dir && s_real_load(real_dir, real_copies, fsdd_copies, opts->real_noise,
+                                fill_from_real ? &fl : NULL, &rs, err, errlen) != 0) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, errlen, "real speech: %s", why);
+        corpus_destroy(&corpus);
+        return -1;
+    }
+    if (fl.n > 0) {
+        fprintf(stderr, "audio: %d filler classes (%s):", fl.n,
+                init_fillers ? init : "the real recordings' words");
+        for (int j = 0; j < fl.n; j++)
+            fprintf(stderr, " %s", fl.word[j]);
+        fprintf(stderr, "\n");
+    }
+    corpus_mixer_t *pick = corpus_mixer_new(NULL, CORPUS_TRAIN, seed * 7919 + 1);
+    s_list_t tr = { 0 }, va = { 0 };
+    s_collect(corpus, false, copies, between, skip, holdout, &fl, pick, &tr);
+    s_collect(corpus, true, 2, between, skip, holdout, &fl, pick, &va);
+    if (real_dir) {
         int before = tr.n;
-        s_collect_real(&rs, corpus_count(corpus), false, 0, pick, &tr);
+        s_collect_real(&rs, corpus_count(corpus), false, 0, &fl, pick, &tr);
         int vbefore = va.n;
-        s_collect_real(&rs, corpus_count(corpus), true, 2, pick, &va);
+        s_collect_real(&rs, corpus_count(corpus), true, 2, &fl, pick, &va);
         fprintf(stderr, "audio: %d real recordings of training and calibration speakers: %d "
                 "training and %d calibration windows, %d noise clips as noise sources\n",
                 rs.n, tr.n - before, va.n - vbefore, rs.n_noise_pool);
@@ -1388,16 +1596,19 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
         corpus_destroy(&corpus);
         return -1;
     }
-    int count[VOCAB_COUNT] = { 0 };
+    int count[VOCAB_COUNT + KWS_MAX_FILLERS] = { 0 }, n_filler = 0;
     for (int i = 0; i < tr.n; i++)
         count[tr.v[i].label]++;
+    for (int j = 0; j < fl.n; j++)
+        n_filler += count[VOCAB_COUNT + j];
     fprintf(stderr, "audio: %d training windows, %d validation windows (validation voices apart)\n",
             tr.n, va.n);
     int cmin = tr.n;
     for (int i = 0; i < VOCAB_COUNT; i++)
         cmin = count[i] < cmin ? count[i] : cmin;
-    fprintf(stderr, "audio: per class: _silence_ %d, _unknown_ %d, shopwise %d, fewest %d\n",
-            count[VOCAB_SILENCE], count[VOCAB_UNKNOWN], count[VOCAB_WAKE], cmin);
+    fprintf(stderr, "audio: per class: _silence_ %d, _unknown_ %d, shopwise %d, fewest %d; "
+            "filler classes %d\n", count[VOCAB_SILENCE], count[VOCAB_UNKNOWN], count[VOCAB_WAKE],
+            cmin, n_filler);
 
     size_t per = KWS_FRAMES * (size_t) fc.n_mels;
     float *xt = malloc((size_t) tr.n * per * sizeof *xt);
@@ -1441,13 +1652,19 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     for (size_t i = 0; i < (size_t) va.n * per; i++)
         xv[i] = (xv[i] - mean) / std;
 
+    if (!net && (net = kws_build_net(VOCAB_COUNT + fl.n, channels, blocks, seed))
+        && s_set_labels(net, &fl) != 0) {
+        snprintf(err, errlen, "%s", nn_error(net));
+        goto done;
+    }
     if (!net)
-        net = kws_build_net(VOCAB_COUNT, channels, blocks, seed);
-    if (!net)
+        goto done;
+    if (fl.n > init_fillers && init && s_add_fillers(&net, &fl, init, err, errlen) != 0)
         goto done;
     if (opts->teacher) {
         tt = s_teacher_targets(opts->teacher, opts->teacher_weight, opts->teacher_temp, xt, per,
-                               yt, &tr, corpus_count(corpus), mean, std, err, errlen);
+                               yt, &tr, corpus_count(corpus), nn_output_size(net), mean, std,
+                               err, errlen);
         if (!tt)
             goto done;
     }
@@ -1499,7 +1716,7 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     s_calibrate(net, &dva, thr_min, fa_rate, thr);
     if (kws_net_set_meta(net, &fc, mean, std, thr, stride) != 0)
         goto done;
-    char prov[1400], teach[600] = "";
+    char prov[1500], teach[600] = "";
     if (opts->teacher)
         snprintf(teach, sizeof teach, "%s --teacher-weight %g --teacher-temp %g", opts->teacher,
                  (double) opts->teacher_weight, (double) opts->teacher_temp);
@@ -1515,8 +1732,9 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     snprintf(prov, sizeof prov,
              "shop-train audio --corpus %s --epochs %d --copies %d --channels %d --blocks %d "
              "--between %g --batch %d --lr %g --seed %llu --thr-min %g --stride %d"
-             "%s%s%s%s%s%s%s%s%s%s%s%s --real-copies %d --fsdd-copies %d --real-noise %g --fa-rate %g; "
-             "%d train / %d val windows; val_acc %.4f; %.0f s features, %.0f s training; %s",
+             "%s%s%s%s%s%s%s%s%s%s%s%s%s --real-copies %d --fsdd-copies %d --real-noise %g "
+             "--fa-rate %g; %d train / %d val windows; %d filler classes; val_acc %.4f; "
+             "%.0f s features, %.0f s training; %s",
              corpus_dir, epochs, copies, channels, blocks, (double) between, batch, (double) lr,
              (unsigned long long) seed, (double) thr_min, stride,
              skip ? " --skip-voices " : "", skip ? skip : "",
@@ -1524,8 +1742,8 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
              real_dir ? " --real-data " : "", real_dir ? real_dir : "",
              init ? " --init " : "", init ? init : "", frz, opts->prefix_ends ? " --prefix-ends" : "",
              opts->teacher ? " --teacher " : "", teach,
-             real_copies, fsdd_copies,
-             (double) opts->real_noise, (double) fa_rate, tr.n, va.n, val_acc,
+             opts->filler_classes ? " --filler-classes" : "", real_copies, fsdd_copies,
+             (double) opts->real_noise, (double) fa_rate, tr.n, va.n, fl.n, val_acc,
              render_s, train_s, when);
     nn_meta_set(net, "provenance", prov);
     s_fit_beliefs_or_defaults(net, corpus, holdout);

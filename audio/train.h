@@ -47,6 +47,10 @@ typedef struct {
     float between;            /* windows at random places of each command clip */
     float thr_min;            /* threshold floor */
     uint64_t seed;
+    bool filler_classes;      /* with real_dir: each word of the real recordings that is not a
+                               * vocabulary word has its own output (audio/kws.h, filler
+                               * classes); with init, a model without them gets them, their
+                               * head rows started from _unknown_'s */
     bool prefix_ends;         /* true: a sentence's words end where the corpus stores them (the
                                * end of speech of their prefix clips); false: realigned
                                * (corpus_realign_marks, audio/align.h) */
@@ -91,6 +95,24 @@ int audio_samples_before_onset(int onset, int t, int win);
 /* The score a fraction fa_rate of the m negative scores in neg reach (neg is
  * sorted in place), the base of a word's threshold; 0.5 when m is 0. */
 float audio_fa_score(float *neg, int m, float fa_rate);
+
+/* The label of unknown speech whose whole text (case ignored, spaces
+ * around it) is one of the n filler words: VOCAB_COUNT + its index, the
+ * output of its filler class (audio/kws.h); else VOCAB_UNKNOWN ("pick up"
+ * is two words: _unknown_). */
+int audio_filler_label(const char *const *words, int n, const char *text);
+
+/* Gives *net, a spotter of the vocabulary alone, the k filler classes
+ * words[0..k-1] (`shop-train audio --filler-classes --init`): an output per
+ * word, labelled KWS_FILLER_PREFIX and the word, whose row of the dense
+ * head starts as _unknown_'s, with _unknown_'s bias and its k copies'
+ * lowered by log(k + 1). The softmax then gives _unknown_ and each copy
+ * 1 / (k + 1) of what it gave _unknown_: the merged posteriors
+ * (kws_merge_posteriors) start as the model's were, thresholds and all,
+ * and the copies part as their words' windows pull them apart. Replaces
+ * *net. Returns 0, or -1 with a message in err (a model with filler
+ * classes already, a word that cannot name one, a word twice). */
+int audio_add_fillers(nn_net_t **net, const char *const *words, int k, char *err, size_t errlen);
 
 /* at most this many models in one fusion */
 #define AUDIO_FUSE_MAX 8

@@ -5,8 +5,9 @@
  * then again with its header's body length and CRC-32 re-stamped so that
  * mutations reach the parser behind the checksum. A model that loads is run
  * once when its input is small, so hostile architectures reach inference,
- * and is then handed to kws_new_from_net, which must refuse bad labels,
- * features, thresholds, stride or belief constants with a message. */
+ * and is then handed to kws_new_from_net, which must refuse bad labels
+ * (filler classes among them), features, thresholds, stride or belief
+ * constants with a message. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,6 +5,7 @@
  * layers (batchnorm in inference form as each member's input affine, the
  * members' layers with their parameters and statistics, add), so it saves,
  * loads and runs like any other. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,5 +179,95 @@ nn_fuse_experts(nn_net_t *const *members, int n, const float *w, const float *sc
         return NULL;
     }
     nn_set_threads(net, members[0]->threads);
+    return net;
+}
+
+nn_net_t *
+nn_add_outputs(const nn_net_t *m, int k, const int *from, const float *shift,
+               const char *const *labels, char *err, size_t errlen)
+{
+    if (!m || m->n_layers < 3 || m->output < 0 || m->input != 0)
+        return nn_errf(err, errlen, "no net"), NULL;
+    const nn_layer_t *out = &m->layers[m->output];
+    int d = out->type == NN_L_SOFTMAX_XENT ? out->in[0] : -1;
+    if (d < 0 || m->layers[d].type != NN_L_DENSE || m->layers[d].consumers != 1) {
+        nn_errf(err, errlen, "its output is not a softmax_xent reading a dense layer read by "
+                "nothing else");
+        return NULL;
+    }
+    int U = m->layers[d].os.c;
+    if (k < 1 || U + k > NN_MAX_DIM || !from || (m->n_labels && !labels)
+        || (m->n_labels && m->n_labels != U)) {
+        nn_errf(err, errlen, "cannot add %d outputs to %d (labels: %d)", k, U, m->n_labels);
+        return NULL;
+    }
+    for (int j = 0; j < k; j++)
+        if (from[j] < 0 || from[j] >= U) {
+            nn_errf(err, errlen, "output %d: copies unit %d of %d", U + j, from[j], U);
+            return NULL;
+        }
+    for (int u = 0; shift && u < U + k; u++)
+        if (!(fabsf(shift[u]) < 1e6f)) {
+            nn_errf(err, errlen, "output %d: bias shift %g", u, (double) shift[u]);
+            return NULL;
+        }
+    nn_net_t *net = nn_new(1);
+    net->loading = true; /* every parameter is copied: no random initialisation */
+    const char *fail = NULL;
+    if (nn_input(net, nn_input_shape(m)) != 0)
+        fail = nn_error(net);
+    for (int l = 1; l < m->n_layers && !fail; l++) {
+        const nn_layer_t *L = &m->layers[l];
+        int args[NN_NARGS];
+        memcpy(args, L->args, sizeof args);
+        if (l == d)
+            args[NN_A_OUTC] = U + k;
+        int id = nn_add_layer(net, L->type, L->in[0], L->in[1], args, L->rate);
+        if (id != l || (L->name[0] && nn_layer_set_name(net, id, L->name) != 0)) {
+            fail = nn_error(net);
+            break;
+        }
+        const nn_layer_t *N = &net->layers[id];
+        if (L->n_w)
+            memcpy(net->params + N->w_off, m->params + L->w_off, L->n_w * sizeof(float));
+        if (L->n_b)
+            memcpy(net->params + N->b_off, m->params + L->b_off, L->n_b * sizeof(float));
+        if (L->n_s)
+            memcpy(net->state + N->s_off, m->state + L->s_off, L->n_s * sizeof(float));
+        if (l == d) {
+            /* the weights are U x I, row u being unit u's */
+            size_t I = L->isz;
+            for (int j = 0; j < k; j++) {
+                memcpy(net->params + N->w_off + (size_t) (U + j) * I,
+                       m->params + L->w_off + (size_t) from[j] * I, I * sizeof(float));
+                net->params[N->b_off + (size_t) (U + j)] = m->params[L->b_off + (size_t) from[j]];
+            }
+            for (int u = 0; shift && u < U + k; u++)
+                net->params[N->b_off + (size_t) u] += shift[u];
+        }
+    }
+    if (!fail && nn_set_output(net, m->output) != 0)
+        fail = nn_error(net);
+    for (int i = 0; i < m->n_meta && !fail; i++)
+        if (nn_meta_set(net, m->meta_k[i], m->meta_v[i]) != 0)
+            fail = nn_error(net);
+    if (!fail && m->n_labels) {
+        const char **all = xmallocarray((size_t) (U + k), sizeof *all);
+        for (int i = 0; i < U; i++)
+            all[i] = m->labels[i];
+        for (int j = 0; j < k; j++)
+            all[U + j] = labels[j];
+        if (nn_set_labels(net, all, U + k) != 0)
+            fail = nn_error(net);
+        free(all);
+    }
+    net->loading = false;
+    if (fail) {
+        nn_errf(err, errlen, "adding outputs: %s", fail);
+        nn_destroy(&net);
+        return NULL;
+    }
+    nn_set_opts(net, &m->opts);
+    nn_set_threads(net, m->threads);
     return net;
 }

@@ -387,6 +387,19 @@ void *nn_save_mem(const nn_net_t *net, size_t *len, char *err, size_t errlen);
 nn_net_t *nn_fuse_experts(nn_net_t *const *members, int n, const float *w, const float *scale,
                           const float *shift, char *err, size_t errlen);
 
+/* A copy of m (layers, names, parameters, batch-norm statistics, metadata,
+ * labels) with k more outputs: m must end in a softmax_xent reading a dense
+ * layer that nothing else reads, of U units; the copy's has U + k, unit U + j
+ * starting as a copy of unit from[j] (0 <= from[j] < U: its weights and
+ * bias). shift: U + k numbers added to the copy's biases (NULL: none). A
+ * classifier's head grown for new classes, e.g. k classes split off class c:
+ * from[j] = c, and c's bias and its copies' lowered by log(k + 1), so that
+ * the posteriors of c and its copies sum to c's in m. labels: the k new
+ * labels, required when m has labels. Returns the new net (caller frees),
+ * or NULL with a message in err. */
+nn_net_t *nn_add_outputs(const nn_net_t *m, int k, const int *from, const float *shift,
+                         const char *const *labels, char *err, size_t errlen);
+
 /* ---------------------------------------------------------------- BLAS */
 
 /* Call FIRST in main() of every program that uses nn (before any BLAS work):

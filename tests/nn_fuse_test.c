@@ -3,7 +3,8 @@
  * z_i are the logits each member computes on its own affinely normalised
  * input: the reference runs every member net on its own and sums in double
  * here. Members that cannot be fused are refused with a message naming the
- * member and the reason. */
+ * member and the reason. nn_add_outputs (a head grown by copied units) is
+ * checked against the softmax of the original's logits, likewise. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -319,6 +320,66 @@ test_refuses_what_cannot_be_fused(void **state)
     nn_destroy(&b);
 }
 
+/* nn_add_outputs: the copy's output is the softmax of m's logits with
+ * the copied units appended and every shift added, computed here in double
+ * from m's own logits; names, labels and metadata are kept; what has no
+ * dense head, or a unit out of range, is refused. */
+static void
+test_add_outputs_appends_copied_units(void **state)
+{
+    (void) state;
+    int la;
+    nn_net_t *a = s_member_a(&la);
+    nn_meta_set(a, "kws.mean", "-5");
+    const int from[2] = { 1, 3 };
+    const float shift[K + 2] = { 0, -0.6931472f, 0, 0.5f, 0, -0.6931472f, -0.7f };
+    const char *labels[2] = { "b2", "d2" };
+    char err[256];
+    nn_net_t *w = nn_add_outputs(a, 2, from, shift, labels, err, sizeof err);
+    if (!w)
+        fail_msg("%s", err);
+    assert_int_equal(nn_output_size(w), K + 2);
+    assert_int_equal(nn_num_labels(w), K + 2);
+    assert_string_equal(nn_label(w, 2), "c");
+    assert_string_equal(nn_label(w, K + 1), "d2");
+    assert_string_equal(nn_meta_get(w, "kws.mean"), "-5");
+    assert_int_equal(nn_find_layer(w, "embedding"), nn_find_layer(a, "embedding"));
+    enum { N = 4 };
+    float x[N * H * W], p[N * (K + 2)];
+    uint64_t rng = 5;
+    for (int i = 0; i < N * H * W; i++)
+        x[i] = nn_rand_normal(&rng);
+    assert_int_equal(nn_forward(a, x, N, NULL), 0);
+    float z[N * K];
+    memcpy(z, nn_layer_output(a, la, NULL), sizeof z);
+    assert_int_equal(nn_forward(w, x, N, p), 0);
+    for (int i = 0; i < N; i++) {
+        double e[K + 2], sum = 0;
+        for (int u = 0; u < K; u++)
+            e[u] = (double) z[i * K + u] + shift[u];
+        e[K] = (double) z[i * K + 1] + shift[K];
+        e[K + 1] = (double) z[i * K + 3] + shift[K + 1];
+        for (int u = 0; u < K + 2; u++)
+            sum += exp(e[u]);
+        for (int u = 0; u < K + 2; u++)
+            assert_true(fabs(p[i * (K + 2) + u] - exp(e[u]) / sum) < 1e-6);
+    }
+    /* refused: no labels for the new units of a labelled net, a unit out
+     * of range, a softmax reading no dense layer */
+    assert_null(nn_add_outputs(a, 2, from, NULL, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "cannot add 2 outputs to 5"));
+    assert_null(nn_add_outputs(a, 1, (const int[]) { K }, NULL, labels, err, sizeof err));
+    assert_non_null(strstr(err, "output 5: copies unit 5 of 5"));
+    nn_net_t *g = nn_new(7);
+    int y = nn_input(g, (nn_shape_t) { 1, H, W });
+    nn_softmax_xent(g, nn_global_avgpool(g, nn_conv2d(g, y, K, 3, 3, 1, 1, 1, 1, true)));
+    assert_null(nn_add_outputs(g, 1, from, NULL, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "not a softmax_xent reading a dense layer"));
+    nn_destroy(&g);
+    nn_destroy(&w);
+    nn_destroy(&a);
+}
+
 int
 main(void)
 {
@@ -326,6 +387,7 @@ main(void)
         cmocka_unit_test(test_output_is_softmax_of_weighted_logits),
         cmocka_unit_test(test_fused_nets_fuse_again),
         cmocka_unit_test(test_refuses_what_cannot_be_fused),
+        cmocka_unit_test(test_add_outputs_appends_copied_units),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
