@@ -51,6 +51,11 @@ typedef struct {
                                * vocabulary word has its own output (audio/kws.h, filler
                                * classes); with init, a model without them gets them, their
                                * head rows started from _unknown_'s */
+    bool domain_classes;      /* with real_dir: a real recording's window trains the softmax
+                               * over the classes the real training windows hold (their
+                               * vocabulary words, _unknown_ or filler classes, _silence_)
+                               * alone: the words no real speaker says get no gradient
+                               * from real speech (nn_data_t.subset) */
     bool prefix_ends;         /* true: a sentence's words end where the corpus stores them (the
                                * end of speech of their prefix clips); false: realigned
                                * (corpus_realign_marks, audio/align.h) */
