@@ -1347,21 +1347,27 @@ s_check_teacher(const char *path, float *mean, float *std, char *err, size_t err
     return teacher;
 }
 
-/* --domain-classes: subset ids of the training windows (0: synthetic speech
- * or noise, every class; 1: a real recording, the classes some real training
- * window has) into sub[0..l->n) and the two masks of k classes into masks;
- * the real subset is listed on stderr. Returns 0, or -1 (no real window). */
+/* --domain-classes: subset ids of the training windows (1: a real
+ * recording's window that `which` names, over the classes some real training
+ * window has; 0: every other window, every class) into sub[0..l->n) and the
+ * two masks of k classes into masks; the real subset is listed on stderr.
+ * Returns 0, or -1 (no real window). */
 static int
-s_domain_subsets(const s_list_t *l, int n_corpus, const nn_net_t *net, int k, uint8_t *sub,
-                 uint8_t *masks, char *err, size_t errlen)
+s_domain_subsets(const s_list_t *l, int n_corpus, audio_domain_classes_t which,
+                 const nn_net_t *net, int k, uint8_t *sub, uint8_t *masks, char *err,
+                 size_t errlen)
 {
     memset(masks, 1, (size_t) k);
     memset(masks + k, 0, (size_t) k);
-    int n_real = 0;
+    int n_real = 0, n_sub = 0;
     for (int i = 0; i < l->n; i++) {
-        sub[i] = l->v[i].clip >= n_corpus;
-        if (sub[i]) {
-            masks[k + l->v[i].label] = 1;
+        int y = l->v[i].label;
+        bool real = l->v[i].clip >= n_corpus;
+        bool word = y < VOCAB_COUNT && y != VOCAB_UNKNOWN && y != VOCAB_SILENCE;
+        sub[i] = real && (which == AUDIO_DOMAIN_ALL || word);
+        n_sub += sub[i];
+        if (real) {
+            masks[k + y] = 1;
             n_real++;
         }
     }
@@ -1374,8 +1380,9 @@ s_domain_subsets(const s_list_t *l, int n_corpus, const nn_net_t *net, int k, ui
         m += masks[k + c];
         fillers += c >= VOCAB_COUNT && masks[k + c];
     }
-    fprintf(stderr, "audio: domain classes: %d real training windows train over %d of %d classes:",
-            n_real, m, k);
+    fprintf(stderr, "audio: domain classes: %d of %d real training windows (%s) train over %d of "
+            "%d classes:", n_sub, n_real, which == AUDIO_DOMAIN_ALL ? "all" : "vocabulary words",
+            m, k);
     for (int c = 0; c < VOCAB_COUNT && c < k; c++)
         if (masks[k + c])
             fprintf(stderr, " %s", nn_label(net, c));
@@ -1726,7 +1733,8 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
         int k = nn_output_size(net);
         sub = xmallocarray((size_t) (tr.n ? tr.n : 1), 1);
         masks = xmallocarray((size_t) 2 * k, 1);
-        if (s_domain_subsets(&tr, corpus_count(corpus), net, k, sub, masks, err, errlen) != 0)
+        if (s_domain_subsets(&tr, corpus_count(corpus), opts->domain_classes, net, k, sub,
+                             masks, err, errlen) != 0)
             goto done;
         dtr.subset = sub;
         dtr.subsets = masks;
@@ -1782,7 +1790,8 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
         snprintf(frz + strlen(frz), sizeof frz - strlen(frz), " --domain-adversarial %g",
                  (double) opts->domain_adversarial);
     if (opts->domain_classes)
-        snprintf(frz + strlen(frz), sizeof frz - strlen(frz), " --domain-classes");
+        snprintf(frz + strlen(frz), sizeof frz - strlen(frz), " --domain-classes%s",
+                 opts->domain_classes == AUDIO_DOMAIN_WORDS ? "=words" : "");
     time_t now = time(NULL);
     char when[32];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
