@@ -397,6 +397,20 @@ test_subsets_train_as_their_softmax(void **state)
     nn_history_free(&h_sub);
     nn_history_free(&h_ref);
 
+    /* a validation split keeps each sample's subset: nn_evaluate reads the
+     * held-out samples over their subsets (finite loss, accuracy in range) */
+    nn_net_t *split = s_net(true);
+    o.val_split = 0.25f;
+    nn_history_t h_split;
+    assert_int_equal(nn_train(split, &dt, &o, &h_split, err, sizeof err), 0);
+    for (int e = 0; e < 3; e++) {
+        assert_true(isfinite(h_split.epochs[e].val_loss) && h_split.epochs[e].val_loss > 0.0f);
+        assert_true(h_split.epochs[e].val_acc >= 0.0f && h_split.epochs[e].val_acc <= 1.0f);
+    }
+    nn_history_free(&h_split);
+    nn_destroy(&split);
+    o.val_split = 0.0f;
+
     /* refusals: a label outside its subset, an id beyond the subsets, an
      * empty subset, ids without subsets */
     static uint8_t bad[N];
