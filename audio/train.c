@@ -17,7 +17,9 @@
  * (corpus_realign_marks), not where the prefix clip's lengthened last word
  * stops sounding. With --domain-adversarial, a second head behind a gradient
  * reversal learns to tell a real speaker's window from a synthetic voice's
- * while the layers below it learn to make it fail (s_dann_*). */
+ * while the layers below it learn to make it fail (s_dann_*). With
+ * --domain-classes a real recording's window trains the softmax over the
+ * classes real recordings hold alone (s_domain_subsets, nn_data_t.subset). */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -1345,6 +1347,49 @@ s_check_teacher(const char *path, float *mean, float *std, char *err, size_t err
     return teacher;
 }
 
+/* --domain-classes: subset ids of the training windows (1: a real
+ * recording's window that `which` names, over the classes some real training
+ * window has; 0: every other window, every class) into sub[0..l->n) and the
+ * two masks of k classes into masks; the real subset is listed on stderr.
+ * Returns 0, or -1 (no real window). */
+static int
+s_domain_subsets(const s_list_t *l, int n_corpus, audio_domain_classes_t which,
+                 const nn_net_t *net, int k, uint8_t *sub, uint8_t *masks, char *err,
+                 size_t errlen)
+{
+    memset(masks, 1, (size_t) k);
+    memset(masks + k, 0, (size_t) k);
+    int n_real = 0, n_sub = 0;
+    for (int i = 0; i < l->n; i++) {
+        int y = l->v[i].label;
+        bool real = l->v[i].clip >= n_corpus;
+        bool word = y < VOCAB_COUNT && y != VOCAB_UNKNOWN && y != VOCAB_SILENCE;
+        sub[i] = real && (which == AUDIO_DOMAIN_ALL || word);
+        n_sub += sub[i];
+        if (real) {
+            masks[k + y] = 1;
+            n_real++;
+        }
+    }
+    if (!n_real) {
+        snprintf(err, errlen, "--domain-classes needs real training windows (--real-data)");
+        return -1;
+    }
+    int m = 0, fillers = 0;
+    for (int c = 0; c < k; c++) {
+        m += masks[k + c];
+        fillers += c >= VOCAB_COUNT && masks[k + c];
+    }
+    fprintf(stderr, "audio: domain classes: %d of %d real training windows (%s) train over %d of "
+            "%d classes:", n_sub, n_real, which == AUDIO_DOMAIN_ALL ? "all" : "vocabulary words",
+            m, k);
+    for (int c = 0; c < VOCAB_COUNT && c < k; c++)
+        if (masks[k + c])
+            fprintf(stderr, " %s", nn_label(net, c));
+    fprintf(stderr, " and %d filler classes\n", fillers);
+    return 0;
+}
+
 /* --teacher: soft targets for the training windows (x: normalised by mean
  * and std, labels y). A window of the synthetic corpus (clip below n_synth,
  * or noise alone) gets weight * the teacher's posteriors at temperature temp
@@ -1557,6 +1602,12 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
         }
         fill_from_real = fl.n == 0;
     }
+    if (opts->domain_classes && !calibrate && !opts->fuse && !real_dir) {
+        snprintf(err, errlen, "--domain-classes needs --real-data: the real windows are the "
+                 "domain");
+        corpus_destroy(&corpus);
+        return -1;
+    }
     s_real_set_t rs = { 0 };
     s_src_t src = { .corpus = corpus, .real = &rs };
     if (real_dir && s_real_load(real_dir, real_copies, fsdd_copies, opts->real_noise,
@@ -1615,6 +1666,7 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     float *xv = malloc((size_t) va.n * per * sizeof *xv);
     int32_t *yt = malloc((size_t) tr.n * sizeof *yt), *yv = malloc((size_t) va.n * sizeof *yv);
     float *tt = NULL;                  /* soft targets (--teacher) */
+    uint8_t *sub = NULL, *masks = NULL; /* --domain-classes */
     int rc = -1;
     nn_net_t *net = NULL;
     nn_history_t hist = { 0 };
@@ -1677,6 +1729,17 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     s_aug_init(&aug, &fc);
     nn_data_t dtr = { .x = xt, .y = yt, .n = tr.n, .shape = shape, .augment = s_augment,
                       .augment_user = &aug, .t = tt };
+    if (opts->domain_classes) {
+        int k = nn_output_size(net);
+        sub = xmallocarray((size_t) (tr.n ? tr.n : 1), 1);
+        masks = xmallocarray((size_t) 2 * k, 1);
+        if (s_domain_subsets(&tr, corpus_count(corpus), opts->domain_classes, net, k, sub,
+                             masks, err, errlen) != 0)
+            goto done;
+        dtr.subset = sub;
+        dtr.subsets = masks;
+        dtr.n_subsets = 2;
+    }
     nn_data_t dva = { .x = xv, .y = yv, .n = va.n, .shape = shape };
     nn_train_opts_t o;
     nn_train_opts_default(&o);
@@ -1720,12 +1783,15 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     if (opts->teacher)
         snprintf(teach, sizeof teach, "%s --teacher-weight %g --teacher-temp %g", opts->teacher,
                  (double) opts->teacher_weight, (double) opts->teacher_temp);
-    char frz[64] = "";
+    char frz[96] = "";
     if (opts->freeze > 0)
         snprintf(frz, sizeof frz, " --freeze %d", opts->freeze);
     if (opts->domain_adversarial > 0)
         snprintf(frz + strlen(frz), sizeof frz - strlen(frz), " --domain-adversarial %g",
                  (double) opts->domain_adversarial);
+    if (opts->domain_classes)
+        snprintf(frz + strlen(frz), sizeof frz - strlen(frz), " --domain-classes%s",
+                 opts->domain_classes == AUDIO_DOMAIN_WORDS ? "=words" : "");
     time_t now = time(NULL);
     char when[32];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
@@ -1754,6 +1820,8 @@ audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
     rc = 0;
 done:
     s_dann_free(&dann);
+    free(sub);
+    free(masks);
     nn_history_free(&hist);
     nn_destroy(&net);
     free(tt);

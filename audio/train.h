@@ -12,6 +12,15 @@
 /* highest per-word threshold; --thr-min lies in (0, AUDIO_TRAIN_THR_MAX] */
 #define AUDIO_TRAIN_THR_MAX 0.8f
 
+/* --domain-classes: none, every real window (all), or only the real windows
+ * of vocabulary words (words: yes, no, stop, the numbers; other words and
+ * noise train over every class). */
+typedef enum {
+    AUDIO_DOMAIN_NONE = 0,
+    AUDIO_DOMAIN_ALL,
+    AUDIO_DOMAIN_WORDS,
+} audio_domain_classes_t;
+
 typedef struct {
     const char *corpus_dir;   /* synthetic corpus (several: comma-separated); required */
     const char *out;          /* model file written */
@@ -51,6 +60,12 @@ typedef struct {
                                * vocabulary word has its own output (audio/kws.h, filler
                                * classes); with init, a model without them gets them, their
                                * head rows started from _unknown_'s */
+    audio_domain_classes_t domain_classes;
+                              /* with real_dir: which real recordings' windows train the
+                               * softmax over the classes the real training windows hold
+                               * (their vocabulary words, _unknown_ or filler classes,
+                               * _silence_) alone, so that the words no real speaker says
+                               * get no gradient from them (nn_data_t.subset) */
     bool prefix_ends;         /* true: a sentence's words end where the corpus stores them (the
                                * end of speech of their prefix clips); false: realigned
                                * (corpus_realign_marks, audio/align.h) */

@@ -135,6 +135,8 @@ typedef struct {
     nn_net_t *net;          /* the net this shard belongs to (for worker threads) */
     const int32_t *labels;  /* training labels of the shard */
     const float *targets;   /* or soft targets, b x classes (wins over labels) */
+    const uint8_t *subset;  /* or NULL: b subset ids of the shard's samples (nn_data_t) */
+    const uint8_t *subsets; /* the subsets' class masks, n_subsets x classes */
     nn_loss_fn loss_fn;     /* or the caller's loss of the output layer (nn_train_opts_t.loss) */
     void *loss_user;
     const int *sample_idx;  /* its samples' indices in the training set (for loss_fn) */

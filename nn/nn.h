@@ -214,6 +214,14 @@ typedef struct {
     void *augment_user;
     const float *t;          /* or NULL; n x classes soft targets, each row in [0, 1]
                               * summing to 1 (+-1e-3, checked by nn_train) */
+    const uint8_t *subset;   /* or NULL; n ids in [0, n_subsets): partial label sets.
+                              * A sample trains (and is scored by nn_evaluate) with the
+                              * softmax over its subset's classes alone, renormalised;
+                              * the other classes get no gradient from it (e.g. data of
+                              * a source that can only hold some of the classes). Its
+                              * label, or its soft target's mass, must lie in the subset */
+    const uint8_t *subsets;  /* n_subsets x classes: 1 where the class is in the subset */
+    int n_subsets;
 } nn_data_t;
 
 typedef enum { NN_SGD = 0, NN_ADAMW = 1 } nn_optimizer_t;

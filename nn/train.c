@@ -89,14 +89,17 @@ s_shard_job(void *arg)
 }
 
 /* Copies samples idx[0..b) of d into dst with their labels, or their soft
- * targets (k floats each) when d has them, then augments the samples. */
+ * targets (k floats each) when d has them, and their subset ids (subset
+ * non-NULL), then augments the samples. */
 static void
 s_gather(const nn_data_t *d, const int *idx, int b, int k, float *dst, int32_t *labels,
-         float *targets, uint64_t *rng)
+         float *targets, uint8_t *subset, uint64_t *rng)
 {
     size_t sz = (size_t) d->shape.c * d->shape.h * d->shape.w;
     for (int i = 0; i < b; i++) {
         memcpy(dst + (size_t) i * sz, d->x + (size_t) idx[i] * sz, sz * sizeof(float));
+        if (subset)
+            subset[i] = d->subset[idx[i]];
         if (!labels && !targets)
             continue;
         if (d->t)
@@ -128,7 +131,16 @@ nn_evaluate(nn_net_t *net, const nn_data_t *data, double *loss)
             return -1;
         }
         for (int j = 0; j < b; j++) {
-            const float *p = out + (size_t) j * k;
+            float *p = out + (size_t) j * k;
+            if (data->subset) {
+                /* the softmax over the sample's subset: renormalised */
+                const uint8_t *m = data->subsets + (size_t) data->subset[i + j] * k;
+                double sum = 0.0;
+                for (int c = 0; c < k; c++)
+                    sum += m[c] ? p[c] : 0.0f;
+                for (int c = 0; c < k; c++)
+                    p[c] = m[c] && sum > 0.0 ? (float) (p[c] / sum) : 0.0f;
+            }
             if (data->t) {
                 /* soft target: cross-entropy, and its mass at the top-1 class */
                 const float *t = data->t + (size_t) (i + j) * k;
@@ -190,6 +202,39 @@ s_fmt_time(double s, char *buf, size_t len)
         snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
 }
 
+/* Subsets (nn_data_t.subset): ids in range, no subset empty, each sample's
+ * label or soft target mass within its subset. */
+static int
+s_check_subsets(const nn_data_t *d, int k, const char *what, char *err, size_t errlen)
+{
+    if (!d->subsets || d->n_subsets < 1 || d->n_subsets > 256)
+        return nn_errf(err, errlen, "%s data: subset ids without 1..256 subsets", what);
+    for (int g = 0; g < d->n_subsets; g++) {
+        int any = 0;
+        for (int c = 0; c < k; c++)
+            any |= d->subsets[(size_t) g * k + c];
+        if (!any)
+            return nn_errf(err, errlen, "%s data: subset %d holds no class", what, g);
+    }
+    for (int i = 0; i < d->n; i++) {
+        int g = d->subset[i];
+        if (g >= d->n_subsets)
+            return nn_errf(err, errlen, "%s subset %d of sample %d not in 0..%d", what, g, i,
+                           d->n_subsets - 1);
+        const uint8_t *m = d->subsets + (size_t) g * k;
+        if (d->t) {
+            for (int c = 0; c < k; c++)
+                if (!m[c] && d->t[(size_t) i * k + c] > 0.0f)
+                    return nn_errf(err, errlen, "%s sample %d has target mass on class %d, "
+                                   "outside its subset %d", what, i, c, g);
+        } else if (d->y[i] >= 0 && d->y[i] < k && !m[d->y[i]]) {
+            return nn_errf(err, errlen, "%s label %d of sample %d is outside its subset %d",
+                           what, d->y[i], i, g);
+        }
+    }
+    return 0;
+}
+
 static int
 s_check_data(const nn_net_t *net, const nn_data_t *d, bool own_loss, const char *what, char *err,
              size_t errlen)
@@ -203,6 +248,8 @@ s_check_data(const nn_net_t *net, const nn_data_t *d, bool own_loss, const char 
     if (own_loss)
         return 0;
     int k = nn_output_size(net);
+    if (d->subset && s_check_subsets(d, k, what, err, errlen) < 0)
+        return -1;
     if (d->t) {
         /* each row a probability distribution: a mistake here would train
          * towards a wrong optimum without any other sign */
@@ -276,6 +323,7 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
     nn_data_t val = { 0 };
     float *val_x = NULL, *val_t = NULL;
     int32_t *val_y = NULL;
+    uint8_t *val_g = NULL;
     int k = nn_output_size(net);
     int n_train = n;
     if (o->val) {
@@ -299,6 +347,8 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
             val_t = xmallocarray((size_t) n_val * k, sizeof(float));
         else
             val_y = xmallocarray((size_t) n_val, sizeof(int32_t));
+        if (train->subset)
+            val_g = xmallocarray((size_t) n_val, 1);
         for (int i = 0; i < n_val; i++) {
             int j = perm[n_train + i];
             memcpy(val_x + (size_t) i * sz, train->x + (size_t) j * sz, sz * sizeof(float));
@@ -307,9 +357,12 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
                        (size_t) k * sizeof(float));
             else
                 val_y[i] = train->y[j];
+            if (val_g)
+                val_g[i] = train->subset[j];
         }
         val = (nn_data_t) { .x = val_x, .y = val_y, .t = val_t, .n = n_val,
-                            .shape = train->shape };
+                            .shape = train->shape, .subset = val_g,
+                            .subsets = train->subsets, .n_subsets = train->n_subsets };
     }
     bool has_val = val.n > 0;
 
@@ -321,6 +374,7 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
     float *mom = NULL, *vel = NULL, *best_p = NULL, *best_s = NULL;
     int32_t *labels = xmallocarray((size_t) batch, sizeof(int32_t));
     float *targets = train->t ? xmallocarray((size_t) batch * k, sizeof(float)) : NULL;
+    uint8_t *subset = train->subset && !own ? xmallocarray((size_t) batch, 1) : NULL;
     for (int t = 0; t < shards; t++) {
         if (nn_shard_reserve(net, &sh[t], per_shard) < 0) {
             nn_errf(err, errlen, "%s", net->err);
@@ -391,8 +445,11 @@ nn_train(nn_net_t *net, const nn_data_t *train, const nn_train_opts_t *opts,
                 s->sample_idx = bidx + off;
                 s->smoothing = o->label_smoothing;
                 s->grad_scale = 1.0f / (float) batch;
+                s->subset = subset ? subset + off : NULL;
+                s->subsets = train->subsets;
                 s_gather(train, bidx + off, s->b, k, s->out[net->input], own ? NULL : labels + off,
-                         targets && !own ? targets + (size_t) off * k : NULL, &srng);
+                         targets && !own ? targets + (size_t) off * k : NULL,
+                         subset ? subset + off : NULL, &srng);
                 s->rng = srng;   /* dropout continues the stream the augmentation used */
                 off += s->b;
             }
@@ -548,6 +605,7 @@ out:
         nn_shard_free(net, &sh[t]);
     free(labels);
     free(targets);
+    free(subset);
     free(mom);
     free(vel);
     free(best_p);
@@ -556,6 +614,7 @@ out:
     free(val_x);
     free(val_y);
     free(val_t);
+    free(val_g);
     if (rc < 0 && hist)
         nn_history_free(hist);
     return rc;

@@ -166,8 +166,8 @@ test_head_extension_keeps_the_merged_posteriors(void **state)
 
 /* One epoch of a training going on from init into dir/name. */
 static int
-s_train(const char *init, const char *name, bool fillers, const char *real, char *err,
-        size_t errlen)
+s_train_opts(const char *init, const char *name, bool fillers, audio_domain_classes_t domain,
+             const char *real, char *err, size_t errlen)
 {
     char corpus[256], out[256];
     snprintf(corpus, sizeof corpus, "%s/corpus", s_dir);
@@ -176,9 +176,16 @@ s_train(const char *init, const char *name, bool fillers, const char *real, char
         .corpus_dir = corpus, .out = out, .fa_rate = 0.01f, .epochs = 1, .copies = 1,
         .channels = 64, .blocks = 4, .batch = 64, .threads = 1, .stride = 5, .lr = 0.0005f,
         .between = 1, .thr_min = 0.25f, .seed = 3, .init = init, .real_dir = real,
-        .real_copies = 2, .fsdd_copies = 1, .filler_classes = fillers,
+        .real_copies = 2, .fsdd_copies = 1, .filler_classes = fillers, .domain_classes = domain,
     };
     return audio_train_run(&o, err, errlen);
+}
+
+static int
+s_train(const char *init, const char *name, bool fillers, const char *real, char *err,
+        size_t errlen)
+{
+    return s_train_opts(init, name, fillers, AUDIO_DOMAIN_NONE, real, err, errlen);
 }
 
 static void
@@ -264,6 +271,20 @@ test_training_with_filler_classes(void **state)
     assert_int_equal(kws_check_labels(net, err, sizeof err), 3);
     assert_string_equal(nn_label(net, VOCAB_COUNT + 1), "_filler_off");
     nn_destroy(&net);
+
+    /* --domain-classes: the real windows over their own classes; the model
+     * keeps its classes and says how it was trained */
+    if (s_train_opts(path, "dom.nn", false, AUDIO_DOMAIN_WORDS, s_data, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    snprintf(out, sizeof out, "%s/dom.nn", s_dir);
+    net = nn_load(out, err, sizeof err);
+    assert_non_null(net);
+    assert_int_equal(kws_check_labels(net, err, sizeof err), 3);
+    assert_non_null(strstr(nn_meta_get(net, "provenance"), " --domain-classes=words "));
+    nn_destroy(&net);
+    assert_int_equal(s_train_opts(s_model, "none.nn", false, AUDIO_DOMAIN_ALL, NULL, err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "--domain-classes needs --real-data"));
 
     /* the classes are the real recordings' words: without them, refused */
     assert_int_equal(s_train(s_model, "none.nn", true, NULL, err, sizeof err), -1);

@@ -3,7 +3,9 @@
  * dense logits trained through a caller's loss that computes softmax
  * cross-entropy must end with the weights of the same net ending in
  * nn_softmax_xent trained on the labels (same seed, same batches), and its
- * validation loss must be nn_evaluate's. Also the refusals. */
+ * validation loss must be nn_evaluate's. Partial label sets (nn_data_t.subset)
+ * are held to the same reference: a caller's loss computing each sample's
+ * softmax over its subset alone. Also the refusals. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -276,12 +278,171 @@ test_second_head_behind_reversal(void **state)
     nn_destroy(&ref);
 }
 
+/* Subsets: samples of subset 1 hold classes 0 and 1 alone. */
+static const uint8_t s_subsets[2 * K] = { 1, 1, 1, 1, 1, 1, 0, 0 };
+
+typedef struct {
+    const int32_t *train_y, *val_y;
+    const uint8_t *train_g, *val_g;
+    float eps;   /* label smoothing, training only */
+} s_sub_ctx_t;
+
+/* Softmax cross-entropy over each sample's subset, label smoothing eps
+ * spread over the subset's classes; written independently of nn's. */
+static double
+s_xent_subset(const float *out, int n, int size, const int *idx, bool val, float scale,
+              float *grad, void *user)
+{
+    s_sub_ctx_t *c = user;
+    const int32_t *y = val ? c->val_y : c->train_y;
+    const uint8_t *g = val ? c->val_g : c->train_g;
+    double eps = val ? 0.0 : c->eps, loss = 0;
+    for (int i = 0; i < n; i++) {
+        const float *z = out + (size_t) i * size;
+        const uint8_t *m = s_subsets + (size_t) g[idx[i]] * size;
+        int nm = 0;
+        double mx = -INFINITY, sum = 0;
+        for (int k = 0; k < size; k++)
+            if (m[k]) {
+                nm++;
+                mx = fmax(mx, z[k]);
+            }
+        for (int k = 0; k < size; k++)
+            sum += m[k] ? exp(z[k] - mx) : 0.0;
+        for (int k = 0; k < size; k++) {
+            double t = m[k] ? (1.0 - eps) * (k == y[idx[i]]) + eps / nm : 0.0;
+            double p = m[k] ? exp(z[k] - mx) / sum : 0.0;
+            if (t > 0)
+                loss -= t * (z[k] - mx - log(sum));
+            if (grad)
+                grad[(size_t) i * size + k] = (float) ((p - t) * scale);
+        }
+    }
+    return loss;
+}
+
+static void
+test_subsets_train_as_their_softmax(void **state)
+{
+    (void) state;
+    static float xt[N * SIDE * SIDE], xv[32 * SIDE * SIDE];
+    static int32_t yt[N], yv[32];
+    static uint8_t gt[N], gv[32], zero[N];
+    static const uint8_t all[K] = { 1, 1, 1, 1 };
+    s_data(xt, yt, N, 3);
+    s_data(xv, yv, 32, 4);
+    for (int i = 0; i < N; i++)
+        gt[i] = yt[i] < 2 && i % 3 == 0;
+    for (int i = 0; i < 32; i++)
+        gv[i] = yv[i] < 2 && i % 2 == 0;
+    nn_shape_t shape = { 1, SIDE, SIDE };
+    nn_train_opts_t o;
+    nn_train_opts_default(&o);
+    o.epochs = 3;
+    o.batch = 16;
+    o.optimizer = NN_ADAMW;
+    o.lr = 0.01f;
+    o.threads = 2;
+    o.verbose = 0;
+    o.restore_best = false;
+    o.label_smoothing = 0.1f;
+    char err[256];
+
+    /* one subset of every class trains bit for bit as no subsets */
+    nn_net_t *a = s_net(true), *b = s_net(true);
+    nn_data_t plain = { .x = xt, .y = yt, .n = N, .shape = shape };
+    nn_data_t one = plain;
+    one.subset = zero;
+    one.subsets = all;
+    one.n_subsets = 1;
+    assert_int_equal(nn_train(a, &plain, &o, NULL, err, sizeof err), 0);
+    assert_int_equal(nn_train(b, &one, &o, NULL, err, sizeof err), 0);
+    assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
+    nn_destroy(&a);
+    nn_destroy(&b);
+
+    /* two subsets: as the independent reference through a caller's loss */
+    nn_net_t *ref = s_net(false), *sub = s_net(true);
+    nn_data_t dt = { .x = xt, .y = yt, .n = N, .shape = shape, .subset = gt,
+                     .subsets = s_subsets, .n_subsets = 2 };
+    nn_data_t dv = { .x = xv, .y = yv, .n = 32, .shape = shape, .subset = gv,
+                     .subsets = s_subsets, .n_subsets = 2 };
+    o.val = &dv;
+    nn_history_t h_sub, h_ref;
+    assert_int_equal(nn_train(sub, &dt, &o, &h_sub, err, sizeof err), 0);
+    s_sub_ctx_t ctx = { .train_y = yt, .val_y = yv, .train_g = gt, .val_g = gv, .eps = 0.1f };
+    nn_data_t dt2 = { .x = xt, .n = N, .shape = shape };
+    nn_data_t dv2 = { .x = xv, .n = 32, .shape = shape };
+    o.val = &dv2;
+    o.loss = s_xent_subset;
+    o.loss_user = &ctx;
+    assert_int_equal(nn_train(ref, &dt2, &o, &h_ref, err, sizeof err), 0);
+    for (size_t i = 0; i < ref->n_params; i++)
+        assert_true(fabsf(ref->params[i] - sub->params[i])
+                    <= 1e-4f * fmaxf(1.f, fabsf(ref->params[i])));
+    for (int e = 0; e < 3; e++) {
+        assert_true(fabsf(h_ref.epochs[e].loss - h_sub.epochs[e].loss) < 1e-4f);
+        /* nn_evaluate scores the validation samples over their subsets too */
+        assert_true(fabsf(h_ref.epochs[e].val_loss - h_sub.epochs[e].val_loss) < 1e-3f);
+    }
+    /* the subsets matter: the same data without them trains otherwise */
+    nn_net_t *full = s_net(true);
+    o.loss = NULL;
+    o.val = NULL;
+    assert_int_equal(nn_train(full, &plain, &o, NULL, err, sizeof err), 0);
+    size_t differ = 0;
+    for (size_t i = 0; i < full->n_params; i++)
+        differ += fabsf(full->params[i] - sub->params[i]) > 1e-3f;
+    assert_true(differ > full->n_params / 4);
+    nn_history_free(&h_sub);
+    nn_history_free(&h_ref);
+
+    /* a validation split keeps each sample's subset: nn_evaluate reads the
+     * held-out samples over their subsets (finite loss, accuracy in range) */
+    nn_net_t *split = s_net(true);
+    o.val_split = 0.25f;
+    nn_history_t h_split;
+    assert_int_equal(nn_train(split, &dt, &o, &h_split, err, sizeof err), 0);
+    for (int e = 0; e < 3; e++) {
+        assert_true(isfinite(h_split.epochs[e].val_loss) && h_split.epochs[e].val_loss > 0.0f);
+        assert_true(h_split.epochs[e].val_acc >= 0.0f && h_split.epochs[e].val_acc <= 1.0f);
+    }
+    nn_history_free(&h_split);
+    nn_destroy(&split);
+    o.val_split = 0.0f;
+
+    /* refusals: a label outside its subset, an id beyond the subsets, an
+     * empty subset, ids without subsets */
+    static uint8_t bad[N];
+    memcpy(bad, gt, sizeof bad);
+    bad[2] = 1;   /* sample 2 is class 2 */
+    nn_data_t d = dt;
+    d.subset = bad;
+    assert_int_equal(nn_train(full, &d, &o, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "label 2 of sample 2 is outside its subset 1"));
+    bad[2] = 2;
+    assert_int_equal(nn_train(full, &d, &o, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "subset 2 of sample 2 not in 0..1"));
+    static const uint8_t empty[2 * K] = { 1, 1, 1, 1, 0, 0, 0, 0 };
+    d = dt;
+    d.subsets = empty;
+    assert_int_equal(nn_train(full, &d, &o, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "subset 1 holds no class"));
+    d.subsets = NULL;
+    assert_int_equal(nn_train(full, &d, &o, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "subset ids without 1..256 subsets"));
+    nn_destroy(&full);
+    nn_destroy(&ref);
+    nn_destroy(&sub);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_caller_loss_trains_as_softmax_xent),
         cmocka_unit_test(test_second_head_behind_reversal),
+        cmocka_unit_test(test_subsets_train_as_their_softmax),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

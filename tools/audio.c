@@ -87,7 +87,7 @@ s_usage_train(void)
             "                        [--fuse MODEL1,MODEL2 [--fuse-weights W1,W2]]\n"
             "                        [--prefix-ends]\n"
             "                        [--teacher MODEL [--teacher-weight W] [--teacher-temp T]]\n"
-            "                        [--filler-classes]\n"
+            "                        [--filler-classes] [--domain-classes[=words]]\n"
             "                        [--domain-adversarial LAMBDA]\n"
             "  a word that is not the last of its sentence ends where its prefix clip,\n"
             "  aligned to the sentence, ends (--prefix-ends: at the prefix clip's own\n"
@@ -111,6 +111,12 @@ s_usage_train(void)
             "  word alone take its class too; with --init MODEL of the vocabulary alone the\n"
             "  new outputs start from _unknown_'s, its posterior kept; a model with filler\n"
             "  classes keeps them when trained on (--init) or recalibrated;\n"
+            "  --domain-classes (with --real-data): a real recording's window trains the\n"
+            "  softmax over the classes the real training windows hold (yes, no, stop,\n"
+            "  the numbers, other words, noise) alone, so real speech never teaches that\n"
+            "  a word no real speaker says (add, help, cart, ...) is not said;\n"
+            "  =words: only the real windows of vocabulary words do, the other words and\n"
+            "  the noise train over every class (they teach what they are not);\n"
             "  --domain-adversarial LAMBDA (with --real-data) trains a real-vs-synthetic\n"
             "  voice head on the embedding behind a gradient reversal whose lambda rises\n"
             "  to LAMBDA (2 / (1 + exp(-10 p)) - 1 of it, p the share of steps done), so\n"
@@ -154,6 +160,7 @@ audio_train_main(int argc, char **argv)
     float teacher_weight = 0.5f, teacher_temp = 2.f;
     int real_copies = 8, fsdd_copies = 1;
     bool prefix_ends = false, filler_classes = false;
+    audio_domain_classes_t domain_classes = AUDIO_DOMAIN_NONE;
     float fa_rate = 0.005f, real_noise = 0;
     int epochs = 12, copies = 2, channels = 64, blocks = 4, batch = 128, threads = 2, limit = 0;
     int stride = 3, freeze = 0;
@@ -180,13 +187,14 @@ audio_train_main(int argc, char **argv)
         { "fuse", required_argument, NULL, 'U' }, { "fuse-weights", required_argument, NULL, 'w' },
         { "beliefs", required_argument, NULL, 'Y' }, { "freeze", required_argument, NULL, 'Z' },
         { "filler-classes", no_argument, NULL, 'Q' },
+        { "domain-classes", optional_argument, NULL, 'R' },
         { "domain-adversarial", required_argument, NULL, 'J' },
         { NULL, 0, NULL, 0 },
     };
     int ch, bad = 0;
     optind = 1;
     while ((ch = getopt_long(argc, argv,
-                             "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:PU:w:D:G:H:Y:Z:J:Qh",
+                             "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:PU:w:D:G:H:Y:Z:J:QRh",
                              longopts, NULL))
            != -1) {
         switch (ch) {
@@ -240,6 +248,17 @@ audio_train_main(int argc, char **argv)
         case 'Y': beliefs = optarg; break;
         case 'Z': bad |= shop_opt_int(S_TRAIN, "--freeze", optarg, 0, 1000, &freeze); break;
         case 'Q': filler_classes = true; break;
+        case 'R':
+            if (!optarg || strcmp(optarg, "all") == 0) {
+                domain_classes = AUDIO_DOMAIN_ALL;
+            } else if (strcmp(optarg, "words") == 0) {
+                domain_classes = AUDIO_DOMAIN_WORDS;
+            } else {
+                fprintf(stderr, "%s: --domain-classes: \"%s\" is neither all nor words\n",
+                        S_TRAIN, optarg);
+                bad = 1;
+            }
+            break;
         case 'J':
             bad |= shop_opt_float(S_TRAIN, "--domain-adversarial", optarg, 0, 100, 0, &dann);
             break;
@@ -251,7 +270,7 @@ audio_train_main(int argc, char **argv)
     if (!corpus_dir || (fuse && (calibrate || init)) || (fuse_w && !fuse)
         || (teacher && (calibrate || fuse)) || (beliefs && (calibrate || fuse || init || teacher))
         || (freeze > 0 && !init) || (dann > 0 && (!real_dir || calibrate || fuse || beliefs))
-        || (filler_classes && (!real_dir || calibrate || fuse || beliefs))) {
+        || ((filler_classes || domain_classes) && (!real_dir || calibrate || fuse || beliefs))) {
         s_usage_train();
         return 2;
     }
@@ -264,7 +283,7 @@ audio_train_main(int argc, char **argv)
         .seed = seed, .prefix_ends = prefix_ends, .fuse = fuse, .fuse_weights = fuse_w,
         .teacher = teacher, .teacher_weight = teacher_weight, .teacher_temp = teacher_temp,
         .beliefs = beliefs, .freeze = freeze, .domain_adversarial = dann,
-        .filler_classes = filler_classes,
+        .filler_classes = filler_classes, .domain_classes = domain_classes,
     };
     char err[512];
     if (audio_train_run(&o, err, sizeof err) != 0) {
