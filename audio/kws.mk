@@ -83,7 +83,8 @@ $(SPEECH_DIR)/confusables/clips.tsv: | shop-train
 	rm -rf $(SPEECH_DIR)/confusables.tmp && mkdir -p $(SPEECH_DIR)
 	./shop-train audio-corpus --out $(SPEECH_DIR)/confusables.tmp --seed 5 --scale 2.5 --confusables
 	rm -rf $(SPEECH_DIR)/confusables && mv $(SPEECH_DIR)/confusables.tmp $(SPEECH_DIR)/confusables
-.PHONY: speech-corpus models-speech models-speech-real models-speech-joint models-speech-fused
+.PHONY: speech-corpus models-speech models-speech-real models-speech-joint models-speech-fused \
+  models-speech-domain
 speech-corpus: $(SPEECH_DIR)/corpus-a/clips.tsv $(SPEECH_DIR)/corpus-b/clips.tsv
 
 ## make models-speech: the shipped models/kws.nn's recipe from a clean clone
@@ -119,6 +120,21 @@ models-speech-joint: speech-corpus $(SPEECH_DIR)/extra-a/clips.tsv $(SPEECH_DIR)
 	  --channels 96 --epochs 10 --copies 2 --lr 0.004 --seed 3 --between 1 --thr-min 0.25 \
 	  --stride 5 --threads 2 --real-copies 10 --fsdd-copies 1 --real-noise 0.3 --fa-rate 0.003 \
 	  --prefix-ends --out $(SPEECH_DIR)/kws-joint.nn
+
+## make models-speech-domain: the domain-classes candidate of docs/speech.md:
+## the shipped recipe from the start with the real training speakers
+## (SHOP_REAL_DATA), the confusables corpus, filler classes and the real
+## vocabulary words' windows trained over the real recordings' classes;
+## thresholds recalibrated with a lower floor; writes $(SPEECH_DIR)/kws-domain.nn
+KWS_DOMAIN = --corpus $(KWS_ALL),$(SPEECH_DIR)/confusables $(KWS_SKIP) \
+  --real-data $(SHOP_REAL_DATA) --real-copies 10 --fsdd-copies 1 --real-noise 0.3 --seed 3 \
+  --between 1 --stride 5 --threads 2 --prefix-ends --fa-rate 0.003
+models-speech-domain: speech-corpus $(SPEECH_DIR)/extra-a/clips.tsv $(SPEECH_DIR)/extra-b/clips.tsv \
+  $(SPEECH_DIR)/confusables/clips.tsv shop-train
+	./shop-train audio $(KWS_DOMAIN) --epochs 15 --copies 3 --lr 0.004 --thr-min 0.35 \
+	  --filler-classes --domain-classes=words --out $(SPEECH_DIR)/kws-domain-base.nn
+	./shop-train audio $(KWS_DOMAIN) --copies 3 --thr-min 0.25 \
+	  --calibrate $(SPEECH_DIR)/kws-domain-base.nn --out $(SPEECH_DIR)/kws-domain.nn
 
 ## make models-speech-fused: the product-of-experts candidate of
 ## docs/speech.md: the shipped recipe's model and the joint candidate as one

@@ -100,6 +100,20 @@ s_data(float *x, int32_t *y, int n, uint64_t seed)
     }
 }
 
+/* The trainer's options of every test here: 3 epochs of batches of 16, AdamW. */
+static void
+s_opts(nn_train_opts_t *o)
+{
+    nn_train_opts_default(o);
+    o->epochs = 3;
+    o->batch = 16;
+    o->optimizer = NN_ADAMW;
+    o->lr = 0.01f;
+    o->threads = 2;
+    o->verbose = 0;
+    o->restore_best = false;
+}
+
 static void
 test_caller_loss_trains_as_softmax_xent(void **state)
 {
@@ -118,14 +132,7 @@ test_caller_loss_trains_as_softmax_xent(void **state)
     nn_data_t dt = { .x = xt, .y = yt, .n = N, .shape = shape };
     nn_data_t dv = { .x = xv, .y = yv, .n = 32, .shape = shape };
     nn_train_opts_t o;
-    nn_train_opts_default(&o);
-    o.epochs = 3;
-    o.batch = 16;
-    o.optimizer = NN_ADAMW;
-    o.lr = 0.01f;
-    o.threads = 2;
-    o.verbose = 0;
-    o.restore_best = false;
+    s_opts(&o);
     o.val = &dv;
     char err[256];
     nn_history_t h_ref, h_own;
@@ -206,14 +213,7 @@ test_second_head_behind_reversal(void **state)
     nn_data_t dt = { .x = xt, .y = yt, .n = N, .shape = shape };
     nn_data_t dv = { .x = xv, .y = yv, .n = 32, .shape = shape };
     nn_train_opts_t o;
-    nn_train_opts_default(&o);
-    o.epochs = 3;
-    o.batch = 16;
-    o.optimizer = NN_ADAMW;
-    o.lr = 0.01f;
-    o.threads = 2;
-    o.verbose = 0;
-    o.restore_best = false;
+    s_opts(&o);
     o.val = &dv;
     char err[256];
     nn_net_t *ref = s_net(true);
@@ -337,14 +337,7 @@ test_subsets_train_as_their_softmax(void **state)
         gv[i] = yv[i] < 2 && i % 2 == 0;
     nn_shape_t shape = { 1, SIDE, SIDE };
     nn_train_opts_t o;
-    nn_train_opts_default(&o);
-    o.epochs = 3;
-    o.batch = 16;
-    o.optimizer = NN_ADAMW;
-    o.lr = 0.01f;
-    o.threads = 2;
-    o.verbose = 0;
-    o.restore_best = false;
+    s_opts(&o);
     o.label_smoothing = 0.1f;
     char err[256];
 
