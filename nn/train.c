@@ -111,6 +111,39 @@ s_gather(const nn_data_t *d, const int *idx, int b, int k, float *dst, int32_t *
         d->augment(dst, b, &d->shape, rng, d->augment_user);
 }
 
+/* Subsets (nn_data_t.subset): ids in range, no subset empty, each sample's
+ * label or soft target mass within its subset. */
+static int
+s_check_subsets(const nn_data_t *d, int k, const char *what, char *err, size_t errlen)
+{
+    if (!d->subsets || d->n_subsets < 1 || d->n_subsets > 256)
+        return nn_errf(err, errlen, "%s data: subset ids without 1..256 subsets", what);
+    for (int g = 0; g < d->n_subsets; g++) {
+        int any = 0;
+        for (int c = 0; c < k; c++)
+            any |= d->subsets[(size_t) g * k + c];
+        if (!any)
+            return nn_errf(err, errlen, "%s data: subset %d holds no class", what, g);
+    }
+    for (int i = 0; i < d->n; i++) {
+        int g = d->subset[i];
+        if (g >= d->n_subsets)
+            return nn_errf(err, errlen, "%s subset %d of sample %d not in 0..%d", what, g, i,
+                           d->n_subsets - 1);
+        const uint8_t *m = d->subsets + (size_t) g * k;
+        if (d->t) {
+            for (int c = 0; c < k; c++)
+                if (!m[c] && d->t[(size_t) i * k + c] > 0.0f)
+                    return nn_errf(err, errlen, "%s sample %d has target mass on class %d, "
+                                   "outside its subset %d", what, i, c, g);
+        } else if (d->y[i] >= 0 && d->y[i] < k && !m[d->y[i]]) {
+            return nn_errf(err, errlen, "%s label %d of sample %d is outside its subset %d",
+                           what, d->y[i], i, g);
+        }
+    }
+    return 0;
+}
+
 double
 nn_evaluate(nn_net_t *net, const nn_data_t *data, double *loss)
 {
@@ -120,6 +153,9 @@ nn_evaluate(nn_net_t *net, const nn_data_t *data, double *loss)
     if (in.c != data->shape.c || in.h != data->shape.h || in.w != data->shape.w)
         return nn_fail(net, "evaluate: data shape differs from the net's input");
     int k = nn_output_size(net);
+    char why[256];
+    if (data->subset && s_check_subsets(data, k, "evaluation", why, sizeof why) < 0)
+        return nn_fail(net, "%s", why);
     size_t sz = (size_t) in.c * in.h * in.w;
     enum { CHUNK = 256 };
     float *out = xmallocarray((size_t) CHUNK * k, sizeof(float));
@@ -200,39 +236,6 @@ s_fmt_time(double s, char *buf, size_t len)
         snprintf(buf, len, "%ldh%02ldm", t / 3600, t / 60 % 60);
     else
         snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
-}
-
-/* Subsets (nn_data_t.subset): ids in range, no subset empty, each sample's
- * label or soft target mass within its subset. */
-static int
-s_check_subsets(const nn_data_t *d, int k, const char *what, char *err, size_t errlen)
-{
-    if (!d->subsets || d->n_subsets < 1 || d->n_subsets > 256)
-        return nn_errf(err, errlen, "%s data: subset ids without 1..256 subsets", what);
-    for (int g = 0; g < d->n_subsets; g++) {
-        int any = 0;
-        for (int c = 0; c < k; c++)
-            any |= d->subsets[(size_t) g * k + c];
-        if (!any)
-            return nn_errf(err, errlen, "%s data: subset %d holds no class", what, g);
-    }
-    for (int i = 0; i < d->n; i++) {
-        int g = d->subset[i];
-        if (g >= d->n_subsets)
-            return nn_errf(err, errlen, "%s subset %d of sample %d not in 0..%d", what, g, i,
-                           d->n_subsets - 1);
-        const uint8_t *m = d->subsets + (size_t) g * k;
-        if (d->t) {
-            for (int c = 0; c < k; c++)
-                if (!m[c] && d->t[(size_t) i * k + c] > 0.0f)
-                    return nn_errf(err, errlen, "%s sample %d has target mass on class %d, "
-                                   "outside its subset %d", what, i, c, g);
-        } else if (d->y[i] >= 0 && d->y[i] < k && !m[d->y[i]]) {
-            return nn_errf(err, errlen, "%s label %d of sample %d is outside its subset %d",
-                           what, d->y[i], i, g);
-        }
-    }
-    return 0;
 }
 
 static int

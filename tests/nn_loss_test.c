@@ -100,6 +100,23 @@ s_data(float *x, int32_t *y, int n, uint64_t seed)
     }
 }
 
+/* Two trainings of one net and data, by the trainer's loss and by the
+ * reference: weights within 1e-4 (relative), the 3 epochs' training losses
+ * within 1e-4 and validation losses within 1e-3. */
+static void
+s_assert_same_training(const nn_net_t *ref, const nn_net_t *net, const nn_history_t *h_ref,
+                       const nn_history_t *h)
+{
+    assert_int_equal(ref->n_params, net->n_params);
+    for (size_t i = 0; i < ref->n_params; i++)
+        assert_true(fabsf(ref->params[i] - net->params[i])
+                    <= 1e-4f * fmaxf(1.f, fabsf(ref->params[i])));
+    for (int e = 0; e < 3; e++) {
+        assert_true(fabsf(h_ref->epochs[e].loss - h->epochs[e].loss) < 1e-4f);
+        assert_true(fabsf(h_ref->epochs[e].val_loss - h->epochs[e].val_loss) < 1e-3f);
+    }
+}
+
 /* The trainer's options of every test here: 3 epochs of batches of 16, AdamW. */
 static void
 s_opts(nn_train_opts_t *o)
@@ -148,14 +165,9 @@ test_caller_loss_trains_as_softmax_xent(void **state)
     assert_int_equal(nn_train(own, &dt2, &o, &h_own, err, sizeof err), 0);
     /* 3 epochs x 6 batches x 2 shards, plus validation chunks */
     assert_true(ctx.calls >= 3 * 6 * 2);
-    for (size_t i = 0; i < ref->n_params; i++)
-        assert_true(fabsf(ref->params[i] - own->params[i])
-                    <= 1e-4f * fmaxf(1.f, fabsf(ref->params[i])));
-    for (int e = 0; e < 3; e++) {
-        assert_true(fabsf(h_ref.epochs[e].loss - h_own.epochs[e].loss) < 1e-4f);
-        assert_true(fabsf(h_ref.epochs[e].val_loss - h_own.epochs[e].val_loss) < 1e-3f);
+    s_assert_same_training(ref, own, &h_ref, &h_own);
+    for (int e = 0; e < 3; e++)
         assert_true(isnan(h_own.epochs[e].val_acc));
-    }
     /* the loss went down: it learned */
     assert_true(h_own.epochs[2].loss < h_own.epochs[0].loss);
     nn_history_free(&h_ref);
@@ -370,14 +382,8 @@ test_subsets_train_as_their_softmax(void **state)
     o.loss = s_xent_subset;
     o.loss_user = &ctx;
     assert_int_equal(nn_train(ref, &dt2, &o, &h_ref, err, sizeof err), 0);
-    for (size_t i = 0; i < ref->n_params; i++)
-        assert_true(fabsf(ref->params[i] - sub->params[i])
-                    <= 1e-4f * fmaxf(1.f, fabsf(ref->params[i])));
-    for (int e = 0; e < 3; e++) {
-        assert_true(fabsf(h_ref.epochs[e].loss - h_sub.epochs[e].loss) < 1e-4f);
-        /* nn_evaluate scores the validation samples over their subsets too */
-        assert_true(fabsf(h_ref.epochs[e].val_loss - h_sub.epochs[e].val_loss) < 1e-3f);
-    }
+    /* nn_evaluate scores the validation samples over their subsets too */
+    s_assert_same_training(ref, sub, &h_ref, &h_sub);
     /* the subsets matter: the same data without them trains otherwise */
     nn_net_t *full = s_net(true);
     o.loss = NULL;
@@ -424,6 +430,11 @@ test_subsets_train_as_their_softmax(void **state)
     d.subsets = NULL;
     assert_int_equal(nn_train(full, &d, &o, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "subset ids without 1..256 subsets"));
+    /* nn_evaluate refuses them too, before reading past the masks */
+    d = dt;
+    d.subset = bad;   /* sample 2's id is 2, beyond the two subsets */
+    assert_true(nn_evaluate(full, &d, NULL) < 0);
+    assert_non_null(strstr(nn_error(full), "subset 2 of sample 2 not in 0..1"));
     nn_destroy(&full);
     nn_destroy(&ref);
     nn_destroy(&sub);

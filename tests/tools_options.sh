@@ -45,7 +45,7 @@ refuses() {
   fi
 }
 
-echo "1..27"
+echo "1..28"
 
 # shop-train audio: the corpus directory does not exist, so that a value read
 # leniently would go on to fail on the corpus with another message
@@ -53,6 +53,8 @@ refuses 'shop-train audio: --epochs "3x": not an integer' \
   "$train" audio --corpus "$tmp/none" --out "$tmp/out" --epochs 3x
 refuses 'shop-train audio: --domain-classes: "some" is neither all nor words' \
   "$train" audio --corpus "$tmp/none" --out "$tmp/out" --real-data "$real" --domain-classes=some
+refuses 'shop-train audio: unexpected argument "words"' \
+  "$train" audio --corpus "$tmp/none" --out "$tmp/out" --real-data "$real" --domain-classes words
 refuses 'shop-train audio: --freeze "abc": not an integer' \
   "$train" audio --corpus "$tmp/none" --out "$tmp/out" --init "$tmp/none.nn" --freeze abc
 refuses 'shop-train audio: --copies "2.5": not an integer' \

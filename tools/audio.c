@@ -267,6 +267,11 @@ audio_train_main(int argc, char **argv)
     }
     if (bad)
         return 2;
+    if (optind < argc) {
+        /* e.g. "--domain-classes words": the value needs the "=" */
+        fprintf(stderr, "%s: unexpected argument \"%s\"\n", S_TRAIN, argv[optind]);
+        return 2;
+    }
     if (!corpus_dir || (fuse && (calibrate || init)) || (fuse_w && !fuse)
         || (teacher && (calibrate || fuse)) || (beliefs && (calibrate || fuse || init || teacher))
         || (freeze > 0 && !init) || (dann > 0 && (!real_dir || calibrate || fuse || beliefs))
