@@ -11,6 +11,7 @@
 #include "audio/corpus.h"
 #include "audio/intent.h"
 #include "audio/kws.h"
+#include "audio/listener.h"
 
 typedef struct {
     const char *corpus_dir;   /* synthetic corpus, or NULL: real speech only */
@@ -47,6 +48,9 @@ typedef struct {
     int intents[AUDIO_BG_PARTS][CORPUS_NOISE_COUNT];   /* utterances (hits < 1.5 s apart)
                                                         * the grammar makes an intent of */
     int wake[AUDIO_BG_PARTS][CORPUS_NOISE_COUNT];      /* wake words reported */
+    int heard[AUDIO_BG_PARTS][CORPUS_NOISE_COUNT];     /* commands the listener made an
+                                                        * intent of (wake word required) */
+    bool listened;            /* heard was counted (opts->listener) */
     float *wake_peaks;        /* confidence of every wake word the detector reports at
                                * threshold 0.05 (owned; audio_background_clear) */
     int n_wake_peaks;
@@ -64,21 +68,36 @@ typedef struct {
                                * split's noise kinds, in streams of up to 60 s */
     uint64_t seed;            /* of the mixer: the same seed, the same streams */
     bool verbose;             /* every false accept on stderr */
+    listener_t *listener;     /* shopd's listener over the same model, or NULL */
 } audio_background_opts_t;
 
 /* Streams the background through kws (operating thresholds; every word and
- * every intent of intent counts) and low (threshold 0.05: wake-word peaks)
- * and counts into *out (zeroed first). Returns 0, or -1 with a message in
- * err; either way audio_background_clear frees what *out holds. */
+ * every intent of intent counts, as if every word began a command), low
+ * (threshold 0.05: wake-word peaks) and, when opts->listener is set, the
+ * listener (commands count only after the wake word, as shopd listens by
+ * default), and counts into *out (zeroed first). Returns 0, or -1 with a
+ * message in err; either way audio_background_clear frees what *out holds. */
 int audio_eval_background(kws_t *kws, kws_t *low, intent_t *intent,
                           const audio_background_opts_t *opts, audio_background_t *out,
                           char *err, size_t errlen);
 void audio_background_clear(audio_background_t *bg);
 
+/* One stream through a listener as a microphone feeds it: listener_reset,
+ * the n samples of x in 100 ms pushes, then AUDIO_LISTEN_TAIL_S of silence
+ * so that a command in progress ends (the pause that ends a command is 1 s
+ * by default, and the spotter reports a word up to 0.5 s after it ended).
+ * Returns how many commands the listener made an intent of, the first of
+ * them into *first when first is not NULL (zeroed when none), or -1 with
+ * listener_error(). */
+#define AUDIO_LISTEN_TAIL_S 3.0
+int audio_eval_listen(listener_t *l, const float *x, size_t n, intent_result_t *first);
+
 /* The "false_accepts" object of `shop-eval audio --json` (a new reference):
  * hours, words, intents and rates per part, per noise kind, noise alone
  * without babble and babble alone, each with the 95 % upper bound of its
- * rate. Rates of parts that have no hours are null. */
+ * rate; when the listener was measured (bg->listened), the same counts of
+ * its commands under "with_wake_word" and per kind. Rates of parts that
+ * have no hours are null. */
 json_t *audio_background_json(const audio_background_t *bg);
 
 /* The upper bound of a one-sided confidence interval at level (0.95) of the

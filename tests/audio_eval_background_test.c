@@ -10,7 +10,13 @@
  *   asked for, the fan (a test-split noise) none; the per-kind events and
  *   hours add up to the totals of the JSON, and its rates and bounds are
  *   those of its counts; in the test split without a corpus, babble gets
- *   none and the fan its share. */
+ *   none and the fan its share;
+ * - shopd's listener in the background (audio_eval_listen): espeak-ng's
+ *   "shopwise, show me sneakers" and "shopwise, add three to my cart" in one
+ *   stream are two commands with their intents and slots; "show me
+ *   sneakers" without the wake word is none, though the words alone make
+ *   the intent the wake-less measure counts; the listener's counts in the
+ *   background JSON are those of its kinds. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +31,10 @@
 #include "audio/eval.h"
 #include "audio/intent.h"
 #include "audio/kws.h"
+#include "audio/listener.h"
+#include "audio/source.h"
+#include "audio/vocab.h"
+#include "common/util.h"
 
 static corpus_t *s_corpus;
 static kws_t *s_kws, *s_low;
@@ -185,6 +195,146 @@ test_test_split_without_corpus_has_fan_no_babble(void **state)
     audio_background_clear(&bg);
 }
 
+/* espeak-ng's en-us+f4 (a voice the spotter never trained on) saying text,
+ * at 16 kHz; *n samples. */
+static float *
+s_say(const char *text, size_t *n)
+{
+    char path[512], cmd[1024], err[256] = "";
+    snprintf(path, sizeof path, "%s/say.wav", s_dir);
+    snprintf(cmd, sizeof cmd, "espeak-ng -v en-us+f4 -w '%s' '%s'", path, text);
+    if (system(cmd) != 0)
+        fail_msg("espeak-ng failed: %s", cmd);
+    float *pcm = NULL;
+    if (audio_source_decode_file(path, NULL, &pcm, n, NULL, err, sizeof err) != 0)
+        fail_msg("%s: %s", path, err);
+    return pcm;
+}
+
+/* A stream of 1.5 s of silence, each text said, 1.5 s of silence after each. */
+static float *
+s_stream(const char *const *texts, int k, size_t *n)
+{
+    const size_t gap = 24000;
+    float *x = xcalloc(gap, sizeof *x);
+    *n = gap;
+    for (int i = 0; i < k; i++) {
+        size_t m;
+        float *w = s_say(texts[i], &m);
+        x = xrealloc(x, (*n + m + gap) * sizeof *x);
+        memcpy(x + *n, w, m * sizeof *x);
+        memset(x + *n + m, 0, gap * sizeof *x);
+        *n += m + gap;
+        free(w);
+    }
+    return x;
+}
+
+static listener_t *
+s_listener(void)
+{
+    char err[256] = "";
+    kws_t *k = kws_new(NULL, NULL, err, sizeof err);
+    listener_t *l = k ? listener_new(&k, NULL, NULL, err, sizeof err) : NULL;
+    if (!l)
+        fail_msg("listener: %s", err);
+    return l;
+}
+
+static void
+test_listener_counts_commands_after_the_wake_word(void **state)
+{
+    (void) state;
+    listener_t *l = s_listener();
+    char b[160];
+    intent_result_t got;
+    size_t n;
+    const char *two[] = { "shopwise, show me sneakers", "shopwise, add three to my cart" };
+    float *x = s_stream(two, 2, &n);
+    assert_int_equal(audio_eval_listen(l, x, n, &got), 2);
+    assert_string_equal(intent_result_format(&got, b, sizeof b), "search{category=sneaker}");
+    /* a second time on the same listener: the same, its state reset */
+    assert_int_equal(audio_eval_listen(l, x, n, NULL), 2);
+    /* the stream ends right after the second command: the silence added
+     * after it still ends it */
+    assert_int_equal(audio_eval_listen(l, x, n - 24000 + 1600, NULL), 2);
+    free(x);
+
+    const char *nowake[] = { "show me sneakers" };
+    x = s_stream(nowake, 1, &n);
+    assert_int_equal(audio_eval_listen(l, x, n, &got), 0);
+    assert_string_equal(got.intent, "");
+    /* the words alone make the intent that the measure without the wake
+     * word counts */
+    kws_hit_t h[16];
+    int nh = kws_decode(s_kws, x, n, h, 16), w[16];
+    float cf[16];
+    assert_true(nh > 0);
+    for (int i = 0; i < nh; i++) {
+        w[i] = h[i].word;
+        cf[i] = h[i].confidence;
+    }
+    assert_int_equal(intent_match(s_intent, w, cf, (size_t) nh, &got, NULL, 0), 0);
+    assert_string_equal(intent_result_format(&got, b, sizeof b), "search{category=sneaker}");
+    free(x);
+    listener_destroy(&l);
+}
+
+static void
+test_listener_in_the_background_json(void **state)
+{
+    (void) state;
+    int speech[64], n = 0;
+    for (int i = 0; i < corpus_count(s_corpus) && n < 64; i++)
+        if (corpus_clip(s_corpus, i)->kind == CORPUS_KIND_UNKNOWN)
+            speech[n++] = i;
+    listener_t *l = s_listener();
+    audio_background_opts_t o = { .corpus = s_corpus, .split = CORPUS_TRAIN, .speech = speech,
+                                  .n_speech = n, .speech_s = 20, .noise_s = 6 * 2.0, .seed = 9,
+                                  .listener = l };
+    audio_background_t bg;
+    char err[256] = "";
+    if (audio_eval_background(s_kws, s_low, s_intent, &o, &bg, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_true(bg.listened);
+    json_t *j = audio_background_json(&bg);
+    const json_t *w = json_object_get(j, "with_wake_word"), *by = json_object_get(j, "by_noise");
+    assert_non_null(w);
+    int hs = 0, hn = 0;
+    for (int t = 0; t < CORPUS_NOISE_COUNT; t++) {
+        const json_t *k = json_object_get(by, corpus_noise_name((corpus_noise_t) t));
+        assert_int_equal((int) s_num(k, "listener_speech_intents"), bg.heard[AUDIO_BG_SPEECH][t]);
+        assert_int_equal((int) s_num(k, "listener_noise_intents"), bg.heard[AUDIO_BG_NOISE][t]);
+        hs += bg.heard[AUDIO_BG_SPEECH][t];
+        hn += bg.heard[AUDIO_BG_NOISE][t];
+    }
+    const json_t *sp = json_object_get(w, "speech"), *no = json_object_get(w, "noise_alone");
+    assert_int_equal((int) s_num(sp, "intents"), hs);
+    assert_true(fabs(s_num(sp, "hours") - 20.0 / 3600) < 1e-12);
+    assert_int_equal((int) s_num(no, "intents"), hn);
+    assert_true(fabs(s_num(no, "hours") - 12.0 / 3600) < 1e-12);
+    assert_true(fabs(s_num(no, "upper95_per_hour") - audio_poisson_upper(hn, 0.95) / (12.0 / 3600))
+                < 1e-9);
+    int hb = bg.heard[AUDIO_BG_NOISE][CORPUS_NOISE_BABBLE];
+    assert_int_equal((int) s_num(json_object_get(w, "babble_alone"), "intents"), hb);
+    assert_int_equal((int) s_num(json_object_get(w, "noise_alone_without_babble"), "intents"),
+                     hn - hb);
+    json_decref(j);
+    audio_background_clear(&bg);
+    /* without a listener: not measured, not in the JSON */
+    o.listener = NULL;
+    if (audio_eval_background(s_kws, s_low, s_intent, &o, &bg, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_false(bg.listened);
+    j = audio_background_json(&bg);
+    assert_null(json_object_get(j, "with_wake_word"));
+    assert_null(json_object_get(json_object_get(json_object_get(j, "by_noise"), "white"),
+                                "listener_noise_intents"));
+    json_decref(j);
+    audio_background_clear(&bg);
+    listener_destroy(&l);
+}
+
 static int
 s_setup(void **state)
 {
@@ -236,6 +386,8 @@ main(void)
         cmocka_unit_test(test_poisson_upper_matches_chi_square_table),
         cmocka_unit_test(test_training_split_every_kind_but_fan),
         cmocka_unit_test(test_test_split_without_corpus_has_fan_no_babble),
+        cmocka_unit_test(test_listener_counts_commands_after_the_wake_word),
+        cmocka_unit_test(test_listener_in_the_background_json),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

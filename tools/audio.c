@@ -325,7 +325,10 @@ s_usage_eval(void)
             "  alone H hours instead; printed: the false accepts per noise kind, for the\n"
             "  noise alone with and without babble (background speech) and for babble\n"
             "  alone, each with the one-sided 95 %% upper bound of its rate (exact\n"
-            "  Poisson: 0 events in T hours, 3.0/T);\n"
+            "  Poisson: 0 events in T hours, 3.0/T); every word may begin a command\n"
+            "  there, and the same background also goes through shopd's listener as\n"
+            "  it runs by default (commands only after the wake word; JSON\n"
+            "  \"with_wake_word\"), as do the wake-word commands at 10 dB;\n"
 
             "  --skip-penalty overrides the grammar's unmatched_penalty, the least factor a\n"
             "                 skipped heard word costs (0.2);\n"
