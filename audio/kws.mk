@@ -150,9 +150,10 @@ models-speech-fused: models-speech models-speech-joint
 
 ## make eval: the speech-to-intent measures on the corpus's held-out test
 ## voices and on the real validation speakers (docs/speech.md); 10 hours of
-## noise alone (about 30 s of one core per hour), so that a false-accept rate
-## of 1 per hour or less can show: 0 events in the 8.6 hours without babble
-## bound the rate at 0.35/h (95 %), 3 events at 0.90/h
+## noise alone, read by the spotter and by shopd's listener (wake word
+## required; about 1.5 min of one core per hour on a 2-core AVX2 machine), so
+## that a false-accept rate of 1 per hour or less can show: 0 events in the
+## 8.6 hours without babble bound the rate at 0.35/h (95 %), 3 events at 0.90/h
 EVAL_RUN += eval-audio
 eval-audio: speech-corpus shop-eval
 	SHOPD_DATADIR=$(abs_top_srcdir) ./shop-eval audio --corpus $(SPEECH_CORPUS) \

@@ -128,14 +128,22 @@ s_check_json(const audio_background_t *bg)
     json_decref(o);
 }
 
+/* The corpus's non-command clips (at most max) into speech; their count. */
+static int
+s_speech_clips(int *speech, int max)
+{
+    int n = 0;
+    for (int i = 0; i < corpus_count(s_corpus) && n < max; i++)
+        if (corpus_clip(s_corpus, i)->kind == CORPUS_KIND_UNKNOWN)
+            speech[n++] = i;
+    return n;
+}
+
 static void
 test_training_split_every_kind_but_fan(void **state)
 {
     (void) state;
-    int speech[64], n = 0;
-    for (int i = 0; i < corpus_count(s_corpus) && n < 64; i++)
-        if (corpus_clip(s_corpus, i)->kind == CORPUS_KIND_UNKNOWN)
-            speech[n++] = i;
+    int speech[64], n = s_speech_clips(speech, 64);
     assert_true(n > 0);
     audio_background_opts_t o = { .corpus = s_corpus, .split = CORPUS_TRAIN, .speech = speech,
                                   .n_speech = n, .speech_s = 20, .noise_s = 6 * 5.0, .seed = 9 };
@@ -284,10 +292,7 @@ static void
 test_listener_in_the_background_json(void **state)
 {
     (void) state;
-    int speech[64], n = 0;
-    for (int i = 0; i < corpus_count(s_corpus) && n < 64; i++)
-        if (corpus_clip(s_corpus, i)->kind == CORPUS_KIND_UNKNOWN)
-            speech[n++] = i;
+    int speech[64], n = s_speech_clips(speech, 64);
     listener_t *l = s_listener();
     audio_background_opts_t o = { .corpus = s_corpus, .split = CORPUS_TRAIN, .speech = speech,
                                   .n_speech = n, .speech_s = 20, .noise_s = 6 * 2.0, .seed = 9,
