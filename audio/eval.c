@@ -643,6 +643,17 @@ audio_background_json(const audio_background_t *bg)
     return o;
 }
 
+/* One rate of the background with its 95 % upper bound, for people;
+ * nothing without seconds. */
+static void
+s_print_rate(const char *prefix, const char *what, int events, double seconds)
+{
+    if (seconds > 0)
+        printf("%s%s: %d intents in %.2f h: %.2f/h (95 %% upper bound %.2f/h)\n", prefix, what,
+               events, seconds / 3600.0, events / (seconds / 3600.0),
+               audio_poisson_upper(events, 0.95) / (seconds / 3600.0));
+}
+
 /* The per-kind table of the background, for people. */
 static void
 s_print_background(const audio_background_t *bg)
@@ -663,27 +674,17 @@ s_print_background(const audio_background_t *bg)
                    audio_poisson_upper(ni, 0.95) / (ns / 3600.0));
         printf("\n");
     }
-    const char *names[3] = { "noise alone", "noise alone without babble", "babble alone" };
-    const double secs[3] = { s, s - bs, bs };
-    const int events[3] = { n, n - b, b };
-    for (int i = 0; i < 3; i++)
-        if (secs[i] > 0)
-            printf("%s: %d intents in %.2f h: %.2f/h (95 %% upper bound %.2f/h)\n", names[i],
-                   events[i], secs[i] / 3600.0, events[i] / (secs[i] / 3600.0),
-                   audio_poisson_upper(events[i], 0.95) / (secs[i] / 3600.0));
+    s_print_rate("", "noise alone", n, s);
+    s_print_rate("", "noise alone without babble", n - b, s - bs);
+    s_print_rate("", "babble alone", b, bs);
     if (!bg->listened)
         return;
     s_bg_total_t sp = s_bg_total(bg, AUDIO_BG_SPEECH);
-    int hs = sp.heard, hn = no.heard, hb = bg->heard[AUDIO_BG_NOISE][CORPUS_NOISE_BABBLE];
-    const char *wnames[3] = { "speech in noise", "noise alone without babble", "babble alone" };
-    const double wsecs[3] = { sp.seconds, s - bs, bs };
-    const int wevents[3] = { hs, hn - hb, hb };
-    for (int i = 0; i < 3; i++)
-        if (wsecs[i] > 0)
-            printf("with the wake word (shopd's listener), %s: %d intents in %.2f h: %.2f/h "
-                   "(95 %% upper bound %.2f/h)\n", wnames[i], wevents[i], wsecs[i] / 3600.0,
-                   wevents[i] / (wsecs[i] / 3600.0),
-                   audio_poisson_upper(wevents[i], 0.95) / (wsecs[i] / 3600.0));
+    int hb = bg->heard[AUDIO_BG_NOISE][CORPUS_NOISE_BABBLE];
+    const char *w = "with the wake word (shopd's listener), ";
+    s_print_rate(w, "speech in noise", sp.heard, sp.seconds);
+    s_print_rate(w, "noise alone without babble", no.heard - hb, s - bs);
+    s_print_rate(w, "babble alone", hb, bs);
 }
 
 #define S_MAX_GROUPS 16

@@ -1,9 +1,10 @@
 #!/bin/sh
 # tests/tools_options.sh: the programs refuse a bad number in a numeric
 # option (a suffix, a fraction for a whole number, an empty string, a blank,
-# a value out of range): exit status 2, one line on stderr naming the
-# option and the value, nothing on stdout, and no work done (no output file,
-# no evaluation printed). Runs the built programs. Prints TAP.
+# a value out of range) and an argument left over after the options: exit
+# status 2, one line on stderr naming the option and the value (or the
+# argument), nothing on stdout, and no work done (no output file, no
+# evaluation printed). Runs the built programs. Prints TAP.
 top_build=${SHOP_TOP_BUILDDIR:-.}
 top_src=${SHOP_TOP_SRCDIR:-.}
 train=$top_build/shop-train
@@ -45,7 +46,7 @@ refuses() {
   fi
 }
 
-echo "1..28"
+echo "1..32"
 
 # shop-train audio: the corpus directory does not exist, so that a value read
 # leniently would go on to fail on the corpus with another message
@@ -79,6 +80,8 @@ refuses 'shop-train audio-corpus: --scale "0.5x": not a number' \
   "$train" audio-corpus --out "$tmp/out" --scale 0.5x
 refuses 'shop-train audio-corpus: --scale "0": out of range: (0, 100]' \
   "$train" audio-corpus --out "$tmp/out" --scale 0
+refuses 'shop-train audio-corpus: unexpected argument "extra"' \
+  "$train" audio-corpus --out "$tmp/out" extra
 refuses 'shop-train audio-phones: --lookahead "1e1": not an integer' \
   "$train" audio-phones --corpus "$tmp/none" --out "$tmp/out" --lookahead 1e1
 refuses 'shop-train vision: --epochs "inf": not an integer' \
@@ -87,6 +90,10 @@ refuses 'shop-train vision: --smoothing "1": out of range: [0, 1)' \
   "$train" vision --data "$tmp/none" --out "$tmp/out" --smoothing 1
 refuses 'shop-train demo: --customers "3e2": not an integer' \
   "$train" demo --fmnist "$tmp/none" --out "$tmp/out" --customers 3e2
+refuses 'shop-train demo: unexpected argument "100"' \
+  "$train" demo --fmnist "$tmp/none" --out "$tmp/out" 100
+refuses 'shop-train recommend: unexpected argument "data"' \
+  "$train" recommend --out "$tmp/out" data
 
 # shop-eval audio on the test recordings: a good value evaluates them (the
 # control), a bad one prints no evaluation
@@ -105,6 +112,8 @@ refuses 'shop-eval audio: --commands "0x10": not an integer' \
   "$eval" audio --real-data "$real" --commands 0x10
 refuses 'shop-eval audio: --skip-penalty "1.5": out of range: [0, 1]' \
   "$eval" audio --real-data "$real" --skip-penalty 1.5
+refuses 'shop-eval audio: unexpected argument "val"' \
+  "$eval" audio --real-data "$real" val
 refuses 'shop-eval vision: --limit "10k": not an integer' \
   "$eval" vision --data "$tmp/none" --limit 10k
 

@@ -57,7 +57,7 @@ audio_corpus_main(int argc, char **argv)
             return c == 'h' ? 0 : 2;
         }
     }
-    if (bad)
+    if (bad || cli_no_operands(S_CORPUS, argc, argv) != 0)
         return 2;
     if (!o.out_dir) {
         fprintf(stderr, "%s: --out DIR is required\n", S_CORPUS);
@@ -265,13 +265,8 @@ audio_train_main(int argc, char **argv)
         default: s_usage_train(); return ch == 'h' ? 0 : 2;
         }
     }
-    if (bad)
+    if (bad || cli_no_operands(S_TRAIN, argc, argv) != 0)
         return 2;
-    if (optind < argc) {
-        /* e.g. "--domain-classes words": the value needs the "=" */
-        fprintf(stderr, "%s: unexpected argument \"%s\"\n", S_TRAIN, argv[optind]);
-        return 2;
-    }
     if (!corpus_dir || (fuse && (calibrate || init)) || (fuse_w && !fuse)
         || (teacher && (calibrate || fuse)) || (beliefs && (calibrate || fuse || init || teacher))
         || (freeze > 0 && !init) || (dann > 0 && (!real_dir || calibrate || fuse || beliefs))
@@ -392,7 +387,7 @@ audio_eval_main(int argc, char **argv)
         default: s_usage_eval(); return ch == 'h' ? 0 : 2;
         }
     }
-    if (bad)
+    if (bad || cli_no_operands(S_EVAL, argc, argv) != 0)
         return 2;
     char real_buf[1024];
     if (!real_dir && !no_real) {

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -32,5 +33,14 @@ cli_dispatch(const char *prog, const char *what, const cli_command_t *table, int
             return table[i].main(argc - 1, argv + 1);
     fprintf(stderr, "%s: unknown command '%s'\n", prog, argv[1]);
     s_usage(stderr, prog, what, table, n);
+    return 2;
+}
+
+int
+cli_no_operands(const char *prog, int argc, char **argv)
+{
+    if (optind >= argc)
+        return 0;
+    fprintf(stderr, "%s: unexpected argument \"%s\"\n", prog, argv[optind]);
     return 2;
 }

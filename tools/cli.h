@@ -19,6 +19,12 @@ typedef struct {
 int cli_dispatch(const char *prog, const char *what, const cli_command_t *table, int n,
                  int argc, char **argv);
 
+/* After a subcommand's options (getopt_long): 0 when no argument is left
+ * over, else "prog: unexpected argument ..." on stderr and 2 (a value given
+ * as "--opt value" to an option whose value is optional, "--opt=value",
+ * leaves it over). */
+int cli_no_operands(const char *prog, int argc, char **argv);
+
 /* shop-train subcommands (declared here, defined in tools/) */
 int vision_train_main(int argc, char **argv);
 int audio_train_main(int argc, char **argv);

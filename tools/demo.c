@@ -42,7 +42,7 @@ demo_store_main(int argc, char **argv)
         default: s_usage(); return c == 'h' ? 0 : 2;
         }
     }
-    if (bad)
+    if (bad || cli_no_operands("shop-train demo", argc, argv) != 0)
         return 2;
     char err[512];
     demo_store_report_t rep;

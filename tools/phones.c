@@ -96,7 +96,7 @@ audio_phones_main(int argc, char **argv)
         default: s_usage(); return ch == 'h' ? 0 : 2;
         }
     }
-    if (bad)
+    if (bad || cli_no_operands(S_PROG, argc, argv) != 0)
         return 2;
     if ((!o.corpus_dir && !o.real_dir) || o.stride % 2 || o.lookahead % 2
         || o.lookahead + o.stride > PHONES_TRAIN_FRAMES) {
@@ -132,6 +132,8 @@ audio_phones_eval_main(int argc, char **argv)
             return ch == 'h' ? 0 : 2;
         }
     }
+    if (cli_no_operands("shop-eval audio-phones", argc, argv) != 0)
+        return 2;
     if (!model || !real_dir) {
         fprintf(stderr, "shop-eval audio-phones: --model and --real-data are required\n");
         return 2;

@@ -124,6 +124,8 @@ recommend_train_main(int argc, char **argv)
         default: s_usage_train(); return c == 'h' ? 0 : 2;
         }
     }
+    if (cli_no_operands("shop-train recommend", argc, argv) != 0)
+        return 2;
     bool importing = imp_cat || imp_ev || imp_uci;
     if ((!out && !importing) || (data && db) || (importing && !db)) {
         s_usage_train();
@@ -306,6 +308,8 @@ recommend_eval_main(int argc, char **argv)
         default: s_usage_eval(); return c == 'h' ? 0 : 2;
         }
     }
+    if (cli_no_operands("shop-eval recommend", argc, argv) != 0)
+        return 2;
     char buf[1024], err[512];
     const char *uci = s_uci_path(data, buf, sizeof buf);
     if (!uci) {
