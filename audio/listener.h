@@ -58,7 +58,8 @@ typedef struct {
                                            * first word reported) */
     double end;                           /* stream time it was ended */
     bool understood;                      /* result holds an intent */
-    intent_result_t result;               /* its confidence includes the wake word's belief */
+    intent_result_t result;               /* its confidence includes the wake word's belief;
+                                           * below min_confidence it is not understood */
     char reason[256];                     /* when not understood: why */
 } listener_utterance_t;
 
