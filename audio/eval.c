@@ -900,7 +900,10 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
     if (corpus || real_dir) {
         /* shopd's listener over the same model as the daemon runs it */
         kws_t *lk = kws_new(model, &ko, err, errlen);
-        if (!lk || !(listener = listener_new(&lk, NULL, NULL, err, errlen)))
+        listener_config_t lc;
+        listener_config_default(&lc);
+        lc.wake_min = opts->wake_min;
+        if (!lk || !(listener = listener_new(&lk, NULL, &lc, err, errlen)))
             goto done;
     }
     /* the model's belief constants, when it carries them */

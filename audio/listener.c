@@ -51,6 +51,7 @@ listener_config_default(listener_config_t *cfg)
     cfg->gap_s = 1.0;
     cfg->wake_timeout_s = 3.0;
     cfg->max_command_s = 8.0;
+    cfg->wake_min = 0.0f;
 }
 
 int
@@ -70,6 +71,10 @@ listener_config_check(const listener_config_t *cfg, char *err, size_t errlen)
     }
     if (!(cfg->max_command_s >= cfg->gap_s && cfg->max_command_s <= 60)) {
         snprintf(err, errlen, "max_command must be at least gap and at most 60 seconds");
+        return -1;
+    }
+    if (!(cfg->wake_min >= 0.0f && cfg->wake_min <= 1.0f)) {
+        snprintf(err, errlen, "wake_min must be 0 to 1");
         return -1;
     }
     return 0;
@@ -127,6 +132,11 @@ static void
 s_heard(listener_t *self, const kws_hit_t *hit, double now)
 {
     self->stats.words++;
+    if (self->cfg.require_wake && hit->word == self->cfg.wake_word
+        && hit->confidence < self->cfg.wake_min) {
+        self->stats.ignored++;   /* too weak to begin a command, and no command word */
+        return;
+    }
     if (self->cfg.require_wake && hit->word == self->cfg.wake_word) {
         /* the speaker starts (again): what came before is not this command */
         self->state = S_AWAKE;
@@ -421,6 +431,24 @@ listener_test(bool verbose)
     S_CHECK(!u.understood && strstr(u.reason, "below") && fabsf(u.wake_confidence - 0.2f) < 1e-6f);
     S_CHECK(intent_belief(l->grammar, 0.2f) * b9 < 0.1f);
     S_CHECK(l->stats.commands == 6 && l->stats.understood == 3);
+
+    /* with wake_min 0.5 a wake word at 0.45 begins nothing, neither from
+     * idle nor inside a command, and one at 0.5 does */
+    l->cfg.wake_min = 0.5f;
+    uint64_t ign = l->stats.ignored, wk = l->stats.wakes;
+    S_CHECK(s_drive_at(l, VOCAB_WAKE, 0.45f, 80.0, 80.3, 0, &u) == 0);
+    S_CHECK(s_drive(l, VOCAB_HELP, 80.3, 83.0, 0, &u) == 0);
+    S_CHECK(l->stats.ignored == ign + 2 && l->stats.wakes == wk);
+    S_CHECK(s_drive_at(l, VOCAB_WAKE, 0.5f, 90.0, 90.3, 0, &u) == 0);
+    S_CHECK(s_drive(l, VOCAB_REMOVE, 90.3, 90.6, 0, &u) == 0);
+    S_CHECK(s_drive_at(l, VOCAB_WAKE, 0.45f, 90.6, 90.9, 0, &u) == 0);
+    S_CHECK(s_drive(l, VOCAB_CART, 90.9, 93.0, 0, &u) == 1);
+    S_CHECK(u.understood && strcmp(u.result.intent, "remove_from_cart") == 0 && u.n_words == 2);
+    S_CHECK(l->stats.wakes == wk + 1 && l->stats.ignored == ign + 3);
+    bad = cfg;
+    bad.wake_min = 1.5f;
+    S_CHECK(listener_config_check(&bad, err, sizeof err) == -1 && strstr(err, "wake_min"));
+    l->cfg.wake_min = 0.0f;
 
     /* push-to-talk: any word begins a command */
     listener_destroy(&l);
