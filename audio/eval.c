@@ -1046,11 +1046,12 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
         "miss_pct", n_wake ? 100.0 * wake_miss / n_wake : 0.0, "snr_db", 10.0,
         "operating_point", "no wake false accept in the background hours"));
     json_object_set_new(root, "with_wake_word", json_pack(
-        "{s:i, s:f, s:f, s:s}", "commands", wake_cmds, "acceptance_pct",
-        wake_cmds ? 100.0 * wake_accepted / wake_cmds : 0.0, "snr_db", 10.0, "note",
-        "the wake-word commands of the wake measure through shopd's listener as it runs by "
-        "default (the model's thresholds; the first command understood has the spoken intent "
-        "and slots); its false accepts: false_accepts.with_wake_word"));
+        "{s:i, s:f, s:f, s:f, s:s}", "commands", wake_cmds, "acceptance_pct",
+        wake_cmds ? 100.0 * wake_accepted / wake_cmds : 0.0, "snr_db", 10.0, "wake_min",
+        (double) opts->wake_min, "note",
+        "the wake-word commands of the wake measure through shopd's listener (the model's "
+        "thresholds, a wake word of at least wake_min; the first command understood has the "
+        "spoken intent and slots); its false accepts: false_accepts.with_wake_word"));
     json_object_set_new(root, "rtf", json_real(rtf));
     json_object_set_new(root, "rtf_wall", json_real(rtf_wall));
     json_object_set_new(root, "audio_hours_streamed", json_real((a_s + a2) / 3600.0));
@@ -1085,9 +1086,9 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
         printf("wake word: %.1f %% missed at 10 dB (%d utterances) at threshold %.3f "
                "(no wake false accept in %.2f h)\n", n_wake ? 100.0 * wake_miss / n_wake : 0.0,
                n_wake, (double) wake_thr, hours);
-        printf("with the wake word (shopd's listener): %.1f %% of %d commands at 10 dB "
-               "understood as spoken\n", wake_cmds ? 100.0 * wake_accepted / wake_cmds : 0.0,
-               wake_cmds);
+        printf("with the wake word (shopd's listener, wake_min %.2f): %.1f %% of %d commands at "
+               "10 dB understood as spoken\n", (double) opts->wake_min,
+               wake_cmds ? 100.0 * wake_accepted / wake_cmds : 0.0, wake_cmds);
         printf("real-time factor: %.4f CPU, %.4f wall-clock (one thread, %.2f h of audio)\n",
                rtf, rtf_wall, (a_s + a2) / 3600.0);
     }

@@ -51,7 +51,7 @@ listener_config_default(listener_config_t *cfg)
     cfg->gap_s = 1.0;
     cfg->wake_timeout_s = 3.0;
     cfg->max_command_s = 8.0;
-    cfg->wake_min = 0.0f;
+    cfg->wake_min = 0.6f;
 }
 
 int
@@ -425,7 +425,10 @@ listener_test(bool verbose)
     S_CHECK(l->stats.wakes == 7 && l->stats.commands == 5 && l->stats.understood == 3);
 
     /* min_confidence judges the command with its wake word's belief: a
-     * sure "cart" after a wake word heard at 0.2 (belief 0.05) is refused */
+     * sure "cart" after a wake word heard at 0.2 (belief 0.05; wake_min 0
+     * lets it begin the command) is refused */
+    S_CHECK(cfg.wake_min == 0.6f);
+    l->cfg.wake_min = 0.0f;
     S_CHECK(s_drive_at(l, VOCAB_WAKE, 0.2f, 70.0, 70.3, 0, &u) == 0);
     S_CHECK(s_drive(l, VOCAB_CART, 70.3, 72.0, 0, &u) == 1);
     S_CHECK(!u.understood && strstr(u.reason, "below") && fabsf(u.wake_confidence - 0.2f) < 1e-6f);
@@ -448,7 +451,7 @@ listener_test(bool verbose)
     bad = cfg;
     bad.wake_min = 1.5f;
     S_CHECK(listener_config_check(&bad, err, sizeof err) == -1 && strstr(err, "wake_min"));
-    l->cfg.wake_min = 0.0f;
+    l->cfg.wake_min = cfg.wake_min;
 
     /* push-to-talk: any word begins a command */
     listener_destroy(&l);

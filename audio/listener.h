@@ -50,7 +50,8 @@ typedef struct {
     double wake_timeout_s;  /* wait for a command after the wake word alone; 3.0 */
     double max_command_s;   /* longest command, from its first word; 8.0 */
     float wake_min;         /* least confidence of a wake word that begins a command
-                             * (0..1); 0: the spotter's threshold alone */
+                             * (0..1; 0: the spotter's threshold alone); 0.6, chosen
+                             * for the shipped model (docs/speech.md) */
 } listener_config_t;
 
 /* One command, ended (out). */

@@ -328,8 +328,8 @@ s_usage_eval(void)
             "  --skip-penalty overrides the grammar's unmatched_penalty, the least factor a\n"
             "                 skipped heard word costs (0.2);\n"
             "  --wake-min C: the listener's least wake-word confidence that begins a\n"
-            "                command (0: the model's threshold alone; the daemon's\n"
-            "                [microphone] wake_min);\n"
+            "                command (0.6, the daemon's [microphone] wake_min default;\n"
+            "                0: the model's threshold alone);\n"
             "  the grammar reads confidences with the model's belief constants when it\n"
             "  carries them (`shop-train audio --beliefs`), else with its defaults; the\n"
             "  JSON's \"beliefs\" says which; \"misread_commands\": commands read as\n"
@@ -344,7 +344,9 @@ audio_eval_main(int argc, char **argv)
     int n_cmd = 400, seed = 1, stride = 0;
     double bg_min = 30, noise_hours = 0;
     float skip_penalty = 0;     /* 0: the grammar default */
-    float wake_min = 0;         /* 0: the model's wake threshold alone */
+    listener_config_t listen_def;
+    listener_config_default(&listen_def);
+    float wake_min = listen_def.wake_min;   /* as shopd listens by default */
     static const struct option longopts[] = {
         { "corpus", required_argument, NULL, 'c' }, { "model", required_argument, NULL, 'm' },
         { "json", no_argument, NULL, 'j' },         { "commands", required_argument, NULL, 'n' },
