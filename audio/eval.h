@@ -12,6 +12,7 @@
 #include "audio/intent.h"
 #include "audio/kws.h"
 #include "audio/listener.h"
+#include "audio/realdata.h"
 
 typedef struct {
     const char *corpus_dir;   /* synthetic corpus, or NULL: real speech only */
@@ -30,6 +31,8 @@ typedef struct {
                                * speech in noise, half noise alone */
     double noise_hours;       /* > 0: hours of noise alone instead of bg_min / 2 minutes */
     float skip_penalty;       /* the grammar's unmatched_penalty; 0: its default */
+    float wake_min;           /* the listener's wake_min (audio/listener.h; 0.6 as
+                               * shopd listens by default) */
 } audio_eval_opts_t;
 
 /* Measures on opts->corpus_dir and/or opts->real_dir (at least one) and
@@ -91,6 +94,26 @@ void audio_background_clear(audio_background_t *bg);
  * listener_error(). */
 #define AUDIO_LISTEN_TAIL_S 3.0
 int audio_eval_listen(listener_t *l, const float *x, size_t n, intent_result_t *first);
+
+/* Real people talking near a device that is not spoken to: every Speech
+ * Commands speech clip (no noise clip) of the validation speakers
+ * (calibration: the calibration speakers) of set, one after another in a
+ * seeded order, no clip twice; with talkers > 1, that many such orders
+ * (each from its own draw of seed) summed sample by sample and scaled by
+ * 1 / sqrt(talkers), several people at once. Returns the stream (free it;
+ * *n samples at 16 kHz, *clips the clips of one order), or NULL with a
+ * message in err when a clip cannot be read or the split has none. */
+float *audio_real_talk(const real_t *set, bool calibration, int talkers, uint64_t seed,
+                       size_t *n, int *clips, char *err, size_t errlen);
+
+/* audio_real_talk's streams of one talker and of AUDIO_REAL_CROWD through
+ * the listener l as shopd listens by default: the words yes, no and stop
+ * in them are said without the wake word, so every intent is a false
+ * accept. Returns {"talk", "crowd"} with each stream's hours, intents, rate
+ * and 95 % upper bound (audio_poisson_upper), or NULL with err. */
+#define AUDIO_REAL_CROWD 3
+json_t *audio_real_listen(const real_t *set, listener_t *l, bool calibration, uint64_t seed,
+                          char *err, size_t errlen);
 
 /* The "false_accepts" object of `shop-eval audio --json` (a new reference):
  * hours, words, intents and rates per part, per noise kind, noise alone

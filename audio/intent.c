@@ -838,16 +838,17 @@ s_viterbi(const intent_t *g, const s_sentence_t *s, const int *w, const s_word_c
     return best;
 }
 
-int
-intent_match(const intent_t *self, const int *words, const float *conf, size_t n,
-             intent_result_t *result, char *err, size_t errlen)
+/* intent_match, and (woken, the wake word's belief given) intent_match_woken. */
+static int
+s_match(const intent_t *self, bool woken, float woken_belief, const int *words, const float *conf,
+        size_t n, intent_result_t *result, char *err, size_t errlen)
 {
     memset(result, 0, sizeof *result);
     int w[S_MAX_WORDS];
     s_word_cost_t wc[S_MAX_WORDS];
     int m = 0;
-    bool woke = false;
-    float wake_conf = 1.0f;
+    bool woke = woken;
+    float wake_conf = woken ? woken_belief : 1.0f;
     for (size_t i = 0; i < n; i++) {
         int id = words[i];
         if (!vocab_is_keyword(id))
@@ -855,7 +856,7 @@ intent_match(const intent_t *self, const int *words, const float *conf, size_t n
         float c = conf ? conf[i] : 1.0f;
         c = c >= 1e-6f ? (c <= 1.0f ? c : 1.0f) : 1e-6f; /* NaN too */
         if (vocab_kind(id) == VOCAB_KIND_WAKE) {
-            if (self->cfg.require_wake) {
+            if (self->cfg.require_wake && !woken) {
                 /* a command follows the last wake word */
                 woke = true;
                 wake_conf = (float) s_belief(&self->cfg, c);
@@ -874,7 +875,7 @@ intent_match(const intent_t *self, const int *words, const float *conf, size_t n
     if (self->cfg.require_wake && !woke)
         return s_fail(result, err, errlen, "no wake word heard");
     if (m == 0)
-        return s_fail(result, err, errlen, self->cfg.require_wake
+        return s_fail(result, err, errlen, self->cfg.require_wake || woken
                                                ? "nothing heard after the wake word"
                                                : "no words heard");
     int max_states = 1;
@@ -898,7 +899,7 @@ intent_match(const intent_t *self, const int *words, const float *conf, size_t n
     if (best == -INFINITY)
         return s_fail(result, err, errlen, "no sentence of the grammar matches the %d words heard",
                       m);
-    result->confidence *= self->cfg.require_wake ? wake_conf : 1.0f;
+    result->confidence *= self->cfg.require_wake || woken ? wake_conf : 1.0f;
     if (result->confidence < self->cfg.min_confidence) {
         char what[160];
         intent_result_format(result, what, sizeof what);
@@ -907,6 +908,22 @@ intent_match(const intent_t *self, const int *words, const float *conf, size_t n
                       (double) c, (double) self->cfg.min_confidence);
     }
     return 0;
+}
+
+int
+intent_match(const intent_t *self, const int *words, const float *conf, size_t n,
+             intent_result_t *result, char *err, size_t errlen)
+{
+    return s_match(self, false, 1.0f, words, conf, n, result, err, errlen);
+}
+
+int
+intent_match_woken(const intent_t *self, float wake_conf, const int *words, const float *conf,
+                   size_t n, intent_result_t *result, char *err, size_t errlen)
+{
+    float c = wake_conf >= 1e-6f ? (wake_conf <= 1.0f ? wake_conf : 1.0f) : 1e-6f; /* NaN too */
+    return s_match(self, true, (float) s_belief(&self->cfg, c), words, conf, n, result, err,
+                   errlen);
 }
 
 /* the words that put an upper bound on the price when a number follows */

@@ -99,8 +99,17 @@ const char *intent_name(const intent_t *self, int i);
 int intent_match(const intent_t *self, const int *words, const float *conf, size_t n,
                  intent_result_t *result, char *err, size_t errlen);
 
+/* As intent_match on words heard after a wake word the caller detected
+ * itself (a listener whose wake word may be any keyword), at spotter
+ * confidence wake_conf: the result's confidence is the sentence's score
+ * times the wake word's belief, and min_confidence applies to that product,
+ * as it does when intent_match finds the wake word among the words. Wake
+ * words among the words count as no word. */
+int intent_match_woken(const intent_t *self, float wake_conf, const int *words, const float *conf,
+                       size_t n, intent_result_t *result, char *err, size_t errlen);
+
 /* The belief (0..1, see above) this grammar's settings give a spotter
- * confidence c; for callers that apply the wake word themselves. */
+ * confidence c. */
 float intent_belief(const intent_t *self, float c);
 
 /* As intent_match on the words of text separated by spaces or punctuation,

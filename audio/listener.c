@@ -51,6 +51,7 @@ listener_config_default(listener_config_t *cfg)
     cfg->gap_s = 1.0;
     cfg->wake_timeout_s = 3.0;
     cfg->max_command_s = 8.0;
+    cfg->wake_min = 0.6f;
 }
 
 int
@@ -70,6 +71,10 @@ listener_config_check(const listener_config_t *cfg, char *err, size_t errlen)
     }
     if (!(cfg->max_command_s >= cfg->gap_s && cfg->max_command_s <= 60)) {
         snprintf(err, errlen, "max_command must be at least gap and at most 60 seconds");
+        return -1;
+    }
+    if (!(cfg->wake_min >= 0.0f && cfg->wake_min <= 1.0f)) {
+        snprintf(err, errlen, "wake_min must be 0 to 1");
         return -1;
     }
     return 0;
@@ -127,6 +132,11 @@ static void
 s_heard(listener_t *self, const kws_hit_t *hit, double now)
 {
     self->stats.words++;
+    if (self->cfg.require_wake && hit->word == self->cfg.wake_word
+        && hit->confidence < self->cfg.wake_min) {
+        self->stats.ignored++;   /* too weak to begin a command, and no command word */
+        return;
+    }
     if (self->cfg.require_wake && hit->word == self->cfg.wake_word) {
         /* the speaker starts (again): what came before is not this command */
         self->state = S_AWAKE;
@@ -167,10 +177,14 @@ s_end(listener_t *self, double now, listener_utterance_t *u)
         ids[i] = self->words[i].word;
         conf[i] = self->words[i].confidence;
     }
-    if (intent_match(self->grammar, ids, conf, (size_t) self->n, &u->result, u->reason,
-                     sizeof u->reason) == 0) {
+    /* the wake word's belief is part of the confidence min_confidence judges */
+    int rc = self->cfg.require_wake
+                 ? intent_match_woken(self->grammar, self->wake_conf, ids, conf, (size_t) self->n,
+                                      &u->result, u->reason, sizeof u->reason)
+                 : intent_match(self->grammar, ids, conf, (size_t) self->n, &u->result, u->reason,
+                                sizeof u->reason);
+    if (rc == 0) {
         u->understood = true;
-        u->result.confidence *= intent_belief(self->grammar, self->wake_conf);
         self->stats.understood++;
     }
     self->stats.commands++;
@@ -288,18 +302,26 @@ listener_error(const listener_t *self)
  * to time until, the spotter busy while t_busy_end > grid time. Returns the
  * commands ended (at most one) into *u. */
 static int
-s_drive(listener_t *self, int word, double t, double until, double busy_end,
-        listener_utterance_t *u)
+s_drive_at(listener_t *self, int word, float conf, double t, double until, double busy_end,
+           listener_utterance_t *u)
 {
     int got = 0;
     if (word >= 0) {
-        kws_hit_t h = { word, t - 0.35, 0.9f };
+        kws_hit_t h = { word, t - 0.35, conf };
         s_heard(self, &h, t);
     }
     for (double now = t + 0.01; now <= until + 1e-9; now += 0.01)
         if (!got)
             got = s_tick(self, now, now < busy_end, u);
     return got;
+}
+
+/* s_drive_at with the word heard at confidence 0.9 */
+static int
+s_drive(listener_t *self, int word, double t, double until, double busy_end,
+        listener_utterance_t *u)
+{
+    return s_drive_at(self, word, 0.9f, t, until, busy_end, u);
 }
 
 static kws_t *
@@ -401,6 +423,35 @@ listener_test(bool verbose)
         ended = s_drive(l, VOCAB_NEXT + (i % 2), 60.3 + 0.5 * i, 60.8 + 0.5 * i, 0, &u);
     S_CHECK(ended == 1 && fabs(u.end - 68.0) < 0.005);
     S_CHECK(l->stats.wakes == 7 && l->stats.commands == 5 && l->stats.understood == 3);
+
+    /* min_confidence judges the command with its wake word's belief: a
+     * sure "cart" after a wake word heard at 0.2 (belief 0.05; wake_min 0
+     * lets it begin the command) is refused */
+    S_CHECK(cfg.wake_min == 0.6f);
+    l->cfg.wake_min = 0.0f;
+    S_CHECK(s_drive_at(l, VOCAB_WAKE, 0.2f, 70.0, 70.3, 0, &u) == 0);
+    S_CHECK(s_drive(l, VOCAB_CART, 70.3, 72.0, 0, &u) == 1);
+    S_CHECK(!u.understood && strstr(u.reason, "below") && fabsf(u.wake_confidence - 0.2f) < 1e-6f);
+    S_CHECK(intent_belief(l->grammar, 0.2f) * b9 < 0.1f);
+    S_CHECK(l->stats.commands == 6 && l->stats.understood == 3);
+
+    /* with wake_min 0.5 a wake word at 0.45 begins nothing, neither from
+     * idle nor inside a command, and one at 0.5 does */
+    l->cfg.wake_min = 0.5f;
+    uint64_t ign = l->stats.ignored, wk = l->stats.wakes;
+    S_CHECK(s_drive_at(l, VOCAB_WAKE, 0.45f, 80.0, 80.3, 0, &u) == 0);
+    S_CHECK(s_drive(l, VOCAB_HELP, 80.3, 83.0, 0, &u) == 0);
+    S_CHECK(l->stats.ignored == ign + 2 && l->stats.wakes == wk);
+    S_CHECK(s_drive_at(l, VOCAB_WAKE, 0.5f, 90.0, 90.3, 0, &u) == 0);
+    S_CHECK(s_drive(l, VOCAB_REMOVE, 90.3, 90.6, 0, &u) == 0);
+    S_CHECK(s_drive_at(l, VOCAB_WAKE, 0.45f, 90.6, 90.9, 0, &u) == 0);
+    S_CHECK(s_drive(l, VOCAB_CART, 90.9, 93.0, 0, &u) == 1);
+    S_CHECK(u.understood && strcmp(u.result.intent, "remove_from_cart") == 0 && u.n_words == 2);
+    S_CHECK(l->stats.wakes == wk + 1 && l->stats.ignored == ign + 3);
+    bad = cfg;
+    bad.wake_min = 1.5f;
+    S_CHECK(listener_config_check(&bad, err, sizeof err) == -1 && strstr(err, "wake_min"));
+    l->cfg.wake_min = cfg.wake_min;
 
     /* push-to-talk: any word begins a command */
     listener_destroy(&l);

@@ -8,7 +8,9 @@
  *              -> grammar (audio/intent) -> one utterance
  *
  * Wake word: with require_wake, words count only after the wake word
- * (cfg.wake_word, any keyword of audio/vocab.h; "shopwise" by default).
+ * (cfg.wake_word, any keyword of audio/vocab.h; "shopwise" by default)
+ * reported at a confidence of at least cfg.wake_min; a weaker one is
+ * counted with the words heard without a wake word and dropped.
  * Words heard without it are counted and dropped. A wake word heard during
  * a command starts the command again. Without require_wake (push-to-talk
  * devices) any keyword starts a command.
@@ -47,6 +49,9 @@ typedef struct {
     double gap_s;           /* pause that ends a command; 1.0 */
     double wake_timeout_s;  /* wait for a command after the wake word alone; 3.0 */
     double max_command_s;   /* longest command, from its first word; 8.0 */
+    float wake_min;         /* least confidence of a wake word that begins a command
+                             * (0..1; 0: the spotter's threshold alone); 0.6, chosen
+                             * for the shipped model (docs/speech.md) */
 } listener_config_t;
 
 /* One command, ended (out). */
@@ -58,7 +63,8 @@ typedef struct {
                                            * first word reported) */
     double end;                           /* stream time it was ended */
     bool understood;                      /* result holds an intent */
-    intent_result_t result;               /* its confidence includes the wake word's belief */
+    intent_result_t result;               /* its confidence includes the wake word's belief;
+                                           * below min_confidence it is not understood */
     char reason[256];                     /* when not understood: why */
 } listener_utterance_t;
 
@@ -78,7 +84,8 @@ typedef struct _listener_t listener_t;
 void listener_config_default(listener_config_t *cfg);
 
 /* Returns 0 if cfg is usable (a keyword as wake word, 0.1 s <= gap_s <= 10 s,
- * 0.1 <= wake_timeout_s <= 60, gap_s <= max_command_s <= 60), else -1 with
+ * 0.1 <= wake_timeout_s <= 60, gap_s <= max_command_s <= 60, 0 <= wake_min
+ * <= 1), else -1 with
  * the reason in err. */
 int listener_config_check(const listener_config_t *cfg, char *err, size_t errlen);
 

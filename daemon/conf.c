@@ -83,6 +83,7 @@ conf_defaults(conf_t *cfg)
     cfg->mic_gap_ms = 1000;
     cfg->mic_wake_timeout_ms = 3000;
     cfg->mic_max_command_ms = 8000;
+    cfg->mic_wake_min = 0.6;
 }
 
 /* --- value parsers: each returns 0 or -1 with a reason in why -------------- */
@@ -143,7 +144,7 @@ s_str(const char *v, char *dst, size_t cap, const char **why)
     return 0;
 }
 
-typedef enum { S_STR, S_INT, S_BOOL, S_LEVEL, S_TARGET } s_kind_t;
+typedef enum { S_STR, S_INT, S_BOOL, S_LEVEL, S_TARGET, S_UNIT } s_kind_t;
 
 /* One row per key: adding a setting is one line here (and docs/config.md). */
 typedef struct {
@@ -159,6 +160,8 @@ typedef struct {
 #define S_K_INT(sec, k, f, lo, hi) \
     { sec, k, S_INT, offsetof(conf_t, f), lo, hi, (int) sizeof(((conf_t *) 0)->f) }
 #define S_K_BOOL(sec, k, f) { sec, k, S_BOOL, offsetof(conf_t, f), 0, 0, 0 }
+/* a double from 0 to 1 */
+#define S_K_UNIT(sec, k, f) { sec, k, S_UNIT, offsetof(conf_t, f), 0, 0, 0 }
 
 static const s_key_t s_keys[] = {
     { "daemon", "log_level", S_LEVEL, offsetof(conf_t, log_level), 0, 0, 0 },
@@ -204,6 +207,7 @@ static const s_key_t s_keys[] = {
     S_K_INT("microphone", "gap", mic_gap_ms, 100, 10000),
     S_K_INT("microphone", "wake_timeout", mic_wake_timeout_ms, 100, 60000),
     S_K_INT("microphone", "max_command", mic_max_command_ms, 100, 60000),
+    S_K_UNIT("microphone", "wake_min", mic_wake_min),
     S_K_STR("camera", "device", camera_device),
     S_K_INT("camera", "width", camera_width, 16, 8192),
     S_K_INT("camera", "height", camera_height, 16, 8192),
@@ -232,6 +236,8 @@ s_apply(conf_t *cfg, const char *section, const char *key, const char *value,
                 return -1;
             *(bool *) field = bv;
             return 0;
+        case S_UNIT:
+            return shop_parse_double(value, 0, 1, 0, (double *) field, why) == SHOP_NUM_OK ? 0 : -1;
         case S_INT:
             if (s_int(value, k->lo, k->hi, &iv, why) != 0)
                 return -1;

@@ -27,6 +27,7 @@ struct _mic_t {
     char session[CONF_PATH_MAX];
     char wake_word[32];
     bool require_wake;
+    double wake_min;
     char endpoint[64];              /* inproc:// name of the PAIR */
     void *ctx;                      /* borrowed */
     void *main_end;                 /* the main thread's PAIR socket */
@@ -97,6 +98,7 @@ mic_new(void *ctx, const conf_t *cfg, char *err, size_t errlen)
     lc.gap_s = cfg->mic_gap_ms / 1000.0;
     lc.wake_timeout_s = cfg->mic_wake_timeout_ms / 1000.0;
     lc.max_command_s = cfg->mic_max_command_ms / 1000.0;
+    lc.wake_min = (float) cfg->mic_wake_min;
     if (!cfg->mic_device[0]) {
         snprintf(err, errlen, "no microphone configured");
         return NULL;
@@ -123,6 +125,7 @@ mic_new(void *ctx, const conf_t *cfg, char *err, size_t errlen)
     shop_strlcpy(self->session, cfg->mic_session, sizeof self->session);
     shop_strlcpy(self->wake_word, vocab_name(lc.wake_word), sizeof self->wake_word);
     self->require_wake = lc.require_wake;
+    self->wake_min = lc.wake_min;
     snprintf(self->endpoint, sizeof self->endpoint, "inproc://shopd-mic-%p", (void *) self);
     self->listener = listener_new(&kws, NULL, &lc, err, errlen);
     if (!self->listener)
@@ -220,7 +223,7 @@ mic_status_json(mic_t *self)
     const char *state = cs.state == AUDIO_CAPTURE_RUNNING ? "listening"
                                                           : audio_capture_state_name(cs.state);
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I,"
-                     " s:I, s:I, s:s, s:s, s:b}",
+                     " s:I, s:I, s:s, s:s, s:b, s:f}",
                      "device", self->device, "device_name", cs.device, "state", state,
                      "error", cs.error, "opens", (json_int_t) cs.opens,
                      "failures", (json_int_t) cs.failures,
@@ -232,5 +235,6 @@ mic_status_json(mic_t *self)
                      "commands", (json_int_t) ls.commands,
                      "understood", (json_int_t) ls.understood,
                      "dropped", (json_int_t) dropped, "session", self->session,
-                     "wake_word", self->wake_word, "require_wake", self->require_wake);
+                     "wake_word", self->wake_word, "require_wake", self->require_wake,
+                     "wake_min", self->wake_min);
 }

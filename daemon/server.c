@@ -1044,7 +1044,8 @@ s_mic_changed(const conf_t *a, const conf_t *b)
            || strcmp(a->mic_wake_word, b->mic_wake_word) != 0
            || strcmp(a->mic_session, b->mic_session) != 0 || a->mic_gap_ms != b->mic_gap_ms
            || a->mic_wake_timeout_ms != b->mic_wake_timeout_ms
-           || a->mic_max_command_ms != b->mic_max_command_ms;
+           || a->mic_max_command_ms != b->mic_max_command_ms
+           || a->mic_wake_min != b->mic_wake_min;
 }
 
 /* Copies the running [microphone] settings into next: they need a restart. */
@@ -1058,6 +1059,7 @@ s_mic_keep(conf_t *next, const conf_t *running)
     next->mic_gap_ms = running->mic_gap_ms;
     next->mic_wake_timeout_ms = running->mic_wake_timeout_ms;
     next->mic_max_command_ms = running->mic_max_command_ms;
+    next->mic_wake_min = running->mic_wake_min;
 }
 
 int

@@ -280,6 +280,55 @@ test_confidence_rule(void **state)
     intent_destroy(&g);
 }
 
+/* A listener detects the wake word itself and gives the grammar the words
+ * after it (intent_match_woken): the decision and the confidence are those
+ * of intent_match finding the same wake word first among the words, the
+ * refusal below min_confidence included. */
+static void
+test_woken_is_the_wake_word_rule(void **state)
+{
+    (void) state;
+    intent_t *woke = s_shipped(true), *ptt = s_shipped(false);
+    intent_result_t a, b;
+    char ea[256], eb[256];
+    /* cart(0.9) after a wake word at 0.9: understood, b(0.9) ^ 2 */
+    int w[] = { VOCAB_WAKE, VOCAB_CART };
+    float c[] = { 0.9f, 0.9f };
+    assert_int_equal(intent_match(woke, w, c, 2, &a, ea, sizeof ea), 0);
+    assert_int_equal(intent_match_woken(ptt, 0.9f, w + 1, c + 1, 1, &b, eb, sizeof eb), 0);
+    assert_string_equal(b.intent, "show_cart");
+    assert_float_equal(b.confidence, s_belief(0.9) * s_belief(0.9), 1e-5);
+    assert_float_equal(a.confidence, b.confidence, 1e-6);
+    /* the same after a wake word at 0.2 (belief 0.053): below 0.1, refused
+     * by both, with the guess in the message */
+    c[0] = 0.2f;
+    assert_true(s_belief(0.2) * s_belief(0.9) < 0.1);
+    assert_int_equal(intent_match(woke, w, c, 2, &a, ea, sizeof ea), -1);
+    assert_int_equal(intent_match_woken(ptt, 0.2f, w + 1, c + 1, 1, &b, eb, sizeof eb), -1);
+    assert_string_equal(b.intent, "");
+    assert_non_null(strstr(eb, "show_cart"));
+    assert_non_null(strstr(eb, "below 0.100"));
+    assert_string_equal(ea, eb);
+    /* without the wake word's factor the same word passes */
+    assert_int_equal(intent_match(ptt, w + 1, c + 1, 1, &b, eb, sizeof eb), 0);
+    assert_float_equal(b.confidence, s_belief(0.9), 1e-5);
+    /* nothing after the wake word; a wake word among the words is no word */
+    assert_int_equal(intent_match_woken(ptt, 0.9f, NULL, NULL, 0, &b, eb, sizeof eb), -1);
+    assert_non_null(strstr(eb, "nothing heard after the wake word"));
+    int w2[] = { VOCAB_WAKE, VOCAB_HELP };
+    float c2[] = { 0.95f, 0.95f };
+    assert_int_equal(intent_match_woken(ptt, 1.0f, w2, c2, 2, &b, eb, sizeof eb), 0);
+    assert_string_equal(b.intent, "help");
+    assert_float_equal(b.confidence, s_belief(0.95), 1e-5);
+    /* a confidence outside 0..1 is held to it, as the words' are */
+    assert_int_equal(intent_match_woken(ptt, 7.0f, w2 + 1, c2 + 1, 1, &a, ea, sizeof ea), 0);
+    assert_float_equal(a.confidence, b.confidence, 1e-6);
+    assert_int_equal(intent_match_woken(ptt, NAN, w2 + 1, c2 + 1, 1, &a, ea, sizeof ea), -1);
+    assert_non_null(strstr(ea, "below"));
+    intent_destroy(&woke);
+    intent_destroy(&ptt);
+}
+
 static void
 test_grammar_is_editable(void **state)
 {
@@ -401,6 +450,7 @@ main(void)
         cmocka_unit_test(test_typed_plurals_and_price),
         cmocka_unit_test(test_wake_word_setting),
         cmocka_unit_test(test_confidence_rule),
+        cmocka_unit_test(test_woken_is_the_wake_word_rule),
         cmocka_unit_test(test_grammar_is_editable),
         cmocka_unit_test(test_bad_grammars_name_the_line),
         cmocka_unit_test(test_format),

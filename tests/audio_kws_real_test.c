@@ -9,7 +9,12 @@
  *   makes itself from the one-shot decoder (kws_decode) and the grammar on
  *   the validation clips only, and the training speakers' clips are left
  *   out (counts by class and speaker are those of the files); on the
- *   calibration speakers instead, only their clip. */
+ *   calibration speakers instead, only their clip;
+ * - real people talking (audio_real_talk): the stream of one talker is the
+ *   validation speakers' speech clips end to end, each once, in a seeded
+ *   order; a crowd sums that many orders at 1 / sqrt(talkers); and
+ *   audio_real_listen's counts are the listener's on exactly those
+ *   streams. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audio/eval.h"
 #include "audio/intent.h"
 #include "audio/kws.h"
 #include "audio/realdata.h"
@@ -246,6 +252,119 @@ test_eval_counts(void **state)
     real_destroy(&set);
 }
 
+/* Clip k of the validation speakers' speech, as audio_real_talk selects. */
+static bool
+s_talk_clip(const real_clip_t *c)
+{
+    return c->source == REAL_SPEECH_COMMANDS && c->vocab != VOCAB_SILENCE && c->validation;
+}
+
+static void
+test_real_talk(void **state)
+{
+    (void) state;
+    char err[256];
+    real_t *set = real_open(s_data, err, sizeof err);
+    assert_non_null(set);
+    /* the clips: yes x2, no, stop, left, three; not the noise 1141, not the
+     * training or calibration speakers', not FSDD's */
+    float *pcm[16];
+    size_t len[16], total = 0;
+    double sum = 0, sq = 0;
+    int m = 0;
+    for (int i = 0; i < real_count(set); i++) {
+        if (!s_talk_clip(real_clip(set, i)))
+            continue;
+        assert_true(m < 16);
+        assert_int_equal(real_clip_pcm(set, i, &pcm[m], &len[m], err, sizeof err), 0);
+        for (size_t k = 0; k < len[m]; k++) {
+            sum += pcm[m][k];
+            sq += (double) pcm[m][k] * pcm[m][k];
+        }
+        total += len[m++];
+    }
+    assert_int_equal(m, 6);
+
+    /* one talker: the clips end to end, each exactly once */
+    size_t n;
+    int clips;
+    float *x = audio_real_talk(set, false, 1, 42, &n, &clips, err, sizeof err);
+    assert_non_null(x);
+    assert_int_equal(clips, 6);
+    assert_int_equal(n, total);
+    bool used[16] = { false };
+    for (size_t at = 0; at < n;) {
+        int found = -1;
+        for (int k = 0; k < m && found < 0; k++)
+            if (!used[k] && len[k] <= n - at && memcmp(x + at, pcm[k], len[k] * sizeof *x) == 0)
+                found = k;
+        assert_true(found >= 0);
+        used[found] = true;
+        at += len[found];
+    }
+    /* the same seed, the same stream; another seed, another order */
+    size_t n2;
+    float *y = audio_real_talk(set, false, 1, 42, &n2, &clips, err, sizeof err);
+    assert_non_null(y);
+    assert_int_equal(n2, n);
+    assert_memory_equal(x, y, n * sizeof *x);
+    free(y);
+    y = audio_real_talk(set, false, 1, 43, &n2, &clips, err, sizeof err);
+    assert_non_null(y);
+    assert_int_equal(n2, n);
+    assert_memory_not_equal(x, y, n * sizeof *x);
+    free(y);
+
+    /* a crowd of three: three orders summed at 1 / sqrt(3) */
+    y = audio_real_talk(set, false, AUDIO_REAL_CROWD, 42, &n2, &clips, err, sizeof err);
+    assert_non_null(y);
+    assert_int_equal(n2, total);
+    double ysum = 0, xsq = 0;
+    for (size_t k = 0; k < n; k++) {
+        ysum += y[k];
+        xsq += (double) x[k] * x[k];
+    }
+    assert_true(fabs(xsq - sq) <= 1e-9 * sq);
+    assert_true(fabs(ysum - sqrt(3.0) * sum) <= 1e-4 * (fabs(sum) + 1));
+    assert_memory_not_equal(x, y, n * sizeof *x);
+
+    /* the calibration speakers' one clip (yes of 1cb788bc); no talker at all */
+    float *z = audio_real_talk(set, true, 1, 1, &n2, &clips, err, sizeof err);
+    assert_non_null(z);
+    assert_int_equal(clips, 1);
+    free(z);
+    assert_null(audio_real_talk(set, false, 0, 1, &n2, &clips, err, sizeof err));
+    assert_non_null(strstr(err, "talker"));
+
+    /* through shopd's listener: the counts are the listener's on exactly
+     * those streams (seed for the talk, seed + 1 for the crowd) */
+    kws_t *k = kws_new(NULL, NULL, err, sizeof err);
+    assert_non_null(k);
+    listener_t *l = listener_new(&k, NULL, NULL, err, sizeof err);
+    assert_non_null(l);
+    json_t *r = audio_real_listen(set, l, false, 42, err, sizeof err);
+    assert_non_null(r);
+    const json_t *talk = json_object_get(r, "talk"), *crowd = json_object_get(r, "crowd");
+    float *c = audio_real_talk(set, false, AUDIO_REAL_CROWD, 43, &n2, &clips, err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(json_integer_value(json_object_get(talk, "intents")),
+                     audio_eval_listen(l, x, n, NULL));
+    assert_int_equal(json_integer_value(json_object_get(crowd, "intents")),
+                     audio_eval_listen(l, c, n2, NULL));
+    assert_int_equal(json_integer_value(json_object_get(talk, "clips")), 6);
+    assert_int_equal(json_integer_value(json_object_get(crowd, "talkers")), AUDIO_REAL_CROWD);
+    assert_true(fabs(json_real_value(json_object_get(talk, "hours")) - n / 16000.0 / 3600.0)
+                < 1e-12);
+    free(c);
+    json_decref(r);
+    listener_destroy(&l);
+    free(y);
+    free(x);
+    for (int i = 0; i < m; i++)
+        free(pcm[i]);
+    real_destroy(&set);
+}
+
 int
 main(void)
 {
@@ -256,6 +375,7 @@ main(void)
         cmocka_unit_test(test_listing),
         cmocka_unit_test(test_speech_end),
         cmocka_unit_test(test_eval_counts),
+        cmocka_unit_test(test_real_talk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

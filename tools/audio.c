@@ -302,7 +302,7 @@ s_usage_eval(void)
             "                       [--json] [--commands N] [--background-min M]\n"
             "                       [--noise-hours H] [--seed N]\n"
             "                       [--pad-silence] [--voices test|val] [--holdout V1,V2]\n"
-            "                       [--stride S] [--skip-penalty P]\n"
+            "                       [--stride S] [--skip-penalty P] [--wake-min C]\n"
             "  --corpus: command acceptance by SNR, false accepts per hour, wake-word miss\n"
             "  rate and real-time factor of the keyword spotter on the synthetic corpus's\n"
             "  held-out test voices (or on the validation voices, to tune without looking\n"
@@ -327,6 +327,9 @@ s_usage_eval(void)
 
             "  --skip-penalty overrides the grammar's unmatched_penalty, the least factor a\n"
             "                 skipped heard word costs (0.2);\n"
+            "  --wake-min C: the listener's least wake-word confidence that begins a\n"
+            "                command (0.6, the daemon's [microphone] wake_min default;\n"
+            "                0: the model's threshold alone);\n"
             "  the grammar reads confidences with the model's belief constants when it\n"
             "  carries them (`shop-train audio --beliefs`), else with its defaults; the\n"
             "  JSON's \"beliefs\" says which; \"misread_commands\": commands read as\n"
@@ -341,6 +344,9 @@ audio_eval_main(int argc, char **argv)
     int n_cmd = 400, seed = 1, stride = 0;
     double bg_min = 30, noise_hours = 0;
     float skip_penalty = 0;     /* 0: the grammar default */
+    listener_config_t listen_def;
+    listener_config_default(&listen_def);
+    float wake_min = listen_def.wake_min;   /* as shopd listens by default */
     static const struct option longopts[] = {
         { "corpus", required_argument, NULL, 'c' }, { "model", required_argument, NULL, 'm' },
         { "json", no_argument, NULL, 'j' },         { "commands", required_argument, NULL, 'n' },
@@ -351,11 +357,12 @@ audio_eval_main(int argc, char **argv)
         { "stride", required_argument, NULL, 'S' }, { "skip-penalty", required_argument, NULL, 'P' },
         { "holdout", required_argument, NULL, 'O' },
         { "real-data", required_argument, NULL, 'R' }, { "no-real", no_argument, NULL, 'N' },
+        { "wake-min", required_argument, NULL, 'W' },
         { NULL, 0, NULL, 0 },
     };
     int ch, bad = 0;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:m:jn:b:H:s:pv:S:P:O:R:Nh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:m:jn:b:H:s:pv:S:P:O:R:W:Nh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c': corpus_dir = optarg; break;
         case 'm': model = optarg; break;
@@ -377,6 +384,7 @@ audio_eval_main(int argc, char **argv)
         case 'O': holdout = optarg; break;
         case 'R': real_dir = optarg; break;
         case 'N': no_real = true; break;
+        case 'W': bad |= shop_opt_float(S_EVAL, "--wake-min", optarg, 0, 1, 0, &wake_min); break;
         case 'v':
             if (strcmp(optarg, "val") != 0 && strcmp(optarg, "test") != 0) {
                 s_usage_eval();
@@ -407,7 +415,7 @@ audio_eval_main(int argc, char **argv)
         .corpus_dir = corpus_dir, .model = model, .holdout = holdout, .real_dir = real_dir,
         .json = json, .pad_silence = pad_silence, .val = val, .n_cmd = n_cmd, .seed = seed,
         .stride = stride, .bg_min = bg_min, .noise_hours = noise_hours,
-        .skip_penalty = skip_penalty,
+        .skip_penalty = skip_penalty, .wake_min = wake_min,
     };
     char err[512];
     if (audio_eval_run(&o, err, sizeof err) != 0) {
