@@ -125,7 +125,7 @@ mic_new(void *ctx, const conf_t *cfg, char *err, size_t errlen)
     shop_strlcpy(self->session, cfg->mic_session, sizeof self->session);
     shop_strlcpy(self->wake_word, vocab_name(lc.wake_word), sizeof self->wake_word);
     self->require_wake = lc.require_wake;
-    self->wake_min = lc.wake_min;
+    self->wake_min = cfg->mic_wake_min;   /* as configured, not its float copy */
     snprintf(self->endpoint, sizeof self->endpoint, "inproc://shopd-mic-%p", (void *) self);
     self->listener = listener_new(&kws, NULL, &lc, err, errlen);
     if (!self->listener)
