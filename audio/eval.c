@@ -592,63 +592,98 @@ s_count_json(int events, double seconds)
 
 /* ------------------------------------------------------- real people talking */
 
-float *
-audio_real_talk(const real_t *set, bool calibration, int talkers, uint64_t seed, size_t *n,
-                int *clips, char *err, size_t errlen)
+/* The speech clips audio_real_talk uses, decoded once. */
+typedef struct {
+    int m;          /* clips */
+    float **pcm;
+    size_t *len, total;
+} s_talk_clips_t;
+
+static void
+s_talk_free(s_talk_clips_t *t)
 {
-    *n = 0;
-    *clips = 0;
-    int m = 0, *idx = xmallocarray((size_t) real_count(set) + 1, sizeof *idx);
+    for (int k = 0; k < t->m; k++)
+        free(t->pcm[k]);
+    free(t->pcm);
+    free(t->len);
+    memset(t, 0, sizeof *t);
+}
+
+/* Decodes the Speech Commands speech clips of the validation (calibration)
+ * speakers into *t. Returns 0, or -1 with a message in err. */
+static int
+s_talk_load(const real_t *set, bool calibration, s_talk_clips_t *t, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    t->pcm = xcalloc((size_t) real_count(set) + 1, sizeof *t->pcm);
+    t->len = xcalloc((size_t) real_count(set) + 1, sizeof *t->len);
     for (int i = 0; i < real_count(set); i++) {
         const real_clip_t *c = real_clip(set, i);
-        if (c->source == REAL_SPEECH_COMMANDS && c->vocab != VOCAB_SILENCE
-            && (calibration ? c->calibration : c->validation))
-            idx[m++] = i;
+        if (c->source != REAL_SPEECH_COMMANDS || c->vocab == VOCAB_SILENCE
+            || !(calibration ? c->calibration : c->validation))
+            continue;
+        if (real_clip_pcm(set, i, &t->pcm[t->m], &t->len[t->m], err, errlen) != 0) {
+            s_talk_free(t);
+            return -1;
+        }
+        t->total += t->len[t->m++];
     }
-    if (m == 0 || talkers < 1) {
-        snprintf(err, errlen, "no speech clip of the %s speakers%s",
-                 calibration ? "calibration" : "validation", talkers < 1 ? " (or no talker)" : "");
-        free(idx);
-        return NULL;
+    if (t->m == 0) {
+        snprintf(err, errlen, "no speech clip of the %s speakers",
+                 calibration ? "calibration" : "validation");
+        s_talk_free(t);
+        return -1;
     }
-    float **pcm = xcalloc((size_t) m, sizeof *pcm);
-    size_t *len = xcalloc((size_t) m, sizeof *len), total = 0;
-    float *out = NULL;
-    for (int k = 0; k < m; k++) {
-        if (real_clip_pcm(set, idx[k], &pcm[k], &len[k], err, errlen) != 0)
-            goto done;
-        total += len[k];
-    }
-    out = xcalloc(total, sizeof *out);
-    int *order = xmallocarray((size_t) m, sizeof *order);
+    return 0;
+}
+
+/* talkers seeded orders of the clips of t, summed at 1 / sqrt(talkers)
+ * (t->total samples; free it). */
+static float *
+s_talk_mix(const s_talk_clips_t *t, int talkers, uint64_t seed)
+{
+    float *out = xcalloc(t->total, sizeof *out);
+    int *order = xmallocarray((size_t) t->m, sizeof *order);
     uint64_t st = seed;
     float scale = 1.0f / sqrtf((float) talkers);
-    for (int t = 0; t < talkers; t++) {
-        for (int k = 0; k < m; k++)
+    for (int v = 0; v < talkers; v++) {
+        for (int k = 0; k < t->m; k++)
             order[k] = k;
-        for (int k = m - 1; k > 0; k--) {   /* Fisher-Yates */
+        for (int k = t->m - 1; k > 0; k--) {   /* Fisher-Yates */
             int j = (int) (shop_splitmix64(&st) % (uint64_t) (k + 1));
             int tmp = order[k];
             order[k] = order[j];
             order[j] = tmp;
         }
         size_t at = 0;
-        for (int k = 0; k < m; k++) {
-            const float *x = pcm[order[k]];
-            for (size_t i = 0; i < len[order[k]]; i++)
+        for (int k = 0; k < t->m; k++) {
+            const float *x = t->pcm[order[k]];
+            for (size_t i = 0; i < t->len[order[k]]; i++)
                 out[at + i] += scale * x[i];
-            at += len[order[k]];
+            at += t->len[order[k]];
         }
     }
     free(order);
-    *n = total;
-    *clips = m;
-done:
-    for (int k = 0; k < m; k++)
-        free(pcm[k]);
-    free(pcm);
-    free(len);
-    free(idx);
+    return out;
+}
+
+float *
+audio_real_talk(const real_t *set, bool calibration, int talkers, uint64_t seed, size_t *n,
+                int *clips, char *err, size_t errlen)
+{
+    *n = 0;
+    *clips = 0;
+    if (talkers < 1) {
+        snprintf(err, errlen, "no talker");
+        return NULL;
+    }
+    s_talk_clips_t t;
+    if (s_talk_load(set, calibration, &t, err, errlen) != 0)
+        return NULL;
+    float *out = s_talk_mix(&t, talkers, seed);
+    *n = t.total;
+    *clips = t.m;
+    s_talk_free(&t);
     return out;
 }
 
@@ -660,28 +695,26 @@ audio_real_listen(const real_t *set, listener_t *l, bool calibration, uint64_t s
         const char *name;
         int talkers;
     } streams[] = { { "talk", 1 }, { "crowd", AUDIO_REAL_CROWD } };
+    s_talk_clips_t t;
+    if (s_talk_load(set, calibration, &t, err, errlen) != 0)
+        return NULL;
     json_t *o = json_object();
     for (size_t s = 0; s < SHOP_ARRAY_LEN(streams); s++) {
-        size_t n;
-        int clips;
-        float *x = audio_real_talk(set, calibration, streams[s].talkers, seed + s, &n, &clips, err,
-                                   errlen);
-        if (!x) {
-            json_decref(o);
-            return NULL;
-        }
-        int heard = audio_eval_listen(l, x, n, NULL);
+        float *x = s_talk_mix(&t, streams[s].talkers, seed + s);
+        int heard = audio_eval_listen(l, x, t.total, NULL);
         free(x);
         if (heard < 0) {
             snprintf(err, errlen, "%s", listener_error(l));
             json_decref(o);
+            s_talk_free(&t);
             return NULL;
         }
-        json_t *k = s_count_json(heard, (double) n / CORPUS_RATE);
-        json_object_set_new(k, "clips", json_integer(clips));
+        json_t *k = s_count_json(heard, (double) t.total / CORPUS_RATE);
+        json_object_set_new(k, "clips", json_integer(t.m));
         json_object_set_new(k, "talkers", json_integer(streams[s].talkers));
         json_object_set_new(o, streams[s].name, k);
     }
+    s_talk_free(&t);
     json_object_set_new(o, "note", json_string(
         "the speakers' word clips one after another (talk) and three such sequences at once "
         "(crowd) through shopd's listener as it runs by default; no clip says the wake word, "

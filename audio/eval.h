@@ -102,7 +102,8 @@ int audio_eval_listen(listener_t *l, const float *x, size_t n, intent_result_t *
  * (each from its own draw of seed) summed sample by sample and scaled by
  * 1 / sqrt(talkers), several people at once. Returns the stream (free it;
  * *n samples at 16 kHz, *clips the clips of one order), or NULL with a
- * message in err when a clip cannot be read or the split has none. */
+ * message in err when a clip cannot be read, the split has none or
+ * talkers < 1. */
 float *audio_real_talk(const real_t *set, bool calibration, int talkers, uint64_t seed,
                        size_t *n, int *clips, char *err, size_t errlen);
 
