@@ -2,7 +2,8 @@
  * confidence at which its wake word begins a command (kws.wake_min,
  * audio/kws.h), and shopd's listener uses it unless configured otherwise.
  *
- * - The shipped model carries 0.6; a listener with the default
+ * - The shipped model carries 0.6 (the real-speaker model models/kws-domain.nn
+ *   0: its threshold alone, chosen for it); a listener with the default
  *   configuration uses it ("model"), one configured with another value
  *   uses that ("config"), and over a model without one the wake word's
  *   threshold alone decides ("none", 0).
@@ -100,6 +101,11 @@ test_the_listener_takes_the_models_unless_configured(void **state)
     assert_string_equal(from, "config");
     assert_true(s_listener_wake_min(s_shipped, 0, &from) == 0);
     assert_string_equal(from, "config");
+    /* the real-speaker model's own: its threshold alone, chosen for it */
+    char domain[1200];
+    snprintf(domain, sizeof domain, "%s/models/kws-domain.nn", s_top);
+    assert_true(s_listener_wake_min(domain, -1, &from) == 0);
+    assert_string_equal(from, "model");
     const char *none = s_model("none.nn", NULL);
     assert_true(s_listener_wake_min(none, -1, &from) == 0);
     assert_string_equal(from, "none");
