@@ -715,6 +715,9 @@ audio_real_listen(const real_t *set, listener_t *l, bool calibration, uint64_t s
         json_object_set_new(o, streams[s].name, k);
     }
     s_talk_free(&t);
+    const char *from;
+    json_object_set_new(o, "wake_min", json_real(listener_wake_min(l, &from)));
+    json_object_set_new(o, "wake_min_from", json_string(from));
     json_object_set_new(o, "note", json_string(
         "the speakers' word clips one after another (talk) and three such sequences at once "
         "(crowd) through shopd's listener as it runs by default; no clip says the wake word, "
@@ -921,6 +924,7 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
     int *cmd = NULL, *wake = NULL, *bg = NULL;
     listener_t *listener = NULL;
     json_t *root = NULL;
+    const char *wake_from = NULL;   /* where the listener's wake_min comes from */
     audio_background_t back = { 0 };
     if (corpus_dir && !corpus)
         return -1;
@@ -1079,9 +1083,9 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
         "miss_pct", n_wake ? 100.0 * wake_miss / n_wake : 0.0, "snr_db", 10.0,
         "operating_point", "no wake false accept in the background hours"));
     json_object_set_new(root, "with_wake_word", json_pack(
-        "{s:i, s:f, s:f, s:f, s:s}", "commands", wake_cmds, "acceptance_pct",
+        "{s:i, s:f, s:f, s:f, s:s, s:s}", "commands", wake_cmds, "acceptance_pct",
         wake_cmds ? 100.0 * wake_accepted / wake_cmds : 0.0, "snr_db", 10.0, "wake_min",
-        (double) opts->wake_min, "note",
+        listener_wake_min(listener, &wake_from), "wake_min_from", wake_from, "note",
         "the wake-word commands of the wake measure through shopd's listener (the model's "
         "thresholds, a wake word of at least wake_min; the first command understood has the "
         "spoken intent and slots); its false accepts: false_accepts.with_wake_word"));
@@ -1119,8 +1123,9 @@ audio_eval_run(const audio_eval_opts_t *opts, char *err, size_t errlen)
         printf("wake word: %.1f %% missed at 10 dB (%d utterances) at threshold %.3f "
                "(no wake false accept in %.2f h)\n", n_wake ? 100.0 * wake_miss / n_wake : 0.0,
                n_wake, (double) wake_thr, hours);
-        printf("with the wake word (shopd's listener, wake_min %.2f): %.1f %% of %d commands at "
-               "10 dB understood as spoken\n", (double) opts->wake_min,
+        printf("with the wake word (shopd's listener, wake_min %.2f, %s): %.1f %% of %d "
+               "commands at 10 dB understood as spoken\n", listener_wake_min(listener, &wake_from),
+               wake_from,
                wake_cmds ? 100.0 * wake_accepted / wake_cmds : 0.0, wake_cmds);
         printf("real-time factor: %.4f CPU, %.4f wall-clock (one thread, %.2f h of audio)\n",
                rtf, rtf_wall, (a_s + a2) / 3600.0);

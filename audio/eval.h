@@ -31,8 +31,8 @@ typedef struct {
                                * speech in noise, half noise alone */
     double noise_hours;       /* > 0: hours of noise alone instead of bg_min / 2 minutes */
     float skip_penalty;       /* the grammar's unmatched_penalty; 0: its default */
-    float wake_min;           /* the listener's wake_min (audio/listener.h; 0.6 as
-                               * shopd listens by default) */
+    double wake_min;          /* the listener's wake_min (audio/listener.h); negative:
+                               * the model's, as shopd listens by default */
 } audio_eval_opts_t;
 
 /* Measures on opts->corpus_dir and/or opts->real_dir (at least one) and

@@ -56,6 +56,8 @@ struct _kws_t {
     int lookahead;                    /* phone model: input frames right of the frames it commits */
     float *logits, *logp;             /* phone model: its output (classes x time), one column */
     bool has_belief;                  /* the model carries the grammar's belief constants */
+    bool has_wake_min;                /* and the listener's wake_min (kws.wake_min) */
+    double wake_min;
     float belief_odds, belief_power;  /* they (kws.belief_odds, kws.belief_power) */
     double audio_s, wall_s, cpu_s;    /* totals for the real-time factor */
     char err[256];
@@ -240,6 +242,22 @@ kws_net_set_belief(nn_net_t *net, double odds, double power, char *err, size_t e
     snprintf(p, sizeof p, "%.9g", power);
     if (nn_meta_set(net, KWS_META_BELIEF_ODDS, o) != 0
         || nn_meta_set(net, KWS_META_BELIEF_POWER, p) != 0) {
+        snprintf(err, errlen, "%s", nn_error(net));
+        return -1;
+    }
+    return 0;
+}
+
+int
+kws_net_set_wake_min(nn_net_t *net, double wake_min, char *err, size_t errlen)
+{
+    if (!(wake_min >= 0 && wake_min <= 1)) {
+        snprintf(err, errlen, "wake_min %g: needs a number from 0 to 1", wake_min);
+        return -1;
+    }
+    char v[32];
+    snprintf(v, sizeof v, "%.9g", wake_min);
+    if (nn_meta_set(net, KWS_META_WAKE_MIN, v) != 0) {
         snprintf(err, errlen, "%s", nn_error(net));
         return -1;
     }
@@ -533,6 +551,15 @@ s_configure(kws_t *self, const kws_opts_t *opts)
     self->has_belief = ho == 1;
     self->belief_odds = (float) bo;
     self->belief_power = (float) bp;
+    /* the listener's least wake-word confidence, when the model has one */
+    if (nn_meta_get(net, KWS_META_WAKE_MIN)) {
+        if (s_meta_num(net, KWS_META_WAKE_MIN, 0, 1, &self->wake_min) != 0) {
+            s_err(self, "model metadata %s is \"%.40s\": needs a number from 0 to 1",
+                  KWS_META_WAKE_MIN, nn_meta_get(net, KWS_META_WAKE_MIN));
+            return -1;
+        }
+        self->has_wake_min = true;
+    }
     self->mean = (float) mean;
     self->inv_std = (float) (1.0 / std);
     self->n_mels = self->fc.n_mels;
@@ -812,6 +839,15 @@ kws_belief(const kws_t *self, float *odds, float *power)
         return false;
     *odds = self->belief_odds;
     *power = self->belief_power;
+    return true;
+}
+
+bool
+kws_wake_min(const kws_t *self, double *wake_min)
+{
+    if (!self || !self->has_wake_min)
+        return false;
+    *wake_min = self->wake_min;
     return true;
 }
 

@@ -119,13 +119,22 @@ void kws_merge_posteriors(const float *out, int n_fillers, float *post);
  * (0, 100]). */
 int kws_net_set_belief(nn_net_t *net, double odds, double power, char *err, size_t errlen);
 
+/* Metadata key of the least confidence at which the model's wake word
+ * begins a command (audio/listener.h, wake_min), chosen for the model's
+ * confidences (docs/speech.md). */
+#define KWS_META_WAKE_MIN "kws.wake_min"
+
+/* Writes wake_min into net's metadata (KWS_META_WAKE_MIN). Returns 0, or -1
+ * with a message in err when it is not a number in [0, 1]. */
+int kws_net_set_wake_min(nn_net_t *net, double wake_min, char *err, size_t errlen);
+
 /* Loads a model file (path NULL: the shipped models/kws.nn via shop_data_path)
  * and makes a detector. opts NULL means the model's defaults. Returns the
  * detector (free with kws_destroy) or NULL with a message in err: unreadable
  * or corrupt file, labels that differ from audio/vocab.h, a feature
  * configuration the features module does not accept, or metadata out of
  * range (thresholds, stride, belief constants: one without the other, not
- * a number, or outside the grammar's ranges). */
+ * a number, or outside the grammar's ranges; a wake_min outside [0, 1]). */
 kws_t *kws_new(const char *path, const kws_opts_t *opts, char *err, size_t errlen);
 
 /* As kws_new with a net in memory; takes ownership of *net_p (set to NULL),
@@ -168,6 +177,10 @@ bool kws_in_word(const kws_t *self);
  * false. Build a grammar for this spotter's words with:
  *     intent_config_default(&ic); kws_belief(kws, &ic.belief_odds, &ic.belief_power); */
 bool kws_belief(const kws_t *self, float *odds, float *power);
+
+/* When the model carries a wake_min (KWS_META_WAKE_MIN) writes it to
+ * *wake_min and returns true; otherwise leaves it alone and returns false. */
+bool kws_wake_min(const kws_t *self, double *wake_min);
 
 /* Threshold of word (vocab id), or -1 for a bad id. */
 float kws_threshold(const kws_t *self, int word);

@@ -10,7 +10,7 @@ check_PROGRAMS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/a
 	tests/audio_kws_model_test tests/audio_kws_real_test tests/audio_align_test \
 	tests/audio_kws_fuse_test tests/audio_kws_teacher_test tests/audio_eval_background_test \
 	tests/audio_belief_test tests/audio_kws_belief_test tests/audio_kws_dann_test \
-	tests/audio_kws_filler_test
+	tests/audio_kws_filler_test tests/audio_kws_wake_min_test
 tests_audio_kws_vocab_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_kws_vocab_test_LDADD = $(TEST_LIBS)
 tests_audio_kws_corpus_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
@@ -39,9 +39,11 @@ TESTS += tests/audio_kws_vocab_test tests/audio_kws_corpus_test tests/audio_kws_
 	tests/audio_kws_model_test tests/audio_kws_real_test tests/audio_align_test \
 	tests/audio_kws_fuse_test tests/audio_kws_teacher_test tests/audio_eval_background_test \
 	tests/audio_belief_test tests/audio_kws_belief_test tests/audio_kws_dann_test \
-	tests/audio_kws_filler_test
+	tests/audio_kws_filler_test tests/audio_kws_wake_min_test
 tests_audio_kws_filler_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_audio_kws_filler_test_LDADD = $(TEST_LIBS)
+tests_audio_kws_wake_min_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_audio_kws_wake_min_test_LDADD = $(TEST_LIBS)
 ## recordings of real speakers for the real-speech evaluation test and the
 ## filler-class test (READMEs there)
 EXTRA_DIST += tests/data/realspeech tests/data/fillerspeech
@@ -90,7 +92,8 @@ speech-corpus: $(SPEECH_DIR)/corpus-a/clips.tsv $(SPEECH_DIR)/corpus-b/clips.tsv
 ## make models-speech: the shipped models/kws.nn's recipe from a clean clone
 ## (docs/speech.md): both corpora, 15 epochs on one thread, thresholds
 ## recalibrated with a lower floor, the word ends the corpus stores (as that
-## model was trained: --prefix-ends, also for the candidates below); writes
+## model was trained: --prefix-ends, also for the candidates below), the
+## listener's wake_min chosen for it (docs/speech.md); writes
 ## $(SPEECH_DIR)/kws.nn
 KWS_ALL = $(SPEECH_CORPUS),$(SPEECH_DIR)/extra-a,$(SPEECH_DIR)/extra-b
 KWS_SKIP = --skip-voices lp_diphone,hy_fi_mv_diphone,suo_fi_lj_diphone,upc_ca_ona_hts
@@ -99,7 +102,8 @@ models-speech: speech-corpus $(SPEECH_DIR)/extra-a/clips.tsv $(SPEECH_DIR)/extra
 	  --copies 3 --lr 0.004 --seed 3 --between 1 --thr-min 0.35 --stride 5 --threads 1 $(KWS_SKIP) \
 	  --prefix-ends
 	./shop-train audio --corpus $(KWS_ALL) --seed 3 --copies 3 --between 1 --thr-min 0.25 \
-	  --stride 5 $(KWS_SKIP) --prefix-ends --calibrate $(SPEECH_DIR)/kws-base.nn --out $(SPEECH_DIR)/kws.nn
+	  --stride 5 $(KWS_SKIP) --prefix-ends --wake-min 0.6 \
+	  --calibrate $(SPEECH_DIR)/kws-base.nn --out $(SPEECH_DIR)/kws.nn
 
 ## make models-speech-real: the real-speaker candidate of docs/speech.md: the
 ## shipped model trained on for 3 epochs with the real training speakers
@@ -121,19 +125,22 @@ models-speech-joint: speech-corpus $(SPEECH_DIR)/extra-a/clips.tsv $(SPEECH_DIR)
 	  --stride 5 --threads 2 --real-copies 10 --fsdd-copies 1 --real-noise 0.3 --fa-rate 0.003 \
 	  --prefix-ends --out $(SPEECH_DIR)/kws-joint.nn
 
-## make models-speech-domain: the domain-classes candidate of docs/speech.md:
-## the shipped recipe from the start with the real training speakers
-## (SHOP_REAL_DATA), the confusables corpus, filler classes and the real
-## vocabulary words' windows trained over the real recordings' classes;
-## thresholds recalibrated with a lower floor; writes $(SPEECH_DIR)/kws-domain.nn
+## make models-speech-domain: the real-speaker model models/kws-domain.nn's
+## recipe (docs/speech.md): the shipped recipe from the start with the real
+## training speakers (SHOP_REAL_DATA), the confusables corpus, filler classes
+## and the real vocabulary words' windows trained over the real recordings'
+## classes; thresholds recalibrated with a lower floor at the false-accept
+## rate and with the wake_min its calibration speakers and validation voices
+## chose for it; writes $(SPEECH_DIR)/kws-domain.nn
 KWS_DOMAIN = --corpus $(KWS_ALL),$(SPEECH_DIR)/confusables $(KWS_SKIP) \
   --real-data $(SHOP_REAL_DATA) --real-copies 10 --fsdd-copies 1 --real-noise 0.3 --seed 3 \
-  --between 1 --stride 5 --threads 2 --prefix-ends --fa-rate 0.003
+  --between 1 --stride 5 --threads 2 --prefix-ends
 models-speech-domain: speech-corpus $(SPEECH_DIR)/extra-a/clips.tsv $(SPEECH_DIR)/extra-b/clips.tsv \
   $(SPEECH_DIR)/confusables/clips.tsv shop-train
 	./shop-train audio $(KWS_DOMAIN) --epochs 15 --copies 3 --lr 0.004 --thr-min 0.35 \
-	  --filler-classes --domain-classes=words --out $(SPEECH_DIR)/kws-domain-base.nn
-	./shop-train audio $(KWS_DOMAIN) --copies 3 --thr-min 0.25 \
+	  --filler-classes --domain-classes=words --fa-rate 0.003 \
+	  --out $(SPEECH_DIR)/kws-domain-base.nn
+	./shop-train audio $(KWS_DOMAIN) --copies 3 --thr-min 0.25 --fa-rate 0.001 --wake-min 0 \
 	  --calibrate $(SPEECH_DIR)/kws-domain-base.nn --out $(SPEECH_DIR)/kws-domain.nn
 
 ## make models-speech-fused: the product-of-experts candidate of
@@ -160,4 +167,4 @@ eval-audio: speech-corpus shop-eval
 	  --real-data $(SHOP_REAL_DATA) --commands 300 --background-min 20 --noise-hours 10 --json
 
 ## the shipped keyword-spotting model
-nobase_dist_pkgdata_DATA += models/kws.nn
+nobase_dist_pkgdata_DATA += models/kws.nn models/kws-domain.nn

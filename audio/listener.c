@@ -40,6 +40,8 @@ struct _listener_t {
     int n;                       /* command words pending */
     kws_hit_t words[LISTENER_MAX_WORDS];
     listener_stats_t stats;
+    float wake_min;              /* cfg.wake_min resolved (the model's, or 0), as compared */
+    const char *wake_from;       /* "config", "model" or "none" */
     char err[256];
 };
 
@@ -51,7 +53,7 @@ listener_config_default(listener_config_t *cfg)
     cfg->gap_s = 1.0;
     cfg->wake_timeout_s = 3.0;
     cfg->max_command_s = 8.0;
-    cfg->wake_min = 0.6f;
+    cfg->wake_min = LISTENER_WAKE_MIN_MODEL;
 }
 
 int
@@ -73,7 +75,7 @@ listener_config_check(const listener_config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "max_command must be at least gap and at most 60 seconds");
         return -1;
     }
-    if (!(cfg->wake_min >= 0.0f && cfg->wake_min <= 1.0f)) {
+    if (!(cfg->wake_min <= 1.0)) {   /* negative: the model's */
         snprintf(err, errlen, "wake_min must be 0 to 1");
         return -1;
     }
@@ -110,6 +112,14 @@ listener_new(kws_t **kws_p, const char *grammar_path, const listener_config_t *c
     }
     listener_t *self = xcalloc(1, sizeof *self);
     self->cfg = *cfg;
+    self->wake_from = "config";
+    if (cfg->wake_min < 0) {   /* the model's, or its threshold alone */
+        bool own = kws_wake_min(kws, &self->cfg.wake_min);
+        self->wake_from = own ? "model" : "none";
+        if (!own)
+            self->cfg.wake_min = 0;
+    }
+    self->wake_min = (float) self->cfg.wake_min;
     self->kws = kws;
     self->grammar = g;
     return self;
@@ -133,7 +143,7 @@ s_heard(listener_t *self, const kws_hit_t *hit, double now)
 {
     self->stats.words++;
     if (self->cfg.require_wake && hit->word == self->cfg.wake_word
-        && hit->confidence < self->cfg.wake_min) {
+        && hit->confidence < self->wake_min) {
         self->stats.ignored++;   /* too weak to begin a command, and no command word */
         return;
     }
@@ -276,6 +286,14 @@ listener_grammar(const listener_t *self)
     return self->grammar;
 }
 
+double
+listener_wake_min(const listener_t *self, const char **from)
+{
+    if (from)
+        *from = self->wake_from;
+    return self->cfg.wake_min;
+}
+
 const kws_t *
 listener_kws(const listener_t *self)
 {
@@ -325,7 +343,7 @@ s_drive(listener_t *self, int word, double t, double until, double busy_end,
 }
 
 static kws_t *
-s_small_kws(char *err, size_t errlen)
+s_small_kws(double wake_min, char *err, size_t errlen)
 {
     nn_net_t *net = kws_build_net(VOCAB_COUNT, 8, 1, 7);
     if (!net)
@@ -335,7 +353,8 @@ s_small_kws(char *err, size_t errlen)
         thr[i] = 0.5f;
     features_config_t fc;
     features_config_default(&fc);
-    if (kws_net_set_meta(net, &fc, -5.f, 4.f, thr, 3) != 0) {
+    if (kws_net_set_meta(net, &fc, -5.f, 4.f, thr, 3) != 0
+        || (wake_min >= 0 && kws_net_set_wake_min(net, wake_min, err, errlen) != 0)) {
         nn_destroy(&net);
         return NULL;
     }
@@ -363,12 +382,12 @@ listener_test(bool verbose)
     S_CHECK(listener_config_check(&bad, err, sizeof err) == -1);
     kws_t *k = NULL;
     S_CHECK(listener_new(&k, NULL, NULL, err, sizeof err) == NULL);
-    k = s_small_kws(err, sizeof err);
+    k = s_small_kws(-1, err, sizeof err);
     S_CHECK(k != NULL);
     S_CHECK(listener_new(&k, "/nonexistent/grammar.ini", NULL, err, sizeof err) == NULL
             && k == NULL);
 
-    k = s_small_kws(err, sizeof err);
+    k = s_small_kws(-1, err, sizeof err);
     S_CHECK(k != NULL);
     l = listener_new(&k, NULL, &cfg, err, sizeof err);
     S_CHECK(l != NULL && k == NULL);
@@ -427,8 +446,10 @@ listener_test(bool verbose)
     /* min_confidence judges the command with its wake word's belief: a
      * sure "cart" after a wake word heard at 0.2 (belief 0.05; wake_min 0
      * lets it begin the command) is refused */
-    S_CHECK(cfg.wake_min == 0.6f);
-    l->cfg.wake_min = 0.0f;
+    /* the small spotter carries no wake_min: its threshold alone */
+    const char *from = NULL;
+    S_CHECK(cfg.wake_min < 0 && listener_wake_min(l, &from) == 0 && strcmp(from, "none") == 0);
+    S_CHECK(l->wake_min == 0.0f);
     S_CHECK(s_drive_at(l, VOCAB_WAKE, 0.2f, 70.0, 70.3, 0, &u) == 0);
     S_CHECK(s_drive(l, VOCAB_CART, 70.3, 72.0, 0, &u) == 1);
     S_CHECK(!u.understood && strstr(u.reason, "below") && fabsf(u.wake_confidence - 0.2f) < 1e-6f);
@@ -437,7 +458,7 @@ listener_test(bool verbose)
 
     /* with wake_min 0.5 a wake word at 0.45 begins nothing, neither from
      * idle nor inside a command, and one at 0.5 does */
-    l->cfg.wake_min = 0.5f;
+    l->wake_min = 0.5f;
     uint64_t ign = l->stats.ignored, wk = l->stats.wakes;
     S_CHECK(s_drive_at(l, VOCAB_WAKE, 0.45f, 80.0, 80.3, 0, &u) == 0);
     S_CHECK(s_drive(l, VOCAB_HELP, 80.3, 83.0, 0, &u) == 0);
@@ -451,12 +472,14 @@ listener_test(bool verbose)
     bad = cfg;
     bad.wake_min = 1.5f;
     S_CHECK(listener_config_check(&bad, err, sizeof err) == -1 && strstr(err, "wake_min"));
-    l->cfg.wake_min = cfg.wake_min;
+    bad.wake_min = NAN;
+    S_CHECK(listener_config_check(&bad, err, sizeof err) == -1 && strstr(err, "wake_min"));
+    l->wake_min = 0.0f;
 
     /* push-to-talk: any word begins a command */
     listener_destroy(&l);
     cfg.require_wake = false;
-    k = s_small_kws(err, sizeof err);
+    k = s_small_kws(-1, err, sizeof err);
     l = listener_new(&k, NULL, &cfg, err, sizeof err);
     S_CHECK(l != NULL);
     S_CHECK(s_drive(l, VOCAB_HELP, 1.0, 3.0, 0, &u) == 1);
@@ -472,6 +495,24 @@ listener_test(bool verbose)
     listener_reset(l);
     S_CHECK(l->kws_origin == 16000 && l->state == S_IDLE);
     listener_destroy(&l);
+    listener_destroy(&l);
+
+    /* a model's own wake_min is the default; the configuration's wins */
+    listener_config_default(&cfg);
+    k = s_small_kws(0.7, err, sizeof err);
+    l = listener_new(&k, NULL, &cfg, err, sizeof err);
+    S_CHECK(l != NULL && listener_wake_min(l, &from) == 0.7 && strcmp(from, "model") == 0);
+    S_CHECK(s_drive_at(l, VOCAB_WAKE, 0.69f, 1.0, 1.3, 0, &u) == 0);
+    S_CHECK(s_drive(l, VOCAB_HELP, 1.3, 4.0, 0, &u) == 0 && l->stats.wakes == 0);
+    S_CHECK(s_drive_at(l, VOCAB_WAKE, 0.71f, 5.0, 5.3, 0, &u) == 0);
+    S_CHECK(s_drive(l, VOCAB_HELP, 5.3, 8.0, 0, &u) == 1 && l->stats.wakes == 1);
+    S_CHECK(u.understood && strcmp(u.result.intent, "help") == 0);
+    listener_destroy(&l);
+    cfg.wake_min = 0.4;
+    k = s_small_kws(0.7, err, sizeof err);
+    l = listener_new(&k, NULL, &cfg, err, sizeof err);
+    S_CHECK(l != NULL && listener_wake_min(l, &from) == 0.4 && strcmp(from, "config") == 0);
+    S_CHECK(s_drive_at(l, VOCAB_WAKE, 0.5f, 1.0, 1.3, 0, &u) == 0 && l->stats.wakes == 1);
     listener_destroy(&l);
     rc = 0;
     if (verbose)

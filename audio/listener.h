@@ -9,8 +9,9 @@
  *
  * Wake word: with require_wake, words count only after the wake word
  * (cfg.wake_word, any keyword of audio/vocab.h; "shopwise" by default)
- * reported at a confidence of at least cfg.wake_min; a weaker one is
- * counted with the words heard without a wake word and dropped.
+ * reported at a confidence of at least the wake_min in use (cfg.wake_min,
+ * or the spotter model's own, listener_wake_min); a weaker one is counted
+ * with the words heard without a wake word and dropped.
  * Words heard without it are counted and dropped. A wake word heard during
  * a command starts the command again. Without require_wake (push-to-talk
  * devices) any keyword starts a command.
@@ -49,10 +50,14 @@ typedef struct {
     double gap_s;           /* pause that ends a command; 1.0 */
     double wake_timeout_s;  /* wait for a command after the wake word alone; 3.0 */
     double max_command_s;   /* longest command, from its first word; 8.0 */
-    float wake_min;         /* least confidence of a wake word that begins a command
-                             * (0..1; 0: the spotter's threshold alone); 0.6, chosen
-                             * for the shipped model (docs/speech.md) */
+    double wake_min;        /* least confidence of a wake word that begins a command
+                             * (0..1; 0: the spotter's threshold alone), or
+                             * negative (LISTENER_WAKE_MIN_MODEL, the default): the spotter
+                             * model's kws.wake_min, chosen for its confidences
+                             * (docs/speech.md), 0 when it carries none */
 } listener_config_t;
+
+#define LISTENER_WAKE_MIN_MODEL (-1.0)
 
 /* One command, ended (out). */
 typedef struct {
@@ -85,7 +90,7 @@ void listener_config_default(listener_config_t *cfg);
 
 /* Returns 0 if cfg is usable (a keyword as wake word, 0.1 s <= gap_s <= 10 s,
  * 0.1 <= wake_timeout_s <= 60, gap_s <= max_command_s <= 60, 0 <= wake_min
- * <= 1), else -1 with
+ * <= 1 or negative), else -1 with
  * the reason in err. */
 int listener_config_check(const listener_config_t *cfg, char *err, size_t errlen);
 
@@ -120,6 +125,11 @@ void listener_stats(const listener_t *self, listener_stats_t *st);
  * file's, with the spotter model's belief constants when it carries them
  * (kws_belief), else the grammar's defaults. */
 const intent_t *listener_grammar(const listener_t *self);
+
+/* The wake_min in use: cfg.wake_min, or when that is negative the
+ * spotter model's (0 when it carries none). *from (may be NULL) is set to
+ * "config", "model" or "none" (the spotter's threshold alone). */
+double listener_wake_min(const listener_t *self, const char **from);
 
 /* The spotter's CPU and wall time (kws_timing). */
 const kws_t *listener_kws(const listener_t *self);

@@ -1538,8 +1538,53 @@ s_add_fillers(nn_net_t **net, const s_fillers_t *fl, const char *init, char *err
     return 0;
 }
 
+/* Loads the model at in, sets its kws.wake_min and writes it to out (the
+ * same file may be both). Returns 0, or -1 with a message in err. */
+static int
+s_write_wake_min(const char *in, const char *out, double wake_min, char *err, size_t errlen)
+{
+    nn_net_t *net = nn_load(in, err, errlen);   /* its messages name the file */
+    if (!net)
+        return -1;
+    char why[512];
+    int rc = kws_check_labels(net, why, sizeof why) < 0 ? -1   /* not a spotter's */
+             : kws_net_set_wake_min(net, wake_min, why, sizeof why);
+    if (rc != 0)
+        snprintf(err, errlen, "%s: %s", in, why);
+    else if ((rc = nn_save(net, out, why, sizeof why)) != 0)
+        snprintf(err, errlen, "cannot write %s: %s", out, why);
+    else
+        printf("audio: wrote %s with kws.wake_min %g\n", out, wake_min);
+    nn_destroy(&net);
+    return rc;
+}
+
+static int s_train_run(const audio_train_opts_t *opts, char *err, size_t errlen);
+
 int
 audio_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
+{
+    if (errlen)
+        err[0] = '\0';
+    if (opts->has_wake_min && !(opts->wake_min >= 0 && opts->wake_min <= 1)) {
+        snprintf(err, errlen, "wake_min %g: needs a number from 0 to 1", opts->wake_min);
+        return -1;
+    }
+    if (opts->set) {
+        if (!opts->has_wake_min) {
+            snprintf(err, errlen, "--set needs a wake_min to write");
+            return -1;
+        }
+        return s_write_wake_min(opts->set, opts->out, opts->wake_min, err, errlen);
+    }
+    if (s_train_run(opts, err, errlen) != 0)
+        return -1;
+    return opts->has_wake_min ? s_write_wake_min(opts->out, opts->out, opts->wake_min, err, errlen)
+                              : 0;
+}
+
+static int
+s_train_run(const audio_train_opts_t *opts, char *err, size_t errlen)
 {
     const char *corpus_dir = opts->corpus_dir, *out = opts->out, *calibrate = opts->calibrate;
     const char *skip = opts->skip, *holdout = opts->holdout, *real_dir = opts->real_dir;

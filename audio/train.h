@@ -28,6 +28,14 @@ typedef struct {
                                * (and its belief constants, as every training does) */
     const char *beliefs;      /* non-NULL: only fit this model's belief constants (its
                                * thresholds and stride kept) and write it to out */
+    const char *set;          /* non-NULL: only write this model to out with wake_min set
+                               * (no corpus read; corpus_dir may be NULL) */
+    bool has_wake_min;        /* the model written carries wake_min (0..1) as kws.wake_min
+                               * (the listener's least wake-word confidence,
+                               * audio/listener.h); false: a model trained on,
+                               * recalibrated or refitted keeps its own, a new or fused
+                               * one has none */
+    double wake_min;
     const char *fuse;         /* non-NULL: comma-separated spotter models fused into one
                                * (audio_fuse_models), then calibrated as calibrate */
     const char *fuse_weights; /* their weights, comma-separated; NULL: 1/n each */

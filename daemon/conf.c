@@ -83,7 +83,7 @@ conf_defaults(conf_t *cfg)
     cfg->mic_gap_ms = 1000;
     cfg->mic_wake_timeout_ms = 3000;
     cfg->mic_max_command_ms = 8000;
-    cfg->mic_wake_min = 0.6;
+    cfg->mic_wake_min = -1;   /* the keyword model's own */
 }
 
 /* --- value parsers: each returns 0 or -1 with a reason in why -------------- */

@@ -71,7 +71,8 @@ typedef struct {
     int mic_gap_ms;                         /* pause that ends a command */
     int mic_wake_timeout_ms;                /* wait for a command after the wake word */
     int mic_max_command_ms;                 /* longest command */
-    double mic_wake_min;                    /* least wake-word confidence that begins one */
+    double mic_wake_min;                    /* least wake-word confidence that begins one;
+                                             * negative (not set): the keyword model's */
     /* [camera] */
     char camera_device[CONF_PATH_MAX];      /* "" = no camera; /dev/videoN or a recording */
     int camera_width, camera_height;        /* asked of the camera */

@@ -27,7 +27,8 @@ struct _mic_t {
     char session[CONF_PATH_MAX];
     char wake_word[32];
     bool require_wake;
-    double wake_min;
+    double wake_min;             /* in use: configured, or the model's */
+    const char *wake_min_from;   /* "config", "model" or "none" */
     char endpoint[64];              /* inproc:// name of the PAIR */
     void *ctx;                      /* borrowed */
     void *main_end;                 /* the main thread's PAIR socket */
@@ -98,7 +99,7 @@ mic_new(void *ctx, const conf_t *cfg, char *err, size_t errlen)
     lc.gap_s = cfg->mic_gap_ms / 1000.0;
     lc.wake_timeout_s = cfg->mic_wake_timeout_ms / 1000.0;
     lc.max_command_s = cfg->mic_max_command_ms / 1000.0;
-    lc.wake_min = (float) cfg->mic_wake_min;
+    lc.wake_min = cfg->mic_wake_min;   /* negative: the model's */
     if (!cfg->mic_device[0]) {
         snprintf(err, errlen, "no microphone configured");
         return NULL;
@@ -125,11 +126,11 @@ mic_new(void *ctx, const conf_t *cfg, char *err, size_t errlen)
     shop_strlcpy(self->session, cfg->mic_session, sizeof self->session);
     shop_strlcpy(self->wake_word, vocab_name(lc.wake_word), sizeof self->wake_word);
     self->require_wake = lc.require_wake;
-    self->wake_min = cfg->mic_wake_min;   /* as configured, not its float copy */
     snprintf(self->endpoint, sizeof self->endpoint, "inproc://shopd-mic-%p", (void *) self);
     self->listener = listener_new(&kws, NULL, &lc, err, errlen);
     if (!self->listener)
         goto fail;
+    self->wake_min = listener_wake_min(self->listener, &self->wake_min_from);
     self->main_end = zmq_socket(ctx, ZMQ_PAIR);
     if (!self->main_end || zmq_bind(self->main_end, self->endpoint) != 0) {
         snprintf(err, errlen, "microphone: cannot bind %s: %s", self->endpoint,
@@ -223,7 +224,7 @@ mic_status_json(mic_t *self)
     const char *state = cs.state == AUDIO_CAPTURE_RUNNING ? "listening"
                                                           : audio_capture_state_name(cs.state);
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I,"
-                     " s:I, s:I, s:s, s:s, s:b, s:f}",
+                     " s:I, s:I, s:s, s:s, s:b, s:f, s:s}",
                      "device", self->device, "device_name", cs.device, "state", state,
                      "error", cs.error, "opens", (json_int_t) cs.opens,
                      "failures", (json_int_t) cs.failures,
@@ -236,5 +237,5 @@ mic_status_json(mic_t *self)
                      "understood", (json_int_t) ls.understood,
                      "dropped", (json_int_t) dropped, "session", self->session,
                      "wake_word", self->wake_word, "require_wake", self->require_wake,
-                     "wake_min", self->wake_min);
+                     "wake_min", self->wake_min, "wake_min_from", self->wake_min_from);
 }

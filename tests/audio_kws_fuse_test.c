@@ -15,7 +15,9 @@
  *   the shipped model's own, its thresholds kept: at the file's constants
  *   the likelihood's score equations hold on the words the model reports in
  *   the validation voices' commands (computed here from the grammar's
- *   belief formula).
+ *   belief formula). A calibration with a wake_min writes it
+ *   (kws.wake_min), a fused model carries none, `--beliefs` keeps the
+ *   model's.
  * - Spotter files that cannot be fused are refused with a message naming
  *   the file and what differs: the feature configuration, the labels, a
  *   phone model, a missing file, a weight out of range. */
@@ -218,6 +220,20 @@ s_check_fit(const char *path, const char *corpus_dir, const char *holdout)
     corpus_destroy(&corpus);
 }
 
+/* The kws.wake_min of the model at path, or -1 when it carries none. */
+static double
+s_wake_min(const char *path)
+{
+    char err[512];
+    kws_t *k = kws_new(path, NULL, err, sizeof err);
+    if (!k)
+        fail_msg("%s", err);
+    double w = -1;
+    kws_wake_min(k, &w);
+    kws_destroy(&k);
+    return w;
+}
+
 static void
 test_command_calibrates_as_calibrate(void **state)
 {
@@ -233,12 +249,15 @@ test_command_calibrates_as_calibrate(void **state)
         .corpus_dir = corpus, .out = cal, .calibrate = s_model, .fa_rate = 0.01f, .epochs = 1,
         .copies = 1, .channels = 64, .blocks = 4, .batch = 128, .threads = 1, .stride = 5,
         .lr = 0.001f, .between = 1, .thr_min = 0.001f, .seed = 3, .holdout = "kal,kal16,awb,slt",
+        .has_wake_min = true, .wake_min = 0.55,
     };
     if (audio_train_run(&o, err, sizeof err) != 0)
         fail_msg("--calibrate: %s", err);
+    assert_true(s_wake_min(cal) == 0.55);   /* --wake-min: the model written carries it */
     char two[2100];
     snprintf(two, sizeof two, "%s,%s", s_model, s_model);
     o.calibrate = NULL;
+    o.has_wake_min = false;
     o.fuse = two;
     o.fuse_weights = "0.5,0.5";
     o.out = fused;
@@ -260,6 +279,7 @@ test_command_calibrates_as_calibrate(void **state)
         fail_msg("%s", err);
     assert_int_equal(kws_stride(k), 5);
     kws_destroy(&k);
+    assert_true(s_wake_min(fused) < 0);   /* a fused model has none of its own */
     /* the belief constants follow: the same words, the same fit */
     double oc, pc, of, pf;
     s_constants(cal, &oc, &pc);
@@ -276,6 +296,7 @@ test_command_calibrates_as_calibrate(void **state)
     s_thresholds(s_model, ts);
     s_thresholds(own, tb);
     assert_memory_equal(ts, tb, sizeof ts);
+    assert_true(s_wake_min(own) == s_wake_min(s_model));   /* kept, as the thresholds */
     s_check_fit(own, corpus, o.holdout);
     unlink(own);
     /* bad weights lists are refused */

@@ -9,7 +9,8 @@
  *   makes itself from the one-shot decoder (kws_decode) and the grammar on
  *   the validation clips only, and the training speakers' clips are left
  *   out (counts by class and speaker are those of the files); on the
- *   calibration speakers instead, only their clip;
+ *   calibration speakers instead, only their clip; the same with the
+ *   real-speaker model (models/kws-domain.nn, filler classes merged);
  * - real people talking (audio_real_talk): the stream of one talker is the
  *   validation speakers' speech clips end to end, each once, in a seeded
  *   order; a crowd sums that many orders at 1 / sqrt(talkers); and
@@ -30,8 +31,10 @@
 #include "audio/kws.h"
 #include "audio/realdata.h"
 #include "audio/vocab.h"
+#include "nn/nn.h"
 
 static char s_data[1024];
+static char s_top[1024];
 
 static void
 test_split_rule(void **state)
@@ -146,14 +149,14 @@ test_speech_end(void **state)
 }
 
 static void
-test_eval_counts(void **state)
+s_eval_counts(const char *model)
 {
-    (void) state;
     char err[256];
     real_t *set = real_open(s_data, err, sizeof err);
     assert_non_null(set);
-    kws_t *kws = kws_new(NULL, NULL, err, sizeof err);
-    assert_non_null(kws);
+    kws_t *kws = kws_new(model, NULL, err, sizeof err);
+    if (!kws)
+        fail_msg("%s: %s", model ? model : "shipped model", err);
     intent_config_t ic;
     intent_config_default(&ic);
     ic.require_wake = false;
@@ -250,6 +253,29 @@ test_eval_counts(void **state)
     intent_destroy(&g);
     kws_destroy(&kws);
     real_destroy(&set);
+}
+
+static void
+test_eval_counts(void **state)
+{
+    (void) state;
+    s_eval_counts(NULL);
+}
+
+/* The same with the real-speaker model (models/kws-domain.nn), whose filler
+ * classes the spotter merges into _unknown_ before it decides. */
+static void
+test_eval_counts_real_speaker_model(void **state)
+{
+    (void) state;
+    char path[1200], err[256];
+    snprintf(path, sizeof path, "%s/models/kws-domain.nn", s_top);
+    nn_net_t *net = nn_load(path, err, sizeof err);
+    if (!net)
+        fail_msg("%s", err);
+    assert_true(kws_check_labels(net, err, sizeof err) > 0);
+    nn_destroy(&net);
+    s_eval_counts(path);
 }
 
 /* Clip k of the validation speakers' speech, as audio_real_talk selects. */
@@ -370,11 +396,13 @@ main(void)
 {
     const char *top = getenv("SHOP_TOP_SRCDIR");
     snprintf(s_data, sizeof s_data, "%s/tests/data/realspeech", top ? top : ".");
+    snprintf(s_top, sizeof s_top, "%s", top ? top : ".");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_rule),
         cmocka_unit_test(test_listing),
         cmocka_unit_test(test_speech_end),
         cmocka_unit_test(test_eval_counts),
+        cmocka_unit_test(test_eval_counts_real_speaker_model),
         cmocka_unit_test(test_real_talk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -222,7 +222,7 @@ test_microphone_section(void **state)
     assert_int_equal(cfg.mic_gap_ms, 1000);
     assert_int_equal(cfg.mic_wake_timeout_ms, 3000);
     assert_int_equal(cfg.mic_max_command_ms, 8000);
-    assert_true(cfg.mic_wake_min == 0.6);
+    assert_true(cfg.mic_wake_min < 0);   /* not set: the keyword model's own */
     assert_int_equal(s_parse(&cfg, "[microphone]\ndevice = USB Audio\nrequire_wake = no\n"
                                    "wake_word = Help\nsession = speaker-2\ngap = 700\n"
                                    "wake_timeout = 5000\nmax_command = 700\nwake_min = 0.65\n",
@@ -255,7 +255,9 @@ test_microphone_section(void **state)
     assert_non_null(strstr(err, "test.conf:2: [microphone] wake_min: out of range"));
     assert_int_equal(s_parse(&cfg, "[microphone]\nwake_min = high\n", err), -1);
     assert_non_null(strstr(err, "wake_min: not a number"));
-    assert_true(cfg.mic_wake_min == 0.6);
+    assert_int_equal(s_parse(&cfg, "[microphone]\nwake_min = -1\n", err), -1);
+    assert_non_null(strstr(err, "test.conf:2: [microphone] wake_min: out of range"));
+    assert_true(cfg.mic_wake_min < 0);   /* refused values leave the default */
 }
 
 static void

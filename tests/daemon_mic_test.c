@@ -280,7 +280,9 @@ test_microphone_in_the_daemon(void **state)
     assert_string_equal(s_str(m, "session"), "mic");
     assert_string_equal(s_str(m, "wake_word"), "shopwise");
     assert_true(json_is_true(json_object_get(m, "require_wake")));
-    assert_true(s_num(m, "wake_min") == 0.6);   /* the configured value, not a float copy */
+    /* not configured: the shipped model's own, as it stores it */
+    assert_true(s_num(m, "wake_min") == 0.6);
+    assert_string_equal(s_str(m, "wake_min_from"), "model");
     assert_int_equal((int) s_num(m, "opens"), 1);
     json_decref(m);
     char topic[64];

@@ -46,7 +46,7 @@ refuses() {
   fi
 }
 
-echo "1..32"
+echo "1..35"
 
 # shop-train audio: the corpus directory does not exist, so that a value read
 # leniently would go on to fail on the corpus with another message
@@ -76,6 +76,12 @@ refuses 'shop-train audio: --seed "18446744073709551616": out of range: 0 to 2^6
   "$train" audio --corpus "$tmp/none" --out "$tmp/out" --seed 18446744073709551616
 refuses 'shop-train audio: --threads " 2": not an integer' \
   "$train" audio --corpus "$tmp/none" --out "$tmp/out" --threads " 2"
+refuses 'shop-train audio: --wake-min "1.5": out of range: [0, 1]' \
+  "$train" audio --corpus "$tmp/none" --out "$tmp/out" --wake-min 1.5
+refuses 'shop-train audio: --set MODEL takes --wake-min C and --out alone' \
+  "$train" audio --set "$tmp/none.nn" --out "$tmp/out"
+refuses 'shop-train audio: --set MODEL takes --wake-min C and --out alone' \
+  "$train" audio --set "$tmp/none.nn" --wake-min 0.5 --corpus "$tmp/none" --out "$tmp/out"
 refuses 'shop-train audio-corpus: --scale "0.5x": not a number' \
   "$train" audio-corpus --out "$tmp/out" --scale 0.5x
 refuses 'shop-train audio-corpus: --scale "0": out of range: (0, 100]' \

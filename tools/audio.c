@@ -88,7 +88,8 @@ s_usage_train(void)
             "                        [--prefix-ends]\n"
             "                        [--teacher MODEL [--teacher-weight W] [--teacher-temp T]]\n"
             "                        [--filler-classes] [--domain-classes[=words]]\n"
-            "                        [--domain-adversarial LAMBDA]\n"
+            "                        [--domain-adversarial LAMBDA] [--wake-min C]\n"
+            "       shop-train audio --set MODEL --wake-min C --out FILE\n"
             "  a word that is not the last of its sentence ends where its prefix clip,\n"
             "  aligned to the sentence, ends (--prefix-ends: at the prefix clip's own\n"
             "  end of speech, as the corpus stores it: 70-170 ms late on average);\n"
@@ -148,7 +149,14 @@ s_usage_train(void)
             "  --commands 300` streams; the wake word, show, find and cart left out);\n"
             "  too few such words (a small corpus): none, the grammar's defaults apply;\n"
             "  --beliefs MODEL only fits MODEL's constants (its thresholds and stride\n"
-            "  kept; same --corpus and --holdout as its training) and writes --out\n");
+            "  kept; same --corpus and --holdout as its training) and writes --out;\n"
+            "  --wake-min C: the model written carries C as kws.wake_min, the least\n"
+            "  confidence at which its wake word begins a command in shopd's listener\n"
+            "  (chosen on the tuning split with `shop-eval audio --voices val --wake-min`,\n"
+            "  docs/speech.md); without it a model trained on, recalibrated or refitted\n"
+            "  keeps its own and a new or fused one has none (the listener then takes\n"
+            "  the model's thresholds alone); --set MODEL only writes MODEL to --out with\n"
+            "  that kws.wake_min, its weights and every other key as they are\n");
 }
 
 int
@@ -156,7 +164,8 @@ audio_train_main(int argc, char **argv)
 {
     const char *corpus_dir = NULL, *out = "models/kws.nn", *calibrate = NULL, *skip = NULL;
     const char *holdout = NULL, *real_dir = NULL, *init = NULL, *fuse = NULL, *fuse_w = NULL;
-    const char *teacher = NULL, *beliefs = NULL;
+    const char *teacher = NULL, *beliefs = NULL, *set = NULL;
+    double wake_min = -1;   /* not given */
     float teacher_weight = 0.5f, teacher_temp = 2.f;
     int real_copies = 8, fsdd_copies = 1;
     bool prefix_ends = false, filler_classes = false;
@@ -189,12 +198,13 @@ audio_train_main(int argc, char **argv)
         { "filler-classes", no_argument, NULL, 'Q' },
         { "domain-classes", optional_argument, NULL, 'R' },
         { "domain-adversarial", required_argument, NULL, 'J' },
+        { "wake-min", required_argument, NULL, 'X' }, { "set", required_argument, NULL, 'E' },
         { NULL, 0, NULL, 0 },
     };
     int ch, bad = 0;
     optind = 1;
     while ((ch = getopt_long(argc, argv,
-                             "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:PU:w:D:G:H:Y:Z:J:QRh",
+                             "c:o:e:k:C:B:b:l:s:t:L:T:W:M:S:V:O:r:K:F:A:I:N:PU:w:D:G:H:Y:Z:J:X:E:QRh",
                              longopts, NULL))
            != -1) {
         switch (ch) {
@@ -262,12 +272,21 @@ audio_train_main(int argc, char **argv)
         case 'J':
             bad |= shop_opt_float(S_TRAIN, "--domain-adversarial", optarg, 0, 100, 0, &dann);
             break;
+        case 'X':
+            bad |= shop_opt_double(S_TRAIN, "--wake-min", optarg, 0, 1, 0, &wake_min);
+            break;
+        case 'E': set = optarg; break;
         default: s_usage_train(); return ch == 'h' ? 0 : 2;
         }
     }
     if (bad || cli_no_operands(S_TRAIN, argc, argv) != 0)
         return 2;
-    if (!corpus_dir || (fuse && (calibrate || init)) || (fuse_w && !fuse)
+    if (set && (wake_min < 0 || corpus_dir || calibrate || fuse || beliefs || init || teacher
+                || real_dir)) {
+        fprintf(stderr, "%s: --set MODEL takes --wake-min C and --out alone\n", S_TRAIN);
+        return 2;
+    }
+    if ((!corpus_dir && !set) || (fuse && (calibrate || init)) || (fuse_w && !fuse)
         || (teacher && (calibrate || fuse)) || (beliefs && (calibrate || fuse || init || teacher))
         || (freeze > 0 && !init) || (dann > 0 && (!real_dir || calibrate || fuse || beliefs))
         || ((filler_classes || domain_classes) && (!real_dir || calibrate || fuse || beliefs))) {
@@ -284,6 +303,7 @@ audio_train_main(int argc, char **argv)
         .teacher = teacher, .teacher_weight = teacher_weight, .teacher_temp = teacher_temp,
         .beliefs = beliefs, .freeze = freeze, .domain_adversarial = dann,
         .filler_classes = filler_classes, .domain_classes = domain_classes,
+        .set = set, .has_wake_min = wake_min >= 0, .wake_min = wake_min,
     };
     char err[512];
     if (audio_train_run(&o, err, sizeof err) != 0) {
@@ -328,8 +348,9 @@ s_usage_eval(void)
             "  --skip-penalty overrides the grammar's unmatched_penalty, the least factor a\n"
             "                 skipped heard word costs (0.2);\n"
             "  --wake-min C: the listener's least wake-word confidence that begins a\n"
-            "                command (0.6, the daemon's [microphone] wake_min default;\n"
-            "                0: the model's threshold alone);\n"
+            "                command (default: the model's kws.wake_min, as the daemon\n"
+            "                listens, or 0 when it carries none; 0: the model's\n"
+            "                threshold alone);\n"
             "  the grammar reads confidences with the model's belief constants when it\n"
             "  carries them (`shop-train audio --beliefs`), else with its defaults; the\n"
             "  JSON's \"beliefs\" says which; \"misread_commands\": commands read as\n"
@@ -346,7 +367,7 @@ audio_eval_main(int argc, char **argv)
     float skip_penalty = 0;     /* 0: the grammar default */
     listener_config_t listen_def;
     listener_config_default(&listen_def);
-    float wake_min = listen_def.wake_min;   /* as shopd listens by default */
+    double wake_min = listen_def.wake_min;   /* the model's, as shopd listens by default */
     static const struct option longopts[] = {
         { "corpus", required_argument, NULL, 'c' }, { "model", required_argument, NULL, 'm' },
         { "json", no_argument, NULL, 'j' },         { "commands", required_argument, NULL, 'n' },
@@ -384,7 +405,7 @@ audio_eval_main(int argc, char **argv)
         case 'O': holdout = optarg; break;
         case 'R': real_dir = optarg; break;
         case 'N': no_real = true; break;
-        case 'W': bad |= shop_opt_float(S_EVAL, "--wake-min", optarg, 0, 1, 0, &wake_min); break;
+        case 'W': bad |= shop_opt_double(S_EVAL, "--wake-min", optarg, 0, 1, 0, &wake_min); break;
         case 'v':
             if (strcmp(optarg, "val") != 0 && strcmp(optarg, "test") != 0) {
                 s_usage_eval();
