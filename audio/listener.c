@@ -40,8 +40,8 @@ struct _listener_t {
     int n;                       /* command words pending */
     kws_hit_t words[LISTENER_MAX_WORDS];
     listener_stats_t stats;
-    float wake_min;              /* cfg.wake_min resolved (the model's, or 0), as compared */
-    const char *wake_from;       /* "config", "model" or "none" */
+    const char *wake_from;       /* where cfg.wake_min, resolved, comes from: "config",
+                                  * "model" or "none" */
     char err[256];
 };
 
@@ -119,7 +119,6 @@ listener_new(kws_t **kws_p, const char *grammar_path, const listener_config_t *c
         if (!own)
             self->cfg.wake_min = 0;
     }
-    self->wake_min = (float) self->cfg.wake_min;
     self->kws = kws;
     self->grammar = g;
     return self;
@@ -143,7 +142,7 @@ s_heard(listener_t *self, const kws_hit_t *hit, double now)
 {
     self->stats.words++;
     if (self->cfg.require_wake && hit->word == self->cfg.wake_word
-        && hit->confidence < self->wake_min) {
+        && hit->confidence < self->cfg.wake_min) {
         self->stats.ignored++;   /* too weak to begin a command, and no command word */
         return;
     }
@@ -449,7 +448,6 @@ listener_test(bool verbose)
     /* the small spotter carries no wake_min: its threshold alone */
     const char *from = NULL;
     S_CHECK(cfg.wake_min < 0 && listener_wake_min(l, &from) == 0 && strcmp(from, "none") == 0);
-    S_CHECK(l->wake_min == 0.0f);
     S_CHECK(s_drive_at(l, VOCAB_WAKE, 0.2f, 70.0, 70.3, 0, &u) == 0);
     S_CHECK(s_drive(l, VOCAB_CART, 70.3, 72.0, 0, &u) == 1);
     S_CHECK(!u.understood && strstr(u.reason, "below") && fabsf(u.wake_confidence - 0.2f) < 1e-6f);
@@ -458,7 +456,7 @@ listener_test(bool verbose)
 
     /* with wake_min 0.5 a wake word at 0.45 begins nothing, neither from
      * idle nor inside a command, and one at 0.5 does */
-    l->wake_min = 0.5f;
+    l->cfg.wake_min = 0.5;
     uint64_t ign = l->stats.ignored, wk = l->stats.wakes;
     S_CHECK(s_drive_at(l, VOCAB_WAKE, 0.45f, 80.0, 80.3, 0, &u) == 0);
     S_CHECK(s_drive(l, VOCAB_HELP, 80.3, 83.0, 0, &u) == 0);
@@ -474,7 +472,7 @@ listener_test(bool verbose)
     S_CHECK(listener_config_check(&bad, err, sizeof err) == -1 && strstr(err, "wake_min"));
     bad.wake_min = NAN;
     S_CHECK(listener_config_check(&bad, err, sizeof err) == -1 && strstr(err, "wake_min"));
-    l->wake_min = 0.0f;
+    l->cfg.wake_min = 0;
 
     /* push-to-talk: any word begins a command */
     listener_destroy(&l);
